@@ -1,0 +1,150 @@
+//! Batteries and the own-use policy.
+//!
+//! Policy, each step: PV first serves the household's own load; PV left over charges the battery
+//! (up to its power and free capacity); demand left over is covered by discharging (down to
+//! `min_soc`). What is left after that goes to the market. If the battery did not charge this
+//! step, it also offers the energy stored above `market_reserve_soc` (and within its remaining
+//! discharge power) to the market, so on an island full batteries serve neighbours.
+//!
+//! Charge and discharge are counted on the AC side; conversion losses are internal:
+//! ΔSoC = Σcharge·η_c − Σdischarge/η_d with η_c = η_d = √(round-trip efficiency).
+
+use crate::household::Meter;
+use crate::money::PricePerKwh;
+use crate::scenario::BatterySpec;
+use bevy::prelude::*;
+
+/// Tolerance for energy comparisons, kWh.
+pub const ENERGY_EPSILON_KWH: f64 = 1e-12;
+
+/// A household battery. Read and written by [`own_use_and_battery`] and market delivery.
+#[derive(Component, Debug, Clone, Copy, PartialEq)]
+pub struct Battery {
+    pub capacity_kwh: f64,
+    /// Most AC energy in or out in one step, kWh.
+    pub max_charge_kwh_per_step: f64,
+    pub max_discharge_kwh_per_step: f64,
+    pub eta_charge: f64,
+    pub eta_discharge: f64,
+    pub min_soc_kwh: f64,
+    pub soc_kwh: f64,
+    pub initial_soc_kwh: f64,
+}
+
+impl Battery {
+    pub fn from_spec(b: &BatterySpec, step_hours: f64) -> Self {
+        let eta = b.round_trip_efficiency.sqrt();
+        Battery {
+            capacity_kwh: b.capacity_kwh,
+            max_charge_kwh_per_step: b.max_charge_kw * step_hours,
+            max_discharge_kwh_per_step: b.max_discharge_kw * step_hours,
+            eta_charge: eta,
+            eta_discharge: eta,
+            min_soc_kwh: b.min_soc * b.capacity_kwh,
+            soc_kwh: b.initial_soc * b.capacity_kwh,
+            initial_soc_kwh: b.initial_soc * b.capacity_kwh,
+        }
+    }
+
+    /// Most AC energy the battery can take now, given what it already took this step.
+    pub fn charge_room_kwh(&self, charged_kwh: f64) -> f64 {
+        ((self.capacity_kwh - self.soc_kwh) / self.eta_charge).min(self.max_charge_kwh_per_step - charged_kwh).max(0.0)
+    }
+
+    /// Most AC energy the battery can deliver now without going below `floor_kwh` of stored energy.
+    pub fn discharge_room_kwh(&self, discharged_kwh: f64, floor_kwh: f64) -> f64 {
+        ((self.soc_kwh - floor_kwh) * self.eta_discharge).min(self.max_discharge_kwh_per_step - discharged_kwh).max(0.0)
+    }
+
+    /// Charges with up to `offered_kwh` AC; returns what was taken.
+    pub fn charge(&mut self, offered_kwh: f64, charged_kwh: f64) -> f64 {
+        let e = offered_kwh.min(self.charge_room_kwh(charged_kwh)).max(0.0);
+        self.soc_kwh = (self.soc_kwh + e * self.eta_charge).min(self.capacity_kwh);
+        e
+    }
+
+    /// Discharges up to `wanted_kwh` AC, not below `floor_kwh` stored; returns what was delivered.
+    pub fn discharge(&mut self, wanted_kwh: f64, discharged_kwh: f64, floor_kwh: f64) -> f64 {
+        let e = wanted_kwh.min(self.discharge_room_kwh(discharged_kwh, floor_kwh)).max(0.0);
+        self.soc_kwh = (self.soc_kwh - e / self.eta_discharge).max(0.0);
+        e
+    }
+}
+
+/// The battery market policy, a resource fixed for the run.
+#[derive(Resource, Debug, Clone, Copy)]
+pub struct BatteryMarketPolicy {
+    /// Fraction of capacity kept for the household's own use.
+    pub market_reserve_soc: f64,
+    /// Ask price for stored energy; `None`: midway between import and export price.
+    pub offer_price: Option<PricePerKwh>,
+}
+
+/// Own use first, then the battery; fills `self_consumed`, `battery_*`, `surplus`, `deficit` and
+/// `battery_offer` of each [`Meter`]. Reads `BatteryMarketPolicy`; writes `Meter`,
+/// `Battery`. Runs in `SimSystems::OwnUseAndBattery`, after PV and load are measured.
+pub fn own_use_and_battery(policy: Res<BatteryMarketPolicy>, mut households: Query<(&mut Meter, Option<&mut Battery>)>) {
+    for (mut m, battery) in &mut households {
+        let direct = m.pv_kwh.min(m.load_kwh);
+        let mut surplus = m.pv_kwh - direct;
+        let mut deficit = m.load_kwh - direct;
+        let (mut charge, mut discharge, mut offer) = (0.0, 0.0, 0.0);
+        if let Some(mut b) = battery {
+            if surplus > 0.0 {
+                charge = b.charge(surplus, 0.0);
+                surplus -= charge;
+            }
+            if deficit > 0.0 {
+                let floor = b.min_soc_kwh;
+                discharge = b.discharge(deficit, 0.0, floor);
+                deficit -= discharge;
+            }
+            if charge <= ENERGY_EPSILON_KWH && deficit <= ENERGY_EPSILON_KWH {
+                let reserve = (policy.market_reserve_soc * b.capacity_kwh).max(b.min_soc_kwh);
+                offer = b.discharge_room_kwh(discharge, reserve);
+            }
+        }
+        m.self_consumed_kwh = direct + charge;
+        m.battery_charge_kwh = charge;
+        m.battery_discharge_kwh = discharge;
+        m.surplus_kwh = surplus.max(0.0);
+        m.deficit_kwh = deficit.max(0.0);
+        m.battery_offer_kwh = offer;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> BatterySpec {
+        BatterySpec { capacity_kwh: 10.0, max_charge_kw: 4.0, max_discharge_kw: 5.0, round_trip_efficiency: 0.81, initial_soc: 0.5, min_soc: 0.1 }
+    }
+
+    #[test]
+    fn state_of_charge_follows_efficiencies() {
+        let mut b = Battery::from_spec(&spec(), 0.5);
+        let (mut charged, mut discharged) = (0.0, 0.0);
+        let c = b.charge(3.0, 0.0);
+        assert!((c - 2.0).abs() < 1e-12, "limited by 4 kW × 0.5 h");
+        charged += c;
+        let d = b.discharge(1.0, 0.0, b.min_soc_kwh);
+        discharged += d;
+        let expected = 5.0 + charged * 0.9 - discharged / 0.9;
+        assert!((b.soc_kwh - expected).abs() < 1e-12);
+    }
+
+    #[test]
+    fn never_leaves_its_limits() {
+        let mut b = Battery::from_spec(&spec(), 1.0);
+        for _ in 0..10 {
+            b.charge(100.0, 0.0);
+        }
+        assert!((b.soc_kwh - 10.0).abs() < 1e-9);
+        for _ in 0..10 {
+            b.discharge(100.0, 0.0, b.min_soc_kwh);
+        }
+        assert!((b.soc_kwh - 1.0).abs() < 1e-9);
+        assert_eq!(b.discharge(1.0, 0.0, b.min_soc_kwh), 0.0);
+    }
+}

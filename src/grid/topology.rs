@@ -1,0 +1,108 @@
+//! Topology: nodes (substation, feeder heads, junctions, houses) and lines with length and
+//! capacity, on an undirected petgraph graph.
+
+use crate::scenario::schema::NodeKind;
+use petgraph::graph::{NodeIndex, UnGraph};
+use serde::Serialize;
+use std::collections::{HashMap, VecDeque};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Node {
+    pub id: String,
+    pub kind: NodeKind,
+    pub x_m: f64,
+    pub y_m: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Line {
+    pub id: String,
+    pub length_m: f64,
+    pub capacity_kw: f64,
+}
+
+/// The grid graph and its root (the grid connection point or, on an island, the main feeder head).
+#[derive(Debug, Clone)]
+pub struct Topology {
+    pub graph: UnGraph<Node, Line>,
+    pub root: NodeIndex,
+    by_id: HashMap<String, NodeIndex>,
+}
+
+impl Topology {
+    pub fn new() -> Self {
+        Topology { graph: UnGraph::default(), root: NodeIndex::new(0), by_id: HashMap::new() }
+    }
+
+    /// Adds a node; returns `Err` with the id if it is taken.
+    pub fn add_node(&mut self, node: Node) -> Result<NodeIndex, String> {
+        if self.by_id.contains_key(&node.id) {
+            return Err(node.id);
+        }
+        let id = node.id.clone();
+        let ix = self.graph.add_node(node);
+        self.by_id.insert(id, ix);
+        Ok(ix)
+    }
+
+    pub fn add_line(&mut self, from: NodeIndex, to: NodeIndex, line: Line) {
+        self.graph.add_edge(from, to, line);
+    }
+
+    pub fn node(&self, id: &str) -> Option<NodeIndex> {
+        self.by_id.get(id).copied()
+    }
+
+    /// Nodes reachable from the root, as a mask by node index.
+    pub fn reachable_from_root(&self) -> Vec<bool> {
+        let mut seen = vec![false; self.graph.node_count()];
+        if self.graph.node_count() == 0 {
+            return seen;
+        }
+        let mut queue = VecDeque::from([self.root]);
+        seen[self.root.index()] = true;
+        while let Some(n) = queue.pop_front() {
+            for m in self.graph.neighbors(n) {
+                if !seen[m.index()] {
+                    seen[m.index()] = true;
+                    queue.push_back(m);
+                }
+            }
+        }
+        seen
+    }
+
+    /// True when the graph has no cycles (a radial network).
+    pub fn is_radial(&self) -> bool {
+        self.graph.edge_count() + 1 == self.graph.node_count() && !petgraph::algo::is_cyclic_undirected(&self.graph)
+    }
+
+    /// JSON for `topology.json`: nodes with map coordinates and lines with their end nodes.
+    pub fn to_json(&self) -> serde_json::Value {
+        let nodes: Vec<_> = self.graph.node_weights().collect();
+        let lines: Vec<_> = self
+            .graph
+            .edge_indices()
+            .map(|e| {
+                let (a, b) = self.graph.edge_endpoints(e).expect("edge index from this graph");
+                let l = &self.graph[e];
+                serde_json::json!({
+                    "id": l.id, "from": self.graph[a].id, "to": self.graph[b].id,
+                    "length_m": l.length_m, "capacity_kw": l.capacity_kw,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "root": self.graph[self.root].id,
+            "radial": self.is_radial(),
+            "nodes": nodes,
+            "lines": lines,
+        })
+    }
+}
+
+impl Default for Topology {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,164 @@
+//! Households as entities: PV array, load source, optional battery, meter, wallet, grid node.
+//! This module spawns them and measures PV generation and load every step.
+
+use crate::battery::Battery;
+use crate::grid::GridNode;
+use crate::load::{archetype_kwh, LoadNoise, LoadSource};
+use crate::money::Micros;
+use crate::profile::ProfileTable;
+use crate::scenario::{LoadDef, Scenario};
+use crate::seed::{rng, Stream};
+use crate::solar::{plane_of_array, STC_IRRADIANCE_W_M2};
+use crate::time::SimClock;
+use crate::weather::{Environment, Site};
+use bevy::prelude::*;
+use std::sync::Arc;
+
+/// A household's position in the scenario's household list (its row in every output).
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Household {
+    pub index: u32,
+}
+
+/// Rooftop PV. Read by [`measure_pv_and_load`].
+#[derive(Component, Debug, Clone, Copy)]
+pub struct PvArray {
+    pub kwp: f64,
+    pub tilt_deg: f64,
+    /// Degrees clockwise from north.
+    pub azimuth_deg: f64,
+    pub performance_ratio: f64,
+}
+
+/// Energies of the current step, kWh. Reset and filled in order by the generation, battery,
+/// market and delivery systems; read by settlement and metrics.
+#[derive(Component, Debug, Clone, Copy, Default, PartialEq)]
+pub struct Meter {
+    pub pv_kwh: f64,
+    pub load_kwh: f64,
+    /// PV used on site: directly, or stored in the household's own battery.
+    pub self_consumed_kwh: f64,
+    pub battery_charge_kwh: f64,
+    pub battery_discharge_kwh: f64,
+    /// PV left after own use and battery, offered to the market.
+    pub surplus_kwh: f64,
+    /// Demand left after own PV and battery, bid on the market.
+    pub deficit_kwh: f64,
+    /// Stored energy above the reserve that the battery offers to the market.
+    pub battery_offer_kwh: f64,
+    pub p2p_bought_kwh: f64,
+    pub p2p_sold_kwh: f64,
+    pub grid_import_kwh: f64,
+    pub grid_export_kwh: f64,
+    pub curtailed_kwh: f64,
+    pub unserved_kwh: f64,
+    pub losses_kwh: f64,
+}
+
+/// Sums of [`Meter`] over the run. Written by metrics.
+#[derive(Component, Debug, Clone, Copy, Default, PartialEq)]
+pub struct MeterTotals(pub Meter);
+
+impl Meter {
+    /// PV + import + discharge + bought + unserved − (load + export + charge + curtailed + sold +
+    /// losses): zero when the household's energy balances.
+    pub fn imbalance_kwh(&self) -> f64 {
+        (self.pv_kwh + self.grid_import_kwh + self.battery_discharge_kwh + self.p2p_bought_kwh + self.unserved_kwh)
+            - (self.load_kwh + self.grid_export_kwh + self.battery_charge_kwh + self.curtailed_kwh + self.p2p_sold_kwh + self.losses_kwh)
+    }
+
+    pub fn accumulate(&mut self, m: &Meter) {
+        self.pv_kwh += m.pv_kwh;
+        self.load_kwh += m.load_kwh;
+        self.self_consumed_kwh += m.self_consumed_kwh;
+        self.battery_charge_kwh += m.battery_charge_kwh;
+        self.battery_discharge_kwh += m.battery_discharge_kwh;
+        self.surplus_kwh += m.surplus_kwh;
+        self.deficit_kwh += m.deficit_kwh;
+        self.battery_offer_kwh += m.battery_offer_kwh;
+        self.p2p_bought_kwh += m.p2p_bought_kwh;
+        self.p2p_sold_kwh += m.p2p_sold_kwh;
+        self.grid_import_kwh += m.grid_import_kwh;
+        self.grid_export_kwh += m.grid_export_kwh;
+        self.curtailed_kwh += m.curtailed_kwh;
+        self.unserved_kwh += m.unserved_kwh;
+        self.losses_kwh += m.losses_kwh;
+    }
+}
+
+/// Money of a household, micro-units. `balance` < 0 means the household has paid on balance;
+/// its bill is `-balance`. Written by settlement only.
+#[derive(Component, Debug, Clone, Copy, Default, PartialEq)]
+pub struct Wallet {
+    pub balance: Micros,
+    pub p2p_paid: Micros,
+    pub p2p_received: Micros,
+    pub grid_paid: Micros,
+    pub grid_received: Micros,
+}
+
+impl Wallet {
+    pub fn bill(&self) -> Micros {
+        -self.balance
+    }
+}
+
+/// Household ids by index, for outputs (kept out of the hot loop).
+#[derive(Resource, Debug, Clone)]
+pub struct HouseholdIds(pub Arc<Vec<String>>);
+
+/// Profiles the scenario loaded, shared read-only.
+#[derive(Resource, Clone)]
+pub struct Profiles(pub Arc<ProfileTable>);
+
+/// Spawns one entity per household, in scenario order.
+pub fn spawn_households(world: &mut World, scenario: &Scenario) {
+    let step_hours = scenario.frame.step_hours();
+    for (i, h) in scenario.households.iter().enumerate() {
+        let (noise, shift) = LoadNoise::new(rng(scenario.seed, Stream::Load, i as u64));
+        let source = match h.load {
+            LoadDef::Archetype { kind, annual_kwh } => LoadSource::Archetype { kind, annual_kwh, shift_hours: shift },
+            LoadDef::Profile { series } => LoadSource::Profile { series },
+        };
+        let mut e = world.spawn((Household { index: i as u32 }, source, noise, Meter::default(), MeterTotals::default(), Wallet::default(), GridNode(h.node)));
+        if let Some(pv) = h.pv {
+            e.insert(PvArray { kwp: pv.kwp, tilt_deg: pv.tilt_deg, azimuth_deg: pv.azimuth_deg, performance_ratio: pv.performance_ratio });
+        }
+        if let Some(b) = &h.battery {
+            e.insert(Battery::from_spec(b, step_hours));
+        }
+    }
+}
+
+/// Resets each meter and fills in this step's PV and load.
+/// Reads `Environment`, `SimClock`, `Site`, `Profiles`; writes `Meter`, `LoadNoise`.
+/// Runs in `SimSystems::GenerationAndLoad`, after the environment.
+pub fn measure_pv_and_load(
+    env: Res<Environment>,
+    clock: Res<SimClock>,
+    site: Res<Site>,
+    profiles: Res<Profiles>,
+    mut households: Query<(&LoadSource, &mut LoadNoise, Option<&PvArray>, &mut Meter)>,
+) {
+    let dt = clock.frame.step_hours();
+    let step = clock.step as usize;
+    let (hour, weekend, month) = (clock.local_mid_hour, clock.is_weekend(), clock.local_month);
+    for (source, mut noise, pv, mut meter) in &mut households {
+        *meter = Meter::default();
+        match *source {
+            LoadSource::Archetype { kind, annual_kwh, shift_hours } => {
+                let base = archetype_kwh(kind, annual_kwh, shift_hours, hour, weekend, month, site.latitude_deg, dt);
+                meter.load_kwh = base * noise.next_multiplier(dt);
+                if let Some(pv) = pv {
+                    let poa = plane_of_array(&env.irradiance, &env.sun, pv.tilt_deg, pv.azimuth_deg);
+                    meter.pv_kwh = pv.kwp * poa / STC_IRRADIANCE_W_M2 * pv.performance_ratio * dt;
+                }
+            }
+            LoadSource::Profile { series } => {
+                let s = &profiles.0.series[series];
+                meter.load_kwh = s.load_kwh[step];
+                meter.pv_kwh = s.pv_kwh[step];
+            }
+        }
+    }
+}

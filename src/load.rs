@@ -1,0 +1,142 @@
+//! Household loads: built-in archetypes with seeded noise, or a measured profile.
+//!
+//! An archetype is a 24-hour shape (weekday and weekend, mean 1 over the day) times a monthly
+//! seasonal factor (mean 1 over the year; winter is the higher season, by hemisphere) times
+//! `annual_kwh / 8760` kW. Each household shifts its shape by a fixed offset of up to
+//! ±`MAX_SHIFT_HOURS` and multiplies it by log-normal AR(1) noise (mean 1) from its own stream.
+
+use crate::scenario::Archetype;
+use bevy::prelude::*;
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+pub const HOURS_PER_YEAR: f64 = 8760.0;
+/// Households' shapes are shifted by up to this many hours either way.
+pub const MAX_SHIFT_HOURS: f64 = 1.0;
+/// Standard deviation of the log of the noise multiplier.
+pub const NOISE_SIGMA: f64 = 0.35;
+/// Correlation time of the noise, hours.
+pub const NOISE_CORRELATION_HOURS: f64 = 0.75;
+
+/// Typical annual consumption of an archetype, kWh.
+pub fn default_annual_kwh(kind: Archetype) -> f64 {
+    match kind {
+        Archetype::WorkingCouple => 4000.0,
+        Archetype::Family => 6500.0,
+        Archetype::Retired => 3500.0,
+        Archetype::HomeOffice => 5500.0,
+    }
+}
+
+// Hourly shapes (relative; normalised to mean 1 when used), hour 0 = 00:00–01:00 local.
+#[rustfmt::skip]
+const WORKING_WEEKDAY: [f64; 24] = [0.45,0.4,0.38,0.38,0.4,0.55,1.3,1.8,1.3,0.6,0.5,0.5,0.5,0.5,0.5,0.6,0.9,1.6,2.3,2.4,2.1,1.7,1.1,0.7];
+#[rustfmt::skip]
+const WORKING_WEEKEND: [f64; 24] = [0.5,0.45,0.4,0.4,0.4,0.45,0.6,0.9,1.3,1.4,1.3,1.2,1.2,1.1,1.0,1.0,1.2,1.6,2.1,2.2,1.9,1.6,1.1,0.7];
+#[rustfmt::skip]
+const FAMILY_WEEKDAY: [f64; 24] = [0.5,0.45,0.42,0.42,0.45,0.6,1.4,1.9,1.4,0.8,0.7,0.7,0.75,0.75,0.8,1.2,1.5,2.0,2.5,2.4,2.0,1.5,1.0,0.7];
+#[rustfmt::skip]
+const FAMILY_WEEKEND: [f64; 24] = [0.55,0.5,0.45,0.45,0.45,0.5,0.8,1.3,1.6,1.6,1.4,1.4,1.5,1.3,1.2,1.2,1.4,1.9,2.3,2.2,1.8,1.4,1.0,0.7];
+#[rustfmt::skip]
+const RETIRED: [f64; 24] = [0.5,0.45,0.45,0.45,0.45,0.55,0.9,1.3,1.4,1.3,1.2,1.2,1.3,1.1,1.0,1.0,1.2,1.6,1.8,1.6,1.4,1.1,0.8,0.6];
+#[rustfmt::skip]
+const HOME_OFFICE: [f64; 24] = [0.45,0.4,0.4,0.4,0.4,0.5,0.9,1.3,1.3,1.3,1.3,1.2,1.3,1.3,1.3,1.2,1.2,1.6,2.0,1.9,1.6,1.3,0.9,0.6];
+/// Seasonal factor by month for the northern hemisphere (January first); shifted by six months
+/// in the south. Mean 1.
+#[rustfmt::skip]
+const SEASON_NORTH: [f64; 12] = [1.25,1.2,1.08,0.95,0.88,0.9,0.95,0.92,0.88,0.95,1.09,1.25];
+
+fn hourly_shape(kind: Archetype, weekend: bool) -> &'static [f64; 24] {
+    match (kind, weekend) {
+        (Archetype::WorkingCouple, false) => &WORKING_WEEKDAY,
+        (Archetype::WorkingCouple, true) => &WORKING_WEEKEND,
+        (Archetype::Family, false) => &FAMILY_WEEKDAY,
+        (Archetype::Family, true) => &FAMILY_WEEKEND,
+        (Archetype::Retired, _) => &RETIRED,
+        (Archetype::HomeOffice, false) => &HOME_OFFICE,
+        (Archetype::HomeOffice, true) => &FAMILY_WEEKEND,
+    }
+}
+
+/// The shape's value at a local hour (linear between hour centres), normalised to mean 1.
+pub fn shape_at(kind: Archetype, weekend: bool, hour: f64) -> f64 {
+    let s = hourly_shape(kind, weekend);
+    let mean = s.iter().sum::<f64>() / 24.0;
+    let x = (hour - 0.5).rem_euclid(24.0);
+    let i = x.floor() as usize % 24;
+    let f = x - x.floor();
+    (s[i] * (1.0 - f) + s[(i + 1) % 24] * f) / mean
+}
+
+/// Seasonal factor for a local month (1..=12) at a latitude.
+pub fn season_factor(month: u32, latitude_deg: f64) -> f64 {
+    let m = (month.clamp(1, 12) - 1) as usize;
+    let idx = if latitude_deg >= 0.0 { m } else { (m + 6) % 12 };
+    let mean = SEASON_NORTH.iter().sum::<f64>() / 12.0;
+    SEASON_NORTH[idx] / mean
+}
+
+/// Where a household's consumption comes from.
+#[derive(Component, Debug, Clone, Copy)]
+pub enum LoadSource {
+    Archetype { kind: Archetype, annual_kwh: f64, shift_hours: f64 },
+    /// Row of [`crate::profile::ProfileTable`]; the profile also gives PV.
+    Profile { series: usize },
+}
+
+/// A household's own noise stream and AR(1) state.
+#[derive(Component)]
+pub struct LoadNoise {
+    rng: ChaCha8Rng,
+    state: f64,
+}
+
+impl LoadNoise {
+    /// Seeds the noise; draws the household's shape shift first. Returns (noise, shift).
+    pub fn new(mut rng: ChaCha8Rng) -> (Self, f64) {
+        let shift = rng.random_range(-MAX_SHIFT_HOURS..=MAX_SHIFT_HOURS);
+        let z: f64 = StandardNormal.sample(&mut rng);
+        let state = NOISE_SIGMA * z;
+        (LoadNoise { rng, state }, shift)
+    }
+
+    /// Next multiplier (mean 1). One draw per step.
+    pub fn next_multiplier(&mut self, step_hours: f64) -> f64 {
+        let phi = (-step_hours / NOISE_CORRELATION_HOURS).exp();
+        let eps: f64 = StandardNormal.sample(&mut self.rng);
+        self.state = phi * self.state + NOISE_SIGMA * (1.0 - phi * phi).sqrt() * eps;
+        (self.state - NOISE_SIGMA * NOISE_SIGMA / 2.0).exp()
+    }
+}
+
+/// kWh consumed in a step by an archetype household (before noise).
+pub fn archetype_kwh(kind: Archetype, annual_kwh: f64, shift_hours: f64, hour: f64, weekend: bool, month: u32, latitude_deg: f64, step_hours: f64) -> f64 {
+    annual_kwh / HOURS_PER_YEAR * shape_at(kind, weekend, hour - shift_hours) * season_factor(month, latitude_deg) * step_hours
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_average_to_one() {
+        for kind in [Archetype::WorkingCouple, Archetype::Family, Archetype::Retired, Archetype::HomeOffice] {
+            for weekend in [false, true] {
+                let mean: f64 = (0..2400).map(|i| shape_at(kind, weekend, i as f64 / 100.0)).sum::<f64>() / 2400.0;
+                assert!((mean - 1.0).abs() < 1e-3, "{kind:?} {weekend}: {mean}");
+            }
+        }
+        let year: f64 = (1..=12).map(|m| season_factor(m, -33.0)).sum::<f64>() / 12.0;
+        assert!((year - 1.0).abs() < 1e-12);
+        assert!(season_factor(7, -33.0) > season_factor(1, -33.0), "July is winter in the south");
+    }
+
+    #[test]
+    fn noise_has_mean_one() {
+        let (mut n, shift) = LoadNoise::new(crate::seed::rng(1, crate::seed::Stream::Load, 0));
+        assert!(shift.abs() <= MAX_SHIFT_HOURS);
+        let mean = (0..200_000).map(|_| n.next_multiplier(0.25)).sum::<f64>() / 200_000.0;
+        assert!((mean - 1.0).abs() < 0.03, "{mean}");
+    }
+}

@@ -1,0 +1,230 @@
+//! The market: households' orders, clearing by a pluggable [`TradingRule`], and delivery of the
+//! result (peer trades, then the grid or, on an island, curtailment and unserved demand).
+//!
+//! Adding a rule: one file implementing [`TradingRule`] with a `RULE: RuleInfo`, plus one line in
+//! [`registry::RULES`]. See `src/market/README.md`.
+
+pub mod double_auction;
+pub mod grid_only;
+pub mod registry;
+
+use crate::battery::{Battery, BatteryMarketPolicy};
+use crate::household::{Household, HouseholdIds, Meter};
+use crate::money::PricePerKwh;
+use crate::seed::{rng, Stream};
+use crate::tariff::StepPrices;
+use crate::time::SimClock;
+use bevy::prelude::*;
+use rand_chacha::ChaCha8Rng;
+
+/// Orders and trades below this energy are dropped, kWh (floating-point dust).
+pub const MIN_TRADE_KWH: f64 = 1e-9;
+
+/// What a seller offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OfferSource {
+    /// PV surplus after own use and battery.
+    Pv,
+    /// Stored energy above the battery's market reserve.
+    Battery,
+}
+
+impl OfferSource {
+    pub fn label(self) -> &'static str {
+        match self {
+            OfferSource::Pv => "pv",
+            OfferSource::Battery => "battery",
+        }
+    }
+}
+
+/// One bid (to buy) or ask (to sell) of a household for this step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Order {
+    pub household: u32,
+    pub kwh: f64,
+    /// Highest price a buyer pays / lowest a seller accepts.
+    pub limit: PricePerKwh,
+    pub source: OfferSource,
+}
+
+/// This step's orders. Written by [`submit_orders`]; rules may reorder them in place.
+#[derive(Resource, Debug, Default)]
+pub struct OrderBook {
+    pub bids: Vec<Order>,
+    pub asks: Vec<Order>,
+}
+
+/// Who delivered a trade.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Seller {
+    Household { index: u32, source: OfferSource },
+    /// Rules that pool supply (no pairs); sellers then appear in [`Clearing::pool_sales`].
+    Pool,
+}
+
+/// A delivery to a buyer at a price.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Trade {
+    pub seller: Seller,
+    pub buyer: u32,
+    pub kwh: f64,
+    pub price: PricePerKwh,
+}
+
+/// A seller's sale into a pool (pooling rules only).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PoolSale {
+    pub seller: u32,
+    pub source: OfferSource,
+    pub kwh: f64,
+    pub price: PricePerKwh,
+}
+
+/// The outcome of clearing one step. Written by [`clear_market`]; read by delivery, settlement
+/// and metrics.
+#[derive(Resource, Debug, Default)]
+pub struct Clearing {
+    pub trades: Vec<Trade>,
+    pub pool_sales: Vec<PoolSale>,
+    /// Rules with separate buyer and seller prices report them here.
+    pub buy_price: Option<PricePerKwh>,
+    pub sell_price: Option<PricePerKwh>,
+}
+
+impl Clearing {
+    pub fn clear(&mut self) {
+        self.trades.clear();
+        self.pool_sales.clear();
+        self.buy_price = None;
+        self.sell_price = None;
+    }
+}
+
+/// What a rule knows besides the orders.
+#[derive(Debug, Clone, Copy)]
+pub struct MarketContext {
+    pub step: u64,
+    pub prices: StepPrices,
+}
+
+/// A trading rule: turns the order book into trades. Rules must respect every order's quantity
+/// and limit price (individual rationality) and must not depend on the order of the book.
+pub trait TradingRule: Send + Sync + 'static {
+    fn info(&self) -> &'static registry::RuleInfo;
+    /// Clears one step. `rng` is this step's market stream; `out` is empty on entry.
+    fn clear(&mut self, book: &mut OrderBook, ctx: &MarketContext, rng: &mut ChaCha8Rng, out: &mut Clearing);
+}
+
+/// The rule in force; replace it to switch rules between steps.
+#[derive(Resource)]
+pub struct ActiveRule(pub Box<dyn TradingRule>);
+
+/// The scenario seed, for the per-step market stream.
+#[derive(Resource, Debug, Clone, Copy)]
+pub struct MarketSeed(pub u64);
+
+/// Per-household deliveries of the step, by household index (scratch reused every step).
+#[derive(Resource, Debug, Default)]
+pub struct Deliveries {
+    pub bought_kwh: Vec<f64>,
+    pub sold_pv_kwh: Vec<f64>,
+    pub sold_battery_kwh: Vec<f64>,
+}
+
+/// Truthful bidding: buyers bid the import price (an island's value of lost load), PV sellers ask
+/// the export price (an island's surplus floor), batteries ask the policy's offer price.
+/// Reads `Meter`, `StepPrices`, `BatteryMarketPolicy`; writes `OrderBook`.
+/// Runs in `SimSystems::Orders`, after own use and battery.
+pub fn submit_orders(prices: Res<StepPrices>, policy: Res<BatteryMarketPolicy>, mut book: ResMut<OrderBook>, households: Query<(&Household, &Meter)>) {
+    book.bids.clear();
+    book.asks.clear();
+    let battery_price = policy.offer_price.unwrap_or(PricePerKwh((prices.import.0 + prices.export.0) / 2));
+    for (h, m) in &households {
+        if m.deficit_kwh > MIN_TRADE_KWH {
+            book.bids.push(Order { household: h.index, kwh: m.deficit_kwh, limit: prices.import, source: OfferSource::Pv });
+        }
+        if m.surplus_kwh > MIN_TRADE_KWH {
+            book.asks.push(Order { household: h.index, kwh: m.surplus_kwh, limit: prices.export, source: OfferSource::Pv });
+        }
+        if m.battery_offer_kwh > MIN_TRADE_KWH {
+            book.asks.push(Order { household: h.index, kwh: m.battery_offer_kwh, limit: battery_price, source: OfferSource::Battery });
+        }
+    }
+}
+
+/// Clears the book with the active rule. Reads `OrderBook`, `StepPrices`, `SimClock`,
+/// `MarketSeed`; writes `Clearing`. Runs in `SimSystems::MarketClearing`, after orders.
+pub fn clear_market(
+    clock: Res<SimClock>,
+    prices: Res<StepPrices>,
+    seed: Res<MarketSeed>,
+    mut rule: ResMut<ActiveRule>,
+    mut book: ResMut<OrderBook>,
+    mut clearing: ResMut<Clearing>,
+) {
+    clearing.clear();
+    if book.bids.is_empty() || book.asks.is_empty() {
+        return;
+    }
+    let ctx = MarketContext { step: clock.step, prices: *prices };
+    let mut rng = rng(seed.0, Stream::Market, clock.step);
+    rule.0.clear(&mut book, &ctx, &mut rng, &mut clearing);
+    clearing.trades.retain(|t| t.kwh > MIN_TRADE_KWH);
+}
+
+/// Applies the clearing: peer deliveries, battery discharge for stored energy sold, and the rest
+/// to or from the grid (on an island: curtailed or unserved). Reads `Clearing`, `StepPrices`;
+/// writes `Meter`, `Battery`, `Deliveries`. Runs in `SimSystems::Delivery`, after clearing.
+pub fn deliver(
+    prices: Res<StepPrices>,
+    clearing: Res<Clearing>,
+    ids: Res<HouseholdIds>,
+    mut scratch: ResMut<Deliveries>,
+    mut households: Query<(&Household, &mut Meter, Option<&mut Battery>)>,
+) {
+    let n = ids.0.len();
+    let d = &mut *scratch;
+    for v in [&mut d.bought_kwh, &mut d.sold_pv_kwh, &mut d.sold_battery_kwh] {
+        v.clear();
+        v.resize(n, 0.0);
+    }
+    let mut credit_sale = |index: u32, source: OfferSource, kwh: f64| match source {
+        OfferSource::Pv => d.sold_pv_kwh[index as usize] += kwh,
+        OfferSource::Battery => d.sold_battery_kwh[index as usize] += kwh,
+    };
+    for t in &clearing.trades {
+        if let Seller::Household { index, source } = t.seller {
+            credit_sale(index, source, t.kwh);
+        }
+    }
+    for s in &clearing.pool_sales {
+        credit_sale(s.seller, s.source, s.kwh);
+    }
+    for t in &clearing.trades {
+        d.bought_kwh[t.buyer as usize] += t.kwh;
+    }
+    for (h, mut m, battery) in &mut households {
+        let i = h.index as usize;
+        let (bought, sold_pv, mut sold_battery) = (d.bought_kwh[i], d.sold_pv_kwh[i], d.sold_battery_kwh[i]);
+        if sold_battery > 0.0 {
+            if let Some(mut b) = battery {
+                let floor = 0.0; // the offer already respected the reserve
+                let done = m.battery_discharge_kwh;
+                sold_battery = b.discharge(sold_battery, done, floor);
+                m.battery_discharge_kwh += sold_battery;
+            }
+        }
+        m.p2p_bought_kwh = bought;
+        m.p2p_sold_kwh = sold_pv + sold_battery;
+        let left_surplus = (m.surplus_kwh - sold_pv).max(0.0);
+        let left_deficit = (m.deficit_kwh - bought).max(0.0);
+        if prices.connected {
+            m.grid_export_kwh = left_surplus;
+            m.grid_import_kwh = left_deficit;
+        } else {
+            m.curtailed_kwh = left_surplus;
+            m.unserved_kwh = left_deficit;
+        }
+    }
+}

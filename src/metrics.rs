@@ -1,0 +1,222 @@
+//! Metrics and recording: community totals per step, run totals, and the streamed CSV rows of
+//! `timeseries.csv` and `trades.csv`.
+//!
+//! Sums run over the household query in its iteration order, which depends only on the spawn
+//! order of the scenario (single-threaded, same archetypes), so results are identical whatever
+//! the thread count.
+
+use crate::household::{Household, HouseholdIds, Meter, MeterTotals};
+use crate::market::{Clearing, Seller};
+use crate::money::{Micros, PricePerKwh};
+use crate::time::SimClock;
+use bevy::prelude::*;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+
+/// Community totals of one step, kWh (the `timeseries.csv` row).
+#[derive(Resource, Debug, Clone, Copy, Default, PartialEq)]
+pub struct StepTotals {
+    pub step: u64,
+    pub pv_kwh: f64,
+    pub load_kwh: f64,
+    pub self_consumed_kwh: f64,
+    pub p2p_kwh: f64,
+    pub grid_import_kwh: f64,
+    pub grid_export_kwh: f64,
+    pub battery_charge_kwh: f64,
+    pub battery_discharge_kwh: f64,
+    pub curtailed_kwh: f64,
+    pub unserved_kwh: f64,
+    pub losses_kwh: f64,
+    /// Money paid for peer energy this step.
+    pub p2p_value: Micros,
+    pub trades: u64,
+}
+
+impl StepTotals {
+    /// The energy balance residual: PV + import + discharge + unserved − (load + export + charge
+    /// + curtailed + losses). Zero up to rounding.
+    pub fn imbalance_kwh(&self) -> f64 {
+        (self.pv_kwh + self.grid_import_kwh + self.battery_discharge_kwh + self.unserved_kwh)
+            - (self.load_kwh + self.grid_export_kwh + self.battery_charge_kwh + self.curtailed_kwh + self.losses_kwh)
+    }
+
+    /// Volume-weighted mean peer price, per kWh; `None` when nothing traded.
+    pub fn clearing_price(&self) -> Option<f64> {
+        (self.p2p_kwh > 0.0).then(|| self.p2p_value.as_units() / self.p2p_kwh)
+    }
+}
+
+/// Totals over the run so far.
+#[derive(Resource, Debug, Clone, Copy, Default, PartialEq)]
+pub struct RunTotals {
+    pub steps: u64,
+    pub sum: StepTotals,
+    pub peak_grid_import_kw: f64,
+    pub peak_grid_export_kw: f64,
+    /// Largest |energy balance residual| of any step, kWh.
+    pub max_imbalance_kwh: f64,
+    pub p2p_price_sum: f64,
+    pub p2p_price_sq_sum: f64,
+    pub p2p_price_steps: u64,
+}
+
+/// Streams `timeseries.csv` and `trades.csv` while the run goes. Present only when recording.
+#[derive(Resource)]
+pub struct Recorder {
+    timeseries: csv::Writer<BufWriter<File>>,
+    trades: csv::Writer<BufWriter<File>>,
+    buf: String,
+    /// First write error, reported when the run ends (systems cannot return errors).
+    pub error: Option<String>,
+}
+
+/// Columns of `timeseries.csv` (a contract: add, never rename).
+pub const TIMESERIES_COLUMNS: [&str; 17] = [
+    "step", "time", "pv_kwh", "load_kwh", "self_consumed_kwh", "p2p_kwh", "grid_import_kwh", "grid_export_kwh", "battery_charge_kwh",
+    "battery_discharge_kwh", "curtailed_kwh", "unserved_kwh", "losses_kwh", "clearing_price", "buy_price", "sell_price", "trades",
+];
+/// Columns of `trades.csv` (a contract: add, never rename).
+pub const TRADES_COLUMNS: [&str; 7] = ["step", "seller", "buyer", "kwh", "price", "amount", "seller_source"];
+
+impl Recorder {
+    pub fn create(dir: &Path) -> std::io::Result<Recorder> {
+        let open = |name: &str| -> std::io::Result<csv::Writer<BufWriter<File>>> {
+            Ok(csv::WriterBuilder::new().from_writer(BufWriter::with_capacity(1 << 16, File::create(dir.join(name))?)))
+        };
+        let mut r = Recorder { timeseries: open("timeseries.csv")?, trades: open("trades.csv")?, buf: String::new(), error: None };
+        r.timeseries.write_record(TIMESERIES_COLUMNS).map_err(std::io::Error::other)?;
+        r.trades.write_record(TRADES_COLUMNS).map_err(std::io::Error::other)?;
+        Ok(r)
+    }
+
+    fn field(w: &mut csv::Writer<BufWriter<File>>, buf: &mut String, value: impl std::fmt::Display) -> csv::Result<()> {
+        buf.clear();
+        let _ = write!(buf, "{value}");
+        w.write_field(buf.as_bytes())
+    }
+
+    fn write_step(&mut self, t: &StepTotals, time: &str, clearing: &Clearing, ids: &[String]) -> csv::Result<()> {
+        let (w, b) = (&mut self.timeseries, &mut self.buf);
+        Self::field(w, b, t.step)?;
+        w.write_field(time)?;
+        for v in [
+            t.pv_kwh, t.load_kwh, t.self_consumed_kwh, t.p2p_kwh, t.grid_import_kwh, t.grid_export_kwh, t.battery_charge_kwh, t.battery_discharge_kwh,
+            t.curtailed_kwh, t.unserved_kwh, t.losses_kwh,
+        ] {
+            Self::field(w, b, v)?;
+        }
+        match t.clearing_price() {
+            Some(p) => Self::field(w, b, format_args!("{p:.6}"))?,
+            None => w.write_field("")?,
+        }
+        for p in [clearing.buy_price, clearing.sell_price] {
+            match p {
+                Some(p) => Self::field(w, b, p.to_decimal_string())?,
+                None => w.write_field("")?,
+            }
+        }
+        Self::field(w, b, t.trades)?;
+        w.write_record(None::<&[u8]>)?;
+        let (w, b) = (&mut self.trades, &mut self.buf);
+        for tr in &clearing.trades {
+            Self::field(w, b, t.step)?;
+            match tr.seller {
+                Seller::Household { index, .. } => w.write_field(&ids[index as usize])?,
+                Seller::Pool => w.write_field("pool")?,
+            }
+            w.write_field(&ids[tr.buyer as usize])?;
+            Self::field(w, b, tr.kwh)?;
+            w.write_field(tr.price.to_decimal_string())?;
+            w.write_field(tr.price.amount_for(tr.kwh).to_decimal_string())?;
+            w.write_field(match tr.seller {
+                Seller::Household { source, .. } => source.label(),
+                Seller::Pool => "pool",
+            })?;
+            w.write_record(None::<&[u8]>)?;
+        }
+        Ok(())
+    }
+
+    /// Flushes both files; returns the first error seen during the run.
+    pub fn finish(&mut self) -> Result<(), String> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.timeseries.flush().map_err(|e| e.to_string())?;
+        self.trades.flush().map_err(|e| e.to_string())
+    }
+}
+
+/// Sums the step over households, updates run totals and per-household totals, and writes the
+/// step's CSV rows when recording. Reads `Meter`, `Clearing`, `SimClock`; writes `MeterTotals`,
+/// `StepTotals`, `RunTotals`, `Recorder`. Runs last, in `SimSystems::Metrics`.
+pub fn record_step(
+    clock: Res<SimClock>,
+    clearing: Res<Clearing>,
+    ids: Res<HouseholdIds>,
+    mut step: ResMut<StepTotals>,
+    mut run: ResMut<RunTotals>,
+    recorder: Option<ResMut<Recorder>>,
+    mut households: Query<(&Household, &Meter, &mut MeterTotals)>,
+) {
+    let mut t = StepTotals { step: clock.step, ..Default::default() };
+    for (_, m, mut total) in &mut households {
+        t.pv_kwh += m.pv_kwh;
+        t.load_kwh += m.load_kwh;
+        t.self_consumed_kwh += m.self_consumed_kwh;
+        t.grid_import_kwh += m.grid_import_kwh;
+        t.grid_export_kwh += m.grid_export_kwh;
+        t.battery_charge_kwh += m.battery_charge_kwh;
+        t.battery_discharge_kwh += m.battery_discharge_kwh;
+        t.curtailed_kwh += m.curtailed_kwh;
+        t.unserved_kwh += m.unserved_kwh;
+        t.losses_kwh += m.losses_kwh;
+        total.0.accumulate(m);
+    }
+    for tr in &clearing.trades {
+        t.p2p_kwh += tr.kwh;
+        t.p2p_value += tr.price.amount_for(tr.kwh);
+    }
+    t.trades = clearing.trades.len() as u64;
+    let dt = clock.frame.step_hours();
+    let r = &mut *run;
+    r.steps += 1;
+    r.peak_grid_import_kw = r.peak_grid_import_kw.max(t.grid_import_kwh / dt);
+    r.peak_grid_export_kw = r.peak_grid_export_kw.max(t.grid_export_kwh / dt);
+    r.max_imbalance_kwh = r.max_imbalance_kwh.max(t.imbalance_kwh().abs());
+    if let Some(p) = t.clearing_price() {
+        r.p2p_price_sum += p;
+        r.p2p_price_sq_sum += p * p;
+        r.p2p_price_steps += 1;
+    }
+    let s = &mut r.sum;
+    s.pv_kwh += t.pv_kwh;
+    s.load_kwh += t.load_kwh;
+    s.self_consumed_kwh += t.self_consumed_kwh;
+    s.p2p_kwh += t.p2p_kwh;
+    s.grid_import_kwh += t.grid_import_kwh;
+    s.grid_export_kwh += t.grid_export_kwh;
+    s.battery_charge_kwh += t.battery_charge_kwh;
+    s.battery_discharge_kwh += t.battery_discharge_kwh;
+    s.curtailed_kwh += t.curtailed_kwh;
+    s.unserved_kwh += t.unserved_kwh;
+    s.losses_kwh += t.losses_kwh;
+    s.p2p_value += t.p2p_value;
+    s.trades += t.trades;
+    *step = t;
+    if let Some(mut rec) = recorder {
+        if rec.error.is_none() {
+            if let Err(e) = rec.write_step(&t, &clock.time_label(), &clearing, &ids.0) {
+                rec.error = Some(e.to_string());
+            }
+        }
+    }
+}
+
+/// Mean of a price in micro-units per kWh, as a decimal (for reports).
+pub fn price_units(p: PricePerKwh) -> f64 {
+    p.as_units()
+}

@@ -1,0 +1,306 @@
+//! `peergrid run`: simulates the scenario with its rule and, on the same inputs, the grid-only
+//! baseline (in parallel when two threads are allowed), then writes the results atomically.
+
+use crate::error::InputErrors;
+use crate::household::Wallet;
+use crate::market::registry::{self, RuleInfo};
+use crate::metrics::{Recorder, RunTotals};
+use crate::money::Micros;
+use crate::output::{write_file, Staging};
+use crate::scenario::{LoadDef, Scenario};
+use crate::sim::{HouseholdResult, SimConfig, Simulation};
+use crate::time::iso_with_offset;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Set by the Ctrl-C handler; runs stop at the next step and clean up.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Runs longer than this show a progress bar (on a terminal).
+pub const PROGRESS_DELAY: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub out_dir: PathBuf,
+    pub force: bool,
+    pub threads: usize,
+    pub progress: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Input(#[from] InputErrors),
+    #[error("{0} already exists; pass --force to replace it, or choose another --out")]
+    OutputExists(PathBuf),
+    #[error("interrupted; no results were written")]
+    Interrupted,
+    #[error("{0}")]
+    Failed(String),
+}
+
+fn failed(context: &str) -> impl Fn(std::io::Error) -> RunError + '_ {
+    move |e| RunError::Failed(format!("{context}: {e}"))
+}
+
+/// Provenance of a result: what produced it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Provenance {
+    pub peergrid_version: &'static str,
+    pub git_commit: Option<&'static str>,
+    pub scenario_file: String,
+    pub scenario_sha256: String,
+    pub overrides: Vec<String>,
+}
+
+/// `summary.json`. Field names are a contract: add, never rename.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub scenario: String,
+    pub description: String,
+    pub rule: &'static str,
+    pub rule_params: BTreeMap<String, f64>,
+    pub seed: u64,
+    pub steps: u64,
+    pub step_minutes: u32,
+    pub households: usize,
+    pub start: String,
+    pub grid_connected: bool,
+    pub self_sufficiency: Option<f64>,
+    pub self_consumption: Option<f64>,
+    pub p2p_kwh: f64,
+    pub community_bill: f64,
+    pub baseline_bill: f64,
+    pub savings_pct: Option<f64>,
+    pub unserved_kwh: f64,
+    pub baseline_unserved_kwh: f64,
+    pub curtailed_kwh: f64,
+    pub losses_kwh: f64,
+    pub peak_grid_import_kw: f64,
+    pub peak_grid_export_kw: f64,
+    pub co2_avoided_kg: f64,
+    pub pv_kwh: f64,
+    pub load_kwh: f64,
+    pub grid_import_kwh: f64,
+    pub grid_export_kwh: f64,
+    pub battery_charge_kwh: f64,
+    pub battery_discharge_kwh: f64,
+    pub trades: u64,
+    pub p2p_price_mean: Option<f64>,
+    pub p2p_price_sd: Option<f64>,
+    pub max_energy_imbalance_kwh: f64,
+    /// Sum of every account's balance (households, grid, operator, fund, pool), micro-units: 0.
+    pub money_balance_micros: i64,
+    pub runtime_s: f64,
+    pub household_steps_per_s: f64,
+    pub provenance: Provenance,
+}
+
+/// Fields that change from run to run of the same inputs (excluded from reproducibility checks).
+pub const RUNTIME_FIELDS: [&str; 2] = ["runtime_s", "household_steps_per_s"];
+
+/// Results of one simulation, as needed for reports.
+pub struct SimOutcome {
+    pub totals: RunTotals,
+    pub households: Vec<HouseholdResult>,
+    pub accounts_total: Micros,
+}
+
+/// Runs a simulation to the end. `on_step` is called after every step (progress); returns
+/// `Err(Interrupted)` if Ctrl-C was pressed.
+pub fn simulate(sim: &mut Simulation, mut on_step: impl FnMut(u64)) -> Result<SimOutcome, RunError> {
+    while !sim.is_finished() {
+        if INTERRUPTED.load(Ordering::Relaxed) {
+            return Err(RunError::Interrupted);
+        }
+        sim.step();
+        on_step(sim.steps_done());
+    }
+    let households = sim.household_results();
+    let household_money: i64 = households.iter().map(|h| h.wallet.balance.0).sum();
+    Ok(SimOutcome { totals: sim.run_totals(), accounts_total: Micros(household_money) + sim.accounts().total(), households })
+}
+
+pub fn config(scenario: &Arc<Scenario>, rule: &'static RuleInfo, params: BTreeMap<String, f64>) -> SimConfig {
+    SimConfig { scenario: scenario.clone(), rule, rule_params: params }
+}
+
+/// Runs the scenario and its baseline and writes the output folder. Returns the summary.
+pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunError> {
+    if opts.out_dir.exists() && !opts.force {
+        return Err(RunError::OutputExists(opts.out_dir.clone()));
+    }
+    let started = Instant::now();
+    let staging = Staging::create(&opts.out_dir).map_err(failed("cannot create the output folder"))?;
+    let recorder = Recorder::create(staging.path()).map_err(failed("cannot create output files"))?;
+
+    let bar = indicatif::ProgressBar::with_draw_target(Some(scenario.frame.total_steps), indicatif::ProgressDrawTarget::hidden());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:40}] {pos}/{len} steps, {per_sec}, eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(scenario.name.clone());
+    let show_bar = opts.progress && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut bar_shown = false;
+    let on_step = |done: u64| {
+        if show_bar && !bar_shown && started.elapsed() > PROGRESS_DELAY {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar_shown = true;
+        }
+        if bar_shown && done % 16 == 0 {
+            bar.set_position(done);
+        }
+    };
+    // Each simulation is built on the thread that runs it (a Bevy App is not Send).
+    let main_job = || -> Result<SimOutcome, RunError> {
+        let mut sim = Simulation::new(config(&scenario, scenario.rule, scenario.rule_params.clone()));
+        sim.record(recorder);
+        let out = simulate(&mut sim, on_step)?;
+        if let Some(mut rec) = sim.take_recorder() {
+            rec.finish().map_err(|e| RunError::Failed(format!("writing results: {e}")))?;
+        }
+        Ok(out)
+    };
+    let base_job = || -> Result<SimOutcome, RunError> {
+        let rule = registry::BASELINE;
+        simulate(&mut Simulation::new(config(&scenario, rule, registry::default_params(rule))), |_| {})
+    };
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.threads.max(1)).build().map_err(|e| RunError::Failed(e.to_string()))?;
+    let (main_out, base_out) = pool.install(|| rayon::join(main_job, base_job));
+    bar.finish_and_clear();
+    let (main_out, base_out) = (main_out?, base_out?);
+
+    let runtime_s = started.elapsed().as_secs_f64();
+    let summary = summarise(&scenario, &main_out, &base_out, runtime_s);
+    let dir = staging.path();
+    write_households(dir, &scenario, &main_out.households, &base_out.households).map_err(failed("writing households.csv"))?;
+    let topology = serde_json::to_vec_pretty(&scenario.topology.to_json()).map_err(|e| RunError::Failed(e.to_string()))?;
+    write_file(dir, "topology.json", &topology).map_err(failed("writing topology.json"))?;
+    let json = serde_json::to_vec_pretty(&summary).map_err(|e| RunError::Failed(e.to_string()))?;
+    write_file(dir, "summary.json", &json).map_err(failed("writing summary.json"))?;
+    staging.commit().map_err(failed("moving results into place"))?;
+    Ok(summary)
+}
+
+fn ratio(num: f64, den: f64) -> Option<f64> {
+    (den > 0.0).then(|| num / den)
+}
+
+fn community_bill(households: &[HouseholdResult]) -> Micros {
+    households.iter().fold(Micros::ZERO, |acc, h| acc + h.wallet.bill())
+}
+
+pub fn summarise(s: &Scenario, main: &SimOutcome, base: &SimOutcome, runtime_s: f64) -> Summary {
+    let t = &main.totals;
+    let sum = &t.sum;
+    let bill = community_bill(&main.households);
+    let baseline_bill = community_bill(&base.households);
+    let price_mean = (t.p2p_price_steps > 0).then(|| t.p2p_price_sum / t.p2p_price_steps as f64);
+    let price_sd = price_mean.map(|m| (t.p2p_price_sq_sum / t.p2p_price_steps as f64 - m * m).max(0.0).sqrt());
+    let start = {
+        let (l, o) = s.frame.zone.local(s.frame.start_utc);
+        iso_with_offset(l, o)
+    };
+    Summary {
+        scenario: s.name.clone(),
+        description: s.description.clone(),
+        rule: s.rule.name,
+        rule_params: s.rule_params.clone(),
+        seed: s.seed,
+        steps: t.steps,
+        step_minutes: s.frame.step_minutes,
+        households: s.households.len(),
+        start,
+        grid_connected: s.grid.is_connected(),
+        self_sufficiency: ratio(sum.load_kwh - sum.grid_import_kwh - sum.unserved_kwh, sum.load_kwh),
+        self_consumption: ratio(sum.pv_kwh - sum.grid_export_kwh - sum.curtailed_kwh, sum.pv_kwh),
+        p2p_kwh: sum.p2p_kwh,
+        community_bill: bill.as_units(),
+        baseline_bill: baseline_bill.as_units(),
+        savings_pct: (baseline_bill.0 != 0).then(|| (baseline_bill.0 - bill.0) as f64 / (baseline_bill.0 as f64).abs() * 100.0),
+        unserved_kwh: sum.unserved_kwh,
+        baseline_unserved_kwh: base.totals.sum.unserved_kwh,
+        curtailed_kwh: sum.curtailed_kwh,
+        losses_kwh: sum.losses_kwh,
+        peak_grid_import_kw: t.peak_grid_import_kw,
+        peak_grid_export_kw: t.peak_grid_export_kw,
+        co2_avoided_kg: (sum.load_kwh - sum.grid_import_kwh - sum.unserved_kwh).max(0.0) * s.emission_factor_kg_per_kwh,
+        pv_kwh: sum.pv_kwh,
+        load_kwh: sum.load_kwh,
+        grid_import_kwh: sum.grid_import_kwh,
+        grid_export_kwh: sum.grid_export_kwh,
+        battery_charge_kwh: sum.battery_charge_kwh,
+        battery_discharge_kwh: sum.battery_discharge_kwh,
+        trades: sum.trades,
+        p2p_price_mean: price_mean,
+        p2p_price_sd: price_sd,
+        max_energy_imbalance_kwh: t.max_imbalance_kwh,
+        money_balance_micros: main.accounts_total.0,
+        runtime_s,
+        household_steps_per_s: s.households.len() as f64 * t.steps as f64 / runtime_s.max(1e-9),
+        provenance: Provenance {
+            peergrid_version: env!("CARGO_PKG_VERSION"),
+            git_commit: Some(env!("PEERGRID_GIT_COMMIT")).filter(|c| !c.is_empty()),
+            scenario_file: s.file.display().to_string(),
+            scenario_sha256: s.file_sha256.clone(),
+            overrides: s.overrides.clone(),
+        },
+    }
+}
+
+/// Columns of `households.csv` (a contract: add, never rename).
+pub const HOUSEHOLD_COLUMNS: [&str; 26] = [
+    "household", "pv_kwh", "load_kwh", "self_consumed_kwh", "p2p_bought_kwh", "p2p_sold_kwh", "grid_import_kwh", "grid_export_kwh",
+    "battery_charge_kwh", "battery_discharge_kwh", "curtailed_kwh", "unserved_kwh", "bill", "baseline_bill", "savings", "p2p_paid",
+    "p2p_received", "grid_paid", "grid_received", "baseline_unserved_kwh", "kwp", "battery_kwh", "soc_start_kwh", "soc_end_kwh", "load_source",
+    "node",
+];
+
+fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult], base: &[HouseholdResult]) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_path(dir.join("households.csv"))?;
+    w.write_record(HOUSEHOLD_COLUMNS)?;
+    for ((h, r), b) in s.households.iter().zip(main).zip(base) {
+        let m = &r.totals;
+        let Wallet { p2p_paid, p2p_received, grid_paid, grid_received, .. } = r.wallet;
+        let (soc0, soc1) = r.battery_soc_kwh.map(|(a, b)| (a.to_string(), b.to_string())).unwrap_or_default();
+        let source = match h.load {
+            LoadDef::Archetype { kind, .. } => format!("{kind:?}"),
+            LoadDef::Profile { .. } => "profile".to_string(),
+        };
+        let row: Vec<String> = vec![
+            h.id.clone(),
+            m.pv_kwh.to_string(),
+            m.load_kwh.to_string(),
+            m.self_consumed_kwh.to_string(),
+            m.p2p_bought_kwh.to_string(),
+            m.p2p_sold_kwh.to_string(),
+            m.grid_import_kwh.to_string(),
+            m.grid_export_kwh.to_string(),
+            m.battery_charge_kwh.to_string(),
+            m.battery_discharge_kwh.to_string(),
+            m.curtailed_kwh.to_string(),
+            m.unserved_kwh.to_string(),
+            r.wallet.bill().to_decimal_string(),
+            b.wallet.bill().to_decimal_string(),
+            (b.wallet.bill() - r.wallet.bill()).to_decimal_string(),
+            p2p_paid.to_decimal_string(),
+            p2p_received.to_decimal_string(),
+            grid_paid.to_decimal_string(),
+            grid_received.to_decimal_string(),
+            b.totals.unserved_kwh.to_string(),
+            h.pv.map(|p| p.kwp).unwrap_or(0.0).to_string(),
+            h.battery.as_ref().map(|b| b.capacity_kwh).unwrap_or(0.0).to_string(),
+            soc0,
+            soc1,
+            source,
+            s.topology.graph[h.node].id.clone(),
+        ];
+        w.write_record(&row)?;
+    }
+    w.flush()
+}

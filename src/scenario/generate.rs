@@ -1,0 +1,164 @@
+//! Expands `Group` entries into individual households with seeded draws (kWp, PV and battery
+//! ownership, archetype, annual consumption), and checks each household's own fields.
+
+use super::schema::*;
+use super::validate::{check_battery, check_id, check_pv, Bound, Validator};
+use crate::load::default_annual_kwh;
+use crate::seed::{rng, Stream};
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+use std::collections::HashSet;
+
+/// Most households one group may generate.
+pub const MAX_GROUP_COUNT: u32 = 1_000_000;
+
+pub enum LoadDraft {
+    Archetype { kind: Archetype, annual_kwh: f64 },
+    Profile { file: String, household: Option<String> },
+}
+
+/// A household before it is attached to the topology and its profile.
+pub struct HouseDraft {
+    /// Field path for error messages, e.g. `households[2]` or `households[1] (v007)`.
+    pub path: String,
+    pub id: String,
+    pub node: Option<String>,
+    pub pv: Option<PvSpec>,
+    pub load: LoadDraft,
+    pub battery: Option<BatterySpec>,
+}
+
+const ALL_ARCHETYPES: [Archetype; 4] = [Archetype::WorkingCouple, Archetype::Family, Archetype::Retired, Archetype::HomeOffice];
+
+fn draw(dist: &Dist, r: &mut ChaCha8Rng) -> f64 {
+    match *dist {
+        Dist::Fixed(x) => x,
+        Dist::Uniform { min, max } => {
+            if max > min { r.random_range(min..max) } else { min }
+        }
+        Dist::Normal { mean, sd } => {
+            let n = Normal::new(mean, sd.max(0.0)).expect("sd checked non-negative");
+            n.sample(r).max(0.0)
+        }
+    }
+}
+
+fn check_dist(v: &mut Validator, at: &str, d: &Dist, unit: &str) {
+    match *d {
+        Dist::Fixed(x) => {
+            v.range(at, x, Bound::Incl(0.0), Bound::Incl(1e6), unit);
+        }
+        Dist::Uniform { min, max } => {
+            v.range(&format!("{at}.min"), min, Bound::Incl(0.0), Bound::Incl(1e6), unit);
+            v.range(&format!("{at}.max"), max, Bound::Incl(min.max(0.0)), Bound::Incl(1e6), unit);
+        }
+        Dist::Normal { mean, sd } => {
+            v.range(&format!("{at}.mean"), mean, Bound::Incl(0.0), Bound::Incl(1e6), unit);
+            v.range(&format!("{at}.sd"), sd, Bound::Incl(0.0), Bound::Incl(1e6), unit);
+        }
+    }
+}
+
+fn load_draft(v: &mut Validator, at: &str, load: &LoadSpec) -> LoadDraft {
+    match load {
+        LoadSpec::Archetype { kind, annual_kwh } => {
+            let annual = annual_kwh.unwrap_or(default_annual_kwh(*kind));
+            v.range(&format!("{at}.load.annual_kwh"), annual, Bound::Above(0.0), Bound::Incl(1e7), "kWh");
+            LoadDraft::Archetype { kind: *kind, annual_kwh: annual }
+        }
+        LoadSpec::Profile { file, household } => LoadDraft::Profile { file: file.clone(), household: household.clone() },
+    }
+}
+
+pub fn expand_households(file: &ScenarioFile, v: &mut Validator) -> Vec<HouseDraft> {
+    let mut out = Vec::new();
+    for (gi, spec) in file.households.iter().enumerate() {
+        let at = format!("households[{gi}]");
+        match spec {
+            HouseholdSpec::House(h) => {
+                check_id(v, &format!("{at}.id"), &h.id);
+                if let Some(p) = &h.pv {
+                    check_pv(v, &format!("{at}.pv"), p.kwp, p.tilt_deg, p.azimuth_deg, p.performance_ratio);
+                }
+                if let Some(b) = &h.battery {
+                    check_battery(v, &format!("{at}.battery"), b);
+                }
+                out.push(HouseDraft {
+                    load: load_draft(v, &at, &h.load),
+                    path: at,
+                    id: h.id.clone(),
+                    node: h.node.clone(),
+                    pv: h.pv.clone(),
+                    battery: h.battery.clone(),
+                });
+            }
+            HouseholdSpec::Group(g) => expand_group(v, &at, gi, g, file.seed, &mut out),
+        }
+    }
+    let mut seen = HashSet::new();
+    for h in &out {
+        if !seen.insert(h.id.as_str()) {
+            v.err(&format!("{}.id", h.path), format!("household id `{}` is used twice", h.id));
+        }
+    }
+    out
+}
+
+fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64, out: &mut Vec<HouseDraft>) {
+    check_id(v, &format!("{at}.prefix"), &g.prefix);
+    if g.count == 0 || g.count > MAX_GROUP_COUNT {
+        v.err(&format!("{at}.count"), format!("{} is out of range 1..={MAX_GROUP_COUNT}", g.count));
+        return;
+    }
+    check_dist(v, &format!("{at}.kwp"), &g.kwp, "kWp");
+    check_pv(v, at, 0.0, g.tilt_deg, g.azimuth_deg, g.performance_ratio);
+    v.fraction(&format!("{at}.pv_share"), g.pv_share);
+    v.fraction(&format!("{at}.battery_share"), g.battery_share);
+    match &g.battery {
+        Some(b) => check_battery(v, &format!("{at}.battery"), b),
+        None if g.battery_share > 0.0 => v.err(&format!("{at}.battery"), "battery_share > 0 needs a `battery` spec".to_string()),
+        None => {}
+    }
+    if let Some(d) = &g.annual_kwh {
+        check_dist(v, &format!("{at}.annual_kwh"), d, "kWh");
+    }
+    let weights: Vec<(Archetype, f64)> =
+        if g.archetypes.is_empty() { ALL_ARCHETYPES.iter().map(|a| (*a, 1.0)).collect() } else { g.archetypes.iter().map(|(a, w)| (*a, *w)).collect() };
+    for (a, w) in &weights {
+        v.range(&format!("{at}.archetypes.{a:?}"), *w, Bound::Incl(0.0), Bound::Incl(1e6), "");
+    }
+    let total: f64 = weights.iter().map(|(_, w)| w.max(0.0)).sum();
+    if !(total > 0.0) {
+        v.err(&format!("{at}.archetypes"), "weights must add up to more than 0".to_string());
+        return;
+    }
+    let width = g.count.to_string().len();
+    let mut r = rng(seed, Stream::Households, gi as u64);
+    for i in 0..g.count {
+        // Fixed draw order per house, so adding a field never shifts other draws.
+        let u_pv: f64 = r.random();
+        let kwp = draw(&g.kwp, &mut r);
+        let u_bat: f64 = r.random();
+        let u_arch: f64 = r.random::<f64>() * total;
+        let annual = g.annual_kwh.as_ref().map(|d| draw(d, &mut r));
+        let mut acc = 0.0;
+        let mut kind = weights.last().map(|(a, _)| *a).unwrap_or(Archetype::Family);
+        for (a, w) in &weights {
+            acc += w.max(0.0);
+            if u_arch < acc {
+                kind = *a;
+                break;
+            }
+        }
+        let annual_kwh = annual.filter(|a| *a > 0.0).unwrap_or(default_annual_kwh(kind));
+        out.push(HouseDraft {
+            path: format!("{at} (house {})", i + 1),
+            id: format!("{}{:0width$}", g.prefix, i + 1),
+            node: None,
+            pv: (u_pv < g.pv_share && kwp > 0.0).then(|| PvSpec { kwp, tilt_deg: g.tilt_deg, azimuth_deg: g.azimuth_deg, performance_ratio: g.performance_ratio }),
+            load: LoadDraft::Archetype { kind, annual_kwh },
+            battery: if u_bat < g.battery_share { g.battery.clone() } else { None },
+        });
+    }
+}

@@ -1,0 +1,382 @@
+//! Scenario files: parse (RON), validate (every problem named with its file and field or
+//! line:column, and the allowed range), and resolve into a [`Scenario`] ready to simulate.
+
+pub mod generate;
+pub mod schema;
+mod validate;
+
+use crate::error::{InputError, InputErrors, Location};
+use crate::grid::generate::{generate as generate_layout, LayoutParams};
+use crate::grid::topology::{Line, Node, Topology};
+use crate::market::registry::{self, RuleInfo};
+use crate::money::PricePerKwh;
+use crate::profile::{read_profile_file, ProfileTable};
+use crate::tariff::{GridConnection, TouWindow};
+use crate::time::{parse_local, TimeFrame, Zone};
+use petgraph::graph::NodeIndex;
+use schema::*;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use schema::{Archetype, BatterySpec, ScenarioFile};
+
+/// Minutes in a day; a step must divide it.
+pub const MINUTES_PER_DAY: u32 = 1440;
+
+/// Overrides from the command line, applied before validation and recorded in `summary.json`.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub rule: Option<String>,
+    pub seed: Option<u64>,
+    /// Simulate only the first N steps.
+    pub steps: Option<u64>,
+}
+
+impl Overrides {
+    /// `name=value` strings for provenance.
+    pub fn describe(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if let Some(r) = &self.rule {
+            v.push(format!("rule={r}"));
+        }
+        if let Some(s) = self.seed {
+            v.push(format!("seed={s}"));
+        }
+        if let Some(s) = self.steps {
+            v.push(format!("steps={s}"));
+        }
+        v
+    }
+}
+
+/// A resolved PV array.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PvDef {
+    pub kwp: f64,
+    pub tilt_deg: f64,
+    /// Degrees clockwise from north.
+    pub azimuth_deg: f64,
+    pub performance_ratio: f64,
+}
+
+/// Where a household's load (and, for profiles, PV) comes from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LoadDef {
+    Archetype { kind: Archetype, annual_kwh: f64 },
+    /// Index into [`Scenario::profiles`].
+    Profile { series: usize },
+}
+
+/// A resolved household.
+#[derive(Debug, Clone)]
+pub struct HouseholdDef {
+    pub id: String,
+    pub node: NodeIndex,
+    pub pv: Option<PvDef>,
+    pub load: LoadDef,
+    pub battery: Option<BatterySpec>,
+}
+
+/// Battery market policy, resolved.
+#[derive(Debug, Clone, Copy)]
+pub struct BatteryPolicy {
+    pub market_reserve_soc: f64,
+    pub market_offer_price: Option<PricePerKwh>,
+}
+
+/// A validated scenario, ready to simulate.
+#[derive(Clone)]
+pub struct Scenario {
+    pub file: PathBuf,
+    /// SHA-256 (hex) of the scenario file's bytes.
+    pub file_sha256: String,
+    pub name: String,
+    pub description: String,
+    pub seed: u64,
+    pub frame: TimeFrame,
+    pub latitude_deg: f64,
+    pub longitude_deg: f64,
+    pub grid: GridConnection,
+    pub emission_factor_kg_per_kwh: f64,
+    pub weather: WeatherSpec,
+    pub households: Vec<HouseholdDef>,
+    pub topology: Arc<Topology>,
+    pub rule: &'static RuleInfo,
+    pub rule_params: BTreeMap<String, f64>,
+    pub battery_policy: BatteryPolicy,
+    pub profiles: Arc<ProfileTable>,
+    pub overrides: Vec<String>,
+}
+
+impl std::fmt::Debug for Scenario {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scenario").field("name", &self.name).field("households", &self.households.len()).finish()
+    }
+}
+
+impl Scenario {
+    /// Reads, validates and resolves a scenario file.
+    pub fn load(path: &Path, overrides: &Overrides) -> Result<Scenario, InputErrors> {
+        let bytes = std::fs::read(path).map_err(|e| InputError::file(path, format!("cannot read scenario file: {e}")))?;
+        let text = String::from_utf8(bytes).map_err(|_| InputError::file(path, "scenario file is not UTF-8 text"))?;
+        Self::from_str(&text, path, overrides)
+    }
+
+    /// Parses scenario text as if read from `path` (profile files are relative to its folder).
+    pub fn from_str(text: &str, path: &Path, overrides: &Overrides) -> Result<Scenario, InputErrors> {
+        let mut file = parse(text, path)?;
+        if let Some(rule) = &overrides.rule {
+            file.market.rule = rule.clone();
+        }
+        if let Some(seed) = overrides.seed {
+            file.seed = seed;
+        }
+        let sha = hex(&Sha256::digest(text.as_bytes()));
+        resolve(file, path, sha, overrides)
+    }
+
+    /// Household-steps simulated by this scenario.
+    pub fn household_steps(&self) -> u64 {
+        self.households.len() as u64 * self.frame.total_steps
+    }
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn ron_options() -> ron::Options {
+    ron::Options::default()
+        .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME | ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES)
+}
+
+/// Parses RON into the file schema; syntax errors and unknown fields carry line:column.
+pub fn parse(text: &str, path: &Path) -> Result<ScenarioFile, InputErrors> {
+    ron_options().from_str::<ScenarioFile>(text).map_err(|e| {
+        InputErrors(vec![InputError {
+            file: path.into(),
+            location: Location::LineColumn { line: e.span.start.line, column: e.span.start.col },
+            message: e.code.to_string(),
+        }])
+    })
+}
+
+fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Overrides) -> Result<Scenario, InputErrors> {
+    let mut v = validate::Validator::new(path);
+    validate::check_file(&mut v, &file);
+    let rule = registry::find(&file.market.rule);
+    if rule.is_none() {
+        v.err("market.rule", format!("unknown rule `{}`; allowed: {}", file.market.rule, registry::names().join(", ")));
+    }
+    let rule_params = rule.map(|r| validate::check_rule_params(&mut v, r, &file.market.params)).unwrap_or_default();
+    let zone = Zone::parse(&file.timezone).map_err(|m| v.err("timezone", m)).ok();
+    let local_start = parse_local(&file.start).map_err(|m| v.err("start", m)).ok();
+    let step_minutes = file.step_minutes;
+    let mut total_steps = validate::check_duration(&mut v, file.duration_days, step_minutes);
+    if let Some(n) = overrides.steps {
+        if n == 0 {
+            v.err("--steps", "must be at least 1".to_string());
+        }
+        total_steps = total_steps.min(n);
+    }
+    let start_utc = match (zone, local_start) {
+        (Some(z), Some(l)) => z.to_utc(l).map_err(|m| v.err("start", m)).ok(),
+        _ => None,
+    };
+    v.finish()?;
+    let (Some(zone), Some(start_utc), Some(rule)) = (zone, start_utc, rule) else {
+        unreachable!("errors above were reported by finish()")
+    };
+    let frame = TimeFrame { start_utc, zone, step_minutes, total_steps };
+
+    // Households: expand groups, then attach to the topology.
+    let specs = generate::expand_households(&file, &mut v);
+    v.finish()?;
+    let base_dir = path.parent().unwrap_or(Path::new("."));
+    let (profiles, loads) = load_profiles(&specs, base_dir, total_steps, &mut v);
+    v.finish()?;
+    let ids: Vec<String> = specs.iter().map(|h| h.id.clone()).collect();
+    let (topology, nodes) = build_topology(&file, &specs, &ids, &mut v);
+    v.finish()?;
+
+    let households = specs
+        .into_iter()
+        .zip(loads)
+        .zip(nodes)
+        .map(|((h, load), node)| HouseholdDef {
+            pv: h.pv.map(|p| PvDef {
+                kwp: p.kwp,
+                tilt_deg: p.tilt_deg,
+                azimuth_deg: p.azimuth_deg.unwrap_or(if file.location.latitude_deg >= 0.0 { 180.0 } else { 0.0 }),
+                performance_ratio: p.performance_ratio,
+            }),
+            id: h.id,
+            node,
+            load,
+            battery: h.battery,
+        })
+        .collect();
+
+    let grid = match &file.grid {
+        GridSpec::Connected { import_price_per_kwh, export_price_per_kwh, time_of_use } => GridConnection::Connected {
+            import: PricePerKwh::from_units(*import_price_per_kwh),
+            export: PricePerKwh::from_units(*export_price_per_kwh),
+            time_of_use: time_of_use
+                .iter()
+                .map(|w| TouWindow {
+                    from_hour: w.from_hour,
+                    to_hour: w.to_hour,
+                    import: PricePerKwh::from_units(w.import_price_per_kwh),
+                    export: w.export_price_per_kwh.map(PricePerKwh::from_units),
+                    weekdays_only: w.weekdays_only,
+                })
+                .collect(),
+        },
+        GridSpec::Islanded { value_of_lost_load_per_kwh, surplus_floor_per_kwh } => GridConnection::Islanded {
+            value_of_lost_load: PricePerKwh::from_units(*value_of_lost_load_per_kwh),
+            surplus_floor: PricePerKwh::from_units(*surplus_floor_per_kwh),
+        },
+    };
+
+    Ok(Scenario {
+        file: path.to_path_buf(),
+        file_sha256,
+        name: file.name,
+        description: file.description,
+        seed: file.seed,
+        frame,
+        latitude_deg: file.location.latitude_deg,
+        longitude_deg: file.location.longitude_deg,
+        grid,
+        emission_factor_kg_per_kwh: file.emission_factor_kg_per_kwh,
+        weather: file.weather,
+        households,
+        topology: Arc::new(topology),
+        rule,
+        rule_params,
+        battery_policy: BatteryPolicy {
+            market_reserve_soc: file.battery_policy.market_reserve_soc,
+            market_offer_price: file.battery_policy.market_offer_price_per_kwh.map(PricePerKwh::from_units),
+        },
+        profiles: Arc::new(profiles),
+        overrides: overrides.describe(),
+    })
+}
+
+/// Reads every profile file once and resolves each household's load source.
+fn load_profiles(specs: &[generate::HouseDraft], base_dir: &Path, steps: u64, v: &mut validate::Validator) -> (ProfileTable, Vec<LoadDef>) {
+    let mut files: HashMap<PathBuf, Option<crate::profile::ProfileFile>> = HashMap::new();
+    let mut table = ProfileTable::default();
+    let mut loads = Vec::with_capacity(specs.len());
+    for h in specs {
+        match &h.load {
+            generate::LoadDraft::Archetype { kind, annual_kwh } => loads.push(LoadDef::Archetype { kind: *kind, annual_kwh: *annual_kwh }),
+            generate::LoadDraft::Profile { file, household } => {
+                let full = base_dir.join(file);
+                let parsed = files.entry(full.clone()).or_insert_with(|| match read_profile_file(&full, steps) {
+                    Ok(f) => Some(f),
+                    Err(e) => {
+                        v.push(e);
+                        None
+                    }
+                });
+                let key = household.as_deref().unwrap_or(&h.id);
+                match parsed.as_ref().map(|f| f.get(key)) {
+                    Some(Some(series)) => {
+                        table.series.push(series.clone());
+                        loads.push(LoadDef::Profile { series: table.series.len() - 1 });
+                    }
+                    Some(None) => {
+                        v.err(&format!("{}.load.household", h.path), format!("profile file {} has no household `{key}`", full.display()));
+                        loads.push(LoadDef::Profile { series: 0 });
+                    }
+                    None => loads.push(LoadDef::Profile { series: 0 }),
+                }
+            }
+        }
+    }
+    (table, loads)
+}
+
+fn build_topology(file: &ScenarioFile, specs: &[generate::HouseDraft], ids: &[String], v: &mut validate::Validator) -> (Topology, Vec<NodeIndex>) {
+    let connected = matches!(file.grid, GridSpec::Connected { .. });
+    match &file.topology {
+        TopologySpec::Generated { layout, feeders, houses_per_feeder, houses_per_lateral, ties, spacing_m, service_length_m, feeder_capacity_kw, service_capacity_kw } => {
+            for h in specs.iter().filter(|h| h.node.is_some()) {
+                v.err(&format!("{}.node", h.path), "a generated topology places households itself; remove `node` or use an Explicit topology".to_string());
+            }
+            let params = LayoutParams {
+                layout: *layout,
+                feeders: *feeders,
+                houses_per_feeder: *houses_per_feeder,
+                houses_per_lateral: *houses_per_lateral,
+                ties: *ties,
+                spacing_m: *spacing_m,
+                service_length_m: *service_length_m,
+                feeder_capacity_kw: *feeder_capacity_kw,
+                service_capacity_kw: *service_capacity_kw,
+                root_kind: if connected { NodeKind::Substation } else { NodeKind::FeederHead },
+            };
+            generate_layout(&params, ids)
+        }
+        TopologySpec::Explicit { nodes, lines } => {
+            let mut topo = Topology::new();
+            for (i, n) in nodes.iter().enumerate() {
+                if topo.add_node(Node { id: n.id.clone(), kind: n.kind, x_m: n.x_m, y_m: n.y_m }).is_err() {
+                    v.err(&format!("topology.nodes[{i}].id"), format!("node id `{}` is used twice", n.id));
+                }
+            }
+            let root = nodes
+                .iter()
+                .find(|n| n.kind == NodeKind::Substation)
+                .or_else(|| nodes.iter().find(|n| n.kind == NodeKind::FeederHead))
+                .and_then(|n| topo.node(&n.id));
+            match root {
+                Some(r) => topo.root = r,
+                None => v.err("topology.nodes", "needs a Substation (grid connection point) or a FeederHead node as its root".to_string()),
+            }
+            for (i, l) in lines.iter().enumerate() {
+                let at = |field: &str| format!("topology.lines[{i}].{field}");
+                let from = topo.node(&l.from);
+                let to = topo.node(&l.to);
+                if from.is_none() {
+                    v.err(&at("from"), format!("unknown node `{}`", l.from));
+                }
+                if to.is_none() {
+                    v.err(&at("to"), format!("unknown node `{}`", l.to));
+                }
+                v.range(&at("capacity_kw"), l.capacity_kw, validate::Bound::Above(0.0), validate::Bound::Incl(1e7), "kW");
+                v.range(&at("length_m"), l.length_m, validate::Bound::Incl(0.0), validate::Bound::Incl(1e6), "m");
+                if let (Some(a), Some(b)) = (from, to) {
+                    let id = l.id.clone().unwrap_or_else(|| format!("L{}", i + 1));
+                    topo.add_line(a, b, Line { id, length_m: l.length_m, capacity_kw: l.capacity_kw });
+                }
+            }
+            let mut out = Vec::with_capacity(specs.len());
+            let reach = topo.reachable_from_root();
+            for h in specs {
+                match h.node.as_deref() {
+                    None => v.err(&format!("{}.node", h.path), "with an Explicit topology every household needs `node`".to_string()),
+                    Some(n) => match topo.node(n) {
+                        None => v.err(&format!("{}.node", h.path), format!("household `{}` is on node `{n}`, which does not exist in topology.nodes", h.id)),
+                        Some(ix) => {
+                            if root.is_some() && !reach[ix.index()] {
+                                v.err(&format!("{}.node", h.path), format!("household `{}` on node `{n}` is not connected to the root `{}`", h.id, topo.graph[topo.root].id));
+                            }
+                            out.push(ix);
+                            continue;
+                        }
+                    },
+                }
+                out.push(NodeIndex::new(0));
+            }
+            (topo, out)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,420 @@
+//! The scenario file as written by a planner (RON). Every field is documented with its unit in
+//! `scenarios/README.md`; keep the two in step. Unknown fields are rejected so typos are caught.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+fn default_timezone() -> String {
+    "UTC".to_string()
+}
+fn default_step_minutes() -> u32 {
+    15
+}
+fn default_performance_ratio() -> f64 {
+    0.8
+}
+fn default_round_trip_efficiency() -> f64 {
+    0.9
+}
+fn default_initial_soc() -> f64 {
+    0.5
+}
+fn default_min_soc() -> f64 {
+    0.1
+}
+fn default_one() -> f64 {
+    1.0
+}
+fn default_emission_factor() -> f64 {
+    0.7
+}
+fn default_rule() -> String {
+    "double-auction".to_string()
+}
+fn default_market_reserve_soc() -> f64 {
+    0.5
+}
+
+/// The whole scenario file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub seed: u64,
+    /// Local start, `YYYY-MM-DDTHH:MM[:SS]`, in `timezone`.
+    pub start: String,
+    /// IANA name (`Australia/Sydney`), `UTC`, or a fixed offset (`+10:00`).
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    #[serde(default = "default_step_minutes")]
+    pub step_minutes: u32,
+    pub duration_days: f64,
+    pub location: LocationSpec,
+    pub grid: GridSpec,
+    /// Grid emission factor used for `co2_avoided_kg`, kg CO2 per kWh.
+    #[serde(default = "default_emission_factor")]
+    pub emission_factor_kg_per_kwh: f64,
+    #[serde(default)]
+    pub weather: WeatherSpec,
+    pub households: Vec<HouseholdSpec>,
+    #[serde(default)]
+    pub topology: TopologySpec,
+    #[serde(default)]
+    pub market: MarketSpec,
+    #[serde(default)]
+    pub battery_policy: BatteryPolicySpec,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocationSpec {
+    pub latitude_deg: f64,
+    pub longitude_deg: f64,
+}
+
+/// Grid connection: tariffs, or an island with reference prices.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum GridSpec {
+    Connected {
+        import_price_per_kwh: f64,
+        export_price_per_kwh: f64,
+        #[serde(default)]
+        time_of_use: Vec<TouWindowSpec>,
+    },
+    /// No grid connection: unmet demand is unserved, unsold surplus curtailed.
+    Islanded {
+        /// What a buyer would pay to avoid being cut off (the bid ceiling), per kWh.
+        value_of_lost_load_per_kwh: f64,
+        /// The least a seller accepts (the ask floor), per kWh.
+        #[serde(default)]
+        surplus_floor_per_kwh: f64,
+    },
+}
+
+/// A time-of-use window in local time: `from_hour` inclusive to `to_hour` exclusive (may wrap
+/// past midnight). Later windows win where they overlap.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TouWindowSpec {
+    pub from_hour: u32,
+    pub to_hour: u32,
+    pub import_price_per_kwh: f64,
+    #[serde(default)]
+    pub export_price_per_kwh: Option<f64>,
+    #[serde(default)]
+    pub weekdays_only: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum WeatherSpec {
+    /// No clouds at all: deterministic.
+    ClearSky,
+    /// Seeded cloudiness: a day regime (clear, partly cloudy, overcast) drawn by a Markov chain,
+    /// with an AR(1) fluctuation of the clear-sky index inside the day.
+    Stochastic {
+        #[serde(default = "WeatherSpec::default_clear_share")]
+        clear_day_share: f64,
+        #[serde(default = "WeatherSpec::default_overcast_share")]
+        overcast_day_share: f64,
+        /// Probability that a day repeats the previous day's regime.
+        #[serde(default = "WeatherSpec::default_persistence")]
+        persistence: f64,
+    },
+}
+
+impl WeatherSpec {
+    fn default_clear_share() -> f64 {
+        0.5
+    }
+    fn default_overcast_share() -> f64 {
+        0.2
+    }
+    fn default_persistence() -> f64 {
+        0.5
+    }
+}
+
+impl Default for WeatherSpec {
+    fn default() -> Self {
+        WeatherSpec::Stochastic {
+            clear_day_share: Self::default_clear_share(),
+            overcast_day_share: Self::default_overcast_share(),
+            persistence: Self::default_persistence(),
+        }
+    }
+}
+
+/// Built-in household load shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
+pub enum Archetype {
+    /// Out during weekday working hours; morning and evening peaks.
+    WorkingCouple,
+    /// Children at home after school; high evening peak.
+    Family,
+    /// At home all day; flatter daytime use.
+    Retired,
+    /// Someone works from home: daytime base load.
+    HomeOffice,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum HouseholdSpec {
+    /// One household, written out.
+    House(HouseSpec),
+    /// `count` generated households.
+    Group(GroupSpec),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HouseSpec {
+    pub id: String,
+    /// Grid node the household connects to; required with an explicit topology.
+    #[serde(default)]
+    pub node: Option<String>,
+    #[serde(default)]
+    pub pv: Option<PvSpec>,
+    pub load: LoadSpec,
+    #[serde(default)]
+    pub battery: Option<BatterySpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PvSpec {
+    pub kwp: f64,
+    /// Panel tilt from horizontal, degrees (0 = flat).
+    #[serde(default)]
+    pub tilt_deg: f64,
+    /// Panel azimuth, degrees clockwise from north; default: facing the equator.
+    #[serde(default)]
+    pub azimuth_deg: Option<f64>,
+    #[serde(default = "default_performance_ratio")]
+    pub performance_ratio: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum LoadSpec {
+    /// A built-in archetype with seeded noise, scaled to `annual_kwh` (default: the archetype's).
+    Archetype {
+        kind: Archetype,
+        #[serde(default)]
+        annual_kwh: Option<f64>,
+    },
+    /// Per-step energies from a CSV `household,step,load_kwh,pv_kwh` (path relative to the
+    /// scenario file). `household` selects rows (default: this household's id). The profile's
+    /// `pv_kwh` replaces the PV model.
+    Profile {
+        file: String,
+        #[serde(default)]
+        household: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatterySpec {
+    pub capacity_kwh: f64,
+    pub max_charge_kw: f64,
+    pub max_discharge_kw: f64,
+    #[serde(default = "default_round_trip_efficiency")]
+    pub round_trip_efficiency: f64,
+    /// Fraction of capacity at the start.
+    #[serde(default = "default_initial_soc")]
+    pub initial_soc: f64,
+    /// Fraction of capacity never discharged below.
+    #[serde(default = "default_min_soc")]
+    pub min_soc: f64,
+}
+
+/// A distribution for a generated quantity.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Dist {
+    Fixed(f64),
+    Uniform { min: f64, max: f64 },
+    /// Normal, truncated at zero.
+    Normal { mean: f64, sd: f64 },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSpec {
+    /// Ids are `prefix` followed by a zero-padded number: `v001`, `v002`, ...
+    pub prefix: String,
+    pub count: u32,
+    /// Installed PV of the houses that have PV, kWp.
+    pub kwp: Dist,
+    /// Fraction of houses with PV.
+    #[serde(default = "default_one")]
+    pub pv_share: f64,
+    #[serde(default)]
+    pub tilt_deg: f64,
+    #[serde(default)]
+    pub azimuth_deg: Option<f64>,
+    #[serde(default = "default_performance_ratio")]
+    pub performance_ratio: f64,
+    /// Fraction of houses with a battery.
+    #[serde(default)]
+    pub battery_share: f64,
+    #[serde(default)]
+    pub battery: Option<BatterySpec>,
+    /// Relative weights of archetypes; default: all four equally.
+    #[serde(default)]
+    pub archetypes: BTreeMap<Archetype, f64>,
+    /// Annual consumption; default: each archetype's own.
+    #[serde(default)]
+    pub annual_kwh: Option<Dist>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Layout {
+    /// One feeder along a street, houses on both sides.
+    Street,
+    /// Several feeders radiating from the connection point; `ties` close loops between them.
+    Village,
+    /// Feeder trunks with lateral streets of houses.
+    District,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum TopologySpec {
+    Generated {
+        layout: Layout,
+        /// Number of feeders; 0 = one per `houses_per_feeder` houses.
+        #[serde(default)]
+        feeders: u32,
+        #[serde(default = "TopologySpec::default_houses_per_feeder")]
+        houses_per_feeder: u32,
+        /// District layout: houses per lateral street.
+        #[serde(default = "TopologySpec::default_houses_per_lateral")]
+        houses_per_lateral: u32,
+        /// Village layout: extra lines joining the ends of neighbouring feeders (a meshed grid).
+        #[serde(default)]
+        ties: u32,
+        /// Distance between poles along a feeder, m.
+        #[serde(default = "TopologySpec::default_spacing_m")]
+        spacing_m: f64,
+        /// Length of a house's service line to its pole, m.
+        #[serde(default = "TopologySpec::default_service_length_m")]
+        service_length_m: f64,
+        #[serde(default = "TopologySpec::default_feeder_capacity_kw")]
+        feeder_capacity_kw: f64,
+        #[serde(default = "TopologySpec::default_service_capacity_kw")]
+        service_capacity_kw: f64,
+    },
+    Explicit {
+        nodes: Vec<NodeSpec>,
+        lines: Vec<LineSpec>,
+    },
+}
+
+impl TopologySpec {
+    fn default_houses_per_feeder() -> u32 {
+        40
+    }
+    fn default_houses_per_lateral() -> u32 {
+        20
+    }
+    fn default_spacing_m() -> f64 {
+        30.0
+    }
+    fn default_service_length_m() -> f64 {
+        15.0
+    }
+    fn default_feeder_capacity_kw() -> f64 {
+        400.0
+    }
+    fn default_service_capacity_kw() -> f64 {
+        25.0
+    }
+}
+
+impl Default for TopologySpec {
+    fn default() -> Self {
+        TopologySpec::Generated {
+            layout: Layout::Village,
+            feeders: 0,
+            houses_per_feeder: Self::default_houses_per_feeder(),
+            houses_per_lateral: Self::default_houses_per_lateral(),
+            ties: 0,
+            spacing_m: Self::default_spacing_m(),
+            service_length_m: Self::default_service_length_m(),
+            feeder_capacity_kw: Self::default_feeder_capacity_kw(),
+            service_capacity_kw: Self::default_service_capacity_kw(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub enum NodeKind {
+    /// The grid connection point (only meaningful when grid-connected).
+    Substation,
+    FeederHead,
+    Junction,
+    House,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSpec {
+    pub id: String,
+    pub kind: NodeKind,
+    #[serde(default)]
+    pub x_m: f64,
+    #[serde(default)]
+    pub y_m: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineSpec {
+    #[serde(default)]
+    pub id: Option<String>,
+    pub from: String,
+    pub to: String,
+    pub length_m: f64,
+    pub capacity_kw: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarketSpec {
+    /// A name from `peergrid rules`.
+    #[serde(default = "default_rule")]
+    pub rule: String,
+    /// Rule parameters by name (see `peergrid rules`).
+    #[serde(default)]
+    pub params: BTreeMap<String, f64>,
+}
+
+impl Default for MarketSpec {
+    fn default() -> Self {
+        MarketSpec { rule: default_rule(), params: BTreeMap::new() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatteryPolicySpec {
+    /// Batteries offer stored energy to the market only above this fraction of capacity.
+    #[serde(default = "default_market_reserve_soc")]
+    pub market_reserve_soc: f64,
+    /// Ask price for stored energy; default: midway between the step's import and export prices.
+    #[serde(default)]
+    pub market_offer_price_per_kwh: Option<f64>,
+}
+
+impl Default for BatteryPolicySpec {
+    fn default() -> Self {
+        BatteryPolicySpec { market_reserve_soc: default_market_reserve_soc(), market_offer_price_per_kwh: None }
+    }
+}

@@ -1,0 +1,92 @@
+use super::*;
+use crate::error::Location;
+use crate::testing::STREET;
+
+fn errors(text: &str) -> Vec<InputError> {
+    Scenario::from_str(text, Path::new("bad.ron"), &Overrides::default()).expect_err("should be rejected").0
+}
+
+#[test]
+fn street_resolves() {
+    let s = crate::testing::scenario(STREET);
+    assert_eq!(s.households.len(), 6);
+    assert_eq!(s.frame.total_steps, 96);
+    assert_eq!(s.households[2].id, "g1");
+    assert_eq!(s.rule.name, "double-auction");
+    assert!(s.topology.is_radial());
+    assert_eq!(s.households[0].pv.unwrap().azimuth_deg, 0.0, "south of the equator panels face north");
+}
+
+#[test]
+fn syntax_errors_carry_line_and_column() {
+    let text = STREET.replace("seed: 7,", "seed: 7,,");
+    let e = errors(&text);
+    assert!(matches!(e[0].location, Location::LineColumn { line: 3, .. }), "{:?}", e[0]);
+    assert!(e[0].to_string().starts_with("bad.ron:3:"), "{}", e[0]);
+}
+
+#[test]
+fn unknown_fields_are_named() {
+    let e = errors(&STREET.replace("kwp: 6.0)", "kwp: 6.0, colour: 3)"));
+    let msg = e[0].to_string();
+    assert!(msg.contains("colour") && msg.contains("bad.ron:"), "{msg}");
+}
+
+#[test]
+fn negative_capacity_names_field_and_range() {
+    let e = errors(&STREET.replace("capacity_kwh: 10.0", "capacity_kwh: -10.0"));
+    assert_eq!(e[0].location, Location::Field("households[0].battery.capacity_kwh".into()));
+    assert!(e[0].message.contains("allowed 0 <"), "{}", e[0].message);
+}
+
+#[test]
+fn all_problems_are_reported_together() {
+    let text = STREET.replace("latitude_deg: -33.87", "latitude_deg: -133.87").replace("step_minutes: 30", "step_minutes: 7");
+    let e = errors(&text);
+    assert!(e.len() >= 2, "{e:?}");
+}
+
+#[test]
+fn unknown_rule_lists_the_allowed_ones() {
+    let e = Scenario::from_str(STREET, Path::new("x.ron"), &Overrides { rule: Some("magic".into()), ..Default::default() }).unwrap_err().0;
+    assert!(e[0].message.contains("double-auction") && e[0].message.contains("grid-only"), "{}", e[0].message);
+}
+
+#[test]
+fn explicit_topology_checks_nodes_and_connectivity() {
+    let base = r#"(
+        name: "x", start: "2024-01-01T00:00", duration_days: 1,
+        location: (latitude_deg: 0, longitude_deg: 0),
+        grid: Connected(import_price_per_kwh: 0.3, export_price_per_kwh: 0.1),
+        households: [
+            House(id: "a", node: "n1", load: Archetype(kind: Family)),
+            House(id: "b", node: NODE_B, load: Archetype(kind: Family)),
+        ],
+        topology: Explicit(
+            nodes: [(id: "sub", kind: Substation), (id: "n1", kind: Junction), (id: "n2", kind: Junction)],
+            lines: [(from: "sub", to: "n1", length_m: 50, capacity_kw: CAP)],
+        ),
+    )"#;
+    let ok = base.replace("NODE_B", "\"n1\"").replace("CAP", "100");
+    assert_eq!(crate::testing::scenario(&ok).households.len(), 2);
+    let missing = errors(&base.replace("NODE_B", "\"n9\"").replace("CAP", "100"));
+    assert!(missing[0].message.contains("`n9`, which does not exist"), "{}", missing[0]);
+    let island = errors(&base.replace("NODE_B", "\"n2\"").replace("CAP", "100"));
+    assert!(island[0].message.contains("not connected"), "{}", island[0]);
+    let zero = errors(&base.replace("NODE_B", "\"n1\"").replace("CAP", "0"));
+    assert_eq!(zero[0].location, Location::Field("topology.lines[0].capacity_kw".into()));
+}
+
+#[test]
+fn missing_profile_file_is_named() {
+    let text = STREET.replace("load: Archetype(kind: Family)", "load: Profile(file: \"nowhere.csv\")");
+    let e = errors(&text);
+    assert!(e[0].file.ends_with("nowhere.csv") && e[0].message.contains("cannot open"), "{}", e[0]);
+}
+
+#[test]
+fn steps_override_shortens_the_run() {
+    let s = crate::testing::scenario_with(STREET, &Overrides { steps: Some(5), ..Default::default() });
+    assert_eq!(s.frame.total_steps, 5);
+    assert_eq!(s.overrides, vec!["steps=5".to_string()]);
+}

@@ -1,0 +1,203 @@
+//! Range and consistency checks on a parsed scenario file. Every check names the field path and
+//! the allowed range, and all problems are reported together.
+
+use super::schema::*;
+use crate::error::{InputError, InputErrors};
+use crate::market::registry::RuleInfo;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Longest run accepted, in days (ten years).
+pub const MAX_DURATION_DAYS: f64 = 3660.0;
+/// Ids that name accounts or pooled counterparts in outputs.
+pub const RESERVED_IDS: [&str; 6] = ["grid", "pool", "network", "fund", "substation", "hub"];
+
+#[derive(Debug, Clone, Copy)]
+pub enum Bound {
+    Incl(f64),
+    /// Exclusive.
+    Above(f64),
+}
+
+pub struct Validator {
+    file: PathBuf,
+    errors: Vec<InputError>,
+}
+
+impl Validator {
+    pub fn new(file: &Path) -> Self {
+        Validator { file: file.to_path_buf(), errors: Vec::new() }
+    }
+
+    pub fn push(&mut self, e: InputError) {
+        self.errors.push(e);
+    }
+
+    pub fn err(&mut self, field: &str, message: String) {
+        self.errors.push(InputError::field(&self.file, field, message));
+    }
+
+    /// Checks `lo ≤ value ≤ hi` (or exclusive bounds) and that `value` is finite.
+    pub fn range(&mut self, field: &str, value: f64, lo: Bound, hi: Bound, unit: &str) -> bool {
+        let ok_lo = match lo {
+            Bound::Incl(l) => value >= l,
+            Bound::Above(l) => value > l,
+        };
+        let ok_hi = match hi {
+            Bound::Incl(h) => value <= h,
+            Bound::Above(h) => value < h,
+        };
+        if value.is_finite() && ok_lo && ok_hi {
+            return true;
+        }
+        let lo_txt = match lo {
+            Bound::Incl(l) => format!("{l} ≤"),
+            Bound::Above(l) => format!("{l} <"),
+        };
+        let hi_txt = match hi {
+            Bound::Incl(h) => format!("≤ {h}"),
+            Bound::Above(h) => format!("< {h}"),
+        };
+        let unit = if unit.is_empty() { String::new() } else { format!(" {unit}") };
+        self.err(field, format!("{value}{unit} is out of range: allowed {lo_txt} value {hi_txt}{unit}"));
+        false
+    }
+
+    pub fn fraction(&mut self, field: &str, value: f64) -> bool {
+        self.range(field, value, Bound::Incl(0.0), Bound::Incl(1.0), "")
+    }
+
+    pub fn finish(&mut self) -> Result<(), InputErrors> {
+        if self.errors.is_empty() { Ok(()) } else { Err(InputErrors(std::mem::take(&mut self.errors))) }
+    }
+}
+
+/// Number of steps in the run, or 0 after reporting an error.
+pub fn check_duration(v: &mut Validator, duration_days: f64, step_minutes: u32) -> u64 {
+    if step_minutes == 0 || super::MINUTES_PER_DAY % step_minutes != 0 {
+        v.err("step_minutes", format!("{step_minutes} must divide a day (1440 minutes): e.g. 5, 10, 15, 30 or 60"));
+        return 0;
+    }
+    if !v.range("duration_days", duration_days, Bound::Above(0.0), Bound::Incl(MAX_DURATION_DAYS), "days") {
+        return 0;
+    }
+    let exact = duration_days * super::MINUTES_PER_DAY as f64 / step_minutes as f64;
+    let steps = exact.round();
+    if (exact - steps).abs() > 1e-6 || steps < 1.0 {
+        v.err("duration_days", format!("{duration_days} days is not a whole number of {step_minutes}-minute steps"));
+        return 0;
+    }
+    steps as u64
+}
+
+pub fn check_file(v: &mut Validator, f: &ScenarioFile) {
+    if f.name.trim().is_empty() || f.name.contains(['/', '\\']) || f.name == "." || f.name == ".." {
+        v.err("name", format!("`{}` cannot name an output folder: use letters, digits, `-`, `_`", f.name));
+    }
+    v.range("location.latitude_deg", f.location.latitude_deg, Bound::Incl(-90.0), Bound::Incl(90.0), "°");
+    v.range("location.longitude_deg", f.location.longitude_deg, Bound::Incl(-180.0), Bound::Incl(180.0), "°");
+    v.range("emission_factor_kg_per_kwh", f.emission_factor_kg_per_kwh, Bound::Incl(0.0), Bound::Incl(5.0), "kg/kWh");
+    match &f.grid {
+        GridSpec::Connected { import_price_per_kwh, export_price_per_kwh, time_of_use } => {
+            check_prices(v, "grid", *import_price_per_kwh, *export_price_per_kwh);
+            for (i, w) in time_of_use.iter().enumerate() {
+                let at = |x: &str| format!("grid.time_of_use[{i}].{x}");
+                if w.from_hour > 23 {
+                    v.err(&at("from_hour"), format!("{} is out of range 0..=23", w.from_hour));
+                }
+                if w.to_hour > 24 || w.to_hour == w.from_hour {
+                    v.err(&at("to_hour"), format!("{} must be in 0..=24 and differ from from_hour", w.to_hour));
+                }
+                check_prices(v, &format!("grid.time_of_use[{i}]"), w.import_price_per_kwh, w.export_price_per_kwh.unwrap_or(*export_price_per_kwh));
+            }
+        }
+        GridSpec::Islanded { value_of_lost_load_per_kwh, surplus_floor_per_kwh } => {
+            v.range("grid.surplus_floor_per_kwh", *surplus_floor_per_kwh, Bound::Incl(0.0), Bound::Incl(1e4), "per kWh");
+            v.range("grid.value_of_lost_load_per_kwh", *value_of_lost_load_per_kwh, Bound::Above(*surplus_floor_per_kwh), Bound::Incl(1e4), "per kWh");
+        }
+    }
+    if let WeatherSpec::Stochastic { clear_day_share, overcast_day_share, persistence } = f.weather {
+        v.fraction("weather.clear_day_share", clear_day_share);
+        v.fraction("weather.overcast_day_share", overcast_day_share);
+        v.fraction("weather.persistence", persistence);
+        if clear_day_share + overcast_day_share > 1.0 + 1e-9 {
+            v.err("weather.overcast_day_share", format!("clear_day_share + overcast_day_share = {} must not exceed 1", clear_day_share + overcast_day_share));
+        }
+    }
+    if f.households.is_empty() {
+        v.err("households", "needs at least one household".to_string());
+    }
+    if let TopologySpec::Generated { houses_per_feeder, houses_per_lateral, spacing_m, service_length_m, feeder_capacity_kw, service_capacity_kw, .. } = &f.topology {
+        if *houses_per_feeder == 0 {
+            v.err("topology.houses_per_feeder", "must be at least 1".to_string());
+        }
+        if *houses_per_lateral == 0 {
+            v.err("topology.houses_per_lateral", "must be at least 1".to_string());
+        }
+        v.range("topology.spacing_m", *spacing_m, Bound::Above(0.0), Bound::Incl(1e4), "m");
+        v.range("topology.service_length_m", *service_length_m, Bound::Above(0.0), Bound::Incl(1e4), "m");
+        v.range("topology.feeder_capacity_kw", *feeder_capacity_kw, Bound::Above(0.0), Bound::Incl(1e7), "kW");
+        v.range("topology.service_capacity_kw", *service_capacity_kw, Bound::Above(0.0), Bound::Incl(1e7), "kW");
+    }
+    v.fraction("battery_policy.market_reserve_soc", f.battery_policy.market_reserve_soc);
+    if let Some(p) = f.battery_policy.market_offer_price_per_kwh {
+        v.range("battery_policy.market_offer_price_per_kwh", p, Bound::Incl(0.0), Bound::Incl(1e4), "per kWh");
+    }
+}
+
+fn check_prices(v: &mut Validator, at: &str, import: f64, export: f64) {
+    v.range(&format!("{at}.import_price_per_kwh"), import, Bound::Incl(0.0), Bound::Incl(1e4), "per kWh");
+    if v.range(&format!("{at}.export_price_per_kwh"), export, Bound::Incl(0.0), Bound::Incl(1e4), "per kWh") && export > import {
+        v.err(&format!("{at}.export_price_per_kwh"), format!("{export} exceeds the import price {import}: households could buy and sell back at a profit"));
+    }
+}
+
+pub fn check_pv(v: &mut Validator, at: &str, kwp: f64, tilt: f64, azimuth: Option<f64>, pr: f64) {
+    v.range(&format!("{at}.kwp"), kwp, Bound::Incl(0.0), Bound::Incl(10_000.0), "kWp");
+    v.range(&format!("{at}.tilt_deg"), tilt, Bound::Incl(0.0), Bound::Incl(90.0), "°");
+    if let Some(a) = azimuth {
+        v.range(&format!("{at}.azimuth_deg"), a, Bound::Incl(0.0), Bound::Above(360.0), "°");
+    }
+    v.range(&format!("{at}.performance_ratio"), pr, Bound::Above(0.0), Bound::Incl(1.0), "");
+}
+
+pub fn check_battery(v: &mut Validator, at: &str, b: &BatterySpec) {
+    v.range(&format!("{at}.capacity_kwh"), b.capacity_kwh, Bound::Above(0.0), Bound::Incl(1e5), "kWh");
+    v.range(&format!("{at}.max_charge_kw"), b.max_charge_kw, Bound::Above(0.0), Bound::Incl(1e5), "kW");
+    v.range(&format!("{at}.max_discharge_kw"), b.max_discharge_kw, Bound::Above(0.0), Bound::Incl(1e5), "kW");
+    v.range(&format!("{at}.round_trip_efficiency"), b.round_trip_efficiency, Bound::Above(0.0), Bound::Incl(1.0), "");
+    if v.range(&format!("{at}.min_soc"), b.min_soc, Bound::Incl(0.0), Bound::Above(1.0), "") {
+        v.range(&format!("{at}.initial_soc"), b.initial_soc, Bound::Incl(b.min_soc), Bound::Incl(1.0), "");
+    }
+}
+
+pub fn check_id(v: &mut Validator, at: &str, id: &str) {
+    let ok_chars = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if !ok_chars {
+        v.err(at, format!("`{id}` is not a valid id: use letters, digits, `_`, `-`, `.`"));
+    } else if RESERVED_IDS.contains(&id) {
+        v.err(at, format!("`{id}` is reserved (it names an account or a node); reserved: {}", RESERVED_IDS.join(", ")));
+    }
+}
+
+/// Checks a rule's parameters against its declared ranges and fills in defaults.
+pub fn check_rule_params(v: &mut Validator, rule: &RuleInfo, given: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    for p in rule.params {
+        out.insert(p.name.to_string(), p.default);
+    }
+    for (name, value) in given {
+        match rule.params.iter().find(|p| p.name == name) {
+            Some(p) => {
+                v.range(&format!("market.params.{name}"), *value, Bound::Incl(p.min), Bound::Incl(p.max), "");
+                out.insert(name.clone(), *value);
+            }
+            None => {
+                let known: Vec<_> = rule.params.iter().map(|p| p.name).collect();
+                let known = if known.is_empty() { "none".to_string() } else { known.join(", ") };
+                v.err(&format!("market.params.{name}"), format!("rule `{}` has no parameter `{name}`; its parameters: {known}", rule.name));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,197 @@
+//! The simulation app: one Bevy schedule, [`SimStep`], run once per step, with the domains'
+//! systems in the chained [`SimSystems`] sets. The same plugin drives `peergrid run` (headless,
+//! through [`Simulation`]) and any front end that steps it from its own loop.
+
+use crate::battery::{own_use_and_battery, BatteryMarketPolicy};
+use crate::grid::GridTopology;
+use crate::household::{measure_pv_and_load, spawn_households, Household, HouseholdIds, MeterTotals, Profiles, Wallet};
+use crate::market::registry::RuleInfo;
+use crate::market::{clear_market, deliver, submit_orders, ActiveRule, Clearing, Deliveries, MarketSeed, OrderBook};
+use crate::metrics::{record_step, Recorder, RunTotals, StepTotals};
+use crate::scenario::Scenario;
+use crate::settlement::{settle, Accounts, PeerMoney, StepPayments};
+use crate::tariff::{update_prices, StepPrices};
+use crate::time::{advance_clock, SimClock};
+use crate::weather::{update_environment, Environment, Site, Weather};
+use bevy::ecs::schedule::{ScheduleLabel, SingleThreadedExecutor};
+use bevy::prelude::*;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The schedule that advances the simulation by one step.
+#[derive(ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SimStep;
+
+/// The phases of a step, run in this order.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SimSystems {
+    /// Clock, prices, sun position and weather.
+    Environment,
+    /// PV generation and household load.
+    GenerationAndLoad,
+    /// Own use first, then the battery.
+    OwnUseAndBattery,
+    /// Households' bids and asks.
+    Orders,
+    /// The trading rule clears the book.
+    MarketClearing,
+    /// Peer deliveries, then grid import/export (or unserved/curtailed on an island).
+    Delivery,
+    /// Money moves between accounts.
+    Settlement,
+    /// Community totals and recording.
+    Metrics,
+}
+
+/// Everything a simulation needs besides the scenario.
+pub struct SimConfig {
+    pub scenario: Arc<Scenario>,
+    /// The rule to run (the scenario's, or the grid-only baseline).
+    pub rule: &'static RuleInfo,
+    pub rule_params: BTreeMap<String, f64>,
+}
+
+/// Installs the whole simulation into an app: resources, households and systems.
+pub struct SimPlugin {
+    config: std::sync::Mutex<Option<SimConfig>>,
+}
+
+impl SimPlugin {
+    pub fn new(config: SimConfig) -> Self {
+        SimPlugin { config: std::sync::Mutex::new(Some(config)) }
+    }
+}
+
+impl Plugin for SimPlugin {
+    fn build(&self, app: &mut App) {
+        let config = self.config.lock().ok().and_then(|mut c| c.take()).expect("SimPlugin is built once");
+        let s = &config.scenario;
+        let mut schedule = Schedule::new(SimStep);
+        // One ordered thread: results must not depend on scheduling (see the guide's
+        // determinism rules); the work per system is a tight loop over households.
+        schedule.set_executor(SingleThreadedExecutor::new());
+        app.add_schedule(schedule);
+        app.configure_sets(
+            SimStep,
+            (
+                SimSystems::Environment,
+                SimSystems::GenerationAndLoad,
+                SimSystems::OwnUseAndBattery,
+                SimSystems::Orders,
+                SimSystems::MarketClearing,
+                SimSystems::Delivery,
+                SimSystems::Settlement,
+                SimSystems::Metrics,
+            )
+                .chain(),
+        );
+        app.insert_resource(SimClock::new(s.frame))
+            .insert_resource(s.grid.clone())
+            .insert_resource(StepPrices::default())
+            .insert_resource(Site { latitude_deg: s.latitude_deg, longitude_deg: s.longitude_deg })
+            .insert_resource(Weather::new(s.weather.clone(), s.seed))
+            .insert_resource(Environment::default())
+            .insert_resource(HouseholdIds(Arc::new(s.households.iter().map(|h| h.id.clone()).collect())))
+            .insert_resource(Profiles(s.profiles.clone()))
+            .insert_resource(GridTopology(s.topology.clone()))
+            .insert_resource(BatteryMarketPolicy { market_reserve_soc: s.battery_policy.market_reserve_soc, offer_price: s.battery_policy.market_offer_price })
+            .insert_resource(ActiveRule((config.rule.build)(&config.rule_params)))
+            .insert_resource(MarketSeed(s.seed))
+            .init_resource::<OrderBook>()
+            .init_resource::<Clearing>()
+            .init_resource::<Deliveries>()
+            .init_resource::<Accounts>()
+            .init_resource::<StepPayments>()
+            .init_resource::<PeerMoney>()
+            .init_resource::<StepTotals>()
+            .init_resource::<RunTotals>();
+        spawn_households(app.world_mut(), s);
+        app.add_systems(SimStep, (advance_clock, update_prices, update_environment).chain().in_set(SimSystems::Environment))
+            .add_systems(SimStep, measure_pv_and_load.in_set(SimSystems::GenerationAndLoad))
+            .add_systems(SimStep, own_use_and_battery.in_set(SimSystems::OwnUseAndBattery))
+            .add_systems(SimStep, submit_orders.in_set(SimSystems::Orders))
+            .add_systems(SimStep, clear_market.in_set(SimSystems::MarketClearing))
+            .add_systems(SimStep, deliver.in_set(SimSystems::Delivery))
+            .add_systems(SimStep, settle.in_set(SimSystems::Settlement))
+            .add_systems(SimStep, record_step.in_set(SimSystems::Metrics));
+    }
+}
+
+/// A household's results at the end of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HouseholdResult {
+    pub index: u32,
+    pub totals: crate::household::Meter,
+    pub wallet: Wallet,
+    pub battery_soc_kwh: Option<(f64, f64)>,
+}
+
+/// A headless simulation: an app with [`SimPlugin`], stepped on demand.
+pub struct Simulation {
+    pub app: App,
+    total_steps: u64,
+}
+
+impl Simulation {
+    pub fn new(config: SimConfig) -> Simulation {
+        let total_steps = config.scenario.frame.total_steps;
+        let mut app = App::empty();
+        app.add_plugins(SimPlugin::new(config));
+        Simulation { app, total_steps }
+    }
+
+    /// Records `timeseries.csv` and `trades.csv` into `recorder`'s folder from now on.
+    pub fn record(&mut self, recorder: Recorder) {
+        self.app.insert_resource(recorder);
+    }
+
+    /// Runs one step.
+    pub fn step(&mut self) {
+        self.app.world_mut().run_schedule(SimStep);
+    }
+
+    pub fn steps_done(&self) -> u64 {
+        self.app.world().resource::<SimClock>().next_step
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.steps_done() >= self.total_steps
+    }
+
+    pub fn total_steps(&self) -> u64 {
+        self.total_steps
+    }
+
+    pub fn world(&self) -> &World {
+        self.app.world()
+    }
+
+    pub fn world_mut(&mut self) -> &mut World {
+        self.app.world_mut()
+    }
+
+    pub fn run_totals(&self) -> RunTotals {
+        *self.app.world().resource::<RunTotals>()
+    }
+
+    pub fn accounts(&self) -> Accounts {
+        *self.app.world().resource::<Accounts>()
+    }
+
+    /// Every household's totals, in household order.
+    pub fn household_results(&mut self) -> Vec<HouseholdResult> {
+        let world = self.app.world_mut();
+        let mut q = world.query::<(&Household, &MeterTotals, &Wallet, Option<&crate::battery::Battery>)>();
+        let mut out: Vec<HouseholdResult> = q
+            .iter(world)
+            .map(|(h, t, w, b)| HouseholdResult { index: h.index, totals: t.0, wallet: *w, battery_soc_kwh: b.map(|b| (b.initial_soc_kwh, b.soc_kwh)) })
+            .collect();
+        out.sort_by_key(|r| r.index);
+        out
+    }
+
+    /// Takes the recorder out (to flush it and check for write errors).
+    pub fn take_recorder(&mut self) -> Option<Recorder> {
+        self.app.world_mut().remove_resource::<Recorder>()
+    }
+}
