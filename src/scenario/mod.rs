@@ -128,6 +128,10 @@ impl Scenario {
     pub fn from_str(text: &str, path: &Path, overrides: &Overrides) -> Result<Scenario, InputErrors> {
         let mut file = parse(text, path)?;
         if let Some(rule) = &overrides.rule {
+            // The file's parameters belong to the file's rule; another rule runs on its defaults.
+            if *rule != file.market.rule {
+                file.market.params.clear();
+            }
             file.market.rule = rule.clone();
         }
         if let Some(seed) = overrides.seed {
@@ -278,6 +282,11 @@ fn load_profiles(specs: &[generate::HouseDraft], base_dir: &Path, steps: u64, v:
                 let full = base_dir.join(file);
                 let parsed = files.entry(full.clone()).or_insert_with(|| match read_profile_file(&full, steps) {
                     Ok(f) => Some(f),
+                    // A file that cannot be opened is the scenario's mistake: name the field too.
+                    Err(e) if e.location == Location::File => {
+                        v.err(&format!("{}.load.file", h.path), format!("profile {}: {}", full.display(), e.message));
+                        None
+                    }
                     Err(e) => {
                         v.push(e);
                         None

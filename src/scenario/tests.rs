@@ -81,7 +81,8 @@ fn explicit_topology_checks_nodes_and_connectivity() {
 fn missing_profile_file_is_named() {
     let text = STREET.replace("load: Archetype(kind: Family)", "load: Profile(file: \"nowhere.csv\")");
     let e = errors(&text);
-    assert!(e[0].file.ends_with("nowhere.csv") && e[0].message.contains("cannot open"), "{}", e[0]);
+    assert_eq!(e[0].location, Location::Field("households[1].load.file".into()));
+    assert!(e[0].message.contains("nowhere.csv") && e[0].message.contains("cannot open"), "{}", e[0]);
 }
 
 #[test]

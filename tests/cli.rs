@@ -1,0 +1,138 @@
+//! The command line as a user meets it: help, rules, check, bad input, output folders.
+
+mod common;
+use common::*;
+
+#[test]
+fn every_command_has_help() {
+    for args in [vec!["--help"], vec!["run", "--help"], vec!["check", "--help"], vec!["rules", "--help"]] {
+        let o = peergrid(&args);
+        assert!(o.status.success(), "{args:?}");
+        assert!(stdout(&o).contains("Usage"), "{args:?}");
+    }
+}
+
+#[test]
+fn rules_lists_names_with_descriptions() {
+    let o = peergrid(&["rules"]);
+    assert!(o.status.success());
+    let text = stdout(&o);
+    assert!(text.contains("grid-only") && text.contains("double-auction") && text.contains("param k"), "{text}");
+}
+
+#[test]
+fn check_accepts_every_shipped_scenario() {
+    for s in ["street.ron", "village.ron", "island.ron", "district-10k.ron"] {
+        let o = peergrid(&["check", scenario(s).to_str().unwrap()]);
+        assert!(o.status.success(), "{s}: {}", stderr(&o));
+        assert!(stdout(&o).starts_with("ok: "), "{s}");
+    }
+}
+
+/// Writes a broken copy of the street scenario and checks `run` rejects it with exit code 2, a
+/// message containing `expect`, and no output folder.
+fn rejects(edit: impl Fn(String) -> String, expect: &[&str]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = edit(std::fs::read_to_string(scenario("street.ron")).unwrap());
+    let path = tmp.path().join("broken.ron");
+    std::fs::write(&path, text).unwrap();
+    let out = tmp.path().join("out");
+    let o = peergrid_in(tmp.path(), &["run", "broken.ron", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("broken.ron"), "names the file: {err}");
+    for e in expect {
+        assert!(err.contains(e), "expected `{e}` in: {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!out.exists(), "no output folder on bad input");
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(leftovers.len(), 1, "nothing else written: {leftovers:?}");
+}
+
+#[test]
+fn syntax_error_names_line_and_column() {
+    rejects(|t| t.replacen("seed: 42,", "seed: 42,,", 1), &["broken.ron:6:"]);
+}
+
+#[test]
+fn unknown_field_is_named_with_its_position() {
+    rejects(|t| t.replacen("step_minutes: 15,", "step_minutes: 15, colour: \"red\",", 1), &["colour", "broken.ron:9:"]);
+}
+
+#[test]
+fn negative_capacity_names_field_and_allowed_range() {
+    rejects(|t| t.replacen("capacity_kwh: 13.5", "capacity_kwh: -13.5", 1), &["households[0].battery.capacity_kwh", "allowed 0 <"]);
+}
+
+#[test]
+fn household_on_a_missing_node_is_named() {
+    rejects(
+        |t| {
+            t.replace("House(id: \"no2\", load:", "House(id: \"no2\", node: \"pole9\", load:").replace(
+                "topology: Generated(layout: Street, spacing_m: 25, feeder_capacity_kw: 200, service_capacity_kw: 20)",
+                "topology: Explicit(nodes: [(id: \"sub\", kind: Substation)], lines: [])",
+            )
+        },
+        &["`pole9`, which does not exist"],
+    );
+}
+
+#[test]
+fn missing_profile_file_is_named() {
+    rejects(|t| t.replacen("load: Archetype(kind: Retired)", "load: Profile(file: \"measured.csv\")", 1), &["measured.csv", "cannot open"]);
+}
+
+#[test]
+fn missing_scenario_file_is_exit_2() {
+    let o = peergrid(&["run", "no-such-file.ron"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no-such-file.ron"));
+}
+
+#[test]
+fn existing_output_is_replaced_only_with_force() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("street");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("mine.txt"), "keep").unwrap();
+    let s = scenario("street.ron");
+    let o = peergrid(&["run", s.to_str().unwrap(), "--out", out.to_str().unwrap(), "--steps", "4"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--force"));
+    assert!(out.join("mine.txt").exists(), "untouched without --force");
+    run_ok(&s, &out, &["--steps", "4", "--force"]);
+    assert!(!out.join("mine.txt").exists() && out.join("summary.json").exists());
+    let names: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert_eq!(names, vec!["street".to_string()], "no staging folders left behind");
+}
+
+#[test]
+fn default_output_folder_is_out_slash_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = peergrid_in(tmp.path(), &["run", scenario("street.ron").to_str().unwrap(), "--steps", "8"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(tmp.path().join("out/street/summary.json").is_file());
+    assert!(stdout(&o).contains("out/street"));
+}
+
+#[test]
+fn ctrl_c_leaves_no_output_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("big");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_peergrid"))
+        .args(["run", scenario("district-10k.ron").to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    if status.success() {
+        return; // the machine finished the run before the signal: nothing to check
+    }
+    assert_eq!(status.code(), Some(130));
+    let names: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(names.is_empty(), "interrupted run left {names:?}");
+}

@@ -1,0 +1,186 @@
+//! `peergrid run` on the shipped scenarios: outputs, conservation laws, reproducibility.
+
+mod common;
+use common::*;
+
+const OUTPUT_FILES: [&str; 5] = ["summary.json", "timeseries.csv", "households.csv", "trades.csv", "topology.json"];
+
+/// Energy balance from the written file, every step, to 1e-6 kWh.
+fn assert_energy_balance(dir: &std::path::Path) {
+    let ts = Table::read(&dir.join("timeseries.csv"));
+    assert!(!ts.rows.is_empty());
+    for r in &ts.rows {
+        let f = |c| Table::f(r, c);
+        let lhs = f("pv_kwh") + f("grid_import_kwh") + f("battery_discharge_kwh") + f("unserved_kwh");
+        let rhs = f("load_kwh") + f("grid_export_kwh") + f("battery_charge_kwh") + f("curtailed_kwh") + f("losses_kwh");
+        assert!((lhs - rhs).abs() < 1e-6, "step {}: {lhs} vs {rhs}", r["step"]);
+    }
+}
+
+/// Money balance from the written files: peers pay exactly what peers receive, and the
+/// households' bills equal the grid's net revenue.
+fn assert_money_balance(dir: &std::path::Path) {
+    let hh = Table::read(&dir.join("households.csv"));
+    let sum = |col: &str| hh.rows.iter().map(|r| micros(&r[col])).sum::<i64>();
+    assert_eq!(sum("p2p_paid"), sum("p2p_received"), "peer payments balance");
+    assert_eq!(sum("bill"), sum("grid_paid") - sum("grid_received"), "bills are what the grid nets");
+    let trades = Table::read(&dir.join("trades.csv"));
+    let traded: i64 = trades.rows.iter().map(|r| micros(&r["amount"])).sum();
+    assert_eq!(traded, sum("p2p_paid"), "trades.csv amounts are what buyers paid");
+    assert_eq!(summary(dir)["money_balance_micros"], 0);
+}
+
+#[test]
+fn street_writes_every_output_with_contract_columns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("street");
+    run_ok(&scenario("street.ron"), &out, &[]);
+    for f in OUTPUT_FILES {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let ts = Table::read(&out.join("timeseries.csv"));
+    for c in [
+        "step", "time", "pv_kwh", "load_kwh", "self_consumed_kwh", "p2p_kwh", "grid_import_kwh", "grid_export_kwh", "battery_charge_kwh",
+        "battery_discharge_kwh", "curtailed_kwh", "unserved_kwh", "losses_kwh", "clearing_price",
+    ] {
+        assert!(ts.headers.iter().any(|h| h == c), "timeseries.csv lacks {c}");
+    }
+    assert_eq!(ts.rows.len(), 7 * 96);
+    assert_eq!(ts.rows[0]["time"], "2024-01-15T00:00:00+11:00");
+    let hh = Table::read(&out.join("households.csv"));
+    for c in [
+        "household", "pv_kwh", "load_kwh", "self_consumed_kwh", "p2p_bought_kwh", "p2p_sold_kwh", "grid_import_kwh", "grid_export_kwh",
+        "battery_charge_kwh", "battery_discharge_kwh", "curtailed_kwh", "unserved_kwh", "bill", "baseline_bill",
+    ] {
+        assert!(hh.headers.iter().any(|h| h == c), "households.csv lacks {c}");
+    }
+    assert_eq!(hh.rows.len(), 12);
+    let tr = Table::read(&out.join("trades.csv"));
+    assert_eq!(&tr.headers[..5], ["step", "seller", "buyer", "kwh", "price"]);
+    assert!(!tr.rows.is_empty(), "a sunny street trades");
+    let s = summary(&out);
+    for k in [
+        "scenario", "rule", "seed", "steps", "households", "self_sufficiency", "self_consumption", "p2p_kwh", "community_bill", "baseline_bill",
+        "savings_pct", "unserved_kwh", "curtailed_kwh", "losses_kwh", "peak_grid_import_kw", "peak_grid_export_kw", "co2_avoided_kg", "runtime_s",
+        "household_steps_per_s",
+    ] {
+        assert!(s.get(k).is_some(), "summary.json lacks {k}");
+    }
+    assert_eq!(s["provenance"]["scenario_sha256"].as_str().unwrap().len(), 64);
+    assert!(s["community_bill"].as_f64().unwrap() < s["baseline_bill"].as_f64().unwrap(), "trading saves money on a sunny street");
+    assert_energy_balance(&out);
+    assert_money_balance(&out);
+}
+
+#[test]
+fn shipped_scenarios_conserve_energy_and_money() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, steps) in [("village.ron", "960"), ("island.ron", "1344"), ("district-10k.ron", "48")] {
+        let out = tmp.path().join(name);
+        run_ok(&scenario(name), &out, &["--steps", steps]);
+        assert_energy_balance(&out);
+        assert_money_balance(&out);
+        assert!(summary(&out)["max_energy_imbalance_kwh"].as_f64().unwrap() < 1e-6);
+    }
+}
+
+#[test]
+fn island_has_no_grid_and_trading_reduces_unserved_energy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("island");
+    run_ok(&scenario("island.ron"), &out, &[]);
+    let ts = Table::read(&out.join("timeseries.csv"));
+    assert!(ts.column("grid_import_kwh").iter().chain(ts.column("grid_export_kwh").iter()).all(|v| *v == 0.0));
+    let s = summary(&out);
+    assert_eq!(s["grid_connected"], false);
+    let (unserved, baseline) = (s["unserved_kwh"].as_f64().unwrap(), s["baseline_unserved_kwh"].as_f64().unwrap());
+    assert!(unserved < baseline, "neighbours' PV and batteries serve demand: {unserved} vs {baseline}");
+    let trades = Table::read(&out.join("trades.csv"));
+    assert!(trades.rows.iter().any(|r| r["seller_source"] == "battery"), "full batteries serve neighbours on an island");
+}
+
+#[test]
+fn same_seed_gives_byte_identical_outputs_on_any_thread_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, c) = (tmp.path().join("a"), tmp.path().join("b"), tmp.path().join("c"));
+    run_ok(&scenario("village.ron"), &a, &["--steps", "400", "--threads", "1"]);
+    run_ok(&scenario("village.ron"), &b, &["--steps", "400", "--threads", "2"]);
+    run_ok(&scenario("village.ron"), &c, &["--steps", "400", "--threads", "2"]);
+    for f in ["timeseries.csv", "households.csv", "trades.csv", "topology.json"] {
+        let fa = std::fs::read(a.join(f)).unwrap();
+        assert_eq!(fa, std::fs::read(b.join(f)).unwrap(), "{f} differs between 1 and 2 threads");
+        assert_eq!(fa, std::fs::read(c.join(f)).unwrap(), "{f} differs between two runs");
+    }
+    assert_eq!(summary_without_runtime(&a), summary_without_runtime(&b));
+    let d = tmp.path().join("d");
+    run_ok(&scenario("village.ron"), &d, &["--steps", "400", "--seed", "99"]);
+    assert_ne!(std::fs::read(a.join("timeseries.csv")).unwrap(), std::fs::read(d.join("timeseries.csv")).unwrap(), "the seed matters");
+}
+
+#[test]
+fn switching_the_rule_never_changes_weather_or_loads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (da, go) = (tmp.path().join("da"), tmp.path().join("go"));
+    run_ok(&scenario("street.ron"), &da, &[]);
+    run_ok(&scenario("street.ron"), &go, &["--rule", "grid-only"]);
+    let (a, b) = (Table::read(&da.join("timeseries.csv")), Table::read(&go.join("timeseries.csv")));
+    assert_eq!(a.column("pv_kwh"), b.column("pv_kwh"));
+    assert_eq!(a.column("load_kwh"), b.column("load_kwh"));
+    assert_eq!(b.column("p2p_kwh").iter().sum::<f64>(), 0.0);
+    // The baseline of the double-auction run is the grid-only run.
+    let (sa, sb) = (summary(&da), summary(&go));
+    assert_eq!(sa["baseline_bill"], sb["community_bill"]);
+    assert_eq!(summary(&go)["rule"], "grid-only");
+}
+
+#[test]
+fn batteries_obey_their_state_of_charge_identity() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("v");
+    run_ok(&scenario("village.ron"), &out, &["--steps", "960"]);
+    let hh = Table::read(&out.join("households.csv"));
+    let eta = 0.9f64.sqrt(); // village batteries: round-trip 0.9
+    let mut checked = 0;
+    for r in hh.rows.iter().filter(|r| !r["soc_start_kwh"].is_empty()) {
+        let f = |c| Table::f(r, c);
+        let expected = f("soc_start_kwh") + f("battery_charge_kwh") * eta - f("battery_discharge_kwh") / eta;
+        assert!((f("soc_end_kwh") - expected).abs() < 1e-6, "{}: {} vs {expected}", r["household"], f("soc_end_kwh"));
+        checked += 1;
+    }
+    assert!(checked > 10);
+}
+
+#[test]
+fn profile_csv_is_replayed_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut csv = String::from("household,step,load_kwh,pv_kwh\n");
+    for step in 0..48 {
+        csv.push_str(&format!("p1,{step},0.5,{}\n", if (16..32).contains(&step) { 1.25 } else { 0.0 }));
+        csv.push_str(&format!("p2,{step},0.75,0\n"));
+    }
+    std::fs::write(tmp.path().join("profiles.csv"), csv).unwrap();
+    let scen = r#"(
+        name: "replay", start: "2024-01-01T00:00", step_minutes: 30, duration_days: 1,
+        location: (latitude_deg: 0, longitude_deg: 0),
+        grid: Connected(import_price_per_kwh: 0.30, export_price_per_kwh: 0.10),
+        households: [
+            House(id: "p1", pv: (kwp: 3.0), load: Profile(file: "profiles.csv")),
+            House(id: "p2", load: Profile(file: "profiles.csv")),
+        ],
+        topology: Generated(layout: Street),
+    )"#;
+    std::fs::write(tmp.path().join("replay.ron"), scen).unwrap();
+    let out = tmp.path().join("out");
+    run_ok(&tmp.path().join("replay.ron"), &out, &[]);
+    let ts = Table::read(&out.join("timeseries.csv"));
+    assert!((ts.column("load_kwh").iter().sum::<f64>() - 48.0 * 1.25).abs() < 1e-9);
+    assert!((ts.column("pv_kwh").iter().sum::<f64>() - 16.0 * 1.25).abs() < 1e-9);
+    // Midday: p1 has 0.75 kWh spare, p2 needs 0.75 kWh: all of it trades at the mid price 0.20.
+    let tr = Table::read(&out.join("trades.csv"));
+    assert_eq!(tr.rows.len(), 16);
+    assert!(tr.rows.iter().all(|r| r["seller"] == "p1" && r["buyer"] == "p2" && r["price"] == "0.200000"));
+    let hh = Table::read(&out.join("households.csv"));
+    // p2 pays 0.30 × 0.75 × 32 night steps + 0.20 × 0.75 × 16 day steps = 7.2 + 2.4.
+    assert_eq!(micros(&hh.rows[1]["bill"]), 9_600_000);
+    assert_eq!(micros(&hh.rows[1]["baseline_bill"]), 10_800_000);
+}
