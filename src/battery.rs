@@ -80,6 +80,15 @@ pub struct BatteryMarketPolicy {
     pub offer_price: Option<PricePerKwh>,
 }
 
+/// Own use and battery, in `SimSystems::OwnUseAndBattery`.
+pub struct BatteryPlugin;
+
+impl Plugin for BatteryPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(crate::sim::SimStep, own_use_and_battery.in_set(crate::sim::SimSystems::OwnUseAndBattery));
+    }
+}
+
 /// Own use first, then the battery; fills `self_consumed`, `battery_*`, `surplus`, `deficit` and
 /// `battery_offer` of each [`Meter`]. Reads `BatteryMarketPolicy`; writes `Meter`,
 /// `Battery`. Runs in `SimSystems::OwnUseAndBattery`, after PV and load are measured.

@@ -159,14 +159,21 @@ fn cmd_run(args: RunArgs) -> ExitCode {
                     s.household_steps_per_s / 1e6
                 );
                 println!("  self-sufficiency {}, self-consumption {}, P2P {:.1} kWh", pct(s.self_sufficiency), pct(s.self_consumption), s.p2p_kwh);
-                println!(
-                    "  community bill {:.2} vs grid-only {:.2} (savings {}), unserved {:.1} kWh, curtailed {:.1} kWh",
-                    s.community_bill,
-                    s.baseline_bill,
-                    s.savings_pct.map(|v| format!("{v:.1}%")).unwrap_or_else(|| "n/a".into()),
-                    s.unserved_kwh,
-                    s.curtailed_kwh
-                );
+                if s.grid_connected {
+                    println!(
+                        "  community bill {:.2} vs grid-only {:.2} (savings {}), unserved {:.1} kWh, curtailed {:.1} kWh",
+                        s.community_bill,
+                        s.baseline_bill,
+                        s.savings_pct.map(|v| format!("{v:.1}%")).unwrap_or_else(|| "n/a".into()),
+                        s.unserved_kwh,
+                        s.curtailed_kwh
+                    );
+                } else {
+                    println!(
+                        "  islanded: unserved {:.1} kWh (without trading {:.1} kWh), curtailed {:.1} kWh",
+                        s.unserved_kwh, s.baseline_unserved_kwh, s.curtailed_kwh
+                    );
+                }
             }
             ExitCode::SUCCESS
         }

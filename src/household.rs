@@ -8,7 +8,7 @@ use crate::money::Micros;
 use crate::profile::ProfileTable;
 use crate::scenario::{LoadDef, Scenario};
 use crate::seed::{rng, Stream};
-use crate::solar::{plane_of_array, STC_IRRADIANCE_W_M2};
+use crate::solar::{Surface, STC_IRRADIANCE_W_M2};
 use crate::time::SimClock;
 use crate::weather::{Environment, Site};
 use bevy::prelude::*;
@@ -28,6 +28,14 @@ pub struct PvArray {
     /// Degrees clockwise from north.
     pub azimuth_deg: f64,
     pub performance_ratio: f64,
+    /// The panel plane, for plane-of-array irradiance.
+    pub surface: Surface,
+}
+
+impl PvArray {
+    pub fn new(kwp: f64, tilt_deg: f64, azimuth_deg: f64, performance_ratio: f64) -> Self {
+        PvArray { kwp, tilt_deg, azimuth_deg, performance_ratio, surface: Surface::new(tilt_deg, azimuth_deg) }
+    }
 }
 
 /// Energies of the current step, kWh. Reset and filled in order by the generation, battery,
@@ -122,11 +130,20 @@ pub fn spawn_households(world: &mut World, scenario: &Scenario) {
         };
         let mut e = world.spawn((Household { index: i as u32 }, source, noise, Meter::default(), MeterTotals::default(), Wallet::default(), GridNode(h.node)));
         if let Some(pv) = h.pv {
-            e.insert(PvArray { kwp: pv.kwp, tilt_deg: pv.tilt_deg, azimuth_deg: pv.azimuth_deg, performance_ratio: pv.performance_ratio });
+            e.insert(PvArray::new(pv.kwp, pv.tilt_deg, pv.azimuth_deg, pv.performance_ratio));
         }
         if let Some(b) = &h.battery {
             e.insert(Battery::from_spec(b, step_hours));
         }
+    }
+}
+
+/// PV generation and load, in `SimSystems::GenerationAndLoad`.
+pub struct HouseholdPlugin;
+
+impl Plugin for HouseholdPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(crate::sim::SimStep, measure_pv_and_load.in_set(crate::sim::SimSystems::GenerationAndLoad));
     }
 }
 
@@ -150,7 +167,7 @@ pub fn measure_pv_and_load(
                 let base = archetype_kwh(kind, annual_kwh, shift_hours, hour, weekend, month, site.latitude_deg, dt);
                 meter.load_kwh = base * noise.next_multiplier(dt);
                 if let Some(pv) = pv {
-                    let poa = plane_of_array(&env.irradiance, &env.sun, pv.tilt_deg, pv.azimuth_deg);
+                    let poa = pv.surface.poa(&env.irradiance, &env.sun_vector);
                     meter.pv_kwh = pv.kwp * poa / STC_IRRADIANCE_W_M2 * pv.performance_ratio * dt;
                 }
             }

@@ -59,14 +59,29 @@ fn hourly_shape(kind: Archetype, weekend: bool) -> &'static [f64; 24] {
     }
 }
 
+const ARCHETYPES: [Archetype; 4] = [Archetype::WorkingCouple, Archetype::Family, Archetype::Retired, Archetype::HomeOffice];
+
+/// Shapes normalised to mean 1, by (archetype, weekend), computed once (this is the hot loop).
+static NORMALISED: std::sync::LazyLock<[[[f64; 24]; 2]; 4]> = std::sync::LazyLock::new(|| {
+    let mut out = [[[0.0; 24]; 2]; 4];
+    for (a, kind) in ARCHETYPES.iter().enumerate() {
+        assert_eq!(*kind as usize, a, "ARCHETYPES is in declaration order");
+        for (w, weekend) in [false, true].into_iter().enumerate() {
+            let s = hourly_shape(*kind, weekend);
+            let mean = s.iter().sum::<f64>() / 24.0;
+            out[a][w] = s.map(|v| v / mean);
+        }
+    }
+    out
+});
+
 /// The shape's value at a local hour (linear between hour centres), normalised to mean 1.
 pub fn shape_at(kind: Archetype, weekend: bool, hour: f64) -> f64 {
-    let s = hourly_shape(kind, weekend);
-    let mean = s.iter().sum::<f64>() / 24.0;
+    let s = &NORMALISED[kind as usize][weekend as usize];
     let x = (hour - 0.5).rem_euclid(24.0);
-    let i = x.floor() as usize % 24;
-    let f = x - x.floor();
-    (s[i] * (1.0 - f) + s[(i + 1) % 24] * f) / mean
+    let i = x as usize % 24;
+    let f = x - i as f64;
+    s[i] * (1.0 - f) + s[(i + 1) % 24] * f
 }
 
 /// Seasonal factor for a local month (1..=12) at a latitude.

@@ -150,6 +150,17 @@ impl Recorder {
     }
 }
 
+/// Community totals and recording, in `SimSystems::Metrics`.
+pub struct MetricsPlugin;
+
+impl Plugin for MetricsPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<StepTotals>()
+            .init_resource::<RunTotals>()
+            .add_systems(crate::sim::SimStep, record_step.in_set(crate::sim::SimSystems::Metrics));
+    }
+}
+
 /// Sums the step over households, updates run totals and per-household totals, and writes the
 /// step's CSV rows when recording. Reads `Meter`, `Clearing`, `SimClock`; writes `MeterTotals`,
 /// `StepTotals`, `RunTotals`, `Recorder`. Runs last, in `SimSystems::Metrics`.

@@ -77,6 +77,18 @@ pub struct PeerMoney {
     received: Vec<i64>,
 }
 
+/// Money settlement, in `SimSystems::Settlement`.
+pub struct SettlementPlugin;
+
+impl Plugin for SettlementPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<Accounts>()
+            .init_resource::<StepPayments>()
+            .init_resource::<PeerMoney>()
+            .add_systems(crate::sim::SimStep, settle.in_set(crate::sim::SimSystems::Settlement));
+    }
+}
+
 /// Settles the step: buyers pay sellers (or the pool) for every trade, the pool pays its
 /// sellers, households pay the grid for imports and the grid pays them for exports.
 /// Reads `Clearing`, `StepPrices`, `Meter`; writes `Wallet`, `Accounts`, `StepPayments`.

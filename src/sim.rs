@@ -2,17 +2,17 @@
 //! systems in the chained [`SimSystems`] sets. The same plugin drives `peergrid run` (headless,
 //! through [`Simulation`]) and any front end that steps it from its own loop.
 
-use crate::battery::{own_use_and_battery, BatteryMarketPolicy};
+use crate::battery::{BatteryMarketPolicy, BatteryPlugin};
 use crate::grid::GridTopology;
-use crate::household::{measure_pv_and_load, spawn_households, Household, HouseholdIds, MeterTotals, Profiles, Wallet};
+use crate::household::{spawn_households, Household, HouseholdIds, HouseholdPlugin, MeterTotals, Profiles, Wallet};
 use crate::market::registry::RuleInfo;
-use crate::market::{clear_market, deliver, submit_orders, ActiveRule, Clearing, Deliveries, MarketSeed, OrderBook};
-use crate::metrics::{record_step, Recorder, RunTotals, StepTotals};
+use crate::market::{ActiveRule, MarketPlugin, MarketSeed};
+use crate::metrics::{MetricsPlugin, Recorder, RunTotals};
 use crate::scenario::Scenario;
-use crate::settlement::{settle, Accounts, PeerMoney, StepPayments};
-use crate::tariff::{update_prices, StepPrices};
-use crate::time::{advance_clock, SimClock};
-use crate::weather::{update_environment, Environment, Site, Weather};
+use crate::settlement::{Accounts, SettlementPlugin};
+use crate::tariff::StepPrices;
+use crate::time::SimClock;
+use crate::weather::{Environment, EnvironmentPlugin, Site, Weather};
 use bevy::ecs::schedule::{ScheduleLabel, SingleThreadedExecutor};
 use bevy::prelude::*;
 use std::collections::BTreeMap;
@@ -51,7 +51,8 @@ pub struct SimConfig {
     pub rule_params: BTreeMap<String, f64>,
 }
 
-/// Installs the whole simulation into an app: resources, households and systems.
+/// Installs the whole simulation into an app: the schedule and its sets, the scenario's
+/// resources, the households, and every domain's plugin.
 pub struct SimPlugin {
     config: std::sync::Mutex<Option<SimConfig>>,
 }
@@ -96,24 +97,9 @@ impl Plugin for SimPlugin {
             .insert_resource(GridTopology(s.topology.clone()))
             .insert_resource(BatteryMarketPolicy { market_reserve_soc: s.battery_policy.market_reserve_soc, offer_price: s.battery_policy.market_offer_price })
             .insert_resource(ActiveRule((config.rule.build)(&config.rule_params)))
-            .insert_resource(MarketSeed(s.seed))
-            .init_resource::<OrderBook>()
-            .init_resource::<Clearing>()
-            .init_resource::<Deliveries>()
-            .init_resource::<Accounts>()
-            .init_resource::<StepPayments>()
-            .init_resource::<PeerMoney>()
-            .init_resource::<StepTotals>()
-            .init_resource::<RunTotals>();
+            .insert_resource(MarketSeed(s.seed));
         spawn_households(app.world_mut(), s);
-        app.add_systems(SimStep, (advance_clock, update_prices, update_environment).chain().in_set(SimSystems::Environment))
-            .add_systems(SimStep, measure_pv_and_load.in_set(SimSystems::GenerationAndLoad))
-            .add_systems(SimStep, own_use_and_battery.in_set(SimSystems::OwnUseAndBattery))
-            .add_systems(SimStep, submit_orders.in_set(SimSystems::Orders))
-            .add_systems(SimStep, clear_market.in_set(SimSystems::MarketClearing))
-            .add_systems(SimStep, deliver.in_set(SimSystems::Delivery))
-            .add_systems(SimStep, settle.in_set(SimSystems::Settlement))
-            .add_systems(SimStep, record_step.in_set(SimSystems::Metrics));
+        app.add_plugins((EnvironmentPlugin, HouseholdPlugin, BatteryPlugin, MarketPlugin, SettlementPlugin, MetricsPlugin));
     }
 }
 

@@ -158,20 +158,51 @@ pub fn erbs(ghi: f64, sun: &SunPosition) -> Irradiance {
     Irradiance { ghi, dhi, dni: ((ghi - dhi) / cos_z.max(0.065)).max(0.0) }
 }
 
+/// Unit vector towards the sun (east, north, up).
+pub fn sun_vector(sun: &SunPosition) -> [f64; 3] {
+    let (z, a) = (sun.zenith_deg * DEG, sun.azimuth_deg * DEG);
+    [z.sin() * a.sin(), z.sin() * a.cos(), z.cos()]
+}
+
+/// A tilted, oriented surface, with its trigonometry computed once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Surface {
+    /// Unit normal (east, north, up).
+    normal: [f64; 3],
+    /// Isotropic sky view factor (1 + cos tilt) / 2.
+    sky_view: f64,
+    /// Ground view factor times albedo.
+    ground_view: f64,
+    flat: bool,
+}
+
+impl Surface {
+    pub fn new(tilt_deg: f64, azimuth_deg: f64) -> Surface {
+        let (t, a) = (tilt_deg * DEG, azimuth_deg * DEG);
+        Surface {
+            normal: [t.sin() * a.sin(), t.sin() * a.cos(), t.cos()],
+            sky_view: (1.0 + t.cos()) / 2.0,
+            ground_view: GROUND_ALBEDO * (1.0 - t.cos()) / 2.0,
+            flat: tilt_deg == 0.0,
+        }
+    }
+
+    /// Plane-of-array irradiance, W/m², isotropic sky; `sun` from [`sun_vector`].
+    pub fn poa(&self, irr: &Irradiance, sun: &[f64; 3]) -> f64 {
+        if irr.ghi <= 0.0 {
+            return 0.0;
+        }
+        if self.flat {
+            return irr.ghi;
+        }
+        let cos_aoi = self.normal[0] * sun[0] + self.normal[1] * sun[1] + self.normal[2] * sun[2];
+        irr.dni * cos_aoi.max(0.0) + irr.dhi * self.sky_view + irr.ghi * self.ground_view
+    }
+}
+
 /// Plane-of-array irradiance (W/m²) on a surface with `tilt_deg` and `azimuth_deg`, isotropic sky.
 pub fn plane_of_array(irr: &Irradiance, sun: &SunPosition, tilt_deg: f64, azimuth_deg: f64) -> f64 {
-    if irr.ghi <= 0.0 {
-        return 0.0;
-    }
-    if tilt_deg == 0.0 {
-        return irr.ghi;
-    }
-    let (tilt, z) = (tilt_deg * DEG, sun.zenith_deg * DEG);
-    let cos_aoi = z.cos() * tilt.cos() + z.sin() * tilt.sin() * ((sun.azimuth_deg - azimuth_deg) * DEG).cos();
-    let beam = irr.dni * cos_aoi.max(0.0);
-    let sky = irr.dhi * (1.0 + tilt.cos()) / 2.0;
-    let ground = irr.ghi * GROUND_ALBEDO * (1.0 - tilt.cos()) / 2.0;
-    beam + sky + ground
+    Surface::new(tilt_deg, azimuth_deg).poa(irr, &sun_vector(sun))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 
 use crate::scenario::schema::WeatherSpec;
 use crate::seed::{rng, Stream};
-use crate::solar::{clear_sky_solis, erbs, sun_position, Irradiance, SunPosition};
+use crate::solar::{clear_sky_solis, erbs, sun_position, sun_vector, Irradiance, SunPosition};
 use crate::time::SimClock;
 use bevy::prelude::*;
 use rand::RngExt;
@@ -37,6 +37,8 @@ pub struct Site {
 #[derive(Resource, Debug, Clone, Copy, Default)]
 pub struct Environment {
     pub sun: SunPosition,
+    /// Unit vector towards the sun (east, north, up).
+    pub sun_vector: [f64; 3],
     pub clear_sky: Irradiance,
     pub clear_sky_index: f64,
     /// Irradiance after clouds.
@@ -85,6 +87,18 @@ impl Weather {
     }
 }
 
+/// Clock, prices, sun and weather, in `SimSystems::Environment`.
+pub struct EnvironmentPlugin;
+
+impl Plugin for EnvironmentPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(
+            crate::sim::SimStep,
+            (crate::time::advance_clock, crate::tariff::update_prices, update_environment).chain().in_set(crate::sim::SimSystems::Environment),
+        );
+    }
+}
+
 /// Computes the sun at the middle of the step and the cloudy-sky irradiance.
 /// Reads `SimClock`, `Site`; writes `Weather`, `Environment`. Runs after the clock advances.
 pub fn update_environment(clock: Res<SimClock>, site: Res<Site>, mut weather: ResMut<Weather>, mut env: ResMut<Environment>) {
@@ -92,7 +106,7 @@ pub fn update_environment(clock: Res<SimClock>, site: Res<Site>, mut weather: Re
     let clear_sky = clear_sky_solis(&sun);
     let k = weather.next_index(clock.day_index, clock.frame.step_hours());
     let irradiance = if matches!(weather.spec, WeatherSpec::ClearSky) { clear_sky } else { erbs(clear_sky.ghi * k, &sun) };
-    *env = Environment { sun, clear_sky, clear_sky_index: k, irradiance };
+    *env = Environment { sun, sun_vector: sun_vector(&sun), clear_sky, clear_sky_index: k, irradiance };
 }
 
 #[cfg(test)]

@@ -132,6 +132,22 @@ pub struct Deliveries {
     pub sold_battery_kwh: Vec<f64>,
 }
 
+/// Orders, clearing and delivery, in their `SimSystems` sets. Needs `ActiveRule` and
+/// `MarketSeed` (inserted by the simulation plugin).
+pub struct MarketPlugin;
+
+impl Plugin for MarketPlugin {
+    fn build(&self, app: &mut App) {
+        use crate::sim::{SimStep, SimSystems};
+        app.init_resource::<OrderBook>()
+            .init_resource::<Clearing>()
+            .init_resource::<Deliveries>()
+            .add_systems(SimStep, submit_orders.in_set(SimSystems::Orders))
+            .add_systems(SimStep, clear_market.in_set(SimSystems::MarketClearing))
+            .add_systems(SimStep, deliver.in_set(SimSystems::Delivery));
+    }
+}
+
 /// Truthful bidding: buyers bid the import price (an island's value of lost load), PV sellers ask
 /// the export price (an island's surplus floor), batteries ask the policy's offer price.
 /// Reads `Meter`, `StepPrices`, `BatteryMarketPolicy`; writes `OrderBook`.

@@ -190,15 +190,14 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
         (Some(z), Some(l)) => z.to_utc(l).map_err(|m| v.err("start", m)).ok(),
         _ => None,
     };
+    // Households: expand groups (checked here with everything above, so all problems are
+    // reported together), then load profiles and attach to the topology.
+    let specs = generate::expand_households(&file, &mut v);
     v.finish()?;
     let (Some(zone), Some(start_utc), Some(rule)) = (zone, start_utc, rule) else {
         unreachable!("errors above were reported by finish()")
     };
     let frame = TimeFrame { start_utc, zone, step_minutes, total_steps };
-
-    // Households: expand groups, then attach to the topology.
-    let specs = generate::expand_households(&file, &mut v);
-    v.finish()?;
     let base_dir = path.parent().unwrap_or(Path::new("."));
     let (profiles, loads) = load_profiles(&specs, base_dir, total_steps, &mut v);
     v.finish()?;

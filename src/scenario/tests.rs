@@ -41,9 +41,13 @@ fn negative_capacity_names_field_and_range() {
 
 #[test]
 fn all_problems_are_reported_together() {
-    let text = STREET.replace("latitude_deg: -33.87", "latitude_deg: -133.87").replace("step_minutes: 30", "step_minutes: 7");
+    let text = STREET
+        .replace("latitude_deg: -33.87", "latitude_deg: -133.87")
+        .replace("step_minutes: 30", "step_minutes: 7")
+        .replace("capacity_kwh: 10.0", "capacity_kwh: -10.0");
     let e = errors(&text);
-    assert!(e.len() >= 2, "{e:?}");
+    let fields: Vec<String> = e.iter().map(|e| e.location.to_string()).collect();
+    assert_eq!(fields, ["field `location.latitude_deg`", "field `step_minutes`", "field `households[0].battery.capacity_kwh`"]);
 }
 
 #[test]
