@@ -35,6 +35,37 @@ pub enum Command {
     },
     /// List the trading rules with their parameters.
     Rules,
+    /// Check a ledger from the file alone: every hash, link, signature and state root; with a
+    /// run folder also the head hash in summary.json and the totals in households.csv.
+    Verify {
+        /// A run folder or a ledger.jsonl file.
+        #[arg(required_unless_present = "proof")]
+        path: Option<PathBuf>,
+        /// Check a Merkle inclusion proof (from `peergrid prove`) against its block header.
+        #[arg(long, value_name = "FILE")]
+        proof: Option<PathBuf>,
+    },
+    /// A household's statement (trades, counterparties, energy, money) from the ledger alone.
+    Audit {
+        /// A run folder.
+        dir: PathBuf,
+        #[arg(long)]
+        household: String,
+        /// List every transaction of the household.
+        #[arg(long)]
+        trades: bool,
+    },
+    /// Write a Merkle inclusion proof of one transaction (JSON) for `verify --proof`.
+    Prove {
+        /// A run folder or a ledger.jsonl file.
+        dir: PathBuf,
+        /// Transaction id, e.g. t27-0.
+        #[arg(long)]
+        tx: String,
+        /// Write the proof here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -59,6 +90,10 @@ pub struct RunArgs {
     /// Worker threads [default: all cores]. Results are identical for any value.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Ledger: `on` (as the scenario says), `off`, or `head-only` (build, sign and chain every
+    /// block without writing ledger.jsonl).
+    #[arg(long, value_enum)]
+    pub ledger: Option<crate::scenario::LedgerMode>,
     /// No progress bar and no summary on stdout.
     #[arg(long, short)]
     pub quiet: bool,
@@ -80,6 +115,68 @@ pub fn main() -> ExitCode {
             print!("{}", rules_text());
             ExitCode::SUCCESS
         }
+        Command::Verify { path, proof } => cmd_verify(path, proof),
+        Command::Audit { dir, household, trades } => match crate::ledger::audit::statement(&dir, &household, trades) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(f) => ledger_failure(&f),
+        },
+        Command::Prove { dir, tx, out } => cmd_prove(dir, tx, out),
+    }
+}
+
+/// Missing files are bad input (2); anything wrong inside a ledger is a failed check (1).
+fn ledger_failure(f: &crate::ledger::verify::Failure) -> ExitCode {
+    eprintln!("FAIL: {f}");
+    if f.line == 0 && f.height.is_none() && !f.file.exists() { ExitCode::from(EXIT_BAD_INPUT) } else { ExitCode::from(EXIT_FAILURE) }
+}
+
+fn cmd_verify(path: Option<PathBuf>, proof: Option<PathBuf>) -> ExitCode {
+    if let Some(p) = proof {
+        let parsed = std::fs::read(&p)
+            .map_err(|e| (EXIT_BAD_INPUT, format!("{}: cannot read: {e}", p.display())))
+            .and_then(|b| serde_json::from_slice::<crate::ledger::verify::Proof>(&b).map_err(|e| (EXIT_FAILURE, format!("{}: not a proof: {e}", p.display()))));
+        return match parsed.and_then(|proof| crate::ledger::verify::verify_proof(&proof).map_err(|e| (EXIT_FAILURE, format!("{}: {e}", p.display())))) {
+            Ok(verdict) => {
+                println!("{verdict}");
+                ExitCode::SUCCESS
+            }
+            Err((code, msg)) => {
+                eprintln!("FAIL: {msg}");
+                ExitCode::from(code)
+            }
+        };
+    }
+    let path = path.expect("clap requires a path without --proof");
+    match crate::ledger::verify::verify_path(&path) {
+        Ok(verdict) => {
+            println!("{verdict}");
+            ExitCode::SUCCESS
+        }
+        Err(f) => ledger_failure(&f),
+    }
+}
+
+fn cmd_prove(dir: PathBuf, tx: String, out: Option<PathBuf>) -> ExitCode {
+    let ledger = if dir.is_dir() { dir.join("ledger.jsonl") } else { dir };
+    match crate::ledger::verify::prove(&ledger, &tx) {
+        Ok(proof) => {
+            let text = serde_json::to_string_pretty(&proof).expect("a proof serialises");
+            match out {
+                Some(path) => {
+                    if let Err(e) = std::fs::write(&path, text + "\n") {
+                        eprintln!("error: {}: {e}", path.display());
+                        return ExitCode::from(EXIT_FAILURE);
+                    }
+                    println!("wrote {}", path.display());
+                }
+                None => println!("{text}"),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(f) => ledger_failure(&f),
     }
 }
 
@@ -127,7 +224,7 @@ fn cmd_check(path: PathBuf, rule: Option<String>) -> ExitCode {
 }
 
 fn cmd_run(args: RunArgs) -> ExitCode {
-    let overrides = Overrides { rule: args.rule.clone(), seed: args.seed, steps: args.steps };
+    let overrides = Overrides { rule: args.rule.clone(), seed: args.seed, steps: args.steps, ledger: args.ledger };
     let scenario = match load(&args.scenario, &overrides) {
         Ok(s) => Arc::new(s),
         Err(code) => return code,
@@ -159,6 +256,16 @@ fn cmd_run(args: RunArgs) -> ExitCode {
                     s.household_steps_per_s / 1e6
                 );
                 println!("  self-sufficiency {}, self-consumption {}, P2P {:.1} kWh", pct(s.self_sufficiency), pct(s.self_consumption), s.p2p_kwh);
+                if let Some(l) = &s.ledger {
+                    println!(
+                        "  ledger: {} blocks, {} transactions, {} missed slots, head {}{}",
+                        l.blocks,
+                        l.transactions,
+                        l.missed_slots,
+                        &l.head_hash[..16],
+                        if l.jsonl_written { "" } else { " (ledger.jsonl not written)" }
+                    );
+                }
                 if s.grid_connected {
                     println!(
                         "  community bill {:.2} vs grid-only {:.2} (savings {}), unserved {:.1} kWh, curtailed {:.1} kWh",

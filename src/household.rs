@@ -103,6 +103,10 @@ pub struct Wallet {
     pub p2p_received: Micros,
     pub grid_paid: Micros,
     pub grid_received: Micros,
+    /// Fees on its sales paid into the community fund.
+    pub fees_paid: Micros,
+    /// Block rewards received from the community fund.
+    pub rewards_received: Micros,
 }
 
 impl Wallet {
@@ -115,6 +119,10 @@ impl Wallet {
 #[derive(Resource, Debug, Clone)]
 pub struct HouseholdIds(pub Arc<Vec<String>>);
 
+/// Household entities by index (for the rare by-index access, e.g. paying a block producer).
+#[derive(Resource, Debug, Clone, Default)]
+pub struct HouseholdEntities(pub Vec<Entity>);
+
 /// Profiles the scenario loaded, shared read-only.
 #[derive(Resource, Clone)]
 pub struct Profiles(pub Arc<ProfileTable>);
@@ -122,6 +130,7 @@ pub struct Profiles(pub Arc<ProfileTable>);
 /// Spawns one entity per household, in scenario order.
 pub fn spawn_households(world: &mut World, scenario: &Scenario) {
     let step_hours = scenario.frame.step_hours();
+    let mut entities = Vec::with_capacity(scenario.households.len());
     for (i, h) in scenario.households.iter().enumerate() {
         let (noise, shift) = LoadNoise::new(rng(scenario.seed, Stream::Load, i as u64));
         let source = match h.load {
@@ -135,7 +144,9 @@ pub fn spawn_households(world: &mut World, scenario: &Scenario) {
         if let Some(b) = &h.battery {
             e.insert(Battery::from_spec(b, step_hours));
         }
+        entities.push(e.id());
     }
+    world.insert_resource(HouseholdEntities(entities));
 }
 
 /// PV generation and load, in `SimSystems::GenerationAndLoad`.

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod error;
 pub mod grid;
 pub mod household;
+pub mod ledger;
 pub mod load;
 pub mod market;
 pub mod metrics;

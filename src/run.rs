@@ -3,6 +3,7 @@
 
 use crate::error::InputErrors;
 use crate::household::Wallet;
+use crate::ledger::Ledger;
 use crate::market::registry::{self, RuleInfo};
 use crate::metrics::{Recorder, RunTotals};
 use crate::money::Micros;
@@ -97,6 +98,8 @@ pub struct Summary {
     pub money_balance_micros: i64,
     pub runtime_s: f64,
     pub household_steps_per_s: f64,
+    /// The ledger's blocks, transactions, missed slots and head hash; `null` when it is off.
+    pub ledger: Option<crate::ledger::LedgerSummary>,
     pub provenance: Provenance,
 }
 
@@ -108,6 +111,7 @@ pub struct SimOutcome {
     pub totals: RunTotals,
     pub households: Vec<HouseholdResult>,
     pub accounts_total: Micros,
+    pub ledger: Option<crate::ledger::LedgerSummary>,
 }
 
 /// Runs a simulation to the end. `on_step` is called after every step (progress); returns
@@ -122,11 +126,20 @@ pub fn simulate(sim: &mut Simulation, mut on_step: impl FnMut(u64)) -> Result<Si
     }
     let households = sim.household_results();
     let household_money: i64 = households.iter().map(|h| h.wallet.balance.0).sum();
-    Ok(SimOutcome { totals: sim.run_totals(), accounts_total: Micros(household_money) + sim.accounts().total(), households })
+    let fee_rate = sim.fee_rate_ppm();
+    let ledger = match sim.take_ledger() {
+        Some(mut l) => {
+            l.finish().map_err(RunError::Failed)?;
+            Some(l.summary(fee_rate))
+        }
+        None => None,
+    };
+    Ok(SimOutcome { totals: sim.run_totals(), accounts_total: Micros(household_money) + sim.accounts().total(), households, ledger })
 }
 
+/// A simulation config without a ledger.
 pub fn config(scenario: &Arc<Scenario>, rule: &'static RuleInfo, params: BTreeMap<String, f64>) -> SimConfig {
-    SimConfig { scenario: scenario.clone(), rule, rule_params: params }
+    SimConfig { scenario: scenario.clone(), rule, rule_params: params, ledger: None }
 }
 
 /// Runs the scenario and its baseline and writes the output folder. Returns the summary.
@@ -137,6 +150,10 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
     let started = Instant::now();
     let staging = Staging::create(&opts.out_dir).map_err(failed("cannot create the output folder"))?;
     let recorder = Recorder::create(staging.path()).map_err(failed("cannot create output files"))?;
+    let ledger = match &scenario.ledger {
+        Some(cfg) => Some(Ledger::new(cfg.clone(), &scenario, Some(staging.path())).map_err(failed("cannot create ledger.jsonl"))?),
+        None => None,
+    };
 
     let bar = indicatif::ProgressBar::with_draw_target(Some(scenario.frame.total_steps), indicatif::ProgressDrawTarget::hidden());
     bar.set_style(
@@ -158,7 +175,7 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
     };
     // Each simulation is built on the thread that runs it (a Bevy App is not Send).
     let main_job = || -> Result<SimOutcome, RunError> {
-        let mut sim = Simulation::new(config(&scenario, scenario.rule, scenario.rule_params.clone()));
+        let mut sim = Simulation::new(SimConfig { ledger, ..config(&scenario, scenario.rule, scenario.rule_params.clone()) });
         sim.record(recorder);
         let out = simulate(&mut sim, on_step)?;
         if let Some(mut rec) = sim.take_recorder() {
@@ -243,6 +260,7 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, base: &SimOutcome, runtime_s: 
         money_balance_micros: main.accounts_total.0,
         runtime_s,
         household_steps_per_s: s.households.len() as f64 * t.steps as f64 / runtime_s.max(1e-9),
+        ledger: main.ledger.clone(),
         provenance: Provenance {
             peergrid_version: env!("CARGO_PKG_VERSION"),
             git_commit: Some(env!("PEERGRID_GIT_COMMIT")).filter(|c| !c.is_empty()),
@@ -254,11 +272,11 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, base: &SimOutcome, runtime_s: 
 }
 
 /// Columns of `households.csv` (a contract: add, never rename).
-pub const HOUSEHOLD_COLUMNS: [&str; 26] = [
+pub const HOUSEHOLD_COLUMNS: [&str; 28] = [
     "household", "pv_kwh", "load_kwh", "self_consumed_kwh", "p2p_bought_kwh", "p2p_sold_kwh", "grid_import_kwh", "grid_export_kwh",
     "battery_charge_kwh", "battery_discharge_kwh", "curtailed_kwh", "unserved_kwh", "bill", "baseline_bill", "savings", "p2p_paid",
     "p2p_received", "grid_paid", "grid_received", "baseline_unserved_kwh", "kwp", "battery_kwh", "soc_start_kwh", "soc_end_kwh", "load_source",
-    "node",
+    "node", "fees_paid", "rewards_received",
 ];
 
 fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult], base: &[HouseholdResult]) -> std::io::Result<()> {
@@ -266,7 +284,7 @@ fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult], base: &[
     w.write_record(HOUSEHOLD_COLUMNS)?;
     for ((h, r), b) in s.households.iter().zip(main).zip(base) {
         let m = &r.totals;
-        let Wallet { p2p_paid, p2p_received, grid_paid, grid_received, .. } = r.wallet;
+        let Wallet { p2p_paid, p2p_received, grid_paid, grid_received, fees_paid, rewards_received, .. } = r.wallet;
         let (soc0, soc1) = r.battery_soc_kwh.map(|(a, b)| (a.to_string(), b.to_string())).unwrap_or_default();
         let source = match h.load {
             LoadDef::Archetype { kind, .. } => format!("{kind:?}"),
@@ -299,6 +317,8 @@ fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult], base: &[
             soc1,
             source,
             s.topology.graph[h.node].id.clone(),
+            fees_paid.to_decimal_string(),
+            rewards_received.to_decimal_string(),
         ];
         w.write_record(&row)?;
     }

@@ -19,6 +19,8 @@ pub enum Stream {
     Households,
     /// Market draws of one step; index = step number.
     Market,
+    /// Validator elections; index = round number.
+    Ledger,
 }
 
 impl Stream {
@@ -28,6 +30,7 @@ impl Stream {
             Stream::Load => "load",
             Stream::Households => "households",
             Stream::Market => "market",
+            Stream::Ledger => "ledger",
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::household::{Household, HouseholdIds, Meter, Wallet};
 use crate::market::{Clearing, Seller};
-use crate::money::Micros;
+use crate::money::{Micros, PricePerKwh};
 use crate::tariff::StepPrices;
 use bevy::prelude::*;
 
@@ -39,6 +39,24 @@ pub struct Payment {
     pub amount: Micros,
     pub kind: PaymentKind,
     pub kwh: f64,
+    /// Price per kWh (peer and pool payments; the tariff for grid payments).
+    pub price: PricePerKwh,
+    /// Part of `amount` the payee passes on to the community fund (peer trades only).
+    pub fee: Micros,
+}
+
+/// The community fund's fee on peer trades, in parts per million of the trade amount, paid by
+/// the seller. Zero unless the scenario's treasury is on; the ledger sets it each round.
+#[derive(Resource, Debug, Default, Clone, Copy, PartialEq)]
+pub struct Treasury {
+    pub fee_rate_ppm: i64,
+}
+
+impl Treasury {
+    /// The fee on a trade amount, rounded half up to a micro-unit.
+    pub fn fee_on(&self, amount: Micros) -> Micros {
+        Micros((amount.0 * self.fee_rate_ppm + 500_000).div_euclid(1_000_000))
+    }
 }
 
 /// This step's payments, in settlement order (read by the ledger).
@@ -75,6 +93,7 @@ impl Accounts {
 pub struct PeerMoney {
     paid: Vec<i64>,
     received: Vec<i64>,
+    fees: Vec<i64>,
 }
 
 /// Money settlement, in `SimSystems::Settlement`.
@@ -83,19 +102,22 @@ pub struct SettlementPlugin;
 impl Plugin for SettlementPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<Accounts>()
+            .init_resource::<Treasury>()
             .init_resource::<StepPayments>()
             .init_resource::<PeerMoney>()
             .add_systems(crate::sim::SimStep, settle.in_set(crate::sim::SimSystems::Settlement));
     }
 }
 
-/// Settles the step: buyers pay sellers (or the pool) for every trade, the pool pays its
-/// sellers, households pay the grid for imports and the grid pays them for exports.
-/// Reads `Clearing`, `StepPrices`, `Meter`; writes `Wallet`, `Accounts`, `StepPayments`.
+/// Settles the step: buyers pay sellers (or the pool) for every trade, sellers pass the fee on
+/// to the community fund, the pool pays its sellers, households pay the grid for imports and the
+/// grid pays them for exports.
+/// Reads `Clearing`, `StepPrices`, `Treasury`, `Meter`; writes `Wallet`, `Accounts`, `StepPayments`.
 /// Runs in `SimSystems::Settlement`, after delivery.
 pub fn settle(
     clearing: Res<Clearing>,
     prices: Res<StepPrices>,
+    treasury: Res<Treasury>,
     ids: Res<HouseholdIds>,
     mut accounts: ResMut<Accounts>,
     mut payments: ResMut<StepPayments>,
@@ -105,46 +127,66 @@ pub fn settle(
     payments.0.clear();
     let n = ids.0.len();
     let peer = &mut *peer;
-    for v in [&mut peer.paid, &mut peer.received] {
+    for v in [&mut peer.paid, &mut peer.received, &mut peer.fees] {
         v.clear();
         v.resize(n, 0);
     }
     for t in &clearing.trades {
         let amount = t.price.amount_for(t.kwh);
-        let (payee, kind) = match t.seller {
+        let (payee, kind, fee) = match t.seller {
             Seller::Household { index, .. } => {
+                let fee = treasury.fee_on(amount);
                 peer.received[index as usize] += amount.0;
-                (Account::Household(index), PaymentKind::PeerTrade)
+                peer.fees[index as usize] += fee.0;
+                accounts.community_fund += fee;
+                (Account::Household(index), PaymentKind::PeerTrade, fee)
             }
             Seller::Pool => {
                 accounts.pool += amount;
-                (Account::Pool, PaymentKind::PoolPurchase)
+                (Account::Pool, PaymentKind::PoolPurchase, Micros::ZERO)
             }
         };
         peer.paid[t.buyer as usize] += amount.0;
-        payments.0.push(Payment { payer: Account::Household(t.buyer), payee, amount, kind, kwh: t.kwh });
+        payments.0.push(Payment { payer: Account::Household(t.buyer), payee, amount, kind, kwh: t.kwh, price: t.price, fee });
     }
     for s in &clearing.pool_sales {
         let amount = s.price.amount_for(s.kwh);
         accounts.pool -= amount;
         peer.received[s.seller as usize] += amount.0;
-        payments.0.push(Payment { payer: Account::Pool, payee: Account::Household(s.seller), amount, kind: PaymentKind::PoolSale, kwh: s.kwh });
+        payments.0.push(Payment { payer: Account::Pool, payee: Account::Household(s.seller), amount, kind: PaymentKind::PoolSale, kwh: s.kwh, price: s.price, fee: Micros::ZERO });
     }
     for (h, m, mut w) in &mut households {
         let i = h.index as usize;
-        let (paid, received) = (Micros(peer.paid[i]), Micros(peer.received[i]));
+        let (paid, received, fees) = (Micros(peer.paid[i]), Micros(peer.received[i]), Micros(peer.fees[i]));
         w.p2p_paid += paid;
         w.p2p_received += received;
-        w.balance += received - paid;
+        w.fees_paid += fees;
+        w.balance += received - paid - fees;
         if m.grid_import_kwh > 0.0 {
             let amount = prices.import.amount_for(m.grid_import_kwh);
             transfer(&mut accounts, &mut w, amount, true);
-            payments.0.push(Payment { payer: Account::Household(h.index), payee: Account::Grid, amount, kind: PaymentKind::GridImport, kwh: m.grid_import_kwh });
+            payments.0.push(Payment {
+                payer: Account::Household(h.index),
+                payee: Account::Grid,
+                amount,
+                kind: PaymentKind::GridImport,
+                kwh: m.grid_import_kwh,
+                price: prices.import,
+                fee: Micros::ZERO,
+            });
         }
         if m.grid_export_kwh > 0.0 {
             let amount = prices.export.amount_for(m.grid_export_kwh);
             transfer(&mut accounts, &mut w, amount, false);
-            payments.0.push(Payment { payer: Account::Grid, payee: Account::Household(h.index), amount, kind: PaymentKind::GridExport, kwh: m.grid_export_kwh });
+            payments.0.push(Payment {
+                payer: Account::Grid,
+                payee: Account::Household(h.index),
+                amount,
+                kind: PaymentKind::GridExport,
+                kwh: m.grid_export_kwh,
+                price: prices.export,
+                fee: Micros::ZERO,
+            });
         }
     }
 }

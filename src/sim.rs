@@ -49,6 +49,8 @@ pub struct SimConfig {
     /// The rule to run (the scenario's, or the grid-only baseline).
     pub rule: &'static RuleInfo,
     pub rule_params: BTreeMap<String, f64>,
+    /// The ledger to keep, if any (the baseline keeps none).
+    pub ledger: Option<crate::ledger::Ledger>,
 }
 
 /// Installs the whole simulation into an app: the schedule and its sets, the scenario's
@@ -66,7 +68,7 @@ impl SimPlugin {
 impl Plugin for SimPlugin {
     fn build(&self, app: &mut App) {
         let config = self.config.lock().ok().and_then(|mut c| c.take()).expect("SimPlugin is built once");
-        let s = &config.scenario;
+        let s = &config.scenario.clone();
         let mut schedule = Schedule::new(SimStep);
         // One ordered thread: results must not depend on scheduling (see the guide's
         // determinism rules); the work per system is a tight loop over households.
@@ -100,6 +102,9 @@ impl Plugin for SimPlugin {
             .insert_resource(MarketSeed(s.seed));
         spawn_households(app.world_mut(), s);
         app.add_plugins((EnvironmentPlugin, HouseholdPlugin, BatteryPlugin, MarketPlugin, SettlementPlugin, MetricsPlugin));
+        if let Some(ledger) = config.ledger {
+            app.insert_resource(ledger).add_plugins(crate::ledger::LedgerPlugin);
+        }
     }
 }
 
@@ -174,6 +179,15 @@ impl Simulation {
             .collect();
         out.sort_by_key(|r| r.index);
         out
+    }
+
+    /// Takes the ledger out at the end of a run (to flush it and read its summary).
+    pub fn take_ledger(&mut self) -> Option<crate::ledger::Ledger> {
+        self.app.world_mut().remove_resource::<crate::ledger::Ledger>()
+    }
+
+    pub fn fee_rate_ppm(&self) -> i64 {
+        self.app.world().get_resource::<crate::settlement::Treasury>().map(|t| t.fee_rate_ppm).unwrap_or(0)
     }
 
     /// Takes the recorder out (to flush it and check for write errors).

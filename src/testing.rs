@@ -72,6 +72,21 @@ pub fn simulation_with_rule(ron: &str, rule: &str) -> Simulation {
     Simulation::new(config(&s, r, registry::default_params(r)))
 }
 
+/// A simulation of a scenario string with its ledger (writing `ledger.jsonl` into `dir`, if any).
+pub fn simulation_with_ledger(ron: &str, dir: Option<&Path>) -> Simulation {
+    let s = Arc::new(scenario(ron));
+    let cfg = s.ledger.clone().expect("the scenario has its ledger on");
+    let ledger = crate::ledger::Ledger::new(cfg, &s, dir).expect("ledger starts");
+    Simulation::new(crate::sim::SimConfig { ledger: Some(ledger), ..config(&s, s.rule, s.rule_params.clone()) })
+}
+
+/// Runs a scenario string through `peergrid run` into `dir` (which must not exist).
+pub fn run_into(ron: &str, dir: &Path) -> crate::run::Summary {
+    let s = Arc::new(scenario(ron));
+    let opts = crate::run::RunOptions { out_dir: dir.to_path_buf(), force: false, threads: 2, progress: false };
+    crate::run::run(s, &opts).unwrap_or_else(|e| panic!("run failed: {e}"))
+}
+
 /// Runs a simulation to its end.
 pub fn run_to_end(sim: &mut Simulation) {
     while !sim.is_finished() {

@@ -25,9 +25,21 @@ pub use schema::{Archetype, BatterySpec, ScenarioFile};
 /// Minutes in a day; a step must divide it.
 pub const MINUTES_PER_DAY: u32 = 1440;
 
+/// What to do with the ledger, from the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LedgerMode {
+    /// As the scenario says (default: build the ledger and write ledger.jsonl).
+    On,
+    /// No ledger at all.
+    Off,
+    /// Build, sign and chain every block but do not write ledger.jsonl (long runs).
+    HeadOnly,
+}
+
 /// Overrides from the command line, applied before validation and recorded in `summary.json`.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
+    pub ledger: Option<LedgerMode>,
     pub rule: Option<String>,
     pub seed: Option<u64>,
     /// Simulate only the first N steps.
@@ -46,6 +58,9 @@ impl Overrides {
         }
         if let Some(s) = self.steps {
             v.push(format!("steps={s}"));
+        }
+        if let Some(l) = self.ledger {
+            v.push(format!("ledger={l:?}"));
         }
         v
     }
@@ -107,6 +122,8 @@ pub struct Scenario {
     pub rule_params: BTreeMap<String, f64>,
     pub battery_policy: BatteryPolicy,
     pub profiles: Arc<ProfileTable>,
+    /// The ledger's settings; `None` when the ledger is off.
+    pub ledger: Option<crate::ledger::LedgerConfig>,
     pub overrides: Vec<String>,
 }
 
@@ -136,6 +153,11 @@ impl Scenario {
         }
         if let Some(seed) = overrides.seed {
             file.seed = seed;
+        }
+        match overrides.ledger {
+            Some(LedgerMode::Off) => file.ledger.enabled = false,
+            Some(LedgerMode::HeadOnly) => file.ledger.write_jsonl = false,
+            Some(LedgerMode::On) | None => {}
         }
         let sha = hex(&Sha256::digest(text.as_bytes()));
         resolve(file, path, sha, overrides)
@@ -203,6 +225,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     v.finish()?;
     let ids: Vec<String> = specs.iter().map(|h| h.id.clone()).collect();
     let (topology, nodes) = build_topology(&file, &specs, &ids, &mut v);
+    let ledger = validate::check_ledger(&mut v, &file.ledger, &ids);
     v.finish()?;
 
     let households = specs
@@ -265,6 +288,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
             market_offer_price: file.battery_policy.market_offer_price_per_kwh.map(PricePerKwh::from_units),
         },
         profiles: Arc::new(profiles),
+        ledger,
         overrides: overrides.describe(),
     })
 }

@@ -66,6 +66,8 @@ pub struct ScenarioFile {
     pub market: MarketSpec,
     #[serde(default)]
     pub battery_policy: BatteryPolicySpec,
+    #[serde(default)]
+    pub ledger: LedgerSpec,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -417,4 +419,103 @@ impl Default for BatteryPolicySpec {
     fn default() -> Self {
         BatteryPolicySpec { market_reserve_soc: default_market_reserve_soc(), market_offer_price_per_kwh: None }
     }
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_max_transactions_per_block() -> u32 {
+    10_000
+}
+/// Witnesses when the scenario does not say.
+pub const DEFAULT_WITNESSES: u32 = 5;
+fn default_votes_per_household() -> u32 {
+    3
+}
+
+/// The hash-chained trade ledger and its validators.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerSpec {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Seal a block every N steps; 0 = at the end of every step with peer trades.
+    #[serde(default)]
+    pub block_every_steps: u32,
+    /// A sealing with more transactions is split over several blocks.
+    #[serde(default = "default_max_transactions_per_block")]
+    pub max_transactions_per_block: u32,
+    /// Number of elected witnesses (block producers), K; default 5 (or every household, if fewer).
+    #[serde(default)]
+    pub witnesses: Option<u32>,
+    #[serde(default)]
+    pub stake: StakeKind,
+    /// Candidates each household votes for (its stake goes to each).
+    #[serde(default = "default_votes_per_household")]
+    pub votes_per_household: u32,
+    /// Witnesses offline for a while (fault injection).
+    #[serde(default)]
+    pub faults: Vec<FaultSpec>,
+    /// A community fund fed by a fee on every peer trade; off by default.
+    #[serde(default)]
+    pub treasury: Option<TreasurySpec>,
+    /// Write `ledger.jsonl`; when false, every block is still built, signed and chained and the
+    /// head hash is reported.
+    #[serde(default = "default_true")]
+    pub write_jsonl: bool,
+}
+
+impl Default for LedgerSpec {
+    fn default() -> Self {
+        LedgerSpec {
+            enabled: true,
+            block_every_steps: 0,
+            max_transactions_per_block: default_max_transactions_per_block(),
+            witnesses: None,
+            stake: StakeKind::default(),
+            votes_per_household: default_votes_per_household(),
+            faults: Vec::new(),
+            treasury: None,
+            write_jsonl: true,
+        }
+    }
+}
+
+/// What a household's vote weighs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub enum StakeKind {
+    #[default]
+    Equal,
+    /// Installed PV, kWp.
+    Kwp,
+    /// Positive wallet balance (what it has earned so far).
+    Balance,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    /// Household id of the witness.
+    pub witness: String,
+    pub from_step: u64,
+    /// Exclusive.
+    pub to_step: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TreasurySpec {
+    pub fee_policy: FeePolicySpec,
+    /// Paid from the fund to each block's producer (if the fund can), per block.
+    #[serde(default)]
+    pub producer_reward_per_block: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum FeePolicySpec {
+    /// A fixed fraction of each trade's amount, paid by the seller.
+    Fixed { rate: f64 },
+    /// Each validator round: rate = clamp(base_rate × (2 − fund / target_balance), min_rate, max_rate).
+    Flexible { base_rate: f64, target_balance: f64, min_rate: f64, max_rate: f64 },
 }

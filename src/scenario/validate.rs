@@ -201,3 +201,60 @@ pub fn check_rule_params(v: &mut Validator, rule: &RuleInfo, given: &BTreeMap<St
     }
     out
 }
+
+/// Checks the ledger section and resolves it (`None` when disabled).
+pub fn check_ledger(v: &mut Validator, l: &LedgerSpec, ids: &[String]) -> Option<crate::ledger::LedgerConfig> {
+    use crate::ledger::{validators::Fault, FeePolicy, LedgerConfig, TreasuryConfig, PPM};
+    use crate::money::Micros;
+    if !l.enabled {
+        return None;
+    }
+    let witnesses = l.witnesses.unwrap_or(DEFAULT_WITNESSES.min(ids.len() as u32));
+    if witnesses == 0 || witnesses as usize > ids.len() {
+        v.err("ledger.witnesses", format!("{witnesses} is out of range 1..={} (the number of households)", ids.len()));
+    }
+    if l.max_transactions_per_block == 0 {
+        v.err("ledger.max_transactions_per_block", "must be at least 1".to_string());
+    }
+    if l.votes_per_household == 0 {
+        v.err("ledger.votes_per_household", "must be at least 1".to_string());
+    }
+    let mut faults = Vec::new();
+    for (i, f) in l.faults.iter().enumerate() {
+        match ids.iter().position(|id| *id == f.witness) {
+            Some(h) => faults.push(Fault { household: h as u32, from_step: f.from_step, to_step: f.to_step }),
+            None => v.err(&format!("ledger.faults[{i}].witness"), format!("no household `{}`", f.witness)),
+        }
+        if f.to_step <= f.from_step {
+            v.err(&format!("ledger.faults[{i}].to_step"), format!("{} must be after from_step {}", f.to_step, f.from_step));
+        }
+    }
+    let ppm = |x: f64| (x * PPM as f64).round() as i64;
+    let treasury = l.treasury.as_ref().map(|t| {
+        v.range("ledger.treasury.producer_reward_per_block", t.producer_reward_per_block, Bound::Incl(0.0), Bound::Incl(1e6), "per block");
+        let policy = match t.fee_policy {
+            FeePolicySpec::Fixed { rate } => {
+                v.fraction("ledger.treasury.fee_policy.rate", rate);
+                FeePolicy::Fixed { rate_ppm: ppm(rate) }
+            }
+            FeePolicySpec::Flexible { base_rate, target_balance, min_rate, max_rate } => {
+                v.fraction("ledger.treasury.fee_policy.base_rate", base_rate);
+                v.fraction("ledger.treasury.fee_policy.min_rate", min_rate);
+                v.range("ledger.treasury.fee_policy.max_rate", max_rate, Bound::Incl(min_rate.max(0.0)), Bound::Incl(1.0), "");
+                v.range("ledger.treasury.fee_policy.target_balance", target_balance, Bound::Above(0.0), Bound::Incl(1e12), "");
+                FeePolicy::Flexible { base_ppm: ppm(base_rate), target: Micros::from_units(target_balance), min_ppm: ppm(min_rate), max_ppm: ppm(max_rate) }
+            }
+        };
+        TreasuryConfig { policy, producer_reward: Micros::from_units(t.producer_reward_per_block) }
+    });
+    Some(LedgerConfig {
+        block_every_steps: l.block_every_steps,
+        max_transactions_per_block: l.max_transactions_per_block,
+        witnesses,
+        stake: l.stake,
+        votes_per_household: l.votes_per_household,
+        faults,
+        treasury,
+        write_jsonl: l.write_jsonl,
+    })
+}

@@ -1,0 +1,346 @@
+//! Canonical byte encodings and hashes of the ledger. Documented in `docs/ledger.md`; pinned by
+//! known-answer tests. Changing anything here changes every hash: bump the version tags.
+//!
+//! All integers are big-endian. Energies are integer micro-kWh, money integer micro-units, prices
+//! micro-units per kWh: no floats are hashed.
+
+use sha2::{Digest, Sha256};
+
+pub type Hash = [u8; 32];
+
+/// Domain tags.
+pub const HEADER_TAG: &[u8] = b"peergrid-block-v1";
+pub const STATE_TAG: &[u8] = b"peergrid-state-v1";
+/// RFC 6962 leaf and node prefixes.
+pub const LEAF_PREFIX: u8 = 0x00;
+pub const NODE_PREFIX: u8 = 0x01;
+/// Producer index of the genesis block.
+pub const GENESIS_PRODUCER: u32 = u32::MAX;
+/// Micro-units per unit, for energies and money.
+pub const MICRO: f64 = 1_000_000.0;
+
+/// A party to a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AccountRef {
+    Household(u32),
+    Grid,
+    Network,
+    Fund,
+    Pool,
+}
+
+impl AccountRef {
+    /// (tag, index) as hashed: households 0, grid 1, network operator 2, fund 3, pool 4.
+    pub fn code(self) -> (u8, u32) {
+        match self {
+            AccountRef::Household(i) => (0, i),
+            AccountRef::Grid => (1, 0),
+            AccountRef::Network => (2, 0),
+            AccountRef::Fund => (3, 0),
+            AccountRef::Pool => (4, 0),
+        }
+    }
+
+    /// The name used in JSON for non-household accounts.
+    pub fn system_name(self) -> Option<&'static str> {
+        match self {
+            AccountRef::Household(_) => None,
+            AccountRef::Grid => Some("grid"),
+            AccountRef::Network => Some("network"),
+            AccountRef::Fund => Some("fund"),
+            AccountRef::Pool => Some("pool"),
+        }
+    }
+
+    pub fn from_system_name(name: &str) -> Option<AccountRef> {
+        match name {
+            "grid" => Some(AccountRef::Grid),
+            "network" => Some(AccountRef::Network),
+            "fund" => Some(AccountRef::Fund),
+            "pool" => Some(AccountRef::Pool),
+            _ => None,
+        }
+    }
+}
+
+/// Kinds of transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TxKind {
+    /// A delivery between neighbours: buyer pays `amount` to the seller; the seller pays `fee`
+    /// of it to the fund.
+    P2p,
+    /// A buyer pays the pool (pooling rules).
+    PoolBuy,
+    /// The pool pays a seller (pooling rules).
+    PoolSell,
+    /// A household's grid imports and exports since the last block, netted: buyer pays seller.
+    Grid,
+    /// The fund pays a block's producer.
+    Reward,
+}
+
+impl TxKind {
+    pub const ALL: [TxKind; 5] = [TxKind::P2p, TxKind::PoolBuy, TxKind::PoolSell, TxKind::Grid, TxKind::Reward];
+
+    pub fn code(self) -> u8 {
+        match self {
+            TxKind::P2p => 1,
+            TxKind::PoolBuy => 2,
+            TxKind::PoolSell => 3,
+            TxKind::Grid => 4,
+            TxKind::Reward => 5,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            TxKind::P2p => "p2p",
+            TxKind::PoolBuy => "pool_buy",
+            TxKind::PoolSell => "pool_sell",
+            TxKind::Grid => "grid",
+            TxKind::Reward => "reward",
+        }
+    }
+
+    pub fn from_label(s: &str) -> Option<TxKind> {
+        Self::ALL.into_iter().find(|k| k.label() == s)
+    }
+}
+
+/// A transaction in integer units. Its id is `kind letter ‖ step ‖ - ‖ seq` (see [`Tx::write_id`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tx {
+    pub kind: TxKind,
+    pub step: u64,
+    /// Number within (kind, step): trade number, household index, or block height.
+    pub seq: u64,
+    pub seller: AccountRef,
+    pub buyer: AccountRef,
+    pub kwh_micro: i64,
+    pub price_micro: i64,
+    pub amount_micro: i64,
+    pub fee_micro: i64,
+    /// Grid transactions: the gross energies behind the net amount.
+    pub import_kwh_micro: i64,
+    pub export_kwh_micro: i64,
+}
+
+impl Tx {
+    /// Writes the stable id (`t12-3`, `g12-40`, `r12-7`, `b12-0`, `s12-0`) into `out`.
+    pub fn write_id(&self, out: &mut String) {
+        use std::fmt::Write;
+        let letter = match self.kind {
+            TxKind::P2p => 't',
+            TxKind::PoolBuy => 'b',
+            TxKind::PoolSell => 's',
+            TxKind::Grid => 'g',
+            TxKind::Reward => 'r',
+        };
+        let _ = write!(out, "{letter}{}-{}", self.step, self.seq);
+    }
+}
+
+/// Rounds a decimal quantity (kWh or money units) to integer micro-units.
+pub fn to_micro(x: f64) -> i64 {
+    (x * MICRO).round() as i64
+}
+
+/// The decimal shown in JSON for micro-units (parses back to the same integer).
+pub fn from_micro(x: i64) -> f64 {
+    x as f64 / MICRO
+}
+
+fn account(buf: &mut Vec<u8>, a: AccountRef) {
+    let (tag, index) = a.code();
+    buf.push(tag);
+    buf.extend_from_slice(&index.to_be_bytes());
+}
+
+/// The canonical bytes of a transaction:
+/// `kind u8 ‖ step u64 ‖ id_len u16 ‖ id ‖ seller (tag u8, index u32) ‖ buyer (tag u8, index u32) ‖
+/// kwh i64 ‖ price i64 ‖ amount i64 ‖ fee i64 ‖ import_kwh i64 ‖ export_kwh i64`.
+pub fn encode_tx(buf: &mut Vec<u8>, id: &str, tx: &Tx) {
+    buf.clear();
+    buf.push(tx.kind.code());
+    buf.extend_from_slice(&tx.step.to_be_bytes());
+    buf.extend_from_slice(&(id.len() as u16).to_be_bytes());
+    buf.extend_from_slice(id.as_bytes());
+    account(buf, tx.seller);
+    account(buf, tx.buyer);
+    for v in [tx.kwh_micro, tx.price_micro, tx.amount_micro, tx.fee_micro, tx.import_kwh_micro, tx.export_kwh_micro] {
+        buf.extend_from_slice(&v.to_be_bytes());
+    }
+}
+
+/// Leaf hash of encoded bytes: SHA-256(0x00 ‖ bytes).
+pub fn leaf_hash(bytes: &[u8]) -> Hash {
+    let mut h = Sha256::new();
+    h.update([LEAF_PREFIX]);
+    h.update(bytes);
+    h.finalize().into()
+}
+
+/// Interior node: SHA-256(0x01 ‖ left ‖ right).
+pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    let mut h = Sha256::new();
+    h.update([NODE_PREFIX]);
+    h.update(left);
+    h.update(right);
+    h.finalize().into()
+}
+
+/// The canonical bytes of a genesis member: `index u32 ‖ id_len u16 ‖ id ‖ public key (32)`.
+pub fn encode_member(buf: &mut Vec<u8>, index: u32, id: &str, public_key: &[u8; 32]) {
+    buf.clear();
+    buf.extend_from_slice(&index.to_be_bytes());
+    buf.extend_from_slice(&(id.len() as u16).to_be_bytes());
+    buf.extend_from_slice(id.as_bytes());
+    buf.extend_from_slice(public_key);
+}
+
+/// A block header: what the block hash commits to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub height: u64,
+    pub prev_hash: Hash,
+    pub merkle_root: Hash,
+    pub state_root: Hash,
+    /// Step at whose end the block was sealed.
+    pub step: u64,
+    /// UTC Unix seconds of that step's start.
+    pub time_unix_s: i64,
+    /// Household index of the producer; [`GENESIS_PRODUCER`] for the genesis block.
+    pub producer: u32,
+    pub tx_count: u32,
+    /// Witnesses whose slots were missed before this block.
+    pub missed: Vec<u32>,
+}
+
+impl Header {
+    /// `"peergrid-block-v1" ‖ height u64 ‖ prev_hash ‖ merkle_root ‖ state_root ‖ step u64 ‖
+    /// time i64 ‖ producer u32 ‖ tx_count u32 ‖ missed_count u32 ‖ missed u32 × count`.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(HEADER_TAG.len() + 140 + 4 * self.missed.len());
+        b.extend_from_slice(HEADER_TAG);
+        b.extend_from_slice(&self.height.to_be_bytes());
+        b.extend_from_slice(&self.prev_hash);
+        b.extend_from_slice(&self.merkle_root);
+        b.extend_from_slice(&self.state_root);
+        b.extend_from_slice(&self.step.to_be_bytes());
+        b.extend_from_slice(&self.time_unix_s.to_be_bytes());
+        b.extend_from_slice(&self.producer.to_be_bytes());
+        b.extend_from_slice(&self.tx_count.to_be_bytes());
+        b.extend_from_slice(&(self.missed.len() as u32).to_be_bytes());
+        for m in &self.missed {
+            b.extend_from_slice(&m.to_be_bytes());
+        }
+        b
+    }
+
+    pub fn hash(&self) -> Hash {
+        Sha256::digest(self.encode()).into()
+    }
+}
+
+/// Balances of every account after a block.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct State {
+    pub households: Vec<i64>,
+    pub grid: i64,
+    pub network: i64,
+    pub fund: i64,
+    pub pool: i64,
+}
+
+impl State {
+    pub fn new(households: usize) -> Self {
+        State { households: vec![0; households], ..Default::default() }
+    }
+
+    fn slot(&mut self, a: AccountRef) -> Option<&mut i64> {
+        match a {
+            AccountRef::Household(i) => self.households.get_mut(i as usize),
+            AccountRef::Grid => Some(&mut self.grid),
+            AccountRef::Network => Some(&mut self.network),
+            AccountRef::Fund => Some(&mut self.fund),
+            AccountRef::Pool => Some(&mut self.pool),
+        }
+    }
+
+    /// Applies a transaction: the buyer pays `amount` to the seller, the seller pays `fee` to
+    /// the fund. Returns false if an account does not exist.
+    pub fn apply(&mut self, tx: &Tx) -> bool {
+        let ok = match self.slot(tx.buyer) {
+            Some(b) => {
+                *b -= tx.amount_micro;
+                true
+            }
+            None => false,
+        };
+        let ok = ok
+            && match self.slot(tx.seller) {
+                Some(s) => {
+                    *s += tx.amount_micro - tx.fee_micro;
+                    true
+                }
+                None => false,
+            };
+        self.fund += tx.fee_micro;
+        ok
+    }
+
+    /// Sum of all balances (always zero: every payment has a payer and a payee).
+    pub fn total(&self) -> i64 {
+        self.households.iter().sum::<i64>() + self.grid + self.network + self.fund + self.pool
+    }
+
+    /// SHA-256(`"peergrid-state-v1" ‖ n u32 ‖ n × household balance i64 ‖ grid ‖ network ‖ fund ‖ pool`).
+    pub fn root(&self) -> Hash {
+        let mut h = Sha256::new();
+        h.update(STATE_TAG);
+        h.update((self.households.len() as u32).to_be_bytes());
+        // Hash in chunks to keep the buffer small and the calls few.
+        let mut chunk = [0u8; 8 * 256];
+        for part in self.households.chunks(256) {
+            for (i, v) in part.iter().enumerate() {
+                chunk[i * 8..i * 8 + 8].copy_from_slice(&v.to_be_bytes());
+            }
+            h.update(&chunk[..part.len() * 8]);
+        }
+        for v in [self.grid, self.network, self.fund, self.pool] {
+            h.update(v.to_be_bytes());
+        }
+        h.finalize().into()
+    }
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    crate::scenario::hex(bytes)
+}
+
+/// Parses 64 hex digits.
+pub fn parse_hash(s: &str) -> Option<Hash> {
+    let v = parse_hex(s)?;
+    v.try_into().ok()
+}
+
+pub fn parse_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect()
+}
+
+/// The canonical bytes of the genesis facts: `"peergrid-genesis-v1" ‖ seed u64 ‖ witnesses u32 ‖
+/// scenario_len u16 ‖ scenario ‖ stake_len u16 ‖ stake`.
+pub fn encode_genesis_info(buf: &mut Vec<u8>, info: &super::json::GenesisInfo) {
+    buf.clear();
+    buf.extend_from_slice(b"peergrid-genesis-v1");
+    buf.extend_from_slice(&info.seed.to_be_bytes());
+    buf.extend_from_slice(&info.witnesses.to_be_bytes());
+    for s in [&info.scenario, &info.stake] {
+        buf.extend_from_slice(&(s.len() as u16).to_be_bytes());
+        buf.extend_from_slice(s.as_bytes());
+    }
+}

@@ -1,0 +1,165 @@
+//! `ledger.jsonl`: one block per line. Written by hand (fast: millions of transactions), read
+//! with serde (strict: unknown fields are errors). Field names are a contract for other tools.
+//!
+//! Numbers are decimals of the hashed integer units (kWh, currency, currency per kWh), printed as
+//! the shortest decimal that parses back to the same integer micro-units.
+
+use super::encoding::{from_micro, hex, AccountRef, Hash, Header, Tx};
+use serde::Deserialize;
+use std::fmt::Write;
+
+/// What the genesis block records besides its members.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenesisInfo {
+    pub scenario: String,
+    pub seed: u64,
+    pub witnesses: u32,
+    pub stake: String,
+}
+
+pub fn account_name<'a>(a: AccountRef, ids: &'a [String]) -> &'a str {
+    match a {
+        AccountRef::Household(i) => &ids[i as usize],
+        other => other.system_name().unwrap_or("?"),
+    }
+}
+
+fn num(out: &mut String, micro: i64) {
+    let _ = write!(out, "{}", from_micro(micro));
+}
+
+/// Appends one transaction object.
+pub fn write_tx(out: &mut String, tx: &Tx, ids: &[String]) {
+    out.push_str("{\"id\":\"");
+    tx.write_id(out);
+    let _ = write!(out, "\",\"kind\":\"{}\",\"step\":{},\"seller\":\"{}\",\"buyer\":\"{}\",\"kwh\":", tx.kind.label(), tx.step, account_name(tx.seller, ids), account_name(tx.buyer, ids));
+    num(out, tx.kwh_micro);
+    out.push_str(",\"price\":");
+    num(out, tx.price_micro);
+    out.push_str(",\"amount\":");
+    num(out, tx.amount_micro);
+    out.push_str(",\"fee\":");
+    num(out, tx.fee_micro);
+    if tx.kind == super::encoding::TxKind::Grid {
+        out.push_str(",\"import_kwh\":");
+        num(out, tx.import_kwh_micro);
+        out.push_str(",\"export_kwh\":");
+        num(out, tx.export_kwh_micro);
+    }
+    out.push('}');
+}
+
+/// Appends the header fields shared by all blocks (without the closing brace).
+fn write_header(out: &mut String, h: &Header, hash: &Hash, producer: &str, time: &str, signature: &str, ids: &[String]) {
+    let _ = write!(
+        out,
+        "{{\"height\":{},\"hash\":\"{}\",\"prev_hash\":\"{}\",\"merkle_root\":\"{}\",\"state_root\":\"{}\",\"producer\":\"{}\",\"time\":\"{}\",\"step\":{},\"tx_count\":{},\"missed\":[",
+        h.height,
+        hex(hash),
+        hex(&h.prev_hash),
+        hex(&h.merkle_root),
+        hex(&h.state_root),
+        producer,
+        time,
+        h.step,
+        h.tx_count
+    );
+    for (i, m) in h.missed.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "\"{}\"", ids[*m as usize]);
+    }
+    let _ = write!(out, "],\"signature\":\"{signature}\"");
+}
+
+/// Appends a block line (with its newline).
+#[allow(clippy::too_many_arguments)]
+pub fn write_block(out: &mut String, h: &Header, hash: &Hash, producer: &str, time: &str, signature: &[u8], txs: &[Tx], ids: &[String]) {
+    write_header(out, h, hash, producer, time, &hex(signature), ids);
+    out.push_str(",\"transactions\":[");
+    for (i, tx) in txs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_tx(out, tx, ids);
+    }
+    out.push_str("]}\n");
+}
+
+/// Appends the genesis line: members (id and public key) and the run's facts.
+pub fn write_genesis(out: &mut String, h: &Header, hash: &Hash, time: &str, info: &GenesisInfo, ids: &[String], keys: &[[u8; 32]]) {
+    write_header(out, h, hash, GENESIS_NAME, time, "", ids);
+    let _ = write!(
+        out,
+        ",\"transactions\":[],\"genesis\":{{\"scenario\":{},\"seed\":{},\"witnesses\":{},\"stake\":\"{}\",\"members\":[",
+        serde_json::Value::String(info.scenario.clone()),
+        info.seed,
+        info.witnesses,
+        info.stake
+    );
+    for (i, (id, key)) in ids.iter().zip(keys).enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{{\"id\":\"{id}\",\"public_key\":\"{}\"}}", hex(key));
+    }
+    out.push_str("]}}\n");
+}
+
+/// Producer name of the genesis block.
+pub const GENESIS_NAME: &str = "genesis";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockJson {
+    pub height: u64,
+    pub hash: String,
+    pub prev_hash: String,
+    pub merkle_root: String,
+    pub state_root: String,
+    pub producer: String,
+    pub time: String,
+    pub step: u64,
+    pub tx_count: u32,
+    pub missed: Vec<String>,
+    pub signature: String,
+    pub transactions: Vec<TxJson>,
+    #[serde(default)]
+    pub genesis: Option<GenesisJson>,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TxJson {
+    pub id: String,
+    pub kind: String,
+    pub step: u64,
+    pub seller: String,
+    pub buyer: String,
+    pub kwh: f64,
+    pub price: f64,
+    pub amount: f64,
+    pub fee: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import_kwh: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export_kwh: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisJson {
+    pub scenario: String,
+    pub seed: u64,
+    pub witnesses: u32,
+    pub stake: String,
+    pub members: Vec<MemberJson>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberJson {
+    pub id: String,
+    pub public_key: String,
+}

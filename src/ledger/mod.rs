@@ -1,0 +1,489 @@
+//! The hash-chained trade ledger. Every step's payments become transactions (peer trades one by
+//! one; grid imports and exports netted per household per block); blocks are sealed by elected
+//! witnesses (delegated proof of stake), hash-chained with SHA-256, signed with Ed25519 and
+//! streamed to `ledger.jsonl`. Anyone can check the file alone with `peergrid verify`.
+//!
+//! Encoding and hashes: [`encoding`] and `docs/ledger.md`. Runs in `SimSystems::Settlement`,
+//! after money settlement.
+
+pub mod audit;
+pub mod encoding;
+pub mod json;
+pub mod merkle;
+pub mod validators;
+pub mod verify;
+
+use crate::household::{HouseholdEntities, HouseholdIds, Wallet};
+use crate::money::Micros;
+use crate::scenario::schema::StakeKind;
+use crate::settlement::{Accounts, PaymentKind, StepPayments, Treasury};
+use crate::time::{SimClock, TimeFrame};
+use bevy::prelude::*;
+use ed25519_dalek::{Signer, SigningKey};
+use encoding::{leaf_hash, to_micro, AccountRef, Hash, Header, State, Tx, TxKind};
+use json::GenesisInfo;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::Arc;
+use validators::{elect, is_offline, signing_key, Fault};
+
+/// Parts per million: fee rates are integers in ppm of the trade amount.
+pub const PPM: i64 = 1_000_000;
+
+/// How the community fund's fee rate is set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FeePolicy {
+    Fixed { rate_ppm: i64 },
+    /// Each round: rate = clamp(base × (2 − fund / target), min, max).
+    Flexible { base_ppm: i64, target: Micros, min_ppm: i64, max_ppm: i64 },
+}
+
+impl FeePolicy {
+    pub fn rate_ppm(&self, fund: Micros) -> i64 {
+        match *self {
+            FeePolicy::Fixed { rate_ppm } => rate_ppm,
+            FeePolicy::Flexible { base_ppm, target, min_ppm, max_ppm } => {
+                let ratio = fund.0 as f64 / target.0.max(1) as f64;
+                ((base_ppm as f64 * (2.0 - ratio)).round() as i64).clamp(min_ppm, max_ppm)
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TreasuryConfig {
+    pub policy: FeePolicy,
+    pub producer_reward: Micros,
+}
+
+/// The ledger's settings, resolved from the scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerConfig {
+    pub block_every_steps: u32,
+    pub max_transactions_per_block: u32,
+    pub witnesses: u32,
+    pub stake: StakeKind,
+    pub votes_per_household: u32,
+    pub faults: Vec<Fault>,
+    pub treasury: Option<TreasuryConfig>,
+    pub write_jsonl: bool,
+}
+
+/// The ledger's facts for `summary.json`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LedgerSummary {
+    /// Blocks after the genesis block.
+    pub blocks: u64,
+    pub transactions: u64,
+    pub missed_slots: u64,
+    pub head_hash: String,
+    pub genesis_hash: String,
+    pub witnesses: Vec<String>,
+    pub fund_balance: f64,
+    pub fee_rate: f64,
+    pub jsonl_written: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct GridAccount {
+    net_micro: i64,
+    import_kwh: f64,
+    export_kwh: f64,
+}
+
+/// Chain state, pending transactions and the output stream.
+#[derive(Resource)]
+pub struct Ledger {
+    cfg: LedgerConfig,
+    seed: u64,
+    frame: TimeFrame,
+    ids: Arc<Vec<String>>,
+    kwp_micro: Vec<u64>,
+    /// Balances after the last sealed block (replayed from its transactions).
+    pub state: State,
+    height: u64,
+    head: Hash,
+    genesis: Hash,
+    slot: u64,
+    witnesses: Vec<u32>,
+    keys: HashMap<u32, SigningKey>,
+    pending: Vec<Tx>,
+    grid: Vec<GridAccount>,
+    grid_touched: Vec<u32>,
+    transactions: u64,
+    missed_slots: u64,
+    out: Option<BufWriter<File>>,
+    line: String,
+    enc: Vec<u8>,
+    id: String,
+    leaves: Vec<Hash>,
+    scratch: Vec<Hash>,
+    /// First write error (systems cannot return errors).
+    pub error: Option<String>,
+}
+
+impl Ledger {
+    /// Starts a chain: derives every member's key, builds the genesis block and, when writing,
+    /// creates `dir/ledger.jsonl` with the genesis line.
+    pub fn new(cfg: LedgerConfig, scenario: &crate::scenario::Scenario, dir: Option<&Path>) -> std::io::Result<Ledger> {
+        let ids: Arc<Vec<String>> = Arc::new(scenario.households.iter().map(|h| h.id.clone()).collect());
+        let n = ids.len();
+        let seed = scenario.seed;
+        let keys: Vec<[u8; 32]> = (0..n as u32).into_par_iter().map(|i| signing_key(seed, i).verifying_key().to_bytes()).collect();
+        let info = GenesisInfo { scenario: scenario.name.clone(), seed, witnesses: cfg.witnesses, stake: format!("{:?}", cfg.stake) };
+        let state = State::new(n);
+        let (header, hash) = genesis_header(&info, &ids, &keys, &state, scenario.frame.start_utc.timestamp());
+        let out = match (dir, cfg.write_jsonl) {
+            (Some(d), true) => Some(BufWriter::with_capacity(1 << 20, File::create(d.join("ledger.jsonl"))?)),
+            _ => None,
+        };
+        let mut ledger = Ledger {
+            kwp_micro: scenario.households.iter().map(|h| h.pv.map(|p| to_micro(p.kwp).max(0) as u64).unwrap_or(0)).collect(),
+            cfg,
+            seed,
+            frame: scenario.frame,
+            ids: ids.clone(),
+            state,
+            height: 0,
+            head: hash,
+            genesis: hash,
+            slot: 0,
+            witnesses: Vec::new(),
+            keys: HashMap::new(),
+            pending: Vec::new(),
+            grid: vec![GridAccount::default(); n],
+            grid_touched: Vec::new(),
+            transactions: 0,
+            missed_slots: 0,
+            out,
+            line: String::with_capacity(1 << 16),
+            enc: Vec::with_capacity(256),
+            id: String::new(),
+            leaves: Vec::new(),
+            scratch: Vec::new(),
+            error: None,
+        };
+        if ledger.out.is_some() {
+            let (l, o) = scenario.frame.zone.local(scenario.frame.start_utc);
+            json::write_genesis(&mut ledger.line, &header, &hash, &crate::time::iso_with_offset(l, o), &info, &ids, &keys);
+            ledger.flush_line();
+        }
+        Ok(ledger)
+    }
+
+    fn flush_line(&mut self) {
+        if let Some(out) = &mut self.out {
+            if self.error.is_none() {
+                if let Err(e) = out.write_all(self.line.as_bytes()) {
+                    self.error = Some(format!("writing ledger.jsonl: {e}"));
+                }
+            }
+        }
+        self.line.clear();
+    }
+
+    /// Flushes the file; returns the first error seen.
+    pub fn finish(&mut self) -> Result<(), String> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        if let Some(out) = &mut self.out {
+            out.flush().map_err(|e| format!("writing ledger.jsonl: {e}"))?;
+        }
+        Ok(())
+    }
+
+    pub fn summary(&self, fee_rate_ppm: i64) -> LedgerSummary {
+        LedgerSummary {
+            blocks: self.height,
+            transactions: self.transactions,
+            missed_slots: self.missed_slots,
+            head_hash: encoding::hex(&self.head),
+            genesis_hash: encoding::hex(&self.genesis),
+            witnesses: self.witnesses.iter().map(|w| self.ids[*w as usize].clone()).collect(),
+            fund_balance: Micros(self.state.fund).as_units(),
+            fee_rate: fee_rate_ppm as f64 / PPM as f64,
+            jsonl_written: self.out.is_some(),
+        }
+    }
+
+    fn stakes(&self) -> Vec<u64> {
+        match self.cfg.stake {
+            StakeKind::Equal => vec![1; self.ids.len()],
+            StakeKind::Kwp => self.kwp_micro.clone(),
+            StakeKind::Balance => self.state.households.iter().map(|b| (*b).max(0) as u64).collect(),
+        }
+    }
+
+    /// Starts a validator round when the slot counter reaches one: re-elects and resets the fee.
+    fn maybe_new_round(&mut self, treasury: &mut Treasury) {
+        let k = self.cfg.witnesses.max(1) as u64;
+        if self.slot % k == 0 || self.witnesses.is_empty() {
+            let round = self.slot / k;
+            self.witnesses = elect(&self.stakes(), k as usize, self.cfg.votes_per_household as usize, self.seed, round);
+            if let Some(t) = &self.cfg.treasury {
+                treasury.fee_rate_ppm = t.policy.rate_ppm(Micros(self.state.fund));
+            }
+        }
+    }
+
+    /// The next live witness for a block at `step`, recording missed slots; `None` if all are
+    /// offline.
+    fn next_producer(&mut self, step: u64, treasury: &mut Treasury, missed: &mut Vec<u32>) -> Option<u32> {
+        for _ in 0..self.cfg.witnesses.max(1) {
+            self.maybe_new_round(treasury);
+            let w = self.witnesses[(self.slot % self.witnesses.len() as u64) as usize];
+            self.slot += 1;
+            if is_offline(&self.cfg.faults, w, step) {
+                missed.push(w);
+                self.missed_slots += 1;
+            } else {
+                return Some(w);
+            }
+        }
+        None
+    }
+
+    /// Turns the grid accounts since the last block into one netted transaction per household.
+    fn net_grid(&mut self, step: u64) {
+        self.grid_touched.sort_unstable();
+        for &h in &self.grid_touched {
+            let g = std::mem::take(&mut self.grid[h as usize]);
+            let (import, export) = (to_micro(g.import_kwh), to_micro(g.export_kwh));
+            if g.net_micro == 0 && import == 0 && export == 0 {
+                continue;
+            }
+            let (seller, buyer) = if g.net_micro >= 0 { (AccountRef::Grid, AccountRef::Household(h)) } else { (AccountRef::Household(h), AccountRef::Grid) };
+            let kwh = (import - export).abs();
+            let amount = g.net_micro.abs();
+            let price = if kwh > 0 { ((amount as i128 * 1_000_000) / kwh as i128) as i64 } else { 0 };
+            self.pending.push(Tx {
+                kind: TxKind::Grid,
+                step,
+                seq: h as u64,
+                seller,
+                buyer,
+                kwh_micro: kwh,
+                price_micro: price,
+                amount_micro: amount,
+                fee_micro: 0,
+                import_kwh_micro: import,
+                export_kwh_micro: export,
+            });
+        }
+        self.grid_touched.clear();
+    }
+
+    /// Seals everything pending into one or more blocks. Returns the rewards paid (producer,
+    /// amount) so the caller can credit wallets.
+    fn seal(&mut self, step: u64, last: bool, treasury: &mut Treasury) -> Vec<(u32, Micros)> {
+        let mut rewards = Vec::new();
+        self.net_grid(step);
+        if self.pending.is_empty() {
+            return rewards;
+        }
+        let reward = self.cfg.treasury.map(|t| t.producer_reward).unwrap_or(Micros::ZERO);
+        let cap = (self.cfg.max_transactions_per_block as usize).saturating_sub(usize::from(reward.0 > 0)).max(1);
+        let mut txs = std::mem::take(&mut self.pending);
+        let mut start = 0;
+        while start < txs.len() {
+            let mut missed = Vec::new();
+            let producer = match self.next_producer(step, treasury, &mut missed) {
+                Some(p) => p,
+                None if last => {
+                    // Final flush with every witness offline: the first live household seals.
+                    (0..self.ids.len() as u32).find(|h| !is_offline(&self.cfg.faults, *h, step)).unwrap_or(0)
+                }
+                None => {
+                    // No live witness: keep the rest pending; no trade is lost.
+                    self.pending = txs.split_off(start);
+                    return rewards;
+                }
+            };
+            let end = (start + cap).min(txs.len());
+            let mut block: Vec<Tx> = txs[start..end].to_vec();
+            if reward.0 > 0 && self.state.fund > 0 {
+                let amount = reward.0.min(self.state.fund);
+                block.push(Tx {
+                    kind: TxKind::Reward,
+                    step,
+                    seq: self.height + 1,
+                    seller: AccountRef::Household(producer),
+                    buyer: AccountRef::Fund,
+                    kwh_micro: 0,
+                    price_micro: 0,
+                    amount_micro: amount,
+                    fee_micro: 0,
+                    import_kwh_micro: 0,
+                    export_kwh_micro: 0,
+                });
+                rewards.push((producer, Micros(amount)));
+            }
+            self.append_block(step, producer, missed, &block);
+            start = end;
+        }
+        rewards
+    }
+
+    fn append_block(&mut self, step: u64, producer: u32, missed: Vec<u32>, txs: &[Tx]) {
+        self.leaves.clear();
+        for tx in txs {
+            self.id.clear();
+            tx.write_id(&mut self.id);
+            encoding::encode_tx(&mut self.enc, &self.id, tx);
+            self.leaves.push(leaf_hash(&self.enc));
+            self.state.apply(tx);
+        }
+        let header = Header {
+            height: self.height + 1,
+            prev_hash: self.head,
+            merkle_root: merkle::root(&self.leaves, &mut self.scratch),
+            state_root: self.state.root(),
+            step,
+            time_unix_s: self.frame.step_start_utc(step).timestamp(),
+            producer,
+            tx_count: txs.len() as u32,
+            missed,
+        };
+        let hash = header.hash();
+        let (seed, ids) = (self.seed, self.ids.clone());
+        let key = self.keys.entry(producer).or_insert_with(|| signing_key(seed, producer));
+        let signature = key.sign(&hash).to_bytes();
+        if self.out.is_some() {
+            let (l, o) = self.frame.zone.local(self.frame.step_start_utc(step));
+            let time = crate::time::iso_with_offset(l, o);
+            json::write_block(&mut self.line, &header, &hash, &ids[producer as usize], &time, &signature, txs, &ids);
+            self.flush_line();
+        }
+        self.head = hash;
+        self.height += 1;
+        self.transactions += txs.len() as u64;
+        if self.keys.len() > 4 * self.cfg.witnesses as usize + 8 {
+            self.keys.clear(); // keep only recent producers' keys
+        }
+    }
+}
+
+/// The genesis header over the members and the run's facts.
+pub fn genesis_header(info: &GenesisInfo, ids: &[String], keys: &[[u8; 32]], state: &State, time_unix_s: i64) -> (Header, Hash) {
+    let mut buf = Vec::new();
+    let mut leaves = Vec::with_capacity(ids.len() + 1);
+    encoding::encode_genesis_info(&mut buf, info);
+    leaves.push(leaf_hash(&buf));
+    for (i, (id, key)) in ids.iter().zip(keys).enumerate() {
+        encoding::encode_member(&mut buf, i as u32, id, key);
+        leaves.push(leaf_hash(&buf));
+    }
+    let header = Header {
+        height: 0,
+        prev_hash: [0; 32],
+        merkle_root: merkle::root(&leaves, &mut Vec::new()),
+        state_root: state.root(),
+        step: 0,
+        time_unix_s,
+        producer: encoding::GENESIS_PRODUCER,
+        tx_count: 0,
+        missed: Vec::new(),
+    };
+    let hash = header.hash();
+    (header, hash)
+}
+
+/// Records the step's payments and seals blocks when due; pays producer rewards from the fund.
+/// Reads `StepPayments`, `SimClock`; writes `Ledger`, `Treasury`, `Accounts`, `Wallet`.
+/// Runs in `SimSystems::Settlement`, after `settle`.
+#[allow(clippy::too_many_arguments)]
+pub fn record_and_seal(
+    clock: Res<SimClock>,
+    payments: Res<StepPayments>,
+    entities: Res<HouseholdEntities>,
+    mut ledger: ResMut<Ledger>,
+    mut treasury: ResMut<Treasury>,
+    mut accounts: ResMut<Accounts>,
+    mut wallets: Query<&mut Wallet>,
+) {
+    let step = clock.step;
+    let l = &mut *ledger;
+    let mut seq = 0u64;
+    let mut traded = false;
+    for p in &payments.0 {
+        let household = |a: crate::settlement::Account| match a {
+            crate::settlement::Account::Household(i) => i,
+            _ => u32::MAX,
+        };
+        match p.kind {
+            PaymentKind::PeerTrade | PaymentKind::PoolPurchase | PaymentKind::PoolSale => {
+                let (kind, seller, buyer) = match p.kind {
+                    PaymentKind::PeerTrade => (TxKind::P2p, AccountRef::Household(household(p.payee)), AccountRef::Household(household(p.payer))),
+                    PaymentKind::PoolPurchase => (TxKind::PoolBuy, AccountRef::Pool, AccountRef::Household(household(p.payer))),
+                    _ => (TxKind::PoolSell, AccountRef::Household(household(p.payee)), AccountRef::Pool),
+                };
+                l.pending.push(Tx {
+                    kind,
+                    step,
+                    seq,
+                    seller,
+                    buyer,
+                    kwh_micro: to_micro(p.kwh),
+                    price_micro: p.price.0,
+                    amount_micro: p.amount.0,
+                    fee_micro: p.fee.0,
+                    import_kwh_micro: 0,
+                    export_kwh_micro: 0,
+                });
+                seq += 1;
+                traded = true;
+            }
+            PaymentKind::GridImport | PaymentKind::GridExport => {
+                let h = if p.kind == PaymentKind::GridImport { household(p.payer) } else { household(p.payee) };
+                let g = &mut l.grid[h as usize];
+                if g.import_kwh == 0.0 && g.export_kwh == 0.0 && g.net_micro == 0 {
+                    l.grid_touched.push(h);
+                }
+                if p.kind == PaymentKind::GridImport {
+                    g.net_micro += p.amount.0;
+                    g.import_kwh += p.kwh;
+                } else {
+                    g.net_micro -= p.amount.0;
+                    g.export_kwh += p.kwh;
+                }
+            }
+        }
+    }
+    let last = step + 1 >= clock.frame.total_steps;
+    let every = l.cfg.block_every_steps as u64;
+    let due = last || if every == 0 { traded } else { (step + 1) % every == 0 };
+    if due {
+        for (producer, amount) in l.seal(step, last, &mut treasury) {
+            accounts.community_fund -= amount;
+            if let Ok(mut w) = wallets.get_mut(entities.0[producer as usize]) {
+                w.balance += amount;
+                w.rewards_received += amount;
+            }
+        }
+    }
+}
+
+/// Adds the ledger to a simulation (after settlement).
+pub struct LedgerPlugin;
+
+impl Plugin for LedgerPlugin {
+    fn build(&self, app: &mut App) {
+        // Trades of the first block already pay the fund's initial fee.
+        let rate = app.world().get_resource::<Ledger>().and_then(|l| l.cfg.treasury).map(|t| t.policy.rate_ppm(Micros::ZERO)).unwrap_or(0);
+        app.insert_resource(Treasury { fee_rate_ppm: rate });
+        app.add_systems(crate::sim::SimStep, record_and_seal.after(crate::settlement::settle).in_set(crate::sim::SimSystems::Settlement));
+    }
+}
+
+/// The household ids, for tools that read a ledger alongside a run.
+pub fn ids_of(world: &World) -> Arc<Vec<String>> {
+    world.resource::<HouseholdIds>().0.clone()
+}
+
+#[cfg(test)]
+mod tests;
