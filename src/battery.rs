@@ -80,6 +80,40 @@ pub struct BatteryMarketPolicy {
     pub offer_price: Option<PricePerKwh>,
 }
 
+/// The result of own use and the battery for one household and step, kWh.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct OwnUse {
+    /// PV used directly by the household.
+    pub direct: f64,
+    pub charge: f64,
+    pub discharge: f64,
+    /// PV left for the market.
+    pub surplus: f64,
+    /// Demand left for the market.
+    pub deficit: f64,
+}
+
+/// Own use first, then the battery (the documented policy). Shared by the run and its grid-only
+/// baseline so both follow exactly the same arithmetic.
+pub fn own_use(pv_kwh: f64, load_kwh: f64, battery: Option<&mut Battery>) -> OwnUse {
+    let direct = pv_kwh.min(load_kwh);
+    let mut surplus = pv_kwh - direct;
+    let mut deficit = load_kwh - direct;
+    let (mut charge, mut discharge) = (0.0, 0.0);
+    if let Some(b) = battery {
+        if surplus > 0.0 {
+            charge = b.charge(surplus, 0.0);
+            surplus -= charge;
+        }
+        if deficit > 0.0 {
+            let floor = b.min_soc_kwh;
+            discharge = b.discharge(deficit, 0.0, floor);
+            deficit -= discharge;
+        }
+    }
+    OwnUse { direct, charge, discharge, surplus: surplus.max(0.0), deficit: deficit.max(0.0) }
+}
+
 /// Own use and battery, in `SimSystems::OwnUseAndBattery`.
 pub struct BatteryPlugin;
 
@@ -93,31 +127,20 @@ impl Plugin for BatteryPlugin {
 /// `battery_offer` of each [`Meter`]. Reads `BatteryMarketPolicy`; writes `Meter`,
 /// `Battery`. Runs in `SimSystems::OwnUseAndBattery`, after PV and load are measured.
 pub fn own_use_and_battery(policy: Res<BatteryMarketPolicy>, mut households: Query<(&mut Meter, Option<&mut Battery>)>) {
-    for (mut m, battery) in &mut households {
-        let direct = m.pv_kwh.min(m.load_kwh);
-        let mut surplus = m.pv_kwh - direct;
-        let mut deficit = m.load_kwh - direct;
-        let (mut charge, mut discharge, mut offer) = (0.0, 0.0, 0.0);
-        if let Some(mut b) = battery {
-            if surplus > 0.0 {
-                charge = b.charge(surplus, 0.0);
-                surplus -= charge;
-            }
-            if deficit > 0.0 {
-                let floor = b.min_soc_kwh;
-                discharge = b.discharge(deficit, 0.0, floor);
-                deficit -= discharge;
-            }
-            if charge <= ENERGY_EPSILON_KWH && deficit <= ENERGY_EPSILON_KWH {
+    for (mut m, mut battery) in &mut households {
+        let u = own_use(m.pv_kwh, m.load_kwh, battery.as_deref_mut());
+        let mut offer = 0.0;
+        if let Some(b) = battery {
+            if u.charge <= ENERGY_EPSILON_KWH && u.deficit <= ENERGY_EPSILON_KWH {
                 let reserve = (policy.market_reserve_soc * b.capacity_kwh).max(b.min_soc_kwh);
-                offer = b.discharge_room_kwh(discharge, reserve);
+                offer = b.discharge_room_kwh(u.discharge, reserve);
             }
         }
-        m.self_consumed_kwh = direct + charge;
-        m.battery_charge_kwh = charge;
-        m.battery_discharge_kwh = discharge;
-        m.surplus_kwh = surplus.max(0.0);
-        m.deficit_kwh = deficit.max(0.0);
+        m.self_consumed_kwh = u.direct + u.charge;
+        m.battery_charge_kwh = u.charge;
+        m.battery_discharge_kwh = u.discharge;
+        m.surplus_kwh = u.surplus;
+        m.deficit_kwh = u.deficit;
         m.battery_offer_kwh = offer;
     }
 }

@@ -141,9 +141,11 @@ pub fn spawn_households(world: &mut World, scenario: &Scenario) {
         if let Some(pv) = h.pv {
             e.insert(PvArray::new(pv.kwp, pv.tilt_deg, pv.azimuth_deg, pv.performance_ratio));
         }
-        if let Some(b) = &h.battery {
-            e.insert(Battery::from_spec(b, step_hours));
+        let battery = h.battery.as_ref().map(|b| Battery::from_spec(b, step_hours));
+        if let Some(b) = battery {
+            e.insert(b);
         }
+        e.insert(crate::baseline::Baseline { battery, ..Default::default() });
         entities.push(e.id());
     }
     world.insert_resource(HouseholdEntities(entities));

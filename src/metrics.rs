@@ -92,6 +92,10 @@ impl Recorder {
         Ok(r)
     }
 
+    fn int(w: &mut csv::Writer<BufWriter<File>>, value: u64) -> csv::Result<()> {
+        w.write_field(itoa::Buffer::new().format(value))
+    }
+
     fn field(w: &mut csv::Writer<BufWriter<File>>, buf: &mut String, value: impl std::fmt::Display) -> csv::Result<()> {
         buf.clear();
         let _ = write!(buf, "{value}");
@@ -122,15 +126,19 @@ impl Recorder {
         w.write_record(None::<&[u8]>)?;
         let (w, b) = (&mut self.trades, &mut self.buf);
         for tr in &clearing.trades {
-            Self::field(w, b, t.step)?;
+            Self::int(w, t.step)?;
             match tr.seller {
                 Seller::Household { index, .. } => w.write_field(&ids[index as usize])?,
                 Seller::Pool => w.write_field("pool")?,
             }
             w.write_field(&ids[tr.buyer as usize])?;
             Self::field(w, b, tr.kwh)?;
-            w.write_field(tr.price.to_decimal_string())?;
-            w.write_field(tr.price.amount_for(tr.kwh).to_decimal_string())?;
+            b.clear();
+            Micros(tr.price.0).write_decimal(b);
+            w.write_field(b.as_bytes())?;
+            b.clear();
+            tr.price.amount_for(tr.kwh).write_decimal(b);
+            w.write_field(b.as_bytes())?;
             w.write_field(match tr.seller {
                 Seller::Household { source, .. } => source.label(),
                 Seller::Pool => "pool",

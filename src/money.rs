@@ -24,10 +24,18 @@ impl Micros {
 
     /// Exact decimal text with six places (`-1.250000`), for CSV and JSON.
     pub fn to_decimal_string(self) -> String {
+        let mut s = String::new();
+        self.write_decimal(&mut s);
+        s
+    }
+
+    /// Appends the six-place decimal to `out` (no allocation in hot loops).
+    pub fn write_decimal(self, out: &mut String) {
+        use std::fmt::Write;
         let sign = if self.0 < 0 { "-" } else { "" };
         let abs = self.0.unsigned_abs();
         let per = MICROS_PER_UNIT as u64;
-        format!("{sign}{}.{:06}", abs / per, abs % per)
+        let _ = write!(out, "{sign}{}.{:06}", abs / per, abs % per);
     }
 }
 

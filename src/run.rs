@@ -1,10 +1,10 @@
-//! `peergrid run`: simulates the scenario with its rule and, on the same inputs, the grid-only
-//! baseline (in parallel when two threads are allowed), then writes the results atomically.
+//! `peergrid run`: simulates the scenario with its rule (and, in the same pass, the grid-only
+//! baseline of every household), then writes the results atomically.
 
 use crate::error::InputErrors;
 use crate::household::Wallet;
 use crate::ledger::Ledger;
-use crate::market::registry::{self, RuleInfo};
+use crate::market::registry::RuleInfo;
 use crate::metrics::{Recorder, RunTotals};
 use crate::money::Micros;
 use crate::output::{write_file, Staging};
@@ -128,10 +128,7 @@ pub fn simulate(sim: &mut Simulation, mut on_step: impl FnMut(u64)) -> Result<Si
     let household_money: i64 = households.iter().map(|h| h.wallet.balance.0).sum();
     let fee_rate = sim.fee_rate_ppm();
     let ledger = match sim.take_ledger() {
-        Some(mut l) => {
-            l.finish().map_err(RunError::Failed)?;
-            Some(l.summary(fee_rate))
-        }
+        Some(mut l) => Some(l.summary(fee_rate).map_err(RunError::Failed)?),
         None => None,
     };
     Ok(SimOutcome { totals: sim.run_totals(), accounts_total: Micros(household_money) + sim.accounts().total(), households, ledger })
@@ -183,19 +180,15 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
         }
         Ok(out)
     };
-    let base_job = || -> Result<SimOutcome, RunError> {
-        let rule = registry::BASELINE;
-        simulate(&mut Simulation::new(config(&scenario, rule, registry::default_params(rule))), |_| {})
-    };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.threads.max(1)).build().map_err(|e| RunError::Failed(e.to_string()))?;
-    let (main_out, base_out) = pool.install(|| rayon::join(main_job, base_job));
+    let main_out = pool.install(main_job);
     bar.finish_and_clear();
-    let (main_out, base_out) = (main_out?, base_out?);
+    let main_out = main_out?;
 
     let runtime_s = started.elapsed().as_secs_f64();
-    let summary = summarise(&scenario, &main_out, &base_out, runtime_s);
+    let summary = summarise(&scenario, &main_out, runtime_s);
     let dir = staging.path();
-    write_households(dir, &scenario, &main_out.households, &base_out.households).map_err(failed("writing households.csv"))?;
+    write_households(dir, &scenario, &main_out.households).map_err(failed("writing households.csv"))?;
     let topology = serde_json::to_vec_pretty(&scenario.topology.to_json()).map_err(|e| RunError::Failed(e.to_string()))?;
     write_file(dir, "topology.json", &topology).map_err(failed("writing topology.json"))?;
     let json = serde_json::to_vec_pretty(&summary).map_err(|e| RunError::Failed(e.to_string()))?;
@@ -208,15 +201,12 @@ fn ratio(num: f64, den: f64) -> Option<f64> {
     (den > 0.0).then(|| num / den)
 }
 
-fn community_bill(households: &[HouseholdResult]) -> Micros {
-    households.iter().fold(Micros::ZERO, |acc, h| acc + h.wallet.bill())
-}
-
-pub fn summarise(s: &Scenario, main: &SimOutcome, base: &SimOutcome, runtime_s: f64) -> Summary {
+pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
     let t = &main.totals;
     let sum = &t.sum;
-    let bill = community_bill(&main.households);
-    let baseline_bill = community_bill(&base.households);
+    let bill = main.households.iter().fold(Micros::ZERO, |acc, h| acc + h.wallet.bill());
+    let baseline_bill = main.households.iter().fold(Micros::ZERO, |acc, h| acc + h.baseline.wallet.bill());
+    let baseline_unserved_kwh: f64 = main.households.iter().map(|h| h.baseline.totals.unserved_kwh).sum();
     let price_mean = (t.p2p_price_steps > 0).then(|| t.p2p_price_sum / t.p2p_price_steps as f64);
     let price_sd = price_mean.map(|m| (t.p2p_price_sq_sum / t.p2p_price_steps as f64 - m * m).max(0.0).sqrt());
     let start = {
@@ -241,7 +231,7 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, base: &SimOutcome, runtime_s: 
         baseline_bill: baseline_bill.as_units(),
         savings_pct: (baseline_bill.0 != 0).then(|| (baseline_bill.0 - bill.0) as f64 / (baseline_bill.0 as f64).abs() * 100.0),
         unserved_kwh: sum.unserved_kwh,
-        baseline_unserved_kwh: base.totals.sum.unserved_kwh,
+        baseline_unserved_kwh,
         curtailed_kwh: sum.curtailed_kwh,
         losses_kwh: sum.losses_kwh,
         peak_grid_import_kw: t.peak_grid_import_kw,
@@ -279,10 +269,11 @@ pub const HOUSEHOLD_COLUMNS: [&str; 28] = [
     "node", "fees_paid", "rewards_received",
 ];
 
-fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult], base: &[HouseholdResult]) -> std::io::Result<()> {
+fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult]) -> std::io::Result<()> {
     let mut w = csv::Writer::from_path(dir.join("households.csv"))?;
     w.write_record(HOUSEHOLD_COLUMNS)?;
-    for ((h, r), b) in s.households.iter().zip(main).zip(base) {
+    for (h, r) in s.households.iter().zip(main) {
+        let b = &r.baseline;
         let m = &r.totals;
         let Wallet { p2p_paid, p2p_received, grid_paid, grid_received, fees_paid, rewards_received, .. } = r.wallet;
         let (soc0, soc1) = r.battery_soc_kwh.map(|(a, b)| (a.to_string(), b.to_string())).unwrap_or_default();

@@ -101,7 +101,7 @@ impl Plugin for SimPlugin {
             .insert_resource(ActiveRule((config.rule.build)(&config.rule_params)))
             .insert_resource(MarketSeed(s.seed));
         spawn_households(app.world_mut(), s);
-        app.add_plugins((EnvironmentPlugin, HouseholdPlugin, BatteryPlugin, MarketPlugin, SettlementPlugin, MetricsPlugin));
+        app.add_plugins((EnvironmentPlugin, HouseholdPlugin, BatteryPlugin, crate::baseline::BaselinePlugin, MarketPlugin, SettlementPlugin, MetricsPlugin));
         if let Some(ledger) = config.ledger {
             app.insert_resource(ledger).add_plugins(crate::ledger::LedgerPlugin);
         }
@@ -115,6 +115,8 @@ pub struct HouseholdResult {
     pub totals: crate::household::Meter,
     pub wallet: Wallet,
     pub battery_soc_kwh: Option<(f64, f64)>,
+    /// The same household under the grid-only baseline.
+    pub baseline: crate::baseline::Baseline,
 }
 
 /// A headless simulation: an app with [`SimPlugin`], stepped on demand.
@@ -172,10 +174,16 @@ impl Simulation {
     /// Every household's totals, in household order.
     pub fn household_results(&mut self) -> Vec<HouseholdResult> {
         let world = self.app.world_mut();
-        let mut q = world.query::<(&Household, &MeterTotals, &Wallet, Option<&crate::battery::Battery>)>();
+        let mut q = world.query::<(&Household, &MeterTotals, &Wallet, Option<&crate::battery::Battery>, &crate::baseline::Baseline)>();
         let mut out: Vec<HouseholdResult> = q
             .iter(world)
-            .map(|(h, t, w, b)| HouseholdResult { index: h.index, totals: t.0, wallet: *w, battery_soc_kwh: b.map(|b| (b.initial_soc_kwh, b.soc_kwh)) })
+            .map(|(h, t, w, b, base)| HouseholdResult {
+                index: h.index,
+                totals: t.0,
+                wallet: *w,
+                battery_soc_kwh: b.map(|b| (b.initial_soc_kwh, b.soc_kwh)),
+                baseline: base.clone(),
+            })
             .collect();
         out.sort_by_key(|r| r.index);
         out

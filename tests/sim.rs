@@ -83,3 +83,19 @@ fn a_run_is_a_pure_function_of_scenario_and_seed() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn the_in_pass_baseline_equals_a_real_grid_only_run_per_household() {
+    for text in [STREET, ISLAND] {
+        let mut traded = testing::simulation(text);
+        let mut grid_only = testing::simulation_with_rule(text, "grid-only");
+        testing::run_to_end(&mut traded);
+        testing::run_to_end(&mut grid_only);
+        for (t, g) in traded.household_results().iter().zip(grid_only.household_results()) {
+            assert_eq!(t.baseline.wallet.balance, g.wallet.balance, "household {}", t.index);
+            assert_eq!(t.baseline.totals.unserved_kwh, g.totals.unserved_kwh);
+            assert_eq!(t.baseline.totals.grid_import_kwh, g.totals.grid_import_kwh);
+            assert_eq!(t.baseline.totals.curtailed_kwh, g.totals.curtailed_kwh);
+        }
+    }
+}

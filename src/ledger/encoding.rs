@@ -128,7 +128,6 @@ pub struct Tx {
 impl Tx {
     /// Writes the stable id (`t12-3`, `g12-40`, `r12-7`, `b12-0`, `s12-0`) into `out`.
     pub fn write_id(&self, out: &mut String) {
-        use std::fmt::Write;
         let letter = match self.kind {
             TxKind::P2p => 't',
             TxKind::PoolBuy => 'b',
@@ -136,7 +135,10 @@ impl Tx {
             TxKind::Grid => 'g',
             TxKind::Reward => 'r',
         };
-        let _ = write!(out, "{letter}{}-{}", self.step, self.seq);
+        out.push(letter);
+        out.push_str(itoa::Buffer::new().format(self.step));
+        out.push('-');
+        out.push_str(itoa::Buffer::new().format(self.seq));
     }
 }
 

@@ -4,7 +4,7 @@
 //! Numbers are decimals of the hashed integer units (kWh, currency, currency per kWh), printed as
 //! the shortest decimal that parses back to the same integer micro-units.
 
-use super::encoding::{from_micro, hex, AccountRef, Hash, Header, Tx};
+use super::encoding::{hex, AccountRef, Hash, Header, Tx};
 use serde::Deserialize;
 use std::fmt::Write;
 
@@ -24,15 +24,49 @@ pub fn account_name<'a>(a: AccountRef, ids: &'a [String]) -> &'a str {
     }
 }
 
-fn num(out: &mut String, micro: i64) {
-    let _ = write!(out, "{}", from_micro(micro));
+/// Writes micro-units as the shortest exact decimal (`0.000665`, `0.12`, `3`), from the integer:
+/// it reads back to the same micro-units and needs no float formatting.
+pub fn num(out: &mut String, micro: i64) {
+    if micro < 0 {
+        out.push('-');
+    }
+    let a = micro.unsigned_abs();
+    let (int, mut frac) = (a / 1_000_000, a % 1_000_000);
+    int_(out, int);
+    if frac > 0 {
+        let mut digits = 6;
+        while frac % 10 == 0 {
+            frac /= 10;
+            digits -= 1;
+        }
+        out.push('.');
+        let mut buf = itoa::Buffer::new();
+        let f = buf.format(frac);
+        for _ in f.len()..digits {
+            out.push('0');
+        }
+        out.push_str(f);
+    }
+}
+
+/// Appends an unsigned integer.
+pub fn int_(out: &mut String, v: u64) {
+    out.push_str(itoa::Buffer::new().format(v));
 }
 
 /// Appends one transaction object.
 pub fn write_tx(out: &mut String, tx: &Tx, ids: &[String]) {
     out.push_str("{\"id\":\"");
     tx.write_id(out);
-    let _ = write!(out, "\",\"kind\":\"{}\",\"step\":{},\"seller\":\"{}\",\"buyer\":\"{}\",\"kwh\":", tx.kind.label(), tx.step, account_name(tx.seller, ids), account_name(tx.buyer, ids));
+    out.push_str("\",\"kind\":\"");
+    out.push_str(tx.kind.label());
+    out.push_str("\",\"step\":");
+    int_(out, tx.step);
+    out.push_str(",\"seller\":\"");
+    out.push_str(account_name(tx.seller, ids));
+    out.push_str("\",\"buyer\":\"");
+    out.push_str(account_name(tx.buyer, ids));
+    out.push_str("\",\"kwh\":");
     num(out, tx.kwh_micro);
     out.push_str(",\"price\":");
     num(out, tx.price_micro);
@@ -78,13 +112,43 @@ fn write_header(out: &mut String, h: &Header, hash: &Hash, producer: &str, time:
 pub fn write_block(out: &mut String, h: &Header, hash: &Hash, producer: &str, time: &str, signature: &[u8], txs: &[Tx], ids: &[String]) {
     write_header(out, h, hash, producer, time, &hex(signature), ids);
     out.push_str(",\"transactions\":[");
-    for (i, tx) in txs.iter().enumerate() {
+    write_txs(out, txs, ids);
+    out.push_str("]}\n");
+}
+
+/// Transactions per chunk when a large block is formatted in parallel.
+const PARALLEL_CHUNK: usize = 4096;
+
+/// Appends comma-separated transactions; large blocks are formatted in parallel chunks and
+/// joined in order (the bytes are the same as formatting them one by one).
+pub fn write_txs(out: &mut String, txs: &[Tx], ids: &[String]) {
+    use rayon::prelude::*;
+    let one = |s: &mut String, part: &[Tx]| {
+        for (i, tx) in part.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            write_tx(s, tx, ids);
+        }
+    };
+    if txs.len() <= PARALLEL_CHUNK {
+        one(out, txs);
+        return;
+    }
+    let parts: Vec<String> = txs
+        .par_chunks(PARALLEL_CHUNK)
+        .map(|part| {
+            let mut s = String::with_capacity(part.len() * 140);
+            one(&mut s, part);
+            s
+        })
+        .collect();
+    for (i, p) in parts.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        write_tx(out, tx, ids);
+        out.push_str(p);
     }
-    out.push_str("]}\n");
 }
 
 /// Appends the genesis line: members (id and public key) and the run's facts.
@@ -162,4 +226,17 @@ pub struct GenesisJson {
 pub struct MemberJson {
     pub id: String,
     pub public_key: String,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn decimals_are_exact_and_short() {
+        for (micro, text) in [(0, "0"), (665, "0.000665"), (120_000, "0.12"), (3_000_000, "3"), (-1_500_000, "-1.5"), (98_056, "0.098056")] {
+            let mut s = String::new();
+            super::num(&mut s, micro);
+            assert_eq!(s, text);
+            assert_eq!(crate::ledger::encoding::to_micro(s.parse().unwrap()), micro);
+        }
+    }
 }

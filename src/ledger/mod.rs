@@ -7,6 +7,7 @@
 //! after money settlement.
 
 pub mod audit;
+pub mod chain;
 pub mod encoding;
 pub mod json;
 pub mod merkle;
@@ -17,19 +18,14 @@ use crate::household::{HouseholdEntities, HouseholdIds, Wallet};
 use crate::money::Micros;
 use crate::scenario::schema::StakeKind;
 use crate::settlement::{Accounts, PaymentKind, StepPayments, Treasury};
-use crate::time::{SimClock, TimeFrame};
+use crate::time::SimClock;
 use bevy::prelude::*;
-use ed25519_dalek::{Signer, SigningKey};
 use encoding::{leaf_hash, to_micro, AccountRef, Hash, Header, State, Tx, TxKind};
 use json::GenesisInfo;
-use rayon::prelude::*;
 use serde::Serialize;
-use std::collections::HashMap;
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
-use validators::{elect, is_offline, signing_key, Fault};
+use validators::{elect, is_offline, Fault};
 
 /// Parts per million: fee rates are integers in ppm of the trade amount.
 pub const PPM: i64 = 1_000_000;
@@ -95,152 +91,110 @@ struct GridAccount {
     export_kwh: f64,
 }
 
-/// Chain state, pending transactions and the output stream.
+/// The ledger's side inside the simulation: collects transactions, decides when blocks are
+/// sealed and by whom (elections, faults, rewards), and hands sealed blocks to the chain writer
+/// ([`chain::Chain`]), which hashes, signs and writes them on its own thread.
 #[derive(Resource)]
 pub struct Ledger {
     cfg: LedgerConfig,
     seed: u64,
-    frame: TimeFrame,
     ids: Arc<Vec<String>>,
     kwp_micro: Vec<u64>,
-    /// Balances after the last sealed block (replayed from its transactions).
-    pub state: State,
-    height: u64,
-    head: Hash,
-    genesis: Hash,
+    chain: chain::Chain,
     slot: u64,
     witnesses: Vec<u32>,
-    keys: HashMap<u32, SigningKey>,
     pending: Vec<Tx>,
     grid: Vec<GridAccount>,
     grid_touched: Vec<u32>,
-    transactions: u64,
-    missed_slots: u64,
-    out: Option<BufWriter<File>>,
-    line: String,
-    enc: Vec<u8>,
-    id: String,
-    leaves: Vec<Hash>,
-    scratch: Vec<Hash>,
-    /// First write error (systems cannot return errors).
-    pub error: Option<String>,
+    /// The fund's balance as of the sealed blocks (what the chain's state shows).
+    fund_sealed: i64,
+    result: Option<chain::ChainResult>,
 }
 
 impl Ledger {
-    /// Starts a chain: derives every member's key, builds the genesis block and, when writing,
-    /// creates `dir/ledger.jsonl` with the genesis line.
+    /// Starts a chain (genesis block, writer thread); writes `dir/ledger.jsonl` when `dir` is
+    /// given and the config says so.
     pub fn new(cfg: LedgerConfig, scenario: &crate::scenario::Scenario, dir: Option<&Path>) -> std::io::Result<Ledger> {
         let ids: Arc<Vec<String>> = Arc::new(scenario.households.iter().map(|h| h.id.clone()).collect());
         let n = ids.len();
-        let seed = scenario.seed;
-        let keys: Vec<[u8; 32]> = (0..n as u32).into_par_iter().map(|i| signing_key(seed, i).verifying_key().to_bytes()).collect();
-        let info = GenesisInfo { scenario: scenario.name.clone(), seed, witnesses: cfg.witnesses, stake: format!("{:?}", cfg.stake) };
-        let state = State::new(n);
-        let (header, hash) = genesis_header(&info, &ids, &keys, &state, scenario.frame.start_utc.timestamp());
-        let out = match (dir, cfg.write_jsonl) {
-            (Some(d), true) => Some(BufWriter::with_capacity(1 << 20, File::create(d.join("ledger.jsonl"))?)),
-            _ => None,
-        };
-        let mut ledger = Ledger {
+        let info = GenesisInfo { scenario: scenario.name.clone(), seed: scenario.seed, witnesses: cfg.witnesses, stake: format!("{:?}", cfg.stake) };
+        let dir = if cfg.write_jsonl { dir } else { None };
+        let chain = chain::Chain::start(scenario.seed, scenario.frame, ids.clone(), info, dir)?;
+        Ok(Ledger {
             kwp_micro: scenario.households.iter().map(|h| h.pv.map(|p| to_micro(p.kwp).max(0) as u64).unwrap_or(0)).collect(),
             cfg,
-            seed,
-            frame: scenario.frame,
-            ids: ids.clone(),
-            state,
-            height: 0,
-            head: hash,
-            genesis: hash,
+            seed: scenario.seed,
+            ids,
+            chain,
             slot: 0,
             witnesses: Vec::new(),
-            keys: HashMap::new(),
             pending: Vec::new(),
             grid: vec![GridAccount::default(); n],
             grid_touched: Vec::new(),
-            transactions: 0,
-            missed_slots: 0,
-            out,
-            line: String::with_capacity(1 << 16),
-            enc: Vec::with_capacity(256),
-            id: String::new(),
-            leaves: Vec::new(),
-            scratch: Vec::new(),
-            error: None,
-        };
-        if ledger.out.is_some() {
-            let (l, o) = scenario.frame.zone.local(scenario.frame.start_utc);
-            json::write_genesis(&mut ledger.line, &header, &hash, &crate::time::iso_with_offset(l, o), &info, &ids, &keys);
-            ledger.flush_line();
-        }
-        Ok(ledger)
+            fund_sealed: 0,
+            result: None,
+        })
     }
 
-    fn flush_line(&mut self) {
-        if let Some(out) = &mut self.out {
-            if self.error.is_none() {
-                if let Err(e) = out.write_all(self.line.as_bytes()) {
-                    self.error = Some(format!("writing ledger.jsonl: {e}"));
-                }
-            }
+    /// Waits for the writer to finish; returns the first error seen. Idempotent.
+    pub fn finish(&mut self) -> Result<&chain::ChainResult, String> {
+        if self.result.is_none() {
+            self.result = Some(self.chain.finish());
         }
-        self.line.clear();
+        let r = self.result.as_ref().expect("just set");
+        match &r.error {
+            Some(e) => Err(e.clone()),
+            None => Ok(r),
+        }
     }
 
-    /// Flushes the file; returns the first error seen.
-    pub fn finish(&mut self) -> Result<(), String> {
-        if let Some(e) = self.error.take() {
-            return Err(e);
-        }
-        if let Some(out) = &mut self.out {
-            out.flush().map_err(|e| format!("writing ledger.jsonl: {e}"))?;
-        }
-        Ok(())
-    }
-
-    pub fn summary(&self, fee_rate_ppm: i64) -> LedgerSummary {
-        LedgerSummary {
-            blocks: self.height,
-            transactions: self.transactions,
-            missed_slots: self.missed_slots,
-            head_hash: encoding::hex(&self.head),
-            genesis_hash: encoding::hex(&self.genesis),
-            witnesses: self.witnesses.iter().map(|w| self.ids[*w as usize].clone()).collect(),
-            fund_balance: Micros(self.state.fund).as_units(),
+    /// The chain's facts for `summary.json` (call after [`Ledger::finish`]).
+    pub fn summary(&mut self, fee_rate_ppm: i64) -> Result<LedgerSummary, String> {
+        let write_jsonl = self.cfg.write_jsonl;
+        let witnesses = self.witnesses.iter().map(|w| self.ids[*w as usize].clone()).collect();
+        let r = self.finish()?;
+        Ok(LedgerSummary {
+            blocks: r.height,
+            transactions: r.transactions,
+            missed_slots: r.missed_slots,
+            head_hash: encoding::hex(&r.head),
+            genesis_hash: encoding::hex(&r.genesis),
+            witnesses,
+            fund_balance: Micros(r.state.fund).as_units(),
             fee_rate: fee_rate_ppm as f64 / PPM as f64,
-            jsonl_written: self.out.is_some(),
-        }
+            jsonl_written: write_jsonl,
+        })
     }
 
-    fn stakes(&self) -> Vec<u64> {
+    fn stakes(&self, balances: &[i64]) -> Vec<u64> {
         match self.cfg.stake {
             StakeKind::Equal => vec![1; self.ids.len()],
             StakeKind::Kwp => self.kwp_micro.clone(),
-            StakeKind::Balance => self.state.households.iter().map(|b| (*b).max(0) as u64).collect(),
+            StakeKind::Balance => balances.iter().map(|b| (*b).max(0) as u64).collect(),
         }
     }
 
     /// Starts a validator round when the slot counter reaches one: re-elects and resets the fee.
-    fn maybe_new_round(&mut self, treasury: &mut Treasury) {
+    fn maybe_new_round(&mut self, treasury: &mut Treasury, balances: &[i64]) {
         let k = self.cfg.witnesses.max(1) as u64;
         if self.slot % k == 0 || self.witnesses.is_empty() {
             let round = self.slot / k;
-            self.witnesses = elect(&self.stakes(), k as usize, self.cfg.votes_per_household as usize, self.seed, round);
+            self.witnesses = elect(&self.stakes(balances), k as usize, self.cfg.votes_per_household as usize, self.seed, round);
             if let Some(t) = &self.cfg.treasury {
-                treasury.fee_rate_ppm = t.policy.rate_ppm(Micros(self.state.fund));
+                treasury.fee_rate_ppm = t.policy.rate_ppm(Micros(self.fund_sealed));
             }
         }
     }
 
     /// The next live witness for a block at `step`, recording missed slots; `None` if all are
     /// offline.
-    fn next_producer(&mut self, step: u64, treasury: &mut Treasury, missed: &mut Vec<u32>) -> Option<u32> {
+    fn next_producer(&mut self, step: u64, treasury: &mut Treasury, balances: &[i64], missed: &mut Vec<u32>) -> Option<u32> {
         for _ in 0..self.cfg.witnesses.max(1) {
-            self.maybe_new_round(treasury);
+            self.maybe_new_round(treasury, balances);
             let w = self.witnesses[(self.slot % self.witnesses.len() as u64) as usize];
             self.slot += 1;
             if is_offline(&self.cfg.faults, w, step) {
                 missed.push(w);
-                self.missed_slots += 1;
             } else {
                 return Some(w);
             }
@@ -279,8 +233,8 @@ impl Ledger {
     }
 
     /// Seals everything pending into one or more blocks. Returns the rewards paid (producer,
-    /// amount) so the caller can credit wallets.
-    fn seal(&mut self, step: u64, last: bool, treasury: &mut Treasury) -> Vec<(u32, Micros)> {
+    /// amount) so the caller can credit wallets. `balances` are the wallets' (for `Balance` stake).
+    fn seal(&mut self, step: u64, last: bool, treasury: &mut Treasury, balances: &[i64]) -> Vec<(u32, Micros)> {
         let mut rewards = Vec::new();
         self.net_grid(step);
         if self.pending.is_empty() {
@@ -292,12 +246,10 @@ impl Ledger {
         let mut start = 0;
         while start < txs.len() {
             let mut missed = Vec::new();
-            let producer = match self.next_producer(step, treasury, &mut missed) {
+            let producer = match self.next_producer(step, treasury, balances, &mut missed) {
                 Some(p) => p,
-                None if last => {
-                    // Final flush with every witness offline: the first live household seals.
-                    (0..self.ids.len() as u32).find(|h| !is_offline(&self.cfg.faults, *h, step)).unwrap_or(0)
-                }
+                // Final flush with every witness offline: the first live household seals.
+                None if last => (0..self.ids.len() as u32).find(|h| !is_offline(&self.cfg.faults, *h, step)).unwrap_or(0),
                 None => {
                     // No live witness: keep the rest pending; no trade is lost.
                     self.pending = txs.split_off(start);
@@ -306,12 +258,14 @@ impl Ledger {
             };
             let end = (start + cap).min(txs.len());
             let mut block: Vec<Tx> = txs[start..end].to_vec();
-            if reward.0 > 0 && self.state.fund > 0 {
-                let amount = reward.0.min(self.state.fund);
+            self.fund_sealed += block.iter().map(|t| t.fee_micro).sum::<i64>();
+            if reward.0 > 0 && self.fund_sealed > 0 {
+                let amount = reward.0.min(self.fund_sealed);
+                self.fund_sealed -= amount;
                 block.push(Tx {
                     kind: TxKind::Reward,
                     step,
-                    seq: self.height + 1,
+                    seq: self.slot,
                     seller: AccountRef::Household(producer),
                     buyer: AccountRef::Fund,
                     kwh_micro: 0,
@@ -323,48 +277,10 @@ impl Ledger {
                 });
                 rewards.push((producer, Micros(amount)));
             }
-            self.append_block(step, producer, missed, &block);
+            self.chain.push(chain::SealedBlock { step, producer, missed, txs: block });
             start = end;
         }
         rewards
-    }
-
-    fn append_block(&mut self, step: u64, producer: u32, missed: Vec<u32>, txs: &[Tx]) {
-        self.leaves.clear();
-        for tx in txs {
-            self.id.clear();
-            tx.write_id(&mut self.id);
-            encoding::encode_tx(&mut self.enc, &self.id, tx);
-            self.leaves.push(leaf_hash(&self.enc));
-            self.state.apply(tx);
-        }
-        let header = Header {
-            height: self.height + 1,
-            prev_hash: self.head,
-            merkle_root: merkle::root(&self.leaves, &mut self.scratch),
-            state_root: self.state.root(),
-            step,
-            time_unix_s: self.frame.step_start_utc(step).timestamp(),
-            producer,
-            tx_count: txs.len() as u32,
-            missed,
-        };
-        let hash = header.hash();
-        let (seed, ids) = (self.seed, self.ids.clone());
-        let key = self.keys.entry(producer).or_insert_with(|| signing_key(seed, producer));
-        let signature = key.sign(&hash).to_bytes();
-        if self.out.is_some() {
-            let (l, o) = self.frame.zone.local(self.frame.step_start_utc(step));
-            let time = crate::time::iso_with_offset(l, o);
-            json::write_block(&mut self.line, &header, &hash, &ids[producer as usize], &time, &signature, txs, &ids);
-            self.flush_line();
-        }
-        self.head = hash;
-        self.height += 1;
-        self.transactions += txs.len() as u64;
-        if self.keys.len() > 4 * self.cfg.witnesses as usize + 8 {
-            self.keys.clear(); // keep only recent producers' keys
-        }
     }
 }
 
@@ -404,7 +320,7 @@ pub fn record_and_seal(
     mut ledger: ResMut<Ledger>,
     mut treasury: ResMut<Treasury>,
     mut accounts: ResMut<Accounts>,
-    mut wallets: Query<&mut Wallet>,
+    mut wallets: Query<(&crate::household::Household, &mut Wallet)>,
 ) {
     let step = clock.step;
     let l = &mut *ledger;
@@ -458,9 +374,18 @@ pub fn record_and_seal(
     let every = l.cfg.block_every_steps as u64;
     let due = last || if every == 0 { traded } else { (step + 1) % every == 0 };
     if due {
-        for (producer, amount) in l.seal(step, last, &mut treasury) {
+        let balances: Vec<i64> = if l.cfg.stake == StakeKind::Balance {
+            let mut b = vec![0; l.ids.len()];
+            for (h, w) in &wallets {
+                b[h.index as usize] = w.balance.0;
+            }
+            b
+        } else {
+            Vec::new()
+        };
+        for (producer, amount) in l.seal(step, last, &mut treasury, &balances) {
             accounts.community_fund -= amount;
-            if let Ok(mut w) = wallets.get_mut(entities.0[producer as usize]) {
+            if let Ok((_, mut w)) = wallets.get_mut(entities.0[producer as usize]) {
                 w.balance += amount;
                 w.rewards_received += amount;
             }

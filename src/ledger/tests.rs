@@ -69,12 +69,13 @@ fn ledger_balances_equal_wallets_at_the_end() {
     testing::run_to_end(&mut sim);
     let results = sim.household_results();
     let accounts = sim.accounts();
-    let ledger = sim.world().resource::<super::Ledger>();
+    let mut ledger = sim.take_ledger().expect("the simulation keeps a ledger");
+    let state = ledger.finish().expect("the chain is written").state.clone();
     let wallets: Vec<i64> = results.iter().map(|r| r.wallet.balance.0).collect();
-    assert_eq!(ledger.state.households, wallets);
-    assert_eq!(ledger.state.fund, accounts.community_fund.0);
-    assert_eq!(ledger.state.grid, accounts.grid.0);
-    assert!(ledger.state.fund > 0, "fees reach the fund");
+    assert_eq!(state.households, wallets);
+    assert_eq!(state.fund, accounts.community_fund.0);
+    assert_eq!(state.grid, accounts.grid.0);
+    assert!(state.fund > 0, "fees reach the fund");
     assert!(results.iter().any(|r| r.wallet.rewards_received.0 > 0), "producers are rewarded");
     assert!(results.iter().any(|r| r.wallet.fees_paid.0 > 0), "sellers pay fees");
 }

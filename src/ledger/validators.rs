@@ -37,24 +37,36 @@ pub fn elect(stakes: &[u64], k: usize, votes_per_household: usize, seed: u64, ro
     } else {
         stakes
     };
-    let mut cumulative = Vec::with_capacity(n);
+    let uniform = stakes.iter().all(|s| *s == stakes[0]);
+    let mut cumulative = Vec::with_capacity(if uniform { 0 } else { n });
     let mut total: u128 = 0;
     for s in stakes {
         total += *s as u128;
-        cumulative.push(total);
+        if !uniform {
+            cumulative.push(total);
+        }
     }
     let mut votes = vec![0u128; n];
     let mut r = rng(seed, Stream::Ledger, round);
     for s in stakes.iter().filter(|s| **s > 0) {
         for _ in 0..votes_per_household {
-            let x = r.random_range(0..total);
-            let candidate = cumulative.partition_point(|c| *c <= x);
+            // Equal stakes: a uniform draw is the same distribution, without the search.
+            let candidate = if uniform {
+                r.random_range(0..n)
+            } else {
+                let x = r.random_range(0..total);
+                cumulative.partition_point(|c| *c <= x)
+            };
             votes[candidate] += *s as u128;
         }
     }
+    let rank = |a: &u32, b: &u32| votes[*b as usize].cmp(&votes[*a as usize]).then(stakes[*b as usize].cmp(&stakes[*a as usize])).then(a.cmp(b));
     let mut order: Vec<u32> = (0..n as u32).collect();
-    order.sort_by(|a, b| votes[*b as usize].cmp(&votes[*a as usize]).then(stakes[*b as usize].cmp(&stakes[*a as usize])).then(a.cmp(b)));
-    order.truncate(k);
+    if k < n {
+        order.select_nth_unstable_by(k, rank);
+        order.truncate(k);
+    }
+    order.sort_by(rank);
     order
 }
 

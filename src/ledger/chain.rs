@@ -1,0 +1,211 @@
+//! The chain writer: hashes, signs and writes sealed blocks on its own thread, so the simulation
+//! step never waits for SHA-256 or disk. Blocks are processed strictly in the order they were
+//! sealed (one FIFO worker), so the chain is identical whatever the scheduling.
+
+use super::encoding::{self, leaf_hash, Hash, Header, State, Tx};
+use super::json::{self, GenesisInfo};
+use super::merkle;
+use super::validators::signing_key;
+use crate::time::TimeFrame;
+use ed25519_dalek::{Signer, SigningKey};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// Sealed blocks waiting for the writer; bounded so memory stays flat on long runs.
+pub const QUEUE_BLOCKS: usize = 64;
+
+/// Blocks with more transactions than this hash their leaves in parallel.
+const PARALLEL_LEAVES: usize = 2048;
+
+fn tx_leaf(tx: &Tx, id: &mut String, enc: &mut Vec<u8>) -> Hash {
+    id.clear();
+    tx.write_id(id);
+    encoding::encode_tx(enc, id, tx);
+    leaf_hash(enc)
+}
+
+/// A block to hash, sign and write.
+pub struct SealedBlock {
+    pub step: u64,
+    pub producer: u32,
+    pub missed: Vec<u32>,
+    pub txs: Vec<Tx>,
+}
+
+/// What the writer knows when the run ends.
+#[derive(Debug, Clone)]
+pub struct ChainResult {
+    pub height: u64,
+    pub head: Hash,
+    pub genesis: Hash,
+    pub transactions: u64,
+    pub missed_slots: u64,
+    /// Balances after the last block (replayed from its transactions).
+    pub state: State,
+    pub error: Option<String>,
+}
+
+struct Writer {
+    seed: u64,
+    frame: TimeFrame,
+    ids: Arc<Vec<String>>,
+    state: State,
+    result: ChainResult,
+    keys: HashMap<u32, SigningKey>,
+    out: Option<BufWriter<File>>,
+    line: String,
+    enc: Vec<u8>,
+    id: String,
+    leaves: Vec<Hash>,
+    scratch: Vec<Hash>,
+}
+
+/// Handle to the writer thread.
+pub struct Chain {
+    sender: Option<SyncSender<SealedBlock>>,
+    handle: Option<JoinHandle<ChainResult>>,
+}
+
+impl Chain {
+    /// Starts the writer, which first builds the genesis block (deriving every member's key, the
+    /// slow part, so it overlaps with the simulation) and writes `dir/ledger.jsonl` when `dir` is
+    /// given. The file is created here so that a bad folder is reported at once.
+    pub fn start(seed: u64, frame: TimeFrame, ids: Arc<Vec<String>>, info: GenesisInfo, dir: Option<&Path>) -> std::io::Result<Chain> {
+        let out = match dir {
+            Some(d) => Some(BufWriter::with_capacity(1 << 20, File::create(d.join("ledger.jsonl"))?)),
+            None => None,
+        };
+        let (sender, receiver) = sync_channel(QUEUE_BLOCKS);
+        let handle = std::thread::Builder::new().name("peergrid-ledger".into()).spawn(move || {
+            let n = ids.len();
+            let keys: Vec<[u8; 32]> = (0..n as u32).map(|i| signing_key(seed, i).verifying_key().to_bytes()).collect();
+            let state = State::new(n);
+            let (header, genesis) = super::genesis_header(&info, &ids, &keys, &state, frame.start_utc.timestamp());
+            let mut writer = Writer {
+                seed,
+                frame,
+                ids,
+                result: ChainResult { height: 0, head: genesis, genesis, transactions: 0, missed_slots: 0, state: State::default(), error: None },
+                state,
+                keys: HashMap::new(),
+                out,
+                line: String::with_capacity(1 << 16),
+                enc: Vec::with_capacity(256),
+                id: String::new(),
+                leaves: Vec::new(),
+                scratch: Vec::new(),
+            };
+            if writer.out.is_some() {
+                let (l, off) = frame.zone.local(frame.start_utc);
+                json::write_genesis(&mut writer.line, &header, &genesis, &crate::time::iso_with_offset(l, off), &info, &writer.ids, &keys);
+                writer.write_line();
+            }
+            writer.run(receiver)
+        })?;
+        Ok(Chain { sender: Some(sender), handle: Some(handle) })
+    }
+
+    /// Queues a sealed block (blocks while the queue is full).
+    pub fn push(&mut self, block: SealedBlock) {
+        if let Some(s) = &self.sender {
+            if s.send(block).is_err() {
+                // The writer stopped (it records why); nothing more to do here.
+                self.sender = None;
+            }
+        }
+    }
+
+    /// Waits for every queued block to be written and returns the chain's final facts.
+    pub fn finish(&mut self) -> ChainResult {
+        self.sender = None;
+        match self.handle.take().map(|h| h.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => ChainResult { height: 0, head: [0; 32], genesis: [0; 32], transactions: 0, missed_slots: 0, state: State::default(), error: Some("the ledger writer stopped unexpectedly".into()) },
+            None => ChainResult { height: 0, head: [0; 32], genesis: [0; 32], transactions: 0, missed_slots: 0, state: State::default(), error: Some("the ledger was already finished".into()) },
+        }
+    }
+}
+
+impl Drop for Chain {
+    fn drop(&mut self) {
+        self.sender = None;
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Writer {
+    fn write_line(&mut self) {
+        if let (Some(out), None) = (&mut self.out, &self.result.error) {
+            if let Err(e) = out.write_all(self.line.as_bytes()) {
+                self.result.error = Some(format!("writing ledger.jsonl: {e}"));
+            }
+        }
+        self.line.clear();
+    }
+
+    fn run(mut self, receiver: Receiver<SealedBlock>) -> ChainResult {
+        for block in receiver {
+            self.append(block);
+        }
+        if let (Some(out), None) = (&mut self.out, &self.result.error) {
+            if let Err(e) = out.flush() {
+                self.result.error = Some(format!("writing ledger.jsonl: {e}"));
+            }
+        }
+        self.result.state = self.state;
+        self.result
+    }
+
+    fn append(&mut self, b: SealedBlock) {
+        self.leaves.clear();
+        if b.txs.len() <= PARALLEL_LEAVES {
+            for tx in &b.txs {
+                self.leaves.push(tx_leaf(tx, &mut self.id, &mut self.enc));
+            }
+        } else {
+            // Large blocks: hash leaves in parallel (the order, so the root, is unchanged).
+            b.txs.par_iter().map_init(|| (String::new(), Vec::with_capacity(256)), |(id, enc), tx| tx_leaf(tx, id, enc)).collect_into_vec(&mut self.leaves);
+        }
+        for tx in &b.txs {
+            self.state.apply(tx);
+        }
+        let header = Header {
+            height: self.result.height + 1,
+            prev_hash: self.result.head,
+            merkle_root: merkle::root(&self.leaves, &mut self.scratch),
+            state_root: self.state.root(),
+            step: b.step,
+            time_unix_s: self.frame.step_start_utc(b.step).timestamp(),
+            producer: b.producer,
+            tx_count: b.txs.len() as u32,
+            missed: b.missed,
+        };
+        let hash = header.hash();
+        let seed = self.seed;
+        let key = self.keys.entry(b.producer).or_insert_with(|| signing_key(seed, b.producer));
+        let signature = key.sign(&hash).to_bytes();
+        if self.keys.len() > 64 {
+            self.keys.clear(); // only recent producers are worth keeping
+        }
+        if self.out.is_some() {
+            let (l, o) = self.frame.zone.local(self.frame.step_start_utc(b.step));
+            let time = crate::time::iso_with_offset(l, o);
+            self.line.clear();
+            json::write_block(&mut self.line, &header, &hash, &self.ids[b.producer as usize], &time, &signature, &b.txs, &self.ids);
+            self.write_line();
+        }
+        let r = &mut self.result;
+        r.head = hash;
+        r.height += 1;
+        r.transactions += b.txs.len() as u64;
+        r.missed_slots += header.missed.len() as u64;
+    }
+}
