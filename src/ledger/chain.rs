@@ -30,6 +30,58 @@ fn tx_leaf(tx: &Tx, id: &mut String, enc: &mut Vec<u8>) -> Hash {
     leaf_hash(enc)
 }
 
+/// Reusable buffers for [`seal_block`].
+pub struct Scratch<'a> {
+    pub leaves: &'a mut Vec<Hash>,
+    pub tree: &'a mut Vec<Hash>,
+    pub id: &'a mut String,
+    pub enc: &'a mut Vec<u8>,
+}
+
+/// Seals a block from in-memory transactions: canonical encoding and leaf hashes, Merkle root,
+/// state replay and state root, header hash and the producer's signature. `state` is the state
+/// before the block and is advanced past it.
+#[allow(clippy::too_many_arguments)]
+pub fn seal_block(
+    txs: &[Tx],
+    height: u64,
+    prev_hash: Hash,
+    step: u64,
+    time_unix_s: i64,
+    producer: u32,
+    missed: Vec<u32>,
+    key: &SigningKey,
+    state: &mut State,
+    s: &mut Scratch,
+) -> (Header, Hash, [u8; 64]) {
+    s.leaves.clear();
+    if txs.len() <= PARALLEL_LEAVES {
+        for tx in txs {
+            s.leaves.push(tx_leaf(tx, s.id, s.enc));
+        }
+    } else {
+        // Large blocks: hash leaves in parallel (the order, so the root, is unchanged).
+        txs.par_iter().map_init(|| (String::new(), Vec::with_capacity(256)), |(id, enc), tx| tx_leaf(tx, id, enc)).collect_into_vec(s.leaves);
+    }
+    for tx in txs {
+        state.apply(tx);
+    }
+    let header = Header {
+        height,
+        prev_hash,
+        merkle_root: merkle::root(s.leaves, s.tree),
+        state_root: state.root(),
+        step,
+        time_unix_s,
+        producer,
+        tx_count: txs.len() as u32,
+        missed,
+    };
+    let hash = header.hash();
+    let signature = key.sign(&hash).to_bytes();
+    (header, hash, signature)
+}
+
 /// A block to hash, sign and write.
 pub struct SealedBlock {
     pub step: u64,
@@ -165,33 +217,12 @@ impl Writer {
     }
 
     fn append(&mut self, b: SealedBlock) {
-        self.leaves.clear();
-        if b.txs.len() <= PARALLEL_LEAVES {
-            for tx in &b.txs {
-                self.leaves.push(tx_leaf(tx, &mut self.id, &mut self.enc));
-            }
-        } else {
-            // Large blocks: hash leaves in parallel (the order, so the root, is unchanged).
-            b.txs.par_iter().map_init(|| (String::new(), Vec::with_capacity(256)), |(id, enc), tx| tx_leaf(tx, id, enc)).collect_into_vec(&mut self.leaves);
-        }
-        for tx in &b.txs {
-            self.state.apply(tx);
-        }
-        let header = Header {
-            height: self.result.height + 1,
-            prev_hash: self.result.head,
-            merkle_root: merkle::root(&self.leaves, &mut self.scratch),
-            state_root: self.state.root(),
-            step: b.step,
-            time_unix_s: self.frame.step_start_utc(b.step).timestamp(),
-            producer: b.producer,
-            tx_count: b.txs.len() as u32,
-            missed: b.missed,
-        };
-        let hash = header.hash();
         let seed = self.seed;
         let key = self.keys.entry(b.producer).or_insert_with(|| signing_key(seed, b.producer));
-        let signature = key.sign(&hash).to_bytes();
+        let time_unix_s = self.frame.step_start_utc(b.step).timestamp();
+        let (height, prev) = (self.result.height + 1, self.result.head);
+        let (header, hash, signature) =
+            seal_block(&b.txs, height, prev, b.step, time_unix_s, b.producer, b.missed, key, &mut self.state, &mut Scratch { leaves: &mut self.leaves, tree: &mut self.scratch, id: &mut self.id, enc: &mut self.enc });
         if self.keys.len() > 64 {
             self.keys.clear(); // only recent producers are worth keeping
         }

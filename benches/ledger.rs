@@ -1,0 +1,89 @@
+//! Sealing blocks from in-memory transactions (canonical encoding, leaf hashes, Merkle tree,
+//! state root, header hash, Ed25519 signature) against raw `sha2` over the same input.
+//!
+//! Two raw references: `raw_same_messages` hashes exactly the messages sealing hashes (every
+//! leaf, every tree node, the state and the header, each as its own SHA-256), and
+//! `raw_one_stream` hashes the same number of bytes as one stream (no per-message padding).
+//! `cargo bench --bench ledger`.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use peergrid::ledger::chain::{seal_block, Scratch};
+use peergrid::ledger::encoding::{encode_tx, AccountRef, State, Tx, TxKind};
+use peergrid::ledger::validators::signing_key;
+use sha2::{Digest, Sha256};
+use std::hint::black_box;
+
+const HOUSEHOLDS: u32 = 10_000;
+
+fn txs(n: usize) -> Vec<Tx> {
+    (0..n)
+        .map(|i| Tx {
+            kind: TxKind::P2p,
+            step: 40,
+            seq: i as u64,
+            seller: AccountRef::Household((i as u32 * 7) % HOUSEHOLDS),
+            buyer: AccountRef::Household((i as u32 * 13 + 1) % HOUSEHOLDS),
+            kwh_micro: 98_056 + i as i64,
+            price_micro: 180_000,
+            amount_micro: 17_650,
+            fee_micro: 0,
+            import_kwh_micro: 0,
+            export_kwh_micro: 0,
+        })
+        .collect()
+}
+
+/// The messages sealing hashes, as (count, bytes each) groups, and their total bytes.
+fn messages(txs: &[Tx]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut enc = Vec::new();
+    let mut id = String::new();
+    for tx in txs {
+        id.clear();
+        tx.write_id(&mut id);
+        encode_tx(&mut enc, &id, tx);
+        let mut m = vec![0u8];
+        m.extend_from_slice(&enc);
+        out.push(m);
+    }
+    out.extend((1..txs.len()).map(|_| vec![1u8; 65])); // tree nodes
+    out.push(vec![0u8; 17 + 4 + 8 * HOUSEHOLDS as usize + 32]); // state root
+    out.push(vec![0u8; 17 + 8 + 96 + 8 + 8 + 4 + 4 + 4]); // header
+    out
+}
+
+fn sealing(c: &mut Criterion) {
+    let mut g = c.benchmark_group("seal");
+    g.sample_size(20);
+    let key = signing_key(1, 0);
+    for n in [1_000usize, 10_000] {
+        let block = txs(n);
+        let msgs = messages(&block);
+        let bytes: usize = msgs.iter().map(|m| m.len()).sum();
+        g.throughput(Throughput::Bytes(bytes as u64));
+        let (mut leaves, mut tree, mut id, mut enc) = (Vec::new(), Vec::new(), String::new(), Vec::new());
+        let base = State::new(HOUSEHOLDS as usize);
+        g.bench_with_input(BenchmarkId::new("seal_block", n), &n, |b, _| {
+            b.iter(|| {
+                let mut state = base.clone();
+                let mut s = Scratch { leaves: &mut leaves, tree: &mut tree, id: &mut id, enc: &mut enc };
+                black_box(seal_block(&block, 1, [0; 32], 40, 0, 0, Vec::new(), &key, &mut state, &mut s))
+            })
+        });
+        g.bench_with_input(BenchmarkId::new("raw_same_messages", n), &n, |b, _| {
+            b.iter(|| {
+                let mut last = [0u8; 32];
+                for m in &msgs {
+                    last = Sha256::digest(m).into();
+                }
+                black_box(last)
+            })
+        });
+        let stream = vec![0x5au8; bytes];
+        g.bench_with_input(BenchmarkId::new("raw_one_stream", n), &n, |b, _| b.iter(|| black_box(Sha256::digest(&stream))));
+    }
+    g.finish();
+}
+
+criterion_group!(benches, sealing);
+criterion_main!(benches);
