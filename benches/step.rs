@@ -4,7 +4,7 @@
 //! `cargo bench --bench step -- --save-baseline before` and later `-- --baseline before`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use peergrid::market::registry::{default_params, find};
+use peergrid::market::registry::{default_params, RULES};
 use peergrid::market::{Clearing, MarketContext, OfferSource, Order, OrderBook};
 use peergrid::money::PricePerKwh;
 use peergrid::seed::{rng, Stream};
@@ -48,24 +48,32 @@ fn orders(n: usize, seed: u64) -> OrderBook {
     OrderBook { bids: (0..n / 2).map(|i| mk(i, 100_000, 400_000)).collect(), asks: (n / 2..n).map(|i| mk(i, 20_000, 300_000)).collect() }
 }
 
+/// Every registered rule clearing 100 … 100,000 orders, beside a plain sort of the same orders.
 fn clearing(c: &mut Criterion) {
-    let mut g = c.benchmark_group("double_auction");
-    let rule = find("double-auction").expect("registered");
     let ctx = MarketContext { step: 0, prices: StepPrices { import: PricePerKwh(300_000), export: PricePerKwh(50_000), connected: true } };
+    for info in RULES {
+        let mut g = c.benchmark_group(info.name);
+        for n in [100usize, 1_000, 10_000, 100_000] {
+            let book = orders(n, n as u64);
+            g.throughput(Throughput::Elements(n as u64));
+            g.bench_with_input(BenchmarkId::new("clear", n), &n, |b, _| {
+                let mut rule = (info.build)(&default_params(info));
+                let mut out = Clearing::default();
+                b.iter(|| {
+                    let mut bk = OrderBook { bids: book.bids.clone(), asks: book.asks.clone() };
+                    out.clear();
+                    rule.clear(&mut bk, &ctx, &mut rng(0, Stream::Market, 0), &mut out);
+                    black_box(out.trades.len())
+                })
+            });
+        }
+        g.finish();
+    }
+    let mut g = c.benchmark_group("sort_only");
     for n in [100usize, 1_000, 10_000, 100_000] {
         let book = orders(n, n as u64);
         g.throughput(Throughput::Elements(n as u64));
-        g.bench_with_input(BenchmarkId::new("clear", n), &n, |b, _| {
-            let mut rule = (rule.build)(&default_params(rule));
-            let mut out = Clearing::default();
-            b.iter(|| {
-                let mut bk = OrderBook { bids: book.bids.clone(), asks: book.asks.clone() };
-                out.clear();
-                rule.clear(&mut bk, &ctx, &mut rng(0, Stream::Market, 0), &mut out);
-                black_box(out.trades.len())
-            })
-        });
-        g.bench_with_input(BenchmarkId::new("sort_only", n), &n, |b, _| {
+        g.bench_with_input(BenchmarkId::new("sort", n), &n, |b, _| {
             b.iter(|| {
                 let mut bids = book.bids.clone();
                 let mut asks = book.asks.clone();

@@ -35,6 +35,9 @@ pub enum Command {
     },
     /// List the trading rules with their parameters.
     Rules,
+    /// Compare trading rules on identical inputs (same weather, loads and grid), in parallel;
+    /// writes DIR/compare.csv and prints the table.
+    Compare(CompareArgs),
     /// Check a ledger from the file alone: every hash, link, signature and state root; with a
     /// run folder also the head hash in summary.json and the totals in households.csv.
     Verify {
@@ -66,6 +69,31 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// Scenario file (RON).
+    pub scenario: PathBuf,
+    /// Rules to compare, comma-separated [default: all rules].
+    #[arg(long, value_delimiter = ',')]
+    pub rules: Vec<String>,
+    /// Repeat over N seeds (the scenario's seed and the next N − 1) and report means with 95%
+    /// confidence intervals.
+    #[arg(long, default_value_t = 1)]
+    pub seeds: u32,
+    /// Simulate only the first N steps.
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// Output folder [default: out/<scenario name>-compare].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace the output folder if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Worker threads [default: all cores]. Results are identical for any value.
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 #[derive(Args, Debug)]
@@ -115,6 +143,7 @@ pub fn main() -> ExitCode {
             print!("{}", rules_text());
             ExitCode::SUCCESS
         }
+        Command::Compare(args) => cmd_compare(args),
         Command::Verify { path, proof } => cmd_verify(path, proof),
         Command::Audit { dir, household, trades } => match crate::ledger::audit::statement(&dir, &household, trades) {
             Ok(text) => {
@@ -221,6 +250,52 @@ fn cmd_check(path: PathBuf, rule: Option<String>) -> ExitCode {
         if t.is_radial() { "radial" } else { "meshed" },
     );
     ExitCode::SUCCESS
+}
+
+fn cmd_compare(args: CompareArgs) -> ExitCode {
+    let mut rules = Vec::new();
+    for name in &args.rules {
+        match crate::market::registry::find(name) {
+            Some(r) => rules.push(r),
+            None => {
+                eprintln!("error: unknown rule `{name}`; allowed: {}", crate::market::registry::names().join(", "));
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        }
+    }
+    if rules.is_empty() {
+        rules = RULES.to_vec();
+    }
+    if args.seeds == 0 {
+        eprintln!("error: --seeds must be at least 1");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    let scenario = match load(&args.scenario, &Overrides::default()) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let out_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("out").join(format!("{}-compare", scenario.name)));
+    let opts = crate::compare::CompareOptions { scenario: args.scenario, rules, seeds: args.seeds, steps: args.steps, out_dir: out_dir.clone(), force: args.force, threads };
+    match crate::compare::compare(&opts) {
+        Ok(table) => {
+            print!("{}", crate::compare::render(&table));
+            println!("wrote {}", out_dir.join("compare.csv").display());
+            ExitCode::SUCCESS
+        }
+        Err(RunError::Input(e)) => {
+            eprintln!("{e}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+        Err(e @ RunError::OutputExists(_)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
 }
 
 fn cmd_run(args: RunArgs) -> ExitCode {

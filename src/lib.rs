@@ -8,6 +8,7 @@
 pub mod baseline;
 pub mod battery;
 pub mod cli;
+pub mod compare;
 pub mod error;
 pub mod grid;
 pub mod household;

@@ -7,7 +7,7 @@
 
 use crate::household::{Household, HouseholdIds, Meter, MeterTotals};
 use crate::market::{Clearing, Seller};
-use crate::money::{Micros, PricePerKwh};
+use crate::money::Micros;
 use crate::time::SimClock;
 use bevy::prelude::*;
 use std::fmt::Write as _;
@@ -235,7 +235,3 @@ pub fn record_step(
     }
 }
 
-/// Mean of a price in micro-units per kWh, as a decimal (for reports).
-pub fn price_units(p: PricePerKwh) -> f64 {
-    p.as_units()
-}

@@ -148,7 +148,7 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
     let staging = Staging::create(&opts.out_dir).map_err(failed("cannot create the output folder"))?;
     let recorder = Recorder::create(staging.path()).map_err(failed("cannot create output files"))?;
     let ledger = match &scenario.ledger {
-        Some(cfg) => Some(Ledger::new(cfg.clone(), &scenario, Some(staging.path())).map_err(failed("cannot create ledger.jsonl"))?),
+        Some(cfg) => Some(Ledger::new(cfg.clone(), &scenario, Some(staging.path()), opts.threads).map_err(failed("cannot create ledger.jsonl"))?),
         None => None,
     };
 
@@ -180,8 +180,9 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
         }
         Ok(out)
     };
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.threads.max(1)).build().map_err(|e| RunError::Failed(e.to_string()))?;
-    let main_out = pool.install(main_job);
+    // The step is one ordered thread (this one); the ledger writer's pool (`--threads`) hashes
+    // and formats large blocks in parallel.
+    let main_out = main_job();
     bar.finish_and_clear();
     let main_out = main_out?;
 

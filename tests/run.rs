@@ -106,7 +106,7 @@ fn same_seed_gives_byte_identical_outputs_on_any_thread_count() {
     run_ok(&scenario("village.ron"), &a, &["--steps", "400", "--threads", "1"]);
     run_ok(&scenario("village.ron"), &b, &["--steps", "400", "--threads", "2"]);
     run_ok(&scenario("village.ron"), &c, &["--steps", "400", "--threads", "2"]);
-    for f in ["timeseries.csv", "households.csv", "trades.csv", "topology.json"] {
+    for f in ["timeseries.csv", "households.csv", "trades.csv", "topology.json", "ledger.jsonl"] {
         let fa = std::fs::read(a.join(f)).unwrap();
         assert_eq!(fa, std::fs::read(b.join(f)).unwrap(), "{f} differs between 1 and 2 threads");
         assert_eq!(fa, std::fs::read(c.join(f)).unwrap(), "{f} differs between two runs");

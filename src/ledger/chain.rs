@@ -128,7 +128,8 @@ impl Chain {
     /// Starts the writer, which first builds the genesis block (deriving every member's key, the
     /// slow part, so it overlaps with the simulation) and writes `dir/ledger.jsonl` when `dir` is
     /// given. The file is created here so that a bad folder is reported at once.
-    pub fn start(seed: u64, frame: TimeFrame, ids: Arc<Vec<String>>, info: GenesisInfo, dir: Option<&Path>) -> std::io::Result<Chain> {
+    pub fn start(seed: u64, frame: TimeFrame, ids: Arc<Vec<String>>, info: GenesisInfo, dir: Option<&Path>, threads: usize) -> std::io::Result<Chain> {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).thread_name(|i| format!("peergrid-ledger-{i}")).build().map_err(std::io::Error::other)?;
         let out = match dir {
             Some(d) => Some(BufWriter::with_capacity(1 << 20, File::create(d.join("ledger.jsonl"))?)),
             None => None,
@@ -158,7 +159,7 @@ impl Chain {
                 json::write_genesis(&mut writer.line, &header, &genesis, &crate::time::iso_with_offset(l, off), &info, &writer.ids, &keys);
                 writer.write_line();
             }
-            writer.run(receiver)
+            pool.install(|| writer.run(receiver))
         })?;
         Ok(Chain { sender: Some(sender), handle: Some(handle) })
     }

@@ -14,7 +14,7 @@ pub mod merkle;
 pub mod validators;
 pub mod verify;
 
-use crate::household::{HouseholdEntities, HouseholdIds, Wallet};
+use crate::household::{HouseholdEntities, Wallet};
 use crate::money::Micros;
 use crate::scenario::schema::StakeKind;
 use crate::settlement::{Accounts, PaymentKind, StepPayments, Treasury};
@@ -112,14 +112,14 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Starts a chain (genesis block, writer thread); writes `dir/ledger.jsonl` when `dir` is
-    /// given and the config says so.
-    pub fn new(cfg: LedgerConfig, scenario: &crate::scenario::Scenario, dir: Option<&Path>) -> std::io::Result<Ledger> {
+    /// Starts a chain (genesis block, writer thread with a pool of `threads`); writes
+    /// `dir/ledger.jsonl` when `dir` is given and the config says so.
+    pub fn new(cfg: LedgerConfig, scenario: &crate::scenario::Scenario, dir: Option<&Path>, threads: usize) -> std::io::Result<Ledger> {
         let ids: Arc<Vec<String>> = Arc::new(scenario.households.iter().map(|h| h.id.clone()).collect());
         let n = ids.len();
         let info = GenesisInfo { scenario: scenario.name.clone(), seed: scenario.seed, witnesses: cfg.witnesses, stake: format!("{:?}", cfg.stake) };
         let dir = if cfg.write_jsonl { dir } else { None };
-        let chain = chain::Chain::start(scenario.seed, scenario.frame, ids.clone(), info, dir)?;
+        let chain = chain::Chain::start(scenario.seed, scenario.frame, ids.clone(), info, dir, threads)?;
         Ok(Ledger {
             kwp_micro: scenario.households.iter().map(|h| h.pv.map(|p| to_micro(p.kwp).max(0) as u64).unwrap_or(0)).collect(),
             cfg,
@@ -405,10 +405,6 @@ impl Plugin for LedgerPlugin {
     }
 }
 
-/// The household ids, for tools that read a ledger alongside a run.
-pub fn ids_of(world: &World) -> Arc<Vec<String>> {
-    world.resource::<HouseholdIds>().0.clone()
-}
 
 #[cfg(test)]
 mod tests;

@@ -100,9 +100,14 @@ fn short(h: &Hash) -> String {
 
 /// Converts a JSON transaction to integer units (the hashed form).
 pub fn tx_from_json(t: &TxJson, members: &Members) -> Result<Tx, String> {
-    let kind = TxKind::from_label(&t.kind).ok_or_else(|| format!("transaction {}: unknown kind `{}`", t.id, t.kind))?;
     let seller = members.account(&t.seller).ok_or_else(|| format!("transaction {}: unknown seller `{}`", t.id, t.seller))?;
     let buyer = members.account(&t.buyer).ok_or_else(|| format!("transaction {}: unknown buyer `{}`", t.id, t.buyer))?;
+    tx_with_accounts(t, seller, buyer)
+}
+
+/// The hashed form of a JSON transaction whose accounts are already resolved.
+fn tx_with_accounts(t: &TxJson, seller: AccountRef, buyer: AccountRef) -> Result<Tx, String> {
+    let kind = TxKind::from_label(&t.kind).ok_or_else(|| format!("transaction {}: unknown kind `{}`", t.id, t.kind))?;
     for (name, v) in [("kwh", t.kwh), ("price", t.price), ("amount", t.amount), ("fee", t.fee)] {
         if !v.is_finite() || v < 0.0 {
             return Err(format!("transaction {}: `{name}` must be a number ≥ 0, got {v}", t.id));
@@ -508,21 +513,8 @@ fn account_from_code((tag, index): (u8, u32)) -> Option<AccountRef> {
 /// Checks a proof against its header alone (a light client's check). Returns the verdict.
 pub fn verify_proof(p: &Proof) -> Result<String, String> {
     let h = &p.header;
-    let kind = TxKind::from_label(&p.tx.kind).ok_or("unknown transaction kind")?;
     let (seller, buyer) = (account_from_code(p.seller_code).ok_or("bad seller code")?, account_from_code(p.buyer_code).ok_or("bad buyer code")?);
-    let tx = Tx {
-        kind,
-        step: p.tx.step,
-        seq: 0,
-        seller,
-        buyer,
-        kwh_micro: to_micro(p.tx.kwh),
-        price_micro: to_micro(p.tx.price),
-        amount_micro: to_micro(p.tx.amount),
-        fee_micro: to_micro(p.tx.fee),
-        import_kwh_micro: p.tx.import_kwh.map(to_micro).unwrap_or(0),
-        export_kwh_micro: p.tx.export_kwh.map(to_micro).unwrap_or(0),
-    };
+    let tx = tx_with_accounts(&p.tx, seller, buyer)?;
     let mut enc = Vec::new();
     encoding::encode_tx(&mut enc, &p.tx.id, &tx);
     let path: Option<Vec<Hash>> = p.audit_path.iter().map(|x| parse_hash(x)).collect();

@@ -26,11 +26,13 @@ pub struct DoubleAuction {
     pub k: f64,
 }
 
-fn bid_order(a: &Order, b: &Order) -> Ordering {
+/// Merit order of bids: highest price first, ties by household.
+pub fn bid_order(a: &Order, b: &Order) -> Ordering {
     b.limit.cmp(&a.limit).then(a.household.cmp(&b.household))
 }
 
-fn ask_order(a: &Order, b: &Order) -> Ordering {
+/// Merit order of asks: lowest price first, PV before battery, ties by household.
+pub fn ask_order(a: &Order, b: &Order) -> Ordering {
     a.limit.cmp(&b.limit).then(a.source.cmp(&b.source)).then(a.household.cmp(&b.household))
 }
 

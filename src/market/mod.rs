@@ -4,9 +4,15 @@
 //! Adding a rule: one file implementing [`TradingRule`] with a `RULE: RuleInfo`, plus one line in
 //! [`registry::RULES`]. See `src/market/README.md`.
 
+pub mod bill_sharing;
+pub mod continuous;
 pub mod double_auction;
 pub mod grid_only;
+pub mod mmr;
+pub mod pay_as_bid;
+pub mod pool;
 pub mod registry;
+pub mod sdr;
 
 use crate::battery::{Battery, BatteryMarketPolicy};
 use crate::household::{Household, HouseholdIds, Meter};
@@ -186,7 +192,8 @@ pub fn clear_market(
     let ctx = MarketContext { step: clock.step, prices: *prices };
     let mut rng = rng(seed.0, Stream::Market, clock.step);
     rule.0.clear(&mut book, &ctx, &mut rng, &mut clearing);
-    clearing.trades.retain(|t| t.kwh > MIN_TRADE_KWH);
+    // Rules skip dust themselves (a pool must keep every share to stay balanced).
+    clearing.trades.retain(|t| t.kwh > 0.0);
 }
 
 /// Applies the clearing: peer deliveries, battery discharge for stored energy sold, and the rest
