@@ -137,7 +137,16 @@ pub fn spawn_households(world: &mut World, scenario: &Scenario) {
             LoadDef::Archetype { kind, annual_kwh } => LoadSource::Archetype { kind, annual_kwh, shift_hours: shift },
             LoadDef::Profile { series } => LoadSource::Profile { series },
         };
-        let mut e = world.spawn((Household { index: i as u32 }, source, noise, Meter::default(), MeterTotals::default(), Wallet::default(), GridNode(h.node)));
+        let mut e = world.spawn((
+            Household { index: i as u32 },
+            source,
+            noise,
+            Meter::default(),
+            MeterTotals::default(),
+            Wallet::default(),
+            GridNode(h.node),
+            crate::market::Bidding(h.bidding),
+        ));
         if let Some(pv) = h.pv {
             e.insert(PvArray::new(pv.kwp, pv.tilt_deg, pv.azimuth_deg, pv.performance_ratio));
         }

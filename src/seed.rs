@@ -21,6 +21,8 @@ pub enum Stream {
     Market,
     /// Validator elections; index = round number.
     Ledger,
+    /// Bidding strategies' draws of one step; index = step number.
+    Bids,
 }
 
 impl Stream {
@@ -31,6 +33,7 @@ impl Stream {
             Stream::Households => "households",
             Stream::Market => "market",
             Stream::Ledger => "ledger",
+            Stream::Bids => "bids",
         }
     }
 }
@@ -45,6 +48,16 @@ pub fn rng(seed: u64, stream: Stream, index: u64) -> ChaCha8Rng {
     hasher.update(index.to_le_bytes());
     let digest: [u8; 32] = hasher.finalize().into();
     ChaCha8Rng::from_seed(digest)
+}
+
+/// A uniform draw in [0, 1) keyed by `key` and `index` (SplitMix64 finaliser): the same pair
+/// always gives the same number, whatever order the draws are made in.
+pub fn keyed_unit(key: u64, index: u64) -> f64 {
+    let mut z = key ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]

@@ -99,3 +99,32 @@ fn the_in_pass_baseline_equals_a_real_grid_only_run_per_household() {
         }
     }
 }
+
+#[test]
+fn bidding_strategies_change_prices_not_weather_and_stay_individually_rational() {
+    use peergrid::market::Clearing;
+    let zi = STREET.replace("battery_share: 0.25,", "battery_share: 0.25, bidding: ZeroIntelligence,");
+    let markup = STREET.replace("battery_share: 0.25,", "battery_share: 0.25, bidding: Markup(0.5),");
+    let run = |text: &str| {
+        let mut sim = testing::simulation(text);
+        let mut prices = Vec::new();
+        while !sim.is_finished() {
+            sim.step();
+            for t in &sim.world().resource::<Clearing>().trades {
+                assert!(t.price.0 >= 60_000 && t.price.0 <= 300_000, "between export and import price");
+                prices.push(t.price.0);
+            }
+        }
+        (sim.run_totals(), prices)
+    };
+    let (truthful, p_truthful) = run(STREET);
+    let (a, p_zi) = run(&zi);
+    let (b, p_zi_again) = run(&zi);
+    let (_, p_markup) = run(&markup);
+    assert_eq!(a, b, "seeded");
+    assert_eq!(p_zi, p_zi_again);
+    assert_ne!(p_zi, p_truthful);
+    assert_ne!(p_markup, p_truthful);
+    assert_eq!(a.sum.pv_kwh, truthful.sum.pv_kwh);
+    assert_eq!(a.sum.load_kwh, truthful.sum.load_kwh);
+}

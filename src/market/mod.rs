@@ -154,20 +154,52 @@ impl Plugin for MarketPlugin {
     }
 }
 
-/// Truthful bidding: buyers bid the import price (an island's value of lost load), PV sellers ask
-/// the export price (an island's surplus floor), batteries ask the policy's offer price.
-/// Reads `Meter`, `StepPrices`, `BatteryMarketPolicy`; writes `OrderBook`.
-/// Runs in `SimSystems::Orders`, after own use and battery.
-pub fn submit_orders(prices: Res<StepPrices>, policy: Res<BatteryMarketPolicy>, mut book: ResMut<OrderBook>, households: Query<(&Household, &Meter)>) {
+/// A household's bidding strategy (see `BiddingSpec` in the scenario schema).
+#[derive(Component, Debug, Clone, Copy, Default, PartialEq)]
+pub struct Bidding(pub crate::scenario::schema::BiddingSpec);
+
+impl Bidding {
+    /// (bid, ask) limits for this step. `draw(side)` is the household's keyed uniform draw.
+    pub fn limits(&self, prices: &StepPrices, draw: impl Fn(u64) -> f64) -> (PricePerKwh, PricePerKwh) {
+        use crate::scenario::schema::BiddingSpec;
+        let (b, s) = (prices.import.0, prices.export.0);
+        let spread = (b - s).max(0) as f64;
+        match self.0 {
+            BiddingSpec::Truthful => (prices.import, prices.export),
+            BiddingSpec::Markup(m) => (PricePerKwh(b - (m * spread).round() as i64), PricePerKwh(s + (m * spread).round() as i64)),
+            BiddingSpec::ZeroIntelligence => (PricePerKwh(s + (draw(0) * spread) as i64), PricePerKwh(s + (draw(1) * spread) as i64)),
+        }
+    }
+}
+
+/// Households' orders: deficits are bid and PV surplus asked at their strategy's limits
+/// (truthful: the import and export price; on an island the value of lost load and the surplus
+/// floor); batteries ask the policy's offer price. Zero-intelligence draws are keyed by (step,
+/// household, side), so they do not depend on iteration order.
+/// Reads `Meter`, `Bidding`, `StepPrices`, `BatteryMarketPolicy`, `SimClock`, `MarketSeed`;
+/// writes `OrderBook`. Runs in `SimSystems::Orders`, after own use and battery.
+pub fn submit_orders(
+    prices: Res<StepPrices>,
+    policy: Res<BatteryMarketPolicy>,
+    clock: Res<SimClock>,
+    seed: Res<MarketSeed>,
+    mut book: ResMut<OrderBook>,
+    households: Query<(&Household, &Meter, &Bidding)>,
+) {
     book.bids.clear();
     book.asks.clear();
     let battery_price = policy.offer_price.unwrap_or(PricePerKwh((prices.import.0 + prices.export.0) / 2));
-    for (h, m) in &households {
+    let key = rand::Rng::next_u64(&mut rng(seed.0, Stream::Bids, clock.step));
+    for (h, m, bidding) in &households {
+        if m.deficit_kwh <= MIN_TRADE_KWH && m.surplus_kwh <= MIN_TRADE_KWH && m.battery_offer_kwh <= MIN_TRADE_KWH {
+            continue;
+        }
+        let (bid, ask) = bidding.limits(&prices, |side| crate::seed::keyed_unit(key, h.index as u64 * 2 + side));
         if m.deficit_kwh > MIN_TRADE_KWH {
-            book.bids.push(Order { household: h.index, kwh: m.deficit_kwh, limit: prices.import, source: OfferSource::Pv });
+            book.bids.push(Order { household: h.index, kwh: m.deficit_kwh, limit: bid, source: OfferSource::Pv });
         }
         if m.surplus_kwh > MIN_TRADE_KWH {
-            book.asks.push(Order { household: h.index, kwh: m.surplus_kwh, limit: prices.export, source: OfferSource::Pv });
+            book.asks.push(Order { household: h.index, kwh: m.surplus_kwh, limit: ask, source: OfferSource::Pv });
         }
         if m.battery_offer_kwh > MIN_TRADE_KWH {
             book.asks.push(Order { household: h.index, kwh: m.battery_offer_kwh, limit: battery_price, source: OfferSource::Battery });
@@ -248,6 +280,24 @@ pub fn deliver(
         } else {
             m.curtailed_kwh = left_surplus;
             m.unserved_kwh = left_deficit;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::schema::BiddingSpec;
+
+    #[test]
+    fn strategies_stay_between_the_grid_prices() {
+        let p = StepPrices { import: PricePerKwh(300_000), export: PricePerKwh(60_000), connected: true };
+        assert_eq!(Bidding(BiddingSpec::Truthful).limits(&p, |_| 0.5), (PricePerKwh(300_000), PricePerKwh(60_000)));
+        // Markup 0.25 of the 0.24 spread: bid 0.30 − 0.06 = 0.24, ask 0.06 + 0.06 = 0.12.
+        assert_eq!(Bidding(BiddingSpec::Markup(0.25)).limits(&p, |_| 0.5), (PricePerKwh(240_000), PricePerKwh(120_000)));
+        for u in [0.0, 0.3, 0.999_999] {
+            let (bid, ask) = Bidding(BiddingSpec::ZeroIntelligence).limits(&p, |_| u);
+            assert!((60_000..=300_000).contains(&bid.0) && (60_000..=300_000).contains(&ask.0));
         }
     }
 }

@@ -27,6 +27,13 @@ pub struct HouseDraft {
     pub pv: Option<PvSpec>,
     pub load: LoadDraft,
     pub battery: Option<BatterySpec>,
+    pub bidding: BiddingSpec,
+}
+
+fn check_bidding(v: &mut Validator, at: &str, b: &BiddingSpec) {
+    if let BiddingSpec::Markup(m) = b {
+        v.range(&format!("{at}.bidding"), *m, Bound::Incl(0.0), Bound::Incl(1.0), "(fraction of the import − export spread)");
+    }
 }
 
 const ALL_ARCHETYPES: [Archetype; 4] = [Archetype::WorkingCouple, Archetype::Family, Archetype::Retired, Archetype::HomeOffice];
@@ -84,6 +91,7 @@ pub fn expand_households(file: &ScenarioFile, v: &mut Validator) -> Vec<HouseDra
                 if let Some(b) = &h.battery {
                     check_battery(v, &format!("{at}.battery"), b);
                 }
+                check_bidding(v, &at, &h.bidding);
                 out.push(HouseDraft {
                     load: load_draft(v, &at, &h.load),
                     path: at,
@@ -91,6 +99,7 @@ pub fn expand_households(file: &ScenarioFile, v: &mut Validator) -> Vec<HouseDra
                     node: h.node.clone(),
                     pv: h.pv.clone(),
                     battery: h.battery.clone(),
+                    bidding: h.bidding,
                 });
             }
             HouseholdSpec::Group(g) => expand_group(v, &at, gi, g, file.seed, &mut out),
@@ -123,6 +132,7 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
     if let Some(d) = &g.annual_kwh {
         check_dist(v, &format!("{at}.annual_kwh"), d, "kWh");
     }
+    check_bidding(v, at, &g.bidding);
     let weights: Vec<(Archetype, f64)> =
         if g.archetypes.is_empty() { ALL_ARCHETYPES.iter().map(|a| (*a, 1.0)).collect() } else { g.archetypes.iter().map(|(a, w)| (*a, *w)).collect() };
     for (a, w) in &weights {
@@ -159,6 +169,7 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
             pv: (u_pv < g.pv_share && kwp > 0.0).then(|| PvSpec { kwp, tilt_deg: g.tilt_deg, azimuth_deg: g.azimuth_deg, performance_ratio: g.performance_ratio }),
             load: LoadDraft::Archetype { kind, annual_kwh },
             battery: if u_bat < g.battery_share { g.battery.clone() } else { None },
+            bidding: g.bidding,
         });
     }
 }

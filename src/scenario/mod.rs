@@ -92,6 +92,7 @@ pub struct HouseholdDef {
     pub pv: Option<PvDef>,
     pub load: LoadDef,
     pub battery: Option<BatterySpec>,
+    pub bidding: schema::BiddingSpec,
 }
 
 /// Battery market policy, resolved.
@@ -243,6 +244,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
             node,
             load,
             battery: h.battery,
+            bidding: h.bidding,
         })
         .collect();
 

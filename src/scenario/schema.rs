@@ -185,6 +185,21 @@ pub struct HouseSpec {
     pub load: LoadSpec,
     #[serde(default)]
     pub battery: Option<BatterySpec>,
+    #[serde(default)]
+    pub bidding: BiddingSpec,
+}
+
+/// How a household prices its orders (separate from the trading rule).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, serde::Serialize)]
+pub enum BiddingSpec {
+    /// Reservation prices from the tariff: bid the import price, ask the export price.
+    #[default]
+    Truthful,
+    /// Zero-intelligence constrained (Gode and Sunder 1993): a random price each step between
+    /// the export and import price, so never a loss against the grid.
+    ZeroIntelligence,
+    /// Fixed markup: ask export + m·(import − export), bid import − m·(import − export).
+    Markup(f64),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -274,6 +289,8 @@ pub struct GroupSpec {
     /// Annual consumption; default: each archetype's own.
     #[serde(default)]
     pub annual_kwh: Option<Dist>,
+    #[serde(default)]
+    pub bidding: BiddingSpec,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
