@@ -99,7 +99,11 @@ impl Plugin for SimPlugin {
             .insert_resource(GridTopology(s.topology.clone()))
             .insert_resource(BatteryMarketPolicy { market_reserve_soc: s.battery_policy.market_reserve_soc, offer_price: s.battery_policy.market_offer_price })
             .insert_resource(ActiveRule((config.rule.build)(&config.rule_params)))
-            .insert_resource(MarketSeed(s.seed));
+            .insert_resource(MarketSeed(s.seed))
+            .insert_resource(crate::market::MarketLocality(Arc::new(crate::market::nearest::Locality::new(
+                &s.topology,
+                &s.households.iter().map(|h| h.node).collect::<Vec<_>>(),
+            ))));
         spawn_households(app.world_mut(), s);
         app.add_plugins((EnvironmentPlugin, HouseholdPlugin, BatteryPlugin, crate::baseline::BaselinePlugin, MarketPlugin, SettlementPlugin, MetricsPlugin));
         if let Some(ledger) = config.ledger {

@@ -7,11 +7,11 @@ use common::*;
 fn compares_rules_on_identical_inputs() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("cmp");
-    let o = peergrid(&["compare", scenario("street.ron").to_str().unwrap(), "--rules", "grid-only,double-auction,sdr,mmr,bill-sharing,pay-as-bid,continuous", "--out", out.to_str().unwrap()]);
+    let o = peergrid(&["compare", scenario("street.ron").to_str().unwrap(), "--rules", "grid-only,double-auction,sdr,mmr,bill-sharing,pay-as-bid,continuous,nearest", "--out", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("self-suff."), "{}", stdout(&o));
     let t = Table::read(&out.join("compare.csv"));
-    assert_eq!(t.rows.len(), 7);
+    assert_eq!(t.rows.len(), 8);
     for c in ["rule", "seeds", "self_sufficiency", "savings_pct", "p2p_price_mean", "p2p_price_sd", "trades", "gini_savings", "share_worse_off", "savings_pct_ci95"] {
         assert!(t.headers.iter().any(|h| h == c), "compare.csv lacks {c}");
     }
@@ -19,7 +19,7 @@ fn compares_rules_on_identical_inputs() {
     assert!(baseline.windows(2).all(|w| w[0] == w[1]), "every rule faces the same baseline: {baseline:?}");
     let row = |r: &str| t.rows.iter().find(|x| x["rule"] == r).unwrap().clone();
     assert_eq!(Table::f(&row("grid-only"), "p2p_kwh"), 0.0);
-    for r in ["double-auction", "sdr", "mmr", "bill-sharing", "pay-as-bid", "continuous"] {
+    for r in ["double-auction", "sdr", "mmr", "bill-sharing", "pay-as-bid", "continuous", "nearest"] {
         assert!(Table::f(&row(r), "p2p_kwh") > 0.0, "{r} trades");
         assert!(Table::f(&row(r), "savings_pct") > 0.0, "{r} saves on a sunny street");
     }

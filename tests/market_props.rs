@@ -23,7 +23,10 @@ fn book(bids: &[(f64, i64)], asks: &[(f64, i64)]) -> OrderBook {
 
 fn clear(rule: &peergrid::market::registry::RuleInfo, mut b: OrderBook) -> Clearing {
     let mut out = Clearing::default();
-    let ctx = MarketContext { step: 0, prices: StepPrices { import: PricePerKwh(300_000), export: PricePerKwh(50_000), connected: true } };
+    // Every household on one node: locality rules see all sellers as equally near.
+    static FLAT: std::sync::OnceLock<std::sync::Arc<peergrid::market::nearest::Locality>> = std::sync::OnceLock::new();
+    let flat = FLAT.get_or_init(|| std::sync::Arc::new(peergrid::market::nearest::Locality::flat(20_000))).clone();
+    let ctx = MarketContext { step: 0, prices: StepPrices { import: PricePerKwh(300_000), export: PricePerKwh(50_000), connected: true }, locality: Some(flat) };
     (rule.build)(&default_params(rule)).clear(&mut b, &ctx, &mut rng(1, Stream::Market, 0), &mut out);
     out
 }

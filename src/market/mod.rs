@@ -9,6 +9,7 @@ pub mod continuous;
 pub mod double_auction;
 pub mod grid_only;
 pub mod mmr;
+pub mod nearest;
 pub mod pay_as_bid;
 pub mod pool;
 pub mod registry;
@@ -108,11 +109,17 @@ impl Clearing {
 }
 
 /// What a rule knows besides the orders.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct MarketContext {
     pub step: u64,
     pub prices: StepPrices,
+    /// Where households sit on the grid (for locality rules).
+    pub locality: Option<std::sync::Arc<nearest::Locality>>,
 }
+
+/// The households' grid positions for locality rules, computed once per run.
+#[derive(Resource, Clone)]
+pub struct MarketLocality(pub std::sync::Arc<nearest::Locality>);
 
 /// A trading rule: turns the order book into trades. Rules must respect every order's quantity
 /// and limit price (individual rationality) and must not depend on the order of the book.
@@ -213,6 +220,7 @@ pub fn clear_market(
     clock: Res<SimClock>,
     prices: Res<StepPrices>,
     seed: Res<MarketSeed>,
+    locality: Option<Res<MarketLocality>>,
     mut rule: ResMut<ActiveRule>,
     mut book: ResMut<OrderBook>,
     mut clearing: ResMut<Clearing>,
@@ -221,7 +229,7 @@ pub fn clear_market(
     if book.bids.is_empty() || book.asks.is_empty() {
         return;
     }
-    let ctx = MarketContext { step: clock.step, prices: *prices };
+    let ctx = MarketContext { step: clock.step, prices: *prices, locality: locality.map(|l| l.0.clone()) };
     let mut rng = rng(seed.0, Stream::Market, clock.step);
     rule.0.clear(&mut book, &ctx, &mut rng, &mut clearing);
     // Rules skip dust themselves (a pool must keep every share to stay balanced).

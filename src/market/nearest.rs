@@ -1,0 +1,190 @@
+//! `nearest`: locality matching. Buyers take turns (in a random order drawn from the step's
+//! seeded market stream) and are served first by the sellers nearest to them on the grid:
+//! nearness is the lowest common ancestor on the tree of shortest paths from the grid's root, so
+//! a seller on the same pole comes before one on the same street, before one on the same feeder,
+//! before one across feeders; ties go to the lower seller index. Every trade is at one price
+//! between the grid prices, `p = λs + α·(λb − λs)` (parameter `alpha`, default 0.5); orders whose
+//! limits cannot accept `p` do not take part. Network fees by zone and line losses come with the
+//! grid issue's shared mechanism, so there is no second, rule-specific charge here.
+//!
+//! Cost per step: each seller is listed under each of its ancestors (O(sellers × depth)); each
+//! node keeps a cursor past exhausted sellers, so buyers scan each list once (O(orders × depth)).
+
+use super::registry::{ParamInfo, RuleInfo};
+use super::{Clearing, MarketContext, Order, OrderBook, Seller, Trade, TradingRule, MIN_TRADE_KWH};
+use crate::money::PricePerKwh;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+pub static RULE: RuleInfo = RuleInfo {
+    name: "nearest",
+    summary: "locality matching: buyers served first by the nearest sellers on the grid, at one price",
+    params: &[ParamInfo { name: "alpha", default: 0.5, min: 0.0, max: 1.0, doc: "price position between export (0) and import (1) price" }],
+    build: |p| Box::new(Nearest { alpha: p.get("alpha").copied().unwrap_or(0.5), ..Default::default() }),
+};
+
+#[derive(Default)]
+pub struct Nearest {
+    pub alpha: f64,
+    sellers_at: Vec<Vec<usize>>,
+    cursor: Vec<usize>,
+    touched: Vec<u32>,
+    left: Vec<f64>,
+    buyers: Vec<Order>,
+}
+
+impl TradingRule for Nearest {
+    fn info(&self) -> &'static RuleInfo {
+        &RULE
+    }
+
+    fn clear(&mut self, book: &mut OrderBook, ctx: &MarketContext, rng: &mut ChaCha8Rng, out: &mut Clearing) {
+        let Some(locality) = ctx.locality.as_deref() else { return };
+        let (b, s) = (ctx.prices.import.0, ctx.prices.export.0);
+        let price = PricePerKwh(s + (self.alpha * (b - s).max(0) as f64).round() as i64);
+        book.asks.sort_unstable_by(|x, y| (x.household, x.source).cmp(&(y.household, y.source)));
+        if self.sellers_at.len() < locality.nodes {
+            self.sellers_at.resize_with(locality.nodes, Vec::new);
+            self.cursor.resize(locality.nodes, 0);
+        }
+        for n in self.touched.drain(..) {
+            self.sellers_at[n as usize].clear();
+            self.cursor[n as usize] = 0;
+        }
+        self.left.clear();
+        for (k, ask) in book.asks.iter().enumerate() {
+            self.left.push(if ask.limit <= price { ask.kwh } else { 0.0 });
+            if ask.limit > price {
+                continue;
+            }
+            for &node in locality.ancestors(ask.household) {
+                let list = &mut self.sellers_at[node as usize];
+                if list.is_empty() {
+                    self.touched.push(node);
+                }
+                list.push(k);
+            }
+        }
+        self.buyers.clear();
+        self.buyers.extend(book.bids.iter().filter(|o| o.limit >= price).copied());
+        self.buyers.sort_unstable_by_key(|o| o.household);
+        self.buyers.shuffle(rng);
+        for bid in &self.buyers {
+            let mut need = bid.kwh;
+            for &node in locality.ancestors(bid.household) {
+                let (list, cursor) = (&self.sellers_at[node as usize], &mut self.cursor[node as usize]);
+                while need > MIN_TRADE_KWH && *cursor < list.len() {
+                    let k = list[*cursor];
+                    let q = need.min(self.left[k]);
+                    if q > MIN_TRADE_KWH {
+                        let ask = book.asks[k];
+                        out.trades.push(Trade { seller: Seller::Household { index: ask.household, source: ask.source }, buyer: bid.household, kwh: q, price });
+                        need -= q;
+                        self.left[k] -= q;
+                    }
+                    if self.left[k] <= MIN_TRADE_KWH {
+                        *cursor += 1;
+                    }
+                }
+                if need <= MIN_TRADE_KWH {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// For every household, its grid node and the node's ancestors up to the root, on the tree of
+/// shortest paths (breadth-first from the root, lower node index first on ties).
+#[derive(Debug, Clone, Default)]
+pub struct Locality {
+    pub nodes: usize,
+    chains: Vec<Vec<u32>>,
+}
+
+impl Locality {
+    pub fn new(topology: &crate::grid::Topology, household_nodes: &[petgraph::graph::NodeIndex]) -> Locality {
+        let g = &topology.graph;
+        let n = g.node_count();
+        let mut parent = vec![u32::MAX; n];
+        let mut seen = vec![false; n];
+        let mut queue = std::collections::VecDeque::from([topology.root]);
+        if n > 0 {
+            seen[topology.root.index()] = true;
+        }
+        while let Some(v) = queue.pop_front() {
+            let mut next: Vec<_> = g.neighbors(v).filter(|w| !seen[w.index()]).collect();
+            next.sort_unstable();
+            for w in next {
+                if !seen[w.index()] {
+                    seen[w.index()] = true;
+                    parent[w.index()] = v.index() as u32;
+                    queue.push_back(w);
+                }
+            }
+        }
+        let chains = household_nodes
+            .iter()
+            .map(|start| {
+                let mut chain = vec![start.index() as u32];
+                let mut v = start.index();
+                while parent[v] != u32::MAX {
+                    v = parent[v] as usize;
+                    chain.push(v as u32);
+                }
+                chain
+            })
+            .collect();
+        Locality { nodes: n, chains }
+    }
+
+    /// `households` households all on one node (for tests and benches of the rule alone).
+    pub fn flat(households: usize) -> Locality {
+        Locality { nodes: 1, chains: vec![vec![0]; households] }
+    }
+
+    /// The household's node first, then its ancestors up to the root.
+    pub fn ancestors(&self, household: u32) -> &[u32] {
+        self.chains.get(household as usize).map(|c| &c[..]).unwrap_or(&[])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grid::generate::{generate, LayoutParams};
+    use crate::market::OfferSource;
+    use crate::scenario::schema::{Layout, NodeKind};
+    use crate::tariff::StepPrices;
+    use std::sync::Arc;
+
+    #[test]
+    fn neighbours_on_the_same_feeder_are_served_first() {
+        // Two feeders of 4 houses: h0..h3 on feeder 1, h4..h7 on feeder 2.
+        let ids: Vec<String> = (0..8).map(|i| format!("h{i}")).collect();
+        let p = LayoutParams {
+            layout: Layout::Village,
+            feeders: 2,
+            houses_per_feeder: 4,
+            houses_per_lateral: 4,
+            ties: 0,
+            spacing_m: 30.0,
+            service_length_m: 15.0,
+            feeder_capacity_kw: 400.0,
+            service_capacity_kw: 25.0,
+            root_kind: NodeKind::Substation,
+        };
+        let (topo, nodes) = generate(&p, &ids);
+        let locality = Arc::new(Locality::new(&topo, &nodes));
+        let o = |h, kwh, limit| Order { household: h, kwh, limit: PricePerKwh(limit), source: OfferSource::Pv };
+        // h1 (feeder 1) and h6 (feeder 2) both sell 1 kWh at the same price; buyer h5 (feeder 2)
+        // needs 1 kWh and gets it from h6, its neighbour, although h1 has the lower index.
+        let mut book = OrderBook { bids: vec![o(5, 1.0, 300)], asks: vec![o(1, 1.0, 60), o(6, 1.0, 60)] };
+        let ctx = MarketContext { step: 0, prices: StepPrices { import: PricePerKwh(300), export: PricePerKwh(60), connected: true }, locality: Some(locality) };
+        let mut out = Clearing::default();
+        Nearest { alpha: 0.5, ..Default::default() }.clear(&mut book, &ctx, &mut crate::seed::rng(1, crate::seed::Stream::Market, 0), &mut out);
+        assert_eq!(out.trades.len(), 1);
+        assert_eq!(out.trades[0].seller, Seller::Household { index: 6, source: OfferSource::Pv });
+        assert_eq!(out.trades[0].price, PricePerKwh(180));
+    }
+}
