@@ -10,6 +10,35 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// Prints to stdout like `println!`, but a closed pipe (`peergrid … | head`) ends the program
+/// quietly instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::cli::write_stdout(&format!($($arg)*), true)
+    };
+}
+
+/// Like `print!` (no newline), with the same handling of a closed pipe.
+macro_rules! say_raw {
+    ($($arg:tt)*) => {
+        $crate::cli::write_stdout(&format!($($arg)*), false)
+    };
+}
+
+#[doc(hidden)]
+pub fn write_stdout(text: &str, newline: bool) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let result = out.write_all(text.as_bytes()).and_then(|_| if newline { out.write_all(b"\n") } else { Ok(()) }).and_then(|_| out.flush());
+    if let Err(e) = result {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(EXIT_FAILURE as i32);
+    }
+}
+
 /// Exit code after Ctrl-C (128 + SIGINT), as shells expect.
 pub const EXIT_INTERRUPTED: u8 = 130;
 
@@ -140,14 +169,14 @@ pub fn main() -> ExitCode {
         Command::Run(args) => cmd_run(args),
         Command::Check { scenario, rule } => cmd_check(scenario, rule),
         Command::Rules => {
-            print!("{}", rules_text());
+            say_raw!("{}", rules_text());
             ExitCode::SUCCESS
         }
         Command::Compare(args) => cmd_compare(args),
         Command::Verify { path, proof } => cmd_verify(path, proof),
         Command::Audit { dir, household, trades } => match crate::ledger::audit::statement(&dir, &household, trades) {
             Ok(text) => {
-                print!("{text}");
+                say_raw!("{text}");
                 ExitCode::SUCCESS
             }
             Err(f) => ledger_failure(&f),
@@ -169,7 +198,7 @@ fn cmd_verify(path: Option<PathBuf>, proof: Option<PathBuf>) -> ExitCode {
             .and_then(|b| serde_json::from_slice::<crate::ledger::verify::Proof>(&b).map_err(|e| (EXIT_FAILURE, format!("{}: not a proof: {e}", p.display()))));
         return match parsed.and_then(|proof| crate::ledger::verify::verify_proof(&proof).map_err(|e| (EXIT_FAILURE, format!("{}: {e}", p.display())))) {
             Ok(verdict) => {
-                println!("{verdict}");
+                say!("{verdict}");
                 ExitCode::SUCCESS
             }
             Err((code, msg)) => {
@@ -181,7 +210,7 @@ fn cmd_verify(path: Option<PathBuf>, proof: Option<PathBuf>) -> ExitCode {
     let path = path.expect("clap requires a path without --proof");
     match crate::ledger::verify::verify_path(&path) {
         Ok(verdict) => {
-            println!("{verdict}");
+            say!("{verdict}");
             ExitCode::SUCCESS
         }
         Err(f) => ledger_failure(&f),
@@ -199,9 +228,9 @@ fn cmd_prove(dir: PathBuf, tx: String, out: Option<PathBuf>) -> ExitCode {
                         eprintln!("error: {}: {e}", path.display());
                         return ExitCode::from(EXIT_FAILURE);
                     }
-                    println!("wrote {}", path.display());
+                    say!("wrote {}", path.display());
                 }
-                None => println!("{text}"),
+                None => say!("{text}"),
             }
             ExitCode::SUCCESS
         }
@@ -236,7 +265,7 @@ fn cmd_check(path: PathBuf, rule: Option<String>) -> ExitCode {
     let batteries = s.households.iter().filter(|h| h.battery.is_some()).count();
     let pv = s.households.iter().filter(|h| h.pv.is_some()).count();
     let t = &s.topology;
-    println!(
+    say!(
         "ok: {}: scenario `{}`, {} households ({pv} with PV, {batteries} with batteries), {} steps of {} min, rule {}, {}, topology {} nodes / {} lines ({})",
         path.display(),
         s.name,
@@ -279,8 +308,8 @@ fn cmd_compare(args: CompareArgs) -> ExitCode {
     let opts = crate::compare::CompareOptions { scenario: args.scenario, rules, seeds: args.seeds, steps: args.steps, out_dir: out_dir.clone(), force: args.force, threads };
     match crate::compare::compare(&opts) {
         Ok(table) => {
-            print!("{}", crate::compare::render(&table));
-            println!("wrote {}", out_dir.join("compare.csv").display());
+            say_raw!("{}", crate::compare::render(&table));
+            say!("wrote {}", out_dir.join("compare.csv").display());
             ExitCode::SUCCESS
         }
         Err(RunError::Input(e)) => {
@@ -321,8 +350,8 @@ fn cmd_run(args: RunArgs) -> ExitCode {
         Ok(s) => {
             if !args.quiet {
                 let pct = |x: Option<f64>| x.map(|v| format!("{:.1}%", v * 100.0)).unwrap_or_else(|| "n/a".into());
-                println!("wrote {}", out_dir.display());
-                println!(
+                say!("wrote {}", out_dir.display());
+                say!(
                     "  {} households × {} steps, rule {}, in {:.2} s ({:.2} M household-steps/s)",
                     s.households,
                     s.steps,
@@ -330,9 +359,9 @@ fn cmd_run(args: RunArgs) -> ExitCode {
                     s.runtime_s,
                     s.household_steps_per_s / 1e6
                 );
-                println!("  self-sufficiency {}, self-consumption {}, P2P {:.1} kWh", pct(s.self_sufficiency), pct(s.self_consumption), s.p2p_kwh);
+                say!("  self-sufficiency {}, self-consumption {}, P2P {:.1} kWh", pct(s.self_sufficiency), pct(s.self_consumption), s.p2p_kwh);
                 if let Some(l) = &s.ledger {
-                    println!(
+                    say!(
                         "  ledger: {} blocks, {} transactions, {} missed slots, head {}{}",
                         l.blocks,
                         l.transactions,
@@ -342,7 +371,7 @@ fn cmd_run(args: RunArgs) -> ExitCode {
                     );
                 }
                 if s.grid_connected {
-                    println!(
+                    say!(
                         "  community bill {:.2} vs grid-only {:.2} (savings {}), unserved {:.1} kWh, curtailed {:.1} kWh",
                         s.community_bill,
                         s.baseline_bill,
@@ -351,7 +380,7 @@ fn cmd_run(args: RunArgs) -> ExitCode {
                         s.curtailed_kwh
                     );
                 } else {
-                    println!(
+                    say!(
                         "  islanded: unserved {:.1} kWh (without trading {:.1} kWh), curtailed {:.1} kWh",
                         s.unserved_kwh, s.baseline_unserved_kwh, s.curtailed_kwh
                     );
