@@ -303,7 +303,7 @@ fn cmd_compare(args: CompareArgs) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let threads = default_threads(args.threads).max(1);
     let out_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("out").join(format!("{}-compare", scenario.name)));
     let opts = crate::compare::CompareOptions { scenario: args.scenario, rules, seeds: args.seeds, steps: args.steps, out_dir: out_dir.clone(), force: args.force, threads };
     match crate::compare::compare(&opts) {
@@ -312,18 +312,7 @@ fn cmd_compare(args: CompareArgs) -> ExitCode {
             say!("wrote {}", out_dir.join("compare.csv").display());
             ExitCode::SUCCESS
         }
-        Err(RunError::Input(e)) => {
-            eprintln!("{e}");
-            ExitCode::from(EXIT_BAD_INPUT)
-        }
-        Err(e @ RunError::OutputExists(_)) => {
-            eprintln!("error: {e}");
-            ExitCode::from(EXIT_BAD_INPUT)
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(EXIT_FAILURE)
-        }
+        Err(e) => run_failure(e),
     }
 }
 
@@ -334,7 +323,7 @@ fn cmd_run(args: RunArgs) -> ExitCode {
         Err(code) => return code,
     };
     let out_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
-    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let threads = default_threads(args.threads);
     if threads == 0 {
         eprintln!("error: --threads must be at least 1");
         return ExitCode::from(EXIT_BAD_INPUT);
@@ -388,21 +377,34 @@ fn cmd_run(args: RunArgs) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(RunError::Input(e)) => {
+        Err(e) => run_failure(e),
+    }
+}
+
+/// Prints a failed run's error and maps it to the exit code: bad input and an existing output
+/// folder are 2, Ctrl-C is 130, anything else 1.
+fn run_failure(e: RunError) -> ExitCode {
+    match e {
+        RunError::Input(e) => {
             eprintln!("{e}");
             ExitCode::from(EXIT_BAD_INPUT)
         }
-        Err(e @ RunError::OutputExists(_)) => {
+        e @ RunError::OutputExists(_) => {
             eprintln!("error: {e}");
             ExitCode::from(EXIT_BAD_INPUT)
         }
-        Err(RunError::Interrupted) => {
+        RunError::Interrupted => {
             eprintln!("error: interrupted; no results were written");
             ExitCode::from(EXIT_INTERRUPTED)
         }
-        Err(e) => {
+        e => {
             eprintln!("error: {e}");
             ExitCode::from(EXIT_FAILURE)
         }
     }
+}
+
+/// `--threads` when not given: every core.
+fn default_threads(given: Option<usize>) -> usize {
+    given.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
 }

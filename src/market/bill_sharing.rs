@@ -6,7 +6,7 @@
 //! Individual rationality is exempt on the seller side by design: a seller can get less than λs
 //! (nothing at all when demand absorbs all supply). Buyers never pay more than λb.
 
-use super::pool::{clear_pooled, micro, PoolPrices};
+use super::pool::{clear_at_tariff, micro, PoolPrices};
 use super::registry::RuleInfo;
 use super::{Clearing, MarketContext, OrderBook, TradingRule};
 use crate::money::PricePerKwh;
@@ -40,8 +40,7 @@ impl TradingRule for BillSharing {
     }
 
     fn clear(&mut self, book: &mut OrderBook, ctx: &MarketContext, _rng: &mut ChaCha8Rng, out: &mut Clearing) {
-        let (b, s) = (ctx.prices.import.0 as f64, ctx.prices.export.0 as f64);
-        clear_pooled(book, out, SELLER_IR_EXEMPT, &|sup, dem| prices(sup, dem, b, s));
+        clear_at_tariff(book, ctx, out, SELLER_IR_EXEMPT, prices);
     }
 }
 

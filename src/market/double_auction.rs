@@ -36,40 +36,45 @@ pub fn ask_order(a: &Order, b: &Order) -> Ordering {
     a.limit.cmp(&b.limit).then(a.source.cmp(&b.source)).then(a.household.cmp(&b.household))
 }
 
+/// Sorts the book into merit order and walks it: while the best remaining bid covers the best
+/// remaining ask, `matched(bid, ask, kwh)` is called for the quantity they exchange (partially
+/// matched orders continue with the next counterpart). Shared by the uniform-price and the
+/// pay-as-bid auctions, which differ only in the price they set.
+pub fn match_merit_order(book: &mut OrderBook, mut matched: impl FnMut(&Order, &Order, f64)) {
+    book.bids.sort_unstable_by(bid_order);
+    book.asks.sort_unstable_by(ask_order);
+    let (bids, asks) = (&book.bids, &book.asks);
+    let (mut i, mut j) = (0, 0);
+    let (mut bid_left, mut ask_left) = (bids.first().map_or(0.0, |o| o.kwh), asks.first().map_or(0.0, |o| o.kwh));
+    while i < bids.len() && j < asks.len() && bids[i].limit >= asks[j].limit {
+        let q = bid_left.min(ask_left);
+        if q > MIN_TRADE_KWH {
+            matched(&bids[i], &asks[j], q);
+        }
+        bid_left -= q;
+        ask_left -= q;
+        if bid_left <= MIN_TRADE_KWH {
+            i += 1;
+            bid_left = bids.get(i).map_or(0.0, |o| o.kwh);
+        }
+        if ask_left <= MIN_TRADE_KWH {
+            j += 1;
+            ask_left = asks.get(j).map_or(0.0, |o| o.kwh);
+        }
+    }
+}
+
 impl TradingRule for DoubleAuction {
     fn info(&self) -> &'static RuleInfo {
         &RULE
     }
 
     fn clear(&mut self, book: &mut OrderBook, _ctx: &MarketContext, _rng: &mut ChaCha8Rng, out: &mut Clearing) {
-        book.bids.sort_unstable_by(bid_order);
-        book.asks.sort_unstable_by(ask_order);
-        let (bids, asks) = (&book.bids, &book.asks);
-        let (mut i, mut j) = (0, 0);
-        let (mut bid_left, mut ask_left) = (bids.first().map_or(0.0, |o| o.kwh), asks.first().map_or(0.0, |o| o.kwh));
         let mut marginal: Option<(PricePerKwh, PricePerKwh)> = None;
-        while i < bids.len() && j < asks.len() && bids[i].limit >= asks[j].limit {
-            let q = bid_left.min(ask_left);
-            if q > MIN_TRADE_KWH {
-                out.trades.push(Trade {
-                    seller: Seller::Household { index: asks[j].household, source: asks[j].source },
-                    buyer: bids[i].household,
-                    kwh: q,
-                    price: PricePerKwh(0),
-                });
-                marginal = Some((asks[j].limit, bids[i].limit));
-            }
-            bid_left -= q;
-            ask_left -= q;
-            if bid_left <= MIN_TRADE_KWH {
-                i += 1;
-                bid_left = bids.get(i).map_or(0.0, |o| o.kwh);
-            }
-            if ask_left <= MIN_TRADE_KWH {
-                j += 1;
-                ask_left = asks.get(j).map_or(0.0, |o| o.kwh);
-            }
-        }
+        match_merit_order(book, |bid, ask, kwh| {
+            out.trades.push(Trade { seller: Seller::Household { index: ask.household, source: ask.source }, buyer: bid.household, kwh, price: PricePerKwh(0) });
+            marginal = Some((ask.limit, bid.limit));
+        });
         if let Some((a, b)) = marginal {
             let price = PricePerKwh(a.0 + (self.k * (b.0 - a.0) as f64).round() as i64);
             for t in &mut out.trades {

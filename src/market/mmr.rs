@@ -7,7 +7,7 @@
 //!   imported at λb).
 //! Peer energy changes hands at p_mid, so the pool is budget balanced.
 
-use super::pool::{clear_pooled, micro, PoolPrices};
+use super::pool::{clear_at_tariff, micro, PoolPrices};
 use super::registry::RuleInfo;
 use super::{Clearing, MarketContext, OrderBook, TradingRule};
 use rand_chacha::ChaCha8Rng;
@@ -37,8 +37,7 @@ impl TradingRule for Mmr {
     }
 
     fn clear(&mut self, book: &mut OrderBook, ctx: &MarketContext, _rng: &mut ChaCha8Rng, out: &mut Clearing) {
-        let (b, s) = (ctx.prices.import.0 as f64, ctx.prices.export.0 as f64);
-        clear_pooled(book, out, false, &|sup, dem| prices(sup, dem, b, s));
+        clear_at_tariff(book, ctx, out, false, prices);
     }
 }
 

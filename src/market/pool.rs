@@ -81,6 +81,13 @@ pub fn clear_pooled(book: &mut OrderBook, out: &mut Clearing, exempt_sellers: bo
     out.sell_price = Some(p.sell);
 }
 
+/// Clears the book through the pool at prices `prices(S, D, λb, λs)` from this step's tariff
+/// (micro-units per kWh): what every pooled rule does, given its own price formula.
+pub fn clear_at_tariff(book: &mut OrderBook, ctx: &super::MarketContext, out: &mut Clearing, exempt_sellers: bool, prices: fn(f64, f64, f64, f64) -> Option<PoolPrices>) {
+    let (b, s) = (ctx.prices.import.0 as f64, ctx.prices.export.0 as f64);
+    clear_pooled(book, out, exempt_sellers, &|sup, dem| prices(sup, dem, b, s));
+}
+
 /// A price in micro-units per kWh from a decimal formula (rounded).
 pub fn micro(x: f64) -> PricePerKwh {
     PricePerKwh(x.round() as i64)

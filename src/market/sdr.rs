@@ -12,7 +12,7 @@
 //! SDR > 0, so peer energy is free and buyers pay λb·(1 − SDR); that is the paper's formula taken
 //! at its limit, kept as is and documented rather than patched.
 
-use super::pool::{clear_pooled, micro, PoolPrices};
+use super::pool::{clear_at_tariff, micro, PoolPrices};
 use super::registry::RuleInfo;
 use super::{Clearing, MarketContext, OrderBook, TradingRule};
 use rand_chacha::ChaCha8Rng;
@@ -47,8 +47,7 @@ impl TradingRule for Sdr {
     }
 
     fn clear(&mut self, book: &mut OrderBook, ctx: &MarketContext, _rng: &mut ChaCha8Rng, out: &mut Clearing) {
-        let (b, s) = (ctx.prices.import.0 as f64, ctx.prices.export.0 as f64);
-        clear_pooled(book, out, false, &|sup, dem| prices(sup, dem, b, s));
+        clear_at_tariff(book, ctx, out, false, prices);
     }
 }
 
