@@ -147,6 +147,9 @@ pub fn spawn_households(world: &mut World, scenario: &Scenario) {
             GridNode(h.node),
             crate::market::Bidding(h.bidding),
         ));
+        if let Some(c) = h.preferences.price_ceiling_per_kwh {
+            e.insert(crate::market::PriceCeiling(crate::money::PricePerKwh::from_units(c)));
+        }
         if let Some(pv) = h.pv {
             e.insert(PvArray::new(pv.kwp, pv.tilt_deg, pv.azimuth_deg, pv.performance_ratio));
         }

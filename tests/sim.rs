@@ -128,3 +128,38 @@ fn bidding_strategies_change_prices_not_weather_and_stay_individually_rational()
     assert_eq!(a.sum.pv_kwh, truthful.sum.pv_kwh);
     assert_eq!(a.sum.load_kwh, truthful.sum.load_kwh);
 }
+
+#[test]
+fn a_price_ceiling_caps_bids_under_every_rule_and_favourites_steer_preference_matching() {
+    use peergrid::market::{Clearing, OrderBook, Seller};
+    // b may pay at most 0.20; under `preference` it favours a (+0.10 per kWh).
+    let text = STREET.replace(
+        r#"House(id: "b", load: Archetype(kind: Family)),"#,
+        r#"House(id: "b", load: Archetype(kind: Family), preferences: (price_ceiling_per_kwh: 0.20, favourites: ["a"], favourite_premium_per_kwh: 0.10)),"#,
+    );
+    let from_a = |rule: &str| {
+        let mut sim = testing::simulation_with_rule(&text, rule);
+        let (mut total, mut from_a) = (0.0, 0.0);
+        while !sim.is_finished() {
+            sim.step();
+            let w = sim.world();
+            for o in w.resource::<OrderBook>().bids.iter().filter(|o| o.household == 1) {
+                assert!(o.limit.0 <= 200_000, "{rule}: b bids at most its ceiling");
+            }
+            for t in w.resource::<Clearing>().trades.iter().filter(|t| t.buyer == 1) {
+                assert!(t.price.0 <= 200_000, "{rule}: b pays at most its ceiling");
+                total += t.kwh;
+                if matches!(t.seller, Seller::Household { index: 0, .. }) {
+                    from_a += t.kwh;
+                }
+            }
+        }
+        (total, from_a)
+    };
+    for rule in ["double-auction", "pay-as-bid", "continuous", "nearest"] {
+        from_a(rule);
+    }
+    let (total, favoured) = from_a("preference");
+    let (_, plain) = from_a("double-auction");
+    assert!(total > 0.0 && favoured > plain, "preference: {favoured} kWh from a of {total}, double auction {plain}");
+}

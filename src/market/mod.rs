@@ -12,8 +12,10 @@ pub mod mmr;
 pub mod nearest;
 pub mod pay_as_bid;
 pub mod pool;
+pub mod preference;
 pub mod registry;
 pub mod sdr;
+pub mod transport;
 
 use crate::battery::{Battery, BatteryMarketPolicy};
 use crate::household::{Household, HouseholdIds, Meter};
@@ -115,11 +117,22 @@ pub struct MarketContext {
     pub prices: StepPrices,
     /// Where households sit on the grid (for locality rules).
     pub locality: Option<std::sync::Arc<nearest::Locality>>,
+    /// What households value besides price (for the `preference` rule).
+    pub preferences: Option<std::sync::Arc<preference::Preferences>>,
 }
 
 /// The households' grid positions for locality rules, computed once per run.
 #[derive(Resource, Clone)]
 pub struct MarketLocality(pub std::sync::Arc<nearest::Locality>);
+
+/// The households' stated preferences, resolved once per run.
+#[derive(Resource, Clone)]
+pub struct MarketPreferences(pub std::sync::Arc<preference::Preferences>);
+
+/// The most a household pays per kWh from peers (its stated price ceiling); caps its bids under
+/// every rule.
+#[derive(Component, Debug, Clone, Copy, PartialEq)]
+pub struct PriceCeiling(pub PricePerKwh);
 
 /// A trading rule: turns the order book into trades. Rules must respect every order's quantity
 /// and limit price (individual rationality) and must not depend on the order of the book.
@@ -183,7 +196,8 @@ impl Bidding {
 /// (truthful: the import and export price; on an island the value of lost load and the surplus
 /// floor); batteries ask the policy's offer price. Zero-intelligence draws are keyed by (step,
 /// household, side), so they do not depend on iteration order.
-/// Reads `Meter`, `Bidding`, `StepPrices`, `BatteryMarketPolicy`, `SimClock`, `MarketSeed`;
+/// A stated price ceiling lowers the bid.
+/// Reads `Meter`, `Bidding`, `PriceCeiling`, `StepPrices`, `BatteryMarketPolicy`, `SimClock`, `MarketSeed`;
 /// writes `OrderBook`. Runs in `SimSystems::Orders`, after own use and battery.
 pub fn submit_orders(
     prices: Res<StepPrices>,
@@ -191,17 +205,18 @@ pub fn submit_orders(
     clock: Res<SimClock>,
     seed: Res<MarketSeed>,
     mut book: ResMut<OrderBook>,
-    households: Query<(&Household, &Meter, &Bidding)>,
+    households: Query<(&Household, &Meter, &Bidding, Option<&PriceCeiling>)>,
 ) {
     book.bids.clear();
     book.asks.clear();
     let battery_price = policy.offer_price.unwrap_or(PricePerKwh((prices.import.0 + prices.export.0) / 2));
     let key = rand::Rng::next_u64(&mut rng(seed.0, Stream::Bids, clock.step));
-    for (h, m, bidding) in &households {
+    for (h, m, bidding, ceiling) in &households {
         if m.deficit_kwh <= MIN_TRADE_KWH && m.surplus_kwh <= MIN_TRADE_KWH && m.battery_offer_kwh <= MIN_TRADE_KWH {
             continue;
         }
         let (bid, ask) = bidding.limits(&prices, |side| crate::seed::keyed_unit(key, h.index as u64 * 2 + side));
+        let bid = ceiling.map_or(bid, |c| bid.min(c.0));
         if m.deficit_kwh > MIN_TRADE_KWH {
             book.bids.push(Order { household: h.index, kwh: m.deficit_kwh, limit: bid, source: OfferSource::Pv });
         }
@@ -221,6 +236,7 @@ pub fn clear_market(
     prices: Res<StepPrices>,
     seed: Res<MarketSeed>,
     locality: Option<Res<MarketLocality>>,
+    preferences: Option<Res<MarketPreferences>>,
     mut rule: ResMut<ActiveRule>,
     mut book: ResMut<OrderBook>,
     mut clearing: ResMut<Clearing>,
@@ -229,7 +245,7 @@ pub fn clear_market(
     if book.bids.is_empty() || book.asks.is_empty() {
         return;
     }
-    let ctx = MarketContext { step: clock.step, prices: *prices, locality: locality.map(|l| l.0.clone()) };
+    let ctx = MarketContext { step: clock.step, prices: *prices, locality: locality.map(|l| l.0.clone()), preferences: preferences.map(|p| p.0.clone()) };
     let mut rng = rng(seed.0, Stream::Market, clock.step);
     rule.0.clear(&mut book, &ctx, &mut rng, &mut clearing);
     // Rules skip dust themselves (a pool must keep every share to stay balanced).

@@ -143,6 +143,15 @@ impl Locality {
         Locality { nodes: 1, chains: vec![vec![0]; households] }
     }
 
+    /// How near two households are on the tree: the depth of their lowest common ancestor over
+    /// the deeper household's depth (1 on the same node, 0 when the path goes through the root).
+    pub fn closeness(&self, a: u32, b: u32) -> f64 {
+        let (ca, cb) = (self.ancestors(a), self.ancestors(b));
+        let shared = ca.iter().rev().zip(cb.iter().rev()).take_while(|(x, y)| x == y).count();
+        let deepest = ca.len().max(cb.len()).saturating_sub(1);
+        if deepest == 0 { 1.0 } else { shared.saturating_sub(1) as f64 / deepest as f64 }
+    }
+
     /// The household's node first, then its ancestors up to the root.
     pub fn ancestors(&self, household: u32) -> &[u32] {
         self.chains.get(household as usize).map(|c| &c[..]).unwrap_or(&[])
@@ -180,7 +189,7 @@ mod tests {
         // h1 (feeder 1) and h6 (feeder 2) both sell 1 kWh at the same price; buyer h5 (feeder 2)
         // needs 1 kWh and gets it from h6, its neighbour, although h1 has the lower index.
         let mut book = OrderBook { bids: vec![o(5, 1.0, 300)], asks: vec![o(1, 1.0, 60), o(6, 1.0, 60)] };
-        let ctx = MarketContext { step: 0, prices: StepPrices { import: PricePerKwh(300), export: PricePerKwh(60), connected: true }, locality: Some(locality) };
+        let ctx = MarketContext { step: 0, prices: StepPrices { import: PricePerKwh(300), export: PricePerKwh(60), connected: true }, locality: Some(locality), preferences: None };
         let mut out = Clearing::default();
         Nearest { alpha: 0.5, ..Default::default() }.clear(&mut book, &ctx, &mut crate::seed::rng(1, crate::seed::Stream::Market, 0), &mut out);
         assert_eq!(out.trades.len(), 1);

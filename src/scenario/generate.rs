@@ -28,6 +28,20 @@ pub struct HouseDraft {
     pub load: LoadDraft,
     pub battery: Option<BatterySpec>,
     pub bidding: BiddingSpec,
+    pub preferences: PreferencesSpec,
+}
+
+/// Most premium or ceiling accepted, currency/kWh (far above any retail tariff).
+const MAX_PREFERENCE_PER_KWH: f64 = 100.0;
+
+fn check_preferences(v: &mut Validator, at: &str, p: &PreferencesSpec) {
+    let at = format!("{at}.preferences");
+    if let Some(c) = p.price_ceiling_per_kwh {
+        v.range(&format!("{at}.price_ceiling_per_kwh"), c, Bound::Incl(0.0), Bound::Incl(MAX_PREFERENCE_PER_KWH), "currency/kWh");
+    }
+    for (name, x) in [("green_premium_per_kwh", p.green_premium_per_kwh), ("local_premium_per_kwh", p.local_premium_per_kwh), ("favourite_premium_per_kwh", p.favourite_premium_per_kwh)] {
+        v.range(&format!("{at}.{name}"), x, Bound::Incl(0.0), Bound::Incl(MAX_PREFERENCE_PER_KWH), "currency/kWh");
+    }
 }
 
 fn check_bidding(v: &mut Validator, at: &str, b: &BiddingSpec) {
@@ -92,6 +106,7 @@ pub fn expand_households(file: &ScenarioFile, v: &mut Validator) -> Vec<HouseDra
                     check_battery(v, &format!("{at}.battery"), b);
                 }
                 check_bidding(v, &at, &h.bidding);
+                check_preferences(v, &at, &h.preferences);
                 out.push(HouseDraft {
                     load: load_draft(v, &at, &h.load),
                     path: at,
@@ -100,6 +115,7 @@ pub fn expand_households(file: &ScenarioFile, v: &mut Validator) -> Vec<HouseDra
                     pv: h.pv.clone(),
                     battery: h.battery.clone(),
                     bidding: h.bidding,
+                    preferences: h.preferences.clone(),
                 });
             }
             HouseholdSpec::Group(g) => expand_group(v, &at, gi, g, file.seed, &mut out),
@@ -109,6 +125,15 @@ pub fn expand_households(file: &ScenarioFile, v: &mut Validator) -> Vec<HouseDra
     for h in &out {
         if !seen.insert(h.id.as_str()) {
             v.err(&format!("{}.id", h.path), format!("household id `{}` is used twice", h.id));
+        }
+    }
+    for h in &out {
+        for f in &h.preferences.favourites {
+            if f == &h.id {
+                v.err(&format!("{}.preferences.favourites", h.path), format!("`{f}` is the household itself"));
+            } else if !seen.contains(f.as_str()) {
+                v.err(&format!("{}.preferences.favourites", h.path), format!("no household has id `{f}`"));
+            }
         }
     }
     out
@@ -133,6 +158,7 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
         check_dist(v, &format!("{at}.annual_kwh"), d, "kWh");
     }
     check_bidding(v, at, &g.bidding);
+    check_preferences(v, at, &g.preferences);
     let weights: Vec<(Archetype, f64)> =
         if g.archetypes.is_empty() { ALL_ARCHETYPES.iter().map(|a| (*a, 1.0)).collect() } else { g.archetypes.iter().map(|(a, w)| (*a, *w)).collect() };
     for (a, w) in &weights {
@@ -170,6 +196,7 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
             load: LoadDraft::Archetype { kind, annual_kwh },
             battery: if u_bat < g.battery_share { g.battery.clone() } else { None },
             bidding: g.bidding,
+            preferences: g.preferences.clone(),
         });
     }
 }

@@ -93,6 +93,7 @@ pub struct HouseholdDef {
     pub load: LoadDef,
     pub battery: Option<BatterySpec>,
     pub bidding: schema::BiddingSpec,
+    pub preferences: schema::PreferencesSpec,
 }
 
 /// Battery market policy, resolved.
@@ -245,6 +246,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
             load,
             battery: h.battery,
             bidding: h.bidding,
+            preferences: h.preferences,
         })
         .collect();
 

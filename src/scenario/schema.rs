@@ -187,6 +187,32 @@ pub struct HouseSpec {
     pub battery: Option<BatterySpec>,
     #[serde(default)]
     pub bidding: BiddingSpec,
+    #[serde(default)]
+    pub preferences: PreferencesSpec,
+}
+
+/// What a household values in a trade besides price. The `preference` rule matches on the
+/// premiums; the price ceiling caps the household's bids under every rule. Premiums never make a
+/// household pay above its bid or sell below its ask: they decide who trades with whom.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreferencesSpec {
+    /// Most the household pays per kWh for peer energy, currency/kWh (default: its bid).
+    #[serde(default)]
+    pub price_ceiling_per_kwh: Option<f64>,
+    /// Extra value of energy from a seller's panels this step (not from a battery), currency/kWh.
+    #[serde(default)]
+    pub green_premium_per_kwh: f64,
+    /// Extra value of trading with a near household, currency/kWh, scaled by grid closeness
+    /// (1 on the same node, 0 through the root). Applies to buying and selling.
+    #[serde(default)]
+    pub local_premium_per_kwh: f64,
+    /// Household ids this household prefers to trade with (buying or selling).
+    #[serde(default)]
+    pub favourites: Vec<String>,
+    /// Extra value of trading with a favourite, currency/kWh.
+    #[serde(default)]
+    pub favourite_premium_per_kwh: f64,
 }
 
 /// How a household prices its orders (separate from the trading rule).
@@ -291,6 +317,9 @@ pub struct GroupSpec {
     pub annual_kwh: Option<Dist>,
     #[serde(default)]
     pub bidding: BiddingSpec,
+    /// Every house of the group states these preferences.
+    #[serde(default)]
+    pub preferences: PreferencesSpec,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -95,3 +95,13 @@ fn steps_override_shortens_the_run() {
     assert_eq!(s.frame.total_steps, 5);
     assert_eq!(s.overrides, vec!["steps=5".to_string()]);
 }
+
+#[test]
+fn favourites_must_name_other_households() {
+    let text = STREET.replace(r#"House(id: "b", load: Archetype(kind: Family)),"#, r#"House(id: "b", load: Archetype(kind: Family), preferences: (favourites: ["a", "zz", "b"])),"#);
+    let e = errors(&text);
+    let msgs: Vec<String> = e.iter().map(|e| e.to_string()).collect();
+    assert_eq!(e.len(), 2, "{msgs:?}");
+    assert!(msgs.iter().any(|m| m.contains("households[1].preferences.favourites") && m.contains("`zz`")), "{msgs:?}");
+    assert!(msgs.iter().any(|m| m.contains("is the household itself")), "{msgs:?}");
+}
