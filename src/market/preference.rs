@@ -12,8 +12,12 @@
 //! its ask. Each pair's price splits its stated surplus equally (Nash bargaining) and is clamped
 //! to `[ask, bid]`: `p = (bid + ask + premium_b − premium_s) / 2`.
 //!
+//! Without any premium in the book, the stated surplus is that of price alone and the merit order
+//! (as in `pay-as-bid`, with the price above) is optimal, so it is used directly.
+//!
 //! Large books are cleared hierarchically on the grid's shortest-path tree: a zone whose book has
-//! more than [`EXACT_PAIRS`] candidate pairs is split into its child zones, each cleared
+//! more than `exact_pairs` candidate pairs (a parameter, default [`EXACT_PAIRS`]) is split into
+//! its child zones, each cleared
 //! (recursively), and what is left is then matched across the zone. A zone that cannot be split
 //! further and is still too large is matched in merit order (bids high to low, asks low to high,
 //! premiums only in the price). Exact for streets and villages; for districts the optimum within
@@ -21,7 +25,7 @@
 
 use super::double_auction::match_merit_order;
 use super::nearest::Locality;
-use super::registry::RuleInfo;
+use super::registry::{ParamInfo, RuleInfo};
 use super::transport::Transport;
 use super::{Clearing, MarketContext, OfferSource, Order, OrderBook, Seller, Trade, TradingRule, MIN_TRADE_KWH};
 use crate::money::PricePerKwh;
@@ -29,14 +33,23 @@ use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Largest book (bids × asks) of one zone solved exactly.
-pub const EXACT_PAIRS: usize = 16_384;
+/// Default largest book (bids × asks) of one zone solved exactly: a village's whole book at
+/// midday; in a district, zones of about a hundred households. Measured on district-10k with
+/// local premiums (one day): 1,024 pairs 1.4 s, 4,096 2.5 s, 16,384 9.1 s, with stated surplus
+/// within 0.2% of each other.
+pub const EXACT_PAIRS: usize = 4_096;
 
 pub static RULE: RuleInfo = RuleInfo {
     name: "preference",
     summary: "matching that maximises stated surplus: price plus green, local and favourite-neighbour premiums",
-    params: &[],
-    build: |_| Box::new(Preference::default()),
+    params: &[ParamInfo {
+        name: "exact_pairs",
+        default: EXACT_PAIRS as f64,
+        min: 1.0,
+        max: 1e8,
+        doc: "largest zone book (bids × asks) solved exactly; larger books are split by grid zone",
+    }],
+    build: |p| Box::new(Preference { exact_pairs: p.get("exact_pairs").map_or(EXACT_PAIRS, |x| *x as usize), ..Default::default() }),
 };
 
 /// One household's stated premiums, in micro-units per kWh, favourites by household index.
@@ -109,11 +122,17 @@ fn pair_price(prefs: &Preferences, locality: Option<&Locality>, bid: &Order, ask
     PricePerKwh(((bid.limit.0 + ask.limit.0 + b - s) / 2).clamp(ask.limit.0, bid.limit.0))
 }
 
-#[derive(Default)]
 pub struct Preference {
+    pub exact_pairs: usize,
     transport: Transport,
     bid_left: Vec<f64>,
     ask_left: Vec<f64>,
+}
+
+impl Default for Preference {
+    fn default() -> Self {
+        Preference { exact_pairs: EXACT_PAIRS, transport: Transport::default(), bid_left: Vec::new(), ask_left: Vec::new() }
+    }
 }
 
 /// What one clearing reads.
@@ -139,7 +158,14 @@ impl TradingRule for Preference {
         self.bid_left.extend(io.bids.iter().map(|o| o.kwh));
         self.ask_left.clear();
         self.ask_left.extend(io.asks.iter().map(|o| o.kwh));
-        self.clear_zone(&io, 0, (0..io.bids.len()).collect(), (0..io.asks.len()).collect(), out);
+        let (all_bids, all_asks) = ((0..io.bids.len()).collect::<Vec<_>>(), (0..io.asks.len()).collect::<Vec<_>>());
+        // Without premiums the surplus is Σ bids − Σ asks of what trades, which the merit order
+        // maximises; skip the optimiser.
+        let stated = |o: &Order| prefs.of(o.household).is_some_and(|p| p.green != 0 || p.local != 0 || p.favourite != 0);
+        if !io.bids.iter().chain(io.asks.iter()).any(stated) {
+            return self.merit_order(&io, &all_bids, &all_asks, out);
+        }
+        self.clear_zone(&io, 0, all_bids, all_asks, out);
     }
 }
 
@@ -150,7 +176,7 @@ impl Preference {
         if bids.is_empty() || asks.is_empty() {
             return;
         }
-        if bids.len() * asks.len() <= EXACT_PAIRS {
+        if bids.len() * asks.len() <= self.exact_pairs {
             return self.exact(io, &bids, &asks, out);
         }
         let Some(locality) = io.locality else { return self.merit_order(io, &bids, &asks, out) };
@@ -188,7 +214,7 @@ impl Preference {
         if bids.is_empty() || asks.is_empty() {
             return;
         }
-        if bids.len() * asks.len() <= EXACT_PAIRS { self.exact(io, &bids, &asks, out) } else { self.merit_order(io, &bids, &asks, out) }
+        if bids.len() * asks.len() <= self.exact_pairs { self.exact(io, &bids, &asks, out) } else { self.merit_order(io, &bids, &asks, out) }
     }
 
     fn record(&mut self, io: &Inputs, k_bid: usize, k_ask: usize, kwh: f64, out: &mut Clearing) {

@@ -14,6 +14,8 @@
 //! `preference` for larger ones).
 
 use super::MIN_TRADE_KWH;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 const UNREACHED: i64 = i64::MAX / 4;
 const NO_PREV: u32 = u32::MAX;
@@ -31,6 +33,9 @@ pub struct Transport {
     done: Vec<bool>,
     cursor: Vec<usize>,
     stack: Vec<usize>,
+    heap: BinaryHeap<Reverse<(i64, u32)>>,
+    dead: Vec<bool>,
+    explored: Vec<usize>,
 }
 
 impl Transport {
@@ -76,6 +81,8 @@ impl Transport {
             if self.potential[sink] > 0 {
                 break;
             }
+            self.dead.clear();
+            self.dead.resize(sink + 1, false);
             while augmentations < max_augmentations && self.admissible_path(nb, ns) {
                 self.augment(nb, ns);
                 augmentations += 1;
@@ -89,7 +96,9 @@ impl Transport {
     }
 
     /// Depth-first search for a source–sink path of zero reduced cost with room on every arc;
-    /// leaves it in `prev` for [`Self::augment`].
+    /// leaves it in `prev` for [`Self::augment`]. Nodes a failed search explored cannot reach
+    /// the sink for the rest of the phase (augmenting only adds arcs between nodes of the path,
+    /// which could reach it), so they are marked dead and never searched again.
     fn admissible_path(&mut self, nb: usize, ns: usize) -> bool {
         let sink = nb + ns;
         self.done.clear();
@@ -101,10 +110,11 @@ impl Transport {
         let mut stack = std::mem::take(&mut self.stack);
         let mut found = false;
         'starts: for start in 0..nb {
-            if self.done[start] || self.need_left[start] <= MIN_TRADE_KWH || self.potential[start] != 0 {
+            if self.done[start] || self.dead[start] || self.need_left[start] <= MIN_TRADE_KWH || self.potential[start] != 0 {
                 continue;
             }
             self.done[start] = true;
+            self.explored.push(start);
             stack.clear();
             stack.push(start);
             'search: while let Some(&u) = stack.last() {
@@ -114,8 +124,9 @@ impl Transport {
                         self.cursor[u] += 1;
                         let v = nb + j;
                         if let Some(c) = self.cost[u * ns + j] {
-                            if !self.done[v] && self.reduced(u, v, c) == 0 {
+                            if !self.done[v] && !self.dead[v] && self.reduced(u, v, c) == 0 {
                                 self.done[v] = true;
+                                self.explored.push(v);
                                 self.prev[v] = u as u32;
                                 stack.push(v);
                                 continue 'search;
@@ -135,10 +146,11 @@ impl Transport {
                     while self.cursor[u] <= nb {
                         let i = self.cursor[u] - 1;
                         self.cursor[u] += 1;
-                        if !self.done[i] && self.flow[i * ns + j] > MIN_TRADE_KWH {
+                        if !self.done[i] && !self.dead[i] && self.flow[i * ns + j] > MIN_TRADE_KWH {
                             let c = self.cost[i * ns + j].expect("flow only on allowed pairs");
                             if self.reduced(u, i, -c) == 0 {
                                 self.done[i] = true;
+                                self.explored.push(i);
                                 self.prev[i] = u as u32;
                                 stack.push(i);
                                 continue 'search;
@@ -148,12 +160,18 @@ impl Transport {
                 }
                 stack.pop();
             }
+            // This start failed after exploring everything it could reach.
+            for &v in &self.explored {
+                self.dead[v] = true;
+            }
+            self.explored.clear();
         }
+        self.explored.clear();
         self.stack = stack;
         found
     }
 
-    /// Dense Dijkstra from the source on reduced costs. Returns whether the sink was reached.
+    /// Dijkstra (binary heap) from the source on reduced costs. Returns whether the sink was reached.
     fn shortest_paths(&mut self, nb: usize, ns: usize) -> bool {
         let sink = nb + ns;
         self.dist.clear();
@@ -162,46 +180,50 @@ impl Transport {
         self.prev.resize(sink + 1, NO_PREV);
         self.done.clear();
         self.done.resize(sink + 1, false);
+        let mut heap = std::mem::take(&mut self.heap);
+        heap.clear();
         for i in 0..nb {
             if self.need_left[i] > MIN_TRADE_KWH {
                 self.dist[i] = -self.potential[i];
+                heap.push(Reverse((self.dist[i], i as u32)));
             }
         }
         loop {
-            let mut u = NO_PREV as usize;
-            let mut best = UNREACHED;
-            for v in 0..=sink {
-                if !self.done[v] && self.dist[v] < best {
-                    best = self.dist[v];
-                    u = v;
-                }
+            let Some(Reverse((d, u))) = heap.pop() else {
+                self.heap = heap;
+                return false;
+            };
+            let u = u as usize;
+            if self.done[u] || d != self.dist[u] {
+                continue;
             }
-            if u == NO_PREV as usize || u == sink {
-                return u == sink;
+            if u == sink {
+                self.heap = heap;
+                return true;
             }
             self.done[u] = true;
             if u < nb {
                 for j in 0..ns {
                     if let Some(c) = self.cost[u * ns + j] {
-                        self.relax(u, nb + j, c);
+                        self.relax(u, nb + j, c, &mut heap);
                     }
                 }
             } else {
                 let j = u - nb;
                 if self.supply_left[j] > MIN_TRADE_KWH {
-                    self.relax(u, sink, 0);
+                    self.relax(u, sink, 0, &mut heap);
                 }
                 for i in 0..nb {
                     if self.flow[i * ns + j] > MIN_TRADE_KWH {
                         let c = self.cost[i * ns + j].expect("flow only on allowed pairs");
-                        self.relax(u, i, -c);
+                        self.relax(u, i, -c, &mut heap);
                     }
                 }
             }
         }
     }
 
-    fn relax(&mut self, u: usize, v: usize, cost: i64) {
+    fn relax(&mut self, u: usize, v: usize, cost: i64, heap: &mut BinaryHeap<Reverse<(i64, u32)>>) {
         if self.done[v] {
             return;
         }
@@ -210,6 +232,7 @@ impl Transport {
         if d < self.dist[v] {
             self.dist[v] = d;
             self.prev[v] = u as u32;
+            heap.push(Reverse((d, v as u32)));
         }
     }
 
