@@ -43,11 +43,15 @@ impl Builder<'_> {
     }
 
     fn line(&mut self, a: NodeIndex, b: NodeIndex, capacity_kw: f64) {
+        use super::topology::cable::*;
         let (na, nb) = (&self.topo.graph[a], &self.topo.graph[b]);
         let length_m = ((na.x_m - nb.x_m).powi(2) + (na.y_m - nb.y_m).powi(2)).sqrt();
         self.lines += 1;
         let id = format!("L{}", self.lines);
-        self.topo.add_line(a, b, Line { id, length_m, capacity_kw });
+        // Lines to a house are service cables, the rest feeder cable.
+        let service = na.kind == NodeKind::House || nb.kind == NodeKind::House;
+        let (r, x) = if service { (SERVICE_R_OHM_PER_KM, SERVICE_X_OHM_PER_KM) } else { (FEEDER_R_OHM_PER_KM, FEEDER_X_OHM_PER_KM) };
+        self.topo.add_line(a, b, Line::new(id, length_m, capacity_kw, r, x));
     }
 
     /// A chain of poles from `head` along direction `(dx, dy)`, houses alternating on both sides.

@@ -2,6 +2,7 @@
 //! scenario. In this version lines are loaded, validated and written out (`topology.json`);
 //! they do not yet constrain trades.
 
+pub mod flow;
 pub mod generate;
 pub mod topology;
 

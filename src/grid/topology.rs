@@ -19,6 +19,28 @@ pub struct Line {
     pub id: String,
     pub length_m: f64,
     pub capacity_kw: f64,
+    /// Series resistance and reactance of the whole line (per phase), Ω.
+    pub r_ohm: f64,
+    pub x_ohm: f64,
+}
+
+/// Typical low-voltage cables (per phase, Ω/km): a 95 mm² aluminium feeder and a 25 mm² copper
+/// service cable. Low-voltage lines are mostly resistive (R/X ≈ 4 to 10).
+pub mod cable {
+    pub const FEEDER_R_OHM_PER_KM: f64 = 0.32;
+    pub const FEEDER_X_OHM_PER_KM: f64 = 0.075;
+    pub const SERVICE_R_OHM_PER_KM: f64 = 0.73;
+    pub const SERVICE_X_OHM_PER_KM: f64 = 0.08;
+    /// Reactance of a zero-length line, so DC power flow stays defined, Ω.
+    pub const MIN_X_OHM: f64 = 1e-6;
+}
+
+impl Line {
+    /// A line of `length_m` with per-km impedances.
+    pub fn new(id: String, length_m: f64, capacity_kw: f64, r_ohm_per_km: f64, x_ohm_per_km: f64) -> Line {
+        let km = length_m / 1000.0;
+        Line { id, length_m, capacity_kw, r_ohm: r_ohm_per_km * km, x_ohm: (x_ohm_per_km * km).max(cable::MIN_X_OHM) }
+    }
 }
 
 /// The grid graph and its root (the grid connection point or, on an island, the main feeder head).
@@ -88,7 +110,7 @@ impl Topology {
                 let l = &self.graph[e];
                 serde_json::json!({
                     "id": l.id, "from": self.graph[a].id, "to": self.graph[b].id,
-                    "length_m": l.length_m, "capacity_kw": l.capacity_kw,
+                    "length_m": l.length_m, "capacity_kw": l.capacity_kw, "r_ohm": l.r_ohm, "x_ohm": l.x_ohm,
                 })
             })
             .collect();

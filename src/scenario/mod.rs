@@ -386,9 +386,17 @@ fn build_topology(file: &ScenarioFile, specs: &[generate::HouseDraft], ids: &[St
                 }
                 v.range(&at("capacity_kw"), l.capacity_kw, validate::Bound::Above(0.0), validate::Bound::Incl(1e7), "kW");
                 v.range(&at("length_m"), l.length_m, validate::Bound::Incl(0.0), validate::Bound::Incl(1e6), "m");
+                use crate::grid::topology::cable::{FEEDER_R_OHM_PER_KM, FEEDER_X_OHM_PER_KM};
+                let r = l.r_ohm_per_km.unwrap_or(FEEDER_R_OHM_PER_KM);
+                let x = l.x_ohm_per_km.unwrap_or(FEEDER_X_OHM_PER_KM);
+                v.range(&at("r_ohm_per_km"), r, validate::Bound::Incl(0.0), validate::Bound::Incl(100.0), "Ω/km");
+                v.range(&at("x_ohm_per_km"), x, validate::Bound::Incl(0.0), validate::Bound::Incl(100.0), "Ω/km");
+                if from.is_some() && from == to {
+                    v.err(&at("to"), format!("line joins `{}` to itself", l.to));
+                }
                 if let (Some(a), Some(b)) = (from, to) {
                     let id = l.id.clone().unwrap_or_else(|| format!("L{}", i + 1));
-                    topo.add_line(a, b, Line { id, length_m: l.length_m, capacity_kw: l.capacity_kw });
+                    topo.add_line(a, b, Line::new(id, l.length_m, l.capacity_kw, r, x));
                 }
             }
             let mut out = Vec::with_capacity(specs.len());

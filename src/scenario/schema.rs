@@ -431,6 +431,12 @@ pub struct LineSpec {
     pub to: String,
     pub length_m: f64,
     pub capacity_kw: f64,
+    /// Per-phase resistance, Ω/km (default: a 95 mm² aluminium feeder cable, 0.32).
+    #[serde(default)]
+    pub r_ohm_per_km: Option<f64>,
+    /// Per-phase reactance, Ω/km (default 0.075).
+    #[serde(default)]
+    pub x_ohm_per_km: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
