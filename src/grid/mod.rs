@@ -4,6 +4,7 @@
 
 pub mod flow;
 pub mod generate;
+pub mod limits;
 pub mod topology;
 
 use bevy::prelude::*;

@@ -1,0 +1,210 @@
+//! Line limits before the market: every rule then clears only what the wires can carry.
+//!
+//! Each node's injection lies in a range set by what its households offer and need this step:
+//! grid-connected, `[PV surplus − deficit, PV surplus + battery offer − deficit]` (peer trades
+//! do not move power differently from the grid: what a household does not sell to a neighbour
+//! it exports, so only unsold battery offers change the flows); on an island, `[−deficit,
+//! PV surplus + battery offer]` (any trade may or may not happen). Flows are linear in the
+//! injections, so a line is safe when it is safe at the range's ends. While a line would exceed
+//! its capacity, the injections pushing it over are reduced in proportion to their push
+//! (`sensitivity × injection`), in this order: battery offers are withdrawn (nothing is lost),
+//! then PV surplus is curtailed, then load is shed (unserved). Repeated, worst line first, until
+//! every line is within its limit (or [`MAX_PASSES`]). On radial grids the range's ends are the
+//! extremes, so the result is exact; on meshed grids sensitivities of both signs make the two
+//! ends a close but not strict bound (the run reports any residual overload).
+
+use super::flow::{FlowModel, Flows};
+
+/// Most reduction passes per step.
+pub const MAX_PASSES: usize = 32;
+/// Flows within this of the capacity count as within it, kW.
+pub const CAPACITY_TOLERANCE_KW: f64 = 1e-6;
+
+/// What the households at one node bring to the step, kW.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct NodeOffer {
+    pub surplus_kw: f64,
+    pub battery_kw: f64,
+    pub deficit_kw: f64,
+}
+
+/// Fractions of each node's offer that remain after the limits (1 = untouched).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Keep {
+    pub surplus: f64,
+    pub battery: f64,
+    pub deficit: f64,
+}
+
+impl Default for Keep {
+    fn default() -> Self {
+        Keep { surplus: 1.0, battery: 1.0, deficit: 1.0 }
+    }
+}
+
+/// Scratch for [`Limiter::apply`], reused every step.
+#[derive(Debug, Default)]
+pub struct Limiter {
+    pub keep: Vec<Keep>,
+    /// Lines whose limit was binding this step.
+    pub binding: Vec<bool>,
+    injection: Vec<f64>,
+    flows: Flows,
+    sensitivity: Vec<f64>,
+    unit: Vec<f64>,
+    unit_flows: Flows,
+}
+
+impl Limiter {
+    /// Reduces `offers` (per node) until no line exceeds `capacity_kw`; the result is in
+    /// [`Self::keep`], and [`Self::binding`] marks the lines that forced a reduction.
+    /// Returns false if lines are still over after [`MAX_PASSES`].
+    pub fn apply(&mut self, model: &FlowModel, capacity_kw: &[f64], offers: &[NodeOffer], connected: bool) -> bool {
+        self.keep.clear();
+        self.keep.resize(offers.len(), Keep::default());
+        self.binding.clear();
+        self.binding.resize(capacity_kw.len(), false);
+        for _ in 0..MAX_PASSES {
+            // The worst violation over both ends of the range: (line, direction, high end?, excess).
+            let mut worst: Option<(usize, f64, bool, f64)> = None;
+            for high in [true, false] {
+                self.injection.clear();
+                self.injection.extend(offers.iter().zip(&self.keep).map(|(o, k)| end_of_range(o, k, connected, high)));
+                model.solve(&self.injection, &mut self.flows);
+                for (e, (&f, &cap)) in self.flows.line_kw.iter().zip(capacity_kw).enumerate() {
+                    let excess = f.abs() - cap;
+                    if excess > CAPACITY_TOLERANCE_KW && worst.is_none_or(|w| excess > w.3) {
+                        worst = Some((e, f.signum(), high, excess));
+                    }
+                }
+            }
+            let Some((line, direction, high, excess)) = worst else { return true };
+            self.binding[line] = true;
+            model.sensitivity(line, &mut self.unit, &mut self.unit_flows, &mut self.sensitivity);
+            self.reduce(offers, connected, high, direction, excess);
+        }
+        false
+    }
+
+    /// Takes `excess` kW off the line's flow in `direction`: battery offers, then surplus, then
+    /// load, each node in proportion to its push on the line.
+    fn reduce(&mut self, offers: &[NodeOffer], connected: bool, high: bool, direction: f64, mut excess: f64) {
+        for part in [Part::Battery, Part::Surplus, Part::Deficit] {
+            if excess <= 0.0 {
+                break;
+            }
+            if !part.counts(connected, high) {
+                continue;
+            }
+            let push = |o: &NodeOffer, k: &Keep, s: f64| (direction * s * part.injection(o, k)).max(0.0);
+            let total: f64 = offers.iter().zip(&self.keep).zip(&self.sensitivity).map(|((o, k), &s)| push(o, k, s)).sum();
+            if total <= 0.0 {
+                continue;
+            }
+            let cut = (excess / total).min(1.0);
+            for ((o, k), &s) in offers.iter().zip(self.keep.iter_mut()).zip(&self.sensitivity) {
+                if push(o, k, s) > 0.0 {
+                    *part.keep(k) *= 1.0 - cut;
+                }
+            }
+            excess -= total * cut;
+        }
+    }
+}
+
+/// The parts of a node's offer that limits can reduce, in the order they are reduced.
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    Battery,
+    Surplus,
+    Deficit,
+}
+
+impl Part {
+    /// Its injection (kW, negative for load) after the current keep fraction.
+    fn injection(self, o: &NodeOffer, k: &Keep) -> f64 {
+        match self {
+            Part::Battery => o.battery_kw * k.battery,
+            Part::Surplus => o.surplus_kw * k.surplus,
+            Part::Deficit => -o.deficit_kw * k.deficit,
+        }
+    }
+
+    fn keep(self, k: &mut Keep) -> &mut f64 {
+        match self {
+            Part::Battery => &mut k.battery,
+            Part::Surplus => &mut k.surplus,
+            Part::Deficit => &mut k.deficit,
+        }
+    }
+
+    /// Whether the part is in the injection at this end of the range (see [`end_of_range`]).
+    fn counts(self, connected: bool, high: bool) -> bool {
+        match self {
+            Part::Battery => high,
+            Part::Surplus => connected || high,
+            Part::Deficit => connected || !high,
+        }
+    }
+}
+
+/// A node's injection at the high or low end of its range, kW.
+fn end_of_range(o: &NodeOffer, k: &Keep, connected: bool, high: bool) -> f64 {
+    [Part::Battery, Part::Surplus, Part::Deficit].iter().filter(|p| p.counts(connected, high)).map(|p| p.injection(o, k)).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grid::{Line, Node, Topology};
+    use crate::scenario::schema::NodeKind;
+
+    /// Root 0 – 1 – 2 and 1 – 3; line 0–1 carries at most `cap` kW.
+    fn feeder(cap: f64) -> (FlowModel, Vec<f64>) {
+        let mut t = Topology::new();
+        let ix: Vec<_> = (0..4).map(|i| t.add_node(Node { id: format!("n{i}"), kind: NodeKind::Junction, x_m: 0.0, y_m: 0.0 }).unwrap()).collect();
+        for (k, (a, b)) in [(0, 1), (1, 2), (1, 3)].into_iter().enumerate() {
+            t.add_line(ix[a], ix[b], Line { id: format!("L{k}"), length_m: 10.0, capacity_kw: 100.0, r_ohm: 0.01, x_ohm: 0.01 });
+        }
+        (FlowModel::new(&t), vec![cap, 100.0, 100.0])
+    }
+
+    fn offer(surplus_kw: f64, battery_kw: f64, deficit_kw: f64) -> NodeOffer {
+        NodeOffer { surplus_kw, battery_kw, deficit_kw }
+    }
+
+    #[test]
+    fn backfeed_is_curtailed_to_the_capacity_battery_offers_first() {
+        // Nodes 2 and 3 export 30 + 10 kW of PV and node 3 offers 10 kW from its battery:
+        // 50 kW at most through a 25 kW line. The battery offer goes first (10), then PV is
+        // curtailed in proportion (15 of 40: both keep 62.5%).
+        let (m, cap) = feeder(25.0);
+        let offers = [offer(0.0, 0.0, 0.0), offer(0.0, 0.0, 0.0), offer(30.0, 0.0, 0.0), offer(10.0, 10.0, 0.0)];
+        let mut l = Limiter::default();
+        assert!(l.apply(&m, &cap, &offers, true));
+        assert_eq!(l.binding, vec![true, false, false]);
+        assert_eq!(l.keep[3].battery, 0.0);
+        assert!((l.keep[2].surplus - 0.625).abs() < 1e-12 && (l.keep[3].surplus - 0.625).abs() < 1e-12, "{:?}", l.keep);
+        assert_eq!(l.keep[2].deficit, 1.0);
+    }
+
+    #[test]
+    fn overload_by_load_is_shed_and_nothing_else_moves() {
+        let (m, cap) = feeder(20.0);
+        let offers = [offer(0.0, 0.0, 0.0), offer(0.0, 0.0, 0.0), offer(0.0, 0.0, 30.0), offer(5.0, 0.0, 0.0)];
+        let mut l = Limiter::default();
+        assert!(l.apply(&m, &cap, &offers, true));
+        // 30 − 5 = 25 kW drawn through a 20 kW line: 5 kW of node 2's load is shed.
+        assert!((l.keep[2].deficit - 25.0 / 30.0).abs() < 1e-12, "{:?}", l.keep);
+        assert_eq!(l.keep[3].surplus, 1.0, "curtailing PV would make it worse");
+    }
+
+    #[test]
+    fn within_limits_nothing_changes() {
+        let (m, cap) = feeder(100.0);
+        let offers = [offer(0.0, 0.0, 0.0), offer(0.0, 0.0, 0.0), offer(30.0, 5.0, 0.0), offer(0.0, 0.0, 20.0)];
+        let mut l = Limiter::default();
+        assert!(l.apply(&m, &cap, &offers, false));
+        assert!(l.keep.iter().all(|k| *k == Keep::default()) && l.binding.iter().all(|b| !b));
+    }
+}
