@@ -170,14 +170,17 @@ impl Plugin for MetricsPlugin {
 }
 
 /// Sums the step over households, updates run totals and per-household totals, and writes the
-/// step's CSV rows when recording. Reads `Meter`, `Clearing`, `SimClock`; writes `MeterTotals`,
-/// `StepTotals`, `RunTotals`, `Recorder`. Runs last, in `SimSystems::Metrics`.
+/// step's CSV rows when recording. Reads `Meter`, `Clearing`, `SimClock`, `StepPrices`,
+/// `LineStats` (network losses); writes `MeterTotals`, `StepTotals`, `RunTotals`, `Recorder`.
+/// Runs last, in `SimSystems::Metrics`.
 pub fn record_step(
     clock: Res<SimClock>,
     clearing: Res<Clearing>,
     ids: Res<HouseholdIds>,
     mut step: ResMut<StepTotals>,
     mut run: ResMut<RunTotals>,
+    prices: Res<crate::tariff::StepPrices>,
+    lines: Option<Res<crate::grid::network::LineStats>>,
     recorder: Option<ResMut<Recorder>>,
     mut households: Query<(&Household, &Meter, &mut MeterTotals)>,
 ) {
@@ -200,6 +203,20 @@ pub fn record_step(
         t.p2p_value += tr.price.amount_for(tr.kwh);
     }
     t.trades = clearing.trades.len() as u64;
+    // Network losses: the grid supplies them at the connection point (so the community's grid
+    // import, measured there, exceeds the sum of the households' meters); on an island they
+    // take surplus that would have been curtailed, and what that cannot cover is unserved.
+    if let Some(lines) = lines {
+        let loss = lines.step_losses_kwh;
+        t.losses_kwh += loss;
+        if prices.connected {
+            t.grid_import_kwh += loss;
+        } else {
+            let covered = loss.min(t.curtailed_kwh);
+            t.curtailed_kwh -= covered;
+            t.unserved_kwh += loss - covered;
+        }
+    }
     let dt = clock.frame.step_hours();
     let r = &mut *run;
     r.steps += 1;

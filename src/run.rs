@@ -100,6 +100,21 @@ pub struct Summary {
     pub household_steps_per_s: f64,
     /// The ledger's blocks, transactions, missed slots and head hash; `null` when it is off.
     pub ledger: Option<crate::ledger::LedgerSummary>,
+    /// Highest flow over capacity of any line in any step (1 = at its limit).
+    pub max_line_loading: f64,
+    /// Steps in which a line limit cut offers (curtailed PV, withdrew battery offers, shed load).
+    pub congested_steps: u64,
+    /// The same for the grid-only baseline.
+    pub baseline_congested_steps: u64,
+    /// What the limits cost: PV surplus curtailed and load shed because of them, kWh.
+    pub line_limit_curtailed_kwh: f64,
+    pub line_limit_shed_kwh: f64,
+    /// Steps in which a delivered flow exceeded a capacity (0 when limits are enforced).
+    pub overloaded_steps: u64,
+    /// Lowest and highest node voltage, per unit (radial grids; `null` on meshed grids).
+    pub min_voltage_pu: Option<f64>,
+    pub max_voltage_pu: Option<f64>,
+    pub line_limits_enforced: bool,
     pub provenance: Provenance,
 }
 
@@ -112,6 +127,7 @@ pub struct SimOutcome {
     pub households: Vec<HouseholdResult>,
     pub accounts_total: Micros,
     pub ledger: Option<crate::ledger::LedgerSummary>,
+    pub lines: crate::grid::network::LineStats,
 }
 
 /// Runs a simulation to the end. `on_step` is called after every step (progress); returns
@@ -131,7 +147,8 @@ pub fn simulate(sim: &mut Simulation, mut on_step: impl FnMut(u64)) -> Result<Si
         Some(mut l) => Some(l.summary(fee_rate).map_err(RunError::Failed)?),
         None => None,
     };
-    Ok(SimOutcome { totals: sim.run_totals(), accounts_total: Micros(household_money) + sim.accounts().total(), households, ledger })
+    let lines = sim.world().resource::<crate::grid::network::LineStats>().clone();
+    Ok(SimOutcome { totals: sim.run_totals(), accounts_total: Micros(household_money) + sim.accounts().total(), households, ledger, lines })
 }
 
 /// A simulation config without a ledger.
@@ -192,6 +209,7 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
     write_households(dir, &scenario, &main_out.households).map_err(failed("writing households.csv"))?;
     let topology = serde_json::to_vec_pretty(&scenario.topology.to_json()).map_err(|e| RunError::Failed(e.to_string()))?;
     write_file(dir, "topology.json", &topology).map_err(failed("writing topology.json"))?;
+    write_lines(dir, &scenario, &main_out.lines).map_err(failed("writing lines.csv"))?;
     let json = serde_json::to_vec_pretty(&summary).map_err(|e| RunError::Failed(e.to_string()))?;
     write_file(dir, "summary.json", &json).map_err(failed("writing summary.json"))?;
     staging.commit().map_err(failed("moving results into place"))?;
@@ -214,6 +232,8 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         let (l, o) = s.frame.zone.local(s.frame.start_utc);
         iso_with_offset(l, o)
     };
+    let line_capacity: Vec<f64> = s.topology.graph.edge_weights().map(|l| l.capacity_kw).collect();
+    let radial = s.topology.is_radial();
     Summary {
         scenario: s.name.clone(),
         description: s.description.clone(),
@@ -252,6 +272,15 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         runtime_s,
         household_steps_per_s: s.households.len() as f64 * t.steps as f64 / runtime_s.max(1e-9),
         ledger: main.ledger.clone(),
+        max_line_loading: main.lines.max_line_loading(&line_capacity),
+        congested_steps: main.lines.any_congested_steps,
+        baseline_congested_steps: main.lines.baseline_congested_steps,
+        line_limit_curtailed_kwh: main.lines.limit_curtailed_kwh,
+        line_limit_shed_kwh: main.lines.limit_shed_kwh,
+        overloaded_steps: main.lines.overloaded_steps,
+        min_voltage_pu: radial.then_some(main.lines.min_voltage_pu),
+        max_voltage_pu: radial.then_some(main.lines.max_voltage_pu),
+        line_limits_enforced: s.network.enforce_line_limits,
         provenance: Provenance {
             peergrid_version: env!("CARGO_PKG_VERSION"),
             git_commit: Some(env!("PEERGRID_GIT_COMMIT")).filter(|c| !c.is_empty()),
@@ -260,6 +289,34 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
             overrides: s.overrides.clone(),
         },
     }
+}
+
+/// Columns of `lines.csv` (a contract: add, never rename). Flows are absolute kW.
+pub const LINE_COLUMNS: [&str; 10] = ["line", "from", "to", "capacity_kw", "max_flow_kw", "mean_flow_kw", "congested_steps", "losses_kwh", "length_m", "max_loading"];
+
+fn write_lines(dir: &Path, s: &Scenario, stats: &crate::grid::network::LineStats) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_path(dir.join("lines.csv"))?;
+    w.write_record(LINE_COLUMNS)?;
+    let g = &s.topology.graph;
+    let steps = stats.steps.max(1) as f64;
+    for e in g.edge_indices() {
+        let (a, b) = g.edge_endpoints(e).expect("edge of this graph");
+        let (l, k) = (&g[e], e.index());
+        let max = stats.max_flow_kw.get(k).copied().unwrap_or(0.0);
+        w.write_record([
+            l.id.clone(),
+            g[a].id.clone(),
+            g[b].id.clone(),
+            l.capacity_kw.to_string(),
+            format!("{max:.6}"),
+            format!("{:.6}", stats.sum_abs_flow_kw.get(k).copied().unwrap_or(0.0) / steps),
+            stats.congested_steps.get(k).copied().unwrap_or(0).to_string(),
+            format!("{:.6}", stats.losses_kwh.get(k).copied().unwrap_or(0.0)),
+            format!("{:.3}", l.length_m),
+            format!("{:.6}", max / l.capacity_kw),
+        ])?;
+    }
+    w.flush()
 }
 
 /// Columns of `households.csv` (a contract: add, never rename).

@@ -31,12 +31,16 @@ pub enum SimSystems {
     GenerationAndLoad,
     /// Own use first, then the battery.
     OwnUseAndBattery,
+    /// Line limits cut the step's offers (curtail, shed) so every rule clears what the wires carry.
+    GridLimits,
     /// Households' bids and asks.
     Orders,
     /// The trading rule clears the book.
     MarketClearing,
     /// Peer deliveries, then grid import/export (or unserved/curtailed on an island).
     Delivery,
+    /// Power flows, losses and voltages of what was delivered.
+    Flows,
     /// Money moves between accounts.
     Settlement,
     /// Community totals and recording.
@@ -80,9 +84,11 @@ impl Plugin for SimPlugin {
                 SimSystems::Environment,
                 SimSystems::GenerationAndLoad,
                 SimSystems::OwnUseAndBattery,
+                SimSystems::GridLimits,
                 SimSystems::Orders,
                 SimSystems::MarketClearing,
                 SimSystems::Delivery,
+                SimSystems::Flows,
                 SimSystems::Settlement,
                 SimSystems::Metrics,
             )
@@ -105,8 +111,9 @@ impl Plugin for SimPlugin {
                 &s.topology,
                 &s.households.iter().map(|h| h.node).collect::<Vec<_>>(),
             ))));
+        app.insert_resource(crate::grid::network::Network::new(&s.topology, &s.households.iter().map(|h| h.node).collect::<Vec<_>>(), s.network, s.frame.step_hours()));
         spawn_households(app.world_mut(), s);
-        app.add_plugins((EnvironmentPlugin, HouseholdPlugin, BatteryPlugin, crate::baseline::BaselinePlugin, MarketPlugin, SettlementPlugin, MetricsPlugin));
+        app.add_plugins((EnvironmentPlugin, HouseholdPlugin, BatteryPlugin, crate::baseline::BaselinePlugin, MarketPlugin, crate::grid::network::GridPlugin, SettlementPlugin, MetricsPlugin));
         if let Some(ledger) = config.ledger {
             app.insert_resource(ledger).add_plugins(crate::ledger::LedgerPlugin);
         }

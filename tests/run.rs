@@ -3,7 +3,18 @@
 mod common;
 use common::*;
 
-const OUTPUT_FILES: [&str; 5] = ["summary.json", "timeseries.csv", "households.csv", "trades.csv", "topology.json"];
+const OUTPUT_FILES: [&str; 6] = ["summary.json", "timeseries.csv", "households.csv", "trades.csv", "topology.json", "lines.csv"];
+
+/// No line in `lines.csv` carried more than its capacity, and the run saw no overloaded step.
+fn assert_lines_within_capacity(dir: &std::path::Path) {
+    let lines = Table::read(&dir.join("lines.csv"));
+    assert_eq!(lines.headers, ["line", "from", "to", "capacity_kw", "max_flow_kw", "mean_flow_kw", "congested_steps", "losses_kwh", "length_m", "max_loading"]);
+    for r in &lines.rows {
+        assert!(Table::f(r, "max_flow_kw") <= Table::f(r, "capacity_kw") * (1.0 + 1e-9), "line {} over capacity", r["line"]);
+        assert!(Table::f(r, "losses_kwh") >= 0.0);
+    }
+    assert_eq!(summary(dir)["overloaded_steps"], 0, "every step of the run within line limits");
+}
 
 /// Energy balance from the written file, every step, to 1e-6 kWh.
 fn assert_energy_balance(dir: &std::path::Path) {
@@ -75,11 +86,12 @@ fn street_writes_every_output_with_contract_columns() {
 #[test]
 fn shipped_scenarios_conserve_energy_and_money() {
     let tmp = tempfile::tempdir().unwrap();
-    for (name, steps) in [("village.ron", "960"), ("island.ron", "1344"), ("district-10k.ron", "48")] {
+    for (name, steps) in [("street.ron", "672"), ("village.ron", "960"), ("island.ron", "1344"), ("congested-feeder.ron", "672"), ("district-10k.ron", "48")] {
         let out = tmp.path().join(name);
         run_ok(&scenario(name), &out, &["--steps", steps]);
         assert_energy_balance(&out);
         assert_money_balance(&out);
+        assert_lines_within_capacity(&out);
         assert!(summary(&out)["max_energy_imbalance_kwh"].as_f64().unwrap() < 1e-6);
     }
 }
@@ -183,4 +195,29 @@ fn profile_csv_is_replayed_exactly() {
     // p2 pays 0.30 × 0.75 × 32 night steps + 0.20 × 0.75 × 16 day steps = 7.2 + 2.4.
     assert_eq!(micros(&hh.rows[1]["bill"]), 9_600_000);
     assert_eq!(micros(&hh.rows[1]["baseline_bill"]), 10_800_000);
+}
+
+#[test]
+fn congested_feeder_really_congests_and_the_limit_has_a_cost() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("limited");
+    run_ok(&scenario("congested-feeder.ron"), &out, &[]);
+    let s = summary(&out);
+    assert!(s["congested_steps"].as_u64().unwrap() > 0 && s["baseline_congested_steps"].as_u64().unwrap() > 0);
+    assert!(s["line_limit_curtailed_kwh"].as_f64().unwrap() > 0.0);
+    assert!((s["max_line_loading"].as_f64().unwrap() - 1.0).abs() < 1e-9, "the binding line runs at its limit");
+    let lines = Table::read(&out.join("lines.csv"));
+    assert!(lines.rows.iter().any(|r| Table::f(r, "congested_steps") > 0.0));
+    assert_lines_within_capacity(&out);
+    assert!(s["losses_kwh"].as_f64().unwrap() > 0.0, "lines have resistance");
+    // Without limits the same week overloads the feeder and curtails nothing.
+    let text = std::fs::read_to_string(scenario("congested-feeder.ron")).unwrap().replace("market: (rule", "network: (enforce_line_limits: false),\n    market: (rule");
+    let file = tmp.path().join("unlimited.ron");
+    std::fs::write(&file, text).unwrap();
+    let free = tmp.path().join("free");
+    run_ok(&file, &free, &[]);
+    let f = summary(&free);
+    assert!(f["max_line_loading"].as_f64().unwrap() > 1.05 && f["overloaded_steps"].as_u64().unwrap() > 0);
+    assert_eq!(f["curtailed_kwh"], 0.0);
+    assert_energy_balance(&free);
 }

@@ -163,3 +163,35 @@ fn a_price_ceiling_caps_bids_under_every_rule_and_favourites_steer_preference_ma
     let (_, plain) = from_a("double-auction");
     assert!(total > 0.0 && favoured > plain, "preference: {favoured} kWh from a of {total}, double auction {plain}");
 }
+
+#[test]
+fn flows_obey_kirchhoff_at_every_node_every_step_and_stay_within_capacity() {
+    use peergrid::grid::network::Network;
+    use peergrid::grid::{GridNode, GridTopology};
+    // The test street with a thin first span, so limits bind at midday.
+    let text = STREET.replace("topology: Generated(layout: Street)", "topology: Generated(layout: Street, feeder_capacity_kw: 8)");
+    let mut sim = testing::simulation(&text);
+    let mut bound = 0;
+    while !sim.is_finished() {
+        sim.step();
+        let w = sim.world_mut();
+        let topo = w.resource::<GridTopology>().0.clone();
+        let mut net = vec![0.0; topo.graph.node_count()];
+        let mut q = w.query::<(&Meter, &GridNode)>();
+        for (m, node) in q.iter(w) {
+            net[node.0.index()] += (m.grid_export_kwh + m.p2p_sold_kwh - m.grid_import_kwh - m.p2p_bought_kwh) / 0.5;
+        }
+        let flows = &w.resource::<Network>().flows;
+        net[topo.root.index()] += flows.root_kw;
+        for e in topo.graph.edge_indices() {
+            let (a, b) = topo.graph.edge_endpoints(e).unwrap();
+            let f = flows.line_kw[e.index()];
+            net[a.index()] -= f;
+            net[b.index()] += f;
+            assert!(f.abs() <= topo.graph[e].capacity_kw + 1e-6, "line {} at {f} kW", topo.graph[e].id);
+            bound += (f.abs() > topo.graph[e].capacity_kw - 1e-6) as u32;
+        }
+        assert!(net.iter().all(|x| x.abs() < 1e-9), "KCL at step {}: {net:?}", sim.steps_done());
+    }
+    assert!(bound > 0, "the 8 kW span ran at its limit");
+}

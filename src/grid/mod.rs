@@ -5,6 +5,7 @@
 pub mod flow;
 pub mod generate;
 pub mod limits;
+pub mod network;
 pub mod topology;
 
 use bevy::prelude::*;

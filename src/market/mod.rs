@@ -302,8 +302,9 @@ pub fn deliver(
             m.grid_export_kwh = left_surplus;
             m.grid_import_kwh = left_deficit;
         } else {
-            m.curtailed_kwh = left_surplus;
-            m.unserved_kwh = left_deficit;
+            // Added to what line limits already cut.
+            m.curtailed_kwh += left_surplus;
+            m.unserved_kwh += left_deficit;
         }
     }
 }

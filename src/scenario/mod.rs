@@ -123,6 +123,7 @@ pub struct Scenario {
     pub rule: &'static RuleInfo,
     pub rule_params: BTreeMap<String, f64>,
     pub battery_policy: BatteryPolicy,
+    pub network: crate::grid::network::NetworkConfig,
     pub profiles: Arc<ProfileTable>,
     /// The ledger's settings; `None` when the ledger is off.
     pub ledger: Option<crate::ledger::LedgerConfig>,
@@ -217,6 +218,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     // Households: expand groups (checked here with everything above, so all problems are
     // reported together), then load profiles and attach to the topology.
     let specs = generate::expand_households(&file, &mut v);
+    v.range("network.nominal_voltage_v", file.network.nominal_voltage_v, validate::Bound::Incl(100.0), validate::Bound::Incl(100_000.0), "V");
     v.finish()?;
     let (Some(zone), Some(start_utc), Some(rule)) = (zone, start_utc, rule) else {
         unreachable!("errors above were reported by finish()")
@@ -287,6 +289,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
         topology: Arc::new(topology),
         rule,
         rule_params,
+        network: crate::grid::network::NetworkConfig { nominal_voltage_v: file.network.nominal_voltage_v, enforce_line_limits: file.network.enforce_line_limits },
         battery_policy: BatteryPolicy {
             market_reserve_soc: file.battery_policy.market_reserve_soc,
             market_offer_price: file.battery_policy.market_offer_price_per_kwh.map(PricePerKwh::from_units),

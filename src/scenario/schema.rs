@@ -68,6 +68,31 @@ pub struct ScenarioFile {
     pub battery_policy: BatteryPolicySpec,
     #[serde(default)]
     pub ledger: LedgerSpec,
+    #[serde(default)]
+    pub network: NetworkSpec,
+}
+
+/// Electrical settings of the distribution network.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// Line-to-line voltage of the low-voltage network, V (three-phase, balanced).
+    #[serde(default = "default_nominal_voltage_v")]
+    pub nominal_voltage_v: f64,
+    /// Curtail exports and shed load so that no line exceeds its capacity; `false` only reports
+    /// the flows (to see what the limits cost).
+    #[serde(default = "default_true")]
+    pub enforce_line_limits: bool,
+}
+
+impl Default for NetworkSpec {
+    fn default() -> Self {
+        NetworkSpec { nominal_voltage_v: default_nominal_voltage_v(), enforce_line_limits: true }
+    }
+}
+
+fn default_nominal_voltage_v() -> f64 {
+    crate::grid::network::DEFAULT_NOMINAL_VOLTAGE_V
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -79,6 +79,10 @@ fn explicit_topology_checks_nodes_and_connectivity() {
     assert!(island[0].message.contains("not connected"), "{}", island[0]);
     let zero = errors(&base.replace("NODE_B", "\"n1\"").replace("CAP", "0"));
     assert_eq!(zero[0].location, Location::Field("topology.lines[0].capacity_kw".into()));
+    let negative = errors(&base.replace("NODE_B", "\"n1\"").replace("CAP", "-5"));
+    assert!(negative[0].message.contains("-5 kW is out of range"), "{}", negative[0]);
+    let unknown_end = errors(&base.replace("NODE_B", "\"n1\"").replace("CAP", "100").replace("to: \"n1\"", "to: \"n7\""));
+    assert!(unknown_end.iter().any(|e| e.location == Location::Field("topology.lines[0].to".into()) && e.message.contains("unknown node `n7`")), "{unknown_end:?}");
 }
 
 #[test]

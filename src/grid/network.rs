@@ -1,0 +1,237 @@
+//! The grid in the simulation: line limits before the market ([`limit_lines`]), and after
+//! delivery the power flows, losses and voltages of the step ([`measure_flows`]), summed into
+//! per-line statistics for `lines.csv` and `summary.json`.
+
+use super::flow::{AcState, FlowModel, Flows};
+use super::limits::{Keep, Limiter, NodeOffer};
+use super::topology::Topology;
+use crate::baseline::Baseline;
+use crate::household::{Household, Meter};
+use crate::tariff::StepPrices;
+use bevy::prelude::*;
+
+/// Default line-to-line voltage of the low-voltage network, V.
+pub const DEFAULT_NOMINAL_VOLTAGE_V: f64 = 400.0;
+
+/// Ordering of the grid's systems inside the simulation's sets.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub enum GridSystems {
+    /// Line limits on the step's offers (in `SimSystems::GridLimits`).
+    Limits,
+    /// Flows, losses and voltages of what was delivered (in `SimSystems::Flows`).
+    Flows,
+}
+
+/// The network's settings for a run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NetworkConfig {
+    pub nominal_voltage_v: f64,
+    /// Curtail and shed so that no line exceeds its capacity (off: flows are only reported).
+    pub enforce_line_limits: bool,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig { nominal_voltage_v: DEFAULT_NOMINAL_VOLTAGE_V, enforce_line_limits: true }
+    }
+}
+
+/// The electrical model, the households' nodes and per-step scratch.
+#[derive(Resource)]
+pub struct Network {
+    pub model: FlowModel,
+    pub capacity_kw: Vec<f64>,
+    pub config: NetworkConfig,
+    step_hours: f64,
+    /// Grid node of each household, by household index.
+    node_of: Vec<u32>,
+    offers: Vec<NodeOffer>,
+    limiter: Limiter,
+    baseline_limiter: Limiter,
+    injection: Vec<f64>,
+    pub flows: Flows,
+    pub ac: AcState,
+    line_loss_kw: Vec<f64>,
+}
+
+impl Network {
+    pub fn new(topology: &Topology, household_nodes: &[petgraph::graph::NodeIndex], config: NetworkConfig, step_hours: f64) -> Network {
+        Network {
+            model: FlowModel::new(topology),
+            capacity_kw: topology.graph.edge_weights().map(|l| l.capacity_kw).collect(),
+            config,
+            step_hours,
+            node_of: household_nodes.iter().map(|n| n.index() as u32).collect(),
+            offers: Vec::new(),
+            limiter: Limiter::default(),
+            baseline_limiter: Limiter::default(),
+            injection: Vec::new(),
+            flows: Flows::default(),
+            ac: AcState::default(),
+            line_loss_kw: Vec::new(),
+        }
+    }
+
+    fn node(&self, household: u32) -> usize {
+        self.node_of[household as usize] as usize
+    }
+}
+
+/// What the grid did over the run so far, per line and in total.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct LineStats {
+    pub steps: u64,
+    pub max_flow_kw: Vec<f64>,
+    pub sum_abs_flow_kw: Vec<f64>,
+    /// Steps in which the line's limit cut offers (of the run, not the baseline).
+    pub congested_steps: Vec<u64>,
+    pub losses_kwh: Vec<f64>,
+    /// Steps in which any line's limit was binding.
+    pub any_congested_steps: u64,
+    /// The same for the grid-only baseline.
+    pub baseline_congested_steps: u64,
+    /// Energy the limits took out of the market: surplus curtailed and load shed, kWh.
+    pub limit_curtailed_kwh: f64,
+    pub limit_shed_kwh: f64,
+    /// Steps with a delivered flow above a capacity (0 when limits are enforced on a radial grid).
+    pub overloaded_steps: u64,
+    pub min_voltage_pu: f64,
+    pub max_voltage_pu: f64,
+    /// Network losses of the last step, kWh (read by metrics).
+    pub step_losses_kwh: f64,
+}
+
+impl LineStats {
+    pub fn max_line_loading(&self, capacity_kw: &[f64]) -> f64 {
+        self.max_flow_kw.iter().zip(capacity_kw).map(|(f, c)| f / c).fold(0.0, f64::max)
+    }
+
+    pub fn total_losses_kwh(&self) -> f64 {
+        self.losses_kwh.iter().sum()
+    }
+}
+
+/// Adds the network to the simulation. Needs the `Network` resource.
+pub struct GridPlugin;
+
+impl Plugin for GridPlugin {
+    fn build(&self, app: &mut App) {
+        use crate::sim::{SimStep, SimSystems};
+        let lines = app.world().resource::<Network>().capacity_kw.len();
+        app.insert_resource(LineStats {
+            max_flow_kw: vec![0.0; lines],
+            sum_abs_flow_kw: vec![0.0; lines],
+            congested_steps: vec![0; lines],
+            losses_kwh: vec![0.0; lines],
+            min_voltage_pu: 1.0,
+            max_voltage_pu: 1.0,
+            ..Default::default()
+        })
+        .configure_sets(SimStep, (GridSystems::Limits.in_set(SimSystems::GridLimits), GridSystems::Flows.in_set(SimSystems::Flows)))
+        .add_systems(SimStep, limit_lines.in_set(GridSystems::Limits))
+        .add_systems(SimStep, measure_flows.in_set(GridSystems::Flows));
+    }
+}
+
+/// Applies line limits to this step's offers, for the run and for its grid-only baseline:
+/// battery offers withdrawn, PV surplus curtailed, load shed (see `grid::limits`). Reads
+/// `StepPrices`; writes `Meter` (surplus, deficit, battery offer, curtailed, unserved),
+/// `Baseline` (its step's surplus and deficit) and `LineStats`. Runs in `SimSystems::GridLimits`,
+/// after own use and battery, before orders.
+pub fn limit_lines(prices: Res<StepPrices>, mut net: ResMut<Network>, mut stats: ResMut<LineStats>, mut households: Query<(&Household, &mut Meter, &mut Baseline)>) {
+    let net = &mut *net;
+    net.limiter.binding.clear();
+    net.limiter.binding.resize(net.capacity_kw.len(), false);
+    if !net.config.enforce_line_limits {
+        return;
+    }
+    let h = net.step_hours;
+    let nodes = net.model.nodes;
+    // The run's offers.
+    net.offers.clear();
+    net.offers.resize(nodes, NodeOffer::default());
+    for (hh, m, _) in &households {
+        let o = &mut net.offers[net.node_of[hh.index as usize] as usize];
+        o.surplus_kw += m.surplus_kwh / h;
+        o.battery_kw += m.battery_offer_kwh / h;
+        o.deficit_kw += m.deficit_kwh / h;
+    }
+    let ok = net.limiter.apply(&net.model, &net.capacity_kw, &net.offers, prices.connected);
+    debug_assert!(ok, "limits converge");
+    let any = net.limiter.binding.iter().any(|b| *b);
+    if any {
+        stats.any_congested_steps += 1;
+        for (hh, mut m, _) in &mut households {
+            let k = net.limiter.keep[net.node(hh.index)];
+            if k != Keep::default() {
+                let (cut, shed) = (m.surplus_kwh * (1.0 - k.surplus), m.deficit_kwh * (1.0 - k.deficit));
+                m.curtailed_kwh += cut;
+                m.surplus_kwh -= cut;
+                m.unserved_kwh += shed;
+                m.deficit_kwh -= shed;
+                m.battery_offer_kwh *= k.battery;
+                stats.limit_curtailed_kwh += cut;
+                stats.limit_shed_kwh += shed;
+            }
+        }
+    }
+    // The baseline exchanges everything with the grid (on an island nothing flows).
+    if prices.connected {
+        net.offers.iter_mut().for_each(|o| *o = NodeOffer::default());
+        for (hh, _, b) in &households {
+            let o = &mut net.offers[net.node_of[hh.index as usize] as usize];
+            o.surplus_kw += b.step_surplus_kwh / h;
+            o.deficit_kw += b.step_deficit_kwh / h;
+        }
+        net.baseline_limiter.apply(&net.model, &net.capacity_kw, &net.offers, true);
+        if net.baseline_limiter.binding.iter().any(|b| *b) {
+            stats.baseline_congested_steps += 1;
+            for (hh, _, mut b) in &mut households {
+                let k = net.baseline_limiter.keep[net.node(hh.index)];
+                b.step_curtailed_kwh = b.step_surplus_kwh * (1.0 - k.surplus);
+                b.step_unserved_kwh = b.step_deficit_kwh * (1.0 - k.deficit);
+            }
+        }
+    }
+}
+
+/// Flows of what was delivered: node injections from the households' meters (exports and peer
+/// sales in, imports and peer purchases out), DC or radial flows, the AC sweep's voltages and
+/// losses on radial grids (DC losses on meshed ones). Reads `Meter`; writes `Network` (flows)
+/// and `LineStats`. Runs in `SimSystems::Flows`, after delivery.
+pub fn measure_flows(mut net: ResMut<Network>, mut stats: ResMut<LineStats>, households: Query<(&Household, &Meter)>) {
+    let net = &mut *net;
+    let h = net.step_hours;
+    net.injection.clear();
+    net.injection.resize(net.model.nodes, 0.0);
+    for (hh, m) in &households {
+        let node = net.node_of[hh.index as usize] as usize;
+        net.injection[node] += (m.grid_export_kwh + m.p2p_sold_kwh - m.grid_import_kwh - m.p2p_bought_kwh) / h;
+    }
+    net.model.solve(&net.injection, &mut net.flows);
+    if net.model.is_radial() {
+        net.model.sweep(&net.injection, net.config.nominal_voltage_v, &mut net.ac);
+        net.line_loss_kw.clone_from(&net.ac.line_loss_kw);
+        for &v in &net.ac.voltage_pu {
+            stats.min_voltage_pu = stats.min_voltage_pu.min(v);
+            stats.max_voltage_pu = stats.max_voltage_pu.max(v);
+        }
+    } else {
+        net.model.dc_losses_kw(&net.flows, net.config.nominal_voltage_v, &mut net.line_loss_kw);
+    }
+    stats.steps += 1;
+    let mut overloaded = false;
+    let mut step_losses = 0.0;
+    for e in 0..net.capacity_kw.len() {
+        let f = net.flows.line_kw[e].abs();
+        stats.max_flow_kw[e] = stats.max_flow_kw[e].max(f);
+        stats.sum_abs_flow_kw[e] += f;
+        overloaded |= f > net.capacity_kw[e] + super::limits::CAPACITY_TOLERANCE_KW;
+        stats.congested_steps[e] += net.limiter.binding.get(e).copied().unwrap_or(false) as u64;
+        let loss = net.line_loss_kw[e] * h;
+        stats.losses_kwh[e] += loss;
+        step_losses += loss;
+    }
+    stats.overloaded_steps += overloaded as u64;
+    stats.step_losses_kwh = step_losses;
+}
