@@ -115,6 +115,9 @@ pub struct Summary {
     pub min_voltage_pu: Option<f64>,
     pub max_voltage_pu: Option<f64>,
     pub line_limits_enforced: bool,
+    /// Steps whose AC voltage sweep did not settle (radial grids loaded beyond what their
+    /// cables carry at any voltage); their losses come from DC flows.
+    pub ac_sweep_failed_steps: u64,
     pub provenance: Provenance,
 }
 
@@ -281,6 +284,7 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         min_voltage_pu: radial.then_some(main.lines.min_voltage_pu),
         max_voltage_pu: radial.then_some(main.lines.max_voltage_pu),
         line_limits_enforced: s.network.enforce_line_limits,
+        ac_sweep_failed_steps: main.lines.sweep_failed_steps,
         provenance: Provenance {
             peergrid_version: env!("CARGO_PKG_VERSION"),
             git_commit: Some(env!("PEERGRID_GIT_COMMIT")).filter(|c| !c.is_empty()),

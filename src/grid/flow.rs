@@ -18,7 +18,7 @@ use super::Topology;
 
 const NONE: u32 = u32::MAX;
 /// Sweep stops when no voltage moves by more than this fraction of nominal.
-const SWEEP_TOLERANCE: f64 = 1e-10;
+const SWEEP_TOLERANCE: f64 = 1e-7;
 const SWEEP_MAX_ITERATIONS: usize = 50;
 const WATTS_PER_KW: f64 = 1000.0;
 
@@ -66,6 +66,9 @@ pub struct AcState {
     /// Losses on each line, kW.
     pub line_loss_kw: Vec<f64>,
     pub iterations: usize,
+    /// False when the sweep did not settle (demand beyond what the lines can carry at any
+    /// voltage); voltages and losses are then not meaningful.
+    pub converged: bool,
     v_re: Vec<f64>,
     v_im: Vec<f64>,
     j_re: Vec<f64>,
@@ -300,6 +303,7 @@ impl FlowModel {
             v.resize(n, 0.0);
         }
         ac.iterations = 0;
+        ac.converged = false;
         for it in 0..SWEEP_MAX_ITERATIONS {
             ac.iterations = it + 1;
             // Backward: current injected at each node, I = conj(S / V), summed towards the root.
@@ -331,7 +335,11 @@ impl FlowModel {
                 ac.v_im[v] = ni;
             }
             if moved <= SWEEP_TOLERANCE * v_phase {
+                ac.converged = true;
                 break;
+            }
+            if !moved.is_finite() || moved > v_phase {
+                break; // diverging
             }
         }
         ac.voltage_pu.clear();

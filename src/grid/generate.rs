@@ -42,16 +42,26 @@ impl Builder<'_> {
         }
     }
 
-    fn line(&mut self, a: NodeIndex, b: NodeIndex, capacity_kw: f64) {
-        use super::topology::cable::*;
+    /// A line of the given cable, its length from the map.
+    fn cable(&mut self, a: NodeIndex, b: NodeIndex, capacity_kw: f64, (r, x): (f64, f64)) {
         let (na, nb) = (&self.topo.graph[a], &self.topo.graph[b]);
         let length_m = ((na.x_m - nb.x_m).powi(2) + (na.y_m - nb.y_m).powi(2)).sqrt();
         self.lines += 1;
         let id = format!("L{}", self.lines);
-        // Lines to a house are service cables, the rest feeder cable.
-        let service = na.kind == NodeKind::House || nb.kind == NodeKind::House;
-        let (r, x) = if service { (SERVICE_R_OHM_PER_KM, SERVICE_X_OHM_PER_KM) } else { (FEEDER_R_OHM_PER_KM, FEEDER_X_OHM_PER_KM) };
         self.topo.add_line(a, b, Line::new(id, length_m, capacity_kw, r, x));
+    }
+
+    /// A low-voltage line: a service cable to a house, feeder cable otherwise.
+    fn line(&mut self, a: NodeIndex, b: NodeIndex, capacity_kw: f64) {
+        use super::topology::cable::*;
+        let service = self.topo.graph[a].kind == NodeKind::House || self.topo.graph[b].kind == NodeKind::House;
+        self.cable(a, b, capacity_kw, if service { (SERVICE_R_OHM_PER_KM, SERVICE_X_OHM_PER_KM) } else { (FEEDER_R_OHM_PER_KM, FEEDER_X_OHM_PER_KM) });
+    }
+
+    /// A district trunk segment (medium voltage, referred to the low-voltage side).
+    fn trunk(&mut self, a: NodeIndex, b: NodeIndex, capacity_kw: f64) {
+        use super::topology::cable::*;
+        self.cable(a, b, capacity_kw, (TRUNK_R_OHM_PER_KM, TRUNK_X_OHM_PER_KM));
     }
 
     /// A chain of poles from `head` along direction `(dx, dy)`, houses alternating on both sides.
@@ -110,13 +120,13 @@ pub fn generate(p: &LayoutParams, ids: &[String]) -> (Topology, Vec<NodeIndex>) 
                 let lateral_len = (per_lateral as f64 / 2.0).ceil() * p.spacing_m;
                 let trunk_x = (f as f64 - (feeders as f64 - 1.0) / 2.0) * (2.0 * lateral_len + 4.0 * p.service_length_m);
                 let head = b.node(format!("{tag}/head"), NodeKind::FeederHead, trunk_x, p.spacing_m);
-                b.line(root, head, p.feeder_capacity_kw);
+                b.trunk(root, head, p.feeder_capacity_kw);
                 let mut trunk = head;
                 let trunk_step = 2.0 * p.service_length_m + p.spacing_m;
                 for (k, chunk) in ids[lo..hi].chunks(per_lateral).enumerate() {
                     let y = p.spacing_m + (k as f64 + 1.0) * trunk_step;
                     let pole = b.node(format!("{tag}/t{}", k + 1), NodeKind::Junction, trunk_x, y);
-                    b.line(trunk, pole, p.feeder_capacity_kw);
+                    b.trunk(trunk, pole, p.feeder_capacity_kw);
                     trunk = pole;
                     let dir = if k % 2 == 0 { (1.0, 0.0) } else { (-1.0, 0.0) };
                     let first = lo + k * per_lateral;

@@ -97,6 +97,8 @@ pub struct LineStats {
     pub overloaded_steps: u64,
     pub min_voltage_pu: f64,
     pub max_voltage_pu: f64,
+    /// Steps of a radial grid whose AC sweep did not settle (losses then from DC flows).
+    pub sweep_failed_steps: u64,
     /// Network losses of the last step, kWh (read by metrics).
     pub step_losses_kwh: f64,
 }
@@ -209,14 +211,18 @@ pub fn measure_flows(mut net: ResMut<Network>, mut stats: ResMut<LineStats>, hou
         net.injection[node] += (m.grid_export_kwh + m.p2p_sold_kwh - m.grid_import_kwh - m.p2p_bought_kwh) / h;
     }
     net.model.solve(&net.injection, &mut net.flows);
-    if net.model.is_radial() {
+    let swept = net.model.is_radial() && {
         net.model.sweep(&net.injection, net.config.nominal_voltage_v, &mut net.ac);
+        net.ac.converged
+    };
+    if swept {
         net.line_loss_kw.clone_from(&net.ac.line_loss_kw);
         for &v in &net.ac.voltage_pu {
             stats.min_voltage_pu = stats.min_voltage_pu.min(v);
             stats.max_voltage_pu = stats.max_voltage_pu.max(v);
         }
     } else {
+        stats.sweep_failed_steps += net.model.is_radial() as u64;
         net.model.dc_losses_kw(&net.flows, net.config.nominal_voltage_v, &mut net.line_loss_kw);
     }
     stats.steps += 1;

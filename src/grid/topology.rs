@@ -31,8 +31,14 @@ pub mod cable {
     pub const FEEDER_X_OHM_PER_KM: f64 = 0.075;
     pub const SERVICE_R_OHM_PER_KM: f64 = 0.73;
     pub const SERVICE_X_OHM_PER_KM: f64 = 0.08;
+    /// A district's feeder trunks are medium-voltage cables (240 mm² aluminium at 11 kV,
+    /// 0.125 + j0.10 Ω/km) feeding low-voltage streets; the single-voltage model refers their
+    /// impedance to the 400 V side by (0.4 / 11)², ignoring transformer impedance.
+    pub const MV_TO_LV: f64 = (0.4 / 11.0) * (0.4 / 11.0);
+    pub const TRUNK_R_OHM_PER_KM: f64 = 0.125 * MV_TO_LV;
+    pub const TRUNK_X_OHM_PER_KM: f64 = 0.10 * MV_TO_LV;
     /// Reactance of a zero-length line, so DC power flow stays defined, Ω.
-    pub const MIN_X_OHM: f64 = 1e-6;
+    pub const MIN_X_OHM: f64 = 1e-9;
 }
 
 impl Line {
