@@ -9,9 +9,12 @@
 //! its capacity, the injections pushing it over are reduced in proportion to their push
 //! (`sensitivity × injection`), in this order: battery offers are withdrawn (nothing is lost),
 //! then PV surplus is curtailed, then load is shed (unserved). Repeated, worst line first, until
-//! every line is within its limit (or [`MAX_PASSES`]). On radial grids the range's ends are the
-//! extremes, so the result is exact; on meshed grids sensitivities of both signs make the two
-//! ends a close but not strict bound (the run reports any residual overload).
+//! every line is within its limit (or [`MAX_PASSES`]). Radial grids take one pass from the leaves
+//! up instead ([`super::radial_limits`]): a line's flow is its subtree's sum, so the cut is shared
+//! inside the subtree, deepest line first, without overloading lines already fixed. On radial
+//! grids the range's ends are the extremes, so the result is exact; on meshed grids sensitivities
+//! of both signs make the two ends a close but not strict bound (the run reports any residual
+//! overload).
 
 use super::flow::{FlowModel, Flows};
 
@@ -53,6 +56,7 @@ pub struct Limiter {
     sensitivity: Vec<f64>,
     unit: Vec<f64>,
     unit_flows: Flows,
+    radial: super::radial_limits::RadialLimits,
 }
 
 impl Limiter {
@@ -64,6 +68,10 @@ impl Limiter {
         self.keep.resize(offers.len(), Keep::default());
         self.binding.clear();
         self.binding.resize(capacity_kw.len(), false);
+        if model.is_radial() {
+            self.radial.apply(model, capacity_kw, offers, connected, &mut self.keep, &mut self.binding);
+        }
+        // Radial grids are done (the loop below only confirms it); meshed ones iterate.
         for _ in 0..MAX_PASSES {
             // The worst violation over both ends of the range: (line, direction, high end?, excess).
             let mut worst: Option<(usize, f64, bool, f64)> = None;
@@ -206,5 +214,55 @@ mod tests {
         let mut l = Limiter::default();
         assert!(l.apply(&m, &cap, &offers, false));
         assert!(l.keep.iter().all(|k| *k == Keep::default()) && l.binding.iter().all(|b| !b));
+    }
+
+    #[test]
+    fn random_radial_and_meshed_grids_end_within_every_limit() {
+        let mut seed = 7u64;
+        let mut next = move || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut unsettled = 0;
+        for case in 0..200 {
+            let n = 3 + (next() * 30.0) as usize;
+            let mut t = Topology::new();
+            let ix: Vec<_> = (0..n).map(|i| t.add_node(Node { id: format!("n{i}"), kind: NodeKind::Junction, x_m: 0.0, y_m: 0.0 }).unwrap()).collect();
+            for v in 1..n {
+                let p = (next() * v as f64) as usize;
+                t.add_line(ix[p], ix[v], Line { id: format!("L{v}"), length_m: 10.0, capacity_kw: 2.0 + next() * 20.0, r_ohm: 0.01, x_ohm: 0.01 + next() });
+            }
+            if case % 2 == 1 {
+                let (a, b) = ((next() * n as f64) as usize, (next() * n as f64) as usize);
+                if a != b {
+                    t.add_line(ix[a], ix[b], Line { id: "tie".into(), length_m: 10.0, capacity_kw: 5.0 + next() * 20.0, r_ohm: 0.01, x_ohm: 0.01 + next() });
+                }
+            }
+            let m = FlowModel::new(&t);
+            let cap: Vec<f64> = t.graph.edge_weights().map(|l| l.capacity_kw).collect();
+            let offers: Vec<_> = (0..n).map(|_| offer(next() * 15.0, if next() < 0.3 { next() * 5.0 } else { 0.0 }, next() * 12.0)).collect();
+            for connected in [true, false] {
+                let mut l = Limiter::default();
+                let done = l.apply(&m, &cap, &offers, connected);
+                assert!(done || !m.is_radial(), "case {case}: radial grids always settle");
+                if !done {
+                    unsettled += 1;
+                    continue;
+                }
+                for high in [true, false] {
+                    let inj: Vec<f64> = offers.iter().zip(&l.keep).map(|(o, k)| end_of_range(o, k, connected, high)).collect();
+                    let mut f = Flows::default();
+                    m.solve(&inj, &mut f);
+                    for (e, x) in f.line_kw.iter().enumerate() {
+                        assert!(x.abs() <= cap[e] + 1e-6, "case {case} line {e}: {x} > {}", cap[e]);
+                    }
+                }
+                assert!(l.keep.iter().all(|k| (0.0..=1.0).contains(&k.surplus) && (0.0..=1.0).contains(&k.deficit) && (0.0..=1.0).contains(&k.battery)));
+            }
+        }
+        // Meshed grids iterate; with one random tie of random capacity a few do not settle
+        // within the passes (the run reports such steps as overloaded).
+        eprintln!("unsettled meshed cases: {unsettled} of 200");
+        assert!(unsettled <= 20, "{unsettled}");
     }
 }

@@ -6,6 +6,7 @@ pub mod flow;
 pub mod generate;
 pub mod limits;
 pub mod network;
+pub mod radial_limits;
 pub mod topology;
 
 use bevy::prelude::*;
