@@ -45,6 +45,10 @@ pub struct FlowModel {
     x_ohm: Vec<f64>,
     /// (from, to) node of each line.
     endpoints: Vec<(u32, u32)>,
+    /// By breadth-first position: the parent's position and the impedance of the line to it.
+    pos_parent: Vec<u32>,
+    pos_r: Vec<f64>,
+    pos_x: Vec<f64>,
 }
 
 /// Scratch and results of one step.
@@ -69,6 +73,8 @@ pub struct AcState {
     /// False when the sweep did not settle (demand beyond what the lines can carry at any
     /// voltage); voltages and losses are then not meaningful.
     pub converged: bool,
+    /// Per breadth-first position: per-phase injection (W), voltage and branch current.
+    s: Vec<f64>,
     v_re: Vec<f64>,
     v_im: Vec<f64>,
     j_re: Vec<f64>,
@@ -147,7 +153,32 @@ impl FlowModel {
             cotree.push(e.index() as u32);
             loops.push(up);
         }
-        let mut model = FlowModel { nodes: n, lines: g.edge_count(), root: topology.root.index(), order, parent, parent_line, up_sign, cotree, loops, loop_factor: Vec::new(), r_ohm, x_ohm, endpoints };
+        let mut position = vec![0u32; n];
+        for (k, &v) in order.iter().enumerate() {
+            position[v as usize] = k as u32;
+        }
+        let by_position = |f: &dyn Fn(usize) -> f64| -> Vec<f64> { order.iter().map(|&v| if parent[v as usize] == NONE { 0.0 } else { f(v as usize) }).collect() };
+        let pos_r = by_position(&|v| r_ohm[parent_line[v] as usize]);
+        let pos_x = by_position(&|v| x_ohm[parent_line[v] as usize]);
+        let pos_parent = order.iter().map(|&v| if parent[v as usize] == NONE { 0 } else { position[parent[v as usize] as usize] }).collect();
+        let mut model = FlowModel {
+            nodes: n,
+            lines: g.edge_count(),
+            root: topology.root.index(),
+            order,
+            parent,
+            parent_line,
+            up_sign,
+            cotree,
+            loops,
+            loop_factor: Vec::new(),
+            r_ohm,
+            x_ohm,
+            endpoints,
+            pos_parent,
+            pos_r,
+            pos_x,
+        };
         model.factor_loops();
         model
     }
@@ -291,48 +322,44 @@ impl FlowModel {
     /// AC backward/forward sweep on a radial network: per-phase voltages with the root held at
     /// nominal (`nominal_voltage_v` line to line), unity power factor injections.
     pub fn sweep(&self, injection_kw: &[f64], nominal_voltage_v: f64, ac: &mut AcState) {
-        let n = self.nodes;
+        // Works on positions in breadth-first order (parents before children), so every pass
+        // runs through contiguous arrays.
+        let m = self.order.len();
         let v_phase = nominal_voltage_v / 3f64.sqrt();
-        for v in [&mut ac.v_re, &mut ac.j_re] {
-            v.clear();
-            v.resize(n, 0.0);
-        }
-        ac.v_re.iter_mut().for_each(|x| *x = v_phase);
-        for v in [&mut ac.v_im, &mut ac.j_im] {
-            v.clear();
-            v.resize(n, 0.0);
+        ac.s.clear();
+        ac.s.extend(self.order.iter().map(|&v| injection_kw.get(v as usize).copied().unwrap_or(0.0) * WATTS_PER_KW / 3.0));
+        for (x, init) in [(&mut ac.v_re, v_phase), (&mut ac.v_im, 0.0), (&mut ac.j_re, 0.0), (&mut ac.j_im, 0.0)] {
+            x.clear();
+            x.resize(m, init);
         }
         ac.iterations = 0;
         ac.converged = false;
         for it in 0..SWEEP_MAX_ITERATIONS {
             ac.iterations = it + 1;
-            // Backward: current injected at each node, I = conj(S / V), summed towards the root.
-            for &v in &self.order {
-                let v = v as usize;
-                let s = injection_kw.get(v).copied().unwrap_or(0.0) * WATTS_PER_KW / 3.0;
-                let (vr, vi) = (ac.v_re[v], ac.v_im[v]);
-                let m2 = vr * vr + vi * vi;
-                // S / V = s·conj(V)/|V|², conjugated: s·V/|V|².
-                ac.j_re[v] = s * vr / m2;
-                ac.j_im[v] = s * vi / m2;
+            // Backward: current injected at each node, I = conj(S / V) = s·V/|V|² for real s,
+            // summed towards the root.
+            for k in 0..m {
+                let (vr, vi) = (ac.v_re[k], ac.v_im[k]);
+                let g = ac.s[k] / (vr * vr + vi * vi);
+                ac.j_re[k] = g * vr;
+                ac.j_im[k] = g * vi;
             }
-            for &v in self.order.iter().skip(1).rev() {
-                let (v, p) = (v as usize, self.parent[v as usize] as usize);
-                ac.j_re[p] += ac.j_re[v];
-                ac.j_im[p] += ac.j_im[v];
+            for k in (1..m).rev() {
+                let p = self.pos_parent[k] as usize;
+                ac.j_re[p] += ac.j_re[k];
+                ac.j_im[p] += ac.j_im[k];
             }
             // Forward: V_child = V_parent + Z·J (current J flows child → parent).
             let mut moved: f64 = 0.0;
-            for &v in self.order.iter().skip(1) {
-                let (v, p) = (v as usize, self.parent[v as usize] as usize);
-                let e = self.parent_line[v] as usize;
-                let (r, x) = (self.r_ohm[e], self.x_ohm[e]);
-                let (jr, ji) = (ac.j_re[v], ac.j_im[v]);
+            for k in 1..m {
+                let p = self.pos_parent[k] as usize;
+                let (r, x) = (self.pos_r[k], self.pos_x[k]);
+                let (jr, ji) = (ac.j_re[k], ac.j_im[k]);
                 let nr = ac.v_re[p] + r * jr - x * ji;
                 let ni = ac.v_im[p] + r * ji + x * jr;
-                moved = moved.max((nr - ac.v_re[v]).abs() + (ni - ac.v_im[v]).abs());
-                ac.v_re[v] = nr;
-                ac.v_im[v] = ni;
+                moved = moved.max((nr - ac.v_re[k]).abs() + (ni - ac.v_im[k]).abs());
+                ac.v_re[k] = nr;
+                ac.v_im[k] = ni;
             }
             if moved <= SWEEP_TOLERANCE * v_phase {
                 ac.converged = true;
@@ -343,13 +370,15 @@ impl FlowModel {
             }
         }
         ac.voltage_pu.clear();
-        ac.voltage_pu.extend((0..n).map(|v| (ac.v_re[v].hypot(ac.v_im[v])) / v_phase));
+        ac.voltage_pu.resize(self.nodes, 1.0);
         ac.line_loss_kw.clear();
         ac.line_loss_kw.resize(self.lines, 0.0);
-        for &v in self.order.iter().skip(1) {
-            let v = v as usize;
-            let e = self.parent_line[v] as usize;
-            ac.line_loss_kw[e] = 3.0 * (ac.j_re[v].powi(2) + ac.j_im[v].powi(2)) * self.r_ohm[e] / WATTS_PER_KW;
+        for (k, &v) in self.order.iter().enumerate() {
+            ac.voltage_pu[v as usize] = ac.v_re[k].hypot(ac.v_im[k]) / v_phase;
+            if k > 0 {
+                let e = self.parent_line[v as usize] as usize;
+                ac.line_loss_kw[e] = 3.0 * (ac.j_re[k].powi(2) + ac.j_im[k].powi(2)) * self.r_ohm[e] / WATTS_PER_KW;
+            }
         }
     }
 }

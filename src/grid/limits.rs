@@ -68,11 +68,9 @@ impl Limiter {
         self.keep.resize(offers.len(), Keep::default());
         self.binding.clear();
         self.binding.resize(capacity_kw.len(), false);
-        if model.is_radial() {
-            self.radial.apply(model, capacity_kw, offers, connected, &mut self.keep, &mut self.binding);
-        }
-        // Radial grids are done (the loop below only confirms it); meshed ones iterate.
-        for _ in 0..MAX_PASSES {
+        // The first pass only looks; most steps end there. A radial grid that is over a limit is
+        // then fixed in one pass (the next pass only confirms it); meshed grids iterate.
+        for pass in 0..MAX_PASSES {
             // The worst violation over both ends of the range: (line, direction, high end?, excess).
             let mut worst: Option<(usize, f64, bool, f64)> = None;
             for high in [true, false] {
@@ -87,6 +85,10 @@ impl Limiter {
                 }
             }
             let Some((line, direction, high, excess)) = worst else { return true };
+            if pass == 0 && model.is_radial() {
+                self.radial.apply(model, capacity_kw, offers, connected, &mut self.keep, &mut self.binding);
+                continue;
+            }
             self.binding[line] = true;
             model.sensitivity(line, &mut self.unit, &mut self.unit_flows, &mut self.sensitivity);
             self.reduce(offers, connected, high, direction, excess);

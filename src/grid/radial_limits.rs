@@ -41,7 +41,9 @@ impl RadialLimits {
     /// range; writes the kept fractions into `keep` and marks `binding` lines.
     pub fn apply(&mut self, model: &FlowModel, capacity_kw: &[f64], offers: &[NodeOffer], connected: bool, keep: &mut [Keep], binding: &mut [bool]) {
         let n = offers.len();
-        self.build_children(model, capacity_kw, n);
+        if self.children_start.len() != n + 1 {
+            self.build_children(model, capacity_kw, n); // the grid never changes during a run
+        }
         self.own.clear();
         self.own.extend(offers.iter().map(|o| [o.battery_kw, o.surplus_kw, o.deficit_kw]));
         self.sum.clear();
@@ -50,8 +52,7 @@ impl RadialLimits {
         self.safe_surplus.resize(n, 0.0);
         self.safe_shed.clear();
         self.safe_shed.resize(n, 0.0);
-        let order: Vec<usize> = model.order().collect();
-        for &v in order.iter().rev() {
+        for v in model.order().rev() {
             self.refresh(v, connected);
             let Some((line, _)) = model.parent_line(v) else { continue };
             let cap = self.cap[v];
