@@ -21,6 +21,8 @@ pub struct Baseline {
     pub step_deficit_kwh: f64,
     pub step_curtailed_kwh: f64,
     pub step_unserved_kwh: f64,
+    /// Steps with unserved demand.
+    pub loss_of_load_steps: u64,
 }
 
 /// Advances every household's baseline by the step's own use. Reads `Meter` (PV and load
@@ -55,6 +57,7 @@ pub fn settle_baseline(prices: Res<StepPrices>, mut households: Query<&mut Basel
             t.grid_import_kwh += import;
             t.curtailed_kwh += b.step_curtailed_kwh;
             t.unserved_kwh += b.step_unserved_kwh;
+            b.loss_of_load_steps += (b.step_unserved_kwh > crate::household::UNSERVED_EPSILON_KWH) as u64;
             if import > 0.0 {
                 let amount = prices.import.amount_for(import);
                 b.wallet.balance -= amount;
@@ -68,6 +71,7 @@ pub fn settle_baseline(prices: Res<StepPrices>, mut households: Query<&mut Basel
         } else {
             t.curtailed_kwh += b.step_surplus_kwh;
             t.unserved_kwh += b.step_deficit_kwh;
+            b.loss_of_load_steps += (b.step_deficit_kwh > crate::household::UNSERVED_EPSILON_KWH) as u64;
         }
     }
 }

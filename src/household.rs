@@ -67,6 +67,16 @@ pub struct Meter {
 #[derive(Component, Debug, Clone, Copy, Default, PartialEq)]
 pub struct MeterTotals(pub Meter);
 
+/// Steps in which part of the household's demand went unserved (loss of load). Written by
+/// metrics.
+#[derive(Component, Debug, Clone, Copy, Default, PartialEq)]
+pub struct LossOfLoad {
+    pub steps: u64,
+}
+
+/// Unserved energy below this is rounding, not a loss of supply, kWh.
+pub const UNSERVED_EPSILON_KWH: f64 = 1e-9;
+
 impl Meter {
     /// PV + import + discharge + bought + unserved − (load + export + charge + curtailed + sold +
     /// losses): zero when the household's energy balances.
@@ -143,6 +153,7 @@ pub fn spawn_households(world: &mut World, scenario: &Scenario) {
             noise,
             Meter::default(),
             MeterTotals::default(),
+            LossOfLoad::default(),
             Wallet::default(),
             GridNode(h.node),
             crate::market::Bidding(h.bidding),

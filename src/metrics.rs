@@ -182,10 +182,11 @@ pub fn record_step(
     prices: Res<crate::tariff::StepPrices>,
     lines: Option<Res<crate::grid::network::LineStats>>,
     recorder: Option<ResMut<Recorder>>,
-    mut households: Query<(&Household, &Meter, &mut MeterTotals)>,
+    mut households: Query<(&Household, &Meter, &mut MeterTotals, &mut crate::household::LossOfLoad)>,
 ) {
     let mut t = StepTotals { step: clock.step, ..Default::default() };
-    for (_, m, mut total) in &mut households {
+    for (_, m, mut total, mut lol) in &mut households {
+        lol.steps += (m.unserved_kwh > crate::household::UNSERVED_EPSILON_KWH) as u64;
         t.pv_kwh += m.pv_kwh;
         t.load_kwh += m.load_kwh;
         t.self_consumed_kwh += m.self_consumed_kwh;

@@ -106,15 +106,19 @@ pub struct Summary {
     pub congested_steps: u64,
     /// The same for the grid-only baseline.
     pub baseline_congested_steps: u64,
-    /// What the limits cost: PV surplus curtailed and load shed because of them, kWh.
-    pub line_limit_curtailed_kwh: f64,
-    pub line_limit_shed_kwh: f64,
+    /// What the line and voltage limits cost: PV surplus curtailed and load shed for them, kWh.
+    pub grid_limit_curtailed_kwh: f64,
+    pub grid_limit_shed_kwh: f64,
+    /// Steps in which the voltage band cut offers, and node-steps that would have left it.
+    pub voltage_limited_steps: u64,
+    pub voltage_violations_avoided: u64,
     /// Steps in which a delivered flow exceeded a capacity (0 when limits are enforced).
     pub overloaded_steps: u64,
     /// Lowest and highest node voltage, per unit (radial grids; `null` on meshed grids).
     pub min_voltage_pu: Option<f64>,
     pub max_voltage_pu: Option<f64>,
     pub line_limits_enforced: bool,
+    pub voltage_limits_enforced: bool,
     /// Steps whose AC voltage sweep did not settle (radial grids loaded beyond what their
     /// cables carry at any voltage); their losses come from DC flows.
     pub ac_sweep_failed_steps: u64,
@@ -278,12 +282,15 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         max_line_loading: main.lines.max_line_loading(&line_capacity),
         congested_steps: main.lines.any_congested_steps,
         baseline_congested_steps: main.lines.baseline_congested_steps,
-        line_limit_curtailed_kwh: main.lines.limit_curtailed_kwh,
-        line_limit_shed_kwh: main.lines.limit_shed_kwh,
+        grid_limit_curtailed_kwh: main.lines.limit_curtailed_kwh,
+        grid_limit_shed_kwh: main.lines.limit_shed_kwh,
+        voltage_limited_steps: main.lines.voltage_limited_steps,
+        voltage_violations_avoided: main.lines.voltage_violations_avoided,
         overloaded_steps: main.lines.overloaded_steps,
         min_voltage_pu: radial.then_some(main.lines.min_voltage_pu),
         max_voltage_pu: radial.then_some(main.lines.max_voltage_pu),
         line_limits_enforced: s.network.enforce_line_limits,
+        voltage_limits_enforced: s.network.enforce_voltage_limits,
         ac_sweep_failed_steps: main.lines.sweep_failed_steps,
         provenance: Provenance {
             peergrid_version: env!("CARGO_PKG_VERSION"),
@@ -324,11 +331,11 @@ fn write_lines(dir: &Path, s: &Scenario, stats: &crate::grid::network::LineStats
 }
 
 /// Columns of `households.csv` (a contract: add, never rename).
-pub const HOUSEHOLD_COLUMNS: [&str; 28] = [
+pub const HOUSEHOLD_COLUMNS: [&str; 30] = [
     "household", "pv_kwh", "load_kwh", "self_consumed_kwh", "p2p_bought_kwh", "p2p_sold_kwh", "grid_import_kwh", "grid_export_kwh",
     "battery_charge_kwh", "battery_discharge_kwh", "curtailed_kwh", "unserved_kwh", "bill", "baseline_bill", "savings", "p2p_paid",
     "p2p_received", "grid_paid", "grid_received", "baseline_unserved_kwh", "kwp", "battery_kwh", "soc_start_kwh", "soc_end_kwh", "load_source",
-    "node", "fees_paid", "rewards_received",
+    "node", "fees_paid", "rewards_received", "loss_of_load_hours", "baseline_loss_of_load_hours",
 ];
 
 fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult]) -> std::io::Result<()> {
@@ -372,6 +379,8 @@ fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult]) -> std::
             s.topology.graph[h.node].id.clone(),
             fees_paid.to_decimal_string(),
             rewards_received.to_decimal_string(),
+            (r.loss_of_load_steps as f64 * s.frame.step_hours()).to_string(),
+            (b.loss_of_load_steps as f64 * s.frame.step_hours()).to_string(),
         ];
         w.write_record(&row)?;
     }

@@ -125,6 +125,8 @@ impl Plugin for SimPlugin {
 pub struct HouseholdResult {
     pub index: u32,
     pub totals: crate::household::Meter,
+    /// Steps in which part of its demand went unserved.
+    pub loss_of_load_steps: u64,
     pub wallet: Wallet,
     pub battery_soc_kwh: Option<(f64, f64)>,
     /// The same household under the grid-only baseline.
@@ -186,12 +188,13 @@ impl Simulation {
     /// Every household's totals, in household order.
     pub fn household_results(&mut self) -> Vec<HouseholdResult> {
         let world = self.app.world_mut();
-        let mut q = world.query::<(&Household, &MeterTotals, &Wallet, Option<&crate::battery::Battery>, &crate::baseline::Baseline)>();
+        let mut q = world.query::<(&Household, &MeterTotals, &crate::household::LossOfLoad, &Wallet, Option<&crate::battery::Battery>, &crate::baseline::Baseline)>();
         let mut out: Vec<HouseholdResult> = q
             .iter(world)
-            .map(|(h, t, w, b, base)| HouseholdResult {
+            .map(|(h, t, lol, w, b, base)| HouseholdResult {
                 index: h.index,
                 totals: t.0,
+                loss_of_load_steps: lol.steps,
                 wallet: *w,
                 battery_soc_kwh: b.map(|b| (b.initial_soc_kwh, b.soc_kwh)),
                 baseline: base.clone(),

@@ -109,6 +109,14 @@ fn island_has_no_grid_and_trading_reduces_unserved_energy() {
     assert!(unserved < baseline, "neighbours' PV and batteries serve demand: {unserved} vs {baseline}");
     let trades = Table::read(&out.join("trades.csv"));
     assert!(trades.rows.iter().any(|r| r["seller_source"] == "battery"), "full batteries serve neighbours on an island");
+    // Loss-of-load hours: some whenever energy went unserved, and fewer with trading.
+    let hh = Table::read(&out.join("households.csv"));
+    for r in &hh.rows {
+        let (hours, kwh) = (Table::f(r, "loss_of_load_hours"), Table::f(r, "unserved_kwh"));
+        assert_eq!(hours > 0.0, kwh > 1e-9, "{}: {hours} h, {kwh} kWh", r["household"]);
+    }
+    let total = |c: &str| hh.column(c).iter().sum::<f64>();
+    assert!(total("loss_of_load_hours") < total("baseline_loss_of_load_hours"), "trading shortens outages");
 }
 
 #[test]
@@ -197,6 +205,14 @@ fn profile_csv_is_replayed_exactly() {
     assert_eq!(micros(&hh.rows[1]["baseline_bill"]), 10_800_000);
 }
 
+/// `scenarios/congested-feeder.ron` with `network` settings added, written into `dir`.
+fn congested_feeder_with(dir: &std::path::Path, network: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(scenario("congested-feeder.ron")).unwrap().replace("market: (rule", &format!("{network}\n    market: (rule"));
+    let file = dir.join("variant.ron");
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
 #[test]
 fn congested_feeder_really_congests_and_the_limit_has_a_cost() {
     let tmp = tempfile::tempdir().unwrap();
@@ -204,20 +220,30 @@ fn congested_feeder_really_congests_and_the_limit_has_a_cost() {
     run_ok(&scenario("congested-feeder.ron"), &out, &[]);
     let s = summary(&out);
     assert!(s["congested_steps"].as_u64().unwrap() > 0 && s["baseline_congested_steps"].as_u64().unwrap() > 0);
-    assert!(s["line_limit_curtailed_kwh"].as_f64().unwrap() > 0.0);
+    assert!(s["grid_limit_curtailed_kwh"].as_f64().unwrap() > 0.0);
     assert!((s["max_line_loading"].as_f64().unwrap() - 1.0).abs() < 1e-9, "the binding line runs at its limit");
     let lines = Table::read(&out.join("lines.csv"));
     assert!(lines.rows.iter().any(|r| Table::f(r, "congested_steps") > 0.0));
     assert_lines_within_capacity(&out);
     assert!(s["losses_kwh"].as_f64().unwrap() > 0.0, "lines have resistance");
-    // Without limits the same week overloads the feeder and curtails nothing.
-    let text = std::fs::read_to_string(scenario("congested-feeder.ron")).unwrap().replace("market: (rule", "network: (enforce_line_limits: false),\n    market: (rule");
-    let file = tmp.path().join("unlimited.ron");
-    std::fs::write(&file, text).unwrap();
+    // Without line or voltage limits the same week overloads the feeder and curtails nothing.
     let free = tmp.path().join("free");
-    run_ok(&file, &free, &[]);
+    run_ok(&congested_feeder_with(tmp.path(), "network: (enforce_line_limits: false, enforce_voltage_limits: false),"), &free, &[]);
     let f = summary(&free);
     assert!(f["max_line_loading"].as_f64().unwrap() > 1.05 && f["overloaded_steps"].as_u64().unwrap() > 0);
     assert_eq!(f["curtailed_kwh"], 0.0);
     assert_energy_balance(&free);
+}
+
+#[test]
+fn a_tight_voltage_band_curtails_exports_and_holds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("tight");
+    run_ok(&congested_feeder_with(tmp.path(), "network: (voltage_tolerance: 0.05),"), &out, &[]);
+    let s = summary(&out);
+    assert!(s["voltage_limited_steps"].as_u64().unwrap() > 0 && s["voltage_violations_avoided"].as_u64().unwrap() > 0, "{s}");
+    let (lo, hi) = (s["min_voltage_pu"].as_f64().unwrap(), s["max_voltage_pu"].as_f64().unwrap());
+    assert!(hi <= 1.05 + 1e-6 && lo >= 0.95 - 1e-6, "voltages {lo}..{hi}");
+    assert_energy_balance(&out);
+    assert_lines_within_capacity(&out);
 }

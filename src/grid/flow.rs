@@ -313,6 +313,55 @@ impl FlowModel {
         out.iter_mut().for_each(|t| *t /= x);
     }
 
+    /// Largest deviation from nominal (per unit) of any node in the linearised DistFlow
+    /// approximation, `ΔV = Σ R·P·1000 / V²` along the path from the root, from radial `flows`:
+    /// O(nodes), a cheap screen before the AC sweep. Its error is second order in the deviation
+    /// (about 1% of nominal at a 10% deviation).
+    pub fn linear_max_deviation_pu(&self, flows: &Flows, nominal_voltage_v: f64) -> f64 {
+        let scale = WATTS_PER_KW / nominal_voltage_v.powi(2);
+        let m = self.order.len();
+        let mut dev = vec![0.0; m];
+        let mut worst: f64 = 0.0;
+        for k in 1..m {
+            let v = self.order[k] as usize;
+            let e = self.parent_line[v] as usize;
+            // Export (child → parent) raises the child's voltage.
+            let up = self.up_sign[v] * flows.line_kw[e];
+            dev[k] = dev[self.pos_parent[k] as usize] + self.pos_r[k] * up * scale;
+            worst = worst.max(dev[k].abs());
+        }
+        worst
+    }
+
+    /// How a node's voltage (per unit) rises per kW injected at each node, on a radial grid with
+    /// resistive lines: the resistance of the path the two share from the root, `R·1000 / V²`
+    /// (linearised DistFlow, unity power factor). O(nodes).
+    pub fn voltage_sensitivity(&self, node: usize, nominal_voltage_v: f64, out: &mut Vec<f64>) {
+        let m = self.order.len();
+        let mut on_path = vec![false; m];
+        let mut position = vec![usize::MAX; self.nodes];
+        for (k, &v) in self.order.iter().enumerate() {
+            position[v as usize] = k;
+        }
+        let mut k = position[node];
+        while k != usize::MAX && k != 0 {
+            on_path[k] = true;
+            k = self.pos_parent[k] as usize;
+        }
+        let scale = WATTS_PER_KW / nominal_voltage_v.powi(2);
+        // Resistance from the root to each position, and to where each leaves the node's path.
+        let mut to_root = vec![0.0; m];
+        let mut shared = vec![0.0; m];
+        out.clear();
+        out.resize(self.nodes, 0.0);
+        for k in 1..m {
+            let p = self.pos_parent[k] as usize;
+            to_root[k] = to_root[p] + self.pos_r[k];
+            shared[k] = if on_path[k] { to_root[k] } else { shared[p] };
+            out[self.order[k] as usize] = shared[k] * scale;
+        }
+    }
+
     /// Line losses from DC flows, `P²·R / V²` (three-phase, line-to-line voltage), kW.
     pub fn dc_losses_kw(&self, flows: &Flows, nominal_voltage_v: f64, out: &mut Vec<f64>) {
         out.clear();

@@ -28,11 +28,18 @@ pub struct NetworkConfig {
     pub nominal_voltage_v: f64,
     /// Curtail and shed so that no line exceeds its capacity (off: flows are only reported).
     pub enforce_line_limits: bool,
+    /// Allowed deviation from nominal voltage, per unit (0.1 = ±10%).
+    pub voltage_tolerance: f64,
+    /// Curtail and shed so that every node stays within the band (radial grids).
+    pub enforce_voltage_limits: bool,
 }
+
+/// Default allowed voltage deviation, per unit (EN 50160: ±10%).
+pub const DEFAULT_VOLTAGE_TOLERANCE: f64 = 0.10;
 
 impl Default for NetworkConfig {
     fn default() -> Self {
-        NetworkConfig { nominal_voltage_v: DEFAULT_NOMINAL_VOLTAGE_V, enforce_line_limits: true }
+        NetworkConfig { nominal_voltage_v: DEFAULT_NOMINAL_VOLTAGE_V, enforce_line_limits: true, voltage_tolerance: DEFAULT_VOLTAGE_TOLERANCE, enforce_voltage_limits: true }
     }
 }
 
@@ -90,9 +97,13 @@ pub struct LineStats {
     pub any_congested_steps: u64,
     /// The same for the grid-only baseline.
     pub baseline_congested_steps: u64,
-    /// Energy the limits took out of the market: surplus curtailed and load shed, kWh.
+    /// Energy the line and voltage limits took out of the market: surplus curtailed and load
+    /// shed, kWh.
     pub limit_curtailed_kwh: f64,
     pub limit_shed_kwh: f64,
+    /// Steps in which the voltage band cut offers, and node-steps that would have been outside it.
+    pub voltage_limited_steps: u64,
+    pub voltage_violations_avoided: u64,
     /// Steps with a delivered flow above a capacity (0 when limits are enforced on a radial grid).
     pub overloaded_steps: u64,
     pub min_voltage_pu: f64,
@@ -142,9 +153,8 @@ impl Plugin for GridPlugin {
 /// after own use and battery, before orders.
 pub fn limit_lines(prices: Res<StepPrices>, mut net: ResMut<Network>, mut stats: ResMut<LineStats>, mut households: Query<(&Household, &mut Meter, &mut Baseline)>) {
     let net = &mut *net;
-    net.limiter.binding.clear();
-    net.limiter.binding.resize(net.capacity_kw.len(), false);
-    if !net.config.enforce_line_limits {
+    net.limiter.reset(net.model.nodes, net.capacity_kw.len());
+    if !net.config.enforce_line_limits && !net.config.enforce_voltage_limits {
         return;
     }
     let h = net.step_hours;
@@ -158,11 +168,18 @@ pub fn limit_lines(prices: Res<StepPrices>, mut net: ResMut<Network>, mut stats:
         o.battery_kw += m.battery_offer_kwh / h;
         o.deficit_kw += m.deficit_kwh / h;
     }
-    let ok = net.limiter.apply(&net.model, &net.capacity_kw, &net.offers, prices.connected);
-    debug_assert!(ok, "limits converge");
+    let cfg = net.config;
+    if cfg.enforce_line_limits {
+        let ok = net.limiter.apply(&net.model, &net.capacity_kw, &net.offers, prices.connected);
+        debug_assert!(ok || !net.model.is_radial(), "radial limits always settle");
+    }
+    if cfg.enforce_voltage_limits {
+        stats.voltage_violations_avoided += net.limiter.limit_voltage(&net.model, &net.offers, prices.connected, cfg.nominal_voltage_v, cfg.voltage_tolerance);
+        stats.voltage_limited_steps += net.limiter.voltage_binding as u64;
+    }
     let any = net.limiter.binding.iter().any(|b| *b);
-    if any {
-        stats.any_congested_steps += 1;
+    stats.any_congested_steps += any as u64;
+    if any || net.limiter.voltage_binding {
         for (hh, mut m, _) in &mut households {
             let k = net.limiter.keep[net.node(hh.index)];
             if k != Keep::default() {
@@ -185,9 +202,16 @@ pub fn limit_lines(prices: Res<StepPrices>, mut net: ResMut<Network>, mut stats:
             o.surplus_kw += b.step_surplus_kwh / h;
             o.deficit_kw += b.step_deficit_kwh / h;
         }
-        net.baseline_limiter.apply(&net.model, &net.capacity_kw, &net.offers, true);
-        if net.baseline_limiter.binding.iter().any(|b| *b) {
-            stats.baseline_congested_steps += 1;
+        net.baseline_limiter.reset(net.model.nodes, net.capacity_kw.len());
+        if cfg.enforce_line_limits {
+            net.baseline_limiter.apply(&net.model, &net.capacity_kw, &net.offers, true);
+        }
+        if cfg.enforce_voltage_limits {
+            net.baseline_limiter.limit_voltage(&net.model, &net.offers, true, cfg.nominal_voltage_v, cfg.voltage_tolerance);
+        }
+        let congested = net.baseline_limiter.binding.iter().any(|b| *b);
+        stats.baseline_congested_steps += congested as u64;
+        if congested || net.baseline_limiter.voltage_binding {
             for (hh, _, mut b) in &mut households {
                 let k = net.baseline_limiter.keep[net.node(hh.index)];
                 b.step_curtailed_kwh = b.step_surplus_kwh * (1.0 - k.surplus);

@@ -219,6 +219,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     // reported together), then load profiles and attach to the topology.
     let specs = generate::expand_households(&file, &mut v);
     v.range("network.nominal_voltage_v", file.network.nominal_voltage_v, validate::Bound::Incl(100.0), validate::Bound::Incl(100_000.0), "V");
+    v.range("network.voltage_tolerance", file.network.voltage_tolerance, validate::Bound::Above(0.0), validate::Bound::Incl(0.5), "(per unit)");
     v.finish()?;
     let (Some(zone), Some(start_utc), Some(rule)) = (zone, start_utc, rule) else {
         unreachable!("errors above were reported by finish()")
@@ -289,7 +290,12 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
         topology: Arc::new(topology),
         rule,
         rule_params,
-        network: crate::grid::network::NetworkConfig { nominal_voltage_v: file.network.nominal_voltage_v, enforce_line_limits: file.network.enforce_line_limits },
+        network: crate::grid::network::NetworkConfig {
+            nominal_voltage_v: file.network.nominal_voltage_v,
+            enforce_line_limits: file.network.enforce_line_limits,
+            voltage_tolerance: file.network.voltage_tolerance,
+            enforce_voltage_limits: file.network.enforce_voltage_limits,
+        },
         battery_policy: BatteryPolicy {
             market_reserve_soc: file.battery_policy.market_reserve_soc,
             market_offer_price: file.battery_policy.market_offer_price_per_kwh.map(PricePerKwh::from_units),

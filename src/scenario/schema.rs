@@ -83,12 +83,23 @@ pub struct NetworkSpec {
     /// the flows (to see what the limits cost).
     #[serde(default = "default_true")]
     pub enforce_line_limits: bool,
+    /// Allowed deviation of node voltages from nominal, per unit (0.1 = ±10%, EN 50160).
+    #[serde(default = "default_voltage_tolerance")]
+    pub voltage_tolerance: f64,
+    /// Curtail exports (or shed load) so that no node leaves the voltage band (radial grids;
+    /// meshed grids have no voltages in the DC model).
+    #[serde(default = "default_true")]
+    pub enforce_voltage_limits: bool,
 }
 
 impl Default for NetworkSpec {
     fn default() -> Self {
-        NetworkSpec { nominal_voltage_v: default_nominal_voltage_v(), enforce_line_limits: true }
+        NetworkSpec { nominal_voltage_v: default_nominal_voltage_v(), enforce_line_limits: true, voltage_tolerance: default_voltage_tolerance(), enforce_voltage_limits: true }
     }
+}
+
+fn default_voltage_tolerance() -> f64 {
+    crate::grid::network::DEFAULT_VOLTAGE_TOLERANCE
 }
 
 fn default_nominal_voltage_v() -> f64 {
