@@ -50,7 +50,7 @@ fn orders(n: usize, seed: u64) -> OrderBook {
 
 /// Every registered rule clearing 100 … 100,000 orders, beside a plain sort of the same orders.
 fn clearing(c: &mut Criterion) {
-    let ctx = MarketContext { step: 0, prices: StepPrices { import: PricePerKwh(300_000), export: PricePerKwh(50_000), connected: true }, locality: Some(std::sync::Arc::new(peergrid::market::nearest::Locality::flat(100_000))), preferences: None };
+    let ctx = MarketContext { step: 0, prices: StepPrices { import: PricePerKwh(300_000), export: PricePerKwh(50_000), connected: true }, locality: Some(std::sync::Arc::new(peergrid::market::nearest::Locality::flat(100_000))), preferences: None, communities: None };
     for info in RULES {
         let mut g = c.benchmark_group(info.name);
         for n in [100usize, 1_000, 10_000, 100_000] {

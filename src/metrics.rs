@@ -165,7 +165,24 @@ impl Plugin for MetricsPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<StepTotals>()
             .init_resource::<RunTotals>()
-            .add_systems(crate::sim::SimStep, record_step.in_set(crate::sim::SimSystems::Metrics));
+            .init_resource::<LevelTotals>()
+            .add_systems(crate::sim::SimStep, (record_step, sum_levels).in_set(crate::sim::SimSystems::Metrics));
+    }
+}
+
+/// Peer energy matched at each community level over the run (level 0 = whole community), for
+/// rules that clear in levels; empty otherwise.
+#[derive(Resource, Debug, Clone, Default, PartialEq)]
+pub struct LevelTotals(pub Vec<f64>);
+
+/// Adds the step's per-level matches. Reads `Clearing`; writes `LevelTotals`. Runs in
+/// `SimSystems::Metrics`.
+pub fn sum_levels(clearing: Res<Clearing>, mut levels: ResMut<LevelTotals>) {
+    if levels.0.len() < clearing.kwh_by_level.len() {
+        levels.0.resize(clearing.kwh_by_level.len(), 0.0);
+    }
+    for (total, kwh) in levels.0.iter_mut().zip(&clearing.kwh_by_level) {
+        *total += kwh;
     }
 }
 

@@ -100,6 +100,9 @@ pub struct Summary {
     pub household_steps_per_s: f64,
     /// The ledger's blocks, transactions, missed slots and head hash; `null` when it is off.
     pub ledger: Option<crate::ledger::LedgerSummary>,
+    /// Peer energy matched at each community level, whole community first (rules that clear
+    /// in levels, e.g. `hierarchical`; `null` otherwise), kWh.
+    pub p2p_kwh_by_level: Option<Vec<f64>>,
     /// Highest flow over capacity of any line in any step (1 = at its limit).
     pub max_line_loading: f64,
     /// Steps in which a line limit cut offers (curtailed PV, withdrew battery offers, shed load).
@@ -135,6 +138,7 @@ pub struct SimOutcome {
     pub accounts_total: Micros,
     pub ledger: Option<crate::ledger::LedgerSummary>,
     pub lines: crate::grid::network::LineStats,
+    pub levels: Vec<f64>,
 }
 
 /// Runs a simulation to the end. `on_step` is called after every step (progress); returns
@@ -155,7 +159,8 @@ pub fn simulate(sim: &mut Simulation, mut on_step: impl FnMut(u64)) -> Result<Si
         None => None,
     };
     let lines = sim.world().resource::<crate::grid::network::LineStats>().clone();
-    Ok(SimOutcome { totals: sim.run_totals(), accounts_total: Micros(household_money) + sim.accounts().total(), households, ledger, lines })
+    let levels = sim.world().resource::<crate::metrics::LevelTotals>().0.clone();
+    Ok(SimOutcome { totals: sim.run_totals(), accounts_total: Micros(household_money) + sim.accounts().total(), households, ledger, lines, levels })
 }
 
 /// A simulation config without a ledger.
@@ -279,6 +284,7 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         runtime_s,
         household_steps_per_s: s.households.len() as f64 * t.steps as f64 / runtime_s.max(1e-9),
         ledger: main.ledger.clone(),
+        p2p_kwh_by_level: (!main.levels.is_empty()).then(|| main.levels.clone()),
         max_line_loading: main.lines.max_line_loading(&line_capacity),
         congested_steps: main.lines.any_congested_steps,
         baseline_congested_steps: main.lines.baseline_congested_steps,

@@ -106,6 +106,9 @@ impl Plugin for SimPlugin {
             .insert_resource(BatteryMarketPolicy { market_reserve_soc: s.battery_policy.market_reserve_soc, offer_price: s.battery_policy.market_offer_price })
             .insert_resource(ActiveRule((config.rule.build)(&config.rule_params)))
             .insert_resource(MarketSeed(s.seed))
+            .insert_resource(crate::market::MarketCommunities(Arc::new(crate::market::hierarchical::Communities::new(
+                &s.households.iter().map(|h| h.community.clone()).collect::<Vec<_>>(),
+            ))))
             .insert_resource(crate::market::MarketPreferences(Arc::new(crate::market::preference::Preferences::from_households(&s.households))))
             .insert_resource(crate::market::MarketLocality(Arc::new(crate::market::nearest::Locality::new(
                 &s.topology,

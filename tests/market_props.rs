@@ -26,7 +26,7 @@ fn clear(rule: &peergrid::market::registry::RuleInfo, mut b: OrderBook) -> Clear
     // Every household on one node: locality rules see all sellers as equally near.
     static FLAT: std::sync::OnceLock<std::sync::Arc<peergrid::market::nearest::Locality>> = std::sync::OnceLock::new();
     let flat = FLAT.get_or_init(|| std::sync::Arc::new(peergrid::market::nearest::Locality::flat(20_000))).clone();
-    let ctx = MarketContext { step: 0, prices: StepPrices { import: PricePerKwh(300_000), export: PricePerKwh(50_000), connected: true }, locality: Some(flat), preferences: None };
+    let ctx = MarketContext { step: 0, prices: StepPrices { import: PricePerKwh(300_000), export: PricePerKwh(50_000), connected: true }, locality: Some(flat), preferences: None, communities: None };
     (rule.build)(&default_params(rule)).clear(&mut b, &ctx, &mut rng(1, Stream::Market, 0), &mut out);
     out
 }
@@ -123,6 +123,7 @@ mod preference {
             prices: StepPrices { import: PricePerKwh(300_000), export: PricePerKwh(50_000), connected: true },
             locality: Some(Arc::new(peergrid::market::nearest::Locality::flat(1040))),
             preferences: Some(p.clone()),
+            communities: None,
         };
         let rule = find("preference").unwrap();
         let mut out = Clearing::default();

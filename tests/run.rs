@@ -247,3 +247,22 @@ fn a_tight_voltage_band_curtails_exports_and_holds() {
     assert_energy_balance(&out);
     assert_lines_within_capacity(&out);
 }
+
+#[test]
+fn hierarchical_clearing_reports_what_each_community_level_adds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("h");
+    run_ok(&scenario("district-10k.ron"), &out, &["--rule", "hierarchical", "--steps", "60", "--ledger", "off"]);
+    let s = summary(&out);
+    let levels: Vec<f64> = s["p2p_kwh_by_level"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    // Whole district, feeder, lateral street (from the generated grid's names).
+    assert_eq!(levels.len(), 3);
+    assert!((levels.iter().sum::<f64>() - s["p2p_kwh"].as_f64().unwrap()).abs() < 1e-6);
+    assert!(levels[2] > levels[1] && levels[2] > 0.0, "streets match most: {levels:?}");
+    assert_energy_balance(&out);
+    assert_money_balance(&out);
+    // Other rules do not clear in levels.
+    let plain = tmp.path().join("p");
+    run_ok(&scenario("street.ron"), &plain, &["--steps", "60", "--ledger", "off"]);
+    assert!(summary(&plain)["p2p_kwh_by_level"].is_null());
+}

@@ -81,23 +81,32 @@ impl Topology {
         self.by_id.get(id).copied()
     }
 
-    /// Nodes reachable from the root, as a mask by node index.
-    pub fn reachable_from_root(&self) -> Vec<bool> {
+    /// Each node's parent on the breadth-first tree from the root (lower index first on ties);
+    /// `None` for the root and unreachable nodes.
+    pub fn bfs_parents(&self) -> Vec<Option<NodeIndex>> {
+        let mut parent = vec![None; self.graph.node_count()];
         let mut seen = vec![false; self.graph.node_count()];
         if self.graph.node_count() == 0 {
-            return seen;
+            return parent;
         }
         let mut queue = VecDeque::from([self.root]);
         seen[self.root.index()] = true;
         while let Some(n) = queue.pop_front() {
-            for m in self.graph.neighbors(n) {
-                if !seen[m.index()] {
-                    seen[m.index()] = true;
-                    queue.push_back(m);
-                }
+            let mut next: Vec<_> = self.graph.neighbors(n).filter(|m| !seen[m.index()]).collect();
+            next.sort_unstable();
+            next.dedup();
+            for m in next {
+                seen[m.index()] = true;
+                parent[m.index()] = Some(n);
+                queue.push_back(m);
             }
         }
-        seen
+        parent
+    }
+
+    /// Nodes reachable from the root, as a mask by node index.
+    pub fn reachable_from_root(&self) -> Vec<bool> {
+        self.bfs_parents().iter().enumerate().map(|(i, p)| p.is_some() || i == self.root.index()).collect()
     }
 
     /// True when the graph has no cycles (a radial network).

@@ -97,7 +97,7 @@ mod tests {
     fn run(bids: Vec<Order>, asks: Vec<Order>, k: f64) -> Clearing {
         let mut book = OrderBook { bids, asks };
         let mut out = Clearing::default();
-        let ctx = MarketContext { step: 0, prices: StepPrices::default(), locality: None, preferences: None };
+        let ctx = MarketContext { step: 0, prices: StepPrices::default(), locality: None, preferences: None, communities: None };
         DoubleAuction { k }.clear(&mut book, &ctx, &mut crate::seed::rng(0, crate::seed::Stream::Market, 0), &mut out);
         out
     }

@@ -8,6 +8,7 @@ pub mod bill_sharing;
 pub mod continuous;
 pub mod double_auction;
 pub mod grid_only;
+pub mod hierarchical;
 pub mod mmr;
 pub mod nearest;
 pub mod pay_as_bid;
@@ -99,12 +100,16 @@ pub struct Clearing {
     /// Rules with separate buyer and seller prices report them here.
     pub buy_price: Option<PricePerKwh>,
     pub sell_price: Option<PricePerKwh>,
+    /// Energy matched at each community level (0 = whole community), by rules that clear in
+    /// levels (`hierarchical`); empty otherwise.
+    pub kwh_by_level: Vec<f64>,
 }
 
 impl Clearing {
     pub fn clear(&mut self) {
         self.trades.clear();
         self.pool_sales.clear();
+        self.kwh_by_level.clear();
         self.buy_price = None;
         self.sell_price = None;
     }
@@ -119,11 +124,17 @@ pub struct MarketContext {
     pub locality: Option<std::sync::Arc<nearest::Locality>>,
     /// What households value besides price (for the `preference` rule).
     pub preferences: Option<std::sync::Arc<preference::Preferences>>,
+    /// The nested communities households belong to (for the `hierarchical` rule).
+    pub communities: Option<std::sync::Arc<hierarchical::Communities>>,
 }
 
 /// The households' grid positions for locality rules, computed once per run.
 #[derive(Resource, Clone)]
 pub struct MarketLocality(pub std::sync::Arc<nearest::Locality>);
+
+/// The households' nested communities, resolved once per run.
+#[derive(Resource, Clone)]
+pub struct MarketCommunities(pub std::sync::Arc<hierarchical::Communities>);
 
 /// The households' stated preferences, resolved once per run.
 #[derive(Resource, Clone)]
@@ -237,6 +248,7 @@ pub fn clear_market(
     seed: Res<MarketSeed>,
     locality: Option<Res<MarketLocality>>,
     preferences: Option<Res<MarketPreferences>>,
+    communities: Option<Res<MarketCommunities>>,
     mut rule: ResMut<ActiveRule>,
     mut book: ResMut<OrderBook>,
     mut clearing: ResMut<Clearing>,
@@ -245,7 +257,7 @@ pub fn clear_market(
     if book.bids.is_empty() || book.asks.is_empty() {
         return;
     }
-    let ctx = MarketContext { step: clock.step, prices: *prices, locality: locality.map(|l| l.0.clone()), preferences: preferences.map(|p| p.0.clone()) };
+    let ctx = MarketContext { step: clock.step, prices: *prices, locality: locality.map(|l| l.0.clone()), preferences: preferences.map(|p| p.0.clone()), communities: communities.map(|c| c.0.clone()) };
     let mut rng = rng(seed.0, Stream::Market, clock.step);
     rule.0.clear(&mut book, &ctx, &mut rng, &mut clearing);
     // Rules skip dust themselves (a pool must keep every share to stay balanced).

@@ -189,7 +189,7 @@ mod tests {
         // h1 (feeder 1) and h6 (feeder 2) both sell 1 kWh at the same price; buyer h5 (feeder 2)
         // needs 1 kWh and gets it from h6, its neighbour, although h1 has the lower index.
         let mut book = OrderBook { bids: vec![o(5, 1.0, 300)], asks: vec![o(1, 1.0, 60), o(6, 1.0, 60)] };
-        let ctx = MarketContext { step: 0, prices: StepPrices { import: PricePerKwh(300), export: PricePerKwh(60), connected: true }, locality: Some(locality), preferences: None };
+        let ctx = MarketContext { step: 0, prices: StepPrices { import: PricePerKwh(300), export: PricePerKwh(60), connected: true }, locality: Some(locality), preferences: None, communities: None };
         let mut out = Clearing::default();
         Nearest { alpha: 0.5, ..Default::default() }.clear(&mut book, &ctx, &mut crate::seed::rng(1, crate::seed::Stream::Market, 0), &mut out);
         assert_eq!(out.trades.len(), 1);

@@ -276,6 +276,7 @@ mod tests {
             prices: StepPrices { import: PricePerKwh(300_000), export: PricePerKwh(60_000), connected: true },
             locality: Some(Arc::new(Locality::flat(10))),
             preferences: Some(Arc::new(prefs)),
+            communities: None,
         };
         let mut out = Clearing::default();
         Preference::default().clear(&mut OrderBook { bids, asks }, &ctx, &mut crate::seed::rng(1, crate::seed::Stream::Market, 0), &mut out);

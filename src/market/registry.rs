@@ -1,6 +1,6 @@
 //! Every trading rule, by name. Adding a rule: one line in [`RULES`].
 
-use super::{bill_sharing, continuous, double_auction, grid_only, mmr, nearest, pay_as_bid, preference, sdr, TradingRule};
+use super::{bill_sharing, continuous, double_auction, grid_only, hierarchical, mmr, nearest, pay_as_bid, preference, sdr, TradingRule};
 use std::collections::BTreeMap;
 
 /// A rule parameter with its default and allowed range.
@@ -35,7 +35,7 @@ impl PartialEq for RuleInfo {
 }
 
 /// All rules, in the order `peergrid rules` lists them.
-pub static RULES: &[&RuleInfo] = &[&grid_only::RULE, &double_auction::RULE, &pay_as_bid::RULE, &continuous::RULE, &sdr::RULE, &mmr::RULE, &bill_sharing::RULE, &nearest::RULE, &preference::RULE];
+pub static RULES: &[&RuleInfo] = &[&grid_only::RULE, &double_auction::RULE, &pay_as_bid::RULE, &continuous::RULE, &sdr::RULE, &mmr::RULE, &bill_sharing::RULE, &nearest::RULE, &preference::RULE, &hierarchical::RULE];
 
 
 pub fn find(name: &str) -> Option<&'static RuleInfo> {

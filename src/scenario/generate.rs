@@ -29,6 +29,16 @@ pub struct HouseDraft {
     pub battery: Option<BatterySpec>,
     pub bidding: BiddingSpec,
     pub preferences: PreferencesSpec,
+    pub community: Option<String>,
+}
+
+fn check_community(v: &mut Validator, at: &str, c: &Option<String>) {
+    if let Some(c) = c {
+        let ok = c.split('/').all(|seg| !seg.is_empty() && seg.chars().all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '-' | '.')));
+        if !ok {
+            v.err(&format!("{at}.community"), format!("`{c}` is not a community path: names of letters, digits, `_`, `-`, `.` joined by `/`, outermost first"));
+        }
+    }
 }
 
 /// Most premium or ceiling accepted, currency/kWh (far above any retail tariff).
@@ -107,6 +117,7 @@ pub fn expand_households(file: &ScenarioFile, v: &mut Validator) -> Vec<HouseDra
                 }
                 check_bidding(v, &at, &h.bidding);
                 check_preferences(v, &at, &h.preferences);
+                check_community(v, &at, &h.community);
                 out.push(HouseDraft {
                     load: load_draft(v, &at, &h.load),
                     path: at,
@@ -116,6 +127,7 @@ pub fn expand_households(file: &ScenarioFile, v: &mut Validator) -> Vec<HouseDra
                     battery: h.battery.clone(),
                     bidding: h.bidding,
                     preferences: h.preferences.clone(),
+                    community: h.community.clone(),
                 });
             }
             HouseholdSpec::Group(g) => expand_group(v, &at, gi, g, file.seed, &mut out),
@@ -159,6 +171,7 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
     }
     check_bidding(v, at, &g.bidding);
     check_preferences(v, at, &g.preferences);
+    check_community(v, at, &g.community);
     let weights: Vec<(Archetype, f64)> =
         if g.archetypes.is_empty() { ALL_ARCHETYPES.iter().map(|a| (*a, 1.0)).collect() } else { g.archetypes.iter().map(|(a, w)| (*a, *w)).collect() };
     for (a, w) in &weights {
@@ -197,6 +210,7 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
             battery: if u_bat < g.battery_share { g.battery.clone() } else { None },
             bidding: g.bidding,
             preferences: g.preferences.clone(),
+            community: g.community.clone(),
         });
     }
 }

@@ -94,6 +94,8 @@ pub struct HouseholdDef {
     pub battery: Option<BatterySpec>,
     pub bidding: schema::BiddingSpec,
     pub preferences: schema::PreferencesSpec,
+    /// Community path, outermost first (resolved: from the scenario or from the grid).
+    pub community: Vec<String>,
 }
 
 /// Battery market policy, resolved.
@@ -101,6 +103,27 @@ pub struct HouseholdDef {
 pub struct BatteryPolicy {
     pub market_reserve_soc: f64,
     pub market_offer_price: Option<PricePerKwh>,
+}
+
+/// A household's default community path from the grid: its pole's id without the last segment
+/// (`f1/l3/p2` → `f1`, `f1/l3`: feeder, then lateral street), or the feeder (the node just below
+/// the root on the breadth-first tree) when ids have no `/`.
+fn grid_community(topology: &Topology, parents: &[Option<NodeIndex>], node: NodeIndex) -> Vec<String> {
+    let g = &topology.graph;
+    let pole = parents[node.index()].map(|p| g[p].id.as_str()).unwrap_or("");
+    let mut parts: Vec<&str> = pole.split('/').collect();
+    if parts.len() >= 2 {
+        parts.pop();
+        return (1..=parts.len()).map(|k| parts[..k].join("/")).collect();
+    }
+    let mut at = node;
+    while let Some(p) = parents[at.index()] {
+        if p == topology.root {
+            return vec![g[at].id.clone()];
+        }
+        at = p;
+    }
+    Vec::new()
 }
 
 /// A validated scenario, ready to simulate.
@@ -233,6 +256,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     let ledger = validate::check_ledger(&mut v, &file.ledger, &ids);
     v.finish()?;
 
+    let parents = topology.bfs_parents();
     let households = specs
         .into_iter()
         .zip(loads)
@@ -249,6 +273,10 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
             load,
             battery: h.battery,
             bidding: h.bidding,
+            community: match &h.community {
+                Some(c) => c.split('/').map(str::to_string).collect(),
+                None => grid_community(&topology, &parents, node),
+            },
             preferences: h.preferences,
         })
         .collect();

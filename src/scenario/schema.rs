@@ -225,6 +225,10 @@ pub struct HouseSpec {
     pub bidding: BiddingSpec,
     #[serde(default)]
     pub preferences: PreferencesSpec,
+    /// Nested communities, outermost first: `"north/elm-street"` (default: from the grid, the
+    /// feeder and, in a district, the lateral street).
+    #[serde(default)]
+    pub community: Option<String>,
 }
 
 /// What a household values in a trade besides price. The `preference` rule matches on the
@@ -356,6 +360,9 @@ pub struct GroupSpec {
     /// Every house of the group states these preferences.
     #[serde(default)]
     pub preferences: PreferencesSpec,
+    /// The group's community path (see `HouseSpec::community`).
+    #[serde(default)]
+    pub community: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

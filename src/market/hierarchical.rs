@@ -1,0 +1,171 @@
+//! `hierarchical`: communities of communities. Each household belongs to nested communities
+//! (scenario field `community`, e.g. `"north/elm-street"`; by default from the grid: feeder, then
+//! lateral street). Every smallest community first clears its own members' orders as a k-double
+//! auction (one price per community, between its marginal ask and bid); what is left is passed
+//! up one level and cleared there among all its sub-communities' leftovers, and so on up to the
+//! whole community. `Clearing::kwh_by_level` reports how much energy each level matched (level 0
+//! is the whole community), so a run shows what each level adds.
+
+use super::double_auction::match_merit_order;
+use super::registry::{ParamInfo, RuleInfo};
+use super::{Clearing, MarketContext, Order, OrderBook, Seller, Trade, TradingRule, MIN_TRADE_KWH};
+use crate::money::PricePerKwh;
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+
+pub static RULE: RuleInfo = RuleInfo {
+    name: "hierarchical",
+    summary: "communities of communities: each street clears first, leftovers go up to the feeder, then the whole community",
+    params: &[ParamInfo { name: "k", default: 0.5, min: 0.0, max: 1.0, doc: "position of each community's price between its marginal ask (0) and bid (1)" }],
+    build: |p| Box::new(Hierarchical { k: p.get("k").copied().unwrap_or(0.5) }),
+};
+
+/// The nested communities: for every household, its communities from the smallest up to the
+/// whole community (index 0). Households it does not know belong to the whole community only.
+#[derive(Debug, Clone)]
+pub struct Communities {
+    /// Community paths by index (`""` is the whole community).
+    pub names: Vec<String>,
+    /// Depth of each community (0 = whole community).
+    pub depth: Vec<u8>,
+    chains: Vec<Vec<u32>>,
+}
+
+impl Communities {
+    /// From each household's community path (outermost first).
+    pub fn new(paths: &[Vec<String>]) -> Communities {
+        let mut index: BTreeMap<String, u32> = BTreeMap::new();
+        let mut c = Communities { names: vec![String::new()], depth: vec![0], chains: Vec::with_capacity(paths.len()) };
+        index.insert(String::new(), 0);
+        for path in paths {
+            let mut chain = vec![0u32];
+            let mut name = String::new();
+            for (d, part) in path.iter().enumerate() {
+                if !name.is_empty() {
+                    name.push('/');
+                }
+                name.push_str(part);
+                let next = c.names.len() as u32;
+                let ix = *index.entry(name.clone()).or_insert_with(|| {
+                    c.names.push(name.clone());
+                    c.depth.push((d + 1).min(u8::MAX as usize) as u8);
+                    next
+                });
+                chain.push(ix);
+            }
+            chain.reverse();
+            c.chains.push(chain);
+        }
+        c
+    }
+
+    /// The household's communities, smallest first, ending with the whole community.
+    pub fn of(&self, household: u32) -> &[u32] {
+        self.chains.get(household as usize).map(|c| &c[..]).unwrap_or(&[0])
+    }
+
+    pub fn levels(&self) -> usize {
+        self.depth.iter().copied().max().unwrap_or(0) as usize + 1
+    }
+}
+
+pub struct Hierarchical {
+    pub k: f64,
+}
+
+impl TradingRule for Hierarchical {
+    fn info(&self) -> &'static RuleInfo {
+        &RULE
+    }
+
+    fn clear(&mut self, book: &mut OrderBook, ctx: &MarketContext, _rng: &mut ChaCha8Rng, out: &mut Clearing) {
+        static WHOLE: std::sync::OnceLock<Communities> = std::sync::OnceLock::new();
+        let communities = ctx.communities.as_deref().unwrap_or_else(|| WHOLE.get_or_init(|| Communities::new(&[])));
+        out.kwh_by_level.clear();
+        out.kwh_by_level.resize(communities.levels(), 0.0);
+        // Orders wait at their smallest community; each community, deepest first, clears what
+        // waits there and passes the rest to its parent (the next in the household's chain).
+        let mut waiting: BTreeMap<(std::cmp::Reverse<u8>, u32), OrderBook> = BTreeMap::new();
+        let start = |o: &Order| {
+            let c = communities.of(o.household)[0];
+            (std::cmp::Reverse(communities.depth[c as usize]), c)
+        };
+        for o in &book.bids {
+            waiting.entry(start(o)).or_default().bids.push(*o);
+        }
+        for o in &book.asks {
+            waiting.entry(start(o)).or_default().asks.push(*o);
+        }
+        while let Some(((std::cmp::Reverse(depth), c), mut sub)) = waiting.pop_first() {
+            let first = out.trades.len();
+            let mut marginal = None;
+            let (mut bought, mut sold) = (BTreeMap::<u32, f64>::new(), BTreeMap::<(u32, super::OfferSource), f64>::new());
+            match_merit_order(&mut sub, |bid, ask, kwh| {
+                out.trades.push(Trade { seller: Seller::Household { index: ask.household, source: ask.source }, buyer: bid.household, kwh, price: PricePerKwh(0) });
+                marginal = Some((ask.limit, bid.limit));
+                *bought.entry(bid.household).or_default() += kwh;
+                *sold.entry((ask.household, ask.source)).or_default() += kwh;
+            });
+            if let Some((a, b)) = marginal {
+                let price = PricePerKwh(a.0 + (self.k * (b.0 - a.0) as f64).round() as i64);
+                for t in &mut out.trades[first..] {
+                    t.price = price;
+                    out.kwh_by_level[depth as usize] += t.kwh;
+                }
+            }
+            if depth == 0 {
+                continue; // the whole community: what is left goes to the grid
+            }
+            // Leftovers go up one level, to the next community in each household's chain.
+            let up = |o: &Order| {
+                let chain = communities.of(o.household);
+                let at = chain.iter().position(|&x| x == c).map_or(chain.len() - 1, |p| (p + 1).min(chain.len() - 1));
+                let parent = chain[at];
+                (std::cmp::Reverse(communities.depth[parent as usize]), parent)
+            };
+            for mut o in sub.bids {
+                o.kwh -= bought.get(&o.household).copied().unwrap_or(0.0);
+                bought.remove(&o.household);
+                if o.kwh > MIN_TRADE_KWH {
+                    waiting.entry(up(&o)).or_default().bids.push(o);
+                }
+            }
+            for mut o in sub.asks {
+                o.kwh -= sold.remove(&(o.household, o.source)).unwrap_or(0.0);
+                if o.kwh > MIN_TRADE_KWH {
+                    waiting.entry(up(&o)).or_default().asks.push(o);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::market::OfferSource;
+    use crate::tariff::StepPrices;
+    use std::sync::Arc;
+
+    #[test]
+    fn streets_clear_first_and_leftovers_go_up() {
+        // Street A: h0 sells 2 kWh at 0.10, h1 buys 1 kWh at 0.30. Street B: h2 buys 2 kWh at
+        // 0.25. Both streets on feeder F. Street A clears 1 kWh at (0.10 + 0.30)/2 = 0.20; the
+        // leftover kWh of h0 meets h2 on the feeder at (0.10 + 0.25)/2 = 0.175.
+        let paths = vec![vec!["F".to_string(), "F/A".into()], vec!["F".into(), "F/A".into()], vec!["F".into(), "F/B".into()]];
+        let ctx = MarketContext {
+            step: 0,
+            prices: StepPrices { import: PricePerKwh(300_000), export: PricePerKwh(50_000), connected: true },
+            locality: None,
+            preferences: None,
+            communities: Some(Arc::new(Communities::new(&paths))),
+        };
+        let o = |h, kwh, p| Order { household: h, kwh, limit: PricePerKwh(p), source: OfferSource::Pv };
+        let mut book = OrderBook { bids: vec![o(1, 1.0, 300_000), o(2, 2.0, 250_000)], asks: vec![o(0, 2.0, 100_000)] };
+        let mut out = Clearing::default();
+        Hierarchical { k: 0.5 }.clear(&mut book, &ctx, &mut crate::seed::rng(1, crate::seed::Stream::Market, 0), &mut out);
+        let got: Vec<_> = out.trades.iter().map(|t| (t.buyer, t.kwh, t.price.0)).collect();
+        assert_eq!(got, vec![(1, 1.0, 200_000), (2, 1.0, 175_000)]);
+        assert_eq!(out.kwh_by_level, vec![0.0, 1.0, 1.0], "whole community, feeder, street");
+    }
+}
