@@ -109,6 +109,8 @@ impl Plugin for SimPlugin {
             .insert_resource(crate::market::MarketCommunities(Arc::new(crate::market::hierarchical::Communities::new(
                 &s.households.iter().map(|h| h.community.clone()).collect::<Vec<_>>(),
             ))))
+            .insert_resource(crate::market::hierarchical::CommunityPaths(s.households.iter().map(|h| h.community.clone()).collect()))
+            .insert_resource(crate::market::hierarchical::CommunityEvents { events: s.community_events.clone(), next: 0 })
             .insert_resource(crate::market::MarketPreferences(Arc::new(crate::market::preference::Preferences::from_households(&s.households))))
             .insert_resource(crate::market::MarketLocality(Arc::new(crate::market::nearest::Locality::new(
                 &s.topology,

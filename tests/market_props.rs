@@ -161,3 +161,59 @@ mod preference {
         }
     }
 }
+
+mod hierarchical {
+    use super::*;
+    use peergrid::market::hierarchical::Communities;
+    use peergrid::market::registry::find;
+    use std::sync::Arc;
+
+    fn clear_in(c: &Arc<Communities>, mut b: OrderBook) -> Clearing {
+        let ctx = MarketContext {
+            step: 0,
+            prices: StepPrices { import: PricePerKwh(300_000), export: PricePerKwh(50_000), connected: true },
+            locality: None,
+            preferences: None,
+            communities: Some(c.clone()),
+        };
+        let rule = find("hierarchical").unwrap();
+        let mut out = Clearing::default();
+        (rule.build)(&default_params(rule)).clear(&mut b, &ctx, &mut rng(1, Stream::Market, 0), &mut out);
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// With random nested communities every order's quantity and limit holds, the levels add
+        /// up to what was traded, and the book's order does not matter.
+        #[test]
+        fn hierarchical_clearing_respects_orders(
+            bids in prop::collection::vec(order_strategy(OfferSource::Pv), 1..40),
+            asks in prop::collection::vec(order_strategy(OfferSource::Pv), 1..40),
+            homes in prop::collection::vec((0u8..3, 0u8..3, 0usize..3), 80)) {
+            let mut paths = vec![Vec::new(); 1040];
+            for (k, &(feeder, street, depth)) in homes.iter().enumerate() {
+                let h = if k < 40 { k } else { 1000 + k - 40 };
+                paths[h] = [format!("f{feeder}"), format!("s{street}")][..depth.min(2)].to_vec();
+            }
+            let c = Arc::new(Communities::new(&paths));
+            let b = book(&bids, &asks);
+            let out = clear_in(&c, OrderBook { bids: b.bids.clone(), asks: b.asks.clone() });
+            let (mut bought, mut sold) = (vec![0.0; 40], vec![0.0; 40]);
+            for t in &out.trades {
+                let Seller::Household { index, .. } = t.seller else { panic!("pairs only") };
+                let (bid, ask) = (&b.bids[t.buyer as usize], &b.asks[(index - 1000) as usize]);
+                prop_assert!(ask.limit <= t.price && t.price <= bid.limit);
+                bought[t.buyer as usize] += t.kwh;
+                sold[(index - 1000) as usize] += t.kwh;
+            }
+            for (i, q) in bought.iter().enumerate().take(bids.len()) { prop_assert!(*q <= bids[i].0 + 1e-9); }
+            for (i, q) in sold.iter().enumerate().take(asks.len()) { prop_assert!(*q <= asks[i].0 + 1e-9); }
+            let traded: f64 = out.trades.iter().map(|t| t.kwh).sum();
+            prop_assert!((out.kwh_by_level.iter().sum::<f64>() - traded).abs() < 1e-9);
+            let rev = clear_in(&c, OrderBook { bids: b.bids.iter().rev().cloned().collect(), asks: b.asks.iter().rev().cloned().collect() });
+            prop_assert_eq!(&rev.trades, &out.trades);
+        }
+    }
+}

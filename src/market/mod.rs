@@ -179,7 +179,7 @@ impl Plugin for MarketPlugin {
         app.init_resource::<OrderBook>()
             .init_resource::<Clearing>()
             .init_resource::<Deliveries>()
-            .add_systems(SimStep, submit_orders.in_set(SimSystems::Orders))
+            .add_systems(SimStep, (submit_orders, hierarchical::apply_community_events).in_set(SimSystems::Orders))
             .add_systems(SimStep, clear_market.in_set(SimSystems::MarketClearing))
             .add_systems(SimStep, deliver.in_set(SimSystems::Delivery));
     }

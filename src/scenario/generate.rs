@@ -32,7 +32,7 @@ pub struct HouseDraft {
     pub community: Option<String>,
 }
 
-fn check_community(v: &mut Validator, at: &str, c: &Option<String>) {
+pub fn check_community(v: &mut Validator, at: &str, c: &Option<String>) {
     if let Some(c) = c {
         let ok = c.split('/').all(|seg| !seg.is_empty() && seg.chars().all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '-' | '.')));
         if !ok {

@@ -151,6 +151,22 @@ pub struct Scenario {
     /// The ledger's settings; `None` when the ledger is off.
     pub ledger: Option<crate::ledger::LedgerConfig>,
     pub overrides: Vec<String>,
+    /// Community changes by step, sorted by step (then scenario order).
+    pub community_events: Vec<CommunityEvent>,
+}
+
+/// A household's community changing during the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommunityEvent {
+    pub step: u64,
+    pub household: u32,
+    pub change: CommunityChange,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommunityChange {
+    Join(Vec<String>),
+    Leave,
 }
 
 impl std::fmt::Debug for Scenario {
@@ -254,6 +270,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     let ids: Vec<String> = specs.iter().map(|h| h.id.clone()).collect();
     let (topology, nodes) = build_topology(&file, &specs, &ids, &mut v);
     let ledger = validate::check_ledger(&mut v, &file.ledger, &ids);
+    let community_events = resolve_events(&mut v, &file.events, &ids, total_steps);
     v.finish()?;
 
     let parents = topology.bfs_parents();
@@ -331,7 +348,37 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
         profiles: Arc::new(profiles),
         ledger,
         overrides: overrides.describe(),
+        community_events,
     })
+}
+
+/// Checks and resolves the scenario's events (household ids and community paths).
+fn resolve_events(v: &mut validate::Validator, events: &[EventSpec], ids: &[String], total_steps: u64) -> Vec<CommunityEvent> {
+    let index: HashMap<&str, u32> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), i as u32)).collect();
+    let mut out = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let at = format!("events[{i}]");
+        let (step, household) = match e {
+            EventSpec::JoinCommunity { step, household, .. } | EventSpec::LeaveCommunity { step, household } => (*step, household),
+        };
+        if step >= total_steps {
+            v.err(&format!("{at}.step"), format!("{step} is after the run's last step ({})", total_steps.saturating_sub(1)));
+        }
+        let Some(&h) = index.get(household.as_str()) else {
+            v.err(&format!("{at}.household"), format!("no household has id `{household}`"));
+            continue;
+        };
+        let change = match e {
+            EventSpec::JoinCommunity { community, .. } => {
+                generate::check_community(v, &at, &Some(community.clone()));
+                CommunityChange::Join(community.split('/').map(str::to_string).collect())
+            }
+            EventSpec::LeaveCommunity { .. } => CommunityChange::Leave,
+        };
+        out.push(CommunityEvent { step, household: h, change });
+    }
+    out.sort_by_key(|e| e.step);
+    out
 }
 
 /// Reads every profile file once and resolves each household's load source.

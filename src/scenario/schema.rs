@@ -70,6 +70,19 @@ pub struct ScenarioFile {
     pub ledger: LedgerSpec,
     #[serde(default)]
     pub network: NetworkSpec,
+    /// Things that happen during the run, in any order.
+    #[serde(default)]
+    pub events: Vec<EventSpec>,
+}
+
+/// A change during the run, effective from the start of step `step` (0-based).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum EventSpec {
+    /// The household moves to the community `community` (a path, outermost first).
+    JoinCommunity { step: u64, household: String, community: String },
+    /// The household leaves its smallest community (it stays in the enclosing ones).
+    LeaveCommunity { step: u64, household: String },
 }
 
 /// Electrical settings of the distribution network.

@@ -109,3 +109,17 @@ fn favourites_must_name_other_households() {
     assert!(msgs.iter().any(|m| m.contains("households[1].preferences.favourites") && m.contains("`zz`")), "{msgs:?}");
     assert!(msgs.iter().any(|m| m.contains("is the household itself")), "{msgs:?}");
 }
+
+#[test]
+fn events_name_their_household_and_step() {
+    let text = STREET.replace(
+        "topology: Generated(layout: Street),",
+        r#"topology: Generated(layout: Street),
+    events: [JoinCommunity(step: 500, household: "b", community: "x"), LeaveCommunity(step: 1, household: "zz"), JoinCommunity(step: 2, household: "a", community: "a//b")],"#,
+    );
+    let e = errors(&text);
+    let msgs: Vec<String> = e.iter().map(|e| e.to_string()).collect();
+    assert!(msgs.iter().any(|m| m.contains("events[0].step") && m.contains("after the run's last step (95)")), "{msgs:?}");
+    assert!(msgs.iter().any(|m| m.contains("events[1].household") && m.contains("`zz`")), "{msgs:?}");
+    assert!(msgs.iter().any(|m| m.contains("events[2].community") && m.contains("a//b")), "{msgs:?}");
+}
