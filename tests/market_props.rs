@@ -88,10 +88,28 @@ fn thousands_of_identical_orders_clear_fully() {
     }
 }
 
+/// The test market: import 0.30, export 0.05, nothing else known.
+fn context() -> MarketContext {
+    MarketContext {
+        step: 0,
+        prices: StepPrices { import: PricePerKwh(300_000), export: PricePerKwh(50_000), connected: true },
+        locality: None,
+        preferences: None,
+        communities: None,
+    }
+}
+
+/// Clears `b` with the named rule (default parameters) in `ctx`.
+fn clear_named(name: &str, ctx: &MarketContext, mut b: OrderBook) -> Clearing {
+    let rule = peergrid::market::registry::find(name).unwrap();
+    let mut out = Clearing::default();
+    (rule.build)(&default_params(rule)).clear(&mut b, ctx, &mut rng(1, Stream::Market, 0), &mut out);
+    out
+}
+
 mod preference {
     use super::*;
     use peergrid::market::preference::{HouseholdPreferences, Preferences};
-    use peergrid::market::registry::find;
     use std::sync::Arc;
 
     /// Stated premiums (green, local, favourite) and one favourite per household, buyers 0..n,
@@ -117,18 +135,9 @@ mod preference {
         bid.limit.0 - ask.limit.0 + b.green + b.local + s.local + fav(b, ask.household) + fav(s, bid.household)
     }
 
-    fn clear_with(p: &Arc<Preferences>, mut b: OrderBook) -> Clearing {
-        let ctx = MarketContext {
-            step: 0,
-            prices: StepPrices { import: PricePerKwh(300_000), export: PricePerKwh(50_000), connected: true },
-            locality: Some(Arc::new(peergrid::market::nearest::Locality::flat(1040))),
-            preferences: Some(p.clone()),
-            communities: None,
-        };
-        let rule = find("preference").unwrap();
-        let mut out = Clearing::default();
-        (rule.build)(&default_params(rule)).clear(&mut b, &ctx, &mut rng(1, Stream::Market, 0), &mut out);
-        out
+    fn clear_with(p: &Arc<Preferences>, b: OrderBook) -> Clearing {
+        let ctx = MarketContext { locality: Some(Arc::new(peergrid::market::nearest::Locality::flat(1040))), preferences: Some(p.clone()), ..context() };
+        clear_named("preference", &ctx, b)
     }
 
     proptest! {
@@ -165,21 +174,10 @@ mod preference {
 mod hierarchical {
     use super::*;
     use peergrid::market::hierarchical::Communities;
-    use peergrid::market::registry::find;
     use std::sync::Arc;
 
-    fn clear_in(c: &Arc<Communities>, mut b: OrderBook) -> Clearing {
-        let ctx = MarketContext {
-            step: 0,
-            prices: StepPrices { import: PricePerKwh(300_000), export: PricePerKwh(50_000), connected: true },
-            locality: None,
-            preferences: None,
-            communities: Some(c.clone()),
-        };
-        let rule = find("hierarchical").unwrap();
-        let mut out = Clearing::default();
-        (rule.build)(&default_params(rule)).clear(&mut b, &ctx, &mut rng(1, Stream::Market, 0), &mut out);
-        out
+    fn clear_in(c: &Arc<Communities>, b: OrderBook) -> Clearing {
+        clear_named("hierarchical", &MarketContext { communities: Some(c.clone()), ..context() }, b)
     }
 
     proptest! {
