@@ -41,6 +41,11 @@ pub fn ask_order(a: &Order, b: &Order) -> Ordering {
 /// matched orders continue with the next counterpart). Shared by the uniform-price and the
 /// pay-as-bid auctions, which differ only in the price they set.
 pub fn match_merit_order(book: &mut OrderBook, mut matched: impl FnMut(&Order, &Order, f64)) {
+    match_merit_order_at(book, |bids, asks, i, j, kwh| matched(&bids[i], &asks[j], kwh));
+}
+
+/// [`match_merit_order`], telling the positions of the pair in the sorted book as well.
+pub fn match_merit_order_at(book: &mut OrderBook, mut matched: impl FnMut(&[Order], &[Order], usize, usize, f64)) {
     book.bids.sort_unstable_by(bid_order);
     book.asks.sort_unstable_by(ask_order);
     let (bids, asks) = (&book.bids, &book.asks);
@@ -49,7 +54,7 @@ pub fn match_merit_order(book: &mut OrderBook, mut matched: impl FnMut(&Order, &
     while i < bids.len() && j < asks.len() && bids[i].limit >= asks[j].limit {
         let q = bid_left.min(ask_left);
         if q > MIN_TRADE_KWH {
-            matched(&bids[i], &asks[j], q);
+            matched(bids, asks, i, j, q);
         }
         bid_left -= q;
         ask_left -= q;

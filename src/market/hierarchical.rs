@@ -6,7 +6,7 @@
 //! whole community. `Clearing::kwh_by_level` reports how much energy each level matched (level 0
 //! is the whole community), so a run shows what each level adds.
 
-use super::double_auction::match_merit_order;
+use super::double_auction::match_merit_order_at;
 use super::registry::{ParamInfo, RuleInfo};
 use super::{Clearing, MarketContext, Order, OrderBook, Seller, Trade, TradingRule, MIN_TRADE_KWH};
 use crate::money::PricePerKwh;
@@ -137,12 +137,13 @@ impl TradingRule for Hierarchical {
         while let Some(((std::cmp::Reverse(depth), c), mut sub)) = waiting.pop_first() {
             let first = out.trades.len();
             let mut marginal = None;
-            let (mut bought, mut sold) = (BTreeMap::<u32, f64>::new(), BTreeMap::<(u32, super::OfferSource), f64>::new());
-            match_merit_order(&mut sub, |bid, ask, kwh| {
+            let (mut bought, mut sold) = (vec![0.0; sub.bids.len()], vec![0.0; sub.asks.len()]);
+            match_merit_order_at(&mut sub, |bids, asks, i, j, kwh| {
+                let (bid, ask) = (&bids[i], &asks[j]);
                 out.trades.push(Trade { seller: Seller::Household { index: ask.household, source: ask.source }, buyer: bid.household, kwh, price: PricePerKwh(0) });
                 marginal = Some((ask.limit, bid.limit));
-                *bought.entry(bid.household).or_default() += kwh;
-                *sold.entry((ask.household, ask.source)).or_default() += kwh;
+                bought[i] += kwh;
+                sold[j] += kwh;
             });
             if let Some((a, b)) = marginal {
                 let price = PricePerKwh(a.0 + (self.k * (b.0 - a.0) as f64).round() as i64);
@@ -161,15 +162,14 @@ impl TradingRule for Hierarchical {
                 let parent = chain[at];
                 (std::cmp::Reverse(communities.depth[parent as usize]), parent)
             };
-            for mut o in sub.bids {
-                o.kwh -= bought.get(&o.household).copied().unwrap_or(0.0);
-                bought.remove(&o.household);
+            for (mut o, q) in sub.bids.into_iter().zip(bought) {
+                o.kwh -= q;
                 if o.kwh > MIN_TRADE_KWH {
                     waiting.entry(up(&o)).or_default().bids.push(o);
                 }
             }
-            for mut o in sub.asks {
-                o.kwh -= sold.remove(&(o.household, o.source)).unwrap_or(0.0);
+            for (mut o, q) in sub.asks.into_iter().zip(sold) {
+                o.kwh -= q;
                 if o.kwh > MIN_TRADE_KWH {
                     waiting.entry(up(&o)).or_default().asks.push(o);
                 }
