@@ -9,17 +9,18 @@
 //! its capacity, the injections pushing it over are reduced in proportion to their push
 //! (`sensitivity × injection`), in this order: battery offers are withdrawn (nothing is lost),
 //! then PV surplus is curtailed, then load is shed (unserved). Repeated, worst line first, until
-//! every line is within its limit (or [`MAX_PASSES`]). Radial grids take one pass from the leaves
-//! up instead ([`super::radial_limits`]): a line's flow is its subtree's sum, so the cut is shared
-//! inside the subtree, deepest line first, without overloading lines already fixed. On radial
-//! grids the range's ends are the extremes, so the result is exact; on meshed grids sensitivities
-//! of both signs make the two ends a close but not strict bound (the run reports any residual
-//! overload).
+//! every line is within its limit; after [`MAX_PASSES`], a rare meshed case that keeps trading
+//! one line's overload for another's has every offer scaled down uniformly instead. Radial grids
+//! take one pass from the leaves up ([`super::radial_limits`]): a line's flow is its subtree's
+//! sum, so the cut is shared inside the subtree, deepest line first, without overloading lines
+//! already fixed. On radial grids the range's ends are the extremes, so the result is exact; on
+//! meshed grids sensitivities of both signs make the two ends a close but not strict bound (the
+//! run reports any residual overload in `overloaded_steps`).
 
 use super::flow::{FlowModel, Flows};
 
 /// Most reduction passes per step.
-pub const MAX_PASSES: usize = 32;
+pub const MAX_PASSES: usize = 128;
 /// Flows within this of the capacity count as within it, kW.
 pub const CAPACITY_TOLERANCE_KW: f64 = 1e-6;
 /// Voltages within this of the band count as within it, per unit.
@@ -73,7 +74,8 @@ pub struct Limiter {
 impl Limiter {
     /// Reduces `offers` (per node) until no line exceeds `capacity_kw`; the result is in
     /// [`Self::keep`], and [`Self::binding`] marks the lines that forced a reduction.
-    /// Returns false if lines are still over after [`MAX_PASSES`].
+    /// Returns false if proportional cuts had not settled after [`MAX_PASSES`] and every offer
+    /// was scaled down instead (lines are then within their limits too).
     /// Node injections at one end of the range, after the current cuts.
     fn fill_injection(&mut self, offers: &[NodeOffer], connected: bool, high: bool) {
         self.injection.clear();
@@ -120,7 +122,31 @@ impl Limiter {
             model.sensitivity(line, &mut self.unit, &mut self.unit_flows, &mut self.sensitivity);
             self.reduce(offers, connected, high, direction, excess);
         }
+        self.scale_down(model, capacity_kw, offers, connected);
         false
+    }
+
+    /// Last resort when proportional cuts keep trading one line's overload for another's (rare,
+    /// meshed grids): scaling every offer by λ scales every flow by λ, so the largest λ that
+    /// fits the most loaded line fits them all.
+    fn scale_down(&mut self, model: &FlowModel, capacity_kw: &[f64], offers: &[NodeOffer], connected: bool) {
+        let mut lambda: f64 = 1.0;
+        for high in [true, false] {
+            self.fill_injection(offers, connected, high);
+            let flows = &mut self.end_flows[high as usize];
+            model.solve(&self.injection, flows);
+            for (f, cap) in flows.line_kw.iter().zip(capacity_kw) {
+                if f.abs() > *cap {
+                    lambda = lambda.min(cap / f.abs());
+                }
+            }
+        }
+        for k in &mut self.keep {
+            k.battery *= lambda;
+            k.surplus *= lambda;
+            k.deficit *= lambda;
+        }
+        self.end_flows_current = false;
     }
 
     /// After the line limits, keeps every node's voltage within `1 ± tolerance` per unit on a
@@ -324,10 +350,7 @@ mod tests {
                 let mut l = Limiter::default();
                 let done = l.apply(&m, &cap, &offers, connected);
                 assert!(done || !m.is_radial(), "case {case}: radial grids always settle");
-                if !done {
-                    unsettled += 1;
-                    continue;
-                }
+                unsettled += !done as u32;
                 for high in [true, false] {
                     let inj: Vec<f64> = offers.iter().zip(&l.keep).map(|(o, k)| end_of_range(o, k, connected, high)).collect();
                     let mut f = Flows::default();
@@ -339,10 +362,10 @@ mod tests {
                 assert!(l.keep.iter().all(|k| (0.0..=1.0).contains(&k.surplus) && (0.0..=1.0).contains(&k.deficit) && (0.0..=1.0).contains(&k.battery)));
             }
         }
-        // Meshed grids iterate; with one random tie of random capacity a few do not settle
-        // within the passes (the run reports such steps as overloaded).
-        eprintln!("unsettled meshed cases: {unsettled} of 200");
-        assert!(unsettled <= 20, "{unsettled}");
+        // Meshed grids iterate; with one random tie of random capacity a rare one needs the
+        // uniform scale-down (its flows are checked above like all others).
+        eprintln!("meshed cases scaled down: {unsettled} of 200");
+        assert!(unsettled <= 5, "{unsettled}");
     }
 
     #[test]
