@@ -24,10 +24,11 @@ const T_975: [f64; 30] = [
 ];
 
 /// The KPIs compared, in `compare.csv` column order (a contract: add, never rename).
-pub const KPIS: [&str; 18] = [
+pub const KPIS: [&str; 23] = [
     "self_sufficiency", "self_consumption", "p2p_kwh", "community_bill", "baseline_bill", "savings_pct", "unserved_kwh", "baseline_unserved_kwh",
     "curtailed_kwh", "losses_kwh", "peak_grid_import_kw", "peak_grid_export_kw", "co2_avoided_kg", "p2p_price_mean", "p2p_price_sd", "trades",
-    "gini_savings", "share_worse_off",
+    "gini_savings", "share_worse_off", "max_line_loading", "congested_steps", "grid_limit_curtailed_kwh", "grid_limit_shed_kwh",
+    "voltage_limited_steps",
 ];
 
 /// One rule on one seed.
@@ -89,6 +90,11 @@ fn kpis(s: &Summary, savings: &[f64]) -> Vec<Option<f64>> {
         Some(s.trades as f64),
         gini(savings),
         Some(worse),
+        Some(s.max_line_loading),
+        Some(s.congested_steps as f64),
+        Some(s.grid_limit_curtailed_kwh),
+        Some(s.grid_limit_shed_kwh),
+        Some(s.voltage_limited_steps as f64),
     ]
 }
 
