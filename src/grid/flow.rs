@@ -60,6 +60,8 @@ pub struct Flows {
     pub root_kw: f64,
     subtree: Vec<f64>,
     loop_rhs: Vec<f64>,
+    /// Scratch of [`FlowModel::linear_max_deviation_pu`], by breadth-first position.
+    deviation: Vec<f64>,
 }
 
 /// Voltages and losses from the AC sweep.
@@ -317,10 +319,12 @@ impl FlowModel {
     /// approximation, `ΔV = Σ R·P·1000 / V²` along the path from the root, from radial `flows`:
     /// O(nodes), a cheap screen before the AC sweep. Its error is second order in the deviation
     /// (about 1% of nominal at a 10% deviation).
-    pub fn linear_max_deviation_pu(&self, flows: &Flows, nominal_voltage_v: f64) -> f64 {
+    pub fn linear_max_deviation_pu(&self, flows: &mut Flows, nominal_voltage_v: f64) -> f64 {
         let scale = WATTS_PER_KW / nominal_voltage_v.powi(2);
         let m = self.order.len();
-        let mut dev = vec![0.0; m];
+        let dev = &mut flows.deviation;
+        dev.clear();
+        dev.resize(m, 0.0);
         let mut worst: f64 = 0.0;
         for k in 1..m {
             let v = self.order[k] as usize;
@@ -435,16 +439,10 @@ impl FlowModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::grid::{Line, Node};
-    use crate::scenario::schema::NodeKind;
 
+    /// A test grid whose lines all carry 100 kW.
     fn net(nodes: usize, lines: &[(usize, usize, f64, f64)]) -> Topology {
-        let mut t = Topology::new();
-        let ix: Vec<_> = (0..nodes).map(|i| t.add_node(Node { id: format!("n{i}"), kind: if i == 0 { NodeKind::Substation } else { NodeKind::Junction }, x_m: 0.0, y_m: 0.0 }).unwrap()).collect();
-        for (k, &(a, b, r, x)) in lines.iter().enumerate() {
-            t.add_line(ix[a], ix[b], Line { id: format!("L{k}"), length_m: 100.0, capacity_kw: 100.0, r_ohm: r, x_ohm: x });
-        }
-        t
+        crate::grid::test_net(nodes, &lines.iter().map(|&(a, b, r, x)| (a, b, r, x, 100.0)).collect::<Vec<_>>())
     }
 
     /// Kirchhoff's current law: what enters each node equals what leaves it.

@@ -269,16 +269,11 @@ fn end_of_range(o: &NodeOffer, k: &Keep, connected: bool, high: bool) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::grid::{Line, Node, Topology};
-    use crate::scenario::schema::NodeKind;
+    use crate::grid::test_net;
 
     /// Root 0 – 1 – 2 and 1 – 3; line 0–1 carries at most `cap` kW.
     fn feeder(cap: f64) -> (FlowModel, Vec<f64>) {
-        let mut t = Topology::new();
-        let ix: Vec<_> = (0..4).map(|i| t.add_node(Node { id: format!("n{i}"), kind: NodeKind::Junction, x_m: 0.0, y_m: 0.0 }).unwrap()).collect();
-        for (k, (a, b)) in [(0, 1), (1, 2), (1, 3)].into_iter().enumerate() {
-            t.add_line(ix[a], ix[b], Line { id: format!("L{k}"), length_m: 10.0, capacity_kw: 100.0, r_ohm: 0.01, x_ohm: 0.01 });
-        }
+        let t = test_net(4, &[(0, 1, 0.01, 0.01, cap), (1, 2, 0.01, 0.01, 100.0), (1, 3, 0.01, 0.01, 100.0)]);
         (FlowModel::new(&t), vec![cap, 100.0, 100.0])
     }
 
@@ -331,18 +326,23 @@ mod tests {
         let mut unsettled = 0;
         for case in 0..200 {
             let n = 3 + (next() * 30.0) as usize;
-            let mut t = Topology::new();
-            let ix: Vec<_> = (0..n).map(|i| t.add_node(Node { id: format!("n{i}"), kind: NodeKind::Junction, x_m: 0.0, y_m: 0.0 }).unwrap()).collect();
+            // Draws in the order parent, capacity, reactance (the cases the limits were tuned on).
+            let line = |next: &mut dyn FnMut() -> f64, a: usize, b: usize, cap_base: f64| {
+                let cap = cap_base + next() * 20.0;
+                (a, b, 0.01, 0.01 + next(), cap)
+            };
+            let mut lines = Vec::new();
             for v in 1..n {
                 let p = (next() * v as f64) as usize;
-                t.add_line(ix[p], ix[v], Line { id: format!("L{v}"), length_m: 10.0, capacity_kw: 2.0 + next() * 20.0, r_ohm: 0.01, x_ohm: 0.01 + next() });
+                lines.push(line(&mut next, p, v, 2.0));
             }
             if case % 2 == 1 {
                 let (a, b) = ((next() * n as f64) as usize, (next() * n as f64) as usize);
                 if a != b {
-                    t.add_line(ix[a], ix[b], Line { id: "tie".into(), length_m: 10.0, capacity_kw: 5.0 + next() * 20.0, r_ohm: 0.01, x_ohm: 0.01 + next() });
+                    lines.push(line(&mut next, a, b, 5.0));
                 }
             }
+            let t = test_net(n, &lines);
             let m = FlowModel::new(&t);
             let cap: Vec<f64> = t.graph.edge_weights().map(|l| l.capacity_kw).collect();
             let offers: Vec<_> = (0..n).map(|_| offer(next() * 15.0, if next() < 0.3 { next() * 5.0 } else { 0.0 }, next() * 12.0)).collect();
@@ -372,11 +372,7 @@ mod tests {
     fn exports_are_cut_until_the_voltage_is_back_in_its_band() {
         // Root – 1 – 2, 0.1 Ω each: 20 kW exported at node 2 lifts it to 1.0244 pu (see the
         // sweep test). With a ±1% band the export must come down to about 8 kW.
-        let mut t = Topology::new();
-        let ix: Vec<_> = (0..3).map(|i| t.add_node(Node { id: format!("n{i}"), kind: NodeKind::Junction, x_m: 0.0, y_m: 0.0 }).unwrap()).collect();
-        t.add_line(ix[0], ix[1], Line { id: "a".into(), length_m: 100.0, capacity_kw: 100.0, r_ohm: 0.1, x_ohm: 1e-6 });
-        t.add_line(ix[1], ix[2], Line { id: "b".into(), length_m: 100.0, capacity_kw: 100.0, r_ohm: 0.1, x_ohm: 1e-6 });
-        let m = FlowModel::new(&t);
+        let m = FlowModel::new(&test_net(3, &[(0, 1, 0.1, 1e-6, 100.0), (1, 2, 0.1, 1e-6, 100.0)]));
         let offers = [offer(0.0, 0.0, 0.0), offer(0.0, 0.0, 0.0), offer(20.0, 0.0, 0.0)];
         let mut l = Limiter::default();
         assert!(l.apply(&m, &[100.0, 100.0], &offers, true));

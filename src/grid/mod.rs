@@ -21,3 +21,18 @@ pub struct GridTopology(pub Arc<Topology>);
 /// Grid node a household is connected to. Set at spawn; read by delivery and reports.
 #[derive(Component, Debug, Clone, Copy)]
 pub struct GridNode(pub petgraph::graph::NodeIndex);
+
+/// `nodes` nodes (node 0, the root, a substation) joined by `lines` (from, to, R Ω, X Ω,
+/// capacity kW): small grids for the flow and limit tests.
+#[cfg(test)]
+pub(crate) fn test_net(nodes: usize, lines: &[(usize, usize, f64, f64, f64)]) -> Topology {
+    use crate::scenario::schema::NodeKind;
+    let mut t = Topology::new();
+    let ix: Vec<_> = (0..nodes)
+        .map(|i| t.add_node(Node { id: format!("n{i}"), kind: if i == 0 { NodeKind::Substation } else { NodeKind::Junction }, x_m: 0.0, y_m: 0.0 }).expect("unique ids"))
+        .collect();
+    for (k, &(a, b, r_ohm, x_ohm, capacity_kw)) in lines.iter().enumerate() {
+        t.add_line(ix[a], ix[b], Line { id: format!("L{k}"), length_m: 100.0, capacity_kw, r_ohm, x_ohm });
+    }
+    t
+}
