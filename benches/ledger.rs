@@ -29,6 +29,7 @@ fn txs(n: usize) -> Vec<Tx> {
             fee_micro: 0,
             import_kwh_micro: 0,
             export_kwh_micro: 0,
+            loss_kwh_micro: 0,
         })
         .collect()
 }

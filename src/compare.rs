@@ -24,11 +24,13 @@ const T_975: [f64; 30] = [
 ];
 
 /// The KPIs compared, in `compare.csv` column order (a contract: add, never rename).
-pub const KPIS: [&str; 23] = [
+/// `p2p_kwh_level_N`: energy matched at community level N (0 = whole community, then feeder,
+/// street), for rules that clear in levels (`hierarchical`); empty for the others.
+pub const KPIS: [&str; 28] = [
     "self_sufficiency", "self_consumption", "p2p_kwh", "community_bill", "baseline_bill", "savings_pct", "unserved_kwh", "baseline_unserved_kwh",
     "curtailed_kwh", "losses_kwh", "peak_grid_import_kw", "peak_grid_export_kw", "co2_avoided_kg", "p2p_price_mean", "p2p_price_sd", "trades",
     "gini_savings", "share_worse_off", "max_line_loading", "congested_steps", "grid_limit_curtailed_kwh", "grid_limit_shed_kwh",
-    "voltage_limited_steps",
+    "voltage_limited_steps", "p2p_losses_kwh", "network_fees", "p2p_kwh_level_0", "p2p_kwh_level_1", "p2p_kwh_level_2",
 ];
 
 /// One rule on one seed.
@@ -71,6 +73,7 @@ pub fn mean_ci95(values: &[Option<f64>]) -> (Option<f64>, Option<f64>) {
 
 fn kpis(s: &Summary, savings: &[f64]) -> Vec<Option<f64>> {
     let worse = savings.iter().filter(|x| **x < 0.0).count() as f64 / savings.len().max(1) as f64;
+    let level = |k: usize| s.p2p_kwh_by_level.as_ref().and_then(|l| l.get(k).copied());
     vec![
         s.self_sufficiency,
         s.self_consumption,
@@ -95,6 +98,11 @@ fn kpis(s: &Summary, savings: &[f64]) -> Vec<Option<f64>> {
         Some(s.grid_limit_curtailed_kwh),
         Some(s.grid_limit_shed_kwh),
         Some(s.voltage_limited_steps as f64),
+        Some(s.p2p_losses_kwh),
+        Some(s.network_fees),
+        level(0),
+        level(1),
+        level(2),
     ]
 }
 

@@ -117,6 +117,8 @@ pub struct Wallet {
     pub fees_paid: Micros,
     /// Block rewards received from the community fund.
     pub rewards_received: Micros,
+    /// Network fees on its peer purchases, paid to the network operator.
+    pub network_fees_paid: Micros,
 }
 
 impl Wallet {

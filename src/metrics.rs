@@ -6,7 +6,7 @@
 //! the thread count.
 
 use crate::household::{Household, HouseholdIds, Meter, MeterTotals};
-use crate::market::{Clearing, Seller};
+use crate::market::{Clearing, LossBearer, LossPolicy, Seller};
 use crate::money::Micros;
 use crate::time::SimClock;
 use bevy::prelude::*;
@@ -29,9 +29,15 @@ pub struct StepTotals {
     pub battery_discharge_kwh: f64,
     pub curtailed_kwh: f64,
     pub unserved_kwh: f64,
+    /// Battery and network losses.
     pub losses_kwh: f64,
-    /// Money paid for peer energy this step.
+    /// Of `losses_kwh`: lost on the lines (all flows) and, of that, on peer deliveries.
+    pub network_losses_kwh: f64,
+    pub p2p_losses_kwh: f64,
+    /// Money paid for peer energy this step (at the energy price, for the energy delivered).
     pub p2p_value: Micros,
+    /// Network fees paid on peer deliveries.
+    pub network_fees: Micros,
     pub trades: u64,
 }
 
@@ -74,12 +80,15 @@ pub struct Recorder {
 }
 
 /// Columns of `timeseries.csv` (a contract: add, never rename).
-pub const TIMESERIES_COLUMNS: [&str; 17] = [
+pub const TIMESERIES_COLUMNS: [&str; 20] = [
     "step", "time", "pv_kwh", "load_kwh", "self_consumed_kwh", "p2p_kwh", "grid_import_kwh", "grid_export_kwh", "battery_charge_kwh",
     "battery_discharge_kwh", "curtailed_kwh", "unserved_kwh", "losses_kwh", "clearing_price", "buy_price", "sell_price", "trades",
+    "network_losses_kwh", "p2p_losses_kwh", "network_fees",
 ];
-/// Columns of `trades.csv` (a contract: add, never rename).
-pub const TRADES_COLUMNS: [&str; 7] = ["step", "seller", "buyer", "kwh", "price", "amount", "seller_source"];
+/// Columns of `trades.csv` (a contract: add, never rename). `kwh` is the energy delivered;
+/// `kwh_sent` = `kwh` + `loss_kwh`; `amount` is the energy payment (for the kWh the loss policy
+/// bills); `network_fee` the fee paid to the network operator on top.
+pub const TRADES_COLUMNS: [&str; 10] = ["step", "seller", "buyer", "kwh", "price", "amount", "seller_source", "kwh_sent", "loss_kwh", "network_fee"];
 
 impl Recorder {
     pub fn create(dir: &Path) -> std::io::Result<Recorder> {
@@ -102,7 +111,7 @@ impl Recorder {
         w.write_field(buf.as_bytes())
     }
 
-    fn write_step(&mut self, t: &StepTotals, time: &str, clearing: &Clearing, ids: &[String]) -> csv::Result<()> {
+    fn write_step(&mut self, t: &StepTotals, time: &str, clearing: &Clearing, bearer: LossBearer, ids: &[String]) -> csv::Result<()> {
         let (w, b) = (&mut self.timeseries, &mut self.buf);
         Self::field(w, b, t.step)?;
         w.write_field(time)?;
@@ -123,6 +132,11 @@ impl Recorder {
             }
         }
         Self::field(w, b, t.trades)?;
+        Self::field(w, b, t.network_losses_kwh)?;
+        Self::field(w, b, t.p2p_losses_kwh)?;
+        b.clear();
+        t.network_fees.write_decimal(b);
+        w.write_field(b.as_bytes())?;
         w.write_record(None::<&[u8]>)?;
         let (w, b) = (&mut self.trades, &mut self.buf);
         for tr in &clearing.trades {
@@ -137,12 +151,17 @@ impl Recorder {
             Micros(tr.price.0).write_decimal(b);
             w.write_field(b.as_bytes())?;
             b.clear();
-            tr.price.amount_for(tr.kwh).write_decimal(b);
+            tr.price.amount_for(tr.billed_kwh(bearer)).write_decimal(b);
             w.write_field(b.as_bytes())?;
             w.write_field(match tr.seller {
                 Seller::Household { source, .. } => source.label(),
                 Seller::Pool => "pool",
             })?;
+            Self::field(w, b, tr.kwh_sent())?;
+            Self::field(w, b, tr.loss_kwh)?;
+            b.clear();
+            tr.fee.amount_for(tr.kwh_sent()).write_decimal(b);
+            w.write_field(b.as_bytes())?;
             w.write_record(None::<&[u8]>)?;
         }
         Ok(())
@@ -197,6 +216,7 @@ pub fn record_step(
     mut step: ResMut<StepTotals>,
     mut run: ResMut<RunTotals>,
     prices: Res<crate::tariff::StepPrices>,
+    losses: Option<Res<LossPolicy>>,
     lines: Option<Res<crate::grid::network::LineStats>>,
     recorder: Option<ResMut<Recorder>>,
     mut households: Query<(&Household, &Meter, &mut MeterTotals, &mut crate::household::LossOfLoad)>,
@@ -216,17 +236,23 @@ pub fn record_step(
         t.losses_kwh += m.losses_kwh;
         total.0.accumulate(m);
     }
+    let bearer = losses.map(|l| l.0).unwrap_or_default();
     for tr in &clearing.trades {
         t.p2p_kwh += tr.kwh;
-        t.p2p_value += tr.price.amount_for(tr.kwh);
+        t.p2p_losses_kwh += tr.loss_kwh;
+        t.p2p_value += tr.price.amount_for(tr.billed_kwh(bearer));
+        t.network_fees += tr.fee.amount_for(tr.kwh_sent());
     }
     t.trades = clearing.trades.len() as u64;
-    // Network losses: the grid supplies them at the connection point (so the community's grid
-    // import, measured there, exceeds the sum of the households' meters); on an island they
-    // take surplus that would have been curtailed, and what that cannot cover is unserved.
+    // Network losses: those of peer deliveries are already in the buyers' meters (their grid
+    // import, or on an island their unserved demand). The rest the grid supplies at the
+    // connection point (so the community's grid import, measured there, exceeds the sum of the
+    // households' meters); on an island it takes surplus that would have been curtailed, and
+    // what that cannot cover is unserved.
     if let Some(lines) = lines {
-        let loss = lines.step_losses_kwh;
-        t.losses_kwh += loss;
+        t.network_losses_kwh = lines.step_losses_kwh;
+        t.losses_kwh += lines.step_losses_kwh;
+        let loss = (lines.step_losses_kwh - t.p2p_losses_kwh).max(0.0);
         if prices.connected {
             t.grid_import_kwh += loss;
         } else {
@@ -258,12 +284,15 @@ pub fn record_step(
     s.curtailed_kwh += t.curtailed_kwh;
     s.unserved_kwh += t.unserved_kwh;
     s.losses_kwh += t.losses_kwh;
+    s.network_losses_kwh += t.network_losses_kwh;
+    s.p2p_losses_kwh += t.p2p_losses_kwh;
     s.p2p_value += t.p2p_value;
+    s.network_fees += t.network_fees;
     s.trades += t.trades;
     *step = t;
     if let Some(mut rec) = recorder {
         if rec.error.is_none() {
-            if let Err(e) = rec.write_step(&t, &clock.time_label(), &clearing, &ids.0) {
+            if let Err(e) = rec.write_step(&t, &clock.time_label(), &clearing, bearer, &ids.0) {
                 rec.error = Some(e.to_string());
             }
         }

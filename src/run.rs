@@ -125,6 +125,13 @@ pub struct Summary {
     /// Steps whose AC voltage sweep did not settle (radial grids loaded beyond what their
     /// cables carry at any voltage); their losses come from DC flows.
     pub ac_sweep_failed_steps: u64,
+    /// Line losses of all flows, and of them those on peer deliveries (sent − delivered), kWh.
+    pub network_losses_kwh: f64,
+    pub p2p_losses_kwh: f64,
+    /// Who paid for peer deliveries' losses: `seller`, `buyer` or `shared`.
+    pub loss_bearer: &'static str,
+    /// Network fees paid on peer deliveries to the network operator.
+    pub network_fees: f64,
     pub provenance: Provenance,
 }
 
@@ -298,6 +305,10 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         line_limits_enforced: s.network.enforce_line_limits,
         voltage_limits_enforced: s.network.enforce_voltage_limits,
         ac_sweep_failed_steps: main.lines.sweep_failed_steps,
+        network_losses_kwh: sum.network_losses_kwh,
+        p2p_losses_kwh: sum.p2p_losses_kwh,
+        loss_bearer: s.loss_bearer.label(),
+        network_fees: sum.network_fees.as_units(),
         provenance: Provenance {
             peergrid_version: env!("CARGO_PKG_VERSION"),
             git_commit: Some(env!("PEERGRID_GIT_COMMIT")).filter(|c| !c.is_empty()),
@@ -337,11 +348,11 @@ fn write_lines(dir: &Path, s: &Scenario, stats: &crate::grid::network::LineStats
 }
 
 /// Columns of `households.csv` (a contract: add, never rename).
-pub const HOUSEHOLD_COLUMNS: [&str; 30] = [
+pub const HOUSEHOLD_COLUMNS: [&str; 31] = [
     "household", "pv_kwh", "load_kwh", "self_consumed_kwh", "p2p_bought_kwh", "p2p_sold_kwh", "grid_import_kwh", "grid_export_kwh",
     "battery_charge_kwh", "battery_discharge_kwh", "curtailed_kwh", "unserved_kwh", "bill", "baseline_bill", "savings", "p2p_paid",
     "p2p_received", "grid_paid", "grid_received", "baseline_unserved_kwh", "kwp", "battery_kwh", "soc_start_kwh", "soc_end_kwh", "load_source",
-    "node", "fees_paid", "rewards_received", "loss_of_load_hours", "baseline_loss_of_load_hours",
+    "node", "fees_paid", "rewards_received", "loss_of_load_hours", "baseline_loss_of_load_hours", "network_fees_paid",
 ];
 
 fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult]) -> std::io::Result<()> {
@@ -350,7 +361,7 @@ fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult]) -> std::
     for (h, r) in s.households.iter().zip(main) {
         let b = &r.baseline;
         let m = &r.totals;
-        let Wallet { p2p_paid, p2p_received, grid_paid, grid_received, fees_paid, rewards_received, .. } = r.wallet;
+        let Wallet { p2p_paid, p2p_received, grid_paid, grid_received, fees_paid, rewards_received, network_fees_paid, .. } = r.wallet;
         let (soc0, soc1) = r.battery_soc_kwh.map(|(a, b)| (a.to_string(), b.to_string())).unwrap_or_default();
         let source = match h.load {
             LoadDef::Archetype { kind, .. } => format!("{kind:?}"),
@@ -387,6 +398,7 @@ fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult]) -> std::
             rewards_received.to_decimal_string(),
             (r.loss_of_load_steps as f64 * s.frame.step_hours()).to_string(),
             (b.loss_of_load_steps as f64 * s.frame.step_hours()).to_string(),
+            network_fees_paid.to_decimal_string(),
         ];
         w.write_record(&row)?;
     }

@@ -29,6 +29,8 @@ pub enum PaymentKind {
     PoolSale,
     GridImport,
     GridExport,
+    /// A buyer pays the network operator the fee on a peer delivery.
+    NetworkFee,
 }
 
 /// One transfer of money.
@@ -43,6 +45,8 @@ pub struct Payment {
     pub price: PricePerKwh,
     /// Part of `amount` the payee passes on to the community fund (peer trades only).
     pub fee: Micros,
+    /// Peer and pool purchases: energy lost on the lines on the way (`kwh` is what arrived).
+    pub loss_kwh: f64,
 }
 
 /// The community fund's fee on peer trades, in parts per million of the trade amount, paid by
@@ -94,6 +98,7 @@ pub struct PeerMoney {
     paid: Vec<i64>,
     received: Vec<i64>,
     fees: Vec<i64>,
+    network_fees: Vec<i64>,
 }
 
 /// Money settlement, in `SimSystems::Settlement`.
@@ -109,13 +114,16 @@ impl Plugin for SettlementPlugin {
     }
 }
 
-/// Settles the step: buyers pay sellers (or the pool) for every trade, sellers pass the fee on
-/// to the community fund, the pool pays its sellers, households pay the grid for imports and the
-/// grid pays them for exports.
-/// Reads `Clearing`, `StepPrices`, `Treasury`, `Meter`; writes `Wallet`, `Accounts`, `StepPayments`.
-/// Runs in `SimSystems::Settlement`, after delivery.
+/// Settles the step: buyers pay sellers (or the pool) for every trade, for the energy the loss
+/// policy bills them (delivered, sent, or between), and the network operator its fee on the
+/// energy sent; sellers pass the community fund's fee on; the pool pays its sellers;
+/// households pay the grid for imports and the grid pays them for exports.
+/// Reads `Clearing`, `StepPrices`, `Treasury`, `LossPolicy`, `Meter`; writes `Wallet`,
+/// `Accounts`, `StepPayments`. Runs in `SimSystems::Settlement`, after delivery and flows.
+#[allow(clippy::too_many_arguments)]
 pub fn settle(
     clearing: Res<Clearing>,
+    losses: Option<Res<crate::market::LossPolicy>>,
     prices: Res<StepPrices>,
     treasury: Res<Treasury>,
     ids: Res<HouseholdIds>,
@@ -127,12 +135,13 @@ pub fn settle(
     payments.0.clear();
     let n = ids.0.len();
     let peer = &mut *peer;
-    for v in [&mut peer.paid, &mut peer.received, &mut peer.fees] {
+    let bearer = losses.map(|l| l.0).unwrap_or_default();
+    for v in [&mut peer.paid, &mut peer.received, &mut peer.fees, &mut peer.network_fees] {
         v.clear();
         v.resize(n, 0);
     }
     for t in &clearing.trades {
-        let amount = t.price.amount_for(t.kwh);
+        let amount = t.price.amount_for(t.billed_kwh(bearer));
         let (payee, kind, fee) = match t.seller {
             Seller::Household { index, .. } => {
                 let fee = treasury.fee_on(amount);
@@ -147,21 +156,37 @@ pub fn settle(
             }
         };
         peer.paid[t.buyer as usize] += amount.0;
-        payments.0.push(Payment { payer: Account::Household(t.buyer), payee, amount, kind, kwh: t.kwh, price: t.price, fee });
+        payments.0.push(Payment { payer: Account::Household(t.buyer), payee, amount, kind, kwh: t.kwh, price: t.price, fee, loss_kwh: t.loss_kwh });
+        if t.fee.0 > 0 {
+            let charge = t.fee.amount_for(t.kwh_sent());
+            peer.network_fees[t.buyer as usize] += charge.0;
+            accounts.network_operator += charge;
+            payments.0.push(Payment {
+                payer: Account::Household(t.buyer),
+                payee: Account::NetworkOperator,
+                amount: charge,
+                kind: PaymentKind::NetworkFee,
+                kwh: t.kwh_sent(),
+                price: t.fee,
+                fee: Micros::ZERO,
+                loss_kwh: 0.0,
+            });
+        }
     }
     for s in &clearing.pool_sales {
         let amount = s.price.amount_for(s.kwh);
         accounts.pool -= amount;
         peer.received[s.seller as usize] += amount.0;
-        payments.0.push(Payment { payer: Account::Pool, payee: Account::Household(s.seller), amount, kind: PaymentKind::PoolSale, kwh: s.kwh, price: s.price, fee: Micros::ZERO });
+        payments.0.push(Payment { payer: Account::Pool, payee: Account::Household(s.seller), amount, kind: PaymentKind::PoolSale, kwh: s.kwh, price: s.price, fee: Micros::ZERO, loss_kwh: 0.0 });
     }
     for (h, m, mut w) in &mut households {
         let i = h.index as usize;
-        let (paid, received, fees) = (Micros(peer.paid[i]), Micros(peer.received[i]), Micros(peer.fees[i]));
+        let (paid, received, fees, network) = (Micros(peer.paid[i]), Micros(peer.received[i]), Micros(peer.fees[i]), Micros(peer.network_fees[i]));
         w.p2p_paid += paid;
         w.p2p_received += received;
         w.fees_paid += fees;
-        w.balance += received - paid - fees;
+        w.network_fees_paid += network;
+        w.balance += received - paid - fees - network;
         if m.grid_import_kwh > 0.0 {
             let amount = prices.import.amount_for(m.grid_import_kwh);
             transfer(&mut accounts, &mut w, amount, true);
@@ -173,6 +198,7 @@ pub fn settle(
                 kwh: m.grid_import_kwh,
                 price: prices.import,
                 fee: Micros::ZERO,
+                loss_kwh: 0.0,
             });
         }
         if m.grid_export_kwh > 0.0 {
@@ -186,6 +212,7 @@ pub fn settle(
                 kwh: m.grid_export_kwh,
                 price: prices.export,
                 fee: Micros::ZERO,
+                loss_kwh: 0.0,
             });
         }
     }

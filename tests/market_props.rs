@@ -73,6 +73,78 @@ proptest! {
     }
 }
 
+mod fees {
+    use super::*;
+    use peergrid::market::zones::{NetworkFees, ZoneFees, ZoneRelation, Zones};
+
+    /// Buyers 0..40 and sellers 1000..1040 spread over 2 feeders × 3 streets by index.
+    fn zone_fees(street: i64, feeder: i64, across: i64) -> ZoneFees {
+        let paths: Vec<Vec<String>> = (0..1040u32).map(|h| vec![format!("f{}", h % 2), format!("f{}/s{}", h % 2, h % 3)]).collect();
+        ZoneFees { zones: Zones::new(&paths), fees: NetworkFees { same_street: PricePerKwh(street), same_feeder: PricePerKwh(feeder), across_feeders: PricePerKwh(across) } }
+    }
+
+    fn clear_with(rule: &peergrid::market::registry::RuleInfo, zf: &ZoneFees, mut b: OrderBook) -> Clearing {
+        let mut out = Clearing::default();
+        let ctx = MarketContext { locality: Some(std::sync::Arc::new(peergrid::market::nearest::Locality::flat(1040))), ..context() };
+        let mut r = (rule.build)(&default_params(rule));
+        peergrid::market::clear_book(&mut *r, &mut b, &ctx, &mut rng(1, Stream::Market, 0), &mut out, Some(zf), &mut Default::default());
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(100))]
+
+        /// With network fees, every pair-forming rule keeps each buyer's price plus fee within
+        /// its bid, each seller at or above its ask, quantities within the orders, and charges
+        /// the fee of the zones the delivery really crosses.
+        #[test]
+        fn fees_enter_the_merit_order_of_every_rule(bids in prop::collection::vec(order_strategy(OfferSource::Pv), 0..40),
+                                                     asks in prop::collection::vec(order_strategy(OfferSource::Pv), 0..40),
+                                                     street in 0i64..30_000, feeder_extra in 0i64..30_000, across_extra in 0i64..60_000) {
+            let zf = zone_fees(street, street + feeder_extra, street + feeder_extra + across_extra);
+            for rule in RULES {
+                let b = book(&bids, &asks);
+                let out = clear_with(rule, &zf, OrderBook { bids: b.bids.clone(), asks: b.asks.clone() });
+                let (mut bought, mut sold) = (vec![0.0; bids.len()], vec![0.0; asks.len()]);
+                for t in &out.trades {
+                    bought[t.buyer as usize] += t.kwh;
+                    match t.seller {
+                        Seller::Household { index, .. } => {
+                            let fee = zf.fees.fee(zf.zones.relation(index, t.buyer));
+                            prop_assert_eq!(t.fee, fee, "{}: the fee of the zones crossed", rule.name);
+                            prop_assert!(t.price.0 + t.fee.0 <= bids[t.buyer as usize].1, "{}: price + fee within the bid", rule.name);
+                            prop_assert!(t.price.0 >= asks[(index - 1000) as usize].1, "{}: seller gets its ask", rule.name);
+                            sold[(index - 1000) as usize] += t.kwh;
+                        }
+                        Seller::Pool => {
+                            prop_assert!(t.fee.0 >= zf.fees.same_street.0 && t.fee.0 <= zf.fees.across_feeders.0, "{}: pool fee between the zone fees", rule.name);
+                        }
+                    }
+                }
+                for s in &out.pool_sales {
+                    sold[(s.seller - 1000) as usize] += s.kwh;
+                }
+                for (i, b) in bought.iter().enumerate() { prop_assert!(*b <= bids[i].0 + 1e-9, "{}: bid quantity", rule.name); }
+                for (i, s) in sold.iter().enumerate() { prop_assert!(*s <= asks[i].0 + 1e-9, "{}: ask quantity", rule.name); }
+                prop_assert!((bought.iter().sum::<f64>() - sold.iter().sum::<f64>()).abs() < 1e-9, "{}: energy conserved", rule.name);
+                let rev = clear_with(rule, &zf, OrderBook { bids: b.bids.iter().rev().cloned().collect(), asks: b.asks.iter().rev().cloned().collect() });
+                prop_assert_eq!(&rev.trades, &out.trades, "{}: independent of book order", rule.name);
+            }
+        }
+    }
+
+    #[test]
+    fn zero_fees_change_nothing() {
+        let b = book(&[(2.0, 250_000), (1.0, 120_000)], &[(1.5, 60_000), (1.0, 100_000)]);
+        for rule in RULES {
+            let plain = clear(rule, OrderBook { bids: b.bids.clone(), asks: b.asks.clone() });
+            let zoned = clear_with(rule, &zone_fees(0, 0, 0), OrderBook { bids: b.bids.clone(), asks: b.asks.clone() });
+            assert_eq!(plain.trades.iter().map(|t| t.kwh).sum::<f64>(), zoned.trades.iter().map(|t| t.kwh).sum::<f64>(), "{}", rule.name);
+        }
+        let _ = ZoneRelation::ALL;
+    }
+}
+
 #[test]
 fn thousands_of_identical_orders_clear_fully() {
     let bids = vec![(0.5, 300_000); 5000];

@@ -34,7 +34,7 @@ fn assert_money_balance(dir: &std::path::Path) {
     let hh = Table::read(&dir.join("households.csv"));
     let sum = |col: &str| hh.rows.iter().map(|r| micros(&r[col])).sum::<i64>();
     assert_eq!(sum("p2p_paid"), sum("p2p_received"), "peer payments balance");
-    assert_eq!(sum("bill"), sum("grid_paid") - sum("grid_received"), "bills are what the grid nets");
+    assert_eq!(sum("bill"), sum("grid_paid") - sum("grid_received") + sum("network_fees_paid"), "bills are what the grid nets plus network fees");
     let trades = Table::read(&dir.join("trades.csv"));
     let traded: i64 = trades.rows.iter().map(|r| micros(&r["amount"])).sum();
     assert_eq!(traded, sum("p2p_paid"), "trades.csv amounts are what buyers paid");
@@ -195,14 +195,73 @@ fn profile_csv_is_replayed_exactly() {
     let ts = Table::read(&out.join("timeseries.csv"));
     assert!((ts.column("load_kwh").iter().sum::<f64>() - 48.0 * 1.25).abs() < 1e-9);
     assert!((ts.column("pv_kwh").iter().sum::<f64>() - 16.0 * 1.25).abs() < 1e-9);
-    // Midday: p1 has 0.75 kWh spare, p2 needs 0.75 kWh: all of it trades at the mid price 0.20.
+    // Midday: p1 has 0.75 kWh spare, p2 needs 0.75 kWh: all of it is sent, at the mid price 0.20.
     let tr = Table::read(&out.join("trades.csv"));
     assert_eq!(tr.rows.len(), 16);
     assert!(tr.rows.iter().all(|r| r["seller"] == "p1" && r["buyer"] == "p2" && r["price"] == "0.200000"));
+    assert!(tr.rows.iter().all(|r| (Table::f(r, "kwh_sent") - 0.75).abs() < 1e-12 && (Table::f(r, "kwh") + Table::f(r, "loss_kwh") - 0.75).abs() < 1e-12));
+    let lost: f64 = tr.column("loss_kwh").iter().sum();
+    assert!(lost > 0.0 && lost < 0.01 * 16.0 * 0.75, "a few metres of cable lose a little: {lost} kWh");
     let hh = Table::read(&out.join("households.csv"));
-    // p2 pays 0.30 × 0.75 × 32 night steps + 0.20 × 0.75 × 16 day steps = 7.2 + 2.4.
-    assert_eq!(micros(&hh.rows[1]["bill"]), 9_600_000);
+    // The seller bears the losses (default): p2 pays 0.20 for what arrives and the grid's 0.30
+    // for the rest: 0.30 × 0.75 × 32 night steps + 0.20 × (12 − lost) + 0.30 × lost.
+    let expected = 7.2 + 0.20 * (12.0 - lost) + 0.30 * lost;
+    assert!((micros(&hh.rows[1]["bill"]) as f64 / 1e6 - expected).abs() < 32e-6, "bill {} vs {expected}", hh.rows[1]["bill"]);
     assert_eq!(micros(&hh.rows[1]["baseline_bill"]), 10_800_000);
+}
+
+/// `scenarios/village.ron` with network fees and a loss bearer, run for two days into `dir/name`.
+fn village_with_fees(dir: &std::path::Path, name: &str, bearer: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(scenario("village.ron")).unwrap().replace(
+        "market: (rule: \"double-auction\")",
+        &format!("network: (fees: (same_street_per_kwh: 0.01, same_feeder_per_kwh: 0.02, across_feeders_per_kwh: 0.05)),\n    market: (rule: \"double-auction\", loss_bearer: {bearer})"),
+    );
+    let file = dir.join(format!("{name}.ron"));
+    std::fs::write(&file, text).unwrap();
+    let out = dir.join(name);
+    run_ok(&file, &out, &["--steps", "192"]);
+    out
+}
+
+#[test]
+fn network_fees_and_line_losses_are_itemised_and_settled() {
+    let tmp = tempfile::tempdir().unwrap();
+    for bearer in ["Seller", "Buyer", "Shared"] {
+        let out = village_with_fees(tmp.path(), bearer, bearer);
+        let tr = Table::read(&out.join("trades.csv"));
+        assert!(tr.rows.len() > 100, "the village trades");
+        let (mut fees, mut lost) = (0i64, 0.0);
+        for r in &tr.rows {
+            let (kwh, sent, loss, price) = (Table::f(r, "kwh"), Table::f(r, "kwh_sent"), Table::f(r, "loss_kwh"), Table::f(r, "price"));
+            assert!(loss >= 0.0 && (kwh + loss - sent).abs() < 1e-12, "delivered = sent − losses: {r:?}");
+            // Every village feeder is one street: a delivery pays 0.01 on its feeder, 0.05 across.
+            let charged = micros(&r["network_fee"]) as f64 / 1e6;
+            let fee = [0.01, 0.05].into_iter().find(|f| (charged - f * sent).abs() <= 0.5e-6 + 1e-12);
+            let fee = fee.unwrap_or_else(|| panic!("fee {charged} is neither 0.01 nor 0.05 per kWh sent: {r:?}"));
+            assert!(price + fee <= 0.32 + 1e-5, "price plus fee within the highest bid (the import price)");
+            let billed = match bearer {
+                "Seller" => kwh,
+                "Buyer" => sent,
+                _ => kwh + loss / 2.0,
+            };
+            assert!((micros(&r["amount"]) as f64 / 1e6 - price * billed).abs() <= 1e-6, "{bearer} bears the loss: {r:?}");
+            fees += micros(&r["network_fee"]);
+            lost += loss;
+        }
+        assert!(lost > 0.0 && fees > 0);
+        let hh = Table::read(&out.join("households.csv"));
+        assert_eq!(hh.rows.iter().map(|r| micros(&r["network_fees_paid"])).sum::<i64>(), fees, "households paid the fees in trades.csv");
+        let s = summary(&out);
+        assert_eq!((s["network_fees"].as_f64().unwrap() * 1e6).round() as i64, fees);
+        assert!((s["p2p_losses_kwh"].as_f64().unwrap() - lost).abs() < 1e-6);
+        assert!(s["p2p_losses_kwh"].as_f64().unwrap() <= s["network_losses_kwh"].as_f64().unwrap() + 1e-9);
+        assert_eq!(s["loss_bearer"], bearer.to_lowercase());
+        assert_money_balance(&out);
+        assert_energy_balance(&out);
+        // The ledger holds the fees and losses and agrees with households.csv.
+        let v = peergrid(&["verify", out.to_str().unwrap()]);
+        assert!(v.status.success(), "{}", stderr(&v));
+    }
 }
 
 /// `scenarios/congested-feeder.ron` with `network` settings added, written into `dir`.
@@ -257,7 +316,8 @@ fn hierarchical_clearing_reports_what_each_community_level_adds() {
     let levels: Vec<f64> = s["p2p_kwh_by_level"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
     // Whole district, feeder, lateral street (from the generated grid's names).
     assert_eq!(levels.len(), 3);
-    assert!((levels.iter().sum::<f64>() - s["p2p_kwh"].as_f64().unwrap()).abs() < 1e-6);
+    // Levels count energy matched (sent); p2p_kwh what arrived.
+    assert!((levels.iter().sum::<f64>() - s["p2p_kwh"].as_f64().unwrap() - s["p2p_losses_kwh"].as_f64().unwrap()).abs() < 1e-6);
     assert!(levels[2] > levels[1] && levels[2] > 0.0, "streets match most: {levels:?}");
     assert_energy_balance(&out);
     assert_money_balance(&out);

@@ -1,6 +1,6 @@
 //! The distribution grid the households sit on: a petgraph topology, generated or listed in the
-//! scenario. In this version lines are loaded, validated and written out (`topology.json`);
-//! they do not yet constrain trades.
+//! scenario; its power flows, line and voltage limits on what households may exchange, and the
+//! losses on the way.
 
 pub mod flow;
 pub mod generate;
@@ -8,6 +8,7 @@ pub mod limits;
 pub mod network;
 pub mod radial_limits;
 pub mod topology;
+pub mod trade_losses;
 
 use bevy::prelude::*;
 use std::sync::Arc;

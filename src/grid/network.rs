@@ -51,14 +51,15 @@ pub struct Network {
     pub config: NetworkConfig,
     step_hours: f64,
     /// Grid node of each household, by household index.
-    node_of: Vec<u32>,
+    pub(crate) node_of: Vec<u32>,
     offers: Vec<NodeOffer>,
     limiter: Limiter,
     baseline_limiter: Limiter,
     injection: Vec<f64>,
     pub flows: Flows,
     pub ac: AcState,
-    line_loss_kw: Vec<f64>,
+    /// Losses of each line in the step, kW.
+    pub(crate) line_loss_kw: Vec<f64>,
 }
 
 impl Network {
@@ -142,7 +143,7 @@ impl Plugin for GridPlugin {
         })
         .configure_sets(SimStep, (GridSystems::Limits.in_set(SimSystems::GridLimits), GridSystems::Flows.in_set(SimSystems::Flows)))
         .add_systems(SimStep, limit_lines.in_set(GridSystems::Limits))
-        .add_systems(SimStep, measure_flows.in_set(GridSystems::Flows));
+        .add_systems(SimStep, (measure_flows, super::trade_losses::attribute_trade_losses).chain().in_set(GridSystems::Flows));
     }
 }
 

@@ -66,6 +66,9 @@ pub fn statement(dir: &Path, household: &str, trades: bool) -> Result<String, Fa
         from_micro(t.grid_net_paid)
     );
     let _ = writeln!(out, "  block rewards received {:.6}", from_micro(t.rewards_received));
+    if t.network_fees_paid != 0 {
+        let _ = writeln!(out, "  network fees paid {:.6}", from_micro(t.network_fees_paid));
+    }
     let _ = writeln!(out, "  balance {:.6}, bill {:.6} ({} transactions)", from_micro(balance), from_micro(-balance), t.transactions);
     if !parties.is_empty() {
         let _ = writeln!(out, "  counterparties (bought kWh, paid, sold kWh, received, trades):");

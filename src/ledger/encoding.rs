@@ -77,10 +77,12 @@ pub enum TxKind {
     Grid,
     /// The fund pays a block's producer.
     Reward,
+    /// A buyer pays the network operator the fee on a peer delivery (`kwh` sent × `price`).
+    NetworkFee,
 }
 
 impl TxKind {
-    pub const ALL: [TxKind; 5] = [TxKind::P2p, TxKind::PoolBuy, TxKind::PoolSell, TxKind::Grid, TxKind::Reward];
+    pub const ALL: [TxKind; 6] = [TxKind::P2p, TxKind::PoolBuy, TxKind::PoolSell, TxKind::Grid, TxKind::Reward, TxKind::NetworkFee];
 
     pub fn code(self) -> u8 {
         match self {
@@ -89,6 +91,7 @@ impl TxKind {
             TxKind::PoolSell => 3,
             TxKind::Grid => 4,
             TxKind::Reward => 5,
+            TxKind::NetworkFee => 6,
         }
     }
 
@@ -99,6 +102,7 @@ impl TxKind {
             TxKind::PoolSell => "pool_sell",
             TxKind::Grid => "grid",
             TxKind::Reward => "reward",
+            TxKind::NetworkFee => "network_fee",
         }
     }
 
@@ -123,6 +127,8 @@ pub struct Tx {
     /// Grid transactions: the gross energies behind the net amount.
     pub import_kwh_micro: i64,
     pub export_kwh_micro: i64,
+    /// Peer deliveries: energy lost on the lines on the way (the seller sent `kwh` + this).
+    pub loss_kwh_micro: i64,
 }
 
 impl Tx {
@@ -134,6 +140,7 @@ impl Tx {
             TxKind::PoolSell => 's',
             TxKind::Grid => 'g',
             TxKind::Reward => 'r',
+            TxKind::NetworkFee => 'n',
         };
         out.push(letter);
         out.push_str(itoa::Buffer::new().format(self.step));
@@ -160,7 +167,10 @@ fn account(buf: &mut Vec<u8>, a: AccountRef) {
 
 /// The canonical bytes of a transaction:
 /// `kind u8 ‖ step u64 ‖ id_len u16 ‖ id ‖ seller (tag u8, index u32) ‖ buyer (tag u8, index u32) ‖
-/// kwh i64 ‖ price i64 ‖ amount i64 ‖ fee i64 ‖ import_kwh i64 ‖ export_kwh i64`.
+/// kwh i64 ‖ price i64 ‖ amount i64 ‖ fee i64 ‖ import_kwh i64 ‖ export_kwh i64 [‖ loss_kwh i64]`.
+/// `loss_kwh` is appended only when non-zero, so deliveries without line losses (and every
+/// ledger written before losses existed) keep their bytes and hashes; the id-length prefix and
+/// the fixed layout keep the encoding unambiguous.
 pub fn encode_tx(buf: &mut Vec<u8>, id: &str, tx: &Tx) {
     buf.clear();
     buf.push(tx.kind.code());
@@ -171,6 +181,9 @@ pub fn encode_tx(buf: &mut Vec<u8>, id: &str, tx: &Tx) {
     account(buf, tx.buyer);
     for v in [tx.kwh_micro, tx.price_micro, tx.amount_micro, tx.fee_micro, tx.import_kwh_micro, tx.export_kwh_micro] {
         buf.extend_from_slice(&v.to_be_bytes());
+    }
+    if tx.loss_kwh_micro != 0 {
+        buf.extend_from_slice(&tx.loss_kwh_micro.to_be_bytes());
     }
 }
 

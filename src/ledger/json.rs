@@ -80,6 +80,10 @@ pub fn write_tx(out: &mut String, tx: &Tx, ids: &[String]) {
         out.push_str(",\"export_kwh\":");
         num(out, tx.export_kwh_micro);
     }
+    if tx.loss_kwh_micro != 0 {
+        out.push_str(",\"loss_kwh\":");
+        num(out, tx.loss_kwh_micro);
+    }
     out.push('}');
 }
 
@@ -209,6 +213,9 @@ pub struct TxJson {
     pub import_kwh: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export_kwh: Option<f64>,
+    /// Peer deliveries with line losses: energy lost on the way, kWh (`kwh` is what arrived).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_kwh: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -227,6 +227,7 @@ impl Ledger {
                 fee_micro: 0,
                 import_kwh_micro: import,
                 export_kwh_micro: export,
+                loss_kwh_micro: 0,
             });
         }
         self.grid_touched.clear();
@@ -274,6 +275,7 @@ impl Ledger {
                     fee_micro: 0,
                     import_kwh_micro: 0,
                     export_kwh_micro: 0,
+                    loss_kwh_micro: 0,
                 });
                 rewards.push((producer, Micros(amount)));
             }
@@ -332,10 +334,11 @@ pub fn record_and_seal(
             _ => u32::MAX,
         };
         match p.kind {
-            PaymentKind::PeerTrade | PaymentKind::PoolPurchase | PaymentKind::PoolSale => {
+            PaymentKind::PeerTrade | PaymentKind::PoolPurchase | PaymentKind::PoolSale | PaymentKind::NetworkFee => {
                 let (kind, seller, buyer) = match p.kind {
                     PaymentKind::PeerTrade => (TxKind::P2p, AccountRef::Household(household(p.payee)), AccountRef::Household(household(p.payer))),
                     PaymentKind::PoolPurchase => (TxKind::PoolBuy, AccountRef::Pool, AccountRef::Household(household(p.payer))),
+                    PaymentKind::NetworkFee => (TxKind::NetworkFee, AccountRef::Network, AccountRef::Household(household(p.payer))),
                     _ => (TxKind::PoolSell, AccountRef::Household(household(p.payee)), AccountRef::Pool),
                 };
                 l.pending.push(Tx {
@@ -350,6 +353,7 @@ pub fn record_and_seal(
                     fee_micro: p.fee.0,
                     import_kwh_micro: 0,
                     export_kwh_micro: 0,
+                    loss_kwh_micro: to_micro(p.loss_kwh),
                 });
                 seq += 1;
                 traded = true;

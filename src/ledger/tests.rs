@@ -16,6 +16,7 @@ fn sample_tx() -> Tx {
         amount_micro: 665,
         fee_micro: 7,
         import_kwh_micro: 0,
+        loss_kwh_micro: 0,
         export_kwh_micro: 0,
     }
 }

@@ -65,6 +65,7 @@ pub struct HouseholdTotals {
     pub grid_import_kwh_micro: i64,
     pub grid_export_kwh_micro: i64,
     pub rewards_received: i64,
+    pub network_fees_paid: i64,
     pub transactions: u64,
 }
 
@@ -108,7 +109,7 @@ pub fn tx_from_json(t: &TxJson, members: &Members) -> Result<Tx, String> {
 /// The hashed form of a JSON transaction whose accounts are already resolved.
 fn tx_with_accounts(t: &TxJson, seller: AccountRef, buyer: AccountRef) -> Result<Tx, String> {
     let kind = TxKind::from_label(&t.kind).ok_or_else(|| format!("transaction {}: unknown kind `{}`", t.id, t.kind))?;
-    for (name, v) in [("kwh", t.kwh), ("price", t.price), ("amount", t.amount), ("fee", t.fee)] {
+    for (name, v) in [("kwh", t.kwh), ("price", t.price), ("amount", t.amount), ("fee", t.fee), ("loss_kwh", t.loss_kwh.unwrap_or(0.0))] {
         if !v.is_finite() || v < 0.0 {
             return Err(format!("transaction {}: `{name}` must be a number ≥ 0, got {v}", t.id));
         }
@@ -125,6 +126,7 @@ fn tx_with_accounts(t: &TxJson, seller: AccountRef, buyer: AccountRef) -> Result
         fee_micro: to_micro(t.fee),
         import_kwh_micro: t.import_kwh.map(to_micro).unwrap_or(0),
         export_kwh_micro: t.export_kwh.map(to_micro).unwrap_or(0),
+        loss_kwh_micro: t.loss_kwh.map(to_micro).unwrap_or(0),
     })
 }
 
@@ -140,7 +142,8 @@ fn add_totals(totals: &mut [HouseholdTotals], tx: &Tx) {
                 TxKind::P2p | TxKind::PoolSell => {
                     s.p2p_received += tx.amount_micro;
                     s.fees_paid += tx.fee_micro;
-                    s.p2p_sold_kwh_micro += tx.kwh_micro;
+                    // A household's meter counts what it sent.
+                    s.p2p_sold_kwh_micro += tx.kwh_micro + if tx.kind == TxKind::P2p { tx.loss_kwh_micro } else { 0 };
                 }
                 TxKind::Grid => {
                     s.grid_net_paid -= tx.amount_micro;
@@ -148,7 +151,7 @@ fn add_totals(totals: &mut [HouseholdTotals], tx: &Tx) {
                     s.grid_export_kwh_micro += tx.export_kwh_micro;
                 }
                 TxKind::Reward => s.rewards_received += tx.amount_micro,
-                TxKind::PoolBuy => {}
+                TxKind::PoolBuy | TxKind::NetworkFee => {}
             }
         }
     }
@@ -165,6 +168,7 @@ fn add_totals(totals: &mut [HouseholdTotals], tx: &Tx) {
                     b.grid_import_kwh_micro += tx.import_kwh_micro;
                     b.grid_export_kwh_micro += tx.export_kwh_micro;
                 }
+                TxKind::NetworkFee => b.network_fees_paid += tx.amount_micro,
                 TxKind::PoolSell | TxKind::Reward => {}
             }
         }
@@ -388,6 +392,9 @@ pub struct HouseholdRow {
     pub grid_received: String,
     pub fees_paid: String,
     pub rewards_received: String,
+    /// Absent in files written before network fees existed.
+    #[serde(default)]
+    pub network_fees_paid: Option<String>,
 }
 
 pub fn read_households(path: &Path) -> Result<Vec<HouseholdRow>, Failure> {
@@ -408,6 +415,7 @@ pub fn compare(row: &HouseholdRow, t: &HouseholdTotals, balance: i64) -> Option<
         ("p2p_received", money(&row.p2p_received), t.p2p_received),
         ("fees_paid", money(&row.fees_paid), t.fees_paid),
         ("rewards_received", money(&row.rewards_received), t.rewards_received),
+        ("network_fees_paid", row.network_fees_paid.as_deref().map_or(Some(0), money), t.network_fees_paid),
         ("grid_paid − grid_received", money(&row.grid_paid).zip(money(&row.grid_received)).map(|(a, b)| a - b), t.grid_net_paid),
     ];
     for (name, csv, ledger) in exact {

@@ -39,6 +39,10 @@ impl TradingRule for BillSharing {
         &RULE
     }
 
+    fn pools(&self) -> bool {
+        true
+    }
+
     fn clear(&mut self, book: &mut OrderBook, ctx: &MarketContext, _rng: &mut ChaCha8Rng, out: &mut Clearing) {
         clear_at_tariff(book, ctx, out, SELLER_IR_EXEMPT, prices);
     }

@@ -5,7 +5,7 @@
 //! at the resting order's price (the standard CDA rule); what is left rests in the book.
 
 use super::registry::RuleInfo;
-use super::{Clearing, MarketContext, Order, OrderBook, Seller, Trade, TradingRule, MIN_TRADE_KWH};
+use super::{Clearing, MarketContext, Order, OrderBook, Trade, TradingRule, MIN_TRADE_KWH};
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use std::cmp::Reverse;
@@ -57,7 +57,7 @@ impl TradingRule for Continuous {
                 let q = left[t].min(left[best.index]);
                 let resting = self.arrivals[best.index].1;
                 let (buyer, seller) = if is_bid { (order, resting) } else { (resting, order) };
-                out.trades.push(Trade { seller: Seller::Household { index: seller.household, source: seller.source }, buyer: buyer.household, kwh: q, price: resting.limit });
+                out.trades.push(Trade::between(&seller, buyer.household, q, resting.limit));
                 left[t] -= q;
                 left[best.index] -= q;
                 if left[best.index] <= MIN_TRADE_KWH {

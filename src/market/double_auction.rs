@@ -10,7 +10,7 @@
 //! order; a partially matched order is split across rows.
 
 use super::registry::{ParamInfo, RuleInfo};
-use super::{Clearing, MarketContext, Order, OrderBook, Seller, Trade, TradingRule, MIN_TRADE_KWH};
+use super::{Clearing, MarketContext, Order, OrderBook, Trade, TradingRule, MIN_TRADE_KWH};
 use crate::money::PricePerKwh;
 use rand_chacha::ChaCha8Rng;
 use std::cmp::Ordering;
@@ -77,7 +77,7 @@ impl TradingRule for DoubleAuction {
     fn clear(&mut self, book: &mut OrderBook, _ctx: &MarketContext, _rng: &mut ChaCha8Rng, out: &mut Clearing) {
         let mut marginal: Option<(PricePerKwh, PricePerKwh)> = None;
         match_merit_order(book, |bid, ask, kwh| {
-            out.trades.push(Trade { seller: Seller::Household { index: ask.household, source: ask.source }, buyer: bid.household, kwh, price: PricePerKwh(0) });
+            out.trades.push(Trade::between(ask, bid.household, kwh, PricePerKwh(0)));
             marginal = Some((ask.limit, bid.limit));
         });
         if let Some((a, b)) = marginal {

@@ -8,7 +8,7 @@
 
 use super::double_auction::match_merit_order_at;
 use super::registry::{ParamInfo, RuleInfo};
-use super::{Clearing, MarketContext, Order, OrderBook, Seller, Trade, TradingRule, MIN_TRADE_KWH};
+use super::{Clearing, MarketContext, Order, OrderBook, Trade, TradingRule, MIN_TRADE_KWH};
 use crate::money::PricePerKwh;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -140,7 +140,7 @@ impl TradingRule for Hierarchical {
             let (mut bought, mut sold) = (vec![0.0; sub.bids.len()], vec![0.0; sub.asks.len()]);
             match_merit_order_at(&mut sub, |bids, asks, i, j, kwh| {
                 let (bid, ask) = (&bids[i], &asks[j]);
-                out.trades.push(Trade { seller: Seller::Household { index: ask.household, source: ask.source }, buyer: bid.household, kwh, price: PricePerKwh(0) });
+                out.trades.push(Trade::between(ask, bid.household, kwh, PricePerKwh(0)));
                 marginal = Some((ask.limit, bid.limit));
                 bought[i] += kwh;
                 sold[j] += kwh;

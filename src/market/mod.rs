@@ -17,6 +17,7 @@ pub mod preference;
 pub mod registry;
 pub mod sdr;
 pub mod transport;
+pub mod zones;
 
 use crate::battery::{Battery, BatteryMarketPolicy};
 use crate::household::{Household, HouseholdIds, Meter};
@@ -78,8 +79,63 @@ pub enum Seller {
 pub struct Trade {
     pub seller: Seller,
     pub buyer: u32,
+    /// Energy delivered to the buyer. Rules write the energy matched; after the step's power
+    /// flow, line losses on the way are taken off (see `grid::trade_losses`), so the seller sent
+    /// `kwh + loss_kwh`.
     pub kwh: f64,
+    /// Energy price per kWh (the network fee comes on top).
     pub price: PricePerKwh,
+    /// Energy lost on the lines between seller and buyer, kWh.
+    pub loss_kwh: f64,
+    /// Network fee per kWh sent, by the zones the delivery crosses (see [`zones`]).
+    pub fee: PricePerKwh,
+}
+
+impl Trade {
+    /// A delivery of `kwh` from the household behind `ask` to `buyer`.
+    pub fn between(ask: &Order, buyer: u32, kwh: f64, price: PricePerKwh) -> Trade {
+        Trade { seller: Seller::Household { index: ask.household, source: ask.source }, buyer, kwh, price, loss_kwh: 0.0, fee: PricePerKwh(0) }
+    }
+
+    /// A delivery from the pool (pooling rules).
+    pub fn from_pool(buyer: u32, kwh: f64, price: PricePerKwh) -> Trade {
+        Trade { seller: Seller::Pool, buyer, kwh, price, loss_kwh: 0.0, fee: PricePerKwh(0) }
+    }
+
+    /// Energy the seller sent, kWh.
+    pub fn kwh_sent(&self) -> f64 {
+        self.kwh + self.loss_kwh
+    }
+
+    /// The energy the buyer pays the energy price for, by who bears the losses.
+    pub fn billed_kwh(&self, bearer: LossBearer) -> f64 {
+        match bearer {
+            LossBearer::Seller => self.kwh,
+            LossBearer::Buyer => self.kwh_sent(),
+            LossBearer::Shared => self.kwh + 0.5 * self.loss_kwh,
+        }
+    }
+}
+
+/// Who pays for the energy lost between seller and buyer (a market setting, for every rule):
+/// the seller is paid only for what arrives, the buyer pays for what was sent, or they split
+/// the loss half and half.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub enum LossBearer {
+    #[default]
+    Seller,
+    Buyer,
+    Shared,
+}
+
+impl LossBearer {
+    pub fn label(self) -> &'static str {
+        match self {
+            LossBearer::Seller => "seller",
+            LossBearer::Buyer => "buyer",
+            LossBearer::Shared => "shared",
+        }
+    }
 }
 
 /// A seller's sale into a pool (pooling rules only).
@@ -136,6 +192,14 @@ pub struct MarketLocality(pub std::sync::Arc<nearest::Locality>);
 #[derive(Resource, Clone)]
 pub struct MarketCommunities(pub std::sync::Arc<hierarchical::Communities>);
 
+/// The households' zones and the network fee schedule, resolved once per run.
+#[derive(Resource, Clone, Default)]
+pub struct MarketZones(pub std::sync::Arc<zones::ZoneFees>);
+
+/// Who bears line losses on peer deliveries (the scenario's `market.loss_bearer`).
+#[derive(Resource, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LossPolicy(pub LossBearer);
+
 /// The households' stated preferences, resolved once per run.
 #[derive(Resource, Clone)]
 pub struct MarketPreferences(pub std::sync::Arc<preference::Preferences>);
@@ -149,6 +213,11 @@ pub struct PriceCeiling(pub PricePerKwh);
 /// and limit price (individual rationality) and must not depend on the order of the book.
 pub trait TradingRule: Send + Sync + 'static {
     fn info(&self) -> &'static registry::RuleInfo;
+    /// True for rules that pool supply (no pairs): network fees are then charged on the
+    /// share of energy crossing zones instead of clearing zone by zone.
+    fn pools(&self) -> bool {
+        false
+    }
     /// Clears one step. `rng` is this step's market stream; `out` is empty on entry.
     fn clear(&mut self, book: &mut OrderBook, ctx: &MarketContext, rng: &mut ChaCha8Rng, out: &mut Clearing);
 }
@@ -165,6 +234,8 @@ pub struct MarketSeed(pub u64);
 #[derive(Resource, Debug, Default)]
 pub struct Deliveries {
     pub bought_kwh: Vec<f64>,
+    /// On an island: PV surplus nobody bought (curtailed), which can make up line losses.
+    pub unsold_kwh: Vec<f64>,
     pub sold_pv_kwh: Vec<f64>,
     pub sold_battery_kwh: Vec<f64>,
 }
@@ -240,8 +311,11 @@ pub fn submit_orders(
     }
 }
 
-/// Clears the book with the active rule. Reads `OrderBook`, `StepPrices`, `SimClock`,
-/// `MarketSeed`; writes `Clearing`. Runs in `SimSystems::MarketClearing`, after orders.
+/// Clears the book with the active rule; with network fees, pair-forming rules clear zone by
+/// zone and every trade gets its fee (see [`zones`]). Reads `OrderBook`, `StepPrices`,
+/// `SimClock`, `MarketSeed`, `MarketZones`; writes `Clearing`. Runs in
+/// `SimSystems::MarketClearing`, after orders.
+#[allow(clippy::too_many_arguments)]
 pub fn clear_market(
     clock: Res<SimClock>,
     prices: Res<StepPrices>,
@@ -249,6 +323,8 @@ pub fn clear_market(
     locality: Option<Res<MarketLocality>>,
     preferences: Option<Res<MarketPreferences>>,
     communities: Option<Res<MarketCommunities>>,
+    zones: Option<Res<MarketZones>>,
+    mut scratch: Local<zones::ZoneScratch>,
     mut rule: ResMut<ActiveRule>,
     mut book: ResMut<OrderBook>,
     mut clearing: ResMut<Clearing>,
@@ -259,9 +335,30 @@ pub fn clear_market(
     }
     let ctx = MarketContext { step: clock.step, prices: *prices, locality: locality.map(|l| l.0.clone()), preferences: preferences.map(|p| p.0.clone()), communities: communities.map(|c| c.0.clone()) };
     let mut rng = rng(seed.0, Stream::Market, clock.step);
-    rule.0.clear(&mut book, &ctx, &mut rng, &mut clearing);
+    clear_book(&mut *rule.0, &mut book, &ctx, &mut rng, &mut clearing, zones.as_ref().map(|z| &*z.0), &mut scratch);
+}
+
+/// Clears one book with `rule`: with network fees, pair-forming rules clear zone by zone and
+/// every trade gets its fee (see [`zones`]). The path every run takes; `out` is empty on entry.
+pub fn clear_book(
+    rule: &mut dyn TradingRule,
+    book: &mut OrderBook,
+    ctx: &MarketContext,
+    rng: &mut ChaCha8Rng,
+    out: &mut Clearing,
+    zones: Option<&zones::ZoneFees>,
+    scratch: &mut zones::ZoneScratch,
+) {
+    let zf = zones.filter(|z| !z.fees.is_zero());
+    match zf {
+        Some(zf) if !rule.pools() => zones::clear_by_zone(rule, book, ctx, rng, out, zf, scratch),
+        _ => rule.clear(book, ctx, rng, out),
+    }
     // Rules skip dust themselves (a pool must keep every share to stay balanced).
-    clearing.trades.retain(|t| t.kwh > 0.0);
+    out.trades.retain(|t| t.kwh > 0.0);
+    if let Some(zf) = zf {
+        zones::charge_fees(out, zf);
+    }
 }
 
 /// Applies the clearing: peer deliveries, battery discharge for stored energy sold, and the rest
@@ -276,7 +373,7 @@ pub fn deliver(
 ) {
     let n = ids.0.len();
     let d = &mut *scratch;
-    for v in [&mut d.bought_kwh, &mut d.sold_pv_kwh, &mut d.sold_battery_kwh] {
+    for v in [&mut d.bought_kwh, &mut d.unsold_kwh, &mut d.sold_pv_kwh, &mut d.sold_battery_kwh] {
         v.clear();
         v.resize(n, 0.0);
     }
@@ -317,6 +414,7 @@ pub fn deliver(
             // Added to what line limits already cut.
             m.curtailed_kwh += left_surplus;
             m.unserved_kwh += left_deficit;
+            d.unsold_kwh[i] = left_surplus;
         }
     }
 }

@@ -11,7 +11,7 @@
 //! node keeps a cursor past exhausted sellers, so buyers scan each list once (O(orders × depth)).
 
 use super::registry::{ParamInfo, RuleInfo};
-use super::{Clearing, MarketContext, Order, OrderBook, Seller, Trade, TradingRule, MIN_TRADE_KWH};
+use super::{Clearing, MarketContext, Order, OrderBook, Trade, TradingRule, MIN_TRADE_KWH};
 use crate::money::PricePerKwh;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -78,7 +78,7 @@ impl TradingRule for Nearest {
                     let q = need.min(self.left[k]);
                     if q > MIN_TRADE_KWH {
                         let ask = book.asks[k];
-                        out.trades.push(Trade { seller: Seller::Household { index: ask.household, source: ask.source }, buyer: bid.household, kwh: q, price });
+                        out.trades.push(Trade::between(&ask, bid.household, q, price));
                         need -= q;
                         self.left[k] -= q;
                     }
@@ -162,7 +162,7 @@ impl Locality {
 mod tests {
     use super::*;
     use crate::grid::generate::{generate, LayoutParams};
-    use crate::market::OfferSource;
+    use crate::market::{OfferSource, Seller};
     use crate::scenario::schema::{Layout, NodeKind};
     use crate::tariff::StepPrices;
     use std::sync::Arc;

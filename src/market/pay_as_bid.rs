@@ -5,7 +5,7 @@
 
 use super::double_auction::match_merit_order;
 use super::registry::RuleInfo;
-use super::{Clearing, MarketContext, OrderBook, Seller, Trade, TradingRule};
+use super::{Clearing, MarketContext, OrderBook, Trade, TradingRule};
 use rand_chacha::ChaCha8Rng;
 
 pub static RULE: RuleInfo = RuleInfo {
@@ -24,7 +24,7 @@ impl TradingRule for PayAsBid {
 
     fn clear(&mut self, book: &mut OrderBook, _ctx: &MarketContext, _rng: &mut ChaCha8Rng, out: &mut Clearing) {
         match_merit_order(book, |bid, ask, kwh| {
-            out.trades.push(Trade { seller: Seller::Household { index: ask.household, source: ask.source }, buyer: bid.household, kwh, price: bid.limit });
+            out.trades.push(Trade::between(ask, bid.household, kwh, bid.limit));
         });
     }
 }

@@ -7,7 +7,7 @@
 //! Orders whose limits cannot accept the internal price (a bid below it, an ask above it) stay
 //! out of the pool; the price is recomputed without them until no order is excluded.
 
-use super::{Clearing, Order, OrderBook, PoolSale, Seller, Trade, MIN_TRADE_KWH};
+use super::{Clearing, Order, OrderBook, PoolSale, Trade, MIN_TRADE_KWH};
 use crate::money::PricePerKwh;
 
 /// Rounds of excluding incompatible orders before giving up on the remaining ones.
@@ -68,7 +68,7 @@ pub fn clear_pooled(book: &mut OrderBook, out: &mut Clearing, exempt_sellers: bo
         // energy balance between buyers and sellers.
         let kwh = (o.kwh * buy_share).min(o.kwh);
         if kwh > 0.0 {
-            out.trades.push(Trade { seller: Seller::Pool, buyer: o.household, kwh, price: p.internal });
+            out.trades.push(Trade::from_pool(o.household, kwh, p.internal));
         }
     }
     for (o, _) in book.asks.iter().zip(&ask_in).filter(|(_, k)| **k) {

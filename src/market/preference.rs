@@ -27,7 +27,7 @@ use super::double_auction::match_merit_order;
 use super::nearest::Locality;
 use super::registry::{ParamInfo, RuleInfo};
 use super::transport::Transport;
-use super::{Clearing, MarketContext, OfferSource, Order, OrderBook, Seller, Trade, TradingRule, MIN_TRADE_KWH};
+use super::{Clearing, MarketContext, OfferSource, Order, OrderBook, Trade, TradingRule, MIN_TRADE_KWH};
 use crate::money::PricePerKwh;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -219,12 +219,7 @@ impl Preference {
 
     fn record(&mut self, io: &Inputs, k_bid: usize, k_ask: usize, kwh: f64, out: &mut Clearing) {
         let (bid, ask) = (&io.bids[k_bid], &io.asks[k_ask]);
-        out.trades.push(Trade {
-            seller: Seller::Household { index: ask.household, source: ask.source },
-            buyer: bid.household,
-            kwh,
-            price: pair_price(io.prefs, io.locality, bid, ask),
-        });
+        out.trades.push(Trade::between(ask, bid.household, kwh, pair_price(io.prefs, io.locality, bid, ask)));
         self.bid_left[k_bid] -= kwh;
         self.ask_left[k_ask] -= kwh;
     }
@@ -264,6 +259,7 @@ impl Preference {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::market::Seller;
     use crate::tariff::StepPrices;
 
     fn order(household: u32, kwh: f64, price: i64, source: OfferSource) -> Order {

@@ -96,6 +96,8 @@ pub struct HouseholdDef {
     pub preferences: schema::PreferencesSpec,
     /// Community path, outermost first (resolved: from the scenario or from the grid).
     pub community: Vec<String>,
+    /// Place on the grid, outermost first (feeder, then street): the zones of network fees.
+    pub grid_path: Vec<String>,
 }
 
 /// Battery market policy, resolved.
@@ -147,6 +149,8 @@ pub struct Scenario {
     pub rule_params: BTreeMap<String, f64>,
     pub battery_policy: BatteryPolicy,
     pub network: crate::grid::network::NetworkConfig,
+    pub network_fees: crate::market::zones::NetworkFees,
+    pub loss_bearer: crate::market::LossBearer,
     pub profiles: Arc<ProfileTable>,
     /// The ledger's settings; `None` when the ledger is off.
     pub ledger: Option<crate::ledger::LedgerConfig>,
@@ -259,6 +263,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     let specs = generate::expand_households(&file, &mut v);
     v.range("network.nominal_voltage_v", file.network.nominal_voltage_v, validate::Bound::Incl(100.0), validate::Bound::Incl(100_000.0), "V");
     v.range("network.voltage_tolerance", file.network.voltage_tolerance, validate::Bound::Above(0.0), validate::Bound::Incl(0.5), "(per unit)");
+    validate::check_network_fees(&mut v, &file.network.fees);
     v.finish()?;
     let (Some(zone), Some(start_utc), Some(rule)) = (zone, start_utc, rule) else {
         unreachable!("errors above were reported by finish()")
@@ -290,6 +295,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
             load,
             battery: h.battery,
             bidding: h.bidding,
+            grid_path: grid_community(&topology, &parents, node),
             community: match &h.community {
                 Some(c) => c.split('/').map(str::to_string).collect(),
                 None => grid_community(&topology, &parents, node),
@@ -341,6 +347,15 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
             voltage_tolerance: file.network.voltage_tolerance,
             enforce_voltage_limits: file.network.enforce_voltage_limits,
         },
+        network_fees: {
+            let [street, feeder, across] = file.network.fees.resolved();
+            crate::market::zones::NetworkFees {
+                same_street: PricePerKwh::from_units(street),
+                same_feeder: PricePerKwh::from_units(feeder),
+                across_feeders: PricePerKwh::from_units(across),
+            }
+        },
+        loss_bearer: file.market.loss_bearer,
         battery_policy: BatteryPolicy {
             market_reserve_soc: file.battery_policy.market_reserve_soc,
             market_offer_price: file.battery_policy.market_offer_price_per_kwh.map(PricePerKwh::from_units),

@@ -103,11 +103,44 @@ pub struct NetworkSpec {
     /// meshed grids have no voltages in the DC model).
     #[serde(default = "default_true")]
     pub enforce_voltage_limits: bool,
+    /// Network fees per kWh sent, by the zones a peer delivery crosses, paid by the buyer to the
+    /// network operator (default: none).
+    #[serde(default)]
+    pub fees: NetworkFeesSpec,
 }
 
 impl Default for NetworkSpec {
     fn default() -> Self {
-        NetworkSpec { nominal_voltage_v: default_nominal_voltage_v(), enforce_line_limits: true, voltage_tolerance: default_voltage_tolerance(), enforce_voltage_limits: true }
+        NetworkSpec {
+            nominal_voltage_v: default_nominal_voltage_v(),
+            enforce_line_limits: true,
+            voltage_tolerance: default_voltage_tolerance(),
+            enforce_voltage_limits: true,
+            fees: NetworkFeesSpec::default(),
+        }
+    }
+}
+
+/// Network fees by zone, per kWh (currency units). Zones come from the grid: same street, same
+/// feeder, across feeders (see `src/market/zones.rs`). Fees may not decrease outwards; an unset
+/// fee is the next inner one (the street fee defaults to 0).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkFeesSpec {
+    #[serde(default)]
+    pub same_street_per_kwh: Option<f64>,
+    #[serde(default)]
+    pub same_feeder_per_kwh: Option<f64>,
+    #[serde(default)]
+    pub across_feeders_per_kwh: Option<f64>,
+}
+
+impl NetworkFeesSpec {
+    /// (same street, same feeder, across feeders) with unset fees filled from the inside out.
+    pub fn resolved(&self) -> [f64; 3] {
+        let street = self.same_street_per_kwh.unwrap_or(0.0);
+        let feeder = self.same_feeder_per_kwh.unwrap_or(street);
+        [street, feeder, self.across_feeders_per_kwh.unwrap_or(feeder)]
     }
 }
 
@@ -504,11 +537,15 @@ pub struct MarketSpec {
     /// Rule parameters by name (see `peergrid rules`).
     #[serde(default)]
     pub params: BTreeMap<String, f64>,
+    /// Who pays for energy lost on the lines between seller and buyer: `Seller` (paid only for
+    /// what arrives; default), `Buyer` (pays for what was sent) or `Shared` (half each).
+    #[serde(default)]
+    pub loss_bearer: crate::market::LossBearer,
 }
 
 impl Default for MarketSpec {
     fn default() -> Self {
-        MarketSpec { rule: default_rule(), params: BTreeMap::new() }
+        MarketSpec { rule: default_rule(), params: BTreeMap::new(), loss_bearer: Default::default() }
     }
 }
 

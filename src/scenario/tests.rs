@@ -123,3 +123,18 @@ fn events_name_their_household_and_step() {
     assert!(msgs.iter().any(|m| m.contains("events[1].household") && m.contains("`zz`")), "{msgs:?}");
     assert!(msgs.iter().any(|m| m.contains("events[2].community") && m.contains("a//b")), "{msgs:?}");
 }
+
+#[test]
+fn network_fees_must_not_decrease_outwards_and_loss_bearer_is_named() {
+    let with = |net: &str| STREET.replace("topology: Generated(layout: Street),", &format!("topology: Generated(layout: Street),\n    {net}"));
+    let e = errors(&with("network: (fees: (same_street_per_kwh: 0.03, same_feeder_per_kwh: 0.02))"));
+    assert_eq!(e[0].location, Location::Field("network.fees.same_feeder_per_kwh".into()));
+    assert!(e[0].message.contains("may not decrease outwards"), "{}", e[0].message);
+    let e = errors(&with("network: (fees: (across_feeders_per_kwh: -1.0))"));
+    assert_eq!(e[0].location, Location::Field("network.fees.across_feeders_per_kwh".into()));
+    let e = errors(&with("market: (loss_bearer: Nobody),"));
+    assert!(e[0].to_string().contains("Nobody"), "{}", e[0]);
+    let s = crate::testing::scenario(&with("network: (fees: (same_street_per_kwh: 0.01, across_feeders_per_kwh: 0.04)),\n    market: (loss_bearer: Shared),"));
+    assert_eq!(s.network_fees.same_feeder, crate::money::PricePerKwh(10_000), "an unset fee is the next inner one");
+    assert_eq!(s.loss_bearer, crate::market::LossBearer::Shared);
+}

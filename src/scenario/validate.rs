@@ -258,3 +258,24 @@ pub fn check_ledger(v: &mut Validator, l: &LedgerSpec, ids: &[String]) -> Option
         write_jsonl: l.write_jsonl,
     })
 }
+
+/// Network fees: each between 0 and the price bound, and not decreasing outwards (zonal
+/// clearing lowers a bid by its zone's fee and charges the fee of the zones really crossed).
+pub fn check_network_fees(v: &mut Validator, fees: &NetworkFeesSpec) {
+    let [street, feeder, across] = fees.resolved();
+    let fields = [("same_street_per_kwh", street), ("same_feeder_per_kwh", feeder), ("across_feeders_per_kwh", across)];
+    let mut ok = true;
+    for (name, value) in fields {
+        ok &= v.range(&format!("network.fees.{name}"), value, Bound::Incl(0.0), Bound::Incl(MAX_NETWORK_FEE_PER_KWH), "per kWh");
+    }
+    if ok {
+        for pair in fields.windows(2) {
+            if pair[1].1 < pair[0].1 {
+                v.err(&format!("network.fees.{}", pair[1].0), format!("is {} but must be at least {} ({}): fees may not decrease outwards", pair[1].1, pair[0].0, pair[0].1));
+            }
+        }
+    }
+}
+
+/// Largest network fee accepted, per kWh (currency units).
+pub const MAX_NETWORK_FEE_PER_KWH: f64 = 10.0;
