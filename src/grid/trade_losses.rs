@@ -288,7 +288,7 @@ mod tests {
 
     #[test]
     fn a_pair_loses_the_loss_factors_of_its_path() {
-        let (m, p) = setup();
+        let (_, p) = setup();
         assert!((p.pair(2, 3) - 0.03).abs() < 1e-12, "2 → 1 → 3: 0.02 + 0.01");
         assert!((p.pair(2, 0) - 0.03).abs() < 1e-12, "2 → 1 → 0: 0.02 + 0.01");
         assert_eq!(p.pair(3, 3), 0.0);

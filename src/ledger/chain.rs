@@ -20,6 +20,22 @@ use std::thread::JoinHandle;
 /// Sealed blocks waiting for the writer; bounded so memory stays flat on long runs.
 pub const QUEUE_BLOCKS: usize = 64;
 
+/// Recently hashed blocks kept for live views (the demo's block feed).
+pub const RECENT_BLOCKS: usize = 16;
+
+/// A hashed block, as a live view shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockInfo {
+    pub height: u64,
+    pub hash: Hash,
+    pub step: u64,
+    pub producer: u32,
+    pub transactions: u32,
+}
+
+/// The last [`RECENT_BLOCKS`] blocks, newest last, shared between the writer and readers.
+pub type RecentBlocks = Arc<std::sync::Mutex<std::collections::VecDeque<BlockInfo>>>;
+
 /// Blocks with more transactions than this hash their leaves in parallel.
 const PARALLEL_LEAVES: usize = 2048;
 
@@ -104,6 +120,7 @@ pub struct ChainResult {
 }
 
 struct Writer {
+    recent: RecentBlocks,
     seed: u64,
     frame: TimeFrame,
     ids: Arc<Vec<String>>,
@@ -122,6 +139,7 @@ struct Writer {
 pub struct Chain {
     sender: Option<SyncSender<SealedBlock>>,
     handle: Option<JoinHandle<ChainResult>>,
+    recent: RecentBlocks,
 }
 
 impl Chain {
@@ -135,12 +153,15 @@ impl Chain {
             None => None,
         };
         let (sender, receiver) = sync_channel(QUEUE_BLOCKS);
+        let recent = RecentBlocks::default();
+        let recent_w = recent.clone();
         let handle = std::thread::Builder::new().name("peergrid-ledger".into()).spawn(move || {
             let n = ids.len();
             let keys: Vec<[u8; 32]> = (0..n as u32).map(|i| signing_key(seed, i).verifying_key().to_bytes()).collect();
             let state = State::new(n);
             let (header, genesis) = super::genesis_header(&info, &ids, &keys, &state, frame.start_utc.timestamp());
             let mut writer = Writer {
+                recent: recent_w,
                 seed,
                 frame,
                 ids,
@@ -161,7 +182,13 @@ impl Chain {
             }
             pool.install(|| writer.run(receiver))
         })?;
-        Ok(Chain { sender: Some(sender), handle: Some(handle) })
+        Ok(Chain { sender: Some(sender), handle: Some(handle), recent })
+    }
+
+    /// The last blocks hashed so far, newest last (the writer may lag the simulation by up to
+    /// [`QUEUE_BLOCKS`] blocks).
+    pub fn recent(&self) -> Vec<BlockInfo> {
+        self.recent.lock().map(|r| r.iter().copied().collect()).unwrap_or_default()
     }
 
     /// Queues a sealed block (blocks while the queue is full).
@@ -239,5 +266,11 @@ impl Writer {
         r.height += 1;
         r.transactions += b.txs.len() as u64;
         r.missed_slots += header.missed.len() as u64;
+        if let Ok(mut recent) = self.recent.lock() {
+            if recent.len() == RECENT_BLOCKS {
+                recent.pop_front();
+            }
+            recent.push_back(BlockInfo { height, hash, step: b.step, producer: b.producer, transactions: b.txs.len() as u32 });
+        }
     }
 }

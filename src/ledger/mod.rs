@@ -136,6 +136,16 @@ impl Ledger {
         })
     }
 
+    /// The last blocks hashed so far, newest last (for live views).
+    pub fn recent_blocks(&self) -> Vec<chain::BlockInfo> {
+        self.chain.recent()
+    }
+
+    /// Household ids, by index.
+    pub fn member_id(&self, index: u32) -> &str {
+        self.ids.get(index as usize).map_or("?", |s| s.as_str())
+    }
+
     /// Waits for the writer to finish; returns the first error seen. Idempotent.
     pub fn finish(&mut self) -> Result<&chain::ChainResult, String> {
         if self.result.is_none() {
