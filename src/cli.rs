@@ -87,6 +87,9 @@ pub enum Command {
         #[arg(long)]
         trades: bool,
     },
+    /// Live map of the grid for workshops: houses, lines, power moving, blocks being sealed
+    /// (needs a build with `--features viz`).
+    Demo(DemoArgs),
     /// Write a Merkle inclusion proof of one transaction (JSON) for `verify --proof`.
     Prove {
         /// A run folder or a ledger.jsonl file.
@@ -98,6 +101,73 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Scenario file (RON).
+    pub scenario: PathBuf,
+    /// Trading rule to start with (R switches while it runs).
+    #[arg(long)]
+    pub rule: Option<String>,
+    /// Random seed, instead of the scenario's (N restarts with the next one).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Steps per second to start with (keys 1-4 change it).
+    #[arg(long, value_enum, default_value = "10")]
+    pub speed: DemoSpeed,
+    /// Window size, px.
+    #[arg(long, default_value_t = 1280)]
+    pub width: u32,
+    #[arg(long, default_value_t = 720)]
+    pub height: u32,
+    /// Simulate this many steps before the first frame (e.g. to open at midday).
+    #[arg(long, default_value_t = 0)]
+    pub start_step: u64,
+    /// Show N frames, print the frame rate and exit (with --screenshot: default 60).
+    #[arg(long)]
+    pub frames: Option<u64>,
+    /// Save the window as PNG after the frames (and the houses' screen positions as FILE.json).
+    #[arg(long, value_name = "FILE")]
+    pub screenshot: Option<PathBuf>,
+}
+
+/// Steps per second the demo runs at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoSpeed {
+    /// One step per second.
+    #[value(name = "1")]
+    One,
+    #[value(name = "10")]
+    Ten,
+    #[value(name = "100")]
+    Hundred,
+    /// As many steps as fit in a frame's time budget.
+    #[value(name = "max")]
+    Max,
+}
+
+impl DemoSpeed {
+    pub const ALL: [DemoSpeed; 4] = [DemoSpeed::One, DemoSpeed::Ten, DemoSpeed::Hundred, DemoSpeed::Max];
+
+    /// Steps per second; `None`: as fast as possible.
+    pub fn steps_per_second(self) -> Option<f64> {
+        match self {
+            DemoSpeed::One => Some(1.0),
+            DemoSpeed::Ten => Some(10.0),
+            DemoSpeed::Hundred => Some(100.0),
+            DemoSpeed::Max => None,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            DemoSpeed::One => "1x",
+            DemoSpeed::Ten => "10x",
+            DemoSpeed::Hundred => "100x",
+            DemoSpeed::Max => "max",
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -182,7 +252,37 @@ pub fn main() -> ExitCode {
             Err(f) => ledger_failure(&f),
         },
         Command::Prove { dir, tx, out } => cmd_prove(dir, tx, out),
+        Command::Demo(args) => cmd_demo(args),
     }
+}
+
+#[cfg(feature = "viz")]
+fn cmd_demo(args: DemoArgs) -> ExitCode {
+    let opts = crate::viz::DemoOptions {
+        scenario: args.scenario,
+        rule: args.rule,
+        seed: args.seed,
+        width: args.width,
+        height: args.height,
+        speed: args.speed,
+        start_step: args.start_step,
+        frames: args.frames,
+        screenshot: args.screenshot,
+    };
+    match crate::viz::run_demo(opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+#[cfg(not(feature = "viz"))]
+fn cmd_demo(args: DemoArgs) -> ExitCode {
+    let _ = args;
+    eprintln!("error: this peergrid was built without the live map; rebuild with `cargo build --release --features viz` (see the README's Demo section)");
+    ExitCode::from(EXIT_FAILURE)
 }
 
 /// Missing files are bad input (2); anything wrong inside a ledger is a failed check (1).

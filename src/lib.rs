@@ -29,6 +29,10 @@ pub mod solar;
 pub mod testing;
 pub mod time;
 pub mod weather;
+/// The live map for workshops (`peergrid demo`), behind the `viz` feature: the core never
+/// depends on it.
+#[cfg(feature = "viz")]
+pub mod viz;
 
 pub use error::InputError;
 pub use scenario::Scenario;

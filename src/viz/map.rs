@@ -1,0 +1,403 @@
+//! The map: houses, lines and the grid connection point at the topology's coordinates (metres),
+//! coloured by what they do this step, with power flow animated along the lines.
+
+use super::sim_view::{DemoSim, HouseState, View};
+use super::{DemoSystems, PANEL_WIDTH_PX};
+use crate::scenario::schema::NodeKind;
+use bevy::color::Mix;
+use bevy::core_pipeline::tonemapping::DebandDither;
+use bevy::input::mouse::AccumulatedMouseScroll;
+use bevy::prelude::*;
+
+/// A house's side on the map, m (at least [`MIN_HOUSE_PX`] on the first view).
+const HOUSE_SIZE_M: f32 = 10.0;
+const MIN_HOUSE_PX: f32 = 5.0;
+/// A line's width at no load, px on the first view; it grows to 3× at full load.
+const LINE_WIDTH_PX: f32 = 1.5;
+/// Share of the map's extent left as margin around it.
+const MAP_MARGIN: f32 = 0.06;
+/// Line loading from which a line shows as congested (red).
+pub const CONGESTED_LOADING: f64 = 0.99;
+/// Upper bounds of the line colour buckets, by loading.
+const LOADING_BUCKETS: [f64; 5] = [0.2, 0.4, 0.6, 0.8, CONGESTED_LOADING];
+/// Flow particles: at most this many on screen, at least this many kW each, moving this fast.
+const MAX_PARTICLES: usize = 3000;
+const KW_PER_PARTICLE: f64 = 1.0;
+const MAX_PARTICLES_PER_LINE: usize = 8;
+const PARTICLE_SPEED_PX_S: f32 = 40.0;
+const PARTICLE_LENGTH_PX: f32 = 4.0;
+/// Lines carrying less than this show no particles, kW.
+const MIN_FLOW_KW: f64 = 0.02;
+/// Camera: pan speed with keys, px/s; zoom per wheel notch and per second with keys.
+const PAN_PX_S: f32 = 600.0;
+const ZOOM_PER_NOTCH: f32 = 1.15;
+const ZOOM_PER_S: f32 = 3.0;
+/// Mouse travel below which a press and release is a click, not a drag, px.
+const CLICK_SLOP_PX: f32 = 4.0;
+
+/// House colours by state (also checked by the screenshot test through `capture`).
+pub fn house_color(state: HouseState) -> Color {
+    match state {
+        HouseState::Surplus => Color::srgb(0.20, 0.80, 0.30),
+        HouseState::SelfSufficient => Color::srgb(0.95, 0.85, 0.25),
+        HouseState::Buying => Color::srgb(0.95, 0.45, 0.15),
+        HouseState::Unserved => Color::srgb(0.80, 0.25, 0.90),
+    }
+}
+
+const HOUSE_STATES: [HouseState; 4] = [HouseState::Surplus, HouseState::SelfSufficient, HouseState::Buying, HouseState::Unserved];
+const NIGHT_SKY: Color = Color::srgb(0.03, 0.04, 0.10);
+const DAY_SKY: Color = Color::srgb(0.16, 0.24, 0.36);
+/// Irradiance at which the sky is fully "day", W/m².
+const FULL_DAY_GHI_W_M2: f64 = 600.0;
+const PV_MARK: Color = Color::srgb(0.10, 0.20, 0.55);
+const GAUGE_BACK: Color = Color::srgb(0.15, 0.15, 0.18);
+const GAUGE_FILL: Color = Color::srgb(0.40, 0.90, 1.00);
+const ROOT_COLOR: Color = Color::srgb(0.85, 0.85, 0.92);
+const PARTICLE_COLOR: Color = Color::srgb(1.0, 0.95, 0.55);
+const SELECTION_COLOR: Color = Color::WHITE;
+
+/// Map geometry, fixed for the run.
+#[derive(Resource, Debug, Default)]
+pub struct MapLayout {
+    pub house_pos: Vec<Vec2>,
+    pub house_size: f32,
+    line_ends: Vec<(Vec2, Vec2)>,
+    capacity_kw: Vec<f64>,
+    /// Centre and world units per pixel of the first view.
+    fit_center: Vec2,
+    fit_scale: f32,
+    line_width: f32,
+}
+
+#[derive(Resource)]
+struct Palette {
+    house: [Handle<ColorMaterial>; 4],
+    line: Vec<Handle<ColorMaterial>>,
+}
+
+#[derive(Component)]
+pub struct MapCamera;
+#[derive(Component)]
+struct HouseMark(u32);
+#[derive(Component)]
+struct LineMark(u32);
+#[derive(Component)]
+struct SocFill(u32);
+/// Small things (PV marks, battery gauges, service lines) hidden while they would be too small
+/// to see: on a 10,000-house overview they are most of the entities to draw.
+#[derive(Component)]
+struct Detail;
+/// Size in px below which [`Detail`] is hidden.
+const DETAIL_MIN_PX: f32 = 7.0;
+
+/// Mouse drag in progress.
+#[derive(Resource, Default)]
+struct Drag {
+    last: Option<Vec2>,
+    travelled: f32,
+}
+
+/// The map: spawned at start-up from the topology; camera, selection and colours every frame.
+pub struct MapPlugin;
+
+impl Plugin for MapPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<Drag>()
+            .add_systems(Startup, spawn_map)
+            .add_systems(Update, (camera_keys, mouse).in_set(DemoSystems::Input))
+            .add_systems(Update, (color_houses, color_lines, draw_flows, shade_sky, outline_selection, level_of_detail).in_set(DemoSystems::Draw));
+    }
+}
+
+fn loading_bucket(loading: f64) -> usize {
+    LOADING_BUCKETS.iter().position(|b| loading < *b).unwrap_or(LOADING_BUCKETS.len())
+}
+
+fn line_color(bucket: usize) -> Color {
+    if bucket >= LOADING_BUCKETS.len() {
+        return Color::srgb(1.0, 0.12, 0.10);
+    }
+    // Grey-blue at no load to amber near the limit.
+    let t = bucket as f32 / (LOADING_BUCKETS.len() - 1) as f32;
+    Color::srgb(0.45 + 0.5 * t, 0.50 + 0.25 * t, 0.60 - 0.45 * t)
+}
+
+/// Camera scale (world units per px) and centre that fit the map beside the panel.
+fn fit(bounds: Rect, window: Vec2) -> (Vec2, f32) {
+    let size = bounds.size() * (1.0 + 2.0 * MAP_MARGIN);
+    let map_px = Vec2::new((window.x - PANEL_WIDTH_PX).max(100.0), window.y);
+    let scale = (size.x / map_px.x).max(size.y / map_px.y).max(1e-3);
+    // Shift right by half the panel so the map centres in the area left of it.
+    (bounds.center() + Vec2::new(PANEL_WIDTH_PX * 0.5 * scale, 0.0), scale)
+}
+
+/// Spawns the camera, lines, houses (PV mark, battery gauge) and the connection point.
+/// Reads the simulation's topology and households. Runs at start-up.
+fn spawn_map(
+    mut commands: Commands,
+    sim: NonSend<DemoSim>,
+    window: Single<&Window>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<ColorMaterial>>,
+) {
+    let topo = &sim.scenario.topology;
+    let g = &topo.graph;
+    let pos = |n: petgraph::graph::NodeIndex| Vec2::new(g[n].x_m as f32, g[n].y_m as f32);
+    let mut bounds = Rect::from_center_size(pos(topo.root), Vec2::ZERO);
+    for n in g.node_indices() {
+        bounds = bounds.union_point(pos(n));
+    }
+    let (center, scale) = fit(bounds, Vec2::new(window.width(), window.height()));
+    let house_size = HOUSE_SIZE_M.max(MIN_HOUSE_PX * scale);
+    let line_width = LINE_WIDTH_PX * scale;
+    commands.spawn((
+        Camera2d,
+        MapCamera,
+        Transform::from_translation(center.extend(0.0)),
+        Projection::Orthographic(OrthographicProjection { scale, ..OrthographicProjection::default_2d() }),
+        // Software renderers (Mesa's llvmpipe) are fill-rate bound: no multisampling, and no
+        // dithering pass over the whole frame.
+        Msaa::Off,
+        DebandDither::Disabled,
+    ));
+
+    let unit = meshes.add(Rectangle::new(1.0, 1.0));
+    let palette = Palette {
+        house: HOUSE_STATES.map(|s| materials.add(house_color(s))),
+        line: (0..=LOADING_BUCKETS.len()).map(|b| materials.add(line_color(b))).collect(),
+    };
+    let mut layout = MapLayout { house_size, fit_center: center, fit_scale: scale, line_width, ..Default::default() };
+    for e in g.edge_indices() {
+        let (a, b) = g.edge_endpoints(e).expect("edge has ends");
+        let (pa, pb) = (pos(a), pos(b));
+        layout.line_ends.push((pa, pb));
+        layout.capacity_kw.push(g[e].capacity_kw);
+        let d = pb - pa;
+        let service = g[a].kind == NodeKind::House || g[b].kind == NodeKind::House;
+        let mut line = commands.spawn((
+            LineMark(e.index() as u32),
+            Mesh2d(unit.clone()),
+            MeshMaterial2d(palette.line[0].clone()),
+            Transform { translation: ((pa + pb) * 0.5).extend(0.0), rotation: Quat::from_rotation_z(d.y.atan2(d.x)), scale: Vec3::new(d.length().max(0.1), line_width, 1.0) },
+        ));
+        if service {
+            line.insert(Detail);
+        }
+    }
+    let root = pos(topo.root);
+    let root_kind = g[topo.root].kind;
+    let root_size = house_size * if root_kind == NodeKind::Substation { 2.2 } else { 1.6 };
+    commands.spawn((
+        Mesh2d(unit.clone()),
+        MeshMaterial2d(materials.add(ROOT_COLOR)),
+        Transform { translation: root.extend(0.5), rotation: Quat::from_rotation_z(std::f32::consts::FRAC_PI_4), scale: Vec3::new(root_size, root_size, 1.0) },
+    ));
+    let (pv_mark, gauge_back, gauge_fill) = (materials.add(PV_MARK), materials.add(GAUGE_BACK), materials.add(GAUGE_FILL));
+    for (i, h) in sim.scenario.households.iter().enumerate() {
+        let p = pos(h.node);
+        layout.house_pos.push(p);
+        commands.spawn((HouseMark(i as u32), Mesh2d(unit.clone()), MeshMaterial2d(palette.house[1].clone()), Transform::from_translation(p.extend(1.0)).with_scale(Vec3::new(house_size, house_size, 1.0))));
+        if h.pv.is_some() {
+            // A panel in the house's top-left corner (the centre keeps the state colour).
+            let s = house_size * 0.3;
+            let at = p + Vec2::new(-house_size * 0.5 + s * 0.5, house_size * 0.5 - s * 0.5);
+            commands.spawn((Detail, Mesh2d(unit.clone()), MeshMaterial2d(pv_mark.clone()), Transform::from_translation(at.extend(2.0)).with_scale(Vec3::new(s, s, 1.0))));
+        }
+        if h.battery.is_some() {
+            let (w, hgt) = (house_size, house_size * 0.22);
+            let at = p + Vec2::new(0.0, -house_size * 0.5 - hgt);
+            commands.spawn((Detail, Mesh2d(unit.clone()), MeshMaterial2d(gauge_back.clone()), Transform::from_translation(at.extend(1.5)).with_scale(Vec3::new(w, hgt, 1.0))));
+            commands.spawn((Detail, SocFill(i as u32), Mesh2d(unit.clone()), MeshMaterial2d(gauge_fill.clone()), Transform::from_translation(at.extend(1.6)).with_scale(Vec3::new(w, hgt, 1.0))));
+        }
+    }
+    commands.insert_resource(layout);
+    commands.insert_resource(palette);
+}
+
+/// House colours by state and battery gauges by state of charge. Reads `View`; writes house
+/// materials and gauge transforms. Runs in `DemoSystems::Draw`, when `View` changed.
+fn color_houses(
+    view: Res<View>,
+    layout: Res<MapLayout>,
+    palette: Res<Palette>,
+    mut houses: Query<(&HouseMark, &mut MeshMaterial2d<ColorMaterial>)>,
+    mut gauges: Query<(&SocFill, &mut Transform)>,
+) {
+    if !view.is_changed() || view.houses.is_empty() {
+        return;
+    }
+    for (h, mut mat) in &mut houses {
+        let Some(v) = view.houses.get(h.0 as usize) else { continue };
+        let want = &palette.house[HOUSE_STATES.iter().position(|s| *s == v.state).unwrap_or(1)];
+        if mat.0 != *want {
+            mat.0 = want.clone();
+        }
+    }
+    for (g, mut t) in &mut gauges {
+        let soc = view.houses.get(g.0 as usize).and_then(|v| v.soc).unwrap_or(0.0).clamp(0.0, 1.0);
+        let p = layout.house_pos[g.0 as usize];
+        let w = layout.house_size * soc;
+        t.scale.x = w.max(1e-3);
+        t.translation.x = p.x - layout.house_size * 0.5 + w * 0.5;
+    }
+}
+
+/// Line colours and widths by loading (red from [`CONGESTED_LOADING`]). Reads `View`; writes
+/// line materials and transforms. Runs in `DemoSystems::Draw`, when `View` changed.
+fn color_lines(view: Res<View>, layout: Res<MapLayout>, palette: Res<Palette>, mut lines: Query<(&LineMark, &mut MeshMaterial2d<ColorMaterial>, &mut Transform)>) {
+    if !view.is_changed() || view.line_kw.is_empty() {
+        return;
+    }
+    for (l, mut mat, mut t) in &mut lines {
+        let e = l.0 as usize;
+        let loading = view.line_kw.get(e).map_or(0.0, |f| f.abs() / layout.capacity_kw[e].max(1e-9));
+        let want = &palette.line[loading_bucket(loading)];
+        if mat.0 != *want {
+            mat.0 = want.clone();
+        }
+        t.scale.y = layout.line_width * (1.0 + 2.0 * loading.min(1.0) as f32);
+    }
+}
+
+/// Power moving along the lines: dashes from the sending end towards the receiving one, one
+/// per [`KW_PER_PARTICLE`] (more kW per dash when the grid carries a lot), only on lines in
+/// view. Reads `View`, `Time`, the camera; draws gizmos. Runs in `DemoSystems::Draw`.
+fn draw_flows(
+    view: Res<View>,
+    layout: Res<MapLayout>,
+    time: Res<Time>,
+    camera: Single<(&Transform, &Projection), With<MapCamera>>,
+    window: Single<&Window>,
+    mut gizmos: Gizmos,
+) {
+    let (cam, proj) = *camera;
+    let Projection::Orthographic(o) = proj else { return };
+    let half = Vec2::new(window.width(), window.height()) * 0.5 * o.scale;
+    let visible = Rect::from_center_half_size(cam.translation.truncate(), half);
+    let total_kw: f64 = view.line_kw.iter().map(|f| f.abs()).filter(|f| *f >= MIN_FLOW_KW).sum();
+    let kw_per = KW_PER_PARTICLE.max(total_kw / MAX_PARTICLES as f64);
+    let (speed, dash) = (PARTICLE_SPEED_PX_S * o.scale, PARTICLE_LENGTH_PX * o.scale);
+    let t = time.elapsed_secs();
+    for (e, &kw) in view.line_kw.iter().enumerate() {
+        if kw.abs() < MIN_FLOW_KW {
+            continue;
+        }
+        let (a, b) = layout.line_ends[e];
+        if !visible.contains(a) && !visible.contains(b) && !visible.contains((a + b) * 0.5) {
+            continue;
+        }
+        // Positive flow runs from the line's first node to its second.
+        let (from, to) = if kw > 0.0 { (a, b) } else { (b, a) };
+        let len = from.distance(to);
+        if len <= dash {
+            continue;
+        }
+        let dir = (to - from) / len;
+        let n = ((kw.abs() / kw_per).ceil() as usize).clamp(1, MAX_PARTICLES_PER_LINE);
+        // Offset each line's phase so parallel lines do not pulse together.
+        let phase = (t * speed / len + e as f32 * 0.618).fract();
+        for k in 0..n {
+            let s = ((phase + k as f32 / n as f32).fract()) * (len - dash);
+            gizmos.line_2d(from + dir * s, from + dir * (s + dash), PARTICLE_COLOR);
+        }
+    }
+}
+
+/// Shows [`Detail`] only when a house is at least [`DETAIL_MIN_PX`] across. Reads the camera;
+/// writes `Visibility`. Runs in `DemoSystems::Draw`.
+fn level_of_detail(layout: Res<MapLayout>, camera: Single<&Projection, (With<MapCamera>, Changed<Projection>)>, mut details: Query<&mut Visibility, With<Detail>>) {
+    let Projection::Orthographic(o) = *camera else { return };
+    let want = if layout.house_size / o.scale >= DETAIL_MIN_PX { Visibility::Inherited } else { Visibility::Hidden };
+    for mut v in &mut details {
+        v.set_if_neq(want);
+    }
+}
+
+/// Day and night: the background brightens with irradiance. Reads `View`; writes `ClearColor`.
+fn shade_sky(view: Res<View>, mut sky: ResMut<ClearColor>) {
+    if !view.is_changed() {
+        return;
+    }
+    let t = (view.ghi_w_m2 / FULL_DAY_GHI_W_M2).clamp(0.0, 1.0) as f32;
+    sky.0 = NIGHT_SKY.mix(&DAY_SKY, t);
+}
+
+/// A frame around the selected house. Reads `View`; draws gizmos.
+fn outline_selection(view: Res<View>, layout: Res<MapLayout>, mut gizmos: Gizmos) {
+    if let Some(p) = view.selected.and_then(|i| layout.house_pos.get(i as usize)) {
+        gizmos.rect_2d(*p, Vec2::splat(layout.house_size * 1.6), SELECTION_COLOR);
+    }
+}
+
+/// WASD or arrows pan; + and − zoom; F fits the map again. Reads the keyboard; writes the
+/// camera. Runs in `DemoSystems::Input`.
+fn camera_keys(input: Res<ButtonInput<KeyCode>>, time: Res<Time>, layout: Res<MapLayout>, camera: Single<(&mut Transform, &mut Projection), With<MapCamera>>) {
+    let (mut t, mut proj) = camera.into_inner();
+    let Projection::Orthographic(o) = &mut *proj else { return };
+    let mut dir = Vec2::ZERO;
+    for (keys, d) in [([KeyCode::KeyW, KeyCode::ArrowUp], Vec2::Y), ([KeyCode::KeyS, KeyCode::ArrowDown], -Vec2::Y), ([KeyCode::KeyA, KeyCode::ArrowLeft], -Vec2::X), ([KeyCode::KeyD, KeyCode::ArrowRight], Vec2::X)] {
+        if input.any_pressed(keys) {
+            dir += d;
+        }
+    }
+    t.translation += (dir * PAN_PX_S * o.scale * time.delta_secs()).extend(0.0);
+    let dt = time.delta_secs();
+    if input.any_pressed([KeyCode::Equal, KeyCode::NumpadAdd]) {
+        o.scale /= ZOOM_PER_S.powf(dt);
+    }
+    if input.any_pressed([KeyCode::Minus, KeyCode::NumpadSubtract]) {
+        o.scale *= ZOOM_PER_S.powf(dt);
+    }
+    if input.just_pressed(KeyCode::KeyF) {
+        t.translation = layout.fit_center.extend(0.0);
+        o.scale = layout.fit_scale;
+    }
+}
+
+/// Mouse: drag pans, the wheel zooms about the cursor, a click selects the house under it (or
+/// clears the selection). Reads the mouse and window; writes the camera and `View::selected`.
+/// Runs in `DemoSystems::Input`.
+fn mouse(
+    buttons: Res<ButtonInput<MouseButton>>,
+    scroll: Res<AccumulatedMouseScroll>,
+    window: Single<&Window>,
+    layout: Res<MapLayout>,
+    mut drag: ResMut<Drag>,
+    mut view: ResMut<View>,
+    camera: Single<(&mut Transform, &mut Projection), With<MapCamera>>,
+) {
+    let (mut t, mut proj) = camera.into_inner();
+    let Projection::Orthographic(o) = &mut *proj else { return };
+    let Some(cursor) = window.cursor_position() else {
+        drag.last = None;
+        return;
+    };
+    let size = Vec2::new(window.width(), window.height());
+    let on_map = cursor.x < size.x - PANEL_WIDTH_PX;
+    // Cursor (px, y down from the top) to world coordinates (y up).
+    let to_world = |c: Vec2, centre: Vec2, scale: f32| centre + Vec2::new(c.x - size.x * 0.5, size.y * 0.5 - c.y) * scale;
+    if on_map && scroll.delta.y != 0.0 {
+        let before = to_world(cursor, t.translation.truncate(), o.scale);
+        o.scale *= ZOOM_PER_NOTCH.powf(-scroll.delta.y.clamp(-5.0, 5.0));
+        let after = to_world(cursor, t.translation.truncate(), o.scale);
+        t.translation += (before - after).extend(0.0);
+    }
+    if buttons.just_pressed(MouseButton::Left) && on_map {
+        drag.last = Some(cursor);
+        drag.travelled = 0.0;
+    }
+    if let (true, Some(last)) = (buttons.pressed(MouseButton::Left), drag.last) {
+        let d = cursor - last;
+        drag.travelled += d.length();
+        t.translation += Vec3::new(-d.x * o.scale, d.y * o.scale, 0.0);
+        drag.last = Some(cursor);
+    }
+    if buttons.just_released(MouseButton::Left) && drag.last.take().is_some() && drag.travelled < CLICK_SLOP_PX {
+        let at = to_world(cursor, t.translation.truncate(), o.scale);
+        let reach = layout.house_size.max(8.0 * o.scale);
+        let hit = layout.house_pos.iter().enumerate().map(|(i, p)| (i, p.distance(at))).filter(|(_, d)| *d <= reach).min_by(|a, b| a.1.total_cmp(&b.1));
+        view.selected = hit.map(|(i, _)| i as u32);
+        view.selected_trades.clear();
+    }
+}

@@ -1,0 +1,242 @@
+//! The simulation the demo drives, and the snapshot of it that the screen shows.
+
+use crate::baseline::Baseline;
+use crate::battery::Battery;
+use crate::household::{Household, Meter, Wallet};
+use crate::ledger::chain::BlockInfo;
+use crate::market::registry::{self, RuleInfo};
+use crate::market::{ActiveRule, Clearing, Seller};
+use crate::metrics::{RunTotals, StepTotals};
+use crate::scenario::{Overrides, Scenario};
+use crate::sim::{SimConfig, Simulation};
+use crate::time::SimClock;
+use crate::weather::Environment;
+use bevy::prelude::*;
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Steps of production and consumption the panel's chart shows.
+pub const CHART_STEPS: usize = 96;
+/// Trades of the selected house kept for its details.
+const SELECTED_TRADES: usize = 6;
+/// Below this a household's energy in a step counts as none, kWh.
+const STATE_EPSILON_KWH: f64 = 1e-6;
+
+/// The simulation, as `peergrid run` builds it (no output files; the ledger kept in memory).
+pub struct DemoSim {
+    pub sim: Simulation,
+    pub scenario: Arc<Scenario>,
+    pub rule: &'static RuleInfo,
+    path: PathBuf,
+    /// Completed runs since start (a restart gets a new seed).
+    pub restarts: u32,
+}
+
+impl DemoSim {
+    /// Loads and validates the scenario (with an optional rule and seed instead of its own).
+    pub fn load(path: &Path, rule: Option<&str>, seed: Option<u64>) -> anyhow::Result<DemoSim> {
+        let overrides = Overrides { rule: rule.map(str::to_string), seed, ..Default::default() };
+        let scenario = Arc::new(Scenario::load(path, &overrides).map_err(|e| anyhow::anyhow!("{e}"))?);
+        let rule = scenario.rule;
+        let sim = Self::build(&scenario, rule)?;
+        Ok(DemoSim { sim, scenario, rule, path: path.to_path_buf(), restarts: 0 })
+    }
+
+    fn build(scenario: &Arc<Scenario>, rule: &'static RuleInfo) -> anyhow::Result<Simulation> {
+        let params = if rule == scenario.rule { scenario.rule_params.clone() } else { registry::default_params(rule) };
+        let ledger = match &scenario.ledger {
+            Some(cfg) => Some(crate::ledger::Ledger::new(cfg.clone(), scenario, None, 1)?),
+            None => None,
+        };
+        Ok(Simulation::new(SimConfig { scenario: scenario.clone(), rule, rule_params: params, ledger }))
+    }
+
+    /// Starts over with the next seed, keeping the current rule.
+    pub fn restart_with_new_seed(&mut self) -> anyhow::Result<()> {
+        let seed = self.scenario.seed.wrapping_add(1);
+        let overrides = Overrides { rule: Some(self.rule.name.to_string()), seed: Some(seed), ..Default::default() };
+        let scenario = Arc::new(Scenario::load(&self.path, &overrides).map_err(|e| anyhow::anyhow!("{e}"))?);
+        self.sim = Self::build(&scenario, self.rule)?;
+        self.scenario = scenario;
+        self.restarts += 1;
+        Ok(())
+    }
+
+    /// Switches the trading rule; it clears from the next step on.
+    pub fn set_rule(&mut self, rule: &'static RuleInfo) {
+        let params = if rule == self.scenario.rule { self.scenario.rule_params.clone() } else { registry::default_params(rule) };
+        self.sim.world_mut().insert_resource(ActiveRule((rule.build)(&params)));
+        self.rule = rule;
+    }
+}
+
+/// What a house is doing this step (its colour on the map).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum HouseState {
+    /// Exporting surplus (to peers or the grid).
+    Surplus,
+    /// Covering its own load from its PV and battery.
+    #[default]
+    SelfSufficient,
+    /// Buying from peers or the grid.
+    Buying,
+    /// Part of its demand went unserved.
+    Unserved,
+}
+
+impl HouseState {
+    fn of(m: &Meter) -> HouseState {
+        if m.unserved_kwh > STATE_EPSILON_KWH {
+            HouseState::Unserved
+        } else if m.grid_export_kwh + m.p2p_sold_kwh > STATE_EPSILON_KWH {
+            HouseState::Surplus
+        } else if m.grid_import_kwh + m.p2p_bought_kwh > STATE_EPSILON_KWH {
+            HouseState::Buying
+        } else {
+            HouseState::SelfSufficient
+        }
+    }
+}
+
+/// A house this step, and its day so far.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HouseView {
+    pub state: HouseState,
+    /// Battery state of charge, 0..1.
+    pub soc: Option<f32>,
+    pub meter: Meter,
+    pub today: Meter,
+    pub bill: f64,
+    pub baseline_bill: f64,
+}
+
+/// Everything the screen shows, copied from the simulation after it steps.
+#[derive(Resource, Default)]
+pub struct View {
+    /// Changes whenever the snapshot does.
+    pub version: u64,
+    pub step: u64,
+    pub total_steps: u64,
+    pub finished: bool,
+    pub time_label: String,
+    pub local_hour: f64,
+    pub ghi_w_m2: f64,
+    pub sun_elevation_deg: f64,
+    pub sun_azimuth_deg: f64,
+    pub houses: Vec<HouseView>,
+    pub line_kw: Vec<f64>,
+    pub step_totals: StepTotals,
+    pub run: RunTotals,
+    pub community_bill: f64,
+    pub baseline_bill: f64,
+    pub network_fees: f64,
+    /// (PV kWh, load kWh) of the last [`CHART_STEPS`] steps, oldest first.
+    pub history: VecDeque<(f64, f64)>,
+    pub blocks: Vec<(BlockInfo, String)>,
+    pub selected: Option<u32>,
+    pub selected_trades: VecDeque<String>,
+    day: Option<chrono::NaiveDate>,
+}
+
+impl View {
+    /// Forgets the run (after a restart).
+    pub fn reset(&mut self) {
+        let (version, selected) = (self.version, self.selected);
+        *self = View { version: version + 1, selected, ..Default::default() };
+    }
+}
+
+/// Records what happened in the step just simulated (called after every step, so the day's
+/// energy and the chart miss no step at any speed).
+pub fn after_step(sim: &mut DemoSim, view: &mut View) {
+    let world = sim.sim.world_mut();
+    let clock = world.resource::<SimClock>();
+    let day = clock.local_start.date();
+    let new_day = view.day != Some(day);
+    view.day = Some(day);
+    let t = *world.resource::<StepTotals>();
+    if view.history.len() == CHART_STEPS {
+        view.history.pop_front();
+    }
+    view.history.push_back((t.pv_kwh, t.load_kwh));
+    let n = sim.scenario.households.len();
+    view.houses.resize(n, HouseView::default());
+    let mut q = world.query::<(&Household, &Meter)>();
+    for (h, m) in q.iter(world) {
+        let v = &mut view.houses[h.index as usize];
+        if new_day {
+            v.today = Meter::default();
+        }
+        v.today.pv_kwh += m.pv_kwh;
+        v.today.load_kwh += m.load_kwh;
+        v.today.p2p_bought_kwh += m.p2p_bought_kwh;
+        v.today.p2p_sold_kwh += m.p2p_sold_kwh;
+        v.today.grid_import_kwh += m.grid_import_kwh;
+        v.today.grid_export_kwh += m.grid_export_kwh;
+    }
+    if let Some(sel) = view.selected {
+        let step = world.resource::<SimClock>().step;
+        let ids = &sim.scenario.households;
+        for tr in &world.resource::<Clearing>().trades {
+            let seller = match tr.seller {
+                Seller::Household { index, .. } => Some(index),
+                Seller::Pool => None,
+            };
+            let line = if tr.buyer == sel {
+                format!("{step} buy  {:.3} kWh {} @{:.3}", tr.kwh, seller.map_or("pool", |s| ids[s as usize].id.as_str()), tr.price.as_units())
+            } else if seller == Some(sel) {
+                format!("{step} sell {:.3} kWh {} @{:.3}", tr.kwh_sent(), ids[tr.buyer as usize].id, tr.price.as_units())
+            } else {
+                continue;
+            };
+            if view.selected_trades.len() == SELECTED_TRADES {
+                view.selected_trades.pop_front();
+            }
+            view.selected_trades.push_back(line);
+        }
+    }
+}
+
+/// Copies the simulation's state into `view` (once per frame in which it stepped).
+pub fn refresh(sim: &mut DemoSim, view: &mut View) {
+    let total_steps = sim.sim.total_steps();
+    let finished = sim.sim.is_finished();
+    let world = sim.sim.world_mut();
+    let clock = world.resource::<SimClock>();
+    view.step = clock.step;
+    view.total_steps = total_steps;
+    view.finished = finished;
+    view.time_label = format!("{}", clock.local_start.format("%a %d %b %Y %H:%M"));
+    view.local_hour = clock.local_start.and_utc().timestamp().rem_euclid(86_400) as f64 / 3600.0;
+    let env = world.resource::<Environment>();
+    view.ghi_w_m2 = env.irradiance.ghi;
+    view.sun_elevation_deg = 90.0 - env.sun.apparent_zenith_deg;
+    view.sun_azimuth_deg = env.sun.azimuth_deg;
+    view.step_totals = *world.resource::<StepTotals>();
+    view.run = *world.resource::<RunTotals>();
+    view.line_kw.clone_from(&world.resource::<crate::grid::network::Network>().flows.line_kw);
+    let n = sim.scenario.households.len();
+    view.houses.resize(n, HouseView::default());
+    let (mut bill, mut baseline, mut fees) = (0.0, 0.0, 0.0);
+    let mut q = world.query::<(&Household, &Meter, Option<&Battery>, &Wallet, &Baseline)>();
+    for (h, m, b, w, base) in q.iter(world) {
+        let v = &mut view.houses[h.index as usize];
+        v.state = HouseState::of(m);
+        v.meter = *m;
+        v.soc = b.map(|b| (b.soc_kwh / b.capacity_kwh.max(1e-9)) as f32);
+        v.bill = w.bill().as_units();
+        v.baseline_bill = base.wallet.bill().as_units();
+        bill += v.bill;
+        baseline += v.baseline_bill;
+        fees += w.network_fees_paid.as_units();
+    }
+    view.community_bill = bill;
+    view.baseline_bill = baseline;
+    view.network_fees = fees;
+    view.blocks = world
+        .get_resource::<crate::ledger::Ledger>()
+        .map(|l| l.recent_blocks().into_iter().map(|b| (b, l.member_id(b.producer).to_string())).collect())
+        .unwrap_or_default();
+    view.version += 1;
+}
