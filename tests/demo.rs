@@ -74,3 +74,85 @@ fn screenshot_shows_the_houses_on_the_map() {
         assert!(!info.house_colors.iter().any(|c| close(p, *c)), "background at ({x}, {y}) is {p:?}, a house colour");
     }
 }
+
+// The demo's logic without a window: it drives the same simulation as `peergrid run`.
+
+use peergrid::market::registry;
+use peergrid::market::{ActiveRule, Clearing};
+use peergrid::metrics::StepTotals;
+use peergrid::viz::sim_view::after_step;
+use peergrid::viz::{DemoSim, View};
+
+/// Steps from the village's start to 12:00 on its third day (15-minute steps).
+const VILLAGE_MIDDAY_STEP: u64 = 2 * 96 + 48;
+
+fn step(sim: &mut DemoSim, view: &mut View) -> StepTotals {
+    sim.sim.step();
+    after_step(sim, view);
+    *sim.sim.world().resource::<StepTotals>()
+}
+
+fn prices(sim: &DemoSim) -> Vec<i64> {
+    sim.sim.world().resource::<Clearing>().trades.iter().map(|t| t.price.0).collect()
+}
+
+#[test]
+fn a_rule_switched_while_running_clears_from_the_next_step_with_the_same_weather() {
+    let mut kept = DemoSim::load(&scenario("village.ron"), Some("double-auction"), None).unwrap();
+    let mut switched = DemoSim::load(&scenario("village.ron"), Some("double-auction"), None).unwrap();
+    let (mut v1, mut v2) = (View::default(), View::default());
+    for _ in 0..VILLAGE_MIDDAY_STEP {
+        step(&mut kept, &mut v1);
+        step(&mut switched, &mut v2);
+    }
+    let mmr = registry::find("mmr").unwrap();
+    switched.set_rule(mmr);
+    assert_eq!(switched.rule.name, "mmr");
+    assert_eq!(switched.sim.world().resource::<ActiveRule>().0.info().name, "mmr", "the simulation holds the new rule");
+    // Nothing of the step already simulated changes.
+    assert_eq!(prices(&kept), prices(&switched));
+    let (a, b) = (step(&mut kept, &mut v1), step(&mut switched, &mut v2));
+    assert_eq!((a.pv_kwh, a.load_kwh), (b.pv_kwh, b.load_kwh), "switching the rule never changes weather or loads");
+    assert!(b.p2p_kwh > 0.0, "households trade at midday");
+    assert_ne!(prices(&kept), prices(&switched), "the next step clears under the new rule");
+}
+
+#[test]
+fn restart_takes_the_next_seed_and_keeps_the_rule() {
+    let mut sim = DemoSim::load(&scenario("street.ron"), Some("sdr"), Some(7)).unwrap();
+    let mut view = View::default();
+    for _ in 0..10 {
+        step(&mut sim, &mut view);
+    }
+    sim.restart_with_new_seed().unwrap();
+    view.reset();
+    assert_eq!((sim.scenario.seed, sim.rule.name, sim.sim.steps_done(), sim.restarts), (8, "sdr", 0, 1));
+    assert!(view.history.is_empty() && view.houses.is_empty(), "the view forgets the old run");
+}
+
+#[test]
+fn a_house_day_starts_again_at_midnight_and_misses_no_step() {
+    let mut sim = DemoSim::load(&scenario("street.ron"), None, None).unwrap();
+    let mut view = View::default();
+    let steps_per_day = 24 * 60 / sim.scenario.frame.step_minutes; // the street starts at local midnight
+    let mut load_today = 0.0;
+    let mut chart = 0.0;
+    for _ in 0..steps_per_day {
+        load_today += step(&mut sim, &mut view).load_kwh;
+        chart += view.history.back().unwrap().1;
+    }
+    let houses: f64 = view.houses.iter().map(|h| h.today.load_kwh).sum();
+    assert!((houses - load_today).abs() < 1e-9, "a whole day: {houses} vs {load_today}");
+    assert!((chart - load_today).abs() < 1e-9);
+    let first = step(&mut sim, &mut view);
+    let houses: f64 = view.houses.iter().map(|h| h.today.load_kwh).sum();
+    assert!((houses - first.load_kwh).abs() < 1e-9, "the next day counts from its first step: {houses} vs {}", first.load_kwh);
+}
+
+#[test]
+fn selecting_an_unknown_house_is_an_error_before_any_window_opens() {
+    let out = Command::new(env!("CARGO_BIN_EXE_peergrid")).arg("demo").arg(scenario("village.ron")).args(["--select", "nobody"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--select nobody: no household with this id"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("village.ron"), "names the file: {}", stderr(&out));
+}

@@ -109,7 +109,7 @@ fn count_and_capture(
         height: window.height(),
         frames: cap.frame,
         fps,
-        house_colors: [super::sim_view::HouseState::Surplus, super::sim_view::HouseState::SelfSufficient, super::sim_view::HouseState::Buying, super::sim_view::HouseState::Unserved].map(|s| rgb(house_color(s))).to_vec(),
+        house_colors: super::sim_view::HouseState::ALL.map(|s| rgb(house_color(s))).to_vec(),
         houses,
     };
     if let Err(e) = serde_json::to_string_pretty(&info).map_err(std::io::Error::other).and_then(|j| std::fs::write(path.with_extension("json"), j)) {

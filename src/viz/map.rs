@@ -45,7 +45,6 @@ pub fn house_color(state: HouseState) -> Color {
     }
 }
 
-const HOUSE_STATES: [HouseState; 4] = [HouseState::Surplus, HouseState::SelfSufficient, HouseState::Buying, HouseState::Unserved];
 const NIGHT_SKY: Color = Color::srgb(0.03, 0.04, 0.10);
 const DAY_SKY: Color = Color::srgb(0.16, 0.24, 0.36);
 /// Irradiance at which the sky is fully "day", W/m².
@@ -164,7 +163,7 @@ fn spawn_map(
 
     let unit = meshes.add(Rectangle::new(1.0, 1.0));
     let palette = Palette {
-        house: HOUSE_STATES.map(|s| materials.add(house_color(s))),
+        house: HouseState::ALL.map(|s| materials.add(house_color(s))),
         line: (0..=LOADING_BUCKETS.len()).map(|b| materials.add(line_color(b))).collect(),
     };
     let mut layout = MapLayout { house_size, fit_center: center, fit_scale: scale, line_width, ..Default::default() };
@@ -229,7 +228,7 @@ fn color_houses(
     }
     for (h, mut mat) in &mut houses {
         let Some(v) = view.houses.get(h.0 as usize) else { continue };
-        let want = &palette.house[HOUSE_STATES.iter().position(|s| *s == v.state).unwrap_or(1)];
+        let want = &palette.house[v.state.index()];
         if mat.0 != *want {
             mat.0 = want.clone();
         }

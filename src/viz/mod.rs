@@ -38,6 +38,10 @@ pub struct DemoOptions {
     pub speed: Speed,
     /// Steps simulated before the first frame.
     pub start_step: u64,
+    /// The house whose details are shown from the start (scenario id).
+    pub select: Option<String>,
+    /// Threads for Bevy's task pools.
+    pub threads: usize,
     /// Run this many frames, then exit (after the screenshot, if any).
     pub frames: Option<u64>,
     /// Save a PNG of the window after `frames` frames, and the houses' screen positions beside it.
@@ -54,13 +58,20 @@ pub const DEFAULT_SCREENSHOT_FRAMES: u64 = 60;
 pub fn run_demo(opts: DemoOptions) -> anyhow::Result<()> {
     let mut sim = DemoSim::load(&opts.scenario, opts.rule.as_deref(), opts.seed)?;
     let mut view = View::default();
+    if let Some(id) = &opts.select {
+        let Some(i) = sim.scenario.households.iter().position(|h| &h.id == id) else {
+            anyhow::bail!("{}: --select {id}: no household with this id", opts.scenario.display());
+        };
+        view.selected = Some(i as u32);
+    }
     while sim.sim.steps_done() < opts.start_step && !sim.sim.is_finished() {
         sim.sim.step();
         sim_view::after_step(&mut sim, &mut view);
     }
     let title = format!("peergrid demo: {}", sim.scenario.name);
     let mut app = App::new();
-    app.add_plugins(DefaultPlugins.set(WindowPlugin {
+    let pools = TaskPoolPlugin { task_pool_options: TaskPoolOptions::with_num_threads(opts.threads.max(1)) };
+    app.add_plugins(DefaultPlugins.set(pools).set(WindowPlugin {
         primary_window: Some(Window {
             title,
             resolution: WindowResolution::new(opts.width, opts.height),

@@ -18,7 +18,7 @@ const DIM_TEXT: Color = Color::srgb(0.65, 0.67, 0.72);
 const PV_BAR: Color = Color::srgb(0.30, 0.85, 0.35);
 const LOAD_BAR: Color = Color::srgb(0.95, 0.35, 0.30);
 const SUN_COLOR: Color = Color::srgb(1.0, 0.85, 0.25);
-const BLOCKS_SHOWN: usize = 6;
+const BLOCKS_SHOWN: usize = 4;
 
 pub const HELP: &str = "Space pause   1-4 speed 1x 10x 100x max\n\
 Enter/. one step   R/Shift+R rule\n\
@@ -77,6 +77,8 @@ fn spawn_panel(mut commands: Commands) {
                 height: percent(100),
                 flex_direction: FlexDirection::Column,
                 padding: UiRect::all(px(PADDING_PX)),
+                // A long house record must not push the panel over the map.
+                overflow: Overflow::clip(),
                 ..default()
             },
             BackgroundColor(PANEL_BACKGROUND),
@@ -84,13 +86,13 @@ fn spawn_panel(mut commands: Commands) {
         .with_children(|p| {
             p.spawn(text(Field::Title, TITLE_FONT_PX, TEXT_COLOR));
             p.spawn(text(Field::Clock, FONT_PX, TEXT_COLOR));
-            p.spawn((Node { width: px(inner), height: px(SUN_BAR_HEIGHT_PX), margin: UiRect::bottom(px(8)), ..default() }, BackgroundColor(Color::srgb(0.08, 0.10, 0.18))))
+            p.spawn((Node { width: px(inner), height: px(SUN_BAR_HEIGHT_PX), flex_shrink: 0.0, margin: UiRect::bottom(px(8)), ..default() }, BackgroundColor(Color::srgb(0.08, 0.10, 0.18))))
                 .with_children(|s| {
                     s.spawn((SunDot, Node { position_type: PositionType::Absolute, width: px(SUN_DOT_PX), height: px(SUN_DOT_PX), ..default() }, BackgroundColor(SUN_COLOR)));
                 });
             p.spawn(text(Field::Kpis, FONT_PX, TEXT_COLOR));
             p.spawn((Text::new("PV (green) and load (red), last 24 h"), TextFont { font_size: FontSize::Px(FONT_PX - 1.0), ..default() }, TextColor(DIM_TEXT)));
-            p.spawn((Node { width: px(inner), height: px(CHART_HEIGHT_PX), margin: UiRect::bottom(px(8)), ..default() }, BackgroundColor(Color::srgb(0.06, 0.06, 0.09))))
+            p.spawn((Node { width: px(inner), height: px(CHART_HEIGHT_PX), flex_shrink: 0.0, margin: UiRect::bottom(px(8)), ..default() }, BackgroundColor(Color::srgb(0.06, 0.06, 0.09))))
                 .with_children(|c| {
                     for step in 0..CHART_STEPS {
                         for pv in [true, false] {
@@ -147,10 +149,10 @@ fn blocks(view: &View) -> String {
     if view.blocks.is_empty() {
         return "Ledger: no block sealed yet".into();
     }
-    let mut out = String::from("Latest blocks: height hash producer tx\n");
+    let mut out = String::from("Latest blocks: height hash producer tx");
     for (b, producer) in view.blocks.iter().rev().take(BLOCKS_SHOWN) {
         let hash: String = b.hash[..4].iter().map(|x| format!("{x:02x}")).collect();
-        out.push_str(&format!("#{:<6} {hash} {producer:<10} {:>5}\n", b.height, b.transactions));
+        out.push_str(&format!("\n#{:<6} {hash} {producer:<10} {:>5}", b.height, b.transactions));
     }
     out
 }
@@ -165,7 +167,7 @@ fn house(view: &View, sim: &DemoSim) -> String {
     };
     let t = &v.today;
     let mut out = format!(
-        "House {}\n  {pv}, {battery}\nToday PV {:.1}, load {:.1} kWh\n  bought {:.1} peers, {:.1} grid\n  sold {:.1} peers, {:.1} grid\nBill so far {:.2} (grid-only {:.2})\n",
+        "House {}\n  {pv}, {battery}\nToday PV {:.1}, load {:.1} kWh\n  bought {:.1} peers, {:.1} grid\n  sold {:.1} peers, {:.1} grid\nBill so far {:.2} (grid-only {:.2})",
         h.id,
         t.pv_kwh,
         t.load_kwh,
@@ -177,8 +179,8 @@ fn house(view: &View, sim: &DemoSim) -> String {
         v.baseline_bill,
     );
     for line in view.selected_trades.iter().rev() {
-        out.push_str(line);
         out.push('\n');
+        out.push_str(line);
     }
     out
 }
@@ -188,15 +190,11 @@ fn house(view: &View, sim: &DemoSim) -> String {
 fn update_texts(view: Res<View>, playback: Res<Playback>, rate: Res<FrameRate>, sim: NonSend<DemoSim>, mut texts: Query<(&Field, &mut Text)>) {
     for (field, mut t) in &mut texts {
         let s = match field {
-            Field::Status => format!(
-                "{} at {}, {:.0} fps, step {}/{}\n{}\n{HELP}",
-                if playback.paused { "paused" } else { "playing" },
-                playback.speed.label(),
-                rate.fps,
-                view.run.steps,
-                view.total_steps,
-                playback.notice
-            ),
+            Field::Status => {
+                let state = if playback.paused { "paused" } else { "playing" };
+                let notice = if playback.notice.is_empty() { String::new() } else { format!("{}\n", playback.notice) };
+                format!("{state} at {}, {:.0} fps, step {}/{}\n{notice}{HELP}", playback.speed.label(), rate.fps, view.run.steps, view.total_steps)
+            }
             _ if !view.is_changed() => continue,
             Field::Title => format!("{} ({} households)\nrule {}, seed {}", sim.scenario.name, sim.scenario.households.len(), sim.rule.name, sim.scenario.seed),
             Field::Clock => match view.sun_elevation_deg > 0.0 {

@@ -19,7 +19,7 @@ use std::sync::Arc;
 /// Steps of production and consumption the panel's chart shows.
 pub const CHART_STEPS: usize = 96;
 /// Trades of the selected house kept for its details.
-const SELECTED_TRADES: usize = 6;
+const SELECTED_TRADES: usize = 3;
 /// Below this a household's energy in a step counts as none, kWh.
 const STATE_EPSILON_KWH: f64 = 1e-6;
 
@@ -86,6 +86,14 @@ pub enum HouseState {
 }
 
 impl HouseState {
+    /// Every state, in the order palettes list their colours.
+    pub const ALL: [HouseState; 4] = [HouseState::Surplus, HouseState::SelfSufficient, HouseState::Buying, HouseState::Unserved];
+
+    /// Where this state sits in [`HouseState::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     fn of(m: &Meter) -> HouseState {
         if m.unserved_kwh > STATE_EPSILON_KWH {
             HouseState::Unserved
@@ -168,12 +176,7 @@ pub fn after_step(sim: &mut DemoSim, view: &mut View) {
         if new_day {
             v.today = Meter::default();
         }
-        v.today.pv_kwh += m.pv_kwh;
-        v.today.load_kwh += m.load_kwh;
-        v.today.p2p_bought_kwh += m.p2p_bought_kwh;
-        v.today.p2p_sold_kwh += m.p2p_sold_kwh;
-        v.today.grid_import_kwh += m.grid_import_kwh;
-        v.today.grid_export_kwh += m.grid_export_kwh;
+        v.today.accumulate(m);
     }
     if let Some(sel) = view.selected {
         let step = world.resource::<SimClock>().step;
