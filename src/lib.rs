@@ -5,6 +5,7 @@
 //! order against; [`sim::SimSystems`] chains them once. The binary (`src/main.rs`) only parses the
 //! command line and calls [`cli::main`].
 
+pub mod ausgrid;
 pub mod baseline;
 pub mod battery;
 pub mod cli;

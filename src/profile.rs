@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 pub struct ProfileSeries {
     pub load_kwh: Vec<f64>,
     pub pv_kwh: Vec<f64>,
+    /// Where the data comes from, for outputs (empty: a profile file).
+    pub source: String,
+    /// Made from measured data but not measured as such (shifted days, random variation).
+    pub synthetic: bool,
 }
 
 /// All profiles a scenario uses; households refer to a series by index.
@@ -58,7 +62,7 @@ pub fn read_profile_file(path: &Path, steps: u64) -> Result<ProfileFile, InputEr
         let n = steps as usize;
         let (series, seen) = filled
             .entry(row.household.clone())
-            .or_insert_with(|| (ProfileSeries { load_kwh: vec![0.0; n], pv_kwh: vec![0.0; n] }, vec![false; n]));
+            .or_insert_with(|| (ProfileSeries { load_kwh: vec![0.0; n], pv_kwh: vec![0.0; n], ..Default::default() }, vec![false; n]));
         let s = row.step as usize;
         if seen[s] {
             return Err(bad("step", format!("household `{}` has step {} twice", row.household, row.step)));

@@ -348,11 +348,12 @@ fn write_lines(dir: &Path, s: &Scenario, stats: &crate::grid::network::LineStats
 }
 
 /// Columns of `households.csv` (a contract: add, never rename).
-pub const HOUSEHOLD_COLUMNS: [&str; 31] = [
+pub const HOUSEHOLD_COLUMNS: [&str; 33] = [
     "household", "pv_kwh", "load_kwh", "self_consumed_kwh", "p2p_bought_kwh", "p2p_sold_kwh", "grid_import_kwh", "grid_export_kwh",
     "battery_charge_kwh", "battery_discharge_kwh", "curtailed_kwh", "unserved_kwh", "bill", "baseline_bill", "savings", "p2p_paid",
     "p2p_received", "grid_paid", "grid_received", "baseline_unserved_kwh", "kwp", "battery_kwh", "soc_start_kwh", "soc_end_kwh", "load_source",
     "node", "fees_paid", "rewards_received", "loss_of_load_hours", "baseline_loss_of_load_hours", "network_fees_paid",
+    "data_source", "synthetic",
 ];
 
 fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult]) -> std::io::Result<()> {
@@ -365,8 +366,14 @@ fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult]) -> std::
         let (soc0, soc1) = r.battery_soc_kwh.map(|(a, b)| (a.to_string(), b.to_string())).unwrap_or_default();
         let source = match h.load {
             LoadDef::Archetype { kind, .. } => format!("{kind:?}"),
+            LoadDef::Profile { series } if s.profiles.series[series].source.starts_with("ausgrid") => "ausgrid".to_string(),
             LoadDef::Profile { .. } => "profile".to_string(),
         };
+        let data_source = match h.load {
+            LoadDef::Profile { series } => s.profiles.series[series].source.clone(),
+            LoadDef::Archetype { .. } => String::new(),
+        };
+        let synthetic = matches!(h.load, LoadDef::Profile { series } if s.profiles.series[series].synthetic);
         let row: Vec<String> = vec![
             h.id.clone(),
             m.pv_kwh.to_string(),
@@ -399,6 +406,8 @@ fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult]) -> std::
             (r.loss_of_load_steps as f64 * s.frame.step_hours()).to_string(),
             (b.loss_of_load_steps as f64 * s.frame.step_hours()).to_string(),
             network_fees_paid.to_decimal_string(),
+            data_source,
+            synthetic.to_string(),
         ];
         w.write_record(&row)?;
     }

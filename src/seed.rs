@@ -23,6 +23,8 @@ pub enum Stream {
     Ledger,
     /// Bidding strategies' draws of one step; index = step number.
     Bids,
+    /// Daily variation of a measured load made synthetic; index = household index.
+    MeasuredLoad,
 }
 
 impl Stream {
@@ -34,6 +36,7 @@ impl Stream {
             Stream::Market => "market",
             Stream::Ledger => "ledger",
             Stream::Bids => "bids",
+            Stream::MeasuredLoad => "measured-load",
         }
     }
 }

@@ -16,6 +16,19 @@ pub const MAX_GROUP_COUNT: u32 = 1_000_000;
 pub enum LoadDraft {
     Archetype { kind: Archetype, annual_kwh: f64 },
     Profile { file: String, household: Option<String> },
+    Ausgrid(AusgridDraft),
+}
+
+/// An Ausgrid-measured household, checked.
+pub struct AusgridDraft {
+    pub file: String,
+    pub customer: Option<u32>,
+    pub capacity_kwp: Option<f64>,
+    pub meter_offset: chrono::FixedOffset,
+    pub controlled_load: crate::scenario::schema::ControlledLoad,
+    pub annual_kwh: Option<f64>,
+    pub load_day_shift: i64,
+    pub load_variation: f64,
 }
 
 /// A household before it is attached to the topology and its profile.
@@ -40,6 +53,9 @@ pub fn check_community(v: &mut Validator, at: &str, c: &Option<String>) {
         }
     }
 }
+
+/// Largest day shift of a measured load (a year either way).
+const MAX_DAY_SHIFT: f64 = 366.0;
 
 /// Most premium or ceiling accepted, currency/kWh (far above any retail tariff).
 const MAX_PREFERENCE_PER_KWH: f64 = 100.0;
@@ -99,6 +115,38 @@ fn load_draft(v: &mut Validator, at: &str, load: &LoadSpec) -> LoadDraft {
             LoadDraft::Archetype { kind: *kind, annual_kwh: annual }
         }
         LoadSpec::Profile { file, household } => LoadDraft::Profile { file: file.clone(), household: household.clone() },
+        LoadSpec::Ausgrid { file, customer, capacity_kwp, meter_utc_offset, controlled_load, annual_kwh, load_day_shift, load_variation } => {
+            let at = format!("{at}.load");
+            if let Some(c) = capacity_kwp {
+                v.range(&format!("{at}.capacity_kwp"), *c, Bound::Above(0.0), Bound::Incl(1e4), "kWp");
+            }
+            if let Some(a) = annual_kwh {
+                v.range(&format!("{at}.annual_kwh"), *a, Bound::Above(0.0), Bound::Incl(1e7), "kWh");
+            }
+            v.range(&format!("{at}.load_day_shift"), *load_day_shift as f64, Bound::Incl(-MAX_DAY_SHIFT), Bound::Incl(MAX_DAY_SHIFT), "days");
+            v.range(&format!("{at}.load_variation"), *load_variation, Bound::Incl(0.0), Bound::Incl(1.0), "(standard deviation of a daily factor)");
+            let meter_offset = match crate::time::Zone::parse(meter_utc_offset) {
+                Ok(crate::time::Zone::Fixed(off)) => off,
+                Ok(_) => {
+                    v.err(&format!("{at}.meter_utc_offset"), format!("`{meter_utc_offset}`: Ausgrid meters keep one offset all year; give it as +HH:MM"));
+                    chrono::FixedOffset::east_opt(0).expect("zero offset is valid")
+                }
+                Err(m) => {
+                    v.err(&format!("{at}.meter_utc_offset"), m);
+                    chrono::FixedOffset::east_opt(0).expect("zero offset is valid")
+                }
+            };
+            LoadDraft::Ausgrid(AusgridDraft {
+                file: file.clone(),
+                customer: *customer,
+                capacity_kwp: *capacity_kwp,
+                meter_offset,
+                controlled_load: *controlled_load,
+                annual_kwh: *annual_kwh,
+                load_day_shift: *load_day_shift,
+                load_variation: *load_variation,
+            })
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! line:column, and the allowed range), and resolve into a [`Scenario`] ready to simulate.
 
 pub mod generate;
+mod measured;
 pub mod schema;
 mod validate;
 
@@ -270,7 +271,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     };
     let frame = TimeFrame { start_utc, zone, step_minutes, total_steps };
     let base_dir = path.parent().unwrap_or(Path::new("."));
-    let (profiles, loads) = load_profiles(&specs, base_dir, total_steps, &mut v);
+    let (profiles, loads) = load_profiles(&specs, base_dir, &frame, file.seed, &mut v);
     v.finish()?;
     let ids: Vec<String> = specs.iter().map(|h| h.id.clone()).collect();
     let (topology, nodes) = build_topology(&file, &specs, &ids, &mut v);
@@ -396,28 +397,29 @@ fn resolve_events(v: &mut validate::Validator, events: &[EventSpec], ids: &[Stri
     out
 }
 
+/// Reports a data file's error: one that cannot be read is the scenario's mistake, so the
+/// household's `load.file` field is named too; one inside the file names its line and column.
+fn report_data_error(v: &mut validate::Validator, household: &str, what: &str, e: InputError) {
+    if e.location == Location::File {
+        v.err(&format!("{household}.load.file"), format!("{what} {}: {}", e.file.display(), e.message));
+    } else {
+        v.push(e);
+    }
+}
+
 /// Reads every profile file once and resolves each household's load source.
-fn load_profiles(specs: &[generate::HouseDraft], base_dir: &Path, steps: u64, v: &mut validate::Validator) -> (ProfileTable, Vec<LoadDef>) {
+fn load_profiles(specs: &[generate::HouseDraft], base_dir: &Path, frame: &TimeFrame, seed: u64, v: &mut validate::Validator) -> (ProfileTable, Vec<LoadDef>) {
+    let steps = frame.total_steps;
     let mut files: HashMap<PathBuf, Option<crate::profile::ProfileFile>> = HashMap::new();
+    let mut measured: HashMap<(PathBuf, Option<u32>), Option<crate::ausgrid::Measured>> = HashMap::new();
     let mut table = ProfileTable::default();
     let mut loads = Vec::with_capacity(specs.len());
-    for h in specs {
+    for (index, h) in specs.iter().enumerate() {
         match &h.load {
             generate::LoadDraft::Archetype { kind, annual_kwh } => loads.push(LoadDef::Archetype { kind: *kind, annual_kwh: *annual_kwh }),
             generate::LoadDraft::Profile { file, household } => {
                 let full = base_dir.join(file);
-                let parsed = files.entry(full.clone()).or_insert_with(|| match read_profile_file(&full, steps) {
-                    Ok(f) => Some(f),
-                    // A file that cannot be opened is the scenario's mistake: name the field too.
-                    Err(e) if e.location == Location::File => {
-                        v.err(&format!("{}.load.file", h.path), format!("profile {}: {}", full.display(), e.message));
-                        None
-                    }
-                    Err(e) => {
-                        v.push(e);
-                        None
-                    }
-                });
+                let parsed = files.entry(full.clone()).or_insert_with(|| read_profile_file(&full, steps).map_err(|e| report_data_error(v, &h.path, "profile", e)).ok());
                 let key = household.as_deref().unwrap_or(&h.id);
                 match parsed.as_ref().map(|f| f.get(key)) {
                     Some(Some(series)) => {
@@ -430,6 +432,17 @@ fn load_profiles(specs: &[generate::HouseDraft], base_dir: &Path, steps: u64, v:
                     }
                     None => loads.push(LoadDef::Profile { series: 0 }),
                 }
+            }
+            generate::LoadDraft::Ausgrid(d) => {
+                let full = base_dir.join(&d.file);
+                let data = measured.entry((full.clone(), d.customer)).or_insert_with(|| crate::ausgrid::read(&full, d.customer).map_err(|e| report_data_error(v, &h.path, "Ausgrid file", e)).ok());
+                if let Some(data) = data {
+                    match measured::series(d, data, h.pv.as_ref().map(|p| p.kwp), frame, seed, index as u64) {
+                        Ok(series) => table.series.push(series),
+                        Err(m) => v.err(&format!("{}.load", h.path), format!("Ausgrid file {}: {m}", full.display())),
+                    }
+                }
+                loads.push(LoadDef::Profile { series: table.series.len().saturating_sub(1) });
             }
         }
     }

@@ -345,6 +345,48 @@ pub enum LoadSpec {
         #[serde(default)]
         household: Option<String>,
     },
+    /// Measured half hours from an Ausgrid "Solar home electricity data" file, original wide
+    /// form or reshaped per customer (path relative to the scenario file), resampled to the
+    /// step. Load is GC (plus CL unless omitted); PV is GG scaled to the household's `pv.kwp`
+    /// (no `pv`: no PV). A day shift or variation makes the load synthetic (marked in outputs);
+    /// PV always keeps the measured days, so neighbours share the weather.
+    Ausgrid {
+        file: String,
+        /// Customer number (required when the file holds several).
+        #[serde(default)]
+        customer: Option<u32>,
+        /// Size of the measured PV system, kWp (the wide form states it).
+        #[serde(default)]
+        capacity_kwp: Option<f64>,
+        /// UTC offset of the meters' clock (no daylight saving in Ausgrid data).
+        #[serde(default = "default_meter_utc_offset")]
+        meter_utc_offset: String,
+        #[serde(default)]
+        controlled_load: ControlledLoad,
+        /// Scale the load to this annual consumption, kWh (from the data's mean per day × 365).
+        #[serde(default)]
+        annual_kwh: Option<f64>,
+        /// Read the load this many days later in the data (negative: earlier).
+        #[serde(default)]
+        load_day_shift: i64,
+        /// Standard deviation of a seeded random factor on each day's load (0: as measured).
+        #[serde(default)]
+        load_variation: f64,
+    },
+}
+
+/// What to do with Ausgrid's controlled load (CL: off-peak hot water and the like).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum ControlledLoad {
+    /// Part of the household's load, at the measured times.
+    #[default]
+    AsMeasured,
+    /// Left out (general consumption only).
+    Omit,
+}
+
+fn default_meter_utc_offset() -> String {
+    "+10:00".to_string()
 }
 
 #[derive(Debug, Clone, Deserialize)]
