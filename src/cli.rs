@@ -6,6 +6,7 @@ use crate::market::registry::RULES;
 use crate::run::{run, RunError, RunOptions, INTERRUPTED};
 use crate::scenario::{Overrides, Scenario};
 use clap::{Args, Parser, Subcommand};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -61,12 +62,18 @@ pub enum Command {
         /// Check with this trading rule instead of the scenario's.
         #[arg(long)]
         rule: Option<String>,
+        /// Change a field (repeatable): `--set households[0].battery.capacity_kwh=10`.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<crate::scenario::FieldSet>,
     },
     /// List the trading rules with their parameters.
     Rules,
     /// Compare trading rules on identical inputs (same weather, loads and grid), in parallel;
     /// writes DIR/compare.csv and prints the table.
     Compare(CompareArgs),
+    /// Run a grid of scenario variants (SWEEP.ron: a scenario and axes of `--set` values) in
+    /// parallel; writes DIR/sweep.csv, a row per run with its settings and KPIs.
+    Sweep(SweepArgs),
     /// Check a ledger from the file alone: every hash, link, signature and state root; with a
     /// run folder also the head hash in summary.json and the totals in households.csv.
     Verify {
@@ -207,6 +214,27 @@ pub struct CompareArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct SweepArgs {
+    /// Sweep file (RON): `(scenario: "village.ron", axes: [(set: "market.rule", values: [...])], seeds: 1)`.
+    pub sweep: PathBuf,
+    /// Output folder [default: out/<sweep file name>, with -K-of-N for a shard].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Run only runs K, K+N, K+2N, ... (0 ≤ K < N), e.g. one job of a cluster array.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<crate::sweep::Shard>,
+    /// Replace the output folder if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Worker threads [default: all cores]. Results are identical for any value.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
 pub struct RunArgs {
     /// Scenario file (RON).
     pub scenario: PathBuf,
@@ -222,6 +250,10 @@ pub struct RunArgs {
     /// Simulate only the first N steps.
     #[arg(long)]
     pub steps: Option<u64>,
+    /// Change a field of the scenario (repeatable), validated like the file:
+    /// `--set households[0].battery.capacity_kwh=10`, `--set grid.import_price_per_kwh=0.35`.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub sets: Vec<crate::scenario::FieldSet>,
     /// Replace the output folder if it exists.
     #[arg(long)]
     pub force: bool,
@@ -248,7 +280,8 @@ pub fn main() -> ExitCode {
     };
     match cli.command {
         Command::Run(args) => cmd_run(args),
-        Command::Check { scenario, rule } => cmd_check(scenario, rule),
+        Command::Check { scenario, rule, sets } => cmd_check(scenario, rule, sets),
+        Command::Sweep(args) => cmd_sweep(args),
         Command::Rules => {
             say_raw!("{}", rules_text());
             ExitCode::SUCCESS
@@ -370,8 +403,8 @@ fn load(path: &PathBuf, overrides: &Overrides) -> Result<Scenario, ExitCode> {
     })
 }
 
-fn cmd_check(path: PathBuf, rule: Option<String>) -> ExitCode {
-    let s = match load(&path, &Overrides { rule, ..Default::default() }) {
+fn cmd_check(path: PathBuf, rule: Option<String>, sets: Vec<crate::scenario::FieldSet>) -> ExitCode {
+    let s = match load(&path, &Overrides { rule, sets, ..Default::default() }) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -429,8 +462,45 @@ fn cmd_compare(args: CompareArgs) -> ExitCode {
     }
 }
 
+fn cmd_sweep(args: SweepArgs) -> ExitCode {
+    let sweep = match crate::sweep::Sweep::load(&args.sweep) {
+        Ok(s) => s,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let threads = default_threads(args.threads);
+    if threads == 0 {
+        eprintln!("error: --threads must be at least 1");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    let default_dir = match args.shard {
+        Some(s) => format!("{}-{}-of-{}", sweep.name, s.index, s.count),
+        None => sweep.name.clone(),
+    };
+    let out_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("out").join(default_dir));
+    if out_dir.exists() && !args.force {
+        return run_failure(RunError::OutputExists(out_dir));
+    }
+    let todo = crate::sweep::select(&sweep.runs, args.shard).len() as u64;
+    let bar = indicatif::ProgressBar::with_draw_target(Some(todo), indicatif::ProgressDrawTarget::hidden());
+    if !args.quiet && std::io::stderr().is_terminal() {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        bar.set_style(indicatif::ProgressStyle::with_template("[{bar:40}] {pos}/{len} runs, eta {eta}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+    }
+    match crate::sweep::run(&sweep, args.shard, &out_dir, threads, || bar.inc(1)) {
+        Ok(n) => {
+            bar.finish_and_clear();
+            say!("{n} of {} runs; wrote {}", sweep.runs.len(), out_dir.join("sweep.csv").display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => run_failure(e),
+    }
+}
+
 fn cmd_run(args: RunArgs) -> ExitCode {
-    let overrides = Overrides { rule: args.rule.clone(), seed: args.seed, steps: args.steps, ledger: args.ledger };
+    let overrides = Overrides { rule: args.rule.clone(), seed: args.seed, steps: args.steps, ledger: args.ledger, sets: args.sets.clone() };
     let scenario = match load(&args.scenario, &overrides) {
         Ok(s) => Arc::new(s),
         Err(code) => return code,

@@ -108,13 +108,19 @@ fn kpis(s: &Summary, savings: &[f64]) -> Vec<Option<f64>> {
 
 /// Runs one rule on one seed (no files, no ledger) and returns its KPIs.
 pub fn run_one(path: &Path, rule: &'static RuleInfo, seed: u64, steps: Option<u64>) -> Result<RunKpis, RunError> {
-    let overrides = Overrides { rule: Some(rule.name.to_string()), seed: Some(seed), steps, ledger: Some(crate::scenario::LedgerMode::Off) };
+    let overrides = Overrides { rule: Some(rule.name.to_string()), seed: Some(seed), steps, ..Default::default() };
+    Ok(RunKpis { rule: rule.name, seed, values: run_kpis(path, overrides)? })
+}
+
+/// Runs a scenario with overrides (no files, no ledger) and returns its [`KPIS`].
+pub fn run_kpis(path: &Path, overrides: Overrides) -> Result<Vec<Option<f64>>, RunError> {
+    let overrides = Overrides { ledger: Some(crate::scenario::LedgerMode::Off), ..overrides };
     let s = Arc::new(Scenario::load(path, &overrides)?);
     let started = Instant::now();
     let out = simulate(&mut Simulation::new(config(&s, s.rule, s.rule_params.clone())), |_| {})?;
     let summary = summarise(&s, &out, started.elapsed().as_secs_f64());
     let savings: Vec<f64> = out.households.iter().map(|h| (h.baseline.wallet.bill() - h.wallet.bill()).as_units()).collect();
-    Ok(RunKpis { rule: rule.name, seed, values: kpis(&summary, &savings) })
+    Ok(kpis(&summary, &savings))
 }
 
 /// What `compare` needs.
@@ -152,6 +158,8 @@ pub fn compare(opts: &CompareOptions) -> Result<Table, RunError> {
         .collect();
     let staging = Staging::create(&opts.out_dir).map_err(|e| RunError::Failed(format!("cannot create the output folder: {e}")))?;
     write_csv(&staging.path().join("compare.csv"), &table).map_err(|e| RunError::Failed(format!("writing compare.csv: {e}")))?;
+    let html = crate::report::compare_html(&base.name, &table).map_err(|e| RunError::Failed(format!("writing report.html: {e}")))?;
+    std::fs::write(staging.path().join("report.html"), html).map_err(|e| RunError::Failed(format!("writing report.html: {e}")))?;
     staging.commit().map_err(|e| RunError::Failed(format!("moving results into place: {e}")))?;
     Ok(table)
 }

@@ -39,6 +39,10 @@ pub struct StepTotals {
     /// Network fees paid on peer deliveries.
     pub network_fees: Micros,
     pub trades: u64,
+    /// Energy stored in all batteries at the end of the step, kWh (a level, not summed over a run).
+    pub battery_soc_kwh: f64,
+    /// Highest flow / capacity of any line in the step (a level, not summed over a run).
+    pub max_line_loading: f64,
 }
 
 impl StepTotals {
@@ -80,10 +84,11 @@ pub struct Recorder {
 }
 
 /// Columns of `timeseries.csv` (a contract: add, never rename).
-pub const TIMESERIES_COLUMNS: [&str; 20] = [
+pub const TIMESERIES_COLUMNS: [&str; 24] = [
     "step", "time", "pv_kwh", "load_kwh", "self_consumed_kwh", "p2p_kwh", "grid_import_kwh", "grid_export_kwh", "battery_charge_kwh",
     "battery_discharge_kwh", "curtailed_kwh", "unserved_kwh", "losses_kwh", "clearing_price", "buy_price", "sell_price", "trades",
-    "network_losses_kwh", "p2p_losses_kwh", "network_fees",
+    "network_losses_kwh", "p2p_losses_kwh", "network_fees", "ghi_w_m2", "clear_sky_index", "battery_soc_kwh",
+    "max_line_loading",
 ];
 /// Columns of `trades.csv` (a contract: add, never rename). `kwh` is the energy delivered;
 /// `kwh_sent` = `kwh` + `loss_kwh`; `amount` is the energy payment (for the kWh the loss policy
@@ -111,7 +116,7 @@ impl Recorder {
         w.write_field(buf.as_bytes())
     }
 
-    fn write_step(&mut self, t: &StepTotals, time: &str, clearing: &Clearing, bearer: LossBearer, ids: &[String]) -> csv::Result<()> {
+    fn write_step(&mut self, t: &StepTotals, time: &str, env: &crate::weather::Environment, clearing: &Clearing, bearer: LossBearer, ids: &[String]) -> csv::Result<()> {
         let (w, b) = (&mut self.timeseries, &mut self.buf);
         Self::field(w, b, t.step)?;
         w.write_field(time)?;
@@ -137,6 +142,10 @@ impl Recorder {
         b.clear();
         t.network_fees.write_decimal(b);
         w.write_field(b.as_bytes())?;
+        Self::field(w, b, env.irradiance.ghi)?;
+        Self::field(w, b, env.clear_sky_index)?;
+        Self::field(w, b, t.battery_soc_kwh)?;
+        Self::field(w, b, t.max_line_loading)?;
         w.write_record(None::<&[u8]>)?;
         let (w, b) = (&mut self.trades, &mut self.buf);
         for tr in &clearing.trades {
@@ -207,11 +216,12 @@ pub fn sum_levels(clearing: Res<Clearing>, mut levels: ResMut<LevelTotals>) {
 
 /// Sums the step over households, updates run totals and per-household totals, and writes the
 /// step's CSV rows when recording. Reads `Meter`, `Clearing`, `SimClock`, `StepPrices`,
-/// `LineStats` (network losses); writes `MeterTotals`, `StepTotals`, `RunTotals`, `Recorder`.
+/// `Environment` (irradiance), `LineStats` (network losses); writes `MeterTotals`, `StepTotals`, `RunTotals`, `Recorder`.
 /// Runs last, in `SimSystems::Metrics`.
 pub fn record_step(
     clock: Res<SimClock>,
     clearing: Res<Clearing>,
+    env: Res<crate::weather::Environment>,
     ids: Res<HouseholdIds>,
     mut step: ResMut<StepTotals>,
     mut run: ResMut<RunTotals>,
@@ -219,10 +229,11 @@ pub fn record_step(
     losses: Option<Res<LossPolicy>>,
     lines: Option<Res<crate::grid::network::LineStats>>,
     recorder: Option<ResMut<Recorder>>,
-    mut households: Query<(&Household, &Meter, &mut MeterTotals, &mut crate::household::LossOfLoad)>,
+    mut households: Query<(&Household, &Meter, &mut MeterTotals, &mut crate::household::LossOfLoad, Option<&crate::battery::Battery>)>,
 ) {
     let mut t = StepTotals { step: clock.step, ..Default::default() };
-    for (_, m, mut total, mut lol) in &mut households {
+    for (_, m, mut total, mut lol, battery) in &mut households {
+        t.battery_soc_kwh += battery.map_or(0.0, |b| b.soc_kwh);
         lol.steps += (m.unserved_kwh > crate::household::UNSERVED_EPSILON_KWH) as u64;
         t.pv_kwh += m.pv_kwh;
         t.load_kwh += m.load_kwh;
@@ -251,6 +262,7 @@ pub fn record_step(
     // what that cannot cover is unserved.
     if let Some(lines) = lines {
         t.network_losses_kwh = lines.step_losses_kwh;
+        t.max_line_loading = lines.step_max_loading;
         t.losses_kwh += lines.step_losses_kwh;
         let loss = (lines.step_losses_kwh - t.p2p_losses_kwh).max(0.0);
         if prices.connected {
@@ -292,7 +304,7 @@ pub fn record_step(
     *step = t;
     if let Some(mut rec) = recorder {
         if rec.error.is_none() {
-            if let Err(e) = rec.write_step(&t, &clock.time_label(), &clearing, bearer, &ids.0) {
+            if let Err(e) = rec.write_step(&t, &clock.time_label(), &env, &clearing, bearer, &ids.0) {
                 rec.error = Some(e.to_string());
             }
         }

@@ -231,6 +231,7 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
     write_lines(dir, &scenario, &main_out.lines).map_err(failed("writing lines.csv"))?;
     let json = serde_json::to_vec_pretty(&summary).map_err(|e| RunError::Failed(e.to_string()))?;
     write_file(dir, "summary.json", &json).map_err(failed("writing summary.json"))?;
+    crate::report::write_run_report(dir).map_err(|e| RunError::Failed(format!("writing report.html: {e}")))?;
     staging.commit().map_err(failed("moving results into place"))?;
     Ok(summary)
 }

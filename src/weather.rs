@@ -5,11 +5,18 @@
 //! probability `persistence` and otherwise draws from the regime shares; inside a day k follows an
 //! AR(1) process around the regime's mean with a one-hour correlation time. All draws come from
 //! the weather stream, exactly two per step, so nothing else (rule, households) can shift them.
+//!
+//! With measured daily exposure (`DailyExposure` weather) there is no randomness: each local
+//! day's index is its measured exposure over the clear-sky model's for that day and place, so
+//! the day's irradiance adds up to what was measured.
 
+use crate::exposure::DailyExposure;
 use crate::scenario::schema::WeatherSpec;
 use crate::seed::{rng, Stream};
 use crate::solar::{clear_sky_solis, erbs, sun_position, sun_vector, Irradiance, SunPosition};
-use crate::time::SimClock;
+use crate::time::{SimClock, Zone};
+use chrono::{Duration, NaiveDate, NaiveTime};
+use std::sync::Arc;
 use bevy::prelude::*;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -45,6 +52,12 @@ pub struct Environment {
     pub irradiance: Irradiance,
 }
 
+/// Largest clear-sky index a measured day may have (the model's clear day can fall short of a
+/// very clear measured one).
+pub const MAX_MEASURED_CLEAR_SKY_INDEX: f64 = 1.5;
+/// Time step of the clear-sky day integral, minutes.
+const CLEAR_SKY_INTEGRAL_MINUTES: i64 = 10;
+
 /// State of the cloud process.
 #[derive(Resource)]
 pub struct Weather {
@@ -53,11 +66,35 @@ pub struct Weather {
     regime: (f64, f64),
     day: Option<u64>,
     deviation: f64,
+    /// Measured daily exposure by local date, kWh/m².
+    exposure: Option<Arc<DailyExposure>>,
+    /// The current local date and its measured clear-sky index.
+    measured_day: Option<(NaiveDate, f64)>,
 }
 
 impl Weather {
     pub fn new(spec: WeatherSpec, seed: u64) -> Self {
-        Weather { spec, rng: rng(seed, Stream::Weather, 0), regime: PARTLY, day: None, deviation: 0.0 }
+        Weather { spec, rng: rng(seed, Stream::Weather, 0), regime: PARTLY, day: None, deviation: 0.0, exposure: None, measured_day: None }
+    }
+
+    /// Uses measured daily exposure instead of drawing clouds.
+    pub fn with_exposure(mut self, exposure: Option<Arc<DailyExposure>>) -> Self {
+        self.exposure = exposure;
+        self
+    }
+
+    /// The clear-sky index of a measured local day: measured exposure / clear-sky exposure.
+    fn measured_index(&mut self, date: NaiveDate, zone: &Zone, site: &Site) -> Option<f64> {
+        if let Some((d, k)) = self.measured_day {
+            if d == date {
+                return Some(k);
+            }
+        }
+        let measured = *self.exposure.as_ref()?.get(&date)?;
+        let clear = clear_sky_day_kwh_m2(date, zone, site);
+        let k = if clear > 0.0 { (measured / clear).clamp(0.0, MAX_MEASURED_CLEAR_SKY_INDEX) } else { 0.0 };
+        self.measured_day = Some((date, k));
+        Some(k)
     }
 
     /// Advances one step and returns the clear-sky index.
@@ -87,6 +124,22 @@ impl Weather {
     }
 }
 
+/// Clear-sky global horizontal exposure of a local day at the site, kWh/m² (Simplified Solis,
+/// integrated in [`CLEAR_SKY_INTEGRAL_MINUTES`] steps at their midpoints).
+pub fn clear_sky_day_kwh_m2(date: NaiveDate, zone: &Zone, site: &Site) -> f64 {
+    let midnight = |d: NaiveDate| zone.to_utc(d.and_time(NaiveTime::MIN)).unwrap_or_else(|_| d.and_time(NaiveTime::MIN).and_utc());
+    let (start, end) = (midnight(date), midnight(date + Duration::days(1)));
+    let dt = Duration::minutes(CLEAR_SKY_INTEGRAL_MINUTES);
+    let mut t = start;
+    let mut wh_m2 = 0.0;
+    while t < end {
+        let sun = sun_position(t + dt / 2, site.latitude_deg, site.longitude_deg);
+        wh_m2 += clear_sky_solis(&sun).ghi * CLEAR_SKY_INTEGRAL_MINUTES as f64 / 60.0;
+        t += dt;
+    }
+    wh_m2 / 1000.0
+}
+
 /// Clock, prices, sun and weather, in `SimSystems::Environment`.
 pub struct EnvironmentPlugin;
 
@@ -104,7 +157,8 @@ impl Plugin for EnvironmentPlugin {
 pub fn update_environment(clock: Res<SimClock>, site: Res<Site>, mut weather: ResMut<Weather>, mut env: ResMut<Environment>) {
     let sun = sun_position(clock.mid_utc, site.latitude_deg, site.longitude_deg);
     let clear_sky = clear_sky_solis(&sun);
-    let k = weather.next_index(clock.day_index, clock.frame.step_hours());
+    let measured = weather.measured_index(clock.local_start.date(), &clock.frame.zone, &site);
+    let k = measured.unwrap_or_else(|| weather.next_index(clock.day_index, clock.frame.step_hours()));
     let irradiance = if matches!(weather.spec, WeatherSpec::ClearSky) { clear_sky } else { erbs(clear_sky.ghi * k, &sun) };
     *env = Environment { sun, sun_vector: sun_vector(&sun), clear_sky, clear_sky_index: k, irradiance };
 }
@@ -112,6 +166,16 @@ pub fn update_environment(clock: Res<SimClock>, site: Res<Site>, mut weather: Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clear_day_in_sydney_gets_what_the_sky_can_give() {
+        let sydney = Site { latitude_deg: -33.86, longitude_deg: 151.2 };
+        let zone = Zone::parse("Australia/Sydney").unwrap();
+        let summer = clear_sky_day_kwh_m2(NaiveDate::from_ymd_opt(2012, 1, 1).unwrap(), &zone, &sydney);
+        let winter = clear_sky_day_kwh_m2(NaiveDate::from_ymd_opt(2012, 6, 21).unwrap(), &zone, &sydney);
+        // Sydney's clearest days measure about 9 kWh/m² in January and 3.5 in June.
+        assert!((8.0..10.0).contains(&summer) && (3.0..4.5).contains(&winter), "{summer} {winter}");
+    }
 
     #[test]
     fn clear_sky_weather_never_clouds() {

@@ -113,6 +113,8 @@ pub struct LineStats {
     pub sweep_failed_steps: u64,
     /// Network losses of the last step, kWh (read by metrics).
     pub step_losses_kwh: f64,
+    /// Highest flow / capacity of any line in the last step (read by metrics).
+    pub step_max_loading: f64,
 }
 
 impl LineStats {
@@ -253,8 +255,10 @@ pub fn measure_flows(mut net: ResMut<Network>, mut stats: ResMut<LineStats>, hou
     stats.steps += 1;
     let mut overloaded = false;
     let mut step_losses = 0.0;
+    let mut step_loading: f64 = 0.0;
     for e in 0..net.capacity_kw.len() {
         let f = net.flows.line_kw[e].abs();
+        step_loading = step_loading.max(f / net.capacity_kw[e]);
         stats.max_flow_kw[e] = stats.max_flow_kw[e].max(f);
         stats.sum_abs_flow_kw[e] += f;
         overloaded |= f > net.capacity_kw[e] + super::limits::CAPACITY_TOLERANCE_KW;
@@ -265,4 +269,5 @@ pub fn measure_flows(mut net: ResMut<Network>, mut stats: ResMut<LineStats>, hou
     }
     stats.overloaded_steps += overloaded as u64;
     stats.step_losses_kwh = step_losses;
+    stats.step_max_loading = step_loading;
 }

@@ -4,6 +4,7 @@
 pub mod generate;
 mod measured;
 pub mod schema;
+mod set;
 mod validate;
 
 use crate::error::{InputError, InputErrors, Location};
@@ -22,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use schema::{Archetype, BatterySpec, ScenarioFile};
+pub use set::FieldSet;
 
 /// Minutes in a day; a step must divide it.
 pub const MINUTES_PER_DAY: u32 = 1440;
@@ -45,12 +47,14 @@ pub struct Overrides {
     pub seed: Option<u64>,
     /// Simulate only the first N steps.
     pub steps: Option<u64>,
+    /// Field changes (`--set path=value`), applied in order before the others.
+    pub sets: Vec<FieldSet>,
 }
 
 impl Overrides {
     /// `name=value` strings for provenance.
     pub fn describe(&self) -> Vec<String> {
-        let mut v = Vec::new();
+        let mut v: Vec<String> = self.sets.iter().map(|s| format!("set {s}")).collect();
         if let Some(r) = &self.rule {
             v.push(format!("rule={r}"));
         }
@@ -153,6 +157,8 @@ pub struct Scenario {
     pub network_fees: crate::market::zones::NetworkFees,
     pub loss_bearer: crate::market::LossBearer,
     pub profiles: Arc<ProfileTable>,
+    /// Measured daily solar exposure for every local date of the run (`DailyExposure` weather).
+    pub daily_exposure: Option<Arc<crate::exposure::DailyExposure>>,
     /// The ledger's settings; `None` when the ledger is off.
     pub ledger: Option<crate::ledger::LedgerConfig>,
     pub overrides: Vec<String>,
@@ -190,7 +196,13 @@ impl Scenario {
 
     /// Parses scenario text as if read from `path` (profile files are relative to its folder).
     pub fn from_str(text: &str, path: &Path, overrides: &Overrides) -> Result<Scenario, InputErrors> {
-        let mut file = parse(text, path)?;
+        let file = parse(text, path)?;
+        let file_rule = file.market.rule.clone();
+        let mut file = set::apply(file, &overrides.sets).map_err(|m| InputErrors(vec![InputError { file: path.into(), location: Location::File, message: m }]))?;
+        // As with --rule: the file's parameters belong to the file's rule (unless set too).
+        if file.market.rule != file_rule && !overrides.sets.iter().any(|s| s.path.starts_with("market.params")) {
+            file.market.params.clear();
+        }
         if let Some(rule) = &overrides.rule {
             // The file's parameters belong to the file's rule; another rule runs on its defaults.
             if *rule != file.market.rule {
@@ -221,7 +233,9 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn ron_options() -> ron::Options {
+/// RON as scenario and sweep files are read: optional fields without `Some(...)`, variants with
+/// their fields directly.
+pub fn ron_options() -> ron::Options {
     ron::Options::default()
         .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME | ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES)
 }
@@ -272,6 +286,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     let frame = TimeFrame { start_utc, zone, step_minutes, total_steps };
     let base_dir = path.parent().unwrap_or(Path::new("."));
     let (profiles, loads) = load_profiles(&specs, base_dir, &frame, file.seed, &mut v);
+    let daily_exposure = load_exposure(&file.weather, base_dir, &frame, &mut v).map(Arc::new);
     v.finish()?;
     let ids: Vec<String> = specs.iter().map(|h| h.id.clone()).collect();
     let (topology, nodes) = build_topology(&file, &specs, &ids, &mut v);
@@ -362,6 +377,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
             market_offer_price: file.battery_policy.market_offer_price_per_kwh.map(PricePerKwh::from_units),
         },
         profiles: Arc::new(profiles),
+        daily_exposure,
         ledger,
         overrides: overrides.describe(),
         community_events,
@@ -397,11 +413,33 @@ fn resolve_events(v: &mut validate::Validator, events: &[EventSpec], ids: &[Stri
     out
 }
 
+/// Reads measured daily exposure and covers every local date of the run with it.
+fn load_exposure(weather: &WeatherSpec, base_dir: &Path, frame: &TimeFrame, v: &mut validate::Validator) -> Option<crate::exposure::DailyExposure> {
+    let WeatherSpec::DailyExposure { files } = weather else { return None };
+    let mut data = crate::exposure::DailyExposure::new();
+    for (year, file) in files {
+        let full = base_dir.join(file);
+        if let Err(e) = crate::exposure::read_year(&full, *year, &mut data) {
+            report_data_error(v, &format!("weather.files[{year}]"), "solar exposure file", e);
+        }
+    }
+    let first = frame.zone.local(frame.start_utc).0.date();
+    let last = frame.zone.local(frame.step_start_utc(frame.total_steps.saturating_sub(1))).0.date();
+    match crate::exposure::cover(&data, first, last) {
+        Ok(days) => Some(days),
+        Err(missing) if !data.is_empty() || files.is_empty() => {
+            v.err("weather.files", format!("no measured exposure within {} days of {missing} (the run covers {first} to {last})", crate::exposure::MAX_FILL_DAYS));
+            None
+        }
+        Err(_) => None, // the files' own errors are reported above
+    }
+}
+
 /// Reports a data file's error: one that cannot be read is the scenario's mistake, so the
-/// household's `load.file` field is named too; one inside the file names its line and column.
-fn report_data_error(v: &mut validate::Validator, household: &str, what: &str, e: InputError) {
+/// scenario's `field` naming the file is given too; one inside the file names its line and column.
+fn report_data_error(v: &mut validate::Validator, field: &str, what: &str, e: InputError) {
     if e.location == Location::File {
-        v.err(&format!("{household}.load.file"), format!("{what} {}: {}", e.file.display(), e.message));
+        v.err(field, format!("{what} {}: {}", e.file.display(), e.message));
     } else {
         v.push(e);
     }
@@ -419,7 +457,7 @@ fn load_profiles(specs: &[generate::HouseDraft], base_dir: &Path, frame: &TimeFr
             generate::LoadDraft::Archetype { kind, annual_kwh } => loads.push(LoadDef::Archetype { kind: *kind, annual_kwh: *annual_kwh }),
             generate::LoadDraft::Profile { file, household } => {
                 let full = base_dir.join(file);
-                let parsed = files.entry(full.clone()).or_insert_with(|| read_profile_file(&full, steps).map_err(|e| report_data_error(v, &h.path, "profile", e)).ok());
+                let parsed = files.entry(full.clone()).or_insert_with(|| read_profile_file(&full, steps).map_err(|e| report_data_error(v, &format!("{}.load.file", h.path), "profile", e)).ok());
                 let key = household.as_deref().unwrap_or(&h.id);
                 match parsed.as_ref().map(|f| f.get(key)) {
                     Some(Some(series)) => {
@@ -435,7 +473,7 @@ fn load_profiles(specs: &[generate::HouseDraft], base_dir: &Path, frame: &TimeFr
             }
             generate::LoadDraft::Ausgrid(d) => {
                 let full = base_dir.join(&d.file);
-                let data = measured.entry((full.clone(), d.customer)).or_insert_with(|| crate::ausgrid::read(&full, d.customer).map_err(|e| report_data_error(v, &h.path, "Ausgrid file", e)).ok());
+                let data = measured.entry((full.clone(), d.customer)).or_insert_with(|| crate::ausgrid::read(&full, d.customer).map_err(|e| report_data_error(v, &format!("{}.load.file", h.path), "Ausgrid file", e)).ok());
                 if let Some(data) = data {
                     match measured::series(d, data, h.pv.as_ref().map(|p| p.kwp), frame, seed, index as u64) {
                         Ok(series) => table.series.push(series),

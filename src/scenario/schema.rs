@@ -1,7 +1,7 @@
 //! The scenario file as written by a planner (RON). Every field is documented with its unit in
 //! `scenarios/README.md`; keep the two in step. Unknown fields are rejected so typos are caught.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 fn default_timezone() -> String {
@@ -36,7 +36,7 @@ fn default_market_reserve_soc() -> f64 {
 }
 
 /// The whole scenario file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
     pub name: String,
@@ -76,7 +76,7 @@ pub struct ScenarioFile {
 }
 
 /// A change during the run, effective from the start of step `step` (0-based).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum EventSpec {
     /// The household moves to the community `community` (a path, outermost first).
@@ -86,7 +86,7 @@ pub enum EventSpec {
 }
 
 /// Electrical settings of the distribution network.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkSpec {
     /// Line-to-line voltage of the low-voltage network, V (three-phase, balanced).
@@ -124,7 +124,7 @@ impl Default for NetworkSpec {
 /// Network fees by zone, per kWh (currency units). Zones come from the grid: same street, same
 /// feeder, across feeders (see `src/market/zones.rs`). Fees may not decrease outwards; an unset
 /// fee is the next inner one (the street fee defaults to 0).
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkFeesSpec {
     #[serde(default)]
@@ -152,7 +152,7 @@ fn default_nominal_voltage_v() -> f64 {
     crate::grid::network::DEFAULT_NOMINAL_VOLTAGE_V
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LocationSpec {
     pub latitude_deg: f64,
@@ -160,7 +160,7 @@ pub struct LocationSpec {
 }
 
 /// Grid connection: tariffs, or an island with reference prices.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum GridSpec {
     Connected {
@@ -181,7 +181,7 @@ pub enum GridSpec {
 
 /// A time-of-use window in local time: `from_hour` inclusive to `to_hour` exclusive (may wrap
 /// past midnight). Later windows win where they overlap.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TouWindowSpec {
     pub from_hour: u32,
@@ -193,7 +193,7 @@ pub struct TouWindowSpec {
     pub weekdays_only: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum WeatherSpec {
     /// No clouds at all: deterministic.
@@ -209,6 +209,10 @@ pub enum WeatherSpec {
         #[serde(default = "WeatherSpec::default_persistence")]
         persistence: f64,
     },
+    /// Measured daily global solar exposure, kWh/m²/day: one file per year in the Bureau of
+    /// Meteorology's layout (a column per month, a row per day), paths relative to the scenario
+    /// file. Each day's clear-sky irradiance is scaled to the measured total.
+    DailyExposure { files: BTreeMap<i32, String> },
 }
 
 impl WeatherSpec {
@@ -234,7 +238,7 @@ impl Default for WeatherSpec {
 }
 
 /// Built-in household load shapes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
 pub enum Archetype {
     /// Out during weekday working hours; morning and evening peaks.
     WorkingCouple,
@@ -246,7 +250,7 @@ pub enum Archetype {
     HomeOffice,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum HouseholdSpec {
     /// One household, written out.
@@ -255,7 +259,7 @@ pub enum HouseholdSpec {
     Group(GroupSpec),
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HouseSpec {
     pub id: String,
@@ -280,7 +284,7 @@ pub struct HouseSpec {
 /// What a household values in a trade besides price. The `preference` rule matches on the
 /// premiums; the price ceiling caps the household's bids under every rule. Premiums never make a
 /// household pay above its bid or sell below its ask: they decide who trades with whom.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PreferencesSpec {
     /// Most the household pays per kWh for peer energy, currency/kWh (default: its bid).
@@ -302,7 +306,7 @@ pub struct PreferencesSpec {
 }
 
 /// How a household prices its orders (separate from the trading rule).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize)]
 pub enum BiddingSpec {
     /// Reservation prices from the tariff: bid the import price, ask the export price.
     #[default]
@@ -314,7 +318,7 @@ pub enum BiddingSpec {
     Markup(f64),
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PvSpec {
     pub kwp: f64,
@@ -328,7 +332,7 @@ pub struct PvSpec {
     pub performance_ratio: f64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum LoadSpec {
     /// A built-in archetype with seeded noise, scaled to `annual_kwh` (default: the archetype's).
@@ -376,7 +380,7 @@ pub enum LoadSpec {
 }
 
 /// What to do with Ausgrid's controlled load (CL: off-peak hot water and the like).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub enum ControlledLoad {
     /// Part of the household's load, at the measured times.
     #[default]
@@ -389,7 +393,7 @@ fn default_meter_utc_offset() -> String {
     "+10:00".to_string()
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatterySpec {
     pub capacity_kwh: f64,
@@ -406,7 +410,7 @@ pub struct BatterySpec {
 }
 
 /// A distribution for a generated quantity.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum Dist {
     Fixed(f64),
@@ -415,7 +419,7 @@ pub enum Dist {
     Normal { mean: f64, sd: f64 },
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupSpec {
     /// Ids are `prefix` followed by a zero-padded number: `v001`, `v002`, ...
@@ -453,7 +457,7 @@ pub struct GroupSpec {
     pub community: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub enum Layout {
     /// One feeder along a street, houses on both sides.
     Street,
@@ -463,7 +467,7 @@ pub enum Layout {
     District,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum TopologySpec {
     Generated {
@@ -533,7 +537,7 @@ impl Default for TopologySpec {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub enum NodeKind {
     /// The grid connection point (only meaningful when grid-connected).
     Substation,
@@ -542,7 +546,7 @@ pub enum NodeKind {
     House,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeSpec {
     pub id: String,
@@ -553,7 +557,7 @@ pub struct NodeSpec {
     pub y_m: f64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LineSpec {
     #[serde(default)]
@@ -570,7 +574,7 @@ pub struct LineSpec {
     pub x_ohm_per_km: Option<f64>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MarketSpec {
     /// A name from `peergrid rules`.
@@ -591,7 +595,7 @@ impl Default for MarketSpec {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatteryPolicySpec {
     /// Batteries offer stored energy to the market only above this fraction of capacity.
@@ -621,7 +625,7 @@ fn default_votes_per_household() -> u32 {
 }
 
 /// The hash-chained trade ledger and its validators.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LedgerSpec {
     #[serde(default = "default_true")]
@@ -669,7 +673,7 @@ impl Default for LedgerSpec {
 }
 
 /// What a household's vote weighs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub enum StakeKind {
     #[default]
     Equal,
@@ -679,7 +683,7 @@ pub enum StakeKind {
     Balance,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
     /// Household id of the witness.
@@ -689,7 +693,7 @@ pub struct FaultSpec {
     pub to_step: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TreasurySpec {
     pub fee_policy: FeePolicySpec,
@@ -698,7 +702,7 @@ pub struct TreasurySpec {
     pub producer_reward_per_block: f64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum FeePolicySpec {
     /// A fixed fraction of each trade's amount, paid by the seller.

@@ -1,0 +1,200 @@
+//! `--set path.to.field=value`: changes one field of a scenario file from the command line. The
+//! parsed file is turned into a tree (serde's data model, as JSON), the field replaced, and the
+//! tree read back into the file's types, so a value is checked exactly like one in the file and
+//! then validated with it.
+//!
+//! Paths: field names joined by `.`, list items by `[i]` (`households[2].battery.capacity_kwh`).
+//! An enum's fields are reached through it (`grid.import_price_per_kwh`, `weather.persistence`)
+//! or by naming its variant (`grid.Connected.import_price_per_kwh`). Values are RON: numbers,
+//! `true`/`false`, strings (quotes optional for a single word), unit variants (`ClearSky`),
+//! `Variant(...)`, structs `(a: 1, b: 2)` and lists `[...]`.
+
+use super::schema::ScenarioFile;
+use serde_json::{Map, Value};
+
+/// One `--set` as given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldSet {
+    pub path: String,
+    pub value: String,
+}
+
+impl std::str::FromStr for FieldSet {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (path, value) = s.split_once('=').ok_or_else(|| format!("`{s}`: expected path.to.field=value"))?;
+        if path.trim().is_empty() {
+            return Err(format!("`{s}`: the field path is empty"));
+        }
+        Ok(FieldSet { path: path.trim().to_string(), value: value.trim().to_string() })
+    }
+}
+
+impl std::fmt::Display for FieldSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={}", self.path, self.value)
+    }
+}
+
+/// A step of a path: a field or a list index.
+#[derive(Debug, PartialEq)]
+enum Segment {
+    Field(String),
+    Index(usize),
+}
+
+fn segments(path: &str) -> Result<Vec<Segment>, String> {
+    let mut out = Vec::new();
+    for part in path.split('.') {
+        let (name, mut rest) = part.split_once('[').map_or((part, ""), |(n, r)| (n, r));
+        if name.is_empty() && out.is_empty() {
+            return Err("a path starts with a field name".into());
+        }
+        if !name.is_empty() {
+            out.push(Segment::Field(name.to_string()));
+        }
+        while !rest.is_empty() {
+            let (index, after) = rest.split_once(']').ok_or("unclosed `[`")?;
+            out.push(Segment::Index(index.parse().map_err(|_| format!("`[{index}]` is not a list index"))?));
+            rest = after.strip_prefix('[').unwrap_or(after);
+            if !after.is_empty() && !after.starts_with('[') {
+                return Err(format!("unexpected `{after}` after `]`"));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// An enum variant in the tree: a one-key object whose key starts with a capital.
+fn variant(v: &Value) -> Option<(&String, &Value)> {
+    match v {
+        Value::Object(m) if m.len() == 1 => m.iter().next().filter(|(k, _)| k.starts_with(|c: char| c.is_ascii_uppercase())),
+        _ => None,
+    }
+}
+
+fn field_names(v: &Value) -> String {
+    match v {
+        Value::Object(m) => m.keys().cloned().collect::<Vec<_>>().join(", "),
+        _ => String::new(),
+    }
+}
+
+/// The place a path names, descending through enum variants where the path does not name them.
+fn locate<'a>(mut at: &'a mut Value, path: &[Segment]) -> Result<&'a mut Value, String> {
+    let mut walked = String::new();
+    for seg in path {
+        match seg {
+            Segment::Field(name) => {
+                if at.get(name).is_none() {
+                    if let Some((k, _)) = variant(at) {
+                        let k = k.clone();
+                        at = at.get_mut(&k).expect("variant key exists");
+                    }
+                }
+                let here = if walked.is_empty() { "the scenario".to_string() } else { format!("`{walked}`") };
+                let fields = field_names(at);
+                at = match at {
+                    Value::Object(m) => m.get_mut(name).ok_or_else(|| format!("{here} has no field `{name}` (fields: {fields})"))?,
+                    _ => return Err(format!("{here} has no fields")),
+                };
+                walked = if walked.is_empty() { name.clone() } else { format!("{walked}.{name}") };
+            }
+            Segment::Index(i) => {
+                let len = at.as_array().map(Vec::len);
+                at = match at {
+                    Value::Array(items) => items.get_mut(*i).ok_or_else(|| format!("`{walked}` has {} items, no [{i}]", len.unwrap_or(0)))?,
+                    _ => return Err(format!("`{walked}` is not a list")),
+                };
+                walked.push_str(&format!("[{i}]"));
+            }
+        }
+    }
+    Ok(at)
+}
+
+/// A RON value as a tree, in the shapes serde gives the file's types.
+fn parse_value(text: &str) -> Result<Value, String> {
+    let t = text.trim();
+    if let Ok(v) = serde_json::from_str::<Value>(t) {
+        return Ok(v);
+    }
+    if !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '/' | '.' | ':' | '+')) {
+        return Ok(Value::String(t.to_string())); // a unit variant or a one-word string
+    }
+    if let Some(open) = t.find('(').filter(|&i| i > 0 && t.ends_with(')')) {
+        let (name, inner) = (&t[..open], &t[open + 1..t.len() - 1]);
+        if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            let content = if inner.contains(':') { parse_value(&format!("({inner})"))? } else { parse_value(inner)? };
+            return Ok(Value::Object(Map::from_iter([(name.to_string(), content)])));
+        }
+    }
+    let ron: ron::Value = ron::from_str(t).map_err(|e| format!("`{t}` is not a value: {}", e.code))?;
+    serde_json::to_value(ron).map_err(|e| format!("`{t}`: {e}"))
+}
+
+/// Applies every set in order; the first problem is the error.
+pub fn apply(file: ScenarioFile, sets: &[FieldSet]) -> Result<ScenarioFile, String> {
+    if sets.is_empty() {
+        return Ok(file);
+    }
+    let mut tree = serde_json::to_value(&file).map_err(|e| e.to_string())?;
+    for set in sets {
+        let path = segments(&set.path).map_err(|e| format!("--set {set}: {e}"))?;
+        let value = parse_value(&set.value).map_err(|e| format!("--set {set}: {e}"))?;
+        let place = locate(&mut tree, &path).map_err(|e| format!("--set {set}: {e}"))?;
+        // A bare value for a newtype variant (`kwp: Fixed(4)`) keeps the variant.
+        *place = match (variant(place), &value) {
+            (Some((k, inner)), v) if !inner.is_object() && !v.is_object() && !v.is_string() => Value::Object(Map::from_iter([(k.clone(), value)])),
+            _ => value,
+        };
+        // Read back now, so the message names this set.
+        serde_json::from_value::<ScenarioFile>(tree.clone()).map_err(|e| format!("--set {set}: {e}"))?;
+    }
+    serde_json::from_value(tree).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STREET: &str = include_str!("../../scenarios/street.ron");
+
+    fn file() -> ScenarioFile {
+        super::super::parse(STREET, std::path::Path::new("street.ron")).unwrap()
+    }
+
+    fn set(s: &str) -> Result<ScenarioFile, String> {
+        apply(file(), &[s.parse().unwrap()])
+    }
+
+    #[test]
+    fn sets_fields_lists_and_enum_fields() {
+        assert_eq!(set("seed=7").unwrap().seed, 7);
+        assert_eq!(set("market.rule=sdr").unwrap().market.rule, "sdr");
+        assert_eq!(set("market.rule=\"mmr\"").unwrap().market.rule, "mmr");
+        let f = set("grid.import_price_per_kwh=0.4").unwrap();
+        assert!(matches!(f.grid, super::super::schema::GridSpec::Connected { import_price_per_kwh, .. } if import_price_per_kwh == 0.4));
+        let f = set("grid.Connected.export_price_per_kwh=0.1").unwrap();
+        assert!(matches!(f.grid, super::super::schema::GridSpec::Connected { export_price_per_kwh, .. } if export_price_per_kwh == 0.1));
+        assert!(matches!(set("weather=ClearSky").unwrap().weather, super::super::schema::WeatherSpec::ClearSky));
+        let f = set("households[4].battery_share=0.9").unwrap();
+        assert!(matches!(&f.households[4], super::super::schema::HouseholdSpec::Group(g) if g.battery_share == 0.9));
+        let f = set("households[4].kwp=Fixed(4)").unwrap();
+        assert!(matches!(&f.households[4], super::super::schema::HouseholdSpec::Group(g) if matches!(g.kwp, super::super::schema::Dist::Fixed(x) if x == 4.0)));
+        let f = set("households[4].kwp=Uniform(min: 1, max: 2)").unwrap();
+        assert!(matches!(&f.households[4], super::super::schema::HouseholdSpec::Group(g) if matches!(g.kwp, super::super::schema::Dist::Uniform { max, .. } if max == 2.0)));
+        let f = set("households[1].battery=(capacity_kwh: 5, max_charge_kw: 2, max_discharge_kw: 2)").unwrap();
+        assert!(matches!(&f.households[1], super::super::schema::HouseholdSpec::House(h) if h.battery.as_ref().unwrap().capacity_kwh == 5.0));
+    }
+
+    #[test]
+    fn names_what_is_wrong() {
+        let e = set("market.rul=sdr").unwrap_err();
+        assert!(e.contains("--set market.rul=sdr") && e.contains("`market` has no field `rul`") && e.contains("rule"), "{e}");
+        assert!(set("households[40].id=x").unwrap_err().contains("has 5 items"));
+        assert!(set("seed=lots").unwrap_err().contains("--set seed=lots"));
+        assert!(set("seed[0]=1").unwrap_err().contains("not a list"));
+        assert!("seed".parse::<FieldSet>().unwrap_err().contains("path.to.field=value"));
+    }
+}

@@ -1,0 +1,96 @@
+//! `report.html` of a run and of a comparison, opened in headless Chromium (Debian's
+//! `chromium`; `.ci/run` installs it): the page renders, and every chart has marks in each of
+//! its series' colours, not just axes.
+
+mod common;
+use common::*;
+use std::path::Path;
+use std::process::Command;
+
+fn chromium() -> Option<&'static str> {
+    let found = ["chromium", "chromium-browser"].into_iter().find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()));
+    if found.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "CI must install chromium (see .ci/run)");
+        eprintln!("skipped: chromium is not installed");
+    }
+    found
+}
+
+/// Chromium's flags for a closed, headless machine.
+fn headless(browser: &str, profile: &Path) -> Command {
+    let mut c = Command::new(browser);
+    c.args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"]);
+    c.arg(format!("--user-data-dir={}", profile.display()));
+    c
+}
+
+/// The DOM Chromium built from the page.
+fn dom(browser: &str, page: &Path, profile: &Path) -> String {
+    let out = headless(browser, profile).arg("--dump-dom").arg(format!("file://{}", page.display())).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+}
+
+/// Checks every chart figure in the DOM; returns their ids.
+fn charts_have_marks(dom: &str) -> Vec<String> {
+    let lower = dom.to_lowercase();
+    let mut ids = Vec::new();
+    for part in lower.split("<figure class=\"chart\"").skip(1) {
+        let fig = &part[..part.find("</figure>").expect("figure closes")];
+        let id = fig.split("id=\"").nth(1).and_then(|s| s.split('"').next()).unwrap().to_string();
+        let series = fig.split("data-series=\"").nth(1).and_then(|s| s.split('"').next()).unwrap();
+        assert!(fig.contains("<svg"), "{id}: no SVG");
+        assert!(!series.is_empty(), "{id}: no series");
+        for color in series.split(',') {
+            let marks = fig.matches(&format!("fill=\"{color}\"")).count() + fig.matches(&format!("stroke=\"{color}\"")).count();
+            // Only the chart's SVG uses fill/stroke attributes (the legend is styled HTML).
+            assert!(marks >= 1, "{id}: series {color} has no marks");
+        }
+        ids.push(id);
+    }
+    ids
+}
+
+/// A screenshot of the page is not blank: many distinct colours.
+fn not_blank(browser: &str, page: &Path, profile: &Path) {
+    let shot = profile.join("page.png");
+    let out = headless(browser, profile).arg(format!("--screenshot={}", shot.display())).arg("--window-size=1000,2400").arg(format!("file://{}", page.display())).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut buf).unwrap();
+    let channels = frame.line_size / frame.width as usize;
+    let colors: std::collections::HashSet<[u8; 3]> = buf[..frame.buffer_size()].chunks(channels).map(|p| [p[0], p[1], p[2]]).collect();
+    assert!(colors.len() > 50, "the page looks blank: {} colours", colors.len());
+}
+
+#[test]
+fn a_run_report_renders_every_chart_with_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    run_ok(&scenario("street.ron"), &out, &["--steps", "288"]);
+    let page = out.join("report.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http") && !html.contains("<link"), "self-contained: nothing fetched");
+    assert!(!html.contains("<script"), "no scripts");
+    let Some(browser) = chromium() else { return };
+    let ids = charts_have_marks(&dom(browser, &page, tmp.path()));
+    for id in ["daily-energy", "p2p-price", "savings", "battery-soc", "line-loading", "map"] {
+        assert!(ids.iter().any(|i| i == id), "chart {id} missing: {ids:?}");
+    }
+    not_blank(browser, &page, tmp.path());
+}
+
+#[test]
+fn a_compare_report_puts_the_rules_side_by_side() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cmp");
+    let o = peergrid(&["compare", scenario("street.ron").to_str().unwrap(), "--rules", "double-auction,sdr,mmr", "--steps", "192", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let page = out.join("report.html");
+    assert!(std::fs::read_to_string(&page).unwrap().contains("sdr"));
+    let Some(browser) = chromium() else { return };
+    let ids = charts_have_marks(&dom(browser, &page, tmp.path()));
+    assert!(ids.iter().any(|i| i == "self_sufficiency") && ids.len() >= 6, "{ids:?}");
+}
