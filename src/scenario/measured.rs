@@ -17,15 +17,36 @@ const DAYS_PER_YEAR: f64 = 365.0;
 /// (the measured generation is scaled to it; none: no PV); `index` is its place in the scenario (for its random stream).
 pub fn series(d: &AusgridDraft, data: &Measured, pv_kwp: Option<f64>, frame: &TimeFrame, seed: u64, index: u64) -> Result<ProfileSeries, String> {
     let gc = data.series.get(&Category::Gc).ok_or("the file has no general consumption (GC) for this customer")?;
-    let load: Vec<Option<f64>> = match (d.controlled_load, data.series.get(&Category::Cl)) {
-        (ControlledLoad::AsMeasured, Some(cl)) => gc.iter().zip(cl).map(|(g, c)| Some(g.unwrap_or(0.0) + c.unwrap_or(0.0))).collect(),
-        _ => gc.clone(),
-    };
     let shifted = Mapping { meter_offset: d.meter_offset, day_shift: d.load_day_shift };
-    let mut load_kwh = ausgrid::resample(data, &load, frame, shifted)?;
+    let same_days = Mapping { day_shift: 0, ..shifted };
+    let steps = frame.total_steps as usize;
+    // Measured generation on the run's days (the weather every house shares).
+    let measured_pv = match data.series.get(&Category::Gg) {
+        Some(gg) => ausgrid::resample(data, gg, frame, same_days)?,
+        None => vec![0.0; steps],
+    };
+    // A house without `pv` has no panels, whatever the measured household had.
+    let pv_kwh = match pv_kwp {
+        Some(kwp) if data.series.contains_key(&Category::Gg) => {
+            let measured_kwp = d.capacity_kwp.or(data.capacity_kwp).ok_or("the household's pv.kwp needs the measured system's size: give `capacity_kwp`")?;
+            measured_pv.iter().map(|x| x * kwp / measured_kwp).collect()
+        }
+        _ => vec![0.0; steps],
+    };
+    let mut load_kwh = ausgrid::resample(data, gc, frame, shifted)?;
+    let cl = data.series.get(&Category::Cl).filter(|_| d.controlled_load != ControlledLoad::Omit);
+    if let Some(cl) = cl {
+        let mut cl_kwh = ausgrid::resample(data, cl, frame, shifted)?;
+        if d.controlled_load == ControlledLoad::Flexible {
+            let weights = if pv_kwh.iter().any(|x| *x > 0.0) { &pv_kwh } else { &measured_pv };
+            to_sunny_hours(&mut cl_kwh, weights, frame);
+        }
+        load_kwh.iter_mut().zip(&cl_kwh).for_each(|(l, c)| *l += c);
+    }
     if let Some(annual) = d.annual_kwh {
         let days = data.len() as f64 / SLOTS_PER_DAY as f64;
-        let measured_per_year: f64 = load.iter().flatten().sum::<f64>() / days * DAYS_PER_YEAR;
+        let measured: f64 = gc.iter().chain(cl.into_iter().flatten()).flatten().sum();
+        let measured_per_year = measured / days * DAYS_PER_YEAR;
         if measured_per_year <= 0.0 {
             return Err("cannot scale to annual_kwh: the measured load is zero".into());
         }
@@ -34,16 +55,6 @@ pub fn series(d: &AusgridDraft, data: &Measured, pv_kwp: Option<f64>, frame: &Ti
     if d.load_variation > 0.0 {
         vary_by_day(&mut load_kwh, frame, d.load_variation, seed, index);
     }
-    // A house without `pv` has no panels, whatever the measured household had.
-    let pv_kwh = match (pv_kwp, data.series.get(&Category::Gg)) {
-        (Some(kwp), Some(gg)) => {
-            let measured_kwp = d.capacity_kwp.or(data.capacity_kwp).ok_or("the household's pv.kwp needs the measured system's size: give `capacity_kwp`")?;
-            let mut pv = ausgrid::resample(data, gg, frame, Mapping { day_shift: 0, ..shifted })?;
-            pv.iter_mut().for_each(|x| *x *= kwp / measured_kwp);
-            pv
-        }
-        _ => vec![0.0; frame.total_steps as usize],
-    };
     let synthetic = d.load_day_shift != 0 || d.load_variation > 0.0;
     let customer = d.customer.map_or(String::new(), |c| format!(" customer {c}"));
     let mut source = format!("ausgrid{customer}");
@@ -51,6 +62,46 @@ pub fn series(d: &AusgridDraft, data: &Measured, pv_kwp: Option<f64>, frame: &Ti
         source.push_str(&format!(" (synthetic: load {:+} days; daily variation {})", d.load_day_shift, d.load_variation));
     }
     Ok(ProfileSeries { load_kwh, pv_kwh, source, synthetic })
+}
+
+/// Moves each local day's controlled load into that day's sunny steps, in proportion to
+/// `weights` (PV), no step above the largest measured controlled-load step (the element's
+/// power): a hot-water timer set to solar hours. A day's energy is unchanged; what the sunny
+/// steps cannot take stays where it was measured, and a day without sun keeps its times.
+pub fn to_sunny_hours(cl_kwh: &mut [f64], weights: &[f64], frame: &TimeFrame) {
+    let cap = cl_kwh.iter().copied().fold(0.0, f64::max);
+    let mut k = 0;
+    while k < cl_kwh.len() {
+        let date = frame.zone.local(frame.step_start_utc(k as u64)).0.date();
+        let end = (k..cl_kwh.len()).find(|&j| frame.zone.local(frame.step_start_utc(j as u64)).0.date() != date).unwrap_or(cl_kwh.len());
+        let energy: f64 = cl_kwh[k..end].iter().sum();
+        if weights[k..end].iter().any(|w| *w > 0.0) && energy > 0.0 {
+            let mut placed = vec![0.0; end - k];
+            let mut left = energy;
+            // Water-filling: share out by weight among the steps not yet at the cap.
+            for _ in 0..end - k {
+                let open: f64 = (k..end).filter(|&j| placed[j - k] < cap).map(|j| weights[j]).sum();
+                if left <= 1e-12 || open <= 0.0 {
+                    break;
+                }
+                let mut used = 0.0;
+                for j in k..end {
+                    if placed[j - k] < cap {
+                        let add = (left * weights[j] / open).min(cap - placed[j - k]);
+                        placed[j - k] += add;
+                        used += add;
+                    }
+                }
+                left -= used;
+            }
+            // What the sunny steps could not take stays at the measured times, pro rata.
+            let keep = left / energy;
+            for j in k..end {
+                cl_kwh[j] = placed[j - k] + cl_kwh[j] * keep;
+            }
+        }
+        k = end;
+    }
 }
 
 /// Multiplies each local day's load by `max(0, 1 + sd·z)`, z standard normal from the
@@ -67,5 +118,27 @@ fn vary_by_day(load_kwh: &mut [f64], frame: &TimeFrame, sd: f64, seed: u64, inde
             factor = (1.0 + normal.sample(&mut r)).max(0.0);
         }
         *x *= factor;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Zone;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn controlled_load_moves_to_the_sunny_hours_of_its_day() {
+        let frame = TimeFrame { start_utc: Utc.with_ymd_and_hms(2012, 1, 1, 0, 0, 0).unwrap(), zone: Zone::parse("UTC").unwrap(), step_minutes: 60, total_steps: 48 };
+        // Hot water at 1-3 am (1.2 kWh an hour), sun from 9 to 16; the second day has no sun.
+        let mut cl: Vec<f64> = (0..48).map(|h| if h % 24 < 3 { 1.2 } else { 0.0 }).collect();
+        let sun: Vec<f64> = (0..48).map(|h| if h < 24 && (9..16).contains(&h) { 1.0 + (h as f64 - 12.0).abs() * -0.1 } else { 0.0 }).collect();
+        let before: f64 = cl[..24].iter().sum();
+        to_sunny_hours(&mut cl, &sun, &frame);
+        let day: f64 = cl[..24].iter().sum();
+        assert!((day - before).abs() < 1e-9, "the day's energy is kept");
+        assert!(cl[..9].iter().all(|x| *x < 1e-12) && cl[9..16].iter().all(|x| *x > 0.0), "{:?}", &cl[..24]);
+        assert!(cl.iter().all(|x| *x <= 1.2 + 1e-12), "never above the element's power");
+        assert_eq!(&cl[24..27], &[1.2, 1.2, 1.2], "a day without sun keeps its times");
     }
 }

@@ -387,6 +387,9 @@ pub enum ControlledLoad {
     AsMeasured,
     /// Left out (general consumption only).
     Omit,
+    /// Moved, day by day, into the sunny hours (a hot-water timer set to solar hours): each
+    /// day's energy kept, no step above the largest measured one.
+    Flexible,
 }
 
 fn default_meter_utc_offset() -> String {

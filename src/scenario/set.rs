@@ -96,6 +96,7 @@ fn locate<'a>(mut at: &'a mut Value, path: &[Segment]) -> Result<&'a mut Value, 
                 let fields = field_names(at);
                 at = match at {
                     Value::Object(m) => m.get_mut(name).ok_or_else(|| format!("{here} has no field `{name}` (fields: {fields})"))?,
+                    Value::Null => return Err(format!("{here} is not set in the file: set it whole, e.g. --set {walked}=(...)")),
                     _ => return Err(format!("{here} has no fields")),
                 };
                 walked = if walked.is_empty() { name.clone() } else { format!("{walked}.{name}") };
@@ -195,6 +196,7 @@ mod tests {
         assert!(set("households[40].id=x").unwrap_err().contains("has 5 items"));
         assert!(set("seed=lots").unwrap_err().contains("--set seed=lots"));
         assert!(set("seed[0]=1").unwrap_err().contains("not a list"));
+        assert!(set("households[1].battery.capacity_kwh=5").unwrap_err().contains("is not set in the file"), "no2 has no battery");
         assert!("seed".parse::<FieldSet>().unwrap_err().contains("path.to.field=value"));
     }
 }
