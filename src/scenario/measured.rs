@@ -70,10 +70,7 @@ pub fn series(d: &AusgridDraft, data: &Measured, pv_kwp: Option<f64>, frame: &Ti
 /// steps cannot take stays where it was measured, and a day without sun keeps its times.
 pub fn to_sunny_hours(cl_kwh: &mut [f64], weights: &[f64], frame: &TimeFrame) {
     let cap = cl_kwh.iter().copied().fold(0.0, f64::max);
-    let mut k = 0;
-    while k < cl_kwh.len() {
-        let date = frame.zone.local(frame.step_start_utc(k as u64)).0.date();
-        let end = (k..cl_kwh.len()).find(|&j| frame.zone.local(frame.step_start_utc(j as u64)).0.date() != date).unwrap_or(cl_kwh.len());
+    for std::ops::Range { start: k, end } in local_days(frame, cl_kwh.len()) {
         let energy: f64 = cl_kwh[k..end].iter().sum();
         if weights[k..end].iter().any(|w| *w > 0.0) && energy > 0.0 {
             let mut placed = vec![0.0; end - k];
@@ -100,8 +97,22 @@ pub fn to_sunny_hours(cl_kwh: &mut [f64], weights: &[f64], frame: &TimeFrame) {
                 cl_kwh[j] = placed[j - k] + cl_kwh[j] * keep;
             }
         }
-        k = end;
     }
+}
+
+/// The steps of each local day of the run, in order (the first and last may be partial).
+fn local_days(frame: &TimeFrame, steps: usize) -> Vec<std::ops::Range<usize>> {
+    let mut days: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut current = None;
+    for k in 0..steps {
+        let date = frame.zone.local(frame.step_start_utc(k as u64)).0.date();
+        match days.last_mut() {
+            Some(day) if current == Some(date) => day.end = k + 1,
+            _ => days.push(k..k + 1),
+        }
+        current = Some(date);
+    }
+    days
 }
 
 /// Multiplies each local day's load by `max(0, 1 + sd·z)`, z standard normal from the
@@ -109,15 +120,9 @@ pub fn to_sunny_hours(cl_kwh: &mut [f64], weights: &[f64], frame: &TimeFrame) {
 fn vary_by_day(load_kwh: &mut [f64], frame: &TimeFrame, sd: f64, seed: u64, index: u64) {
     let mut r = rng(seed, Stream::MeasuredLoad, index);
     let normal = Normal::new(0.0, sd).expect("sd checked in 0..=1");
-    let mut day = None;
-    let mut factor = 1.0;
-    for (k, x) in load_kwh.iter_mut().enumerate() {
-        let date = frame.zone.local(frame.step_start_utc(k as u64)).0.date();
-        if day != Some(date) {
-            day = Some(date);
-            factor = (1.0 + normal.sample(&mut r)).max(0.0);
-        }
-        *x *= factor;
+    for day in local_days(frame, load_kwh.len()) {
+        let factor = (1.0 + normal.sample(&mut r)).max(0.0);
+        load_kwh[day].iter_mut().for_each(|x| *x *= factor);
     }
 }
 
