@@ -264,6 +264,11 @@ pub struct RunArgs {
     /// block without writing ledger.jsonl).
     #[arg(long, value_enum)]
     pub ledger: Option<crate::scenario::LedgerMode>,
+    /// Which files to write: `full` (every file), or `aggregate` (no trades.csv nor
+    /// ledger.jsonl; the ledger is still built, signed and chained) [default: the scenario's
+    /// `output`, else full].
+    #[arg(long, value_enum)]
+    pub output_level: Option<crate::scenario::OutputLevel>,
     /// No progress bar and no summary on stdout.
     #[arg(long, short)]
     pub quiet: bool,
@@ -500,7 +505,7 @@ fn cmd_sweep(args: SweepArgs) -> ExitCode {
 }
 
 fn cmd_run(args: RunArgs) -> ExitCode {
-    let overrides = Overrides { rule: args.rule.clone(), seed: args.seed, steps: args.steps, ledger: args.ledger, sets: args.sets.clone() };
+    let overrides = Overrides { rule: args.rule.clone(), seed: args.seed, steps: args.steps, ledger: args.ledger, sets: args.sets.clone(), output: args.output_level };
     let scenario = match load(&args.scenario, &overrides) {
         Ok(s) => Arc::new(s),
         Err(code) => return code,

@@ -77,7 +77,8 @@ pub struct RunTotals {
 #[derive(Resource)]
 pub struct Recorder {
     timeseries: csv::Writer<BufWriter<File>>,
-    trades: csv::Writer<BufWriter<File>>,
+    /// `None` at the `Aggregate` output level.
+    trades: Option<csv::Writer<BufWriter<File>>>,
     buf: String,
     /// First write error, reported when the run ends (systems cannot return errors).
     pub error: Option<String>,
@@ -96,13 +97,17 @@ pub const TIMESERIES_COLUMNS: [&str; 24] = [
 pub const TRADES_COLUMNS: [&str; 10] = ["step", "seller", "buyer", "kwh", "price", "amount", "seller_source", "kwh_sent", "loss_kwh", "network_fee"];
 
 impl Recorder {
-    pub fn create(dir: &Path) -> std::io::Result<Recorder> {
+    /// Opens `timeseries.csv`, and `trades.csv` when `trades` is set.
+    pub fn create(dir: &Path, trades: bool) -> std::io::Result<Recorder> {
         let open = |name: &str| -> std::io::Result<csv::Writer<BufWriter<File>>> {
             Ok(csv::WriterBuilder::new().from_writer(BufWriter::with_capacity(1 << 16, File::create(dir.join(name))?)))
         };
-        let mut r = Recorder { timeseries: open("timeseries.csv")?, trades: open("trades.csv")?, buf: String::new(), error: None };
+        let trades = if trades { Some(open("trades.csv")?) } else { None };
+        let mut r = Recorder { timeseries: open("timeseries.csv")?, trades, buf: String::new(), error: None };
         r.timeseries.write_record(TIMESERIES_COLUMNS).map_err(std::io::Error::other)?;
-        r.trades.write_record(TRADES_COLUMNS).map_err(std::io::Error::other)?;
+        if let Some(w) = &mut r.trades {
+            w.write_record(TRADES_COLUMNS).map_err(std::io::Error::other)?;
+        }
         Ok(r)
     }
 
@@ -147,7 +152,7 @@ impl Recorder {
         Self::field(w, b, t.battery_soc_kwh)?;
         Self::field(w, b, t.max_line_loading)?;
         w.write_record(None::<&[u8]>)?;
-        let (w, b) = (&mut self.trades, &mut self.buf);
+        let (Some(w), b) = (&mut self.trades, &mut self.buf) else { return Ok(()) };
         for tr in &clearing.trades {
             Self::int(w, t.step)?;
             match tr.seller {
@@ -176,13 +181,16 @@ impl Recorder {
         Ok(())
     }
 
-    /// Flushes both files; returns the first error seen during the run.
+    /// Flushes the files; returns the first error seen during the run.
     pub fn finish(&mut self) -> Result<(), String> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
         self.timeseries.flush().map_err(|e| e.to_string())?;
-        self.trades.flush().map_err(|e| e.to_string())
+        match &mut self.trades {
+            Some(w) => w.flush().map_err(|e| e.to_string()),
+            None => Ok(()),
+        }
     }
 }
 

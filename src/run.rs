@@ -67,6 +67,8 @@ pub struct Summary {
     pub rule_params: BTreeMap<String, f64>,
     pub seed: u64,
     pub steps: u64,
+    /// Which files the run wrote: `full`, or `aggregate` (no `trades.csv` nor `ledger.jsonl`).
+    pub output_level: &'static str,
     pub step_minutes: u32,
     pub households: usize,
     pub start: String,
@@ -182,7 +184,7 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
     }
     let started = Instant::now();
     let staging = Staging::create(&opts.out_dir).map_err(failed("cannot create the output folder"))?;
-    let recorder = Recorder::create(staging.path()).map_err(failed("cannot create output files"))?;
+    let recorder = Recorder::create(staging.path(), scenario.output == crate::scenario::OutputLevel::Full).map_err(failed("cannot create output files"))?;
     let ledger = match &scenario.ledger {
         Some(cfg) => Some(Ledger::new(cfg.clone(), &scenario, Some(staging.path()), opts.threads).map_err(failed("cannot create ledger.jsonl"))?),
         None => None,
@@ -216,9 +218,11 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
         }
         Ok(out)
     };
-    // The step is one ordered thread (this one); the ledger writer's pool (`--threads`) hashes
-    // and formats large blocks in parallel.
-    let main_out = main_job();
+    // The step's systems run in order on this pool's threads, splitting work that is independent
+    // (a radial grid's feeders) over `--threads`; the ledger writer's own pool hashes and formats
+    // large blocks in parallel.
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.threads.max(1)).build().map_err(|e| RunError::Failed(e.to_string()))?;
+    let main_out = pool.install(main_job);
     bar.finish_and_clear();
     let main_out = main_out?;
 
@@ -226,14 +230,19 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
     let summary = summarise(&scenario, &main_out, runtime_s);
     let dir = staging.path();
     write_households(dir, &scenario, &main_out.households).map_err(failed("writing households.csv"))?;
-    let topology = serde_json::to_vec_pretty(&scenario.topology.to_json()).map_err(|e| RunError::Failed(e.to_string()))?;
-    write_file(dir, "topology.json", &topology).map_err(failed("writing topology.json"))?;
+    write_topology(dir, &scenario).map_err(failed("writing topology.json"))?;
     write_lines(dir, &scenario, &main_out.lines).map_err(failed("writing lines.csv"))?;
     let json = serde_json::to_vec_pretty(&summary).map_err(|e| RunError::Failed(e.to_string()))?;
     write_file(dir, "summary.json", &json).map_err(failed("writing summary.json"))?;
     crate::report::write_run_report(dir).map_err(|e| RunError::Failed(format!("writing report.html: {e}")))?;
     staging.commit().map_err(failed("moving results into place"))?;
     Ok(summary)
+}
+
+fn write_topology(dir: &Path, s: &Scenario) -> std::io::Result<()> {
+    let mut w = std::io::BufWriter::new(std::fs::File::create(dir.join("topology.json"))?);
+    s.topology.write_json(&mut w).map_err(std::io::Error::other)?;
+    std::io::Write::flush(&mut w)
 }
 
 fn ratio(num: f64, den: f64) -> Option<f64> {
@@ -261,6 +270,7 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         rule_params: s.rule_params.clone(),
         seed: s.seed,
         steps: t.steps,
+        output_level: s.output.label(),
         step_minutes: s.frame.step_minutes,
         households: s.households.len(),
         start,

@@ -138,6 +138,53 @@ fn same_seed_gives_byte_identical_outputs_on_any_thread_count() {
 }
 
 #[test]
+fn radial_feeders_in_parallel_give_identical_outputs_on_any_thread_count() {
+    // Two radial feeders under a tight voltage band: the AC sweep and the voltage limits run
+    // feeder by feeder on the thread pool.
+    let tmp = tempfile::tempdir().unwrap();
+    let args = |t: &'static str| vec!["--set", "households[0].count=800", "--set", "topology.feeders=2", "--set", "network.voltage_tolerance=0.02", "--steps", "96", "--threads", t];
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    run_ok(&scenario("district-10k.ron"), &a, &args("1"));
+    run_ok(&scenario("district-10k.ron"), &b, &args("2"));
+    let s = summary(&a);
+    assert!(s["voltage_limited_steps"].as_u64().unwrap() > 0, "the band binds: {s}");
+    for f in ["timeseries.csv", "households.csv", "trades.csv", "lines.csv", "ledger.jsonl"] {
+        assert_eq!(std::fs::read(a.join(f)).unwrap(), std::fs::read(b.join(f)).unwrap(), "{f} differs between 1 and 2 threads");
+    }
+    assert_eq!(summary_without_runtime(&a), summary_without_runtime(&b));
+}
+
+#[test]
+fn aggregate_output_level_builds_the_same_ledger_without_per_trade_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (full, agg) = (tmp.path().join("full"), tmp.path().join("agg"));
+    run_ok(&scenario("street.ron"), &full, &["--steps", "200"]);
+    run_ok(&scenario("street.ron"), &agg, &["--steps", "200", "--output-level", "aggregate"]);
+    for f in ["trades.csv", "ledger.jsonl"] {
+        assert!(full.join(f).exists() && !agg.join(f).exists(), "{f}");
+    }
+    for f in ["timeseries.csv", "households.csv", "lines.csv", "topology.json"] {
+        assert_eq!(std::fs::read(full.join(f)).unwrap(), std::fs::read(agg.join(f)).unwrap(), "{f} is the same at both levels");
+    }
+    let (sf, sa) = (summary(&full), summary(&agg));
+    assert_eq!((sf["output_level"].as_str(), sa["output_level"].as_str()), (Some("full"), Some("aggregate")));
+    assert_eq!(sf["ledger"]["head_hash"], sa["ledger"]["head_hash"], "every block is still built, signed and chained");
+    assert_eq!(sa["ledger"]["jsonl_written"], false);
+    assert_eq!(sf["trades"], sa["trades"]);
+    let report = std::fs::read_to_string(agg.join("report.html")).unwrap();
+    assert!(report.contains("ledger.jsonl was not written") && !report.contains("peergrid verify"), "the report does not send readers to a missing file");
+    // The scenario file can ask for it too (district-10k-year.ron does).
+    let dir = tmp.path().join("s");
+    std::fs::create_dir(&dir).unwrap();
+    let text = std::fs::read_to_string(scenario("street.ron")).unwrap();
+    let file = dir.join("street.ron");
+    std::fs::write(&file, text.trim_end().trim_end_matches(')').to_string() + "    output: Aggregate,\n)\n").unwrap();
+    let out = tmp.path().join("from-file");
+    run_ok(&file, &out, &["--steps", "20"]);
+    assert!(!out.join("trades.csv").exists() && summary(&out)["output_level"] == "aggregate");
+}
+
+#[test]
 fn switching_the_rule_never_changes_weather_or_loads() {
     let tmp = tempfile::tempdir().unwrap();
     let (da, go) = (tmp.path().join("da"), tmp.path().join("go"));

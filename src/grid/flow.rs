@@ -28,8 +28,16 @@ pub struct FlowModel {
     pub nodes: usize,
     pub lines: usize,
     root: usize,
-    /// Breadth-first order from the root (root first); unreachable nodes are left out.
+    /// Depth-first preorder of the (breadth-first) spanning tree from the root, root first:
+    /// parents come before children and each of the root's subtrees (a feeder) is a contiguous
+    /// run of positions. Unreachable nodes are left out.
     order: Vec<u32>,
+    /// Positions of each of the root's subtrees, in `order`: a radial grid's feeders are
+    /// electrically independent behind the root's fixed voltage, so the AC sweep settles each on
+    /// its own (in parallel, and only where the voltage screen asks for it).
+    branches: Vec<std::ops::Range<usize>>,
+    /// Each node's position in `order` (0 for unreachable nodes, which `order` does not hold).
+    position: Vec<u32>,
     parent: Vec<u32>,
     /// The tree line from a node to its parent, and +1 if that line's (from, to) runs child →
     /// parent (−1 otherwise).
@@ -45,7 +53,7 @@ pub struct FlowModel {
     x_ohm: Vec<f64>,
     /// (from, to) node of each line.
     endpoints: Vec<(u32, u32)>,
-    /// By breadth-first position: the parent's position and the impedance of the line to it.
+    /// By position in `order`: the parent's position and the impedance of the line to it.
     pos_parent: Vec<u32>,
     pos_r: Vec<f64>,
     pos_x: Vec<f64>,
@@ -60,8 +68,10 @@ pub struct Flows {
     pub root_kw: f64,
     subtree: Vec<f64>,
     loop_rhs: Vec<f64>,
-    /// Scratch of [`FlowModel::linear_max_deviation_pu`], by breadth-first position.
+    /// Scratch of [`FlowModel::linear_max_deviation_pu`], by position.
     deviation: Vec<f64>,
+    /// Largest linearised voltage deviation in each branch (see [`FlowModel::branches`]), pu.
+    pub branch_deviation_pu: Vec<f64>,
 }
 
 /// Voltages and losses from the AC sweep.
@@ -75,7 +85,7 @@ pub struct AcState {
     /// False when the sweep did not settle (demand beyond what the lines can carry at any
     /// voltage); voltages and losses are then not meaningful.
     pub converged: bool,
-    /// Per breadth-first position: per-phase injection (W), voltage and branch current.
+    /// Per position: per-phase injection (W), voltage and branch current.
     s: Vec<f64>,
     v_re: Vec<f64>,
     v_im: Vec<f64>,
@@ -118,6 +128,7 @@ impl FlowModel {
                 }
             }
         }
+        let (order, branches) = preorder(&order, &parent);
         let r_ohm: Vec<f64> = g.edge_weights().map(|l| l.r_ohm).collect();
         let endpoints: Vec<(u32, u32)> = g
             .edge_indices()
@@ -168,6 +179,8 @@ impl FlowModel {
             lines: g.edge_count(),
             root: topology.root.index(),
             order,
+            branches,
+            position,
             parent,
             parent_line,
             up_sign,
@@ -325,45 +338,66 @@ impl FlowModel {
         let dev = &mut flows.deviation;
         dev.clear();
         dev.resize(m, 0.0);
-        let mut worst: f64 = 0.0;
-        for k in 1..m {
-            let v = self.order[k] as usize;
-            let e = self.parent_line[v] as usize;
-            // Export (child → parent) raises the child's voltage.
-            let up = self.up_sign[v] * flows.line_kw[e];
-            dev[k] = dev[self.pos_parent[k] as usize] + self.pos_r[k] * up * scale;
-            worst = worst.max(dev[k].abs());
+        flows.branch_deviation_pu.clear();
+        for range in &self.branches {
+            let mut worst: f64 = 0.0;
+            for k in range.clone() {
+                let v = self.order[k] as usize;
+                let e = self.parent_line[v] as usize;
+                // Export (child → parent) raises the child's voltage.
+                let up = self.up_sign[v] * flows.line_kw[e];
+                dev[k] = dev[self.pos_parent[k] as usize] + self.pos_r[k] * up * scale;
+                worst = worst.max(dev[k].abs());
+            }
+            flows.branch_deviation_pu.push(worst);
         }
-        worst
+        flows.branch_deviation_pu.iter().fold(0.0, |a, &b| a.max(b))
     }
 
-    /// How a node's voltage (per unit) rises per kW injected at each node, on a radial grid with
-    /// resistive lines: the resistance of the path the two share from the root, `R·1000 / V²`
-    /// (linearised DistFlow, unity power factor). O(nodes).
-    pub fn voltage_sensitivity(&self, node: usize, nominal_voltage_v: f64, out: &mut Vec<f64>) {
-        let m = self.order.len();
-        let mut on_path = vec![false; m];
-        let mut position = vec![usize::MAX; self.nodes];
-        for (k, &v) in self.order.iter().enumerate() {
-            position[v as usize] = k;
-        }
-        let mut k = position[node];
-        while k != usize::MAX && k != 0 {
-            on_path[k] = true;
+    /// How a node's voltage (per unit) rises per kW injected at each node of its branch, on a
+    /// radial grid with resistive lines: the resistance of the path the two share from the
+    /// root, `R·1000 / V²` (linearised DistFlow, unity power factor). Nodes of other branches do
+    /// not move it (the root's voltage is fixed). Writes `out` in the order of the returned
+    /// nodes; O(branch).
+    pub fn voltage_sensitivity(&self, node: usize, nominal_voltage_v: f64, out: &mut Vec<f64>) -> BranchNodes<'_> {
+        out.clear();
+        let Some(range) = self.branch_of(node) else { return self.order[0..0].iter().copied() };
+        let (start, n) = (range.start, range.len());
+        // Positions on the node's path from the root, local to its branch.
+        let mut on_path = vec![false; n];
+        let mut k = self.position[node] as usize;
+        while k >= start {
+            on_path[k - start] = true;
             k = self.pos_parent[k] as usize;
         }
         let scale = WATTS_PER_KW / nominal_voltage_v.powi(2);
         // Resistance from the root to each position, and to where each leaves the node's path.
-        let mut to_root = vec![0.0; m];
-        let mut shared = vec![0.0; m];
-        out.clear();
-        out.resize(self.nodes, 0.0);
-        for k in 1..m {
-            let p = self.pos_parent[k] as usize;
-            to_root[k] = to_root[p] + self.pos_r[k];
-            shared[k] = if on_path[k] { to_root[k] } else { shared[p] };
-            out[self.order[k] as usize] = shared[k] * scale;
+        let mut to_root = vec![0.0; n];
+        let mut shared = vec![0.0; n];
+        for i in 0..n {
+            let k = start + i;
+            let p = (self.pos_parent[k] as usize).checked_sub(start);
+            let (p_root, p_shared) = p.map_or((0.0, 0.0), |p| (to_root[p], shared[p]));
+            to_root[i] = p_root + self.pos_r[k];
+            shared[i] = if on_path[i] { to_root[i] } else { p_shared };
+            out.push(shared[i] * scale);
         }
+        self.order[range].iter().copied()
+    }
+
+    /// The branch (root's subtree) holding `node`; `None` for the root and unreachable nodes.
+    pub fn branch_of(&self, node: usize) -> Option<std::ops::Range<usize>> {
+        let k = *self.position.get(node)? as usize;
+        if k == 0 || self.order.get(k) != Some(&(node as u32)) {
+            return None;
+        }
+        let b = self.branches.partition_point(|r| r.end <= k);
+        self.branches.get(b).cloned()
+    }
+
+    /// The nodes of branch `b`.
+    pub fn branch_nodes(&self, b: usize) -> impl Iterator<Item = usize> + '_ {
+        self.order[self.branches[b].clone()].iter().map(|&v| v as usize)
     }
 
     /// Line losses from DC flows, `P²·R / V²` (three-phase, line-to-line voltage), kW.
@@ -372,68 +406,144 @@ impl FlowModel {
         out.extend(flows.line_kw.iter().zip(&self.r_ohm).map(|(p, r)| (p * WATTS_PER_KW).powi(2) * r / nominal_voltage_v.powi(2) / WATTS_PER_KW));
     }
 
+    /// The root's subtrees (feeders) as ranges of positions.
+    pub fn branches(&self) -> &[std::ops::Range<usize>] {
+        &self.branches
+    }
+
     /// AC backward/forward sweep on a radial network: per-phase voltages with the root held at
     /// nominal (`nominal_voltage_v` line to line), unity power factor injections.
     pub fn sweep(&self, injection_kw: &[f64], nominal_voltage_v: f64, ac: &mut AcState) {
-        // Works on positions in breadth-first order (parents before children), so every pass
-        // runs through contiguous arrays.
+        self.sweep_branches(injection_kw, nominal_voltage_v, ac, |_| true);
+    }
+
+    /// The sweep on the branches `selected` by index (the others read 1 pu and no losses).
+    /// Branches run in parallel on the current rayon pool; each settles on its own, so the
+    /// result does not depend on the number of threads.
+    pub fn sweep_branches(&self, injection_kw: &[f64], nominal_voltage_v: f64, ac: &mut AcState, selected: impl Fn(usize) -> bool + Sync) {
+        use rayon::prelude::*;
         let m = self.order.len();
         let v_phase = nominal_voltage_v / 3f64.sqrt();
         ac.s.clear();
         ac.s.extend(self.order.iter().map(|&v| injection_kw.get(v as usize).copied().unwrap_or(0.0) * WATTS_PER_KW / 3.0));
-        for (x, init) in [(&mut ac.v_re, v_phase), (&mut ac.v_im, 0.0), (&mut ac.j_re, 0.0), (&mut ac.j_im, 0.0)] {
+        for x in [&mut ac.v_re, &mut ac.v_im, &mut ac.j_re, &mut ac.j_im] {
             x.clear();
-            x.resize(m, init);
+            x.resize(m, 0.0);
         }
-        ac.iterations = 0;
-        ac.converged = false;
-        for it in 0..SWEEP_MAX_ITERATIONS {
-            ac.iterations = it + 1;
-            // Backward: current injected at each node, I = conj(S / V) = s·V/|V|² for real s,
-            // summed towards the root.
-            for k in 0..m {
-                let (vr, vi) = (ac.v_re[k], ac.v_im[k]);
-                let g = ac.s[k] / (vr * vr + vi * vi);
-                ac.j_re[k] = g * vr;
-                ac.j_im[k] = g * vi;
+        let mut work = Vec::with_capacity(self.branches.len());
+        if m > 0 {
+            let (mut vr, mut vi, mut jr, mut ji) = (&mut ac.v_re[1..], &mut ac.v_im[1..], &mut ac.j_re[1..], &mut ac.j_im[1..]);
+            for (b, range) in self.branches.iter().enumerate() {
+                let n = range.len();
+                let (a, rest_vr) = std::mem::take(&mut vr).split_at_mut(n);
+                let (c, rest_vi) = std::mem::take(&mut vi).split_at_mut(n);
+                let (d, rest_jr) = std::mem::take(&mut jr).split_at_mut(n);
+                let (e, rest_ji) = std::mem::take(&mut ji).split_at_mut(n);
+                (vr, vi, jr, ji) = (rest_vr, rest_vi, rest_jr, rest_ji);
+                work.push((b, range.start, Branch { v_re: a, v_im: c, j_re: d, j_im: e }));
             }
-            for k in (1..m).rev() {
-                let p = self.pos_parent[k] as usize;
-                ac.j_re[p] += ac.j_re[k];
-                ac.j_im[p] += ac.j_im[k];
-            }
-            // Forward: V_child = V_parent + Z·J (current J flows child → parent).
-            let mut moved: f64 = 0.0;
-            for k in 1..m {
-                let p = self.pos_parent[k] as usize;
-                let (r, x) = (self.pos_r[k], self.pos_x[k]);
-                let (jr, ji) = (ac.j_re[k], ac.j_im[k]);
-                let nr = ac.v_re[p] + r * jr - x * ji;
-                let ni = ac.v_im[p] + r * ji + x * jr;
-                moved = moved.max((nr - ac.v_re[k]).abs() + (ni - ac.v_im[k]).abs());
-                ac.v_re[k] = nr;
-                ac.v_im[k] = ni;
-            }
-            if moved <= SWEEP_TOLERANCE * v_phase {
-                ac.converged = true;
-                break;
-            }
-            if !moved.is_finite() || moved > v_phase {
-                break; // diverging
-            }
+        }
+        let s = &ac.s;
+        let settled: Vec<(bool, usize)> = work.into_par_iter().map(|(b, start, mut br)| if selected(b) { self.sweep_branch(start, s, v_phase, &mut br) } else { (true, 0) }).collect();
+        ac.converged = settled.iter().all(|r| r.0);
+        ac.iterations = settled.iter().map(|r| r.1).max().unwrap_or(0);
+        if m > 0 {
+            ac.v_re[0] = v_phase;
         }
         ac.voltage_pu.clear();
         ac.voltage_pu.resize(self.nodes, 1.0);
         ac.line_loss_kw.clear();
         ac.line_loss_kw.resize(self.lines, 0.0);
-        for (k, &v) in self.order.iter().enumerate() {
-            ac.voltage_pu[v as usize] = ac.v_re[k].hypot(ac.v_im[k]) / v_phase;
-            if k > 0 {
-                let e = self.parent_line[v as usize] as usize;
+        for (b, range) in self.branches.iter().enumerate() {
+            if !selected(b) {
+                continue;
+            }
+            for k in range.clone() {
+                let v = self.order[k] as usize;
+                ac.voltage_pu[v] = (ac.v_re[k] * ac.v_re[k] + ac.v_im[k] * ac.v_im[k]).sqrt() / v_phase;
+                let e = self.parent_line[v] as usize;
                 ac.line_loss_kw[e] = 3.0 * (ac.j_re[k].powi(2) + ac.j_im[k].powi(2)) * self.r_ohm[e] / WATTS_PER_KW;
             }
         }
     }
+
+    /// One branch's sweep, positions `start..start + len` (its head's parent is the root, held
+    /// at `v_phase`). Returns whether it settled and the iterations taken.
+    fn sweep_branch(&self, start: usize, s: &[f64], v_phase: f64, br: &mut Branch) -> (bool, usize) {
+        let n = br.v_re.len();
+        br.v_re.fill(v_phase);
+        br.v_im.fill(0.0);
+        // Local index of a position's parent; the head's (the root) is never read through it.
+        let parent = |k: usize| (self.pos_parent[start + k] as usize).wrapping_sub(start);
+        for it in 0..SWEEP_MAX_ITERATIONS {
+            // Backward: current injected at each node, I = conj(S / V) = s·V/|V|² for real s,
+            // summed towards the root.
+            for k in 0..n {
+                let (vr, vi) = (br.v_re[k], br.v_im[k]);
+                let g = s[start + k] / (vr * vr + vi * vi);
+                br.j_re[k] = g * vr;
+                br.j_im[k] = g * vi;
+            }
+            for k in (1..n).rev() {
+                let p = parent(k);
+                br.j_re[p] += br.j_re[k];
+                br.j_im[p] += br.j_im[k];
+            }
+            // Forward: V_child = V_parent + Z·J (current J flows child → parent).
+            let mut moved: f64 = 0.0;
+            for k in 0..n {
+                let (pr, pi) = if k == 0 { (v_phase, 0.0) } else { (br.v_re[parent(k)], br.v_im[parent(k)]) };
+                let (r, x) = (self.pos_r[start + k], self.pos_x[start + k]);
+                let (jr, ji) = (br.j_re[k], br.j_im[k]);
+                let nr = pr + r * jr - x * ji;
+                let ni = pi + r * ji + x * jr;
+                moved = moved.max((nr - br.v_re[k]).abs() + (ni - br.v_im[k]).abs());
+                br.v_re[k] = nr;
+                br.v_im[k] = ni;
+            }
+            if moved <= SWEEP_TOLERANCE * v_phase {
+                return (true, it + 1);
+            }
+            if !moved.is_finite() || moved > v_phase {
+                return (false, it + 1); // diverging
+            }
+        }
+        (false, SWEEP_MAX_ITERATIONS)
+    }
+}
+
+/// The nodes of a branch, in position order.
+pub type BranchNodes<'a> = std::iter::Copied<std::slice::Iter<'a, u32>>;
+
+/// A branch's share of the sweep's arrays.
+struct Branch<'a> {
+    v_re: &'a mut [f64],
+    v_im: &'a mut [f64],
+    j_re: &'a mut [f64],
+    j_im: &'a mut [f64],
+}
+
+/// Depth-first preorder of the tree given by `parent` over the breadth-first `bfs` order
+/// (children in breadth-first order), and the position ranges of the root's subtrees.
+fn preorder(bfs: &[u32], parent: &[u32]) -> (Vec<u32>, Vec<std::ops::Range<usize>>) {
+    let Some(&root) = bfs.first() else { return (Vec::new(), Vec::new()) };
+    let mut children: Vec<Vec<u32>> = vec![Vec::new(); parent.len()];
+    for &v in &bfs[1..] {
+        children[parent[v as usize] as usize].push(v);
+    }
+    let mut order = Vec::with_capacity(bfs.len());
+    let mut branches = Vec::with_capacity(children[root as usize].len());
+    order.push(root);
+    for &head in &children[root as usize] {
+        let start = order.len();
+        let mut stack = vec![head];
+        while let Some(v) = stack.pop() {
+            order.push(v);
+            stack.extend(children[v as usize].iter().rev());
+        }
+        branches.push(start..order.len());
+    }
+    (order, branches)
 }
 
 #[cfg(test)]
@@ -455,6 +565,32 @@ mod tests {
             net[b.index()] += f.line_kw[e.index()];
         }
         assert!(net.iter().all(|x| x.abs() < 1e-9), "KCL: {net:?}");
+    }
+
+    #[test]
+    fn feeders_sweep_on_their_own_behind_the_fixed_root() {
+        // Two feeders from root 0: 0–1–2 and 0–3–4 (node ids interleaved on purpose), each
+        // a contiguous run of positions; sweeping one alone gives the same voltages there as
+        // sweeping both, since the root holds the voltage.
+        let t = net(5, &[(0, 1, 0.2, 0.05), (0, 3, 0.2, 0.05), (1, 2, 0.3, 0.05), (3, 4, 0.3, 0.05)]);
+        let m = FlowModel::new(&t);
+        assert_eq!(m.branches(), &[1..3, 3..5]);
+        assert_eq!(m.branch_nodes(0).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(m.branch_nodes(1).collect::<Vec<_>>(), vec![3, 4]);
+        let inj = [0.0, -3.0, 8.0, 2.0, -6.0];
+        let (mut both, mut one) = (AcState::default(), AcState::default());
+        m.sweep(&inj, 400.0, &mut both);
+        m.sweep_branches(&inj, 400.0, &mut one, |b| b == 1);
+        assert!(both.converged && one.converged);
+        assert!(both.voltage_pu[2] > 1.0 && both.voltage_pu[4] < 1.0, "export raises, load lowers: {:?}", both.voltage_pu);
+        assert_eq!(&one.voltage_pu[3..], &both.voltage_pu[3..]);
+        assert_eq!(&one.voltage_pu[..3], &[1.0; 3], "the unselected feeder is not swept");
+        assert_eq!(one.line_loss_kw[1], both.line_loss_kw[1]);
+        // A voltage's sensitivity: its own feeder's nodes only, by shared resistance.
+        let mut sens = Vec::new();
+        let nodes: Vec<u32> = m.voltage_sensitivity(4, 400.0, &mut sens).collect();
+        assert_eq!(nodes, vec![3, 4]);
+        assert!(sens[1] > sens[0] && sens[0] > 0.0, "{sens:?}");
     }
 
     #[test]

@@ -120,7 +120,9 @@ impl Limiter {
             }
             self.binding[line] = true;
             model.sensitivity(line, &mut self.unit, &mut self.unit_flows, &mut self.sensitivity);
-            self.reduce(offers, connected, high, direction, excess);
+            let sensitivity = std::mem::take(&mut self.sensitivity);
+            self.reduce(offers, connected, high, direction, excess, || sensitivity.iter().copied().enumerate());
+            self.sensitivity = sensitivity;
         }
         self.scale_down(model, capacity_kw, offers, connected);
         false
@@ -159,8 +161,13 @@ impl Limiter {
             return 0;
         }
         let mut avoided = 0;
+        // Feeders behind the root's fixed voltage do not affect each other's voltages: each pass
+        // fixes the worst node of every feeder that has one, so the passes do not grow with the
+        // number of feeders.
+        let branches = model.branches().len();
+        let mut worst: Vec<Option<(usize, f64, bool, f64)>> = vec![None; branches];
         for pass in 0..MAX_PASSES {
-            let mut worst: Option<(usize, f64, bool, f64)> = None;
+            worst.iter_mut().for_each(|w| *w = None);
             for high in [true, false] {
                 self.fill_injection(offers, connected, high);
                 // Most steps are far inside the band: a linear estimate settles them without
@@ -169,38 +176,52 @@ impl Limiter {
                 if !(pass == 0 && self.end_flows_current) {
                     model.solve(&self.injection, flows);
                 }
-                if model.linear_max_deviation_pu(flows, nominal_voltage_v) < tolerance * VOLTAGE_SCREEN {
+                let screen = tolerance * VOLTAGE_SCREEN;
+                if model.linear_max_deviation_pu(flows, nominal_voltage_v) < screen {
                     continue;
                 }
-                model.sweep(&self.injection, nominal_voltage_v, &mut self.ac);
+                // Only the feeders near the band need the sweep.
+                let near = &flows.branch_deviation_pu;
+                model.sweep_branches(&self.injection, nominal_voltage_v, &mut self.ac, |b| near[b] >= screen);
                 if !self.ac.converged {
                     return avoided; // no voltage solution at all: the line limits must do
                 }
-                for (node, &v) in self.ac.voltage_pu.iter().enumerate() {
-                    let excess = (v - 1.0).abs() - tolerance;
-                    if excess > VOLTAGE_TOLERANCE_PU {
-                        if pass == 0 && high == (v > 1.0) {
-                            avoided += 1;
-                        }
-                        if worst.is_none_or(|w| excess > w.3) {
-                            worst = Some((node, (v - 1.0).signum(), high, excess));
+                for b in (0..branches).filter(|&b| near[b] >= screen) {
+                    for node in model.branch_nodes(b) {
+                        let v = self.ac.voltage_pu[node];
+                        let excess = (v - 1.0).abs() - tolerance;
+                        if excess > VOLTAGE_TOLERANCE_PU {
+                            if pass == 0 && high == (v > 1.0) {
+                                avoided += 1;
+                            }
+                            if worst[b].is_none_or(|w| excess > w.3) {
+                                worst[b] = Some((node, (v - 1.0).signum(), high, excess));
+                            }
                         }
                     }
                 }
             }
-            let Some((node, direction, high, excess)) = worst else { break };
+            if worst.iter().all(Option::is_none) {
+                break;
+            }
             self.voltage_binding = true;
-            model.voltage_sensitivity(node, nominal_voltage_v, &mut self.sensitivity);
-            // The linearised push undershoots a little (voltage rise is slightly convex), so ask
-            // for a bit more than the excess.
-            self.reduce(offers, connected, high, direction, excess * VOLTAGE_CUT_MARGIN);
+            for &(node, direction, high, excess) in worst.iter().flatten() {
+                let nodes = model.voltage_sensitivity(node, nominal_voltage_v, &mut self.sensitivity);
+                // The linearised push undershoots a little (voltage rise is slightly convex), so
+                // ask for a bit more than the excess.
+                let sensitivity = std::mem::take(&mut self.sensitivity);
+                self.reduce(offers, connected, high, direction, excess * VOLTAGE_CUT_MARGIN, || nodes.clone().map(|n| n as usize).zip(sensitivity.iter().copied()));
+                self.sensitivity = sensitivity;
+            }
         }
         avoided
     }
 
     /// Takes `excess` kW off the line's flow in `direction`: battery offers, then surplus, then
     /// load, each node in proportion to its push on the line.
-    fn reduce(&mut self, offers: &[NodeOffer], connected: bool, high: bool, direction: f64, mut excess: f64) {
+    /// `pushes()` yields (node, sensitivity) for the nodes that can push (all of them for a line;
+    /// a feeder's for a voltage).
+    fn reduce<I: Iterator<Item = (usize, f64)>>(&mut self, offers: &[NodeOffer], connected: bool, high: bool, direction: f64, mut excess: f64, pushes: impl Fn() -> I) {
         self.end_flows_current = false;
         for part in [Part::Battery, Part::Surplus, Part::Deficit] {
             if excess <= 0.0 {
@@ -210,14 +231,14 @@ impl Limiter {
                 continue;
             }
             let push = |o: &NodeOffer, k: &Keep, s: f64| (direction * s * part.injection(o, k)).max(0.0);
-            let total: f64 = offers.iter().zip(&self.keep).zip(&self.sensitivity).map(|((o, k), &s)| push(o, k, s)).sum();
+            let total: f64 = pushes().map(|(n, s)| push(&offers[n], &self.keep[n], s)).sum();
             if total <= 0.0 {
                 continue;
             }
             let cut = (excess / total).min(1.0);
-            for ((o, k), &s) in offers.iter().zip(self.keep.iter_mut()).zip(&self.sensitivity) {
-                if push(o, k, s) > 0.0 {
-                    *part.keep(k) *= 1.0 - cut;
+            for (n, s) in pushes() {
+                if push(&offers[n], &self.keep[n], s) > 0.0 {
+                    *part.keep(&mut self.keep[n]) *= 1.0 - cut;
                 }
             }
             excess -= total * cut;

@@ -43,15 +43,19 @@ struct Csv {
 }
 
 impl Csv {
-    fn read(path: &Path) -> Result<Csv, String> {
+    /// Reads the columns in `keep` (all with `None`): a city's households.csv has 100,000 rows
+    /// of 33 columns, of which the report uses 11.
+    fn read(path: &Path, keep: Option<&[&str]>) -> Result<Csv, String> {
         let mut r = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let headers: Vec<String> = r.headers().map_err(|e| e.to_string())?.iter().map(str::to_string).collect();
-        let mut columns: HashMap<String, Vec<String>> = headers.iter().map(|h| (h.clone(), Vec::new())).collect();
+        let headers: Vec<Option<String>> = r.headers().map_err(|e| e.to_string())?.iter().map(|h| keep.is_none_or(|k| k.contains(&h)).then(|| h.to_string())).collect();
+        let mut columns: HashMap<String, Vec<String>> = headers.iter().flatten().map(|h| (h.clone(), Vec::new())).collect();
         let mut rows = 0;
-        for rec in r.records() {
-            let rec = rec.map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut rec = csv::StringRecord::new();
+        while r.read_record(&mut rec).map_err(|e| format!("{}: {e}", path.display()))? {
             for (h, v) in headers.iter().zip(rec.iter()) {
-                columns.get_mut(h).expect("header known").push(v.to_string());
+                if let Some(h) = h {
+                    columns.get_mut(h).expect("header known").push(v.to_string());
+                }
             }
             rows += 1;
         }
@@ -118,15 +122,19 @@ fn by_day(days: &[String], values: &[f64], day_of_step: &[usize]) -> Vec<f64> {
 /// Writes `dir/report.html` from the run's files in `dir`.
 pub fn write_run_report(dir: &Path) -> Result<(), String> {
     let summary: Value = serde_json::from_slice(&std::fs::read(dir.join("summary.json")).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
-    let ts = Csv::read(&dir.join("timeseries.csv"))?;
-    let hh = Csv::read(&dir.join("households.csv"))?;
-    let lines = Csv::read(&dir.join("lines.csv"))?;
-    let topology: Value = serde_json::from_slice(&std::fs::read(dir.join("topology.json")).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    let ts = Csv::read(&dir.join("timeseries.csv"), None)?;
+    let hh = Csv::read(&dir.join("households.csv"), Some(&HOUSEHOLD_COLUMNS_USED))?;
+    let lines = Csv::read(&dir.join("lines.csv"), Some(&[]))?;
+    let file = std::io::BufReader::new(std::fs::File::open(dir.join("topology.json")).map_err(|e| format!("topology.json: {e}"))?);
+    let topology: map::Topology = serde_json::from_reader(file).map_err(|e| format!("topology.json: {e}"))?;
     let html = run_html(&summary, &ts, &hh, &lines, &topology)?;
     std::fs::write(dir.join("report.html"), html).map_err(|e| format!("writing report.html: {e}"))
 }
 
-fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &Value) -> Result<String, String> {
+/// Columns of households.csv the run report reads.
+const HOUSEHOLD_COLUMNS_USED: [&str; 11] = ["household", "node", "kwp", "battery_kwh", "grid_export_kwh", "p2p_sold_kwh", "grid_import_kwh", "p2p_bought_kwh", "savings", "data_source", "synthetic"];
+
+fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::Topology) -> Result<String, String> {
     let name = summary["scenario"].as_str().unwrap_or("run");
     let mut h = format!("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>peergrid report: {}</title><style>{STYLE}</style></head><body>\n", escape(name));
     let _ = writeln!(h, "<h1>{}</h1><p>{}</p>", escape(name), escape(summary["description"].as_str().unwrap_or("")));
@@ -238,19 +246,18 @@ fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &Value) 
     }
 
     // Map.
-    let nodes: Vec<map::Node> = topology["nodes"]
-        .as_array()
-        .map(|a| a.iter().map(|n| map::Node { id: n["id"].as_str().unwrap_or("").to_string(), x_m: n["x_m"].as_f64().unwrap_or(0.0), y_m: n["y_m"].as_f64().unwrap_or(0.0) }).collect())
-        .unwrap_or_default();
-    let edges: Vec<(String, String)> = topology["lines"].as_array().map(|a| a.iter().map(|l| (l["from"].as_str().unwrap_or("").to_string(), l["to"].as_str().unwrap_or("").to_string())).collect()).unwrap_or_default();
     // Columns parsed once (a district has 10,000 rows).
     let (export, sold, import, bought) = (hh.num("grid_export_kwh"), hh.num("p2p_sold_kwh"), hh.num("grid_import_kwh"), hh.num("p2p_bought_kwh"));
     let (nodes_of, ids) = (hh.text("node"), hh.text("household"));
     let houses: Vec<(String, String, f64)> = (0..hh.rows).map(|i| (nodes_of[i].clone(), ids[i].clone(), export[i] + sold[i] - import[i] - bought[i])).collect();
     let exporters = houses.iter().filter(|h| h.2 >= 0.0).count();
-    let svg = map::svg(&nodes, &edges, topology["root"].as_str().unwrap_or(""), &houses);
+    let svg = map::svg(topology, &houses);
     let present: Vec<(RGBColor, &str)> = [(map::NET_EXPORTER, "net exporter", exporters > 0), (map::NET_IMPORTER, "net importer", exporters < houses.len())].iter().filter(|(_, _, p)| *p).map(|(c, n, _)| (*c, *n)).collect();
-    h.push_str(&figure("map", "The grid, houses by net position over the run", &svg, &present, &format!("Green: {exporters} houses sent more energy out than they took in; red: {} took more. Dark square: the grid connection.", houses.len() - exporters)));
+    h.push_str(&figure("map", "The grid, houses by net position over the run", &svg, &present, &format!(
+            "Green: {exporters} houses sent more energy out than they took in; red: {} took more. Dark square: the grid connection.{}",
+            houses.len() - exporters,
+            if houses.len() > map::MAP_HOUSE_MARKS_MAX { " Each mark is a cell of neighbouring houses, coloured by their net position together (hover for the count)." } else { "" }
+        )));
 
     // Ledger.
     h.push_str("<h2>Ledger</h2>");
@@ -258,12 +265,17 @@ fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &Value) 
         Some(l) => {
             let _ = write!(
                 h,
-                "<table><tr><th>Blocks</th><td>{}</td></tr><tr><th>Transactions</th><td>{}</td></tr><tr><th>Head hash</th><td><code>{}</code></td></tr><tr><th>Validators</th><td>{}</td></tr><tr><th>Missed slots</th><td>{}</td></tr></table><p class=\"note\">Check it with <code>peergrid verify</code> on this folder.</p>",
+                "<table><tr><th>Blocks</th><td>{}</td></tr><tr><th>Transactions</th><td>{}</td></tr><tr><th>Head hash</th><td><code>{}</code></td></tr><tr><th>Validators</th><td>{}</td></tr><tr><th>Missed slots</th><td>{}</td></tr></table><p class=\"note\">{}</p>",
                 l["blocks"],
                 l["transactions"],
                 escape(l["head_hash"].as_str().unwrap_or("")),
                 escape(&l["witnesses"].as_array().map(|w| w.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")).unwrap_or_default()),
-                l["missed_slots"]
+                l["missed_slots"],
+                if l["jsonl_written"].as_bool() == Some(false) {
+                    "Every block was built, signed and chained, but ledger.jsonl was not written (output level aggregate, or --ledger head-only); rerun with the full output level to audit it."
+                } else {
+                    "Check it with <code>peergrid verify</code> on this folder."
+                }
             );
         }
         None => h.push_str("<p class=\"note\">The ledger was off for this run.</p>"),

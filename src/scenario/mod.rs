@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use schema::{Archetype, BatterySpec, ScenarioFile};
+pub use schema::{Archetype, BatterySpec, OutputLevel, ScenarioFile};
 pub use set::FieldSet;
 
 /// Minutes in a day; a step must divide it.
@@ -49,6 +49,8 @@ pub struct Overrides {
     pub steps: Option<u64>,
     /// Field changes (`--set path=value`), applied in order before the others.
     pub sets: Vec<FieldSet>,
+    /// Which files to write (`--output`), instead of the scenario's `output`.
+    pub output: Option<OutputLevel>,
 }
 
 impl Overrides {
@@ -66,6 +68,9 @@ impl Overrides {
         }
         if let Some(l) = self.ledger {
             v.push(format!("ledger={l:?}"));
+        }
+        if let Some(o) = self.output {
+            v.push(format!("output={}", o.label()));
         }
         v
     }
@@ -161,6 +166,8 @@ pub struct Scenario {
     pub daily_exposure: Option<Arc<crate::exposure::DailyExposure>>,
     /// The ledger's settings; `None` when the ledger is off.
     pub ledger: Option<crate::ledger::LedgerConfig>,
+    /// Which files a run writes.
+    pub output: OutputLevel,
     pub overrides: Vec<String>,
     /// Community changes by step, sorted by step (then scenario order).
     pub community_events: Vec<CommunityEvent>,
@@ -217,6 +224,12 @@ impl Scenario {
             Some(LedgerMode::Off) => file.ledger.enabled = false,
             Some(LedgerMode::HeadOnly) => file.ledger.write_jsonl = false,
             Some(LedgerMode::On) | None => {}
+        }
+        if let Some(o) = overrides.output {
+            file.output = o;
+        }
+        if file.output == OutputLevel::Aggregate {
+            file.ledger.write_jsonl = false;
         }
         let sha = hex(&Sha256::digest(text.as_bytes()));
         resolve(file, path, sha, overrides)
@@ -379,6 +392,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
         profiles: Arc::new(profiles),
         daily_exposure,
         ledger,
+        output: file.output,
         overrides: overrides.describe(),
         community_events,
     })

@@ -70,9 +70,34 @@ pub struct ScenarioFile {
     pub ledger: LedgerSpec,
     #[serde(default)]
     pub network: NetworkSpec,
+    /// Which files a run writes: `Full` (default) or `Aggregate` (no per-trade files).
+    #[serde(default)]
+    pub output: OutputLevel,
     /// Things that happen during the run, in any order.
     #[serde(default)]
     pub events: Vec<EventSpec>,
+}
+
+/// Which files `peergrid run` writes. Both keep every aggregate file (`summary.json`,
+/// `households.csv`, `timeseries.csv`, `lines.csv`, `topology.json`, `report.html`) and build,
+/// sign and chain every ledger block (the head is in `summary.json`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+pub enum OutputLevel {
+    /// Also a row per trade (`trades.csv`) and every block (`ledger.jsonl`).
+    #[default]
+    Full,
+    /// No per-trade files: for long runs of large districts, whose `trades.csv` and
+    /// `ledger.jsonl` would take gigabytes and most of the run time.
+    Aggregate,
+}
+
+impl OutputLevel {
+    pub fn label(self) -> &'static str {
+        match self {
+            OutputLevel::Full => "full",
+            OutputLevel::Aggregate => "aggregate",
+        }
+    }
 }
 
 /// A change during the run, effective from the start of step `step` (0-based).
