@@ -198,12 +198,13 @@ pub fn measure_pv_and_load(
     let dt = clock.frame.step_hours();
     let step = clock.step as usize;
     let (hour, weekend, month) = (clock.local_mid_hour, clock.is_weekend(), clock.local_month);
+    let noise_step = crate::load::NoiseStep::new(dt);
     for (source, mut noise, pv, mut meter) in &mut households {
         *meter = Meter::default();
         match *source {
             LoadSource::Archetype { kind, annual_kwh, shift_hours } => {
                 let base = archetype_kwh(kind, annual_kwh, shift_hours, hour, weekend, month, site.latitude_deg, dt);
-                meter.load_kwh = base * noise.next_multiplier(dt);
+                meter.load_kwh = base * noise.next_multiplier(&noise_step);
                 if let Some(pv) = pv {
                     let poa = pv.surface.poa(&env.irradiance, &env.sun_vector);
                     meter.pv_kwh = pv.kwp * poa / STC_IRRADIANCE_W_M2 * pv.performance_ratio * dt;

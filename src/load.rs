@@ -117,11 +117,25 @@ impl LoadNoise {
     }
 
     /// Next multiplier (mean 1). One draw per step.
-    pub fn next_multiplier(&mut self, step_hours: f64) -> f64 {
-        let phi = (-step_hours / NOISE_CORRELATION_HOURS).exp();
+    pub fn next_multiplier(&mut self, step: &NoiseStep) -> f64 {
         let eps: f64 = StandardNormal.sample(&mut self.rng);
-        self.state = phi * self.state + NOISE_SIGMA * (1.0 - phi * phi).sqrt() * eps;
+        self.state = step.phi * self.state + step.innovation_sd * eps;
         (self.state - NOISE_SIGMA * NOISE_SIGMA / 2.0).exp()
+    }
+}
+
+/// The noise's AR(1) coefficients for a step length, the same for every household (worked
+/// out once per step rather than per household: an `exp` and a `sqrt` saved 10,000 times).
+#[derive(Debug, Clone, Copy)]
+pub struct NoiseStep {
+    phi: f64,
+    innovation_sd: f64,
+}
+
+impl NoiseStep {
+    pub fn new(step_hours: f64) -> NoiseStep {
+        let phi = (-step_hours / NOISE_CORRELATION_HOURS).exp();
+        NoiseStep { phi, innovation_sd: NOISE_SIGMA * (1.0 - phi * phi).sqrt() }
     }
 }
 
@@ -151,7 +165,7 @@ mod tests {
     fn noise_has_mean_one() {
         let (mut n, shift) = LoadNoise::new(crate::seed::rng(1, crate::seed::Stream::Load, 0));
         assert!(shift.abs() <= MAX_SHIFT_HOURS);
-        let mean = (0..200_000).map(|_| n.next_multiplier(0.25)).sum::<f64>() / 200_000.0;
+        let mean = (0..200_000).map(|_| n.next_multiplier(&NoiseStep::new(0.25))).sum::<f64>() / 200_000.0;
         assert!((mean - 1.0).abs() < 0.03, "{mean}");
     }
 }

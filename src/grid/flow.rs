@@ -27,7 +27,6 @@ const WATTS_PER_KW: f64 = 1000.0;
 pub struct FlowModel {
     pub nodes: usize,
     pub lines: usize,
-    root: usize,
     /// Depth-first preorder of the (breadth-first) spanning tree from the root, root first:
     /// parents come before children and each of the root's subtrees (a feeder) is a contiguous
     /// run of positions. Unreachable nodes are left out.
@@ -57,6 +56,10 @@ pub struct FlowModel {
     pos_parent: Vec<u32>,
     pos_r: Vec<f64>,
     pos_x: Vec<f64>,
+    /// By position: the tree line to the parent and [`Self::up_sign`]; `loops` by position.
+    pos_line: Vec<u32>,
+    pos_sign: Vec<f64>,
+    pos_loops: Vec<Vec<(u32, f64)>>,
 }
 
 /// Scratch and results of one step.
@@ -66,6 +69,7 @@ pub struct Flows {
     pub line_kw: Vec<f64>,
     /// Power the root supplies to the network (negative: it takes the surplus), kW.
     pub root_kw: f64,
+    /// Subtree sums (then flows to the parent) by position.
     subtree: Vec<f64>,
     loop_rhs: Vec<f64>,
     /// Scratch of [`FlowModel::linear_max_deviation_pu`], by position.
@@ -174,10 +178,12 @@ impl FlowModel {
         let pos_r = by_position(&|v| r_ohm[parent_line[v] as usize]);
         let pos_x = by_position(&|v| x_ohm[parent_line[v] as usize]);
         let pos_parent = order.iter().map(|&v| if parent[v as usize] == NONE { 0 } else { position[parent[v as usize] as usize] }).collect();
+        let pos_line = order.iter().map(|&v| if parent[v as usize] == NONE { 0 } else { parent_line[v as usize] }).collect();
+        let pos_sign = order.iter().map(|&v| up_sign[v as usize]).collect();
+        let pos_loops = loops.iter().map(|lp: &Vec<(u32, f64)>| lp.iter().map(|&(u, s)| (position[u as usize], s)).collect()).collect();
         let mut model = FlowModel {
             nodes: n,
             lines: g.edge_count(),
-            root: topology.root.index(),
             order,
             branches,
             position,
@@ -193,6 +199,9 @@ impl FlowModel {
             pos_parent,
             pos_r,
             pos_x,
+            pos_line,
+            pos_sign,
+            pos_loops,
         };
         model.factor_loops();
         model
@@ -265,14 +274,17 @@ impl FlowModel {
 
     /// DC flows for the given node injections (kW); radial networks get exact active-power flows.
     pub fn solve(&self, injection_kw: &[f64], out: &mut Flows) {
-        out.subtree.clear();
-        out.subtree.extend_from_slice(injection_kw);
-        out.subtree.resize(self.nodes, 0.0);
-        for &v in self.order.iter().skip(1).rev() {
-            let v = v as usize;
-            out.subtree[self.parent[v] as usize] += out.subtree[v];
+        // Subtree sums by position: parents before children, so one backward pass over
+        // contiguous arrays.
+        let m = self.order.len();
+        let sub = &mut out.subtree;
+        sub.clear();
+        sub.extend(self.order.iter().map(|&v| injection_kw.get(v as usize).copied().unwrap_or(0.0)));
+        for k in (1..m).rev() {
+            let p = self.pos_parent[k] as usize;
+            sub[p] += sub[k];
         }
-        out.root_kw = if self.nodes > 0 { -out.subtree[self.root] } else { 0.0 };
+        out.root_kw = if m > 0 { -sub[0] } else { 0.0 };
         out.line_kw.clear();
         out.line_kw.resize(self.lines, 0.0);
         let l = self.cotree.len();
@@ -280,8 +292,8 @@ impl FlowModel {
             // rhs_c = −Σ x_u·s_cu·subtree_u, then M·f = rhs by the Cholesky factor.
             let rhs = &mut out.loop_rhs;
             rhs.clear();
-            for lp in &self.loops {
-                rhs.push(-lp.iter().map(|&(u, s)| self.x_ohm[self.parent_line[u as usize] as usize] * s * out.subtree[u as usize]).sum::<f64>());
+            for lp in &self.pos_loops {
+                rhs.push(-lp.iter().map(|&(k, s)| self.pos_x[k as usize] * s * sub[k as usize]).sum::<f64>());
             }
             let f = &self.loop_factor;
             for i in 0..l {
@@ -292,16 +304,15 @@ impl FlowModel {
                 let s: f64 = (i + 1..l).map(|k| f[k * l + i] * rhs[k]).sum();
                 rhs[i] = (rhs[i] - s) / f[i * l + i];
             }
-            for (c, lp) in self.loops.iter().enumerate() {
+            for (c, lp) in self.pos_loops.iter().enumerate() {
                 out.line_kw[self.cotree[c] as usize] = rhs[c];
-                for &(u, s) in lp {
-                    out.subtree[u as usize] += s * rhs[c];
+                for &(k, s) in lp {
+                    sub[k as usize] += s * rhs[c];
                 }
             }
         }
-        for &v in self.order.iter().skip(1) {
-            let v = v as usize;
-            out.line_kw[self.parent_line[v] as usize] = self.up_sign[v] * out.subtree[v];
+        for k in 1..m {
+            out.line_kw[self.pos_line[k] as usize] = self.pos_sign[k] * sub[k];
         }
     }
 
