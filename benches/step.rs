@@ -1,4 +1,5 @@
-//! Full-step throughput (household-steps per second) and clearing cost.
+//! Full-step throughput (household-steps per second) at 1,000, 10,000 and 100,000 households,
+//! and every rule's clearing cost beside a plain sort.
 //!
 //! `cargo bench --bench step`; compare against a saved baseline with
 //! `cargo bench --bench step -- --save-baseline before` and later `-- --baseline before`.
@@ -30,7 +31,7 @@ fn district(households: u32) -> String {
 fn full_step(c: &mut Criterion) {
     let mut g = c.benchmark_group("full_step");
     g.sample_size(10);
-    for n in [1_000u32, 10_000] {
+    for n in [1_000u32, 10_000, 100_000] {
         let mut sim = testing::simulation(&district(n));
         // Start at 10:00 local so the market is busy: half the households trade every step.
         for _ in 0..40 {
