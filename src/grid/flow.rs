@@ -311,8 +311,8 @@ impl FlowModel {
                 }
             }
         }
-        for k in 1..m {
-            out.line_kw[self.pos_line[k] as usize] = self.pos_sign[k] * sub[k];
+        for ((&e, &sign), &flow) in self.pos_line.iter().zip(&self.pos_sign).zip(sub.iter()).skip(1) {
+            out.line_kw[e as usize] = sign * flow;
         }
     }
 
