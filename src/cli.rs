@@ -68,6 +68,18 @@ pub enum Command {
     },
     /// List the trading rules with their parameters.
     Rules,
+    /// Write the scenario's grid as JSON (nodes, lines with per-phase r and x in ohms, capacities,
+    /// nominal voltage, where each household connects) for other power-flow tools.
+    ExportGrid {
+        /// Scenario file (RON).
+        scenario: PathBuf,
+        /// JSON file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Change a field (repeatable), as for `run`.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<crate::scenario::FieldSet>,
+    },
     /// Compare trading rules on identical inputs (same weather, loads and grid), in parallel;
     /// writes DIR/compare.csv and prints the table.
     Compare(CompareArgs),
@@ -269,6 +281,11 @@ pub struct RunArgs {
     /// `output`, else full].
     #[arg(long, value_enum)]
     pub output_level: Option<crate::scenario::OutputLevel>,
+    /// Also write DIR/trace-step-N.json: step N's node injections, DC line flows, AC voltages
+    /// and line losses (N from 0, as the `step` column of timeseries.csv), to compare with
+    /// other power-flow tools (see `export-grid`).
+    #[arg(long, value_name = "N")]
+    pub trace_step: Option<u64>,
     /// No progress bar and no summary on stdout.
     #[arg(long, short)]
     pub quiet: bool,
@@ -286,6 +303,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => cmd_run(args),
         Command::Check { scenario, rule, sets } => cmd_check(scenario, rule, sets),
+        Command::ExportGrid { scenario, out, sets } => cmd_export_grid(scenario, out, sets),
         Command::Sweep(args) => cmd_sweep(args),
         Command::Rules => {
             say_raw!("{}", rules_text());
@@ -432,6 +450,24 @@ fn cmd_check(path: PathBuf, rule: Option<String>, sets: Vec<crate::scenario::Fie
     ExitCode::SUCCESS
 }
 
+fn cmd_export_grid(path: PathBuf, out: PathBuf, sets: Vec<crate::scenario::FieldSet>) -> ExitCode {
+    let s = match load(&path, &Overrides { sets, ..Default::default() }) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let written = crate::grid::export::grid_json(&s).map_err(std::io::Error::other).and_then(|bytes| crate::output::write_atomically(&out, &bytes));
+    match written {
+        Ok(()) => {
+            say!("wrote {} ({} nodes, {} lines)", out.display(), s.topology.graph.node_count(), s.topology.graph.edge_count());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", out.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn cmd_compare(args: CompareArgs) -> ExitCode {
     let mut rules = Vec::new();
     for name in &args.rules {
@@ -522,7 +558,7 @@ fn cmd_run(args: RunArgs) -> ExitCode {
             std::process::exit(EXIT_INTERRUPTED as i32);
         }
     });
-    let opts = RunOptions { out_dir: out_dir.clone(), force: args.force, threads, progress: !args.quiet };
+    let opts = RunOptions { out_dir: out_dir.clone(), force: args.force, threads, progress: !args.quiet, trace_step: args.trace_step };
     match run(scenario.clone(), &opts) {
         Ok(s) => {
             if !args.quiet {

@@ -30,6 +30,8 @@ pub struct RunOptions {
     pub force: bool,
     pub threads: usize,
     pub progress: bool,
+    /// Also write `trace-step-N.json` for this step (0-based).
+    pub trace_step: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -182,6 +184,10 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
     if opts.out_dir.exists() && !opts.force {
         return Err(RunError::OutputExists(opts.out_dir.clone()));
     }
+    if let Some(step) = opts.trace_step.filter(|&n| n >= scenario.frame.total_steps) {
+        let message = format!("--trace-step {step}: the run has {} steps (0 to {})", scenario.frame.total_steps, scenario.frame.total_steps.saturating_sub(1));
+        return Err(RunError::Input(InputErrors(vec![crate::error::InputError::file(&scenario.file, message)])));
+    }
     let started = Instant::now();
     let staging = Staging::create(&opts.out_dir).map_err(failed("cannot create the output folder"))?;
     let recorder = Recorder::create(staging.path(), scenario.output == crate::scenario::OutputLevel::Full).map_err(failed("cannot create output files"))?;
@@ -208,13 +214,22 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
             bar.set_position(done);
         }
     };
+    let trace_dir = staging.path().to_path_buf();
     // Each simulation is built on the thread that runs it (a Bevy App is not Send).
     let main_job = || -> Result<SimOutcome, RunError> {
         let mut sim = Simulation::new(SimConfig { ledger, ..config(&scenario, scenario.rule, scenario.rule_params.clone()) });
         sim.record(recorder);
+        if let Some(step) = opts.trace_step {
+            sim.world_mut().insert_resource(crate::grid::export::TraceRequest { step, dir: trace_dir.clone(), written: false, error: None });
+        }
         let out = simulate(&mut sim, on_step)?;
         if let Some(mut rec) = sim.take_recorder() {
             rec.finish().map_err(|e| RunError::Failed(format!("writing results: {e}")))?;
+        }
+        if let Some(trace) = sim.world_mut().remove_resource::<crate::grid::export::TraceRequest>() {
+            if let Some(e) = trace.error {
+                return Err(RunError::Failed(e));
+            }
         }
         Ok(out)
     };

@@ -83,7 +83,7 @@ pub fn simulation_with_ledger(ron: &str, dir: Option<&Path>) -> Simulation {
 /// Runs a scenario string through `peergrid run` into `dir` (which must not exist).
 pub fn run_into(ron: &str, dir: &Path) -> crate::run::Summary {
     let s = Arc::new(scenario(ron));
-    let opts = crate::run::RunOptions { out_dir: dir.to_path_buf(), force: false, threads: 2, progress: false };
+    let opts = crate::run::RunOptions { out_dir: dir.to_path_buf(), force: false, threads: 2, progress: false, trace_step: None };
     crate::run::run(s, &opts).unwrap_or_else(|e| panic!("run failed: {e}"))
 }
 

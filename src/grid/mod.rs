@@ -2,6 +2,7 @@
 //! scenario; its power flows, line and voltage limits on what households may exchange, and the
 //! losses on the way.
 
+pub mod export;
 pub mod flow;
 pub mod generate;
 pub mod limits;

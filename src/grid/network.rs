@@ -63,6 +63,11 @@ pub struct Network {
 }
 
 impl Network {
+    /// The last step's net injection of each node (kW, + into the grid), by node index.
+    pub fn injection_kw(&self) -> &[f64] {
+        &self.injection
+    }
+
     pub fn new(topology: &Topology, household_nodes: &[petgraph::graph::NodeIndex], config: NetworkConfig, step_hours: f64) -> Network {
         Network {
             model: FlowModel::new(topology),
@@ -145,7 +150,7 @@ impl Plugin for GridPlugin {
         })
         .configure_sets(SimStep, (GridSystems::Limits.in_set(SimSystems::GridLimits), GridSystems::Flows.in_set(SimSystems::Flows)))
         .add_systems(SimStep, limit_lines.in_set(GridSystems::Limits))
-        .add_systems(SimStep, (measure_flows, super::trade_losses::attribute_trade_losses).chain().in_set(GridSystems::Flows));
+        .add_systems(SimStep, (measure_flows, super::export::write_trace, super::trade_losses::attribute_trade_losses).chain().in_set(GridSystems::Flows));
     }
 }
 

@@ -1,0 +1,173 @@
+//! The grid for other tools: `peergrid export-grid` (the network as JSON) and
+//! `peergrid run --trace-step N` (one step's injections, flows, voltages and losses), so the same
+//! network can be solved in pandapower or any power-flow tool and compared
+//! (`validation/grid_pandapower.py`). Both list nodes and lines in the same order as
+//! `topology.json`; the field names are a contract (add, never rename).
+
+use super::network::Network;
+use super::{GridTopology, Topology};
+use crate::scenario::Scenario;
+use crate::time::SimClock;
+use bevy::prelude::*;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// Format tag of `export-grid` files.
+pub const GRID_FORMAT: &str = "peergrid-grid/1";
+/// Format tag of trace files.
+pub const TRACE_FORMAT: &str = "peergrid-trace/1";
+
+/// `export-grid`'s file: every node and line, the electrical base, and where households sit.
+#[derive(Serialize)]
+struct GridFile<'a> {
+    format: &'static str,
+    scenario: &'a str,
+    /// Line-to-line voltage of the network, V (balanced three-phase; impedances per phase).
+    nominal_voltage_v: f64,
+    /// The grid connection (slack): held at nominal voltage, supplies or takes the balance.
+    root: &'a str,
+    radial: bool,
+    nodes: Vec<GridNode<'a>>,
+    lines: Vec<GridLine<'a>>,
+    households: Vec<HouseholdAt<'a>>,
+}
+
+#[derive(Serialize)]
+struct GridNode<'a> {
+    id: &'a str,
+    kind: crate::scenario::schema::NodeKind,
+    x_m: f64,
+    y_m: f64,
+}
+
+#[derive(Serialize)]
+struct GridLine<'a> {
+    id: &'a str,
+    from: &'a str,
+    to: &'a str,
+    /// Series resistance and reactance of the whole line, per phase, Ω.
+    r_ohm: f64,
+    x_ohm: f64,
+    capacity_kw: f64,
+    length_m: f64,
+}
+
+#[derive(Serialize)]
+struct HouseholdAt<'a> {
+    household: &'a str,
+    node: &'a str,
+}
+
+fn lines(t: &Topology) -> impl Iterator<Item = (&str, &str, &super::Line)> {
+    let g = &t.graph;
+    g.edge_indices().map(move |e| {
+        let (a, b) = g.edge_endpoints(e).expect("edge index from this graph");
+        (g[a].id.as_str(), g[b].id.as_str(), &g[e])
+    })
+}
+
+/// The scenario's grid as `export-grid` writes it (pretty JSON).
+pub fn grid_json(s: &Scenario) -> serde_json::Result<Vec<u8>> {
+    let t = &s.topology;
+    let g = &t.graph;
+    let file = GridFile {
+        format: GRID_FORMAT,
+        scenario: &s.name,
+        nominal_voltage_v: s.network.nominal_voltage_v,
+        root: &g[t.root].id,
+        radial: t.is_radial(),
+        nodes: g.node_weights().map(|n| GridNode { id: &n.id, kind: n.kind, x_m: n.x_m, y_m: n.y_m }).collect(),
+        lines: lines(t).map(|(from, to, l)| GridLine { id: &l.id, from, to, r_ohm: l.r_ohm, x_ohm: l.x_ohm, capacity_kw: l.capacity_kw, length_m: l.length_m }).collect(),
+        households: s.households.iter().map(|h| HouseholdAt { household: &h.id, node: &g[h.node].id }).collect(),
+    };
+    serde_json::to_vec_pretty(&file)
+}
+
+/// Asks the run to write `dir/trace-step-N.json` after step `step`'s flows.
+#[derive(Resource, Debug)]
+pub struct TraceRequest {
+    pub step: u64,
+    pub dir: PathBuf,
+    /// Set once written; a write error is kept for the end of the run (systems cannot fail).
+    pub written: bool,
+    pub error: Option<String>,
+}
+
+/// The trace file name for a step.
+pub fn trace_file_name(step: u64) -> String {
+    format!("trace-step-{step}.json")
+}
+
+#[derive(Serialize)]
+struct TraceFile<'a> {
+    format: &'static str,
+    step: u64,
+    /// Local start of the step (as in `timeseries.csv`).
+    time: String,
+    nominal_voltage_v: f64,
+    root: &'a str,
+    radial: bool,
+    /// Power the root supplies to the network (negative: it takes the surplus), DC, kW.
+    root_kw: f64,
+    /// Whether the AC sweep settled (radial grids); voltages and AC losses are `null` otherwise.
+    ac_converged: bool,
+    nodes: Vec<TraceNode<'a>>,
+    lines: Vec<TraceLine<'a>>,
+}
+
+#[derive(Serialize)]
+struct TraceNode<'a> {
+    id: &'a str,
+    /// Net power the node's households put into the grid (exports and peer sales minus imports
+    /// and peer purchases), kW.
+    injection_kw: f64,
+    /// AC voltage magnitude, per unit of nominal.
+    voltage_pu: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct TraceLine<'a> {
+    id: &'a str,
+    from: &'a str,
+    to: &'a str,
+    /// DC active-power flow, kW, positive from `from` to `to` (radial: exact active power).
+    flow_kw: f64,
+    /// AC line losses, kW.
+    ac_loss_kw: Option<f64>,
+}
+
+/// Writes the requested step's trace. Reads `Network` (injections, DC flows, the AC sweep),
+/// `GridTopology`, `SimClock`; writes `TraceRequest`. Runs in `SimSystems::Flows`, after
+/// `measure_flows`.
+pub fn write_trace(clock: Res<SimClock>, net: Res<Network>, topology: Res<GridTopology>, request: Option<ResMut<TraceRequest>>) {
+    let Some(mut request) = request else { return };
+    if request.written || clock.step != request.step {
+        return;
+    }
+    let t = &topology.0;
+    let g = &t.graph;
+    let ac = net.model.is_radial() && net.ac.converged;
+    let file = TraceFile {
+        format: TRACE_FORMAT,
+        step: clock.step,
+        time: clock.time_label(),
+        nominal_voltage_v: net.config.nominal_voltage_v,
+        root: &g[t.root].id,
+        radial: net.model.is_radial(),
+        root_kw: net.flows.root_kw,
+        ac_converged: ac,
+        nodes: g
+            .node_indices()
+            .map(|n| TraceNode { id: &g[n].id, injection_kw: net.injection_kw()[n.index()], voltage_pu: ac.then(|| net.ac.voltage_pu[n.index()]) })
+            .collect(),
+        lines: lines(t)
+            .enumerate()
+            .map(|(e, (from, to, l))| TraceLine { id: &l.id, from, to, flow_kw: net.flows.line_kw[e], ac_loss_kw: ac.then(|| net.ac.line_loss_kw[e]) })
+            .collect(),
+    };
+    let path = request.dir.join(trace_file_name(request.step));
+    request.written = true;
+    if let Err(e) = serde_json::to_vec_pretty(&file).map_err(std::io::Error::other).and_then(|bytes| std::fs::write(&path, bytes)) {
+        request.error = Some(format!("writing {}: {e}", path.display()));
+    }
+}
