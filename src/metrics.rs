@@ -85,11 +85,11 @@ pub struct Recorder {
 }
 
 /// Columns of `timeseries.csv` (a contract: add, never rename).
-pub const TIMESERIES_COLUMNS: [&str; 24] = [
+pub const TIMESERIES_COLUMNS: [&str; 28] = [
     "step", "time", "pv_kwh", "load_kwh", "self_consumed_kwh", "p2p_kwh", "grid_import_kwh", "grid_export_kwh", "battery_charge_kwh",
     "battery_discharge_kwh", "curtailed_kwh", "unserved_kwh", "losses_kwh", "clearing_price", "buy_price", "sell_price", "trades",
     "network_losses_kwh", "p2p_losses_kwh", "network_fees", "ghi_w_m2", "clear_sky_index", "battery_soc_kwh",
-    "max_line_loading",
+    "max_line_loading", "sun_zenith_deg", "sun_azimuth_deg", "dni_w_m2", "dhi_w_m2",
 ];
 /// Columns of `trades.csv` (a contract: add, never rename). `kwh` is the energy delivered;
 /// `kwh_sent` = `kwh` + `loss_kwh`; `amount` is the energy payment (for the kWh the loss policy
@@ -151,6 +151,10 @@ impl Recorder {
         Self::field(w, b, env.clear_sky_index)?;
         Self::field(w, b, t.battery_soc_kwh)?;
         Self::field(w, b, t.max_line_loading)?;
+        Self::field(w, b, env.sun.zenith_deg)?;
+        Self::field(w, b, env.sun.azimuth_deg)?;
+        Self::field(w, b, env.irradiance.dni)?;
+        Self::field(w, b, env.irradiance.dhi)?;
         w.write_record(None::<&[u8]>)?;
         let (Some(w), b) = (&mut self.trades, &mut self.buf) else { return Ok(()) };
         for tr in &clearing.trades {

@@ -14,16 +14,14 @@ Usage: python validation/grid_pandapower.py [--peergrid target/release/peergrid]
 Exit status 1 if any case misses a target.
 """
 
-import argparse
 import json
-import pathlib
 import subprocess
 import sys
-import tempfile
 
 import pandapower as pp
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
+import harness
+from harness import REPO
 
 # (label, scenario, extra `peergrid run` arguments, step to trace)
 CASES = [
@@ -119,27 +117,12 @@ def markdown(rows):
     return "\n".join(lines) + "\n"
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--peergrid", default=str(REPO / "target" / "release" / "peergrid"))
-    ap.add_argument("--markdown", help="also write the table to this file")
-    args = ap.parse_args()
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for i, (label, scenario, extra, step) in enumerate(CASES):
-            case_dir = pathlib.Path(tmp) / str(i)
-            case_dir.mkdir()
-            rows.append(compare(args.peergrid, label, scenario, extra, step, case_dir))
-    table = markdown(rows)
-    print(f"pandapower {pp.__version__}; targets: DC within {DC_TOLERANCE_KW:g} kW or {DC_TOLERANCE_REL:g} relative, "
-          f"AC voltages within {VOLTAGE_TOLERANCE:.1%}, losses within {LOSS_TOLERANCE:.0%}\n")
-    print(table)
-    if args.markdown:
-        pathlib.Path(args.markdown).write_text(table)
-    missed = [r["case"] for r in rows if not (r["dc_ok"] and r.get("ac_ok", True))]
-    if missed:
-        sys.exit(f"missed a target: {', '.join(missed)}")
+def check(binary, case, folder):
+    row = compare(binary, *case, folder)
+    return row["case"], row["dc_ok"] and row.get("ac_ok", True), row
 
 
 if __name__ == "__main__":
-    main()
+    harness.run(__doc__, CASES, check,
+                f"pandapower {pp.__version__}; targets: DC within {DC_TOLERANCE_KW:g} kW or {DC_TOLERANCE_REL:g} relative, "
+                f"AC voltages within {VOLTAGE_TOLERANCE:.1%}, losses within {LOSS_TOLERANCE:.0%}", markdown)

@@ -1,0 +1,32 @@
+"""What the validation scripts share: the command line, a temporary folder per case, the report."""
+
+import argparse
+import pathlib
+import sys
+import tempfile
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+
+
+def run(doc, cases, check, heading, table):
+    """Parses `--peergrid` and `--markdown`, runs `check(binary, case, folder)` for each case
+    (returning its label, whether it met its targets, and its row), prints `heading` and
+    `table(rows)`, and exits 1 if any case missed a target."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--peergrid", default=str(REPO / "target" / "release" / "peergrid"))
+    ap.add_argument("--markdown", help="also write the table to this file")
+    args = ap.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, case in enumerate(cases):
+            folder = pathlib.Path(tmp) / str(i)
+            folder.mkdir()
+            results.append(check(args.peergrid, case, folder))
+    text = table([row for _, _, row in results])
+    print(heading + "\n")
+    print(text)
+    if args.markdown:
+        pathlib.Path(args.markdown).write_text(text)
+    missed = [label for label, ok, _ in results if not ok]
+    if missed:
+        sys.exit(f"missed a target: {', '.join(missed)}")
