@@ -28,13 +28,36 @@ pub struct PvArray {
     /// Degrees clockwise from north.
     pub azimuth_deg: f64,
     pub performance_ratio: f64,
+    /// PVWatts' power temperature coefficient, per °C (0: no derating).
+    pub temperature_coefficient_per_c: f64,
     /// The panel plane, for plane-of-array irradiance.
     pub surface: Surface,
 }
 
 impl PvArray {
-    pub fn new(kwp: f64, tilt_deg: f64, azimuth_deg: f64, performance_ratio: f64) -> Self {
-        PvArray { kwp, tilt_deg, azimuth_deg, performance_ratio, surface: Surface::new(tilt_deg, azimuth_deg) }
+    pub fn new(pv: &crate::scenario::PvDef) -> Self {
+        PvArray {
+            kwp: pv.kwp,
+            tilt_deg: pv.tilt_deg,
+            azimuth_deg: pv.azimuth_deg,
+            performance_ratio: pv.performance_ratio,
+            temperature_coefficient_per_c: pv.temperature_coefficient_per_c,
+            surface: Surface::new(pv.tilt_deg, pv.azimuth_deg),
+        }
+    }
+
+    /// AC energy in a step of `step_hours` with plane-of-array irradiance `poa_w_m2`: PVWatts'
+    /// DC model (linear in irradiance, derated by cell temperature when the weather gives air
+    /// temperature) times the performance ratio.
+    pub fn energy_kwh(&self, poa_w_m2: f64, temp_air_c: Option<f64>, wind_speed_m_s: Option<f64>, step_hours: f64) -> f64 {
+        let derate = match temp_air_c {
+            Some(t_air) if self.temperature_coefficient_per_c != 0.0 => {
+                let t_cell = crate::solar::faiman_cell_temperature_c(poa_w_m2, t_air, wind_speed_m_s.unwrap_or(crate::solar::FAIMAN_DEFAULT_WIND_M_S));
+                1.0 + self.temperature_coefficient_per_c * (t_cell - crate::solar::STC_CELL_TEMPERATURE_C)
+            }
+            _ => 1.0,
+        };
+        self.kwp * poa_w_m2 / STC_IRRADIANCE_W_M2 * derate * self.performance_ratio * step_hours
     }
 }
 
@@ -164,7 +187,7 @@ pub fn spawn_households(world: &mut World, scenario: &Scenario) {
             e.insert(crate::market::PriceCeiling(crate::money::PricePerKwh::from_units(c)));
         }
         if let Some(pv) = h.pv {
-            e.insert(PvArray::new(pv.kwp, pv.tilt_deg, pv.azimuth_deg, pv.performance_ratio));
+            e.insert(PvArray::new(&pv));
         }
         let battery = h.battery.as_ref().map(|b| Battery::from_spec(b, step_hours));
         if let Some(b) = battery {
@@ -207,7 +230,7 @@ pub fn measure_pv_and_load(
                 meter.load_kwh = base * noise.next_multiplier(&noise_step);
                 if let Some(pv) = pv {
                     let poa = pv.surface.poa(&env.irradiance, &env.sun_vector);
-                    meter.pv_kwh = pv.kwp * poa / STC_IRRADIANCE_W_M2 * pv.performance_ratio * dt;
+                    meter.pv_kwh = pv.energy_kwh(poa, env.temp_air_c, env.wind_speed_m_s, dt);
                 }
             }
             LoadSource::Profile { series } => {

@@ -32,6 +32,7 @@ pub mod solar;
 pub mod sweep;
 pub mod testing;
 pub mod time;
+pub mod tmy3;
 pub mod weather;
 /// The live map for workshops (`peergrid demo`), behind the `viz` feature: the core never
 /// depends on it.

@@ -14,6 +14,21 @@ use std::f64::consts::PI;
 pub const SOLAR_CONSTANT_W_M2: f64 = 1366.1;
 /// Irradiance at standard test conditions: a kWp module makes 1 kW at this irradiance, W/m².
 pub const STC_IRRADIANCE_W_M2: f64 = 1000.0;
+/// Cell temperature at standard test conditions, °C.
+pub const STC_CELL_TEMPERATURE_C: f64 = 25.0;
+/// Faiman's cell temperature model (IEC 61853-2; pvlib's `temperature.faiman` defaults): heat
+/// loss coefficients, W/(m²·K) and W·s/(m³·K).
+pub const FAIMAN_U0: f64 = 25.0;
+pub const FAIMAN_U1: f64 = 6.84;
+/// Wind speed assumed when the weather has none, m/s (pvlib's default).
+pub const FAIMAN_DEFAULT_WIND_M_S: f64 = 1.0;
+
+/// Cell temperature by Faiman's model, °C: air temperature plus plane-of-array irradiance over
+/// the heat loss `u0 + u1·wind`.
+pub fn faiman_cell_temperature_c(poa_w_m2: f64, temp_air_c: f64, wind_speed_m_s: f64) -> f64 {
+    temp_air_c + poa_w_m2 / (FAIMAN_U0 + FAIMAN_U1 * wind_speed_m_s)
+}
+
 /// Ground reflectance for the plane-of-array ground term.
 pub const GROUND_ALBEDO: f64 = 0.2;
 /// Simplified Solis atmosphere.

@@ -50,6 +50,9 @@ pub struct Environment {
     pub clear_sky_index: f64,
     /// Irradiance after clouds.
     pub irradiance: Irradiance,
+    /// Measured air temperature (°C) and wind speed (m/s), when the weather has them (TMY3).
+    pub temp_air_c: Option<f64>,
+    pub wind_speed_m_s: Option<f64>,
 }
 
 /// Largest clear-sky index a measured day may have (the model's clear day can fall short of a
@@ -70,16 +73,24 @@ pub struct Weather {
     exposure: Option<Arc<DailyExposure>>,
     /// The current local date and its measured clear-sky index.
     measured_day: Option<(NaiveDate, f64)>,
+    /// Measured hourly weather (`Tmy3`).
+    typical_year: Option<Arc<crate::tmy3::TypicalYear>>,
 }
 
 impl Weather {
     pub fn new(spec: WeatherSpec, seed: u64) -> Self {
-        Weather { spec, rng: rng(seed, Stream::Weather, 0), regime: PARTLY, day: None, deviation: 0.0, exposure: None, measured_day: None }
+        Weather { spec, rng: rng(seed, Stream::Weather, 0), regime: PARTLY, day: None, deviation: 0.0, exposure: None, measured_day: None, typical_year: None }
     }
 
     /// Uses measured daily exposure instead of drawing clouds.
     pub fn with_exposure(mut self, exposure: Option<Arc<DailyExposure>>) -> Self {
         self.exposure = exposure;
+        self
+    }
+
+    /// Uses a measured typical year's hours instead of drawing clouds.
+    pub fn with_typical_year(mut self, year: Option<Arc<crate::tmy3::TypicalYear>>) -> Self {
+        self.typical_year = year;
         self
     }
 
@@ -153,14 +164,23 @@ impl Plugin for EnvironmentPlugin {
 }
 
 /// Computes the sun at the middle of the step and the cloudy-sky irradiance.
-/// Reads `SimClock`, `Site`; writes `Weather`, `Environment`. Runs after the clock advances.
+/// Measured hours (`Tmy3`) are used as they are. Reads `SimClock`, `Site`; writes `Weather`,
+/// `Environment`. Runs after the clock advances.
 pub fn update_environment(clock: Res<SimClock>, site: Res<Site>, mut weather: ResMut<Weather>, mut env: ResMut<Environment>) {
     let sun = sun_position(clock.mid_utc, site.latitude_deg, site.longitude_deg);
     let clear_sky = clear_sky_solis(&sun);
+    if let Some(year) = &weather.typical_year {
+        // Measured components as they are; the index only describes them (for reports).
+        let h = year.at(clock.mid_utc);
+        let irradiance = Irradiance { ghi: h.ghi_w_m2.max(0.0), dni: h.dni_w_m2.max(0.0), dhi: h.dhi_w_m2.max(0.0) };
+        let k = if clear_sky.ghi > 0.0 { irradiance.ghi / clear_sky.ghi } else { 0.0 };
+        *env = Environment { sun, sun_vector: sun_vector(&sun), clear_sky, clear_sky_index: k, irradiance, temp_air_c: Some(h.temp_air_c), wind_speed_m_s: Some(h.wind_speed_m_s) };
+        return;
+    }
     let measured = weather.measured_index(clock.local_start.date(), &clock.frame.zone, &site);
     let k = measured.unwrap_or_else(|| weather.next_index(clock.day_index, clock.frame.step_hours()));
     let irradiance = if matches!(weather.spec, WeatherSpec::ClearSky) { clear_sky } else { erbs(clear_sky.ghi * k, &sun) };
-    *env = Environment { sun, sun_vector: sun_vector(&sun), clear_sky, clear_sky_index: k, irradiance };
+    *env = Environment { sun, sun_vector: sun_vector(&sun), clear_sky, clear_sky_index: k, irradiance, temp_air_c: None, wind_speed_m_s: None };
 }
 
 #[cfg(test)]

@@ -30,3 +30,16 @@ def run(doc, cases, check, heading, table):
     missed = [label for label, ok, _ in results if not ok]
     if missed:
         sys.exit(f"missed a target: {', '.join(missed)}")
+
+
+def timeseries(binary, scenario, out):
+    """Runs `peergrid run scenario --out out` (ledger off) and returns timeseries.csv's rows."""
+    import csv
+    import subprocess
+
+    result = subprocess.run([str(binary), "run", str(scenario), "--out", str(out), "--force", "--quiet", "--ledger", "off"],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"peergrid failed on {scenario}:\n{result.stderr}")
+    with open(pathlib.Path(out) / "timeseries.csv", newline="") as f:
+        return list(csv.DictReader(f))

@@ -19,10 +19,6 @@ Usage: python validation/solar_pvlib.py [--peergrid target/release/peergrid] [--
 Exit status 1 if any case misses a target.
 """
 
-import csv
-import subprocess
-import sys
-
 import pandas as pd
 import pvlib
 
@@ -67,14 +63,7 @@ SCENARIO = """(
 def run_case(binary, lat, lon, tilt, azimuth, tmp):
     scenario = tmp / "solar-check.ron"
     scenario.write_text(SCENARIO.format(year=YEAR, lat=lat, lon=lon, tilt=tilt, azimuth=azimuth))
-    out = tmp / "out"
-    result = subprocess.run([str(binary), "run", str(scenario), "--out", str(out), "--force", "--quiet", "--ledger", "off"],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        sys.exit(f"peergrid failed on {scenario}:\n{result.stderr}")
-    with open(out / "timeseries.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    ts = pd.DataFrame(rows)
+    ts = pd.DataFrame(harness.timeseries(binary, scenario, tmp / "out"))
     mid = pd.to_datetime(ts["time"], utc=True) + pd.Timedelta(minutes=30)
     cols = ["sun_zenith_deg", "sun_azimuth_deg", "ghi_w_m2", "dni_w_m2", "dhi_w_m2", "pv_kwh"]
     ts = ts[cols].astype(float)

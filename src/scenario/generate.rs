@@ -158,7 +158,7 @@ pub fn expand_households(file: &ScenarioFile, v: &mut Validator) -> Vec<HouseDra
             HouseholdSpec::House(h) => {
                 check_id(v, &format!("{at}.id"), &h.id);
                 if let Some(p) = &h.pv {
-                    check_pv(v, &format!("{at}.pv"), p.kwp, p.tilt_deg, p.azimuth_deg, p.performance_ratio);
+                    check_pv(v, &format!("{at}.pv"), p.kwp, p.tilt_deg, p.azimuth_deg, p.performance_ratio, p.temperature_coefficient_per_c);
                 }
                 if let Some(b) = &h.battery {
                     check_battery(v, &format!("{at}.battery"), b);
@@ -206,7 +206,7 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
         return;
     }
     check_dist(v, &format!("{at}.kwp"), &g.kwp, "kWp");
-    check_pv(v, at, 0.0, g.tilt_deg, g.azimuth_deg, g.performance_ratio);
+    check_pv(v, at, 0.0, g.tilt_deg, g.azimuth_deg, g.performance_ratio, g.temperature_coefficient_per_c);
     v.fraction(&format!("{at}.pv_share"), g.pv_share);
     v.fraction(&format!("{at}.battery_share"), g.battery_share);
     match &g.battery {
@@ -253,7 +253,7 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
             path: format!("{at} (house {})", i + 1),
             id: format!("{}{:0width$}", g.prefix, i + 1),
             node: None,
-            pv: (u_pv < g.pv_share && kwp > 0.0).then(|| PvSpec { kwp, tilt_deg: g.tilt_deg, azimuth_deg: g.azimuth_deg, performance_ratio: g.performance_ratio }),
+            pv: (u_pv < g.pv_share && kwp > 0.0).then(|| PvSpec { kwp, tilt_deg: g.tilt_deg, azimuth_deg: g.azimuth_deg, performance_ratio: g.performance_ratio, temperature_coefficient_per_c: g.temperature_coefficient_per_c }),
             load: LoadDraft::Archetype { kind, annual_kwh },
             battery: if u_bat < g.battery_share { g.battery.clone() } else { None },
             bidding: g.bidding,

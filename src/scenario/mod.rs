@@ -84,6 +84,7 @@ pub struct PvDef {
     /// Degrees clockwise from north.
     pub azimuth_deg: f64,
     pub performance_ratio: f64,
+    pub temperature_coefficient_per_c: f64,
 }
 
 /// Where a household's load (and, for profiles, PV) comes from.
@@ -164,6 +165,8 @@ pub struct Scenario {
     pub profiles: Arc<ProfileTable>,
     /// Measured daily solar exposure for every local date of the run (`DailyExposure` weather).
     pub daily_exposure: Option<Arc<crate::exposure::DailyExposure>>,
+    /// The typical meteorological year of `Tmy3` weather.
+    pub typical_year: Option<Arc<crate::tmy3::TypicalYear>>,
     /// The ledger's settings; `None` when the ledger is off.
     pub ledger: Option<crate::ledger::LedgerConfig>,
     /// Which files a run writes.
@@ -300,6 +303,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     let base_dir = path.parent().unwrap_or(Path::new("."));
     let (profiles, loads) = load_profiles(&specs, base_dir, &frame, file.seed, &mut v);
     let daily_exposure = load_exposure(&file.weather, base_dir, &frame, &mut v).map(Arc::new);
+    let typical_year = load_typical_year(&file.weather, &file.location, base_dir, &mut v).map(Arc::new);
     v.finish()?;
     let ids: Vec<String> = specs.iter().map(|h| h.id.clone()).collect();
     let (topology, nodes) = build_topology(&file, &specs, &ids, &mut v);
@@ -318,6 +322,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
                 tilt_deg: p.tilt_deg,
                 azimuth_deg: p.azimuth_deg.unwrap_or(if file.location.latitude_deg >= 0.0 { 180.0 } else { 0.0 }),
                 performance_ratio: p.performance_ratio,
+                temperature_coefficient_per_c: p.temperature_coefficient_per_c,
             }),
             id: h.id,
             node,
@@ -391,6 +396,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
         },
         profiles: Arc::new(profiles),
         daily_exposure,
+        typical_year,
         ledger,
         output: file.output,
         overrides: overrides.describe(),
@@ -446,6 +452,26 @@ fn load_exposure(weather: &WeatherSpec, base_dir: &Path, frame: &TimeFrame, v: &
             None
         }
         Err(_) => None, // the files' own errors are reported above
+    }
+}
+
+/// Station within this many degrees of the scenario's location (else the sun and the measured
+/// irradiance disagree).
+const TMY3_LOCATION_TOLERANCE_DEG: f64 = 1.0;
+
+fn load_typical_year(weather: &WeatherSpec, location: &schema::LocationSpec, base_dir: &Path, v: &mut validate::Validator) -> Option<crate::tmy3::TypicalYear> {
+    let WeatherSpec::Tmy3 { file } = weather else { return None };
+    match crate::tmy3::TypicalYear::read(&base_dir.join(file)) {
+        Ok(y) => {
+            if (y.latitude_deg - location.latitude_deg).abs() > TMY3_LOCATION_TOLERANCE_DEG || (y.longitude_deg - location.longitude_deg).abs() > TMY3_LOCATION_TOLERANCE_DEG {
+                v.err("location", format!("the TMY3 station {} is at latitude {}, longitude {}: set the scenario's location to the station's (within {TMY3_LOCATION_TOLERANCE_DEG}°)", y.station, y.latitude_deg, y.longitude_deg));
+            }
+            Some(y)
+        }
+        Err(e) => {
+            report_data_error(v, "weather.file", "TMY3 file", e);
+            None
+        }
     }
 }
 

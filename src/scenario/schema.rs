@@ -238,6 +238,11 @@ pub enum WeatherSpec {
     /// Meteorology's layout (a column per month, a row per day), paths relative to the scenario
     /// file. Each day's clear-sky irradiance is scaled to the measured total.
     DailyExposure { files: BTreeMap<i32, String> },
+    /// A measured typical meteorological year in NREL's TMY3 format (hourly GHI, DNI, DHI, air
+    /// temperature and wind; e.g. pvlib's `pvlib/data/723170TYA.CSV`), path relative to the
+    /// scenario file. Each hour is used by month, day and hour in the file's local standard time,
+    /// whatever the run's year; `location` must be the station's (within 1°).
+    Tmy3 { file: String },
 }
 
 impl WeatherSpec {
@@ -355,6 +360,12 @@ pub struct PvSpec {
     pub azimuth_deg: Option<f64>,
     #[serde(default = "default_performance_ratio")]
     pub performance_ratio: f64,
+    /// PVWatts' power temperature coefficient, per °C (e.g. -0.0035 for crystalline silicon):
+    /// output × (1 + γ·(T_cell − 25 °C)), the cell temperature by Faiman's model from the
+    /// weather's air temperature and wind (TMY3 weather only; other weathers have none).
+    /// Default 0: no derating.
+    #[serde(default)]
+    pub temperature_coefficient_per_c: f64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -464,6 +475,9 @@ pub struct GroupSpec {
     pub azimuth_deg: Option<f64>,
     #[serde(default = "default_performance_ratio")]
     pub performance_ratio: f64,
+    /// As a house's `pv.temperature_coefficient_per_c`.
+    #[serde(default)]
+    pub temperature_coefficient_per_c: f64,
     /// Fraction of houses with a battery.
     #[serde(default)]
     pub battery_share: f64,

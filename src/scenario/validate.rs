@@ -152,7 +152,8 @@ fn check_prices(v: &mut Validator, at: &str, import: f64, export: f64) {
     }
 }
 
-pub fn check_pv(v: &mut Validator, at: &str, kwp: f64, tilt: f64, azimuth: Option<f64>, pr: f64) {
+pub fn check_pv(v: &mut Validator, at: &str, kwp: f64, tilt: f64, azimuth: Option<f64>, pr: f64, gamma_per_c: f64) {
+    v.range(&format!("{at}.temperature_coefficient_per_c"), gamma_per_c, Bound::Incl(-0.02), Bound::Incl(0.0), "per °C");
     v.range(&format!("{at}.kwp"), kwp, Bound::Incl(0.0), Bound::Incl(10_000.0), "kWp");
     v.range(&format!("{at}.tilt_deg"), tilt, Bound::Incl(0.0), Bound::Incl(90.0), "°");
     if let Some(a) = azimuth {

@@ -1,0 +1,88 @@
+//! Measured weather in a run: a TMY3 year's hours reach the households as they are, and the
+//! PV model derates hot cells.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+/// A TMY3 file for a station at 36.1° N, 79.95° W (UTC−5): clear noons of `ghi_w_m2` from 09:00
+/// to 15:00 (hours ending 10:00 to 15:00), all diffuse, at `temp_c`.
+fn tmy3(dir: &Path, ghi_w_m2: f64, temp_c: f64) -> std::path::PathBuf {
+    let mut s = String::from("723170,\"TEST\",NC,-5.0,36.100,-79.950,273\nDate (MM/DD/YYYY),Time (HH:MM),GHI (W/m^2),DNI (W/m^2),DHI (W/m^2),Dry-bulb (C),Wspd (m/s)\n");
+    let days = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    for (m, &n) in days.iter().enumerate() {
+        for d in 1..=n {
+            for h in 1..=24 {
+                let g = if (10..=15).contains(&h) { ghi_w_m2 } else { 0.0 };
+                s += &format!("{:02}/{d:02}/1991,{h:02}:00,{g},0,{g},{temp_c},1.0\n", m + 1);
+            }
+        }
+    }
+    let path = dir.join(format!("tmy-{ghi_w_m2}-{temp_c}.csv"));
+    std::fs::write(&path, s).unwrap();
+    path
+}
+
+fn scenario_with(dir: &Path, weather_file: &Path, gamma: f64, lat: f64) -> std::path::PathBuf {
+    let text = format!(
+        r#"(
+    name: "tmy", start: "2023-06-01T00:00", timezone: "-05:00", step_minutes: 15, duration_days: 2,
+    location: (latitude_deg: {lat}, longitude_deg: -79.95),
+    grid: Connected(import_price_per_kwh: 0.30, export_price_per_kwh: 0.05),
+    weather: Tmy3(file: "{}"),
+    households: [House(id: "pv", pv: (kwp: 4.0, tilt_deg: 0, performance_ratio: 1.0, temperature_coefficient_per_c: {gamma}), load: Archetype(kind: Family))],
+    topology: Generated(layout: Street),
+)"#,
+        weather_file.file_name().unwrap().to_str().unwrap()
+    );
+    let path = dir.join(format!("tmy-{gamma}-{lat}.ron"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_tmy3_year_reaches_the_panels_hour_by_hour() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmy3(tmp.path(), 800.0, 25.0);
+    let out = tmp.path().join("out");
+    run_ok(&scenario_with(tmp.path(), &file, -0.004, 36.1), &out, &["--ledger", "off"]);
+    let ts = Table::read(&out.join("timeseries.csv"));
+    // 15-minute steps from 09:00 to 15:00 local standard time see the measured 800 W/m².
+    for (i, r) in ts.rows.iter().enumerate() {
+        let hour = (i % 96) as f64 / 4.0;
+        let want = if (9.0..15.0).contains(&hour) { 800.0 } else { 0.0 };
+        assert_eq!(Table::f(r, "ghi_w_m2"), want, "step {i}");
+    }
+    // A flat 4 kWp array at 25 °C air: cells at 25 + 800 / (25 + 6.84) °C.
+    let t_cell = 25.0 + 800.0 / (25.0 + 6.84);
+    let want_kwh = 2.0 * 6.0 * 4.0 * 0.8 * (1.0 - 0.004 * (t_cell - 25.0));
+    let pv: f64 = ts.column("pv_kwh").iter().sum();
+    assert!((pv - want_kwh).abs() < 1e-9, "{pv} vs {want_kwh}");
+}
+
+#[test]
+fn hot_cells_make_less_and_no_coefficient_means_no_derating() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mild, hot) = (tmy3(tmp.path(), 800.0, 10.0), tmy3(tmp.path(), 800.0, 40.0));
+    let pv = |file: &Path, gamma: f64, name: &str| {
+        let out = tmp.path().join(name);
+        run_ok(&scenario_with(tmp.path(), file, gamma, 36.1), &out, &["--ledger", "off"]);
+        Table::read(&out.join("timeseries.csv")).column("pv_kwh").iter().sum::<f64>()
+    };
+    let (a, b) = (pv(&mild, -0.004, "mild"), pv(&hot, -0.004, "hot"));
+    assert!((a / b - (1.0 - 0.004 * (10.0 + 800.0 / 31.84 - 25.0)) / (1.0 - 0.004 * (40.0 + 800.0 / 31.84 - 25.0))).abs() < 1e-12, "{a} {b}");
+    assert_eq!(pv(&mild, 0.0, "mild0"), pv(&hot, 0.0, "hot0"), "without a coefficient, temperature does not matter");
+}
+
+#[test]
+fn a_tmy3_station_far_from_the_scenario_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmy3(tmp.path(), 800.0, 25.0);
+    let o = peergrid(&["check", scenario_with(tmp.path(), &file, 0.0, -33.9).to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("field `location`") && stderr(&o).contains("TMY3 station"), "{}", stderr(&o));
+    let o = peergrid(&["check", scenario_with(tmp.path(), &tmp.path().join("missing.csv"), 0.0, 36.1).to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("weather.file") && stderr(&o).contains("missing.csv"), "{}", stderr(&o));
+}
