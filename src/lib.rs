@@ -14,6 +14,7 @@ pub mod error;
 pub mod exposure;
 pub mod grid;
 pub mod household;
+pub mod irradiance_csv;
 pub mod ledger;
 pub mod load;
 pub mod market;

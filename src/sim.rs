@@ -98,7 +98,7 @@ impl Plugin for SimPlugin {
             .insert_resource(s.grid.clone())
             .insert_resource(StepPrices::default())
             .insert_resource(Site { latitude_deg: s.latitude_deg, longitude_deg: s.longitude_deg })
-            .insert_resource(Weather::new(s.weather.clone(), s.seed).with_exposure(s.daily_exposure.clone()).with_typical_year(s.typical_year.clone()))
+            .insert_resource(Weather::new(s.weather.clone(), s.seed).with_exposure(s.daily_exposure.clone()).with_typical_year(s.typical_year.clone()).with_series(s.irradiance.clone()))
             .insert_resource(Environment::default())
             .insert_resource(HouseholdIds(Arc::new(s.households.iter().map(|h| h.id.clone()).collect())))
             .insert_resource(Profiles(s.profiles.clone()))

@@ -15,7 +15,7 @@ use crate::scenario::schema::WeatherSpec;
 use crate::seed::{rng, Stream};
 use crate::solar::{clear_sky_solis, erbs, sun_position, sun_vector, Irradiance, SunPosition};
 use crate::time::{SimClock, Zone};
-use chrono::{Duration, NaiveDate, NaiveTime};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use std::sync::Arc;
 use bevy::prelude::*;
 use rand::RngExt;
@@ -75,11 +75,13 @@ pub struct Weather {
     measured_day: Option<(NaiveDate, f64)>,
     /// Measured hourly weather (`Tmy3`).
     typical_year: Option<Arc<crate::tmy3::TypicalYear>>,
+    /// A measured series (`Measured`).
+    series: Option<Arc<crate::irradiance_csv::IrradianceSeries>>,
 }
 
 impl Weather {
     pub fn new(spec: WeatherSpec, seed: u64) -> Self {
-        Weather { spec, rng: rng(seed, Stream::Weather, 0), regime: PARTLY, day: None, deviation: 0.0, exposure: None, measured_day: None, typical_year: None }
+        Weather { spec, rng: rng(seed, Stream::Weather, 0), regime: PARTLY, day: None, deviation: 0.0, exposure: None, measured_day: None, typical_year: None, series: None }
     }
 
     /// Uses measured daily exposure instead of drawing clouds.
@@ -92,6 +94,29 @@ impl Weather {
     pub fn with_typical_year(mut self, year: Option<Arc<crate::tmy3::TypicalYear>>) -> Self {
         self.typical_year = year;
         self
+    }
+
+    /// Uses a measured irradiance series instead of drawing clouds.
+    pub fn with_series(mut self, series: Option<Arc<crate::irradiance_csv::IrradianceSeries>>) -> Self {
+        self.series = series;
+        self
+    }
+
+    /// Measured irradiance, air temperature and wind at `t`, from a TMY3 year or a series
+    /// (a series without beam and diffuse is split with Erbs); `None` for modelled weather.
+    fn measured(&self, t: DateTime<Utc>, sun: &SunPosition) -> Option<(Irradiance, Option<f64>, Option<f64>)> {
+        if let Some(year) = &self.typical_year {
+            let h = year.at(t);
+            return Some((Irradiance { ghi: h.ghi_w_m2.max(0.0), dni: h.dni_w_m2.max(0.0), dhi: h.dhi_w_m2.max(0.0) }, Some(h.temp_air_c), Some(h.wind_speed_m_s)));
+        }
+        // Coverage is checked when the scenario is read; outside it the sky is dark.
+        let s = self.series.as_ref()?.at(t).unwrap_or(crate::irradiance_csv::Sample { ghi_w_m2: 0.0, beam_diffuse_w_m2: None, temp_air_c: None, wind_speed_m_s: None });
+        let ghi = s.ghi_w_m2.max(0.0);
+        let irradiance = match s.beam_diffuse_w_m2 {
+            Some((dni, dhi)) => Irradiance { ghi, dni: dni.max(0.0), dhi: dhi.max(0.0) },
+            None => erbs(ghi, sun),
+        };
+        Some((irradiance, s.temp_air_c, s.wind_speed_m_s))
     }
 
     /// The clear-sky index of a measured local day: measured exposure / clear-sky exposure.
@@ -169,12 +194,10 @@ impl Plugin for EnvironmentPlugin {
 pub fn update_environment(clock: Res<SimClock>, site: Res<Site>, mut weather: ResMut<Weather>, mut env: ResMut<Environment>) {
     let sun = sun_position(clock.mid_utc, site.latitude_deg, site.longitude_deg);
     let clear_sky = clear_sky_solis(&sun);
-    if let Some(year) = &weather.typical_year {
+    if let Some((irradiance, temp_air_c, wind_speed_m_s)) = weather.measured(clock.mid_utc, &sun) {
         // Measured components as they are; the index only describes them (for reports).
-        let h = year.at(clock.mid_utc);
-        let irradiance = Irradiance { ghi: h.ghi_w_m2.max(0.0), dni: h.dni_w_m2.max(0.0), dhi: h.dhi_w_m2.max(0.0) };
         let k = if clear_sky.ghi > 0.0 { irradiance.ghi / clear_sky.ghi } else { 0.0 };
-        *env = Environment { sun, sun_vector: sun_vector(&sun), clear_sky, clear_sky_index: k, irradiance, temp_air_c: Some(h.temp_air_c), wind_speed_m_s: Some(h.wind_speed_m_s) };
+        *env = Environment { sun, sun_vector: sun_vector(&sun), clear_sky, clear_sky_index: k, irradiance, temp_air_c, wind_speed_m_s };
         return;
     }
     let measured = weather.measured_index(clock.local_start.date(), &clock.frame.zone, &site);

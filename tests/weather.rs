@@ -86,3 +86,60 @@ fn a_tmy3_station_far_from_the_scenario_is_an_error() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("weather.file") && stderr(&o).contains("missing.csv"), "{}", stderr(&o));
 }
+
+/// A 10-minute series from 2023-06-01 00:00 (UTC−5) for `days` days: 600 W/m² from 10:00 to
+/// 14:00, with beam and diffuse columns (all diffuse) when `components`.
+fn series(dir: &Path, days: i64, components: bool) -> std::path::PathBuf {
+    let mut s = String::from(if components { "time,ghi_w_m2,dni_w_m2,dhi_w_m2,temp_air_c\n" } else { "time,ghi_w_m2\n" });
+    for k in 0..days * 144 {
+        let (h, m) = ((k % 144) / 6, (k % 6) * 10);
+        let g = if (10..14).contains(&h) { 600.0 } else { 0.0 };
+        let day = 1 + k / 144;
+        s += &format!("2023-06-{day:02}T{h:02}:{m:02}:00-05:00,{g}");
+        s += &if components { format!(",0,{g},20\n") } else { "\n".into() };
+    }
+    let path = dir.join(format!("series-{days}-{components}.csv"));
+    std::fs::write(&path, s).unwrap();
+    path
+}
+
+fn measured_scenario(dir: &Path, file: &Path, days: u32) -> std::path::PathBuf {
+    let text = format!(
+        r#"(
+    name: "measured", start: "2023-06-01T00:00", timezone: "-05:00", step_minutes: 15, duration_days: {days},
+    location: (latitude_deg: 36.1, longitude_deg: -79.95),
+    grid: Connected(import_price_per_kwh: 0.30, export_price_per_kwh: 0.05),
+    weather: Measured(file: "{}"),
+    households: [House(id: "pv", pv: (kwp: 4.0, tilt_deg: 30, azimuth_deg: 180), load: Archetype(kind: Family))],
+    topology: Generated(layout: Street),
+)"#,
+        file.file_name().unwrap().to_str().unwrap()
+    );
+    let path = dir.join(format!("measured-{days}-{}.ron", file.file_stem().unwrap().to_str().unwrap()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_measured_series_drives_the_sky_and_must_cover_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    for components in [true, false] {
+        let out = tmp.path().join(format!("out-{components}"));
+        run_ok(&measured_scenario(tmp.path(), &series(tmp.path(), 2, components), 2), &out, &["--ledger", "off"]);
+        let ts = Table::read(&out.join("timeseries.csv"));
+        for (i, r) in ts.rows.iter().enumerate() {
+            let hour = (i % 96) as f64 / 4.0 + 0.125;
+            let want = if (10.0..14.0).contains(&hour) { 600.0 } else { 0.0 };
+            assert_eq!(Table::f(r, "ghi_w_m2"), want, "step {i}");
+            let (dni, dhi) = (Table::f(r, "dni_w_m2"), Table::f(r, "dhi_w_m2"));
+            if components {
+                assert_eq!((dni, dhi), (0.0, want), "the file's split is used as it is");
+            } else if want > 0.0 {
+                assert!(dhi > 0.0 && dhi < want && dni > 0.0, "GHI alone is split with Erbs: {dni} {dhi}");
+            }
+        }
+    }
+    let o = peergrid(&["check", measured_scenario(tmp.path(), &series(tmp.path(), 2, true), 3).to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("field `weather.file`") && stderr(&o).contains("the run needs"), "{}", stderr(&o));
+}

@@ -29,13 +29,14 @@ YEAR = 2023
 GAMMA_PER_C = -0.004
 POA_TOLERANCE = 0.02
 
-# (label, tilt, panel azimuth clockwise from north)
+# (label, tilt, panel azimuth clockwise from north, weather as peergrid reads it)
 CASES = [
-    ("flat", 0, 180),
-    ("30° south (about the latitude)", 30, 180),
-    ("20° east", 20, 90),
-    ("45° west", 45, 270),
-    ("vertical south façade", 90, 180),
+    ("flat", 0, 180, "tmy3"),
+    ("30° south (about the latitude)", 30, 180, "tmy3"),
+    ("20° east", 20, 90, "tmy3"),
+    ("45° west", 45, 270, "tmy3"),
+    ("vertical south façade", 90, 180, "tmy3"),
+    ("30° south, the year as a `Measured` CSV series", 30, 180, "csv"),
 ]
 
 SCENARIO = """(
@@ -47,7 +48,7 @@ SCENARIO = """(
     duration_days: 365,
     location: (latitude_deg: {lat}, longitude_deg: {lon}),
     grid: Connected(import_price_per_kwh: 0.30, export_price_per_kwh: 0.05),
-    weather: Tmy3(file: "{file}"),
+    weather: {weather},
     households: [
         House(id: "pv", pv: (kwp: 1.0, tilt_deg: {tilt}, azimuth_deg: {azimuth}, performance_ratio: 1.0,
               temperature_coefficient_per_c: {gamma}), load: Archetype(kind: Family)),
@@ -66,12 +67,23 @@ def weather():
 
 
 def check(binary, case, folder):
-    label, tilt, azimuth = case
+    label, tilt, azimuth, source = case
     data, meta = weather()
     tz = meta["TZ"]
+    if source == "csv":
+        # The same hours as a series: each row from the start of its hour.
+        series = folder / "series.csv"
+        rows = data[["ghi", "dni", "dhi", "temp_air", "wind_speed"]].copy()
+        rows.index = (rows.index - pd.Timedelta(minutes=30)).map(lambda t: t.isoformat())
+        rows.index.name = "time"
+        rows.columns = ["ghi_w_m2", "dni_w_m2", "dhi_w_m2", "temp_air_c", "wind_speed_m_s"]
+        rows.to_csv(series)
+        weather_spec = f'Measured(file: "{series}")'
+    else:
+        weather_spec = f'Tmy3(file: "{TMY3}")'
     scenario = folder / "tmy3-check.ron"
     scenario.write_text(SCENARIO.format(year=YEAR, tz=f"{'-' if tz < 0 else '+'}{int(abs(tz)):02d}:00", lat=meta["latitude"],
-                                        lon=meta["longitude"], file=TMY3, tilt=tilt, azimuth=azimuth, gamma=GAMMA_PER_C))
+                                        lon=meta["longitude"], weather=weather_spec, tilt=tilt, azimuth=azimuth, gamma=GAMMA_PER_C))
     out = folder / "out"
     ours = pd.DataFrame(harness.timeseries(binary, scenario, out))
     ours_pv = ours["pv_kwh"].astype(float).sum()

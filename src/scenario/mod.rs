@@ -167,6 +167,8 @@ pub struct Scenario {
     pub daily_exposure: Option<Arc<crate::exposure::DailyExposure>>,
     /// The typical meteorological year of `Tmy3` weather.
     pub typical_year: Option<Arc<crate::tmy3::TypicalYear>>,
+    /// The series of `Measured` weather.
+    pub irradiance: Option<Arc<crate::irradiance_csv::IrradianceSeries>>,
     /// The ledger's settings; `None` when the ledger is off.
     pub ledger: Option<crate::ledger::LedgerConfig>,
     /// Which files a run writes.
@@ -304,6 +306,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     let (profiles, loads) = load_profiles(&specs, base_dir, &frame, file.seed, &mut v);
     let daily_exposure = load_exposure(&file.weather, base_dir, &frame, &mut v).map(Arc::new);
     let typical_year = load_typical_year(&file.weather, &file.location, base_dir, &mut v).map(Arc::new);
+    let irradiance = load_irradiance(&file.weather, base_dir, &frame, &mut v).map(Arc::new);
     v.finish()?;
     let ids: Vec<String> = specs.iter().map(|h| h.id.clone()).collect();
     let (topology, nodes) = build_topology(&file, &specs, &ids, &mut v);
@@ -397,6 +400,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
         profiles: Arc::new(profiles),
         daily_exposure,
         typical_year,
+        irradiance,
         ledger,
         output: file.output,
         overrides: overrides.describe(),
@@ -470,6 +474,24 @@ fn load_typical_year(weather: &WeatherSpec, location: &schema::LocationSpec, bas
         }
         Err(e) => {
             report_data_error(v, "weather.file", "TMY3 file", e);
+            None
+        }
+    }
+}
+
+fn load_irradiance(weather: &WeatherSpec, base_dir: &Path, frame: &TimeFrame, v: &mut validate::Validator) -> Option<crate::irradiance_csv::IrradianceSeries> {
+    let WeatherSpec::Measured { file } = weather else { return None };
+    match crate::irradiance_csv::IrradianceSeries::read(&base_dir.join(file), &frame.zone) {
+        Ok(series) => {
+            let (first, end) = series.span();
+            let (run_start, run_end) = (frame.start_utc, frame.step_start_utc(frame.total_steps));
+            if first > run_start || end < run_end {
+                v.err("weather.file", format!("{file} covers {first} to {end} (UTC); the run needs {run_start} to {run_end}"));
+            }
+            Some(series)
+        }
+        Err(e) => {
+            report_data_error(v, "weather.file", "irradiance file", e);
             None
         }
     }

@@ -243,6 +243,10 @@ pub enum WeatherSpec {
     /// scenario file. Each hour is used by month, day and hour in the file's local standard time,
     /// whatever the run's year; `location` must be the station's (within 1°).
     Tmy3 { file: String },
+    /// A measured series: a CSV with `time,ghi_w_m2` and optionally `dni_w_m2,dhi_w_m2`,
+    /// `temp_air_c`, `wind_speed_m_s`; each row holds until the next; `time` with a UTC offset or
+    /// local in `timezone`; path relative to the scenario file. It must cover the whole run.
+    Measured { file: String },
 }
 
 impl WeatherSpec {
