@@ -82,6 +82,18 @@ impl Limiter {
         self.injection.extend(offers.iter().zip(&self.keep).map(|(o, k)| end_of_range(o, k, connected, high)));
     }
 
+    /// The ends of the range to check, high first. Grid-connected, the ends differ only by the
+    /// battery offers still kept: without any (every night, and always for the grid-only
+    /// baseline) the high end alone stands for both, and one flow solve does.
+    fn ends(&self, offers: &[NodeOffer], connected: bool) -> &'static [bool] {
+        let no_battery = connected && offers.iter().zip(&self.keep).all(|(o, k)| o.battery_kw * k.battery == 0.0);
+        if no_battery {
+            &[true]
+        } else {
+            &[true, false]
+        }
+    }
+
     /// Nothing cut, no line binding.
     pub fn reset(&mut self, nodes: usize, lines: usize) {
         self.end_flows_current = false;
@@ -99,7 +111,7 @@ impl Limiter {
         for pass in 0..MAX_PASSES {
             // The worst violation over both ends of the range: (line, direction, high end?, excess).
             let mut worst: Option<(usize, f64, bool, f64)> = None;
-            for high in [true, false] {
+            for &high in self.ends(offers, connected) {
                 self.fill_injection(offers, connected, high);
                 let flows = &mut self.end_flows[high as usize];
                 model.solve(&self.injection, flows);
@@ -168,7 +180,8 @@ impl Limiter {
         let mut worst: Vec<Option<(usize, f64, bool, f64)>> = vec![None; branches];
         for pass in 0..MAX_PASSES {
             worst.iter_mut().for_each(|w| *w = None);
-            for high in [true, false] {
+            let ends = self.ends(offers, connected);
+            for &high in ends {
                 self.fill_injection(offers, connected, high);
                 // Most steps are far inside the band: a linear estimate settles them without
                 // the sweep (on the line check's flows while nothing has been cut since).
@@ -191,7 +204,8 @@ impl Limiter {
                         let v = self.ac.voltage_pu[node];
                         let excess = (v - 1.0).abs() - tolerance;
                         if excess > VOLTAGE_TOLERANCE_PU {
-                            if pass == 0 && high == (v > 1.0) {
+                            // With one end, it stands for both: count both sides.
+                            if pass == 0 && (high == (v > 1.0) || ends.len() == 1) {
                                 avoided += 1;
                             }
                             if worst[b].is_none_or(|w| excess > w.3) {
@@ -387,6 +401,24 @@ mod tests {
         // uniform scale-down (its flows are checked above like all others).
         eprintln!("meshed cases scaled down: {unsettled} of 200");
         assert!(unsettled <= 5, "{unsettled}");
+    }
+
+    #[test]
+    fn without_battery_offers_one_end_counts_both_sides_of_the_band() {
+        // Two feeders of 0.2 Ω: node 1 exports 20 kW (about +2.5%), node 2 draws 20 kW (about
+        // −2.5%). With no battery offer the ends coincide and are checked once; with one, twice.
+        let m = FlowModel::new(&test_net(3, &[(0, 1, 0.2, 1e-6, 100.0), (0, 2, 0.2, 1e-6, 100.0)]));
+        let run = |battery_kw: f64| {
+            let offers = [offer(0.0, 0.0, 0.0), offer(20.0, battery_kw, 0.0), offer(0.0, 0.0, 20.0)];
+            let mut l = Limiter::default();
+            assert!(l.apply(&m, &[100.0, 100.0], &offers, true));
+            let avoided = l.limit_voltage(&m, &offers, true, 400.0, 0.01);
+            (avoided, l.keep[1].surplus, l.keep[2].deficit)
+        };
+        let (avoided, surplus, deficit) = run(0.0);
+        assert_eq!(avoided, 2);
+        assert!(surplus < 0.6 && deficit < 0.6, "{surplus} {deficit}");
+        assert_eq!(run(1e-9).0, 2, "two ends count the same node-steps");
     }
 
     #[test]
