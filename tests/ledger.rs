@@ -275,3 +275,26 @@ fn head_only_builds_the_same_chain_without_the_file() {
     run_ok(&s, &off, &["--ledger", "off"]);
     assert!(summary(&off)["ledger"].is_null());
 }
+
+#[test]
+fn grid_exchange_netted_daily_verifies_with_one_settlement_per_household_and_day() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = tmp.path().join("s.ron");
+    // 30-minute steps: 48 a day. Blocks still sealed at every step with trades.
+    std::fs::write(&s, scenario_text().replace("ledger: (witnesses: 3,", "ledger: (grid_settlement_every_steps: 48, witnesses: 3,")).unwrap();
+    let out = tmp.path().join("daily");
+    run_ok(&s, &out, &[]);
+    let verdict = verify_path(&out).unwrap();
+    assert!(verdict.contains("match households.csv"), "{verdict}");
+    let ledger = std::fs::read_to_string(out.join("ledger.jsonl")).unwrap();
+    let grid_txs: Vec<Value> = ledger
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .flat_map(|b| b["transactions"].as_array().cloned().unwrap_or_default())
+        .filter(|t| t["kind"] == "grid")
+        .collect();
+    // Two days, six households: at most one settlement per household and day.
+    assert!(!grid_txs.is_empty() && grid_txs.len() <= 12, "{} grid settlements", grid_txs.len());
+    let per_block = summary(run_dir())["ledger"]["transactions"].as_u64().unwrap();
+    assert!(summary(&out)["ledger"]["transactions"].as_u64().unwrap() < per_block);
+}

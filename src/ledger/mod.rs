@@ -60,6 +60,8 @@ pub struct TreasuryConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LedgerConfig {
     pub block_every_steps: u32,
+    /// Grid exchange is netted over this many steps (0: over each block).
+    pub grid_settlement_every_steps: u32,
     pub max_transactions_per_block: u32,
     pub witnesses: u32,
     pub stake: StakeKind,
@@ -106,6 +108,8 @@ pub struct Ledger {
     pending: Vec<Tx>,
     grid: Vec<GridAccount>,
     grid_touched: Vec<u32>,
+    /// A grid settlement period has ended since the last one was settled.
+    grid_due: bool,
     /// The fund's balance as of the sealed blocks (what the chain's state shows).
     fund_sealed: i64,
     result: Option<chain::ChainResult>,
@@ -131,6 +135,7 @@ impl Ledger {
             pending: Vec::new(),
             grid: vec![GridAccount::default(); n],
             grid_touched: Vec::new(),
+            grid_due: false,
             fund_sealed: 0,
             result: None,
         })
@@ -247,7 +252,9 @@ impl Ledger {
     /// amount) so the caller can credit wallets. `balances` are the wallets' (for `Balance` stake).
     fn seal(&mut self, step: u64, last: bool, treasury: &mut Treasury, balances: &[i64]) -> Vec<(u32, Micros)> {
         let mut rewards = Vec::new();
-        self.net_grid(step);
+        if std::mem::take(&mut self.grid_due) {
+            self.net_grid(step);
+        }
         if self.pending.is_empty() {
             return rewards;
         }
@@ -385,6 +392,8 @@ pub fn record_and_seal(
         }
     }
     let last = step + 1 >= clock.frame.total_steps;
+    let grid_every = l.cfg.grid_settlement_every_steps as u64;
+    l.grid_due |= last || grid_every == 0 || (step + 1) % grid_every == 0;
     let every = l.cfg.block_every_steps as u64;
     let due = last || if every == 0 { traded } else { (step + 1) % every == 0 };
     if due {

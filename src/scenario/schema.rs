@@ -679,6 +679,10 @@ pub struct LedgerSpec {
     /// Seal a block every N steps; 0 = at the end of every step with peer trades.
     #[serde(default)]
     pub block_every_steps: u32,
+    /// Net each household's grid import and export over N steps and settle it in the first
+    /// block sealed at or after the period's end (like a daily meter read); 0 = in every block.
+    #[serde(default)]
+    pub grid_settlement_every_steps: u32,
     /// A sealing with more transactions is split over several blocks.
     #[serde(default = "default_max_transactions_per_block")]
     pub max_transactions_per_block: u32,
@@ -707,6 +711,7 @@ impl Default for LedgerSpec {
         LedgerSpec {
             enabled: true,
             block_every_steps: 0,
+            grid_settlement_every_steps: 0,
             max_transactions_per_block: default_max_transactions_per_block(),
             witnesses: None,
             stake: StakeKind::default(),

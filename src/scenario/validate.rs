@@ -250,6 +250,7 @@ pub fn check_ledger(v: &mut Validator, l: &LedgerSpec, ids: &[String]) -> Option
     });
     Some(LedgerConfig {
         block_every_steps: l.block_every_steps,
+        grid_settlement_every_steps: l.grid_settlement_every_steps,
         max_transactions_per_block: l.max_transactions_per_block,
         witnesses,
         stake: l.stake,
