@@ -3,7 +3,7 @@
 
 use crate::battery::Battery;
 use crate::grid::GridNode;
-use crate::load::{archetype_kwh, LoadNoise, LoadSource};
+use crate::load::{archetype_kwh, LoadNoise, LoadSource, NoiseAhead};
 use crate::money::Micros;
 use crate::profile::ProfileTable;
 use crate::scenario::{LoadDef, Scenario};
@@ -209,25 +209,34 @@ impl Plugin for HouseholdPlugin {
 }
 
 /// Resets each meter and fills in this step's PV and load.
-/// Reads `Environment`, `SimClock`, `Site`, `Profiles`; writes `Meter`, `LoadNoise`.
+/// Reads `Environment`, `SimClock`, `Site`, `Profiles`; writes `Meter`, `LoadNoise` (a batch of
+/// steps at a time, see [`crate::load::NoiseAhead`]).
 /// Runs in `SimSystems::GenerationAndLoad`, after the environment.
+#[allow(clippy::too_many_arguments)]
 pub fn measure_pv_and_load(
     env: Res<Environment>,
     clock: Res<SimClock>,
     site: Res<Site>,
     profiles: Res<Profiles>,
-    mut households: Query<(&LoadSource, &mut LoadNoise, Option<&PvArray>, &mut Meter)>,
+    entities: Res<HouseholdEntities>,
+    mut ahead: Local<NoiseAhead>,
+    mut noises: Query<(&Household, &LoadSource, &mut LoadNoise)>,
+    mut households: Query<(&Household, &LoadSource, Option<&PvArray>, &mut Meter)>,
 ) {
     let dt = clock.frame.step_hours();
     let step = clock.step as usize;
     let (hour, weekend, month) = (clock.local_mid_hour, clock.is_weekend(), clock.local_month);
     let noise_step = crate::load::NoiseStep::new(dt);
-    for (source, mut noise, pv, mut meter) in &mut households {
+    let multipliers = ahead.next_step(entities.0.len(), || {
+        let archetypes = noises.iter_mut().filter(|(_, source, _)| matches!(source, LoadSource::Archetype { .. }));
+        archetypes.map(|(hh, _, mut noise)| (hh.index as usize, noise.draw_ahead(&noise_step))).collect()
+    });
+    for (hh, source, pv, mut meter) in &mut households {
         *meter = Meter::default();
         match *source {
             LoadSource::Archetype { kind, annual_kwh, shift_hours } => {
                 let base = archetype_kwh(kind, annual_kwh, shift_hours, hour, weekend, month, site.latitude_deg, dt);
-                meter.load_kwh = base * noise.next_multiplier(&noise_step);
+                meter.load_kwh = base * multipliers[hh.index as usize];
                 if let Some(pv) = pv {
                     let poa = pv.surface.poa(&env.irradiance, &env.sun_vector);
                     meter.pv_kwh = pv.energy_kwh(poa, env.temp_air_c, env.wind_speed_m_s, dt);
