@@ -53,6 +53,7 @@ pub struct Network {
     /// Grid node of each household, by household index.
     pub(crate) node_of: Vec<u32>,
     offers: Vec<NodeOffer>,
+    baseline_offers: Vec<NodeOffer>,
     limiter: Limiter,
     baseline_limiter: Limiter,
     injection: Vec<f64>,
@@ -76,6 +77,7 @@ impl Network {
             step_hours,
             node_of: household_nodes.iter().map(|n| n.index() as u32).collect(),
             offers: Vec::new(),
+            baseline_offers: Vec::new(),
             limiter: Limiter::default(),
             baseline_limiter: Limiter::default(),
             injection: Vec::new(),
@@ -162,27 +164,51 @@ impl Plugin for GridPlugin {
 pub fn limit_lines(prices: Res<StepPrices>, mut net: ResMut<Network>, mut stats: ResMut<LineStats>, mut households: Query<(&Household, &mut Meter, &mut Baseline)>) {
     let net = &mut *net;
     net.limiter.reset(net.model.nodes, net.capacity_kw.len());
+    net.baseline_limiter.reset(net.model.nodes, net.capacity_kw.len());
     if !net.config.enforce_line_limits && !net.config.enforce_voltage_limits {
         return;
     }
     let h = net.step_hours;
     let nodes = net.model.nodes;
-    // The run's offers.
-    net.offers.clear();
-    net.offers.resize(nodes, NodeOffer::default());
-    for (hh, m, _) in &households {
-        let o = &mut net.offers[net.node_of[hh.index as usize] as usize];
+    // The run's offers, and the baseline's: it exchanges everything with the grid (on an island
+    // nothing flows, so it has no limits to apply).
+    for offers in [&mut net.offers, &mut net.baseline_offers] {
+        offers.clear();
+        offers.resize(nodes, NodeOffer::default());
+    }
+    for (hh, m, b) in &households {
+        let node = net.node_of[hh.index as usize] as usize;
+        let o = &mut net.offers[node];
         o.surplus_kw += m.surplus_kwh / h;
         o.battery_kw += m.battery_offer_kwh / h;
         o.deficit_kw += m.deficit_kwh / h;
+        let o = &mut net.baseline_offers[node];
+        o.surplus_kw += b.step_surplus_kwh / h;
+        o.deficit_kw += b.step_deficit_kwh / h;
     }
     let cfg = net.config;
-    if cfg.enforce_line_limits {
-        let ok = net.limiter.apply(&net.model, &net.capacity_kw, &net.offers, prices.connected);
-        debug_assert!(ok || !net.model.is_radial(), "radial limits always settle");
-    }
-    if cfg.enforce_voltage_limits {
-        stats.voltage_violations_avoided += net.limiter.limit_voltage(&net.model, &net.offers, prices.connected, cfg.nominal_voltage_v, cfg.voltage_tolerance);
+    // The two are independent: they run side by side on the `--threads` pool.
+    let Network { model, capacity_kw, offers, baseline_offers, limiter, baseline_limiter, .. } = net;
+    let run = || {
+        if cfg.enforce_line_limits {
+            let ok = limiter.apply(model, capacity_kw, offers, prices.connected);
+            debug_assert!(ok || !model.is_radial(), "radial limits always settle");
+        }
+        cfg.enforce_voltage_limits.then(|| limiter.limit_voltage(model, offers, prices.connected, cfg.nominal_voltage_v, cfg.voltage_tolerance))
+    };
+    let baseline = || {
+        if prices.connected {
+            if cfg.enforce_line_limits {
+                baseline_limiter.apply(model, capacity_kw, baseline_offers, true);
+            }
+            if cfg.enforce_voltage_limits {
+                baseline_limiter.limit_voltage(model, baseline_offers, true, cfg.nominal_voltage_v, cfg.voltage_tolerance);
+            }
+        }
+    };
+    let (avoided, ()) = rayon::join(run, baseline);
+    if let Some(avoided) = avoided {
+        stats.voltage_violations_avoided += avoided;
         stats.voltage_limited_steps += net.limiter.voltage_binding as u64;
     }
     let any = net.limiter.binding.iter().any(|b| *b);
@@ -202,21 +228,7 @@ pub fn limit_lines(prices: Res<StepPrices>, mut net: ResMut<Network>, mut stats:
             }
         }
     }
-    // The baseline exchanges everything with the grid (on an island nothing flows).
     if prices.connected {
-        net.offers.iter_mut().for_each(|o| *o = NodeOffer::default());
-        for (hh, _, b) in &households {
-            let o = &mut net.offers[net.node_of[hh.index as usize] as usize];
-            o.surplus_kw += b.step_surplus_kwh / h;
-            o.deficit_kw += b.step_deficit_kwh / h;
-        }
-        net.baseline_limiter.reset(net.model.nodes, net.capacity_kw.len());
-        if cfg.enforce_line_limits {
-            net.baseline_limiter.apply(&net.model, &net.capacity_kw, &net.offers, true);
-        }
-        if cfg.enforce_voltage_limits {
-            net.baseline_limiter.limit_voltage(&net.model, &net.offers, true, cfg.nominal_voltage_v, cfg.voltage_tolerance);
-        }
         let congested = net.baseline_limiter.binding.iter().any(|b| *b);
         stats.baseline_congested_steps += congested as u64;
         if congested || net.baseline_limiter.voltage_binding {
