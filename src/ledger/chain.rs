@@ -43,7 +43,7 @@ const LEDGER_NICE: i32 = 19;
 /// [`QUEUE_BLOCKS`] blocks and has CPU to spare over a day, but at normal priority it takes the
 /// cores from the step's own threads at the busy hours (a rayon join then waits for a worker
 /// that shares its core with the ledger): the district year ran 63 s with the ledger on and
-/// 56 s with it off; at low priority it runs 58 s. The step still never runs ahead by more
+/// 56 s with it off; at low priority about 60 s. The step still never runs ahead by more
 /// than the queue, so the ledger cannot starve. Linux only (nice is per thread there); where
 /// it is refused (a sandbox), nothing changes but the speed.
 fn yield_to_the_simulation() {
