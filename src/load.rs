@@ -147,7 +147,7 @@ impl NoiseAhead {
     /// from [`LoadNoise::draw_ahead`]) for every household with noise.
     pub fn next_step(&mut self, households: usize, draw: impl FnOnce() -> Vec<(usize, Lookahead)>) -> &[f64] {
         let n = households;
-        if self.households != n || self.multipliers.is_empty() || self.used == NOISE_LOOKAHEAD_STEPS {
+        if self.households != n || self.used == NOISE_LOOKAHEAD_STEPS {
             self.households = n;
             self.multipliers.resize(n * NOISE_LOOKAHEAD_STEPS, 1.0);
             for (index, ahead) in draw() {
