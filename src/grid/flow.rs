@@ -89,12 +89,15 @@ pub struct AcState {
     /// False when the sweep did not settle (demand beyond what the lines can carry at any
     /// voltage); voltages and losses are then not meaningful.
     pub converged: bool,
-    /// Per position: per-phase injection (W), voltage and branch current.
+    /// Per position: per-phase injection (W), voltage and branch current; then the voltage
+    /// (pu) and the loss on the line to the parent (kW), worked out by each branch's task.
     s: Vec<f64>,
     v_re: Vec<f64>,
     v_im: Vec<f64>,
     j_re: Vec<f64>,
     j_im: Vec<f64>,
+    pos_voltage_pu: Vec<f64>,
+    pos_loss_kw: Vec<f64>,
 }
 
 impl FlowModel {
@@ -437,21 +440,21 @@ impl FlowModel {
         let v_phase = nominal_voltage_v / 3f64.sqrt();
         ac.s.clear();
         ac.s.extend(self.order.iter().map(|&v| injection_kw.get(v as usize).copied().unwrap_or(0.0) * WATTS_PER_KW / 3.0));
-        for x in [&mut ac.v_re, &mut ac.v_im, &mut ac.j_re, &mut ac.j_im] {
-            x.clear();
+        // Every branch's task writes all of its positions before reading them, so the arrays
+        // are only sized, not cleared, each step.
+        for x in [&mut ac.v_re, &mut ac.v_im, &mut ac.j_re, &mut ac.j_im, &mut ac.pos_voltage_pu, &mut ac.pos_loss_kw] {
             x.resize(m, 0.0);
         }
         let mut work = Vec::with_capacity(self.branches.len());
         if m > 0 {
-            let (mut vr, mut vi, mut jr, mut ji) = (&mut ac.v_re[1..], &mut ac.v_im[1..], &mut ac.j_re[1..], &mut ac.j_im[1..]);
+            let mut rest = [&mut ac.v_re[1..], &mut ac.v_im[1..], &mut ac.j_re[1..], &mut ac.j_im[1..], &mut ac.pos_voltage_pu[1..], &mut ac.pos_loss_kw[1..]];
             for (b, range) in self.branches.iter().enumerate() {
-                let n = range.len();
-                let (a, rest_vr) = std::mem::take(&mut vr).split_at_mut(n);
-                let (c, rest_vi) = std::mem::take(&mut vi).split_at_mut(n);
-                let (d, rest_jr) = std::mem::take(&mut jr).split_at_mut(n);
-                let (e, rest_ji) = std::mem::take(&mut ji).split_at_mut(n);
-                (vr, vi, jr, ji) = (rest_vr, rest_vi, rest_jr, rest_ji);
-                work.push((b, range.start, Branch { v_re: a, v_im: c, j_re: d, j_im: e }));
+                let [v_re, v_im, j_re, j_im, voltage_pu, loss_kw] = rest.each_mut().map(|x| {
+                    let (head, tail) = std::mem::take(x).split_at_mut(range.len());
+                    *x = tail;
+                    head
+                });
+                work.push((b, range.start, Branch { v_re, v_im, j_re, j_im, voltage_pu, loss_kw }));
             }
         }
         let s = &ac.s;
@@ -459,7 +462,7 @@ impl FlowModel {
         ac.converged = settled.iter().all(|r| r.0);
         ac.iterations = settled.iter().map(|r| r.1).max().unwrap_or(0);
         if m > 0 {
-            ac.v_re[0] = v_phase;
+            (ac.v_re[0], ac.v_im[0]) = (v_phase, 0.0);
         }
         ac.voltage_pu.clear();
         ac.voltage_pu.resize(self.nodes, 1.0);
@@ -470,10 +473,8 @@ impl FlowModel {
                 continue;
             }
             for k in range.clone() {
-                let v = self.order[k] as usize;
-                ac.voltage_pu[v] = (ac.v_re[k] * ac.v_re[k] + ac.v_im[k] * ac.v_im[k]).sqrt() / v_phase;
-                let e = self.parent_line[v] as usize;
-                ac.line_loss_kw[e] = 3.0 * (ac.j_re[k].powi(2) + ac.j_im[k].powi(2)) * self.r_ohm[e] / WATTS_PER_KW;
+                ac.voltage_pu[self.order[k] as usize] = ac.pos_voltage_pu[k];
+                ac.line_loss_kw[self.pos_line[k] as usize] = ac.pos_loss_kw[k];
             }
         }
     }
@@ -513,13 +514,22 @@ impl FlowModel {
                 br.v_im[k] = ni;
             }
             if moved <= SWEEP_TOLERANCE * v_phase {
-                return (true, it + 1);
+                return self.branch_results(start, v_phase, br, (true, it + 1));
             }
             if !moved.is_finite() || moved > v_phase {
-                return (false, it + 1); // diverging
+                return self.branch_results(start, v_phase, br, (false, it + 1)); // diverging
             }
         }
-        (false, SWEEP_MAX_ITERATIONS)
+        self.branch_results(start, v_phase, br, (false, SWEEP_MAX_ITERATIONS))
+    }
+
+    /// A swept branch's voltages (pu) and line losses (kW) by position; passes `settled` on.
+    fn branch_results(&self, start: usize, v_phase: f64, br: &mut Branch, settled: (bool, usize)) -> (bool, usize) {
+        for k in 0..br.v_re.len() {
+            br.voltage_pu[k] = (br.v_re[k] * br.v_re[k] + br.v_im[k] * br.v_im[k]).sqrt() / v_phase;
+            br.loss_kw[k] = 3.0 * (br.j_re[k].powi(2) + br.j_im[k].powi(2)) * self.pos_r[start + k] / WATTS_PER_KW;
+        }
+        settled
     }
 }
 
@@ -532,6 +542,8 @@ struct Branch<'a> {
     v_im: &'a mut [f64],
     j_re: &'a mut [f64],
     j_im: &'a mut [f64],
+    voltage_pu: &'a mut [f64],
+    loss_kw: &'a mut [f64],
 }
 
 /// Depth-first preorder of the tree given by `parent` over the breadth-first `bfs` order

@@ -162,7 +162,8 @@ impl Plugin for GridPlugin {
 /// `Baseline` (its step's surplus and deficit) and `LineStats`. Runs in `SimSystems::GridLimits`,
 /// after own use and battery, before orders.
 pub fn limit_lines(prices: Res<StepPrices>, mut net: ResMut<Network>, mut stats: ResMut<LineStats>, mut households: Query<(&Household, &mut Meter, &mut Baseline)>) {
-    let net = &mut *net;
+    // Plain references: `ResMut`'s change tick would be stored on every access in the loops.
+    let (net, stats) = (&mut *net, &mut *stats);
     net.limiter.reset(net.model.nodes, net.capacity_kw.len());
     net.baseline_limiter.reset(net.model.nodes, net.capacity_kw.len());
     if !net.config.enforce_line_limits && !net.config.enforce_voltage_limits {
@@ -246,7 +247,8 @@ pub fn limit_lines(prices: Res<StepPrices>, mut net: ResMut<Network>, mut stats:
 /// losses on radial grids (DC losses on meshed ones). Reads `Meter`; writes `Network` (flows)
 /// and `LineStats`. Runs in `SimSystems::Flows`, after delivery.
 pub fn measure_flows(mut net: ResMut<Network>, mut stats: ResMut<LineStats>, households: Query<(&Household, &Meter)>) {
-    let net = &mut *net;
+    // Plain references: `ResMut`'s change tick would be stored on every access in the loops.
+    let (net, stats) = (&mut *net, &mut *stats);
     let h = net.step_hours;
     net.injection.clear();
     net.injection.resize(net.model.nodes, 0.0);
@@ -261,10 +263,8 @@ pub fn measure_flows(mut net: ResMut<Network>, mut stats: ResMut<LineStats>, hou
     };
     if swept {
         net.line_loss_kw.clone_from(&net.ac.line_loss_kw);
-        for &v in &net.ac.voltage_pu {
-            stats.min_voltage_pu = stats.min_voltage_pu.min(v);
-            stats.max_voltage_pu = stats.max_voltage_pu.max(v);
-        }
+        let (low, high) = net.ac.voltage_pu.iter().fold((stats.min_voltage_pu, stats.max_voltage_pu), |(low, high), &v| (low.min(v), high.max(v)));
+        (stats.min_voltage_pu, stats.max_voltage_pu) = (low, high);
     } else {
         stats.sweep_failed_steps += net.model.is_radial() as u64;
         net.model.dc_losses_kw(&net.flows, net.config.nominal_voltage_v, &mut net.line_loss_kw);
@@ -273,16 +273,21 @@ pub fn measure_flows(mut net: ResMut<Network>, mut stats: ResMut<LineStats>, hou
     let mut overloaded = false;
     let mut step_losses = 0.0;
     let mut step_loading: f64 = 0.0;
-    for e in 0..net.capacity_kw.len() {
-        let f = net.flows.line_kw[e].abs();
-        step_loading = step_loading.max(f / net.capacity_kw[e]);
-        stats.max_flow_kw[e] = stats.max_flow_kw[e].max(f);
-        stats.sum_abs_flow_kw[e] += f;
-        overloaded |= f > net.capacity_kw[e] + super::limits::CAPACITY_TOLERANCE_KW;
-        stats.congested_steps[e] += net.limiter.binding.get(e).copied().unwrap_or(false) as u64;
-        let loss = net.line_loss_kw[e] * h;
-        stats.losses_kwh[e] += loss;
+    let per_line = stats.max_flow_kw.iter_mut().zip(stats.sum_abs_flow_kw.iter_mut()).zip(stats.losses_kwh.iter_mut());
+    for (((&flow_kw, &capacity_kw), &loss_kw), ((max_kw, sum_abs_kw), losses_kwh)) in net.flows.line_kw.iter().zip(&net.capacity_kw).zip(&net.line_loss_kw).zip(per_line) {
+        let f = flow_kw.abs();
+        step_loading = step_loading.max(f / capacity_kw);
+        *max_kw = max_kw.max(f);
+        *sum_abs_kw += f;
+        overloaded |= f > capacity_kw + super::limits::CAPACITY_TOLERANCE_KW;
+        let loss = loss_kw * h;
+        *losses_kwh += loss;
         step_losses += loss;
+    }
+    if net.limiter.binding.iter().any(|b| *b) {
+        for (steps, &binding) in stats.congested_steps.iter_mut().zip(&net.limiter.binding) {
+            *steps += binding as u64;
+        }
     }
     stats.overloaded_steps += overloaded as u64;
     stats.step_losses_kwh = step_losses;

@@ -27,6 +27,8 @@ use bevy::prelude::*;
 
 /// Flows below this are treated as zero when forming loss factors, kW.
 const MIN_FLOW_KW: f64 = 1e-9;
+/// [`PathLosses::feeder`] of the root and of unreachable nodes.
+const NO_FEEDER: u32 = u32::MAX;
 
 /// Loss factors along the spanning tree, rebuilt every step.
 #[derive(Debug, Clone, Default)]
@@ -36,6 +38,9 @@ pub struct PathLosses {
     /// Sum of loss factors from the root to each node.
     to_root: Vec<f64>,
     depth: Vec<u32>,
+    /// The root's child above each node (its feeder's head; `NO_FEEDER` for the root and
+    /// unreachable nodes): nodes on different feeders meet at the root.
+    feeder: Vec<u32>,
     /// `up[k][v]`: the 2^k-th ancestor of v (the root's is the root), for O(log depth) common
     /// ancestors; built once.
     up: Vec<Vec<u32>>,
@@ -68,11 +73,13 @@ impl PathLosses {
     fn build_ancestors(&mut self, model: &FlowModel) {
         let n = model.nodes;
         self.depth = vec![0; n];
+        self.feeder = vec![NO_FEEDER; n];
         let mut first: Vec<u32> = (0..n as u32).collect();
         for v in model.order() {
             if let Some(p) = model.parent(v) {
                 self.depth[v] = self.depth[p] + 1;
                 first[v] = p as u32;
+                self.feeder[v] = if self.depth[p] == 0 { v as u32 } else { self.feeder[p] };
             }
         }
         let max_depth = self.depth.iter().copied().max().unwrap_or(0);
@@ -106,7 +113,9 @@ impl PathLosses {
 
     /// Fraction of what is sent from node `a` that is lost on the way to node `b`.
     pub fn pair(&self, a: usize, b: usize) -> f64 {
-        let lca = self.common_ancestor(a, b);
+        let (fa, fb) = (self.feeder[a], self.feeder[b]);
+        // Most trades cross feeders; their paths meet at the root, whose sum is zero.
+        let lca = if fa != fb && fa != NO_FEEDER && fb != NO_FEEDER { self.up[0][fa as usize] as usize } else { self.common_ancestor(a, b) };
         (self.to_root[a] + self.to_root[b] - 2.0 * self.to_root[lca]).clamp(0.0, 1.0)
     }
 
@@ -292,6 +301,26 @@ mod tests {
         assert!((p.pair(2, 3) - 0.03).abs() < 1e-12, "2 → 1 → 3: 0.02 + 0.01");
         assert!((p.pair(2, 0) - 0.03).abs() < 1e-12, "2 → 1 → 0: 0.02 + 0.01");
         assert_eq!(p.pair(3, 3), 0.0);
+    }
+
+    #[test]
+    fn paths_across_feeders_meet_at_the_root() {
+        // Two feeders: 0 — 1 — 2 and 0 — 3 — 4; α = 0.01, 0.02, 0.03, 0.04.
+        let t = test_net(5, &[(0, 1, 0.1, 0.1, 100.0), (1, 2, 0.1, 0.1, 100.0), (0, 3, 0.1, 0.1, 100.0), (3, 4, 0.1, 0.1, 100.0)]);
+        let model = FlowModel::new(&t);
+        let mut flows = Flows::default();
+        flows.line_kw = vec![1.0; 4];
+        let mut p = PathLosses::default();
+        p.update(&model, &flows, &[0.01, 0.02, 0.03, 0.04]);
+        assert!((p.pair(2, 4) - 0.10).abs() < 1e-12, "2 → 1 → 0 → 3 → 4");
+        assert!((p.pair(1, 3) - 0.04).abs() < 1e-12);
+        for a in 0..5 {
+            for b in 0..5 {
+                let lca = p.common_ancestor(a, b);
+                let by_ancestor = (p.to_root[a] + p.to_root[b] - 2.0 * p.to_root[lca]).clamp(0.0, 1.0);
+                assert_eq!(p.pair(a, b), by_ancestor, "{a} → {b}");
+            }
+        }
     }
 
     #[test]
