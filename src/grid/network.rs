@@ -164,33 +164,24 @@ impl Plugin for GridPlugin {
 pub fn limit_lines(prices: Res<StepPrices>, mut net: ResMut<Network>, mut stats: ResMut<LineStats>, mut households: Query<(&Household, &mut Meter, &mut Baseline)>) {
     // Plain references: `ResMut`'s change tick would be stored on every access in the loops.
     let (net, stats) = (&mut *net, &mut *stats);
-    net.limiter.reset(net.model.nodes, net.capacity_kw.len());
-    net.baseline_limiter.reset(net.model.nodes, net.capacity_kw.len());
+    // `Limiter::apply` starts by resetting its limiter; a limiter it does not run is reset here.
+    let (nodes, lines) = (net.model.nodes, net.capacity_kw.len());
+    if !net.config.enforce_line_limits {
+        net.limiter.reset(nodes, lines);
+    }
+    if !(net.config.enforce_line_limits && prices.connected) {
+        net.baseline_limiter.reset(nodes, lines);
+    }
     if !net.config.enforce_line_limits && !net.config.enforce_voltage_limits {
         return;
     }
-    let h = net.step_hours;
-    let nodes = net.model.nodes;
-    // The run's offers, and the baseline's: it exchanges everything with the grid (on an island
-    // nothing flows, so it has no limits to apply).
-    for offers in [&mut net.offers, &mut net.baseline_offers] {
-        offers.clear();
-        offers.resize(nodes, NodeOffer::default());
-    }
-    for (hh, m, b) in &households {
-        let node = net.node_of[hh.index as usize] as usize;
-        let o = &mut net.offers[node];
-        o.surplus_kw += m.surplus_kwh / h;
-        o.battery_kw += m.battery_offer_kwh / h;
-        o.deficit_kw += m.deficit_kwh / h;
-        let o = &mut net.baseline_offers[node];
-        o.surplus_kw += b.step_surplus_kwh / h;
-        o.deficit_kw += b.step_deficit_kwh / h;
-    }
-    let cfg = net.config;
-    // The two are independent: they run side by side on the `--threads` pool.
-    let Network { model, capacity_kw, offers, baseline_offers, limiter, baseline_limiter, .. } = net;
+    let (h, cfg) = (net.step_hours, net.config);
+    // The run and its baseline are independent: each gathers its offers and applies its limits
+    // side by side on the `--threads` pool.
+    let Network { model, capacity_kw, offers, baseline_offers, limiter, baseline_limiter, node_of, .. } = net;
+    let households_ro = households.as_readonly();
     let run = || {
+        gather_offers(offers, nodes, node_of, &households_ro, |m, _| NodeOffer { surplus_kw: m.surplus_kwh / h, battery_kw: m.battery_offer_kwh / h, deficit_kw: m.deficit_kwh / h });
         if cfg.enforce_line_limits {
             let ok = limiter.apply(model, capacity_kw, offers, prices.connected);
             debug_assert!(ok || !model.is_radial(), "radial limits always settle");
@@ -198,7 +189,10 @@ pub fn limit_lines(prices: Res<StepPrices>, mut net: ResMut<Network>, mut stats:
         cfg.enforce_voltage_limits.then(|| limiter.limit_voltage(model, offers, prices.connected, cfg.nominal_voltage_v, cfg.voltage_tolerance))
     };
     let baseline = || {
+        // It exchanges everything with the grid; on an island nothing flows, so it has no
+        // limits to apply.
         if prices.connected {
+            gather_offers(baseline_offers, nodes, node_of, &households_ro, |_, b| NodeOffer { surplus_kw: b.step_surplus_kwh / h, battery_kw: 0.0, deficit_kw: b.step_deficit_kwh / h });
             if cfg.enforce_line_limits {
                 baseline_limiter.apply(model, capacity_kw, baseline_offers, true);
             }
@@ -239,6 +233,19 @@ pub fn limit_lines(prices: Res<StepPrices>, mut net: ResMut<Network>, mut stats:
                 b.step_unserved_kwh = b.step_deficit_kwh * (1.0 - k.deficit);
             }
         }
+    }
+}
+
+/// Sums each node's households' offers (kW) into `offers`, by node index.
+fn gather_offers(offers: &mut Vec<NodeOffer>, nodes: usize, node_of: &[u32], households: &Query<(&Household, &Meter, &Baseline)>, offer_of: impl Fn(&Meter, &Baseline) -> NodeOffer) {
+    offers.clear();
+    offers.resize(nodes, NodeOffer::default());
+    for (hh, m, b) in households {
+        let o = &mut offers[node_of[hh.index as usize] as usize];
+        let add = offer_of(m, b);
+        o.surplus_kw += add.surplus_kw;
+        o.battery_kw += add.battery_kw;
+        o.deficit_kw += add.deficit_kw;
     }
 }
 
