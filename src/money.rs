@@ -72,6 +72,22 @@ impl std::ops::Neg for Micros {
     }
 }
 
+/// Magnitudes from which every `f64` is a whole number (2^52).
+const WHOLE_F64: f64 = 4_503_599_627_370_496.0;
+
+/// `x.round() as i64` (half away from zero), without the call to libm's `round` that `f64::round`
+/// is on baseline x86-64: it runs for every payment of every step. Below 2^52 the fraction
+/// `x − trunc(x)` is exact, so the result is the same for every input (tested).
+pub fn round_to_i64(x: f64) -> i64 {
+    if !(x.abs() < WHOLE_F64) {
+        return x.round() as i64;
+    }
+    let t = x as i64;
+    let fraction = x - t as f64;
+    // Flags, not branches: the fraction's side of ±0.5 is a coin toss for the predictor.
+    t + (fraction >= 0.5) as i64 - (fraction <= -0.5) as i64
+}
+
 /// A price in micro-units per kWh.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct PricePerKwh(pub i64);
@@ -83,7 +99,7 @@ impl PricePerKwh {
 
     /// The payment for `kwh` at this price, rounded half away from zero to a micro-unit.
     pub fn amount_for(self, kwh: f64) -> Micros {
-        Micros((kwh * self.0 as f64).round() as i64)
+        Micros(round_to_i64(kwh * self.0 as f64))
     }
 
     pub fn as_units(self) -> f64 {
@@ -104,6 +120,24 @@ mod tests {
         assert_eq!(Micros(1_250_000).to_decimal_string(), "1.250000");
         assert_eq!(Micros(-5).to_decimal_string(), "-0.000005");
         assert_eq!(Micros(0).to_decimal_string(), "0.000000");
+    }
+
+    #[test]
+    fn rounding_matches_f64_round() {
+        let edges = [0.0, -0.0, 0.5, -0.5, 1.5, -1.5, 2.5, 0.49999999999999994, -0.49999999999999994, 4_503_599_627_370_495.5, 4_503_599_627_370_496.0, -4_503_599_627_370_495.5, 1e300, -1e300, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 9.3e18];
+        for x in edges {
+            assert_eq!(round_to_i64(x), x.round() as i64, "{x}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn rounding_matches_f64_round_anywhere(x in proptest::num::f64::ANY, kwh in -1e3..1e3f64, price in -10_000_000i64..10_000_000) {
+            proptest::prop_assert_eq!(round_to_i64(x), x.round() as i64);
+            let y = kwh * price as f64;
+            proptest::prop_assert_eq!(round_to_i64(y), y.round() as i64);
+            proptest::prop_assert_eq!(round_to_i64(y.trunc() + 0.5), (y.trunc() + 0.5).round() as i64);
+        }
     }
 
     #[test]
