@@ -228,8 +228,11 @@ pub fn measure_pv_and_load(
     let (hour, weekend, month) = (clock.local_mid_hour, clock.is_weekend(), clock.local_month);
     let noise_step = crate::load::NoiseStep::new(dt);
     let multipliers = ahead.next_step(entities.0.len(), || {
-        let archetypes = noises.iter_mut().filter(|(_, source, _)| matches!(source, LoadSource::Archetype { .. }));
-        archetypes.map(|(hh, _, mut noise)| (hh.index as usize, noise.draw_ahead(&noise_step))).collect()
+        use rayon::prelude::*;
+        // A batch is some 10,000 × 16 normal draws and `exp`s: worth both cores. Each household
+        // draws from its own stream, so the split does not change a number.
+        let mut archetypes: Vec<_> = noises.iter_mut().filter(|(_, source, _)| matches!(source, LoadSource::Archetype { .. })).map(|(hh, _, noise)| (hh.index as usize, noise)).collect();
+        archetypes.par_iter_mut().map(|(index, noise)| (*index, noise.draw_ahead(&noise_step))).collect()
     });
     for (hh, source, pv, mut meter) in &mut households {
         *meter = Meter::default();
