@@ -496,10 +496,16 @@ impl FlowModel {
                 br.j_re[k] = g * vr;
                 br.j_im[k] = g * vi;
             }
+            // The sum just stored is kept in registers: in depth-first order a node's parent is
+            // usually the next one up, whose load would otherwise wait on that store.
+            let (mut held, mut held_re, mut held_im) = (usize::MAX, 0.0, 0.0);
             for k in (1..n).rev() {
                 let p = parent(k);
-                br.j_re[p] += br.j_re[k];
-                br.j_im[p] += br.j_im[k];
+                let (cr, ci) = if held == k { (held_re, held_im) } else { (br.j_re[k], br.j_im[k]) };
+                let (pr, pi) = if held == p { (held_re, held_im) } else { (br.j_re[p], br.j_im[p]) };
+                (held, held_re, held_im) = (p, pr + cr, pi + ci);
+                br.j_re[p] = held_re;
+                br.j_im[p] = held_im;
             }
             // Forward: V_child = V_parent + Z·J (current J flows child → parent).
             let mut moved: f64 = 0.0;
