@@ -283,10 +283,7 @@ impl FlowModel {
         let sub = &mut out.subtree;
         sub.clear();
         sub.extend(self.order.iter().map(|&v| injection_kw.get(v as usize).copied().unwrap_or(0.0)));
-        for k in (1..m).rev() {
-            let p = self.pos_parent[k] as usize;
-            sub[p] += sub[k];
-        }
+        sum_to_parents(m, |k| self.pos_parent[k] as usize, [sub]);
         out.root_kw = if m > 0 { -sub[0] } else { 0.0 };
         out.line_kw.clear();
         out.line_kw.resize(self.lines, 0.0);
@@ -496,17 +493,7 @@ impl FlowModel {
                 br.j_re[k] = g * vr;
                 br.j_im[k] = g * vi;
             }
-            // The sum just stored is kept in registers: in depth-first order a node's parent is
-            // usually the next one up, whose load would otherwise wait on that store.
-            let (mut held, mut held_re, mut held_im) = (usize::MAX, 0.0, 0.0);
-            for k in (1..n).rev() {
-                let p = parent(k);
-                let (cr, ci) = if held == k { (held_re, held_im) } else { (br.j_re[k], br.j_im[k]) };
-                let (pr, pi) = if held == p { (held_re, held_im) } else { (br.j_re[p], br.j_im[p]) };
-                (held, held_re, held_im) = (p, pr + cr, pi + ci);
-                br.j_re[p] = held_re;
-                br.j_im[p] = held_im;
-            }
+            sum_to_parents(n, parent, [&mut *br.j_re, &mut *br.j_im]);
             // Forward: V_child = V_parent + Z·J (current J flows child → parent).
             let mut moved: f64 = 0.0;
             for k in 0..n {
@@ -536,6 +523,26 @@ impl FlowModel {
             br.loss_kw[k] = 3.0 * (br.j_re[k].powi(2) + br.j_im[k].powi(2)) * self.pos_r[start + k] / WATTS_PER_KW;
         }
         settled
+    }
+}
+
+/// Adds each position's values into its parent's, from the last position up to 1 (children
+/// come after their parents, so every node is complete when it is added). The sum just stored
+/// stays in registers: in depth-first order a node's parent is usually the position just above
+/// it, whose load would otherwise wait on that store. The additions and their order are those of
+/// `values[p] += values[k]`, so the results are the same to the bit.
+fn sum_to_parents<const N: usize>(n: usize, parent: impl Fn(usize) -> usize, values: [&mut [f64]; N]) {
+    let mut held = usize::MAX;
+    let mut held_sum = [0.0; N];
+    for k in (1..n).rev() {
+        let p = parent(k);
+        let child: [f64; N] = std::array::from_fn(|i| if held == k { held_sum[i] } else { values[i][k] });
+        let base: [f64; N] = std::array::from_fn(|i| if held == p { held_sum[i] } else { values[i][p] });
+        held = p;
+        for i in 0..N {
+            held_sum[i] = base[i] + child[i];
+            values[i][p] = held_sum[i];
+        }
     }
 }
 
