@@ -260,7 +260,9 @@ impl Ledger {
         }
         let reward = self.cfg.treasury.map(|t| t.producer_reward).unwrap_or(Micros::ZERO);
         let cap = (self.cfg.max_transactions_per_block as usize).saturating_sub(usize::from(reward.0 > 0)).max(1);
-        let mut txs = std::mem::take(&mut self.pending);
+        // The next step's transactions go to a vector of this one's size: no regrowing.
+        let capacity = self.pending.len();
+        let mut txs = std::mem::replace(&mut self.pending, Vec::with_capacity(capacity));
         let mut start = 0;
         while start < txs.len() {
             let mut missed = Vec::new();
@@ -275,7 +277,8 @@ impl Ledger {
                 }
             };
             let end = (start + cap).min(txs.len());
-            let mut block: Vec<Tx> = txs[start..end].to_vec();
+            // A block that takes everything pending takes the vector itself, not a copy.
+            let mut block: Vec<Tx> = if start == 0 && end == txs.len() { std::mem::take(&mut txs) } else { txs[start..end].to_vec() };
             self.fund_sealed += block.iter().map(|t| t.fee_micro).sum::<i64>();
             if reward.0 > 0 && self.fund_sealed > 0 {
                 let amount = reward.0.min(self.fund_sealed);
