@@ -210,7 +210,7 @@ impl Plugin for HouseholdPlugin {
 
 /// Resets each meter and fills in this step's PV and load.
 /// Reads `Environment`, `SimClock`, `Site`, `Profiles`; writes `Meter`, `LoadNoise` (a batch of
-/// steps at a time, see [`crate::load::NoiseAhead`]).
+/// steps at a time, drawn on the `--threads` pool, see [`crate::load::NoiseAhead`]).
 /// Runs in `SimSystems::GenerationAndLoad`, after the environment.
 #[allow(clippy::too_many_arguments)]
 pub fn measure_pv_and_load(
