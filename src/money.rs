@@ -14,7 +14,7 @@ impl Micros {
 
     /// Converts a decimal amount from a scenario file (rounded to the nearest micro-unit).
     pub fn from_units(units: f64) -> Micros {
-        Micros((units * MICROS_PER_UNIT as f64).round() as i64)
+        Micros(round_to_i64(units * MICROS_PER_UNIT as f64))
     }
 
     /// The amount as a decimal, for reports only: never compute with it.
