@@ -62,12 +62,12 @@ fn sealing(c: &mut Criterion) {
         let msgs = messages(&block);
         let bytes: usize = msgs.iter().map(|m| m.len()).sum();
         g.throughput(Throughput::Bytes(bytes as u64));
-        let (mut leaves, mut tree, mut id, mut enc) = (Vec::new(), Vec::new(), String::new(), Vec::new());
+        let (mut leaves, mut tree, mut enc) = (Vec::new(), Vec::new(), Vec::new());
         let base = State::new(HOUSEHOLDS as usize);
         g.bench_with_input(BenchmarkId::new("seal_block", n), &n, |b, _| {
             b.iter(|| {
                 let mut state = base.clone();
-                let mut s = Scratch { leaves: &mut leaves, tree: &mut tree, id: &mut id, enc: &mut enc };
+                let mut s = Scratch { leaves: &mut leaves, tree: &mut tree, enc: &mut enc };
                 black_box(seal_block(&block, 1, [0; 32], 40, 0, 0, Vec::new(), &key, &mut state, &mut s))
             })
         });

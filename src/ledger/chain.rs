@@ -2,7 +2,7 @@
 //! step never waits for SHA-256 or disk. Blocks are processed strictly in the order they were
 //! sealed (one FIFO worker), so the chain is identical whatever the scheduling.
 
-use super::encoding::{self, leaf_hash, Hash, Header, State, Tx};
+use super::encoding::{self, Hash, Header, State, Tx};
 use super::json::{self, GenesisInfo};
 use super::merkle;
 use super::validators::signing_key;
@@ -57,18 +57,10 @@ fn yield_to_the_simulation() {
 /// Blocks with more transactions than this hash their leaves in parallel.
 const PARALLEL_LEAVES: usize = 2048;
 
-fn tx_leaf(tx: &Tx, id: &mut String, enc: &mut Vec<u8>) -> Hash {
-    id.clear();
-    tx.write_id(id);
-    encoding::encode_tx(enc, id, tx);
-    leaf_hash(enc)
-}
-
 /// Reusable buffers for [`seal_block`].
 pub struct Scratch<'a> {
     pub leaves: &'a mut Vec<Hash>,
     pub tree: &'a mut Vec<Hash>,
-    pub id: &'a mut String,
     pub enc: &'a mut Vec<u8>,
 }
 
@@ -91,11 +83,11 @@ pub fn seal_block(
     s.leaves.clear();
     if txs.len() <= PARALLEL_LEAVES {
         for tx in txs {
-            s.leaves.push(tx_leaf(tx, s.id, s.enc));
+            s.leaves.push(encoding::tx_leaf_hash(s.enc, tx));
         }
     } else {
         // Large blocks: hash leaves in parallel (the order, so the root, is unchanged).
-        txs.par_iter().map_init(|| (String::new(), Vec::with_capacity(256)), |(id, enc), tx| tx_leaf(tx, id, enc)).collect_into_vec(s.leaves);
+        txs.par_iter().map_init(|| Vec::with_capacity(256), |enc, tx| encoding::tx_leaf_hash(enc, tx)).collect_into_vec(s.leaves);
     }
     for tx in txs {
         state.apply(tx);
@@ -148,7 +140,6 @@ struct Writer {
     out: Option<BufWriter<File>>,
     line: String,
     enc: Vec<u8>,
-    id: String,
     leaves: Vec<Hash>,
     scratch: Vec<Hash>,
 }
@@ -195,7 +186,6 @@ impl Chain {
                 out,
                 line: String::with_capacity(1 << 16),
                 enc: Vec::with_capacity(256),
-                id: String::new(),
                 leaves: Vec::new(),
                 scratch: Vec::new(),
             };
@@ -274,7 +264,7 @@ impl Writer {
         let time_unix_s = self.frame.step_start_utc(b.step).timestamp();
         let (height, prev) = (self.result.height + 1, self.result.head);
         let (header, hash, signature) =
-            seal_block(&b.txs, height, prev, b.step, time_unix_s, b.producer, b.missed, key, &mut self.state, &mut Scratch { leaves: &mut self.leaves, tree: &mut self.scratch, id: &mut self.id, enc: &mut self.enc });
+            seal_block(&b.txs, height, prev, b.step, time_unix_s, b.producer, b.missed, key, &mut self.state, &mut Scratch { leaves: &mut self.leaves, tree: &mut self.scratch, enc: &mut self.enc });
         if self.keys.len() > 64 {
             self.keys.clear(); // only recent producers are worth keeping
         }
