@@ -184,11 +184,7 @@ fn account(buf: &mut Vec<u8>, a: AccountRef) {
 /// the fixed layout keep the encoding unambiguous.
 pub fn encode_tx(buf: &mut Vec<u8>, id: &str, tx: &Tx) {
     buf.clear();
-    buf.push(tx.kind.code());
-    buf.extend_from_slice(&tx.step.to_be_bytes());
-    buf.extend_from_slice(&(id.len() as u16).to_be_bytes());
-    buf.extend_from_slice(id.as_bytes());
-    encode_tx_accounts_and_amounts(buf, tx);
+    append_tx(buf, tx, |buf| buf.extend_from_slice(id.as_bytes()));
 }
 
 /// The leaf hash of a transaction with its own id, `leaf_hash(encode_tx(id, tx))`, in one pass:
@@ -197,19 +193,20 @@ pub fn encode_tx(buf: &mut Vec<u8>, id: &str, tx: &Tx) {
 pub fn tx_leaf_hash(buf: &mut Vec<u8>, tx: &Tx) -> Hash {
     buf.clear();
     buf.push(LEAF_PREFIX);
+    append_tx(buf, tx, |buf| tx.write_id_bytes(buf));
+    Sha256::digest(buf.as_slice()).into()
+}
+
+/// Appends [`encode_tx`]'s bytes to `buf`, the id written by `write_id` (its length is filled in
+/// after it).
+fn append_tx(buf: &mut Vec<u8>, tx: &Tx, write_id: impl FnOnce(&mut Vec<u8>)) {
     buf.push(tx.kind.code());
     buf.extend_from_slice(&tx.step.to_be_bytes());
     let id_len_at = buf.len();
     buf.extend_from_slice(&[0, 0]);
-    tx.write_id_bytes(buf);
+    write_id(buf);
     let id_len = (buf.len() - id_len_at - 2) as u16;
     buf[id_len_at..id_len_at + 2].copy_from_slice(&id_len.to_be_bytes());
-    encode_tx_accounts_and_amounts(buf, tx);
-    Sha256::digest(buf.as_slice()).into()
-}
-
-/// `encode_tx` after the id.
-fn encode_tx_accounts_and_amounts(buf: &mut Vec<u8>, tx: &Tx) {
     account(buf, tx.seller);
     account(buf, tx.buyer);
     for v in [tx.kwh_micro, tx.price_micro, tx.amount_micro, tx.fee_micro, tx.import_kwh_micro, tx.export_kwh_micro] {
