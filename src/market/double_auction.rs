@@ -46,8 +46,12 @@ pub fn match_merit_order(book: &mut OrderBook, mut matched: impl FnMut(&Order, &
 
 /// [`match_merit_order`], telling the positions of the pair in the sorted book as well.
 pub fn match_merit_order_at(book: &mut OrderBook, mut matched: impl FnMut(&[Order], &[Order], usize, usize, f64)) {
-    book.bids.sort_unstable_by(bid_order);
-    book.asks.sort_unstable_by(ask_order);
+    // Both orders are total (ties end at the household), so a stable sort gives the same
+    // result as an unstable one; the stable sort finds the runs `submit_orders` leaves (each
+    // archetype's households in index order) and merges them: about a tenth of the comparisons
+    // of a quicksort on 10,000 truthful orders.
+    book.bids.sort_by(bid_order);
+    book.asks.sort_by(ask_order);
     let (bids, asks) = (&book.bids, &book.asks);
     let (mut i, mut j) = (0, 0);
     let (mut bid_left, mut ask_left) = (bids.first().map_or(0.0, |o| o.kwh), asks.first().map_or(0.0, |o| o.kwh));

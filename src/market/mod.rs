@@ -287,10 +287,12 @@ pub fn submit_orders(
     clock: Res<SimClock>,
     seed: Res<MarketSeed>,
     mut book: ResMut<OrderBook>,
+    mut battery_asks: Local<Vec<Order>>,
     households: Query<(&Household, &Meter, &Bidding, Option<&PriceCeiling>)>,
 ) {
     book.bids.clear();
     book.asks.clear();
+    battery_asks.clear();
     let battery_price = policy.offer_price.unwrap_or(PricePerKwh((prices.import.0 + prices.export.0) / 2));
     let key = rand::Rng::next_u64(&mut rng(seed.0, Stream::Bids, clock.step));
     for (h, m, bidding, ceiling) in &households {
@@ -306,9 +308,12 @@ pub fn submit_orders(
             book.asks.push(Order { household: h.index, kwh: m.surplus_kwh, limit: ask, source: OfferSource::Pv });
         }
         if m.battery_offer_kwh > MIN_TRADE_KWH {
-            book.asks.push(Order { household: h.index, kwh: m.battery_offer_kwh, limit: battery_price, source: OfferSource::Battery });
+            battery_asks.push(Order { household: h.index, kwh: m.battery_offer_kwh, limit: battery_price, source: OfferSource::Battery });
         }
     }
+    // Battery asks after the PV asks: with truthful limits the book is then a few runs already
+    // in merit order (one per archetype), which the merit-order sort merges in linear time.
+    book.asks.append(&mut battery_asks);
 }
 
 /// Clears the book with the active rule; with network fees, pair-forming rules clear zone by
