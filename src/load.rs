@@ -12,6 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 pub const HOURS_PER_YEAR: f64 = 8760.0;
+const HOURS_PER_DAY: f64 = 24.0;
 /// Households' shapes are shifted by up to this many hours either way.
 pub const MAX_SHIFT_HOURS: f64 = 1.0;
 /// Standard deviation of the log of the noise multiplier.
@@ -78,10 +79,24 @@ static NORMALISED: std::sync::LazyLock<[[[f64; 24]; 2]; 4]> = std::sync::LazyLoc
 /// The shape's value at a local hour (linear between hour centres), normalised to mean 1.
 pub fn shape_at(kind: Archetype, weekend: bool, hour: f64) -> f64 {
     let s = &NORMALISED[kind as usize][weekend as usize];
-    let x = (hour - 0.5).rem_euclid(24.0);
+    let x = wrap_day_hours(hour - 0.5);
     let i = x as usize % 24;
     let f = x - i as f64;
     s[i] * (1.0 - f) + s[(i + 1) % 24] * f
+}
+
+/// `hours.rem_euclid(24.0)`, to the bit, without the `fmod` call (a shifted local hour is
+/// always within a day of the range, and this runs for every household every step).
+fn wrap_day_hours(hours: f64) -> f64 {
+    if (0.0..HOURS_PER_DAY).contains(&hours) {
+        hours
+    } else if hours > -HOURS_PER_DAY && hours < 0.0 {
+        // What `rem_euclid` computes here: the remainder is `hours` itself, made positive (at
+        // exactly −24 the remainder is −0, which `rem_euclid` keeps).
+        hours + HOURS_PER_DAY
+    } else {
+        hours.rem_euclid(HOURS_PER_DAY)
+    }
 }
 
 /// Seasonal factor for a local month (1..=12) at a latitude.
@@ -195,6 +210,15 @@ pub fn archetype_kwh(kind: Archetype, annual_kwh: f64, shift_hours: f64, hour: f
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn day_wrap_matches_rem_euclid_to_the_bit() {
+        let edges = [-48.5, -24.0, -23.999_999_999_999_996, -1e-300, -0.0, 0.0, 1e-300, 0.5, 23.999_999_999_999_996, 24.0, 24.5, 47.9, 1e9, f64::MIN_POSITIVE];
+        let sweep = (-3000..3000).map(|i| i as f64 * 0.017_3);
+        for h in edges.into_iter().chain(sweep) {
+            assert_eq!(wrap_day_hours(h).to_bits(), h.rem_euclid(24.0).to_bits(), "{h}");
+        }
+    }
 
     #[test]
     fn shapes_average_to_one() {
