@@ -482,29 +482,50 @@ impl FlowModel {
         let n = br.v_re.len();
         br.v_re.fill(v_phase);
         br.v_im.fill(0.0);
+        if n == 0 {
+            return (true, 0);
+        }
+        // The branch's slices, all of length `n`: the loops index them without bounds checks
+        // (only the parent index is checked).
+        let (s, r_ohm, x_ohm, pos_parent) = (&s[start..start + n], &self.pos_r[start..start + n], &self.pos_x[start..start + n], &self.pos_parent[start..start + n]);
         // Local index of a position's parent; the head's (the root) is never read through it.
-        let parent = |k: usize| (self.pos_parent[start + k] as usize).wrapping_sub(start);
+        let parent = |k: usize| (pos_parent[k] as usize).wrapping_sub(start);
         for it in 0..SWEEP_MAX_ITERATIONS {
             // Backward: current injected at each node, I = conj(S / V) = s·V/|V|² for real s,
             // summed towards the root.
-            for k in 0..n {
-                let (vr, vi) = (br.v_re[k], br.v_im[k]);
-                let g = s[start + k] / (vr * vr + vi * vi);
-                br.j_re[k] = g * vr;
-                br.j_im[k] = g * vi;
+            {
+                let (v_re, v_im, j_re, j_im) = (&br.v_re[..n], &br.v_im[..n], &mut br.j_re[..n], &mut br.j_im[..n]);
+                for k in 0..n {
+                    let (vr, vi) = (v_re[k], v_im[k]);
+                    let g = s[k] / (vr * vr + vi * vi);
+                    j_re[k] = g * vr;
+                    j_im[k] = g * vi;
+                }
             }
             sum_to_parents(n, parent, [&mut *br.j_re, &mut *br.j_im]);
-            // Forward: V_child = V_parent + Z·J (current J flows child → parent).
+            // Forward: V_child = V_parent + Z·J (current J flows child → parent); the head's
+            // parent is the root, at `v_phase`.
+            let (v_re, v_im, j_re, j_im) = (&mut br.v_re[..n], &mut br.v_im[..n], &br.j_re[..n], &br.j_im[..n]);
             let mut moved: f64 = 0.0;
-            for k in 0..n {
-                let (pr, pi) = if k == 0 { (v_phase, 0.0) } else { (br.v_re[parent(k)], br.v_im[parent(k)]) };
-                let (r, x) = (self.pos_r[start + k], self.pos_x[start + k]);
-                let (jr, ji) = (br.j_re[k], br.j_im[k]);
+            let mut step = |k: usize, pr: f64, pi: f64, v_re: &mut [f64], v_im: &mut [f64]| {
+                let (r, x) = (r_ohm[k], x_ohm[k]);
+                let (jr, ji) = (j_re[k], j_im[k]);
                 let nr = pr + r * jr - x * ji;
                 let ni = pi + r * ji + x * jr;
-                moved = moved.max((nr - br.v_re[k]).abs() + (ni - br.v_im[k]).abs());
-                br.v_re[k] = nr;
-                br.v_im[k] = ni;
+                // `moved.max(d)` without its NaN handling: `moved` is never NaN, and a NaN `d`
+                // leaves it as it is either way.
+                let d = (nr - v_re[k]).abs() + (ni - v_im[k]).abs();
+                if d > moved {
+                    moved = d;
+                }
+                v_re[k] = nr;
+                v_im[k] = ni;
+            };
+            step(0, v_phase, 0.0, v_re, v_im);
+            for k in 1..n {
+                let p = parent(k);
+                let (pr, pi) = (v_re[p], v_im[p]);
+                step(k, pr, pi, v_re, v_im);
             }
             if moved <= SWEEP_TOLERANCE * v_phase {
                 return self.branch_results(start, v_phase, br, (true, it + 1));
@@ -518,9 +539,11 @@ impl FlowModel {
 
     /// A swept branch's voltages (pu) and line losses (kW) by position; passes `settled` on.
     fn branch_results(&self, start: usize, v_phase: f64, br: &mut Branch, settled: (bool, usize)) -> (bool, usize) {
-        for k in 0..br.v_re.len() {
-            br.voltage_pu[k] = (br.v_re[k] * br.v_re[k] + br.v_im[k] * br.v_im[k]).sqrt() / v_phase;
-            br.loss_kw[k] = 3.0 * (br.j_re[k].powi(2) + br.j_im[k].powi(2)) * self.pos_r[start + k] / WATTS_PER_KW;
+        let n = br.v_re.len();
+        let (v_re, v_im, j_re, j_im, r_ohm) = (&br.v_re[..n], &br.v_im[..n], &br.j_re[..n], &br.j_im[..n], &self.pos_r[start..start + n]);
+        for (k, (voltage_pu, loss_kw)) in br.voltage_pu[..n].iter_mut().zip(&mut br.loss_kw[..n]).enumerate() {
+            *voltage_pu = (v_re[k] * v_re[k] + v_im[k] * v_im[k]).sqrt() / v_phase;
+            *loss_kw = 3.0 * (j_re[k].powi(2) + j_im[k].powi(2)) * r_ohm[k] / WATTS_PER_KW;
         }
         settled
     }
