@@ -358,7 +358,7 @@ impl FlowModel {
                 // Export (child → parent) raises the child's voltage.
                 let up = self.up_sign[v] * flows.line_kw[e];
                 dev[k] = dev[self.pos_parent[k] as usize] + self.pos_r[k] * up * scale;
-                worst = worst.max(dev[k].abs());
+                super::raise_max(&mut worst, dev[k].abs());
             }
             flows.branch_deviation_pu.push(worst);
         }
@@ -512,12 +512,7 @@ impl FlowModel {
                 let (jr, ji) = (j_re[k], j_im[k]);
                 let nr = pr + r * jr - x * ji;
                 let ni = pi + r * ji + x * jr;
-                // `moved.max(d)` without its NaN handling: `moved` is never NaN, and a NaN `d`
-                // leaves it as it is either way.
-                let d = (nr - v_re[k]).abs() + (ni - v_im[k]).abs();
-                if d > moved {
-                    moved = d;
-                }
+                super::raise_max(&mut moved, (nr - v_re[k]).abs() + (ni - v_im[k]).abs());
                 v_re[k] = nr;
                 v_im[k] = ni;
             };

@@ -24,6 +24,24 @@ pub struct GridTopology(pub Arc<Topology>);
 #[derive(Component, Debug, Clone, Copy)]
 pub struct GridNode(pub petgraph::graph::NodeIndex);
 
+/// `*max = max.max(x)` for a running maximum that is never NaN (it starts at a number and only
+/// takes values of `x` that compare greater): the same result, since `f64::max` also ignores a
+/// NaN `x`, without the NaN handling that `f64::max` puts on a loop's dependency chain.
+#[inline(always)]
+pub(crate) fn raise_max(max: &mut f64, x: f64) {
+    if x > *max {
+        *max = x;
+    }
+}
+
+/// `*min = min.min(x)` for a running minimum that is never NaN, as [`raise_max`].
+#[inline(always)]
+pub(crate) fn lower_min(min: &mut f64, x: f64) {
+    if x < *min {
+        *min = x;
+    }
+}
+
 /// `nodes` nodes (node 0, the root, a substation) joined by `lines` (from, to, R Ω, X Ω,
 /// capacity kW): small grids for the flow and limit tests.
 #[cfg(test)]

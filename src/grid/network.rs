@@ -270,7 +270,11 @@ pub fn measure_flows(mut net: ResMut<Network>, mut stats: ResMut<LineStats>, hou
     };
     if swept {
         net.line_loss_kw.clone_from(&net.ac.line_loss_kw);
-        let (low, high) = net.ac.voltage_pu.iter().fold((stats.min_voltage_pu, stats.max_voltage_pu), |(low, high), &v| (low.min(v), high.max(v)));
+        let (mut low, mut high) = (stats.min_voltage_pu, stats.max_voltage_pu);
+        for &v in &net.ac.voltage_pu {
+            super::lower_min(&mut low, v);
+            super::raise_max(&mut high, v);
+        }
         (stats.min_voltage_pu, stats.max_voltage_pu) = (low, high);
     } else {
         stats.sweep_failed_steps += net.model.is_radial() as u64;
@@ -283,8 +287,8 @@ pub fn measure_flows(mut net: ResMut<Network>, mut stats: ResMut<LineStats>, hou
     let per_line = stats.max_flow_kw.iter_mut().zip(stats.sum_abs_flow_kw.iter_mut()).zip(stats.losses_kwh.iter_mut());
     for (((&flow_kw, &capacity_kw), &loss_kw), ((max_kw, sum_abs_kw), losses_kwh)) in net.flows.line_kw.iter().zip(&net.capacity_kw).zip(&net.line_loss_kw).zip(per_line) {
         let f = flow_kw.abs();
-        step_loading = step_loading.max(f / capacity_kw);
-        *max_kw = max_kw.max(f);
+        super::raise_max(&mut step_loading, f / capacity_kw);
+        super::raise_max(max_kw, f);
         *sum_abs_kw += f;
         overloaded |= f > capacity_kw + super::limits::CAPACITY_TOLERANCE_KW;
         let loss = loss_kw * h;
