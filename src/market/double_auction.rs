@@ -48,8 +48,8 @@ pub fn match_merit_order(book: &mut OrderBook, mut matched: impl FnMut(&Order, &
 pub fn match_merit_order_at(book: &mut OrderBook, mut matched: impl FnMut(&[Order], &[Order], usize, usize, f64)) {
     // Both orders are total (ties end at the household), so a stable sort gives the same
     // result as an unstable one; the stable sort finds the runs `submit_orders` leaves (each
-    // archetype's households in index order) and merges them: about a tenth of the comparisons
-    // of a quicksort on 10,000 truthful orders.
+    // archetype's households in index order) and merges them in a couple of passes, where a
+    // quicksort of 10,000 orders makes some log2(10,000) ≈ 13.
     book.bids.sort_by(bid_order);
     book.asks.sort_by(ask_order);
     let (bids, asks) = (&book.bids, &book.asks);
