@@ -129,6 +129,32 @@ mod tests {
     }
 
     #[test]
+    fn merit_orders_are_total_so_any_book_order_sorts_the_same() {
+        // Ties everywhere: equal limits, and a PV and a battery ask from the same households.
+        let asks: Vec<Order> = (0..30u32)
+            .flat_map(|h| [Order { household: h, kwh: 1.0, limit: PricePerKwh(50), source: OfferSource::Pv }, Order { household: h, kwh: 0.5, limit: PricePerKwh(50), source: OfferSource::Battery }])
+            .collect();
+        let bids: Vec<Order> = (0..30u32).map(|h| order(100 + h, 1.0, 300 - (h as i64 % 3))).collect();
+        let sorted = |mut v: Vec<Order>, f: fn(&Order, &Order) -> Ordering| {
+            v.sort_by(f);
+            v
+        };
+        let (want_bids, want_asks) = (sorted(bids.clone(), bid_order), sorted(asks.clone(), ask_order));
+        let mut r = crate::seed::rng(7, crate::seed::Stream::Market, 0);
+        for _ in 0..20 {
+            use rand::seq::SliceRandom;
+            let (mut b, mut a) = (bids.clone(), asks.clone());
+            b.shuffle(&mut r);
+            a.shuffle(&mut r);
+            assert_eq!(sorted(b.clone(), bid_order), want_bids);
+            assert_eq!(sorted(a.clone(), ask_order), want_asks);
+            b.sort_unstable_by(bid_order);
+            a.sort_unstable_by(ask_order);
+            assert_eq!((b, a), (want_bids.clone(), want_asks.clone()), "the stable and the unstable sort agree");
+        }
+    }
+
+    #[test]
     fn independent_of_book_order() {
         let bids = vec![order(1, 1.0, 30), order(2, 1.5, 30), order(5, 0.5, 30)];
         let asks = vec![order(3, 1.2, 8), order(4, 1.0, 8)];
