@@ -483,7 +483,8 @@ impl FlowModel {
         br.v_re.fill(v_phase);
         br.v_im.fill(0.0);
         if n == 0 {
-            return (true, 0);
+            // Nothing to sweep: settled in the first iteration, as the loop below would report.
+            return self.branch_results(start, v_phase, br, (true, 1));
         }
         // The branch's slices, all of length `n`: the loops index them without bounds checks
         // (only the parent index is checked).

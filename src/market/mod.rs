@@ -312,7 +312,7 @@ pub fn submit_orders(
         }
     }
     // Battery asks after the PV asks: with truthful limits the book is then a few runs already
-    // in merit order (one per archetype), which the merit-order sort merges in linear time.
+    // in merit order (one per archetype), which the merit-order sort merges in a couple of passes.
     book.asks.append(&mut battery_asks);
 }
 
