@@ -97,3 +97,15 @@ fn ledger_balances_equal_wallets_at_the_end() {
     assert!(results.iter().any(|r| r.wallet.rewards_received.0 > 0), "producers are rewarded");
     assert!(results.iter().any(|r| r.wallet.fees_paid.0 > 0), "sellers pay fees");
 }
+
+/// The directly padded SHA-256 of short messages is SHA-256, at every length around its one-
+/// and two-block boundaries and past them (where it hands over to the hasher).
+#[test]
+fn short_message_hash_is_sha256_at_every_length() {
+    use sha2::{Digest, Sha256};
+    let message: Vec<u8> = (0..200u32).map(|i| (i * 37 + 11) as u8).collect();
+    for len in 0..=message.len() {
+        let expected: Hash = Sha256::digest(&message[..len]).into();
+        assert_eq!(sha256_short(&message[..len]), expected, "length {len}");
+    }
+}
