@@ -10,6 +10,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use peergrid::ledger::chain::{seal_block, Scratch};
 use peergrid::ledger::encoding::{encode_tx, AccountRef, State, Tx, TxKind};
 use peergrid::ledger::validators::signing_key;
+use peergrid::pace::Pace;
 use sha2::{Digest, Sha256};
 use std::hint::black_box;
 
@@ -68,7 +69,7 @@ fn sealing(c: &mut Criterion) {
             b.iter(|| {
                 let mut state = base.clone();
                 let mut s = Scratch { leaves: &mut leaves, tree: &mut tree, enc: &mut enc };
-                black_box(seal_block(&block, 1, [0; 32], 40, 0, 0, Vec::new(), &key, &mut state, &mut s))
+                black_box(seal_block(&block, 1, [0; 32], 40, 0, 0, Vec::new(), &key, &mut state, &mut s, &Pace::default()))
             })
         });
         g.bench_with_input(BenchmarkId::new("raw_same_messages", n), &n, |b, _| {

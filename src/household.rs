@@ -210,7 +210,8 @@ impl Plugin for HouseholdPlugin {
 
 /// Resets each meter and fills in this step's PV and load.
 /// Reads `Environment`, `SimClock`, `Site`, `Profiles`; writes `Meter`, `LoadNoise` (a batch of
-/// steps at a time, drawn on the `--threads` pool, see [`crate::load::NoiseAhead`]).
+/// steps at a time, drawn on the `--threads` pool as a `Pace` region, see
+/// [`crate::load::NoiseAhead`]).
 /// Runs in `SimSystems::GenerationAndLoad`, after the environment.
 #[allow(clippy::too_many_arguments)]
 pub fn measure_pv_and_load(
@@ -219,6 +220,7 @@ pub fn measure_pv_and_load(
     site: Res<Site>,
     profiles: Res<Profiles>,
     entities: Res<HouseholdEntities>,
+    pace: Res<crate::pace::Pace>,
     mut ahead: Local<NoiseAhead>,
     mut noises: Query<(&Household, &LoadSource, &mut LoadNoise)>,
     mut households: Query<(&Household, &LoadSource, Option<&PvArray>, &mut Meter)>,
@@ -232,7 +234,7 @@ pub fn measure_pv_and_load(
         // A batch is some 10,000 × 16 normal draws and `exp`s: worth both cores. Each household
         // draws from its own stream, so the split does not change a number.
         let mut archetypes: Vec<_> = noises.iter_mut().filter(|(_, source, _)| matches!(source, LoadSource::Archetype { .. })).map(|(hh, _, noise)| (hh.index as usize, noise)).collect();
-        archetypes.par_iter_mut().map(|(index, noise)| (*index, noise.draw_ahead(&noise_step))).collect()
+        pace.region(|| archetypes.par_iter_mut().map(|(index, noise)| (*index, noise.draw_ahead(&noise_step))).collect())
     });
     for (hh, source, pv, mut meter) in &mut households {
         *meter = Meter::default();

@@ -21,6 +21,7 @@ pub mod market;
 pub mod metrics;
 pub mod money;
 pub mod output;
+pub mod pace;
 pub mod profile;
 pub mod report;
 pub mod run;

@@ -7,6 +7,7 @@ use super::limits::{Keep, Limiter, NodeOffer};
 use super::topology::Topology;
 use crate::baseline::Baseline;
 use crate::household::{Household, Meter};
+use crate::pace::Pace;
 use crate::tariff::StepPrices;
 use bevy::prelude::*;
 
@@ -159,9 +160,10 @@ impl Plugin for GridPlugin {
 /// Applies line limits to this step's offers, for the run and for its grid-only baseline:
 /// battery offers withdrawn, PV surplus curtailed, load shed (see `grid::limits`). Reads
 /// `StepPrices`; writes `Meter` (surplus, deficit, battery offer, curtailed, unserved),
-/// `Baseline` (its step's surplus and deficit) and `LineStats`. Runs in `SimSystems::GridLimits`,
-/// after own use and battery, before orders.
-pub fn limit_lines(prices: Res<StepPrices>, mut net: ResMut<Network>, mut stats: ResMut<LineStats>, mut households: Query<(&Household, &mut Meter, &mut Baseline)>) {
+/// `Baseline` (its step's surplus and deficit) and `LineStats`; the two limiters side by side
+/// are a `Pace` region. Runs in `SimSystems::GridLimits`, after own use and battery, before
+/// orders.
+pub fn limit_lines(prices: Res<StepPrices>, pace: Res<Pace>, mut net: ResMut<Network>, mut stats: ResMut<LineStats>, mut households: Query<(&Household, &mut Meter, &mut Baseline)>) {
     // Plain references: `ResMut`'s change tick would be stored on every access in the loops.
     let (net, stats) = (&mut *net, &mut *stats);
     // `Limiter::apply` starts by resetting its limiter; a limiter it does not run is reset here.
@@ -201,7 +203,7 @@ pub fn limit_lines(prices: Res<StepPrices>, mut net: ResMut<Network>, mut stats:
             }
         }
     };
-    let (avoided, ()) = rayon::join(run, baseline);
+    let (avoided, ()) = pace.region(|| rayon::join(run, baseline));
     if let Some(avoided) = avoided {
         stats.voltage_violations_avoided += avoided;
         stats.voltage_limited_steps += net.limiter.voltage_binding as u64;
@@ -252,8 +254,9 @@ fn gather_offers(offers: &mut Vec<NodeOffer>, nodes: usize, node_of: &[u32], hou
 /// Flows of what was delivered: node injections from the households' meters (exports and peer
 /// sales in, imports and peer purchases out), DC or radial flows, the AC sweep's voltages and
 /// losses on radial grids (DC losses on meshed ones). Reads `Meter`; writes `Network` (flows)
-/// and `LineStats`. Runs in `SimSystems::Flows`, after delivery.
-pub fn measure_flows(mut net: ResMut<Network>, mut stats: ResMut<LineStats>, households: Query<(&Household, &Meter)>) {
+/// and `LineStats`; the sweep over feeders is a `Pace` region. Runs in `SimSystems::Flows`,
+/// after delivery.
+pub fn measure_flows(pace: Res<Pace>, mut net: ResMut<Network>, mut stats: ResMut<LineStats>, households: Query<(&Household, &Meter)>) {
     // Plain references: `ResMut`'s change tick would be stored on every access in the loops.
     let (net, stats) = (&mut *net, &mut *stats);
     let h = net.step_hours;
@@ -265,7 +268,7 @@ pub fn measure_flows(mut net: ResMut<Network>, mut stats: ResMut<LineStats>, hou
     }
     net.model.solve(&net.injection, &mut net.flows);
     let swept = net.model.is_radial() && {
-        net.model.sweep(&net.injection, net.config.nominal_voltage_v, &mut net.ac);
+        pace.region(|| net.model.sweep(&net.injection, net.config.nominal_voltage_v, &mut net.ac));
         net.ac.converged
     };
     if swept {

@@ -6,6 +6,7 @@ use super::encoding::{self, Hash, Header, State, Tx};
 use super::json::{self, GenesisInfo};
 use super::merkle;
 use super::validators::signing_key;
+use crate::pace::Pace;
 use crate::time::TimeFrame;
 use ed25519_dalek::{Signer, SigningKey};
 use rayon::prelude::*;
@@ -45,7 +46,9 @@ const LEDGER_NICE: i32 = 19;
 /// that shares its core with the ledger): the district year ran 63 s with the ledger on and
 /// 56 s with it off; at low priority about 60 s. The step still never runs ahead by more
 /// than the queue, so the ledger cannot starve. Linux only (nice is per thread there); where
-/// it is refused (a sandbox), nothing changes but the speed.
+/// it is refused (a sandbox), nothing changes but the speed. A low priority does not stop a
+/// running ledger thread from keeping a core the step's pool wants for a moment, so the
+/// hashing also steps aside for the step's parallel regions ([`crate::pace`]).
 fn yield_to_the_simulation() {
     #[cfg(target_os = "linux")]
     // SAFETY: plain system calls on the calling thread's own id; no memory is shared.
@@ -53,6 +56,9 @@ fn yield_to_the_simulation() {
         libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, LEDGER_NICE);
     }
 }
+
+/// Leaves hashed between looks at the step's parallel regions (about 10 µs of hashing).
+const PACE_LEAVES: usize = 64;
 
 /// Blocks with more transactions than this hash their leaves in parallel.
 const PARALLEL_LEAVES: usize = 2048;
@@ -66,7 +72,8 @@ pub struct Scratch<'a> {
 
 /// Seals a block from in-memory transactions: canonical encoding and leaf hashes, Merkle root,
 /// state replay and state root, header hash and the producer's signature. `state` is the state
-/// before the block and is advanced past it.
+/// before the block and is advanced past it. The hashing steps aside for the simulation's
+/// parallel regions (`pace`).
 #[allow(clippy::too_many_arguments)]
 pub fn seal_block(
     txs: &[Tx],
@@ -79,15 +86,21 @@ pub fn seal_block(
     key: &SigningKey,
     state: &mut State,
     s: &mut Scratch,
+    pace: &Pace,
 ) -> (Header, Hash, [u8; 64]) {
     s.leaves.clear();
-    if txs.len() <= PARALLEL_LEAVES {
-        for tx in txs {
-            s.leaves.push(encoding::tx_leaf_hash(s.enc, tx));
+    s.leaves.resize(txs.len(), [0; 32]);
+    let hash_piece = |enc: &mut Vec<u8>, (txs, leaves): (&[Tx], &mut [Hash])| {
+        pace.step_aside();
+        for (tx, leaf) in txs.iter().zip(leaves) {
+            *leaf = encoding::tx_leaf_hash(enc, tx);
         }
+    };
+    if txs.len() <= PARALLEL_LEAVES {
+        txs.chunks(PACE_LEAVES).zip(s.leaves.chunks_mut(PACE_LEAVES)).for_each(|piece| hash_piece(s.enc, piece));
     } else {
         // Large blocks: hash leaves in parallel (the order, so the root, is unchanged).
-        txs.par_iter().map_init(|| Vec::with_capacity(256), |enc, tx| encoding::tx_leaf_hash(enc, tx)).collect_into_vec(s.leaves);
+        txs.par_chunks(PACE_LEAVES).zip(s.leaves.par_chunks_mut(PACE_LEAVES)).for_each_init(|| Vec::with_capacity(256), hash_piece);
     }
     for tx in txs {
         state.apply(tx);
@@ -95,7 +108,7 @@ pub fn seal_block(
     let header = Header {
         height,
         prev_hash,
-        merkle_root: merkle::root(s.leaves, s.tree),
+        merkle_root: merkle::root_with(s.leaves, s.tree, pace),
         state_root: state.root(),
         step,
         time_unix_s,
@@ -142,6 +155,7 @@ struct Writer {
     enc: Vec<u8>,
     leaves: Vec<Hash>,
     scratch: Vec<Hash>,
+    pace: Pace,
 }
 
 /// Handle to the writer thread.
@@ -154,8 +168,9 @@ pub struct Chain {
 impl Chain {
     /// Starts the writer, which first builds the genesis block (deriving every member's key, the
     /// slow part, so it overlaps with the simulation) and writes `dir/ledger.jsonl` when `dir` is
-    /// given. The file is created here so that a bad folder is reported at once.
-    pub fn start(seed: u64, frame: TimeFrame, ids: Arc<Vec<String>>, info: GenesisInfo, dir: Option<&Path>, threads: usize) -> std::io::Result<Chain> {
+    /// given. The file is created here so that a bad folder is reported at once. Its hashing
+    /// steps aside while the simulation's `pace` has a parallel region open.
+    pub fn start(seed: u64, frame: TimeFrame, ids: Arc<Vec<String>>, info: GenesisInfo, dir: Option<&Path>, threads: usize, pace: Pace) -> std::io::Result<Chain> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads.max(1))
             .thread_name(|i| format!("peergrid-ledger-{i}"))
@@ -188,6 +203,7 @@ impl Chain {
                 enc: Vec::with_capacity(256),
                 leaves: Vec::new(),
                 scratch: Vec::new(),
+                pace,
             };
             if writer.out.is_some() {
                 let (l, off) = frame.zone.local(frame.start_utc);
@@ -264,7 +280,7 @@ impl Writer {
         let time_unix_s = self.frame.step_start_utc(b.step).timestamp();
         let (height, prev) = (self.result.height + 1, self.result.head);
         let (header, hash, signature) =
-            seal_block(&b.txs, height, prev, b.step, time_unix_s, b.producer, b.missed, key, &mut self.state, &mut Scratch { leaves: &mut self.leaves, tree: &mut self.scratch, enc: &mut self.enc });
+            seal_block(&b.txs, height, prev, b.step, time_unix_s, b.producer, b.missed, key, &mut self.state, &mut Scratch { leaves: &mut self.leaves, tree: &mut self.scratch, enc: &mut self.enc }, &self.pace);
         if self.keys.len() > 64 {
             self.keys.clear(); // only recent producers are worth keeping
         }

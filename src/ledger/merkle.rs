@@ -8,6 +8,14 @@ use sha2::{Digest, Sha256};
 
 /// Root of the tree over `leaves`, reusing `scratch`.
 pub fn root(leaves: &[Hash], scratch: &mut Vec<Hash>) -> Hash {
+    root_with(leaves, scratch, &crate::pace::Pace::default())
+}
+
+/// Nodes hashed between looks at the step's parallel regions (about 10 µs of hashing).
+const PACE_NODES: usize = 128;
+
+/// [`root`], stepping aside for the simulation's parallel regions as it goes (`crate::pace`).
+pub fn root_with(leaves: &[Hash], scratch: &mut Vec<Hash>, pace: &crate::pace::Pace) -> Hash {
     if leaves.is_empty() {
         return Sha256::digest([]).into();
     }
@@ -18,6 +26,9 @@ pub fn root(leaves: &[Hash], scratch: &mut Vec<Hash>) -> Hash {
         let mut w = 0;
         let mut r = 0;
         while r < n {
+            if w % PACE_NODES == 0 {
+                pace.step_aside();
+            }
             scratch[w] = if r + 1 < n { node_hash(&scratch[r], &scratch[r + 1]) } else { scratch[r] };
             w += 1;
             r += 2;

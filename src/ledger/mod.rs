@@ -113,6 +113,7 @@ pub struct Ledger {
     /// The fund's balance as of the sealed blocks (what the chain's state shows).
     fund_sealed: i64,
     result: Option<chain::ChainResult>,
+    pace: crate::pace::Pace,
 }
 
 impl Ledger {
@@ -123,7 +124,8 @@ impl Ledger {
         let n = ids.len();
         let info = GenesisInfo { scenario: scenario.name.clone(), seed: scenario.seed, witnesses: cfg.witnesses, stake: format!("{:?}", cfg.stake) };
         let dir = if cfg.write_jsonl { dir } else { None };
-        let chain = chain::Chain::start(scenario.seed, scenario.frame, ids.clone(), info, dir, threads)?;
+        let pace = crate::pace::Pace::default();
+        let chain = chain::Chain::start(scenario.seed, scenario.frame, ids.clone(), info, dir, threads, pace.clone())?;
         Ok(Ledger {
             kwp_micro: scenario.households.iter().map(|h| h.pv.map(|p| to_micro(p.kwp).max(0) as u64).unwrap_or(0)).collect(),
             cfg,
@@ -138,7 +140,14 @@ impl Ledger {
             grid_due: false,
             fund_sealed: 0,
             result: None,
+            pace,
         })
+    }
+
+    /// The count of the step's parallel regions that this ledger's hashing steps aside for: the
+    /// simulation that keeps the ledger opens its regions on it (`crate::pace`).
+    pub fn pace(&self) -> crate::pace::Pace {
+        self.pace.clone()
     }
 
     /// The last blocks hashed so far, newest last (for live views).

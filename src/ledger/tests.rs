@@ -109,3 +109,15 @@ fn short_message_hash_is_sha256_at_every_length() {
         assert_eq!(sha256_short(&message[..len]), expected, "length {len}");
     }
 }
+
+/// The simulation's parallel regions are counted on its own ledger's `Pace`, so the ledger's
+/// hashing steps aside for them (and for no other simulation's).
+#[test]
+fn the_simulation_opens_its_regions_on_its_ledgers_pace() {
+    let text = testing::STREET.replace("topology: Generated(layout: Street),", "topology: Generated(layout: Street),\n    ledger: (witnesses: 2),");
+    let mut sim = testing::simulation_with_ledger(&text, None);
+    let other = testing::simulation_with_ledger(&text, None);
+    let ledger = sim.take_ledger().expect("the simulation keeps a ledger");
+    let pace = sim.world().resource::<crate::pace::Pace>();
+    assert_eq!(pace.region(|| (ledger.pace().open_regions(), other.world().resource::<crate::pace::Pace>().open_regions())), (1, 0));
+}
