@@ -75,17 +75,20 @@ impl std::ops::Neg for Micros {
 /// Magnitudes from which every `f64` is a whole number (2^52).
 const WHOLE_F64: f64 = 4_503_599_627_370_496.0;
 
+/// The largest `f64` below one half.
+const JUST_BELOW_HALF: f64 = 0.499_999_999_999_999_94;
+
 /// `x.round() as i64` (half away from zero), without the call to libm's `round` that `f64::round`
-/// is on baseline x86-64: it runs for every payment of every step. Below 2^52 the fraction
-/// `x − trunc(x)` is exact, so the result is the same for every input (tested).
+/// is on baseline x86-64: it runs for every payment of every step. Below 2^52, adding just less
+/// than a half towards `x`'s sign and truncating gives the same result for every input
+/// (tested): the sum is rounded to the nearest `f64`, which carries an exact half (and nothing
+/// less) over the next integer, and it needs no branch, whose side of ±0.5 would be a coin toss
+/// for the predictor, nor the conversion back to `f64` that taking the fraction did.
 pub fn round_to_i64(x: f64) -> i64 {
     if !(x.abs() < WHOLE_F64) {
         return x.round() as i64;
     }
-    let t = x as i64;
-    let fraction = x - t as f64;
-    // Flags, not branches: the fraction's side of ±0.5 is a coin toss for the predictor.
-    t + (fraction >= 0.5) as i64 - (fraction <= -0.5) as i64
+    (x + JUST_BELOW_HALF.copysign(x)) as i64
 }
 
 /// A price in micro-units per kWh.
@@ -124,9 +127,28 @@ mod tests {
 
     #[test]
     fn rounding_matches_f64_round() {
-        let edges = [0.0, -0.0, 0.5, -0.5, 1.5, -1.5, 2.5, 0.49999999999999994, -0.49999999999999994, 4_503_599_627_370_495.5, 4_503_599_627_370_496.0, -4_503_599_627_370_495.5, 1e300, -1e300, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 9.3e18];
+        let edges = [0.0, -0.0, 0.5, -0.5, 1.5, -1.5, 2.5, 0.49999999999999994, -0.49999999999999994, 2_251_799_813_685_247.5, 2_251_799_813_685_248.5, -2_251_799_813_685_247.5, 4_503_599_627_370_495.0, 4_503_599_627_370_495.5, 4_503_599_627_370_496.0, -4_503_599_627_370_495.5, 1e300, -1e300, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 9.3e18];
         for x in edges {
             assert_eq!(round_to_i64(x), x.round() as i64, "{x}");
+        }
+    }
+
+    /// Halves and their neighbouring `f64`s in every binade below 2^52, both signs: where a
+    /// rounding shortcut would go wrong.
+    #[test]
+    fn rounding_matches_f64_round_at_halves_of_every_magnitude() {
+        for e in 0..52 {
+            let base = (1u64 << e) as f64;
+            for k in [base - 1.0, base, base + 1.0] {
+                for h in [0.0, 0.25, 0.5, 0.75] {
+                    let x = k + h;
+                    for y in [x, f64::from_bits(x.to_bits() + 1), f64::from_bits(x.to_bits().saturating_sub(1))] {
+                        for v in [y, -y] {
+                            assert_eq!(round_to_i64(v), v.round() as i64, "{v}");
+                        }
+                    }
+                }
+            }
         }
     }
 
