@@ -22,8 +22,8 @@ use std::sync::Arc;
 pub struct Pace(Arc<AtomicUsize>);
 
 impl Pace {
-    /// Runs `f`, work the step splits over its pool, as a region: the ledger yields until it
-    /// returns.
+    /// Runs `f`, work the step splits over its pool, as a region: while it runs, the ledger
+    /// yields its core at each look.
     pub fn region<R>(&self, f: impl FnOnce() -> R) -> R {
         struct Open<'a>(&'a AtomicUsize);
         impl Drop for Open<'_> {
@@ -38,7 +38,7 @@ impl Pace {
 
     /// Called by the ledger between pieces of work: yields the core once if a region is open.
     pub fn step_aside(&self) {
-        if self.0.load(Ordering::Acquire) > 0 {
+        if self.open_regions() > 0 {
             std::thread::yield_now();
         }
     }

@@ -8,14 +8,15 @@ use sha2::{Digest, Sha256};
 
 /// Root of the tree over `leaves`, reusing `scratch`.
 pub fn root(leaves: &[Hash], scratch: &mut Vec<Hash>) -> Hash {
-    root_with(leaves, scratch, &crate::pace::Pace::default())
+    root_with(leaves, scratch, || ())
 }
 
-/// Nodes hashed between looks at the step's parallel regions (about 10 µs of hashing).
-const PACE_NODES: usize = 128;
+/// Nodes hashed between calls of [`root_with`]'s `between` (about 10 µs of hashing).
+pub const NODES_BETWEEN: usize = 128;
 
-/// [`root`], stepping aside for the simulation's parallel regions as it goes (`crate::pace`).
-pub fn root_with(leaves: &[Hash], scratch: &mut Vec<Hash>, pace: &crate::pace::Pace) -> Hash {
+/// [`root`], calling `between` before every [`NODES_BETWEEN`] nodes of a level (the ledger's
+/// writer steps aside there for the simulation's parallel regions, `crate::pace`).
+pub fn root_with(leaves: &[Hash], scratch: &mut Vec<Hash>, mut between: impl FnMut()) -> Hash {
     if leaves.is_empty() {
         return Sha256::digest([]).into();
     }
@@ -26,8 +27,8 @@ pub fn root_with(leaves: &[Hash], scratch: &mut Vec<Hash>, pace: &crate::pace::P
         let mut w = 0;
         let mut r = 0;
         while r < n {
-            if w % PACE_NODES == 0 {
-                pace.step_aside();
+            if w % NODES_BETWEEN == 0 {
+                between();
             }
             scratch[w] = if r + 1 < n { node_hash(&scratch[r], &scratch[r + 1]) } else { scratch[r] };
             w += 1;
