@@ -1,29 +1,27 @@
-//! Pacing between the step's parallel regions and the ledger's background hashing.
+//! Pacing between the step's parallel regions and the ledger's hashing.
 //!
-//! The ledger's threads hash blocks beside the simulation at the lowest priority. When the step
-//! splits work over the `--threads` pool (the AC sweep's feeders, the two limiters, a batch of
-//! load noise), the pool's second thread needs a core, and a ledger thread often has it: the
-//! idle pool thread spins with `sched_yield` before it sleeps, and a yield can hand the core to
-//! the running ledger thread until the kernel next switches, so the step did most of its
-//! regions alone (the pool's second thread did 8.3 s of the district year's work with the
-//! ledger on, 11.4 s with it off). So the step counts its open regions here, and the ledger
-//! looks at the count between small pieces of work (about 10 µs each) and yields its core once
-//! when a region is open: a pool thread waiting for that core gets it, and when none is, the
-//! ledger goes on at once (waiting until the region closed burned the core for nothing when
-//! the pool thread was elsewhere, and slowed the 100,000-house city by 4%). Each simulation has
-//! its own count, shared with its own ledger.
+//! The ledger's blocks are sealed by a job on the step's own rayon pool (see
+//! `ledger::chain`), so on 2 cores the pool's second thread hashes while the step runs its
+//! serial systems. When the step splits work over the pool (the AC sweep's feeders, the two
+//! limiters, a batch of load noise), that thread should take its share at once: so the step
+//! counts its open regions here, and the hashing looks at the count between small pieces of
+//! work (about 10 µs each) and, when a region is open, runs the step's pending work first
+//! (`rayon::yield_now`). Before, a ledger thread of its own at the lowest priority shared the
+//! second core with the pool's thread through the scheduler: 300,000 context switches and 3.4 s
+//! of system time over the district year, against 1,000 and 1.3 s now. Each simulation has its
+//! own count, shared with its own ledger.
 
 use bevy::prelude::Resource;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-/// A simulation's count of open parallel regions, shared with its ledger's threads.
+/// A simulation's count of open parallel regions, shared with its ledger.
 #[derive(Resource, Debug, Clone, Default)]
 pub struct Pace(Arc<AtomicUsize>);
 
 impl Pace {
-    /// Runs `f`, work the step splits over its pool, as a region: while it runs, the ledger
-    /// yields its core at each look.
+    /// Runs `f`, work the step splits over its pool, as a region: while it runs, the ledger's
+    /// hashing runs the pool's pending work at each look.
     pub fn region<R>(&self, f: impl FnOnce() -> R) -> R {
         struct Open<'a>(&'a AtomicUsize);
         impl Drop for Open<'_> {
@@ -36,10 +34,11 @@ impl Pace {
         f()
     }
 
-    /// Called by the ledger between pieces of work: yields the core once if a region is open.
+    /// Called by the ledger between pieces of work: if a region is open, runs one piece of the
+    /// pool's pending work (if any) before going on.
     pub fn step_aside(&self) {
         if self.open_regions() > 0 {
-            std::thread::yield_now();
+            rayon::yield_now();
         }
     }
 

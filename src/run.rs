@@ -192,7 +192,7 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
     let staging = Staging::create(&opts.out_dir).map_err(failed("cannot create the output folder"))?;
     let recorder = Recorder::create(staging.path(), scenario.output == crate::scenario::OutputLevel::Full).map_err(failed("cannot create output files"))?;
     let ledger = match &scenario.ledger {
-        Some(cfg) => Some(Ledger::new(cfg.clone(), &scenario, Some(staging.path()), opts.threads).map_err(failed("cannot create ledger.jsonl"))?),
+        Some(cfg) => Some(Ledger::new(cfg.clone(), &scenario, Some(staging.path())).map_err(failed("cannot create ledger.jsonl"))?),
         None => None,
     };
 
@@ -234,8 +234,8 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
         Ok(out)
     };
     // The step's systems run in order on this pool's threads, splitting work that is independent
-    // (a radial grid's feeders) over `--threads`; the ledger writer's own pool hashes and formats
-    // large blocks in parallel.
+    // (a radial grid's feeders) over `--threads`; the ledger's blocks are sealed by jobs on the
+    // same pool, in the time the step leaves its threads free.
     let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.threads.max(1)).build().map_err(|e| RunError::Failed(e.to_string()))?;
     let main_out = pool.install(main_job);
     bar.finish_and_clear();

@@ -76,7 +76,7 @@ pub fn simulation_with_rule(ron: &str, rule: &str) -> Simulation {
 pub fn simulation_with_ledger(ron: &str, dir: Option<&Path>) -> Simulation {
     let s = Arc::new(scenario(ron));
     let cfg = s.ledger.clone().expect("the scenario has its ledger on");
-    let ledger = crate::ledger::Ledger::new(cfg, &s, dir, 2).expect("ledger starts");
+    let ledger = crate::ledger::Ledger::new(cfg, &s, dir).expect("ledger starts");
     Simulation::new(crate::sim::SimConfig { ledger: Some(ledger), ..config(&s, s.rule, s.rule_params.clone()) })
 }
 

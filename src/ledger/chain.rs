@@ -1,6 +1,9 @@
-//! The chain writer: hashes, signs and writes sealed blocks on its own thread, so the simulation
-//! step never waits for SHA-256 or disk. Blocks are processed strictly in the order they were
-//! sealed (one FIFO worker), so the chain is identical whatever the scheduling.
+//! The chain writer: hashes, signs and writes sealed blocks beside the simulation, so the step
+//! does not wait for SHA-256 or disk. The step queues each sealed block; a drain job on the
+//! step's own rayon pool seals the queue in the time the step's parallel regions leave free
+//! (see [`Shared::drain`]). Blocks are taken from the queue only under the writer's lock, so they
+//! are sealed strictly in the order they were queued and the chain is identical whatever the
+//! scheduling or the number of threads.
 
 use super::encoding::{self, Hash, Header, State, Tx};
 use super::json::{self, GenesisInfo};
@@ -14,11 +17,13 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::ThreadId;
 
-/// Sealed blocks waiting for the writer; bounded so memory stays flat on long runs.
+/// Sealed blocks waiting for the writer; beyond this many the step seals the oldest itself, so
+/// memory stays flat on long runs.
 pub const QUEUE_BLOCKS: usize = 64;
 
 /// Recently hashed blocks kept for live views (the demo's block feed).
@@ -37,31 +42,16 @@ pub struct BlockInfo {
 /// The last [`RECENT_BLOCKS`] blocks, newest last, shared between the writer and readers.
 pub type RecentBlocks = Arc<std::sync::Mutex<std::collections::VecDeque<BlockInfo>>>;
 
-/// Nice value of the ledger's threads (the lowest priority): see [`yield_to_the_simulation`].
-const LEDGER_NICE: i32 = 19;
-
-/// Lowers the calling thread's priority to [`LEDGER_NICE`]. The ledger lags the step by up to
-/// [`QUEUE_BLOCKS`] blocks and has CPU to spare over a day, but at normal priority it takes the
-/// cores from the step's own threads at the busy hours (a rayon join then waits for a worker
-/// that shares its core with the ledger): the district year ran 63 s with the ledger on and
-/// 56 s with it off; at low priority about 60 s. The step still never runs ahead by more
-/// than the queue, so the ledger cannot starve. Linux only (nice is per thread there); where
-/// it is refused (a sandbox), nothing changes but the speed. A low priority does not stop a
-/// running ledger thread from keeping a core the step's pool wants for a moment, so the
-/// hashing also steps aside for the step's parallel regions ([`crate::pace`]).
-fn yield_to_the_simulation() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: plain system calls on the calling thread's own id; no memory is shared.
-    unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, LEDGER_NICE);
-    }
-}
-
 /// Leaves hashed between looks at the step's parallel regions (about 10 µs of hashing).
 const PACE_LEAVES: usize = 64;
 
-/// Blocks with more transactions than this hash their leaves in parallel.
+/// Blocks with more transactions than this hash their leaves in parallel, on pools of more than
+/// [`SERIAL_POOL_THREADS`] threads.
 const PARALLEL_LEAVES: usize = 2048;
+
+/// On a pool this small, a block's leaves are hashed by the drain job alone: split up, their
+/// pieces would also be taken by the step's thread whenever it waits in one of its joins.
+const SERIAL_POOL_THREADS: usize = 2;
 
 /// Reusable buffers for [`seal_block`].
 pub struct Scratch<'a> {
@@ -96,7 +86,7 @@ pub fn seal_block(
             *leaf = encoding::tx_leaf_hash(enc, tx);
         }
     };
-    if txs.len() <= PARALLEL_LEAVES {
+    if txs.len() <= PARALLEL_LEAVES || rayon::current_num_threads() <= SERIAL_POOL_THREADS {
         txs.chunks(PACE_LEAVES).zip(s.leaves.chunks_mut(PACE_LEAVES)).for_each(|piece| hash_piece(s.enc, piece));
     } else {
         // Large blocks: hash leaves in parallel (the order, so the root, is unchanged).
@@ -156,98 +146,162 @@ struct Writer {
     leaves: Vec<Hash>,
     scratch: Vec<Hash>,
     pace: Pace,
+    /// The genesis block, until it is built (by whoever first holds the writer).
+    genesis: Option<GenesisInfo>,
 }
 
-/// Handle to the writer thread.
+/// Blocks waiting to be sealed, oldest first.
+struct Queue {
+    blocks: VecDeque<SealedBlock>,
+    /// A drain job is queued or under way.
+    draining: bool,
+    /// The thread that queues blocks (the step's).
+    step_thread: Option<ThreadId>,
+}
+
+/// What the step and the drain jobs share. The writer's lock orders the sealing: a block is
+/// taken from the queue only under it, so blocks are sealed in the order they were queued.
+struct Shared {
+    queue: Mutex<Queue>,
+    writer: Mutex<Writer>,
+    finished: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    /// Seals queued blocks until the queue is empty. Runs as a job on the step's rayon pool, so
+    /// the pool's idle thread hashes between the step's parallel regions and takes their work
+    /// as soon as one opens (the hashing looks for it every few microseconds), instead of a
+    /// ledger thread and the pool's thread taking turns on one core through the scheduler.
+    fn drain(self: Arc<Self>) {
+        let here = Some(std::thread::current().id());
+        if lock(&self.queue).step_thread == here && !self.finished.load(Ordering::Acquire) {
+            // Picked up by the step's own thread while it waits in a join: hand the job on, so
+            // the step does not seal a backlog before it goes on.
+            rayon::spawn(move || self.drain());
+            return;
+        }
+        loop {
+            let mut w = lock(&self.writer);
+            let next = {
+                let mut q = lock(&self.queue);
+                match q.blocks.pop_front() {
+                    Some(b) if !self.finished.load(Ordering::Acquire) => Some(b),
+                    _ => {
+                        q.draining = false;
+                        None
+                    }
+                }
+            };
+            w.genesis();
+            match next {
+                Some(b) => w.append_or_record_panic(b),
+                None => return,
+            }
+        }
+    }
+
+    /// Seals the oldest queued block on the calling thread; false if there was none.
+    fn seal_next(&self) -> bool {
+        let mut w = lock(&self.writer);
+        w.genesis();
+        let next = lock(&self.queue).blocks.pop_front();
+        match next {
+            Some(b) => {
+                w.append_or_record_panic(b);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Handle to the chain: queues sealed blocks for the drain jobs.
 pub struct Chain {
-    sender: Option<SyncSender<SealedBlock>>,
-    handle: Option<JoinHandle<ChainResult>>,
+    shared: Arc<Shared>,
     recent: RecentBlocks,
 }
 
 impl Chain {
-    /// Starts the writer, which first builds the genesis block (deriving every member's key, the
-    /// slow part, so it overlaps with the simulation) and writes `dir/ledger.jsonl` when `dir` is
-    /// given. The file is created here so that a bad folder is reported at once. Its hashing
-    /// steps aside while the simulation's `pace` has a parallel region open.
-    pub fn start(seed: u64, frame: TimeFrame, ids: Arc<Vec<String>>, info: GenesisInfo, dir: Option<&Path>, threads: usize, pace: Pace) -> std::io::Result<Chain> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads.max(1))
-            .thread_name(|i| format!("peergrid-ledger-{i}"))
-            .start_handler(|_| yield_to_the_simulation())
-            .build()
-            .map_err(std::io::Error::other)?;
+    /// Starts the chain; writes `dir/ledger.jsonl` when `dir` is given (the file is created here,
+    /// so that a bad folder is reported at once). The genesis block (deriving every member's
+    /// key, the slow part) is built by the first drain job, on the step's pool, beside the
+    /// simulation. Hashing looks at the simulation's `pace` between small pieces of work and
+    /// runs the step's pending parallel work when a region is open.
+    pub fn start(seed: u64, frame: TimeFrame, ids: Arc<Vec<String>>, info: GenesisInfo, dir: Option<&Path>, pace: Pace) -> std::io::Result<Chain> {
         let out = match dir {
             Some(d) => Some(BufWriter::with_capacity(1 << 20, File::create(d.join("ledger.jsonl"))?)),
             None => None,
         };
-        let (sender, receiver) = sync_channel(QUEUE_BLOCKS);
         let recent = RecentBlocks::default();
-        let recent_w = recent.clone();
-        let handle = std::thread::Builder::new().name("peergrid-ledger".into()).spawn(move || {
-            yield_to_the_simulation();
-            let n = ids.len();
-            let keys: Vec<[u8; 32]> = (0..n as u32).map(|i| signing_key(seed, i).verifying_key().to_bytes()).collect();
-            let state = State::new(n);
-            let (header, genesis) = super::genesis_header(&info, &ids, &keys, &state, frame.start_utc.timestamp());
-            let mut writer = Writer {
-                recent: recent_w,
-                seed,
-                frame,
-                ids,
-                result: ChainResult { height: 0, head: genesis, genesis, transactions: 0, missed_slots: 0, state: State::default(), error: None },
-                state,
-                keys: HashMap::new(),
-                out,
-                line: String::with_capacity(1 << 16),
-                enc: Vec::with_capacity(256),
-                leaves: Vec::new(),
-                scratch: Vec::new(),
-                pace,
-            };
-            if writer.out.is_some() {
-                let (l, off) = frame.zone.local(frame.start_utc);
-                json::write_genesis(&mut writer.line, &header, &genesis, &crate::time::iso_with_offset(l, off), &info, &writer.ids, &keys);
-                writer.write_line();
-            }
-            pool.install(|| writer.run(receiver))
-        })?;
-        Ok(Chain { sender: Some(sender), handle: Some(handle), recent })
+        let n = ids.len();
+        let writer = Writer {
+            recent: recent.clone(),
+            seed,
+            frame,
+            ids,
+            result: ChainResult { height: 0, head: [0; 32], genesis: [0; 32], transactions: 0, missed_slots: 0, state: State::default(), error: None },
+            state: State::new(n),
+            keys: HashMap::new(),
+            out,
+            line: String::with_capacity(1 << 16),
+            enc: Vec::with_capacity(256),
+            leaves: Vec::new(),
+            scratch: Vec::new(),
+            pace,
+            genesis: Some(info),
+        };
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue { blocks: VecDeque::new(), draining: false, step_thread: None }),
+            writer: Mutex::new(writer),
+            finished: AtomicBool::new(false),
+        });
+        Ok(Chain { shared, recent })
     }
 
-    /// The last blocks hashed so far, newest last (the writer may lag the simulation by up to
+    /// The last blocks hashed so far, newest last (sealing may lag the simulation by up to
     /// [`QUEUE_BLOCKS`] blocks).
     pub fn recent(&self) -> Vec<BlockInfo> {
         self.recent.lock().map(|r| r.iter().copied().collect()).unwrap_or_default()
     }
 
-    /// Queues a sealed block (blocks while the queue is full).
+    /// Queues a sealed block. When more than [`QUEUE_BLOCKS`] wait, the caller seals the
+    /// oldest itself, so memory stays flat on long runs.
     pub fn push(&mut self, block: SealedBlock) {
-        if let Some(s) = &self.sender {
-            if s.send(block).is_err() {
-                // The writer stopped (it records why); nothing more to do here.
-                self.sender = None;
-            }
+        let (spawn, waiting) = {
+            let mut q = lock(&self.shared.queue);
+            q.step_thread = Some(std::thread::current().id());
+            q.blocks.push_back(block);
+            let spawn = !q.draining;
+            q.draining = true;
+            (spawn, q.blocks.len())
+        };
+        if spawn {
+            let job = self.shared.clone();
+            rayon::spawn(move || job.drain());
+        }
+        if waiting > QUEUE_BLOCKS {
+            self.shared.seal_next();
         }
     }
 
-    /// Waits for every queued block to be written and returns the chain's final facts.
+    /// Seals every queued block and returns the chain's final facts.
     pub fn finish(&mut self) -> ChainResult {
-        self.sender = None;
-        match self.handle.take().map(|h| h.join()) {
-            Some(Ok(r)) => r,
-            Some(Err(_)) => ChainResult { height: 0, head: [0; 32], genesis: [0; 32], transactions: 0, missed_slots: 0, state: State::default(), error: Some("the ledger writer stopped unexpectedly".into()) },
-            None => ChainResult { height: 0, head: [0; 32], genesis: [0; 32], transactions: 0, missed_slots: 0, state: State::default(), error: Some("the ledger was already finished".into()) },
-        }
+        while self.shared.seal_next() {}
+        let mut w = lock(&self.shared.writer);
+        w.genesis();
+        self.shared.finished.store(true, Ordering::Release);
+        w.finish()
     }
 }
 
 impl Drop for Chain {
     fn drop(&mut self) {
-        self.sender = None;
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
+        // Blocks still queued are dropped (a run that failed or was interrupted).
+        self.shared.finished.store(true, Ordering::Release);
     }
 }
 
@@ -261,17 +315,45 @@ impl Writer {
         self.line.clear();
     }
 
-    fn run(mut self, receiver: Receiver<SealedBlock>) -> ChainResult {
-        for block in receiver {
-            self.append(block);
+    /// Appends a block; a panic while sealing is recorded as the chain's error (the run then
+    /// reports it) instead of ending the pool's thread.
+    fn append_or_record_panic(&mut self, b: SealedBlock) {
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.append(b))).is_err() {
+            self.result.error.get_or_insert_with(|| "the ledger writer stopped unexpectedly".into());
         }
+    }
+
+    /// Builds and writes the genesis block if it is not built yet.
+    fn genesis(&mut self) {
+        let Some(info) = self.genesis.take() else { return };
+        let n = self.ids.len();
+        let mut keys: Vec<[u8; 32]> = Vec::with_capacity(n);
+        for i in 0..n as u32 {
+            if i as usize % PACE_LEAVES == 0 {
+                self.pace.step_aside();
+            }
+            keys.push(signing_key(self.seed, i).verifying_key().to_bytes());
+        }
+        let (header, genesis) = super::genesis_header(&info, &self.ids, &keys, &self.state, self.frame.start_utc.timestamp());
+        (self.result.head, self.result.genesis) = (genesis, genesis);
+        if self.out.is_some() {
+            let (l, off) = self.frame.zone.local(self.frame.start_utc);
+            json::write_genesis(&mut self.line, &header, &genesis, &crate::time::iso_with_offset(l, off), &info, &self.ids, &keys);
+            self.write_line();
+        }
+    }
+
+    /// Flushes `ledger.jsonl` and returns the chain's facts.
+    fn finish(&mut self) -> ChainResult {
         if let (Some(out), None) = (&mut self.out, &self.result.error) {
             if let Err(e) = out.flush() {
                 self.result.error = Some(format!("writing ledger.jsonl: {e}"));
             }
         }
-        self.result.state = self.state;
-        self.result
+        self.out = None;
+        let mut r = self.result.clone();
+        r.state = self.state.clone();
+        r
     }
 
     fn append(&mut self, b: SealedBlock) {

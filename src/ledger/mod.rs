@@ -95,7 +95,7 @@ struct GridAccount {
 
 /// The ledger's side inside the simulation: collects transactions, decides when blocks are
 /// sealed and by whom (elections, faults, rewards), and hands sealed blocks to the chain writer
-/// ([`chain::Chain`]), which hashes, signs and writes them on its own thread.
+/// ([`chain::Chain`]), which hashes, signs and writes them beside the step, on its pool.
 #[derive(Resource)]
 pub struct Ledger {
     cfg: LedgerConfig,
@@ -117,15 +117,14 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Starts a chain (genesis block, writer thread with a pool of `threads`); writes
-    /// `dir/ledger.jsonl` when `dir` is given and the config says so.
-    pub fn new(cfg: LedgerConfig, scenario: &crate::scenario::Scenario, dir: Option<&Path>, threads: usize) -> std::io::Result<Ledger> {
+    /// Starts a chain; writes `dir/ledger.jsonl` when `dir` is given and the config says so.
+    pub fn new(cfg: LedgerConfig, scenario: &crate::scenario::Scenario, dir: Option<&Path>) -> std::io::Result<Ledger> {
         let ids: Arc<Vec<String>> = Arc::new(scenario.households.iter().map(|h| h.id.clone()).collect());
         let n = ids.len();
         let info = GenesisInfo { scenario: scenario.name.clone(), seed: scenario.seed, witnesses: cfg.witnesses, stake: format!("{:?}", cfg.stake) };
         let dir = if cfg.write_jsonl { dir } else { None };
         let pace = crate::pace::Pace::default();
-        let chain = chain::Chain::start(scenario.seed, scenario.frame, ids.clone(), info, dir, threads, pace.clone())?;
+        let chain = chain::Chain::start(scenario.seed, scenario.frame, ids.clone(), info, dir, pace.clone())?;
         Ok(Ledger {
             kwp_micro: scenario.households.iter().map(|h| h.pv.map(|p| to_micro(p.kwp).max(0) as u64).unwrap_or(0)).collect(),
             cfg,

@@ -121,3 +121,44 @@ fn the_simulation_opens_its_regions_on_its_ledgers_pace() {
     let pace = sim.world().resource::<crate::pace::Pace>();
     assert_eq!(pace.region(|| (ledger.pace().open_regions(), other.world().resource::<crate::pace::Pace>().open_regions())), (1, 0));
 }
+
+/// A large block seals to the same header, hash, signature and state whether its leaves are
+/// hashed by the drain job alone or in parallel (pools of more than two threads).
+#[test]
+fn a_large_block_seals_the_same_on_one_thread_and_four() {
+    use super::chain::{seal_block, Scratch};
+    let txs: Vec<Tx> = (0..5_000u32).map(|i| Tx { seq: u64::from(i), seller: AccountRef::Household(i % 40), amount_micro: 600 + i64::from(i), ..sample_tx() }).collect();
+    let key = super::validators::signing_key(7, 3);
+    let seal_on = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a pool");
+        pool.install(|| {
+            let (mut leaves, mut tree, mut enc) = (Vec::new(), Vec::new(), Vec::new());
+            let mut state = State::new(40);
+            let sealed = seal_block(&txs, 1, [9; 32], 40, 0, 3, Vec::new(), &key, &mut state, &mut Scratch { leaves: &mut leaves, tree: &mut tree, enc: &mut enc }, &crate::pace::Pace::default());
+            (sealed.1, sealed.2, state.root())
+        })
+    };
+    assert_eq!(seal_on(1), seal_on(4));
+}
+
+/// The chain is the same whoever seals its blocks: a drain job beside the step (a 2-thread
+/// pool), the step itself once the queue is full (a 1-thread pool, where the drain job never
+/// gets a thread before the end), or rayon's global pool (no pool installed).
+#[test]
+fn the_chain_is_the_same_whoever_seals_its_blocks() {
+    let text = testing::STREET
+        .replace("duration_days: 2,", "duration_days: 4,")
+        .replace("topology: Generated(layout: Street),", "topology: Generated(layout: Street),\n    ledger: (witnesses: 2),");
+    let chain = || {
+        let mut sim = testing::simulation_with_ledger(&text, None);
+        testing::run_to_end(&mut sim);
+        let mut ledger = sim.take_ledger().expect("the simulation keeps a ledger");
+        let r = ledger.finish().expect("the chain is written");
+        (r.height, r.head, r.transactions, r.state.clone())
+    };
+    let on = |threads: usize| rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a pool").install(chain);
+    let reference = chain();
+    assert!(reference.0 > super::chain::QUEUE_BLOCKS as u64, "more blocks than the queue holds: {}", reference.0);
+    assert_eq!(on(1), reference);
+    assert_eq!(on(2), reference);
+}
