@@ -193,7 +193,7 @@ pub fn spawn_households(world: &mut World, scenario: &Scenario) {
         if let Some(b) = battery {
             e.insert(b);
         }
-        e.insert(crate::baseline::Baseline { battery, ..Default::default() });
+        e.insert((crate::baseline::BaselineOwnUse { battery, ..Default::default() }, crate::baseline::BaselineExchange::default()));
         entities.push(e.id());
     }
     world.insert_resource(HouseholdEntities(entities));

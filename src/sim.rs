@@ -200,16 +200,16 @@ impl Simulation {
     /// Every household's totals, in household order.
     pub fn household_results(&mut self) -> Vec<HouseholdResult> {
         let world = self.app.world_mut();
-        let mut q = world.query::<(&Household, &MeterTotals, &crate::household::LossOfLoad, &Wallet, Option<&crate::battery::Battery>, &crate::baseline::Baseline)>();
+        let mut q = world.query::<(&Household, &MeterTotals, &crate::household::LossOfLoad, &Wallet, Option<&crate::battery::Battery>, &crate::baseline::BaselineOwnUse, &crate::baseline::BaselineExchange)>();
         let mut out: Vec<HouseholdResult> = q
             .iter(world)
-            .map(|(h, t, lol, w, b, base)| HouseholdResult {
+            .map(|(h, t, lol, w, b, own, x)| HouseholdResult {
                 index: h.index,
                 totals: t.0,
                 loss_of_load_steps: lol.steps,
                 wallet: *w,
                 battery_soc_kwh: b.map(|b| (b.initial_soc_kwh, b.soc_kwh)),
-                baseline: base.clone(),
+                baseline: crate::baseline::Baseline::from_parts(own, x),
             })
             .collect();
         out.sort_by_key(|r| r.index);

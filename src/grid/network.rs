@@ -5,7 +5,7 @@
 use super::flow::{AcState, FlowModel, Flows};
 use super::limits::{Keep, Limiter, NodeOffer};
 use super::topology::Topology;
-use crate::baseline::Baseline;
+use crate::baseline::BaselineExchange;
 use crate::household::{Household, Meter};
 use crate::pace::Pace;
 use crate::tariff::StepPrices;
@@ -160,10 +160,10 @@ impl Plugin for GridPlugin {
 /// Applies line limits to this step's offers, for the run and for its grid-only baseline:
 /// battery offers withdrawn, PV surplus curtailed, load shed (see `grid::limits`). Reads
 /// `StepPrices`; writes `Meter` (surplus, deficit, battery offer, curtailed, unserved),
-/// `Baseline` (its step's surplus and deficit) and `LineStats`; the two limiters side by side
+/// `BaselineExchange` (its step's surplus and deficit) and `LineStats`; the two limiters side by side
 /// are a `Pace` region. Runs in `SimSystems::GridLimits`, after own use and battery, before
 /// orders.
-pub fn limit_lines(prices: Res<StepPrices>, pace: Res<Pace>, mut net: ResMut<Network>, mut stats: ResMut<LineStats>, mut households: Query<(&Household, &mut Meter, &mut Baseline)>) {
+pub fn limit_lines(prices: Res<StepPrices>, pace: Res<Pace>, mut net: ResMut<Network>, mut stats: ResMut<LineStats>, mut households: Query<(&Household, &mut Meter, &mut BaselineExchange)>) {
     // Plain references: `ResMut`'s change tick would be stored on every access in the loops.
     let (net, stats) = (&mut *net, &mut *stats);
     // `Limiter::apply` starts by resetting its limiter; a limiter it does not run is reset here.
@@ -239,7 +239,7 @@ pub fn limit_lines(prices: Res<StepPrices>, pace: Res<Pace>, mut net: ResMut<Net
 }
 
 /// Sums each node's households' offers (kW) into `offers`, by node index.
-fn gather_offers(offers: &mut Vec<NodeOffer>, nodes: usize, node_of: &[u32], households: &Query<(&Household, &Meter, &Baseline)>, offer_of: impl Fn(&Meter, &Baseline) -> NodeOffer) {
+fn gather_offers(offers: &mut Vec<NodeOffer>, nodes: usize, node_of: &[u32], households: &Query<(&Household, &Meter, &BaselineExchange)>, offer_of: impl Fn(&Meter, &BaselineExchange) -> NodeOffer) {
     offers.clear();
     offers.resize(nodes, NodeOffer::default());
     for (hh, m, b) in households {

@@ -1,6 +1,6 @@
 //! The simulation the demo drives, and the snapshot of it that the screen shows.
 
-use crate::baseline::Baseline;
+use crate::baseline::BaselineExchange;
 use crate::battery::Battery;
 use crate::household::{Household, Meter, Wallet};
 use crate::ledger::chain::BlockInfo;
@@ -222,14 +222,14 @@ pub fn refresh(sim: &mut DemoSim, view: &mut View) {
     let n = sim.scenario.households.len();
     view.houses.resize(n, HouseView::default());
     let (mut bill, mut baseline, mut fees) = (0.0, 0.0, 0.0);
-    let mut q = world.query::<(&Household, &Meter, Option<&Battery>, &Wallet, &Baseline)>();
+    let mut q = world.query::<(&Household, &Meter, Option<&Battery>, &Wallet, &BaselineExchange)>();
     for (h, m, b, w, base) in q.iter(world) {
         let v = &mut view.houses[h.index as usize];
         v.state = HouseState::of(m);
         v.meter = *m;
         v.soc = b.map(|b| (b.soc_kwh / b.capacity_kwh.max(1e-9)) as f32);
         v.bill = w.bill().as_units();
-        v.baseline_bill = base.wallet.bill().as_units();
+        v.baseline_bill = base.bill().as_units();
         bill += v.bill;
         baseline += v.baseline_bill;
         fees += w.network_fees_paid.as_units();
