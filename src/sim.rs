@@ -124,7 +124,7 @@ impl Plugin for SimPlugin {
         app.insert_resource(crate::grid::network::Network::new(&s.topology, &s.households.iter().map(|h| h.node).collect::<Vec<_>>(), s.network, s.frame.step_hours()));
         spawn_households(app.world_mut(), s);
         app.add_plugins((EnvironmentPlugin, HouseholdPlugin, BatteryPlugin, crate::baseline::BaselinePlugin, MarketPlugin, crate::grid::network::GridPlugin, SettlementPlugin, MetricsPlugin));
-        // The step's parallel regions, counted for the ledger's threads to step aside.
+        // The step's parallel regions, counted for the ledger's hashing to make way for.
         app.insert_resource(config.ledger.as_ref().map(|l| l.pace()).unwrap_or_default());
         if let Some(ledger) = config.ledger {
             app.insert_resource(ledger).add_plugins(crate::ledger::LedgerPlugin);

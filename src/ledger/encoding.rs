@@ -189,7 +189,7 @@ pub fn encode_tx(buf: &mut Vec<u8>, id: &str, tx: &Tx) {
 
 /// The leaf hash of a transaction with its own id, `leaf_hash(encode_tx(id, tx))`, in one pass:
 /// the prefix, the id and the fields go straight into `buf` and are hashed in one call (the
-/// ledger thread does this for every transaction).
+/// ledger's sealing does this for every transaction).
 pub fn tx_leaf_hash(buf: &mut Vec<u8>, tx: &Tx) -> Hash {
     buf.clear();
     buf.push(LEAF_PREFIX);
