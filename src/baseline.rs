@@ -103,10 +103,11 @@ pub fn baseline_own_use(mut households: Query<(&Meter, &mut BaselineOwnUse, &mut
 }
 
 /// Exchanges the baseline's surplus and deficit with the grid at the step's tariff, less what
-/// line limits curtailed or shed (on an island: all curtailed and unserved). Reads `StepPrices`;
-/// writes `BaselineExchange`. Runs in `SimSystems::Settlement`, after the grid's limits.
-pub fn settle_baseline(prices: Res<StepPrices>, mut households: Query<&mut BaselineExchange>) {
-    for mut x in &mut households {
+/// line limits curtailed or shed (on an island: all curtailed and unserved). Called by
+/// [`crate::settlement::settle`], beside the run's settlement (in `SimSystems::Settlement`,
+/// after the grid's limits).
+pub fn settle_exchanges(prices: &StepPrices, households: &mut Query<&mut BaselineExchange>) {
+    for mut x in households.iter_mut() {
         let x = &mut *x;
         if prices.connected {
             let (export, import) = (x.step_surplus_kwh - x.step_curtailed_kwh, x.step_deficit_kwh - x.step_unserved_kwh);
@@ -133,13 +134,13 @@ pub fn settle_baseline(prices: Res<StepPrices>, mut households: Query<&mut Basel
     }
 }
 
-/// The baseline: own use in `SimSystems::OwnUseAndBattery`, grid exchange in `Settlement`.
+/// The baseline: own use in `SimSystems::OwnUseAndBattery`; its grid exchange is settled by
+/// [`crate::settlement::settle`] (see [`settle_exchanges`]).
 pub struct BaselinePlugin;
 
 impl Plugin for BaselinePlugin {
     fn build(&self, app: &mut App) {
         use crate::sim::{SimStep, SimSystems};
-        app.add_systems(SimStep, baseline_own_use.in_set(SimSystems::OwnUseAndBattery))
-            .add_systems(SimStep, settle_baseline.in_set(SimSystems::Settlement));
+        app.add_systems(SimStep, baseline_own_use.in_set(SimSystems::OwnUseAndBattery));
     }
 }

@@ -119,7 +119,9 @@ impl Plugin for SettlementPlugin {
 /// energy sent; sellers pass the community fund's fee on; the pool pays its sellers;
 /// households pay the grid for imports and the grid pays them for exports.
 /// Reads `Clearing`, `StepPrices`, `Treasury`, `LossPolicy`, `Meter`; writes `Wallet`,
-/// `Accounts`, `StepPayments`. Runs in `SimSystems::Settlement`, after delivery and flows.
+/// `Accounts`, `StepPayments`, and the baseline's `BaselineExchange` (beside the rest, on the
+/// pool, as a `Pace` region: see [`crate::baseline::settle_exchanges`]). Runs in
+/// `SimSystems::Settlement`, after delivery and flows.
 #[allow(clippy::too_many_arguments)]
 pub fn settle(
     clearing: Res<Clearing>,
@@ -131,91 +133,99 @@ pub fn settle(
     mut payments: ResMut<StepPayments>,
     mut peer: ResMut<PeerMoney>,
     mut households: Query<(&Household, &Meter, &mut Wallet)>,
+    pace: Res<crate::pace::Pace>,
+    mut baseline: Query<&mut crate::baseline::BaselineExchange>,
 ) {
-    payments.0.clear();
-    let n = ids.0.len();
-    let peer = &mut *peer;
-    let bearer = losses.map(|l| l.0).unwrap_or_default();
-    for v in [&mut peer.paid, &mut peer.received, &mut peer.fees, &mut peer.network_fees] {
-        v.clear();
-        v.resize(n, 0);
-    }
-    for t in &clearing.trades {
-        let amount = t.price.amount_for(t.billed_kwh(bearer));
-        let (payee, kind, fee) = match t.seller {
-            Seller::Household { index, .. } => {
-                let fee = treasury.fee_on(amount);
-                peer.received[index as usize] += amount.0;
-                peer.fees[index as usize] += fee.0;
-                accounts.community_fund += fee;
-                (Account::Household(index), PaymentKind::PeerTrade, fee)
+    // The grid-only baseline's exchange is independent of the run's money: it is settled beside
+    // it, on the pool (the baseline's loop took a tenth of the step's thread in the district
+    // year, and the pool's second thread had time to spare).
+    let run = || {
+        payments.0.clear();
+        let n = ids.0.len();
+        let peer = &mut *peer;
+        let bearer = losses.map(|l| l.0).unwrap_or_default();
+        for v in [&mut peer.paid, &mut peer.received, &mut peer.fees, &mut peer.network_fees] {
+            v.clear();
+            v.resize(n, 0);
+        }
+        for t in &clearing.trades {
+            let amount = t.price.amount_for(t.billed_kwh(bearer));
+            let (payee, kind, fee) = match t.seller {
+                Seller::Household { index, .. } => {
+                    let fee = treasury.fee_on(amount);
+                    peer.received[index as usize] += amount.0;
+                    peer.fees[index as usize] += fee.0;
+                    accounts.community_fund += fee;
+                    (Account::Household(index), PaymentKind::PeerTrade, fee)
+                }
+                Seller::Pool => {
+                    accounts.pool += amount;
+                    (Account::Pool, PaymentKind::PoolPurchase, Micros::ZERO)
+                }
+            };
+            peer.paid[t.buyer as usize] += amount.0;
+            payments.0.push(Payment { payer: Account::Household(t.buyer), payee, amount, kind, kwh: t.kwh, price: t.price, fee, loss_kwh: t.loss_kwh });
+            if t.fee.0 > 0 {
+                let charge = t.fee.amount_for(t.kwh_sent());
+                peer.network_fees[t.buyer as usize] += charge.0;
+                accounts.network_operator += charge;
+                payments.0.push(Payment {
+                    payer: Account::Household(t.buyer),
+                    payee: Account::NetworkOperator,
+                    amount: charge,
+                    kind: PaymentKind::NetworkFee,
+                    kwh: t.kwh_sent(),
+                    price: t.fee,
+                    fee: Micros::ZERO,
+                    loss_kwh: 0.0,
+                });
             }
-            Seller::Pool => {
-                accounts.pool += amount;
-                (Account::Pool, PaymentKind::PoolPurchase, Micros::ZERO)
+        }
+        for s in &clearing.pool_sales {
+            let amount = s.price.amount_for(s.kwh);
+            accounts.pool -= amount;
+            peer.received[s.seller as usize] += amount.0;
+            payments.0.push(Payment { payer: Account::Pool, payee: Account::Household(s.seller), amount, kind: PaymentKind::PoolSale, kwh: s.kwh, price: s.price, fee: Micros::ZERO, loss_kwh: 0.0 });
+        }
+        for (h, m, mut w) in &mut households {
+            let i = h.index as usize;
+            let (paid, received, fees, network) = (Micros(peer.paid[i]), Micros(peer.received[i]), Micros(peer.fees[i]), Micros(peer.network_fees[i]));
+            w.p2p_paid += paid;
+            w.p2p_received += received;
+            w.fees_paid += fees;
+            w.network_fees_paid += network;
+            w.balance += received - paid - fees - network;
+            if m.grid_import_kwh > 0.0 {
+                let amount = prices.import.amount_for(m.grid_import_kwh);
+                transfer(&mut accounts, &mut w, amount, true);
+                payments.0.push(Payment {
+                    payer: Account::Household(h.index),
+                    payee: Account::Grid,
+                    amount,
+                    kind: PaymentKind::GridImport,
+                    kwh: m.grid_import_kwh,
+                    price: prices.import,
+                    fee: Micros::ZERO,
+                    loss_kwh: 0.0,
+                });
             }
-        };
-        peer.paid[t.buyer as usize] += amount.0;
-        payments.0.push(Payment { payer: Account::Household(t.buyer), payee, amount, kind, kwh: t.kwh, price: t.price, fee, loss_kwh: t.loss_kwh });
-        if t.fee.0 > 0 {
-            let charge = t.fee.amount_for(t.kwh_sent());
-            peer.network_fees[t.buyer as usize] += charge.0;
-            accounts.network_operator += charge;
-            payments.0.push(Payment {
-                payer: Account::Household(t.buyer),
-                payee: Account::NetworkOperator,
-                amount: charge,
-                kind: PaymentKind::NetworkFee,
-                kwh: t.kwh_sent(),
-                price: t.fee,
-                fee: Micros::ZERO,
-                loss_kwh: 0.0,
-            });
+            if m.grid_export_kwh > 0.0 {
+                let amount = prices.export.amount_for(m.grid_export_kwh);
+                transfer(&mut accounts, &mut w, amount, false);
+                payments.0.push(Payment {
+                    payer: Account::Grid,
+                    payee: Account::Household(h.index),
+                    amount,
+                    kind: PaymentKind::GridExport,
+                    kwh: m.grid_export_kwh,
+                    price: prices.export,
+                    fee: Micros::ZERO,
+                    loss_kwh: 0.0,
+                });
+            }
         }
-    }
-    for s in &clearing.pool_sales {
-        let amount = s.price.amount_for(s.kwh);
-        accounts.pool -= amount;
-        peer.received[s.seller as usize] += amount.0;
-        payments.0.push(Payment { payer: Account::Pool, payee: Account::Household(s.seller), amount, kind: PaymentKind::PoolSale, kwh: s.kwh, price: s.price, fee: Micros::ZERO, loss_kwh: 0.0 });
-    }
-    for (h, m, mut w) in &mut households {
-        let i = h.index as usize;
-        let (paid, received, fees, network) = (Micros(peer.paid[i]), Micros(peer.received[i]), Micros(peer.fees[i]), Micros(peer.network_fees[i]));
-        w.p2p_paid += paid;
-        w.p2p_received += received;
-        w.fees_paid += fees;
-        w.network_fees_paid += network;
-        w.balance += received - paid - fees - network;
-        if m.grid_import_kwh > 0.0 {
-            let amount = prices.import.amount_for(m.grid_import_kwh);
-            transfer(&mut accounts, &mut w, amount, true);
-            payments.0.push(Payment {
-                payer: Account::Household(h.index),
-                payee: Account::Grid,
-                amount,
-                kind: PaymentKind::GridImport,
-                kwh: m.grid_import_kwh,
-                price: prices.import,
-                fee: Micros::ZERO,
-                loss_kwh: 0.0,
-            });
-        }
-        if m.grid_export_kwh > 0.0 {
-            let amount = prices.export.amount_for(m.grid_export_kwh);
-            transfer(&mut accounts, &mut w, amount, false);
-            payments.0.push(Payment {
-                payer: Account::Grid,
-                payee: Account::Household(h.index),
-                amount,
-                kind: PaymentKind::GridExport,
-                kwh: m.grid_export_kwh,
-                price: prices.export,
-                fee: Micros::ZERO,
-                loss_kwh: 0.0,
-            });
-        }
-    }
+    };
+    pace.region(|| rayon::join(run, || crate::baseline::settle_exchanges(&prices, &mut baseline)));
 }
 
 fn transfer(accounts: &mut Accounts, w: &mut Wallet, amount: Micros, household_pays: bool) {
