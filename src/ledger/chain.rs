@@ -184,31 +184,24 @@ impl Shared {
             rayon::spawn(move || self.drain());
             return;
         }
-        loop {
-            let mut w = lock(&self.writer);
-            let next = {
-                let mut q = lock(&self.queue);
-                match q.blocks.pop_front() {
-                    Some(b) if !self.finished.load(Ordering::Acquire) => Some(b),
-                    _ => {
-                        q.draining = false;
-                        None
-                    }
-                }
-            };
-            w.genesis();
-            match next {
-                Some(b) => w.append_or_record_panic(b),
-                None => return,
-            }
-        }
+        while self.seal_next(true) {}
     }
 
-    /// Seals the oldest queued block on the calling thread; false if there was none.
-    fn seal_next(&self) -> bool {
+    /// Seals the oldest queued block on the calling thread; false if there was none. For the
+    /// drain job (`drainer`), also false once the chain is finished, and when it returns false
+    /// the queue is marked as no longer drained, under the same lock that found it empty (so a
+    /// block queued just after starts a new job).
+    fn seal_next(&self, drainer: bool) -> bool {
         let mut w = lock(&self.writer);
         w.genesis();
-        let next = lock(&self.queue).blocks.pop_front();
+        let next = {
+            let mut q = lock(&self.queue);
+            let next = if drainer && self.finished.load(Ordering::Acquire) { None } else { q.blocks.pop_front() };
+            if drainer && next.is_none() {
+                q.draining = false;
+            }
+            next
+        };
         match next {
             Some(b) => {
                 w.append_or_record_panic(b);
@@ -284,13 +277,13 @@ impl Chain {
             rayon::spawn(move || job.drain());
         }
         if waiting > QUEUE_BLOCKS {
-            self.shared.seal_next();
+            self.shared.seal_next(false);
         }
     }
 
     /// Seals every queued block and returns the chain's final facts.
     pub fn finish(&mut self) -> ChainResult {
-        while self.shared.seal_next() {}
+        while self.shared.seal_next(false) {}
         let mut w = lock(&self.shared.writer);
         w.genesis();
         self.shared.finished.store(true, Ordering::Release);
