@@ -17,8 +17,13 @@
 use super::Topology;
 
 const NONE: u32 = u32::MAX;
-/// Sweep stops when no voltage moves by more than this fraction of nominal.
+/// Sweep stops when no voltage will move by more than this fraction of nominal: when the last
+/// move was that small, or when the last move and the rate at which moves shrink (the sweep
+/// converges geometrically) bound all further moves by it.
 const SWEEP_TOLERANCE: f64 = 1e-7;
+/// The rate of shrinking above which the bound is not trusted (the sweep then runs until a move
+/// is within the tolerance).
+const SWEEP_RATE_TRUSTED: f64 = 0.5;
 const SWEEP_MAX_ITERATIONS: usize = 50;
 const WATTS_PER_KW: f64 = 1000.0;
 
@@ -98,6 +103,9 @@ pub struct AcState {
     j_im: Vec<f64>,
     pos_voltage_pu: Vec<f64>,
     pos_loss_kw: Vec<f64>,
+    /// Per branch: its last sweep settled, so its voltages are where the next sweep starts
+    /// (injections change little from one step to the next: fewer iterations than from flat).
+    warm: Vec<bool>,
 }
 
 impl FlowModel {
@@ -439,6 +447,10 @@ impl FlowModel {
         ac.s.extend(self.order.iter().map(|&v| injection_kw.get(v as usize).copied().unwrap_or(0.0) * WATTS_PER_KW / 3.0));
         // Every branch's task writes all of its positions before reading them, so the arrays
         // are only sized, not cleared, each step.
+        if ac.v_re.len() != m || ac.warm.len() != self.branches.len() {
+            ac.warm.clear();
+            ac.warm.resize(self.branches.len(), false);
+        }
         for x in [&mut ac.v_re, &mut ac.v_im, &mut ac.j_re, &mut ac.j_im, &mut ac.pos_voltage_pu, &mut ac.pos_loss_kw] {
             x.resize(m, 0.0);
         }
@@ -451,11 +463,16 @@ impl FlowModel {
                     *x = tail;
                     head
                 });
-                work.push((b, range.start, Branch { v_re, v_im, j_re, j_im, voltage_pu, loss_kw }));
+                work.push((b, range.start, ac.warm[b], Branch { v_re, v_im, j_re, j_im, voltage_pu, loss_kw }));
             }
         }
         let s = &ac.s;
-        let settled: Vec<(bool, usize)> = work.into_par_iter().map(|(b, start, mut br)| if selected(b) { self.sweep_branch(start, s, v_phase, &mut br) } else { (true, 0) }).collect();
+        let settled: Vec<(bool, usize)> = work.into_par_iter().map(|(b, start, warm, mut br)| if selected(b) { self.sweep_branch(start, s, v_phase, warm, &mut br) } else { (true, 0) }).collect();
+        for (b, r) in settled.iter().enumerate() {
+            if selected(b) {
+                ac.warm[b] = r.0;
+            }
+        }
         ac.converged = settled.iter().all(|r| r.0);
         ac.iterations = settled.iter().map(|r| r.1).max().unwrap_or(0);
         if m > 0 {
@@ -477,11 +494,14 @@ impl FlowModel {
     }
 
     /// One branch's sweep, positions `start..start + len` (its head's parent is the root, held
-    /// at `v_phase`). Returns whether it settled and the iterations taken.
-    fn sweep_branch(&self, start: usize, s: &[f64], v_phase: f64, br: &mut Branch) -> (bool, usize) {
+    /// at `v_phase`), from its last settled voltages if `warm`, else from flat. Returns whether it
+    /// settled and the iterations taken.
+    fn sweep_branch(&self, start: usize, s: &[f64], v_phase: f64, warm: bool, br: &mut Branch) -> (bool, usize) {
         let n = br.v_re.len();
-        br.v_re.fill(v_phase);
-        br.v_im.fill(0.0);
+        if !warm {
+            br.v_re.fill(v_phase);
+            br.v_im.fill(0.0);
+        }
         if n == 0 {
             // Nothing to sweep: settled in the first iteration, as the loop below would report.
             return self.branch_results(start, v_phase, br, (true, 1));
@@ -491,6 +511,7 @@ impl FlowModel {
         let (s, r_ohm, x_ohm, pos_parent) = (&s[start..start + n], &self.pos_r[start..start + n], &self.pos_x[start..start + n], &self.pos_parent[start..start + n]);
         // Local index of a position's parent; the head's (the root) is never read through it.
         let parent = |k: usize| (pos_parent[k] as usize).wrapping_sub(start);
+        let mut last_moved = f64::NAN; // no rate before the second move
         for it in 0..SWEEP_MAX_ITERATIONS {
             // Backward: current injected at each node, I = conj(S / V) = s·V/|V|² for real s,
             // summed towards the root.
@@ -523,9 +544,13 @@ impl FlowModel {
                 let (pr, pi) = (v_re[p], v_im[p]);
                 step(k, pr, pi, v_re, v_im);
             }
-            if moved <= SWEEP_TOLERANCE * v_phase {
+            // Moves shrink by about `rate` each iteration: the ones still to come add up to
+            // `moved·rate / (1 − rate)` at most.
+            let rate = moved / last_moved;
+            if moved <= SWEEP_TOLERANCE * v_phase || (rate < SWEEP_RATE_TRUSTED && moved * rate / (1.0 - rate) <= SWEEP_TOLERANCE * v_phase) {
                 return self.branch_results(start, v_phase, br, (true, it + 1));
             }
+            last_moved = moved;
             if !moved.is_finite() || moved > v_phase {
                 return self.branch_results(start, v_phase, br, (false, it + 1)); // diverging
             }
@@ -765,5 +790,27 @@ mod tests {
         // A load lowers it instead.
         m.sweep(&[0.0, 0.0, -20.0], 400.0, &mut ac);
         assert!(ac.voltage_pu[2] < 0.98);
+    }
+
+    #[test]
+    fn a_sweep_starts_from_the_last_settled_voltages_and_lands_on_the_same_answer() {
+        let t = net(5, &[(0, 1, 0.2, 0.05), (0, 3, 0.2, 0.05), (1, 2, 0.3, 0.05), (3, 4, 0.3, 0.05)]);
+        let m = FlowModel::new(&t);
+        let next = [0.0, -3.2, 7.5, 2.1, -6.3];
+        let (mut warm, mut cold) = (AcState::default(), AcState::default());
+        m.sweep(&[0.0, -3.0, 8.0, 2.0, -6.0], 400.0, &mut warm);
+        m.sweep(&next, 400.0, &mut warm);
+        m.sweep(&next, 400.0, &mut cold);
+        assert!(warm.converged && cold.converged);
+        assert!(warm.iterations < cold.iterations, "warm {} cold {}", warm.iterations, cold.iterations);
+        for (w, c) in warm.voltage_pu.iter().zip(&cold.voltage_pu) {
+            assert!((w - c).abs() < 10.0 * SWEEP_TOLERANCE, "{:?} {:?}", warm.voltage_pu, cold.voltage_pu);
+        }
+        // A sweep that does not settle is not a start: the next one begins flat, as a new one.
+        m.sweep(&[0.0, -1e6, 0.0, -1e6, 0.0], 400.0, &mut warm);
+        assert!(!warm.converged);
+        m.sweep(&next, 400.0, &mut warm);
+        assert_eq!(warm.voltage_pu, cold.voltage_pu);
+        assert_eq!(warm.line_loss_kw, cold.line_loss_kw);
     }
 }
