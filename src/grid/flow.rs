@@ -358,14 +358,14 @@ impl FlowModel {
         dev.clear();
         dev.resize(m, 0.0);
         flows.branch_deviation_pu.clear();
+        // The flow up from position k (child → parent; export raises the child's voltage) is the
+        // line's flow times the line's up sign, which is the subtree sum by position: the same
+        // number (the sign is ±1), read in order instead of through node and line indices.
+        let up_kw = &flows.subtree;
         for range in &self.branches {
             let mut worst: f64 = 0.0;
             for k in range.clone() {
-                let v = self.order[k] as usize;
-                let e = self.parent_line[v] as usize;
-                // Export (child → parent) raises the child's voltage.
-                let up = self.up_sign[v] * flows.line_kw[e];
-                dev[k] = dev[self.pos_parent[k] as usize] + self.pos_r[k] * up * scale;
+                dev[k] = dev[self.pos_parent[k] as usize] + self.pos_r[k] * up_kw[k] * scale;
                 super::raise_max(&mut worst, dev[k].abs());
             }
             flows.branch_deviation_pu.push(worst);
