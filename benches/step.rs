@@ -7,9 +7,9 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use peergrid::market::registry::{default_params, RULES};
 use peergrid::market::{Clearing, MarketContext, OfferSource, Order, OrderBook};
-use peergrid::money::PricePerKwh;
-use peergrid::seed::{rng, Stream};
-use peergrid::tariff::StepPrices;
+use peergrid::base::money::PricePerKwh;
+use peergrid::base::seed::{rng, Stream};
+use peergrid::environment::tariff::StepPrices;
 use peergrid::testing;
 use rand::RngExt;
 use std::hint::black_box;

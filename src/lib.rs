@@ -1,45 +1,43 @@
 //! peergrid: a simulator of solar peer-to-peer energy trading in a smart grid.
 //!
 //! The simulation core is headless: a Bevy ECS [`App`](bevy::app::App) stepped one interval at a
-//! time. Every domain is a module exposing a `Plugin` and a public `SystemSet` that the others
-//! order against; [`sim::SimSystems`] chains them once. The binary (`src/main.rs`) only parses the
-//! command line and calls [`cli::main`].
+//! time. The module tree reads as the data flow, bottom to top; a module imports only from its
+//! own layer and the layers below it (`tests/architecture.rs` checks it):
+//!
+//! - [`base`]: time, money, seeds, input errors.
+//! - [`environment`]: weather, sun and PV, tariffs.
+//! - [`household`]: households, loads, batteries, the grid-only baseline.
+//! - [`grid`]: topology, power flows, line and voltage limits.
+//! - [`market`]: bids and asks, the trading rules and their registry.
+//! - [`settlement`]: payments between accounts.
+//! - [`ledger`]: the hash-chained record of every step's trades.
+//! - [`metrics`]: community totals per step and over the run.
+//! - [`scenario`]: the scenario file, its validation and the measured data it reads.
+//! - [`sim`]: the app, the order of the domains' sets, execution (pool and pacing).
+//! - [`output`]: staging folders, files and the HTML report.
+//! - `viz` (feature `viz`): the live map; the core never depends on it.
+//! - [`app`]: the commands (`run`, `compare`, `sweep`, ...) and the command line.
+//! - [`testing`]: small simulations built from scenario strings, for tests.
+//!
+//! The binary (`src/main.rs`) only calls [`app::cli::main`].
 
-pub mod ausgrid;
-pub mod baseline;
-pub mod battery;
-pub mod cli;
-pub mod compare;
-pub mod error;
-pub mod exposure;
-pub mod grid;
+pub mod base;
+pub mod environment;
 pub mod household;
-pub mod irradiance_csv;
-pub mod ledger;
-pub mod load;
+pub mod grid;
 pub mod market;
-pub mod metrics;
-pub mod money;
-pub mod output;
-pub mod pace;
-pub mod profile;
-pub mod report;
-pub mod run;
-pub mod scenario;
-pub mod seed;
 pub mod settlement;
-pub mod tariff;
+pub mod ledger;
+pub mod metrics;
+pub mod scenario;
 pub mod sim;
-pub mod solar;
-pub mod sweep;
-pub mod testing;
-pub mod time;
-pub mod tmy3;
-pub mod weather;
+pub mod output;
 /// The live map for workshops (`peergrid demo`), behind the `viz` feature: the core never
 /// depends on it.
 #[cfg(feature = "viz")]
 pub mod viz;
+pub mod app;
+pub mod testing;
 
-pub use error::InputError;
+pub use base::error::InputError;
 pub use scenario::Scenario;

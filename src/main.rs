@@ -1,4 +1,4 @@
 //! Thin binary: everything lives in the library.
 fn main() -> std::process::ExitCode {
-    peergrid::cli::main()
+    peergrid::app::cli::main()
 }

@@ -7,8 +7,8 @@
 
 use crate::household::{Household, HouseholdIds, Meter, MeterTotals};
 use crate::market::{Clearing, LossBearer, LossPolicy, Seller};
-use crate::money::Micros;
-use crate::time::SimClock;
+use crate::base::money::Micros;
+use crate::base::time::SimClock;
 use bevy::prelude::*;
 use std::fmt::Write as _;
 use std::fs::File;
@@ -121,7 +121,7 @@ impl Recorder {
         w.write_field(buf.as_bytes())
     }
 
-    fn write_step(&mut self, t: &StepTotals, time: &str, env: &crate::weather::Environment, clearing: &Clearing, bearer: LossBearer, ids: &[String]) -> csv::Result<()> {
+    fn write_step(&mut self, t: &StepTotals, time: &str, env: &crate::environment::weather::Environment, clearing: &Clearing, bearer: LossBearer, ids: &[String]) -> csv::Result<()> {
         let (w, b) = (&mut self.timeseries, &mut self.buf);
         Self::field(w, b, t.step)?;
         w.write_field(time)?;
@@ -233,15 +233,15 @@ pub fn sum_levels(clearing: Res<Clearing>, mut levels: ResMut<LevelTotals>) {
 pub fn record_step(
     clock: Res<SimClock>,
     clearing: Res<Clearing>,
-    env: Res<crate::weather::Environment>,
+    env: Res<crate::environment::weather::Environment>,
     ids: Res<HouseholdIds>,
     mut step: ResMut<StepTotals>,
     mut run: ResMut<RunTotals>,
-    prices: Res<crate::tariff::StepPrices>,
+    prices: Res<crate::environment::tariff::StepPrices>,
     losses: Option<Res<LossPolicy>>,
     lines: Option<Res<crate::grid::network::LineStats>>,
     recorder: Option<ResMut<Recorder>>,
-    mut households: Query<(&Household, &Meter, &mut MeterTotals, &mut crate::household::LossOfLoad, Option<&crate::battery::Battery>)>,
+    mut households: Query<(&Household, &Meter, &mut MeterTotals, &mut crate::household::LossOfLoad, Option<&crate::household::battery::Battery>)>,
 ) {
     let mut t = StepTotals { step: clock.step, ..Default::default() };
     for (_, m, mut total, mut lol, battery) in &mut households {

@@ -8,7 +8,7 @@
 //! ```
 
 use crate::market::registry;
-use crate::run::config;
+use crate::app::run::config;
 use crate::scenario::{Overrides, Scenario};
 use crate::sim::Simulation;
 use std::path::Path;
@@ -81,10 +81,10 @@ pub fn simulation_with_ledger(ron: &str, dir: Option<&Path>) -> Simulation {
 }
 
 /// Runs a scenario string through `peergrid run` into `dir` (which must not exist).
-pub fn run_into(ron: &str, dir: &Path) -> crate::run::Summary {
+pub fn run_into(ron: &str, dir: &Path) -> crate::app::run::Summary {
     let s = Arc::new(scenario(ron));
-    let opts = crate::run::RunOptions { out_dir: dir.to_path_buf(), force: false, threads: 2, progress: false, trace_step: None };
-    crate::run::run(s, &opts).unwrap_or_else(|e| panic!("run failed: {e}"))
+    let opts = crate::app::run::RunOptions { out_dir: dir.to_path_buf(), force: false, threads: 2, progress: false, trace_step: None };
+    crate::app::run::run(s, &opts).unwrap_or_else(|e| panic!("run failed: {e}"))
 }
 
 /// Runs a simulation to its end.

@@ -3,9 +3,9 @@
 
 use peergrid::market::registry::{default_params, RULES};
 use peergrid::market::{Clearing, MarketContext, OfferSource, Order, OrderBook, Seller};
-use peergrid::money::PricePerKwh;
-use peergrid::seed::{rng, Stream};
-use peergrid::tariff::StepPrices;
+use peergrid::base::money::PricePerKwh;
+use peergrid::base::seed::{rng, Stream};
+use peergrid::environment::tariff::StepPrices;
 use proptest::prelude::*;
 
 fn order_strategy(source: OfferSource) -> impl Strategy<Value = (f64, i64)> {

@@ -7,7 +7,7 @@
 use super::network::Network;
 use super::{GridTopology, Topology};
 use crate::scenario::Scenario;
-use crate::time::SimClock;
+use crate::base::time::SimClock;
 use bevy::prelude::*;
 use serde::Serialize;
 use std::path::PathBuf;

@@ -5,10 +5,10 @@
 use super::flow::{AcState, FlowModel, Flows};
 use super::limits::{Keep, Limiter, NodeOffer};
 use super::topology::Topology;
-use crate::baseline::BaselineExchange;
+use crate::household::baseline::BaselineExchange;
 use crate::household::{Household, Meter};
-use crate::pace::Pace;
-use crate::tariff::StepPrices;
+use crate::sim::exec::Pace;
+use crate::environment::tariff::StepPrices;
 use bevy::prelude::*;
 
 /// Default line-to-line voltage of the low-voltage network, V.

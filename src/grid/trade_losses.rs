@@ -19,10 +19,10 @@
 
 use super::flow::{FlowModel, Flows};
 use super::network::{LineStats, Network};
-use crate::battery::Battery;
+use crate::household::battery::Battery;
 use crate::household::{Household, Meter};
 use crate::market::{Clearing, Deliveries, Seller};
-use crate::tariff::StepPrices;
+use crate::environment::tariff::StepPrices;
 use bevy::prelude::*;
 
 /// Flows below this are treated as zero when forming loss factors, kW.

@@ -9,8 +9,8 @@ use super::encoding::{self, Hash, Header, State, Tx};
 use super::json::{self, GenesisInfo};
 use super::merkle;
 use super::validators::signing_key;
-use crate::pace::Pace;
-use crate::time::TimeFrame;
+use crate::sim::exec::Pace;
+use crate::base::time::TimeFrame;
 use ed25519_dalek::{Signer, SigningKey};
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -331,7 +331,7 @@ impl Writer {
         (self.result.head, self.result.genesis) = (genesis, genesis);
         if self.out.is_some() {
             let (l, off) = self.frame.zone.local(self.frame.start_utc);
-            json::write_genesis(&mut self.line, &header, &genesis, &crate::time::iso_with_offset(l, off), &info, &self.ids, &keys);
+            json::write_genesis(&mut self.line, &header, &genesis, &crate::base::time::iso_with_offset(l, off), &info, &self.ids, &keys);
             self.write_line();
         }
     }
@@ -361,7 +361,7 @@ impl Writer {
         }
         if self.out.is_some() {
             let (l, o) = self.frame.zone.local(self.frame.step_start_utc(b.step));
-            let time = crate::time::iso_with_offset(l, o);
+            let time = crate::base::time::iso_with_offset(l, o);
             self.line.clear();
             json::write_block(&mut self.line, &header, &hash, &self.ids[b.producer as usize], &time, &signature, &b.txs, &self.ids);
             self.write_line();

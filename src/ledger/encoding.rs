@@ -162,7 +162,7 @@ impl Tx {
 
 /// Rounds a decimal quantity (kWh or money units) to integer micro-units.
 pub fn to_micro(x: f64) -> i64 {
-    crate::money::round_to_i64(x * MICRO)
+    crate::base::money::round_to_i64(x * MICRO)
 }
 
 /// The decimal shown in JSON for micro-units (parses back to the same integer).

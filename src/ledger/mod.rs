@@ -15,10 +15,10 @@ pub mod validators;
 pub mod verify;
 
 use crate::household::{HouseholdEntities, Wallet};
-use crate::money::Micros;
+use crate::base::money::Micros;
 use crate::scenario::schema::StakeKind;
 use crate::settlement::{Accounts, PaymentKind, StepPayments, Treasury};
-use crate::time::SimClock;
+use crate::base::time::SimClock;
 use bevy::prelude::*;
 use encoding::{leaf_hash, to_micro, AccountRef, Hash, Header, State, Tx, TxKind};
 use json::GenesisInfo;
@@ -113,7 +113,7 @@ pub struct Ledger {
     /// The fund's balance as of the sealed blocks (what the chain's state shows).
     fund_sealed: i64,
     result: Option<chain::ChainResult>,
-    pace: crate::pace::Pace,
+    pace: crate::sim::exec::Pace,
 }
 
 impl Ledger {
@@ -123,7 +123,7 @@ impl Ledger {
         let n = ids.len();
         let info = GenesisInfo { scenario: scenario.name.clone(), seed: scenario.seed, witnesses: cfg.witnesses, stake: format!("{:?}", cfg.stake) };
         let dir = if cfg.write_jsonl { dir } else { None };
-        let pace = crate::pace::Pace::default();
+        let pace = crate::sim::exec::Pace::default();
         let chain = chain::Chain::start(scenario.seed, scenario.frame, ids.clone(), info, dir, pace.clone())?;
         Ok(Ledger {
             kwp_micro: scenario.households.iter().map(|h| h.pv.map(|p| to_micro(p.kwp).max(0) as u64).unwrap_or(0)).collect(),
@@ -144,8 +144,8 @@ impl Ledger {
     }
 
     /// The count of the step's parallel regions that this ledger's hashing steps aside for: the
-    /// simulation that keeps the ledger opens its regions on it (`crate::pace`).
-    pub fn pace(&self) -> crate::pace::Pace {
+    /// simulation that keeps the ledger opens its regions on it (`crate::sim::exec`).
+    pub fn pace(&self) -> crate::sim::exec::Pace {
         self.pace.clone()
     }
 

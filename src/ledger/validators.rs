@@ -11,7 +11,7 @@
 //! They come from the scenario seed so runs are reproducible; in this simulation anyone who knows
 //! the seed could sign, so signatures show that a re-hashed chain is caught, not real security.
 
-use crate::seed::{rng, Stream};
+use crate::base::seed::{rng, Stream};
 use ed25519_dalek::SigningKey;
 use rand::RngExt;
 use sha2::{Digest, Sha256};

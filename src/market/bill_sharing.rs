@@ -9,7 +9,7 @@
 use super::pool::{clear_at_tariff, micro, PoolPrices};
 use super::registry::RuleInfo;
 use super::{Clearing, MarketContext, OrderBook, TradingRule};
-use crate::money::PricePerKwh;
+use crate::base::money::PricePerKwh;
 use rand_chacha::ChaCha8Rng;
 
 pub static RULE: RuleInfo = RuleInfo {

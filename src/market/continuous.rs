@@ -77,8 +77,8 @@ impl TradingRule for Continuous {
 mod tests {
     use super::*;
     use crate::market::OfferSource;
-    use crate::money::PricePerKwh;
-    use crate::tariff::StepPrices;
+    use crate::base::money::PricePerKwh;
+    use crate::environment::tariff::StepPrices;
 
     #[test]
     fn resting_price_and_priority() {
@@ -86,7 +86,7 @@ mod tests {
         let mut book = OrderBook { bids: vec![o(1, 1.0, 30), o(2, 1.0, 25)], asks: vec![o(3, 1.5, 10)] };
         let mut out = Clearing::default();
         let ctx = MarketContext { step: 0, prices: StepPrices::default(), locality: None, preferences: None, communities: None };
-        Continuous::default().clear(&mut book, &ctx, &mut crate::seed::rng(5, crate::seed::Stream::Market, 0), &mut out);
+        Continuous::default().clear(&mut book, &ctx, &mut crate::base::seed::rng(5, crate::base::seed::Stream::Market, 0), &mut out);
         let total: f64 = out.trades.iter().map(|t| t.kwh).sum();
         assert!((total - 1.5).abs() < 1e-12, "all supply trades: {:?}", out.trades);
         for t in &out.trades {

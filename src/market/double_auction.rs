@@ -11,7 +11,7 @@
 
 use super::registry::{ParamInfo, RuleInfo};
 use super::{Clearing, MarketContext, Order, OrderBook, Trade, TradingRule, MIN_TRADE_KWH};
-use crate::money::PricePerKwh;
+use crate::base::money::PricePerKwh;
 use rand_chacha::ChaCha8Rng;
 use std::cmp::Ordering;
 
@@ -97,7 +97,7 @@ impl TradingRule for DoubleAuction {
 mod tests {
     use super::*;
     use crate::market::OfferSource;
-    use crate::tariff::StepPrices;
+    use crate::environment::tariff::StepPrices;
 
     fn order(household: u32, kwh: f64, price: i64) -> Order {
         Order { household, kwh, limit: PricePerKwh(price), source: OfferSource::Pv }
@@ -107,7 +107,7 @@ mod tests {
         let mut book = OrderBook { bids, asks };
         let mut out = Clearing::default();
         let ctx = MarketContext { step: 0, prices: StepPrices::default(), locality: None, preferences: None, communities: None };
-        DoubleAuction { k }.clear(&mut book, &ctx, &mut crate::seed::rng(0, crate::seed::Stream::Market, 0), &mut out);
+        DoubleAuction { k }.clear(&mut book, &ctx, &mut crate::base::seed::rng(0, crate::base::seed::Stream::Market, 0), &mut out);
         out
     }
 
@@ -140,7 +140,7 @@ mod tests {
             v
         };
         let (want_bids, want_asks) = (sorted(bids.clone(), bid_order), sorted(asks.clone(), ask_order));
-        let mut r = crate::seed::rng(7, crate::seed::Stream::Market, 0);
+        let mut r = crate::base::seed::rng(7, crate::base::seed::Stream::Market, 0);
         for _ in 0..20 {
             use rand::seq::SliceRandom;
             let (mut b, mut a) = (bids.clone(), asks.clone());

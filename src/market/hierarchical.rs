@@ -9,7 +9,7 @@
 use super::double_auction::match_merit_order_at;
 use super::registry::{ParamInfo, RuleInfo};
 use super::{Clearing, MarketContext, Order, OrderBook, Trade, TradingRule, MIN_TRADE_KWH};
-use crate::money::PricePerKwh;
+use crate::base::money::PricePerKwh;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 
@@ -84,7 +84,7 @@ pub struct CommunityEvents {
 /// communities the market sees. Reads `SimClock`; writes `CommunityEvents`, `CommunityPaths`,
 /// `MarketCommunities`. Runs in `SimSystems::Orders`, before clearing.
 pub fn apply_community_events(
-    clock: bevy::prelude::Res<crate::time::SimClock>,
+    clock: bevy::prelude::Res<crate::base::time::SimClock>,
     mut pending: bevy::prelude::ResMut<CommunityEvents>,
     mut paths: bevy::prelude::ResMut<CommunityPaths>,
     mut market: bevy::prelude::ResMut<super::MarketCommunities>,
@@ -182,7 +182,7 @@ impl TradingRule for Hierarchical {
 mod tests {
     use super::*;
     use crate::market::OfferSource;
-    use crate::tariff::StepPrices;
+    use crate::environment::tariff::StepPrices;
     use std::sync::Arc;
 
     #[test]
@@ -201,7 +201,7 @@ mod tests {
         let o = |h, kwh, p| Order { household: h, kwh, limit: PricePerKwh(p), source: OfferSource::Pv };
         let mut book = OrderBook { bids: vec![o(1, 1.0, 300_000), o(2, 2.0, 250_000)], asks: vec![o(0, 2.0, 100_000)] };
         let mut out = Clearing::default();
-        Hierarchical { k: 0.5 }.clear(&mut book, &ctx, &mut crate::seed::rng(1, crate::seed::Stream::Market, 0), &mut out);
+        Hierarchical { k: 0.5 }.clear(&mut book, &ctx, &mut crate::base::seed::rng(1, crate::base::seed::Stream::Market, 0), &mut out);
         let got: Vec<_> = out.trades.iter().map(|t| (t.buyer, t.kwh, t.price.0)).collect();
         assert_eq!(got, vec![(1, 1.0, 200_000), (2, 1.0, 175_000)]);
         assert_eq!(out.kwh_by_level, vec![0.0, 1.0, 1.0], "whole community, feeder, street");

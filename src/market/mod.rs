@@ -19,12 +19,12 @@ pub mod sdr;
 pub mod transport;
 pub mod zones;
 
-use crate::battery::{Battery, BatteryMarketPolicy};
+use crate::household::battery::{Battery, BatteryMarketPolicy};
 use crate::household::{Household, HouseholdIds, Meter};
-use crate::money::PricePerKwh;
-use crate::seed::{rng, Stream};
-use crate::tariff::StepPrices;
-use crate::time::SimClock;
+use crate::base::money::PricePerKwh;
+use crate::base::seed::{rng, Stream};
+use crate::environment::tariff::StepPrices;
+use crate::base::time::SimClock;
 use bevy::prelude::*;
 use rand_chacha::ChaCha8Rng;
 
@@ -299,7 +299,7 @@ pub fn submit_orders(
         if m.deficit_kwh <= MIN_TRADE_KWH && m.surplus_kwh <= MIN_TRADE_KWH && m.battery_offer_kwh <= MIN_TRADE_KWH {
             continue;
         }
-        let (bid, ask) = bidding.limits(&prices, |side| crate::seed::keyed_unit(key, h.index as u64 * 2 + side));
+        let (bid, ask) = bidding.limits(&prices, |side| crate::base::seed::keyed_unit(key, h.index as u64 * 2 + side));
         let bid = ceiling.map_or(bid, |c| bid.min(c.0));
         if m.deficit_kwh > MIN_TRADE_KWH {
             book.bids.push(Order { household: h.index, kwh: m.deficit_kwh, limit: bid, source: OfferSource::Pv });

@@ -12,7 +12,7 @@
 
 use super::registry::{ParamInfo, RuleInfo};
 use super::{Clearing, MarketContext, Order, OrderBook, Trade, TradingRule, MIN_TRADE_KWH};
-use crate::money::PricePerKwh;
+use crate::base::money::PricePerKwh;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
@@ -164,7 +164,7 @@ mod tests {
     use crate::grid::generate::{generate, LayoutParams};
     use crate::market::{OfferSource, Seller};
     use crate::scenario::schema::{Layout, NodeKind};
-    use crate::tariff::StepPrices;
+    use crate::environment::tariff::StepPrices;
     use std::sync::Arc;
 
     #[test]
@@ -191,7 +191,7 @@ mod tests {
         let mut book = OrderBook { bids: vec![o(5, 1.0, 300)], asks: vec![o(1, 1.0, 60), o(6, 1.0, 60)] };
         let ctx = MarketContext { step: 0, prices: StepPrices { import: PricePerKwh(300), export: PricePerKwh(60), connected: true }, locality: Some(locality), preferences: None, communities: None };
         let mut out = Clearing::default();
-        Nearest { alpha: 0.5, ..Default::default() }.clear(&mut book, &ctx, &mut crate::seed::rng(1, crate::seed::Stream::Market, 0), &mut out);
+        Nearest { alpha: 0.5, ..Default::default() }.clear(&mut book, &ctx, &mut crate::base::seed::rng(1, crate::base::seed::Stream::Market, 0), &mut out);
         assert_eq!(out.trades.len(), 1);
         assert_eq!(out.trades[0].seller, Seller::Household { index: 6, source: OfferSource::Pv });
         assert_eq!(out.trades[0].price, PricePerKwh(180));

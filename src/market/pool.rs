@@ -8,7 +8,7 @@
 //! out of the pool; the price is recomputed without them until no order is excluded.
 
 use super::{Clearing, Order, OrderBook, PoolSale, Trade, MIN_TRADE_KWH};
-use crate::money::PricePerKwh;
+use crate::base::money::PricePerKwh;
 
 /// Rounds of excluding incompatible orders before giving up on the remaining ones.
 const MAX_EXCLUSION_ROUNDS: usize = 8;

@@ -28,7 +28,7 @@ use super::nearest::Locality;
 use super::registry::{ParamInfo, RuleInfo};
 use super::transport::Transport;
 use super::{Clearing, MarketContext, OfferSource, Order, OrderBook, Trade, TradingRule, MIN_TRADE_KWH};
-use crate::money::PricePerKwh;
+use crate::base::money::PricePerKwh;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -260,7 +260,7 @@ impl Preference {
 mod tests {
     use super::*;
     use crate::market::Seller;
-    use crate::tariff::StepPrices;
+    use crate::environment::tariff::StepPrices;
 
     fn order(household: u32, kwh: f64, price: i64, source: OfferSource) -> Order {
         Order { household, kwh, limit: PricePerKwh(price), source }
@@ -275,7 +275,7 @@ mod tests {
             communities: None,
         };
         let mut out = Clearing::default();
-        Preference::default().clear(&mut OrderBook { bids, asks }, &ctx, &mut crate::seed::rng(1, crate::seed::Stream::Market, 0), &mut out);
+        Preference::default().clear(&mut OrderBook { bids, asks }, &ctx, &mut crate::base::seed::rng(1, crate::base::seed::Stream::Market, 0), &mut out);
         out.trades
     }
 

@@ -21,7 +21,7 @@
 //!   outside its street (feeder fee) or feeder (cross-feeder fee), by the sellers' sales.
 
 use super::{Clearing, MarketContext, Order, OrderBook, Seller, TradingRule, MIN_TRADE_KWH};
-use crate::money::PricePerKwh;
+use crate::base::money::PricePerKwh;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 
@@ -205,7 +205,7 @@ mod tests {
     use super::*;
     use crate::market::double_auction::DoubleAuction;
     use crate::market::{OfferSource, PoolSale, Trade};
-    use crate::tariff::StepPrices;
+    use crate::environment::tariff::StepPrices;
 
     fn paths() -> Vec<Vec<String>> {
         // h0, h1 on street f1/l1; h2 on f1/l2; h3 on f2/l1.
@@ -239,7 +239,7 @@ mod tests {
         let ctx = MarketContext { step: 0, prices: StepPrices::default(), locality: None, preferences: None, communities: None };
         let (mut out, z) = (Clearing::default(), zf(10, 20, 60));
         let mut rule = DoubleAuction { k: 0.5 };
-        clear_by_zone(&mut rule, &book, &ctx, &mut crate::seed::rng(0, crate::seed::Stream::Market, 0), &mut out, &z, &mut ZoneScratch::default());
+        clear_by_zone(&mut rule, &book, &ctx, &mut crate::base::seed::rng(0, crate::base::seed::Stream::Market, 0), &mut out, &z, &mut ZoneScratch::default());
         charge_fees(&mut out, &z);
         assert_eq!(out.trades.len(), 1);
         let t = out.trades[0];

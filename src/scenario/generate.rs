@@ -3,8 +3,8 @@
 
 use super::schema::*;
 use super::validate::{check_battery, check_id, check_pv, Bound, Validator};
-use crate::load::default_annual_kwh;
-use crate::seed::{rng, Stream};
+use crate::household::load::default_annual_kwh;
+use crate::base::seed::{rng, Stream};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
@@ -125,8 +125,8 @@ fn load_draft(v: &mut Validator, at: &str, load: &LoadSpec) -> LoadDraft {
             }
             v.range(&format!("{at}.load_day_shift"), *load_day_shift as f64, Bound::Incl(-MAX_DAY_SHIFT), Bound::Incl(MAX_DAY_SHIFT), "days");
             v.range(&format!("{at}.load_variation"), *load_variation, Bound::Incl(0.0), Bound::Incl(1.0), "(standard deviation of a daily factor)");
-            let meter_offset = match crate::time::Zone::parse(meter_utc_offset) {
-                Ok(crate::time::Zone::Fixed(off)) => off,
+            let meter_offset = match crate::base::time::Zone::parse(meter_utc_offset) {
+                Ok(crate::base::time::Zone::Fixed(off)) => off,
                 Ok(_) => {
                     v.err(&format!("{at}.meter_utc_offset"), format!("`{meter_utc_offset}`: Ausgrid meters keep one offset all year; give it as +HH:MM"));
                     chrono::FixedOffset::east_opt(0).expect("zero offset is valid")

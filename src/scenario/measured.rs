@@ -4,10 +4,10 @@
 
 use super::generate::AusgridDraft;
 use super::schema::ControlledLoad;
-use crate::ausgrid::{self, Category, Mapping, Measured, SLOTS_PER_DAY};
-use crate::profile::ProfileSeries;
-use crate::seed::{rng, Stream};
-use crate::time::TimeFrame;
+use crate::scenario::data::ausgrid::{self, Category, Mapping, Measured, SLOTS_PER_DAY};
+use crate::scenario::data::profile::ProfileSeries;
+use crate::base::seed::{rng, Stream};
+use crate::base::time::TimeFrame;
 use rand_distr::{Distribution, Normal};
 
 /// Days in the year an annual consumption refers to.
@@ -129,7 +129,7 @@ fn vary_by_day(load_kwh: &mut [f64], frame: &TimeFrame, sd: f64, seed: u64, inde
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::time::Zone;
+    use crate::base::time::Zone;
     use chrono::{TimeZone, Utc};
 
     #[test]

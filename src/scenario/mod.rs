@@ -1,20 +1,21 @@
 //! Scenario files: parse (RON), validate (every problem named with its file and field or
 //! line:column, and the allowed range), and resolve into a [`Scenario`] ready to simulate.
 
+pub mod data;
 pub mod generate;
 mod measured;
 pub mod schema;
 mod set;
 mod validate;
 
-use crate::error::{InputError, InputErrors, Location};
+use crate::base::error::{InputError, InputErrors, Location};
 use crate::grid::generate::{generate as generate_layout, LayoutParams};
 use crate::grid::topology::{Line, Node, Topology};
 use crate::market::registry::{self, RuleInfo};
-use crate::money::PricePerKwh;
-use crate::profile::{read_profile_file, ProfileTable};
-use crate::tariff::{GridConnection, TouWindow};
-use crate::time::{parse_local, TimeFrame, Zone};
+use crate::base::money::PricePerKwh;
+use crate::scenario::data::profile::{read_profile_file, ProfileTable};
+use crate::environment::tariff::{GridConnection, TouWindow};
+use crate::base::time::{parse_local, TimeFrame, Zone};
 use petgraph::graph::NodeIndex;
 use schema::*;
 use sha2::{Digest, Sha256};
@@ -164,11 +165,11 @@ pub struct Scenario {
     pub loss_bearer: crate::market::LossBearer,
     pub profiles: Arc<ProfileTable>,
     /// Measured daily solar exposure for every local date of the run (`DailyExposure` weather).
-    pub daily_exposure: Option<Arc<crate::exposure::DailyExposure>>,
+    pub daily_exposure: Option<Arc<crate::scenario::data::exposure::DailyExposure>>,
     /// The typical meteorological year of `Tmy3` weather.
-    pub typical_year: Option<Arc<crate::tmy3::TypicalYear>>,
+    pub typical_year: Option<Arc<crate::scenario::data::tmy3::TypicalYear>>,
     /// The series of `Measured` weather.
-    pub irradiance: Option<Arc<crate::irradiance_csv::IrradianceSeries>>,
+    pub irradiance: Option<Arc<crate::scenario::data::irradiance_csv::IrradianceSeries>>,
     /// The ledger's settings; `None` when the ledger is off.
     pub ledger: Option<crate::ledger::LedgerConfig>,
     /// Which files a run writes.
@@ -438,21 +439,21 @@ fn resolve_events(v: &mut validate::Validator, events: &[EventSpec], ids: &[Stri
 }
 
 /// Reads measured daily exposure and covers every local date of the run with it.
-fn load_exposure(weather: &WeatherSpec, base_dir: &Path, frame: &TimeFrame, v: &mut validate::Validator) -> Option<crate::exposure::DailyExposure> {
+fn load_exposure(weather: &WeatherSpec, base_dir: &Path, frame: &TimeFrame, v: &mut validate::Validator) -> Option<crate::scenario::data::exposure::DailyExposure> {
     let WeatherSpec::DailyExposure { files } = weather else { return None };
-    let mut data = crate::exposure::DailyExposure::new();
+    let mut data = crate::scenario::data::exposure::DailyExposure::new();
     for (year, file) in files {
         let full = base_dir.join(file);
-        if let Err(e) = crate::exposure::read_year(&full, *year, &mut data) {
+        if let Err(e) = crate::scenario::data::exposure::read_year(&full, *year, &mut data) {
             report_data_error(v, &format!("weather.files[{year}]"), "solar exposure file", e);
         }
     }
     let first = frame.zone.local(frame.start_utc).0.date();
     let last = frame.zone.local(frame.step_start_utc(frame.total_steps.saturating_sub(1))).0.date();
-    match crate::exposure::cover(&data, first, last) {
+    match crate::scenario::data::exposure::cover(&data, first, last) {
         Ok(days) => Some(days),
         Err(missing) if !data.is_empty() || files.is_empty() => {
-            v.err("weather.files", format!("no measured exposure within {} days of {missing} (the run covers {first} to {last})", crate::exposure::MAX_FILL_DAYS));
+            v.err("weather.files", format!("no measured exposure within {} days of {missing} (the run covers {first} to {last})", crate::scenario::data::exposure::MAX_FILL_DAYS));
             None
         }
         Err(_) => None, // the files' own errors are reported above
@@ -463,9 +464,9 @@ fn load_exposure(weather: &WeatherSpec, base_dir: &Path, frame: &TimeFrame, v: &
 /// irradiance disagree).
 const TMY3_LOCATION_TOLERANCE_DEG: f64 = 1.0;
 
-fn load_typical_year(weather: &WeatherSpec, location: &schema::LocationSpec, base_dir: &Path, v: &mut validate::Validator) -> Option<crate::tmy3::TypicalYear> {
+fn load_typical_year(weather: &WeatherSpec, location: &schema::LocationSpec, base_dir: &Path, v: &mut validate::Validator) -> Option<crate::scenario::data::tmy3::TypicalYear> {
     let WeatherSpec::Tmy3 { file } = weather else { return None };
-    match crate::tmy3::TypicalYear::read(&base_dir.join(file)) {
+    match crate::scenario::data::tmy3::TypicalYear::read(&base_dir.join(file)) {
         Ok(y) => {
             if (y.latitude_deg - location.latitude_deg).abs() > TMY3_LOCATION_TOLERANCE_DEG || (y.longitude_deg - location.longitude_deg).abs() > TMY3_LOCATION_TOLERANCE_DEG {
                 v.err("location", format!("the TMY3 station {} is at latitude {}, longitude {}: set the scenario's location to the station's (within {TMY3_LOCATION_TOLERANCE_DEG}°)", y.station, y.latitude_deg, y.longitude_deg));
@@ -479,9 +480,9 @@ fn load_typical_year(weather: &WeatherSpec, location: &schema::LocationSpec, bas
     }
 }
 
-fn load_irradiance(weather: &WeatherSpec, base_dir: &Path, frame: &TimeFrame, v: &mut validate::Validator) -> Option<crate::irradiance_csv::IrradianceSeries> {
+fn load_irradiance(weather: &WeatherSpec, base_dir: &Path, frame: &TimeFrame, v: &mut validate::Validator) -> Option<crate::scenario::data::irradiance_csv::IrradianceSeries> {
     let WeatherSpec::Measured { file } = weather else { return None };
-    match crate::irradiance_csv::IrradianceSeries::read(&base_dir.join(file), &frame.zone) {
+    match crate::scenario::data::irradiance_csv::IrradianceSeries::read(&base_dir.join(file), &frame.zone) {
         Ok(series) => {
             let (first, end) = series.span();
             let (run_start, run_end) = (frame.start_utc, frame.step_start_utc(frame.total_steps));
@@ -510,8 +511,8 @@ fn report_data_error(v: &mut validate::Validator, field: &str, what: &str, e: In
 /// Reads every profile file once and resolves each household's load source.
 fn load_profiles(specs: &[generate::HouseDraft], base_dir: &Path, frame: &TimeFrame, seed: u64, v: &mut validate::Validator) -> (ProfileTable, Vec<LoadDef>) {
     let steps = frame.total_steps;
-    let mut files: HashMap<PathBuf, Option<crate::profile::ProfileFile>> = HashMap::new();
-    let mut measured: HashMap<(PathBuf, Option<u32>), Option<crate::ausgrid::Measured>> = HashMap::new();
+    let mut files: HashMap<PathBuf, Option<crate::scenario::data::profile::ProfileFile>> = HashMap::new();
+    let mut measured: HashMap<(PathBuf, Option<u32>), Option<crate::scenario::data::ausgrid::Measured>> = HashMap::new();
     let mut table = ProfileTable::default();
     let mut loads = Vec::with_capacity(specs.len());
     for (index, h) in specs.iter().enumerate() {
@@ -535,7 +536,7 @@ fn load_profiles(specs: &[generate::HouseDraft], base_dir: &Path, frame: &TimeFr
             }
             generate::LoadDraft::Ausgrid(d) => {
                 let full = base_dir.join(&d.file);
-                let data = measured.entry((full.clone(), d.customer)).or_insert_with(|| crate::ausgrid::read(&full, d.customer).map_err(|e| report_data_error(v, &format!("{}.load.file", h.path), "Ausgrid file", e)).ok());
+                let data = measured.entry((full.clone(), d.customer)).or_insert_with(|| crate::scenario::data::ausgrid::read(&full, d.customer).map_err(|e| report_data_error(v, &format!("{}.load.file", h.path), "Ausgrid file", e)).ok());
                 if let Some(data) = data {
                     match measured::series(d, data, h.pv.as_ref().map(|p| p.kwp), frame, seed, index as u64) {
                         Ok(series) => table.series.push(series),

@@ -1,5 +1,5 @@
 use super::*;
-use crate::error::Location;
+use crate::base::error::Location;
 use crate::testing::STREET;
 
 fn errors(text: &str) -> Vec<InputError> {
@@ -135,6 +135,6 @@ fn network_fees_must_not_decrease_outwards_and_loss_bearer_is_named() {
     let e = errors(&with("market: (loss_bearer: Nobody),"));
     assert!(e[0].to_string().contains("Nobody"), "{}", e[0]);
     let s = crate::testing::scenario(&with("network: (fees: (same_street_per_kwh: 0.01, across_feeders_per_kwh: 0.04)),\n    market: (loss_bearer: Shared),"));
-    assert_eq!(s.network_fees.same_feeder, crate::money::PricePerKwh(10_000), "an unset fee is the next inner one");
+    assert_eq!(s.network_fees.same_feeder, crate::base::money::PricePerKwh(10_000), "an unset fee is the next inner one");
     assert_eq!(s.loss_bearer, crate::market::LossBearer::Shared);
 }

@@ -2,7 +2,7 @@
 //! the allowed range, and all problems are reported together.
 
 use super::schema::*;
-use crate::error::{InputError, InputErrors};
+use crate::base::error::{InputError, InputErrors};
 use crate::market::registry::RuleInfo;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -206,7 +206,7 @@ pub fn check_rule_params(v: &mut Validator, rule: &RuleInfo, given: &BTreeMap<St
 /// Checks the ledger section and resolves it (`None` when disabled).
 pub fn check_ledger(v: &mut Validator, l: &LedgerSpec, ids: &[String]) -> Option<crate::ledger::LedgerConfig> {
     use crate::ledger::{validators::Fault, FeePolicy, LedgerConfig, TreasuryConfig, PPM};
-    use crate::money::Micros;
+    use crate::base::money::Micros;
     if !l.enabled {
         return None;
     }

@@ -25,7 +25,7 @@ use std::path::PathBuf;
 
 pub use sim_view::{DemoSim, View};
 
-pub use crate::cli::DemoSpeed as Speed;
+pub use crate::app::cli::DemoSpeed as Speed;
 
 /// How to start the demo (from `peergrid demo`).
 #[derive(Debug, Clone)]

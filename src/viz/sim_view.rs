@@ -1,7 +1,7 @@
 //! The simulation the demo drives, and the snapshot of it that the screen shows.
 
-use crate::baseline::BaselineExchange;
-use crate::battery::Battery;
+use crate::household::baseline::BaselineExchange;
+use crate::household::battery::Battery;
 use crate::household::{Household, Meter, Wallet};
 use crate::ledger::chain::BlockInfo;
 use crate::market::registry::{self, RuleInfo};
@@ -9,8 +9,8 @@ use crate::market::{ActiveRule, Clearing, Seller};
 use crate::metrics::{RunTotals, StepTotals};
 use crate::scenario::{Overrides, Scenario};
 use crate::sim::{SimConfig, Simulation};
-use crate::time::SimClock;
-use crate::weather::Environment;
+use crate::base::time::SimClock;
+use crate::environment::weather::Environment;
 use bevy::prelude::*;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};

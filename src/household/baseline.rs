@@ -5,10 +5,10 @@
 //! `grid-only` rule computes (a test checks the bills agree to the micro-unit), at a fraction of
 //! the cost, since weather, PV and load noise are not drawn twice.
 
-use crate::battery::{own_use, Battery};
+use crate::household::battery::{own_use, Battery};
 use crate::household::{Meter, Wallet};
-use crate::money::Micros;
-use crate::tariff::StepPrices;
+use crate::base::money::Micros;
+use crate::environment::tariff::StepPrices;
 use bevy::prelude::*;
 
 /// A household's grid-only baseline over the run, as results report it (assembled from its

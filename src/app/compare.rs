@@ -8,8 +8,8 @@
 //! every household saves the same. It is undefined (empty) only when every saving is 0.
 
 use crate::market::registry::RuleInfo;
-use crate::output::Staging;
-use crate::run::{config, simulate, summarise, RunError, Summary};
+use crate::output::staging::Staging;
+use crate::app::run::{config, simulate, summarise, RunError, Summary};
 use crate::scenario::{Overrides, Scenario};
 use crate::sim::Simulation;
 use rayon::prelude::*;
@@ -158,7 +158,7 @@ pub fn compare(opts: &CompareOptions) -> Result<Table, RunError> {
         .collect();
     let staging = Staging::create(&opts.out_dir).map_err(|e| RunError::Failed(format!("cannot create the output folder: {e}")))?;
     write_csv(&staging.path().join("compare.csv"), &table).map_err(|e| RunError::Failed(format!("writing compare.csv: {e}")))?;
-    let html = crate::report::compare_html(&base.name, &table).map_err(|e| RunError::Failed(format!("writing report.html: {e}")))?;
+    let html = crate::output::report::compare_html(&base.name, &table).map_err(|e| RunError::Failed(format!("writing report.html: {e}")))?;
     std::fs::write(staging.path().join("report.html"), html).map_err(|e| RunError::Failed(format!("writing report.html: {e}")))?;
     staging.commit().map_err(|e| RunError::Failed(format!("moving results into place: {e}")))?;
     Ok(table)

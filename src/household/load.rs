@@ -111,7 +111,7 @@ pub fn season_factor(month: u32, latitude_deg: f64) -> f64 {
 #[derive(Component, Debug, Clone, Copy)]
 pub enum LoadSource {
     Archetype { kind: Archetype, annual_kwh: f64, shift_hours: f64 },
-    /// Row of [`crate::profile::ProfileTable`]; the profile also gives PV.
+    /// Row of [`crate::scenario::data::profile::ProfileTable`]; the profile also gives PV.
     Profile { series: usize },
 }
 
@@ -236,7 +236,7 @@ mod tests {
     #[test]
     fn drawing_ahead_gives_the_step_by_step_multipliers() {
         let step = NoiseStep::new(0.25);
-        let new = |i| LoadNoise::new(crate::seed::rng(7, crate::seed::Stream::Load, i)).0;
+        let new = |i| LoadNoise::new(crate::base::seed::rng(7, crate::base::seed::Stream::Load, i)).0;
         let mut one_by_one: Vec<LoadNoise> = (0..3).map(new).collect();
         let mut batched: Vec<LoadNoise> = (0..3).map(new).collect();
         let mut ahead = NoiseAhead::default();
@@ -249,7 +249,7 @@ mod tests {
 
     #[test]
     fn noise_has_mean_one() {
-        let (mut n, shift) = LoadNoise::new(crate::seed::rng(1, crate::seed::Stream::Load, 0));
+        let (mut n, shift) = LoadNoise::new(crate::base::seed::rng(1, crate::base::seed::Stream::Load, 0));
         assert!(shift.abs() <= MAX_SHIFT_HOURS);
         let mean = (0..200_000).map(|_| n.next_multiplier(&NoiseStep::new(0.25))).sum::<f64>() / 200_000.0;
         assert!((mean - 1.0).abs() < 0.03, "{mean}");

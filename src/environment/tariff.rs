@@ -1,7 +1,7 @@
 //! Grid prices per step: flat or time-of-use tariffs, or an island's reference prices.
 
-use crate::money::PricePerKwh;
-use crate::time::SimClock;
+use crate::base::money::PricePerKwh;
+use crate::base::time::SimClock;
 use bevy::prelude::*;
 
 /// A time-of-use window in local time (`from_hour` inclusive, `to_hour` exclusive, may wrap).

@@ -1,7 +1,7 @@
 //! Per-household profiles from a tidy CSV `household,step,load_kwh,pv_kwh` (one row per
 //! household per step), so measured data or a paper's worked example can be replayed exactly.
 
-use crate::error::{InputError, Location};
+use crate::base::error::{InputError, Location};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

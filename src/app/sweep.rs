@@ -15,10 +15,10 @@
 //! )
 //! ```
 
-use crate::compare::{run_kpis, KPIS};
-use crate::error::{InputError, InputErrors, Location};
-use crate::output::Staging;
-use crate::run::RunError;
+use crate::app::compare::{run_kpis, KPIS};
+use crate::base::error::{InputError, InputErrors, Location};
+use crate::output::staging::Staging;
+use crate::app::run::RunError;
 use crate::scenario::{FieldSet, Overrides, Scenario};
 use rayon::prelude::*;
 use serde::Deserialize;

@@ -1,9 +1,9 @@
 //! Measured daily global solar exposure (kWh/m²/day), as the Bureau of Meteorology publishes it
 //! per station and year: a header of month names and a row per day of the month (1..31), empty
 //! where the day does not exist or was not measured. It scales the clear-sky model day by day
-//! (see [`crate::weather`]), instead of the stochastic weather.
+//! (see [`crate::environment::weather`]), instead of the stochastic weather.
 
-use crate::error::{InputError, Location};
+use crate::base::error::{InputError, Location};
 use chrono::{Duration, NaiveDate};
 use std::collections::BTreeMap;
 use std::path::Path;

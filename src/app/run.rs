@@ -1,16 +1,16 @@
 //! `peergrid run`: simulates the scenario with its rule (and, in the same pass, the grid-only
 //! baseline of every household), then writes the results atomically.
 
-use crate::error::InputErrors;
+use crate::base::error::InputErrors;
 use crate::household::Wallet;
 use crate::ledger::Ledger;
 use crate::market::registry::RuleInfo;
 use crate::metrics::{Recorder, RunTotals};
-use crate::money::Micros;
-use crate::output::{write_file, Staging};
+use crate::base::money::Micros;
+use crate::output::staging::{write_file, Staging};
 use crate::scenario::{LoadDef, Scenario};
 use crate::sim::{HouseholdResult, SimConfig, Simulation};
-use crate::time::iso_with_offset;
+use crate::base::time::iso_with_offset;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -186,7 +186,7 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
     }
     if let Some(step) = opts.trace_step.filter(|&n| n >= scenario.frame.total_steps) {
         let message = format!("--trace-step {step}: the run has {} steps (0 to {})", scenario.frame.total_steps, scenario.frame.total_steps.saturating_sub(1));
-        return Err(RunError::Input(InputErrors(vec![crate::error::InputError::file(&scenario.file, message)])));
+        return Err(RunError::Input(InputErrors(vec![crate::base::error::InputError::file(&scenario.file, message)])));
     }
     let started = Instant::now();
     let staging = Staging::create(&opts.out_dir).map_err(failed("cannot create the output folder"))?;
@@ -249,7 +249,7 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
     write_lines(dir, &scenario, &main_out.lines).map_err(failed("writing lines.csv"))?;
     let json = serde_json::to_vec_pretty(&summary).map_err(|e| RunError::Failed(e.to_string()))?;
     write_file(dir, "summary.json", &json).map_err(failed("writing summary.json"))?;
-    crate::report::write_run_report(dir).map_err(|e| RunError::Failed(format!("writing report.html: {e}")))?;
+    crate::output::report::write_run_report(dir).map_err(|e| RunError::Failed(format!("writing report.html: {e}")))?;
     staging.commit().map_err(failed("moving results into place"))?;
     Ok(summary)
 }

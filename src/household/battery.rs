@@ -10,7 +10,7 @@
 //! ΔSoC = Σcharge·η_c − Σdischarge/η_d with η_c = η_d = √(round-trip efficiency).
 
 use crate::household::Meter;
-use crate::money::PricePerKwh;
+use crate::base::money::PricePerKwh;
 use crate::scenario::BatterySpec;
 use bevy::prelude::*;
 

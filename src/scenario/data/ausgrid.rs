@@ -14,8 +14,8 @@
 //! the reader takes it as a fixed UTC offset (by default +10:00, Australian Eastern Standard
 //! Time), so a scenario in `Australia/Sydney` gets the right half hours across its DST changes.
 
-use crate::error::{InputError, Location};
-use crate::time::TimeFrame;
+use crate::base::error::{InputError, Location};
+use crate::base::time::TimeFrame;
 use chrono::{Duration, FixedOffset, NaiveDate, NaiveDateTime};
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -5,7 +5,7 @@
 //! (`01:00` is 00:00–01:00; `24:00` the day's last hour). A typical year stitches months from
 //! different years, so a run uses each row by month, day and hour, whatever the run's year.
 
-use crate::error::{InputError, Location};
+use crate::base::error::{InputError, Location};
 use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
 use std::path::Path;
 

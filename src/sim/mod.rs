@@ -2,7 +2,9 @@
 //! systems in the chained [`SimSystems`] sets. The same plugin drives `peergrid run` (headless,
 //! through [`Simulation`]) and any front end that steps it from its own loop.
 
-use crate::battery::{BatteryMarketPolicy, BatteryPlugin};
+pub mod exec;
+
+use crate::household::battery::{BatteryMarketPolicy, BatteryPlugin};
 use crate::grid::GridTopology;
 use crate::household::{spawn_households, Household, HouseholdIds, HouseholdPlugin, MeterTotals, Profiles, Wallet};
 use crate::market::registry::RuleInfo;
@@ -10,9 +12,9 @@ use crate::market::{ActiveRule, MarketPlugin, MarketSeed};
 use crate::metrics::{MetricsPlugin, Recorder, RunTotals};
 use crate::scenario::Scenario;
 use crate::settlement::{Accounts, SettlementPlugin};
-use crate::tariff::StepPrices;
-use crate::time::SimClock;
-use crate::weather::{Environment, EnvironmentPlugin, Site, Weather};
+use crate::environment::tariff::StepPrices;
+use crate::base::time::SimClock;
+use crate::environment::weather::{Environment, EnvironmentPlugin, Site, Weather};
 use bevy::ecs::schedule::{ScheduleLabel, SingleThreadedExecutor};
 use bevy::prelude::*;
 use std::collections::BTreeMap;
@@ -123,7 +125,7 @@ impl Plugin for SimPlugin {
             ))));
         app.insert_resource(crate::grid::network::Network::new(&s.topology, &s.households.iter().map(|h| h.node).collect::<Vec<_>>(), s.network, s.frame.step_hours()));
         spawn_households(app.world_mut(), s);
-        app.add_plugins((EnvironmentPlugin, HouseholdPlugin, BatteryPlugin, crate::baseline::BaselinePlugin, MarketPlugin, crate::grid::network::GridPlugin, SettlementPlugin, MetricsPlugin));
+        app.add_plugins((EnvironmentPlugin, HouseholdPlugin, BatteryPlugin, crate::household::baseline::BaselinePlugin, MarketPlugin, crate::grid::network::GridPlugin, SettlementPlugin, MetricsPlugin));
         // The step's parallel regions, counted for the ledger's hashing to make way for.
         app.insert_resource(config.ledger.as_ref().map(|l| l.pace()).unwrap_or_default());
         if let Some(ledger) = config.ledger {
@@ -142,7 +144,7 @@ pub struct HouseholdResult {
     pub wallet: Wallet,
     pub battery_soc_kwh: Option<(f64, f64)>,
     /// The same household under the grid-only baseline.
-    pub baseline: crate::baseline::Baseline,
+    pub baseline: crate::household::baseline::Baseline,
 }
 
 /// A headless simulation: an app with [`SimPlugin`], stepped on demand.
@@ -200,7 +202,7 @@ impl Simulation {
     /// Every household's totals, in household order.
     pub fn household_results(&mut self) -> Vec<HouseholdResult> {
         let world = self.app.world_mut();
-        let mut q = world.query::<(&Household, &MeterTotals, &crate::household::LossOfLoad, &Wallet, Option<&crate::battery::Battery>, &crate::baseline::BaselineOwnUse, &crate::baseline::BaselineExchange)>();
+        let mut q = world.query::<(&Household, &MeterTotals, &crate::household::LossOfLoad, &Wallet, Option<&crate::household::battery::Battery>, &crate::household::baseline::BaselineOwnUse, &crate::household::baseline::BaselineExchange)>();
         let mut out: Vec<HouseholdResult> = q
             .iter(world)
             .map(|(h, t, lol, w, b, own, x)| HouseholdResult {
@@ -209,7 +211,7 @@ impl Simulation {
                 loss_of_load_steps: lol.steps,
                 wallet: *w,
                 battery_soc_kwh: b.map(|b| (b.initial_soc_kwh, b.soc_kwh)),
-                baseline: crate::baseline::Baseline::from_parts(own, x),
+                baseline: crate::household::baseline::Baseline::from_parts(own, x),
             })
             .collect();
         out.sort_by_key(|r| r.index);

@@ -1,16 +1,20 @@
 //! Households as entities: PV array, load source, optional battery, meter, wallet, grid node.
 //! This module spawns them and measures PV generation and load every step.
 
-use crate::battery::Battery;
+pub mod baseline;
+pub mod battery;
+pub mod load;
+
+use crate::household::battery::Battery;
 use crate::grid::GridNode;
-use crate::load::{archetype_kwh, LoadNoise, LoadSource, NoiseAhead};
-use crate::money::Micros;
-use crate::profile::ProfileTable;
+use crate::household::load::{archetype_kwh, LoadNoise, LoadSource, NoiseAhead};
+use crate::base::money::Micros;
+use crate::scenario::data::profile::ProfileTable;
 use crate::scenario::{LoadDef, Scenario};
-use crate::seed::{rng, Stream};
-use crate::solar::{Surface, STC_IRRADIANCE_W_M2};
-use crate::time::SimClock;
-use crate::weather::{Environment, Site};
+use crate::base::seed::{rng, Stream};
+use crate::environment::solar::{Surface, STC_IRRADIANCE_W_M2};
+use crate::base::time::SimClock;
+use crate::environment::weather::{Environment, Site};
 use bevy::prelude::*;
 use std::sync::Arc;
 
@@ -52,8 +56,8 @@ impl PvArray {
     pub fn energy_kwh(&self, poa_w_m2: f64, temp_air_c: Option<f64>, wind_speed_m_s: Option<f64>, step_hours: f64) -> f64 {
         let derate = match temp_air_c {
             Some(t_air) if self.temperature_coefficient_per_c != 0.0 => {
-                let t_cell = crate::solar::faiman_cell_temperature_c(poa_w_m2, t_air, wind_speed_m_s.unwrap_or(crate::solar::FAIMAN_DEFAULT_WIND_M_S));
-                1.0 + self.temperature_coefficient_per_c * (t_cell - crate::solar::STC_CELL_TEMPERATURE_C)
+                let t_cell = crate::environment::solar::faiman_cell_temperature_c(poa_w_m2, t_air, wind_speed_m_s.unwrap_or(crate::environment::solar::FAIMAN_DEFAULT_WIND_M_S));
+                1.0 + self.temperature_coefficient_per_c * (t_cell - crate::environment::solar::STC_CELL_TEMPERATURE_C)
             }
             _ => 1.0,
         };
@@ -184,7 +188,7 @@ pub fn spawn_households(world: &mut World, scenario: &Scenario) {
             crate::market::Bidding(h.bidding),
         ));
         if let Some(c) = h.preferences.price_ceiling_per_kwh {
-            e.insert(crate::market::PriceCeiling(crate::money::PricePerKwh::from_units(c)));
+            e.insert(crate::market::PriceCeiling(crate::base::money::PricePerKwh::from_units(c)));
         }
         if let Some(pv) = h.pv {
             e.insert(PvArray::new(&pv));
@@ -193,7 +197,7 @@ pub fn spawn_households(world: &mut World, scenario: &Scenario) {
         if let Some(b) = battery {
             e.insert(b);
         }
-        e.insert((crate::baseline::BaselineOwnUse { battery, ..Default::default() }, crate::baseline::BaselineExchange::default()));
+        e.insert((crate::household::baseline::BaselineOwnUse { battery, ..Default::default() }, crate::household::baseline::BaselineExchange::default()));
         entities.push(e.id());
     }
     world.insert_resource(HouseholdEntities(entities));
@@ -211,7 +215,7 @@ impl Plugin for HouseholdPlugin {
 /// Resets each meter and fills in this step's PV and load.
 /// Reads `Environment`, `SimClock`, `Site`, `Profiles`; writes `Meter`, `LoadNoise` (a batch of
 /// steps at a time, drawn on the `--threads` pool as a `Pace` region, see
-/// [`crate::load::NoiseAhead`]).
+/// [`crate::household::load::NoiseAhead`]).
 /// Runs in `SimSystems::GenerationAndLoad`, after the environment.
 #[allow(clippy::too_many_arguments)]
 pub fn measure_pv_and_load(
@@ -220,7 +224,7 @@ pub fn measure_pv_and_load(
     site: Res<Site>,
     profiles: Res<Profiles>,
     entities: Res<HouseholdEntities>,
-    pace: Res<crate::pace::Pace>,
+    pace: Res<crate::sim::exec::Pace>,
     mut ahead: Local<NoiseAhead>,
     mut noises: Query<(&Household, &LoadSource, &mut LoadNoise)>,
     mut households: Query<(&Household, &LoadSource, Option<&PvArray>, &mut Meter)>,
@@ -228,7 +232,7 @@ pub fn measure_pv_and_load(
     let dt = clock.frame.step_hours();
     let step = clock.step as usize;
     let (hour, weekend, month) = (clock.local_mid_hour, clock.is_weekend(), clock.local_month);
-    let noise_step = crate::load::NoiseStep::new(dt);
+    let noise_step = crate::household::load::NoiseStep::new(dt);
     let multipliers = ahead.next_step(entities.0.len(), || {
         use rayon::prelude::*;
         // A batch is some 10,000 × 16 normal draws and `exp`s: worth both cores. Each household

@@ -4,8 +4,8 @@
 //! values are the mean from its time until the next row's (the last row lasts as long as the one
 //! before it). Rows must be in time order; any interval works (1 min to 1 h and more).
 
-use crate::error::{InputError, Location};
-use crate::time::{parse_local, Zone};
+use crate::base::error::{InputError, Location};
+use crate::base::time::{parse_local, Zone};
 use chrono::{DateTime, Utc};
 use std::path::Path;
 

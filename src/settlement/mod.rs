@@ -4,8 +4,8 @@
 
 use crate::household::{Household, HouseholdIds, Meter, Wallet};
 use crate::market::{Clearing, Seller};
-use crate::money::{Micros, PricePerKwh};
-use crate::tariff::StepPrices;
+use crate::base::money::{Micros, PricePerKwh};
+use crate::environment::tariff::StepPrices;
 use bevy::prelude::*;
 
 /// An account that can pay or be paid.
@@ -120,7 +120,7 @@ impl Plugin for SettlementPlugin {
 /// households pay the grid for imports and the grid pays them for exports.
 /// Reads `Clearing`, `StepPrices`, `Treasury`, `LossPolicy`, `Meter`; writes `Wallet`,
 /// `Accounts`, `StepPayments`, and the baseline's `BaselineExchange` (beside the rest, on the
-/// pool, as a `Pace` region: see [`crate::baseline::settle_exchanges`]). Runs in
+/// pool, as a `Pace` region: see [`crate::household::baseline::settle_exchanges`]). Runs in
 /// `SimSystems::Settlement`, after delivery and flows.
 #[allow(clippy::too_many_arguments)]
 pub fn settle(
@@ -133,8 +133,8 @@ pub fn settle(
     mut payments: ResMut<StepPayments>,
     mut peer: ResMut<PeerMoney>,
     mut households: Query<(&Household, &Meter, &mut Wallet)>,
-    pace: Res<crate::pace::Pace>,
-    mut baseline: Query<&mut crate::baseline::BaselineExchange>,
+    pace: Res<crate::sim::exec::Pace>,
+    mut baseline: Query<&mut crate::household::baseline::BaselineExchange>,
 ) {
     // The grid-only baseline's exchange is independent of the run's money: it is settled beside
     // it, on the pool (the baseline's loop took a tenth of the step's thread in the district
@@ -225,7 +225,7 @@ pub fn settle(
             }
         }
     };
-    pace.region(|| rayon::join(run, || crate::baseline::settle_exchanges(&prices, &mut baseline)));
+    pace.region(|| rayon::join(run, || crate::household::baseline::settle_exchanges(&prices, &mut baseline)));
 }
 
 fn transfer(accounts: &mut Accounts, w: &mut Wallet, amount: Micros, household_pays: bool) {

@@ -1,5 +1,5 @@
 use super::*;
-use crate::time::Zone;
+use crate::base::time::Zone;
 use chrono::{TimeZone, Utc};
 
 fn write(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {

@@ -1,9 +1,9 @@
 //! The command line (clap). Exit codes: 0 success, 1 a failed run, 2 bad input or usage,
 //! 130 interrupted.
 
-use crate::error::{EXIT_BAD_INPUT, EXIT_FAILURE};
+use crate::base::error::{EXIT_BAD_INPUT, EXIT_FAILURE};
 use crate::market::registry::RULES;
-use crate::run::{run, RunError, RunOptions, INTERRUPTED};
+use crate::app::run::{run, RunError, RunOptions, INTERRUPTED};
 use crate::scenario::{Overrides, Scenario};
 use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;
@@ -15,14 +15,14 @@ use std::sync::Arc;
 /// quietly instead of panicking.
 macro_rules! say {
     ($($arg:tt)*) => {
-        $crate::cli::write_stdout(&format!($($arg)*), true)
+        $crate::app::cli::write_stdout(&format!($($arg)*), true)
     };
 }
 
 /// Like `print!` (no newline), with the same handling of a closed pipe.
 macro_rules! say_raw {
     ($($arg:tt)*) => {
-        $crate::cli::write_stdout(&format!($($arg)*), false)
+        $crate::app::cli::write_stdout(&format!($($arg)*), false)
     };
 }
 
@@ -234,7 +234,7 @@ pub struct SweepArgs {
     pub out: Option<PathBuf>,
     /// Run only runs K, K+N, K+2N, ... (0 ≤ K < N), e.g. one job of a cluster array.
     #[arg(long, value_name = "K/N")]
-    pub shard: Option<crate::sweep::Shard>,
+    pub shard: Option<crate::app::sweep::Shard>,
     /// Replace the output folder if it exists.
     #[arg(long)]
     pub force: bool,
@@ -455,7 +455,7 @@ fn cmd_export_grid(path: PathBuf, out: PathBuf, sets: Vec<crate::scenario::Field
         Ok(s) => s,
         Err(code) => return code,
     };
-    let written = crate::grid::export::grid_json(&s).map_err(std::io::Error::other).and_then(|bytes| crate::output::write_atomically(&out, &bytes));
+    let written = crate::grid::export::grid_json(&s).map_err(std::io::Error::other).and_then(|bytes| crate::output::staging::write_atomically(&out, &bytes));
     match written {
         Ok(()) => {
             say!("wrote {} ({} nodes, {} lines)", out.display(), s.topology.graph.node_count(), s.topology.graph.edge_count());
@@ -492,10 +492,10 @@ fn cmd_compare(args: CompareArgs) -> ExitCode {
     };
     let threads = default_threads(args.threads).max(1);
     let out_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("out").join(format!("{}-compare", scenario.name)));
-    let opts = crate::compare::CompareOptions { scenario: args.scenario, rules, seeds: args.seeds, steps: args.steps, out_dir: out_dir.clone(), force: args.force, threads };
-    match crate::compare::compare(&opts) {
+    let opts = crate::app::compare::CompareOptions { scenario: args.scenario, rules, seeds: args.seeds, steps: args.steps, out_dir: out_dir.clone(), force: args.force, threads };
+    match crate::app::compare::compare(&opts) {
         Ok(table) => {
-            say_raw!("{}", crate::compare::render(&table));
+            say_raw!("{}", crate::app::compare::render(&table));
             say!("wrote {}", out_dir.join("compare.csv").display());
             ExitCode::SUCCESS
         }
@@ -504,7 +504,7 @@ fn cmd_compare(args: CompareArgs) -> ExitCode {
 }
 
 fn cmd_sweep(args: SweepArgs) -> ExitCode {
-    let sweep = match crate::sweep::Sweep::load(&args.sweep) {
+    let sweep = match crate::app::sweep::Sweep::load(&args.sweep) {
         Ok(s) => s,
         Err(errors) => {
             eprintln!("{errors}");
@@ -524,13 +524,13 @@ fn cmd_sweep(args: SweepArgs) -> ExitCode {
     if out_dir.exists() && !args.force {
         return run_failure(RunError::OutputExists(out_dir));
     }
-    let todo = crate::sweep::select(&sweep.runs, args.shard).len() as u64;
+    let todo = crate::app::sweep::select(&sweep.runs, args.shard).len() as u64;
     let bar = indicatif::ProgressBar::with_draw_target(Some(todo), indicatif::ProgressDrawTarget::hidden());
     if !args.quiet && std::io::stderr().is_terminal() {
         bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
         bar.set_style(indicatif::ProgressStyle::with_template("[{bar:40}] {pos}/{len} runs, eta {eta}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
     }
-    match crate::sweep::run(&sweep, args.shard, &out_dir, threads, || bar.inc(1)) {
+    match crate::app::sweep::run(&sweep, args.shard, &out_dir, threads, || bar.inc(1)) {
         Ok(n) => {
             bar.finish_and_clear();
             say!("{n} of {} runs; wrote {}", sweep.runs.len(), out_dir.join("sweep.csv").display());

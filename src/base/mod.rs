@@ -1,0 +1,7 @@
+//! What every layer uses: simulated time, money in integer micro-units, seeded random streams,
+//! and the errors that name a bad input's file, line and field.
+
+pub mod error;
+pub mod money;
+pub mod seed;
+pub mod time;

@@ -1,0 +1,5 @@
+//! Everything a run leaves on disk: the staging folder renamed into place when complete, and the
+//! HTML report.
+
+pub mod report;
+pub mod staging;
