@@ -10,7 +10,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use peergrid::ledger::chain::{seal_block, Scratch};
 use peergrid::ledger::encoding::{encode_tx, AccountRef, State, Tx, TxKind};
 use peergrid::ledger::validators::signing_key;
-use peergrid::sim::exec::Pace;
+use peergrid::base::exec::Pace;
 use sha2::{Digest, Sha256};
 use std::hint::black_box;
 

@@ -15,7 +15,7 @@
 //! - [`scenario`]: the scenario file, its validation and the measured data it reads.
 //! - [`sim`]: the app, the order of the domains' sets, execution (pool and pacing).
 //! - [`output`]: staging folders, files and the HTML report.
-//! - `viz` (feature `viz`): the live map; the core never depends on it.
+//! - [`viz`]: the live map (its window behind the feature `viz`); the core never depends on it.
 //! - [`app`]: the commands (`run`, `compare`, `sweep`, ...) and the command line.
 //! - [`testing`]: small simulations built from scenario strings, for tests.
 //!
@@ -32,9 +32,8 @@ pub mod metrics;
 pub mod scenario;
 pub mod sim;
 pub mod output;
-/// The live map for workshops (`peergrid demo`), behind the `viz` feature: the core never
-/// depends on it.
-#[cfg(feature = "viz")]
+/// The live map for workshops (`peergrid demo`); its window is behind the `viz` feature, and the
+/// core never depends on it.
 pub mod viz;
 pub mod app;
 pub mod testing;

@@ -198,7 +198,11 @@ impl Recorder {
     }
 }
 
-/// Community totals and recording, in `SimSystems::Metrics`.
+/// The metrics' systems: community totals and recording, last in every step.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MetricsSystems;
+
+/// Community totals and recording, in [`MetricsSystems`].
 pub struct MetricsPlugin;
 
 impl Plugin for MetricsPlugin {
@@ -206,7 +210,7 @@ impl Plugin for MetricsPlugin {
         app.init_resource::<StepTotals>()
             .init_resource::<RunTotals>()
             .init_resource::<LevelTotals>()
-            .add_systems(crate::sim::SimStep, (record_step, sum_levels).in_set(crate::sim::SimSystems::Metrics));
+            .add_systems(crate::base::schedule::SimStep, (record_step, sum_levels).in_set(MetricsSystems));
     }
 }
 
@@ -216,7 +220,7 @@ impl Plugin for MetricsPlugin {
 pub struct LevelTotals(pub Vec<f64>);
 
 /// Adds the step's per-level matches. Reads `Clearing`; writes `LevelTotals`. Runs in
-/// `SimSystems::Metrics`.
+/// `MetricsSystems`.
 pub fn sum_levels(clearing: Res<Clearing>, mut levels: ResMut<LevelTotals>) {
     if levels.0.len() < clearing.kwh_by_level.len() {
         levels.0.resize(clearing.kwh_by_level.len(), 0.0);
@@ -229,7 +233,7 @@ pub fn sum_levels(clearing: Res<Clearing>, mut levels: ResMut<LevelTotals>) {
 /// Sums the step over households, updates run totals and per-household totals, and writes the
 /// step's CSV rows when recording. Reads `Meter`, `Clearing`, `SimClock`, `StepPrices`,
 /// `Environment` (irradiance), `LineStats` (network losses); writes `MeterTotals`, `StepTotals`, `RunTotals`, `Recorder`.
-/// Runs last, in `SimSystems::Metrics`.
+/// Runs last, in `MetricsSystems`.
 pub fn record_step(
     clock: Res<SimClock>,
     clearing: Res<Clearing>,

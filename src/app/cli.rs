@@ -5,6 +5,7 @@ use crate::base::error::{EXIT_BAD_INPUT, EXIT_FAILURE};
 use crate::market::registry::RULES;
 use crate::app::run::{run, RunError, RunOptions, INTERRUPTED};
 use crate::scenario::{Overrides, Scenario};
+use crate::viz::options::{DemoSpeed, DEMO_DEFAULT_THREADS};
 use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -156,48 +157,6 @@ pub struct DemoArgs {
     /// Save the window as PNG after the frames (and the houses' screen positions as FILE.json).
     #[arg(long, value_name = "FILE")]
     pub screenshot: Option<PathBuf>,
-}
-
-/// Task-pool threads of `peergrid demo` unless `--threads` says otherwise: on 2 cores with
-/// llvmpipe, one pool thread gave a median 33.6 fps against 28.0 with Bevy's default pools.
-pub const DEMO_DEFAULT_THREADS: usize = 1;
-
-/// Steps per second the demo runs at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DemoSpeed {
-    /// One step per second.
-    #[value(name = "1")]
-    One,
-    #[value(name = "10")]
-    Ten,
-    #[value(name = "100")]
-    Hundred,
-    /// As many steps as fit in a frame's time budget.
-    #[value(name = "max")]
-    Max,
-}
-
-impl DemoSpeed {
-    pub const ALL: [DemoSpeed; 4] = [DemoSpeed::One, DemoSpeed::Ten, DemoSpeed::Hundred, DemoSpeed::Max];
-
-    /// Steps per second; `None`: as fast as possible.
-    pub fn steps_per_second(self) -> Option<f64> {
-        match self {
-            DemoSpeed::One => Some(1.0),
-            DemoSpeed::Ten => Some(10.0),
-            DemoSpeed::Hundred => Some(100.0),
-            DemoSpeed::Max => None,
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            DemoSpeed::One => "1x",
-            DemoSpeed::Ten => "10x",
-            DemoSpeed::Hundred => "100x",
-            DemoSpeed::Max => "max",
-        }
-    }
 }
 
 #[derive(Args, Debug)]

@@ -8,6 +8,7 @@
 //! every household saves the same. It is undefined (empty) only when every saving is 0.
 
 use crate::market::registry::RuleInfo;
+use crate::output::compare::{write_compare_csv, Table, KPIS};
 use crate::output::staging::Staging;
 use crate::app::run::{config, simulate, summarise, RunError, Summary};
 use crate::scenario::{Overrides, Scenario};
@@ -21,16 +22,6 @@ use std::time::Instant;
 const T_975: [f64; 30] = [
     12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080,
     2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
-];
-
-/// The KPIs compared, in `compare.csv` column order (a contract: add, never rename).
-/// `p2p_kwh_level_N`: energy matched at community level N (0 = whole community, then feeder,
-/// street), for rules that clear in levels (`hierarchical`); empty for the others.
-pub const KPIS: [&str; 28] = [
-    "self_sufficiency", "self_consumption", "p2p_kwh", "community_bill", "baseline_bill", "savings_pct", "unserved_kwh", "baseline_unserved_kwh",
-    "curtailed_kwh", "losses_kwh", "peak_grid_import_kw", "peak_grid_export_kw", "co2_avoided_kg", "p2p_price_mean", "p2p_price_sd", "trades",
-    "gini_savings", "share_worse_off", "max_line_loading", "congested_steps", "grid_limit_curtailed_kwh", "grid_limit_shed_kwh",
-    "voltage_limited_steps", "p2p_losses_kwh", "network_fees", "p2p_kwh_level_0", "p2p_kwh_level_1", "p2p_kwh_level_2",
 ];
 
 /// One rule on one seed.
@@ -134,9 +125,6 @@ pub struct CompareOptions {
     pub threads: usize,
 }
 
-/// Per rule: (rule, seeds, [(mean, ci95)] per KPI).
-pub type Table = Vec<(&'static str, u32, Vec<(Option<f64>, Option<f64>)>)>;
-
 /// Runs the comparison and writes `DIR/compare.csv` atomically. Returns the table.
 pub fn compare(opts: &CompareOptions) -> Result<Table, RunError> {
     if opts.out_dir.exists() && !opts.force {
@@ -157,27 +145,11 @@ pub fn compare(opts: &CompareOptions) -> Result<Table, RunError> {
         })
         .collect();
     let staging = Staging::create(&opts.out_dir).map_err(|e| RunError::Failed(format!("cannot create the output folder: {e}")))?;
-    write_csv(&staging.path().join("compare.csv"), &table).map_err(|e| RunError::Failed(format!("writing compare.csv: {e}")))?;
+    write_compare_csv(&staging.path().join("compare.csv"), &table).map_err(|e| RunError::Failed(format!("writing compare.csv: {e}")))?;
     let html = crate::output::report::compare_html(&base.name, &table).map_err(|e| RunError::Failed(format!("writing report.html: {e}")))?;
     std::fs::write(staging.path().join("report.html"), html).map_err(|e| RunError::Failed(format!("writing report.html: {e}")))?;
     staging.commit().map_err(|e| RunError::Failed(format!("moving results into place: {e}")))?;
     Ok(table)
-}
-
-fn write_csv(path: &Path, table: &Table) -> std::io::Result<()> {
-    let mut w = csv::Writer::from_path(path)?;
-    let mut header = vec!["rule".to_string(), "seeds".to_string()];
-    header.extend(KPIS.iter().map(|k| k.to_string()));
-    header.extend(KPIS.iter().map(|k| format!("{k}_ci95")));
-    w.write_record(&header)?;
-    let fmt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
-    for (rule, seeds, cols) in table {
-        let mut row = vec![rule.to_string(), seeds.to_string()];
-        row.extend(cols.iter().map(|(m, _)| fmt(*m)));
-        row.extend(cols.iter().map(|(_, ci)| fmt(*ci)));
-        w.write_record(&row)?;
-    }
-    w.flush()
 }
 
 /// The table printed by `peergrid compare`.

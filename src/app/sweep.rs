@@ -15,7 +15,8 @@
 //! )
 //! ```
 
-use crate::app::compare::{run_kpis, KPIS};
+use crate::app::compare::run_kpis;
+use crate::output::compare::KPIS;
 use crate::base::error::{InputError, InputErrors, Location};
 use crate::output::staging::Staging;
 use crate::app::run::RunError;

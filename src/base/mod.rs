@@ -2,6 +2,8 @@
 //! and the errors that name a bad input's file, line and field.
 
 pub mod error;
+pub mod exec;
 pub mod money;
+pub mod schedule;
 pub mod seed;
 pub mod time;

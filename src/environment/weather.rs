@@ -176,14 +176,14 @@ pub fn clear_sky_day_kwh_m2(date: NaiveDate, zone: &Zone, site: &Site) -> f64 {
     wh_m2 / 1000.0
 }
 
-/// Clock, prices, sun and weather, in `SimSystems::Environment`.
+/// Clock, prices, sun and weather, in [`EnvironmentSystems`](super::EnvironmentSystems).
 pub struct EnvironmentPlugin;
 
 impl Plugin for EnvironmentPlugin {
     fn build(&self, app: &mut App) {
         app.add_systems(
-            crate::sim::SimStep,
-            (crate::base::time::advance_clock, crate::environment::tariff::update_prices, update_environment).chain().in_set(crate::sim::SimSystems::Environment),
+            crate::base::schedule::SimStep,
+            (crate::base::time::advance_clock, crate::environment::tariff::update_prices, update_environment).chain().in_set(super::EnvironmentSystems),
         );
     }
 }

@@ -137,7 +137,7 @@ struct TraceLine<'a> {
 }
 
 /// Writes the requested step's trace. Reads `Network` (injections, DC flows, the AC sweep),
-/// `GridTopology`, `SimClock`; writes `TraceRequest`. Runs in `SimSystems::Flows`, after
+/// `GridTopology`, `SimClock`; writes `TraceRequest`. Runs in `GridSystems::Flows`, after
 /// `measure_flows`.
 pub fn write_trace(clock: Res<SimClock>, net: Res<Network>, topology: Res<GridTopology>, request: Option<ResMut<TraceRequest>>) {
     let Some(mut request) = request else { return };

@@ -9,7 +9,6 @@ pub mod limits;
 pub mod network;
 pub mod radial_limits;
 pub mod topology;
-pub mod trade_losses;
 
 use bevy::prelude::*;
 use std::sync::Arc;

@@ -7,19 +7,19 @@ use super::limits::{Keep, Limiter, NodeOffer};
 use super::topology::Topology;
 use crate::household::baseline::BaselineExchange;
 use crate::household::{Household, Meter};
-use crate::sim::exec::Pace;
+use crate::base::exec::Pace;
 use crate::environment::tariff::StepPrices;
 use bevy::prelude::*;
 
 /// Default line-to-line voltage of the low-voltage network, V.
 pub const DEFAULT_NOMINAL_VOLTAGE_V: f64 = 400.0;
 
-/// Ordering of the grid's systems inside the simulation's sets.
-#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+/// The grid's systems: limits before the market, flows after delivery.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GridSystems {
-    /// Line limits on the step's offers (in `SimSystems::GridLimits`).
+    /// Line limits on the step's offers, after own use and battery, before orders.
     Limits,
-    /// Flows, losses and voltages of what was delivered (in `SimSystems::Flows`).
+    /// Flows, losses and voltages of what was delivered.
     Flows,
 }
 
@@ -140,7 +140,7 @@ pub struct GridPlugin;
 
 impl Plugin for GridPlugin {
     fn build(&self, app: &mut App) {
-        use crate::sim::{SimStep, SimSystems};
+        use crate::base::schedule::SimStep;
         let lines = app.world().resource::<Network>().capacity_kw.len();
         app.insert_resource(LineStats {
             max_flow_kw: vec![0.0; lines],
@@ -151,9 +151,8 @@ impl Plugin for GridPlugin {
             max_voltage_pu: 1.0,
             ..Default::default()
         })
-        .configure_sets(SimStep, (GridSystems::Limits.in_set(SimSystems::GridLimits), GridSystems::Flows.in_set(SimSystems::Flows)))
         .add_systems(SimStep, limit_lines.in_set(GridSystems::Limits))
-        .add_systems(SimStep, (measure_flows, super::export::write_trace, super::trade_losses::attribute_trade_losses).chain().in_set(GridSystems::Flows));
+        .add_systems(SimStep, (measure_flows, super::export::write_trace).chain().in_set(GridSystems::Flows));
     }
 }
 
@@ -161,7 +160,7 @@ impl Plugin for GridPlugin {
 /// battery offers withdrawn, PV surplus curtailed, load shed (see `grid::limits`). Reads
 /// `StepPrices`; writes `Meter` (surplus, deficit, battery offer, curtailed, unserved),
 /// `BaselineExchange` (its step's surplus and deficit) and `LineStats`; the two limiters side by side
-/// are a `Pace` region. Runs in `SimSystems::GridLimits`, after own use and battery, before
+/// are a `Pace` region. Runs in `GridSystems::Limits`, after own use and battery, before
 /// orders.
 pub fn limit_lines(prices: Res<StepPrices>, pace: Res<Pace>, mut net: ResMut<Network>, mut stats: ResMut<LineStats>, mut households: Query<(&Household, &mut Meter, &mut BaselineExchange)>) {
     // Plain references: `ResMut`'s change tick would be stored on every access in the loops.
@@ -254,7 +253,7 @@ fn gather_offers(offers: &mut Vec<NodeOffer>, nodes: usize, node_of: &[u32], hou
 /// Flows of what was delivered: node injections from the households' meters (exports and peer
 /// sales in, imports and peer purchases out), DC or radial flows, the AC sweep's voltages and
 /// losses on radial grids (DC losses on meshed ones). Reads `Meter`; writes `Network` (flows)
-/// and `LineStats`; the sweep over feeders is a `Pace` region. Runs in `SimSystems::Flows`,
+/// and `LineStats`; the sweep over feeders is a `Pace` region. Runs in `GridSystems::Flows`,
 /// after delivery.
 pub fn measure_flows(pace: Res<Pace>, mut net: ResMut<Network>, mut stats: ResMut<LineStats>, households: Query<(&Household, &Meter)>) {
     // Plain references: `ResMut`'s change tick would be stored on every access in the loops.

@@ -84,7 +84,7 @@ impl BaselineExchange {
 
 /// Advances every household's baseline by the step's own use. Reads `Meter` (PV and load
 /// only); writes `BaselineOwnUse` and this step's surplus and deficit in `BaselineExchange`.
-/// Runs in `SimSystems::OwnUseAndBattery`, after PV and load.
+/// Runs in `HouseholdSystems::OwnUseAndBattery`, after PV and load.
 pub fn baseline_own_use(mut households: Query<(&Meter, &mut BaselineOwnUse, &mut BaselineExchange)>) {
     for (m, mut own, mut x) in &mut households {
         let own = &mut *own;
@@ -104,7 +104,7 @@ pub fn baseline_own_use(mut households: Query<(&Meter, &mut BaselineOwnUse, &mut
 
 /// Exchanges the baseline's surplus and deficit with the grid at the step's tariff, less what
 /// line limits curtailed or shed (on an island: all curtailed and unserved). Called by
-/// [`crate::settlement::settle`], beside the run's settlement (in `SimSystems::Settlement`,
+/// [`crate::settlement::settle`], beside the run's settlement (in `SettlementSystems`,
 /// after the grid's limits).
 pub fn settle_exchanges(prices: &StepPrices, households: &mut Query<&mut BaselineExchange>) {
     for mut x in households.iter_mut() {
@@ -134,13 +134,14 @@ pub fn settle_exchanges(prices: &StepPrices, households: &mut Query<&mut Baselin
     }
 }
 
-/// The baseline: own use in `SimSystems::OwnUseAndBattery`; its grid exchange is settled by
+/// The baseline: own use in `HouseholdSystems::OwnUseAndBattery`; its grid exchange is settled by
 /// [`crate::settlement::settle`] (see [`settle_exchanges`]).
 pub struct BaselinePlugin;
 
 impl Plugin for BaselinePlugin {
     fn build(&self, app: &mut App) {
-        use crate::sim::{SimStep, SimSystems};
-        app.add_systems(SimStep, baseline_own_use.in_set(SimSystems::OwnUseAndBattery));
+        use crate::base::schedule::SimStep;
+        use super::HouseholdSystems;
+        app.add_systems(SimStep, baseline_own_use.in_set(HouseholdSystems::OwnUseAndBattery));
     }
 }

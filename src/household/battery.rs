@@ -114,18 +114,18 @@ pub fn own_use(pv_kwh: f64, load_kwh: f64, battery: Option<&mut Battery>) -> Own
     OwnUse { direct, charge, discharge, surplus: surplus.max(0.0), deficit: deficit.max(0.0) }
 }
 
-/// Own use and battery, in `SimSystems::OwnUseAndBattery`.
+/// Own use and battery, in `HouseholdSystems::OwnUseAndBattery`.
 pub struct BatteryPlugin;
 
 impl Plugin for BatteryPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(crate::sim::SimStep, own_use_and_battery.in_set(crate::sim::SimSystems::OwnUseAndBattery));
+        app.add_systems(crate::base::schedule::SimStep, own_use_and_battery.in_set(super::HouseholdSystems::OwnUseAndBattery));
     }
 }
 
 /// Own use first, then the battery; fills `self_consumed`, `battery_*`, `surplus`, `deficit` and
 /// `battery_offer` of each [`Meter`]. Reads `BatteryMarketPolicy`; writes `Meter`,
-/// `Battery`. Runs in `SimSystems::OwnUseAndBattery`, after PV and load are measured.
+/// `Battery`. Runs in `HouseholdSystems::OwnUseAndBattery`, after PV and load are measured.
 pub fn own_use_and_battery(policy: Res<BatteryMarketPolicy>, mut households: Query<(&mut Meter, Option<&mut Battery>)>) {
     for (mut m, mut battery) in &mut households {
         let u = own_use(m.pv_kwh, m.load_kwh, battery.as_deref_mut());

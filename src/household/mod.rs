@@ -5,6 +5,15 @@ pub mod baseline;
 pub mod battery;
 pub mod load;
 
+/// The households' systems, in this order in every step.
+#[derive(bevy::prelude::SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HouseholdSystems {
+    /// PV generation and household load.
+    GenerationAndLoad,
+    /// Own use first, then the battery (and the grid-only baseline's own use).
+    OwnUseAndBattery,
+}
+
 use crate::household::battery::Battery;
 use crate::grid::GridNode;
 use crate::household::load::{archetype_kwh, LoadNoise, LoadSource, NoiseAhead};
@@ -203,12 +212,12 @@ pub fn spawn_households(world: &mut World, scenario: &Scenario) {
     world.insert_resource(HouseholdEntities(entities));
 }
 
-/// PV generation and load, in `SimSystems::GenerationAndLoad`.
+/// PV generation and load, in `HouseholdSystems::GenerationAndLoad`.
 pub struct HouseholdPlugin;
 
 impl Plugin for HouseholdPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(crate::sim::SimStep, measure_pv_and_load.in_set(crate::sim::SimSystems::GenerationAndLoad));
+        app.add_systems(crate::base::schedule::SimStep, measure_pv_and_load.in_set(HouseholdSystems::GenerationAndLoad));
     }
 }
 
@@ -216,7 +225,7 @@ impl Plugin for HouseholdPlugin {
 /// Reads `Environment`, `SimClock`, `Site`, `Profiles`; writes `Meter`, `LoadNoise` (a batch of
 /// steps at a time, drawn on the `--threads` pool as a `Pace` region, see
 /// [`crate::household::load::NoiseAhead`]).
-/// Runs in `SimSystems::GenerationAndLoad`, after the environment.
+/// Runs in `HouseholdSystems::GenerationAndLoad`, after the environment.
 #[allow(clippy::too_many_arguments)]
 pub fn measure_pv_and_load(
     env: Res<Environment>,
@@ -224,7 +233,7 @@ pub fn measure_pv_and_load(
     site: Res<Site>,
     profiles: Res<Profiles>,
     entities: Res<HouseholdEntities>,
-    pace: Res<crate::sim::exec::Pace>,
+    pace: Res<crate::base::exec::Pace>,
     mut ahead: Local<NoiseAhead>,
     mut noises: Query<(&Household, &LoadSource, &mut LoadNoise)>,
     mut households: Query<(&Household, &LoadSource, Option<&PvArray>, &mut Meter)>,

@@ -9,7 +9,7 @@ use super::encoding::{self, Hash, Header, State, Tx};
 use super::json::{self, GenesisInfo};
 use super::merkle;
 use super::validators::signing_key;
-use crate::sim::exec::Pace;
+use crate::base::exec::Pace;
 use crate::base::time::TimeFrame;
 use ed25519_dalek::{Signer, SigningKey};
 use rayon::prelude::*;

@@ -393,7 +393,7 @@ impl State {
 
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
-    crate::scenario::hex(bytes)
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Parses 64 hex digits.

@@ -15,7 +15,7 @@ pub fn root(leaves: &[Hash], scratch: &mut Vec<Hash>) -> Hash {
 pub const NODES_BETWEEN: usize = 128;
 
 /// [`root`], calling `between` before every [`NODES_BETWEEN`] nodes of a level (the ledger's
-/// writer steps aside there for the simulation's parallel regions, `crate::sim::exec`).
+/// writer steps aside there for the simulation's parallel regions, `crate::base::exec`).
 pub fn root_with(leaves: &[Hash], scratch: &mut Vec<Hash>, mut between: impl FnMut()) -> Hash {
     if leaves.is_empty() {
         return Sha256::digest([]).into();

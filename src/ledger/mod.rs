@@ -3,7 +3,7 @@
 //! witnesses (delegated proof of stake), hash-chained with SHA-256, signed with Ed25519 and
 //! streamed to `ledger.jsonl`. Anyone can check the file alone with `peergrid verify`.
 //!
-//! Encoding and hashes: [`encoding`] and `docs/ledger.md`. Runs in `SimSystems::Settlement`,
+//! Encoding and hashes: [`encoding`] and `docs/ledger.md`. Runs in `LedgerSystems`,
 //! after money settlement.
 
 pub mod audit;
@@ -113,7 +113,7 @@ pub struct Ledger {
     /// The fund's balance as of the sealed blocks (what the chain's state shows).
     fund_sealed: i64,
     result: Option<chain::ChainResult>,
-    pace: crate::sim::exec::Pace,
+    pace: crate::base::exec::Pace,
 }
 
 impl Ledger {
@@ -123,7 +123,7 @@ impl Ledger {
         let n = ids.len();
         let info = GenesisInfo { scenario: scenario.name.clone(), seed: scenario.seed, witnesses: cfg.witnesses, stake: format!("{:?}", cfg.stake) };
         let dir = if cfg.write_jsonl { dir } else { None };
-        let pace = crate::sim::exec::Pace::default();
+        let pace = crate::base::exec::Pace::default();
         let chain = chain::Chain::start(scenario.seed, scenario.frame, ids.clone(), info, dir, pace.clone())?;
         Ok(Ledger {
             kwp_micro: scenario.households.iter().map(|h| h.pv.map(|p| to_micro(p.kwp).max(0) as u64).unwrap_or(0)).collect(),
@@ -144,8 +144,8 @@ impl Ledger {
     }
 
     /// The count of the step's parallel regions that this ledger's hashing steps aside for: the
-    /// simulation that keeps the ledger opens its regions on it (`crate::sim::exec`).
-    pub fn pace(&self) -> crate::sim::exec::Pace {
+    /// simulation that keeps the ledger opens its regions on it (`crate::base::exec`).
+    pub fn pace(&self) -> crate::base::exec::Pace {
         self.pace.clone()
     }
 
@@ -341,7 +341,7 @@ pub fn genesis_header(info: &GenesisInfo, ids: &[String], keys: &[[u8; 32]], sta
 
 /// Records the step's payments and seals blocks when due; pays producer rewards from the fund.
 /// Reads `StepPayments`, `SimClock`; writes `Ledger`, `Treasury`, `Accounts`, `Wallet`.
-/// Runs in `SimSystems::Settlement`, after `settle`.
+/// Runs in `LedgerSystems`, after `settle`.
 #[allow(clippy::too_many_arguments)]
 pub fn record_and_seal(
     clock: Res<SimClock>,
@@ -427,6 +427,10 @@ pub fn record_and_seal(
     }
 }
 
+/// The ledger's systems: the step's records and the block they seal, after the settlement.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LedgerSystems;
+
 /// Adds the ledger to a simulation (after settlement).
 pub struct LedgerPlugin;
 
@@ -435,7 +439,7 @@ impl Plugin for LedgerPlugin {
         // Trades of the first block already pay the fund's initial fee.
         let rate = app.world().get_resource::<Ledger>().and_then(|l| l.cfg.treasury).map(|t| t.policy.rate_ppm(Micros::ZERO)).unwrap_or(0);
         app.insert_resource(Treasury { fee_rate_ppm: rate });
-        app.add_systems(crate::sim::SimStep, record_and_seal.after(crate::settlement::settle).in_set(crate::sim::SimSystems::Settlement));
+        app.add_systems(crate::base::schedule::SimStep, record_and_seal.in_set(LedgerSystems));
     }
 }
 

@@ -118,8 +118,8 @@ fn the_simulation_opens_its_regions_on_its_ledgers_pace() {
     let mut sim = testing::simulation_with_ledger(&text, None);
     let other = testing::simulation_with_ledger(&text, None);
     let ledger = sim.take_ledger().expect("the simulation keeps a ledger");
-    let pace = sim.world().resource::<crate::sim::exec::Pace>();
-    assert_eq!(pace.region(|| (ledger.pace().open_regions(), other.world().resource::<crate::sim::exec::Pace>().open_regions())), (1, 0));
+    let pace = sim.world().resource::<crate::base::exec::Pace>();
+    assert_eq!(pace.region(|| (ledger.pace().open_regions(), other.world().resource::<crate::base::exec::Pace>().open_regions())), (1, 0));
 }
 
 /// A large block seals to the same header, hash, signature and state whether its leaves are
@@ -134,7 +134,7 @@ fn a_large_block_seals_the_same_on_one_thread_and_four() {
         pool.install(|| {
             let (mut leaves, mut tree, mut enc) = (Vec::new(), Vec::new(), Vec::new());
             let mut state = State::new(40);
-            let sealed = seal_block(&txs, 1, [9; 32], 40, 0, 3, Vec::new(), &key, &mut state, &mut Scratch { leaves: &mut leaves, tree: &mut tree, enc: &mut enc }, &crate::sim::exec::Pace::default());
+            let sealed = seal_block(&txs, 1, [9; 32], 40, 0, 3, Vec::new(), &key, &mut state, &mut Scratch { leaves: &mut leaves, tree: &mut tree, enc: &mut enc }, &crate::base::exec::Pace::default());
             (sealed.1, sealed.2, state.root())
         })
     };

@@ -82,7 +82,7 @@ pub struct CommunityEvents {
 
 /// Applies the community events due at this step (joins and leaves) and rebuilds the
 /// communities the market sees. Reads `SimClock`; writes `CommunityEvents`, `CommunityPaths`,
-/// `MarketCommunities`. Runs in `SimSystems::Orders`, before clearing.
+/// `MarketCommunities`. Runs in `MarketSystems::Orders`, before clearing.
 pub fn apply_community_events(
     clock: bevy::prelude::Res<crate::base::time::SimClock>,
     mut pending: bevy::prelude::ResMut<CommunityEvents>,

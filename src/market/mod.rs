@@ -9,6 +9,7 @@ pub mod continuous;
 pub mod double_auction;
 pub mod grid_only;
 pub mod hierarchical;
+pub mod losses;
 pub mod mmr;
 pub mod nearest;
 pub mod pay_as_bid;
@@ -80,7 +81,7 @@ pub struct Trade {
     pub seller: Seller,
     pub buyer: u32,
     /// Energy delivered to the buyer. Rules write the energy matched; after the step's power
-    /// flow, line losses on the way are taken off (see `grid::trade_losses`), so the seller sent
+    /// flow, line losses on the way are taken off (see [`losses`]), so the seller sent
     /// `kwh + loss_kwh`.
     pub kwh: f64,
     /// Energy price per kWh (the network fee comes on top).
@@ -240,19 +241,33 @@ pub struct Deliveries {
     pub sold_battery_kwh: Vec<f64>,
 }
 
-/// Orders, clearing and delivery, in their `SimSystems` sets. Needs `ActiveRule` and
+/// The market's systems, in this order in every step.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MarketSystems {
+    /// Households' bids and asks (and the step's community changes).
+    Orders,
+    /// The trading rule clears the book.
+    Clearing,
+    /// Peer deliveries, then grid import/export (or unserved/curtailed on an island).
+    Delivery,
+    /// Line losses taken off the step's deliveries, once the grid has solved the step's flows.
+    Losses,
+}
+
+/// Orders, clearing and delivery, in their `MarketSystems` sets. Needs `ActiveRule` and
 /// `MarketSeed` (inserted by the simulation plugin).
 pub struct MarketPlugin;
 
 impl Plugin for MarketPlugin {
     fn build(&self, app: &mut App) {
-        use crate::sim::{SimStep, SimSystems};
+        use crate::base::schedule::SimStep;
         app.init_resource::<OrderBook>()
             .init_resource::<Clearing>()
             .init_resource::<Deliveries>()
-            .add_systems(SimStep, (submit_orders, hierarchical::apply_community_events).in_set(SimSystems::Orders))
-            .add_systems(SimStep, clear_market.in_set(SimSystems::MarketClearing))
-            .add_systems(SimStep, deliver.in_set(SimSystems::Delivery));
+            .add_systems(SimStep, (submit_orders, hierarchical::apply_community_events).in_set(MarketSystems::Orders))
+            .add_systems(SimStep, clear_market.in_set(MarketSystems::Clearing))
+            .add_systems(SimStep, deliver.in_set(MarketSystems::Delivery))
+            .add_systems(SimStep, losses::attribute_trade_losses.in_set(MarketSystems::Losses));
     }
 }
 
@@ -280,7 +295,7 @@ impl Bidding {
 /// household, side), so they do not depend on iteration order.
 /// A stated price ceiling lowers the bid.
 /// Reads `Meter`, `Bidding`, `PriceCeiling`, `StepPrices`, `BatteryMarketPolicy`, `SimClock`, `MarketSeed`;
-/// writes `OrderBook`. Runs in `SimSystems::Orders`, after own use and battery.
+/// writes `OrderBook`. Runs in `MarketSystems::Orders`, after own use and battery.
 pub fn submit_orders(
     prices: Res<StepPrices>,
     policy: Res<BatteryMarketPolicy>,
@@ -319,7 +334,7 @@ pub fn submit_orders(
 /// Clears the book with the active rule; with network fees, pair-forming rules clear zone by
 /// zone and every trade gets its fee (see [`zones`]). Reads `OrderBook`, `StepPrices`,
 /// `SimClock`, `MarketSeed`, `MarketZones`; writes `Clearing`. Runs in
-/// `SimSystems::MarketClearing`, after orders.
+/// `MarketSystems::Clearing`, after orders.
 #[allow(clippy::too_many_arguments)]
 pub fn clear_market(
     clock: Res<SimClock>,
@@ -368,7 +383,7 @@ pub fn clear_book(
 
 /// Applies the clearing: peer deliveries, battery discharge for stored energy sold, and the rest
 /// to or from the grid (on an island: curtailed or unserved). Reads `Clearing`, `StepPrices`;
-/// writes `Meter`, `Battery`, `Deliveries`. Runs in `SimSystems::Delivery`, after clearing.
+/// writes `Meter`, `Battery`, `Deliveries`. Runs in `MarketSystems::Delivery`, after clearing.
 pub fn deliver(
     prices: Res<StepPrices>,
     clearing: Res<Clearing>,

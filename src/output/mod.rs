@@ -1,5 +1,6 @@
 //! Everything a run leaves on disk: the staging folder renamed into place when complete, and the
 //! HTML report.
 
+pub mod compare;
 pub mod report;
 pub mod staging;

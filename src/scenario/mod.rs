@@ -237,7 +237,7 @@ impl Scenario {
         if file.output == OutputLevel::Aggregate {
             file.ledger.write_jsonl = false;
         }
-        let sha = hex(&Sha256::digest(text.as_bytes()));
+        let sha = crate::ledger::encoding::hex(&Sha256::digest(text.as_bytes()));
         resolve(file, path, sha, overrides)
     }
 
@@ -245,11 +245,6 @@ impl Scenario {
     pub fn household_steps(&self) -> u64 {
         self.households.len() as u64 * self.frame.total_steps
     }
-}
-
-/// Lower-case hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// RON as scenario and sweep files are read: optional fields without `Some(...)`, variants with

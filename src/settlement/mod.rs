@@ -101,7 +101,11 @@ pub struct PeerMoney {
     network_fees: Vec<i64>,
 }
 
-/// Money settlement, in `SimSystems::Settlement`.
+/// The settlement's systems: money moves between accounts, after delivery and flows.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SettlementSystems;
+
+/// Money settlement, in [`SettlementSystems`].
 pub struct SettlementPlugin;
 
 impl Plugin for SettlementPlugin {
@@ -110,7 +114,7 @@ impl Plugin for SettlementPlugin {
             .init_resource::<Treasury>()
             .init_resource::<StepPayments>()
             .init_resource::<PeerMoney>()
-            .add_systems(crate::sim::SimStep, settle.in_set(crate::sim::SimSystems::Settlement));
+            .add_systems(crate::base::schedule::SimStep, settle.in_set(SettlementSystems));
     }
 }
 
@@ -121,7 +125,7 @@ impl Plugin for SettlementPlugin {
 /// Reads `Clearing`, `StepPrices`, `Treasury`, `LossPolicy`, `Meter`; writes `Wallet`,
 /// `Accounts`, `StepPayments`, and the baseline's `BaselineExchange` (beside the rest, on the
 /// pool, as a `Pace` region: see [`crate::household::baseline::settle_exchanges`]). Runs in
-/// `SimSystems::Settlement`, after delivery and flows.
+/// `SettlementSystems`, after delivery and flows.
 #[allow(clippy::too_many_arguments)]
 pub fn settle(
     clearing: Res<Clearing>,
@@ -133,7 +137,7 @@ pub fn settle(
     mut payments: ResMut<StepPayments>,
     mut peer: ResMut<PeerMoney>,
     mut households: Query<(&Household, &Meter, &mut Wallet)>,
-    pace: Res<crate::sim::exec::Pace>,
+    pace: Res<crate::base::exec::Pace>,
     mut baseline: Query<&mut crate::household::baseline::BaselineExchange>,
 ) {
     // The grid-only baseline's exchange is independent of the run's money: it is settled beside

@@ -1,8 +1,6 @@
-//! The simulation app: one Bevy schedule, [`SimStep`], run once per step, with the domains'
-//! systems in the chained [`SimSystems`] sets. The same plugin drives `peergrid run` (headless,
+//! The simulation app: one Bevy schedule, [`SimStep`], run once per step. Each domain adds its
+//! systems in its own set; this module only orders the sets, in the order of the data flow. The same plugin drives `peergrid run` (headless,
 //! through [`Simulation`]) and any front end that steps it from its own loop.
-
-pub mod exec;
 
 use crate::household::battery::{BatteryMarketPolicy, BatteryPlugin};
 use crate::grid::GridTopology;
@@ -15,39 +13,19 @@ use crate::settlement::{Accounts, SettlementPlugin};
 use crate::environment::tariff::StepPrices;
 use crate::base::time::SimClock;
 use crate::environment::weather::{Environment, EnvironmentPlugin, Site, Weather};
-use bevy::ecs::schedule::{ScheduleLabel, SingleThreadedExecutor};
+use crate::environment::EnvironmentSystems;
+use crate::grid::network::GridSystems;
+use crate::household::HouseholdSystems;
+use crate::ledger::LedgerSystems;
+use crate::market::MarketSystems;
+use crate::metrics::MetricsSystems;
+use crate::settlement::SettlementSystems;
+use bevy::ecs::schedule::SingleThreadedExecutor;
 use bevy::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// The schedule that advances the simulation by one step.
-#[derive(ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SimStep;
-
-/// The phases of a step, run in this order.
-#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SimSystems {
-    /// Clock, prices, sun position and weather.
-    Environment,
-    /// PV generation and household load.
-    GenerationAndLoad,
-    /// Own use first, then the battery.
-    OwnUseAndBattery,
-    /// Line limits cut the step's offers (curtail, shed) so every rule clears what the wires carry.
-    GridLimits,
-    /// Households' bids and asks.
-    Orders,
-    /// The trading rule clears the book.
-    MarketClearing,
-    /// Peer deliveries, then grid import/export (or unserved/curtailed on an island).
-    Delivery,
-    /// Power flows, losses and voltages of what was delivered.
-    Flows,
-    /// Money moves between accounts.
-    Settlement,
-    /// Community totals and recording.
-    Metrics,
-}
+pub use crate::base::schedule::SimStep;
 
 /// Everything a simulation needs besides the scenario.
 pub struct SimConfig {
@@ -80,19 +58,22 @@ impl Plugin for SimPlugin {
         // determinism rules); the work per system is a tight loop over households.
         schedule.set_executor(SingleThreadedExecutor::new());
         app.add_schedule(schedule);
+        // The data flow of a step: each domain's systems run in its own set, in this order.
         app.configure_sets(
             SimStep,
             (
-                SimSystems::Environment,
-                SimSystems::GenerationAndLoad,
-                SimSystems::OwnUseAndBattery,
-                SimSystems::GridLimits,
-                SimSystems::Orders,
-                SimSystems::MarketClearing,
-                SimSystems::Delivery,
-                SimSystems::Flows,
-                SimSystems::Settlement,
-                SimSystems::Metrics,
+                EnvironmentSystems,
+                HouseholdSystems::GenerationAndLoad,
+                HouseholdSystems::OwnUseAndBattery,
+                GridSystems::Limits,
+                MarketSystems::Orders,
+                MarketSystems::Clearing,
+                MarketSystems::Delivery,
+                GridSystems::Flows,
+                MarketSystems::Losses,
+                SettlementSystems,
+                LedgerSystems,
+                MetricsSystems,
             )
                 .chain(),
         );

@@ -2,8 +2,8 @@
 # Digests of every output file of every shipped scenario, for checking that a change leaves the
 # results byte-identical: run it with two builds and diff the two listings.
 #   tests/scripts/output_digests.sh target/release/peergrid > digests.txt
-# summary.json is digested without `runtime_s` and `household_steps_per_s` (they measure the
-# machine, not the model). Each scenario runs at its own output level.
+# summary.json is digested without `runtime_s`, `household_steps_per_s` (they measure the
+# machine, not the model) and `provenance.git_commit`. Each scenario runs at its own output level.
 set -euo pipefail
 bin=$(realpath "${1:?usage: output_digests.sh PEERGRID_BINARY [SCENARIO...]}")
 shift
@@ -18,7 +18,7 @@ digest_dir() {
   (cd "$dir" && find . -type f | LC_ALL=C sort) | while read -r f; do
     f=${f#./}
     if [ "${f##*/}" = summary.json ]; then
-      h=$(jq -S 'del(.runtime_s, .household_steps_per_s)' "$dir/$f" | sha256sum | cut -c1-16)
+      h=$(jq -S 'del(.runtime_s, .household_steps_per_s, .provenance.git_commit)' "$dir/$f" | sha256sum | cut -c1-16)
     else
       h=$(sha256sum "$dir/$f" | cut -c1-16)
     fi

@@ -288,7 +288,7 @@ fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::To
 }
 
 /// The compare report: for each headline KPI, a bar per rule (means over the seeds).
-pub fn compare_html(scenario: &str, table: &crate::app::compare::Table) -> Result<String, String> {
+pub fn compare_html(scenario: &str, table: &crate::output::compare::Table) -> Result<String, String> {
     const SHOWN: [(&str, &str); 8] = [
         ("self_sufficiency", "Self-sufficiency"),
         ("savings_pct", "Savings, %"),
@@ -303,7 +303,7 @@ pub fn compare_html(scenario: &str, table: &crate::app::compare::Table) -> Resul
     let seeds = table.first().map_or(1, |t| t.1);
     let mut h = format!("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>peergrid compare: {}</title><style>{STYLE}</style></head><body>\n", escape(scenario));
     let _ = writeln!(h, "<h1>{}: trading rules compared</h1><p>The same weather, loads and grid for every rule; means over {seeds} seed(s).</p>", escape(scenario));
-    let index: BTreeMap<&str, usize> = crate::app::compare::KPIS.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+    let index: BTreeMap<&str, usize> = crate::output::compare::KPIS.iter().enumerate().map(|(i, k)| (*k, i)).collect();
     for (key, title) in SHOWN {
         let values: Vec<f64> = table.iter().map(|(_, _, cols)| cols[index[key]].0.unwrap_or(f64::NAN)).collect();
         if !values.iter().any(|v| v.is_finite()) {
@@ -318,7 +318,7 @@ pub fn compare_html(scenario: &str, table: &crate::app::compare::Table) -> Resul
         let _ = write!(h, "<th>{}</th>", escape(r));
     }
     h.push_str("</tr>");
-    for (i, k) in crate::app::compare::KPIS.iter().enumerate() {
+    for (i, k) in crate::output::compare::KPIS.iter().enumerate() {
         let _ = write!(h, "<tr><td>{k}</td>");
         for (_, _, cols) in table {
             let _ = write!(h, "<td>{}</td>", cols[i].0.map_or("–".into(), |v| format!("{v:.4}")));

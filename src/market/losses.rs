@@ -17,11 +17,11 @@
 //! (second order; not re-solved). Who pays for the lost energy is the market's `loss_bearer`
 //! (see `settlement`).
 
-use super::flow::{FlowModel, Flows};
-use super::network::{LineStats, Network};
+use crate::grid::flow::{FlowModel, Flows};
+use crate::grid::network::{LineStats, Network};
 use crate::household::battery::Battery;
 use crate::household::{Household, Meter};
-use crate::market::{Clearing, Deliveries, Seller};
+use super::{Clearing, Deliveries, Seller};
 use crate::environment::tariff::StepPrices;
 use bevy::prelude::*;
 
@@ -197,7 +197,7 @@ impl LossScratch {
 /// `kwh` becomes what arrived and `loss_kwh` what was lost; buyers' shortfalls come from the
 /// grid or, on an island, are made up by sellers or left unserved. Reads `Network` (the step's
 /// flows and losses), `LineStats`, `StepPrices`, `Deliveries`; writes `Clearing` (trades),
-/// `Meter` and `Battery`. Runs in `SimSystems::Flows`, after `measure_flows`.
+/// `Meter` and `Battery`. Runs in `MarketSystems::Losses`, after the grid's flows.
 pub fn attribute_trade_losses(
     prices: Res<StepPrices>,
     stats: Res<LineStats>,
