@@ -34,13 +34,7 @@ const LAYERS: &[&[&str]] = &[
 const ALLOWED: &[&str] = &[
     "src/environment/weather.rs -> scenario",
     "src/grid/export.rs -> scenario",
-    "src/grid/generate.rs -> scenario",
     "src/grid/mod.rs -> scenario",
-    "src/grid/topology.rs -> scenario",
-    "src/household/battery.rs -> scenario",
-    "src/household/load.rs -> scenario",
-    "src/household/mod.rs -> grid",
-    "src/household/mod.rs -> market",
     "src/household/mod.rs -> scenario",
     "src/ledger/mod.rs -> scenario",
     "src/ledger/tests.rs -> testing",

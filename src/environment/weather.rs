@@ -11,7 +11,6 @@
 //! the day's irradiance adds up to what was measured.
 
 use crate::scenario::data::exposure::DailyExposure;
-use crate::scenario::schema::WeatherSpec;
 use crate::base::seed::{rng, Stream};
 use crate::environment::solar::{clear_sky_solis, erbs, sun_position, sun_vector, Irradiance, SunPosition};
 use crate::base::time::{SimClock, Zone};
@@ -21,6 +20,8 @@ use bevy::prelude::*;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Correlation time of the in-day cloud fluctuation, hours.
 pub const CLOUD_CORRELATION_HOURS: f64 = 1.0;
@@ -204,6 +205,60 @@ pub fn update_environment(clock: Res<SimClock>, site: Res<Site>, mut weather: Re
     let k = measured.unwrap_or_else(|| weather.next_index(clock.day_index, clock.frame.step_hours()));
     let irradiance = if matches!(weather.spec, WeatherSpec::ClearSky) { clear_sky } else { erbs(clear_sky.ghi * k, &sun) };
     *env = Environment { sun, sun_vector: sun_vector(&sun), clear_sky, clear_sky_index: k, irradiance, temp_air_c: None, wind_speed_m_s: None };
+}
+
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum WeatherSpec {
+    /// No clouds at all: deterministic.
+    ClearSky,
+    /// Seeded cloudiness: a day regime (clear, partly cloudy, overcast) drawn by a Markov chain,
+    /// with an AR(1) fluctuation of the clear-sky index inside the day.
+    Stochastic {
+        #[serde(default = "WeatherSpec::default_clear_share")]
+        clear_day_share: f64,
+        #[serde(default = "WeatherSpec::default_overcast_share")]
+        overcast_day_share: f64,
+        /// Probability that a day repeats the previous day's regime.
+        #[serde(default = "WeatherSpec::default_persistence")]
+        persistence: f64,
+    },
+    /// Measured daily global solar exposure, kWh/m²/day: one file per year in the Bureau of
+    /// Meteorology's layout (a column per month, a row per day), paths relative to the scenario
+    /// file. Each day's clear-sky irradiance is scaled to the measured total.
+    DailyExposure { files: BTreeMap<i32, String> },
+    /// A measured typical meteorological year in NREL's TMY3 format (hourly GHI, DNI, DHI, air
+    /// temperature and wind; e.g. pvlib's `pvlib/data/723170TYA.CSV`), path relative to the
+    /// scenario file. Each hour is used by month, day and hour in the file's local standard time,
+    /// whatever the run's year; `location` must be the station's (within 1°).
+    Tmy3 { file: String },
+    /// A measured series: a CSV with `time,ghi_w_m2` and optionally `dni_w_m2,dhi_w_m2`,
+    /// `temp_air_c`, `wind_speed_m_s`; each row holds until the next; `time` with a UTC offset or
+    /// local in `timezone`; path relative to the scenario file. It must cover the whole run.
+    Measured { file: String },
+}
+
+impl WeatherSpec {
+    fn default_clear_share() -> f64 {
+        0.5
+    }
+    fn default_overcast_share() -> f64 {
+        0.2
+    }
+    fn default_persistence() -> f64 {
+        0.5
+    }
+}
+
+impl Default for WeatherSpec {
+    fn default() -> Self {
+        WeatherSpec::Stochastic {
+            clear_day_share: Self::default_clear_share(),
+            overcast_day_share: Self::default_overcast_share(),
+            persistence: Self::default_persistence(),
+        }
+    }
 }
 
 #[cfg(test)]

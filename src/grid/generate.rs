@@ -3,9 +3,10 @@
 //! lateral streets). Houses get a node named after the household, on a service line to a pole.
 
 use super::topology::{Line, Node, Topology};
-use crate::scenario::schema::{Layout, NodeKind};
+use crate::grid::topology::NodeKind;
 use petgraph::graph::NodeIndex;
 use std::f64::consts::TAU;
+use serde::{Deserialize, Serialize};
 
 /// Parameters of a generated layout (see `TopologySpec::Generated`).
 #[derive(Debug, Clone)]
@@ -145,6 +146,17 @@ pub fn generate(p: &LayoutParams, ids: &[String]) -> (Topology, Vec<NodeIndex>) 
         }
     }
     (b.topo, out)
+}
+
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Layout {
+    /// One feeder along a street, houses on both sides.
+    Street,
+    /// Several feeders radiating from the connection point; `ties` close loops between them.
+    Village,
+    /// Feeder trunks with lateral streets of houses.
+    District,
 }
 
 #[cfg(test)]

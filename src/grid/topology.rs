@@ -1,10 +1,9 @@
 //! Topology: nodes (substation, feeder heads, junctions, houses) and lines with length and
 //! capacity, on an undirected petgraph graph.
 
-use crate::scenario::schema::NodeKind;
 use petgraph::graph::{NodeIndex, UnGraph};
-use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Node {
@@ -162,4 +161,13 @@ impl Default for Topology {
     fn default() -> Self {
         Self::new()
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum NodeKind {
+    /// The grid connection point (only meaningful when grid-connected).
+    Substation,
+    FeederHead,
+    Junction,
+    House,
 }

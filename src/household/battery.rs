@@ -11,8 +11,8 @@
 
 use crate::household::Meter;
 use crate::base::money::PricePerKwh;
-use crate::scenario::BatterySpec;
 use bevy::prelude::*;
+use serde::{Deserialize, Serialize};
 
 /// Tolerance for energy comparisons, kWh.
 pub const ENERGY_EPSILON_KWH: f64 = 1e-12;
@@ -143,6 +143,33 @@ pub fn own_use_and_battery(policy: Res<BatteryMarketPolicy>, mut households: Que
         m.deficit_kwh = u.deficit;
         m.battery_offer_kwh = offer;
     }
+}
+
+/// A battery as a scenario describes it: capacity, power limits and efficiency.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatterySpec {
+    pub capacity_kwh: f64,
+    pub max_charge_kw: f64,
+    pub max_discharge_kw: f64,
+    #[serde(default = "default_round_trip_efficiency")]
+    pub round_trip_efficiency: f64,
+    /// Fraction of capacity at the start.
+    #[serde(default = "default_initial_soc")]
+    pub initial_soc: f64,
+    /// Fraction of capacity never discharged below.
+    #[serde(default = "default_min_soc")]
+    pub min_soc: f64,
+}
+
+fn default_round_trip_efficiency() -> f64 {
+    0.9
+}
+fn default_initial_soc() -> f64 {
+    0.5
+}
+fn default_min_soc() -> f64 {
+    0.1
 }
 
 #[cfg(test)]

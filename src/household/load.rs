@@ -5,11 +5,11 @@
 //! `annual_kwh / 8760` kW. Each household shifts its shape by a fixed offset of up to
 //! ±`MAX_SHIFT_HOURS` and multiplies it by log-normal AR(1) noise (mean 1) from its own stream.
 
-use crate::scenario::Archetype;
 use bevy::prelude::*;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
 
 pub const HOURS_PER_YEAR: f64 = 8760.0;
 const HOURS_PER_DAY: f64 = 24.0;
@@ -205,6 +205,29 @@ impl NoiseStep {
 /// kWh consumed in a step by an archetype household (before noise).
 pub fn archetype_kwh(kind: Archetype, annual_kwh: f64, shift_hours: f64, hour: f64, weekend: bool, month: u32, latitude_deg: f64, step_hours: f64) -> f64 {
     annual_kwh / HOURS_PER_YEAR * shape_at(kind, weekend, hour - shift_hours) * season_factor(month, latitude_deg) * step_hours
+}
+
+
+/// Built-in household load shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+pub enum Archetype {
+    /// Out during weekday working hours; morning and evening peaks.
+    WorkingCouple,
+    /// Children at home after school; high evening peak.
+    Family,
+    /// At home all day; flatter daytime use.
+    Retired,
+    /// Someone works from home: daytime base load.
+    HomeOffice,
+}
+
+
+/// Where a household's load (and, for profiles, PV) comes from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LoadDef {
+    Archetype { kind: Archetype, annual_kwh: f64 },
+    /// Index into [`Scenario::profiles`].
+    Profile { series: usize },
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! Households as entities: PV array, load source, optional battery, meter, wallet, grid node.
-//! This module spawns them and measures PV generation and load every step.
+//! Households as entities: PV array, load source, optional battery, meter, wallet. `sim::create`
+//! spawns them; this module measures PV generation and load every step.
 
 pub mod baseline;
 pub mod battery;
@@ -14,13 +14,9 @@ pub enum HouseholdSystems {
     OwnUseAndBattery,
 }
 
-use crate::household::battery::Battery;
-use crate::grid::GridNode;
 use crate::household::load::{archetype_kwh, LoadNoise, LoadSource, NoiseAhead};
 use crate::base::money::Micros;
 use crate::scenario::data::profile::ProfileTable;
-use crate::scenario::{LoadDef, Scenario};
-use crate::base::seed::{rng, Stream};
 use crate::environment::solar::{Surface, STC_IRRADIANCE_W_M2};
 use crate::base::time::SimClock;
 use crate::environment::weather::{Environment, Site};
@@ -175,43 +171,6 @@ pub struct HouseholdEntities(pub Vec<Entity>);
 #[derive(Resource, Clone)]
 pub struct Profiles(pub Arc<ProfileTable>);
 
-/// Spawns one entity per household, in scenario order.
-pub fn spawn_households(world: &mut World, scenario: &Scenario) {
-    let step_hours = scenario.frame.step_hours();
-    let mut entities = Vec::with_capacity(scenario.households.len());
-    for (i, h) in scenario.households.iter().enumerate() {
-        let (noise, shift) = LoadNoise::new(rng(scenario.seed, Stream::Load, i as u64));
-        let source = match h.load {
-            LoadDef::Archetype { kind, annual_kwh } => LoadSource::Archetype { kind, annual_kwh, shift_hours: shift },
-            LoadDef::Profile { series } => LoadSource::Profile { series },
-        };
-        let mut e = world.spawn((
-            Household { index: i as u32 },
-            source,
-            noise,
-            Meter::default(),
-            MeterTotals::default(),
-            LossOfLoad::default(),
-            Wallet::default(),
-            GridNode(h.node),
-            crate::market::Bidding(h.bidding),
-        ));
-        if let Some(c) = h.preferences.price_ceiling_per_kwh {
-            e.insert(crate::market::PriceCeiling(crate::base::money::PricePerKwh::from_units(c)));
-        }
-        if let Some(pv) = h.pv {
-            e.insert(PvArray::new(&pv));
-        }
-        let battery = h.battery.as_ref().map(|b| Battery::from_spec(b, step_hours));
-        if let Some(b) = battery {
-            e.insert(b);
-        }
-        e.insert((crate::household::baseline::BaselineOwnUse { battery, ..Default::default() }, crate::household::baseline::BaselineExchange::default()));
-        entities.push(e.id());
-    }
-    world.insert_resource(HouseholdEntities(entities));
-}
-
 /// PV generation and load, in `HouseholdSystems::GenerationAndLoad`.
 pub struct HouseholdPlugin;
 
@@ -267,4 +226,15 @@ pub fn measure_pv_and_load(
             }
         }
     }
+}
+
+/// A resolved PV array.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PvDef {
+    pub kwp: f64,
+    pub tilt_deg: f64,
+    /// Degrees clockwise from north.
+    pub azimuth_deg: f64,
+    pub performance_ratio: f64,
+    pub temperature_coefficient_per_c: f64,
 }

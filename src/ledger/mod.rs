@@ -16,16 +16,15 @@ pub mod verify;
 
 use crate::household::{HouseholdEntities, Wallet};
 use crate::base::money::Micros;
-use crate::scenario::schema::StakeKind;
 use crate::settlement::{Accounts, PaymentKind, StepPayments, Treasury};
 use crate::base::time::SimClock;
 use bevy::prelude::*;
 use encoding::{leaf_hash, to_micro, AccountRef, Hash, Header, State, Tx, TxKind};
 use json::GenesisInfo;
-use serde::Serialize;
 use std::path::Path;
 use std::sync::Arc;
 use validators::{elect, is_offline, Fault};
+use serde::{Deserialize, Serialize};
 
 /// Parts per million: fee rates are integers in ppm of the trade amount.
 pub const PPM: i64 = 1_000_000;
@@ -443,6 +442,18 @@ impl Plugin for LedgerPlugin {
     }
 }
 
+
+
+/// What a household's vote weighs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum StakeKind {
+    #[default]
+    Equal,
+    /// Installed PV, kWp.
+    Kwp,
+    /// Positive wallet balance (what it has earned so far).
+    Balance,
+}
 
 #[cfg(test)]
 mod tests;

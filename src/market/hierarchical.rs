@@ -178,6 +178,22 @@ impl TradingRule for Hierarchical {
     }
 }
 
+
+/// A household's community changing during the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommunityEvent {
+    pub step: u64,
+    pub household: u32,
+    pub change: CommunityChange,
+}
+
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommunityChange {
+    Join(Vec<String>),
+    Leave,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,7 @@ use crate::environment::tariff::StepPrices;
 use crate::base::time::SimClock;
 use bevy::prelude::*;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 
 /// Orders and trades below this energy are dropped, kWh (floating-point dust).
 pub const MIN_TRADE_KWH: f64 = 1e-9;
@@ -437,6 +438,20 @@ pub fn deliver(
             d.unsold_kwh[i] = left_surplus;
         }
     }
+}
+
+
+/// How a household prices its orders (separate from the trading rule).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize)]
+pub enum BiddingSpec {
+    /// Reservation prices from the tariff: bid the import price, ask the export price.
+    #[default]
+    Truthful,
+    /// Zero-intelligence constrained (Gode and Sunder 1993): a random price each step between
+    /// the export and import price, so never a loss against the grid.
+    ZeroIntelligence,
+    /// Fixed markup: ask export + m·(import − export), bid import − m·(import − export).
+    Markup(f64),
 }
 
 #[cfg(test)]

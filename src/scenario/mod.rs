@@ -25,6 +25,10 @@ use std::sync::Arc;
 
 pub use schema::{Archetype, BatterySpec, OutputLevel, ScenarioFile};
 pub use set::FieldSet;
+pub use crate::household::PvDef;
+pub use crate::household::load::LoadDef;
+pub use crate::market::hierarchical::CommunityEvent;
+pub use crate::market::hierarchical::CommunityChange;
 
 /// Minutes in a day; a step must divide it.
 pub const MINUTES_PER_DAY: u32 = 1440;
@@ -75,25 +79,6 @@ impl Overrides {
         }
         v
     }
-}
-
-/// A resolved PV array.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PvDef {
-    pub kwp: f64,
-    pub tilt_deg: f64,
-    /// Degrees clockwise from north.
-    pub azimuth_deg: f64,
-    pub performance_ratio: f64,
-    pub temperature_coefficient_per_c: f64,
-}
-
-/// Where a household's load (and, for profiles, PV) comes from.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum LoadDef {
-    Archetype { kind: Archetype, annual_kwh: f64 },
-    /// Index into [`Scenario::profiles`].
-    Profile { series: usize },
 }
 
 /// A resolved household.
@@ -177,20 +162,6 @@ pub struct Scenario {
     pub overrides: Vec<String>,
     /// Community changes by step, sorted by step (then scenario order).
     pub community_events: Vec<CommunityEvent>,
-}
-
-/// A household's community changing during the run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CommunityEvent {
-    pub step: u64,
-    pub household: u32,
-    pub change: CommunityChange,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum CommunityChange {
-    Join(Vec<String>),
-    Leave,
 }
 
 impl std::fmt::Debug for Scenario {

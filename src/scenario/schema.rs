@@ -3,6 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+pub use crate::environment::weather::WeatherSpec;
+pub use crate::household::load::Archetype;
+pub use crate::household::battery::BatterySpec;
+pub use crate::grid::generate::Layout;
+pub use crate::grid::topology::NodeKind;
+pub use crate::ledger::StakeKind;
+pub use crate::market::BiddingSpec;
 
 fn default_timezone() -> String {
     "UTC".to_string()
@@ -12,15 +19,6 @@ fn default_step_minutes() -> u32 {
 }
 fn default_performance_ratio() -> f64 {
     0.8
-}
-fn default_round_trip_efficiency() -> f64 {
-    0.9
-}
-fn default_initial_soc() -> f64 {
-    0.5
-}
-fn default_min_soc() -> f64 {
-    0.1
 }
 fn default_one() -> f64 {
     1.0
@@ -220,72 +218,6 @@ pub struct TouWindowSpec {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub enum WeatherSpec {
-    /// No clouds at all: deterministic.
-    ClearSky,
-    /// Seeded cloudiness: a day regime (clear, partly cloudy, overcast) drawn by a Markov chain,
-    /// with an AR(1) fluctuation of the clear-sky index inside the day.
-    Stochastic {
-        #[serde(default = "WeatherSpec::default_clear_share")]
-        clear_day_share: f64,
-        #[serde(default = "WeatherSpec::default_overcast_share")]
-        overcast_day_share: f64,
-        /// Probability that a day repeats the previous day's regime.
-        #[serde(default = "WeatherSpec::default_persistence")]
-        persistence: f64,
-    },
-    /// Measured daily global solar exposure, kWh/m²/day: one file per year in the Bureau of
-    /// Meteorology's layout (a column per month, a row per day), paths relative to the scenario
-    /// file. Each day's clear-sky irradiance is scaled to the measured total.
-    DailyExposure { files: BTreeMap<i32, String> },
-    /// A measured typical meteorological year in NREL's TMY3 format (hourly GHI, DNI, DHI, air
-    /// temperature and wind; e.g. pvlib's `pvlib/data/723170TYA.CSV`), path relative to the
-    /// scenario file. Each hour is used by month, day and hour in the file's local standard time,
-    /// whatever the run's year; `location` must be the station's (within 1°).
-    Tmy3 { file: String },
-    /// A measured series: a CSV with `time,ghi_w_m2` and optionally `dni_w_m2,dhi_w_m2`,
-    /// `temp_air_c`, `wind_speed_m_s`; each row holds until the next; `time` with a UTC offset or
-    /// local in `timezone`; path relative to the scenario file. It must cover the whole run.
-    Measured { file: String },
-}
-
-impl WeatherSpec {
-    fn default_clear_share() -> f64 {
-        0.5
-    }
-    fn default_overcast_share() -> f64 {
-        0.2
-    }
-    fn default_persistence() -> f64 {
-        0.5
-    }
-}
-
-impl Default for WeatherSpec {
-    fn default() -> Self {
-        WeatherSpec::Stochastic {
-            clear_day_share: Self::default_clear_share(),
-            overcast_day_share: Self::default_overcast_share(),
-            persistence: Self::default_persistence(),
-        }
-    }
-}
-
-/// Built-in household load shapes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
-pub enum Archetype {
-    /// Out during weekday working hours; morning and evening peaks.
-    WorkingCouple,
-    /// Children at home after school; high evening peak.
-    Family,
-    /// At home all day; flatter daytime use.
-    Retired,
-    /// Someone works from home: daytime base load.
-    HomeOffice,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub enum HouseholdSpec {
     /// One household, written out.
     House(HouseSpec),
@@ -337,19 +269,6 @@ pub struct PreferencesSpec {
     /// Extra value of trading with a favourite, currency/kWh.
     #[serde(default)]
     pub favourite_premium_per_kwh: f64,
-}
-
-/// How a household prices its orders (separate from the trading rule).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize)]
-pub enum BiddingSpec {
-    /// Reservation prices from the tariff: bid the import price, ask the export price.
-    #[default]
-    Truthful,
-    /// Zero-intelligence constrained (Gode and Sunder 1993): a random price each step between
-    /// the export and import price, so never a loss against the grid.
-    ZeroIntelligence,
-    /// Fixed markup: ask export + m·(import − export), bid import − m·(import − export).
-    Markup(f64),
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -436,22 +355,6 @@ fn default_meter_utc_offset() -> String {
     "+10:00".to_string()
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct BatterySpec {
-    pub capacity_kwh: f64,
-    pub max_charge_kw: f64,
-    pub max_discharge_kw: f64,
-    #[serde(default = "default_round_trip_efficiency")]
-    pub round_trip_efficiency: f64,
-    /// Fraction of capacity at the start.
-    #[serde(default = "default_initial_soc")]
-    pub initial_soc: f64,
-    /// Fraction of capacity never discharged below.
-    #[serde(default = "default_min_soc")]
-    pub min_soc: f64,
-}
-
 /// A distribution for a generated quantity.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -501,16 +404,6 @@ pub struct GroupSpec {
     /// The group's community path (see `HouseSpec::community`).
     #[serde(default)]
     pub community: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-pub enum Layout {
-    /// One feeder along a street, houses on both sides.
-    Street,
-    /// Several feeders radiating from the connection point; `ties` close loops between them.
-    Village,
-    /// Feeder trunks with lateral streets of houses.
-    District,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -581,15 +474,6 @@ impl Default for TopologySpec {
             service_capacity_kw: Self::default_service_capacity_kw(),
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-pub enum NodeKind {
-    /// The grid connection point (only meaningful when grid-connected).
-    Substation,
-    FeederHead,
-    Junction,
-    House,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -721,17 +605,6 @@ impl Default for LedgerSpec {
             write_jsonl: true,
         }
     }
-}
-
-/// What a household's vote weighs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-pub enum StakeKind {
-    #[default]
-    Equal,
-    /// Installed PV, kWp.
-    Kwp,
-    /// Positive wallet balance (what it has earned so far).
-    Balance,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -2,9 +2,11 @@
 //! systems in its own set; this module only orders the sets, in the order of the data flow. The same plugin drives `peergrid run` (headless,
 //! through [`Simulation`]) and any front end that steps it from its own loop.
 
+pub mod create;
+
 use crate::household::battery::{BatteryMarketPolicy, BatteryPlugin};
 use crate::grid::GridTopology;
-use crate::household::{spawn_households, Household, HouseholdIds, HouseholdPlugin, MeterTotals, Profiles, Wallet};
+use crate::household::{Household, HouseholdIds, HouseholdPlugin, MeterTotals, Profiles, Wallet};
 use crate::market::registry::RuleInfo;
 use crate::market::{ActiveRule, MarketPlugin, MarketSeed};
 use crate::metrics::{MetricsPlugin, Recorder, RunTotals};
@@ -105,7 +107,7 @@ impl Plugin for SimPlugin {
                 &s.households.iter().map(|h| h.node).collect::<Vec<_>>(),
             ))));
         app.insert_resource(crate::grid::network::Network::new(&s.topology, &s.households.iter().map(|h| h.node).collect::<Vec<_>>(), s.network, s.frame.step_hours()));
-        spawn_households(app.world_mut(), s);
+        create::spawn_households(app.world_mut(), s);
         app.add_plugins((EnvironmentPlugin, HouseholdPlugin, BatteryPlugin, crate::household::baseline::BaselinePlugin, MarketPlugin, crate::grid::network::GridPlugin, SettlementPlugin, MetricsPlugin));
         // The step's parallel regions, counted for the ledger's hashing to make way for.
         app.insert_resource(config.ledger.as_ref().map(|l| l.pace()).unwrap_or_default());
