@@ -14,49 +14,17 @@ use crate::sim::Simulation;
 use std::path::Path;
 use std::sync::Arc;
 
-/// A small grid-connected street: 6 houses (PV on most, two batteries), 2 days, 30-min steps.
-pub const STREET: &str = r#"(
-    name: "test-street",
-    seed: 7,
-    start: "2024-01-15T00:00",
-    timezone: "Australia/Sydney",
-    step_minutes: 30,
-    duration_days: 2,
-    location: (latitude_deg: -33.87, longitude_deg: 151.21),
-    grid: Connected(import_price_per_kwh: 0.30, export_price_per_kwh: 0.06),
-    households: [
-        House(id: "a", pv: (kwp: 6.0), load: Archetype(kind: Retired), battery: (capacity_kwh: 10.0, max_charge_kw: 5.0, max_discharge_kw: 5.0)),
-        House(id: "b", load: Archetype(kind: Family)),
-        Group(prefix: "g", count: 4, kwp: Uniform(min: 2.0, max: 7.0), pv_share: 0.75, battery_share: 0.25,
-              battery: (capacity_kwh: 5.0, max_charge_kw: 3.0, max_discharge_kw: 3.0)),
-    ],
-    topology: Generated(layout: Street),
-)"#;
-
-/// An island: 5 houses, batteries, no grid; 1 day of hourly steps.
-pub const ISLAND: &str = r#"(
-    name: "test-island",
-    seed: 3,
-    start: "2024-03-01T00:00",
-    step_minutes: 60,
-    duration_days: 1,
-    location: (latitude_deg: 10.0, longitude_deg: 0.0),
-    grid: Islanded(value_of_lost_load_per_kwh: 2.0, surplus_floor_per_kwh: 0.0),
-    weather: ClearSky,
-    households: [
-        Group(prefix: "i", count: 5, kwp: Fixed(4.0), battery_share: 0.6,
-              battery: (capacity_kwh: 8.0, max_charge_kw: 3.0, max_discharge_kw: 3.0, initial_soc: 0.9)),
-    ],
-)"#;
+pub use crate::scenario::examples::{ISLAND, STREET};
 
 /// Parses and validates a scenario string (profile paths relative to the current folder).
 /// Panics with the validation errors: for tests only.
 pub fn scenario(ron: &str) -> Scenario {
-    scenario_with(ron, &Overrides::default())
+    crate::scenario::examples::parse(ron, &Overrides::default())
 }
 
+/// [`scenario`] with command-line overrides.
 pub fn scenario_with(ron: &str, overrides: &Overrides) -> Scenario {
-    Scenario::from_str(ron, Path::new("test.ron"), overrides).unwrap_or_else(|e| panic!("test scenario is invalid:\n{e}"))
+    crate::scenario::examples::parse(ron, overrides)
 }
 
 /// A simulation of a scenario string with its own rule.
@@ -76,7 +44,7 @@ pub fn simulation_with_rule(ron: &str, rule: &str) -> Simulation {
 pub fn simulation_with_ledger(ron: &str, dir: Option<&Path>) -> Simulation {
     let s = Arc::new(scenario(ron));
     let cfg = s.ledger.clone().expect("the scenario has its ledger on");
-    let ledger = crate::ledger::Ledger::new(cfg, &s, dir).expect("ledger starts");
+    let ledger = crate::ledger::Ledger::new(cfg, &s.ledger_setup(), dir).expect("ledger starts");
     Simulation::new(crate::sim::SimConfig { ledger: Some(ledger), ..config(&s, s.rule, s.rule_params.clone()) })
 }
 

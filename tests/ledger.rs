@@ -298,3 +298,55 @@ fn grid_exchange_netted_daily_verifies_with_one_settlement_per_household_and_day
     let per_block = summary(run_dir())["ledger"]["transactions"].as_u64().unwrap();
     assert!(summary(&out)["ledger"]["transactions"].as_u64().unwrap() < per_block);
 }
+
+#[test]
+fn ledger_balances_equal_wallets_at_the_end() {
+    let text = peergrid::testing::STREET.replace("topology: Generated(layout: Street),", "topology: Generated(layout: Street),\n    ledger: (witnesses: 2, treasury: (fee_policy: Fixed(rate: 0.02), producer_reward_per_block: 0.0001)),");
+    let mut sim = peergrid::testing::simulation_with_ledger(&text, None);
+    peergrid::testing::run_to_end(&mut sim);
+    let results = sim.household_results();
+    let accounts = sim.accounts();
+    let mut ledger = sim.take_ledger().expect("the simulation keeps a ledger");
+    let state = ledger.finish().expect("the chain is written").state.clone();
+    let wallets: Vec<i64> = results.iter().map(|r| r.wallet.balance.0).collect();
+    assert_eq!(state.households, wallets);
+    assert_eq!(state.fund, accounts.community_fund.0);
+    assert_eq!(state.grid, accounts.grid.0);
+    assert!(state.fund > 0, "fees reach the fund");
+    assert!(results.iter().any(|r| r.wallet.rewards_received.0 > 0), "producers are rewarded");
+    assert!(results.iter().any(|r| r.wallet.fees_paid.0 > 0), "sellers pay fees");
+}
+
+/// The simulation's parallel regions are counted on its own ledger's `Pace`, so the ledger's
+/// hashing steps aside for them (and for no other simulation's).
+#[test]
+fn the_simulation_opens_its_regions_on_its_ledgers_pace() {
+    let text = peergrid::testing::STREET.replace("topology: Generated(layout: Street),", "topology: Generated(layout: Street),\n    ledger: (witnesses: 2),");
+    let mut sim = peergrid::testing::simulation_with_ledger(&text, None);
+    let other = peergrid::testing::simulation_with_ledger(&text, None);
+    let ledger = sim.take_ledger().expect("the simulation keeps a ledger");
+    let pace = sim.world().resource::<peergrid::base::exec::Pace>();
+    assert_eq!(pace.region(|| (ledger.pace().open_regions(), other.world().resource::<peergrid::base::exec::Pace>().open_regions())), (1, 0));
+}
+
+/// The chain is the same whoever seals its blocks: a drain job beside the step (a 2-thread
+/// pool), the step itself once the queue is full (a 1-thread pool, where the drain job never
+/// gets a thread before the end), or rayon's global pool (no pool installed).
+#[test]
+fn the_chain_is_the_same_whoever_seals_its_blocks() {
+    let text = peergrid::testing::STREET
+        .replace("duration_days: 2,", "duration_days: 4,")
+        .replace("topology: Generated(layout: Street),", "topology: Generated(layout: Street),\n    ledger: (witnesses: 2),");
+    let chain = || {
+        let mut sim = peergrid::testing::simulation_with_ledger(&text, None);
+        peergrid::testing::run_to_end(&mut sim);
+        let mut ledger = sim.take_ledger().expect("the simulation keeps a ledger");
+        let r = ledger.finish().expect("the chain is written");
+        (r.height, r.head, r.transactions, r.state.clone())
+    };
+    let on = |threads: usize| rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a pool").install(chain);
+    let reference = chain();
+    assert!(reference.0 > peergrid::ledger::chain::QUEUE_BLOCKS as u64, "more blocks than the queue holds: {}", reference.0);
+    assert_eq!(on(1), reference);
+    assert_eq!(on(2), reference);
+}

@@ -195,3 +195,27 @@ fn flows_obey_kirchhoff_at_every_node_every_step_and_stay_within_capacity() {
     }
     assert!(bound > 0, "the 8 kW span ran at its limit");
 }
+
+#[test]
+fn households_join_and_leave_communities_during_the_run() {
+    let text = peergrid::testing::STREET.replace(
+        "topology: Generated(layout: Street),",
+        r#"topology: Generated(layout: Street),
+    events: [JoinCommunity(step: 3, household: "b", community: "north/elm"), LeaveCommunity(step: 5, household: "b")],"#,
+    );
+    let mut sim = peergrid::testing::simulation(&text);
+    let name_of = |sim: &peergrid::sim::Simulation| {
+        let c = &sim.world().resource::<peergrid::market::MarketCommunities>().0;
+        c.names[c.of(1)[0] as usize].clone()
+    };
+    sim.step();
+    assert_eq!(name_of(&sim), "f1", "from the grid: the street's feeder");
+    for _ in 0..3 {
+        sim.step();
+    }
+    assert_eq!(name_of(&sim), "north/elm");
+    for _ in 0..2 {
+        sim.step();
+    }
+    assert_eq!(name_of(&sim), "north");
+}

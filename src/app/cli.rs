@@ -414,7 +414,7 @@ fn cmd_export_grid(path: PathBuf, out: PathBuf, sets: Vec<crate::scenario::Field
         Ok(s) => s,
         Err(code) => return code,
     };
-    let written = crate::grid::export::grid_json(&s).map_err(std::io::Error::other).and_then(|bytes| crate::output::staging::write_atomically(&out, &bytes));
+    let written = crate::output::grid_export::grid_json(&s).map_err(std::io::Error::other).and_then(|bytes| crate::output::staging::write_atomically(&out, &bytes));
     match written {
         Ok(()) => {
             say!("wrote {} ({} nodes, {} lines)", out.display(), s.topology.graph.node_count(), s.topology.graph.edge_count());

@@ -192,7 +192,7 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
     let staging = Staging::create(&opts.out_dir).map_err(failed("cannot create the output folder"))?;
     let recorder = Recorder::create(staging.path(), scenario.output == crate::scenario::OutputLevel::Full).map_err(failed("cannot create output files"))?;
     let ledger = match &scenario.ledger {
-        Some(cfg) => Some(Ledger::new(cfg.clone(), &scenario, Some(staging.path())).map_err(failed("cannot create ledger.jsonl"))?),
+        Some(cfg) => Some(Ledger::new(cfg.clone(), &scenario.ledger_setup(), Some(staging.path())).map_err(failed("cannot create ledger.jsonl"))?),
         None => None,
     };
 
@@ -220,13 +220,14 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
         let mut sim = Simulation::new(SimConfig { ledger, ..config(&scenario, scenario.rule, scenario.rule_params.clone()) });
         sim.record(recorder);
         if let Some(step) = opts.trace_step {
-            sim.world_mut().insert_resource(crate::grid::export::TraceRequest { step, dir: trace_dir.clone(), written: false, error: None });
+            sim.world_mut().insert_resource(crate::output::grid_export::TraceRequest { step, dir: trace_dir.clone(), written: false, error: None });
+            sim.app.add_plugins(crate::output::grid_export::TracePlugin);
         }
         let out = simulate(&mut sim, on_step)?;
         if let Some(mut rec) = sim.take_recorder() {
             rec.finish().map_err(|e| RunError::Failed(format!("writing results: {e}")))?;
         }
-        if let Some(trace) = sim.world_mut().remove_resource::<crate::grid::export::TraceRequest>() {
+        if let Some(trace) = sim.world_mut().remove_resource::<crate::output::grid_export::TraceRequest>() {
             if let Some(e) = trace.error {
                 return Err(RunError::Failed(e));
             }

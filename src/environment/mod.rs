@@ -3,6 +3,7 @@
 
 use bevy::prelude::SystemSet;
 
+pub mod measured;
 pub mod solar;
 pub mod tariff;
 pub mod weather;

@@ -10,7 +10,7 @@
 //! day's index is its measured exposure over the clear-sky model's for that day and place, so
 //! the day's irradiance adds up to what was measured.
 
-use crate::scenario::data::exposure::DailyExposure;
+use crate::environment::measured::DailyExposure;
 use crate::base::seed::{rng, Stream};
 use crate::environment::solar::{clear_sky_solis, erbs, sun_position, sun_vector, Irradiance, SunPosition};
 use crate::base::time::{SimClock, Zone};
@@ -75,9 +75,9 @@ pub struct Weather {
     /// The current local date and its measured clear-sky index.
     measured_day: Option<(NaiveDate, f64)>,
     /// Measured hourly weather (`Tmy3`).
-    typical_year: Option<Arc<crate::scenario::data::tmy3::TypicalYear>>,
+    typical_year: Option<Arc<crate::environment::measured::TypicalYear>>,
     /// A measured series (`Measured`).
-    series: Option<Arc<crate::scenario::data::irradiance_csv::IrradianceSeries>>,
+    series: Option<Arc<crate::environment::measured::IrradianceSeries>>,
 }
 
 impl Weather {
@@ -92,13 +92,13 @@ impl Weather {
     }
 
     /// Uses a measured typical year's hours instead of drawing clouds.
-    pub fn with_typical_year(mut self, year: Option<Arc<crate::scenario::data::tmy3::TypicalYear>>) -> Self {
+    pub fn with_typical_year(mut self, year: Option<Arc<crate::environment::measured::TypicalYear>>) -> Self {
         self.typical_year = year;
         self
     }
 
     /// Uses a measured irradiance series instead of drawing clouds.
-    pub fn with_series(mut self, series: Option<Arc<crate::scenario::data::irradiance_csv::IrradianceSeries>>) -> Self {
+    pub fn with_series(mut self, series: Option<Arc<crate::environment::measured::IrradianceSeries>>) -> Self {
         self.series = series;
         self
     }
@@ -111,7 +111,7 @@ impl Weather {
             return Some((Irradiance { ghi: h.ghi_w_m2.max(0.0), dni: h.dni_w_m2.max(0.0), dhi: h.dhi_w_m2.max(0.0) }, Some(h.temp_air_c), Some(h.wind_speed_m_s)));
         }
         // Coverage is checked when the scenario is read; outside it the sky is dark.
-        let s = self.series.as_ref()?.at(t).unwrap_or(crate::scenario::data::irradiance_csv::Sample { ghi_w_m2: 0.0, beam_diffuse_w_m2: None, temp_air_c: None, wind_speed_m_s: None });
+        let s = self.series.as_ref()?.at(t).unwrap_or(crate::environment::measured::Sample { ghi_w_m2: 0.0, beam_diffuse_w_m2: None, temp_air_c: None, wind_speed_m_s: None });
         let ghi = s.ghi_w_m2.max(0.0);
         let irradiance = match s.beam_diffuse_w_m2 {
             Some((dni, dhi)) => Irradiance { ghi, dni: dni.max(0.0), dhi: dhi.max(0.0) },

@@ -2,7 +2,6 @@
 //! scenario; its power flows, line and voltage limits on what households may exchange, and the
 //! losses on the way.
 
-pub mod export;
 pub mod flow;
 pub mod generate;
 pub mod limits;
@@ -45,7 +44,7 @@ pub(crate) fn lower_min(min: &mut f64, x: f64) {
 /// capacity kW): small grids for the flow and limit tests.
 #[cfg(test)]
 pub(crate) fn test_net(nodes: usize, lines: &[(usize, usize, f64, f64, f64)]) -> Topology {
-    use crate::scenario::schema::NodeKind;
+    use crate::grid::topology::NodeKind;
     let mut t = Topology::new();
     let ix: Vec<_> = (0..nodes)
         .map(|i| t.add_node(Node { id: format!("n{i}"), kind: if i == 0 { NodeKind::Substation } else { NodeKind::Junction }, x_m: 0.0, y_m: 0.0 }).expect("unique ids"))

@@ -152,7 +152,7 @@ impl Plugin for GridPlugin {
             ..Default::default()
         })
         .add_systems(SimStep, limit_lines.in_set(GridSystems::Limits))
-        .add_systems(SimStep, (measure_flows, super::export::write_trace).chain().in_set(GridSystems::Flows));
+        .add_systems(SimStep, measure_flows.in_set(GridSystems::Flows));
     }
 }
 

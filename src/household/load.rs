@@ -111,7 +111,7 @@ pub fn season_factor(month: u32, latitude_deg: f64) -> f64 {
 #[derive(Component, Debug, Clone, Copy)]
 pub enum LoadSource {
     Archetype { kind: Archetype, annual_kwh: f64, shift_hours: f64 },
-    /// Row of [`crate::scenario::data::profile::ProfileTable`]; the profile also gives PV.
+    /// Row of [`crate::household::profile::ProfileTable`]; the profile also gives PV.
     Profile { series: usize },
 }
 

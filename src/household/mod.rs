@@ -4,6 +4,7 @@
 pub mod baseline;
 pub mod battery;
 pub mod load;
+pub mod profile;
 
 /// The households' systems, in this order in every step.
 #[derive(bevy::prelude::SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -16,7 +17,7 @@ pub enum HouseholdSystems {
 
 use crate::household::load::{archetype_kwh, LoadNoise, LoadSource, NoiseAhead};
 use crate::base::money::Micros;
-use crate::scenario::data::profile::ProfileTable;
+use crate::household::profile::ProfileTable;
 use crate::environment::solar::{Surface, STC_IRRADIANCE_W_M2};
 use crate::base::time::SimClock;
 use crate::environment::weather::{Environment, Site};
@@ -44,7 +45,7 @@ pub struct PvArray {
 }
 
 impl PvArray {
-    pub fn new(pv: &crate::scenario::PvDef) -> Self {
+    pub fn new(pv: &PvDef) -> Self {
         PvArray {
             kwp: pv.kwp,
             tilt_deg: pv.tilt_deg,

@@ -17,7 +17,7 @@ pub mod verify;
 use crate::household::{HouseholdEntities, Wallet};
 use crate::base::money::Micros;
 use crate::settlement::{Accounts, PaymentKind, StepPayments, Treasury};
-use crate::base::time::SimClock;
+use crate::base::time::{SimClock, TimeFrame};
 use bevy::prelude::*;
 use encoding::{leaf_hash, to_micro, AccountRef, Hash, Header, State, Tx, TxKind};
 use json::GenesisInfo;
@@ -70,6 +70,19 @@ pub struct LedgerConfig {
     pub write_jsonl: bool,
 }
 
+/// What the ledger needs to know of the run it records.
+#[derive(Debug, Clone)]
+pub struct LedgerSetup {
+    /// The scenario's name, in the genesis block.
+    pub scenario: String,
+    pub seed: u64,
+    pub frame: TimeFrame,
+    /// Household ids, in household order.
+    pub ids: Arc<Vec<String>>,
+    /// Each household's PV peak power, kWp (0 without PV): the stake of `StakeKind::Kwp`.
+    pub kwp: Vec<f64>,
+}
+
 /// The ledger's facts for `summary.json`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct LedgerSummary {
@@ -117,17 +130,17 @@ pub struct Ledger {
 
 impl Ledger {
     /// Starts a chain; writes `dir/ledger.jsonl` when `dir` is given and the config says so.
-    pub fn new(cfg: LedgerConfig, scenario: &crate::scenario::Scenario, dir: Option<&Path>) -> std::io::Result<Ledger> {
-        let ids: Arc<Vec<String>> = Arc::new(scenario.households.iter().map(|h| h.id.clone()).collect());
+    pub fn new(cfg: LedgerConfig, setup: &LedgerSetup, dir: Option<&Path>) -> std::io::Result<Ledger> {
+        let ids = setup.ids.clone();
         let n = ids.len();
-        let info = GenesisInfo { scenario: scenario.name.clone(), seed: scenario.seed, witnesses: cfg.witnesses, stake: format!("{:?}", cfg.stake) };
+        let info = GenesisInfo { scenario: setup.scenario.clone(), seed: setup.seed, witnesses: cfg.witnesses, stake: format!("{:?}", cfg.stake) };
         let dir = if cfg.write_jsonl { dir } else { None };
         let pace = crate::base::exec::Pace::default();
-        let chain = chain::Chain::start(scenario.seed, scenario.frame, ids.clone(), info, dir, pace.clone())?;
+        let chain = chain::Chain::start(setup.seed, setup.frame, ids.clone(), info, dir, pace.clone())?;
         Ok(Ledger {
-            kwp_micro: scenario.households.iter().map(|h| h.pv.map(|p| to_micro(p.kwp).max(0) as u64).unwrap_or(0)).collect(),
+            kwp_micro: setup.kwp.iter().map(|&kwp| to_micro(kwp).max(0) as u64).collect(),
             cfg,
-            seed: scenario.seed,
+            seed: setup.seed,
             ids,
             chain,
             slot: 0,

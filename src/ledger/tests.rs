@@ -1,8 +1,7 @@
-//! Known-answer tests that pin the canonical encoding, and ledger ↔ wallet consistency.
+//! Known-answer tests that pin the canonical encoding and the sealing of a block.
 
 use super::encoding::*;
 use super::merkle;
-use crate::testing;
 
 fn sample_tx() -> Tx {
     Tx {
@@ -80,24 +79,6 @@ fn small_ledger_hashes_are_pinned() {
     assert_eq!(hex(&header.hash()), KAT_HEADER);
 }
 
-#[test]
-fn ledger_balances_equal_wallets_at_the_end() {
-    let text = testing::STREET.replace("topology: Generated(layout: Street),", "topology: Generated(layout: Street),\n    ledger: (witnesses: 2, treasury: (fee_policy: Fixed(rate: 0.02), producer_reward_per_block: 0.0001)),");
-    let mut sim = testing::simulation_with_ledger(&text, None);
-    testing::run_to_end(&mut sim);
-    let results = sim.household_results();
-    let accounts = sim.accounts();
-    let mut ledger = sim.take_ledger().expect("the simulation keeps a ledger");
-    let state = ledger.finish().expect("the chain is written").state.clone();
-    let wallets: Vec<i64> = results.iter().map(|r| r.wallet.balance.0).collect();
-    assert_eq!(state.households, wallets);
-    assert_eq!(state.fund, accounts.community_fund.0);
-    assert_eq!(state.grid, accounts.grid.0);
-    assert!(state.fund > 0, "fees reach the fund");
-    assert!(results.iter().any(|r| r.wallet.rewards_received.0 > 0), "producers are rewarded");
-    assert!(results.iter().any(|r| r.wallet.fees_paid.0 > 0), "sellers pay fees");
-}
-
 /// The directly padded SHA-256 of short messages is SHA-256, at every length around its one-
 /// and two-block boundaries and past them (where it hands over to the hasher).
 #[test]
@@ -108,18 +89,6 @@ fn short_message_hash_is_sha256_at_every_length() {
         let expected: Hash = Sha256::digest(&message[..len]).into();
         assert_eq!(sha256_short(&message[..len]), expected, "length {len}");
     }
-}
-
-/// The simulation's parallel regions are counted on its own ledger's `Pace`, so the ledger's
-/// hashing steps aside for them (and for no other simulation's).
-#[test]
-fn the_simulation_opens_its_regions_on_its_ledgers_pace() {
-    let text = testing::STREET.replace("topology: Generated(layout: Street),", "topology: Generated(layout: Street),\n    ledger: (witnesses: 2),");
-    let mut sim = testing::simulation_with_ledger(&text, None);
-    let other = testing::simulation_with_ledger(&text, None);
-    let ledger = sim.take_ledger().expect("the simulation keeps a ledger");
-    let pace = sim.world().resource::<crate::base::exec::Pace>();
-    assert_eq!(pace.region(|| (ledger.pace().open_regions(), other.world().resource::<crate::base::exec::Pace>().open_regions())), (1, 0));
 }
 
 /// A large block seals to the same header, hash, signature and state whether its leaves are
@@ -139,26 +108,4 @@ fn a_large_block_seals_the_same_on_one_thread_and_four() {
         })
     };
     assert_eq!(seal_on(1), seal_on(4));
-}
-
-/// The chain is the same whoever seals its blocks: a drain job beside the step (a 2-thread
-/// pool), the step itself once the queue is full (a 1-thread pool, where the drain job never
-/// gets a thread before the end), or rayon's global pool (no pool installed).
-#[test]
-fn the_chain_is_the_same_whoever_seals_its_blocks() {
-    let text = testing::STREET
-        .replace("duration_days: 2,", "duration_days: 4,")
-        .replace("topology: Generated(layout: Street),", "topology: Generated(layout: Street),\n    ledger: (witnesses: 2),");
-    let chain = || {
-        let mut sim = testing::simulation_with_ledger(&text, None);
-        testing::run_to_end(&mut sim);
-        let mut ledger = sim.take_ledger().expect("the simulation keeps a ledger");
-        let r = ledger.finish().expect("the chain is written");
-        (r.height, r.head, r.transactions, r.state.clone())
-    };
-    let on = |threads: usize| rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a pool").install(chain);
-    let reference = chain();
-    assert!(reference.0 > super::chain::QUEUE_BLOCKS as u64, "more blocks than the queue holds: {}", reference.0);
-    assert_eq!(on(1), reference);
-    assert_eq!(on(2), reference);
 }

@@ -76,7 +76,7 @@ pub struct CommunityPaths(pub Vec<Vec<String>>);
 /// The scenario's community events not yet applied.
 #[derive(bevy::prelude::Resource, Debug, Clone, Default)]
 pub struct CommunityEvents {
-    pub events: Vec<crate::scenario::CommunityEvent>,
+    pub events: Vec<CommunityEvent>,
     pub next: usize,
 }
 
@@ -94,8 +94,8 @@ pub fn apply_community_events(
         pending.next += 1;
         if let Some(path) = paths.0.get_mut(e.household as usize) {
             match e.change {
-                crate::scenario::CommunityChange::Join(p) => *path = p,
-                crate::scenario::CommunityChange::Leave => {
+                CommunityChange::Join(p) => *path = p,
+                CommunityChange::Leave => {
                     path.pop();
                 }
             }
@@ -221,35 +221,5 @@ mod tests {
         let got: Vec<_> = out.trades.iter().map(|t| (t.buyer, t.kwh, t.price.0)).collect();
         assert_eq!(got, vec![(1, 1.0, 200_000), (2, 1.0, 175_000)]);
         assert_eq!(out.kwh_by_level, vec![0.0, 1.0, 1.0], "whole community, feeder, street");
-    }
-}
-
-#[cfg(test)]
-mod event_tests {
-    use crate::market::MarketCommunities;
-    use crate::testing;
-
-    #[test]
-    fn households_join_and_leave_communities_during_the_run() {
-        let text = testing::STREET.replace(
-            "topology: Generated(layout: Street),",
-            r#"topology: Generated(layout: Street),
-    events: [JoinCommunity(step: 3, household: "b", community: "north/elm"), LeaveCommunity(step: 5, household: "b")],"#,
-        );
-        let mut sim = testing::simulation(&text);
-        let name_of = |sim: &crate::sim::Simulation| {
-            let c = &sim.world().resource::<MarketCommunities>().0;
-            c.names[c.of(1)[0] as usize].clone()
-        };
-        sim.step();
-        assert_eq!(name_of(&sim), "f1", "from the grid: the street's feeder");
-        for _ in 0..3 {
-            sim.step();
-        }
-        assert_eq!(name_of(&sim), "north/elm");
-        for _ in 0..2 {
-            sim.step();
-        }
-        assert_eq!(name_of(&sim), "north");
     }
 }

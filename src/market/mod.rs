@@ -274,12 +274,11 @@ impl Plugin for MarketPlugin {
 
 /// A household's bidding strategy (see `BiddingSpec` in the scenario schema).
 #[derive(Component, Debug, Clone, Copy, Default, PartialEq)]
-pub struct Bidding(pub crate::scenario::schema::BiddingSpec);
+pub struct Bidding(pub BiddingSpec);
 
 impl Bidding {
     /// (bid, ask) limits for this step. `draw(side)` is the household's keyed uniform draw.
     pub fn limits(&self, prices: &StepPrices, draw: impl Fn(u64) -> f64) -> (PricePerKwh, PricePerKwh) {
-        use crate::scenario::schema::BiddingSpec;
         let (b, s) = (prices.import.0, prices.export.0);
         let spread = (b - s).max(0) as f64;
         match self.0 {
@@ -457,7 +456,7 @@ pub enum BiddingSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::schema::BiddingSpec;
+    use super::BiddingSpec;
 
     #[test]
     fn strategies_stay_between_the_grid_prices() {

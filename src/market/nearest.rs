@@ -163,7 +163,8 @@ mod tests {
     use super::*;
     use crate::grid::generate::{generate, LayoutParams};
     use crate::market::{OfferSource, Seller};
-    use crate::scenario::schema::{Layout, NodeKind};
+    use crate::grid::generate::Layout;
+    use crate::grid::topology::NodeKind;
     use crate::environment::tariff::StepPrices;
     use std::sync::Arc;
 

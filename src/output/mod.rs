@@ -2,5 +2,6 @@
 //! HTML report.
 
 pub mod compare;
+pub mod grid_export;
 pub mod report;
 pub mod staging;

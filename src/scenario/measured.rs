@@ -5,7 +5,7 @@
 use super::generate::AusgridDraft;
 use super::schema::ControlledLoad;
 use crate::scenario::data::ausgrid::{self, Category, Mapping, Measured, SLOTS_PER_DAY};
-use crate::scenario::data::profile::ProfileSeries;
+use crate::household::profile::ProfileSeries;
 use crate::base::seed::{rng, Stream};
 use crate::base::time::TimeFrame;
 use rand_distr::{Distribution, Normal};

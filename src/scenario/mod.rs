@@ -2,6 +2,7 @@
 //! line:column, and the allowed range), and resolve into a [`Scenario`] ready to simulate.
 
 pub mod data;
+pub mod examples;
 pub mod generate;
 mod measured;
 pub mod schema;
@@ -13,7 +14,8 @@ use crate::grid::generate::{generate as generate_layout, LayoutParams};
 use crate::grid::topology::{Line, Node, Topology};
 use crate::market::registry::{self, RuleInfo};
 use crate::base::money::PricePerKwh;
-use crate::scenario::data::profile::{read_profile_file, ProfileTable};
+use crate::household::profile::ProfileTable;
+use crate::scenario::data::profile::read_profile_file;
 use crate::environment::tariff::{GridConnection, TouWindow};
 use crate::base::time::{parse_local, TimeFrame, Zone};
 use petgraph::graph::NodeIndex;
@@ -150,11 +152,11 @@ pub struct Scenario {
     pub loss_bearer: crate::market::LossBearer,
     pub profiles: Arc<ProfileTable>,
     /// Measured daily solar exposure for every local date of the run (`DailyExposure` weather).
-    pub daily_exposure: Option<Arc<crate::scenario::data::exposure::DailyExposure>>,
+    pub daily_exposure: Option<Arc<crate::environment::measured::DailyExposure>>,
     /// The typical meteorological year of `Tmy3` weather.
-    pub typical_year: Option<Arc<crate::scenario::data::tmy3::TypicalYear>>,
+    pub typical_year: Option<Arc<crate::environment::measured::TypicalYear>>,
     /// The series of `Measured` weather.
-    pub irradiance: Option<Arc<crate::scenario::data::irradiance_csv::IrradianceSeries>>,
+    pub irradiance: Option<Arc<crate::environment::measured::IrradianceSeries>>,
     /// The ledger's settings; `None` when the ledger is off.
     pub ledger: Option<crate::ledger::LedgerConfig>,
     /// Which files a run writes.
@@ -162,6 +164,19 @@ pub struct Scenario {
     pub overrides: Vec<String>,
     /// Community changes by step, sorted by step (then scenario order).
     pub community_events: Vec<CommunityEvent>,
+}
+
+impl Scenario {
+    /// What the ledger records of this run.
+    pub fn ledger_setup(&self) -> crate::ledger::LedgerSetup {
+        crate::ledger::LedgerSetup {
+            scenario: self.name.clone(),
+            seed: self.seed,
+            frame: self.frame,
+            ids: Arc::new(self.households.iter().map(|h| h.id.clone()).collect()),
+            kwp: self.households.iter().map(|h| h.pv.map_or(0.0, |p| p.kwp)).collect(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Scenario {
@@ -405,9 +420,9 @@ fn resolve_events(v: &mut validate::Validator, events: &[EventSpec], ids: &[Stri
 }
 
 /// Reads measured daily exposure and covers every local date of the run with it.
-fn load_exposure(weather: &WeatherSpec, base_dir: &Path, frame: &TimeFrame, v: &mut validate::Validator) -> Option<crate::scenario::data::exposure::DailyExposure> {
+fn load_exposure(weather: &WeatherSpec, base_dir: &Path, frame: &TimeFrame, v: &mut validate::Validator) -> Option<crate::environment::measured::DailyExposure> {
     let WeatherSpec::DailyExposure { files } = weather else { return None };
-    let mut data = crate::scenario::data::exposure::DailyExposure::new();
+    let mut data = crate::environment::measured::DailyExposure::new();
     for (year, file) in files {
         let full = base_dir.join(file);
         if let Err(e) = crate::scenario::data::exposure::read_year(&full, *year, &mut data) {
@@ -430,9 +445,9 @@ fn load_exposure(weather: &WeatherSpec, base_dir: &Path, frame: &TimeFrame, v: &
 /// irradiance disagree).
 const TMY3_LOCATION_TOLERANCE_DEG: f64 = 1.0;
 
-fn load_typical_year(weather: &WeatherSpec, location: &schema::LocationSpec, base_dir: &Path, v: &mut validate::Validator) -> Option<crate::scenario::data::tmy3::TypicalYear> {
+fn load_typical_year(weather: &WeatherSpec, location: &schema::LocationSpec, base_dir: &Path, v: &mut validate::Validator) -> Option<crate::environment::measured::TypicalYear> {
     let WeatherSpec::Tmy3 { file } = weather else { return None };
-    match crate::scenario::data::tmy3::TypicalYear::read(&base_dir.join(file)) {
+    match crate::environment::measured::TypicalYear::read(&base_dir.join(file)) {
         Ok(y) => {
             if (y.latitude_deg - location.latitude_deg).abs() > TMY3_LOCATION_TOLERANCE_DEG || (y.longitude_deg - location.longitude_deg).abs() > TMY3_LOCATION_TOLERANCE_DEG {
                 v.err("location", format!("the TMY3 station {} is at latitude {}, longitude {}: set the scenario's location to the station's (within {TMY3_LOCATION_TOLERANCE_DEG}°)", y.station, y.latitude_deg, y.longitude_deg));
@@ -446,9 +461,9 @@ fn load_typical_year(weather: &WeatherSpec, location: &schema::LocationSpec, bas
     }
 }
 
-fn load_irradiance(weather: &WeatherSpec, base_dir: &Path, frame: &TimeFrame, v: &mut validate::Validator) -> Option<crate::scenario::data::irradiance_csv::IrradianceSeries> {
+fn load_irradiance(weather: &WeatherSpec, base_dir: &Path, frame: &TimeFrame, v: &mut validate::Validator) -> Option<crate::environment::measured::IrradianceSeries> {
     let WeatherSpec::Measured { file } = weather else { return None };
-    match crate::scenario::data::irradiance_csv::IrradianceSeries::read(&base_dir.join(file), &frame.zone) {
+    match crate::environment::measured::IrradianceSeries::read(&base_dir.join(file), &frame.zone) {
         Ok(series) => {
             let (first, end) = series.span();
             let (run_start, run_end) = (frame.start_utc, frame.step_start_utc(frame.total_steps));

@@ -10,6 +10,7 @@ pub use crate::grid::generate::Layout;
 pub use crate::grid::topology::NodeKind;
 pub use crate::ledger::StakeKind;
 pub use crate::market::BiddingSpec;
+pub use crate::market::preference::PreferencesSpec;
 
 fn default_timezone() -> String {
     "UTC".to_string()
@@ -245,30 +246,6 @@ pub struct HouseSpec {
     /// feeder and, in a district, the lateral street).
     #[serde(default)]
     pub community: Option<String>,
-}
-
-/// What a household values in a trade besides price. The `preference` rule matches on the
-/// premiums; the price ceiling caps the household's bids under every rule. Premiums never make a
-/// household pay above its bid or sell below its ask: they decide who trades with whom.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct PreferencesSpec {
-    /// Most the household pays per kWh for peer energy, currency/kWh (default: its bid).
-    #[serde(default)]
-    pub price_ceiling_per_kwh: Option<f64>,
-    /// Extra value of energy from a seller's panels this step (not from a battery), currency/kWh.
-    #[serde(default)]
-    pub green_premium_per_kwh: f64,
-    /// Extra value of trading with a near household, currency/kWh, scaled by grid closeness
-    /// (1 on the same node, 0 through the root). Applies to buying and selling.
-    #[serde(default)]
-    pub local_premium_per_kwh: f64,
-    /// Household ids this household prefers to trade with (buying or selling).
-    #[serde(default)]
-    pub favourites: Vec<String>,
-    /// Extra value of trading with a favourite, currency/kWh.
-    #[serde(default)]
-    pub favourite_premium_per_kwh: f64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -1,6 +1,6 @@
 use super::*;
 use crate::base::error::Location;
-use crate::testing::STREET;
+use super::examples::{parse, STREET};
 
 fn errors(text: &str) -> Vec<InputError> {
     Scenario::from_str(text, Path::new("bad.ron"), &Overrides::default()).expect_err("should be rejected").0
@@ -8,7 +8,7 @@ fn errors(text: &str) -> Vec<InputError> {
 
 #[test]
 fn street_resolves() {
-    let s = crate::testing::scenario(STREET);
+    let s = parse(STREET, &Overrides::default());
     assert_eq!(s.households.len(), 6);
     assert_eq!(s.frame.total_steps, 96);
     assert_eq!(s.households[2].id, "g1");
@@ -72,7 +72,7 @@ fn explicit_topology_checks_nodes_and_connectivity() {
         ),
     )"#;
     let ok = base.replace("NODE_B", "\"n1\"").replace("CAP", "100");
-    assert_eq!(crate::testing::scenario(&ok).households.len(), 2);
+    assert_eq!(parse(&ok, &Overrides::default()).households.len(), 2);
     let missing = errors(&base.replace("NODE_B", "\"n9\"").replace("CAP", "100"));
     assert!(missing[0].message.contains("`n9`, which does not exist"), "{}", missing[0]);
     let island = errors(&base.replace("NODE_B", "\"n2\"").replace("CAP", "100"));
@@ -95,7 +95,7 @@ fn missing_profile_file_is_named() {
 
 #[test]
 fn steps_override_shortens_the_run() {
-    let s = crate::testing::scenario_with(STREET, &Overrides { steps: Some(5), ..Default::default() });
+    let s = parse(STREET, &Overrides { steps: Some(5), ..Default::default() });
     assert_eq!(s.frame.total_steps, 5);
     assert_eq!(s.overrides, vec!["steps=5".to_string()]);
 }
@@ -134,7 +134,7 @@ fn network_fees_must_not_decrease_outwards_and_loss_bearer_is_named() {
     assert_eq!(e[0].location, Location::Field("network.fees.across_feeders_per_kwh".into()));
     let e = errors(&with("market: (loss_bearer: Nobody),"));
     assert!(e[0].to_string().contains("Nobody"), "{}", e[0]);
-    let s = crate::testing::scenario(&with("network: (fees: (same_street_per_kwh: 0.01, across_feeders_per_kwh: 0.04)),\n    market: (loss_bearer: Shared),"));
+    let s = parse(&with("network: (fees: (same_street_per_kwh: 0.01, across_feeders_per_kwh: 0.04)),\n    market: (loss_bearer: Shared),"), &Overrides::default());
     assert_eq!(s.network_fees.same_feeder, crate::base::money::PricePerKwh(10_000), "an unset fee is the next inner one");
     assert_eq!(s.loss_bearer, crate::market::LossBearer::Shared);
 }

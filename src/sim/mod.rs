@@ -96,7 +96,7 @@ impl Plugin for SimPlugin {
             ))))
             .insert_resource(crate::market::hierarchical::CommunityPaths(s.households.iter().map(|h| h.community.clone()).collect()))
             .insert_resource(crate::market::hierarchical::CommunityEvents { events: s.community_events.clone(), next: 0 })
-            .insert_resource(crate::market::MarketPreferences(Arc::new(crate::market::preference::Preferences::from_households(&s.households))))
+            .insert_resource(crate::market::MarketPreferences(Arc::new(crate::market::preference::Preferences::from_households(&s.households.iter().map(|h| (h.id.as_str(), &h.preferences)).collect::<Vec<_>>()))))
             .insert_resource(crate::market::MarketZones(Arc::new(crate::market::zones::ZoneFees {
                 zones: crate::market::zones::Zones::new(&s.households.iter().map(|h| h.grid_path.clone()).collect::<Vec<_>>()),
                 fees: s.network_fees,

@@ -3,7 +3,7 @@
 
 use super::sim_view::{DemoSim, HouseState, View};
 use super::{DemoSystems, PANEL_WIDTH_PX};
-use crate::scenario::schema::NodeKind;
+use crate::grid::topology::NodeKind;
 use bevy::color::Mix;
 use bevy::core_pipeline::tonemapping::DebandDither;
 use bevy::input::mouse::AccumulatedMouseScroll;

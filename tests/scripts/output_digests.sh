@@ -32,7 +32,9 @@ for s in "${scenarios[@]}"; do
   digest_dir "$work/$name" "$name"
   echo "$name/ledger.head_hash $(jq -r '.ledger.head_hash // "none"' "$work/$name/summary.json")"
 done
-# compare, sweep and export-grid on the street.
+# A power-flow trace, compare, sweep and export-grid.
+"$bin" run scenarios/village.ron --steps 48 --trace-step 30 --out "$work/trace" --quiet
+digest_dir "$work/trace" trace
 "$bin" compare scenarios/street.ron --out "$work/compare" >/dev/null
 digest_dir "$work/compare" compare
 "$bin" sweep scenarios/street.sweep.ron --out "$work/sweep" >/dev/null

@@ -5,7 +5,6 @@
 
 use crate::base::error::{InputError, Location};
 use chrono::{Duration, NaiveDate};
-use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Months in a year's file, in column order.
@@ -15,8 +14,7 @@ pub const MAX_DAILY_EXPOSURE_KWH_M2: f64 = 15.0;
 /// A day without a value takes the nearest measured day's, at most this far.
 pub const MAX_FILL_DAYS: i64 = 3;
 
-/// Daily exposure by local date, kWh/m².
-pub type DailyExposure = BTreeMap<NaiveDate, f64>;
+pub use crate::environment::measured::DailyExposure;
 
 /// Reads one year's file into `out`.
 pub fn read_year(path: &Path, year: i32, out: &mut DailyExposure) -> Result<(), InputError> {

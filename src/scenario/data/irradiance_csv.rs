@@ -6,46 +6,14 @@
 
 use crate::base::error::{InputError, Location};
 use crate::base::time::{parse_local, Zone};
+use crate::environment::measured::{IrradianceSeries, Sample};
 use chrono::{DateTime, Utc};
 use std::path::Path;
-
-/// One row of measured weather; what the file does not give is `None`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Sample {
-    pub ghi_w_m2: f64,
-    /// Beam (normal) and diffuse (horizontal) irradiance, when the file has both.
-    pub beam_diffuse_w_m2: Option<(f64, f64)>,
-    pub temp_air_c: Option<f64>,
-    pub wind_speed_m_s: Option<f64>,
-}
-
-/// A measured series, in time order.
-#[derive(Debug, Clone, PartialEq)]
-pub struct IrradianceSeries {
-    times: Vec<DateTime<Utc>>,
-    samples: Vec<Sample>,
-}
 
 const REQUIRED: [&str; 2] = ["time", "ghi_w_m2"];
 const OPTIONAL: [&str; 4] = ["dni_w_m2", "dhi_w_m2", "temp_air_c", "wind_speed_m_s"];
 
 impl IrradianceSeries {
-    /// The sample holding the instant `t`, or `None` outside the series.
-    pub fn at(&self, t: DateTime<Utc>) -> Option<Sample> {
-        let k = self.times.partition_point(|&s| s <= t).checked_sub(1)?;
-        let end = match self.times.get(k + 1) {
-            Some(&next) => next,
-            None => self.times[k] + (self.times[k] - self.times[k.saturating_sub(1)]),
-        };
-        (t < end).then(|| self.samples[k])
-    }
-
-    /// First instant covered and the end of the last row.
-    pub fn span(&self) -> (DateTime<Utc>, DateTime<Utc>) {
-        let n = self.times.len();
-        (self.times[0], self.times[n - 1] + (self.times[n - 1] - self.times[n.saturating_sub(2)]))
-    }
-
     pub fn read(path: &Path, zone: &Zone) -> Result<IrradianceSeries, InputError> {
         let text = std::fs::read_to_string(path).map_err(|e| InputError::file(path, format!("cannot read irradiance file: {e}")))?;
         Self::parse(&text, path, zone)
@@ -93,7 +61,7 @@ impl IrradianceSeries {
         if times.len() < 2 {
             return Err(InputError::file(path, "an irradiance series needs at least two rows"));
         }
-        Ok(IrradianceSeries { times, samples })
+        Ok(IrradianceSeries::new(times, samples))
     }
 }
 

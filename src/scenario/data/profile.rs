@@ -2,26 +2,10 @@
 //! household per step), so measured data or a paper's worked example can be replayed exactly.
 
 use crate::base::error::{InputError, Location};
+use crate::household::profile::ProfileSeries;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-
-/// Energies of one household, indexed by step.
-#[derive(Debug, Clone, Default)]
-pub struct ProfileSeries {
-    pub load_kwh: Vec<f64>,
-    pub pv_kwh: Vec<f64>,
-    /// Where the data comes from, for outputs (empty: a profile file).
-    pub source: String,
-    /// Made from measured data but not measured as such (shifted days, random variation).
-    pub synthetic: bool,
-}
-
-/// All profiles a scenario uses; households refer to a series by index.
-#[derive(Debug, Clone, Default)]
-pub struct ProfileTable {
-    pub series: Vec<ProfileSeries>,
-}
 
 #[derive(Debug, Deserialize)]
 struct Row {

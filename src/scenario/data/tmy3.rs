@@ -6,51 +6,12 @@
 //! different years, so a run uses each row by month, day and hour, whatever the run's year.
 
 use crate::base::error::{InputError, Location};
-use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
+use crate::environment::measured::{day_of_year, Hour, TypicalYear, HOURS};
 use std::path::Path;
 
-/// Hours in a typical year (no 29 February).
-pub const HOURS: usize = 8760;
-const MONTH_DAYS: [u32; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 const COLUMNS: [&str; 5] = ["GHI (W/m^2)", "DNI (W/m^2)", "DHI (W/m^2)", "Dry-bulb (C)", "Wspd (m/s)"];
 
-/// One hour of measured weather.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Hour {
-    pub ghi_w_m2: f64,
-    pub dni_w_m2: f64,
-    pub dhi_w_m2: f64,
-    pub temp_air_c: f64,
-    pub wind_speed_m_s: f64,
-}
-
-/// A typical year: the station and its 8,760 hours, in local standard time.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TypicalYear {
-    pub station: String,
-    /// Local standard time of the file, hours east of UTC (no daylight saving).
-    pub utc_offset_hours: f64,
-    pub latitude_deg: f64,
-    pub longitude_deg: f64,
-    hours: Vec<Hour>,
-}
-
-/// Day of a typical year (0..365) for a month and day; 29 February reads 28 February.
-fn day_of_year(month: u32, day: u32) -> Option<usize> {
-    let m = month.checked_sub(1)? as usize;
-    let days = *MONTH_DAYS.get(m)?;
-    let day = if month == 2 && day == 29 { 28 } else { day };
-    (1..=days).contains(&day).then(|| MONTH_DAYS[..m].iter().sum::<u32>() as usize + day as usize - 1)
-}
-
 impl TypicalYear {
-    /// The hour holding the instant `t`.
-    pub fn at(&self, t: DateTime<Utc>) -> Hour {
-        let local = t.naive_utc() + Duration::seconds((self.utc_offset_hours * 3600.0).round() as i64);
-        let day = day_of_year(local.month(), local.day()).unwrap_or(0);
-        self.hours[day * 24 + local.hour() as usize]
-    }
-
     /// Reads a TMY3 file; errors name the file, line and column.
     pub fn read(path: &Path) -> Result<TypicalYear, InputError> {
         let text = std::fs::read_to_string(path).map_err(|e| InputError::file(path, format!("cannot read TMY3 file: {e}")))?;
@@ -95,7 +56,7 @@ impl TypicalYear {
         if missing > 0 {
             return Err(InputError::file(path, format!("a TMY3 file has {HOURS} hours; {missing} are missing")));
         }
-        Ok(TypicalYear { station: station.get(1).cloned().unwrap_or_default(), utc_offset_hours, latitude_deg, longitude_deg, hours: hours.into_iter().flatten().collect() })
+        Ok(TypicalYear::new(station.get(1).cloned().unwrap_or_default(), utc_offset_hours, latitude_deg, longitude_deg, hours.into_iter().flatten().collect()))
     }
 }
 
@@ -108,7 +69,8 @@ fn csv_fields(line: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use crate::environment::measured::MONTH_DAYS;
+    use chrono::{TimeZone, Utc};
 
     /// A TMY3 file whose GHI is day-of-year × 100 + hour ending, and air temperature the hour.
     fn file() -> String {

@@ -4,8 +4,10 @@
 //! (`validation/grid_pandapower.py`). Both list nodes and lines in the same order as
 //! `topology.json`; the field names are a contract (add, never rename).
 
-use super::network::Network;
-use super::{GridTopology, Topology};
+use crate::base::schedule::SimStep;
+use crate::grid::network::{GridSystems, Network};
+use crate::grid::{GridTopology, Line, Topology};
+use crate::market::MarketSystems;
 use crate::scenario::Scenario;
 use crate::base::time::SimClock;
 use bevy::prelude::*;
@@ -35,7 +37,7 @@ struct GridFile<'a> {
 #[derive(Serialize)]
 struct GridNode<'a> {
     id: &'a str,
-    kind: crate::scenario::schema::NodeKind,
+    kind: crate::grid::topology::NodeKind,
     x_m: f64,
     y_m: f64,
 }
@@ -58,7 +60,7 @@ struct HouseholdAt<'a> {
     node: &'a str,
 }
 
-fn lines(t: &Topology) -> impl Iterator<Item = (&str, &str, &super::Line)> {
+fn lines(t: &Topology) -> impl Iterator<Item = (&str, &str, &Line)> {
     let g = &t.graph;
     g.edge_indices().map(move |e| {
         let (a, b) = g.edge_endpoints(e).expect("edge index from this graph");
@@ -136,9 +138,18 @@ struct TraceLine<'a> {
     ac_loss_kw: Option<f64>,
 }
 
+/// Writes `--trace-step`'s file: add it to a simulation with a [`TraceRequest`].
+pub struct TracePlugin;
+
+impl Plugin for TracePlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(SimStep, write_trace.after(GridSystems::Flows).before(MarketSystems::Losses));
+    }
+}
+
 /// Writes the requested step's trace. Reads `Network` (injections, DC flows, the AC sweep),
-/// `GridTopology`, `SimClock`; writes `TraceRequest`. Runs in `GridSystems::Flows`, after
-/// `measure_flows`.
+/// `GridTopology`, `SimClock`; writes `TraceRequest`. Runs after `GridSystems::Flows`, before the
+/// market takes line losses off the trades.
 pub fn write_trace(clock: Res<SimClock>, net: Res<Network>, topology: Res<GridTopology>, request: Option<ResMut<TraceRequest>>) {
     let Some(mut request) = request else { return };
     if request.written || clock.step != request.step {
