@@ -55,6 +55,11 @@ impl Plugin for SimPlugin {
     fn build(&self, app: &mut App) {
         let config = self.config.lock().ok().and_then(|mut c| c.take()).expect("SimPlugin is built once");
         let s = &config.scenario.clone();
+        // Households first, into a world without resources: which archetypes exist before them
+        // decides the order queries visit their tables in, and so the order of every sum over
+        // households. Spawned first, that order depends on the households alone, not on which
+        // resources the domains keep.
+        create::spawn_households(app.world_mut(), s);
         let mut schedule = Schedule::new(SimStep);
         // One ordered thread: results must not depend on scheduling (see the guide's
         // determinism rules); the work per system is a tight loop over households.
@@ -107,7 +112,6 @@ impl Plugin for SimPlugin {
                 &s.households.iter().map(|h| h.node).collect::<Vec<_>>(),
             ))));
         app.insert_resource(crate::grid::network::Network::new(&s.topology, &s.households.iter().map(|h| h.node).collect::<Vec<_>>(), s.network, s.frame.step_hours()));
-        create::spawn_households(app.world_mut(), s);
         app.add_plugins((EnvironmentPlugin, HouseholdPlugin, BatteryPlugin, crate::household::baseline::BaselinePlugin, MarketPlugin, crate::grid::network::GridPlugin, SettlementPlugin, MetricsPlugin));
         // The step's parallel regions, counted for the ledger's hashing to make way for.
         app.insert_resource(config.ledger.as_ref().map(|l| l.pace()).unwrap_or_default());
