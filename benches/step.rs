@@ -6,7 +6,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use peergrid::market::registry::{default_params, RULES};
-use peergrid::market::{Clearing, MarketContext, OfferSource, Order, OrderBook};
+use peergrid::market::{Clearing, MarketContext, OfferSource, Order, OrderBook, RuleSetup};
 use peergrid::base::money::PricePerKwh;
 use peergrid::base::seed::{rng, Stream};
 use peergrid::environment::tariff::StepPrices;
@@ -51,14 +51,15 @@ fn orders(n: usize, seed: u64) -> OrderBook {
 
 /// Every registered rule clearing 100 … 100,000 orders, beside a plain sort of the same orders.
 fn clearing(c: &mut Criterion) {
-    let ctx = MarketContext { step: 0, prices: StepPrices { import: PricePerKwh(300_000), export: PricePerKwh(50_000), connected: true }, locality: Some(std::sync::Arc::new(peergrid::market::nearest::Locality::flat(100_000))), preferences: None, communities: None };
+    let ctx = MarketContext { step: 0, prices: StepPrices { import: PricePerKwh(300_000), export: PricePerKwh(50_000), connected: true } };
+    let flat = Some(std::sync::Arc::new(peergrid::market::locality::Locality::flat(100_000)));
     for info in RULES {
         let mut g = c.benchmark_group(info.name);
         for n in [100usize, 1_000, 10_000, 100_000] {
             let book = orders(n, n as u64);
             g.throughput(Throughput::Elements(n as u64));
             g.bench_with_input(BenchmarkId::new("clear", n), &n, |b, _| {
-                let mut rule = (info.build)(&default_params(info));
+                let mut rule = (info.build)(&RuleSetup { locality: flat.clone(), ..RuleSetup::with_params(default_params(info)) });
                 let mut out = Clearing::default();
                 b.iter(|| {
                     let mut bk = OrderBook { bids: book.bids.clone(), asks: book.asks.clone() };

@@ -2,7 +2,7 @@
 //! order's quantity and limit price, balances money between peers, and ignores book order.
 
 use peergrid::market::registry::{default_params, RULES};
-use peergrid::market::{Clearing, MarketContext, OfferSource, Order, OrderBook, Seller};
+use peergrid::market::{Clearing, MarketContext, OfferSource, Order, OrderBook, RuleSetup, Seller};
 use peergrid::base::money::PricePerKwh;
 use peergrid::base::seed::{rng, Stream};
 use peergrid::environment::tariff::StepPrices;
@@ -24,10 +24,10 @@ fn book(bids: &[(f64, i64)], asks: &[(f64, i64)]) -> OrderBook {
 fn clear(rule: &peergrid::market::registry::RuleInfo, mut b: OrderBook) -> Clearing {
     let mut out = Clearing::default();
     // Every household on one node: locality rules see all sellers as equally near.
-    static FLAT: std::sync::OnceLock<std::sync::Arc<peergrid::market::nearest::Locality>> = std::sync::OnceLock::new();
-    let flat = FLAT.get_or_init(|| std::sync::Arc::new(peergrid::market::nearest::Locality::flat(20_000))).clone();
-    let ctx = MarketContext { step: 0, prices: StepPrices { import: PricePerKwh(300_000), export: PricePerKwh(50_000), connected: true }, locality: Some(flat), preferences: None, communities: None };
-    (rule.build)(&default_params(rule)).clear(&mut b, &ctx, &mut rng(1, Stream::Market, 0), &mut out);
+    static FLAT: std::sync::OnceLock<std::sync::Arc<peergrid::market::locality::Locality>> = std::sync::OnceLock::new();
+    let flat = FLAT.get_or_init(|| std::sync::Arc::new(peergrid::market::locality::Locality::flat(20_000))).clone();
+    let setup = RuleSetup { locality: Some(flat), ..RuleSetup::with_params(default_params(rule)) };
+    (rule.build)(&setup).clear(&mut b, &context(), &mut rng(1, Stream::Market, 0), &mut out);
     out
 }
 
@@ -85,9 +85,9 @@ mod fees {
 
     fn clear_with(rule: &peergrid::market::registry::RuleInfo, zf: &ZoneFees, mut b: OrderBook) -> Clearing {
         let mut out = Clearing::default();
-        let ctx = MarketContext { locality: Some(std::sync::Arc::new(peergrid::market::nearest::Locality::flat(1040))), ..context() };
-        let mut r = (rule.build)(&default_params(rule));
-        peergrid::market::clear_book(&mut *r, &mut b, &ctx, &mut rng(1, Stream::Market, 0), &mut out, Some(zf), &mut Default::default());
+        let setup = RuleSetup { locality: Some(std::sync::Arc::new(peergrid::market::locality::Locality::flat(1040))), ..RuleSetup::with_params(default_params(rule)) };
+        let mut r = (rule.build)(&setup);
+        peergrid::market::clear_book(&mut *r, &mut b, &context(), &mut rng(1, Stream::Market, 0), &mut out, Some(zf), &mut Default::default());
         out
     }
 
@@ -160,28 +160,22 @@ fn thousands_of_identical_orders_clear_fully() {
     }
 }
 
-/// The test market: import 0.30, export 0.05, nothing else known.
+/// The test market's step: import 0.30, export 0.05.
 fn context() -> MarketContext {
-    MarketContext {
-        step: 0,
-        prices: StepPrices { import: PricePerKwh(300_000), export: PricePerKwh(50_000), connected: true },
-        locality: None,
-        preferences: None,
-        communities: None,
-    }
+    MarketContext { step: 0, prices: StepPrices { import: PricePerKwh(300_000), export: PricePerKwh(50_000), connected: true } }
 }
 
-/// Clears `b` with the named rule (default parameters) in `ctx`.
-fn clear_named(name: &str, ctx: &MarketContext, mut b: OrderBook) -> Clearing {
+/// Clears `b` with the named rule (default parameters) built from `setup`.
+fn clear_named(name: &str, setup: RuleSetup, mut b: OrderBook) -> Clearing {
     let rule = peergrid::market::registry::find(name).unwrap();
     let mut out = Clearing::default();
-    (rule.build)(&default_params(rule)).clear(&mut b, ctx, &mut rng(1, Stream::Market, 0), &mut out);
+    (rule.build)(&RuleSetup { params: default_params(rule), ..setup }).clear(&mut b, &context(), &mut rng(1, Stream::Market, 0), &mut out);
     out
 }
 
 mod preference {
     use super::*;
-    use peergrid::market::preference::{HouseholdPreferences, Preferences};
+    use peergrid::market::preferences::{HouseholdPreferences, Preferences};
     use std::sync::Arc;
 
     /// Stated premiums (green, local, favourite) and one favourite per household, buyers 0..n,
@@ -208,8 +202,8 @@ mod preference {
     }
 
     fn clear_with(p: &Arc<Preferences>, b: OrderBook) -> Clearing {
-        let ctx = MarketContext { locality: Some(Arc::new(peergrid::market::nearest::Locality::flat(1040))), preferences: Some(p.clone()), ..context() };
-        clear_named("preference", &ctx, b)
+        let setup = RuleSetup { locality: Some(Arc::new(peergrid::market::locality::Locality::flat(1040))), preferences: p.clone(), ..Default::default() };
+        clear_named("preference", setup, b)
     }
 
     proptest! {
@@ -245,11 +239,11 @@ mod preference {
 
 mod hierarchical {
     use super::*;
-    use peergrid::market::hierarchical::Communities;
     use std::sync::Arc;
 
-    fn clear_in(c: &Arc<Communities>, b: OrderBook) -> Clearing {
-        clear_named("hierarchical", &MarketContext { communities: Some(c.clone()), ..context() }, b)
+    /// Clears `b` with households in the communities of `paths` (outermost first).
+    fn clear_in(paths: &Arc<Vec<Vec<String>>>, b: OrderBook) -> Clearing {
+        clear_named("hierarchical", RuleSetup { communities: paths.clone(), ..Default::default() }, b)
     }
 
     proptest! {
@@ -267,7 +261,7 @@ mod hierarchical {
                 let h = if k < 40 { k } else { 1000 + k - 40 };
                 paths[h] = [format!("f{feeder}"), format!("s{street}")][..depth.min(2)].to_vec();
             }
-            let c = Arc::new(Communities::new(&paths));
+            let c = Arc::new(paths);
             let b = book(&bids, &asks);
             let out = clear_in(&c, OrderBook { bids: b.bids.clone(), asks: b.asks.clone() });
             let (mut bought, mut sold) = (vec![0.0; 40], vec![0.0; 40]);

@@ -2,7 +2,7 @@
 
 use peergrid::household::{Household, Meter, Wallet};
 use peergrid::market::registry;
-use peergrid::market::ActiveRule;
+use peergrid::market::{ActiveRule, MarketSetup};
 use peergrid::metrics::StepTotals;
 use peergrid::settlement::Accounts;
 use peergrid::testing::{self, ISLAND, STREET};
@@ -61,7 +61,8 @@ fn switching_rule_mid_run_takes_effect_next_step_and_keeps_the_weather() {
     }
     // Switch b to the auction for the rest of the run (as the live demo does).
     let da = registry::find("double-auction").unwrap();
-    b.world_mut().insert_resource(ActiveRule((da.build)(&registry::default_params(da))));
+    let rule = b.world().resource::<MarketSetup>().build(da, registry::default_params(da));
+    b.world_mut().insert_resource(rule);
     let mut traded_after_switch = 0.0;
     while !a.is_finished() {
         a.step();
@@ -203,9 +204,10 @@ fn households_join_and_leave_communities_during_the_run() {
         r#"topology: Generated(layout: Street),
     events: [JoinCommunity(step: 3, household: "b", community: "north/elm"), LeaveCommunity(step: 5, household: "b")],"#,
     );
-    let mut sim = peergrid::testing::simulation(&text);
+    let mut sim = peergrid::testing::simulation_with_rule(&text, "hierarchical");
     let name_of = |sim: &peergrid::sim::Simulation| {
-        let c = &sim.world().resource::<peergrid::market::MarketCommunities>().0;
+        let rule: &dyn std::any::Any = &*sim.world().resource::<ActiveRule>().0;
+        let c = rule.downcast_ref::<peergrid::market::hierarchical::Hierarchical>().expect("the hierarchical rule").communities();
         c.names[c.of(1)[0] as usize].clone()
     };
     sim.step();

@@ -85,7 +85,7 @@ mod tests {
         let o = |h, kwh, p| Order { household: h, kwh, limit: PricePerKwh(p), source: OfferSource::Pv };
         let mut book = OrderBook { bids: vec![o(1, 1.0, 30), o(2, 1.0, 25)], asks: vec![o(3, 1.5, 10)] };
         let mut out = Clearing::default();
-        let ctx = MarketContext { step: 0, prices: StepPrices::default(), locality: None, preferences: None, communities: None };
+        let ctx = MarketContext { step: 0, prices: StepPrices::default() };
         Continuous::default().clear(&mut book, &ctx, &mut crate::base::seed::rng(5, crate::base::seed::Stream::Market, 0), &mut out);
         let total: f64 = out.trades.iter().map(|t| t.kwh).sum();
         assert!((total - 1.5).abs() < 1e-12, "all supply trades: {:?}", out.trades);

@@ -19,7 +19,7 @@ pub static RULE: RuleInfo = RuleInfo {
     name: "double-auction",
     summary: "uniform-price (pay-as-clear) call market; clearing price between the marginal ask and bid",
     params: &[ParamInfo { name: "k", default: 0.5, min: 0.0, max: 1.0, doc: "position of the price between the marginal ask (0) and bid (1)" }],
-    build: |p| Box::new(DoubleAuction { k: p.get("k").copied().unwrap_or(0.5) }),
+    build: |setup| Box::new(DoubleAuction { k: setup.params.get("k").copied().unwrap_or(0.5) }),
 };
 
 pub struct DoubleAuction {
@@ -106,7 +106,7 @@ mod tests {
     fn run(bids: Vec<Order>, asks: Vec<Order>, k: f64) -> Clearing {
         let mut book = OrderBook { bids, asks };
         let mut out = Clearing::default();
-        let ctx = MarketContext { step: 0, prices: StepPrices::default(), locality: None, preferences: None, communities: None };
+        let ctx = MarketContext { step: 0, prices: StepPrices::default() };
         DoubleAuction { k }.clear(&mut book, &ctx, &mut crate::base::seed::rng(0, crate::base::seed::Stream::Market, 0), &mut out);
         out
     }

@@ -7,108 +7,43 @@
 //! is the whole community), so a run shows what each level adds.
 
 use super::double_auction::match_merit_order_at;
+use super::communities::{Communities, CommunityChange, CommunityEvent};
 use super::registry::{ParamInfo, RuleInfo};
-use super::{Clearing, MarketContext, Order, OrderBook, Trade, TradingRule, MIN_TRADE_KWH};
+use super::{Clearing, MarketContext, Order, OrderBook, RuleSetup, Trade, TradingRule, MIN_TRADE_KWH};
 use crate::base::money::PricePerKwh;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub static RULE: RuleInfo = RuleInfo {
     name: "hierarchical",
     summary: "communities of communities: each street clears first, leftovers go up to the feeder, then the whole community",
     params: &[ParamInfo { name: "k", default: 0.5, min: 0.0, max: 1.0, doc: "position of each community's price between its marginal ask (0) and bid (1)" }],
-    build: |p| Box::new(Hierarchical { k: p.get("k").copied().unwrap_or(0.5) }),
+    build: |setup| Box::new(Hierarchical::new(setup.params.get("k").copied().unwrap_or(0.5), setup)),
 };
-
-/// The nested communities: for every household, its communities from the smallest up to the
-/// whole community (index 0). Households it does not know belong to the whole community only.
-#[derive(Debug, Clone)]
-pub struct Communities {
-    /// Community paths by index (`""` is the whole community).
-    pub names: Vec<String>,
-    /// Depth of each community (0 = whole community).
-    pub depth: Vec<u8>,
-    chains: Vec<Vec<u32>>,
-}
-
-impl Communities {
-    /// From each household's community path (outermost first).
-    pub fn new(paths: &[Vec<String>]) -> Communities {
-        let mut index: BTreeMap<String, u32> = BTreeMap::new();
-        let mut c = Communities { names: vec![String::new()], depth: vec![0], chains: Vec::with_capacity(paths.len()) };
-        index.insert(String::new(), 0);
-        for path in paths {
-            let mut chain = vec![0u32];
-            let mut name = String::new();
-            for (d, part) in path.iter().enumerate() {
-                if !name.is_empty() {
-                    name.push('/');
-                }
-                name.push_str(part);
-                let next = c.names.len() as u32;
-                let ix = *index.entry(name.clone()).or_insert_with(|| {
-                    c.names.push(name.clone());
-                    c.depth.push((d + 1).min(u8::MAX as usize) as u8);
-                    next
-                });
-                chain.push(ix);
-            }
-            chain.reverse();
-            c.chains.push(chain);
-        }
-        c
-    }
-
-    /// The household's communities, smallest first, ending with the whole community.
-    pub fn of(&self, household: u32) -> &[u32] {
-        self.chains.get(household as usize).map(|c| &c[..]).unwrap_or(&[0])
-    }
-
-    pub fn levels(&self) -> usize {
-        self.depth.iter().copied().max().unwrap_or(0) as usize + 1
-    }
-}
-
-/// Every household's current community path (changed by events).
-#[derive(bevy::prelude::Resource, Debug, Clone, Default)]
-pub struct CommunityPaths(pub Vec<Vec<String>>);
-
-/// The scenario's community events not yet applied.
-#[derive(bevy::prelude::Resource, Debug, Clone, Default)]
-pub struct CommunityEvents {
-    pub events: Vec<CommunityEvent>,
-    pub next: usize,
-}
-
-/// Applies the community events due at this step (joins and leaves) and rebuilds the
-/// communities the market sees. Reads `SimClock`; writes `CommunityEvents`, `CommunityPaths`,
-/// `MarketCommunities`. Runs in `MarketSystems::Orders`, before clearing.
-pub fn apply_community_events(
-    clock: bevy::prelude::Res<crate::base::time::SimClock>,
-    mut pending: bevy::prelude::ResMut<CommunityEvents>,
-    mut paths: bevy::prelude::ResMut<CommunityPaths>,
-    mut market: bevy::prelude::ResMut<super::MarketCommunities>,
-) {
-    let mut changed = false;
-    while let Some(e) = pending.events.get(pending.next).filter(|e| e.step <= clock.step).cloned() {
-        pending.next += 1;
-        if let Some(path) = paths.0.get_mut(e.household as usize) {
-            match e.change {
-                CommunityChange::Join(p) => *path = p,
-                CommunityChange::Leave => {
-                    path.pop();
-                }
-            }
-            changed = true;
-        }
-    }
-    if changed {
-        market.0 = std::sync::Arc::new(Communities::new(&paths.0));
-    }
-}
 
 pub struct Hierarchical {
     pub k: f64,
+    /// Every household's community path now (changed by events).
+    paths: Vec<Vec<String>>,
+    /// The run's community events, in step order, and how many are applied.
+    events: Arc<Vec<CommunityEvent>>,
+    applied: usize,
+    communities: Communities,
+}
+
+impl Hierarchical {
+    /// The rule with the run's communities and their events (none: one community).
+    pub fn new(k: f64, setup: &RuleSetup) -> Hierarchical {
+        let paths = setup.communities.to_vec();
+        let communities = Communities::new(&paths);
+        Hierarchical { k, paths, events: setup.community_events.clone(), applied: 0, communities }
+    }
+
+    /// The communities households belong to now.
+    pub fn communities(&self) -> &Communities {
+        &self.communities
+    }
 }
 
 impl TradingRule for Hierarchical {
@@ -116,9 +51,29 @@ impl TradingRule for Hierarchical {
         &RULE
     }
 
-    fn clear(&mut self, book: &mut OrderBook, ctx: &MarketContext, _rng: &mut ChaCha8Rng, out: &mut Clearing) {
-        static WHOLE: std::sync::OnceLock<Communities> = std::sync::OnceLock::new();
-        let communities = ctx.communities.as_deref().unwrap_or_else(|| WHOLE.get_or_init(|| Communities::new(&[])));
+    /// Applies the community events due at this step (joins and leaves) and rebuilds the
+    /// communities.
+    fn begin_step(&mut self, step: u64) {
+        let mut changed = false;
+        while let Some(e) = self.events.get(self.applied).filter(|e| e.step <= step) {
+            self.applied += 1;
+            if let Some(path) = self.paths.get_mut(e.household as usize) {
+                match &e.change {
+                    CommunityChange::Join(p) => *path = p.clone(),
+                    CommunityChange::Leave => {
+                        path.pop();
+                    }
+                }
+                changed = true;
+            }
+        }
+        if changed {
+            self.communities = Communities::new(&self.paths);
+        }
+    }
+
+    fn clear(&mut self, book: &mut OrderBook, _ctx: &MarketContext, _rng: &mut ChaCha8Rng, out: &mut Clearing) {
+        let communities = &self.communities;
         out.kwh_by_level.clear();
         out.kwh_by_level.resize(communities.levels(), 0.0);
         // Orders wait at their smallest community; each community, deepest first, clears what
@@ -179,20 +134,6 @@ impl TradingRule for Hierarchical {
 }
 
 
-/// A household's community changing during the run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CommunityEvent {
-    pub step: u64,
-    pub household: u32,
-    pub change: CommunityChange,
-}
-
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum CommunityChange {
-    Join(Vec<String>),
-    Leave,
-}
 
 #[cfg(test)]
 mod tests {
@@ -207,17 +148,12 @@ mod tests {
         // 0.25. Both streets on feeder F. Street A clears 1 kWh at (0.10 + 0.30)/2 = 0.20; the
         // leftover kWh of h0 meets h2 on the feeder at (0.10 + 0.25)/2 = 0.175.
         let paths = vec![vec!["F".to_string(), "F/A".into()], vec!["F".into(), "F/A".into()], vec!["F".into(), "F/B".into()]];
-        let ctx = MarketContext {
-            step: 0,
-            prices: StepPrices { import: PricePerKwh(300_000), export: PricePerKwh(50_000), connected: true },
-            locality: None,
-            preferences: None,
-            communities: Some(Arc::new(Communities::new(&paths))),
-        };
+        let ctx = MarketContext { step: 0, prices: StepPrices { import: PricePerKwh(300_000), export: PricePerKwh(50_000), connected: true } };
+        let setup = RuleSetup { communities: Arc::new(paths), ..Default::default() };
         let o = |h, kwh, p| Order { household: h, kwh, limit: PricePerKwh(p), source: OfferSource::Pv };
         let mut book = OrderBook { bids: vec![o(1, 1.0, 300_000), o(2, 2.0, 250_000)], asks: vec![o(0, 2.0, 100_000)] };
         let mut out = Clearing::default();
-        Hierarchical { k: 0.5 }.clear(&mut book, &ctx, &mut crate::base::seed::rng(1, crate::base::seed::Stream::Market, 0), &mut out);
+        Hierarchical::new(0.5, &setup).clear(&mut book, &ctx, &mut crate::base::seed::rng(1, crate::base::seed::Stream::Market, 0), &mut out);
         let got: Vec<_> = out.trades.iter().map(|t| (t.buyer, t.kwh, t.price.0)).collect();
         assert_eq!(got, vec![(1, 1.0, 200_000), (2, 1.0, 175_000)]);
         assert_eq!(out.kwh_by_level, vec![0.0, 1.0, 1.0], "whole community, feeder, street");

@@ -1,20 +1,23 @@
 //! The market: households' orders, clearing by a pluggable [`TradingRule`], and delivery of the
 //! result (peer trades, then the grid or, on an island, curtailment and unserved demand).
 //!
-//! Adding a rule: one file implementing [`TradingRule`] with a `RULE: RuleInfo`, plus one line in
-//! [`registry::RULES`]. See `src/market/README.md`.
+//! Adding a rule: one file implementing [`TradingRule`] with a `RULE: RuleInfo` that builds it
+//! from a [`RuleSetup`], plus one line in [`registry::RULES`]. See `src/market/README.md`.
 
 pub mod bill_sharing;
+pub mod communities;
 pub mod continuous;
 pub mod double_auction;
 pub mod grid_only;
 pub mod hierarchical;
+pub mod locality;
 pub mod losses;
 pub mod mmr;
 pub mod nearest;
 pub mod pay_as_bid;
 pub mod pool;
 pub mod preference;
+pub mod preferences;
 pub mod registry;
 pub mod sdr;
 pub mod transport;
@@ -29,6 +32,8 @@ use crate::base::time::SimClock;
 use bevy::prelude::*;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Orders and trades below this energy are dropped, kWh (floating-point dust).
 pub const MIN_TRADE_KWH: f64 = 1e-9;
@@ -173,38 +178,44 @@ impl Clearing {
     }
 }
 
-/// What a rule knows besides the orders.
+/// What a rule builds itself from when it is created: once per run, and again when the demo
+/// switches rules. A rule takes the parts it needs; a part that is missing (a book tested
+/// without a grid) leaves it to treat every household alike.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSetup {
+    /// The rule's parameters, validated: every declared parameter is present.
+    pub params: BTreeMap<String, f64>,
+    /// Where households sit on the grid (grid distances), when there is a grid.
+    pub locality: Option<Arc<locality::Locality>>,
+    /// What households value besides price.
+    pub preferences: Arc<preferences::Preferences>,
+    /// Each household's community path, outermost first (none: one community).
+    pub communities: Arc<Vec<Vec<String>>>,
+    /// Households joining and leaving communities during the run, in step order.
+    pub community_events: Arc<Vec<communities::CommunityEvent>>,
+}
+
+impl RuleSetup {
+    /// A setup of parameters alone: no grid, no stated preferences, one community.
+    pub fn with_params(params: BTreeMap<String, f64>) -> RuleSetup {
+        RuleSetup { params, ..Default::default() }
+    }
+}
+
+/// What a rule knows at each clearing besides the orders.
 #[derive(Debug, Clone)]
 pub struct MarketContext {
     pub step: u64,
     pub prices: StepPrices,
-    /// Where households sit on the grid (for locality rules).
-    pub locality: Option<std::sync::Arc<nearest::Locality>>,
-    /// What households value besides price (for the `preference` rule).
-    pub preferences: Option<std::sync::Arc<preference::Preferences>>,
-    /// The nested communities households belong to (for the `hierarchical` rule).
-    pub communities: Option<std::sync::Arc<hierarchical::Communities>>,
 }
-
-/// The households' grid positions for locality rules, computed once per run.
-#[derive(Resource, Clone)]
-pub struct MarketLocality(pub std::sync::Arc<nearest::Locality>);
-
-/// The households' nested communities, resolved once per run.
-#[derive(Resource, Clone)]
-pub struct MarketCommunities(pub std::sync::Arc<hierarchical::Communities>);
 
 /// The households' zones and the network fee schedule, resolved once per run.
 #[derive(Resource, Clone, Default)]
-pub struct MarketZones(pub std::sync::Arc<zones::ZoneFees>);
+pub struct MarketZones(pub Arc<zones::ZoneFees>);
 
 /// Who bears line losses on peer deliveries (the scenario's `market.loss_bearer`).
 #[derive(Resource, Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LossPolicy(pub LossBearer);
-
-/// The households' stated preferences, resolved once per run.
-#[derive(Resource, Clone)]
-pub struct MarketPreferences(pub std::sync::Arc<preference::Preferences>);
 
 /// The most a household pays per kWh from peers (its stated price ceiling); caps its bids under
 /// every rule.
@@ -213,8 +224,12 @@ pub struct PriceCeiling(pub PricePerKwh);
 
 /// A trading rule: turns the order book into trades. Rules must respect every order's quantity
 /// and limit price (individual rationality) and must not depend on the order of the book.
-pub trait TradingRule: Send + Sync + 'static {
+/// `Any` lets a test look inside the rule in force.
+pub trait TradingRule: std::any::Any + Send + Sync {
     fn info(&self) -> &'static registry::RuleInfo;
+    /// Called at the start of every step's clearing, before `clear` and also in steps with
+    /// nothing to clear: where a rule applies what changes during the run (community events).
+    fn begin_step(&mut self, _step: u64) {}
     /// True for rules that pool supply (no pairs): network fees are then charged on the
     /// share of energy crossing zones instead of clearing zone by zone.
     fn pools(&self) -> bool {
@@ -231,6 +246,31 @@ pub struct ActiveRule(pub Box<dyn TradingRule>);
 /// The scenario seed, for the per-step market stream.
 #[derive(Resource, Debug, Clone, Copy)]
 pub struct MarketSeed(pub u64);
+
+/// The run's rule setup without a rule's parameters: what a new rule is built from when the
+/// rule in force is switched.
+#[derive(Resource, Debug, Clone)]
+pub struct MarketSetup(pub RuleSetup);
+
+impl MarketSetup {
+    /// `rule` with `params`, built for this run.
+    pub fn build(&self, rule: &registry::RuleInfo, params: BTreeMap<String, f64>) -> ActiveRule {
+        ActiveRule((rule.build)(&RuleSetup { params, ..self.0.clone() }))
+    }
+}
+
+/// The market's settings for a run, resolved from the scenario.
+#[derive(Debug, Clone)]
+pub struct MarketConfig {
+    pub rule: &'static registry::RuleInfo,
+    /// The setup the rule is built from, with its parameters.
+    pub setup: RuleSetup,
+    /// The scenario's seed (the market's streams derive from it).
+    pub seed: u64,
+    /// The households' zones and the network fee schedule.
+    pub zones: zones::ZoneFees,
+    pub loss_bearer: LossBearer,
+}
 
 /// Per-household deliveries of the step, by household index (scratch reused every step).
 #[derive(Resource, Debug, Default)]
@@ -255,17 +295,24 @@ pub enum MarketSystems {
     Losses,
 }
 
-/// Orders, clearing and delivery, in their `MarketSystems` sets. Needs `ActiveRule` and
-/// `MarketSeed` (inserted by the simulation plugin).
-pub struct MarketPlugin;
+/// Orders, clearing, delivery and line losses, in their `MarketSystems` sets, for the rule and
+/// settings of a [`MarketConfig`].
+pub struct MarketPlugin(pub MarketConfig);
 
 impl Plugin for MarketPlugin {
     fn build(&self, app: &mut App) {
         use crate::base::schedule::SimStep;
-        app.init_resource::<OrderBook>()
+        let c = &self.0;
+        let setup = MarketSetup(RuleSetup { params: BTreeMap::new(), ..c.setup.clone() });
+        app.insert_resource(setup.build(c.rule, c.setup.params.clone()))
+            .insert_resource(setup)
+            .insert_resource(MarketSeed(c.seed))
+            .insert_resource(MarketZones(Arc::new(c.zones.clone())))
+            .insert_resource(LossPolicy(c.loss_bearer))
+            .init_resource::<OrderBook>()
             .init_resource::<Clearing>()
             .init_resource::<Deliveries>()
-            .add_systems(SimStep, (submit_orders, hierarchical::apply_community_events).in_set(MarketSystems::Orders))
+            .add_systems(SimStep, submit_orders.in_set(MarketSystems::Orders))
             .add_systems(SimStep, clear_market.in_set(MarketSystems::Clearing))
             .add_systems(SimStep, deliver.in_set(MarketSystems::Delivery))
             .add_systems(SimStep, losses::attribute_trade_losses.in_set(MarketSystems::Losses));
@@ -333,16 +380,13 @@ pub fn submit_orders(
 
 /// Clears the book with the active rule; with network fees, pair-forming rules clear zone by
 /// zone and every trade gets its fee (see [`zones`]). Reads `OrderBook`, `StepPrices`,
-/// `SimClock`, `MarketSeed`, `MarketZones`; writes `Clearing`. Runs in
+/// `SimClock`, `MarketSeed`, `MarketZones`; writes `Clearing` and `ActiveRule` (its step hook). Runs in
 /// `MarketSystems::Clearing`, after orders.
 #[allow(clippy::too_many_arguments)]
 pub fn clear_market(
     clock: Res<SimClock>,
     prices: Res<StepPrices>,
     seed: Res<MarketSeed>,
-    locality: Option<Res<MarketLocality>>,
-    preferences: Option<Res<MarketPreferences>>,
-    communities: Option<Res<MarketCommunities>>,
     zones: Option<Res<MarketZones>>,
     mut scratch: Local<zones::ZoneScratch>,
     mut rule: ResMut<ActiveRule>,
@@ -350,10 +394,11 @@ pub fn clear_market(
     mut clearing: ResMut<Clearing>,
 ) {
     clearing.clear();
+    rule.0.begin_step(clock.step);
     if book.bids.is_empty() || book.asks.is_empty() {
         return;
     }
-    let ctx = MarketContext { step: clock.step, prices: *prices, locality: locality.map(|l| l.0.clone()), preferences: preferences.map(|p| p.0.clone()), communities: communities.map(|c| c.0.clone()) };
+    let ctx = MarketContext { step: clock.step, prices: *prices };
     let mut rng = rng(seed.0, Stream::Market, clock.step);
     clear_book(&mut *rule.0, &mut book, &ctx, &mut rng, &mut clearing, zones.as_ref().map(|z| &*z.0), &mut scratch);
 }

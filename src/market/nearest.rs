@@ -10,22 +10,26 @@
 //! Cost per step: each seller is listed under each of its ancestors (O(sellers × depth)); each
 //! node keeps a cursor past exhausted sellers, so buyers scan each list once (O(orders × depth)).
 
+use super::locality::Locality;
 use super::registry::{ParamInfo, RuleInfo};
 use super::{Clearing, MarketContext, Order, OrderBook, Trade, TradingRule, MIN_TRADE_KWH};
 use crate::base::money::PricePerKwh;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
 
 pub static RULE: RuleInfo = RuleInfo {
     name: "nearest",
     summary: "locality matching: buyers served first by the nearest sellers on the grid, at one price",
     params: &[ParamInfo { name: "alpha", default: 0.5, min: 0.0, max: 1.0, doc: "price position between export (0) and import (1) price" }],
-    build: |p| Box::new(Nearest { alpha: p.get("alpha").copied().unwrap_or(0.5), ..Default::default() }),
+    build: |setup| Box::new(Nearest { alpha: setup.params.get("alpha").copied().unwrap_or(0.5), locality: setup.locality.clone(), ..Default::default() }),
 };
 
 #[derive(Default)]
 pub struct Nearest {
     pub alpha: f64,
+    /// Grid distances (none: no grid, and nothing trades).
+    pub locality: Option<Arc<Locality>>,
     sellers_at: Vec<Vec<usize>>,
     cursor: Vec<usize>,
     touched: Vec<u32>,
@@ -39,7 +43,7 @@ impl TradingRule for Nearest {
     }
 
     fn clear(&mut self, book: &mut OrderBook, ctx: &MarketContext, rng: &mut ChaCha8Rng, out: &mut Clearing) {
-        let Some(locality) = ctx.locality.as_deref() else { return };
+        let Some(locality) = self.locality.clone() else { return };
         let (b, s) = (ctx.prices.import.0, ctx.prices.export.0);
         let price = PricePerKwh(s + (self.alpha * (b - s).max(0) as f64).round() as i64);
         book.asks.sort_unstable_by(|x, y| (x.household, x.source).cmp(&(y.household, y.source)));
@@ -94,70 +98,6 @@ impl TradingRule for Nearest {
     }
 }
 
-/// For every household, its grid node and the node's ancestors up to the root, on the tree of
-/// shortest paths (breadth-first from the root, lower node index first on ties).
-#[derive(Debug, Clone, Default)]
-pub struct Locality {
-    pub nodes: usize,
-    chains: Vec<Vec<u32>>,
-}
-
-impl Locality {
-    pub fn new(topology: &crate::grid::Topology, household_nodes: &[petgraph::graph::NodeIndex]) -> Locality {
-        let g = &topology.graph;
-        let n = g.node_count();
-        let mut parent = vec![u32::MAX; n];
-        let mut seen = vec![false; n];
-        let mut queue = std::collections::VecDeque::from([topology.root]);
-        if n > 0 {
-            seen[topology.root.index()] = true;
-        }
-        while let Some(v) = queue.pop_front() {
-            let mut next: Vec<_> = g.neighbors(v).filter(|w| !seen[w.index()]).collect();
-            next.sort_unstable();
-            for w in next {
-                if !seen[w.index()] {
-                    seen[w.index()] = true;
-                    parent[w.index()] = v.index() as u32;
-                    queue.push_back(w);
-                }
-            }
-        }
-        let chains = household_nodes
-            .iter()
-            .map(|start| {
-                let mut chain = vec![start.index() as u32];
-                let mut v = start.index();
-                while parent[v] != u32::MAX {
-                    v = parent[v] as usize;
-                    chain.push(v as u32);
-                }
-                chain
-            })
-            .collect();
-        Locality { nodes: n, chains }
-    }
-
-    /// `households` households all on one node (for tests and benches of the rule alone).
-    pub fn flat(households: usize) -> Locality {
-        Locality { nodes: 1, chains: vec![vec![0]; households] }
-    }
-
-    /// How near two households are on the tree: the depth of their lowest common ancestor over
-    /// the deeper household's depth (1 on the same node, 0 when the path goes through the root).
-    pub fn closeness(&self, a: u32, b: u32) -> f64 {
-        let (ca, cb) = (self.ancestors(a), self.ancestors(b));
-        let shared = ca.iter().rev().zip(cb.iter().rev()).take_while(|(x, y)| x == y).count();
-        let deepest = ca.len().max(cb.len()).saturating_sub(1);
-        if deepest == 0 { 1.0 } else { shared.saturating_sub(1) as f64 / deepest as f64 }
-    }
-
-    /// The household's node first, then its ancestors up to the root.
-    pub fn ancestors(&self, household: u32) -> &[u32] {
-        self.chains.get(household as usize).map(|c| &c[..]).unwrap_or(&[])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,9 +130,9 @@ mod tests {
         // h1 (feeder 1) and h6 (feeder 2) both sell 1 kWh at the same price; buyer h5 (feeder 2)
         // needs 1 kWh and gets it from h6, its neighbour, although h1 has the lower index.
         let mut book = OrderBook { bids: vec![o(5, 1.0, 300)], asks: vec![o(1, 1.0, 60), o(6, 1.0, 60)] };
-        let ctx = MarketContext { step: 0, prices: StepPrices { import: PricePerKwh(300), export: PricePerKwh(60), connected: true }, locality: Some(locality), preferences: None, communities: None };
+        let ctx = MarketContext { step: 0, prices: StepPrices { import: PricePerKwh(300), export: PricePerKwh(60), connected: true } };
         let mut out = Clearing::default();
-        Nearest { alpha: 0.5, ..Default::default() }.clear(&mut book, &ctx, &mut crate::base::seed::rng(1, crate::base::seed::Stream::Market, 0), &mut out);
+        Nearest { alpha: 0.5, locality: Some(locality), ..Default::default() }.clear(&mut book, &ctx, &mut crate::base::seed::rng(1, crate::base::seed::Stream::Market, 0), &mut out);
         assert_eq!(out.trades.len(), 1);
         assert_eq!(out.trades[0].seller, Seller::Household { index: 6, source: OfferSource::Pv });
         assert_eq!(out.trades[0].price, PricePerKwh(180));

@@ -24,13 +24,13 @@
 //! each zone, then across zones, which favours local trades as the local premium does anyway.
 
 use super::double_auction::match_merit_order;
-use super::nearest::Locality;
+use super::locality::Locality;
+use super::preferences::Preferences;
 use super::registry::{ParamInfo, RuleInfo};
 use super::transport::Transport;
 use super::{Clearing, MarketContext, OfferSource, Order, OrderBook, Trade, TradingRule, MIN_TRADE_KWH};
 use crate::base::money::PricePerKwh;
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -50,62 +50,31 @@ pub static RULE: RuleInfo = RuleInfo {
         max: 1e8,
         doc: "largest zone book (bids × asks) solved exactly; larger books are split by grid zone",
     }],
-    build: |p| Box::new(Preference { exact_pairs: p.get("exact_pairs").map_or(EXACT_PAIRS, |x| *x as usize), ..Default::default() }),
+    build: |setup| {
+        Box::new(Preference {
+            exact_pairs: setup.params.get("exact_pairs").map_or(EXACT_PAIRS, |x| *x as usize),
+            prefs: setup.preferences.clone(),
+            locality: setup.locality.clone(),
+            ..Default::default()
+        })
+    },
 };
 
-/// One household's stated premiums, in micro-units per kWh, favourites by household index.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct HouseholdPreferences {
-    pub green: i64,
-    pub local: i64,
-    pub favourite: i64,
-    /// Sorted household indices.
-    pub favourites: Vec<u32>,
-}
-
-/// Every household's preferences, by household index.
-#[derive(Debug, Clone, Default)]
-pub struct Preferences(pub Vec<HouseholdPreferences>);
-
-impl Preferences {
-    /// Resolves each household's stated preferences, `(id, stated)` in household order
-    /// (favourite ids were checked to exist).
-    pub fn from_households(households: &[(&str, &PreferencesSpec)]) -> Preferences {
-        let index: std::collections::HashMap<&str, u32> = households.iter().enumerate().map(|(i, (id, _))| (*id, i as u32)).collect();
-        let per_kwh = |x: f64| PricePerKwh::from_units(x).0;
-        Preferences(
-            households
-                .iter()
-                .map(|(_, p)| {
-                    let mut favourites: Vec<u32> = p.favourites.iter().filter_map(|f| index.get(f.as_str()).copied()).collect();
-                    favourites.sort_unstable();
-                    favourites.dedup();
-                    HouseholdPreferences { green: per_kwh(p.green_premium_per_kwh), local: per_kwh(p.local_premium_per_kwh), favourite: per_kwh(p.favourite_premium_per_kwh), favourites }
-                })
-                .collect(),
-        )
-    }
-
-    fn of(&self, household: u32) -> Option<&HouseholdPreferences> {
-        self.0.get(household as usize)
-    }
-
-    /// Premiums (buyer's, seller's) of a pair, micro-units per kWh.
-    fn premiums(&self, locality: Option<&Locality>, bid: &Order, ask: &Order) -> (i64, i64) {
-        let (pb, ps) = (self.of(bid.household), self.of(ask.household));
-        let local = pb.map_or(0, |p| p.local) + ps.map_or(0, |p| p.local);
-        let closeness = if local != 0 { locality.map_or(1.0, |l| l.closeness(bid.household, ask.household)) } else { 0.0 };
-        let buyer = pb.map_or(0, |p| {
-            let green = if ask.source == OfferSource::Pv { p.green } else { 0 };
-            let fav = if p.favourites.binary_search(&ask.household).is_ok() { p.favourite } else { 0 };
-            green + fav + (p.local as f64 * closeness).round() as i64
-        });
-        let seller = ps.map_or(0, |p| {
-            let fav = if p.favourites.binary_search(&bid.household).is_ok() { p.favourite } else { 0 };
-            fav + (p.local as f64 * closeness).round() as i64
-        });
-        (buyer, seller)
-    }
+/// Premiums (buyer's, seller's) of a pair, micro-units per kWh.
+fn premiums(prefs: &Preferences, locality: Option<&Locality>, bid: &Order, ask: &Order) -> (i64, i64) {
+    let (pb, ps) = (prefs.of(bid.household), prefs.of(ask.household));
+    let local = pb.map_or(0, |p| p.local) + ps.map_or(0, |p| p.local);
+    let closeness = if local != 0 { locality.map_or(1.0, |l| l.closeness(bid.household, ask.household)) } else { 0.0 };
+    let buyer = pb.map_or(0, |p| {
+        let green = if ask.source == OfferSource::Pv { p.green } else { 0 };
+        let fav = if p.favourites.binary_search(&ask.household).is_ok() { p.favourite } else { 0 };
+        green + fav + (p.local as f64 * closeness).round() as i64
+    });
+    let seller = ps.map_or(0, |p| {
+        let fav = if p.favourites.binary_search(&bid.household).is_ok() { p.favourite } else { 0 };
+        fav + (p.local as f64 * closeness).round() as i64
+    });
+    (buyer, seller)
 }
 
 /// The pair's stated surplus per kWh, or `None` if it may not trade.
@@ -113,18 +82,23 @@ fn pair_surplus(prefs: &Preferences, locality: Option<&Locality>, bid: &Order, a
     if bid.limit < ask.limit || bid.household == ask.household {
         return None;
     }
-    let (b, s) = prefs.premiums(locality, bid, ask);
+    let (b, s) = premiums(prefs, locality, bid, ask);
     Some(bid.limit.0 - ask.limit.0 + b + s)
 }
 
 /// The pair's price: its stated surplus split equally, within `[ask, bid]`.
 fn pair_price(prefs: &Preferences, locality: Option<&Locality>, bid: &Order, ask: &Order) -> PricePerKwh {
-    let (b, s) = prefs.premiums(locality, bid, ask);
+    let (b, s) = premiums(prefs, locality, bid, ask);
     PricePerKwh(((bid.limit.0 + ask.limit.0 + b - s) / 2).clamp(ask.limit.0, bid.limit.0))
 }
 
 pub struct Preference {
     pub exact_pairs: usize,
+    /// Every household's stated preferences (none: price alone).
+    pub prefs: Arc<Preferences>,
+    /// Grid distances, for the local premium and for splitting large books (none: every pair is
+    /// as close as on one node, and large books are matched in merit order).
+    pub locality: Option<Arc<Locality>>,
     transport: Transport,
     bid_left: Vec<f64>,
     ask_left: Vec<f64>,
@@ -132,7 +106,7 @@ pub struct Preference {
 
 impl Default for Preference {
     fn default() -> Self {
-        Preference { exact_pairs: EXACT_PAIRS, transport: Transport::default(), bid_left: Vec::new(), ask_left: Vec::new() }
+        Preference { exact_pairs: EXACT_PAIRS, prefs: Arc::default(), locality: None, transport: Transport::default(), bid_left: Vec::new(), ask_left: Vec::new() }
     }
 }
 
@@ -149,12 +123,11 @@ impl TradingRule for Preference {
         &RULE
     }
 
-    fn clear(&mut self, book: &mut OrderBook, ctx: &MarketContext, _rng: &mut ChaCha8Rng, out: &mut Clearing) {
+    fn clear(&mut self, book: &mut OrderBook, _ctx: &MarketContext, _rng: &mut ChaCha8Rng, out: &mut Clearing) {
         book.bids.sort_unstable_by_key(|o| o.household);
         book.asks.sort_unstable_by_key(|o| (o.household, o.source));
-        static NONE: std::sync::OnceLock<Arc<Preferences>> = std::sync::OnceLock::new();
-        let prefs = ctx.preferences.as_ref().unwrap_or_else(|| NONE.get_or_init(Default::default));
-        let io = Inputs { bids: &book.bids, asks: &book.asks, prefs, locality: ctx.locality.as_deref() };
+        let (prefs, locality) = (self.prefs.clone(), self.locality.clone());
+        let io = Inputs { bids: &book.bids, asks: &book.asks, prefs: &prefs, locality: locality.as_deref() };
         self.bid_left.clear();
         self.bid_left.extend(io.bids.iter().map(|o| o.kwh));
         self.ask_left.clear();
@@ -257,33 +230,10 @@ impl Preference {
     }
 }
 
-/// What a household values in a trade besides price. The `preference` rule matches on the
-/// premiums; the price ceiling caps the household's bids under every rule. Premiums never make a
-/// household pay above its bid or sell below its ask: they decide who trades with whom.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct PreferencesSpec {
-    /// Most the household pays per kWh for peer energy, currency/kWh (default: its bid).
-    #[serde(default)]
-    pub price_ceiling_per_kwh: Option<f64>,
-    /// Extra value of energy from a seller's panels this step (not from a battery), currency/kWh.
-    #[serde(default)]
-    pub green_premium_per_kwh: f64,
-    /// Extra value of trading with a near household, currency/kWh, scaled by grid closeness
-    /// (1 on the same node, 0 through the root). Applies to buying and selling.
-    #[serde(default)]
-    pub local_premium_per_kwh: f64,
-    /// Household ids this household prefers to trade with (buying or selling).
-    #[serde(default)]
-    pub favourites: Vec<String>,
-    /// Extra value of trading with a favourite, currency/kWh.
-    #[serde(default)]
-    pub favourite_premium_per_kwh: f64,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::market::preferences::HouseholdPreferences;
     use crate::market::Seller;
     use crate::environment::tariff::StepPrices;
 
@@ -292,15 +242,9 @@ mod tests {
     }
 
     fn run(prefs: Preferences, bids: Vec<Order>, asks: Vec<Order>) -> Vec<Trade> {
-        let ctx = MarketContext {
-            step: 0,
-            prices: StepPrices { import: PricePerKwh(300_000), export: PricePerKwh(60_000), connected: true },
-            locality: Some(Arc::new(Locality::flat(10))),
-            preferences: Some(Arc::new(prefs)),
-            communities: None,
-        };
+        let ctx = MarketContext { step: 0, prices: StepPrices { import: PricePerKwh(300_000), export: PricePerKwh(60_000), connected: true } };
         let mut out = Clearing::default();
-        Preference::default().clear(&mut OrderBook { bids, asks }, &ctx, &mut crate::base::seed::rng(1, crate::base::seed::Stream::Market, 0), &mut out);
+        Preference { prefs: Arc::new(prefs), locality: Some(Arc::new(Locality::flat(10))), ..Default::default() }.clear(&mut OrderBook { bids, asks }, &ctx, &mut crate::base::seed::rng(1, crate::base::seed::Stream::Market, 0), &mut out);
         out.trades
     }
 

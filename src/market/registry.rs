@@ -1,6 +1,6 @@
 //! Every trading rule, by name. Adding a rule: one line in [`RULES`].
 
-use super::{bill_sharing, continuous, double_auction, grid_only, hierarchical, mmr, nearest, pay_as_bid, preference, sdr, TradingRule};
+use super::{bill_sharing, continuous, double_auction, grid_only, hierarchical, mmr, nearest, pay_as_bid, preference, sdr, RuleSetup, TradingRule};
 use std::collections::BTreeMap;
 
 /// A rule parameter with its default and allowed range.
@@ -18,8 +18,9 @@ pub struct RuleInfo {
     pub name: &'static str,
     pub summary: &'static str,
     pub params: &'static [ParamInfo],
-    /// Builds the rule from validated parameters (every declared parameter is present).
-    pub build: fn(&BTreeMap<String, f64>) -> Box<dyn TradingRule>,
+    /// Builds the rule from the run's setup; `setup.params` are validated (every declared
+    /// parameter is present).
+    pub build: fn(&RuleSetup) -> Box<dyn TradingRule>,
 }
 
 impl std::fmt::Debug for RuleInfo {

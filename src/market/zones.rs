@@ -236,7 +236,7 @@ mod tests {
         // Street: 100 − 10 = 90 < 95, no trade. Feeder: 100 − 20 = 80 ≥ 70: 1 kWh from h2.
         // Across: 100 − 60 = 40 < 50: none. So h0 gets 1 kWh, from h2, paying fee 20.
         let book = OrderBook { bids: vec![order(0, 2.0, 100)], asks: vec![order(3, 1.0, 50), order(2, 1.0, 70), order(1, 1.0, 95)] };
-        let ctx = MarketContext { step: 0, prices: StepPrices::default(), locality: None, preferences: None, communities: None };
+        let ctx = MarketContext { step: 0, prices: StepPrices::default() };
         let (mut out, z) = (Clearing::default(), zf(10, 20, 60));
         let mut rule = DoubleAuction { k: 0.5 };
         clear_by_zone(&mut rule, &book, &ctx, &mut crate::base::seed::rng(0, crate::base::seed::Stream::Market, 0), &mut out, &z, &mut ZoneScratch::default());

@@ -29,8 +29,8 @@ pub use schema::{Archetype, BatterySpec, OutputLevel, ScenarioFile};
 pub use set::FieldSet;
 pub use crate::household::PvDef;
 pub use crate::household::load::LoadDef;
-pub use crate::market::hierarchical::CommunityEvent;
-pub use crate::market::hierarchical::CommunityChange;
+pub use crate::market::communities::CommunityEvent;
+pub use crate::market::communities::CommunityChange;
 
 /// Minutes in a day; a step must divide it.
 pub const MINUTES_PER_DAY: u32 = 1440;

@@ -10,7 +10,7 @@ pub use crate::grid::generate::Layout;
 pub use crate::grid::topology::NodeKind;
 pub use crate::ledger::StakeKind;
 pub use crate::market::BiddingSpec;
-pub use crate::market::preference::PreferencesSpec;
+pub use crate::market::preferences::PreferencesSpec;
 
 fn default_timezone() -> String {
     "UTC".to_string()

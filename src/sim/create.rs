@@ -9,9 +9,16 @@ use crate::household::baseline::{BaselineExchange, BaselineOwnUse};
 use crate::household::battery::Battery;
 use crate::household::load::{LoadDef, LoadNoise, LoadSource};
 use crate::household::{Household, HouseholdEntities, LossOfLoad, Meter, MeterTotals, PvArray, Wallet};
-use crate::market::{Bidding, PriceCeiling};
+use crate::market::communities::CommunityEvent;
+use crate::market::locality::Locality;
+use crate::market::preferences::Preferences;
+use crate::market::registry::RuleInfo;
+use crate::market::zones::{ZoneFees, Zones};
+use crate::market::{Bidding, MarketConfig, PriceCeiling, RuleSetup};
 use crate::scenario::Scenario;
 use bevy::prelude::*;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Spawns one entity per household, in scenario order.
 pub fn spawn_households(world: &mut World, scenario: &Scenario) {
@@ -48,4 +55,21 @@ pub fn spawn_households(world: &mut World, scenario: &Scenario) {
         entities.push(e.id());
     }
     world.insert_resource(HouseholdEntities(entities));
+}
+
+/// The market's settings for `rule` with `params`: what the rule is built from (grid distances,
+/// stated preferences, communities and their events), the zones of network fees, and who bears
+/// line losses.
+pub fn market_config(s: &Scenario, rule: &'static RuleInfo, params: BTreeMap<String, f64>) -> MarketConfig {
+    let nodes: Vec<_> = s.households.iter().map(|h| h.node).collect();
+    let stated: Vec<_> = s.households.iter().map(|h| (h.id.as_str(), &h.preferences)).collect();
+    let setup = RuleSetup {
+        params,
+        locality: Some(Arc::new(Locality::new(&s.topology, &nodes))),
+        preferences: Arc::new(Preferences::from_households(&stated)),
+        communities: Arc::new(s.households.iter().map(|h| h.community.clone()).collect()),
+        community_events: Arc::new(s.community_events.iter().cloned().collect::<Vec<CommunityEvent>>()),
+    };
+    let zones = ZoneFees { zones: Zones::new(&s.households.iter().map(|h| h.grid_path.clone()).collect::<Vec<_>>()), fees: s.network_fees };
+    MarketConfig { rule, setup, seed: s.seed, zones, loss_bearer: s.loss_bearer }
 }

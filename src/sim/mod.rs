@@ -8,7 +8,7 @@ use crate::household::battery::{BatteryMarketPolicy, BatteryPlugin};
 use crate::grid::GridTopology;
 use crate::household::{Household, HouseholdIds, HouseholdPlugin, MeterTotals, Profiles, Wallet};
 use crate::market::registry::RuleInfo;
-use crate::market::{ActiveRule, MarketPlugin, MarketSeed};
+use crate::market::MarketPlugin;
 use crate::metrics::{MetricsPlugin, Recorder, RunTotals};
 use crate::scenario::Scenario;
 use crate::settlement::{Accounts, SettlementPlugin};
@@ -93,26 +93,10 @@ impl Plugin for SimPlugin {
             .insert_resource(HouseholdIds(Arc::new(s.households.iter().map(|h| h.id.clone()).collect())))
             .insert_resource(Profiles(s.profiles.clone()))
             .insert_resource(GridTopology(s.topology.clone()))
-            .insert_resource(BatteryMarketPolicy { market_reserve_soc: s.battery_policy.market_reserve_soc, offer_price: s.battery_policy.market_offer_price })
-            .insert_resource(ActiveRule((config.rule.build)(&config.rule_params)))
-            .insert_resource(MarketSeed(s.seed))
-            .insert_resource(crate::market::MarketCommunities(Arc::new(crate::market::hierarchical::Communities::new(
-                &s.households.iter().map(|h| h.community.clone()).collect::<Vec<_>>(),
-            ))))
-            .insert_resource(crate::market::hierarchical::CommunityPaths(s.households.iter().map(|h| h.community.clone()).collect()))
-            .insert_resource(crate::market::hierarchical::CommunityEvents { events: s.community_events.clone(), next: 0 })
-            .insert_resource(crate::market::MarketPreferences(Arc::new(crate::market::preference::Preferences::from_households(&s.households.iter().map(|h| (h.id.as_str(), &h.preferences)).collect::<Vec<_>>()))))
-            .insert_resource(crate::market::MarketZones(Arc::new(crate::market::zones::ZoneFees {
-                zones: crate::market::zones::Zones::new(&s.households.iter().map(|h| h.grid_path.clone()).collect::<Vec<_>>()),
-                fees: s.network_fees,
-            })))
-            .insert_resource(crate::market::LossPolicy(s.loss_bearer))
-            .insert_resource(crate::market::MarketLocality(Arc::new(crate::market::nearest::Locality::new(
-                &s.topology,
-                &s.households.iter().map(|h| h.node).collect::<Vec<_>>(),
-            ))));
+            .insert_resource(BatteryMarketPolicy { market_reserve_soc: s.battery_policy.market_reserve_soc, offer_price: s.battery_policy.market_offer_price });
         app.insert_resource(crate::grid::network::Network::new(&s.topology, &s.households.iter().map(|h| h.node).collect::<Vec<_>>(), s.network, s.frame.step_hours()));
-        app.add_plugins((EnvironmentPlugin, HouseholdPlugin, BatteryPlugin, crate::household::baseline::BaselinePlugin, MarketPlugin, crate::grid::network::GridPlugin, SettlementPlugin, MetricsPlugin));
+        let market = MarketPlugin(create::market_config(s, config.rule, config.rule_params));
+        app.add_plugins((EnvironmentPlugin, HouseholdPlugin, BatteryPlugin, crate::household::baseline::BaselinePlugin, market, crate::grid::network::GridPlugin, SettlementPlugin, MetricsPlugin));
         // The step's parallel regions, counted for the ledger's hashing to make way for.
         app.insert_resource(config.ledger.as_ref().map(|l| l.pace()).unwrap_or_default());
         if let Some(ledger) = config.ledger {

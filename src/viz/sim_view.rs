@@ -5,7 +5,7 @@ use crate::household::battery::Battery;
 use crate::household::{Household, Meter, Wallet};
 use crate::ledger::chain::BlockInfo;
 use crate::market::registry::{self, RuleInfo};
-use crate::market::{ActiveRule, Clearing, Seller};
+use crate::market::{Clearing, MarketSetup, Seller};
 use crate::metrics::{RunTotals, StepTotals};
 use crate::scenario::{Overrides, Scenario};
 use crate::sim::{SimConfig, Simulation};
@@ -66,7 +66,8 @@ impl DemoSim {
     /// Switches the trading rule; it clears from the next step on.
     pub fn set_rule(&mut self, rule: &'static RuleInfo) {
         let params = if rule == self.scenario.rule { self.scenario.rule_params.clone() } else { registry::default_params(rule) };
-        self.sim.world_mut().insert_resource(ActiveRule((rule.build)(&params)));
+        let active = self.sim.world().resource::<MarketSetup>().build(rule, params);
+        self.sim.world_mut().insert_resource(active);
         self.rule = rule;
     }
 }
