@@ -2,26 +2,30 @@
 //! result (peer trades, then the grid or, on an island, curtailment and unserved demand).
 //!
 //! Adding a rule: one file implementing [`TradingRule`] with a `RULE: RuleInfo` that builds it
-//! from a [`RuleSetup`], plus one line in [`registry::RULES`]. See `src/market/README.md`.
+//! from a [`RuleSetup`], plus its name in the `rules!` list below. See `src/market/README.md`.
 
-pub mod bill_sharing;
 pub mod communities;
-pub mod continuous;
-pub mod double_auction;
-pub mod grid_only;
-pub mod hierarchical;
 pub mod locality;
 pub mod losses;
-pub mod mmr;
-pub mod nearest;
-pub mod pay_as_bid;
 pub mod pool;
-pub mod preference;
 pub mod preferences;
 pub mod registry;
-pub mod sdr;
 pub mod transport;
 pub mod zones;
+
+// Every trading rule, in the order `peergrid rules` lists them: a file in this folder each.
+registry::rules! {
+    grid_only,
+    double_auction,
+    pay_as_bid,
+    continuous,
+    sdr,
+    mmr,
+    bill_sharing,
+    nearest,
+    preference,
+    hierarchical,
+}
 
 use crate::household::battery::{Battery, BatteryMarketPolicy};
 use crate::household::{Household, HouseholdIds, Meter};

@@ -1,7 +1,21 @@
-//! Every trading rule, by name. Adding a rule: one line in [`RULES`].
+//! Every trading rule, by name. The rules are listed once, in `rules!` in the market's `mod.rs`:
+//! adding a rule is its file in `src/market/` and one line there.
 
-use super::{bill_sharing, continuous, double_auction, grid_only, hierarchical, mmr, nearest, pay_as_bid, preference, sdr, RuleSetup, TradingRule};
+pub use super::RULES;
+use super::{RuleSetup, TradingRule};
 use std::collections::BTreeMap;
+
+/// Declares each rule's module (a file in `src/market/` with a `pub static RULE: RuleInfo`) and
+/// [`RULES`], in the order given.
+macro_rules! rules {
+    ($($rule:ident,)*) => {
+        $(pub mod $rule;)*
+
+        /// All rules, in the order `peergrid rules` lists them.
+        pub static RULES: &[&registry::RuleInfo] = &[$(&$rule::RULE),*];
+    };
+}
+pub(crate) use rules;
 
 /// A rule parameter with its default and allowed range.
 #[derive(Debug)]
@@ -34,10 +48,6 @@ impl PartialEq for RuleInfo {
         self.name == other.name
     }
 }
-
-/// All rules, in the order `peergrid rules` lists them.
-pub static RULES: &[&RuleInfo] = &[&grid_only::RULE, &double_auction::RULE, &pay_as_bid::RULE, &continuous::RULE, &sdr::RULE, &mmr::RULE, &bill_sharing::RULE, &nearest::RULE, &preference::RULE, &hierarchical::RULE];
-
 
 pub fn find(name: &str) -> Option<&'static RuleInfo> {
     RULES.iter().copied().find(|r| r.name == name)
