@@ -7,6 +7,7 @@
 //! assert_eq!(sim.steps_done(), 1);
 //! ```
 
+use crate::base::exec::Sealer;
 use crate::market::registry;
 use crate::app::run::config;
 use crate::scenario::{Overrides, Scenario};
@@ -40,11 +41,17 @@ pub fn simulation_with_rule(ron: &str, rule: &str) -> Simulation {
     Simulation::new(config(&s, r, registry::default_params(r)))
 }
 
-/// A simulation of a scenario string with its ledger (writing `ledger.jsonl` into `dir`, if any).
+/// A simulation of a scenario string with its ledger (writing `ledger.jsonl` into `dir`, if any),
+/// sealed inline.
 pub fn simulation_with_ledger(ron: &str, dir: Option<&Path>) -> Simulation {
+    simulation_with_ledger_sealed(ron, dir, Sealer::Inline)
+}
+
+/// [`simulation_with_ledger`] with the ledger's blocks sealed by `sealer`.
+pub fn simulation_with_ledger_sealed(ron: &str, dir: Option<&Path>, sealer: Sealer) -> Simulation {
     let s = Arc::new(scenario(ron));
     let cfg = s.ledger.clone().expect("the scenario has its ledger on");
-    let ledger = crate::ledger::Ledger::new(cfg, &s.ledger_setup(), dir).expect("ledger starts");
+    let ledger = crate::ledger::Ledger::new(cfg, &s.ledger_setup(), dir, sealer).expect("ledger starts");
     Simulation::new(crate::sim::SimConfig { ledger: Some(ledger), ..config(&s, s.rule, s.rule_params.clone()) })
 }
 

@@ -329,24 +329,27 @@ fn the_simulation_opens_its_regions_on_its_ledgers_pace() {
     assert_eq!(pace.region(|| (ledger.pace().open_regions(), other.world().resource::<peergrid::base::exec::Pace>().open_regions())), (1, 0));
 }
 
-/// The chain is the same whoever seals its blocks: a drain job beside the step (a 2-thread
-/// pool), the step itself once the queue is full (a 1-thread pool, where the drain job never
-/// gets a thread before the end), or rayon's global pool (no pool installed).
+/// The chain is the same whoever seals its blocks: the step itself as it seals each block (the
+/// inline sealer), a drain job beside the step (the pool sealer on a 2-thread pool), the step
+/// once the queue is full (a 1-thread pool, where the drain job never gets a thread before the
+/// end), or rayon's global pool (no pool installed).
 #[test]
 fn the_chain_is_the_same_whoever_seals_its_blocks() {
+    use peergrid::base::exec::Sealer;
     let text = peergrid::testing::STREET
         .replace("duration_days: 2,", "duration_days: 4,")
         .replace("topology: Generated(layout: Street),", "topology: Generated(layout: Street),\n    ledger: (witnesses: 2),");
-    let chain = || {
-        let mut sim = peergrid::testing::simulation_with_ledger(&text, None);
+    let chain = |sealer: Sealer| {
+        let mut sim = peergrid::testing::simulation_with_ledger_sealed(&text, None, sealer);
         peergrid::testing::run_to_end(&mut sim);
         let mut ledger = sim.take_ledger().expect("the simulation keeps a ledger");
         let r = ledger.finish().expect("the chain is written");
         (r.height, r.head, r.transactions, r.state.clone())
     };
-    let on = |threads: usize| rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a pool").install(chain);
-    let reference = chain();
+    let on = |threads: usize| rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a pool").install(|| chain(Sealer::Pool));
+    let reference = chain(Sealer::Inline);
     assert!(reference.0 > peergrid::ledger::chain::QUEUE_BLOCKS as u64, "more blocks than the queue holds: {}", reference.0);
+    assert_eq!(chain(Sealer::Pool), reference);
     assert_eq!(on(1), reference);
     assert_eq!(on(2), reference);
 }

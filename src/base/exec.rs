@@ -1,4 +1,5 @@
-//! Pacing between the step's parallel regions and the ledger's hashing.
+//! How the step's work is executed: where the ledger's blocks are sealed ([`Sealer`]), and the
+//! pacing between the step's parallel regions and that sealing ([`Pace`]).
 //!
 //! The ledger's blocks are sealed by a job on the step's own rayon pool (see
 //! `ledger::chain`), so on 2 cores the pool's second thread hashes while the step runs its
@@ -6,14 +7,25 @@
 //! limiters, a batch of load noise), that thread should take its share at once: so the step
 //! counts its open regions here, and the hashing looks at the count between small pieces of
 //! work (about 10 µs each) and, when a region is open, runs the step's pending work first
-//! (`rayon::yield_now`). Before, a ledger thread of its own at the lowest priority shared the
-//! second core with the pool's thread through the scheduler: 300,000 context switches and 3.4 s
-//! of system time over the district year, against 1,000 and 1.3 s now. Each simulation has its
-//! own count, shared with its own ledger.
+//! (`rayon::yield_now`), so the two never take turns on one core through the scheduler. Each
+//! simulation has its own count, shared with its own ledger.
 
 use bevy::prelude::Resource;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+
+/// Where a ledger's blocks are hashed, signed and written. Both give the same chain, byte for
+/// byte (tested).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sealer {
+    /// On the step's own thread, as each block is sealed: the plain reference, and what tests
+    /// use unless they test the other.
+    #[default]
+    Inline,
+    /// By a drain job on the step's rayon pool, beside the step, in the time its parallel regions
+    /// leave free (`peergrid run` and the demo).
+    Pool,
+}
 
 /// A simulation's count of open parallel regions, shared with its ledger.
 #[derive(Resource, Debug, Clone, Default)]

@@ -83,7 +83,7 @@ const JUST_BELOW_HALF: f64 = 0.499_999_999_999_999_94;
 /// than a half towards `x`'s sign and truncating gives the same result for every input
 /// (tested): the sum is rounded to the nearest `f64`, which carries an exact half (and nothing
 /// less) over the next integer, and it needs no branch, whose side of ±0.5 would be a coin toss
-/// for the predictor, nor the conversion back to `f64` that taking the fraction did.
+/// for the predictor, nor a conversion back to `f64` to take the fraction.
 pub fn round_to_i64(x: f64) -> i64 {
     if !(x.abs() < WHOLE_F64) {
         return x.round() as i64;

@@ -116,7 +116,7 @@ impl Topology {
     /// Writes `topology.json`: nodes with map coordinates and lines with their end nodes.
     /// Streamed from borrowed fields (a JSON tree of a 100,000-house city would take ~300 MB).
     pub fn write_json(&self, w: impl std::io::Write) -> serde_json::Result<()> {
-        /// Keys in alphabetical order, as readers of earlier versions' files saw them.
+        /// Keys in alphabetical order: the file's layout is a contract with its readers.
         #[derive(Serialize)]
         struct JsonLine<'a> {
             capacity_kw: f64,

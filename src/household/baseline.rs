@@ -56,8 +56,7 @@ pub struct BaselineOwnUse {
 /// A household's baseline exchange with the grid: this step's surplus and deficit and what line
 /// limits cut of them, and their sums and money over the run. Apart from [`BaselineOwnUse`] so
 /// that the passes over every household that need only this (the settlement, the line limits'
-/// offers) read 96 bytes each, not the 300 of the whole baseline: about 1.5% off the district's
-/// weeks with the ledger off (7 interleaved runs each).
+/// offers) read 96 bytes each, not the 300 of the whole baseline.
 #[derive(Component, Debug, Clone, Copy, Default, PartialEq)]
 pub struct BaselineExchange {
     pub step_surplus_kwh: f64,

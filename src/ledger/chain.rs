@@ -1,6 +1,7 @@
-//! The chain writer: hashes, signs and writes sealed blocks beside the simulation, so the step
-//! does not wait for SHA-256 or disk. The step queues each sealed block; a drain job on the
-//! step's own rayon pool seals the queue in the time the step's parallel regions leave free
+//! The chain writer: hashes, signs and writes sealed blocks. With [`Sealer::Inline`] the step
+//! does it as it seals each block. With [`Sealer::Pool`] it happens beside the simulation, so the
+//! step does not wait for SHA-256 or disk: the step queues each sealed block, and a drain job on
+//! the step's own rayon pool seals the queue in the time the step's parallel regions leave free
 //! (see [`Shared::drain`]). Blocks are taken from the queue only under the writer's lock, so they
 //! are sealed strictly in the order they were queued and the chain is identical whatever the
 //! scheduling or the number of threads.
@@ -9,7 +10,7 @@ use super::encoding::{self, Hash, Header, State, Tx};
 use super::json::{self, GenesisInfo};
 use super::merkle;
 use super::validators::signing_key;
-use crate::base::exec::Pace;
+use crate::base::exec::{Pace, Sealer};
 use crate::base::time::TimeFrame;
 use ed25519_dalek::{Signer, SigningKey};
 use rayon::prelude::*;
@@ -174,8 +175,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Shared {
     /// Seals queued blocks until the queue is empty. Runs as a job on the step's rayon pool, so
     /// the pool's idle thread hashes between the step's parallel regions and takes their work
-    /// as soon as one opens (the hashing looks for it every few microseconds), instead of a
-    /// ledger thread and the pool's thread taking turns on one core through the scheduler.
+    /// as soon as one opens (the hashing looks for it every few microseconds).
     fn drain(self: Arc<Self>) {
         let here = Some(std::thread::current().id());
         if lock(&self.queue).step_thread == here && !self.finished.load(Ordering::Acquire) {
@@ -216,6 +216,7 @@ impl Shared {
 pub struct Chain {
     shared: Arc<Shared>,
     recent: RecentBlocks,
+    sealer: Sealer,
 }
 
 impl Chain {
@@ -224,7 +225,7 @@ impl Chain {
     /// key, the slow part) is built by the first drain job, on the step's pool, beside the
     /// simulation. Hashing looks at the simulation's `pace` between small pieces of work and
     /// runs the step's pending parallel work when a region is open.
-    pub fn start(seed: u64, frame: TimeFrame, ids: Arc<Vec<String>>, info: GenesisInfo, dir: Option<&Path>, pace: Pace) -> std::io::Result<Chain> {
+    pub fn start(seed: u64, frame: TimeFrame, ids: Arc<Vec<String>>, info: GenesisInfo, dir: Option<&Path>, pace: Pace, sealer: Sealer) -> std::io::Result<Chain> {
         let out = match dir {
             Some(d) => Some(BufWriter::with_capacity(1 << 20, File::create(d.join("ledger.jsonl"))?)),
             None => None,
@@ -252,7 +253,7 @@ impl Chain {
             writer: Mutex::new(writer),
             finished: AtomicBool::new(false),
         });
-        Ok(Chain { shared, recent })
+        Ok(Chain { shared, recent, sealer })
     }
 
     /// The last blocks hashed so far, newest last (sealing may lag the simulation by up to
@@ -261,9 +262,15 @@ impl Chain {
         self.recent.lock().map(|r| r.iter().copied().collect()).unwrap_or_default()
     }
 
-    /// Queues a sealed block. When more than [`QUEUE_BLOCKS`] wait, the caller seals the
-    /// oldest itself, so memory stays flat on long runs.
+    /// Queues a sealed block. [`Sealer::Inline`] seals it at once on the caller's thread; with
+    /// [`Sealer::Pool`], when more than [`QUEUE_BLOCKS`] wait, the caller seals the oldest
+    /// itself, so memory stays flat on long runs.
     pub fn push(&mut self, block: SealedBlock) {
+        if self.sealer == Sealer::Inline {
+            lock(&self.shared.queue).blocks.push_back(block);
+            while self.shared.seal_next(false) {}
+            return;
+        }
         let (spawn, waiting) = {
             let mut q = lock(&self.shared.queue);
             q.step_thread = Some(std::thread::current().id());

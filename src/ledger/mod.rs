@@ -129,14 +129,15 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Starts a chain; writes `dir/ledger.jsonl` when `dir` is given and the config says so.
-    pub fn new(cfg: LedgerConfig, setup: &LedgerSetup, dir: Option<&Path>) -> std::io::Result<Ledger> {
+    /// Starts a chain, sealed by `sealer`; writes `dir/ledger.jsonl` when `dir` is given and the
+    /// config says so.
+    pub fn new(cfg: LedgerConfig, setup: &LedgerSetup, dir: Option<&Path>, sealer: crate::base::exec::Sealer) -> std::io::Result<Ledger> {
         let ids = setup.ids.clone();
         let n = ids.len();
         let info = GenesisInfo { scenario: setup.scenario.clone(), seed: setup.seed, witnesses: cfg.witnesses, stake: format!("{:?}", cfg.stake) };
         let dir = if cfg.write_jsonl { dir } else { None };
         let pace = crate::base::exec::Pace::default();
-        let chain = chain::Chain::start(setup.seed, setup.frame, ids.clone(), info, dir, pace.clone())?;
+        let chain = chain::Chain::start(setup.seed, setup.frame, ids.clone(), info, dir, pace.clone(), sealer)?;
         Ok(Ledger {
             kwp_micro: setup.kwp.iter().map(|&kwp| to_micro(kwp).max(0) as u64).collect(),
             cfg,
