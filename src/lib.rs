@@ -4,7 +4,8 @@
 //! time. The module tree reads as the data flow, bottom to top; a module imports only from its
 //! own layer and the layers below it (`tests/architecture.rs` checks it):
 //!
-//! - [`base`]: time, money, seeds, input errors.
+//! - [`base`]: time, money, seeds, input errors, the `SimStep` schedule label, and how the step's
+//!   work is executed (`exec`: sealing and pacing).
 //! - [`environment`]: weather, sun and PV, tariffs.
 //! - [`household`]: households, loads, batteries, the grid-only baseline.
 //! - [`grid`]: topology, power flows, line and voltage limits.
@@ -13,7 +14,8 @@
 //! - [`ledger`]: the hash-chained record of every step's trades.
 //! - [`metrics`]: community totals per step and over the run.
 //! - [`scenario`]: the scenario file, its validation and the measured data it reads.
-//! - [`sim`]: the app, the order of the domains' sets, execution (pool and pacing).
+//! - [`sim`]: the app: the world built from a scenario (`create`), the domains' plugins and the
+//!   order of their sets.
 //! - [`output`]: staging folders, files and the HTML report.
 //! - [`viz`]: the live map (its window behind the feature `viz`); the core never depends on it.
 //! - [`app`]: the commands (`run`, `compare`, `sweep`, ...) and the command line.

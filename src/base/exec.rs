@@ -1,7 +1,7 @@
 //! How the step's work is executed: where the ledger's blocks are sealed ([`Sealer`]), and the
 //! pacing between the step's parallel regions and that sealing ([`Pace`]).
 //!
-//! The ledger's blocks are sealed by a job on the step's own rayon pool (see
+//! With [`Sealer::Pool`] the ledger's blocks are sealed by a job on the step's own rayon pool (see
 //! `ledger::chain`), so on 2 cores the pool's second thread hashes while the step runs its
 //! serial systems. When the step splits work over the pool (the AC sweep's feeders, the two
 //! limiters, a batch of load noise), that thread should take its share at once: so the step

@@ -1,5 +1,6 @@
 //! What every layer uses: simulated time, money in integer micro-units, seeded random streams,
-//! and the errors that name a bad input's file, line and field.
+//! the errors that name a bad input's file, line and field, the `SimStep` schedule label, and
+//! how the step's work is executed (`exec`).
 
 pub mod error;
 pub mod exec;

@@ -226,7 +226,7 @@ pub enum Archetype {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LoadDef {
     Archetype { kind: Archetype, annual_kwh: f64 },
-    /// Index into [`Scenario::profiles`].
+    /// Index into the scenario's profiles (a row of [`ProfileTable`](super::profile::ProfileTable)).
     Profile { series: usize },
 }
 

@@ -289,7 +289,7 @@ pub struct Deliveries {
 /// The market's systems, in this order in every step.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MarketSystems {
-    /// Households' bids and asks (and the step's community changes).
+    /// Households' bids and asks.
     Orders,
     /// The trading rule clears the book.
     Clearing,
@@ -505,7 +505,6 @@ pub enum BiddingSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use super::BiddingSpec;
 
     #[test]
     fn strategies_stay_between_the_grid_prices() {

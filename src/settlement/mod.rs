@@ -101,7 +101,7 @@ pub struct PeerMoney {
     network_fees: Vec<i64>,
 }
 
-/// The settlement's systems: money moves between accounts, after delivery and flows.
+/// The settlement's systems: money moves between accounts, after delivery, flows and line losses.
 #[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SettlementSystems;
 
@@ -125,7 +125,7 @@ impl Plugin for SettlementPlugin {
 /// Reads `Clearing`, `StepPrices`, `Treasury`, `LossPolicy`, `Meter`; writes `Wallet`,
 /// `Accounts`, `StepPayments`, and the baseline's `BaselineExchange` (beside the rest, on the
 /// pool, as a `Pace` region: see [`crate::household::baseline::settle_exchanges`]). Runs in
-/// `SettlementSystems`, after delivery and flows.
+/// `SettlementSystems`, after delivery, flows and line losses.
 #[allow(clippy::too_many_arguments)]
 pub fn settle(
     clearing: Res<Clearing>,

@@ -9,7 +9,6 @@ use crate::household::baseline::{BaselineExchange, BaselineOwnUse};
 use crate::household::battery::Battery;
 use crate::household::load::{LoadDef, LoadNoise, LoadSource};
 use crate::household::{Household, HouseholdEntities, LossOfLoad, Meter, MeterTotals, PvArray, Wallet};
-use crate::market::communities::CommunityEvent;
 use crate::market::locality::Locality;
 use crate::market::preferences::Preferences;
 use crate::market::registry::RuleInfo;
@@ -68,7 +67,7 @@ pub fn market_config(s: &Scenario, rule: &'static RuleInfo, params: BTreeMap<Str
         locality: Some(Arc::new(Locality::new(&s.topology, &nodes))),
         preferences: Arc::new(Preferences::from_households(&stated)),
         communities: Arc::new(s.households.iter().map(|h| h.community.clone()).collect()),
-        community_events: Arc::new(s.community_events.iter().cloned().collect::<Vec<CommunityEvent>>()),
+        community_events: Arc::new(s.community_events.clone()),
     };
     let zones = ZoneFees { zones: Zones::new(&s.households.iter().map(|h| h.grid_path.clone()).collect::<Vec<_>>()), fees: s.network_fees };
     MarketConfig { rule, setup, seed: s.seed, zones, loss_bearer: s.loss_bearer }
