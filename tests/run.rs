@@ -70,6 +70,7 @@ fn street_writes_every_output_with_contract_columns() {
     assert_eq!(&tr.headers[..5], ["step", "seller", "buyer", "kwh", "price"]);
     assert!(!tr.rows.is_empty(), "a sunny street trades");
     let s = summary(&out);
+    assert_eq!(s["schema_version"], 1, "summary.json states its layout's version");
     for k in [
         "scenario", "rule", "seed", "steps", "households", "self_sufficiency", "self_consumption", "p2p_kwh", "community_bill", "baseline_bill",
         "savings_pct", "unserved_kwh", "curtailed_kwh", "losses_kwh", "peak_grid_import_kw", "peak_grid_export_kw", "co2_avoided_kg", "runtime_s",

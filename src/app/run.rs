@@ -60,9 +60,14 @@ pub struct Provenance {
     pub overrides: Vec<String>,
 }
 
+/// The version of `summary.json`'s layout: a field that changes meaning gets a new version.
+pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
+
 /// `summary.json`. Field names are a contract: add, never rename.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
+    /// [`SUMMARY_SCHEMA_VERSION`].
+    pub schema_version: u32,
     pub scenario: String,
     pub description: String,
     pub rule: &'static str,
@@ -280,6 +285,7 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
     let line_capacity: Vec<f64> = s.topology.graph.edge_weights().map(|l| l.capacity_kw).collect();
     let radial = s.topology.is_radial();
     Summary {
+        schema_version: SUMMARY_SCHEMA_VERSION,
         scenario: s.name.clone(),
         description: s.description.clone(),
         rule: s.rule.name,

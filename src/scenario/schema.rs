@@ -35,9 +35,17 @@ fn default_market_reserve_soc() -> f64 {
 }
 
 /// The whole scenario file.
+/// The version of the scenario format this build reads: a change that would make an older file
+/// mean something else gets a new version.
+pub const SCENARIO_SCHEMA_VERSION: u32 = 1;
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
+    /// The version of this format the file is written for (default: the current one,
+    /// [`SCENARIO_SCHEMA_VERSION`]); a file for another version is rejected, not misread.
+    #[serde(default)]
+    pub schema_version: Option<u32>,
     pub name: String,
     #[serde(default)]
     pub description: String,

@@ -138,3 +138,12 @@ fn network_fees_must_not_decrease_outwards_and_loss_bearer_is_named() {
     assert_eq!(s.network_fees.same_feeder, crate::base::money::PricePerKwh(10_000), "an unset fee is the next inner one");
     assert_eq!(s.loss_bearer, crate::market::LossBearer::Shared);
 }
+
+#[test]
+fn a_file_for_another_schema_version_is_rejected() {
+    let with = |v: &str| STREET.replacen("name: \"test-street\",", &format!("schema_version: {v},\n    name: \"test-street\","), 1);
+    assert_eq!(parse(&with("1"), &Overrides::default()).households.len(), 6);
+    let e = errors(&with("2"));
+    assert_eq!(e[0].location, Location::Field("schema_version".into()));
+    assert!(e[0].message.contains("version 1"), "{}", e[0]);
+}

@@ -91,6 +91,9 @@ pub fn check_duration(v: &mut Validator, duration_days: f64, step_minutes: u32) 
 }
 
 pub fn check_file(v: &mut Validator, f: &ScenarioFile) {
+    if let Some(version) = f.schema_version.filter(|&x| x != SCENARIO_SCHEMA_VERSION) {
+        v.err("schema_version", format!("{version} is not a version this build reads: it reads scenario files of version {SCENARIO_SCHEMA_VERSION}"));
+    }
     if f.name.trim().is_empty() || f.name.contains(['/', '\\']) || f.name == "." || f.name == ".." {
         v.err("name", format!("`{}` cannot name an output folder: use letters, digits, `-`, `_`", f.name));
     }
