@@ -272,7 +272,7 @@ pub struct MarketConfig {
     /// The scenario's seed (the market's streams derive from it).
     pub seed: u64,
     /// The households' zones and the network fee schedule.
-    pub zones: zones::ZoneFees,
+    pub zones: Arc<zones::ZoneFees>,
     pub loss_bearer: LossBearer,
 }
 
@@ -311,7 +311,7 @@ impl Plugin for MarketPlugin {
         app.insert_resource(setup.build(c.rule, c.setup.params.clone()))
             .insert_resource(setup)
             .insert_resource(MarketSeed(c.seed))
-            .insert_resource(MarketZones(Arc::new(c.zones.clone())))
+            .insert_resource(MarketZones(c.zones.clone()))
             .insert_resource(LossPolicy(c.loss_bearer))
             .init_resource::<OrderBook>()
             .init_resource::<Clearing>()

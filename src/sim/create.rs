@@ -69,6 +69,6 @@ pub fn market_config(s: &Scenario, rule: &'static RuleInfo, params: BTreeMap<Str
         communities: Arc::new(s.households.iter().map(|h| h.community.clone()).collect()),
         community_events: Arc::new(s.community_events.clone()),
     };
-    let zones = ZoneFees { zones: Zones::new(&s.households.iter().map(|h| h.grid_path.clone()).collect::<Vec<_>>()), fees: s.network_fees };
+    let zones = Arc::new(ZoneFees { zones: Zones::new(&s.households.iter().map(|h| h.grid_path.clone()).collect::<Vec<_>>()), fees: s.network_fees });
     MarketConfig { rule, setup, seed: s.seed, zones, loss_bearer: s.loss_bearer }
 }
