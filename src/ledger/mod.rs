@@ -14,9 +14,9 @@ pub mod merkle;
 pub mod validators;
 pub mod verify;
 
-use crate::household::{HouseholdEntities, Wallet};
+use crate::household::Wallet;
 use crate::base::money::Micros;
-use crate::settlement::{Accounts, PaymentKind, StepPayments, Treasury};
+use crate::settlement::{BlockRewards, PaymentKind, StepPayments, TreasuryConfig, PPM};
 use crate::base::time::{SimClock, TimeFrame};
 use bevy::prelude::*;
 use encoding::{leaf_hash, to_micro, AccountRef, Hash, Header, State, Tx, TxKind};
@@ -25,35 +25,6 @@ use std::path::Path;
 use std::sync::Arc;
 use validators::{elect, is_offline, Fault};
 use serde::{Deserialize, Serialize};
-
-/// Parts per million: fee rates are integers in ppm of the trade amount.
-pub const PPM: i64 = 1_000_000;
-
-/// How the community fund's fee rate is set.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum FeePolicy {
-    Fixed { rate_ppm: i64 },
-    /// Each round: rate = clamp(base × (2 − fund / target), min, max).
-    Flexible { base_ppm: i64, target: Micros, min_ppm: i64, max_ppm: i64 },
-}
-
-impl FeePolicy {
-    pub fn rate_ppm(&self, fund: Micros) -> i64 {
-        match *self {
-            FeePolicy::Fixed { rate_ppm } => rate_ppm,
-            FeePolicy::Flexible { base_ppm, target, min_ppm, max_ppm } => {
-                let ratio = fund.0 as f64 / target.0.max(1) as f64;
-                ((base_ppm as f64 * (2.0 - ratio)).round() as i64).clamp(min_ppm, max_ppm)
-            }
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TreasuryConfig {
-    pub policy: FeePolicy,
-    pub producer_reward: Micros,
-}
 
 /// The ledger's settings, resolved from the scenario.
 #[derive(Debug, Clone, PartialEq)]
@@ -156,6 +127,11 @@ impl Ledger {
         })
     }
 
+    /// The community fund's treasury this ledger's blocks pay rewards from, if any.
+    pub fn treasury(&self) -> Option<TreasuryConfig> {
+        self.cfg.treasury
+    }
+
     /// The count of the step's parallel regions that this ledger's hashing steps aside for: the
     /// simulation that keeps the ledger opens its regions on it (`crate::base::exec`).
     pub fn pace(&self) -> crate::base::exec::Pace {
@@ -210,23 +186,24 @@ impl Ledger {
         }
     }
 
-    /// Starts a validator round when the slot counter reaches one: re-elects and resets the fee.
-    fn maybe_new_round(&mut self, treasury: &mut Treasury, balances: &[i64]) {
+    /// Starts a validator round when the slot counter reaches one: re-elects, and tells the
+    /// treasury the fund's sealed balance (its next fee rate follows from it).
+    fn maybe_new_round(&mut self, rewards: &mut BlockRewards, balances: &[i64]) {
         let k = self.cfg.witnesses.max(1) as u64;
         if self.slot % k == 0 || self.witnesses.is_empty() {
             let round = self.slot / k;
             self.witnesses = elect(&self.stakes(balances), k as usize, self.cfg.votes_per_household as usize, self.seed, round);
-            if let Some(t) = &self.cfg.treasury {
-                treasury.fee_rate_ppm = t.policy.rate_ppm(Micros(self.fund_sealed));
+            if self.cfg.treasury.is_some() {
+                rewards.round_started_with_fund = Some(Micros(self.fund_sealed));
             }
         }
     }
 
     /// The next live witness for a block at `step`, recording missed slots; `None` if all are
     /// offline.
-    fn next_producer(&mut self, step: u64, treasury: &mut Treasury, balances: &[i64], missed: &mut Vec<u32>) -> Option<u32> {
+    fn next_producer(&mut self, step: u64, rewards: &mut BlockRewards, balances: &[i64], missed: &mut Vec<u32>) -> Option<u32> {
         for _ in 0..self.cfg.witnesses.max(1) {
-            self.maybe_new_round(treasury, balances);
+            self.maybe_new_round(rewards, balances);
             let w = self.witnesses[(self.slot % self.witnesses.len() as u64) as usize];
             self.slot += 1;
             if is_offline(&self.cfg.faults, w, step) {
@@ -269,15 +246,14 @@ impl Ledger {
         self.grid_touched.clear();
     }
 
-    /// Seals everything pending into one or more blocks. Returns the rewards paid (producer,
-    /// amount) so the caller can credit wallets. `balances` are the wallets' (for `Balance` stake).
-    fn seal(&mut self, step: u64, last: bool, treasury: &mut Treasury, balances: &[i64]) -> Vec<(u32, Micros)> {
-        let mut rewards = Vec::new();
+    /// Seals everything pending into one or more blocks; each block's reward (producer, amount)
+    /// goes to `rewards` for the treasury to pay. `balances` are the wallets' (for `Balance` stake).
+    fn seal(&mut self, step: u64, last: bool, rewards: &mut BlockRewards, balances: &[i64]) {
         if std::mem::take(&mut self.grid_due) {
             self.net_grid(step);
         }
         if self.pending.is_empty() {
-            return rewards;
+            return;
         }
         let reward = self.cfg.treasury.map(|t| t.producer_reward).unwrap_or(Micros::ZERO);
         let cap = (self.cfg.max_transactions_per_block as usize).saturating_sub(usize::from(reward.0 > 0)).max(1);
@@ -287,14 +263,14 @@ impl Ledger {
         let mut start = 0;
         while start < txs.len() {
             let mut missed = Vec::new();
-            let producer = match self.next_producer(step, treasury, balances, &mut missed) {
+            let producer = match self.next_producer(step, rewards, balances, &mut missed) {
                 Some(p) => p,
                 // Final flush with every witness offline: the first live household seals.
                 None if last => (0..self.ids.len() as u32).find(|h| !is_offline(&self.cfg.faults, *h, step)).unwrap_or(0),
                 None => {
                     // No live witness: keep the rest pending; no trade is lost.
                     self.pending = txs.split_off(start);
-                    return rewards;
+                    return;
                 }
             };
             let end = (start + cap).min(txs.len());
@@ -318,12 +294,11 @@ impl Ledger {
                     export_kwh_micro: 0,
                     loss_kwh_micro: 0,
                 });
-                rewards.push((producer, Micros(amount)));
+                rewards.due.push((producer, Micros(amount)));
             }
             self.chain.push(chain::SealedBlock { step, producer, missed, txs: block });
             start = end;
         }
-        rewards
     }
 }
 
@@ -352,18 +327,15 @@ pub fn genesis_header(info: &GenesisInfo, ids: &[String], keys: &[[u8; 32]], sta
     (header, hash)
 }
 
-/// Records the step's payments and seals blocks when due; pays producer rewards from the fund.
-/// Reads `StepPayments`, `SimClock`; writes `Ledger`, `Treasury`, `Accounts`, `Wallet`.
-/// Runs in `LedgerSystems`, after `settle`.
-#[allow(clippy::too_many_arguments)]
+/// Records the step's payments and seals blocks when due; the treasury pays the blocks' rewards
+/// it reports. Reads `StepPayments`, `SimClock`, `Wallet` (for `Balance` stake); writes `Ledger`
+/// and `BlockRewards`. Runs in `LedgerSystems`, after `settle`.
 pub fn record_and_seal(
     clock: Res<SimClock>,
     payments: Res<StepPayments>,
-    entities: Res<HouseholdEntities>,
     mut ledger: ResMut<Ledger>,
-    mut treasury: ResMut<Treasury>,
-    mut accounts: ResMut<Accounts>,
-    mut wallets: Query<(&crate::household::Household, &mut Wallet)>,
+    mut rewards: ResMut<BlockRewards>,
+    wallets: Query<(&crate::household::Household, &Wallet)>,
 ) {
     let step = clock.step;
     let l = &mut *ledger;
@@ -430,13 +402,7 @@ pub fn record_and_seal(
         } else {
             Vec::new()
         };
-        for (producer, amount) in l.seal(step, last, &mut treasury, &balances) {
-            accounts.community_fund -= amount;
-            if let Ok((_, mut w)) = wallets.get_mut(entities.0[producer as usize]) {
-                w.balance += amount;
-                w.rewards_received += amount;
-            }
-        }
+        l.seal(step, last, &mut rewards, &balances);
     }
 }
 
@@ -449,9 +415,7 @@ pub struct LedgerPlugin;
 
 impl Plugin for LedgerPlugin {
     fn build(&self, app: &mut App) {
-        // Trades of the first block already pay the fund's initial fee.
-        let rate = app.world().get_resource::<Ledger>().and_then(|l| l.cfg.treasury).map(|t| t.policy.rate_ppm(Micros::ZERO)).unwrap_or(0);
-        app.insert_resource(Treasury { fee_rate_ppm: rate });
+        app.init_resource::<BlockRewards>();
         app.add_systems(crate::base::schedule::SimStep, record_and_seal.in_set(LedgerSystems));
     }
 }

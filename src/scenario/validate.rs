@@ -208,7 +208,8 @@ pub fn check_rule_params(v: &mut Validator, rule: &RuleInfo, given: &BTreeMap<St
 
 /// Checks the ledger section and resolves it (`None` when disabled).
 pub fn check_ledger(v: &mut Validator, l: &LedgerSpec, ids: &[String]) -> Option<crate::ledger::LedgerConfig> {
-    use crate::ledger::{validators::Fault, FeePolicy, LedgerConfig, TreasuryConfig, PPM};
+    use crate::ledger::{validators::Fault, LedgerConfig};
+    use crate::settlement::{FeePolicy, TreasuryConfig, PPM};
     use crate::base::money::Micros;
     if !l.enabled {
         return None;

@@ -2,11 +2,14 @@
 //! Households, the grid, the network operator, the community fund and the trading pool are all
 //! accounts, so every payment has a payer and a payee and all balances always sum to zero.
 
+pub mod treasury;
+
 use crate::household::{Household, HouseholdIds, Meter, Wallet};
 use crate::market::{Clearing, Seller};
 use crate::base::money::{Micros, PricePerKwh};
 use crate::environment::tariff::StepPrices;
 use bevy::prelude::*;
+pub use treasury::{BlockRewards, FeePolicy, Treasury, TreasuryConfig, TreasurySystems, PPM};
 
 /// An account that can pay or be paid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -47,20 +50,6 @@ pub struct Payment {
     pub fee: Micros,
     /// Peer and pool purchases: energy lost on the lines on the way (`kwh` is what arrived).
     pub loss_kwh: f64,
-}
-
-/// The community fund's fee on peer trades, in parts per million of the trade amount, paid by
-/// the seller. Zero unless the scenario's treasury is on; the ledger sets it each round.
-#[derive(Resource, Debug, Default, Clone, Copy, PartialEq)]
-pub struct Treasury {
-    pub fee_rate_ppm: i64,
-}
-
-impl Treasury {
-    /// The fee on a trade amount, rounded half up to a micro-unit.
-    pub fn fee_on(&self, amount: Micros) -> Micros {
-        Micros((amount.0 * self.fee_rate_ppm + 500_000).div_euclid(1_000_000))
-    }
 }
 
 /// This step's payments, in settlement order (read by the ledger).
@@ -105,16 +94,22 @@ pub struct PeerMoney {
 #[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SettlementSystems;
 
-/// Money settlement, in [`SettlementSystems`].
-pub struct SettlementPlugin;
+/// Money settlement, in [`SettlementSystems`], and the treasury's block rewards, in
+/// [`TreasurySystems`]. `treasury`: the community fund's fee and rewards, if the run has them.
+pub struct SettlementPlugin {
+    pub treasury: Option<TreasuryConfig>,
+}
 
 impl Plugin for SettlementPlugin {
     fn build(&self, app: &mut App) {
+        use crate::base::schedule::SimStep;
         app.init_resource::<Accounts>()
-            .init_resource::<Treasury>()
+            .insert_resource(Treasury::new(self.treasury))
+            .init_resource::<BlockRewards>()
             .init_resource::<StepPayments>()
             .init_resource::<PeerMoney>()
-            .add_systems(crate::base::schedule::SimStep, settle.in_set(SettlementSystems));
+            .add_systems(SimStep, settle.in_set(SettlementSystems))
+            .add_systems(SimStep, treasury::pay_block_rewards.in_set(TreasurySystems));
     }
 }
 

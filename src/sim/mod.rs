@@ -21,7 +21,7 @@ use crate::household::HouseholdSystems;
 use crate::ledger::LedgerSystems;
 use crate::market::MarketSystems;
 use crate::metrics::MetricsSystems;
-use crate::settlement::SettlementSystems;
+use crate::settlement::{SettlementSystems, TreasurySystems};
 use bevy::ecs::schedule::SingleThreadedExecutor;
 use bevy::prelude::*;
 use std::collections::BTreeMap;
@@ -80,6 +80,7 @@ impl Plugin for SimPlugin {
                 MarketSystems::Losses,
                 SettlementSystems,
                 LedgerSystems,
+                TreasurySystems,
                 MetricsSystems,
             )
                 .chain(),
@@ -96,7 +97,9 @@ impl Plugin for SimPlugin {
             .insert_resource(BatteryMarketPolicy { market_reserve_soc: s.battery_policy.market_reserve_soc, offer_price: s.battery_policy.market_offer_price });
         app.insert_resource(crate::grid::network::Network::new(&s.topology, &s.households.iter().map(|h| h.node).collect::<Vec<_>>(), s.network, s.frame.step_hours()));
         let market = MarketPlugin(create::market_config(s, config.rule, config.rule_params));
-        app.add_plugins((EnvironmentPlugin, HouseholdPlugin, BatteryPlugin, crate::household::baseline::BaselinePlugin, market, crate::grid::network::GridPlugin, SettlementPlugin, MetricsPlugin));
+        // The fund's fee and rewards follow the ledger's rounds: a run without a ledger has none.
+        let settlement = SettlementPlugin { treasury: config.ledger.as_ref().and_then(|l| l.treasury()) };
+        app.add_plugins((EnvironmentPlugin, HouseholdPlugin, BatteryPlugin, crate::household::baseline::BaselinePlugin, market, crate::grid::network::GridPlugin, settlement, MetricsPlugin));
         // The step's parallel regions, counted for the ledger's hashing to make way for.
         app.insert_resource(config.ledger.as_ref().map(|l| l.pace()).unwrap_or_default());
         if let Some(ledger) = config.ledger {
