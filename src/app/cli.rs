@@ -3,7 +3,8 @@
 
 use crate::base::error::{EXIT_BAD_INPUT, EXIT_FAILURE};
 use crate::market::registry::RULES;
-use crate::app::run::{run, RunError, RunOptions, INTERRUPTED};
+use crate::app::driver::{RunError, INTERRUPTED};
+use crate::app::run::{run, RunOptions};
 use crate::scenario::{Overrides, Scenario};
 use crate::viz::options::{DemoSpeed, DEMO_DEFAULT_THREADS};
 use clap::{Args, Parser, Subcommand};
@@ -352,7 +353,7 @@ fn cmd_prove(dir: PathBuf, tx: String, out: Option<PathBuf>) -> ExitCode {
             let text = serde_json::to_string_pretty(&proof).expect("a proof serialises");
             match out {
                 Some(path) => {
-                    if let Err(e) = std::fs::write(&path, text + "\n") {
+                    if let Err(e) = crate::output::staging::write_atomically(&path, (text + "\n").as_bytes()) {
                         eprintln!("error: {}: {e}", path.display());
                         return ExitCode::from(EXIT_FAILURE);
                     }

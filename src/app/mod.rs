@@ -2,5 +2,6 @@
 
 pub mod cli;
 pub mod compare;
+pub mod driver;
 pub mod run;
 pub mod sweep;

@@ -15,11 +15,11 @@
 //! )
 //! ```
 
-use crate::app::compare::run_kpis;
-use crate::output::compare::KPIS;
+use crate::app::driver::run_kpis;
+use crate::output::sweep::{write_sweep_csv, SweepRow};
 use crate::base::error::{InputError, InputErrors, Location};
 use crate::output::staging::Staging;
-use crate::app::run::RunError;
+use crate::app::driver::RunError;
 use crate::scenario::{FieldSet, Overrides, Scenario};
 use rayon::prelude::*;
 use serde::Deserialize;
@@ -182,23 +182,10 @@ pub fn run(sweep: &Sweep, shard: Option<Shard>, out_dir: &Path, threads: usize, 
             })
             .collect()
     });
+    let results: Vec<Vec<Option<f64>>> = results.into_iter().collect::<Result<_, _>>()?;
+    let rows: Vec<SweepRow> = selected.iter().zip(results).map(|(r, kpis)| SweepRow { run: r.run, seed: r.seed, values: r.sets.iter().map(|s| s.value.as_str()).collect(), kpis }).collect();
     let staging = Staging::create(out_dir).map_err(|e| RunError::Failed(format!("cannot create the output folder: {e}")))?;
-    let path = staging.path().join("sweep.csv");
-    let write = || -> Result<(), RunError> {
-        let mut w = csv::Writer::from_path(&path).map_err(|e| RunError::Failed(e.to_string()))?;
-        let mut header = vec!["run".to_string(), "seed".to_string()];
-        header.extend(sweep.axes.iter().cloned());
-        header.extend(KPIS.iter().map(|k| k.to_string()));
-        w.write_record(&header).map_err(|e| RunError::Failed(e.to_string()))?;
-        for (r, result) in selected.iter().zip(results) {
-            let mut row = vec![r.run.to_string(), r.seed.to_string()];
-            row.extend(r.sets.iter().map(|s| s.value.clone()));
-            row.extend(result?.into_iter().map(|v| v.map(|x| x.to_string()).unwrap_or_default()));
-            w.write_record(&row).map_err(|e| RunError::Failed(e.to_string()))?;
-        }
-        w.flush().map_err(|e| RunError::Failed(e.to_string()))
-    };
-    write()?;
+    write_sweep_csv(&staging.path().join("sweep.csv"), &sweep.axes, &rows).map_err(|e| RunError::Failed(format!("writing sweep.csv: {e}")))?;
     staging.commit().map_err(|e| RunError::Failed(format!("moving results into place: {e}")))?;
     Ok(selected.len())
 }

@@ -1,7 +1,20 @@
 //! `compare.csv`: one row per rule, the mean of each KPI over the seeds and its 95% confidence
-//! half-width.
+//! half-width. `sweep.csv` has the same KPIs, one row per run.
+//!
+//! Inequality of household savings uses a Gini coefficient normalised by the mean *absolute*
+//! saving, G = ΣᵢΣⱼ|xᵢ − xⱼ| / (2n²·mean|x|): equal to the usual Gini when no one loses, still
+//! defined (finite, ≥ 0, may exceed 1) when some households save and others lose, and 0 when
+//! every household saves the same. It is undefined (empty) only when every saving is 0.
 
+use super::summary::Summary;
 use std::path::Path;
+
+/// Two-sided 95% Student t quantiles for 1..=30 degrees of freedom (then the normal 1.96).
+const T_975: [f64; 30] = [
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080,
+    2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+];
+
 
 /// The KPIs compared, in `compare.csv` column order (a contract: add, never rename).
 /// `p2p_kwh_level_N`: energy matched at community level N (0 = whole community, then feeder,
@@ -12,6 +25,72 @@ pub const KPIS: [&str; 28] = [
     "gini_savings", "share_worse_off", "max_line_loading", "congested_steps", "grid_limit_curtailed_kwh", "grid_limit_shed_kwh",
     "voltage_limited_steps", "p2p_losses_kwh", "network_fees", "p2p_kwh_level_0", "p2p_kwh_level_1", "p2p_kwh_level_2",
 ];
+
+/// Gini of savings normalised by the mean absolute saving (see the module docs).
+pub fn gini(savings: &[f64]) -> Option<f64> {
+    let n = savings.len() as f64;
+    let mean_abs = savings.iter().map(|x| x.abs()).sum::<f64>() / n;
+    if savings.is_empty() || mean_abs == 0.0 {
+        return None;
+    }
+    let mut x = savings.to_vec();
+    x.sort_by(f64::total_cmp);
+    // Σᵢ Σⱼ |xᵢ − xⱼ| = 2 Σᵢ (2i − n + 1)·x₍ᵢ₎ over the sorted values (0-based i).
+    let pairs: f64 = x.iter().enumerate().map(|(i, v)| (2.0 * i as f64 - n + 1.0) * v).sum::<f64>() * 2.0;
+    Some(pairs / (2.0 * n * n * mean_abs))
+}
+
+/// Mean and 95% confidence half-width (Student t) of the present values.
+pub fn mean_ci95(values: &[Option<f64>]) -> (Option<f64>, Option<f64>) {
+    let v: Vec<f64> = values.iter().flatten().copied().collect();
+    if v.is_empty() {
+        return (None, None);
+    }
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    if v.len() < 2 {
+        return (Some(mean), None);
+    }
+    let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    let t = T_975.get(v.len() - 2).copied().unwrap_or(1.96);
+    (Some(mean), Some(t * sd / n.sqrt()))
+}
+
+/// A run's [`KPIS`], from its summary and each household's savings against the baseline.
+pub fn kpi_row(s: &Summary, savings: &[f64]) -> Vec<Option<f64>> {
+    let worse = savings.iter().filter(|x| **x < 0.0).count() as f64 / savings.len().max(1) as f64;
+    let level = |k: usize| s.p2p_kwh_by_level.as_ref().and_then(|l| l.get(k).copied());
+    vec![
+        s.self_sufficiency,
+        s.self_consumption,
+        Some(s.p2p_kwh),
+        Some(s.community_bill),
+        Some(s.baseline_bill),
+        s.savings_pct,
+        Some(s.unserved_kwh),
+        Some(s.baseline_unserved_kwh),
+        Some(s.curtailed_kwh),
+        Some(s.losses_kwh),
+        Some(s.peak_grid_import_kw),
+        Some(s.peak_grid_export_kw),
+        Some(s.co2_avoided_kg),
+        s.p2p_price_mean,
+        s.p2p_price_sd,
+        Some(s.trades as f64),
+        gini(savings),
+        Some(worse),
+        Some(s.max_line_loading),
+        Some(s.congested_steps as f64),
+        Some(s.grid_limit_curtailed_kwh),
+        Some(s.grid_limit_shed_kwh),
+        Some(s.voltage_limited_steps as f64),
+        Some(s.p2p_losses_kwh),
+        Some(s.network_fees),
+        level(0),
+        level(1),
+        level(2),
+    ]
+}
 
 /// Per rule: (rule, seeds, [(mean, ci95)] per KPI).
 pub type Table = Vec<(&'static str, u32, Vec<(Option<f64>, Option<f64>)>)>;
@@ -31,4 +110,34 @@ pub fn write_compare_csv(path: &Path, table: &Table) -> std::io::Result<()> {
         w.write_record(&row)?;
     }
     w.flush()
+}
+
+/// Writes `compare.csv` and the comparison's `report.html` into `dir`. The error names the file.
+pub fn write_compare_files(dir: &Path, scenario: &str, table: &Table) -> Result<(), String> {
+    write_compare_csv(&dir.join("compare.csv"), table).map_err(|e| format!("writing compare.csv: {e}"))?;
+    let html = super::report::compare_html(scenario, table).map_err(|e| format!("writing report.html: {e}"))?;
+    std::fs::write(dir.join("report.html"), html).map_err(|e| format!("writing report.html: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gini_is_classic_for_gains_and_defined_for_losses() {
+        assert_eq!(gini(&[1.0, 1.0, 1.0]), Some(0.0));
+        // Classic Gini of (0, 0, 0, 4) is 0.75.
+        assert!((gini(&[0.0, 0.0, 0.0, 4.0]).unwrap() - 0.75).abs() < 1e-12);
+        let mixed = gini(&[-2.0, 1.0, 3.0]).unwrap();
+        assert!(mixed.is_finite() && mixed > 0.0);
+        assert_eq!(gini(&[0.0, 0.0]), None);
+    }
+
+    #[test]
+    fn confidence_interval_uses_student_t() {
+        let (m, ci) = mean_ci95(&[Some(1.0), Some(2.0), Some(3.0)]);
+        assert_eq!(m, Some(2.0));
+        assert!((ci.unwrap() - 4.303 * 1.0 / 3f64.sqrt()).abs() < 1e-9);
+        assert_eq!(mean_ci95(&[Some(5.0)]), (Some(5.0), None));
+    }
 }

@@ -1,7 +1,33 @@
-//! Everything a run leaves on disk: the staging folder renamed into place when complete, and the
-//! HTML report.
+//! Everything a command leaves on disk, written from here alone: the staging folder renamed
+//! into place when complete, the streamed rows, the tables and summary at the end, the HTML
+//! reports, `compare.csv`, and the grid's JSON exports.
 
 pub mod compare;
 pub mod grid_export;
+pub mod recorder;
 pub mod report;
 pub mod staging;
+pub mod summary;
+pub mod sweep;
+pub mod tables;
+
+use crate::scenario::Scenario;
+use crate::sim::SimOutcome;
+use std::path::Path;
+
+/// The error of a file that could not be written.
+fn failed(file: &'static str) -> impl Fn(std::io::Error) -> String {
+    move |e| format!("writing {file}: {e}")
+}
+
+/// Writes a run's files at its end into `dir` (`timeseries.csv`, `trades.csv` and
+/// `ledger.jsonl` were streamed there while it ran): `households.csv`, `topology.json`,
+/// `lines.csv`, `summary.json`, then `report.html` from them. The error names the file.
+pub fn write_run_files(dir: &Path, s: &Scenario, outcome: &SimOutcome, summary: &summary::Summary) -> Result<(), String> {
+    tables::write_households(dir, s, &outcome.households).map_err(failed("households.csv"))?;
+    tables::write_topology(dir, s).map_err(failed("topology.json"))?;
+    tables::write_lines(dir, s, &outcome.lines).map_err(failed("lines.csv"))?;
+    let json = serde_json::to_vec_pretty(summary).map_err(|e| format!("writing summary.json: {e}"))?;
+    staging::write_file(dir, "summary.json", &json).map_err(failed("summary.json"))?;
+    report::write_run_report(dir).map_err(|e| format!("writing report.html: {e}"))
+}

@@ -9,7 +9,8 @@ use crate::grid::GridTopology;
 use crate::household::{Household, HouseholdIds, HouseholdPlugin, MeterTotals, Profiles, Wallet};
 use crate::market::registry::RuleInfo;
 use crate::market::MarketPlugin;
-use crate::metrics::{MetricsPlugin, Recorder, RunTotals};
+use crate::base::money::Micros;
+use crate::metrics::{MetricsPlugin, RunTotals};
 use crate::scenario::Scenario;
 use crate::settlement::{Accounts, SettlementPlugin};
 use crate::environment::tariff::StepPrices;
@@ -121,6 +122,16 @@ pub struct HouseholdResult {
     pub baseline: crate::household::baseline::Baseline,
 }
 
+/// Results of one simulation at its end, as outputs need them.
+pub struct SimOutcome {
+    pub totals: RunTotals,
+    pub households: Vec<HouseholdResult>,
+    pub accounts_total: Micros,
+    pub ledger: Option<crate::ledger::LedgerSummary>,
+    pub lines: crate::grid::network::LineStats,
+    pub levels: Vec<f64>,
+}
+
 /// A headless simulation: an app with [`SimPlugin`], stepped on demand.
 pub struct Simulation {
     pub app: App,
@@ -133,11 +144,6 @@ impl Simulation {
         let mut app = App::empty();
         app.add_plugins(SimPlugin::new(config));
         Simulation { app, total_steps }
-    }
-
-    /// Records `timeseries.csv` and `trades.csv` into `recorder`'s folder from now on.
-    pub fn record(&mut self, recorder: Recorder) {
-        self.app.insert_resource(recorder);
     }
 
     /// Runs one step.
@@ -201,8 +207,18 @@ impl Simulation {
         self.app.world().get_resource::<crate::settlement::Treasury>().map(|t| t.fee_rate_ppm).unwrap_or(0)
     }
 
-    /// Takes the recorder out (to flush it and check for write errors).
-    pub fn take_recorder(&mut self) -> Option<Recorder> {
-        self.app.world_mut().remove_resource::<Recorder>()
+    /// The results at the end of the run: every household's, the run's totals and lines, and
+    /// the ledger's summary (its writer is finished first; its first error is returned).
+    pub fn outcome(&mut self) -> Result<SimOutcome, String> {
+        let households = self.household_results();
+        let household_money: i64 = households.iter().map(|h| h.wallet.balance.0).sum();
+        let fee_rate = self.fee_rate_ppm();
+        let ledger = match self.take_ledger() {
+            Some(mut l) => Some(l.summary(fee_rate)?),
+            None => None,
+        };
+        let lines = self.world().resource::<crate::grid::network::LineStats>().clone();
+        let levels = self.world().resource::<crate::metrics::LevelTotals>().0.clone();
+        Ok(SimOutcome { totals: self.run_totals(), accounts_total: Micros(household_money) + self.accounts().total(), households, ledger, lines, levels })
     }
 }

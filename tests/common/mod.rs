@@ -82,7 +82,7 @@ pub fn summary(dir: &Path) -> serde_json::Value {
 /// summary.json without the fields that measure wall-clock time.
 pub fn summary_without_runtime(dir: &Path) -> serde_json::Value {
     let mut s = summary(dir);
-    for f in peergrid::app::run::RUNTIME_FIELDS {
+    for f in peergrid::output::summary::RUNTIME_FIELDS {
         s.as_object_mut().unwrap().remove(f);
     }
     s

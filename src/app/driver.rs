@@ -1,0 +1,58 @@
+//! What every command shares: running a simulation to the end (stopping cleanly on Ctrl-C),
+//! and the error a command ends with.
+
+use crate::base::error::InputErrors;
+use crate::market::registry::RuleInfo;
+use crate::output::compare::kpi_row;
+use crate::output::summary::summarise;
+use crate::scenario::{Overrides, Scenario};
+use crate::sim::{SimConfig, SimOutcome, Simulation};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Set by the Ctrl-C handler; runs stop at the next step and clean up.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Input(#[from] InputErrors),
+    #[error("{0} already exists; pass --force to replace it, or choose another --out")]
+    OutputExists(PathBuf),
+    #[error("interrupted; no results were written")]
+    Interrupted,
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// A simulation config without a ledger.
+pub fn config(scenario: &Arc<Scenario>, rule: &'static RuleInfo, params: BTreeMap<String, f64>) -> SimConfig {
+    SimConfig { scenario: scenario.clone(), rule, rule_params: params, ledger: None }
+}
+
+/// Runs a simulation to the end. `on_step` is called after every step (progress); returns
+/// `Err(Interrupted)` if Ctrl-C was pressed.
+pub fn simulate(sim: &mut Simulation, mut on_step: impl FnMut(u64)) -> Result<SimOutcome, RunError> {
+    while !sim.is_finished() {
+        if INTERRUPTED.load(Ordering::Relaxed) {
+            return Err(RunError::Interrupted);
+        }
+        sim.step();
+        on_step(sim.steps_done());
+    }
+    sim.outcome().map_err(RunError::Failed)
+}
+
+/// Runs a scenario with overrides (no files, no ledger) and returns its KPIs (`output::compare::KPIS`).
+pub fn run_kpis(path: &Path, overrides: Overrides) -> Result<Vec<Option<f64>>, RunError> {
+    let overrides = Overrides { ledger: Some(crate::scenario::LedgerMode::Off), ..overrides };
+    let s = Arc::new(Scenario::load(path, &overrides)?);
+    let started = Instant::now();
+    let out = simulate(&mut Simulation::new(config(&s, s.rule, s.rule_params.clone())), |_| {})?;
+    let summary = summarise(&s, &out, started.elapsed().as_secs_f64());
+    let savings: Vec<f64> = out.households.iter().map(|h| (h.baseline.wallet.bill() - h.wallet.bill()).as_units()).collect();
+    Ok(kpi_row(&summary, &savings))
+}

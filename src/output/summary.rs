@@ -1,0 +1,192 @@
+//! `summary.json`: the run's headline figures, computed from the simulation's outcome.
+
+use crate::base::money::Micros;
+use crate::base::time::iso_with_offset;
+use crate::scenario::Scenario;
+use crate::sim::SimOutcome;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Provenance of a result: what produced it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Provenance {
+    pub peergrid_version: &'static str,
+    pub git_commit: Option<&'static str>,
+    pub scenario_file: String,
+    pub scenario_sha256: String,
+    pub overrides: Vec<String>,
+}
+
+/// The version of `summary.json`'s layout: a field that changes meaning gets a new version.
+pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
+
+/// `summary.json`. Field names are a contract: add, never rename.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// [`SUMMARY_SCHEMA_VERSION`].
+    pub schema_version: u32,
+    pub scenario: String,
+    pub description: String,
+    pub rule: &'static str,
+    pub rule_params: BTreeMap<String, f64>,
+    pub seed: u64,
+    pub steps: u64,
+    /// Which files the run wrote: `full`, or `aggregate` (no `trades.csv` nor `ledger.jsonl`).
+    pub output_level: &'static str,
+    pub step_minutes: u32,
+    pub households: usize,
+    pub start: String,
+    pub grid_connected: bool,
+    pub self_sufficiency: Option<f64>,
+    pub self_consumption: Option<f64>,
+    pub p2p_kwh: f64,
+    pub community_bill: f64,
+    pub baseline_bill: f64,
+    pub savings_pct: Option<f64>,
+    pub unserved_kwh: f64,
+    pub baseline_unserved_kwh: f64,
+    pub curtailed_kwh: f64,
+    pub losses_kwh: f64,
+    pub peak_grid_import_kw: f64,
+    pub peak_grid_export_kw: f64,
+    pub co2_avoided_kg: f64,
+    pub pv_kwh: f64,
+    pub load_kwh: f64,
+    pub grid_import_kwh: f64,
+    pub grid_export_kwh: f64,
+    pub battery_charge_kwh: f64,
+    pub battery_discharge_kwh: f64,
+    pub trades: u64,
+    pub p2p_price_mean: Option<f64>,
+    pub p2p_price_sd: Option<f64>,
+    pub max_energy_imbalance_kwh: f64,
+    /// Sum of every account's balance (households, grid, operator, fund, pool), micro-units: 0.
+    pub money_balance_micros: i64,
+    pub runtime_s: f64,
+    pub household_steps_per_s: f64,
+    /// The ledger's blocks, transactions, missed slots and head hash; `null` when it is off.
+    pub ledger: Option<crate::ledger::LedgerSummary>,
+    /// Peer energy matched at each community level, whole community first (rules that clear
+    /// in levels, e.g. `hierarchical`; `null` otherwise), kWh.
+    pub p2p_kwh_by_level: Option<Vec<f64>>,
+    /// Highest flow over capacity of any line in any step (1 = at its limit).
+    pub max_line_loading: f64,
+    /// Steps in which a line limit cut offers (curtailed PV, withdrew battery offers, shed load).
+    pub congested_steps: u64,
+    /// The same for the grid-only baseline.
+    pub baseline_congested_steps: u64,
+    /// What the line and voltage limits cost: PV surplus curtailed and load shed for them, kWh.
+    pub grid_limit_curtailed_kwh: f64,
+    pub grid_limit_shed_kwh: f64,
+    /// Steps in which the voltage band cut offers, and node-steps that would have left it.
+    pub voltage_limited_steps: u64,
+    pub voltage_violations_avoided: u64,
+    /// Steps in which a delivered flow exceeded a capacity (0 when limits are enforced).
+    pub overloaded_steps: u64,
+    /// Lowest and highest node voltage, per unit (radial grids; `null` on meshed grids).
+    pub min_voltage_pu: Option<f64>,
+    pub max_voltage_pu: Option<f64>,
+    pub line_limits_enforced: bool,
+    pub voltage_limits_enforced: bool,
+    /// Steps whose AC voltage sweep did not settle (radial grids loaded beyond what their
+    /// cables carry at any voltage); their losses come from DC flows.
+    pub ac_sweep_failed_steps: u64,
+    /// Line losses of all flows, and of them those on peer deliveries (sent − delivered), kWh.
+    pub network_losses_kwh: f64,
+    pub p2p_losses_kwh: f64,
+    /// Who paid for peer deliveries' losses: `seller`, `buyer` or `shared`.
+    pub loss_bearer: &'static str,
+    /// Network fees paid on peer deliveries to the network operator.
+    pub network_fees: f64,
+    pub provenance: Provenance,
+}
+
+/// Fields that change from run to run of the same inputs (excluded from reproducibility checks).
+pub const RUNTIME_FIELDS: [&str; 2] = ["runtime_s", "household_steps_per_s"];
+
+fn ratio(num: f64, den: f64) -> Option<f64> {
+    (den > 0.0).then(|| num / den)
+}
+
+pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
+    let t = &main.totals;
+    let sum = &t.sum;
+    let bill = main.households.iter().fold(Micros::ZERO, |acc, h| acc + h.wallet.bill());
+    let baseline_bill = main.households.iter().fold(Micros::ZERO, |acc, h| acc + h.baseline.wallet.bill());
+    let baseline_unserved_kwh: f64 = main.households.iter().map(|h| h.baseline.totals.unserved_kwh).sum();
+    let price_mean = (t.p2p_price_steps > 0).then(|| t.p2p_price_sum / t.p2p_price_steps as f64);
+    let price_sd = price_mean.map(|m| (t.p2p_price_sq_sum / t.p2p_price_steps as f64 - m * m).max(0.0).sqrt());
+    let start = {
+        let (l, o) = s.frame.zone.local(s.frame.start_utc);
+        iso_with_offset(l, o)
+    };
+    let line_capacity: Vec<f64> = s.topology.graph.edge_weights().map(|l| l.capacity_kw).collect();
+    let radial = s.topology.is_radial();
+    Summary {
+        schema_version: SUMMARY_SCHEMA_VERSION,
+        scenario: s.name.clone(),
+        description: s.description.clone(),
+        rule: s.rule.name,
+        rule_params: s.rule_params.clone(),
+        seed: s.seed,
+        steps: t.steps,
+        output_level: s.output.label(),
+        step_minutes: s.frame.step_minutes,
+        households: s.households.len(),
+        start,
+        grid_connected: s.grid.is_connected(),
+        self_sufficiency: ratio(sum.load_kwh - sum.grid_import_kwh - sum.unserved_kwh, sum.load_kwh),
+        self_consumption: ratio(sum.pv_kwh - sum.grid_export_kwh - sum.curtailed_kwh, sum.pv_kwh),
+        p2p_kwh: sum.p2p_kwh,
+        community_bill: bill.as_units(),
+        baseline_bill: baseline_bill.as_units(),
+        savings_pct: (baseline_bill.0 != 0).then(|| (baseline_bill.0 - bill.0) as f64 / (baseline_bill.0 as f64).abs() * 100.0),
+        unserved_kwh: sum.unserved_kwh,
+        baseline_unserved_kwh,
+        curtailed_kwh: sum.curtailed_kwh,
+        losses_kwh: sum.losses_kwh,
+        peak_grid_import_kw: t.peak_grid_import_kw,
+        peak_grid_export_kw: t.peak_grid_export_kw,
+        co2_avoided_kg: (sum.load_kwh - sum.grid_import_kwh - sum.unserved_kwh).max(0.0) * s.emission_factor_kg_per_kwh,
+        pv_kwh: sum.pv_kwh,
+        load_kwh: sum.load_kwh,
+        grid_import_kwh: sum.grid_import_kwh,
+        grid_export_kwh: sum.grid_export_kwh,
+        battery_charge_kwh: sum.battery_charge_kwh,
+        battery_discharge_kwh: sum.battery_discharge_kwh,
+        trades: sum.trades,
+        p2p_price_mean: price_mean,
+        p2p_price_sd: price_sd,
+        max_energy_imbalance_kwh: t.max_imbalance_kwh,
+        money_balance_micros: main.accounts_total.0,
+        runtime_s,
+        household_steps_per_s: s.households.len() as f64 * t.steps as f64 / runtime_s.max(1e-9),
+        ledger: main.ledger.clone(),
+        p2p_kwh_by_level: (!main.levels.is_empty()).then(|| main.levels.clone()),
+        max_line_loading: main.lines.max_line_loading(&line_capacity),
+        congested_steps: main.lines.any_congested_steps,
+        baseline_congested_steps: main.lines.baseline_congested_steps,
+        grid_limit_curtailed_kwh: main.lines.limit_curtailed_kwh,
+        grid_limit_shed_kwh: main.lines.limit_shed_kwh,
+        voltage_limited_steps: main.lines.voltage_limited_steps,
+        voltage_violations_avoided: main.lines.voltage_violations_avoided,
+        overloaded_steps: main.lines.overloaded_steps,
+        min_voltage_pu: radial.then_some(main.lines.min_voltage_pu),
+        max_voltage_pu: radial.then_some(main.lines.max_voltage_pu),
+        line_limits_enforced: s.network.enforce_line_limits,
+        voltage_limits_enforced: s.network.enforce_voltage_limits,
+        ac_sweep_failed_steps: main.lines.sweep_failed_steps,
+        network_losses_kwh: sum.network_losses_kwh,
+        p2p_losses_kwh: sum.p2p_losses_kwh,
+        loss_bearer: s.loss_bearer.label(),
+        network_fees: sum.network_fees.as_units(),
+        provenance: Provenance {
+            peergrid_version: env!("CARGO_PKG_VERSION"),
+            git_commit: Some(env!("PEERGRID_GIT_COMMIT")).filter(|c| !c.is_empty()),
+            scenario_file: s.file.display().to_string(),
+            scenario_sha256: s.file_sha256.clone(),
+            overrides: s.overrides.clone(),
+        },
+    }
+}
+
