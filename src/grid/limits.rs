@@ -39,18 +39,7 @@ pub struct NodeOffer {
 }
 
 /// Fractions of each node's offer that remain after the limits (1 = untouched).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Keep {
-    pub surplus: f64,
-    pub battery: f64,
-    pub deficit: f64,
-}
-
-impl Default for Keep {
-    fn default() -> Self {
-        Keep { surplus: 1.0, battery: 1.0, deficit: 1.0 }
-    }
-}
+pub use crate::household::side::Keep;
 
 /// Scratch for [`Limiter::apply`], reused every step.
 #[derive(Debug, Default)]

@@ -5,11 +5,12 @@
 use super::flow::{AcState, FlowModel, Flows};
 use super::limits::{Keep, Limiter, NodeOffer};
 use super::topology::Topology;
-use crate::household::baseline::BaselineExchange;
-use crate::household::{Household, Meter};
 use crate::base::exec::Pace;
 use crate::environment::tariff::StepPrices;
+use crate::household::side::{Side, StepOffer};
+use crate::household::{Household, Meter};
 use bevy::prelude::*;
+use std::marker::PhantomData;
 
 /// Default line-to-line voltage of the low-voltage network, V.
 pub const DEFAULT_NOMINAL_VOLTAGE_V: f64 = 400.0;
@@ -53,10 +54,6 @@ pub struct Network {
     step_hours: f64,
     /// Grid node of each household, by household index.
     pub(crate) node_of: Vec<u32>,
-    offers: Vec<NodeOffer>,
-    baseline_offers: Vec<NodeOffer>,
-    limiter: Limiter,
-    baseline_limiter: Limiter,
     injection: Vec<f64>,
     pub flows: Flows,
     pub ac: AcState,
@@ -77,10 +74,6 @@ impl Network {
             config,
             step_hours,
             node_of: household_nodes.iter().map(|n| n.index() as u32).collect(),
-            offers: Vec::new(),
-            baseline_offers: Vec::new(),
-            limiter: Limiter::default(),
-            baseline_limiter: Limiter::default(),
             injection: Vec::new(),
             flows: Flows::default(),
             ac: AcState::default(),
@@ -99,20 +92,7 @@ pub struct LineStats {
     pub steps: u64,
     pub max_flow_kw: Vec<f64>,
     pub sum_abs_flow_kw: Vec<f64>,
-    /// Steps in which the line's limit cut offers (of the run, not the baseline).
-    pub congested_steps: Vec<u64>,
     pub losses_kwh: Vec<f64>,
-    /// Steps in which any line's limit was binding.
-    pub any_congested_steps: u64,
-    /// The same for the grid-only baseline.
-    pub baseline_congested_steps: u64,
-    /// Energy the line and voltage limits took out of the market: surplus curtailed and load
-    /// shed, kWh.
-    pub limit_curtailed_kwh: f64,
-    pub limit_shed_kwh: f64,
-    /// Steps in which the voltage band cut offers, and node-steps that would have been outside it.
-    pub voltage_limited_steps: u64,
-    pub voltage_violations_avoided: u64,
     /// Steps with a delivered flow above a capacity (0 when limits are enforced on a radial grid).
     pub overloaded_steps: u64,
     pub min_voltage_pu: f64,
@@ -135,118 +115,172 @@ impl LineStats {
     }
 }
 
-/// Adds the network to the simulation. Needs the `Network` resource.
-pub struct GridPlugin;
+/// One side's line limits: its offers per node, its limiter, and what the limits cost it.
+#[derive(Resource)]
+pub struct SideLimits<S> {
+    offers: Vec<NodeOffer>,
+    limiter: Limiter,
+    pub stats: LimitStats,
+    side: PhantomData<fn() -> S>,
+}
 
-impl Plugin for GridPlugin {
+impl<S> SideLimits<S> {
+    fn new(lines: usize) -> Self {
+        SideLimits { offers: Vec::new(), limiter: Limiter::default(), stats: LimitStats { congested_steps_by_line: vec![0; lines], ..Default::default() }, side: PhantomData }
+    }
+}
+
+/// What line and voltage limits did to one side's offers over the run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LimitStats {
+    /// Steps in which any line's limit cut offers.
+    pub congested_steps: u64,
+    /// Steps in which each line's limit cut offers, by line index.
+    pub congested_steps_by_line: Vec<u64>,
+    /// Surplus curtailed and load shed for the limits, kWh.
+    pub curtailed_kwh: f64,
+    pub shed_kwh: f64,
+    /// Steps in which the voltage band cut offers, and node-steps that would have been outside it.
+    pub voltage_limited_steps: u64,
+    pub voltage_violations_avoided: u64,
+}
+
+/// Adds the network to the simulation, limiting the offers of two sides side by side (`sim`
+/// passes the run and its baseline; the grid knows neither). Needs the `Network` resource.
+pub struct GridPlugin<A, B> {
+    sides: PhantomData<fn() -> (A, B)>,
+}
+
+impl<A: Side, B: Side> GridPlugin<A, B> {
+    pub fn new() -> Self {
+        GridPlugin { sides: PhantomData }
+    }
+}
+
+impl<A: Side, B: Side> Default for GridPlugin<A, B> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<A: Side, B: Side> Plugin for GridPlugin<A, B> {
     fn build(&self, app: &mut App) {
         use crate::base::schedule::SimStep;
         let lines = app.world().resource::<Network>().capacity_kw.len();
         app.insert_resource(LineStats {
             max_flow_kw: vec![0.0; lines],
             sum_abs_flow_kw: vec![0.0; lines],
-            congested_steps: vec![0; lines],
             losses_kwh: vec![0.0; lines],
             min_voltage_pu: 1.0,
             max_voltage_pu: 1.0,
             ..Default::default()
         })
-        .add_systems(SimStep, limit_lines.in_set(GridSystems::Limits))
+        .insert_resource(SideLimits::<A>::new(lines))
+        .insert_resource(SideLimits::<B>::new(lines))
+        .add_systems(SimStep, limit_lines::<A, B>.in_set(GridSystems::Limits))
         .add_systems(SimStep, measure_flows.in_set(GridSystems::Flows));
     }
 }
 
-/// Applies line limits to this step's offers, for the run and for its grid-only baseline:
-/// battery offers withdrawn, PV surplus curtailed, load shed (see `grid::limits`). Reads
-/// `StepPrices`; writes `Meter` (surplus, deficit, battery offer, curtailed, unserved),
-/// `BaselineExchange` (its step's surplus and deficit) and `LineStats`; the two limiters side by side
-/// are a `Pace` region. Runs in `GridSystems::Limits`, after own use and battery, before
-/// orders.
-pub fn limit_lines(prices: Res<StepPrices>, pace: Res<Pace>, mut net: ResMut<Network>, mut stats: ResMut<LineStats>, mut households: Query<(&Household, &mut Meter, &mut BaselineExchange)>) {
-    // Plain references: `ResMut`'s change tick would be stored on every access in the loops.
-    let (net, stats) = (&mut *net, &mut *stats);
-    // `Limiter::apply` starts by resetting its limiter; a limiter it does not run is reset here.
-    let (nodes, lines) = (net.model.nodes, net.capacity_kw.len());
-    if !net.config.enforce_line_limits {
-        net.limiter.reset(nodes, lines);
-    }
-    if !(net.config.enforce_line_limits && prices.connected) {
-        net.baseline_limiter.reset(nodes, lines);
-    }
-    if !net.config.enforce_line_limits && !net.config.enforce_voltage_limits {
+/// Applies line limits to this step's offers of two independent sides (the run and its
+/// grid-only baseline): battery offers withdrawn, PV surplus curtailed, load shed (see
+/// `grid::limits`). Reads `StepPrices`, `Network`; writes each side's exchange component
+/// (through [`Side::keep`]) and its `SideLimits`; the two limiters side by side are a `Pace`
+/// region. Runs in `GridSystems::Limits`, after own use and battery, before orders.
+#[allow(clippy::type_complexity)]
+pub fn limit_lines<A: Side, B: Side>(
+    prices: Res<StepPrices>,
+    pace: Res<Pace>,
+    net: Res<Network>,
+    mut a: ResMut<SideLimits<A>>,
+    mut b: ResMut<SideLimits<B>>,
+    mut households: Query<(&Household, &mut A::Exchange, &mut B::Exchange)>,
+) {
+    let cfg = net.config;
+    if !cfg.enforce_line_limits && !cfg.enforce_voltage_limits {
         return;
     }
-    let (h, cfg) = (net.step_hours, net.config);
-    // The run and its baseline are independent: each gathers its offers and applies its limits
-    // side by side on the `--threads` pool.
-    let Network { model, capacity_kw, offers, baseline_offers, limiter, baseline_limiter, node_of, .. } = net;
+    // Plain references: `ResMut`'s change tick would be stored on every access in the loops.
+    let (a, b) = (&mut *a, &mut *b);
     let households_ro = households.as_readonly();
-    let run = || {
-        gather_offers(offers, nodes, node_of, &households_ro, |m, _| NodeOffer { surplus_kw: m.surplus_kwh / h, battery_kw: m.battery_offer_kwh / h, deficit_kw: m.deficit_kwh / h });
-        if cfg.enforce_line_limits {
-            let ok = limiter.apply(model, capacity_kw, offers, prices.connected);
-            debug_assert!(ok || !model.is_radial(), "radial limits always settle");
-        }
-        cfg.enforce_voltage_limits.then(|| limiter.limit_voltage(model, offers, prices.connected, cfg.nominal_voltage_v, cfg.voltage_tolerance))
-    };
-    let baseline = || {
-        // It exchanges everything with the grid; on an island nothing flows, so it has no
-        // limits to apply.
-        if prices.connected {
-            gather_offers(baseline_offers, nodes, node_of, &households_ro, |_, b| NodeOffer { surplus_kw: b.step_surplus_kwh / h, battery_kw: 0.0, deficit_kw: b.step_deficit_kwh / h });
-            if cfg.enforce_line_limits {
-                baseline_limiter.apply(model, capacity_kw, baseline_offers, true);
-            }
-            if cfg.enforce_voltage_limits {
-                baseline_limiter.limit_voltage(model, baseline_offers, true, cfg.nominal_voltage_v, cfg.voltage_tolerance);
-            }
-        }
-    };
-    let (avoided, ()) = pace.region(|| rayon::join(run, baseline));
-    if let Some(avoided) = avoided {
-        stats.voltage_violations_avoided += avoided;
-        stats.voltage_limited_steps += net.limiter.voltage_binding as u64;
-    }
-    let any = net.limiter.binding.iter().any(|b| *b);
-    stats.any_congested_steps += any as u64;
-    if any || net.limiter.voltage_binding {
-        for (hh, mut m, _) in &mut households {
-            let k = net.limiter.keep[net.node(hh.index)];
-            if k != Keep::default() {
-                let (cut, shed) = (m.surplus_kwh * (1.0 - k.surplus), m.deficit_kwh * (1.0 - k.deficit));
-                m.curtailed_kwh += cut;
-                m.surplus_kwh -= cut;
-                m.unserved_kwh += shed;
-                m.deficit_kwh -= shed;
-                m.battery_offer_kwh *= k.battery;
-                stats.limit_curtailed_kwh += cut;
-                stats.limit_shed_kwh += shed;
-            }
+    let offers_a = |(h, x, _): (&Household, &A::Exchange, &B::Exchange)| (h.index, A::offer(x));
+    let offers_b = |(h, _, x): (&Household, &A::Exchange, &B::Exchange)| (h.index, B::offer(x));
+    // The sides are independent: each gathers its offers and applies its limits side by side
+    // on the `--threads` pool.
+    let ((active_a, avoided_a), (active_b, avoided_b)) = pace.region(|| {
+        rayon::join(|| limit_side::<A>(&net, &prices, a, households_ro.iter().map(offers_a)), || limit_side::<B>(&net, &prices, b, households_ro.iter().map(offers_b)))
+    });
+    if active_a && cut_offers(a, avoided_a) {
+        for (hh, mut x, _) in &mut households {
+            a.stats.keep_offer::<A>(a.limiter.keep[net.node(hh.index)], &mut x);
         }
     }
-    if prices.connected {
-        let congested = net.baseline_limiter.binding.iter().any(|b| *b);
-        stats.baseline_congested_steps += congested as u64;
-        if congested || net.baseline_limiter.voltage_binding {
-            for (hh, _, mut b) in &mut households {
-                let k = net.baseline_limiter.keep[net.node(hh.index)];
-                b.step_curtailed_kwh = b.step_surplus_kwh * (1.0 - k.surplus);
-                b.step_unserved_kwh = b.step_deficit_kwh * (1.0 - k.deficit);
-            }
+    if active_b && cut_offers(b, avoided_b) {
+        for (hh, _, mut x) in &mut households {
+            b.stats.keep_offer::<B>(b.limiter.keep[net.node(hh.index)], &mut x);
         }
     }
 }
 
+impl LimitStats {
+    /// Keeps `k` of one household's offer on side `S`, counting what was cut.
+    fn keep_offer<S: Side>(&mut self, k: Keep, x: &mut S::Exchange) {
+        if k != Keep::default() {
+            let (cut, shed) = S::keep(x, k);
+            self.curtailed_kwh += cut;
+            self.shed_kwh += shed;
+        }
+    }
+}
+
+/// Gathers one side's offers and applies its limits. Returns whether the side's power flows
+/// this step (a grid-only side on an island has nothing to limit), and the node-steps the
+/// voltage band avoided (when enforced).
+fn limit_side<S: Side>(net: &Network, prices: &StepPrices, side: &mut SideLimits<S>, households: impl Iterator<Item = (u32, StepOffer)>) -> (bool, Option<u64>) {
+    let (nodes, lines, cfg) = (net.model.nodes, net.capacity_kw.len(), net.config);
+    let active = prices.connected || S::FLOWS_ON_ISLAND;
+    // `Limiter::apply` starts by resetting its limiter; a limiter it does not run is reset here.
+    if !(cfg.enforce_line_limits && active) {
+        side.limiter.reset(nodes, lines);
+    }
+    if !active {
+        return (false, None);
+    }
+    gather_offers(&mut side.offers, nodes, &net.node_of, net.step_hours, households);
+    if cfg.enforce_line_limits {
+        let ok = side.limiter.apply(&net.model, &net.capacity_kw, &side.offers, prices.connected);
+        debug_assert!(ok || !net.model.is_radial(), "radial limits always settle");
+    }
+    let avoided = cfg.enforce_voltage_limits.then(|| side.limiter.limit_voltage(&net.model, &side.offers, prices.connected, cfg.nominal_voltage_v, cfg.voltage_tolerance));
+    (true, avoided)
+}
+
+/// Counts the step's binding limits of one side; returns whether any offer must be cut.
+fn cut_offers<S>(side: &mut SideLimits<S>, avoided: Option<u64>) -> bool {
+    let (limiter, stats) = (&side.limiter, &mut side.stats);
+    if let Some(avoided) = avoided {
+        stats.voltage_violations_avoided += avoided;
+        stats.voltage_limited_steps += limiter.voltage_binding as u64;
+    }
+    let any = limiter.binding.iter().any(|b| *b);
+    stats.congested_steps += any as u64;
+    if any {
+        for (steps, &binding) in stats.congested_steps_by_line.iter_mut().zip(&limiter.binding) {
+            *steps += binding as u64;
+        }
+    }
+    any || limiter.voltage_binding
+}
+
 /// Sums each node's households' offers (kW) into `offers`, by node index.
-fn gather_offers(offers: &mut Vec<NodeOffer>, nodes: usize, node_of: &[u32], households: &Query<(&Household, &Meter, &BaselineExchange)>, offer_of: impl Fn(&Meter, &BaselineExchange) -> NodeOffer) {
+fn gather_offers(offers: &mut Vec<NodeOffer>, nodes: usize, node_of: &[u32], step_hours: f64, households: impl Iterator<Item = (u32, StepOffer)>) {
     offers.clear();
     offers.resize(nodes, NodeOffer::default());
-    for (hh, m, b) in households {
-        let o = &mut offers[node_of[hh.index as usize] as usize];
-        let add = offer_of(m, b);
-        o.surplus_kw += add.surplus_kw;
-        o.battery_kw += add.battery_kw;
-        o.deficit_kw += add.deficit_kw;
+    for (index, add) in households {
+        let o = &mut offers[node_of[index as usize] as usize];
+        o.surplus_kw += add.surplus_kwh / step_hours;
+        o.battery_kw += add.battery_kwh / step_hours;
+        o.deficit_kw += add.deficit_kwh / step_hours;
     }
 }
 
@@ -296,11 +330,6 @@ pub fn measure_flows(pace: Res<Pace>, mut net: ResMut<Network>, mut stats: ResMu
         let loss = loss_kw * h;
         *losses_kwh += loss;
         step_losses += loss;
-    }
-    if net.limiter.binding.iter().any(|b| *b) {
-        for (steps, &binding) in stats.congested_steps.iter_mut().zip(&net.limiter.binding) {
-            *steps += binding as u64;
-        }
     }
     stats.overloaded_steps += overloaded as u64;
     stats.step_losses_kwh = step_losses;

@@ -8,13 +8,12 @@
 use crate::household::battery::{own_use, Battery};
 use crate::household::{Meter, Wallet};
 use crate::base::money::Micros;
-use crate::environment::tariff::StepPrices;
 use bevy::prelude::*;
 
 /// A household's grid-only baseline over the run, as results report it (assembled from its
 /// [`BaselineOwnUse`] and [`BaselineExchange`]).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Baseline {
+pub struct BaselineResult {
     pub battery: Option<Battery>,
     pub totals: Meter,
     pub wallet: Wallet,
@@ -27,13 +26,13 @@ pub struct Baseline {
     pub loss_of_load_steps: u64,
 }
 
-impl Baseline {
+impl BaselineResult {
     /// The baseline as results report it.
-    pub fn from_parts(own: &BaselineOwnUse, x: &BaselineExchange) -> Baseline {
+    pub fn from_parts(own: &BaselineOwnUse, x: &BaselineExchange) -> BaselineResult {
         let mut totals = own.totals;
         (totals.grid_export_kwh, totals.grid_import_kwh, totals.curtailed_kwh, totals.unserved_kwh) = (x.grid_export_kwh, x.grid_import_kwh, x.curtailed_kwh, x.unserved_kwh);
-        Baseline {
-            battery: own.battery.clone(),
+        BaselineResult {
+            battery: own.battery,
             totals,
             wallet: Wallet { balance: x.balance, grid_paid: x.grid_paid, grid_received: x.grid_received, ..Default::default() },
             step_surplus_kwh: x.step_surplus_kwh,
@@ -101,40 +100,8 @@ pub fn baseline_own_use(mut households: Query<(&Meter, &mut BaselineOwnUse, &mut
     }
 }
 
-/// Exchanges the baseline's surplus and deficit with the grid at the step's tariff, less what
-/// line limits curtailed or shed (on an island: all curtailed and unserved). Called by
-/// [`crate::settlement::settle`], beside the run's settlement (in `SettlementSystems`,
-/// after the grid's limits).
-pub fn settle_exchanges(prices: &StepPrices, households: &mut Query<&mut BaselineExchange>) {
-    for mut x in households.iter_mut() {
-        let x = &mut *x;
-        if prices.connected {
-            let (export, import) = (x.step_surplus_kwh - x.step_curtailed_kwh, x.step_deficit_kwh - x.step_unserved_kwh);
-            x.grid_export_kwh += export;
-            x.grid_import_kwh += import;
-            x.curtailed_kwh += x.step_curtailed_kwh;
-            x.unserved_kwh += x.step_unserved_kwh;
-            x.loss_of_load_steps += (x.step_unserved_kwh > crate::household::UNSERVED_EPSILON_KWH) as u64;
-            if import > 0.0 {
-                let amount = prices.import.amount_for(import);
-                x.balance -= amount;
-                x.grid_paid += amount;
-            }
-            if export > 0.0 {
-                let amount = prices.export.amount_for(export);
-                x.balance += amount;
-                x.grid_received += amount;
-            }
-        } else {
-            x.curtailed_kwh += x.step_surplus_kwh;
-            x.unserved_kwh += x.step_deficit_kwh;
-            x.loss_of_load_steps += (x.step_deficit_kwh > crate::household::UNSERVED_EPSILON_KWH) as u64;
-        }
-    }
-}
-
-/// The baseline: own use in `HouseholdSystems::OwnUseAndBattery`; its grid exchange is settled by
-/// [`crate::settlement::settle`] (see [`settle_exchanges`]).
+/// The baseline's own use, in `HouseholdSystems::OwnUseAndBattery`. Its offers are limited by the
+/// grid and settled by the settlement as the [`super::side::Baseline`] side.
 pub struct BaselinePlugin;
 
 impl Plugin for BaselinePlugin {

@@ -5,6 +5,7 @@ pub mod baseline;
 pub mod battery;
 pub mod load;
 pub mod profile;
+pub mod side;
 
 /// The households' systems, in this order in every step.
 #[derive(bevy::prelude::SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]

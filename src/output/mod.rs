@@ -26,7 +26,7 @@ fn failed(file: &'static str) -> impl Fn(std::io::Error) -> String {
 pub fn write_run_files(dir: &Path, s: &Scenario, outcome: &SimOutcome, summary: &summary::Summary) -> Result<(), String> {
     tables::write_households(dir, s, &outcome.households).map_err(failed("households.csv"))?;
     tables::write_topology(dir, s).map_err(failed("topology.json"))?;
-    tables::write_lines(dir, s, &outcome.lines).map_err(failed("lines.csv"))?;
+    tables::write_lines(dir, s, &outcome.lines, &outcome.limits).map_err(failed("lines.csv"))?;
     let json = serde_json::to_vec_pretty(summary).map_err(|e| format!("writing summary.json: {e}"))?;
     staging::write_file(dir, "summary.json", &json).map_err(failed("summary.json"))?;
     report::write_run_report(dir).map_err(|e| format!("writing report.html: {e}"))

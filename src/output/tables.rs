@@ -14,7 +14,7 @@ pub fn write_topology(dir: &Path, s: &Scenario) -> std::io::Result<()> {
 /// Columns of `lines.csv` (a contract: add, never rename). Flows are absolute kW.
 pub const LINE_COLUMNS: [&str; 10] = ["line", "from", "to", "capacity_kw", "max_flow_kw", "mean_flow_kw", "congested_steps", "losses_kwh", "length_m", "max_loading"];
 
-pub fn write_lines(dir: &Path, s: &Scenario, stats: &crate::grid::network::LineStats) -> std::io::Result<()> {
+pub fn write_lines(dir: &Path, s: &Scenario, stats: &crate::grid::network::LineStats, limits: &crate::grid::network::LimitStats) -> std::io::Result<()> {
     let mut w = csv::Writer::from_path(dir.join("lines.csv"))?;
     w.write_record(LINE_COLUMNS)?;
     let g = &s.topology.graph;
@@ -30,7 +30,7 @@ pub fn write_lines(dir: &Path, s: &Scenario, stats: &crate::grid::network::LineS
             l.capacity_kw.to_string(),
             format!("{max:.6}"),
             format!("{:.6}", stats.sum_abs_flow_kw.get(k).copied().unwrap_or(0.0) / steps),
-            stats.congested_steps.get(k).copied().unwrap_or(0).to_string(),
+            limits.congested_steps_by_line.get(k).copied().unwrap_or(0).to_string(),
             format!("{:.6}", stats.losses_kwh.get(k).copied().unwrap_or(0.0)),
             format!("{:.3}", l.length_m),
             format!("{:.6}", max / l.capacity_kw),

@@ -4,6 +4,7 @@
 
 pub mod treasury;
 
+use crate::household::side::GridOnly;
 use crate::household::{Household, HouseholdIds, Meter, Wallet};
 use crate::market::{Clearing, Seller};
 use crate::base::money::{Micros, PricePerKwh};
@@ -95,12 +96,21 @@ pub struct PeerMoney {
 pub struct SettlementSystems;
 
 /// Money settlement, in [`SettlementSystems`], and the treasury's block rewards, in
-/// [`TreasurySystems`]. `treasury`: the community fund's fee and rewards, if the run has them.
-pub struct SettlementPlugin {
+/// [`TreasurySystems`]. The run's trades and grid exchange are settled beside a grid-only side
+/// `B` (`sim` passes the baseline).
+pub struct SettlementPlugin<B> {
+    /// The community fund's fee and rewards, if the run has them.
     pub treasury: Option<TreasuryConfig>,
+    beside: std::marker::PhantomData<fn() -> B>,
 }
 
-impl Plugin for SettlementPlugin {
+impl<B: GridOnly> SettlementPlugin<B> {
+    pub fn new(treasury: Option<TreasuryConfig>) -> Self {
+        SettlementPlugin { treasury, beside: std::marker::PhantomData }
+    }
+}
+
+impl<B: GridOnly> Plugin for SettlementPlugin<B> {
     fn build(&self, app: &mut App) {
         use crate::base::schedule::SimStep;
         app.init_resource::<Accounts>()
@@ -108,7 +118,7 @@ impl Plugin for SettlementPlugin {
             .init_resource::<BlockRewards>()
             .init_resource::<StepPayments>()
             .init_resource::<PeerMoney>()
-            .add_systems(SimStep, settle.in_set(SettlementSystems))
+            .add_systems(SimStep, settle::<B>.in_set(SettlementSystems))
             .add_systems(SimStep, treasury::pay_block_rewards.in_set(TreasurySystems));
     }
 }
@@ -118,11 +128,11 @@ impl Plugin for SettlementPlugin {
 /// energy sent; sellers pass the community fund's fee on; the pool pays its sellers;
 /// households pay the grid for imports and the grid pays them for exports.
 /// Reads `Clearing`, `StepPrices`, `Treasury`, `LossPolicy`, `Meter`; writes `Wallet`,
-/// `Accounts`, `StepPayments`, and the baseline's `BaselineExchange` (beside the rest, on the
-/// pool, as a `Pace` region: see [`crate::household::baseline::settle_exchanges`]). Runs in
-/// `SettlementSystems`, after delivery, flows and line losses.
+/// `Accounts`, `StepPayments`, and the grid-only side's exchange (beside the rest, on the pool,
+/// as a `Pace` region: see [`settle_grid_only`]). Runs in `SettlementSystems`, after delivery,
+/// flows and line losses.
 #[allow(clippy::too_many_arguments)]
-pub fn settle(
+pub fn settle<B: GridOnly>(
     clearing: Res<Clearing>,
     losses: Option<Res<crate::market::LossPolicy>>,
     prices: Res<StepPrices>,
@@ -133,9 +143,9 @@ pub fn settle(
     mut peer: ResMut<PeerMoney>,
     mut households: Query<(&Household, &Meter, &mut Wallet)>,
     pace: Res<crate::base::exec::Pace>,
-    mut baseline: Query<&mut crate::household::baseline::BaselineExchange>,
+    mut beside: Query<&mut B::Exchange>,
 ) {
-    // The grid-only baseline's exchange is independent of the run's money: it is settled beside
+    // The grid-only side's exchange is independent of the run's money: it is settled beside
     // it, on the pool (the baseline's loop took a tenth of the step's thread in the district
     // year, and the pool's second thread had time to spare).
     let run = || {
@@ -224,7 +234,18 @@ pub fn settle(
             }
         }
     };
-    pace.region(|| rayon::join(run, || crate::household::baseline::settle_exchanges(&prices, &mut baseline)));
+    pace.region(|| rayon::join(run, || settle_grid_only::<B>(&prices, &mut beside)));
+}
+
+/// Settles a grid-only side's step: what its limits left is exchanged with the grid at the
+/// step's tariff (on an island nothing is), each payment rounded once from the exact price.
+pub fn settle_grid_only<S: GridOnly>(prices: &StepPrices, households: &mut Query<&mut S::Exchange>) {
+    for mut x in households.iter_mut() {
+        let (import_kwh, export_kwh) = S::close_step(&mut x, prices.connected);
+        let paid = if import_kwh > 0.0 { prices.import.amount_for(import_kwh) } else { Micros::ZERO };
+        let received = if export_kwh > 0.0 { prices.export.amount_for(export_kwh) } else { Micros::ZERO };
+        S::pay(&mut x, paid, received);
+    }
 }
 
 fn transfer(accounts: &mut Accounts, w: &mut Wallet, amount: Micros, household_pays: bool) {

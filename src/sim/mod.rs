@@ -18,7 +18,9 @@ use crate::base::time::SimClock;
 use crate::environment::weather::{Environment, EnvironmentPlugin, Site, Weather};
 use crate::environment::EnvironmentSystems;
 use crate::grid::network::GridSystems;
+use crate::household::side::{Baseline, Run};
 use crate::household::HouseholdSystems;
+use crate::grid::network::{GridPlugin, LimitStats, SideLimits};
 use crate::ledger::LedgerSystems;
 use crate::market::MarketSystems;
 use crate::metrics::MetricsSystems;
@@ -99,8 +101,10 @@ impl Plugin for SimPlugin {
         app.insert_resource(crate::grid::network::Network::new(&s.topology, &s.households.iter().map(|h| h.node).collect::<Vec<_>>(), s.network, s.frame.step_hours()));
         let market = MarketPlugin(create::market_config(s, config.rule, config.rule_params));
         // The fund's fee and rewards follow the ledger's rounds: a run without a ledger has none.
-        let settlement = SettlementPlugin { treasury: config.ledger.as_ref().and_then(|l| l.treasury()) };
-        app.add_plugins((EnvironmentPlugin, HouseholdPlugin, BatteryPlugin, crate::household::baseline::BaselinePlugin, market, crate::grid::network::GridPlugin, settlement, MetricsPlugin));
+        let settlement = SettlementPlugin::<Baseline>::new(config.ledger.as_ref().and_then(|l| l.treasury()));
+        // The grid limits and the settlement settles the run and its grid-only baseline as two
+        // sides, side by side.
+        app.add_plugins((EnvironmentPlugin, HouseholdPlugin, BatteryPlugin, crate::household::baseline::BaselinePlugin, market, GridPlugin::<Run, Baseline>::new(), settlement, MetricsPlugin));
         // The step's parallel regions, counted for the ledger's hashing to make way for.
         app.insert_resource(config.ledger.as_ref().map(|l| l.pace()).unwrap_or_default());
         if let Some(ledger) = config.ledger {
@@ -119,7 +123,7 @@ pub struct HouseholdResult {
     pub wallet: Wallet,
     pub battery_soc_kwh: Option<(f64, f64)>,
     /// The same household under the grid-only baseline.
-    pub baseline: crate::household::baseline::Baseline,
+    pub baseline: crate::household::baseline::BaselineResult,
 }
 
 /// Results of one simulation at its end, as outputs need them.
@@ -129,6 +133,9 @@ pub struct SimOutcome {
     pub accounts_total: Micros,
     pub ledger: Option<crate::ledger::LedgerSummary>,
     pub lines: crate::grid::network::LineStats,
+    /// What the line and voltage limits did to the run's offers, and to the baseline's.
+    pub limits: LimitStats,
+    pub baseline_limits: LimitStats,
     pub levels: Vec<f64>,
 }
 
@@ -191,7 +198,7 @@ impl Simulation {
                 loss_of_load_steps: lol.steps,
                 wallet: *w,
                 battery_soc_kwh: b.map(|b| (b.initial_soc_kwh, b.soc_kwh)),
-                baseline: crate::household::baseline::Baseline::from_parts(own, x),
+                baseline: crate::household::baseline::BaselineResult::from_parts(own, x),
             })
             .collect();
         out.sort_by_key(|r| r.index);
@@ -219,6 +226,8 @@ impl Simulation {
         };
         let lines = self.world().resource::<crate::grid::network::LineStats>().clone();
         let levels = self.world().resource::<crate::metrics::LevelTotals>().0.clone();
-        Ok(SimOutcome { totals: self.run_totals(), accounts_total: Micros(household_money) + self.accounts().total(), households, ledger, lines, levels })
+        let limits = self.world().resource::<SideLimits<Run>>().stats.clone();
+        let baseline_limits = self.world().resource::<SideLimits<Baseline>>().stats.clone();
+        Ok(SimOutcome { totals: self.run_totals(), accounts_total: Micros(household_money) + self.accounts().total(), households, ledger, lines, limits, baseline_limits, levels })
     }
 }

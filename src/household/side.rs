@@ -1,0 +1,123 @@
+//! The two sides one pass simulates: the run ([`Run`]: households trading under the scenario's
+//! rule, metered in [`Meter`]) and its grid-only baseline ([`Baseline`]: the same households
+//! with no market, in [`BaselineExchange`]). The grid limits each side's offers and the
+//! settlement settles a grid-only side through these traits, without knowing which side is
+//! which; `sim` wires the two in.
+
+use super::baseline::BaselineExchange;
+use super::Meter;
+use crate::base::money::Micros;
+use bevy::ecs::component::Mutable;
+use bevy::prelude::*;
+
+/// A household's offer after own use in a step, kWh.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StepOffer {
+    pub surplus_kwh: f64,
+    /// Stored energy offered to the market (0 for a side without a market).
+    pub battery_kwh: f64,
+    pub deficit_kwh: f64,
+}
+
+/// Fractions of an offer that line limits leave (1 = untouched).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Keep {
+    pub surplus: f64,
+    pub battery: f64,
+    pub deficit: f64,
+}
+
+impl Default for Keep {
+    fn default() -> Self {
+        Keep { surplus: 1.0, battery: 1.0, deficit: 1.0 }
+    }
+}
+
+/// One side of the simulation: where its households' step offers live and how a limit cuts them.
+pub trait Side: Send + Sync + 'static {
+    /// The component with the side's step offer.
+    type Exchange: Component<Mutability = Mutable>;
+    /// Whether the side's exchanges use the lines on an island: peer trades do; a grid-only
+    /// exchange has no grid to go to there, so nothing flows and no limit applies.
+    const FLOWS_ON_ISLAND: bool;
+    /// The step's offer.
+    fn offer(x: &Self::Exchange) -> StepOffer;
+    /// Keeps `keep` of the offer: the rest of the surplus is curtailed, of the deficit shed, of
+    /// the battery offer withdrawn. Returns (curtailed, shed), kWh.
+    fn keep(x: &mut Self::Exchange, keep: Keep) -> (f64, f64);
+}
+
+/// A side with no market: everything it offers goes to or comes from the grid, at the tariff.
+pub trait GridOnly: Side {
+    /// Closes the step's energy: what the limits left is exported and imported (connected),
+    /// or curtailed and unserved (island). Returns the energy to bill, (import, export), kWh.
+    fn close_step(x: &mut Self::Exchange, connected: bool) -> (f64, f64);
+    /// Books the step's grid payments: `paid` for the import, `received` for the export.
+    fn pay(x: &mut Self::Exchange, paid: Micros, received: Micros);
+}
+
+/// The run: households under the scenario's rule.
+pub struct Run;
+
+impl Side for Run {
+    type Exchange = Meter;
+    const FLOWS_ON_ISLAND: bool = true;
+
+    fn offer(m: &Meter) -> StepOffer {
+        StepOffer { surplus_kwh: m.surplus_kwh, battery_kwh: m.battery_offer_kwh, deficit_kwh: m.deficit_kwh }
+    }
+
+    fn keep(m: &mut Meter, k: Keep) -> (f64, f64) {
+        let (cut, shed) = (m.surplus_kwh * (1.0 - k.surplus), m.deficit_kwh * (1.0 - k.deficit));
+        m.curtailed_kwh += cut;
+        m.surplus_kwh -= cut;
+        m.unserved_kwh += shed;
+        m.deficit_kwh -= shed;
+        m.battery_offer_kwh *= k.battery;
+        (cut, shed)
+    }
+}
+
+/// The grid-only baseline: the same households, no market (see [`super::baseline`]).
+pub struct Baseline;
+
+impl Side for Baseline {
+    type Exchange = BaselineExchange;
+    const FLOWS_ON_ISLAND: bool = false;
+
+    fn offer(x: &BaselineExchange) -> StepOffer {
+        StepOffer { surplus_kwh: x.step_surplus_kwh, battery_kwh: 0.0, deficit_kwh: x.step_deficit_kwh }
+    }
+
+    fn keep(x: &mut BaselineExchange, k: Keep) -> (f64, f64) {
+        let (cut, shed) = (x.step_surplus_kwh * (1.0 - k.surplus), x.step_deficit_kwh * (1.0 - k.deficit));
+        x.step_curtailed_kwh += cut;
+        x.step_unserved_kwh += shed;
+        (cut, shed)
+    }
+}
+
+impl GridOnly for Baseline {
+    fn close_step(x: &mut BaselineExchange, connected: bool) -> (f64, f64) {
+        if connected {
+            let (export, import) = (x.step_surplus_kwh - x.step_curtailed_kwh, x.step_deficit_kwh - x.step_unserved_kwh);
+            x.grid_export_kwh += export;
+            x.grid_import_kwh += import;
+            x.curtailed_kwh += x.step_curtailed_kwh;
+            x.unserved_kwh += x.step_unserved_kwh;
+            x.loss_of_load_steps += (x.step_unserved_kwh > super::UNSERVED_EPSILON_KWH) as u64;
+            (import, export)
+        } else {
+            x.curtailed_kwh += x.step_surplus_kwh;
+            x.unserved_kwh += x.step_deficit_kwh;
+            x.loss_of_load_steps += (x.step_deficit_kwh > super::UNSERVED_EPSILON_KWH) as u64;
+            (0.0, 0.0)
+        }
+    }
+
+    fn pay(x: &mut BaselineExchange, paid: Micros, received: Micros) {
+        x.balance += received - paid;
+        x.grid_paid += paid;
+        x.grid_received += received;
+    }
+}
