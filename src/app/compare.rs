@@ -42,7 +42,7 @@ pub fn compare(opts: &CompareOptions) -> Result<Table, RunError> {
     }
     let base = Scenario::load(&opts.scenario, &Overrides { steps: opts.steps, ..Default::default() }).map_err(RunError::Input)?;
     let jobs: Vec<(&'static RuleInfo, u64)> = opts.rules.iter().flat_map(|r| (0..opts.seeds as u64).map(move |k| (*r, base.seed + k))).collect();
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.threads.max(1)).build().map_err(|e| RunError::Failed(e.to_string()))?;
+    let pool = crate::base::exec::pool(opts.threads).map_err(RunError::Failed)?;
     let results: Vec<Result<RunKpis, RunError>> = pool.install(|| jobs.par_iter().map(|(r, seed)| run_one(&opts.scenario, r, *seed, opts.steps)).collect());
     let results: Vec<RunKpis> = results.into_iter().collect::<Result<_, _>>()?;
     let table: Table = opts

@@ -88,7 +88,7 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
     // The step's systems run in order on this pool's threads, splitting work that is independent
     // (a radial grid's feeders) over `--threads`; the ledger's blocks are sealed by jobs on the
     // same pool, in the time the step leaves its threads free.
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.threads.max(1)).build().map_err(|e| RunError::Failed(e.to_string()))?;
+    let pool = crate::base::exec::pool(opts.threads).map_err(RunError::Failed)?;
     let main_out = pool.install(main_job);
     bar.finish_and_clear();
     let main_out = main_out?;

@@ -171,7 +171,7 @@ pub fn select(runs: &[SweepRun], shard: Option<Shard>) -> Vec<&SweepRun> {
 /// `progress` is told of each finished run.
 pub fn run(sweep: &Sweep, shard: Option<Shard>, out_dir: &Path, threads: usize, progress: impl Fn() + Sync) -> Result<usize, RunError> {
     let selected = select(&sweep.runs, shard);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| RunError::Failed(e.to_string()))?;
+    let pool = crate::base::exec::pool(threads).map_err(RunError::Failed)?;
     let results: Vec<Result<Vec<Option<f64>>, RunError>> = pool.install(|| {
         selected
             .par_iter()

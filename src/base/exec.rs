@@ -1,5 +1,7 @@
-//! How the step's work is executed: where the ledger's blocks are sealed ([`Sealer`]), and the
-//! pacing between the step's parallel regions and that sealing ([`Pace`]).
+//! How the step's work is executed: the pool a simulation runs on ([`pool`]), where the ledger's
+//! blocks are sealed ([`Sealer`], [`beside`]), and the pacing between the step's parallel
+//! regions and that sealing ([`Pace`]). Domains get a [`Pace`] handle and hand it closures; only
+//! this module and the commands that build pools know rayon's pools.
 //!
 //! With [`Sealer::Pool`] the ledger's blocks are sealed by a job on the step's own rayon pool (see
 //! `ledger::chain`), so on 2 cores the pool's second thread hashes while the step runs its
@@ -27,6 +29,17 @@ pub enum Sealer {
     Pool,
 }
 
+/// The pool a command runs its simulations on: `threads` threads (at least one). A simulation's
+/// step runs on one of its threads and splits its regions over the rest.
+pub fn pool(threads: usize) -> Result<rayon::ThreadPool, String> {
+    rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| format!("cannot start {threads} threads: {e}"))
+}
+
+/// Runs `job` beside the step, on the pool the caller runs on (the sealing's drain job).
+pub fn beside(job: impl FnOnce() + Send + 'static) {
+    rayon::spawn(job);
+}
+
 /// A simulation's count of open parallel regions, shared with its ledger.
 #[derive(Resource, Debug, Clone, Default)]
 pub struct Pace(Arc<AtomicUsize>);
@@ -44,6 +57,11 @@ impl Pace {
         self.0.fetch_add(1, Ordering::Acquire);
         let _open = Open(&self.0);
         f()
+    }
+
+    /// Runs two independent pieces of the step's work side by side on the pool, as a region.
+    pub fn join<A: Send, B: Send>(&self, a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
+        self.region(|| rayon::join(a, b))
     }
 
     /// Called by the ledger between pieces of work: if a region is open, runs one piece of the

@@ -207,9 +207,7 @@ pub fn limit_lines<A: Side, B: Side>(
     let offers_b = |(h, _, x): (&Household, &A::Exchange, &B::Exchange)| (h.index, B::offer(x));
     // The sides are independent: each gathers its offers and applies its limits side by side
     // on the `--threads` pool.
-    let ((active_a, avoided_a), (active_b, avoided_b)) = pace.region(|| {
-        rayon::join(|| limit_side::<A>(&net, &prices, a, households_ro.iter().map(offers_a)), || limit_side::<B>(&net, &prices, b, households_ro.iter().map(offers_b)))
-    });
+    let ((active_a, avoided_a), (active_b, avoided_b)) = pace.join(|| limit_side::<A>(&net, &prices, a, households_ro.iter().map(offers_a)), || limit_side::<B>(&net, &prices, b, households_ro.iter().map(offers_b)));
     if active_a && cut_offers(a, avoided_a) {
         for (hh, mut x, _) in &mut households {
             a.stats.keep_offer::<A>(a.limiter.keep[net.node(hh.index)], &mut x);

@@ -181,7 +181,7 @@ impl Shared {
         if lock(&self.queue).step_thread == here && !self.finished.load(Ordering::Acquire) {
             // Picked up by the step's own thread while it waits in a join: hand the job on, so
             // the step does not seal a backlog before it goes on.
-            rayon::spawn(move || self.drain());
+            crate::base::exec::beside(move || self.drain());
             return;
         }
         while self.seal_next(true) {}
@@ -281,7 +281,7 @@ impl Chain {
         };
         if spawn {
             let job = self.shared.clone();
-            rayon::spawn(move || job.drain());
+            crate::base::exec::beside(move || job.drain());
         }
         if waiting > QUEUE_BLOCKS {
             self.shared.seal_next(false);

@@ -99,7 +99,7 @@ fn a_large_block_seals_the_same_on_one_thread_and_four() {
     let txs: Vec<Tx> = (0..5_000u32).map(|i| Tx { seq: u64::from(i), seller: AccountRef::Household(i % 40), amount_micro: 600 + i64::from(i), ..sample_tx() }).collect();
     let key = super::validators::signing_key(7, 3);
     let seal_on = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a pool");
+        let pool = crate::base::exec::pool(threads).expect("a pool");
         pool.install(|| {
             let (mut leaves, mut tree, mut enc) = (Vec::new(), Vec::new(), Vec::new());
             let mut state = State::new(40);

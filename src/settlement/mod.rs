@@ -234,7 +234,7 @@ pub fn settle<B: GridOnly>(
             }
         }
     };
-    pace.region(|| rayon::join(run, || settle_grid_only::<B>(&prices, &mut beside)));
+    pace.join(run, || settle_grid_only::<B>(&prices, &mut beside));
 }
 
 /// Settles a grid-only side's step: what its limits left is exchanged with the grid at the
