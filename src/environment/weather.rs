@@ -178,10 +178,32 @@ pub fn clear_sky_day_kwh_m2(date: NaiveDate, zone: &Zone, site: &Site) -> f64 {
 }
 
 /// Clock, prices, sun and weather, in [`EnvironmentSystems`](super::EnvironmentSystems).
-pub struct EnvironmentPlugin;
+pub struct EnvironmentPlugin(pub EnvironmentConfig);
+
+/// What the environment is built from: the run's time frame, its grid connection and tariff,
+/// the site, and the weather (modelled from `weather` and `seed`, or measured).
+#[derive(Debug, Clone)]
+pub struct EnvironmentConfig {
+    pub frame: crate::base::time::TimeFrame,
+    pub grid: crate::environment::tariff::GridConnection,
+    pub site: Site,
+    pub weather: WeatherSpec,
+    pub seed: u64,
+    pub daily_exposure: Option<Arc<DailyExposure>>,
+    pub typical_year: Option<Arc<crate::environment::measured::TypicalYear>>,
+    pub irradiance: Option<Arc<crate::environment::measured::IrradianceSeries>>,
+}
 
 impl Plugin for EnvironmentPlugin {
     fn build(&self, app: &mut App) {
+        let c = &self.0;
+        let weather = Weather::new(c.weather.clone(), c.seed).with_exposure(c.daily_exposure.clone()).with_typical_year(c.typical_year.clone()).with_series(c.irradiance.clone());
+        app.insert_resource(SimClock::new(c.frame))
+            .insert_resource(c.grid.clone())
+            .insert_resource(crate::environment::tariff::StepPrices::default())
+            .insert_resource(c.site)
+            .insert_resource(weather)
+            .insert_resource(Environment::default());
         app.add_systems(
             crate::base::schedule::SimStep,
             (crate::base::time::advance_clock, crate::environment::tariff::update_prices, update_environment).chain().in_set(super::EnvironmentSystems),

@@ -145,28 +145,36 @@ pub struct LimitStats {
     pub voltage_violations_avoided: u64,
 }
 
+/// What the grid is built from: its topology, each household's node (by household index), the
+/// network's settings and the step's length.
+#[derive(Debug, Clone)]
+pub struct GridConfig {
+    pub topology: std::sync::Arc<Topology>,
+    pub household_nodes: Vec<petgraph::graph::NodeIndex>,
+    pub network: NetworkConfig,
+    pub step_hours: f64,
+}
+
 /// Adds the network to the simulation, limiting the offers of two sides side by side (`sim`
-/// passes the run and its baseline; the grid knows neither). Needs the `Network` resource.
+/// passes the run and its baseline; the grid knows neither).
 pub struct GridPlugin<A, B> {
+    config: GridConfig,
     sides: PhantomData<fn() -> (A, B)>,
 }
 
 impl<A: Side, B: Side> GridPlugin<A, B> {
-    pub fn new() -> Self {
-        GridPlugin { sides: PhantomData }
-    }
-}
-
-impl<A: Side, B: Side> Default for GridPlugin<A, B> {
-    fn default() -> Self {
-        Self::new()
+    pub fn new(config: GridConfig) -> Self {
+        GridPlugin { config, sides: PhantomData }
     }
 }
 
 impl<A: Side, B: Side> Plugin for GridPlugin<A, B> {
     fn build(&self, app: &mut App) {
         use crate::base::schedule::SimStep;
-        let lines = app.world().resource::<Network>().capacity_kw.len();
+        let c = &self.config;
+        let network = Network::new(&c.topology, &c.household_nodes, c.network, c.step_hours);
+        let lines = network.capacity_kw.len();
+        app.insert_resource(super::GridTopology(c.topology.clone())).insert_resource(network);
         app.insert_resource(LineStats {
             max_flow_kw: vec![0.0; lines],
             sum_abs_flow_kw: vec![0.0; lines],

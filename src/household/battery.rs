@@ -115,10 +115,11 @@ pub fn own_use(pv_kwh: f64, load_kwh: f64, battery: Option<&mut Battery>) -> Own
 }
 
 /// Own use and battery, in `HouseholdSystems::OwnUseAndBattery`.
-pub struct BatteryPlugin;
+pub struct BatteryPlugin(pub BatteryMarketPolicy);
 
 impl Plugin for BatteryPlugin {
     fn build(&self, app: &mut App) {
+        app.insert_resource(self.0);
         app.add_systems(crate::base::schedule::SimStep, own_use_and_battery.in_set(super::HouseholdSystems::OwnUseAndBattery));
     }
 }

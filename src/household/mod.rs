@@ -174,10 +174,19 @@ pub struct HouseholdEntities(pub Vec<Entity>);
 pub struct Profiles(pub Arc<ProfileTable>);
 
 /// PV generation and load, in `HouseholdSystems::GenerationAndLoad`.
-pub struct HouseholdPlugin;
+pub struct HouseholdPlugin(pub HouseholdConfig);
+
+/// What the households' systems need besides their entities: their ids, in household order,
+/// and the load profiles they read.
+#[derive(Clone)]
+pub struct HouseholdConfig {
+    pub ids: Arc<Vec<String>>,
+    pub profiles: Arc<ProfileTable>,
+}
 
 impl Plugin for HouseholdPlugin {
     fn build(&self, app: &mut App) {
+        app.insert_resource(HouseholdIds(self.0.ids.clone())).insert_resource(Profiles(self.0.profiles.clone()));
         app.add_systems(crate::base::schedule::SimStep, measure_pv_and_load.in_set(HouseholdSystems::GenerationAndLoad));
     }
 }

@@ -410,11 +410,23 @@ pub fn record_and_seal(
 #[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LedgerSystems;
 
-/// Adds the ledger to a simulation (after settlement).
-pub struct LedgerPlugin;
+/// Adds a ledger to a simulation (after settlement). The ledger is started by the caller, who
+/// knows where it is written and how it is sealed.
+pub struct LedgerPlugin {
+    ledger: std::sync::Mutex<Option<Ledger>>,
+}
+
+impl LedgerPlugin {
+    pub fn new(ledger: Ledger) -> Self {
+        LedgerPlugin { ledger: std::sync::Mutex::new(Some(ledger)) }
+    }
+}
 
 impl Plugin for LedgerPlugin {
     fn build(&self, app: &mut App) {
+        if let Some(ledger) = self.ledger.lock().ok().and_then(|mut l| l.take()) {
+            app.insert_resource(ledger);
+        }
         app.init_resource::<BlockRewards>();
         app.add_systems(crate::base::schedule::SimStep, record_and_seal.in_set(LedgerSystems));
     }

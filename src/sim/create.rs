@@ -1,14 +1,16 @@
 //! The create layer: turns a resolved scenario into the simulation's world, one entity per
-//! household carrying each domain's components. The order of spawns and inserts fixes the
+//! household carrying each domain's components, and into each domain's config. The order of spawns and inserts fixes the
 //! entities' tables, and so the order queries visit households in: keep it.
 
 use crate::base::money::PricePerKwh;
 use crate::base::seed::{rng, Stream};
 use crate::grid::GridNode;
 use crate::household::baseline::{BaselineExchange, BaselineOwnUse};
-use crate::household::battery::Battery;
+use crate::environment::weather::{EnvironmentConfig, Site};
+use crate::grid::network::GridConfig;
+use crate::household::battery::{Battery, BatteryMarketPolicy};
 use crate::household::load::{LoadDef, LoadNoise, LoadSource};
-use crate::household::{Household, HouseholdEntities, LossOfLoad, Meter, MeterTotals, PvArray, Wallet};
+use crate::household::{Household, HouseholdConfig, HouseholdEntities, LossOfLoad, Meter, MeterTotals, PvArray, Wallet};
 use crate::market::locality::Locality;
 use crate::market::preferences::Preferences;
 use crate::market::registry::RuleInfo;
@@ -54,6 +56,35 @@ pub fn spawn_households(world: &mut World, scenario: &Scenario) {
         entities.push(e.id());
     }
     world.insert_resource(HouseholdEntities(entities));
+}
+
+/// The environment's settings: time frame, grid connection and tariff, site and weather.
+pub fn environment_config(s: &Scenario) -> EnvironmentConfig {
+    EnvironmentConfig {
+        frame: s.frame,
+        grid: s.grid.clone(),
+        site: Site { latitude_deg: s.latitude_deg, longitude_deg: s.longitude_deg },
+        weather: s.weather.clone(),
+        seed: s.seed,
+        daily_exposure: s.daily_exposure.clone(),
+        typical_year: s.typical_year.clone(),
+        irradiance: s.irradiance.clone(),
+    }
+}
+
+/// The households' ids and the load profiles they read.
+pub fn household_config(s: &Scenario) -> HouseholdConfig {
+    HouseholdConfig { ids: Arc::new(s.households.iter().map(|h| h.id.clone()).collect()), profiles: s.profiles.clone() }
+}
+
+/// How batteries offer stored energy to the market.
+pub fn battery_policy(s: &Scenario) -> BatteryMarketPolicy {
+    BatteryMarketPolicy { market_reserve_soc: s.battery_policy.market_reserve_soc, offer_price: s.battery_policy.market_offer_price }
+}
+
+/// The grid's topology, the households' nodes and the network's settings.
+pub fn grid_config(s: &Scenario) -> GridConfig {
+    GridConfig { topology: s.topology.clone(), household_nodes: s.households.iter().map(|h| h.node).collect(), network: s.network, step_hours: s.frame.step_hours() }
 }
 
 /// The market's settings for `rule` with `params`: what the rule is built from (grid distances,

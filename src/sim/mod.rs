@@ -4,18 +4,16 @@
 
 pub mod create;
 
-use crate::household::battery::{BatteryMarketPolicy, BatteryPlugin};
-use crate::grid::GridTopology;
-use crate::household::{Household, HouseholdIds, HouseholdPlugin, MeterTotals, Profiles, Wallet};
+use crate::household::battery::BatteryPlugin;
+use crate::household::{Household, HouseholdPlugin, MeterTotals, Wallet};
 use crate::market::registry::RuleInfo;
 use crate::market::MarketPlugin;
 use crate::base::money::Micros;
 use crate::metrics::{MetricsPlugin, RunTotals};
 use crate::scenario::Scenario;
 use crate::settlement::{Accounts, SettlementPlugin};
-use crate::environment::tariff::StepPrices;
 use crate::base::time::SimClock;
-use crate::environment::weather::{Environment, EnvironmentPlugin, Site, Weather};
+use crate::environment::weather::EnvironmentPlugin;
 use crate::environment::EnvironmentSystems;
 use crate::grid::network::GridSystems;
 use crate::household::side::{Baseline, Run};
@@ -88,27 +86,25 @@ impl Plugin for SimPlugin {
             )
                 .chain(),
         );
-        app.insert_resource(SimClock::new(s.frame))
-            .insert_resource(s.grid.clone())
-            .insert_resource(StepPrices::default())
-            .insert_resource(Site { latitude_deg: s.latitude_deg, longitude_deg: s.longitude_deg })
-            .insert_resource(Weather::new(s.weather.clone(), s.seed).with_exposure(s.daily_exposure.clone()).with_typical_year(s.typical_year.clone()).with_series(s.irradiance.clone()))
-            .insert_resource(Environment::default())
-            .insert_resource(HouseholdIds(Arc::new(s.households.iter().map(|h| h.id.clone()).collect())))
-            .insert_resource(Profiles(s.profiles.clone()))
-            .insert_resource(GridTopology(s.topology.clone()))
-            .insert_resource(BatteryMarketPolicy { market_reserve_soc: s.battery_policy.market_reserve_soc, offer_price: s.battery_policy.market_offer_price });
-        app.insert_resource(crate::grid::network::Network::new(&s.topology, &s.households.iter().map(|h| h.node).collect::<Vec<_>>(), s.network, s.frame.step_hours()));
         let market = MarketPlugin(create::market_config(s, config.rule, config.rule_params));
         // The fund's fee and rewards follow the ledger's rounds: a run without a ledger has none.
         let settlement = SettlementPlugin::<Baseline>::new(config.ledger.as_ref().and_then(|l| l.treasury()));
         // The grid limits and the settlement settles the run and its grid-only baseline as two
         // sides, side by side.
-        app.add_plugins((EnvironmentPlugin, HouseholdPlugin, BatteryPlugin, crate::household::baseline::BaselinePlugin, market, GridPlugin::<Run, Baseline>::new(), settlement, MetricsPlugin));
+        app.add_plugins((
+            EnvironmentPlugin(create::environment_config(s)),
+            HouseholdPlugin(create::household_config(s)),
+            BatteryPlugin(create::battery_policy(s)),
+            crate::household::baseline::BaselinePlugin,
+            market,
+            GridPlugin::<Run, Baseline>::new(create::grid_config(s)),
+            settlement,
+            MetricsPlugin,
+        ));
         // The step's parallel regions, counted for the ledger's hashing to make way for.
         app.insert_resource(config.ledger.as_ref().map(|l| l.pace()).unwrap_or_default());
         if let Some(ledger) = config.ledger {
-            app.insert_resource(ledger).add_plugins(crate::ledger::LedgerPlugin);
+            app.add_plugins(crate::ledger::LedgerPlugin::new(ledger));
         }
     }
 }
