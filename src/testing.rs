@@ -51,7 +51,8 @@ pub fn simulation_with_ledger(ron: &str, dir: Option<&Path>) -> Simulation {
 pub fn simulation_with_ledger_sealed(ron: &str, dir: Option<&Path>, sealer: Sealer) -> Simulation {
     let s = Arc::new(scenario(ron));
     let cfg = s.ledger.clone().expect("the scenario has its ledger on");
-    let ledger = crate::ledger::Ledger::new(cfg, &s.ledger_setup(), dir, sealer).expect("ledger starts");
+    let jsonl = dir.and_then(|d| crate::output::ledger_file(d, &cfg).expect("ledger.jsonl can be created"));
+    let ledger = crate::ledger::Ledger::new(cfg, &s.ledger_setup(), jsonl, sealer);
     Simulation::new(crate::sim::SimConfig { ledger: Some(ledger), ..config(&s, s.rule, s.rule_params.clone()) })
 }
 

@@ -43,7 +43,10 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
     let staging = Staging::create(&opts.out_dir).map_err(failed("cannot create the output folder"))?;
     let recorder = Recorder::create(staging.path(), scenario.output == crate::scenario::OutputLevel::Full).map_err(failed("cannot create output files"))?;
     let ledger = match &scenario.ledger {
-        Some(cfg) => Some(Ledger::new(cfg.clone(), &scenario.ledger_setup(), Some(staging.path()), crate::base::exec::Sealer::Pool).map_err(failed("cannot create ledger.jsonl"))?),
+        Some(cfg) => {
+            let jsonl = crate::output::ledger_file(staging.path(), cfg).map_err(failed("cannot create ledger.jsonl"))?;
+            Some(Ledger::new(cfg.clone(), &scenario.ledger_setup(), jsonl, crate::base::exec::Sealer::Pool))
+        }
         None => None,
     };
 

@@ -17,7 +17,6 @@ use rayon::prelude::*;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -220,16 +219,13 @@ pub struct Chain {
 }
 
 impl Chain {
-    /// Starts the chain; writes `dir/ledger.jsonl` when `dir` is given (the file is created here,
-    /// so that a bad folder is reported at once). The genesis block (deriving every member's
+    /// Starts the chain; streams every block to `out` (`ledger.jsonl`, created by the output
+    /// layer) when given. The genesis block (deriving every member's
     /// key, the slow part) is built by the first drain job, on the step's pool, beside the
     /// simulation. Hashing looks at the simulation's `pace` between small pieces of work and
     /// runs the step's pending parallel work when a region is open.
-    pub fn start(seed: u64, frame: TimeFrame, ids: Arc<Vec<String>>, info: GenesisInfo, dir: Option<&Path>, pace: Pace, sealer: Sealer) -> std::io::Result<Chain> {
-        let out = match dir {
-            Some(d) => Some(BufWriter::with_capacity(1 << 20, File::create(d.join("ledger.jsonl"))?)),
-            None => None,
-        };
+    pub fn start(seed: u64, frame: TimeFrame, ids: Arc<Vec<String>>, info: GenesisInfo, out: Option<File>, pace: Pace, sealer: Sealer) -> Chain {
+        let out = out.map(|f| BufWriter::with_capacity(1 << 20, f));
         let recent = RecentBlocks::default();
         let n = ids.len();
         let writer = Writer {
@@ -253,7 +249,7 @@ impl Chain {
             writer: Mutex::new(writer),
             finished: AtomicBool::new(false),
         });
-        Ok(Chain { shared, recent, sealer })
+        Chain { shared, recent, sealer }
     }
 
     /// The last blocks hashed so far, newest last (sealing may lag the simulation by up to

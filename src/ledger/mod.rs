@@ -21,7 +21,6 @@ use crate::base::time::{SimClock, TimeFrame};
 use bevy::prelude::*;
 use encoding::{leaf_hash, to_micro, AccountRef, Hash, Header, State, Tx, TxKind};
 use json::GenesisInfo;
-use std::path::Path;
 use std::sync::Arc;
 use validators::{elect, is_offline, Fault};
 use serde::{Deserialize, Serialize};
@@ -100,16 +99,15 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Starts a chain, sealed by `sealer`; writes `dir/ledger.jsonl` when `dir` is given and the
-    /// config says so.
-    pub fn new(cfg: LedgerConfig, setup: &LedgerSetup, dir: Option<&Path>, sealer: crate::base::exec::Sealer) -> std::io::Result<Ledger> {
+    /// Starts a chain, sealed by `sealer`; streams it to `jsonl` (`ledger.jsonl`, opened by the
+    /// output layer when the config writes it) when given.
+    pub fn new(cfg: LedgerConfig, setup: &LedgerSetup, jsonl: Option<std::fs::File>, sealer: crate::base::exec::Sealer) -> Ledger {
         let ids = setup.ids.clone();
         let n = ids.len();
         let info = GenesisInfo { scenario: setup.scenario.clone(), seed: setup.seed, witnesses: cfg.witnesses, stake: format!("{:?}", cfg.stake) };
-        let dir = if cfg.write_jsonl { dir } else { None };
         let pace = crate::base::exec::Pace::default();
-        let chain = chain::Chain::start(setup.seed, setup.frame, ids.clone(), info, dir, pace.clone(), sealer)?;
-        Ok(Ledger {
+        let chain = chain::Chain::start(setup.seed, setup.frame, ids.clone(), info, jsonl, pace.clone(), sealer);
+        Ledger {
             kwp_micro: setup.kwp.iter().map(|&kwp| to_micro(kwp).max(0) as u64).collect(),
             cfg,
             seed: setup.seed,
@@ -124,7 +122,7 @@ impl Ledger {
             fund_sealed: 0,
             result: None,
             pace,
-        })
+        }
     }
 
     /// The community fund's treasury this ledger's blocks pay rewards from, if any.

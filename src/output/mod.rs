@@ -15,6 +15,12 @@ use crate::scenario::Scenario;
 use crate::sim::SimOutcome;
 use std::path::Path;
 
+/// Creates `dir/ledger.jsonl` for a ledger under `cfg` to stream its blocks to, or `None` when
+/// the config does not write it (output level `aggregate`).
+pub fn ledger_file(dir: &Path, cfg: &crate::ledger::LedgerConfig) -> std::io::Result<Option<std::fs::File>> {
+    cfg.write_jsonl.then(|| std::fs::File::create(dir.join("ledger.jsonl"))).transpose()
+}
+
 /// The error of a file that could not be written.
 fn failed(file: &'static str) -> impl Fn(std::io::Error) -> String {
     move |e| format!("writing {file}: {e}")

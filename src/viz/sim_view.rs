@@ -46,7 +46,7 @@ impl DemoSim {
     fn build(scenario: &Arc<Scenario>, rule: &'static RuleInfo) -> anyhow::Result<Simulation> {
         let params = if rule == scenario.rule { scenario.rule_params.clone() } else { registry::default_params(rule) };
         let ledger = match &scenario.ledger {
-            Some(cfg) => Some(crate::ledger::Ledger::new(cfg.clone(), &scenario.ledger_setup(), None, crate::base::exec::Sealer::Pool)?),
+            Some(cfg) => Some(crate::ledger::Ledger::new(cfg.clone(), &scenario.ledger_setup(), None, crate::base::exec::Sealer::Pool)),
             None => None,
         };
         Ok(Simulation::new(SimConfig { scenario: scenario.clone(), rule, rule_params: params, ledger }))
