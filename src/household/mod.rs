@@ -72,8 +72,11 @@ impl PvArray {
     }
 }
 
-/// Energies of the current step, kWh. Reset and filled in order by the generation, battery,
-/// market and delivery systems; read by settlement and metrics.
+/// Energies of the current step, kWh. Every write is household code, in the step's order: reset
+/// with PV and load ([`measure_pv_and_load`]), own use and battery (`battery`), line limits'
+/// cuts (`side::Run::keep`, called by the grid), deliveries and their losses
+/// ([`Meter::book_deliveries`], [`Meter::book_delivery_losses`], called by the market). Read by
+/// the grid's flows, settlement and metrics.
 #[derive(Component, Debug, Clone, Copy, Default, PartialEq)]
 pub struct Meter {
     pub pv_kwh: f64,
@@ -112,6 +115,54 @@ pub struct LossOfLoad {
 pub const UNSERVED_EPSILON_KWH: f64 = 1e-9;
 
 impl Meter {
+    /// Books the step's market deliveries: `bought_kwh` from peers, `sold_pv_kwh` of PV and
+    /// `sold_battery_kwh` of stored energy to them (discharged from `battery` here, as far as it
+    /// can). What is left of the surplus and deficit goes to and from the grid, or on an island
+    /// is curtailed and unserved (added to what line limits already cut). Returns the surplus left
+    /// unsold. Called by the market's delivery.
+    pub fn book_deliveries(&mut self, battery: Option<&mut battery::Battery>, bought_kwh: f64, sold_pv_kwh: f64, sold_battery_kwh: f64, connected: bool) -> f64 {
+        let mut sold_battery = sold_battery_kwh;
+        if let (Some(b), true) = (battery, sold_battery > 0.0) {
+            let floor = 0.0; // the offer already respected the reserve
+            sold_battery = b.discharge(sold_battery, self.battery_discharge_kwh, floor);
+            self.battery_discharge_kwh += sold_battery;
+        }
+        self.p2p_bought_kwh = bought_kwh;
+        self.p2p_sold_kwh = sold_pv_kwh + sold_battery;
+        let left_surplus = (self.surplus_kwh - sold_pv_kwh).max(0.0);
+        let left_deficit = (self.deficit_kwh - bought_kwh).max(0.0);
+        if connected {
+            self.grid_export_kwh = left_surplus;
+            self.grid_import_kwh = left_deficit;
+        } else {
+            self.curtailed_kwh += left_surplus;
+            self.unserved_kwh += left_deficit;
+        }
+        left_surplus
+    }
+
+    /// Books what line losses did to the household's peer deliveries: on an island it sent
+    /// `made_up_pv_kwh` of otherwise curtailed PV and `made_up_battery_kwh` of stored energy
+    /// (discharged from `battery` down to its floor) to make up its buyers' losses; `short_kwh`
+    /// of what it bought did not arrive, and came from the grid instead (on an island: unserved).
+    /// Called by the market's loss attribution.
+    pub fn book_delivery_losses(&mut self, battery: Option<&mut battery::Battery>, made_up_pv_kwh: f64, made_up_battery_kwh: f64, short_kwh: f64, connected: bool) {
+        self.p2p_sold_kwh += made_up_pv_kwh + made_up_battery_kwh;
+        self.curtailed_kwh -= made_up_pv_kwh;
+        if let (Some(b), true) = (battery, made_up_battery_kwh > 0.0) {
+            let floor = b.min_soc_kwh;
+            self.battery_discharge_kwh += b.discharge(made_up_battery_kwh, self.battery_discharge_kwh, floor);
+        }
+        if short_kwh > 0.0 {
+            self.p2p_bought_kwh -= short_kwh;
+            if connected {
+                self.grid_import_kwh += short_kwh;
+            } else {
+                self.unserved_kwh += short_kwh;
+            }
+        }
+    }
+
     /// PV + import + discharge + bought + unserved − (load + export + charge + curtailed + sold +
     /// losses): zero when the household's energy balances.
     pub fn imbalance_kwh(&self) -> f64 {

@@ -260,21 +260,9 @@ pub fn attribute_trade_losses(
     for (h, mut m, battery) in &mut households {
         let i = h.index as usize;
         let (short, pv, from_battery) = (s.buyer_short[i], s.from_pv[i], s.from_battery[i]);
-        m.p2p_sold_kwh += pv + from_battery;
-        m.curtailed_kwh -= pv;
-        if let (Some(mut b), true) = (battery, from_battery > 0.0) {
-            let done = m.battery_discharge_kwh;
-            let floor = b.min_soc_kwh;
-            m.battery_discharge_kwh += b.discharge(from_battery, done, floor);
-        }
-        if short > 0.0 {
-            m.p2p_bought_kwh -= short;
-            if prices.connected {
-                m.grid_import_kwh += short;
-            } else {
-                m.unserved_kwh += short;
-            }
-        }
+        // Only a battery that discharges is written (its change tick is not touched otherwise).
+        let battery = battery.filter(|_| from_battery > 0.0).map(Mut::into_inner);
+        m.book_delivery_losses(battery, pv, from_battery, short, prices.connected);
     }
 }
 

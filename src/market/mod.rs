@@ -463,27 +463,12 @@ pub fn deliver(
     }
     for (h, mut m, battery) in &mut households {
         let i = h.index as usize;
-        let (bought, sold_pv, mut sold_battery) = (d.bought_kwh[i], d.sold_pv_kwh[i], d.sold_battery_kwh[i]);
-        if sold_battery > 0.0 {
-            if let Some(mut b) = battery {
-                let floor = 0.0; // the offer already respected the reserve
-                let done = m.battery_discharge_kwh;
-                sold_battery = b.discharge(sold_battery, done, floor);
-                m.battery_discharge_kwh += sold_battery;
-            }
-        }
-        m.p2p_bought_kwh = bought;
-        m.p2p_sold_kwh = sold_pv + sold_battery;
-        let left_surplus = (m.surplus_kwh - sold_pv).max(0.0);
-        let left_deficit = (m.deficit_kwh - bought).max(0.0);
-        if prices.connected {
-            m.grid_export_kwh = left_surplus;
-            m.grid_import_kwh = left_deficit;
-        } else {
-            // Added to what line limits already cut.
-            m.curtailed_kwh += left_surplus;
-            m.unserved_kwh += left_deficit;
-            d.unsold_kwh[i] = left_surplus;
+        let (bought, sold_pv, sold_battery) = (d.bought_kwh[i], d.sold_pv_kwh[i], d.sold_battery_kwh[i]);
+        // Only a battery that discharges is written (its change tick is not touched otherwise).
+        let battery = battery.filter(|_| sold_battery > 0.0).map(Mut::into_inner);
+        let unsold = m.book_deliveries(battery, bought, sold_pv, sold_battery, prices.connected);
+        if !prices.connected {
+            d.unsold_kwh[i] = unsold;
         }
     }
 }
