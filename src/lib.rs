@@ -5,12 +5,13 @@
 //! own layer and the layers below it (`tests/architecture.rs` checks it):
 //!
 //! - [`base`]: time, money, seeds, input errors, the `SimStep` schedule label, and how the step's
-//!   work is executed (`exec`: sealing and pacing).
+//!   work is executed (`exec`: the commands' pools, the ledger's sealing, pacing).
 //! - [`environment`]: weather, sun and PV, tariffs.
-//! - [`household`]: households, loads, batteries, the grid-only baseline.
+//! - [`household`]: households, loads, batteries, the grid-only baseline; the run and the
+//!   baseline as two sides of one pass (`side`).
 //! - [`grid`]: topology, power flows, line and voltage limits.
 //! - [`market`]: bids and asks, the trading rules and their registry.
-//! - [`settlement`]: payments between accounts.
+//! - [`settlement`]: payments between accounts; the treasury's fees and block rewards.
 //! - [`ledger`]: the hash-chained record of every step's trades.
 //! - [`metrics`]: community totals per step and over the run.
 //! - [`scenario`]: the scenario file, its validation and the measured data it reads.

@@ -69,7 +69,8 @@ pub struct RunTotals {
     pub p2p_price_steps: u64,
 }
 
-/// The metrics' systems: community totals, last in every step.
+/// The metrics' systems: community totals, last in the simulation's own sets (a recorder, when
+/// attached, writes its rows after them).
 #[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MetricsSystems;
 
@@ -103,7 +104,7 @@ pub fn sum_levels(clearing: Res<Clearing>, mut levels: ResMut<LevelTotals>) {
 
 /// Sums the step over households, updates run totals and per-household totals. Reads `Meter`,
 /// `Clearing`, `SimClock`, `StepPrices`, `LineStats` (network losses); writes `MeterTotals`,
-/// `LossOfLoad`, `StepTotals`, `RunTotals`. Runs last, in `MetricsSystems`.
+/// `LossOfLoad`, `StepTotals`, `RunTotals`. Runs in `MetricsSystems`, after the treasury.
 pub fn record_step(
     clock: Res<SimClock>,
     clearing: Res<Clearing>,

@@ -353,7 +353,7 @@ fn cmd_prove(dir: PathBuf, tx: String, out: Option<PathBuf>) -> ExitCode {
             let text = serde_json::to_string_pretty(&proof).expect("a proof serialises");
             match out {
                 Some(path) => {
-                    if let Err(e) = crate::output::staging::write_atomically(&path, (text + "\n").as_bytes()) {
+                    if let Err(e) = crate::output::staging::write_to(&path, (text + "\n").as_bytes()) {
                         eprintln!("error: {}: {e}", path.display());
                         return ExitCode::from(EXIT_FAILURE);
                     }

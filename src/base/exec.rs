@@ -1,12 +1,13 @@
 //! How the step's work is executed: the pool a simulation runs on ([`pool`]), where the ledger's
 //! blocks are sealed ([`Sealer`], [`beside`]), and the pacing between the step's parallel
-//! regions and that sealing ([`Pace`]). Domains get a [`Pace`] handle and hand it closures; only
-//! this module and the commands that build pools know rayon's pools.
+//! regions and that sealing ([`Pace`]). Domains get a [`Pace`] handle and hand it closures; pools
+//! are built and jobs spawned only here (a domain may still split its own loops with rayon's
+//! parallel iterators inside a region, on whatever pool it runs on).
 //!
 //! With [`Sealer::Pool`] the ledger's blocks are sealed by a job on the step's own rayon pool (see
 //! `ledger::chain`), so on 2 cores the pool's second thread hashes while the step runs its
 //! serial systems. When the step splits work over the pool (the AC sweep's feeders, the two
-//! limiters, a batch of load noise), that thread should take its share at once: so the step
+//! sides' limiters and settlements, a batch of load noise), that thread should take its share at once: so the step
 //! counts its open regions here, and the hashing looks at the count between small pieces of
 //! work (about 10 µs each) and, when a region is open, runs the step's pending work first
 //! (`rayon::yield_now`), so the two never take turns on one core through the scheduler. Each

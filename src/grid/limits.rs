@@ -287,7 +287,7 @@ impl Part {
 }
 
 /// The parts that make up the injection at the high or low end of the range, worked out once
-/// for all nodes (the per-node test of each part took a tenth of the limiters' time).
+/// for all nodes, so the per-node loops do not test each part again.
 #[derive(Debug, Clone, Copy)]
 struct EndOfRange {
     battery: bool,

@@ -217,22 +217,23 @@ pub fn limit_lines<A: Side, B: Side>(
     // on the `--threads` pool.
     let ((active_a, avoided_a), (active_b, avoided_b)) = pace.join(|| limit_side::<A>(&net, &prices, a, households_ro.iter().map(offers_a)), || limit_side::<B>(&net, &prices, b, households_ro.iter().map(offers_b)));
     if active_a && cut_offers(a, avoided_a) {
-        for (hh, mut x, _) in &mut households {
-            a.stats.keep_offer::<A>(a.limiter.keep[net.node(hh.index)], &mut x);
+        for (hh, x, _) in &mut households {
+            a.stats.keep_offer::<A>(a.limiter.keep[net.node(hh.index)], x);
         }
     }
     if active_b && cut_offers(b, avoided_b) {
-        for (hh, _, mut x) in &mut households {
-            b.stats.keep_offer::<B>(b.limiter.keep[net.node(hh.index)], &mut x);
+        for (hh, _, x) in &mut households {
+            b.stats.keep_offer::<B>(b.limiter.keep[net.node(hh.index)], x);
         }
     }
 }
 
 impl LimitStats {
-    /// Keeps `k` of one household's offer on side `S`, counting what was cut.
-    fn keep_offer<S: Side>(&mut self, k: Keep, x: &mut S::Exchange) {
+    /// Keeps `k` of one household's offer on side `S`, counting what was cut. Only an offer
+    /// that is cut is written (its change tick is not touched otherwise).
+    fn keep_offer<S: Side>(&mut self, k: Keep, mut x: Mut<S::Exchange>) {
         if k != Keep::default() {
-            let (cut, shed) = S::keep(x, k);
+            let (cut, shed) = S::keep(&mut x, k);
             self.curtailed_kwh += cut;
             self.shed_kwh += shed;
         }

@@ -76,7 +76,7 @@ impl PvArray {
 /// with PV and load ([`measure_pv_and_load`]), own use and battery (`battery`), line limits'
 /// cuts (`side::Run::keep`, called by the grid), deliveries and their losses
 /// ([`Meter::book_deliveries`], [`Meter::book_delivery_losses`], called by the market). Read by
-/// the grid's flows, settlement and metrics.
+/// the baseline, the grid's limits and flows, the market's orders, settlement and metrics.
 #[derive(Component, Debug, Clone, Copy, Default, PartialEq)]
 pub struct Meter {
     pub pv_kwh: f64,

@@ -91,8 +91,9 @@ impl Side for Baseline {
 
     fn keep(x: &mut BaselineExchange, k: Keep) -> (f64, f64) {
         let (cut, shed) = (x.step_surplus_kwh * (1.0 - k.surplus), x.step_deficit_kwh * (1.0 - k.deficit));
-        x.step_curtailed_kwh += cut;
-        x.step_unserved_kwh += shed;
+        // Limits cut once a step, so the step's cut is this one.
+        x.step_curtailed_kwh = cut;
+        x.step_unserved_kwh = shed;
         (cut, shed)
     }
 }

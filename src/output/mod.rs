@@ -16,7 +16,8 @@ use crate::sim::SimOutcome;
 use std::path::Path;
 
 /// Creates `dir/ledger.jsonl` for a ledger under `cfg` to stream its blocks to, or `None` when
-/// the config does not write it (output level `aggregate`).
+/// the config does not write it (`write_jsonl` off: output level `aggregate`, or the ledger's
+/// head only).
 pub fn ledger_file(dir: &Path, cfg: &crate::ledger::LedgerConfig) -> std::io::Result<Option<std::fs::File>> {
     cfg.write_jsonl.then(|| std::fs::File::create(dir.join("ledger.jsonl"))).transpose()
 }

@@ -69,6 +69,12 @@ pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(dir.join(name), bytes)
 }
 
+/// Writes `bytes` to `path` as the user named it (which may be a special file such as
+/// `/dev/stdout`, or a symlink to write through).
+pub fn write_to(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}
+
 /// Writes `bytes` to `path` through a temporary file beside it, renamed into place when
 /// complete, so `path` is never half-written.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

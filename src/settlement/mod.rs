@@ -146,8 +146,7 @@ pub fn settle<B: GridOnly>(
     mut beside: Query<&mut B::Exchange>,
 ) {
     // The grid-only side's exchange is independent of the run's money: it is settled beside
-    // it, on the pool (the baseline's loop took a tenth of the step's thread in the district
-    // year, and the pool's second thread had time to spare).
+    // it, on the pool, so the step's thread does not also carry a loop over every household.
     let run = || {
         payments.0.clear();
         let n = ids.0.len();

@@ -82,8 +82,12 @@ pub fn pay_block_rewards(mut due: ResMut<BlockRewards>, entities: Res<HouseholdE
         return;
     }
     for (producer, amount) in due.due.drain(..) {
-        accounts.community_fund -= amount;
-        if let Some(mut w) = entities.0.get(producer as usize).and_then(|e| wallets.get_mut(*e).ok()) {
+        // The producer is a household of this run; the fund pays only a wallet it can credit, so
+        // balances always sum to zero.
+        let wallet = entities.0.get(producer as usize).and_then(|e| wallets.get_mut(*e).ok());
+        debug_assert!(wallet.is_some(), "block producer {producer} is a household");
+        if let Some(mut w) = wallet {
+            accounts.community_fund -= amount;
             w.balance += amount;
             w.rewards_received += amount;
         }

@@ -33,15 +33,16 @@ pub use crate::base::schedule::SimStep;
 /// Everything a simulation needs besides the scenario.
 pub struct SimConfig {
     pub scenario: Arc<Scenario>,
-    /// The rule to run (the scenario's, or the grid-only baseline).
+    /// The rule to run (the scenario's, or another on the same inputs).
     pub rule: &'static RuleInfo,
     pub rule_params: BTreeMap<String, f64>,
-    /// The ledger to keep, if any (the baseline keeps none).
+    /// The ledger to keep, if any (started by the caller, who knows where it is written).
     pub ledger: Option<crate::ledger::Ledger>,
 }
 
-/// Installs the whole simulation into an app: the schedule and its sets, the scenario's
-/// resources, the households, and every domain's plugin.
+/// Installs the whole simulation into an app: the schedule and the order of the domains' sets,
+/// the households, and every domain's plugin built from its config (`create`); the run and its
+/// grid-only baseline are two sides of one pass (`household::side`).
 pub struct SimPlugin {
     config: std::sync::Mutex<Option<SimConfig>>,
 }

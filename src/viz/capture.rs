@@ -112,7 +112,7 @@ fn count_and_capture(
         house_colors: super::sim_view::HouseState::ALL.map(|s| rgb(house_color(s))).to_vec(),
         houses,
     };
-    if let Err(e) = serde_json::to_string_pretty(&info).map_err(std::io::Error::other).and_then(|j| crate::output::staging::write_atomically(&path.with_extension("json"), j.as_bytes())) {
+    if let Err(e) = serde_json::to_string_pretty(&info).map_err(std::io::Error::other).and_then(|j| crate::output::staging::write_to(&path.with_extension("json"), j.as_bytes())) {
         eprintln!("error: cannot write {}: {e}", path.with_extension("json").display());
     }
     commands.spawn(Screenshot::primary_window()).observe(save_to_disk(path)).observe(|_: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {
