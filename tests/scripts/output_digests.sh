@@ -32,6 +32,9 @@ for s in "${scenarios[@]}"; do
   digest_dir "$work/$name" "$name"
   echo "$name/ledger.head_hash $(jq -r '.ledger.head_hash // "none"' "$work/$name/summary.json")"
 done
+# The street with a treasury and an offline witness (tests/scripts/street-treasury.ron).
+"$bin" run tests/scripts/street-treasury.ron --out "$work/treasury" --quiet
+digest_dir "$work/treasury" treasury
 # A power-flow trace, compare, sweep and export-grid.
 "$bin" run scenarios/village.ron --steps 48 --trace-step 30 --out "$work/trace" --quiet
 digest_dir "$work/trace" trace
