@@ -108,6 +108,20 @@ fn existing_output_is_replaced_only_with_force() {
 }
 
 #[test]
+fn steps_beyond_the_scenario_are_an_input_error_not_a_silent_cut() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("street");
+    // street.ron: 7 days at 15 min = 672 steps.
+    let o = peergrid(&["run", scenario("street.ron").to_str().unwrap(), "--out", out.to_str().unwrap(), "--steps", "100000"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("street.ron") && err.contains("--steps") && err.contains("672"), "{err}");
+    assert!(!out.exists(), "no output folder");
+    run_ok(&scenario("street.ron"), &out, &["--steps", "672"]);
+    assert_eq!(summary(&out)["steps"], 672);
+}
+
+#[test]
 fn default_output_folder_is_out_slash_name() {
     let tmp = tempfile::tempdir().unwrap();
     let o = peergrid_in(tmp.path(), &["run", scenario("street.ron").to_str().unwrap(), "--steps", "8"]);

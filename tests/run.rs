@@ -58,6 +58,7 @@ fn street_writes_every_output_with_contract_columns() {
     }
     assert_eq!(ts.rows.len(), 7 * 96);
     assert_eq!(ts.rows[0]["time"], "2024-01-15T00:00:00+11:00");
+    assert_eq!(ts.rows[0]["time_utc"], "2024-01-14T13:00:00Z");
     let hh = Table::read(&out.join("households.csv"));
     for c in [
         "household", "pv_kwh", "load_kwh", "self_consumed_kwh", "p2p_bought_kwh", "p2p_sold_kwh", "grid_import_kwh", "grid_export_kwh",
@@ -373,4 +374,25 @@ fn hierarchical_clearing_reports_what_each_community_level_adds() {
     let plain = tmp.path().join("p");
     run_ok(&scenario("street.ron"), &plain, &["--steps", "60", "--ledger", "off"]);
     assert!(summary(&plain)["p2p_kwh_by_level"].is_null());
+}
+
+/// `time` carries the local offset, which changes when daylight saving ends (Sydney, 7 April
+/// 2024, 03:00 → 02:00); `time_utc` is one zone throughout and steps evenly across the change.
+#[test]
+fn time_utc_is_one_zone_across_daylight_saving() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("village");
+    run_ok(&scenario("village.ron"), &out, &["--steps", "700", "--ledger", "off", "--output-level", "aggregate"]);
+    let ts = Table::read(&out.join("timeseries.csv"));
+    let offsets: std::collections::BTreeSet<&str> = ts.rows.iter().map(|r| &r["time"][19..]).collect();
+    assert_eq!(offsets.into_iter().collect::<Vec<_>>(), ["+10:00", "+11:00"], "the run crosses the change");
+    let utc: Vec<chrono::DateTime<chrono::Utc>> = ts.rows.iter().map(|r| {
+        assert!(r["time_utc"].ends_with('Z'), "{}", r["time_utc"]);
+        chrono::DateTime::parse_from_rfc3339(&r["time_utc"]).unwrap().with_timezone(&chrono::Utc)
+    }).collect();
+    assert!(utc.windows(2).all(|w| w[1] - w[0] == chrono::Duration::minutes(15)), "even 15-minute steps in UTC");
+    for r in &ts.rows {
+        let local = chrono::DateTime::parse_from_rfc3339(&r["time"]).unwrap();
+        assert_eq!(local.with_timezone(&chrono::Utc).format("%Y-%m-%dT%H:%M:%SZ").to_string(), r["time_utc"], "the same instant");
+    }
 }

@@ -26,12 +26,16 @@ pub struct Recorder {
 }
 
 /// Columns of `timeseries.csv` (a contract: add, never rename).
-pub const TIMESERIES_COLUMNS: [&str; 28] = [
+pub const TIMESERIES_COLUMNS: [&str; 29] = [
     "step", "time", "pv_kwh", "load_kwh", "self_consumed_kwh", "p2p_kwh", "grid_import_kwh", "grid_export_kwh", "battery_charge_kwh",
     "battery_discharge_kwh", "curtailed_kwh", "unserved_kwh", "losses_kwh", "clearing_price", "buy_price", "sell_price", "trades",
     "network_losses_kwh", "p2p_losses_kwh", "network_fees", "ghi_w_m2", "clear_sky_index", "battery_soc_kwh",
-    "max_line_loading", "sun_zenith_deg", "sun_azimuth_deg", "dni_w_m2", "dhi_w_m2",
+    "max_line_loading", "sun_zenith_deg", "sun_azimuth_deg", "dni_w_m2", "dhi_w_m2", "time_utc",
 ];
+/// `time_utc`: ISO 8601 in UTC, one zone for the whole file (pandas parses it without a
+/// "mixed time zones" error across daylight saving).
+pub const TIME_UTC_FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";
+
 /// Columns of `trades.csv` (a contract: add, never rename). `kwh` is the energy delivered;
 /// `kwh_sent` = `kwh` + `loss_kwh`; `amount` is the energy payment (for the kWh the loss policy
 /// bills); `network_fee` the fee paid to the network operator on top.
@@ -62,7 +66,7 @@ impl Recorder {
         w.write_field(buf.as_bytes())
     }
 
-    pub fn write_step(&mut self, t: &StepTotals, time: &str, env: &crate::environment::weather::Environment, clearing: &Clearing, bearer: LossBearer, ids: &[String]) -> csv::Result<()> {
+    pub fn write_step(&mut self, t: &StepTotals, time: &str, time_utc: &str, env: &crate::environment::weather::Environment, clearing: &Clearing, bearer: LossBearer, ids: &[String]) -> csv::Result<()> {
         let (w, b) = (&mut self.timeseries, &mut self.buf);
         Self::field(w, b, t.step)?;
         w.write_field(time)?;
@@ -96,6 +100,7 @@ impl Recorder {
         Self::field(w, b, env.sun.azimuth_deg)?;
         Self::field(w, b, env.irradiance.dni)?;
         Self::field(w, b, env.irradiance.dhi)?;
+        w.write_field(time_utc)?;
         w.write_record(None::<&[u8]>)?;
         let (Some(w), b) = (&mut self.trades, &mut self.buf) else { return Ok(()) };
         for tr in &clearing.trades {
@@ -167,7 +172,8 @@ pub fn record_rows(
 ) {
     if rec.error.is_none() {
         let bearer = losses.map(|l| l.0).unwrap_or_default();
-        if let Err(e) = rec.write_step(&totals, &clock.time_label(), &env, &clearing, bearer, &ids.0) {
+        let time_utc = clock.frame.step_start_utc(clock.step).format(TIME_UTC_FORMAT).to_string();
+        if let Err(e) = rec.write_step(&totals, &clock.time_label(), &time_utc, &env, &clearing, bearer, &ids.0) {
             rec.error = Some(e.to_string());
         }
     }

@@ -266,6 +266,9 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     if let Some(n) = overrides.steps {
         if n == 0 {
             v.err("--steps", "must be at least 1".to_string());
+        } else if total_steps > 0 && n > total_steps {
+            // A longer run needs a longer `duration_days`; cutting silently would hide that.
+            v.err("--steps", format!("{n} is more than the scenario's {total_steps} steps ({} days at {step_minutes} min); raise duration_days instead", file.duration_days));
         }
         total_steps = total_steps.min(n);
     }
