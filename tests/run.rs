@@ -396,3 +396,46 @@ fn time_utc_is_one_zone_across_daylight_saving() {
         assert_eq!(local.with_timezone(&chrono::Utc).format("%Y-%m-%dT%H:%M:%SZ").to_string(), r["time_utc"], "the same instant");
     }
 }
+
+/// Savings in currency and as a share of the baseline's import cost, whose denominator does not
+/// vanish the way the baseline's net bill does (street, seed 44: the baseline's exports nearly
+/// pay for its imports, and `savings_pct` is 761.8%).
+#[test]
+fn savings_headline_in_currency_and_a_share_of_the_baseline_import_cost() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (run, grid_only) = (tmp.path().join("run"), tmp.path().join("grid-only"));
+    let o = peergrid(&["run", scenario("street.ron").to_str().unwrap(), "--seed", "44", "--out", run.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    for word in out.split_whitespace().filter(|w| w.contains('%')) {
+        let v: f64 = word.trim_matches(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-')).parse().unwrap_or_else(|_| panic!("{word} in {out}"));
+        assert!(v.abs() <= 100.0, "no exploding percentage: {word} in {out}");
+    }
+    let s = summary(&run);
+    let (bill, baseline, savings) = (s["community_bill"].as_f64().unwrap(), s["baseline_bill"].as_f64().unwrap(), s["savings"].as_f64().unwrap());
+    assert!((savings - (baseline - bill)).abs() < 1e-6);
+    assert!(s["savings_pct"].as_f64().unwrap() > 100.0, "the old figure explodes here: {s}");
+    assert!(out.contains(&format!("saves {savings:.2}")), "{out}");
+    // The baseline's import cost is what a separate grid-only run pays the grid.
+    run_ok(&scenario("street.ron"), &grid_only, &["--seed", "44", "--rule", "grid-only"]);
+    let paid: i64 = Table::read(&grid_only.join("households.csv")).rows.iter().map(|r| micros(&r["grid_paid"])).sum();
+    let cost = s["baseline_import_cost"].as_f64().unwrap();
+    assert_eq!((cost * 1e6).round() as i64, paid);
+    let pct = s["savings_pct_of_baseline_import_cost"].as_f64().unwrap();
+    assert!((pct - savings / cost * 100.0).abs() < 1e-9 && pct > 0.0 && pct < 100.0, "{pct}");
+    // Trading adds nothing to the grid-only run's own avoided CO₂.
+    let g = summary(&grid_only);
+    assert!(g["co2_avoided_vs_baseline_kg"].as_f64().unwrap().abs() < 1e-9, "{g}");
+    assert!(s["co2_avoided_vs_baseline_kg"].as_f64().unwrap() > 0.0);
+    assert!(s["co2_avoided_vs_baseline_kg"].as_f64().unwrap() < s["co2_avoided_kg"].as_f64().unwrap());
+}
+
+#[test]
+fn an_island_has_no_import_cost_to_share_savings_of() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("island");
+    run_ok(&scenario("island.ron"), &out, &["--steps", "192", "--ledger", "off"]);
+    let s = summary(&out);
+    assert_eq!(s["baseline_import_cost"], 0.0);
+    assert!(s["savings_pct_of_baseline_import_cost"].is_null(), "{s}");
+}

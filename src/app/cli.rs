@@ -545,10 +545,13 @@ fn cmd_run(args: RunArgs) -> ExitCode {
                 }
                 if s.grid_connected {
                     say!(
-                        "  community bill {:.2} vs grid-only {:.2} (savings {}), unserved {:.1} kWh, curtailed {:.1} kWh",
+                        "  community bill {:.2} vs grid-only {:.2}: saves {:.2}{}, unserved {:.1} kWh, curtailed {:.1} kWh",
                         s.community_bill,
                         s.baseline_bill,
-                        s.savings_pct.map(|v| format!("{v:.1}%")).unwrap_or_else(|| "n/a".into()),
+                        s.savings,
+                        // A share of what the baseline paid for imports: its denominator does not
+                        // vanish the way the baseline's net bill can.
+                        s.savings_pct_of_baseline_import_cost.map(|v| format!(" ({v:.1}% of the grid-only import cost)")).unwrap_or_default(),
                         s.unserved_kwh,
                         s.curtailed_kwh
                     );

@@ -43,6 +43,13 @@ pub struct Summary {
     pub community_bill: f64,
     pub baseline_bill: f64,
     pub savings_pct: Option<f64>,
+    /// Baseline bill − community bill, currency (> 0: trading saves).
+    pub savings: f64,
+    /// What the baseline paid the grid for its imports, before export revenue, currency.
+    pub baseline_import_cost: f64,
+    /// `savings` over `baseline_import_cost`, in percent; `null` when the baseline imported
+    /// nothing (an island, or a community that never needs the grid).
+    pub savings_pct_of_baseline_import_cost: Option<f64>,
     pub unserved_kwh: f64,
     pub baseline_unserved_kwh: f64,
     pub curtailed_kwh: f64,
@@ -50,6 +57,9 @@ pub struct Summary {
     pub peak_grid_import_kw: f64,
     pub peak_grid_export_kw: f64,
     pub co2_avoided_kg: f64,
+    /// What trading adds to what the grid-only baseline already avoids: (baseline import +
+    /// unserved − the run's), both from the households' meters, × the emission factor.
+    pub co2_avoided_vs_baseline_kg: f64,
     pub pv_kwh: f64,
     pub load_kwh: f64,
     pub grid_import_kwh: f64,
@@ -114,6 +124,14 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
     let bill = main.households.iter().fold(Micros::ZERO, |acc, h| acc + h.wallet.bill());
     let baseline_bill = main.households.iter().fold(Micros::ZERO, |acc, h| acc + h.baseline.wallet.bill());
     let baseline_unserved_kwh: f64 = main.households.iter().map(|h| h.baseline.totals.unserved_kwh).sum();
+    let baseline_import_cost = main.households.iter().fold(Micros::ZERO, |acc, h| acc + h.baseline.wallet.grid_paid);
+    let baseline_import_kwh: f64 = main.households.iter().map(|h| h.baseline.totals.grid_import_kwh).sum();
+    // Demand served by local PV and batteries instead of the grid. Against the baseline, both
+    // sides from the households' meters: the baseline's line losses are not simulated, so the
+    // run's are left out too.
+    let co2_avoided_kg = (sum.load_kwh - sum.grid_import_kwh - sum.unserved_kwh).max(0.0) * s.emission_factor_kg_per_kwh;
+    let (metered_import_kwh, metered_unserved_kwh) = main.households.iter().fold((0.0, 0.0), |(i, u), h| (i + h.totals.grid_import_kwh, u + h.totals.unserved_kwh));
+    let co2_avoided_vs_baseline_kg = (baseline_import_kwh + baseline_unserved_kwh - metered_import_kwh - metered_unserved_kwh) * s.emission_factor_kg_per_kwh;
     let price_mean = (t.p2p_price_steps > 0).then(|| t.p2p_price_sum / t.p2p_price_steps as f64);
     let price_sd = price_mean.map(|m| (t.p2p_price_sq_sum / t.p2p_price_steps as f64 - m * m).max(0.0).sqrt());
     let start = {
@@ -141,13 +159,17 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         community_bill: bill.as_units(),
         baseline_bill: baseline_bill.as_units(),
         savings_pct: (baseline_bill.0 != 0).then(|| (baseline_bill.0 - bill.0) as f64 / (baseline_bill.0 as f64).abs() * 100.0),
+        savings: (baseline_bill - bill).as_units(),
+        baseline_import_cost: baseline_import_cost.as_units(),
+        savings_pct_of_baseline_import_cost: (baseline_import_cost.0 > 0).then(|| (baseline_bill.0 - bill.0) as f64 / baseline_import_cost.0 as f64 * 100.0),
         unserved_kwh: sum.unserved_kwh,
         baseline_unserved_kwh,
         curtailed_kwh: sum.curtailed_kwh,
         losses_kwh: sum.losses_kwh,
         peak_grid_import_kw: t.peak_grid_import_kw,
         peak_grid_export_kw: t.peak_grid_export_kw,
-        co2_avoided_kg: (sum.load_kwh - sum.grid_import_kwh - sum.unserved_kwh).max(0.0) * s.emission_factor_kg_per_kwh,
+        co2_avoided_kg,
+        co2_avoided_vs_baseline_kg,
         pv_kwh: sum.pv_kwh,
         load_kwh: sum.load_kwh,
         grid_import_kwh: sum.grid_import_kwh,
