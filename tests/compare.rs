@@ -12,8 +12,13 @@ fn compares_rules_on_identical_inputs() {
     assert!(stdout(&o).contains("self-suff."), "{}", stdout(&o));
     let t = Table::read(&out.join("compare.csv"));
     assert_eq!(t.rows.len(), 8);
-    for c in ["rule", "seeds", "self_sufficiency", "savings_pct", "p2p_price_mean", "p2p_price_sd", "trades", "gini_savings", "share_worse_off", "savings_pct_ci95"] {
+    for c in ["rule", "seeds", "self_sufficiency", "savings_pct", "p2p_price_mean", "p2p_price_sd", "trades", "gini_savings", "share_worse_off", "savings_pct_ci95", "savings", "baseline_import_cost", "savings_pct_of_baseline_import_cost", "co2_avoided_vs_baseline_kg"] {
         assert!(t.headers.iter().any(|h| h == c), "compare.csv lacks {c}");
+    }
+    for r in &t.rows {
+        let (savings, cost) = (Table::f(r, "savings"), Table::f(r, "baseline_import_cost"));
+        assert!((Table::f(r, "savings_pct_of_baseline_import_cost") - savings / cost * 100.0).abs() < 1e-9, "{r:?}");
+        assert!((savings - (Table::f(r, "baseline_bill") - Table::f(r, "community_bill"))).abs() < 1e-6);
     }
     let baseline: Vec<f64> = t.column("baseline_bill");
     assert!(baseline.windows(2).all(|w| w[0] == w[1]), "every rule faces the same baseline: {baseline:?}");

@@ -4,7 +4,7 @@
 
 use crate::market::registry::RuleInfo;
 use super::driver::{run_kpis, RunError};
-use crate::output::compare::{mean_ci95, write_compare_files, Table, KPIS};
+use crate::output::compare::{over_seeds, write_compare_files, Table, KPIS};
 use crate::output::staging::Staging;
 use crate::scenario::{Overrides, Scenario};
 use rayon::prelude::*;
@@ -49,9 +49,8 @@ pub fn compare(opts: &CompareOptions) -> Result<Table, RunError> {
         .rules
         .iter()
         .map(|r| {
-            let mine: Vec<&RunKpis> = results.iter().filter(|k| k.rule == r.name).collect();
-            let cols = (0..KPIS.len()).map(|c| mean_ci95(&mine.iter().map(|k| k.values[c]).collect::<Vec<_>>())).collect();
-            (r.name, opts.seeds, cols)
+            let mine: Vec<&[Option<f64>]> = results.iter().filter(|k| k.rule == r.name).map(|k| k.values.as_slice()).collect();
+            (r.name, opts.seeds, over_seeds(&mine))
         })
         .collect();
     let staging = Staging::create(&opts.out_dir).map_err(|e| RunError::Failed(format!("cannot create the output folder: {e}")))?;
@@ -71,15 +70,16 @@ pub fn render(table: &Table) -> String {
         }
     };
     let mut out = format!(
-        "{:<16} {:>16} {:>16} {:>14} {:>14} {:>12} {:>12} {:>12}\n",
-        "rule", "self-suff. %", "savings %", "P2P kWh", "price mean", "unserved", "gini", "worse off %"
+        "{:<16} {:>16} {:>16} {:>11} {:>14} {:>14} {:>12} {:>12} {:>12}\n",
+        "rule", "self-suff. %", "saves", "% of import", "P2P kWh", "price mean", "unserved", "gini", "worse off %"
     );
     for (rule, _, cols) in table {
         out.push_str(&format!(
-            "{:<16} {:>16} {:>16} {:>14} {:>14} {:>12} {:>12} {:>12}\n",
+            "{:<16} {:>16} {:>16} {:>11} {:>14} {:>14} {:>12} {:>12} {:>12}\n",
             rule,
             pick(cols, "self_sufficiency", 100.0, 1),
-            pick(cols, "savings_pct", 1.0, 1),
+            pick(cols, "savings", 1.0, 2),
+            pick(cols, "savings_pct_of_baseline_import_cost", 1.0, 1),
             pick(cols, "p2p_kwh", 1.0, 0),
             pick(cols, "p2p_price_mean", 1.0, 4),
             pick(cols, "unserved_kwh", 1.0, 1),

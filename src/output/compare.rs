@@ -19,11 +19,12 @@ const T_975: [f64; 30] = [
 /// The KPIs compared, in `compare.csv` column order (a contract: add, never rename).
 /// `p2p_kwh_level_N`: energy matched at community level N (0 = whole community, then feeder,
 /// street), for rules that clear in levels (`hierarchical`); empty for the others.
-pub const KPIS: [&str; 28] = [
+pub const KPIS: [&str; 32] = [
     "self_sufficiency", "self_consumption", "p2p_kwh", "community_bill", "baseline_bill", "savings_pct", "unserved_kwh", "baseline_unserved_kwh",
     "curtailed_kwh", "losses_kwh", "peak_grid_import_kw", "peak_grid_export_kw", "co2_avoided_kg", "p2p_price_mean", "p2p_price_sd", "trades",
     "gini_savings", "share_worse_off", "max_line_loading", "congested_steps", "grid_limit_curtailed_kwh", "grid_limit_shed_kwh",
     "voltage_limited_steps", "p2p_losses_kwh", "network_fees", "p2p_kwh_level_0", "p2p_kwh_level_1", "p2p_kwh_level_2",
+    "savings", "baseline_import_cost", "savings_pct_of_baseline_import_cost", "co2_avoided_vs_baseline_kg",
 ];
 
 /// Gini of savings normalised by the mean absolute saving (see the module docs).
@@ -89,7 +90,25 @@ pub fn kpi_row(s: &Summary, savings: &[f64]) -> Vec<Option<f64>> {
         level(0),
         level(1),
         level(2),
+        Some(s.savings),
+        Some(s.baseline_import_cost),
+        s.savings_pct_of_baseline_import_cost,
+        Some(s.co2_avoided_vs_baseline_kg),
     ]
+}
+
+/// One rule's KPIs over its seeds, each with its 95% confidence half-width: means, except the
+/// share of the savings in the baseline's import cost, which is a ratio of the sums over the
+/// seeds (a mean of percentages would weigh a seed with a tiny import cost like any other), and
+/// has no interval.
+pub fn over_seeds(runs: &[&[Option<f64>]]) -> Vec<(Option<f64>, Option<f64>)> {
+    let column = |c: usize| runs.iter().map(|r| r[c]).collect::<Vec<_>>();
+    let mut cols: Vec<_> = (0..KPIS.len()).map(|c| mean_ci95(&column(c))).collect();
+    let at = |name: &str| KPIS.iter().position(|k| *k == name).expect("a KPI");
+    let (savings, cost, share) = (at("savings"), at("baseline_import_cost"), at("savings_pct_of_baseline_import_cost"));
+    let sum = |c: usize| column(c).into_iter().sum::<Option<f64>>();
+    cols[share] = (sum(savings).zip(sum(cost)).filter(|(_, cost)| *cost > 0.0).map(|(s, cost)| s / cost * 100.0), None);
+    cols
 }
 
 /// Per rule: (rule, seeds, [(mean, ci95)] per KPI).
@@ -131,6 +150,23 @@ mod tests {
         let mixed = gini(&[-2.0, 1.0, 3.0]).unwrap();
         assert!(mixed.is_finite() && mixed > 0.0);
         assert_eq!(gini(&[0.0, 0.0]), None);
+    }
+
+    #[test]
+    fn the_share_over_seeds_is_a_ratio_of_sums() {
+        let row = |savings: f64, cost: f64| {
+            let mut r = vec![None; KPIS.len()];
+            let at = |name: &str| KPIS.iter().position(|k| *k == name).unwrap();
+            (r[at("savings")], r[at("baseline_import_cost")], r[at("savings_pct_of_baseline_import_cost")]) = (Some(savings), Some(cost), (cost > 0.0).then(|| savings / cost * 100.0));
+            r
+        };
+        // 10 of 100, and 5 of 0.01 (500 times its import cost): the mean of the percentages is
+        // 25,005%; the ratio of the sums 14.85%.
+        let (a, b) = (row(10.0, 100.0), row(5.0, 0.01));
+        let cols = over_seeds(&[&a, &b]);
+        let share = cols[KPIS.iter().position(|k| *k == "savings_pct_of_baseline_import_cost").unwrap()];
+        assert!((share.0.unwrap() - 15.0 / 100.01 * 100.0).abs() < 1e-9 && share.1.is_none(), "{share:?}");
+        assert_eq!(cols[KPIS.iter().position(|k| *k == "savings").unwrap()].0, Some(7.5));
     }
 
     #[test]

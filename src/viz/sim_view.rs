@@ -139,6 +139,8 @@ pub struct View {
     pub run: RunTotals,
     pub community_bill: f64,
     pub baseline_bill: f64,
+    /// What the baseline has paid the grid for imports so far, before export revenue.
+    pub baseline_import_cost: f64,
     pub network_fees: f64,
     /// (PV kWh, load kWh) of the last [`CHART_STEPS`] steps, oldest first.
     pub history: VecDeque<(f64, f64)>,
@@ -222,7 +224,7 @@ pub fn refresh(sim: &mut DemoSim, view: &mut View) {
     view.line_kw.clone_from(&world.resource::<crate::grid::network::Network>().flows.line_kw);
     let n = sim.scenario.households.len();
     view.houses.resize(n, HouseView::default());
-    let (mut bill, mut baseline, mut fees) = (0.0, 0.0, 0.0);
+    let (mut bill, mut baseline, mut fees, mut import_cost) = (0.0, 0.0, 0.0, 0.0);
     let mut q = world.query::<(&Household, &Meter, Option<&Battery>, &Wallet, &BaselineExchange)>();
     for (h, m, b, w, base) in q.iter(world) {
         let v = &mut view.houses[h.index as usize];
@@ -234,9 +236,11 @@ pub fn refresh(sim: &mut DemoSim, view: &mut View) {
         bill += v.bill;
         baseline += v.baseline_bill;
         fees += w.network_fees_paid.as_units();
+        import_cost += base.grid_paid.as_units();
     }
     view.community_bill = bill;
     view.baseline_bill = baseline;
+    view.baseline_import_cost = import_cost;
     view.network_fees = fees;
     view.blocks = world
         .get_resource::<crate::ledger::Ledger>()

@@ -168,10 +168,15 @@ fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::To
     h.push_str(&card("Self-consumption", pct(num(summary, "self_consumption")), "of the PV, used in the community".into()));
     h.push_str(&card("Traded between neighbours", fmt(num(summary, "p2p_kwh"), 0, " kWh"), format!("{} trades, mean price {}", summary["trades"], fmt(num(summary, "p2p_price_mean"), 3, ""))));
     h.push_str(&card("Community bill", fmt(bill, 2, ""), format!("grid only: {}", fmt(base, 2, ""))));
-    h.push_str(&card("Savings", fmt(num(summary, "savings_pct"), 1, "%"), "(baseline − bill) / |baseline|".into()));
+    let share = num(summary, "savings_pct_of_baseline_import_cost").map_or("no grid imports to compare with".into(), |v| format!("{v:.1}% of the grid-only import cost"));
+    h.push_str(&card("Savings", fmt(num(summary, "savings"), 2, ""), share));
     h.push_str(&card("Unserved energy", fmt(num(summary, "unserved_kwh"), 1, " kWh"), format!("grid only: {}", fmt(num(summary, "baseline_unserved_kwh"), 1, " kWh"))));
     h.push_str(&card("Curtailed PV", fmt(num(summary, "curtailed_kwh"), 1, " kWh"), format!("losses {}", fmt(num(summary, "losses_kwh"), 1, " kWh"))));
-    h.push_str(&card("CO₂ avoided", fmt(num(summary, "co2_avoided_kg"), 0, " kg"), format!("peak import {}", fmt(num(summary, "peak_grid_import_kw"), 1, " kW"))));
+    h.push_str(&card(
+        "CO₂ avoided",
+        fmt(num(summary, "co2_avoided_kg"), 0, " kg"),
+        format!("{} more than grid only; peak import {}", fmt(num(summary, "co2_avoided_vs_baseline_kg"), 0, " kg"), fmt(num(summary, "peak_grid_import_kw"), 1, " kW")),
+    ));
     h.push_str("</div>\n");
 
     // Daily energy.
@@ -289,9 +294,10 @@ fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::To
 
 /// The compare report: for each headline KPI, a bar per rule (means over the seeds).
 pub fn compare_html(scenario: &str, table: &crate::output::compare::Table) -> Result<String, String> {
-    const SHOWN: [(&str, &str); 8] = [
+    const SHOWN: [(&str, &str); 9] = [
         ("self_sufficiency", "Self-sufficiency"),
-        ("savings_pct", "Savings, %"),
+        ("savings", "Savings against grid only"),
+        ("savings_pct_of_baseline_import_cost", "Savings, % of the grid-only import cost"),
         ("p2p_kwh", "Traded between neighbours, kWh"),
         ("p2p_price_mean", "Mean peer price"),
         ("gini_savings", "Inequality of savings (Gini)"),
