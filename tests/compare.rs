@@ -42,3 +42,25 @@ fn seeds_give_confidence_intervals_and_unknown_rules_are_rejected() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("double-auction"));
 }
+
+#[test]
+fn compare_takes_set_and_quiet() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (plain, dear) = (tmp.path().join("plain"), tmp.path().join("dear"));
+    let s = scenario("street.ron");
+    let args = |out: &std::path::Path| vec!["compare".to_string(), s.to_str().unwrap().to_string(), "--rules".into(), "grid-only".into(), "--steps".into(), "96".into(), "--out".into(), out.to_str().unwrap().to_string()];
+    let o = peergrid(&args(&plain).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut quiet = args(&dear);
+    quiet.extend(["--set".into(), "grid.import_price_per_kwh=0.9".into(), "--quiet".into()]);
+    let o = peergrid(&quiet.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty(), "--quiet prints nothing: {}", stdout(&o));
+    let bill = |dir: &std::path::Path| Table::f(&Table::read(&dir.join("compare.csv")).rows[0], "baseline_bill");
+    assert!(bill(&dear) > bill(&plain), "the dearer import price reached every run");
+    let mut bad = args(&tmp.path().join("bad"));
+    bad.extend(["--set".into(), "grid.import_price_per_kwh=-1".into()]);
+    let o = peergrid(&bad.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("import_price_per_kwh"), "{}", stderr(&o));
+}

@@ -174,6 +174,13 @@ pub struct CompareArgs {
     /// Simulate only the first N steps.
     #[arg(long)]
     pub steps: Option<u64>,
+    /// Change a field of the scenario for every rule and seed (repeatable), validated like the
+    /// file: `--set grid.import_price_per_kwh=0.35`.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub sets: Vec<crate::scenario::FieldSet>,
+    /// Print nothing but errors (the files are written as usual).
+    #[arg(long, short)]
+    pub quiet: bool,
     /// Output folder [default: out/<scenario name>-compare].
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -446,17 +453,19 @@ fn cmd_compare(args: CompareArgs) -> ExitCode {
         eprintln!("error: --seeds must be at least 1");
         return ExitCode::from(EXIT_BAD_INPUT);
     }
-    let scenario = match load(&args.scenario, &Overrides::default()) {
+    let scenario = match load(&args.scenario, &Overrides { sets: args.sets.clone(), steps: args.steps, ..Default::default() }) {
         Ok(s) => s,
         Err(code) => return code,
     };
     let threads = default_threads(args.threads).max(1);
     let out_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("out").join(format!("{}-compare", scenario.name)));
-    let opts = crate::app::compare::CompareOptions { scenario: args.scenario, rules, seeds: args.seeds, steps: args.steps, out_dir: out_dir.clone(), force: args.force, threads };
+    let opts = crate::app::compare::CompareOptions { scenario: args.scenario, rules, seeds: args.seeds, steps: args.steps, sets: args.sets, out_dir: out_dir.clone(), force: args.force, threads };
     match crate::app::compare::compare(&opts) {
         Ok(table) => {
-            say_raw!("{}", crate::app::compare::render(&table));
-            say!("wrote {}", out_dir.join("compare.csv").display());
+            if !args.quiet {
+                say_raw!("{}", crate::app::compare::render(&table));
+                say!("wrote {}", out_dir.join("compare.csv").display());
+            }
             ExitCode::SUCCESS
         }
         Err(e) => run_failure(e),

@@ -6,7 +6,7 @@ use crate::market::registry::RuleInfo;
 use super::driver::{run_kpis, RunError};
 use crate::output::compare::{over_seeds, write_compare_files, Table, KPIS};
 use crate::output::staging::Staging;
-use crate::scenario::{Overrides, Scenario};
+use crate::scenario::{FieldSet, Overrides, Scenario};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -19,8 +19,8 @@ pub struct RunKpis {
 }
 
 /// Runs one rule on one seed (no files, no ledger) and returns its KPIs.
-pub fn run_one(path: &Path, rule: &'static RuleInfo, seed: u64, steps: Option<u64>) -> Result<RunKpis, RunError> {
-    let overrides = Overrides { rule: Some(rule.name.to_string()), seed: Some(seed), steps, ..Default::default() };
+pub fn run_one(path: &Path, rule: &'static RuleInfo, seed: u64, steps: Option<u64>, sets: &[FieldSet]) -> Result<RunKpis, RunError> {
+    let overrides = Overrides { rule: Some(rule.name.to_string()), seed: Some(seed), steps, sets: sets.to_vec(), ..Default::default() };
     Ok(RunKpis { rule: rule.name, seed, values: run_kpis(path, overrides)? })
 }
 
@@ -30,6 +30,8 @@ pub struct CompareOptions {
     pub rules: Vec<&'static RuleInfo>,
     pub seeds: u32,
     pub steps: Option<u64>,
+    /// `--set` changes applied to every run.
+    pub sets: Vec<FieldSet>,
     pub out_dir: PathBuf,
     pub force: bool,
     pub threads: usize,
@@ -40,10 +42,10 @@ pub fn compare(opts: &CompareOptions) -> Result<Table, RunError> {
     if opts.out_dir.exists() && !opts.force {
         return Err(RunError::OutputExists(opts.out_dir.clone()));
     }
-    let base = Scenario::load(&opts.scenario, &Overrides { steps: opts.steps, ..Default::default() }).map_err(RunError::Input)?;
+    let base = Scenario::load(&opts.scenario, &Overrides { steps: opts.steps, sets: opts.sets.clone(), ..Default::default() }).map_err(RunError::Input)?;
     let jobs: Vec<(&'static RuleInfo, u64)> = opts.rules.iter().flat_map(|r| (0..opts.seeds as u64).map(move |k| (*r, base.seed + k))).collect();
     let pool = crate::base::exec::pool(opts.threads).map_err(RunError::Failed)?;
-    let results: Vec<Result<RunKpis, RunError>> = pool.install(|| jobs.par_iter().map(|(r, seed)| run_one(&opts.scenario, r, *seed, opts.steps)).collect());
+    let results: Vec<Result<RunKpis, RunError>> = pool.install(|| jobs.par_iter().map(|(r, seed)| run_one(&opts.scenario, r, *seed, opts.steps, &opts.sets)).collect());
     let results: Vec<RunKpis> = results.into_iter().collect::<Result<_, _>>()?;
     let table: Table = opts
         .rules
