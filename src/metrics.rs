@@ -39,6 +39,70 @@ pub struct StepTotals {
     pub battery_soc_kwh: f64,
     /// Highest flow / capacity of any line in the step (a level, not summed over a run).
     pub max_line_loading: f64,
+    /// What met the load, where the PV went and what happened to stored energy.
+    pub balance: EnergyBalance,
+}
+
+/// The step's energy by origin and destination, kWh, so that a chart of it closes:
+/// - what met the load: `load_own_pv + load_own_battery + load_peer_pv + load_peer_battery +
+///   load_grid + load_unserved = load_kwh`;
+/// - where the PV went: `load_own_pv + pv_own_battery + load_peer_pv + pv_grid + curtailed_kwh +
+///   pv_line_losses = pv_kwh`;
+/// - stored energy: `pv_own_battery = load_own_battery + load_peer_battery +
+///   battery_line_losses + battery_conversion_losses + battery_stored_change`.
+///
+/// Peer energy is split by the seller's source (`trades.csv`'s `seller_source`; a pool's
+/// deliveries by its sellers' shares). Line losses of a peer delivery are the source's; those
+/// of the flows to and from the grid the grid supplies (on an island: surplus that would have
+/// been curtailed, in `pv_line_losses`, else unserved energy beyond `load_unserved`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EnergyBalance {
+    pub load_own_pv_kwh: f64,
+    pub load_own_battery_kwh: f64,
+    pub load_peer_pv_kwh: f64,
+    pub load_peer_battery_kwh: f64,
+    /// Energy the households' meters took from the grid (without network losses).
+    pub load_grid_kwh: f64,
+    /// Demand the households went without (without losses an island could not supply).
+    pub load_unserved_kwh: f64,
+    pub pv_own_battery_kwh: f64,
+    pub pv_grid_kwh: f64,
+    pub pv_line_losses_kwh: f64,
+    /// Charge and discharge conversion losses (AC side, by the batteries' efficiencies).
+    pub battery_conversion_losses_kwh: f64,
+    pub battery_line_losses_kwh: f64,
+    /// Change of the energy stored in all batteries (negative when they gave more than they took).
+    pub battery_stored_change_kwh: f64,
+}
+
+impl EnergyBalance {
+    /// Column names in `timeseries.csv`, in the order of [`EnergyBalance::values`].
+    pub const COLUMNS: [&'static str; 12] = [
+        "load_own_pv_kwh", "load_own_battery_kwh", "load_peer_pv_kwh", "load_peer_battery_kwh", "load_grid_kwh", "load_unserved_kwh",
+        "pv_own_battery_kwh", "pv_grid_kwh", "pv_line_losses_kwh", "battery_conversion_losses_kwh", "battery_line_losses_kwh",
+        "battery_stored_change_kwh",
+    ];
+
+    pub fn values(&self) -> [f64; 12] {
+        [
+            self.load_own_pv_kwh, self.load_own_battery_kwh, self.load_peer_pv_kwh, self.load_peer_battery_kwh, self.load_grid_kwh,
+            self.load_unserved_kwh, self.pv_own_battery_kwh, self.pv_grid_kwh, self.pv_line_losses_kwh,
+            self.battery_conversion_losses_kwh, self.battery_line_losses_kwh, self.battery_stored_change_kwh,
+        ]
+    }
+
+    fn from_values(v: [f64; 12]) -> Self {
+        let [load_own_pv_kwh, load_own_battery_kwh, load_peer_pv_kwh, load_peer_battery_kwh, load_grid_kwh, load_unserved_kwh, pv_own_battery_kwh, pv_grid_kwh, pv_line_losses_kwh, battery_conversion_losses_kwh, battery_line_losses_kwh, battery_stored_change_kwh] = v;
+        EnergyBalance {
+            load_own_pv_kwh, load_own_battery_kwh, load_peer_pv_kwh, load_peer_battery_kwh, load_grid_kwh, load_unserved_kwh,
+            pv_own_battery_kwh, pv_grid_kwh, pv_line_losses_kwh, battery_conversion_losses_kwh, battery_line_losses_kwh, battery_stored_change_kwh,
+        }
+    }
+
+    fn add(&mut self, o: &EnergyBalance) {
+        let (a, b) = (self.values(), o.values());
+        *self = EnergyBalance::from_values(std::array::from_fn(|i| a[i] + b[i]));
+    }
 }
 
 impl StepTotals {
@@ -116,8 +180,23 @@ pub fn record_step(
     mut households: Query<(&Household, &Meter, &mut MeterTotals, &mut crate::household::LossOfLoad, Option<&crate::household::battery::Battery>)>,
 ) {
     let mut t = StepTotals { step: clock.step, ..Default::default() };
+    let (mut sent_kwh, mut sent_battery_kwh) = (0.0, 0.0);
     for (_, m, mut total, mut lol, battery) in &mut households {
-        t.battery_soc_kwh += battery.map_or(0.0, |b| b.soc_kwh);
+        let e = &mut t.balance;
+        if let Some(b) = battery {
+            t.battery_soc_kwh += b.soc_kwh;
+            let conversion = m.battery_charge_kwh * (1.0 - b.eta_charge) + m.battery_discharge_kwh * (1.0 / b.eta_discharge - 1.0);
+            e.battery_conversion_losses_kwh += conversion;
+            e.battery_stored_change_kwh += m.battery_charge_kwh - m.battery_discharge_kwh - conversion;
+        }
+        e.load_own_pv_kwh += m.self_consumed_kwh - m.battery_charge_kwh;
+        e.load_own_battery_kwh += m.battery_discharge_kwh - m.p2p_sold_battery_kwh;
+        e.load_grid_kwh += m.grid_import_kwh;
+        e.load_unserved_kwh += m.unserved_kwh;
+        e.pv_own_battery_kwh += m.battery_charge_kwh;
+        e.pv_grid_kwh += m.grid_export_kwh;
+        sent_kwh += m.p2p_sold_kwh;
+        sent_battery_kwh += m.p2p_sold_battery_kwh;
         lol.steps += (m.unserved_kwh > crate::household::UNSERVED_EPSILON_KWH) as u64;
         t.pv_kwh += m.pv_kwh;
         t.load_kwh += m.load_kwh;
@@ -132,13 +211,29 @@ pub fn record_step(
         total.0.accumulate(m);
     }
     let bearer = losses.map(|l| l.0).unwrap_or_default();
+    // A pool's deliveries come from its sellers' PV and batteries in proportion to their sales.
+    let (mut pool_kwh, mut pool_battery_kwh) = (0.0, 0.0);
+    for s in &clearing.pool_sales {
+        pool_kwh += s.kwh;
+        pool_battery_kwh += if s.source == crate::market::OfferSource::Battery { s.kwh } else { 0.0 };
+    }
+    let pool_battery_share = if pool_kwh > 0.0 { pool_battery_kwh / pool_kwh } else { 0.0 };
     for tr in &clearing.trades {
+        t.balance.load_peer_battery_kwh += match tr.seller {
+            crate::market::Seller::Household { source: crate::market::OfferSource::Battery, .. } => tr.kwh,
+            crate::market::Seller::Household { .. } => 0.0,
+            crate::market::Seller::Pool => tr.kwh * pool_battery_share,
+        };
         t.p2p_kwh += tr.kwh;
         t.p2p_losses_kwh += tr.loss_kwh;
         t.p2p_value += tr.price.amount_for(tr.billed_kwh(bearer));
         t.network_fees += tr.fee.amount_for(tr.kwh_sent());
     }
     t.trades = clearing.trades.len() as u64;
+    let e = &mut t.balance;
+    e.load_peer_pv_kwh = t.p2p_kwh - e.load_peer_battery_kwh;
+    e.pv_line_losses_kwh = (sent_kwh - sent_battery_kwh) - e.load_peer_pv_kwh;
+    e.battery_line_losses_kwh = sent_battery_kwh - e.load_peer_battery_kwh;
     // Network losses: those of peer deliveries are already in the buyers' meters (their grid
     // import, or on an island their unserved demand). The rest the grid supplies at the
     // connection point (so the community's grid import, measured there, exceeds the sum of the
@@ -154,6 +249,7 @@ pub fn record_step(
         } else {
             let covered = loss.min(t.curtailed_kwh);
             t.curtailed_kwh -= covered;
+            t.balance.pv_line_losses_kwh += covered;
             t.unserved_kwh += loss - covered;
         }
     }
@@ -185,6 +281,7 @@ pub fn record_step(
     s.p2p_value += t.p2p_value;
     s.network_fees += t.network_fees;
     s.trades += t.trades;
+    s.balance.add(&t.balance);
     *step = t;
 }
 

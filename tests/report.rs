@@ -76,7 +76,7 @@ fn a_run_report_renders_every_chart_with_data() {
     assert!(!html.contains("<script"), "no scripts");
     let Some(browser) = chromium() else { return };
     let ids = charts_have_marks(&dom(browser, &page, tmp.path()));
-    for id in ["daily-energy", "p2p-price", "savings", "battery-soc", "line-loading", "map"] {
+    for id in ["daily-energy", "battery-energy", "p2p-price", "savings", "battery-soc", "line-loading", "map"] {
         assert!(ids.iter().any(|i| i == id), "chart {id} missing: {ids:?}");
     }
     not_blank(browser, &page, tmp.path());
@@ -93,4 +93,57 @@ fn a_compare_report_puts_the_rules_side_by_side() {
     let Some(browser) = chromium() else { return };
     let ids = charts_have_marks(&dom(browser, &page, tmp.path()));
     assert!(ids.iter().any(|i| i == "self_sufficiency") && ids.len() >= 6, "{ids:?}");
+}
+
+/// The daily energy chart's figures (`data-kwh` of its table), by day and side, summed.
+fn daily_stacks(html: &str) -> Vec<(String, f64, f64)> {
+    let table = html.split("id=\"daily-energy-table\"").nth(1).expect("the chart's table").split("</table>").next().unwrap();
+    let mut days = Vec::new();
+    for row in table.split("<tr data-day=\"").skip(1) {
+        let day = row.split('"').next().unwrap().to_string();
+        let (mut load, mut pv) = (0.0, 0.0);
+        for cell in row.split("<td data-side=\"").skip(1) {
+            let side = cell.split('"').next().unwrap();
+            let kwh: f64 = cell.split("data-kwh=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
+            match side {
+                "load" => load += kwh,
+                "pv" => pv += kwh,
+                _ => {}
+            }
+        }
+        days.push((day, load, pv));
+    }
+    days
+}
+
+#[test]
+fn the_daily_energy_chart_closes_on_the_load_and_the_pv_of_each_day() {
+    for (name, steps) in [("village.ron", "672"), ("island.ron", "1344")] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        run_ok(&scenario(name), &out, &["--steps", steps]);
+        let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+        let ts = Table::read(&out.join("timeseries.csv"));
+        let mut by_day: Vec<(String, f64, f64)> = Vec::new();
+        for row in &ts.rows {
+            let day = row["time"][..10].to_string();
+            if by_day.last().is_none_or(|d| d.0 != day) {
+                by_day.push((day, 0.0, 0.0));
+            }
+            let d = by_day.last_mut().unwrap();
+            d.1 += Table::f(row, "load_kwh");
+            d.2 += Table::f(row, "pv_kwh");
+        }
+        let drawn = daily_stacks(&html);
+        assert_eq!(drawn.len(), by_day.len(), "{name}: one bar per day");
+        for ((day, load, pv), (d, l, p)) in drawn.iter().zip(&by_day) {
+            assert_eq!(day, d);
+            assert!((load - l).abs() < 1e-6, "{name} {day}: the bars above zero add up to {load}, the load is {l}");
+            assert!((pv - p).abs() < 1e-6, "{name} {day}: the bars below zero add up to {pv}, the PV is {p}");
+        }
+        if name == "island.ron" {
+            assert!(html.contains("Results against the same island without trading") && !html.contains("grid-only baseline"), "island wording");
+            assert!(!html.contains("peak grid import"), "no grid figures on an island");
+        }
+    }
 }

@@ -415,7 +415,7 @@ fn savings_headline_in_currency_and_a_share_of_the_baseline_import_cost() {
     let (bill, baseline, savings) = (s["community_bill"].as_f64().unwrap(), s["baseline_bill"].as_f64().unwrap(), s["savings"].as_f64().unwrap());
     assert!((savings - (baseline - bill)).abs() < 1e-6);
     assert!(s["savings_pct"].as_f64().unwrap() > 100.0, "the old figure explodes here: {s}");
-    assert!(out.contains(&format!("saves {savings:.2}")), "{out}");
+    assert!(out.contains(&format!("saves AUD {savings:.2}")), "the scenario's currency on the money: {out}");
     // The baseline's import cost is what a separate grid-only run pays the grid.
     run_ok(&scenario("street.ron"), &grid_only, &["--seed", "44", "--rule", "grid-only"]);
     let paid: i64 = Table::read(&grid_only.join("households.csv")).rows.iter().map(|r| micros(&r["grid_paid"])).sum();

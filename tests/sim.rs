@@ -221,3 +221,37 @@ fn households_join_and_leave_communities_during_the_run() {
     }
     assert_eq!(name_of(&sim), "north");
 }
+
+#[test]
+fn the_energy_balance_closes_every_step_under_every_rule_on_grid_and_island() {
+    let mut peer_battery = 0.0;
+    for text in [STREET, ISLAND] {
+        for rule in registry::names() {
+            let mut sim = testing::simulation_with_rule(text, rule);
+            let mut soc = None;
+            while !sim.is_finished() {
+                sim.step();
+                let t = *sim.world().resource::<StepTotals>();
+                let e = t.balance;
+                let at = format!("{rule}, step {}", t.step);
+                let load = e.load_own_pv_kwh + e.load_own_battery_kwh + e.load_peer_pv_kwh + e.load_peer_battery_kwh + e.load_grid_kwh + e.load_unserved_kwh;
+                assert!((load - t.load_kwh).abs() < 1e-9, "{at}: load {load} vs {}", t.load_kwh);
+                let pv = e.load_own_pv_kwh + e.pv_own_battery_kwh + e.load_peer_pv_kwh + e.pv_grid_kwh + t.curtailed_kwh + e.pv_line_losses_kwh;
+                assert!((pv - t.pv_kwh).abs() < 1e-9, "{at}: PV {pv} vs {}", t.pv_kwh);
+                let stored = e.load_own_battery_kwh + e.load_peer_battery_kwh + e.battery_line_losses_kwh + e.battery_conversion_losses_kwh + e.battery_stored_change_kwh;
+                assert!((stored - e.pv_own_battery_kwh).abs() < 1e-9, "{at}: battery {stored} vs {}", e.pv_own_battery_kwh);
+                for (name, v) in peergrid::metrics::EnergyBalance::COLUMNS.iter().zip(e.values()) {
+                    assert!(v >= -1e-9 || *name == "battery_stored_change_kwh", "{at}: {name} = {v}");
+                }
+                if let Some(before) = soc {
+                    let change: f64 = t.battery_soc_kwh - before;
+                    assert!((change - e.battery_stored_change_kwh).abs() < 1e-9, "{at}: stored change {change} vs {}", e.battery_stored_change_kwh);
+                }
+                soc = Some(t.battery_soc_kwh);
+                peer_battery += e.load_peer_battery_kwh;
+                assert_eq!(t.p2p_kwh, e.load_peer_pv_kwh + e.load_peer_battery_kwh);
+            }
+        }
+    }
+    assert!(peer_battery > 0.0, "some batteries served neighbours");
+}

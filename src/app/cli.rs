@@ -552,12 +552,13 @@ fn cmd_run(args: RunArgs) -> ExitCode {
                         if l.jsonl_written { "" } else { " (ledger.jsonl not written)" }
                     );
                 }
+                let money = |v: f64| crate::output::format::money(v, s.currency.as_deref());
                 if s.grid_connected {
                     say!(
-                        "  community bill {:.2} vs grid-only {:.2}: saves {:.2}{}, unserved {:.1} kWh, curtailed {:.1} kWh",
-                        s.community_bill,
-                        s.baseline_bill,
-                        s.savings,
+                        "  community bill {} vs grid-only {}: saves {}{}, unserved {:.1} kWh, curtailed {:.1} kWh",
+                        money(s.community_bill),
+                        money(s.baseline_bill),
+                        money(s.savings),
                         // A share of what the baseline paid for imports: its denominator does not
                         // vanish the way the baseline's net bill can.
                         s.savings_pct_of_baseline_import_cost.map(|v| format!(" ({v:.1}% of the grid-only import cost)")).unwrap_or_default(),

@@ -4,7 +4,7 @@
 
 use crate::market::registry::RuleInfo;
 use super::driver::{run_kpis, RunError};
-use crate::output::compare::{over_seeds, write_compare_files, Table, KPIS};
+use crate::output::compare::{kpi_index, over_seeds, write_compare_files, Table};
 use crate::output::staging::Staging;
 use crate::scenario::{FieldSet, Overrides, Scenario};
 use rayon::prelude::*;
@@ -56,7 +56,7 @@ pub fn compare(opts: &CompareOptions) -> Result<Table, RunError> {
         })
         .collect();
     let staging = Staging::create(&opts.out_dir).map_err(|e| RunError::Failed(format!("cannot create the output folder: {e}")))?;
-    write_compare_files(staging.path(), &base.name, &table).map_err(RunError::Failed)?;
+    write_compare_files(staging.path(), &base.name, base.currency.as_deref(), &table).map_err(RunError::Failed)?;
     staging.commit().map_err(|e| RunError::Failed(format!("moving results into place: {e}")))?;
     Ok(table)
 }
@@ -64,7 +64,7 @@ pub fn compare(opts: &CompareOptions) -> Result<Table, RunError> {
 /// The table printed by `peergrid compare`.
 pub fn render(table: &Table) -> String {
     let pick = |cols: &Vec<(Option<f64>, Option<f64>)>, name: &str, scale: f64, digits: usize| {
-        let i = KPIS.iter().position(|k| *k == name).expect("known KPI");
+        let i = kpi_index(name);
         match cols[i] {
             (Some(m), Some(ci)) => format!("{:.*} ±{:.*}", digits, m * scale, digits, ci * scale),
             (Some(m), None) => format!("{:.*}", digits, m * scale),

@@ -93,6 +93,8 @@ pub struct Meter {
     pub battery_offer_kwh: f64,
     pub p2p_bought_kwh: f64,
     pub p2p_sold_kwh: f64,
+    /// Of `p2p_sold_kwh`: stored energy sent to peers (the rest is PV).
+    pub p2p_sold_battery_kwh: f64,
     pub grid_import_kwh: f64,
     pub grid_export_kwh: f64,
     pub curtailed_kwh: f64,
@@ -127,6 +129,7 @@ impl Meter {
             sold_battery = b.discharge(sold_battery, self.battery_discharge_kwh, floor);
             self.battery_discharge_kwh += sold_battery;
         }
+        self.p2p_sold_battery_kwh = sold_battery;
         self.p2p_bought_kwh = bought_kwh;
         self.p2p_sold_kwh = sold_pv_kwh + sold_battery;
         let left_surplus = (self.surplus_kwh - sold_pv_kwh).max(0.0);
@@ -151,7 +154,9 @@ impl Meter {
         self.curtailed_kwh -= made_up_pv_kwh;
         if let (Some(b), true) = (battery, made_up_battery_kwh > 0.0) {
             let floor = b.min_soc_kwh;
-            self.battery_discharge_kwh += b.discharge(made_up_battery_kwh, self.battery_discharge_kwh, floor);
+            let sent = b.discharge(made_up_battery_kwh, self.battery_discharge_kwh, floor);
+            self.battery_discharge_kwh += sent;
+            self.p2p_sold_battery_kwh += sent;
         }
         if short_kwh > 0.0 {
             self.p2p_bought_kwh -= short_kwh;
@@ -181,6 +186,7 @@ impl Meter {
         self.battery_offer_kwh += m.battery_offer_kwh;
         self.p2p_bought_kwh += m.p2p_bought_kwh;
         self.p2p_sold_kwh += m.p2p_sold_kwh;
+        self.p2p_sold_battery_kwh += m.p2p_sold_battery_kwh;
         self.grid_import_kwh += m.grid_import_kwh;
         self.grid_export_kwh += m.grid_export_kwh;
         self.curtailed_kwh += m.curtailed_kwh;

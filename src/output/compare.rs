@@ -97,17 +97,28 @@ pub fn kpi_row(s: &Summary, savings: &[f64]) -> Vec<Option<f64>> {
     ]
 }
 
+/// The position of a KPI in [`KPIS`].
+pub fn kpi_index(name: &str) -> usize {
+    KPIS.iter().position(|k| *k == name).unwrap_or_else(|| panic!("{name} is not a KPI"))
+}
+
+/// A grid-only bill smaller than this share of the grid-only import cost is too close to zero
+/// (export revenue nearly paying for the imports) for savings in percent of it to mean anything.
+pub const SAVINGS_PCT_MIN_BILL_SHARE: f64 = 0.1;
+
 /// One rule's KPIs over its seeds, each with its 95% confidence half-width: means, except the
-/// share of the savings in the baseline's import cost, which is a ratio of the sums over the
-/// seeds (a mean of percentages would weigh a seed with a tiny import cost like any other), and
-/// has no interval.
+/// savings in percent, which are ratios of the sums over the seeds (a mean of percentages
+/// would weigh a seed with a tiny denominator like any other) and have no interval:
+/// `savings_pct_of_baseline_import_cost` whenever the baseline imported, `savings_pct` only
+/// where the grid-only bill is not near zero ([`SAVINGS_PCT_MIN_BILL_SHARE`]).
 pub fn over_seeds(runs: &[&[Option<f64>]]) -> Vec<(Option<f64>, Option<f64>)> {
     let column = |c: usize| runs.iter().map(|r| r[c]).collect::<Vec<_>>();
     let mut cols: Vec<_> = (0..KPIS.len()).map(|c| mean_ci95(&column(c))).collect();
-    let at = |name: &str| KPIS.iter().position(|k| *k == name).expect("a KPI");
-    let (savings, cost, share) = (at("savings"), at("baseline_import_cost"), at("savings_pct_of_baseline_import_cost"));
-    let sum = |c: usize| column(c).into_iter().sum::<Option<f64>>();
-    cols[share] = (sum(savings).zip(sum(cost)).filter(|(_, cost)| *cost > 0.0).map(|(s, cost)| s / cost * 100.0), None);
+    let sum = |name: &str| column(kpi_index(name)).into_iter().sum::<Option<f64>>();
+    let (savings, cost, bill) = (sum("savings"), sum("baseline_import_cost"), sum("baseline_bill"));
+    cols[kpi_index("savings_pct_of_baseline_import_cost")] = (savings.zip(cost).filter(|(_, cost)| *cost > 0.0).map(|(s, cost)| s / cost * 100.0), None);
+    let meaningful = |(_, bill): &(f64, f64)| cost.is_some_and(|c| bill.abs() >= SAVINGS_PCT_MIN_BILL_SHARE * c && c > 0.0);
+    cols[kpi_index("savings_pct")] = (savings.zip(bill).filter(meaningful).map(|(s, bill)| s / bill.abs() * 100.0), None);
     cols
 }
 
@@ -132,9 +143,9 @@ pub fn write_compare_csv(path: &Path, table: &Table) -> std::io::Result<()> {
 }
 
 /// Writes `compare.csv` and the comparison's `report.html` into `dir`. The error names the file.
-pub fn write_compare_files(dir: &Path, scenario: &str, table: &Table) -> Result<(), String> {
+pub fn write_compare_files(dir: &Path, scenario: &str, currency: Option<&str>, table: &Table) -> Result<(), String> {
     write_compare_csv(&dir.join("compare.csv"), table).map_err(|e| format!("writing compare.csv: {e}"))?;
-    let html = super::report::compare_html(scenario, table).map_err(|e| format!("writing report.html: {e}"))?;
+    let html = super::report::compare_html(scenario, currency, table).map_err(|e| format!("writing report.html: {e}"))?;
     std::fs::write(dir.join("report.html"), html).map_err(|e| format!("writing report.html: {e}"))
 }
 
@@ -156,17 +167,30 @@ mod tests {
     fn the_share_over_seeds_is_a_ratio_of_sums() {
         let row = |savings: f64, cost: f64| {
             let mut r = vec![None; KPIS.len()];
-            let at = |name: &str| KPIS.iter().position(|k| *k == name).unwrap();
+            let at = kpi_index;
             (r[at("savings")], r[at("baseline_import_cost")], r[at("savings_pct_of_baseline_import_cost")]) = (Some(savings), Some(cost), (cost > 0.0).then(|| savings / cost * 100.0));
+            r[at("baseline_bill")] = Some(cost * 0.5);
             r
         };
         // 10 of 100, and 5 of 0.01 (500 times its import cost): the mean of the percentages is
         // 25,005%; the ratio of the sums 14.85%.
         let (a, b) = (row(10.0, 100.0), row(5.0, 0.01));
         let cols = over_seeds(&[&a, &b]);
-        let share = cols[KPIS.iter().position(|k| *k == "savings_pct_of_baseline_import_cost").unwrap()];
+        let share = cols[kpi_index("savings_pct_of_baseline_import_cost")];
         assert!((share.0.unwrap() - 15.0 / 100.01 * 100.0).abs() < 1e-9 && share.1.is_none(), "{share:?}");
-        assert_eq!(cols[KPIS.iter().position(|k| *k == "savings").unwrap()].0, Some(7.5));
+        assert_eq!(cols[kpi_index("savings")].0, Some(7.5));
+        let pct = cols[kpi_index("savings_pct")];
+        assert!((pct.0.unwrap() - 15.0 / 50.005 * 100.0).abs() < 1e-9 && pct.1.is_none(), "{pct:?}");
+    }
+
+    #[test]
+    fn savings_in_percent_of_a_near_zero_bill_are_not_reported() {
+        let mut r = vec![None; KPIS.len()];
+        // Export revenue pays for nearly all the imports: a bill of 0.5 on imports of 100.
+        (r[kpi_index("savings")], r[kpi_index("baseline_import_cost")], r[kpi_index("baseline_bill")], r[kpi_index("savings_pct")]) = (Some(3.0), Some(100.0), Some(0.5), Some(600.0));
+        let cols = over_seeds(&[&r]);
+        assert_eq!(cols[kpi_index("savings_pct")], (None, None));
+        assert_eq!(cols[kpi_index("savings_pct_of_baseline_import_cost")].0, Some(3.0));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use crate::base::money::Micros;
 use crate::base::schedule::SimStep;
 use crate::base::time::SimClock;
+use crate::environment::tariff::StepPrices;
 use crate::environment::weather::Environment;
 use crate::household::HouseholdIds;
 use crate::market::{Clearing, LossBearer, LossPolicy, Seller};
@@ -26,11 +27,17 @@ pub struct Recorder {
 }
 
 /// Columns of `timeseries.csv` (a contract: add, never rename).
-pub const TIMESERIES_COLUMNS: [&str; 29] = [
+pub const TIMESERIES_COLUMNS: [&str; 43] = [
     "step", "time", "pv_kwh", "load_kwh", "self_consumed_kwh", "p2p_kwh", "grid_import_kwh", "grid_export_kwh", "battery_charge_kwh",
     "battery_discharge_kwh", "curtailed_kwh", "unserved_kwh", "losses_kwh", "clearing_price", "buy_price", "sell_price", "trades",
     "network_losses_kwh", "p2p_losses_kwh", "network_fees", "ghi_w_m2", "clear_sky_index", "battery_soc_kwh",
     "max_line_loading", "sun_zenith_deg", "sun_azimuth_deg", "dni_w_m2", "dhi_w_m2", "time_utc",
+    // The energy balance, `metrics::EnergyBalance::COLUMNS`.
+    "load_own_pv_kwh", "load_own_battery_kwh", "load_peer_pv_kwh", "load_peer_battery_kwh", "load_grid_kwh", "load_unserved_kwh",
+    "pv_own_battery_kwh", "pv_grid_kwh", "pv_line_losses_kwh", "battery_conversion_losses_kwh", "battery_line_losses_kwh",
+    "battery_stored_change_kwh",
+    // The grid's tariff in the step (empty on an island).
+    "grid_import_price", "grid_export_price",
 ];
 /// `time_utc`: ISO 8601 in UTC, one zone for the whole file (pandas parses it without a
 /// "mixed time zones" error across daylight saving).
@@ -66,7 +73,8 @@ impl Recorder {
         w.write_field(buf.as_bytes())
     }
 
-    pub fn write_step(&mut self, t: &StepTotals, time: &str, time_utc: &str, env: &crate::environment::weather::Environment, clearing: &Clearing, bearer: LossBearer, ids: &[String]) -> csv::Result<()> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn write_step(&mut self, t: &StepTotals, time: &str, time_utc: &str, env: &crate::environment::weather::Environment, tariff: &StepPrices, clearing: &Clearing, bearer: LossBearer, ids: &[String]) -> csv::Result<()> {
         let (w, b) = (&mut self.timeseries, &mut self.buf);
         Self::field(w, b, t.step)?;
         w.write_field(time)?;
@@ -101,6 +109,18 @@ impl Recorder {
         Self::field(w, b, env.irradiance.dni)?;
         Self::field(w, b, env.irradiance.dhi)?;
         w.write_field(time_utc)?;
+        for v in t.balance.values() {
+            Self::field(w, b, v)?;
+        }
+        for p in [tariff.import, tariff.export] {
+            if tariff.connected {
+                b.clear();
+                Micros(p.0).write_decimal(b);
+                w.write_field(b.as_bytes())?;
+            } else {
+                w.write_field("")?;
+            }
+        }
         w.write_record(None::<&[u8]>)?;
         let (Some(w), b) = (&mut self.trades, &mut self.buf) else { return Ok(()) };
         for tr in &clearing.trades {
@@ -159,12 +179,13 @@ pub fn detach(world: &mut World) -> Option<Recorder> {
 }
 
 /// Writes the step's rows; the first write error is kept for the end of the run. Reads
-/// `StepTotals`, `SimClock`, `Environment` (irradiance, sun), `Clearing`, `LossPolicy`,
+/// `StepTotals`, `SimClock`, `Environment` (irradiance, sun), `StepPrices`, `Clearing`, `LossPolicy`,
 /// `HouseholdIds`; writes `Recorder`. Runs in `RecordSystems`, after `MetricsSystems`.
 pub fn record_rows(
     totals: Res<StepTotals>,
     clock: Res<SimClock>,
     env: Res<Environment>,
+    tariff: Res<StepPrices>,
     clearing: Res<Clearing>,
     losses: Option<Res<LossPolicy>>,
     ids: Res<HouseholdIds>,
@@ -173,7 +194,7 @@ pub fn record_rows(
     if rec.error.is_none() {
         let bearer = losses.map(|l| l.0).unwrap_or_default();
         let time_utc = clock.frame.step_start_utc(clock.step).format(TIME_UTC_FORMAT).to_string();
-        if let Err(e) = rec.write_step(&totals, &clock.time_label(), &time_utc, &env, &clearing, bearer, &ids.0) {
+        if let Err(e) = rec.write_step(&totals, &clock.time_label(), &time_utc, &env, &tariff, &clearing, bearer, &ids.0) {
             rec.error = Some(e.to_string());
         }
     }

@@ -37,6 +37,8 @@ pub struct Summary {
     pub households: usize,
     pub start: String,
     pub grid_connected: bool,
+    /// ISO 4217 code of every money figure (`null` when the scenario names none).
+    pub currency: Option<String>,
     pub self_sufficiency: Option<f64>,
     pub self_consumption: Option<f64>,
     pub p2p_kwh: f64,
@@ -108,6 +110,9 @@ pub struct Summary {
     pub loss_bearer: &'static str,
     /// Network fees paid on peer deliveries to the network operator.
     pub network_fees: f64,
+    /// The run's energy by origin and destination, kWh (the `timeseries.csv` columns of the
+    /// same names, summed): what met the load, where the PV went, where stored energy went.
+    pub energy_balance: BTreeMap<&'static str, f64>,
     pub provenance: Provenance,
 }
 
@@ -153,6 +158,7 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         households: s.households.len(),
         start,
         grid_connected: s.grid.is_connected(),
+        currency: s.currency.clone(),
         self_sufficiency: ratio(sum.load_kwh - sum.grid_import_kwh - sum.unserved_kwh, sum.load_kwh),
         self_consumption: ratio(sum.pv_kwh - sum.grid_export_kwh - sum.curtailed_kwh, sum.pv_kwh),
         p2p_kwh: sum.p2p_kwh,
@@ -202,6 +208,7 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         p2p_losses_kwh: sum.p2p_losses_kwh,
         loss_bearer: s.loss_bearer.label(),
         network_fees: sum.network_fees.as_units(),
+        energy_balance: crate::metrics::EnergyBalance::COLUMNS.into_iter().zip(sum.balance.values()).collect(),
         provenance: Provenance {
             peergrid_version: env!("CARGO_PKG_VERSION"),
             git_commit: Some(env!("PEERGRID_GIT_COMMIT")).filter(|c| !c.is_empty()),

@@ -141,6 +141,8 @@ pub struct Scenario {
     pub longitude_deg: f64,
     pub grid: GridConnection,
     pub emission_factor_kg_per_kwh: f64,
+    /// ISO 4217 code of the scenario's money, when it names one.
+    pub currency: Option<String>,
     pub weather: WeatherSpec,
     pub households: Vec<HouseholdDef>,
     pub topology: Arc<Topology>,
@@ -358,6 +360,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
         longitude_deg: file.location.longitude_deg,
         grid,
         emission_factor_kg_per_kwh: file.emission_factor_kg_per_kwh,
+        currency: file.currency,
         weather: file.weather,
         households,
         topology: Arc::new(topology),

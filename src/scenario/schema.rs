@@ -61,6 +61,10 @@ pub struct ScenarioFile {
     pub duration_days: f64,
     pub location: LocationSpec,
     pub grid: GridSpec,
+    /// ISO 4217 code of the money in prices and bills (`AUD`, `EUR`); shown on every money
+    /// figure, rounded for display to its minor unit. Settlement is in micro-units either way.
+    #[serde(default)]
+    pub currency: Option<String>,
     /// Grid emission factor used for `co2_avoided_kg`, kg CO2 per kWh.
     #[serde(default = "default_emission_factor")]
     pub emission_factor_kg_per_kwh: f64,

@@ -126,13 +126,15 @@ fn pct(x: Option<f64>) -> String {
 fn kpis(view: &View) -> String {
     let s = &view.run.sum;
     let ratio = |num: f64, den: f64| (den > 0.0).then(|| num / den);
-    let price = view.step_totals.clearing_price().map_or("-".into(), |p| format!("{p:.3}"));
+    let currency = view.currency.as_deref();
+    let money = |v: f64| crate::output::format::money(v, currency);
+    let price = view.step_totals.clearing_price().map_or("-".into(), |p| crate::output::format::price(p, currency));
     // Savings in currency, and as a share of what the baseline paid for imports (the baseline's
     // net bill can be near zero, and a share of it explodes).
     let savings = view.baseline_bill - view.community_bill;
-    let saving = ratio(savings, view.baseline_import_cost).map_or("-".into(), |r| format!("{savings:.2} ({:.1}%)", r * 100.0));
+    let saving = ratio(savings, view.baseline_import_cost).map_or("-".into(), |r| format!("{} ({:.1}%)", money(savings), r * 100.0));
     format!(
-        "Self-sufficiency   {:>8}\nSelf-consumption   {:>8}\nP2P so far  {:>11.1} kWh\nP2P this step {:>9.2} kWh\n  at price {:>12}\nUnserved    {:>11.1} kWh\nCurtailed   {:>11.1} kWh\nCommunity bill {:>12.2}\n  grid-only    {:>12.2}\n  saves        {:>12}\nNetwork fees   {:>12.2}\nLine losses {:>11.1} kWh",
+        "Self-sufficiency   {:>8}\nSelf-consumption   {:>8}\nP2P so far  {:>11.1} kWh\nP2P this step {:>9.2} kWh\n  at {:>18}\nUnserved    {:>11.1} kWh\nCurtailed   {:>11.1} kWh\nCommunity bill {:>12}\n  grid-only    {:>12}\n  saves {:>19}\nNetwork fees   {:>12}\nLine losses {:>11.1} kWh",
         pct(ratio(s.load_kwh - s.grid_import_kwh - s.unserved_kwh, s.load_kwh)),
         pct(ratio(s.pv_kwh - s.grid_export_kwh - s.curtailed_kwh, s.pv_kwh)),
         s.p2p_kwh,
@@ -140,10 +142,10 @@ fn kpis(view: &View) -> String {
         price,
         s.unserved_kwh,
         s.curtailed_kwh,
-        view.community_bill,
-        view.baseline_bill,
+        money(view.community_bill),
+        money(view.baseline_bill),
         saving,
-        view.network_fees,
+        money(view.network_fees),
         s.network_losses_kwh,
     )
 }

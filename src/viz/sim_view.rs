@@ -141,6 +141,8 @@ pub struct View {
     pub baseline_bill: f64,
     /// What the baseline has paid the grid for imports so far, before export revenue.
     pub baseline_import_cost: f64,
+    /// ISO 4217 code of the scenario's money, when it names one.
+    pub currency: Option<String>,
     pub network_fees: f64,
     /// (PV kWh, load kWh) of the last [`CHART_STEPS`] steps, oldest first.
     pub history: VecDeque<(f64, f64)>,
@@ -241,6 +243,7 @@ pub fn refresh(sim: &mut DemoSim, view: &mut View) {
     view.community_bill = bill;
     view.baseline_bill = baseline;
     view.baseline_import_cost = import_cost;
+    view.currency.clone_from(&sim.scenario.currency);
     view.network_fees = fees;
     view.blocks = world
         .get_resource::<crate::ledger::Ledger>()

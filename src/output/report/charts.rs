@@ -36,6 +36,28 @@ fn draw(width: u32, height: u32, f: impl FnOnce(&DrawingArea<SVGBackend, Shift>)
     Ok(out)
 }
 
+/// An axis tick: thousands separators, a true minus sign, and as many decimals as the axis'
+/// span needs to tell its ticks apart.
+fn tick(v: f64, span: f64) -> String {
+    let digits = match span.abs() {
+        s if s >= 50.0 => 0,
+        s if s >= 5.0 => 1,
+        s if s >= 0.5 => 2,
+        s if s >= 0.05 => 3,
+        _ => 4,
+    };
+    crate::output::format::number(v, digits)
+}
+
+/// The smallest 1, 2 or 5 × 10ⁿ at least `raw`.
+fn nice_step(raw: f64) -> f64 {
+    if !(raw.is_finite() && raw > 0.0) {
+        return 1.0;
+    }
+    let magnitude = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * magnitude).find(|s| *s >= raw * (1.0 - 1e-9)).unwrap_or(10.0 * magnitude)
+}
+
 fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
     if !lo.is_finite() {
@@ -63,6 +85,7 @@ pub fn stacked_bars(labels: &[String], up: &[Series], down: &[Series], y_label: 
             .disable_x_mesh()
             .x_labels(n.min(12))
             .x_label_formatter(&|x| labels.get(*x as usize).cloned().unwrap_or_default())
+            .y_label_formatter(&|y| tick(y.abs(), top + bottom))
             .y_desc(y_label)
             .label_style((FONT, FONT_PX))
             .light_line_style(TRANSPARENT)
@@ -111,6 +134,7 @@ pub fn lines(series: &[Series], x_label: &str, y_label: &str, x_tick: &dyn Fn(us
             .x_label_formatter(&|x| x_tick(x.round() as usize))
             .x_desc(x_label)
             .y_desc(y_label)
+            .y_label_formatter(&|y| tick(*y, hi - lo))
             .label_style((FONT, FONT_PX))
             .light_line_style(TRANSPARENT)
             .draw()
@@ -134,7 +158,11 @@ pub fn lines(series: &[Series], x_label: &str, y_label: &str, x_tick: &dyn Fn(us
 /// A histogram of values, bars coloured by the sign of their bin's centre.
 pub fn histogram(values: &[f64], bins: usize, gain: RGBColor, loss: RGBColor, x_label: &str) -> Result<String, String> {
     let (lo, hi) = range(values.iter().copied().chain([0.0]));
-    let width = (hi - lo) / bins as f64;
+    // Bins of a round width with an edge at zero, so no bin straddles zero and the axis has
+    // ticks on both sides of it.
+    let width = nice_step((hi - lo) / bins as f64);
+    let (lo, hi) = ((lo / width).floor() * width, (hi / width).ceil() * width);
+    let bins = (((hi - lo) / width).round() as usize).max(1);
     let mut counts = vec![0u32; bins];
     for v in values {
         counts[(((v - lo) / width) as usize).min(bins - 1)] += 1;
@@ -142,7 +170,7 @@ pub fn histogram(values: &[f64], bins: usize, gain: RGBColor, loss: RGBColor, x_
     let most = counts.iter().copied().max().unwrap_or(1).max(1);
     draw(CHART_WIDTH_PX, CHART_HEIGHT_PX, |root| {
         let mut chart = ChartBuilder::on(root).margin(10).x_label_area_size(34).y_label_area_size(64).build_cartesian_2d(lo..hi, 0u32..most + 1).map_err(|e| e.to_string())?;
-        chart.configure_mesh().disable_x_mesh().x_desc(x_label).y_desc("households").label_style((FONT, FONT_PX)).light_line_style(TRANSPARENT).draw().map_err(|e| e.to_string())?;
+        chart.configure_mesh().disable_x_mesh().x_labels(10).x_label_formatter(&|x| tick(*x, hi - lo)).x_desc(x_label).y_desc("households").label_style((FONT, FONT_PX)).light_line_style(TRANSPARENT).draw().map_err(|e| e.to_string())?;
         for (color, wanted) in [(gain, true), (loss, false)] {
             let bars: Vec<Rectangle<(f64, u32)>> = counts
                 .iter()
@@ -158,10 +186,13 @@ pub fn histogram(values: &[f64], bins: usize, gain: RGBColor, loss: RGBColor, x_
     })
 }
 
-/// Grouped bars: one group per category, one bar per series.
-pub fn grouped_bars(categories: &[String], series: &[Series], y_label: &str) -> Result<String, String> {
+/// Grouped bars: one group per category, one bar per series; `values`, when given, are written
+/// on the first series' bars (one per category).
+pub fn grouped_bars(categories: &[String], series: &[Series], y_label: &str, values: Option<&[String]>) -> Result<String, String> {
     let n = categories.len().max(1);
     let (lo, hi) = range(series.iter().flat_map(|s| s.values.iter().copied()).chain([0.0]));
+    // Room above the tallest bar (and below the lowest) for its label.
+    let (lo, hi) = if values.is_some() { (if lo < 0.0 { lo - 0.08 * (hi - lo) } else { lo }, hi + 0.08 * (hi - lo)) } else { (lo, hi) };
     let k = series.len().max(1) as f64;
     draw(CHART_WIDTH_PX, CHART_HEIGHT_PX, |root| {
         let mut chart = ChartBuilder::on(root).margin(10).x_label_area_size(40).y_label_area_size(64).build_cartesian_2d(0f64..n as f64, lo.min(0.0)..hi).map_err(|e| e.to_string())?;
@@ -174,6 +205,7 @@ pub fn grouped_bars(categories: &[String], series: &[Series], y_label: &str) -> 
                 if (i - i.round()).abs() < 1e-6 { categories.get(i.round() as usize).cloned().unwrap_or_default() } else { String::new() }
             })
             .y_desc(y_label)
+            .y_label_formatter(&|y| tick(*y, hi - lo.min(0.0)))
             .label_style((FONT, FONT_PX))
             .light_line_style(TRANSPARENT)
             .draw()
@@ -193,6 +225,16 @@ pub fn grouped_bars(categories: &[String], series: &[Series], y_label: &str) -> 
             chart
                 .draw_series(bars)
                 .map_err(|e| e.to_string())?;
+            if let (0, Some(texts)) = (j, values) {
+                let pad = 0.02 * (hi - lo);
+                let style = TextStyle::from((FONT, FONT_PX).into_font()).color(&BLACK).pos(plotters::style::text_anchor::Pos::new(plotters::style::text_anchor::HPos::Center, plotters::style::text_anchor::VPos::Bottom));
+                let below = style.pos(plotters::style::text_anchor::Pos::new(plotters::style::text_anchor::HPos::Center, plotters::style::text_anchor::VPos::Top));
+                for (i, (v, t)) in s.values.iter().zip(texts).enumerate().filter(|(_, (v, _))| v.is_finite()) {
+                    let x = i as f64 + 0.1 + 0.4 / k;
+                    let (y, st) = if *v >= 0.0 { (*v + pad, &style) } else { (*v - pad, &below) };
+                    chart.draw_series(std::iter::once(Text::new(t.clone(), (x, y), st.clone()))).map_err(|e| e.to_string())?;
+                }
+            }
         }
         Ok(())
     })

@@ -1,24 +1,49 @@
-//! The grid as an SVG map: lines in grey, houses coloured by their net position over the run
-//! (green: sent more to others than they took; red: took more).
+//! The grid as an SVG map: houses coloured on a diverging scale by their net energy over the
+//! run (sent out − taken in), lines drawn by their peak loading, houses that went short ringed.
+//! A schematic: it fills the frame, stretching a thin feeder across its narrow side.
 
 use super::charts::hex;
+use crate::output::format;
 use plotters::style::RGBColor;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt::Write;
 
 const MAP_WIDTH_PX: f64 = 860.0;
-const MAP_HEIGHT_PX: f64 = 420.0;
-const MARGIN_PX: f64 = 16.0;
-const HOUSE_RADIUS_PX: f64 = 4.5;
-/// Above this many houses the map marks cells of `MAP_CELL_PX` instead of houses (a
-/// 100,000-house city would otherwise make a 20 MB page of overlapping dots).
-pub const MAP_HOUSE_MARKS_MAX: usize = 5_000;
-const MAP_CELL_PX: f64 = 9.0;
-pub const NET_EXPORTER: RGBColor = RGBColor(26, 152, 80);
-pub const NET_IMPORTER: RGBColor = RGBColor(215, 48, 39);
-const LINE_COLOR: &str = "#9e9e9e";
-const ROOT_COLOR: &str = "#333333";
+const MAP_HEIGHT_MAX_PX: f64 = 520.0;
+/// A thin feeder is stretched across to at least this height (a schematic, not to scale).
+const MAP_HEIGHT_MIN_PX: f64 = 220.0;
+/// Most a thin feeder is stretched across, relative to along.
+const MAX_STRETCH: f64 = 12.0;
+const MARGIN_PX: f64 = 14.0;
+const LEGEND_PX: f64 = 46.0;
+/// Up to this many houses the map draws one mark per house; beyond, one mark per cell of
+/// `MAP_CELL_PX` with the counts of its houses.
+pub const MAP_HOUSE_MARKS_MAX: usize = 20_000;
+/// Up to this many houses each mark carries its id and figure as a tooltip (page size).
+const MAP_TOOLTIPS_MAX: usize = 5_000;
+const MAP_CELL_PX: f64 = 7.0;
+/// Unserved energy above this marks a house as having gone short, kWh.
+const SHORT_KWH: f64 = 0.01;
+/// ColorBrewer's PuOr, 7 classes (colour-blind safe): importers orange, exporters purple.
+pub const NET_CLASSES: [RGBColor; 7] = [
+    RGBColor(179, 88, 6),
+    RGBColor(241, 163, 64),
+    RGBColor(254, 224, 182),
+    RGBColor(247, 247, 247),
+    RGBColor(216, 218, 235),
+    RGBColor(153, 142, 195),
+    RGBColor(84, 39, 136),
+];
+pub const SHORT_RING: RGBColor = RGBColor(0, 0, 0);
+/// Line loading classes: upper bound (share of capacity), colour, width.
+const LINE_CLASSES: [(f64, RGBColor, f64, &str); 4] = [
+    (0.5, RGBColor(200, 200, 200), 1.0, "lines below 50% of capacity at peak"),
+    (0.8, RGBColor(110, 110, 110), 1.8, "50–80%"),
+    (1.0, RGBColor(230, 159, 0), 2.6, "80–100%"),
+    (f64::INFINITY, RGBColor(213, 94, 0), 3.4, "at or over capacity"),
+];
+const ROOT_COLOR: &str = "#000000";
 
 /// What the map reads of `topology.json`.
 #[derive(Deserialize)]
@@ -39,12 +64,44 @@ pub struct Node {
 /// A line of `topology.json`, by its end nodes' ids.
 #[derive(Deserialize)]
 pub struct Line {
+    #[serde(default)]
+    pub id: String,
     pub from: String,
     pub to: String,
 }
 
-/// Draws the map: `lines` as (from, to) node ids, `houses` as (node id, household id, net kWh).
-pub fn svg(topology: &Topology, houses: &[(String, String, f64)]) -> String {
+/// A house on the map.
+pub struct House {
+    pub node: String,
+    pub id: String,
+    /// Sent out − taken in over the run (grid and peers), kWh.
+    pub net_kwh: f64,
+    pub unserved_kwh: f64,
+}
+
+/// The drawn map and the legend entries of what it shows.
+pub struct Map {
+    pub svg: String,
+    pub legend: Vec<(RGBColor, String)>,
+    /// Class bounds of the colour scale, kWh (the scale is symmetric about zero).
+    pub scale_kwh: f64,
+    pub cells: Option<usize>,
+    /// The grid was stretched across to fill the frame (not to scale).
+    pub stretched: bool,
+}
+
+/// Edges of the 7 classes as shares of the scale's limit (round numbers on a round limit; the
+/// outer classes hold everything beyond ±0.6).
+const CLASS_EDGES: [f64; 8] = [-1.0, -0.6, -0.3, -0.1, 0.1, 0.3, 0.6, 1.0];
+
+/// The class of a net position on a scale of ±`limit` kWh.
+fn class(net_kwh: f64, limit: f64) -> usize {
+    let x = net_kwh / limit;
+    CLASS_EDGES[1..7].iter().take_while(|e| x >= **e).count()
+}
+
+/// Draws the map from the topology, the houses and each line's peak loading (by line id).
+pub fn draw(topology: &Topology, houses: &[House], loading: &HashMap<&str, f64>) -> Map {
     let (nodes, root) = (&topology.nodes, topology.root.as_str());
     let at: HashMap<&str, (f64, f64)> = nodes.iter().map(|n| (n.id.as_str(), (n.x_m, n.y_m))).collect();
     let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
@@ -54,51 +111,173 @@ pub fn svg(topology: &Topology, houses: &[(String, String, f64)]) -> String {
     if !x0.is_finite() {
         (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
     }
-    let scale = ((MAP_WIDTH_PX - 2.0 * MARGIN_PX) / (x1 - x0).max(1e-9)).min((MAP_HEIGHT_PX - 2.0 * MARGIN_PX) / (y1 - y0).max(1e-9));
-    // Centred; north up (y grows downwards on screen).
-    let (left, bottom) = ((MAP_WIDTH_PX - (x1 - x0) * scale) / 2.0, (MAP_HEIGHT_PX - (y1 - y0) * scale) / 2.0);
-    let px = |(x, y): (f64, f64)| (left + (x - x0) * scale, MAP_HEIGHT_PX - bottom - (y - y0) * scale);
-    let mut out = format!(r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {MAP_WIDTH_PX} {MAP_HEIGHT_PX}" width="{MAP_WIDTH_PX}" height="{MAP_HEIGHT_PX}"><rect width="100%" height="100%" fill="white"/>"#);
-    // Segments as drawn (to half a pixel): a city's service lines shrink to nothing and its
-    // laterals overlap, so each distinct visible segment is written once.
+    let (dx, dy) = ((x1 - x0).max(1e-9), (y1 - y0).max(1e-9));
+    // Fit the width; a tall grid fits the height instead; a thin one is stretched across.
+    let inner_w = MAP_WIDTH_PX - 2.0 * MARGIN_PX;
+    let mut sx = inner_w / dx;
+    let mut sy = sx;
+    if dy * sy > MAP_HEIGHT_MAX_PX - 2.0 * MARGIN_PX {
+        sy = (MAP_HEIGHT_MAX_PX - 2.0 * MARGIN_PX) / dy;
+        sx = sy;
+    } else if dy * sy < MAP_HEIGHT_MIN_PX - 2.0 * MARGIN_PX {
+        sy = ((MAP_HEIGHT_MIN_PX - 2.0 * MARGIN_PX) / dy).min(sx * MAX_STRETCH);
+    }
+    let height = dy * sy + 2.0 * MARGIN_PX;
+    let stretched = sy > sx * (1.0 + 1e-9);
+    let left = (MAP_WIDTH_PX - dx * sx) / 2.0;
+    let px = |(x, y): (f64, f64)| (left + (x - x0) * sx, MARGIN_PX + (y1 - y) * sy);
+    let total_h = height + LEGEND_PX;
+    let mut out = format!(r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {MAP_WIDTH_PX} {total_h:.0}" width="{MAP_WIDTH_PX}" height="{total_h:.0}"><rect width="100%" height="100%" fill="white"/>"#);
+    let mut legend: Vec<(RGBColor, String)> = Vec::new();
+
+    // Lines, lightest first so the loaded ones stay on top. Segments as drawn (to half a
+    // pixel): a city's service lines shrink to nothing and its laterals overlap.
     let halves = |v: f64| (v * 2.0).round() as i64;
-    let mut drawn = std::collections::HashSet::new();
+    let mut segments: HashMap<((i64, i64), (i64, i64)), (usize, (f64, f64), (f64, f64))> = HashMap::new();
     for l in &topology.lines {
         if let (Some(&pa), Some(&pb)) = (at.get(l.from.as_str()), at.get(l.to.as_str())) {
             let ((ax, ay), (bx, by)) = (px(pa), px(pb));
             let (a, b) = ((halves(ax), halves(ay)), (halves(bx), halves(by)));
-            if a == b || !drawn.insert(if a < b { (a, b) } else { (b, a) }) {
+            if a == b {
                 continue;
             }
-            let _ = write!(out, r#"<line x1="{ax:.1}" y1="{ay:.1}" x2="{bx:.1}" y2="{by:.1}" stroke="{LINE_COLOR}" stroke-width="1.2"/>"#);
+            let load = loading.get(l.id.as_str()).copied().unwrap_or(0.0);
+            let c = LINE_CLASSES.iter().position(|(upper, ..)| load < *upper).unwrap_or(LINE_CLASSES.len() - 1);
+            let e = segments.entry(if a < b { (a, b) } else { (b, a) }).or_insert((c, (ax, ay), (bx, by)));
+            e.0 = e.0.max(c);
+        }
+    }
+    let mut segments: Vec<_> = segments.into_values().collect();
+    segments.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.0.total_cmp(&b.1.0)).then(a.1.1.total_cmp(&b.1.1)).then(a.2.0.total_cmp(&b.2.0)).then(a.2.1.total_cmp(&b.2.1)));
+    for (c, (ax, ay), (bx, by)) in &segments {
+        let (_, color, width, _) = LINE_CLASSES[*c];
+        let _ = write!(out, r#"<line x1="{ax:.1}" y1="{ay:.1}" x2="{bx:.1}" y2="{by:.1}" stroke="{}" stroke-width="{width}"/>"#, hex(color));
+    }
+    for (c, (_, color, _, name)) in LINE_CLASSES.iter().enumerate() {
+        if segments.iter().any(|s| s.0 == c) && !loading.is_empty() {
+            legend.push((*color, name.to_string()));
         }
     }
     if let Some(&p) = at.get(root) {
         let (x, y) = px(p);
         let _ = write!(out, r#"<rect x="{:.1}" y="{:.1}" width="10" height="10" fill="{ROOT_COLOR}"><title>grid connection ({root})</title></rect>"#, x - 5.0, y - 5.0);
     }
-    let color = |net_kwh: f64| hex(if net_kwh >= 0.0 { NET_EXPORTER } else { NET_IMPORTER });
+
+    // Houses on a scale of ± the 95th percentile of |net| (a few extremes do not wash it out).
+    let mut magnitudes: Vec<f64> = houses.iter().map(|h| h.net_kwh.abs()).filter(|v| v.is_finite()).collect();
+    magnitudes.sort_by(f64::total_cmp);
+    let p95 = magnitudes.get((magnitudes.len() as f64 * 0.95) as usize).or(magnitudes.last()).copied().unwrap_or(1.0);
+    let limit = nice_up(p95.max(1e-3));
+    let radius = if houses.len() > 2_000 { 2.2 } else if houses.len() > 300 { 3.2 } else { 4.5 };
+    let mut used = [false; 7];
+    let mut short = 0;
     if houses.len() <= MAP_HOUSE_MARKS_MAX {
-        for (node, id, net_kwh) in houses {
-            let Some(&p) = at.get(node.as_str()) else { continue };
+        for h in houses {
+            let Some(&p) = at.get(h.node.as_str()) else { continue };
             let (x, y) = px(p);
-            let _ = write!(out, r#"<circle cx="{x:.1}" cy="{y:.1}" r="{HOUSE_RADIUS_PX}" fill="{}"><title>{} {:+.1} kWh</title></circle>"#, color(*net_kwh), super::escape(id), net_kwh);
+            let c = class(h.net_kwh, limit);
+            used[c] = true;
+            let ring = if h.unserved_kwh > SHORT_KWH {
+                short += 1;
+                format!(r#" stroke="{}" stroke-width="1.6""#, hex(SHORT_RING))
+            } else {
+                r##" stroke="#777777" stroke-width="0.4""##.to_string()
+            };
+            let _ = write!(out, r#"<circle cx="{x:.1}" cy="{y:.1}" r="{radius}" fill="{}"{ring}>"#, hex(NET_CLASSES[c]));
+            if houses.len() <= MAP_TOOLTIPS_MAX {
+                let _ = write!(out, "<title>{}: {} kWh net{}</title>", super::escape(&h.id), signed(h.net_kwh), if h.unserved_kwh > SHORT_KWH { format!(", {} kWh unserved", format::number(h.unserved_kwh, 1)) } else { String::new() });
+            }
+            out.push_str("</circle>");
         }
     } else {
-        // Too many houses to tell apart: one mark per map cell, by the cell's net position.
-        let mut cells: std::collections::BTreeMap<(i64, i64), (usize, f64)> = std::collections::BTreeMap::new();
-        for (node, _, net_kwh) in houses {
-            let Some(&p) = at.get(node.as_str()) else { continue };
+        // One mark per cell: coloured by its houses' mean, with their counts in the tooltip.
+        #[derive(Default)]
+        struct Cell {
+            houses: usize,
+            exporters: usize,
+            short: usize,
+            net_kwh: f64,
+        }
+        let mut cells: std::collections::BTreeMap<(i64, i64), Cell> = std::collections::BTreeMap::new();
+        for h in houses {
+            let Some(&p) = at.get(h.node.as_str()) else { continue };
             let (x, y) = px(p);
             let cell = cells.entry(((x / MAP_CELL_PX) as i64, (y / MAP_CELL_PX) as i64)).or_default();
-            cell.0 += 1;
-            cell.1 += net_kwh;
+            cell.houses += 1;
+            cell.exporters += (h.net_kwh >= 0.0) as usize;
+            cell.short += (h.unserved_kwh > SHORT_KWH) as usize;
+            cell.net_kwh += h.net_kwh;
         }
-        for ((cx, cy), (n, net_kwh)) in cells {
-            let (x, y) = ((cx as f64 + 0.5) * MAP_CELL_PX, (cy as f64 + 0.5) * MAP_CELL_PX);
-            let _ = write!(out, r#"<circle cx="{x:.1}" cy="{y:.1}" r="{HOUSE_RADIUS_PX}" fill="{}"><title>{n} houses {net_kwh:+.1} kWh</title></circle>"#, color(net_kwh));
+        let mut cell_p: Vec<f64> = cells.values().map(|c| (c.net_kwh / c.houses as f64).abs()).collect();
+        cell_p.sort_by(f64::total_cmp);
+        let cell_limit = nice_up(cell_p.get((cell_p.len() as f64 * 0.95) as usize).or(cell_p.last()).copied().unwrap_or(1.0).max(1e-3));
+        for ((cx, cy), c) in &cells {
+            let (x, y) = ((*cx as f64 + 0.5) * MAP_CELL_PX, (*cy as f64 + 0.5) * MAP_CELL_PX);
+            let k = class(c.net_kwh / c.houses as f64, cell_limit);
+            used[k] = true;
+            let ring = if c.short > 0 {
+                short += c.short;
+                format!(r#" stroke="{}" stroke-width="1.2""#, hex(SHORT_RING))
+            } else {
+                String::new()
+            };
+            let _ = write!(out, r#"<rect x="{:.1}" y="{:.1}" width="{MAP_CELL_PX}" height="{MAP_CELL_PX}" fill="{}"{ring}><title>{} houses: {} net exporters, {} net importers, mean {} kWh</title></rect>"#,
+                x - MAP_CELL_PX / 2.0, y - MAP_CELL_PX / 2.0, hex(NET_CLASSES[k]), c.houses, c.exporters, c.houses - c.exporters, signed(c.net_kwh / c.houses as f64));
         }
+        return Map { stretched, ..finish(out, height, cell_limit, &used, short, legend, Some(cells.len()), "mean net energy per house of each cell, kWh") };
     }
+    Map { stretched, ..finish(out, height, limit, &used, short, legend, None, "net energy over the run, kWh (sent out − taken in)") }
+}
+
+/// The colour scale's legend at the foot of the map, and the legend entries.
+#[allow(clippy::too_many_arguments)]
+fn finish(mut out: String, height: f64, limit: f64, used: &[bool; 7], short: usize, mut legend: Vec<(RGBColor, String)>, cells: Option<usize>, title: &str) -> Map {
+    let (w, y) = (44.0, height + 6.0);
+    let x0 = MARGIN_PX + 24.0;
+    for (k, color) in NET_CLASSES.iter().enumerate() {
+        let _ = write!(out, r##"<rect x="{:.1}" y="{y:.1}" width="{w}" height="10" fill="{}" stroke="#999999" stroke-width="0.4"/>"##, x0 + k as f64 * w, hex(*color));
+    }
+    for (k, edge) in CLASS_EDGES.iter().enumerate() {
+        let v = edge * limit;
+        let label = if k == 0 { format!("≤ {}", signed(v)) } else if k == 7 { format!("≥ {}", signed(v)) } else { signed(v) };
+        let _ = write!(out, r#"<text x="{:.1}" y="{:.1}" font-family="sans-serif" font-size="10" text-anchor="middle">{}</text>"#, x0 + k as f64 * w, y + 22.0, super::escape(&label));
+    }
+    let _ = write!(out, r#"<text x="{:.1}" y="{:.1}" font-family="sans-serif" font-size="11">{}</text>"#, x0 + 7.0 * w + 26.0, y + 9.0, super::escape(title));
     out.push_str("</svg>");
-    out
+    let names = ["imports most", "imports", "imports a little", "about even", "exports a little", "exports", "exports most"];
+    let mut houses: Vec<(RGBColor, String)> = NET_CLASSES.iter().zip(names).zip(used).filter(|(_, u)| **u).map(|((c, n), _)| (*c, n.to_string())).collect();
+    if short > 0 {
+        houses.push((SHORT_RING, "ringed: went short (unserved energy)".into()));
+    }
+    houses.append(&mut legend);
+    Map { svg: out, legend: houses, scale_kwh: limit, cells, stretched: false }
+}
+
+/// `+1,234.5` / `−12.0`.
+fn signed(v: f64) -> String {
+    let n = format::number(v, if v.abs() >= 100.0 || v.fract() == 0.0 { 0 } else { 1 });
+    if v > 0.0 && !n.starts_with('−') { format!("+{n}") } else { n }
+}
+
+/// The smallest 1, 1.5, 2, 3, 5 or 7 × 10ⁿ at least `v` (a round scale limit).
+fn nice_up(v: f64) -> f64 {
+    let magnitude = 10f64.powf(v.log10().floor());
+    [1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0].into_iter().map(|m| m * magnitude).find(|s| *s >= v * (1.0 - 1e-9)).unwrap_or(10.0 * magnitude)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_are_symmetric_about_zero() {
+        assert_eq!(class(0.0, 100.0), 3);
+        assert_eq!(class(-100.0, 100.0), 0);
+        assert_eq!(class(-61.0, 100.0), 0);
+        assert_eq!(class(1e9, 100.0), 6);
+        assert_eq!(class(9.9, 100.0), 3);
+        assert_eq!(class(10.0, 100.0), 4);
+        assert_eq!(class(-10.1, 100.0), 2);
+        assert_eq!(nice_up(613.0), 700.0);
+    }
 }

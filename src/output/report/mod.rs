@@ -5,6 +5,7 @@
 pub mod charts;
 mod map;
 
+use crate::output::format;
 use charts::{hex, Series};
 use plotters::style::RGBColor;
 use serde_json::Value;
@@ -12,15 +13,24 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::Path;
 
-const OWN_USE: RGBColor = RGBColor(253, 174, 97);
-const P2P: RGBColor = RGBColor(26, 152, 80);
-const BATTERY: RGBColor = RGBColor(117, 112, 179);
-const GRID: RGBColor = RGBColor(69, 117, 180);
-const EXPORT: RGBColor = RGBColor(145, 191, 219);
-const PRICE: RGBColor = RGBColor(26, 152, 80);
-const LOADING: RGBColor = RGBColor(215, 48, 39);
-const SAVE: RGBColor = RGBColor(26, 152, 80);
-const LOSE: RGBColor = RGBColor(215, 48, 39);
+// Colours: Okabe and Ito's colour-blind-safe palette (2008); no meaning rests on red against
+// green. A colour names one origin or destination of energy on every chart.
+const OWN_PV: RGBColor = RGBColor(240, 228, 66);
+const OWN_BATTERY: RGBColor = RGBColor(0, 158, 115);
+const PEER_PV: RGBColor = RGBColor(230, 159, 0);
+const PEER_BATTERY: RGBColor = RGBColor(204, 121, 167);
+const GRID: RGBColor = RGBColor(0, 114, 178);
+const UNSERVED: RGBColor = RGBColor(0, 0, 0);
+const CURTAILED: RGBColor = RGBColor(153, 153, 153);
+const LINE_LOSSES: RGBColor = RGBColor(86, 180, 233);
+const CONVERSION: RGBColor = RGBColor(213, 94, 0);
+const STORED: RGBColor = RGBColor(120, 94, 60);
+const STORED_UP: RGBColor = RGBColor(190, 170, 140);
+const BATTERY: RGBColor = OWN_BATTERY;
+const PRICE: RGBColor = RGBColor(0, 0, 0);
+const LOADING: RGBColor = RGBColor(213, 94, 0);
+const SAVE: RGBColor = RGBColor(0, 114, 178);
+const LOSE: RGBColor = RGBColor(213, 94, 0);
 /// Bins of the household savings histogram.
 const SAVINGS_BINS: usize = 20;
 
@@ -29,7 +39,7 @@ h1{margin-bottom:4px}h2{margin-top:32px;border-bottom:1px solid #ddd;padding-bot
 .cards{display:flex;flex-wrap:wrap;gap:10px}.card{border:1px solid #ddd;border-radius:6px;padding:10px 14px;min-width:180px;flex:1}\
 .card .v{font-size:22px;font-weight:bold}.card .b{color:#666;font-size:13px}\
 table{border-collapse:collapse;font-size:14px}td,th{border-bottom:1px solid #eee;padding:4px 10px;text-align:left}\
-figure{margin:16px 0}.legend{font-size:13px;margin:4px 0}.legend span{margin-right:14px;white-space:nowrap}.legend i{display:inline-block;width:11px;height:11px;margin-right:5px;vertical-align:middle}figure svg{max-width:100%;height:auto}figcaption{color:#555;font-size:13px}.note{color:#666;font-size:13px}";
+figure{margin:16px 0}.legend{font-size:13px;margin:4px 0}.legend span{margin-right:14px;white-space:nowrap}.legend i{display:inline-block;width:11px;height:11px;margin-right:5px;vertical-align:middle}figure svg{max-width:100%;height:auto}figcaption{color:#555;font-size:13px}table.kpis{margin-bottom:18px}table.kpis td{white-space:nowrap}table.data{font-size:12px}.note{color:#666;font-size:13px}";
 
 /// HTML-escapes text.
 pub fn escape(s: &str) -> String {
@@ -96,14 +106,6 @@ fn num(v: &Value, key: &str) -> Option<f64> {
     v.get(key).and_then(Value::as_f64)
 }
 
-fn fmt(x: Option<f64>, digits: usize, unit: &str) -> String {
-    x.map_or("–".into(), |v| format!("{v:.digits$}{unit}"))
-}
-
-fn pct(x: Option<f64>) -> String {
-    fmt(x.map(|v| v * 100.0), 1, "%")
-}
-
 fn card(title: &str, value: String, below: String) -> String {
     format!("<div class=\"card\"><div>{}</div><div class=\"v\">{}</div><div class=\"b\">{}</div></div>", escape(title), escape(&value), escape(&below))
 }
@@ -119,12 +121,87 @@ fn by_day(days: &[String], values: &[f64], day_of_step: &[usize]) -> Vec<f64> {
     out
 }
 
+/// The daily energy balance: above zero what met the load, below zero where the PV went, and
+/// (when there are batteries) where the stored energy went; with the figures behind the bars.
+/// Each day's stacks add up to its load and PV (`metrics::EnergyBalance`), which a test checks
+/// from the `data-kwh` attributes.
+fn energy_balance(days: &[String], labels: &[String], daily: &dyn Fn(&str) -> Vec<f64>, island: bool) -> Result<String, String> {
+    let series = |name: &str, color: RGBColor, col: &str| Series { name: name.into(), color, values: daily(col) };
+    let up = [
+        series("own PV, used directly", OWN_PV, "load_own_pv_kwh"),
+        series("own battery", OWN_BATTERY, "load_own_battery_kwh"),
+        series("neighbours' PV", PEER_PV, "load_peer_pv_kwh"),
+        series("neighbours' batteries", PEER_BATTERY, "load_peer_battery_kwh"),
+        series("grid", GRID, "load_grid_kwh"),
+        series("unserved", UNSERVED, "load_unserved_kwh"),
+    ];
+    let down = [
+        series("PV to own load", OWN_PV, "load_own_pv_kwh"),
+        series("PV into own battery", OWN_BATTERY, "pv_own_battery_kwh"),
+        series("PV to neighbours", PEER_PV, "load_peer_pv_kwh"),
+        series("PV to the grid", GRID, "pv_grid_kwh"),
+        series("PV curtailed", CURTAILED, "curtailed_kwh"),
+        series("PV lost on the lines", LINE_LOSSES, "pv_line_losses_kwh"),
+    ];
+    let mut h = String::new();
+    // The legend lists each colour once: the same colour is the same origin or destination.
+    let legend: Vec<(RGBColor, &str)> = {
+        let mut seen = Vec::new();
+        let names = [(OWN_PV, "own PV"), (OWN_BATTERY, "own battery"), (PEER_PV, "neighbours' PV"), (PEER_BATTERY, "neighbours' batteries"), (GRID, "grid"), (UNSERVED, "unserved"), (CURTAILED, "curtailed"), (LINE_LOSSES, "lost on the lines")];
+        for (c, n) in names {
+            if up.iter().chain(&down).any(|s| s.color == c && s.values.iter().any(|v| *v != 0.0)) {
+                seen.push((c, n));
+            }
+        }
+        seen
+    };
+    let svg = charts::stacked_bars(labels, &up, &down, "kWh per day (below zero: where the PV went)")?;
+    let caption = if island {
+        "Above zero: what met the households' load each day (unserved: demand nobody could supply). Below zero: where the PV went (curtailed: surplus nobody could use). Each day's bars add up to its load and its PV."
+    } else {
+        "Above zero: what met the households' load each day. Below zero: where the PV went. Each day's bars add up to its load and its PV; network losses of the grid's own flows are supplied by the grid and not shown."
+    };
+    h.push_str(&figure("daily-energy", "What met the load, and where the PV went, day by day", &svg, &legend, caption));
+    let stored = daily("battery_stored_change_kwh");
+    let mut battery = Vec::new();
+    if daily("pv_own_battery_kwh").iter().chain(&stored).any(|v| *v != 0.0) {
+        let positive = |v: &Vec<f64>, sign: f64| v.iter().map(|x| (sign * x).max(0.0)).collect::<Vec<f64>>();
+        let b_up = [series("charged from own PV", OWN_PV, "pv_own_battery_kwh"), Series { name: "drawn from storage".into(), color: STORED, values: positive(&stored, -1.0) }];
+        let b_down = [
+            series("to own load", OWN_BATTERY, "load_own_battery_kwh"),
+            series("to neighbours", PEER_BATTERY, "load_peer_battery_kwh"),
+            series("lost on the lines", LINE_LOSSES, "battery_line_losses_kwh"),
+            series("conversion losses", CONVERSION, "battery_conversion_losses_kwh"),
+            Series { name: "added to storage".into(), color: STORED_UP, values: positive(&stored, 1.0) },
+        ];
+        let svg = charts::stacked_bars(labels, &b_up, &b_down, "kWh per day")?;
+        h.push_str(&figure("battery-energy", "Batteries: what went in and where it went", &svg, &drawn(b_up.iter().chain(&b_down)), "Above zero: energy into the batteries and energy drawn from what they held. Below zero: where it went, including the round-trip (conversion) losses and the change in what they hold."));
+        battery.extend(b_up.into_iter().chain(b_down));
+    }
+    // The figures behind the bars, exact in `data-kwh`.
+    let columns: Vec<(&str, &Series)> = up.iter().map(|s| ("load", s)).chain(down.iter().map(|s| ("pv", s))).chain(battery.iter().map(|s| ("battery", s))).collect();
+    h.push_str("<details><summary>The daily figures behind these charts (kWh)</summary><table class=\"data\" id=\"daily-energy-table\"><tr><th>day</th>");
+    for (side, s) in &columns {
+        let _ = write!(h, "<th data-side=\"{side}\">{}</th>", escape(&s.name));
+    }
+    h.push_str("</tr>");
+    for (i, day) in days.iter().enumerate() {
+        let _ = write!(h, "<tr data-day=\"{day}\"><td>{}</td>", escape(&labels[i]));
+        for (side, s) in &columns {
+            let _ = write!(h, "<td data-side=\"{side}\" data-kwh=\"{}\">{}</td>", s.values[i], format::number(s.values[i], 1));
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</table></details>\n");
+    Ok(h)
+}
+
 /// Writes `dir/report.html` from the run's files in `dir`.
 pub fn write_run_report(dir: &Path) -> Result<(), String> {
     let summary: Value = serde_json::from_slice(&std::fs::read(dir.join("summary.json")).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
     let ts = Csv::read(&dir.join("timeseries.csv"), None)?;
     let hh = Csv::read(&dir.join("households.csv"), Some(&HOUSEHOLD_COLUMNS_USED))?;
-    let lines = Csv::read(&dir.join("lines.csv"), Some(&[]))?;
+    let lines = Csv::read(&dir.join("lines.csv"), Some(&["line", "max_loading"]))?;
     let file = std::io::BufReader::new(std::fs::File::open(dir.join("topology.json")).map_err(|e| format!("topology.json: {e}"))?);
     let topology: map::Topology = serde_json::from_reader(file).map_err(|e| format!("topology.json: {e}"))?;
     let html = run_html(&summary, &ts, &hh, &lines, &topology)?;
@@ -132,10 +209,14 @@ pub fn write_run_report(dir: &Path) -> Result<(), String> {
 }
 
 /// Columns of households.csv the run report reads.
-const HOUSEHOLD_COLUMNS_USED: [&str; 11] = ["household", "node", "kwp", "battery_kwh", "grid_export_kwh", "p2p_sold_kwh", "grid_import_kwh", "p2p_bought_kwh", "savings", "data_source", "synthetic"];
+const HOUSEHOLD_COLUMNS_USED: [&str; 14] = [
+    "household", "node", "kwp", "battery_kwh", "grid_export_kwh", "p2p_sold_kwh", "grid_import_kwh", "p2p_bought_kwh", "savings", "data_source", "synthetic",
+    "loss_of_load_hours", "baseline_loss_of_load_hours", "unserved_kwh",
+];
 
 fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::Topology) -> Result<String, String> {
     let name = summary["scenario"].as_str().unwrap_or("run");
+    let island = !summary["grid_connected"].as_bool().unwrap_or(true);
     let mut h = format!("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>peergrid report: {}</title><style>{STYLE}</style></head><body>\n", escape(name));
     let _ = writeln!(h, "<h1>{}</h1><p>{}</p>", escape(name), escape(summary["description"].as_str().unwrap_or("")));
 
@@ -146,13 +227,19 @@ fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::To
     let with_battery = hh.num("battery_kwh").iter().filter(|v| **v > 0.0).count();
     let steps = summary["steps"].as_u64().unwrap_or(0);
     let step_minutes = summary["step_minutes"].as_u64().unwrap_or(15);
+    let currency = summary["currency"].as_str();
+    let money = |key: &str| num(summary, key).map_or("–".into(), |v| format::money(v, currency));
+    let kwh = |key: &str, digits: usize| num(summary, key).map_or("–".into(), |v| format!("{} kWh", format::number(v, digits)));
+    let start = summary["start"].as_str().unwrap_or("?");
+    let params = format::params(&summary["rule_params"]);
     let facts = [
-        ("Households", format!("{} ({with_pv} with PV, {kwp:.1} kWp; {with_battery} with batteries, {battery_kwh:.1} kWh)", hh.rows)),
-        ("Period", format!("{} steps of {step_minutes} min from {} ({:.1} days)", steps, summary["start"].as_str().unwrap_or("?"), steps as f64 * step_minutes as f64 / 1440.0)),
-        ("Trading rule", format!("{} {}", summary["rule"].as_str().unwrap_or("?"), summary["rule_params"])),
-        ("Grid", if summary["grid_connected"].as_bool().unwrap_or(true) { "connected".into() } else { "islanded (no grid connection)".into() }),
+        ("Households", format!("{} ({} with PV, {} kWp; {} with batteries, {} kWh)", format::count(hh.rows as u64), format::count(with_pv as u64), format::number(kwp, 1), format::count(with_battery as u64), format::number(battery_kwh, 1))),
+        ("Period", format!("{} from {} ({} steps of {step_minutes} min)", format::duration(steps * step_minutes), format::date_time(start), format::count(steps))),
+        ("Trading rule", if params.is_empty() { summary["rule"].as_str().unwrap_or("?").to_string() } else { format!("{} ({params})", summary["rule"].as_str().unwrap_or("?")) }),
+        ("Grid", if island { "none: an island, with no grid connection".into() } else { "connected".into() }),
+        ("Money", currency.map_or("amounts in the scenario's currency units (it names no currency)".into(), |c| format!("{c}; settled in millionths, shown to the currency's minor unit"))),
         ("Seed", summary["seed"].to_string()),
-        ("Grid lines", format!("{} (highest loading {})", lines.rows, pct(num(summary, "max_line_loading")))),
+        ("Grid lines", format!("{} (highest loading {})", format::count(lines.rows as u64), num(summary, "max_line_loading").map_or("–".into(), |v| format::percent(v, 1)))),
     ];
     h.push_str("<h2>The scenario</h2><table>");
     for (k, v) in facts {
@@ -160,22 +247,36 @@ fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::To
     }
     h.push_str("</table>\n");
 
-    // KPI cards against the grid-only baseline.
-    let bill = num(summary, "community_bill");
-    let base = num(summary, "baseline_bill");
-    h.push_str("<h2>Results against the grid-only baseline</h2><div class=\"cards\">");
-    h.push_str(&card("Self-sufficiency", pct(num(summary, "self_sufficiency")), "1 − (grid import + unserved) / load".into()));
-    h.push_str(&card("Self-consumption", pct(num(summary, "self_consumption")), "of the PV, used in the community".into()));
-    h.push_str(&card("Traded between neighbours", fmt(num(summary, "p2p_kwh"), 0, " kWh"), format!("{} trades, mean price {}", summary["trades"], fmt(num(summary, "p2p_price_mean"), 3, ""))));
-    h.push_str(&card("Community bill", fmt(bill, 2, ""), format!("grid only: {}", fmt(base, 2, ""))));
-    let share = num(summary, "savings_pct_of_baseline_import_cost").map_or("no grid imports to compare with".into(), |v| format!("{v:.1}% of the grid-only import cost"));
-    h.push_str(&card("Savings", fmt(num(summary, "savings"), 2, ""), share));
-    h.push_str(&card("Unserved energy", fmt(num(summary, "unserved_kwh"), 1, " kWh"), format!("grid only: {}", fmt(num(summary, "baseline_unserved_kwh"), 1, " kWh"))));
-    h.push_str(&card("Curtailed PV", fmt(num(summary, "curtailed_kwh"), 1, " kWh"), format!("losses {}", fmt(num(summary, "losses_kwh"), 1, " kWh"))));
+    let share = |key: &str| num(summary, key).map_or("–".into(), |v| format::percent(v, 1));
+    let trades = format!("{} trades, mean price {}", format::count(summary["trades"].as_u64().unwrap_or(0)), num(summary, "p2p_price_mean").map_or("–".into(), |p| format::price(p, currency)));
+    if island {
+        // On an island nothing is bought from a grid: what trading changes is who goes without.
+        let lol = |col: &str| hh.num(col).iter().filter(|v| v.is_finite()).sum::<f64>();
+        h.push_str("<h2>Results against the same island without trading</h2><div class=\"cards\">");
+        h.push_str(&card("Unserved energy", kwh("unserved_kwh", 1), format!("without trading: {}", kwh("baseline_unserved_kwh", 1))));
+        h.push_str(&card("Loss-of-load hours", format!("{} h", format::number(lol("loss_of_load_hours"), 1)), format!("summed over households; without trading: {} h", format::number(lol("baseline_loss_of_load_hours"), 1))));
+        h.push_str(&card("Self-sufficiency", share("self_sufficiency"), "1 − unserved / load".into()));
+        h.push_str(&card("Traded between neighbours", kwh("p2p_kwh", 0), trades));
+        h.push_str(&card("Curtailed PV", kwh("curtailed_kwh", 1), format!("line losses {}", kwh("losses_kwh", 1))));
+    } else {
+        h.push_str("<h2>Results against the grid-only baseline</h2><div class=\"cards\">");
+        h.push_str(&card("Self-sufficiency", share("self_sufficiency"), "1 − (grid import + unserved) / load".into()));
+        h.push_str(&card("Self-consumption", share("self_consumption"), "of the PV, used in the community".into()));
+        h.push_str(&card("Traded between neighbours", kwh("p2p_kwh", 0), trades));
+        h.push_str(&card("Community bill", money("community_bill"), format!("grid only: {}", money("baseline_bill"))));
+        let of_import = num(summary, "savings_pct_of_baseline_import_cost").map_or("no grid imports to compare with".into(), |v| format!("{}% of the grid-only import cost", format::number(v, 1)));
+        h.push_str(&card("Savings", money("savings"), of_import));
+        h.push_str(&card("Unserved energy", kwh("unserved_kwh", 1), format!("grid only: {}", kwh("baseline_unserved_kwh", 1))));
+        h.push_str(&card("Curtailed PV", kwh("curtailed_kwh", 1), format!("line losses {}; peak grid import {} kW", kwh("losses_kwh", 1), num(summary, "peak_grid_import_kw").map_or("–".into(), |v| format::number(v, 1)))));
+    }
     h.push_str(&card(
         "CO₂ avoided",
-        fmt(num(summary, "co2_avoided_kg"), 0, " kg"),
-        format!("{} more than grid only; peak import {}", fmt(num(summary, "co2_avoided_vs_baseline_kg"), 0, " kg"), fmt(num(summary, "peak_grid_import_kw"), 1, " kW")),
+        num(summary, "co2_avoided_kg").map_or("–".into(), |v| format!("{} kg", format::number(v, 0))),
+        if island {
+            "all load served on the island, against the scenario's grid emission factor".into()
+        } else {
+            format!("of which trading adds {} kg to what grid only avoids", num(summary, "co2_avoided_vs_baseline_kg").map_or("–".into(), |v| format::number(v, 0)))
+        },
     ));
     h.push_str("</div>\n");
 
@@ -191,17 +292,9 @@ fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::To
         day_of_step.push(days.len() - 1);
     }
     let daily = |col: &str| by_day(&days, &ts.num(col), &day_of_step);
-    let up = [
-        Series { name: "own use of PV".into(), color: OWN_USE, values: daily("self_consumed_kwh") },
-        Series { name: "bought from neighbours".into(), color: P2P, values: daily("p2p_kwh") },
-        Series { name: "battery discharge".into(), color: BATTERY, values: daily("battery_discharge_kwh") },
-        Series { name: "grid import".into(), color: GRID, values: daily("grid_import_kwh") },
-    ];
-    let down = [Series { name: "grid export".into(), color: EXPORT, values: daily("grid_export_kwh") }, Series { name: "battery charge".into(), color: RGBColor(188, 189, 220), values: daily("battery_charge_kwh") }];
-    let labels: Vec<String> = days.iter().map(|d| d.get(5..).unwrap_or(d).to_string()).collect();
-    let svg = charts::stacked_bars(&labels, &up, &down, "kWh per day")?;
+    let labels: Vec<String> = days.iter().map(|d| format::short_date(d)).collect();
     h.push_str("<h2>Energy</h2>");
-    h.push_str(&figure("daily-energy", "Where the community's energy came from, day by day", &svg, &drawn(up.iter().chain(&down)), "Above zero: how the load was met. Below zero: surplus sent to the grid and into batteries."));
+    h.push_str(&energy_balance(&days, &labels, &daily, island)?);
 
     // Price.
     let (price, kwh) = (ts.num("clearing_price"), ts.num("p2p_kwh"));
@@ -214,11 +307,30 @@ fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::To
         }
     }
     let daily_price: Vec<f64> = value.iter().zip(&volume).map(|(v, q)| if *q > 0.0 { v / q } else { f64::NAN }).collect();
+    // The tariff's daily means (time-weighted), as reference lines.
+    let daily_mean = |col: &str| {
+        let (mut sum, mut n) = (vec![0.0; days.len()], vec![0u32; days.len()]);
+        for (v, d) in ts.num(col).iter().zip(&day_of_step) {
+            if v.is_finite() {
+                sum[*d] += v;
+                n[*d] += 1;
+            }
+        }
+        sum.iter().zip(&n).map(|(s, n)| if *n > 0 { s / *n as f64 } else { f64::NAN }).collect::<Vec<f64>>()
+    };
     h.push_str("<h2>Prices</h2>");
     if daily_price.iter().any(|p| p.is_finite()) {
-        let price = [Series { name: "peer price, volume-weighted daily mean".into(), color: PRICE, values: daily_price }];
-        let svg = charts::lines(&price, "day", "currency per kWh", &|i| labels.get(i).cloned().unwrap_or_default(), &[])?;
-        h.push_str(&figure("p2p-price", "Peer-to-peer price over time", &svg, &drawn(&price), "Mean price of the energy traded between neighbours each day."));
+        let mut price = vec![Series { name: "peer price, volume-weighted daily mean".into(), color: PRICE, values: daily_price }];
+        for (name, color, col) in [("grid import price, daily mean", GRID, "grid_import_price"), ("grid export price, daily mean", PEER_PV, "grid_export_price")] {
+            let values = daily_mean(col);
+            if values.iter().any(|v| v.is_finite()) {
+                price.push(Series { name: name.into(), color, values });
+            }
+        }
+        let unit = format!("{} per kWh", currency.unwrap_or("currency"));
+        let svg = charts::lines(&price, "day", &unit, &|i| labels.get(i).cloned().unwrap_or_default(), &[])?;
+        let caption = if island { "Mean price of the energy traded between neighbours each day." } else { "Mean price of the energy traded between neighbours each day, between the grid's export and import prices." };
+        h.push_str(&figure("p2p-price", "Peer-to-peer price over time", &svg, &drawn(&price), caption));
     } else {
         h.push_str("<p class=\"note\">No energy was traded between neighbours (grid-only rule or no surplus).</p>");
     }
@@ -227,10 +339,16 @@ fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::To
     let savings: Vec<f64> = hh.num("savings").into_iter().filter(|v| v.is_finite()).collect();
     let gainers = savings.iter().filter(|s| **s > 0.0).count();
     let losers = savings.iter().filter(|s| **s < 0.0).count();
-    let svg = charts::histogram(&savings, SAVINGS_BINS, SAVE, LOSE, "saving against grid only (currency)")?;
-    let present: Vec<(RGBColor, &str)> = [(SAVE, "save", gainers > 0 || savings.iter().any(|s| *s == 0.0)), (LOSE, "pay more", losers > 0)].iter().filter(|(_, _, p)| *p).map(|(c, n, _)| (*c, *n)).collect();
     h.push_str("<h2>Households</h2>");
-    h.push_str(&figure("savings", "Distribution of household savings", &svg, &present, &format!("{gainers} households save, {losers} pay more than with the grid alone, {} unchanged.", savings.len() - gainers - losers)));
+    if gainers + losers == 0 {
+        h.push_str("<p class=\"note\">No household's bill differs from what it would pay without trading, so there is no distribution of savings to show.</p>");
+    } else {
+        let x_label = format!("saving against {} ({})", if island { "no trading" } else { "grid only" }, currency.unwrap_or("currency"));
+        let svg = charts::histogram(&savings, SAVINGS_BINS, SAVE, LOSE, &x_label)?;
+        let present: Vec<(RGBColor, &str)> = [(SAVE, "save", gainers > 0 || savings.iter().any(|s| *s == 0.0)), (LOSE, "pay more", losers > 0)].iter().filter(|(_, _, p)| *p).map(|(c, n, _)| (*c, *n)).collect();
+        let caption = format!("{} households save, {} pay more than {}, {} unchanged.", format::count(gainers as u64), format::count(losers as u64), if island { "without trading" } else { "with the grid alone" }, format::count((savings.len() - gainers - losers) as u64));
+        h.push_str(&figure("savings", "Distribution of household savings", &svg, &present, &caption));
+    }
 
     // Batteries.
     if battery_kwh > 0.0 {
@@ -238,31 +356,47 @@ fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::To
         let hours = step_minutes as f64 / 60.0;
         let soc = [Series { name: "stored energy, % of all batteries' capacity".into(), color: BATTERY, values: soc }];
         let svg = charts::lines(&soc, "day", "%", &|i| labels.get(day_of_step.get(i).copied().unwrap_or(0)).cloned().unwrap_or_default(), &[])?;
-        h.push_str(&figure("battery-soc", "Battery state of charge", &svg, &drawn(&soc), &format!("Energy stored in the {with_battery} batteries ({battery_kwh:.1} kWh), {hours} h steps.")));
+        h.push_str(&figure("battery-soc", "Battery state of charge", &svg, &drawn(&soc), &format!("Energy stored in the {} batteries ({} kWh), {hours} h steps.", format::count(with_battery as u64), format::number(battery_kwh, 1))));
     }
 
     // Lines.
     if lines.rows > 0 {
         let loading = [Series { name: "most loaded line, % of its capacity".into(), color: LOADING, values: ts.num("max_line_loading").iter().map(|v| v * 100.0).collect() }];
         let svg = charts::lines(&loading, "day", "% of capacity", &|i| labels.get(day_of_step.get(i).copied().unwrap_or(0)).cloned().unwrap_or_default(), &[100.0])?;
-        let caption = format!("Highest flow / capacity of any line at each step (grey: capacity); {} steps with a line limit binding.", summary["congested_steps"]);
+        let caption = format!("Highest flow / capacity of any line at each step (grey: capacity); {} steps with a line limit binding.", format::count(summary["congested_steps"].as_u64().unwrap_or(0)));
         h.push_str("<h2>The grid</h2>");
         h.push_str(&figure("line-loading", "Line loading", &svg, &drawn(&loading), &caption));
     }
 
-    // Map.
-    // Columns parsed once (a district has 10,000 rows).
-    let (export, sold, import, bought) = (hh.num("grid_export_kwh"), hh.num("p2p_sold_kwh"), hh.num("grid_import_kwh"), hh.num("p2p_bought_kwh"));
+    // Map. Columns parsed once (a district has 10,000 rows).
+    let (export, sold, import, bought, unserved) = (hh.num("grid_export_kwh"), hh.num("p2p_sold_kwh"), hh.num("grid_import_kwh"), hh.num("p2p_bought_kwh"), hh.num("unserved_kwh"));
     let (nodes_of, ids) = (hh.text("node"), hh.text("household"));
-    let houses: Vec<(String, String, f64)> = (0..hh.rows).map(|i| (nodes_of[i].clone(), ids[i].clone(), export[i] + sold[i] - import[i] - bought[i])).collect();
-    let exporters = houses.iter().filter(|h| h.2 >= 0.0).count();
-    let svg = map::svg(topology, &houses);
-    let present: Vec<(RGBColor, &str)> = [(map::NET_EXPORTER, "net exporter", exporters > 0), (map::NET_IMPORTER, "net importer", exporters < houses.len())].iter().filter(|(_, _, p)| *p).map(|(c, n, _)| (*c, *n)).collect();
-    h.push_str(&figure("map", "The grid, houses by net position over the run", &svg, &present, &format!(
-            "Green: {exporters} houses sent more energy out than they took in; red: {} took more. Dark square: the grid connection.{}",
-            houses.len() - exporters,
-            if houses.len() > map::MAP_HOUSE_MARKS_MAX { " Each mark is a cell of neighbouring houses, coloured by their net position together (hover for the count)." } else { "" }
-        )));
+    let houses: Vec<map::House> = (0..hh.rows)
+        .map(|i| map::House { node: nodes_of[i].clone(), id: ids[i].clone(), net_kwh: export[i] + sold[i] - import[i] - bought[i], unserved_kwh: unserved[i] })
+        .collect();
+    let exporters = houses.iter().filter(|h| h.net_kwh >= 0.0).count();
+    let short = houses.iter().filter(|h| h.unserved_kwh > 0.01).count();
+    let (line_ids, max_loading) = (lines.text("line"), lines.num("max_loading"));
+    let loading: HashMap<&str, f64> = line_ids.iter().map(String::as_str).zip(max_loading).collect();
+    let m = map::draw(topology, &houses, &loading);
+    let legend: Vec<(RGBColor, &str)> = m.legend.iter().map(|(c, n)| (*c, n.as_str())).collect();
+    let mut caption = format!(
+        "{} of the {} houses sent more energy out than they took in (purple), {} took more (orange); the scale runs to ±{} kWh. Lines by their highest loading; black square: the grid connection.",
+        format::count(exporters as u64),
+        format::count(houses.len() as u64),
+        format::count((houses.len() - exporters) as u64),
+        format::number(m.scale_kwh, 0),
+    );
+    if short > 0 {
+        caption.push_str(&format!(" {} houses went short at some point (ringed).", format::count(short as u64)));
+    }
+    if let Some(cells) = m.cells {
+        caption.push_str(&format!(" With more than {} houses each mark is one of {} cells of neighbouring houses, coloured by their mean (hover for its counts).", format::count(map::MAP_HOUSE_MARKS_MAX as u64), format::count(cells as u64)));
+    }
+    if m.stretched {
+        caption.push_str(" A schematic: the thin feeder is stretched across to fill the frame.");
+    }
+    h.push_str(&figure("map", "The grid, houses by net energy over the run", &m.svg, &legend, &caption));
 
     // Ledger.
     h.push_str("<h2>Ledger</h2>");
@@ -292,45 +426,117 @@ fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::To
     Ok(h)
 }
 
-/// The compare report: for each headline KPI, a bar per rule (means over the seeds).
-pub fn compare_html(scenario: &str, table: &crate::output::compare::Table) -> Result<String, String> {
+/// How the compare page writes a KPI: shares as percentages, money in the currency, counts as
+/// integers.
+#[derive(Clone, Copy)]
+enum Unit {
+    Share,
+    Percent,
+    Money,
+    Price,
+    Kwh,
+    Kw,
+    Kg,
+    Count,
+    Ratio,
+}
+
+fn kpi_unit(key: &str) -> Unit {
+    match key {
+        "self_sufficiency" | "self_consumption" | "share_worse_off" | "max_line_loading" => Unit::Share,
+        "savings_pct" | "savings_pct_of_baseline_import_cost" => Unit::Percent,
+        "community_bill" | "baseline_bill" | "savings" | "baseline_import_cost" | "network_fees" => Unit::Money,
+        "p2p_price_mean" | "p2p_price_sd" => Unit::Price,
+        "peak_grid_import_kw" | "peak_grid_export_kw" => Unit::Kw,
+        "co2_avoided_kg" | "co2_avoided_vs_baseline_kg" => Unit::Kg,
+        "trades" | "congested_steps" | "voltage_limited_steps" => Unit::Count,
+        "gini_savings" => Unit::Ratio,
+        _ => Unit::Kwh,
+    }
+}
+
+/// A KPI value for people (the table and the bars' labels).
+fn kpi_text(key: &str, v: f64, currency: Option<&str>) -> String {
+    match kpi_unit(key) {
+        Unit::Share => format::percent(v, 1),
+        Unit::Percent => format!("{}%", format::number(v, 1)),
+        Unit::Money => format::money(v, currency),
+        Unit::Price => format::price(v, currency),
+        Unit::Kwh => format!("{} kWh", format::number(v, if v.abs() >= 100.0 { 0 } else { 1 })),
+        Unit::Kw => format!("{} kW", format::number(v, 1)),
+        Unit::Kg => format!("{} kg", format::number(v, 0)),
+        Unit::Count => format::number(v, if v.fract() == 0.0 { 0 } else { 1 }),
+        Unit::Ratio => format::number(v, 3),
+    }
+}
+
+/// The compare report: for each headline KPI, a bar per rule (means over the seeds) with its
+/// value written on it, then every KPI in a table that wraps to the page.
+pub fn compare_html(scenario: &str, currency: Option<&str>, table: &crate::output::compare::Table) -> Result<String, String> {
     const SHOWN: [(&str, &str); 9] = [
         ("self_sufficiency", "Self-sufficiency"),
         ("savings", "Savings against grid only"),
         ("savings_pct_of_baseline_import_cost", "Savings, % of the grid-only import cost"),
-        ("p2p_kwh", "Traded between neighbours, kWh"),
+        ("p2p_kwh", "Traded between neighbours"),
         ("p2p_price_mean", "Mean peer price"),
         ("gini_savings", "Inequality of savings (Gini)"),
         ("share_worse_off", "Share of households worse off"),
-        ("unserved_kwh", "Unserved energy, kWh"),
+        ("unserved_kwh", "Unserved energy"),
         ("network_fees", "Network fees"),
     ];
     let rules: Vec<String> = table.iter().map(|(r, _, _)| r.to_string()).collect();
     let seeds = table.first().map_or(1, |t| t.1);
     let mut h = format!("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>peergrid compare: {}</title><style>{STYLE}</style></head><body>\n", escape(scenario));
-    let _ = writeln!(h, "<h1>{}: trading rules compared</h1><p>The same weather, loads and grid for every rule; means over {seeds} seed(s).</p>", escape(scenario));
+    let _ = writeln!(
+        h,
+        "<h1>{}: trading rules compared</h1><p>The same weather, loads and grid for every rule; means over {} seed{}{}.</p>",
+        escape(scenario),
+        seeds,
+        if seeds == 1 { "" } else { "s" },
+        currency.map_or(String::new(), |c| format!("; money in {c}"))
+    );
     let index: BTreeMap<&str, usize> = crate::output::compare::KPIS.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+    let mut skipped = Vec::new();
     for (key, title) in SHOWN {
         let values: Vec<f64> = table.iter().map(|(_, _, cols)| cols[index[key]].0.unwrap_or(f64::NAN)).collect();
-        if !values.iter().any(|v| v.is_finite()) {
-            continue; // e.g. no network fees in this scenario
+        if !values.iter().any(|v| v.is_finite() && *v != 0.0) {
+            skipped.push(title);
+            continue;
         }
-        let bars = [Series { name: title.into(), color: GRID, values }];
-        let svg = charts::grouped_bars(&rules, &bars, title)?;
+        let scale = if matches!(kpi_unit(key), Unit::Share) { 100.0 } else { 1.0 };
+        let bars = [Series { name: title.into(), color: GRID, values: values.iter().map(|v| v * scale).collect() }];
+        let labels: Vec<String> = values.iter().map(|v| if v.is_finite() { kpi_text(key, *v, currency) } else { "–".into() }).collect();
+        let axis = match kpi_unit(key) {
+            Unit::Share | Unit::Percent => "%".to_string(),
+            Unit::Money => currency.unwrap_or("currency").to_string(),
+            Unit::Price => format!("{} per kWh", currency.unwrap_or("currency")),
+            Unit::Kwh => "kWh".into(),
+            _ => String::new(),
+        };
+        let svg = charts::grouped_bars(&rules, &bars, &axis, Some(&labels))?;
         h.push_str(&figure(key, title, &svg, &[(GRID, title)], ""));
     }
-    h.push_str("<h2>All KPIs</h2><table><tr><th>KPI</th>");
-    for r in &rules {
-        let _ = write!(h, "<th>{}</th>", escape(r));
+    if !skipped.is_empty() {
+        let _ = writeln!(h, "<p class=\"note\">Not drawn, zero for every rule: {}.</p>", escape(&skipped.join(", ").to_lowercase()));
     }
-    h.push_str("</tr>");
-    for (i, k) in crate::output::compare::KPIS.iter().enumerate() {
-        let _ = write!(h, "<tr><td>{k}</td>");
-        for (_, _, cols) in table {
-            let _ = write!(h, "<td>{}</td>", cols[i].0.map_or("–".into(), |v| format!("{v:.4}")));
+    // Rules as columns, in blocks of at most RULES_PER_TABLE so the page never overflows.
+    const RULES_PER_TABLE: usize = 5;
+    h.push_str("<h2>All KPIs</h2>");
+    for block in (0..table.len()).collect::<Vec<_>>().chunks(RULES_PER_TABLE) {
+        h.push_str("<table class=\"kpis\"><tr><th>KPI</th>");
+        for &r in block {
+            let _ = write!(h, "<th>{}</th>", escape(&rules[r]));
         }
         h.push_str("</tr>");
+        for (i, k) in crate::output::compare::KPIS.iter().enumerate() {
+            let _ = write!(h, "<tr><td>{k}</td>");
+            for &r in block {
+                let _ = write!(h, "<td>{}</td>", table[r].2[i].0.map_or("–".into(), |v| escape(&kpi_text(k, v, currency))));
+            }
+            h.push_str("</tr>");
+        }
+        h.push_str("</table>");
     }
-    h.push_str("</table></body></html>\n");
+    h.push_str("<p class=\"note\">The same figures, unrounded, are in compare.csv.</p></body></html>\n");
     Ok(h)
 }
