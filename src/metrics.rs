@@ -34,6 +34,10 @@ pub struct StepTotals {
     pub p2p_value: Micros,
     /// Network fees paid on peer deliveries.
     pub network_fees: Micros,
+    /// What the households paid on balance this step (grid, peers outside the community's
+    /// accounts, fees; less rewards), and what they would have paid with the grid only.
+    pub community_bill: Micros,
+    pub baseline_bill: Micros,
     pub trades: u64,
     /// Energy stored in all batteries at the end of the step, kWh (a level, not summed over a run).
     pub battery_soc_kwh: f64,
@@ -177,11 +181,22 @@ pub fn record_step(
     prices: Res<crate::environment::tariff::StepPrices>,
     losses: Option<Res<LossPolicy>>,
     lines: Option<Res<crate::grid::network::LineStats>>,
-    mut households: Query<(&Household, &Meter, &mut MeterTotals, &mut crate::household::LossOfLoad, Option<&crate::household::battery::Battery>)>,
+    mut households: Query<(
+        &Household,
+        &Meter,
+        &mut MeterTotals,
+        &mut crate::household::LossOfLoad,
+        Option<&crate::household::battery::Battery>,
+        &crate::household::Wallet,
+        &crate::household::baseline::BaselineExchange,
+    )>,
 ) {
     let mut t = StepTotals { step: clock.step, ..Default::default() };
     let (mut sent_kwh, mut sent_battery_kwh) = (0.0, 0.0);
-    for (_, m, mut total, mut lol, battery) in &mut households {
+    let (mut bill_so_far, mut baseline_so_far) = (Micros::ZERO, Micros::ZERO);
+    for (_, m, mut total, mut lol, battery, wallet, baseline) in &mut households {
+        bill_so_far += wallet.bill();
+        baseline_so_far += Micros(-baseline.balance.0);
         let e = &mut t.balance;
         if let Some(b) = battery {
             t.battery_soc_kwh += b.soc_kwh;
@@ -230,6 +245,8 @@ pub fn record_step(
         t.network_fees += tr.fee.amount_for(tr.kwh_sent());
     }
     t.trades = clearing.trades.len() as u64;
+    t.community_bill = bill_so_far - run.sum.community_bill;
+    t.baseline_bill = baseline_so_far - run.sum.baseline_bill;
     let e = &mut t.balance;
     e.load_peer_pv_kwh = t.p2p_kwh - e.load_peer_battery_kwh;
     e.pv_line_losses_kwh = (sent_kwh - sent_battery_kwh) - e.load_peer_pv_kwh;
@@ -280,6 +297,8 @@ pub fn record_step(
     s.p2p_losses_kwh += t.p2p_losses_kwh;
     s.p2p_value += t.p2p_value;
     s.network_fees += t.network_fees;
+    s.community_bill += t.community_bill;
+    s.baseline_bill += t.baseline_bill;
     s.trades += t.trades;
     s.balance.add(&t.balance);
     *step = t;

@@ -147,3 +147,17 @@ fn the_daily_energy_chart_closes_on_the_load_and_the_pv_of_each_day() {
         }
     }
 }
+
+#[test]
+fn a_run_longer_than_a_month_has_a_monthly_table_and_who_gains_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    run_ok(&scenario("village.ron"), &out, &["--set", "duration_days=40", "--steps", "3840"]);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let monthly = html.split("id=\"monthly-table\"").nth(1).expect("a monthly table").split("</table>").next().unwrap();
+    assert!(monthly.contains("Apr 2024") && monthly.contains("May 2024"), "{monthly}");
+    for id in ["gains-by-equipment-table", "gains-by-archetype-table"] {
+        assert!(html.contains(id), "{id}");
+    }
+    assert!(html.contains("PV and battery") && html.contains("AUD "), "groups and money in the currency");
+}

@@ -439,3 +439,17 @@ fn an_island_has_no_import_cost_to_share_savings_of() {
     assert_eq!(s["baseline_import_cost"], 0.0);
     assert!(s["savings_pct_of_baseline_import_cost"].is_null(), "{s}");
 }
+
+/// The step bills in timeseries.csv add up, to the micro-unit, to the run's bills.
+#[test]
+fn step_bills_add_up_to_the_run_bills() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    run_ok(&scenario("street.ron"), &out, &["--steps", "300"]);
+    let ts = Table::read(&out.join("timeseries.csv"));
+    let s = summary(&out);
+    for (col, field) in [("community_bill", "community_bill"), ("baseline_bill", "baseline_bill")] {
+        let sum: i64 = ts.rows.iter().map(|r| micros(&r[col])).sum();
+        assert_eq!(sum, (s[field].as_f64().unwrap() * 1e6).round() as i64, "{col}");
+    }
+}

@@ -82,6 +82,14 @@ pub fn long_date(date: &str) -> String {
     }
 }
 
+/// `2024-04` → "Apr 2024".
+pub fn month(year_month: &str) -> String {
+    match parse_date(&format!("{year_month}-01")) {
+        Some((y, m, _)) => format!("{} {y}", MONTHS[m - 1]),
+        None => year_month.to_string(),
+    }
+}
+
 /// `2024-04-01T06:30…` → "1 Apr 2024, 06:30".
 pub fn date_time(stamp: &str) -> String {
     match (parse_date(stamp), stamp.get(11..16)) {
@@ -154,6 +162,7 @@ mod tests {
         assert_eq!(short_date("2024-04-01"), "1 Apr");
         assert_eq!(long_date("2024-04-01T00:00:00+11:00"), "1 Apr 2024");
         assert_eq!(date_time("2024-04-01T06:30:00+11:00"), "1 Apr 2024, 06:30");
+        assert_eq!(month("2024-04"), "Apr 2024");
         assert_eq!(duration(7 * 1440), "7 days");
         assert_eq!(duration(365 * 1440), "1 year");
         assert_eq!(duration(36 * 60), "36 hours");

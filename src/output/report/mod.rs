@@ -196,6 +196,112 @@ fn energy_balance(days: &[String], labels: &[String], daily: &dyn Fn(&str) -> Ve
     Ok(h)
 }
 
+/// Savings by group of households: what they own (PV, battery, both, neither) and their load
+/// archetype (or data source), as a table and a chart of the mean saving.
+fn who_gains(hh: &Csv, currency: Option<&str>, island: bool) -> Result<String, String> {
+    let (kwp, battery, savings, bill, base) = (hh.num("kwp"), hh.num("battery_kwh"), hh.num("savings"), hh.num("bill"), hh.num("baseline_bill"));
+    let source = hh.text("load_source");
+    let owns = |i: usize| match (kwp[i] > 0.0, battery[i] > 0.0) {
+        (true, true) => "PV and battery",
+        (true, false) => "PV only",
+        (false, true) => "battery only",
+        (false, false) => "neither PV nor battery",
+    };
+    let mut h = String::new();
+    let against = if island { "without trading" } else { "grid only" };
+    for (id, title, key) in [("gains-by-equipment", "Who gains: by what households own", 0), ("gains-by-archetype", "Who gains: by household type", 1)] {
+        // Group → (households, Σ bill, Σ baseline bill, Σ savings, worse off), in first-seen order.
+        let mut groups: Vec<(String, [f64; 4], usize)> = Vec::new();
+        for i in 0..hh.rows {
+            let name = if key == 0 { owns(i).to_string() } else { source.get(i).cloned().unwrap_or_default() };
+            let g = match groups.iter().position(|g| g.0 == name) {
+                Some(k) => k,
+                None => {
+                    groups.push((name, [0.0; 4], 0));
+                    groups.len() - 1
+                }
+            };
+            let e = &mut groups[g];
+            e.1[0] += 1.0;
+            e.1[1] += bill[i];
+            e.1[2] += base[i];
+            e.1[3] += savings[i];
+            e.2 += (savings[i] < 0.0) as usize;
+        }
+        if key == 0 {
+            let order = ["PV and battery", "PV only", "battery only", "neither PV nor battery"];
+            groups.sort_by_key(|g| order.iter().position(|o| *o == g.0));
+        }
+        if groups.len() < 2 {
+            continue; // one group: the distribution above says it all
+        }
+        let _ = write!(h, "<h3>{title}</h3><table class=\"kpis\" id=\"{id}-table\"><tr><th>group</th><th>households</th><th>mean bill</th><th>mean bill, {against}</th><th>mean saving</th><th>total saving</th><th>worse off</th></tr>");
+        for (name, [n, b, base, s], worse) in &groups {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(name),
+                format::count(*n as u64),
+                format::money(b / n, currency),
+                format::money(base / n, currency),
+                format::money(s / n, currency),
+                format::money(*s, currency),
+                format::count(*worse as u64)
+            );
+        }
+        h.push_str("</table>");
+        let names: Vec<String> = groups.iter().map(|g| g.0.clone()).collect();
+        let means: Vec<f64> = groups.iter().map(|g| g.1[3] / g.1[0]).collect();
+        if means.iter().any(|m| *m != 0.0) {
+            let labels: Vec<String> = means.iter().map(|m| format::money(*m, currency)).collect();
+            let bars = [Series { name: "mean saving per household".into(), color: SAVE, values: means }];
+            let svg = charts::grouped_bars(&names, &bars, currency.unwrap_or("currency"), Some(&labels))?;
+            h.push_str(&figure(id, &format!("Mean saving against {against}"), &svg, &drawn(&bars), "Per household of each group; the table above has the bills behind it."));
+        }
+    }
+    Ok(h)
+}
+
+/// Energy, bills and peer trade per calendar month (local time).
+fn monthly(ts: &Csv, months: &[&str], currency: Option<&str>, island: bool) -> String {
+    let month_of: Vec<usize> = ts.text("time").iter().map(|t| months.iter().position(|m| t.starts_with(m)).unwrap_or(0)).collect();
+    let sum = |col: &str| {
+        let mut out = vec![0.0; months.len()];
+        for (v, m) in ts.num(col).iter().zip(&month_of) {
+            if v.is_finite() {
+                out[*m] += v;
+            }
+        }
+        out
+    };
+    let mut cols: Vec<(&str, Vec<f64>, bool)> = vec![("load kWh", sum("load_kwh"), false), ("PV kWh", sum("pv_kwh"), false), ("P2P kWh", sum("p2p_kwh"), false)];
+    if !island {
+        cols.push(("import kWh", sum("grid_import_kwh"), false));
+        cols.push(("export kWh", sum("grid_export_kwh"), false));
+    }
+    cols.push(("unserved kWh", sum("unserved_kwh"), false));
+    let (bill, base) = (sum("community_bill"), sum("baseline_bill"));
+    if !island {
+        cols.push(("community bill", bill.clone(), true));
+        cols.push(("grid-only bill", base.clone(), true));
+        cols.push(("savings", base.iter().zip(&bill).map(|(b, c)| b - c).collect(), true));
+    }
+    let mut h = String::from("<h2>Month by month</h2><table class=\"data\" id=\"monthly-table\"><tr><th>month</th>");
+    for (name, ..) in &cols {
+        let _ = write!(h, "<th>{}</th>", escape(name));
+    }
+    h.push_str("</tr>");
+    for (i, m) in months.iter().enumerate() {
+        let _ = write!(h, "<tr><td>{}</td>", escape(&format::month(m)));
+        for (_, v, money) in &cols {
+            let _ = write!(h, "<td>{}</td>", if *money { format::money(v[i], currency) } else { format::number(v[i], 0) });
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</table><p class=\"note\">P2P: energy delivered between neighbours. Months in local time.</p>\n");
+    h
+}
+
 /// Writes `dir/report.html` from the run's files in `dir`.
 pub fn write_run_report(dir: &Path) -> Result<(), String> {
     let summary: Value = serde_json::from_slice(&std::fs::read(dir.join("summary.json")).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
@@ -209,9 +315,9 @@ pub fn write_run_report(dir: &Path) -> Result<(), String> {
 }
 
 /// Columns of households.csv the run report reads.
-const HOUSEHOLD_COLUMNS_USED: [&str; 14] = [
+const HOUSEHOLD_COLUMNS_USED: [&str; 17] = [
     "household", "node", "kwp", "battery_kwh", "grid_export_kwh", "p2p_sold_kwh", "grid_import_kwh", "p2p_bought_kwh", "savings", "data_source", "synthetic",
-    "loss_of_load_hours", "baseline_loss_of_load_hours", "unserved_kwh",
+    "loss_of_load_hours", "baseline_loss_of_load_hours", "unserved_kwh", "load_source", "bill", "baseline_bill",
 ];
 
 fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::Topology) -> Result<String, String> {
@@ -348,6 +454,18 @@ fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::To
         let present: Vec<(RGBColor, &str)> = [(SAVE, "save", gainers > 0 || savings.iter().any(|s| *s == 0.0)), (LOSE, "pay more", losers > 0)].iter().filter(|(_, _, p)| *p).map(|(c, n, _)| (*c, *n)).collect();
         let caption = format!("{} households save, {} pay more than {}, {} unchanged.", format::count(gainers as u64), format::count(losers as u64), if island { "without trading" } else { "with the grid alone" }, format::count((savings.len() - gainers - losers) as u64));
         h.push_str(&figure("savings", "Distribution of household savings", &svg, &present, &caption));
+    }
+
+    h.push_str(&who_gains(hh, currency, island)?);
+
+    // Month by month, for runs longer than a month.
+    let months: Vec<&str> = {
+        let mut m: Vec<&str> = time.iter().filter_map(|t| t.get(..7)).collect();
+        m.dedup();
+        m
+    };
+    if days.len() > 31 && months.len() > 1 {
+        h.push_str(&monthly(ts, &months, currency, island));
     }
 
     // Batteries.
