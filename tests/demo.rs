@@ -93,7 +93,7 @@ fn step(sim: &mut DemoSim, view: &mut View) -> StepTotals {
 }
 
 fn prices(sim: &DemoSim) -> Vec<i64> {
-    sim.sim.world().resource::<Clearing>().trades.iter().map(|t| t.price.0).collect()
+    sim.sim.world().resource::<Clearing>().trades.iter().map(|t| t.price.micros()).collect()
 }
 
 #[test]

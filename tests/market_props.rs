@@ -3,7 +3,7 @@
 
 use peergrid::market::registry::{default_params, RULES};
 use peergrid::market::{Clearing, MarketContext, OfferSource, Order, OrderBook, RuleSetup, Seller};
-use peergrid::base::money::PricePerKwh;
+use peergrid::base::money::{Price, PricePerKwh};
 use peergrid::base::seed::{rng, Stream};
 use peergrid::environment::tariff::StepPrices;
 use proptest::prelude::*;
@@ -47,17 +47,17 @@ proptest! {
             for t in &out.trades {
                 prop_assert!(t.kwh >= 0.0);
                 let bid = bids[t.buyer as usize];
-                prop_assert!(t.price.0 <= bid.1, "{}: buyer pays at most its bid", rule.name);
+                prop_assert!(t.price <= PricePerKwh(bid.1).into(), "{}: buyer pays at most its bid", rule.name);
                 bought[t.buyer as usize] += t.kwh;
                 if let Seller::Household { index, .. } = t.seller {
                     let ask = asks[(index - 1000) as usize];
-                    prop_assert!(!seller_ir || t.price.0 >= ask.1, "{}: seller gets at least its ask", rule.name);
+                    prop_assert!(!seller_ir || t.price >= PricePerKwh(ask.1).into(), "{}: seller gets at least its ask", rule.name);
                     sold[(index - 1000) as usize] += t.kwh;
                 }
             }
             for s in &out.pool_sales {
                 let ask = asks[(s.seller - 1000) as usize];
-                prop_assert!(!seller_ir || s.price.0 >= ask.1, "{}: pooled seller gets at least its ask", rule.name);
+                prop_assert!(!seller_ir || s.price >= PricePerKwh(ask.1).into(), "{}: pooled seller gets at least its ask", rule.name);
                 sold[(s.seller - 1000) as usize] += s.kwh;
             }
             for (i, b) in bought.iter().enumerate() { prop_assert!(*b <= bids[i].0 + 1e-9); }
@@ -112,8 +112,8 @@ mod fees {
                         Seller::Household { index, .. } => {
                             let fee = zf.fees.fee(zf.zones.relation(index, t.buyer));
                             prop_assert_eq!(t.fee, fee, "{}: the fee of the zones crossed", rule.name);
-                            prop_assert!(t.price.0 + t.fee.0 <= bids[t.buyer as usize].1, "{}: price + fee within the bid", rule.name);
-                            prop_assert!(t.price.0 >= asks[(index - 1000) as usize].1, "{}: seller gets its ask", rule.name);
+                            prop_assert!(t.price.micros() + t.fee.0 <= bids[t.buyer as usize].1, "{}: price + fee within the bid", rule.name);
+                            prop_assert!(t.price >= PricePerKwh(asks[(index - 1000) as usize].1).into(), "{}: seller gets its ask", rule.name);
                             sold[(index - 1000) as usize] += t.kwh;
                         }
                         Seller::Pool => {
@@ -224,7 +224,7 @@ mod preference {
             for t in &out.trades {
                 let Seller::Household { index, .. } = t.seller else { panic!("pairs only") };
                 let (bid, ask) = (&b.bids[t.buyer as usize], &b.asks[(index - 1000) as usize]);
-                prop_assert!(ask.limit <= t.price && t.price <= bid.limit);
+                prop_assert!(Price::from(ask.limit) <= t.price && t.price <= Price::from(bid.limit));
                 got += t.kwh * stated(&p, bid, ask) as f64;
             }
             let mut merit = 0.0;
@@ -268,7 +268,7 @@ mod hierarchical {
             for t in &out.trades {
                 let Seller::Household { index, .. } = t.seller else { panic!("pairs only") };
                 let (bid, ask) = (&b.bids[t.buyer as usize], &b.asks[(index - 1000) as usize]);
-                prop_assert!(ask.limit <= t.price && t.price <= bid.limit);
+                prop_assert!(Price::from(ask.limit) <= t.price && t.price <= Price::from(bid.limit));
                 bought[t.buyer as usize] += t.kwh;
                 sold[(index - 1000) as usize] += t.kwh;
             }
@@ -278,6 +278,78 @@ mod hierarchical {
             prop_assert!((out.kwh_by_level.iter().sum::<f64>() - traded).abs() < 1e-9);
             let rev = clear_in(&c, OrderBook { bids: b.bids.iter().rev().cloned().collect(), asks: b.asks.iter().rev().cloned().collect() });
             prop_assert_eq!(&rev.trades, &out.trades);
+        }
+    }
+}
+
+/// The pooled rules against their papers: per step, a buyer pays on average the paper's buy
+/// price and a seller gets its sell price, for every kWh of its demand or supply (the pool's
+/// share at the internal price, the rest at the grid's tariff); each payment is rounded once,
+/// from the exact price. Formulas: SDR, Liu et al. 2017 (IEEE Trans. Power Syst. 32(5),
+/// eqs. 7, 9, 10); MMR and bill sharing, Long et al. 2017 (IEEE PES GM, eqs. 12–17), per
+/// interval. Published tariffs: Liu's 0.4 / 1.0 CNY/kWh, Long's 0.05 / 0.15 £/kWh and Zhou et
+/// al. 2018's (Applied Energy 222) 0.0503 / 0.1457 £/kWh. The community pays, in every case,
+/// λb·max(D − S, 0) − λs·max(S − D, 0): the papers' budget balance.
+#[test]
+fn pooled_rules_meet_the_papers_prices_to_half_a_micro_unit_per_payment() {
+    let tariffs = [(0.4, 1.0), (0.05, 0.15), (0.0503, 0.1457)];
+    // Awkward energies, so no price × kWh is a round number: short supply, then surplus.
+    let cases: [(&[f64], &[f64]); 2] = [(&[1.234567, 0.5, 3.1415926], &[2.7182818, 1.4142135, 0.3333333, 4.0]), (&[2.7182818, 4.0, 1.7320508], &[1.234567, 0.5, 0.3333333])];
+    let micros = |units: f64| units * 1e6;
+    for (lambda_s, lambda_b) in tariffs {
+        for (supply, demand) in cases {
+            let (s, d): (f64, f64) = (supply.iter().sum(), demand.iter().sum());
+            for name in ["sdr", "mmr", "bill-sharing"] {
+                // The papers' prices, units per kWh.
+                let (internal, buy, sell) = match name {
+                    "sdr" => {
+                        let sdr = s / d;
+                        if sdr <= 1.0 {
+                            let sell = lambda_s * lambda_b / ((lambda_b - lambda_s) * sdr + lambda_s);
+                            (sell, sell * sdr + lambda_b * (1.0 - sdr), sell)
+                        } else {
+                            (lambda_s, lambda_s, lambda_s)
+                        }
+                    }
+                    "mmr" => {
+                        let mid = (lambda_b + lambda_s) / 2.0;
+                        if s >= d { (mid, mid, (d * mid + (s - d) * lambda_s) / s) } else { (mid, (s * mid + (d - s) * lambda_b) / d, mid) }
+                    }
+                    _ => (0.0, lambda_b * (d - s).max(0.0) / d, lambda_s * (s - d).max(0.0) / s),
+                };
+                let (import, export) = (PricePerKwh::from_units(lambda_b), PricePerKwh::from_units(lambda_s));
+                let order = |household: u32, kwh: f64, limit| Order { household, kwh, limit, source: OfferSource::Pv };
+                let mut book = OrderBook {
+                    bids: demand.iter().enumerate().map(|(i, kwh)| order(i as u32, *kwh, import)).collect(),
+                    asks: supply.iter().enumerate().map(|(i, kwh)| order(100 + i as u32, *kwh, export)).collect(),
+                };
+                let rule = RULES.iter().find(|r| r.name == name).unwrap();
+                let ctx = MarketContext { step: 0, prices: StepPrices { import, export, connected: true } };
+                let mut out = Clearing::default();
+                (rule.build)(&RuleSetup::with_params(default_params(rule))).clear(&mut book, &ctx, &mut rng(1, Stream::Market, 0), &mut out);
+                let at = format!("{name} at {lambda_s}/{lambda_b}, S {s}, D {d}");
+                let mut community = 0i64;
+                for (i, kwh) in demand.iter().enumerate() {
+                    let t = out.trades.iter().find(|t| t.buyer == i as u32).unwrap_or_else(|| panic!("{at}: buyer {i} in the pool"));
+                    // One payment to the pool: within half a micro-unit of the exact product.
+                    let paid = t.price.amount_for(t.kwh);
+                    assert!((paid.0 as f64 - micros(t.kwh * internal)).abs() <= 0.5 + 1e-6, "{at}: buyer {i} pays {} for {} kWh", paid.0, t.kwh);
+                    // And one to the grid for the rest: on average the paper's buy price.
+                    let grid = import.amount_for(kwh - t.kwh);
+                    assert!(((paid + grid).0 as f64 - micros(kwh * buy)).abs() <= 1.0 + 1e-6, "{at}: buyer {i} pays {} in all, the paper {}", (paid + grid).0, micros(kwh * buy));
+                    community += (paid + grid).0;
+                }
+                for (j, kwh) in supply.iter().enumerate() {
+                    let sale = out.pool_sales.iter().find(|p| p.seller == 100 + j as u32).unwrap_or_else(|| panic!("{at}: seller {j} in the pool"));
+                    let got = sale.price.amount_for(sale.kwh);
+                    assert!((got.0 as f64 - micros(sale.kwh * internal)).abs() <= 0.5 + 1e-6, "{at}: seller {j} gets {}", got.0);
+                    let grid = export.amount_for(kwh - sale.kwh);
+                    assert!(((got + grid).0 as f64 - micros(kwh * sell)).abs() <= 1.0 + 1e-6, "{at}: seller {j} gets {} in all, the paper {}", (got + grid).0, micros(kwh * sell));
+                    community -= (got + grid).0;
+                }
+                let balance = micros(lambda_b * (d - s).max(0.0) - lambda_s * (s - d).max(0.0));
+                assert!((community as f64 - balance).abs() <= (demand.len() + supply.len()) as f64, "{at}: the community pays {community}, the grid's net {balance}");
+            }
         }
     }
 }

@@ -247,7 +247,7 @@ fn profile_csv_is_replayed_exactly() {
     // Midday: p1 has 0.75 kWh spare, p2 needs 0.75 kWh: all of it is sent, at the mid price 0.20.
     let tr = Table::read(&out.join("trades.csv"));
     assert_eq!(tr.rows.len(), 16);
-    assert!(tr.rows.iter().all(|r| r["seller"] == "p1" && r["buyer"] == "p2" && r["price"] == "0.200000"));
+    assert!(tr.rows.iter().all(|r| r["seller"] == "p1" && r["buyer"] == "p2" && r["price"] == "0.2"), "the exact price, shortest decimal");
     assert!(tr.rows.iter().all(|r| (Table::f(r, "kwh_sent") - 0.75).abs() < 1e-12 && (Table::f(r, "kwh") + Table::f(r, "loss_kwh") - 0.75).abs() < 1e-12));
     let lost: f64 = tr.column("loss_kwh").iter().sum();
     assert!(lost > 0.0 && lost < 0.01 * 16.0 * 0.75, "a few metres of cable lose a little: {lost} kWh");
@@ -452,4 +452,33 @@ fn step_bills_add_up_to_the_run_bills() {
         let sum: i64 = ts.rows.iter().map(|r| micros(&r[col])).sum();
         assert_eq!(sum, (s[field].as_f64().unwrap() * 1e6).round() as i64, "{col}");
     }
+}
+
+/// Every trade's `amount` can be recomputed from `trades.csv` alone: round half away from zero
+/// of billed kWh × price × 10⁶ micro-units, the price read back exactly from its shortest
+/// decimal and the billed kWh set by `loss_bearer` (seller: `kwh`; buyer: `kwh_sent`; shared:
+/// `kwh` + `loss_kwh` / 2). For every rule and every loss bearer, on a street with line losses.
+#[test]
+fn every_trade_amount_is_recomputed_exactly_from_trades_csv() {
+    let tmp = tempfile::tempdir().unwrap();
+    let round_half_away = |x: f64| if x >= 0.0 { (x + 0.5).floor() } else { (x - 0.5).ceil() } as i64;
+    let mut checked = 0;
+    for rule in peergrid::market::registry::names() {
+        for bearer in ["Seller", "Buyer", "Shared"] {
+            let out = tmp.path().join(format!("{rule}-{bearer}"));
+            run_ok(&scenario("street.ron"), &out, &["--rule", rule, "--steps", "192", "--set", &format!("market.loss_bearer={bearer}")]);
+            for r in &Table::read(&out.join("trades.csv")).rows {
+                let (kwh, loss, price): (f64, f64, f64) = (r["kwh"].parse().unwrap(), r["loss_kwh"].parse().unwrap(), r["price"].parse().unwrap());
+                let billed = match bearer {
+                    "Seller" => kwh,
+                    "Buyer" => r["kwh_sent"].parse().unwrap(),
+                    _ => kwh + 0.5 * loss,
+                };
+                let expected = round_half_away(billed * price * 1e6);
+                assert_eq!(micros(&r["amount"]), expected, "{rule}, {bearer}: {r:?}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 1000, "{checked} trades checked");
 }

@@ -112,8 +112,8 @@ fn bidding_strategies_change_prices_not_weather_and_stay_individually_rational()
         while !sim.is_finished() {
             sim.step();
             for t in &sim.world().resource::<Clearing>().trades {
-                assert!(t.price.0 >= 60_000 && t.price.0 <= 300_000, "between export and import price");
-                prices.push(t.price.0);
+                assert!(t.price.micros() >= 60_000 && t.price.micros() <= 300_000, "between export and import price");
+                prices.push(t.price.micros());
             }
         }
         (sim.run_totals(), prices)
@@ -148,7 +148,7 @@ fn a_price_ceiling_caps_bids_under_every_rule_and_favourites_steer_preference_ma
                 assert!(o.limit.0 <= 200_000, "{rule}: b bids at most its ceiling");
             }
             for t in w.resource::<Clearing>().trades.iter().filter(|t| t.buyer == 1) {
-                assert!(t.price.0 <= 200_000, "{rule}: b pays at most its ceiling");
+                assert!(t.price.micros() <= 200_000, "{rule}: b pays at most its ceiling");
                 total += t.kwh;
                 if matches!(t.seller, Seller::Household { index: 0, .. }) {
                     from_a += t.kwh;

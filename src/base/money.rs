@@ -114,6 +114,42 @@ impl PricePerKwh {
     }
 }
 
+/// An energy price as a trading rule computed it, unrounded: currency units per kWh. Tariffs,
+/// order limits and fees stay [`PricePerKwh`] (inputs at micro-unit resolution); the price a
+/// trade settles at is exact, and only each payment is rounded, once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, PartialOrd, Serialize)]
+pub struct Price(pub f64);
+
+impl Price {
+    /// A price in micro-units per kWh as computed (not rounded), e.g. `a + k·(b − a)`.
+    pub fn from_micros(micros_per_kwh: f64) -> Price {
+        Price(micros_per_kwh / MICROS_PER_UNIT as f64)
+    }
+
+    /// The payment for `kwh` at this price: round-half-away-from-zero(`kwh` × price × 10⁶)
+    /// micro-units, the product taken left to right in `f64`, so anyone can recompute it from
+    /// `kwh` and the price as `trades.csv` and the ledger write them (shortest round-trip
+    /// decimals).
+    pub fn amount_for(self, kwh: f64) -> Micros {
+        Micros(round_to_i64(kwh * self.0 * MICROS_PER_UNIT as f64))
+    }
+
+    pub fn as_units(self) -> f64 {
+        self.0
+    }
+
+    /// The price in micro-units per kWh, rounded: for display and tests, never for payments.
+    pub fn micros(self) -> i64 {
+        round_to_i64(self.0 * MICROS_PER_UNIT as f64)
+    }
+}
+
+impl From<PricePerKwh> for Price {
+    fn from(p: PricePerKwh) -> Price {
+        Price::from_micros(p.0 as f64)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

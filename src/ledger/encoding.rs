@@ -1,15 +1,16 @@
 //! Canonical byte encodings and hashes of the ledger. Documented in `docs/ledger.md`; pinned by
 //! known-answer tests. Changing anything here changes every hash: bump the version tags.
 //!
-//! All integers are big-endian. Energies are integer micro-kWh, money integer micro-units, prices
-//! micro-units per kWh: no floats are hashed.
+//! All integers are big-endian. Energies are integer micro-kWh, money integer micro-units; a
+//! price per kWh is the IEEE-754 binary64 bits of the exact price a payment was computed from
+//! (currency units per kWh; −0 written as +0), so every amount can be recomputed from it.
 
 use sha2::{Digest, Sha256};
 
 pub type Hash = [u8; 32];
 
 /// Domain tags.
-pub const HEADER_TAG: &[u8] = b"peergrid-block-v1";
+pub const HEADER_TAG: &[u8] = b"peergrid-block-v2";
 pub const STATE_TAG: &[u8] = b"peergrid-state-v1";
 /// RFC 6962 leaf and node prefixes.
 pub const LEAF_PREFIX: u8 = 0x00;
@@ -121,7 +122,8 @@ pub struct Tx {
     pub seller: AccountRef,
     pub buyer: AccountRef,
     pub kwh_micro: i64,
-    pub price_micro: i64,
+    /// [`price_bits`] of the price per kWh (currency units).
+    pub price_bits: u64,
     pub amount_micro: i64,
     pub fee_micro: i64,
     /// Grid transactions: the gross energies behind the net amount.
@@ -160,6 +162,18 @@ impl Tx {
     }
 }
 
+/// The hashed form of a price per kWh: its binary64 bits, −0 as +0 (prices are finite).
+pub fn price_bits(price_per_kwh: f64) -> u64 {
+    (price_per_kwh + 0.0).to_bits()
+}
+
+impl Tx {
+    /// The price per kWh, currency units.
+    pub fn price(&self) -> f64 {
+        f64::from_bits(self.price_bits)
+    }
+}
+
 /// Rounds a decimal quantity (kWh or money units) to integer micro-units.
 pub fn to_micro(x: f64) -> i64 {
     crate::base::money::round_to_i64(x * MICRO)
@@ -178,7 +192,8 @@ fn account(buf: &mut Vec<u8>, a: AccountRef) {
 
 /// The canonical bytes of a transaction:
 /// `kind u8 ‖ step u64 ‖ id_len u16 ‖ id ‖ seller (tag u8, index u32) ‖ buyer (tag u8, index u32) ‖
-/// kwh i64 ‖ price i64 ‖ amount i64 ‖ fee i64 ‖ import_kwh i64 ‖ export_kwh i64 [‖ loss_kwh i64]`.
+/// kwh i64 ‖ price u64 (binary64 bits) ‖ amount i64 ‖ fee i64 ‖ import_kwh i64 ‖ export_kwh i64
+/// [‖ loss_kwh i64]`.
 /// `loss_kwh` is appended only when non-zero, so deliveries without line losses (and every
 /// ledger written before losses existed) keep their bytes and hashes; the id-length prefix and
 /// the fixed layout keep the encoding unambiguous.
@@ -209,7 +224,9 @@ fn append_tx(buf: &mut Vec<u8>, tx: &Tx, write_id: impl FnOnce(&mut Vec<u8>)) {
     buf[id_len_at..id_len_at + 2].copy_from_slice(&id_len.to_be_bytes());
     account(buf, tx.seller);
     account(buf, tx.buyer);
-    for v in [tx.kwh_micro, tx.price_micro, tx.amount_micro, tx.fee_micro, tx.import_kwh_micro, tx.export_kwh_micro] {
+    buf.extend_from_slice(&tx.kwh_micro.to_be_bytes());
+    buf.extend_from_slice(&tx.price_bits.to_be_bytes());
+    for v in [tx.amount_micro, tx.fee_micro, tx.import_kwh_micro, tx.export_kwh_micro] {
         buf.extend_from_slice(&v.to_be_bytes());
     }
     if tx.loss_kwh_micro != 0 {
@@ -294,7 +311,7 @@ pub struct Header {
 }
 
 impl Header {
-    /// `"peergrid-block-v1" ‖ height u64 ‖ prev_hash ‖ merkle_root ‖ state_root ‖ step u64 ‖
+    /// `"peergrid-block-v2" ‖ height u64 ‖ prev_hash ‖ merkle_root ‖ state_root ‖ step u64 ‖
     /// time i64 ‖ producer u32 ‖ tx_count u32 ‖ missed_count u32 ‖ missed u32 × count`.
     pub fn encode(&self) -> Vec<u8> {
         let mut b = Vec::with_capacity(HEADER_TAG.len() + 140 + 4 * self.missed.len());

@@ -69,7 +69,8 @@ pub fn write_tx(out: &mut String, tx: &Tx, ids: &[String]) {
     out.push_str("\",\"kwh\":");
     num(out, tx.kwh_micro);
     out.push_str(",\"price\":");
-    num(out, tx.price_micro);
+    // The shortest decimal that reads back to the same binary64 (no exponent: valid JSON).
+    let _ = std::fmt::Write::write_fmt(out, format_args!("{}", tx.price()));
     out.push_str(",\"amount\":");
     num(out, tx.amount_micro);
     out.push_str(",\"fee\":");

@@ -19,7 +19,7 @@ use crate::base::money::Micros;
 use crate::settlement::{BlockRewards, PaymentKind, StepPayments, TreasuryConfig, PPM};
 use crate::base::time::{SimClock, TimeFrame};
 use bevy::prelude::*;
-use encoding::{leaf_hash, to_micro, AccountRef, Hash, Header, State, Tx, TxKind};
+use encoding::{from_micro, leaf_hash, price_bits, to_micro, AccountRef, Hash, Header, State, Tx, TxKind};
 use json::GenesisInfo;
 use std::sync::Arc;
 use validators::{elect, is_offline, Fault};
@@ -225,7 +225,8 @@ impl Ledger {
             let (seller, buyer) = if g.net_micro >= 0 { (AccountRef::Grid, AccountRef::Household(h)) } else { (AccountRef::Household(h), AccountRef::Grid) };
             let kwh = (import - export).abs();
             let amount = g.net_micro.abs();
-            let price = if kwh > 0 { ((amount as i128 * 1_000_000) / kwh as i128) as i64 } else { 0 };
+            // The netted amount over the netted energy (a mean of the tariffs behind it).
+            let price = if kwh > 0 { from_micro(amount) / from_micro(kwh) } else { 0.0 };
             self.pending.push(Tx {
                 kind: TxKind::Grid,
                 step,
@@ -233,7 +234,7 @@ impl Ledger {
                 seller,
                 buyer,
                 kwh_micro: kwh,
-                price_micro: price,
+                price_bits: price_bits(price),
                 amount_micro: amount,
                 fee_micro: 0,
                 import_kwh_micro: import,
@@ -285,7 +286,7 @@ impl Ledger {
                     seller: AccountRef::Household(producer),
                     buyer: AccountRef::Fund,
                     kwh_micro: 0,
-                    price_micro: 0,
+                    price_bits: price_bits(0.0),
                     amount_micro: amount,
                     fee_micro: 0,
                     import_kwh_micro: 0,
@@ -359,7 +360,7 @@ pub fn record_and_seal(
                     seller,
                     buyer,
                     kwh_micro: to_micro(p.kwh),
-                    price_micro: p.price.0,
+                    price_bits: price_bits(p.price.0),
                     amount_micro: p.amount.0,
                     fee_micro: p.fee.0,
                     import_kwh_micro: 0,

@@ -11,7 +11,7 @@ fn sample_tx() -> Tx {
         seller: AccountRef::Household(3),
         buyer: AccountRef::Household(1),
         kwh_micro: 5_540,
-        price_micro: 120_000,
+        price_bits: price_bits(0.12),
         amount_micro: 665,
         fee_micro: 7,
         import_kwh_micro: 0,
@@ -29,7 +29,7 @@ fn transaction_encoding_is_pinned() {
     encode_tx(&mut buf, &id, &sample_tx());
     assert_eq!(
         hex(&buf),
-        "01000000000000001b00057432372d300000000003000000000100000000000015a4000000000001d4c000000000000002990000000000000007\
+        "01000000000000001b00057432372d300000000003000000000100000000000015a43fbeb851eb851eb800000000000002990000000000000007\
          00000000000000000000000000000000"
     );
     assert_eq!(hex(&leaf_hash(&buf)), KAT_LEAF);
@@ -52,10 +52,10 @@ fn one_pass_leaf_hash_matches_the_encoding() {
     }
 }
 
-const KAT_LEAF: &str = "d2ac428ff4ab454e89b81a29179315e9ceaac77c8fac2ffd3fb13292c50b5081";
-const KAT_ROOT: &str = "95030bd18871d60480de2f83cfa6ec90ef0965a713ba9c21fceba468283f70db";
+const KAT_LEAF: &str = "b61ddf75dd17fff01da598706859b7db46360798d7789fcc09a1f7a1bb1452dc";
+const KAT_ROOT: &str = "cc04258a4e3815eb94b1b8662946d3b470e7cea228d12350e29d73cfd3149708";
 const KAT_STATE: &str = "80595b9328dbb4b58a6bcb93cfffd2c4424c9b7e8df350df16efad504cead107";
-const KAT_HEADER: &str = "eb3c3b8fd1efabcf11ea61f8ca7e885b87f7053668759fefc0f5ba92b7219506";
+const KAT_HEADER: &str = "e17d76c626567e037d41d47a21269abb92ccc2b76c4053954cee7e707566f2ab";
 
 #[test]
 fn small_ledger_hashes_are_pinned() {

@@ -5,7 +5,7 @@
 //! genesis members' keys, replays all balances and checks every state root. The first problem
 //! is reported with its line and block height.
 
-use super::encoding::{self, hex, leaf_hash, parse_hash, to_micro, AccountRef, Hash, Header, State, Tx, TxKind, GENESIS_PRODUCER};
+use super::encoding::{self, hex, leaf_hash, parse_hash, price_bits, to_micro, AccountRef, Hash, Header, State, Tx, TxKind, GENESIS_PRODUCER};
 use super::json::{BlockJson, GenesisInfo, TxJson, GENESIS_NAME};
 use super::merkle;
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
@@ -121,7 +121,7 @@ fn tx_with_accounts(t: &TxJson, seller: AccountRef, buyer: AccountRef) -> Result
         seller,
         buyer,
         kwh_micro: to_micro(t.kwh),
-        price_micro: to_micro(t.price),
+        price_bits: price_bits(t.price),
         amount_micro: to_micro(t.amount),
         fee_micro: to_micro(t.fee),
         import_kwh_micro: t.import_kwh.map(to_micro).unwrap_or(0),

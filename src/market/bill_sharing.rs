@@ -9,7 +9,7 @@
 use super::pool::{clear_at_tariff, micro, PoolPrices};
 use super::registry::RuleInfo;
 use super::{Clearing, MarketContext, OrderBook, TradingRule};
-use crate::base::money::PricePerKwh;
+use crate::base::money::Price;
 use rand_chacha::ChaCha8Rng;
 
 pub static RULE: RuleInfo = RuleInfo {
@@ -31,7 +31,7 @@ pub fn prices(s: f64, d: f64, lambda_b: f64, lambda_s: f64) -> Option<PoolPrices
     }
     let buy = lambda_b * (d - s).max(0.0) / d;
     let sell = lambda_s * (s - d).max(0.0) / s;
-    Some(PoolPrices { internal: PricePerKwh(0), buy: micro(buy), sell: micro(sell) })
+    Some(PoolPrices { internal: Price(0.0), buy: micro(buy), sell: micro(sell) })
 }
 
 impl TradingRule for BillSharing {
@@ -56,7 +56,7 @@ mod tests {
     fn hand_computed_from_the_paper_formulas() {
         // λb = 0.30, λs = 0.06; S = 10, D = 40: buyers 0.30·30/40 = 0.225, sellers 0.
         let p = prices(10.0, 40.0, 300_000.0, 60_000.0).unwrap();
-        assert_eq!((p.internal.0, p.buy.0, p.sell.0), (0, 225_000, 0));
+        assert_eq!((p.internal.micros(), p.buy.0, p.sell.0), (0, 225_000, 0));
         // S = 40, D = 10: buyers 0, sellers 0.06·30/40 = 0.045.
         let p = prices(40.0, 10.0, 300_000.0, 60_000.0).unwrap();
         assert_eq!((p.buy.0, p.sell.0), (0, 45_000));

@@ -57,7 +57,7 @@ impl TradingRule for Continuous {
                 let q = left[t].min(left[best.index]);
                 let resting = self.arrivals[best.index].1;
                 let (buyer, seller) = if is_bid { (order, resting) } else { (resting, order) };
-                out.trades.push(Trade::between(&seller, buyer.household, q, resting.limit));
+                out.trades.push(Trade::between(&seller, buyer.household, q, resting.limit.into()));
                 left[t] -= q;
                 left[best.index] -= q;
                 if left[best.index] <= MIN_TRADE_KWH {
@@ -90,7 +90,7 @@ mod tests {
         let total: f64 = out.trades.iter().map(|t| t.kwh).sum();
         assert!((total - 1.5).abs() < 1e-12, "all supply trades: {:?}", out.trades);
         for t in &out.trades {
-            assert!(t.price.0 == 10 || t.price.0 == 30 || t.price.0 == 25, "a resting order's price");
+            assert!([10, 30, 25].contains(&t.price.micros()), "a resting order's price");
         }
     }
 }

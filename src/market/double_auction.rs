@@ -11,7 +11,7 @@
 
 use super::registry::{ParamInfo, RuleInfo};
 use super::{Clearing, MarketContext, Order, OrderBook, Trade, TradingRule, MIN_TRADE_KWH};
-use crate::base::money::PricePerKwh;
+use crate::base::money::{Price, PricePerKwh};
 use rand_chacha::ChaCha8Rng;
 use std::cmp::Ordering;
 
@@ -81,11 +81,11 @@ impl TradingRule for DoubleAuction {
     fn clear(&mut self, book: &mut OrderBook, _ctx: &MarketContext, _rng: &mut ChaCha8Rng, out: &mut Clearing) {
         let mut marginal: Option<(PricePerKwh, PricePerKwh)> = None;
         match_merit_order(book, |bid, ask, kwh| {
-            out.trades.push(Trade::between(ask, bid.household, kwh, PricePerKwh(0)));
+            out.trades.push(Trade::between(ask, bid.household, kwh, Price(0.0)));
             marginal = Some((ask.limit, bid.limit));
         });
         if let Some((a, b)) = marginal {
-            let price = PricePerKwh(a.0 + (self.k * (b.0 - a.0) as f64).round() as i64);
+            let price = Price::from_micros(a.0 as f64 + self.k * (b.0 - a.0) as f64);
             for t in &mut out.trades {
                 t.price = price;
             }
@@ -119,7 +119,7 @@ mod tests {
         let c = run(vec![order(1, 3.0, 30), order(2, 2.0, 20)], vec![order(3, 2.0, 5), order(4, 2.0, 25)], 0.5);
         assert_eq!(c.trades.len(), 2);
         assert_eq!(c.trades.iter().map(|t| t.kwh).sum::<f64>(), 3.0);
-        assert!(c.trades.iter().all(|t| t.price == PricePerKwh(28) && t.buyer == 1));
+        assert!(c.trades.iter().all(|t| t.price.micros() == 28 && t.buyer == 1));
     }
 
     #[test]

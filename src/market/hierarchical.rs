@@ -10,7 +10,7 @@ use super::double_auction::match_merit_order_at;
 use super::communities::{Communities, CommunityChange, CommunityEvent};
 use super::registry::{ParamInfo, RuleInfo};
 use super::{Clearing, MarketContext, Order, OrderBook, RuleSetup, Trade, TradingRule, MIN_TRADE_KWH};
-use crate::base::money::PricePerKwh;
+use crate::base::money::Price;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -95,13 +95,13 @@ impl TradingRule for Hierarchical {
             let (mut bought, mut sold) = (vec![0.0; sub.bids.len()], vec![0.0; sub.asks.len()]);
             match_merit_order_at(&mut sub, |bids, asks, i, j, kwh| {
                 let (bid, ask) = (&bids[i], &asks[j]);
-                out.trades.push(Trade::between(ask, bid.household, kwh, PricePerKwh(0)));
+                out.trades.push(Trade::between(ask, bid.household, kwh, Price(0.0)));
                 marginal = Some((ask.limit, bid.limit));
                 bought[i] += kwh;
                 sold[j] += kwh;
             });
             if let Some((a, b)) = marginal {
-                let price = PricePerKwh(a.0 + (self.k * (b.0 - a.0) as f64).round() as i64);
+                let price = Price::from_micros(a.0 as f64 + self.k * (b.0 - a.0) as f64);
                 for t in &mut out.trades[first..] {
                     t.price = price;
                     out.kwh_by_level[depth as usize] += t.kwh;
@@ -138,6 +138,7 @@ impl TradingRule for Hierarchical {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::money::PricePerKwh;
     use crate::market::OfferSource;
     use crate::environment::tariff::StepPrices;
     use std::sync::Arc;
@@ -154,7 +155,7 @@ mod tests {
         let mut book = OrderBook { bids: vec![o(1, 1.0, 300_000), o(2, 2.0, 250_000)], asks: vec![o(0, 2.0, 100_000)] };
         let mut out = Clearing::default();
         Hierarchical::new(0.5, &setup).clear(&mut book, &ctx, &mut crate::base::seed::rng(1, crate::base::seed::Stream::Market, 0), &mut out);
-        let got: Vec<_> = out.trades.iter().map(|t| (t.buyer, t.kwh, t.price.0)).collect();
+        let got: Vec<_> = out.trades.iter().map(|t| (t.buyer, t.kwh, t.price.micros())).collect();
         assert_eq!(got, vec![(1, 1.0, 200_000), (2, 1.0, 175_000)]);
         assert_eq!(out.kwh_by_level, vec![0.0, 1.0, 1.0], "whole community, feeder, street");
     }

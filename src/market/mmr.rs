@@ -7,6 +7,7 @@
 //!   imported at λb).
 //! Peer energy changes hands at p_mid, so the pool is budget balanced.
 
+use crate::base::money::Price;
 use super::pool::{clear_at_tariff, micro, PoolPrices};
 use super::registry::RuleInfo;
 use super::{Clearing, MarketContext, OrderBook, TradingRule};
@@ -28,7 +29,7 @@ pub fn prices(s: f64, d: f64, lambda_b: f64, lambda_s: f64) -> Option<PoolPrices
     }
     let mid = (lambda_b + lambda_s) / 2.0;
     let (buy, sell) = if s >= d { (mid, (d * mid + (s - d) * lambda_s) / s) } else { ((s * mid + (d - s) * lambda_b) / d, mid) };
-    Some(PoolPrices { internal: micro(mid), buy: micro(buy), sell: micro(sell) })
+    Some(PoolPrices { internal: Price::from_micros(mid), buy: micro(buy), sell: micro(sell) })
 }
 
 impl TradingRule for Mmr {
@@ -54,7 +55,7 @@ mod tests {
         // λb = 0.30, λs = 0.06 ⇒ p_mid = 0.18.
         // S = 40 ≥ D = 10: buyers 0.18; sellers (10·0.18 + 30·0.06)/40 = (1.8 + 1.8)/40 = 0.09.
         let p = prices(40.0, 10.0, 300_000.0, 60_000.0).unwrap();
-        assert_eq!((p.internal.0, p.buy.0, p.sell.0), (180_000, 180_000, 90_000));
+        assert_eq!((p.internal.micros(), p.buy.0, p.sell.0), (180_000, 180_000, 90_000));
         // S = 10 < D = 40: sellers 0.18; buyers (10·0.18 + 30·0.30)/40 = (1.8 + 9)/40 = 0.27.
         let p = prices(10.0, 40.0, 300_000.0, 60_000.0).unwrap();
         assert_eq!((p.buy.0, p.sell.0), (270_000, 180_000));

@@ -29,7 +29,7 @@ registry::rules! {
 
 use crate::household::battery::{Battery, BatteryMarketPolicy};
 use crate::household::{Household, HouseholdIds, Meter};
-use crate::base::money::PricePerKwh;
+use crate::base::money::{Price, PricePerKwh};
 use crate::base::seed::{rng, Stream};
 use crate::environment::tariff::StepPrices;
 use crate::base::time::SimClock;
@@ -94,8 +94,8 @@ pub struct Trade {
     /// flow, line losses on the way are taken off (see [`losses`]), so the seller sent
     /// `kwh + loss_kwh`.
     pub kwh: f64,
-    /// Energy price per kWh (the network fee comes on top).
-    pub price: PricePerKwh,
+    /// Energy price per kWh, exact as the rule computed it (the network fee comes on top).
+    pub price: Price,
     /// Energy lost on the lines between seller and buyer, kWh.
     pub loss_kwh: f64,
     /// Network fee per kWh sent, by the zones the delivery crosses (see [`zones`]).
@@ -104,12 +104,12 @@ pub struct Trade {
 
 impl Trade {
     /// A delivery of `kwh` from the household behind `ask` to `buyer`.
-    pub fn between(ask: &Order, buyer: u32, kwh: f64, price: PricePerKwh) -> Trade {
+    pub fn between(ask: &Order, buyer: u32, kwh: f64, price: Price) -> Trade {
         Trade { seller: Seller::Household { index: ask.household, source: ask.source }, buyer, kwh, price, loss_kwh: 0.0, fee: PricePerKwh(0) }
     }
 
     /// A delivery from the pool (pooling rules).
-    pub fn from_pool(buyer: u32, kwh: f64, price: PricePerKwh) -> Trade {
+    pub fn from_pool(buyer: u32, kwh: f64, price: Price) -> Trade {
         Trade { seller: Seller::Pool, buyer, kwh, price, loss_kwh: 0.0, fee: PricePerKwh(0) }
     }
 
@@ -155,7 +155,7 @@ pub struct PoolSale {
     pub seller: u32,
     pub source: OfferSource,
     pub kwh: f64,
-    pub price: PricePerKwh,
+    pub price: Price,
 }
 
 /// The outcome of clearing one step. Written by [`clear_market`]; read by delivery, settlement

@@ -13,7 +13,7 @@
 use super::locality::Locality;
 use super::registry::{ParamInfo, RuleInfo};
 use super::{Clearing, MarketContext, Order, OrderBook, Trade, TradingRule, MIN_TRADE_KWH};
-use crate::base::money::PricePerKwh;
+use crate::base::money::Price;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
@@ -45,7 +45,7 @@ impl TradingRule for Nearest {
     fn clear(&mut self, book: &mut OrderBook, ctx: &MarketContext, rng: &mut ChaCha8Rng, out: &mut Clearing) {
         let Some(locality) = self.locality.clone() else { return };
         let (b, s) = (ctx.prices.import.0, ctx.prices.export.0);
-        let price = PricePerKwh(s + (self.alpha * (b - s).max(0) as f64).round() as i64);
+        let price = Price::from_micros(s as f64 + self.alpha * (b - s).max(0) as f64);
         book.asks.sort_unstable_by(|x, y| (x.household, x.source).cmp(&(y.household, y.source)));
         if self.sellers_at.len() < locality.nodes {
             self.sellers_at.resize_with(locality.nodes, Vec::new);
@@ -57,8 +57,8 @@ impl TradingRule for Nearest {
         }
         self.left.clear();
         for (k, ask) in book.asks.iter().enumerate() {
-            self.left.push(if ask.limit <= price { ask.kwh } else { 0.0 });
-            if ask.limit > price {
+            self.left.push(if Price::from(ask.limit) <= price { ask.kwh } else { 0.0 });
+            if Price::from(ask.limit) > price {
                 continue;
             }
             for &node in locality.ancestors(ask.household) {
@@ -70,7 +70,7 @@ impl TradingRule for Nearest {
             }
         }
         self.buyers.clear();
-        self.buyers.extend(book.bids.iter().filter(|o| o.limit >= price).copied());
+        self.buyers.extend(book.bids.iter().filter(|o| Price::from(o.limit) >= price).copied());
         self.buyers.sort_unstable_by_key(|o| o.household);
         self.buyers.shuffle(rng);
         for bid in &self.buyers {
@@ -101,6 +101,7 @@ impl TradingRule for Nearest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::money::PricePerKwh;
     use crate::grid::generate::{generate, LayoutParams};
     use crate::market::{OfferSource, Seller};
     use crate::grid::generate::Layout;
@@ -135,6 +136,6 @@ mod tests {
         Nearest { alpha: 0.5, locality: Some(locality), ..Default::default() }.clear(&mut book, &ctx, &mut crate::base::seed::rng(1, crate::base::seed::Stream::Market, 0), &mut out);
         assert_eq!(out.trades.len(), 1);
         assert_eq!(out.trades[0].seller, Seller::Household { index: 6, source: OfferSource::Pv });
-        assert_eq!(out.trades[0].price, PricePerKwh(180));
+        assert_eq!(out.trades[0].price.micros(), 180);
     }
 }

@@ -24,7 +24,7 @@ impl TradingRule for PayAsBid {
 
     fn clear(&mut self, book: &mut OrderBook, _ctx: &MarketContext, _rng: &mut ChaCha8Rng, out: &mut Clearing) {
         match_merit_order(book, |bid, ask, kwh| {
-            out.trades.push(Trade::between(ask, bid.household, kwh, bid.limit));
+            out.trades.push(Trade::between(ask, bid.household, kwh, bid.limit.into()));
         });
     }
 }

@@ -8,7 +8,7 @@
 //! out of the pool; the price is recomputed without them until no order is excluded.
 
 use super::{Clearing, Order, OrderBook, PoolSale, Trade, MIN_TRADE_KWH};
-use crate::base::money::PricePerKwh;
+use crate::base::money::{Price, PricePerKwh};
 
 /// Rounds of excluding incompatible orders before giving up on the remaining ones.
 const MAX_EXCLUSION_ROUNDS: usize = 8;
@@ -19,7 +19,8 @@ pub type PriceFn<'a> = dyn Fn(f64, f64) -> Option<PoolPrices> + 'a;
 /// The pool's internal price and the paper's reported buy/sell prices (for `timeseries.csv`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PoolPrices {
-    pub internal: PricePerKwh,
+    /// What pool trades settle at, exact.
+    pub internal: Price,
     pub buy: PricePerKwh,
     pub sell: PricePerKwh,
 }
@@ -40,14 +41,14 @@ pub fn clear_pooled(book: &mut OrderBook, out: &mut Clearing, exempt_sellers: bo
         let Some(p) = prices else { break };
         let mut changed = false;
         for (o, k) in book.bids.iter().zip(bid_in.iter_mut()) {
-            if *k && o.limit < p.internal {
+            if *k && Price::from(o.limit) < p.internal {
                 *k = false;
                 changed = true;
             }
         }
         if !exempt_sellers {
             for (o, k) in book.asks.iter().zip(ask_in.iter_mut()) {
-                if *k && o.limit > p.internal {
+                if *k && Price::from(o.limit) > p.internal {
                     *k = false;
                     changed = true;
                 }

@@ -29,7 +29,7 @@ use super::preferences::Preferences;
 use super::registry::{ParamInfo, RuleInfo};
 use super::transport::Transport;
 use super::{Clearing, MarketContext, OfferSource, Order, OrderBook, Trade, TradingRule, MIN_TRADE_KWH};
-use crate::base::money::PricePerKwh;
+use crate::base::money::Price;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -87,9 +87,9 @@ fn pair_surplus(prefs: &Preferences, locality: Option<&Locality>, bid: &Order, a
 }
 
 /// The pair's price: its stated surplus split equally, within `[ask, bid]`.
-fn pair_price(prefs: &Preferences, locality: Option<&Locality>, bid: &Order, ask: &Order) -> PricePerKwh {
+fn pair_price(prefs: &Preferences, locality: Option<&Locality>, bid: &Order, ask: &Order) -> Price {
     let (b, s) = premiums(prefs, locality, bid, ask);
-    PricePerKwh(((bid.limit.0 + ask.limit.0 + b - s) / 2).clamp(ask.limit.0, bid.limit.0))
+    Price::from_micros(((bid.limit.0 + ask.limit.0 + b - s) as f64 / 2.0).clamp(ask.limit.0 as f64, bid.limit.0 as f64))
 }
 
 pub struct Preference {
@@ -233,6 +233,7 @@ impl Preference {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::money::PricePerKwh;
     use crate::market::preferences::HouseholdPreferences;
     use crate::market::Seller;
     use crate::environment::tariff::StepPrices;
@@ -263,7 +264,7 @@ mod tests {
             vec![order(0, 1.0, 300_000, OfferSource::Pv), order(1, 1.0, 300_000, OfferSource::Pv)],
             vec![order(2, 1.0, 60_000, OfferSource::Pv), order(3, 1.0, 60_000, OfferSource::Battery)],
         );
-        let pairs: Vec<_> = trades.iter().map(|t| (t.buyer, t.seller, t.kwh, t.price.0)).collect();
+        let pairs: Vec<_> = trades.iter().map(|t| (t.buyer, t.seller, t.kwh, t.price.micros())).collect();
         assert_eq!(
             pairs,
             vec![
@@ -284,7 +285,7 @@ mod tests {
             vec![order(0, 1.0, 300_000, OfferSource::Pv), order(1, 1.0, 200_000, OfferSource::Pv)],
             vec![order(2, 1.0, 100_000, OfferSource::Pv), order(3, 1.0, 250_000, OfferSource::Pv)],
         );
-        let pairs: Vec<_> = trades.iter().map(|t| (t.buyer, t.seller, t.price.0)).collect();
+        let pairs: Vec<_> = trades.iter().map(|t| (t.buyer, t.seller, t.price.micros())).collect();
         assert_eq!(pairs, vec![(0, Seller::Household { index: 2, source: OfferSource::Pv }, 200_000)]);
     }
 

@@ -12,6 +12,7 @@
 //! SDR > 0, so peer energy is free and buyers pay λb·(1 − SDR); that is the paper's formula taken
 //! at its limit, kept as is and documented rather than patched.
 
+use crate::base::money::Price;
 use super::pool::{clear_at_tariff, micro, PoolPrices};
 use super::registry::RuleInfo;
 use super::{Clearing, MarketContext, OrderBook, TradingRule};
@@ -38,7 +39,7 @@ pub fn prices(s: f64, d: f64, lambda_b: f64, lambda_s: f64) -> Option<PoolPrices
     } else {
         (lambda_s, lambda_s)
     };
-    Some(PoolPrices { internal: micro(sell), buy: micro(buy), sell: micro(sell) })
+    Some(PoolPrices { internal: Price::from_micros(sell), buy: micro(buy), sell: micro(sell) })
 }
 
 impl TradingRule for Sdr {

@@ -245,16 +245,16 @@ mod tests {
         let t = out.trades[0];
         assert_eq!((t.seller, t.kwh, t.fee), (Seller::Household { index: 2, source: OfferSource::Pv }, 1.0, PricePerKwh(20)));
         // Price between the ask and the bid less the fee: 70 + 0.5·(80 − 70) = 75; 75 + 20 ≤ 100.
-        assert_eq!(t.price, PricePerKwh(75));
+        assert_eq!(t.price.micros(), 75);
     }
 
     #[test]
     fn pool_buyers_pay_by_where_the_supply_comes_from() {
         // h1 sells 1 kWh (h0's street), h2 1 kWh (h0's feeder), h3 2 kWh (other feeder).
         // h0's fee: 1/4·10 + 1/4·20 + 2/4·60 = 37.5 → 38.
-        let sale = |seller, kwh| PoolSale { seller, source: OfferSource::Pv, kwh, price: PricePerKwh(1) };
+        let sale = |seller, kwh| PoolSale { seller, source: OfferSource::Pv, kwh, price: PricePerKwh(1).into() };
         let mut out = Clearing { pool_sales: vec![sale(1, 1.0), sale(2, 1.0), sale(3, 2.0)], ..Default::default() };
-        out.trades.push(Trade::from_pool(0, 4.0, PricePerKwh(1)));
+        out.trades.push(Trade::from_pool(0, 4.0, PricePerKwh(1).into()));
         charge_fees(&mut out, &zf(10, 20, 60));
         assert_eq!(out.trades[0].fee, PricePerKwh(38));
     }

@@ -138,9 +138,8 @@ impl Recorder {
             }
             w.write_field(&ids[tr.buyer as usize])?;
             Self::field(w, b, tr.kwh)?;
-            b.clear();
-            Micros(tr.price.0).write_decimal(b);
-            w.write_field(b.as_bytes())?;
+            // The exact price, shortest round-trip decimal: `amount` is recomputable from it.
+            Self::field(w, b, tr.price.0)?;
             b.clear();
             tr.price.amount_for(tr.billed_kwh(bearer)).write_decimal(b);
             w.write_field(b.as_bytes())?;

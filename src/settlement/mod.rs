@@ -7,7 +7,7 @@ pub mod treasury;
 use crate::household::side::GridOnly;
 use crate::household::{Household, HouseholdIds, Meter, Wallet};
 use crate::market::{Clearing, Seller};
-use crate::base::money::{Micros, PricePerKwh};
+use crate::base::money::Micros;
 use crate::environment::tariff::StepPrices;
 use bevy::prelude::*;
 pub use treasury::{BlockRewards, FeePolicy, Treasury, TreasuryConfig, TreasurySystems, PPM};
@@ -45,8 +45,9 @@ pub struct Payment {
     pub amount: Micros,
     pub kind: PaymentKind,
     pub kwh: f64,
-    /// Price per kWh (peer and pool payments; the tariff for grid payments).
-    pub price: PricePerKwh,
+    /// Price per kWh, exact (peer and pool payments; the tariff for grid payments, the fee per
+    /// kWh for network fees).
+    pub price: crate::base::money::Price,
     /// Part of `amount` the payee passes on to the community fund (peer trades only).
     pub fee: Micros,
     /// Peer and pool purchases: energy lost on the lines on the way (`kwh` is what arrived).
@@ -183,7 +184,7 @@ pub fn settle<B: GridOnly>(
                     amount: charge,
                     kind: PaymentKind::NetworkFee,
                     kwh: t.kwh_sent(),
-                    price: t.fee,
+                    price: t.fee.into(),
                     fee: Micros::ZERO,
                     loss_kwh: 0.0,
                 });
@@ -212,7 +213,7 @@ pub fn settle<B: GridOnly>(
                     amount,
                     kind: PaymentKind::GridImport,
                     kwh: m.grid_import_kwh,
-                    price: prices.import,
+                    price: prices.import.into(),
                     fee: Micros::ZERO,
                     loss_kwh: 0.0,
                 });
@@ -226,7 +227,7 @@ pub fn settle<B: GridOnly>(
                     amount,
                     kind: PaymentKind::GridExport,
                     kwh: m.grid_export_kwh,
-                    price: prices.export,
+                    price: prices.export.into(),
                     fee: Micros::ZERO,
                     loss_kwh: 0.0,
                 });
