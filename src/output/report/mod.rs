@@ -50,6 +50,8 @@ pub fn escape(s: &str) -> String {
 struct Csv {
     columns: HashMap<String, Vec<String>>,
     rows: usize,
+    /// The columns asked for (`None`: all), so that reading one not asked for is caught.
+    kept: Option<Vec<String>>,
 }
 
 impl Csv {
@@ -69,15 +71,23 @@ impl Csv {
             }
             rows += 1;
         }
-        Ok(Csv { columns, rows })
+        Ok(Csv { columns, rows, kept: keep.map(|k| k.iter().map(|c| c.to_string()).collect()) })
     }
 
     fn text(&self, col: &str) -> &[String] {
+        self.asked(col);
         self.columns.get(col).map_or(&[], Vec::as_slice)
+    }
+
+    /// Debug builds check that a column read was asked for (a file may lack it: then it reads
+    /// as empty).
+    fn asked(&self, col: &str) {
+        debug_assert!(self.kept.as_ref().is_none_or(|k| k.iter().any(|c| c == col)), "column {col} read but not kept");
     }
 
     /// A numeric column (empty cells are NaN; a missing column is all NaN).
     fn num(&self, col: &str) -> Vec<f64> {
+        self.asked(col);
         match self.columns.get(col) {
             Some(v) => v.iter().map(|s| s.parse().unwrap_or(f64::NAN)).collect(),
             None => vec![f64::NAN; self.rows],
@@ -305,7 +315,9 @@ fn monthly(ts: &Csv, months: &[&str], currency: Option<&str>, island: bool) -> S
 /// Writes `dir/report.html` from the run's files in `dir`.
 pub fn write_run_report(dir: &Path) -> Result<(), String> {
     let summary: Value = serde_json::from_slice(&std::fs::read(dir.join("summary.json")).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
-    let ts = Csv::read(&dir.join("timeseries.csv"), None)?;
+    let mut ts_columns = TIMESERIES_COLUMNS_USED.to_vec();
+    ts_columns.extend(crate::metrics::EnergyBalance::COLUMNS);
+    let ts = Csv::read(&dir.join("timeseries.csv"), Some(&ts_columns))?;
     let hh = Csv::read(&dir.join("households.csv"), Some(&HOUSEHOLD_COLUMNS_USED))?;
     let lines = Csv::read(&dir.join("lines.csv"), Some(&["line", "max_loading"]))?;
     let file = std::io::BufReader::new(std::fs::File::open(dir.join("topology.json")).map_err(|e| format!("topology.json: {e}"))?);
@@ -313,6 +325,13 @@ pub fn write_run_report(dir: &Path) -> Result<(), String> {
     let html = run_html(&summary, &ts, &hh, &lines, &topology)?;
     std::fs::write(dir.join("report.html"), html).map_err(|e| format!("writing report.html: {e}"))
 }
+
+/// Columns of timeseries.csv the run report reads (with the energy balance's): a year at 15 min
+/// is 35,040 rows.
+const TIMESERIES_COLUMNS_USED: [&str; 15] = [
+    "time", "load_kwh", "pv_kwh", "p2p_kwh", "grid_import_kwh", "grid_export_kwh", "unserved_kwh", "curtailed_kwh", "clearing_price",
+    "battery_soc_kwh", "max_line_loading", "grid_import_price", "grid_export_price", "community_bill", "baseline_bill",
+];
 
 /// Columns of households.csv the run report reads.
 const HOUSEHOLD_COLUMNS_USED: [&str; 17] = [
