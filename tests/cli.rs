@@ -151,3 +151,49 @@ fn ctrl_c_leaves_no_output_folder() {
     let names: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert_eq!(names, vec!["year.ron".to_string()], "an interrupted run leaves nothing behind");
 }
+
+/// `--set households[id=...]`: a House by its id, and a Group's member by its generated id (the
+/// member is changed after the group is drawn; its neighbours keep their draws).
+#[test]
+fn set_addresses_houses_and_group_members_by_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (plain, set) = (tmp.path().join("plain"), tmp.path().join("set"));
+    run_ok(&scenario("street.ron"), &plain, &["--steps", "96"]);
+    run_ok(&scenario("street.ron"), &set, &["--steps", "96", "--set", "households[id=no1].pv.kwp=8", "--set", "households[id=h3].pv=(kwp: 9.5)", "--set", "households[id=h5].battery=(capacity_kwh: 7, max_charge_kw: 3, max_discharge_kw: 3)"]);
+    let (a, b) = (Table::read(&plain.join("households.csv")), Table::read(&set.join("households.csv")));
+    let row = |t: &Table, id: &str| t.rows.iter().find(|r| r["household"] == id).unwrap().clone();
+    assert_eq!(Table::f(&row(&b, "no1"), "kwp"), 8.0);
+    assert_eq!(Table::f(&row(&b, "h3"), "kwp"), 9.5);
+    assert_eq!(Table::f(&row(&b, "h5"), "battery_kwh"), 7.0);
+    for id in ["no2", "h1", "h2", "h4", "h6", "h8"] {
+        assert_eq!(row(&a, id)["kwp"], row(&b, id)["kwp"], "{id} keeps its draw");
+        assert_eq!(row(&a, id)["battery_kwh"], row(&b, id)["battery_kwh"], "{id} keeps its draw");
+    }
+    let o = peergrid(&["check", scenario("street.ron").to_str().unwrap(), "--set", "households[id=h9].pv.kwp=1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no household has id `h9`"), "{}", stderr(&o));
+}
+
+/// `check` counts PV measured in profiles, and says where a Group's batteries went: on houses
+/// with PV unless the group says `batteries_on: AnyHouse`.
+#[test]
+fn check_counts_profile_pv_and_places_batteries_on_pv_houses() {
+    let o = peergrid(&["check", scenario("village.ron").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("all on houses with PV"), "{}", stdout(&o));
+    let o = peergrid(&["check", scenario("village.ron").to_str().unwrap(), "--set", "households[0].batteries_on=AnyHouse"]);
+    assert!(stdout(&o).contains("on houses without PV (they never charge"), "{}", stdout(&o));
+    let tmp = tempfile::tempdir().unwrap();
+    let mut csv = String::from("household,step,load_kwh,pv_kwh\n");
+    for step in 0..48 {
+        csv.push_str(&format!("p1,{step},0.5,{}\np2,{step},0.5,0\n", if (16..32).contains(&step) { 1.0 } else { 0.0 }));
+    }
+    std::fs::write(tmp.path().join("profiles.csv"), csv).unwrap();
+    let scen = r#"(name: "p", start: "2024-01-01T00:00", step_minutes: 30, duration_days: 1, location: (latitude_deg: 0, longitude_deg: 0),
+        grid: Connected(import_price_per_kwh: 0.30, export_price_per_kwh: 0.10),
+        households: [House(id: "p1", load: Profile(file: "profiles.csv")), House(id: "p2", load: Profile(file: "profiles.csv"))],
+        topology: Generated(layout: Street))"#;
+    std::fs::write(tmp.path().join("p.ron"), scen).unwrap();
+    let o = peergrid(&["check", tmp.path().join("p.ron").to_str().unwrap()]);
+    assert!(stdout(&o).contains("2 households (1 with PV, 0 with batteries)"), "{}", stdout(&o));
+}

@@ -351,7 +351,10 @@ fn a_tight_voltage_band_curtails_exports_and_holds() {
     let s = summary(&out);
     assert!(s["voltage_limited_steps"].as_u64().unwrap() > 0 && s["voltage_violations_avoided"].as_u64().unwrap() > 0, "{s}");
     let (lo, hi) = (s["min_voltage_pu"].as_f64().unwrap(), s["max_voltage_pu"].as_f64().unwrap());
-    assert!(hi <= 1.05 + 1e-6 && lo >= 0.95 - 1e-6, "voltages {lo}..{hi}");
+    // The band holds to the limiter's tolerance (1e-6 pu) plus the AC sweep's (1e-7 pu of
+    // nominal, warm-started): the reported voltages come from the step's final sweep.
+    let within = 1e-6 + 1e-7;
+    assert!(hi <= 1.05 + within && lo >= 0.95 - within, "voltages {lo}..{hi}");
     assert_energy_balance(&out);
     assert_lines_within_capacity(&out);
 }

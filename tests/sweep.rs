@@ -84,7 +84,17 @@ fn a_sweep_with_a_bad_axis_fails_before_running() {
     let out = tmp.path().join("out");
     let o = peergrid(&["sweep", sweep.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("run 0") && stderr(&o).contains("no field `batery_share`"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("grid.ron: field `axes[0].values[0]`") && stderr(&o).contains("no field `batery_share`"), "{}", stderr(&o));
+    assert!(!out.exists());
+    // Every bad value at once, each named by the sweep file, its axis and the value.
+    let sweep = write_sweep(tmp.path(), &SWEEP.replace("values: [0.0, 1.0]", "values: [1.5, 0.5, -2.0]").replace("\"sdr\"", "\"sdrr\""));
+    let o = peergrid(&["sweep", sweep.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    for (at, value) in [("axes[0].values[0]", "=1.5"), ("axes[0].values[2]", "=-2"), ("axes[1].values[1]", "=sdrr")] {
+        assert!(err.lines().any(|l| l.contains(&format!("grid.ron: field `{at}`")) && l.contains(value)), "{at}: {err}");
+    }
+    assert!(!err.contains("axes[0].values[1]"), "0.5 is fine: {err}");
     assert!(!out.exists());
     let bad_shard = peergrid(&["sweep", sweep.to_str().unwrap(), "--shard", "3/3"]);
     assert!(!bad_shard.status.success() && stderr(&bad_shard).contains("0 ≤ K < N"), "{}", stderr(&bad_shard));

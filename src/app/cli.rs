@@ -398,11 +398,21 @@ fn cmd_check(path: PathBuf, rule: Option<String>, sets: Vec<crate::scenario::Fie
         Ok(s) => s,
         Err(code) => return code,
     };
+    // PV from the model, or measured in a profile.
+    let has_pv = |h: &crate::scenario::HouseholdDef| {
+        h.pv.is_some() || matches!(h.load, crate::household::load::LoadDef::Profile { series } if s.profiles.series[series].pv_kwh.iter().any(|kwh| *kwh > 0.0))
+    };
     let batteries = s.households.iter().filter(|h| h.battery.is_some()).count();
-    let pv = s.households.iter().filter(|h| h.pv.is_some()).count();
+    let pv = s.households.iter().filter(|h| has_pv(h)).count();
+    let stranded = s.households.iter().filter(|h| h.battery.is_some() && !has_pv(h)).count();
+    let placement = match (batteries, stranded) {
+        (0, _) => String::new(),
+        (_, 0) => ", all on houses with PV".to_string(),
+        (_, n) => format!(", {n} of them on houses without PV (they never charge: batteries charge from their own PV)"),
+    };
     let t = &s.topology;
     say!(
-        "ok: {}: scenario `{}`, {} households ({pv} with PV, {batteries} with batteries), {} steps of {} min, rule {}, {}, topology {} nodes / {} lines ({})",
+        "ok: {}: scenario `{}`, {} households ({pv} with PV, {batteries} with batteries{placement}), {} steps of {} min, rule {}, {}, topology {} nodes / {} lines ({})",
         path.display(),
         s.name,
         s.households.len(),

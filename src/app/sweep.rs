@@ -131,6 +131,20 @@ impl Sweep {
         }
         let scenario = path.parent().unwrap_or(Path::new(".")).join(&file.scenario);
         let base = Scenario::load(&scenario, &Overrides { steps: file.steps, ..Default::default() })?;
+        // Every value of every axis on its own first, all problems at once, each named by the
+        // sweep file and the axis value that caused it.
+        let mut errors = Vec::new();
+        for (i, a) in file.axes.iter().enumerate() {
+            for (j, v) in a.values.iter().enumerate() {
+                let set = FieldSet { path: a.set.clone(), value: v.to_string() };
+                if let Err(e) = Scenario::load(&scenario, &Overrides { sets: vec![set.clone()], steps: Some(1), ..Default::default() }) {
+                    errors.extend(e.0.into_iter().map(|x| InputError { file: path.into(), location: Location::Field(format!("axes[{i}].values[{j}]")), message: format!("`{set}`: {x}") }));
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(InputErrors(errors));
+        }
         let combos = combinations(&file.axes);
         let mut runs = Vec::with_capacity(combos.len() * file.seeds as usize);
         for sets in combos {
@@ -138,15 +152,16 @@ impl Sweep {
                 runs.push(SweepRun { run: runs.len() as u64, seed: base.seed + k, sets: sets.clone() });
             }
         }
-        // Each combination validated once (seeds change no field).
+        // Each combination validated once (seeds change no field): values fine alone may
+        // clash together.
         for r in runs.iter().filter(|r| r.seed == base.seed) {
-            Scenario::load(&scenario, &Overrides { sets: r.sets.clone(), steps: Some(1), ..Default::default() }).map_err(|e| {
+            if let Err(e) = Scenario::load(&scenario, &Overrides { sets: r.sets.clone(), steps: Some(1), ..Default::default() }) {
                 let which = r.sets.iter().map(FieldSet::to_string).collect::<Vec<_>>().join(", ");
-                InputErrors(e.0.into_iter().map(|mut x| {
-                    x.message = format!("run {} ({which}): {}", r.run, x.message);
-                    x
-                }).collect())
-            })?;
+                errors.extend(e.0.into_iter().map(|x| InputError { file: path.into(), location: Location::Field("axes".into()), message: format!("run {} ({which}): {x}", r.run) }));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(InputErrors(errors));
         }
         let name = path.file_stem().map_or("sweep".into(), |s| s.to_string_lossy().into_owned());
         Ok(Sweep { file: path.into(), scenario, name, axes: file.axes.iter().map(|a| a.set.clone()).collect(), steps: file.steps, runs })

@@ -155,30 +155,38 @@ pub fn expand_households(file: &ScenarioFile, v: &mut Validator) -> Vec<HouseDra
     for (gi, spec) in file.households.iter().enumerate() {
         let at = format!("households[{gi}]");
         match spec {
-            HouseholdSpec::House(h) => {
-                check_id(v, &format!("{at}.id"), &h.id);
-                if let Some(p) = &h.pv {
-                    check_pv(v, &format!("{at}.pv"), p.kwp, p.tilt_deg, p.azimuth_deg, p.performance_ratio, p.temperature_coefficient_per_c);
+            HouseholdSpec::House(h) => out.push(house_draft(v, at, h)),
+            HouseholdSpec::Group(g) => {
+                let first = out.len();
+                expand_group(v, &at, gi, g, file.seed, &mut out);
+                // `--set households[id=v007]...`: the member as the House it drew, changed.
+                for draft in &mut out[first..] {
+                    let sets: Vec<&super::set::MemberSet> = file.member_sets.iter().filter(|m| m.id == draft.id).collect();
+                    if sets.is_empty() {
+                        continue;
+                    }
+                    let LoadDraft::Archetype { kind, annual_kwh } = draft.load else { continue };
+                    let house = HouseSpec {
+                        id: draft.id.clone(),
+                        node: draft.node.clone(),
+                        pv: draft.pv.clone(),
+                        load: LoadSpec::Archetype { kind, annual_kwh: Some(annual_kwh) },
+                        battery: draft.battery.clone(),
+                        bidding: draft.bidding,
+                        preferences: draft.preferences.clone(),
+                        community: draft.community.clone(),
+                    };
+                    match super::set::apply_to_member(&house, &sets) {
+                        Ok(changed) => *draft = house_draft(v, draft.path.clone(), &changed),
+                        Err(m) => v.err(&draft.path, m),
+                    }
                 }
-                if let Some(b) = &h.battery {
-                    check_battery(v, &format!("{at}.battery"), b);
-                }
-                check_bidding(v, &at, &h.bidding);
-                check_preferences(v, &at, &h.preferences);
-                check_community(v, &at, &h.community);
-                out.push(HouseDraft {
-                    load: load_draft(v, &at, &h.load),
-                    path: at,
-                    id: h.id.clone(),
-                    node: h.node.clone(),
-                    pv: h.pv.clone(),
-                    battery: h.battery.clone(),
-                    bidding: h.bidding,
-                    preferences: h.preferences.clone(),
-                    community: h.community.clone(),
-                });
             }
-            HouseholdSpec::Group(g) => expand_group(v, &at, gi, g, file.seed, &mut out),
+        }
+    }
+    for m in &file.member_sets {
+        if !out.iter().any(|h| h.id == m.id) {
+            v.err("households", format!("--set {}: no household has id `{}`", m.set, m.id));
         }
     }
     let mut seen = HashSet::new();
@@ -197,6 +205,31 @@ pub fn expand_households(file: &ScenarioFile, v: &mut Validator) -> Vec<HouseDra
         }
     }
     out
+}
+
+/// A House, checked.
+fn house_draft(v: &mut Validator, at: String, h: &HouseSpec) -> HouseDraft {
+    check_id(v, &format!("{at}.id"), &h.id);
+    if let Some(p) = &h.pv {
+        check_pv(v, &format!("{at}.pv"), p.kwp, p.tilt_deg, p.azimuth_deg, p.performance_ratio, p.temperature_coefficient_per_c);
+    }
+    if let Some(b) = &h.battery {
+        check_battery(v, &format!("{at}.battery"), b);
+    }
+    check_bidding(v, &at, &h.bidding);
+    check_preferences(v, &at, &h.preferences);
+    check_community(v, &at, &h.community);
+    HouseDraft {
+        load: load_draft(v, &at, &h.load),
+        path: at,
+        id: h.id.clone(),
+        node: h.node.clone(),
+        pv: h.pv.clone(),
+        battery: h.battery.clone(),
+        bidding: h.bidding,
+        preferences: h.preferences.clone(),
+        community: h.community.clone(),
+    }
 }
 
 fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64, out: &mut Vec<HouseDraft>) {
@@ -249,13 +282,18 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
             }
         }
         let annual_kwh = annual.filter(|a| *a > 0.0).unwrap_or(default_annual_kwh(kind));
+        let has_pv = u_pv < g.pv_share && kwp > 0.0;
+        let gets_battery = match g.batteries_on {
+            BatteryPlacement::PvHouses => has_pv && u_bat * g.pv_share < g.battery_share,
+            BatteryPlacement::AnyHouse => u_bat < g.battery_share,
+        };
         out.push(HouseDraft {
             path: format!("{at} (house {})", i + 1),
             id: format!("{}{:0width$}", g.prefix, i + 1),
             node: None,
-            pv: (u_pv < g.pv_share && kwp > 0.0).then(|| PvSpec { kwp, tilt_deg: g.tilt_deg, azimuth_deg: g.azimuth_deg, performance_ratio: g.performance_ratio, temperature_coefficient_per_c: g.temperature_coefficient_per_c }),
+            pv: has_pv.then(|| PvSpec { kwp, tilt_deg: g.tilt_deg, azimuth_deg: g.azimuth_deg, performance_ratio: g.performance_ratio, temperature_coefficient_per_c: g.temperature_coefficient_per_c }),
             load: LoadDraft::Archetype { kind, annual_kwh },
-            battery: if u_bat < g.battery_share { g.battery.clone() } else { None },
+            battery: if gets_battery { g.battery.clone() } else { None },
             bidding: g.bidding,
             preferences: g.preferences.clone(),
             community: g.community.clone(),

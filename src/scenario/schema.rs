@@ -84,6 +84,9 @@ pub struct ScenarioFile {
     /// Which files a run writes: `Full` (default) or `Aggregate` (no per-trade files).
     #[serde(default)]
     pub output: OutputLevel,
+    /// `--set`s on Group members (`households[id=v007]...`), applied when the group is drawn.
+    #[serde(skip)]
+    pub member_sets: Vec<super::set::MemberSet>,
     /// Things that happen during the run, in any order.
     #[serde(default)]
     pub events: Vec<EventSpec>,
@@ -354,6 +357,17 @@ pub enum Dist {
     Normal { mean: f64, sd: f64 },
 }
 
+/// Where a Group puts its batteries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum BatteryPlacement {
+    /// On houses with PV: each PV house gets one with probability `battery_share / pv_share`
+    /// (all of them when that exceeds 1), so the group's share stays `battery_share` where it can.
+    #[default]
+    PvHouses,
+    /// On any house, with probability `battery_share`.
+    AnyHouse,
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupSpec {
@@ -377,6 +391,10 @@ pub struct GroupSpec {
     /// Fraction of houses with a battery.
     #[serde(default)]
     pub battery_share: f64,
+    /// Which houses get the batteries: `PvHouses` (default: a battery without PV never
+    /// charges, since batteries charge from their own PV) or `AnyHouse`.
+    #[serde(default)]
+    pub batteries_on: BatteryPlacement,
     #[serde(default)]
     pub battery: Option<BatterySpec>,
     /// Relative weights of archetypes; default: all four equally.

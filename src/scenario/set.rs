@@ -3,7 +3,10 @@
 //! tree read back into the file's types, so a value is checked exactly like one in the file and
 //! then validated with it.
 //!
-//! Paths: field names joined by `.`, list items by `[i]` (`households[2].battery.capacity_kwh`).
+//! Paths: field names joined by `.`, list items by `[i]` (`households[2].battery.capacity_kwh`),
+//! households also by id (`households[id=no1].pv.kwp`), a Group's members by their generated ids
+//! (`households[id=v007].battery=(...)`: applied to that member after the group is drawn, as if
+//! it were a `House` with what it drew).
 //! An enum's fields are reached through it (`grid.import_price_per_kwh`, `weather.persistence`)
 //! or by naming its variant (`grid.Connected.import_price_per_kwh`). Values are RON: numbers,
 //! `true`/`false`, strings (quotes optional for a single word), unit variants (`ClearSky`),
@@ -22,7 +25,13 @@ pub struct FieldSet {
 impl std::str::FromStr for FieldSet {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let (path, value) = s.split_once('=').ok_or_else(|| format!("`{s}`: expected path.to.field=value"))?;
+        // The first `=` outside brackets (`households[id=no1].pv.kwp=8`).
+        let mut depth = 0i32;
+        let at = s.char_indices().find_map(|(i, c)| {
+            depth += (c == '[') as i32 - (c == ']') as i32;
+            (c == '=' && depth == 0).then_some(i)
+        });
+        let (path, value) = at.map(|i| (&s[..i], &s[i + 1..])).ok_or_else(|| format!("`{s}`: expected path.to.field=value"))?;
         if path.trim().is_empty() {
             return Err(format!("`{s}`: the field path is empty"));
         }
@@ -36,11 +45,23 @@ impl std::fmt::Display for FieldSet {
     }
 }
 
-/// A step of a path: a field or a list index.
-#[derive(Debug, PartialEq)]
-enum Segment {
+/// A step of a path: a field, a list index, or a list item by its `id`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Segment {
     Field(String),
     Index(usize),
+    Id(String),
+}
+
+/// A `--set` on a Group's member, applied when the group is drawn (see
+/// [`apply_to_member`]).
+#[derive(Debug, Clone)]
+pub struct MemberSet {
+    pub set: FieldSet,
+    pub id: String,
+    /// The path below the member.
+    pub rest: Vec<Segment>,
+    pub value: Value,
 }
 
 fn segments(path: &str) -> Result<Vec<Segment>, String> {
@@ -55,7 +76,10 @@ fn segments(path: &str) -> Result<Vec<Segment>, String> {
         }
         while !rest.is_empty() {
             let (index, after) = rest.split_once(']').ok_or("unclosed `[`")?;
-            out.push(Segment::Index(index.parse().map_err(|_| format!("`[{index}]` is not a list index"))?));
+            match index.strip_prefix("id=") {
+                Some(id) if !id.is_empty() => out.push(Segment::Id(id.trim_matches('"').to_string())),
+                _ => out.push(Segment::Index(index.parse().map_err(|_| format!("`[{index}]` is not a list index nor `[id=...]`"))?)),
+            }
             rest = after.strip_prefix('[').unwrap_or(after);
             if !after.is_empty() && !after.starts_with('[') {
                 return Err(format!("unexpected `{after}` after `]`"));
@@ -101,6 +125,14 @@ fn locate<'a>(mut at: &'a mut Value, path: &[Segment]) -> Result<&'a mut Value, 
                 };
                 walked = if walked.is_empty() { name.clone() } else { format!("{walked}.{name}") };
             }
+            Segment::Id(id) => {
+                let item_id = |item: &Value| variant(item).map_or(item, |(_, inner)| inner).get("id").and_then(Value::as_str).map(str::to_string);
+                at = match at {
+                    Value::Array(items) => items.iter_mut().find(|item| item_id(item).as_deref() == Some(id.as_str())).ok_or_else(|| format!("`{walked}` has no item with id `{id}`"))?,
+                    _ => return Err(format!("`{walked}` is not a list")),
+                };
+                walked.push_str(&format!("[id={id}]"));
+            }
             Segment::Index(i) => {
                 let len = at.as_array().map(Vec::len);
                 at = match at {
@@ -134,23 +166,64 @@ fn parse_value(text: &str) -> Result<Value, String> {
     serde_json::to_value(ron).map_err(|e| format!("`{t}`: {e}"))
 }
 
-/// Applies every set in order; the first problem is the error.
+/// Puts `value` in `place`; a bare value for a newtype variant (`kwp: Fixed(4)`) keeps the
+/// variant.
+fn assign(place: &mut Value, value: Value) {
+    *place = match (variant(place), &value) {
+        (Some((k, inner)), v) if !inner.is_object() && !v.is_object() && !v.is_string() => Value::Object(Map::from_iter([(k.clone(), value)])),
+        _ => value,
+    };
+}
+
+/// The Group (by position) whose generated ids include `id`: `prefix` + a number 1..=count,
+/// zero-padded to the count's width.
+fn group_of(tree: &Value, id: &str) -> Option<usize> {
+    tree.get("households")?.as_array()?.iter().position(|h| {
+        let Some(g) = h.get("Group") else { return false };
+        let (Some(prefix), Some(count)) = (g.get("prefix").and_then(Value::as_str), g.get("count").and_then(Value::as_u64)) else { return false };
+        let width = count.to_string().len();
+        id.strip_prefix(prefix).is_some_and(|n| n.len() == width && n.parse::<u64>().is_ok_and(|n| (1..=count).contains(&n)))
+    })
+}
+
+/// Applies every set in order; the first problem is the error. Sets on a Group's member are
+/// kept in `member_sets` for when the group is drawn.
 pub fn apply(file: ScenarioFile, sets: &[FieldSet]) -> Result<ScenarioFile, String> {
     if sets.is_empty() {
         return Ok(file);
     }
     let mut tree = serde_json::to_value(&file).map_err(|e| e.to_string())?;
+    let mut member_sets = file.member_sets.clone();
     for set in sets {
         let path = segments(&set.path).map_err(|e| format!("--set {set}: {e}"))?;
         let value = parse_value(&set.value).map_err(|e| format!("--set {set}: {e}"))?;
+        if let [Segment::Field(list), Segment::Id(id), rest @ ..] = path.as_slice() {
+            let is_house = |t: &Value| t["households"].as_array().is_some_and(|hs| hs.iter().any(|h| h.get("House").and_then(|x| x.get("id")).and_then(Value::as_str) == Some(id)));
+            if list == "households" && !is_house(&tree) {
+                if group_of(&tree, id).is_none() {
+                    return Err(format!("--set {set}: no household has id `{id}` (a House's `id`, or a Group's `prefix` and member number, e.g. v007)"));
+                }
+                member_sets.push(MemberSet { set: set.clone(), id: id.clone(), rest: rest.to_vec(), value });
+                continue;
+            }
+        }
         let place = locate(&mut tree, &path).map_err(|e| format!("--set {set}: {e}"))?;
-        // A bare value for a newtype variant (`kwp: Fixed(4)`) keeps the variant.
-        *place = match (variant(place), &value) {
-            (Some((k, inner)), v) if !inner.is_object() && !v.is_object() && !v.is_string() => Value::Object(Map::from_iter([(k.clone(), value)])),
-            _ => value,
-        };
+        assign(place, value);
         // Read back now, so the message names this set.
         serde_json::from_value::<ScenarioFile>(tree.clone()).map_err(|e| format!("--set {set}: {e}"))?;
+    }
+    let mut file: ScenarioFile = serde_json::from_value(tree).map_err(|e| e.to_string())?;
+    file.member_sets = member_sets;
+    Ok(file)
+}
+
+/// Applies `sets` to a drawn Group member, given as the `House` it amounts to.
+pub fn apply_to_member(house: &super::schema::HouseSpec, sets: &[&MemberSet]) -> Result<super::schema::HouseSpec, String> {
+    let mut tree = serde_json::to_value(house).map_err(|e| e.to_string())?;
+    for m in sets {
+        let place = locate(&mut tree, &m.rest).map_err(|e| format!("--set {}: {e}", m.set))?;
+        assign(place, m.value.clone());
+        serde_json::from_value::<super::schema::HouseSpec>(tree.clone()).map_err(|e| format!("--set {}: {e}", m.set))?;
     }
     serde_json::from_value(tree).map_err(|e| e.to_string())
 }

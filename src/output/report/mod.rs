@@ -209,9 +209,9 @@ fn energy_balance(days: &[String], labels: &[String], daily: &dyn Fn(&str) -> Ve
 /// Savings by group of households: what they own (PV, battery, both, neither) and their load
 /// archetype (or data source), as a table and a chart of the mean saving.
 fn who_gains(hh: &Csv, currency: Option<&str>, island: bool) -> Result<String, String> {
-    let (kwp, battery, savings, bill, base) = (hh.num("kwp"), hh.num("battery_kwh"), hh.num("savings"), hh.num("bill"), hh.num("baseline_bill"));
+    let (kwp, pv, battery, savings, bill, base) = (hh.num("kwp"), hh.num("pv_kwh"), hh.num("battery_kwh"), hh.num("savings"), hh.num("bill"), hh.num("baseline_bill"));
     let source = hh.text("load_source");
-    let owns = |i: usize| match (kwp[i] > 0.0, battery[i] > 0.0) {
+    let owns = |i: usize| match (kwp[i] > 0.0 || pv[i] > 0.0, battery[i] > 0.0) {
         (true, true) => "PV and battery",
         (true, false) => "PV only",
         (false, true) => "battery only",
@@ -334,9 +334,9 @@ const TIMESERIES_COLUMNS_USED: [&str; 15] = [
 ];
 
 /// Columns of households.csv the run report reads.
-const HOUSEHOLD_COLUMNS_USED: [&str; 17] = [
+const HOUSEHOLD_COLUMNS_USED: [&str; 18] = [
     "household", "node", "kwp", "battery_kwh", "grid_export_kwh", "p2p_sold_kwh", "grid_import_kwh", "p2p_bought_kwh", "savings", "data_source", "synthetic",
-    "loss_of_load_hours", "baseline_loss_of_load_hours", "unserved_kwh", "load_source", "bill", "baseline_bill",
+    "loss_of_load_hours", "baseline_loss_of_load_hours", "unserved_kwh", "load_source", "bill", "baseline_bill", "pv_kwh",
 ];
 
 fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::Topology) -> Result<String, String> {
@@ -347,7 +347,8 @@ fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::To
 
     // Key facts.
     let kwp: f64 = hh.num("kwp").iter().filter(|v| v.is_finite()).sum();
-    let with_pv = hh.num("kwp").iter().filter(|v| **v > 0.0).count();
+    // PV from the model or measured in a profile (whose `kwp` may be 0).
+    let with_pv = hh.num("pv_kwh").iter().zip(hh.num("kwp")).filter(|(e, k)| **e > 0.0 || *k > 0.0).count();
     let battery_kwh: f64 = hh.num("battery_kwh").iter().filter(|v| v.is_finite()).sum();
     let with_battery = hh.num("battery_kwh").iter().filter(|v| **v > 0.0).count();
     let steps = summary["steps"].as_u64().unwrap_or(0);

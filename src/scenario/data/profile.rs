@@ -31,9 +31,17 @@ pub fn read_profile_file(path: &Path, steps: u64) -> Result<ProfileFile, InputEr
     }
     let mut filled: HashMap<String, (ProfileSeries, Vec<bool>)> = HashMap::new();
     for record in reader.records() {
-        let record = record.map_err(|e| csv_error(path, &e))?;
+        let record = record.map_err(|e| csv_error(path, &headers, &e))?;
         let line = record.position().map(|p| p.line()).unwrap_or(0);
-        let row: Row = record.deserialize(Some(&headers)).map_err(|e| csv_error(path, &e))?;
+        let row: Row = record.deserialize(Some(&headers)).map_err(|e| {
+            let mut err = csv_error(path, &headers, &e);
+            if let csv::ErrorKind::Deserialize { err: de, .. } = e.kind() {
+                if let Some(value) = de.field().and_then(|f| record.get(f as usize)) {
+                    err.message = format!("`{value}` is not {}", if matches!(&err.location, Location::Row { field, .. } if field == "household") { "a household id" } else { "a number" });
+                }
+            }
+            err
+        })?;
         let bad = |field: &str, msg: String| InputError { file: path.into(), location: Location::Row { line, field: field.into() }, message: msg };
         for (field, v) in [("load_kwh", row.load_kwh), ("pv_kwh", row.pv_kwh)] {
             if !v.is_finite() || v < 0.0 {
@@ -65,14 +73,22 @@ pub fn read_profile_file(path: &Path, steps: u64) -> Result<ProfileFile, InputEr
     Ok(out)
 }
 
-fn csv_error(path: &Path, e: &csv::Error) -> InputError {
-    let (line, field) = match e.kind() {
-        csv::ErrorKind::Deserialize { pos, err } => {
-            (pos.as_ref().map(|p| p.line()).unwrap_or(0), err.field().map(|f| ["household", "step", "load_kwh", "pv_kwh"].get(f as usize).copied().unwrap_or("?")).unwrap_or("?"))
+/// A CSV error as the file, line and column it is about (the column by its header; a row
+/// with too few fields names the first one missing).
+fn csv_error(path: &Path, headers: &csv::StringRecord, e: &csv::Error) -> InputError {
+    let column = |i: usize| headers.get(i).map_or_else(|| format!("column {}", i + 1), str::to_string);
+    let line = e.position().map(|p| p.line()).unwrap_or(0);
+    let (line, field, message) = match e.kind() {
+        csv::ErrorKind::Deserialize { pos, err } => (pos.as_ref().map_or(line, |p| p.line()), err.field().map_or_else(|| "row".to_string(), |f| column(f as usize)), err.kind().to_string()),
+        csv::ErrorKind::UnequalLengths { pos, expected_len, len } => {
+            let line = pos.as_ref().map_or(line, |p| p.line());
+            let field = if len < expected_len { column(*len as usize) } else { column(*expected_len as usize) };
+            (line, field, format!("the row has {len} fields, the header {expected_len}"))
         }
-        _ => (e.position().map(|p| p.line()).unwrap_or(0), "?"),
+        csv::ErrorKind::Utf8 { pos, err } => (pos.as_ref().map_or(line, |p| p.line()), column(err.field()), "is not valid UTF-8".to_string()),
+        _ => (line, "row".to_string(), e.to_string()),
     };
-    InputError { file: PathBuf::from(path), location: Location::Row { line, field: field.to_string() }, message: e.to_string() }
+    InputError { file: PathBuf::from(path), location: Location::Row { line, field }, message }
 }
 
 #[cfg(test)]
@@ -124,5 +140,17 @@ mod tests {
         assert!(read_profile_file(&p, 1).unwrap_err().message.contains("≥ 0"));
         let (_d, p) = write("household,step,load_kwh,pv_kwh\na,0,1.0,0.0\n");
         assert!(read_profile_file(&p, 2).unwrap_err().message.contains("no row for step 1"));
+        // Columns in another order are named by the header, not by position.
+        let (_d, p) = write("step,household,pv_kwh,load_kwh\n0,a,0.0,1.0\n1,a,oops,1.0\n");
+        let e = read_profile_file(&p, 2).unwrap_err();
+        assert_eq!(e.location, Location::Row { line: 3, field: "pv_kwh".into() });
+        assert!(e.message.contains("`oops` is not a number"), "{}", e.message);
+        // A short row names its first missing column; a long one the first extra.
+        let (_d, p) = write("household,step,load_kwh,pv_kwh\na,0,1.0\n");
+        let e = read_profile_file(&p, 1).unwrap_err();
+        assert_eq!(e.location, Location::Row { line: 2, field: "pv_kwh".into() });
+        assert!(e.message.contains("3 fields, the header 4"), "{}", e.message);
+        let (_d, p) = write("household,step,load_kwh,pv_kwh\na,0,1.0,0,9\n");
+        assert_eq!(read_profile_file(&p, 1).unwrap_err().location, Location::Row { line: 2, field: "column 5".into() });
     }
 }
