@@ -8,7 +8,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use peergrid::ledger::chain::{seal_block, Scratch};
-use peergrid::ledger::encoding::{encode_tx, AccountRef, State, Tx, TxKind};
+use peergrid::ledger::encoding::{encode_tx, price_bits, AccountRef, State, Tx, TxKind};
 use peergrid::ledger::validators::signing_key;
 use peergrid::base::exec::Pace;
 use sha2::{Digest, Sha256};
@@ -25,7 +25,7 @@ fn txs(n: usize) -> Vec<Tx> {
             seller: AccountRef::Household((i as u32 * 7) % HOUSEHOLDS),
             buyer: AccountRef::Household((i as u32 * 13 + 1) % HOUSEHOLDS),
             kwh_micro: 98_056 + i as i64,
-            price_micro: 180_000,
+            price_bits: price_bits(0.18),
             amount_micro: 17_650,
             fee_micro: 0,
             import_kwh_micro: 0,

@@ -35,13 +35,14 @@ const ZOOM_PER_S: f32 = 3.0;
 /// Mouse travel below which a press and release is a click, not a drag, px.
 const CLICK_SLOP_PX: f32 = 4.0;
 
-/// House colours by state (also checked by the screenshot test through `capture`).
+/// House colours by state (also checked by the screenshot test through `capture`): Okabe and
+/// Ito's colour-blind-safe palette, so no state is told from another by red against green.
 pub fn house_color(state: HouseState) -> Color {
     match state {
-        HouseState::Surplus => Color::srgb(0.20, 0.80, 0.30),
-        HouseState::SelfSufficient => Color::srgb(0.95, 0.85, 0.25),
-        HouseState::Buying => Color::srgb(0.95, 0.45, 0.15),
-        HouseState::Unserved => Color::srgb(0.80, 0.25, 0.90),
+        HouseState::Surplus => Color::srgb(0.34, 0.71, 0.91),
+        HouseState::SelfSufficient => Color::srgb(0.94, 0.89, 0.26),
+        HouseState::Buying => Color::srgb(0.90, 0.62, 0.0),
+        HouseState::Unserved => Color::srgb(0.80, 0.47, 0.65),
     }
 }
 

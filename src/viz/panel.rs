@@ -15,8 +15,9 @@ const CHART_HEIGHT_PX: f32 = 70.0;
 const PANEL_BACKGROUND: Color = Color::srgba(0.02, 0.02, 0.04, 0.82);
 const TEXT_COLOR: Color = Color::srgb(0.92, 0.92, 0.95);
 const DIM_TEXT: Color = Color::srgb(0.65, 0.67, 0.72);
-const PV_BAR: Color = Color::srgb(0.30, 0.85, 0.35);
-const LOAD_BAR: Color = Color::srgb(0.95, 0.35, 0.30);
+// Okabe–Ito: PV orange, load sky blue (not red against green).
+const PV_BAR: Color = Color::srgb(0.90, 0.62, 0.0);
+const LOAD_BAR: Color = Color::srgb(0.34, 0.71, 0.91);
 const SUN_COLOR: Color = Color::srgb(1.0, 0.85, 0.25);
 const BLOCKS_SHOWN: usize = 4;
 
