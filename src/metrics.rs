@@ -135,6 +135,26 @@ pub struct RunTotals {
     pub p2p_price_sum: f64,
     pub p2p_price_sq_sum: f64,
     pub p2p_price_steps: u64,
+    /// Σ over steps of (load − grid import − unserved) × the step's emission factor, kg.
+    pub co2_locally_met_kg: f64,
+    /// Σ over steps of (grid-only import + unserved − the run's, at the households' meters) ×
+    /// the step's emission factor, kg.
+    pub co2_avoided_vs_baseline_kg: f64,
+    /// The grid-only baseline's import + unserved so far, kWh (its step values are differences).
+    pub baseline_import_unserved_kwh: f64,
+}
+
+/// The grid's emission factor, kg CO₂ per kWh: flat, or one value per step from a series.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct EmissionFactors {
+    pub flat_kg_per_kwh: f64,
+    pub per_step: Option<std::sync::Arc<Vec<f64>>>,
+}
+
+impl EmissionFactors {
+    pub fn at(&self, step: u64) -> f64 {
+        self.per_step.as_ref().and_then(|f| f.get(step as usize).copied()).unwrap_or(self.flat_kg_per_kwh)
+    }
 }
 
 /// The metrics' systems: community totals, last in the simulation's own sets (a recorder, when
@@ -142,12 +162,13 @@ pub struct RunTotals {
 #[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MetricsSystems;
 
-/// Community totals, in [`MetricsSystems`].
-pub struct MetricsPlugin;
+/// Community totals, in [`MetricsSystems`], with the grid's emission factors.
+pub struct MetricsPlugin(pub EmissionFactors);
 
 impl Plugin for MetricsPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<StepTotals>()
+        app.insert_resource(self.0.clone())
+            .init_resource::<StepTotals>()
             .init_resource::<RunTotals>()
             .init_resource::<LevelTotals>()
             .add_systems(crate::base::schedule::SimStep, (record_step, sum_levels).in_set(MetricsSystems));
@@ -171,7 +192,8 @@ pub fn sum_levels(clearing: Res<Clearing>, mut levels: ResMut<LevelTotals>) {
 }
 
 /// Sums the step over households, updates run totals and per-household totals. Reads `Meter`,
-/// `Clearing`, `SimClock`, `StepPrices`, `LineStats` (network losses); writes `MeterTotals`,
+/// `Wallet`, `BaselineExchange`, `Clearing`, `SimClock`, `StepPrices`, `EmissionFactors`,
+/// `LineStats` (network losses); writes `MeterTotals`,
 /// `LossOfLoad`, `StepTotals`, `RunTotals`. Runs in `MetricsSystems`, after the treasury.
 pub fn record_step(
     clock: Res<SimClock>,
@@ -179,6 +201,7 @@ pub fn record_step(
     mut step: ResMut<StepTotals>,
     mut run: ResMut<RunTotals>,
     prices: Res<crate::environment::tariff::StepPrices>,
+    emissions: Res<EmissionFactors>,
     losses: Option<Res<LossPolicy>>,
     lines: Option<Res<crate::grid::network::LineStats>>,
     mut households: Query<(
@@ -194,9 +217,11 @@ pub fn record_step(
     let mut t = StepTotals { step: clock.step, ..Default::default() };
     let (mut sent_kwh, mut sent_battery_kwh) = (0.0, 0.0);
     let (mut bill_so_far, mut baseline_so_far) = (Micros::ZERO, Micros::ZERO);
+    let mut baseline_import_unserved_kwh = 0.0;
     for (_, m, mut total, mut lol, battery, wallet, baseline) in &mut households {
         bill_so_far += wallet.bill();
         baseline_so_far += Micros(-baseline.balance.0);
+        baseline_import_unserved_kwh += baseline.grid_import_kwh + baseline.unserved_kwh;
         let e = &mut t.balance;
         if let Some(b) = battery {
             t.battery_soc_kwh += b.soc_kwh;
@@ -272,6 +297,11 @@ pub fn record_step(
     }
     let dt = clock.frame.step_hours();
     let r = &mut *run;
+    let factor = emissions.at(clock.step);
+    r.co2_locally_met_kg += (t.load_kwh - t.grid_import_kwh - t.unserved_kwh) * factor;
+    let baseline_step = baseline_import_unserved_kwh - r.baseline_import_unserved_kwh;
+    r.baseline_import_unserved_kwh = baseline_import_unserved_kwh;
+    r.co2_avoided_vs_baseline_kg += (baseline_step - t.balance.load_grid_kwh - t.balance.load_unserved_kwh) * factor;
     r.steps += 1;
     r.peak_grid_import_kw = r.peak_grid_import_kw.max(t.grid_import_kwh / dt);
     r.peak_grid_export_kw = r.peak_grid_export_kw.max(t.grid_export_kwh / dt);

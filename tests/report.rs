@@ -83,6 +83,27 @@ fn a_run_report_renders_every_chart_with_data() {
 }
 
 #[test]
+fn an_island_report_has_its_own_wording_and_every_chart_has_marks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("island");
+    run_ok(&scenario("island.ron"), &out, &["--steps", "384"]);
+    let page = out.join("report.html");
+    let Some(browser) = chromium() else { return };
+    let dom = dom(browser, &page, tmp.path());
+    let ids = charts_have_marks(&dom);
+    for id in ["daily-energy", "battery-energy", "p2p-price", "savings", "battery-soc", "line-loading", "map"] {
+        assert!(ids.iter().any(|i| i == id), "chart {id} missing: {ids:?}");
+    }
+    for words in ["Results against the same island without trading", "Loss-of-load hours", "unserved", "none: an island"] {
+        assert!(dom.contains(words), "island wording: {words}");
+    }
+    for grid_words in ["grid-only baseline", "Community bill", "peak grid import", "grid import price"] {
+        assert!(!dom.contains(grid_words), "no grid wording on an island: {grid_words}");
+    }
+    not_blank(browser, &page, tmp.path());
+}
+
+#[test]
 fn a_compare_report_puts_the_rules_side_by_side() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("cmp");
@@ -91,8 +112,13 @@ fn a_compare_report_puts_the_rules_side_by_side() {
     let page = out.join("report.html");
     assert!(std::fs::read_to_string(&page).unwrap().contains("sdr"));
     let Some(browser) = chromium() else { return };
-    let ids = charts_have_marks(&dom(browser, &page, tmp.path()));
+    let dom = dom(browser, &page, tmp.path());
+    let ids = charts_have_marks(&dom);
     assert!(ids.iter().any(|i| i == "self_sufficiency") && ids.len() >= 6, "{ids:?}");
+    // Values on the bars, shares as percentages, the currency on money.
+    let bars = dom.split("id=\"self_sufficiency\"").nth(1).unwrap().split("</figure>").next().unwrap();
+    assert!(bars.matches('%').count() >= 3, "self-sufficiency written on its bars in percent");
+    assert!(dom.contains("AUD "), "money in the scenario's currency");
 }
 
 /// The daily energy chart's figures (`data-kwh` of its table), by day and side, summed.

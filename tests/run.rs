@@ -485,3 +485,41 @@ fn every_trade_amount_is_recomputed_exactly_from_trades_csv() {
     }
     assert!(checked > 1000, "{checked} trades checked");
 }
+
+/// `emission_factor_file`: an hourly series of the grid's emission factor. A constant series
+/// gives the flat factor's figures; a varying one weighs each step by its hour's factor.
+#[test]
+fn an_hourly_emission_factor_series_weighs_each_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(scenario("street.ron")).unwrap();
+    let write_series = |name: &str, f: &dyn Fn(u32) -> f64| {
+        let mut csv = String::from("time,kg_per_kwh\n");
+        for h in 0..(8 * 24) {
+            let t = chrono::NaiveDate::from_ymd_opt(2024, 1, 14).unwrap().and_hms_opt(0, 0, 0).unwrap() + chrono::Duration::hours(h as i64);
+            csv.push_str(&format!("{},{}\n", t.format("%Y-%m-%dT%H:%M"), f(t.format("%H").to_string().parse().unwrap())));
+        }
+        std::fs::write(tmp.path().join(name), csv).unwrap();
+    };
+    write_series("flat.csv", &|_| 0.68);
+    write_series("daily.csv", &|hour| if (10..16).contains(&hour) { 0.2 } else { 0.9 });
+    let with_file = |file: &str| text.replacen("emission_factor_kg_per_kwh: 0.68,", &format!("emission_factor_kg_per_kwh: 0.68, emission_factor_file: \"{file}\","), 1);
+    for (name, body) in [("plain.ron", text.clone()), ("flat.ron", with_file("flat.csv")), ("daily.ron", with_file("daily.csv"))] {
+        std::fs::write(tmp.path().join(name), body).unwrap();
+        run_ok(&tmp.path().join(name), &tmp.path().join(name.replace(".ron", "")), &["--steps", "192"]);
+    }
+    let (plain, flat, daily) = (summary(&tmp.path().join("plain")), summary(&tmp.path().join("flat")), summary(&tmp.path().join("daily")));
+    for key in ["co2_avoided_kg", "co2_avoided_vs_baseline_kg"] {
+        let (a, b) = (plain[key].as_f64().unwrap(), flat[key].as_f64().unwrap());
+        assert!((a - b).abs() <= 1e-9 * a.abs().max(1.0), "{key}: {a} vs {b}");
+    }
+    // Recomputed from timeseries.csv with each step's hour.
+    let ts = Table::read(&tmp.path().join("daily").join("timeseries.csv"));
+    let expected: f64 = ts.rows.iter().map(|r| {
+        let hour: u32 = r["time"][11..13].parse().unwrap();
+        let f = if (10..16).contains(&hour) { 0.2 } else { 0.9 };
+        (Table::f(r, "load_kwh") - Table::f(r, "grid_import_kwh") - Table::f(r, "unserved_kwh")) * f
+    }).sum();
+    let got = daily["co2_avoided_kg"].as_f64().unwrap();
+    assert!((got - expected.max(0.0)).abs() < 1e-6, "{got} vs {expected}");
+    assert!((got - flat["co2_avoided_kg"].as_f64().unwrap()).abs() > 1.0, "the series matters");
+}

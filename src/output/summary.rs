@@ -130,13 +130,12 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
     let baseline_bill = main.households.iter().fold(Micros::ZERO, |acc, h| acc + h.baseline.wallet.bill());
     let baseline_unserved_kwh: f64 = main.households.iter().map(|h| h.baseline.totals.unserved_kwh).sum();
     let baseline_import_cost = main.households.iter().fold(Micros::ZERO, |acc, h| acc + h.baseline.wallet.grid_paid);
-    let baseline_import_kwh: f64 = main.households.iter().map(|h| h.baseline.totals.grid_import_kwh).sum();
     // Demand served by local PV and batteries instead of the grid. Against the baseline, both
     // sides from the households' meters: the baseline's line losses are not simulated, so the
     // run's are left out too.
-    let co2_avoided_kg = (sum.load_kwh - sum.grid_import_kwh - sum.unserved_kwh).max(0.0) * s.emission_factor_kg_per_kwh;
-    let (metered_import_kwh, metered_unserved_kwh) = main.households.iter().fold((0.0, 0.0), |(i, u), h| (i + h.totals.grid_import_kwh, u + h.totals.unserved_kwh));
-    let co2_avoided_vs_baseline_kg = (baseline_import_kwh + baseline_unserved_kwh - metered_import_kwh - metered_unserved_kwh) * s.emission_factor_kg_per_kwh;
+    // Step by step, at each step's emission factor (flat, or the scenario's series).
+    let co2_avoided_kg = t.co2_locally_met_kg.max(0.0);
+    let co2_avoided_vs_baseline_kg = t.co2_avoided_vs_baseline_kg;
     let price_mean = (t.p2p_price_steps > 0).then(|| t.p2p_price_sum / t.p2p_price_steps as f64);
     let price_sd = price_mean.map(|m| (t.p2p_price_sq_sum / t.p2p_price_steps as f64 - m * m).max(0.0).sqrt());
     let start = {

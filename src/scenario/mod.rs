@@ -141,6 +141,8 @@ pub struct Scenario {
     pub longitude_deg: f64,
     pub grid: GridConnection,
     pub emission_factor_kg_per_kwh: f64,
+    /// The emission factor of every step, from `emission_factor_file` (else the flat factor).
+    pub emission_factors: Option<Arc<Vec<f64>>>,
     /// ISO 4217 code of the scenario's money, when it names one.
     pub currency: Option<String>,
     pub weather: WeatherSpec,
@@ -294,6 +296,13 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     let daily_exposure = load_exposure(&file.weather, base_dir, &frame, &mut v).map(Arc::new);
     let typical_year = load_typical_year(&file.weather, &file.location, base_dir, &mut v).map(Arc::new);
     let irradiance = load_irradiance(&file.weather, base_dir, &frame, &mut v).map(Arc::new);
+    let emission_factors = file.emission_factor_file.as_ref().and_then(|f| match data::emissions::read(&base_dir.join(f), &frame) {
+        Ok(factors) => Some(Arc::new(factors)),
+        Err(e) => {
+            report_data_error(&mut v, "emission_factor_file", "emission factor file", e);
+            None
+        }
+    });
     v.finish()?;
     let ids: Vec<String> = specs.iter().map(|h| h.id.clone()).collect();
     let (topology, nodes) = build_topology(&file, &specs, &ids, &mut v);
@@ -361,6 +370,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
         grid,
         emission_factor_kg_per_kwh: file.emission_factor_kg_per_kwh,
         currency: file.currency,
+        emission_factors,
         weather: file.weather,
         households,
         topology: Arc::new(topology),

@@ -68,6 +68,10 @@ pub struct ScenarioFile {
     /// Grid emission factor used for `co2_avoided_kg`, kg CO2 per kWh.
     #[serde(default = "default_emission_factor")]
     pub emission_factor_kg_per_kwh: f64,
+    /// A time series of the grid's emission factor instead (CSV `time,kg_per_kwh`, typically
+    /// hourly; path relative to the scenario file).
+    #[serde(default)]
+    pub emission_factor_file: Option<String>,
     #[serde(default)]
     pub weather: WeatherSpec,
     pub households: Vec<HouseholdSpec>,

@@ -72,6 +72,11 @@ pub fn environment_config(s: &Scenario) -> EnvironmentConfig {
     }
 }
 
+/// The grid's emission factor: the scenario's series, else its flat factor.
+pub fn emission_factors(s: &Scenario) -> crate::metrics::EmissionFactors {
+    crate::metrics::EmissionFactors { flat_kg_per_kwh: s.emission_factor_kg_per_kwh, per_step: s.emission_factors.clone() }
+}
+
 /// The households' ids and the load profiles they read.
 pub fn household_config(s: &Scenario) -> HouseholdConfig {
     HouseholdConfig { ids: Arc::new(s.households.iter().map(|h| h.id.clone()).collect()), profiles: s.profiles.clone() }

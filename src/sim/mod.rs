@@ -100,7 +100,7 @@ impl Plugin for SimPlugin {
             market,
             GridPlugin::<Run, Baseline>::new(create::grid_config(s)),
             settlement,
-            MetricsPlugin,
+            MetricsPlugin(create::emission_factors(s)),
         ));
         // The step's parallel regions, counted for the ledger's hashing to make way for.
         app.insert_resource(config.ledger.as_ref().map(|l| l.pace()).unwrap_or_default());

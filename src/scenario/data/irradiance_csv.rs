@@ -66,7 +66,7 @@ impl IrradianceSeries {
 }
 
 /// An instant with an offset, or a local time in `zone`.
-fn parse_time(text: &str, zone: &Zone) -> Result<DateTime<Utc>, String> {
+pub fn parse_time(text: &str, zone: &Zone) -> Result<DateTime<Utc>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }

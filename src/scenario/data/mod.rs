@@ -2,6 +2,7 @@
 //! TMY3 typical years, irradiance series and per-household profile files.
 
 pub mod ausgrid;
+pub mod emissions;
 pub mod exposure;
 pub mod irradiance_csv;
 pub mod profile;
