@@ -24,13 +24,7 @@ pub fn parse(text: &str, path: &Path, frame: &TimeFrame) -> Result<Vec<f64>, Inp
     let (time_col, factor_col) = (column("time")?, column("kg_per_kwh")?);
     let mut rows: Vec<(chrono::DateTime<chrono::Utc>, f64)> = Vec::new();
     let mut rec = csv::StringRecord::new();
-    loop {
-        match r.read_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => return Err(at(r.position().line(), "row", e.to_string())),
-        }
-        let line = rec.position().map_or(0, |p| p.line());
+    while let Some(line) = super::next_record(&mut r, &mut rec, path)? {
         let t = parse_time(rec.get(time_col).unwrap_or(""), &frame.zone).map_err(|m| at(line, "time", m))?;
         if rows.last().is_some_and(|(last, _)| t <= *last) {
             return Err(at(line, "time", format!("{t} is not after the row before it: rows must be in time order")));

@@ -34,13 +34,7 @@ impl IrradianceSeries {
         }
         let (mut times, mut samples) = (Vec::new(), Vec::new());
         let mut rec = csv::StringRecord::new();
-        loop {
-            match r.read_record(&mut rec) {
-                Ok(false) => break,
-                Ok(true) => {}
-                Err(e) => return Err(at(r.position().line(), "row", e.to_string())),
-            }
-            let line = rec.position().map_or(0, |p| p.line());
+        while let Some(line) = super::next_record(&mut r, &mut rec, path)? {
             let num = |col: usize, name: &str| -> Result<f64, InputError> {
                 let v = rec.get(col).unwrap_or("");
                 v.parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| at(line, name, format!("`{v}` is not a number")))
