@@ -454,7 +454,8 @@ fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::To
             }
         }
         let unit = format!("{} per kWh", currency.unwrap_or("currency"));
-        let svg = charts::lines(&price, "day", &unit, &|i| labels.get(i).cloned().unwrap_or_default(), &[])?;
+        // From zero: a narrow band of prices is not drawn as a steep swing.
+        let svg = charts::lines(&price, "day", &unit, &|i| labels.get(i).cloned().unwrap_or_default(), &[0.0])?;
         let caption = if island { "Mean price of the energy traded between neighbours each day." } else { "Mean price of the energy traded between neighbours each day, between the grid's export and import prices." };
         h.push_str(&figure("p2p-price", "Peer-to-peer price over time", &svg, &drawn(&price), caption));
     } else {
