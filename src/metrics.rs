@@ -56,9 +56,11 @@ pub struct StepTotals {
 ///   battery_line_losses + battery_conversion_losses + battery_stored_change`.
 ///
 /// Peer energy is split by the seller's source (`trades.csv`'s `seller_source`; a pool's
-/// deliveries by its sellers' shares). Line losses of a peer delivery are the source's; those
-/// of the flows to and from the grid the grid supplies (on an island: surplus that would have
-/// been curtailed, in `pv_line_losses`, else unserved energy beyond `load_unserved`).
+/// deliveries by its sellers' shares). Line losses on peer deliveries are what each source sent
+/// less what arrived from it: on an island a seller makes a delivery's loss up from unsold PV,
+/// then its battery, and that energy counts as lost from the source it came from. Losses of the
+/// flows to and from the grid the grid supplies (on an island: surplus that would have been
+/// curtailed, in `pv_line_losses`, else unserved energy beyond `load_unserved`).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct EnergyBalance {
     pub load_own_pv_kwh: f64,
@@ -195,6 +197,7 @@ pub fn sum_levels(clearing: Res<Clearing>, mut levels: ResMut<LevelTotals>) {
 /// `Wallet`, `BaselineExchange`, `Clearing`, `SimClock`, `StepPrices`, `EmissionFactors`,
 /// `LineStats` (network losses); writes `MeterTotals`,
 /// `LossOfLoad`, `StepTotals`, `RunTotals`. Runs in `MetricsSystems`, after the treasury.
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
 pub fn record_step(
     clock: Res<SimClock>,
     clearing: Res<Clearing>,

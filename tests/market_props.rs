@@ -294,7 +294,7 @@ mod hierarchical {
 fn pooled_rules_meet_the_papers_prices_to_half_a_micro_unit_per_payment() {
     let tariffs = [(0.4, 1.0), (0.05, 0.15), (0.0503, 0.1457)];
     // Awkward energies, so no price × kWh is a round number: short supply, then surplus.
-    let cases: [(&[f64], &[f64]); 2] = [(&[1.234567, 0.5, 3.1415926], &[2.7182818, 1.4142135, 0.3333333, 4.0]), (&[2.7182818, 4.0, 1.7320508], &[1.234567, 0.5, 0.3333333])];
+    let cases: [(&[f64], &[f64]); 2] = [(&[1.234567, 0.5, 3.0415926], &[2.6182818, 1.4042135, 0.3333333, 4.0]), (&[2.6182818, 4.0, 1.7420508], &[1.234567, 0.5, 0.3333333])];
     let micros = |units: f64| units * 1e6;
     for (lambda_s, lambda_b) in tariffs {
         for (supply, demand) in cases {

@@ -99,3 +99,21 @@ fn a_sweep_with_a_bad_axis_fails_before_running() {
     let bad_shard = peergrid(&["sweep", sweep.to_str().unwrap(), "--shard", "3/3"]);
     assert!(!bad_shard.status.success() && stderr(&bad_shard).contains("0 ≤ K < N"), "{}", stderr(&bad_shard));
 }
+
+#[test]
+fn values_valid_only_together_pass_and_a_clash_names_its_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    // min_soc 0.6 is above no1's default initial_soc 0.5 on its own, fine with initial_soc 0.8.
+    let together = r#"(scenario: "STREET", axes: [(set: "households[id=no1].battery.min_soc", values: [0.6]), (set: "households[id=no1].battery.initial_soc", values: [0.8])], steps: 8)"#;
+    let sweep = write_sweep(tmp.path(), together);
+    let out = tmp.path().join("ok");
+    let o = peergrid(&["sweep", sweep.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // min_soc 0.1 or 0.6 × initial_soc 0.5 or 0.8: only (0.6, 0.5) clashes, and every value
+    // works in some run, so the error names that run, not a bad value.
+    let clash = together.replace("values: [0.6]", "values: [0.6, 0.1]").replace("values: [0.8]", "values: [0.8, 0.5]");
+    let sweep = write_sweep(tmp.path(), &clash);
+    let o = peergrid(&["sweep", sweep.to_str().unwrap(), "--out", tmp.path().join("clash").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("field `axes`: run 1") && !stderr(&o).contains("values["), "{}", stderr(&o));
+}

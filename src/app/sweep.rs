@@ -131,20 +131,6 @@ impl Sweep {
         }
         let scenario = path.parent().unwrap_or(Path::new(".")).join(&file.scenario);
         let base = Scenario::load(&scenario, &Overrides { steps: file.steps, ..Default::default() })?;
-        // Every value of every axis on its own first, all problems at once, each named by the
-        // sweep file and the axis value that caused it.
-        let mut errors = Vec::new();
-        for (i, a) in file.axes.iter().enumerate() {
-            for (j, v) in a.values.iter().enumerate() {
-                let set = FieldSet { path: a.set.clone(), value: v.to_string() };
-                if let Err(e) = Scenario::load(&scenario, &Overrides { sets: vec![set.clone()], steps: Some(1), ..Default::default() }) {
-                    errors.extend(e.0.into_iter().map(|x| InputError { file: path.into(), location: Location::Field(format!("axes[{i}].values[{j}]")), message: format!("`{set}`: {x}") }));
-                }
-            }
-        }
-        if !errors.is_empty() {
-            return Err(InputErrors(errors));
-        }
         let combos = combinations(&file.axes);
         let mut runs = Vec::with_capacity(combos.len() * file.seeds as usize);
         for sets in combos {
@@ -152,15 +138,37 @@ impl Sweep {
                 runs.push(SweepRun { run: runs.len() as u64, seed: base.seed + k, sets: sets.clone() });
             }
         }
-        // Each combination validated once (seeds change no field): values fine alone may
-        // clash together.
-        for r in runs.iter().filter(|r| r.seed == base.seed) {
-            if let Err(e) = Scenario::load(&scenario, &Overrides { sets: r.sets.clone(), steps: Some(1), ..Default::default() }) {
-                let which = r.sets.iter().map(FieldSet::to_string).collect::<Vec<_>>().join(", ");
-                errors.extend(e.0.into_iter().map(|x| InputError { file: path.into(), location: Location::Field("axes".into()), message: format!("run {} ({which}): {x}", r.run) }));
+        // Each combination validated once (seeds change no field), every problem reported at
+        // once. A value that fails in every combination it is part of is reported as that axis
+        // value (with the scenario's message for it); other failures as the runs that fail
+        // (values fine together with some settings may clash with others).
+        let failed: Vec<(&SweepRun, InputErrors)> = runs
+            .iter()
+            .filter(|r| r.seed == base.seed)
+            .filter_map(|r| Scenario::load(&scenario, &Overrides { sets: r.sets.clone(), steps: Some(1), ..Default::default() }).err().map(|e| (r, e)))
+            .collect();
+        if !failed.is_empty() {
+            let mut errors = Vec::new();
+            let mut explained = vec![false; failed.len()];
+            for (i, a) in file.axes.iter().enumerate() {
+                for (j, v) in a.values.iter().enumerate() {
+                    let set = FieldSet { path: a.set.clone(), value: v.to_string() };
+                    let with = |r: &SweepRun| r.sets.get(i) == Some(&set);
+                    let in_all_failing = runs.iter().filter(|r| r.seed == base.seed && with(r)).all(|r| failed.iter().any(|(f, _)| f.run == r.run));
+                    if !in_all_failing {
+                        continue;
+                    }
+                    let why = Scenario::load(&scenario, &Overrides { sets: vec![set.clone()], steps: Some(1), ..Default::default() }).err().or_else(|| failed.iter().find(|(f, _)| with(f)).map(|(_, e)| e.clone()));
+                    for (k, (f, _)) in failed.iter().enumerate() {
+                        explained[k] |= with(f);
+                    }
+                    errors.extend(why.into_iter().flat_map(|e| e.0).map(|x| InputError { file: path.into(), location: Location::Field(format!("axes[{i}].values[{j}]")), message: format!("`{set}`: {x}") }));
+                }
             }
-        }
-        if !errors.is_empty() {
+            for ((r, e), _) in failed.iter().zip(&explained).filter(|(_, done)| !**done) {
+                let which = r.sets.iter().map(FieldSet::to_string).collect::<Vec<_>>().join(", ");
+                errors.extend(e.0.iter().map(|x| InputError { file: path.into(), location: Location::Field("axes".into()), message: format!("run {} ({which}): {x}", r.run) }));
+            }
             return Err(InputErrors(errors));
         }
         let name = path.file_stem().map_or("sweep".into(), |s| s.to_string_lossy().into_owned());

@@ -11,6 +11,9 @@ pub type Hash = [u8; 32];
 
 /// Domain tags.
 pub const HEADER_TAG: &[u8] = b"peergrid-block-v2";
+/// The header tag of encoding version 1 (prices hashed as integer micro-units per kWh), only to
+/// recognise such a ledger and say so.
+pub const HEADER_TAG_V1: &[u8] = b"peergrid-block-v1";
 pub const STATE_TAG: &[u8] = b"peergrid-state-v1";
 /// RFC 6962 leaf and node prefixes.
 pub const LEAF_PREFIX: u8 = 0x00;
@@ -333,6 +336,13 @@ impl Header {
 
     pub fn hash(&self) -> Hash {
         Sha256::digest(self.encode()).into()
+    }
+
+    /// The hash this header would have under encoding version 1.
+    pub fn hash_v1(&self) -> Hash {
+        let mut b = self.encode();
+        b.splice(..HEADER_TAG.len(), HEADER_TAG_V1.iter().copied());
+        Sha256::digest(b).into()
     }
 }
 

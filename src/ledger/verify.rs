@@ -238,6 +238,9 @@ pub fn walk(path: &Path, mut visit: impl FnMut(&Members, &VerifiedBlock)) -> Res
                 return Err(at("genesis state root is not that of zero balances".into()));
             }
             if hash != claimed {
+                if header.hash_v1() == claimed {
+                    return Err(at("this ledger was written with ledger encoding version 1 (an older peergrid, prices hashed as micro-units); this build verifies version 2: rerun the scenario to write one".into()));
+                }
                 return Err(at(format!("hash {} does not match the header ({})", short(&claimed), short(&hash))));
             }
             members = Some(Members { ids, keys, index });

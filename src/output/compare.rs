@@ -67,7 +67,8 @@ pub fn kpi_row(s: &Summary, savings: &[f64]) -> Vec<Option<f64>> {
         Some(s.p2p_kwh),
         Some(s.community_bill),
         Some(s.baseline_bill),
-        s.savings_pct,
+        // Not where the grid-only bill is near zero (a share of it means nothing).
+        s.savings_pct.filter(|_| s.baseline_bill.abs() >= SAVINGS_PCT_MIN_BILL_SHARE * s.baseline_import_cost && s.baseline_import_cost > 0.0),
         Some(s.unserved_kwh),
         Some(s.baseline_unserved_kwh),
         Some(s.curtailed_kwh),

@@ -107,11 +107,11 @@ fn parse_date(s: &str) -> Option<(i32, usize, u32)> {
 pub fn duration(minutes: u64) -> String {
     let days = minutes as f64 / 1440.0;
     if minutes < 2 * 1440 {
-        format!("{} hours", number(minutes as f64 / 60.0, if minutes % 60 == 0 { 0 } else { 1 }))
+        format!("{} hours", number(minutes as f64 / 60.0, if minutes.is_multiple_of(60) { 0 } else { 1 }))
     } else if (days - 365.0).abs() < 0.5 || (days - 366.0).abs() < 0.5 {
         "1 year".into()
     } else {
-        format!("{} days", number(days, if minutes % 1440 == 0 { 0 } else { 1 }))
+        format!("{} days", number(days, if minutes.is_multiple_of(1440) { 0 } else { 1 }))
     }
 }
 

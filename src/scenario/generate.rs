@@ -291,7 +291,7 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
             path: format!("{at} (house {})", i + 1),
             id: format!("{}{:0width$}", g.prefix, i + 1),
             node: None,
-            pv: has_pv.then(|| PvSpec { kwp, tilt_deg: g.tilt_deg, azimuth_deg: g.azimuth_deg, performance_ratio: g.performance_ratio, temperature_coefficient_per_c: g.temperature_coefficient_per_c }),
+            pv: has_pv.then_some(PvSpec { kwp, tilt_deg: g.tilt_deg, azimuth_deg: g.azimuth_deg, performance_ratio: g.performance_ratio, temperature_coefficient_per_c: g.temperature_coefficient_per_c }),
             load: LoadDraft::Archetype { kind, annual_kwh },
             battery: if gets_battery { g.battery.clone() } else { None },
             bidding: g.bidding,

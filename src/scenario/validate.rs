@@ -99,10 +99,8 @@ pub fn check_file(v: &mut Validator, f: &ScenarioFile) {
     }
     v.range("location.latitude_deg", f.location.latitude_deg, Bound::Incl(-90.0), Bound::Incl(90.0), "°");
     v.range("location.longitude_deg", f.location.longitude_deg, Bound::Incl(-180.0), Bound::Incl(180.0), "°");
-    if let Some(code) = &f.currency {
-        if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
-            v.err("currency", format!("`{code}` is not an ISO 4217 code: three capital letters, e.g. AUD, EUR, USD"));
-        }
+    if let Some(code) = f.currency.as_ref().filter(|c| c.len() != 3 || !c.bytes().all(|b| b.is_ascii_uppercase())) {
+        v.err("currency", format!("`{code}` is not an ISO 4217 code: three capital letters, e.g. AUD, EUR, USD"));
     }
     v.range("emission_factor_kg_per_kwh", f.emission_factor_kg_per_kwh, Bound::Incl(0.0), Bound::Incl(5.0), "kg/kWh");
     match &f.grid {

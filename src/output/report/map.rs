@@ -133,7 +133,10 @@ pub fn draw(topology: &Topology, houses: &[House], loading: &HashMap<&str, f64>)
     // Lines, lightest first so the loaded ones stay on top. Segments as drawn (to half a
     // pixel): a city's service lines shrink to nothing and its laterals overlap.
     let halves = |v: f64| (v * 2.0).round() as i64;
-    let mut segments: HashMap<((i64, i64), (i64, i64)), (usize, (f64, f64), (f64, f64))> = HashMap::new();
+    // Per drawn segment (its ends in half pixels): its loading class and its ends in pixels.
+    type Ends = ((i64, i64), (i64, i64));
+    type Drawn = (usize, (f64, f64), (f64, f64));
+    let mut segments: HashMap<Ends, Drawn> = HashMap::new();
     for l in &topology.lines {
         if let (Some(&pa), Some(&pb)) = (at.get(l.from.as_str()), at.get(l.to.as_str())) {
             let ((ax, ay), (bx, by)) = (px(pa), px(pb));

@@ -28,6 +28,8 @@ const STORED: RGBColor = RGBColor(120, 94, 60);
 const STORED_UP: RGBColor = RGBColor(190, 170, 140);
 const BATTERY: RGBColor = OWN_BATTERY;
 const PRICE: RGBColor = RGBColor(0, 0, 0);
+/// The grid's other price: a darker shade of the grid's blue.
+const GRID_EXPORT_PRICE: RGBColor = RGBColor(0, 56, 100);
 const LOADING: RGBColor = RGBColor(213, 94, 0);
 const SAVE: RGBColor = RGBColor(0, 114, 178);
 const LOSE: RGBColor = RGBColor(213, 94, 0);
@@ -401,7 +403,11 @@ fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::To
         if island {
             "all load served on the island, against the scenario's grid emission factor".into()
         } else {
-            format!("of which trading adds {} kg to what grid only avoids", num(summary, "co2_avoided_vs_baseline_kg").map_or("–".into(), |v| format::number(v, 0)))
+            match num(summary, "co2_avoided_vs_baseline_kg") {
+                Some(v) if v >= 0.0 => format!("grid only avoids {} kg less: trading adds that", format::number(v, 0)),
+                Some(v) => format!("grid only avoids {} kg more: trading costs that", format::number(-v, 0)),
+                None => "–".into(),
+            }
         },
     ));
     h.push_str("</div>\n");
@@ -447,7 +453,7 @@ fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::To
     h.push_str("<h2>Prices</h2>");
     if daily_price.iter().any(|p| p.is_finite()) {
         let mut price = vec![Series { name: "peer price, volume-weighted daily mean".into(), color: PRICE, values: daily_price }];
-        for (name, color, col) in [("grid import price, daily mean", GRID, "grid_import_price"), ("grid export price, daily mean", PEER_PV, "grid_export_price")] {
+        for (name, color, col) in [("grid import price, daily mean", GRID, "grid_import_price"), ("grid export price, daily mean", GRID_EXPORT_PRICE, "grid_export_price")] {
             let values = daily_mean(col);
             if values.iter().any(|v| v.is_finite()) {
                 price.push(Series { name: name.into(), color, values });
@@ -520,7 +526,7 @@ fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::To
     let m = map::draw(topology, &houses, &loading);
     let legend: Vec<(RGBColor, &str)> = m.legend.iter().map(|(c, n)| (*c, n.as_str())).collect();
     let mut caption = format!(
-        "{} of the {} houses sent more energy out than they took in (purple), {} took more (orange); the scale runs to ±{} kWh. Lines by their highest loading; black square: the grid connection.",
+        "{} of the {} houses sent more energy out than they took in, {} took more. Colours run from orange (took most) through near-white (about even: within a tenth of the scale) to purple (sent most out); the scale runs to ±{} kWh. Lines by their highest loading; black square: the grid connection.",
         format::count(exporters as u64),
         format::count(houses.len() as u64),
         format::count((houses.len() - exporters) as u64),
@@ -656,7 +662,7 @@ pub fn compare_html(scenario: &str, currency: Option<&str>, table: &crate::outpu
         h.push_str(&figure(key, title, &svg, &[(GRID, title)], ""));
     }
     if !skipped.is_empty() {
-        let _ = writeln!(h, "<p class=\"note\">Not drawn, zero for every rule: {}.</p>", escape(&skipped.join(", ").to_lowercase()));
+        let _ = writeln!(h, "<p class=\"note\">Not drawn, zero or not defined for every rule: {}.</p>", escape(&skipped.join(", ").to_lowercase()));
     }
     // Rules as columns, in blocks of at most RULES_PER_TABLE so the page never overflows.
     const RULES_PER_TABLE: usize = 5;

@@ -35,10 +35,10 @@ pub fn read_profile_file(path: &Path, steps: u64) -> Result<ProfileFile, InputEr
         let line = record.position().map(|p| p.line()).unwrap_or(0);
         let row: Row = record.deserialize(Some(&headers)).map_err(|e| {
             let mut err = csv_error(path, &headers, &e);
-            if let csv::ErrorKind::Deserialize { err: de, .. } = e.kind() {
-                if let Some(value) = de.field().and_then(|f| record.get(f as usize)) {
-                    err.message = format!("`{value}` is not {}", if matches!(&err.location, Location::Row { field, .. } if field == "household") { "a household id" } else { "a number" });
-                }
+            if let csv::ErrorKind::Deserialize { err: de, .. } = e.kind()
+                && let Some(value) = de.field().and_then(|f| record.get(f as usize))
+            {
+                err.message = format!("`{value}` is not {}", if matches!(&err.location, Location::Row { field, .. } if field == "household") { "a household id" } else { "a number" });
             }
             err
         })?;
