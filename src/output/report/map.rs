@@ -163,7 +163,7 @@ pub fn draw(topology: &Topology, houses: &[House], loading: &HashMap<&str, f64>)
     }
     if let Some(&p) = at.get(root) {
         let (x, y) = px(p);
-        let _ = write!(out, r#"<rect x="{:.1}" y="{:.1}" width="10" height="10" fill="{ROOT_COLOR}"><title>grid connection ({root})</title></rect>"#, x - 5.0, y - 5.0);
+        let _ = write!(out, r#"<rect x="{:.1}" y="{:.1}" width="10" height="10" fill="{ROOT_COLOR}"><title>{}</title></rect>"#, x - 5.0, y - 5.0, super::escape(root));
     }
 
     // Houses on a scale of ± the 95th percentile of |net| (a few extremes do not wash it out).

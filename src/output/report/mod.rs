@@ -404,8 +404,8 @@ fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::To
             "all load served on the island, against the scenario's grid emission factor".into()
         } else {
             match num(summary, "co2_avoided_vs_baseline_kg") {
-                Some(v) if v >= 0.0 => format!("grid only avoids {} kg less: trading adds that", format::number(v, 0)),
-                Some(v) => format!("grid only avoids {} kg more: trading costs that", format::number(-v, 0)),
+                Some(v) if v >= 0.0 => format!("{} kg more than grid only avoids", format::number(v, 0)),
+                Some(v) => format!("{} kg less than grid only avoids", format::number(-v, 0)),
                 None => "–".into(),
             }
         },
@@ -526,11 +526,12 @@ fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::To
     let m = map::draw(topology, &houses, &loading);
     let legend: Vec<(RGBColor, &str)> = m.legend.iter().map(|(c, n)| (*c, n.as_str())).collect();
     let mut caption = format!(
-        "{} of the {} houses sent more energy out than they took in, {} took more. Colours run from orange (took most) through near-white (about even: within a tenth of the scale) to purple (sent most out); the scale runs to ±{} kWh. Lines by their highest loading; black square: the grid connection.",
+        "{} of the {} houses sent more energy out than they took in, {} took more. Colours run from orange (took most) through near-white (about even: within a tenth of the scale) to purple (sent most out); the scale runs to ±{} kWh. Lines by their highest loading; black square: {}.",
         format::count(exporters as u64),
         format::count(houses.len() as u64),
         format::count((houses.len() - exporters) as u64),
         format::number(m.scale_kwh, 0),
+        if island { "the island's hub" } else { "the grid connection" },
     );
     if short > 0 {
         caption.push_str(&format!(" {} houses went short at some point (ringed).", format::count(short as u64)));
