@@ -246,7 +246,10 @@ pub fn attribute_trade_losses(
             Seller::Pool => {
                 let mut c = 0.0;
                 while c < t.loss_kwh && pool_cursor < pool_sales.len() {
-                    c += s.make_up(pool_sales[pool_cursor].seller as usize, t.loss_kwh - c);
+                    let sale = &mut pool_sales[pool_cursor];
+                    let sent = s.make_up(sale.seller as usize, t.loss_kwh - c);
+                    sale.made_up_kwh += sent;
+                    c += sent;
                     if c < t.loss_kwh {
                         pool_cursor += 1;
                     }

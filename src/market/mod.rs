@@ -156,6 +156,9 @@ pub struct PoolSale {
     pub source: OfferSource,
     pub kwh: f64,
     pub price: Price,
+    /// On an island: energy the seller sent on top of `kwh` to make up the pool's buyers' line
+    /// losses (unpaid: it would have been curtailed).
+    pub made_up_kwh: f64,
 }
 
 /// The outcome of clearing one step. Written by [`clear_market`]; read by delivery, settlement

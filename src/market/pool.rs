@@ -75,7 +75,7 @@ pub fn clear_pooled(book: &mut OrderBook, out: &mut Clearing, exempt_sellers: bo
     for (o, _) in book.asks.iter().zip(&ask_in).filter(|(_, k)| **k) {
         let kwh = (o.kwh * sell_share).min(o.kwh);
         if kwh > 0.0 {
-            out.pool_sales.push(PoolSale { seller: o.household, source: o.source, kwh, price: p.internal });
+            out.pool_sales.push(PoolSale { seller: o.household, source: o.source, kwh, price: p.internal, made_up_kwh: 0.0 });
         }
     }
     out.buy_price = Some(p.buy);

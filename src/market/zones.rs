@@ -252,7 +252,7 @@ mod tests {
     fn pool_buyers_pay_by_where_the_supply_comes_from() {
         // h1 sells 1 kWh (h0's street), h2 1 kWh (h0's feeder), h3 2 kWh (other feeder).
         // h0's fee: 1/4·10 + 1/4·20 + 2/4·60 = 37.5 → 38.
-        let sale = |seller, kwh| PoolSale { seller, source: OfferSource::Pv, kwh, price: PricePerKwh(1).into() };
+        let sale = |seller, kwh| PoolSale { seller, source: OfferSource::Pv, kwh, price: PricePerKwh(1).into(), made_up_kwh: 0.0 };
         let mut out = Clearing { pool_sales: vec![sale(1, 1.0), sale(2, 1.0), sale(3, 2.0)], ..Default::default() };
         out.trades.push(Trade::from_pool(0, 4.0, PricePerKwh(1).into()));
         charge_fees(&mut out, &zf(10, 20, 60));

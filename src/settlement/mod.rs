@@ -194,7 +194,7 @@ pub fn settle<B: GridOnly>(
             let amount = s.price.amount_for(s.kwh);
             accounts.pool -= amount;
             peer.received[s.seller as usize] += amount.0;
-            payments.0.push(Payment { payer: Account::Pool, payee: Account::Household(s.seller), amount, kind: PaymentKind::PoolSale, kwh: s.kwh, price: s.price, fee: Micros::ZERO, loss_kwh: 0.0 });
+            payments.0.push(Payment { payer: Account::Pool, payee: Account::Household(s.seller), amount, kind: PaymentKind::PoolSale, kwh: s.kwh, price: s.price, fee: Micros::ZERO, loss_kwh: s.made_up_kwh });
         }
         for (h, m, mut w) in &mut households {
             let i = h.index as usize;
