@@ -88,15 +88,44 @@ pub enum Command {
     /// Run a grid of scenario variants (SWEEP.ron: a scenario and axes of `--set` values) in
     /// parallel; writes DIR/sweep.csv, a row per run with its settings and KPIs.
     Sweep(SweepArgs),
-    /// Check a ledger from the file alone: every hash, link, signature and state root; with a
-    /// run folder also the head hash in summary.json and the totals in households.csv.
+    /// Check a ledger: every hash, link, signature, state root, election, step and amount; with
+    /// a run folder also summary.json, households.csv and trades.csv against it. Anchor it with
+    /// --expect-head/--expect-genesis (hashes published when the run was made).
     Verify {
         /// A run folder or a ledger.jsonl file.
         #[arg(required_unless_present = "proof")]
         path: Option<PathBuf>,
-        /// Check a Merkle inclusion proof (from `peergrid prove`) against its block header.
+        /// Check a Merkle inclusion proof (from `peergrid prove`) against an anchor: the
+        /// transaction's path to its block, the block's path to the head, the producer's key
+        /// from the genesis block.
         #[arg(long, value_name = "FILE")]
         proof: Option<PathBuf>,
+        /// Fail unless the chain ends in the block with this hash (64 hex digits).
+        #[arg(long, value_name = "HASH")]
+        expect_head: Option<String>,
+        /// Fail unless the chain starts from the genesis block with this hash (64 hex digits).
+        #[arg(long, value_name = "HASH")]
+        expect_genesis: Option<String>,
+        /// Check the ledger alone: do not require summary.json, households.csv and trades.csv
+        /// beside it.
+        #[arg(long)]
+        ledger_only: bool,
+    },
+    /// Write one Ed25519 key pair per household of SCENARIO, from the operating system's
+    /// randomness, into DIR (public_keys.csv to publish, secret_keys.csv to keep); `run --keys
+    /// DIR` signs the ledger with them.
+    Keygen {
+        /// Scenario file (RON).
+        scenario: PathBuf,
+        /// Keystore folder to create.
+        #[arg(long)]
+        out: PathBuf,
+        /// Change a field (repeatable), as for `run`.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<crate::scenario::FieldSet>,
+        /// Replace the folder if it exists.
+        #[arg(long)]
+        force: bool,
     },
     /// A household's statement (trades, counterparties, energy, money) from the ledger alone.
     Audit {
@@ -253,6 +282,10 @@ pub struct RunArgs {
     /// other power-flow tools (see `export-grid`).
     #[arg(long, value_name = "N")]
     pub trace_step: Option<u64>,
+    /// Sign the ledger with the keystore in DIR (from `peergrid keygen`) instead of keys
+    /// derived from the public seed.
+    #[arg(long, value_name = "DIR")]
+    pub keys: Option<PathBuf>,
     /// No progress bar and no summary on stdout.
     #[arg(long, short)]
     pub quiet: bool,
@@ -277,7 +310,8 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Compare(args) => cmd_compare(args),
-        Command::Verify { path, proof } => cmd_verify(path, proof),
+        Command::Verify { path, proof, expect_head, expect_genesis, ledger_only } => cmd_verify(path, proof, VerifyFlags { expect_head, expect_genesis, ledger_only }),
+        Command::Keygen { scenario, out, sets, force } => cmd_keygen(scenario, out, sets, force),
         Command::Audit { dir, household, trades } => match crate::ledger::audit::statement(&dir, &household, trades) {
             Ok(text) => {
                 say_raw!("{text}");
@@ -327,12 +361,31 @@ fn ledger_failure(f: &crate::ledger::verify::Failure) -> ExitCode {
     if f.line == 0 && f.height.is_none() && !f.file.exists() { ExitCode::from(EXIT_BAD_INPUT) } else { ExitCode::from(EXIT_FAILURE) }
 }
 
-fn cmd_verify(path: Option<PathBuf>, proof: Option<PathBuf>) -> ExitCode {
+/// `verify`'s anchors and scope, as given on the command line.
+struct VerifyFlags {
+    expect_head: Option<String>,
+    expect_genesis: Option<String>,
+    ledger_only: bool,
+}
+
+fn cmd_verify(path: Option<PathBuf>, proof: Option<PathBuf>, flags: VerifyFlags) -> ExitCode {
+    use crate::ledger::verify::{Anchors, VerifyOptions};
+    let hash = |flag: &str, v: &Option<String>| match v {
+        None => Ok(None),
+        Some(s) => crate::ledger::encoding::parse_hash(s.trim()).map(Some).ok_or_else(|| format!("error: --{flag} `{s}` is not a block hash (64 hex digits)")),
+    };
+    let anchors = match (hash("expect-head", &flags.expect_head), hash("expect-genesis", &flags.expect_genesis)) {
+        (Ok(head), Ok(genesis)) => Anchors { head, genesis },
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
     if let Some(p) = proof {
         let parsed = std::fs::read(&p)
             .map_err(|e| (EXIT_BAD_INPUT, format!("{}: cannot read: {e}", p.display())))
-            .and_then(|b| serde_json::from_slice::<crate::ledger::verify::Proof>(&b).map_err(|e| (EXIT_FAILURE, format!("{}: not a proof: {e}", p.display()))));
-        return match parsed.and_then(|proof| crate::ledger::verify::verify_proof(&proof).map_err(|e| (EXIT_FAILURE, format!("{}: {e}", p.display())))) {
+            .and_then(|b| serde_json::from_slice::<crate::ledger::proof::Proof>(&b).map_err(|e| (EXIT_FAILURE, format!("{}: not a proof (of this peergrid's format {}): {e}", p.display(), crate::ledger::proof::PROOF_FORMAT))));
+        return match parsed.and_then(|proof| crate::ledger::proof::verify_proof(&proof, &anchors).map_err(|e| (EXIT_FAILURE, format!("{}: {e}", p.display())))) {
             Ok(verdict) => {
                 say!("{verdict}");
                 ExitCode::SUCCESS
@@ -344,7 +397,7 @@ fn cmd_verify(path: Option<PathBuf>, proof: Option<PathBuf>) -> ExitCode {
         };
     }
     let path = path.expect("clap requires a path without --proof");
-    match crate::ledger::verify::verify_path(&path) {
+    match crate::ledger::verify::verify_path(&path, &VerifyOptions { anchors, ledger_only: flags.ledger_only }) {
         Ok(verdict) => {
             say!("{verdict}");
             ExitCode::SUCCESS
@@ -355,7 +408,7 @@ fn cmd_verify(path: Option<PathBuf>, proof: Option<PathBuf>) -> ExitCode {
 
 fn cmd_prove(dir: PathBuf, tx: String, out: Option<PathBuf>) -> ExitCode {
     let ledger = if dir.is_dir() { dir.join("ledger.jsonl") } else { dir };
-    match crate::ledger::verify::prove(&ledger, &tx) {
+    match crate::ledger::proof::prove(&ledger, &tx) {
         Ok(proof) => {
             let text = serde_json::to_string_pretty(&proof).expect("a proof serialises");
             match out {
@@ -441,6 +494,43 @@ fn cmd_export_grid(path: PathBuf, out: PathBuf, sets: Vec<crate::scenario::Field
         Err(e) => {
             eprintln!("error: cannot write {}: {e}", out.display());
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn cmd_keygen(path: PathBuf, out: PathBuf, sets: Vec<crate::scenario::FieldSet>, force: bool) -> ExitCode {
+    use crate::ledger::keys::{Keystore, PUBLIC_KEYS_FILE, SECRET_KEYS_FILE};
+    let s = match load(&path, &Overrides { sets, ..Default::default() }) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if out.exists() && !force {
+        eprintln!("error: {} exists; give --force to replace it (its keys would be lost: a ledger signed with them could no longer be extended)", out.display());
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    let ids: Vec<String> = s.households.iter().map(|h| h.id.clone()).collect();
+    let store = match Keystore::generate(ids.len()) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let (public, secret) = store.to_csv(&ids);
+    let written = crate::output::staging::Staging::create(&out).and_then(|staging| {
+        crate::output::staging::write_file(staging.path(), PUBLIC_KEYS_FILE, public.as_bytes())?;
+        crate::output::staging::write_secret_file(staging.path(), SECRET_KEYS_FILE, secret.as_bytes())?;
+        staging.commit()
+    });
+    match written {
+        Ok(_) => {
+            say!("wrote {}: {} key pairs ({PUBLIC_KEYS_FILE} to publish, {SECRET_KEYS_FILE} to keep: readable by you alone)", out.display(), ids.len());
+            say!("  sign a run with them: peergrid run {} --keys {}", path.display(), out.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", out.display());
+            ExitCode::from(EXIT_FAILURE)
         }
     }
 }
@@ -537,7 +627,17 @@ fn cmd_run(args: RunArgs) -> ExitCode {
             std::process::exit(EXIT_INTERRUPTED as i32);
         }
     });
-    let opts = RunOptions { out_dir: out_dir.clone(), force: args.force, threads, progress: !args.quiet, trace_step: args.trace_step };
+    let keys = match &args.keys {
+        Some(dir) => match crate::ledger::keys::Keystore::read(dir, &scenario.households.iter().map(|h| h.id.clone()).collect::<Vec<_>>()) {
+            Ok(k) => Some(Arc::new(k)),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        },
+        None => None,
+    };
+    let opts = RunOptions { out_dir: out_dir.clone(), force: args.force, threads, progress: !args.quiet, trace_step: args.trace_step, keys };
     match run(scenario.clone(), &opts) {
         Ok(s) => {
             if !args.quiet {
@@ -561,6 +661,7 @@ fn cmd_run(args: RunArgs) -> ExitCode {
                         &l.head_hash[..16],
                         if l.jsonl_written { "" } else { " (ledger.jsonl not written)" }
                     );
+                    say!("  ledger anchor to publish: head {} genesis {}", l.head_hash, l.genesis_hash);
                 }
                 let money = |v: f64| crate::output::format::money(v, s.currency.as_deref());
                 if s.grid_connected {

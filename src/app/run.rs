@@ -24,6 +24,8 @@ pub struct RunOptions {
     pub progress: bool,
     /// Also write `trace-step-N.json` for this step (0-based).
     pub trace_step: Option<u64>,
+    /// Sign the ledger with a keystore's keys instead of seed-derived ones.
+    pub keys: Option<Arc<crate::ledger::keys::Keystore>>,
 }
 
 fn failed(context: &str) -> impl Fn(std::io::Error) -> RunError + '_ {
@@ -45,7 +47,11 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
     let ledger = match &scenario.ledger {
         Some(cfg) => {
             let jsonl = crate::output::ledger_file(staging.path(), cfg).map_err(failed("cannot create ledger.jsonl"))?;
-            Some(Ledger::new(cfg.clone(), &scenario.ledger_setup(), jsonl, crate::base::exec::Sealer::Pool))
+            let mut setup = scenario.ledger_setup();
+            if let Some(store) = &opts.keys {
+                setup.keys = crate::ledger::keys::KeySource::Store(store.clone());
+            }
+            Some(Ledger::new(cfg.clone(), &setup, jsonl, crate::base::exec::Sealer::Pool))
         }
         None => None,
     };

@@ -18,6 +18,9 @@ struct Counterparty {
 /// The statement text; `trades` lists every transaction of the household.
 pub fn statement(dir: &Path, household: &str, trades: bool) -> Result<String, Failure> {
     let ledger = if dir.is_dir() { dir.join("ledger.jsonl") } else { dir.to_path_buf() };
+    if dir.is_dir() && !ledger.exists() && let Some(why) = super::verify::unwritten_ledger(dir, &Default::default())? {
+        return Err(why);
+    }
     let mut who: Option<u32> = None;
     let mut parties: BTreeMap<String, Counterparty> = BTreeMap::new();
     let mut listing = String::new();

@@ -9,7 +9,7 @@
 use super::encoding::{self, Hash, Header, State, Tx};
 use super::json::{self, GenesisInfo};
 use super::merkle;
-use super::validators::signing_key;
+use super::keys::KeySource;
 use crate::base::exec::{Pace, Sealer};
 use crate::base::time::TimeFrame;
 use ed25519_dalek::{Signer, SigningKey};
@@ -60,30 +60,18 @@ pub struct Scratch<'a> {
     pub enc: &'a mut Vec<u8>,
 }
 
-/// Seals a block from in-memory transactions: canonical encoding and leaf hashes, Merkle root,
-/// state replay and state root, header hash and the producer's signature. `state` is the state
-/// before the block and is advanced past it. The hashing steps aside for the simulation's
-/// parallel regions (`pace`).
-#[allow(clippy::too_many_arguments)]
-pub fn seal_block(
-    txs: &[Tx],
-    height: u64,
-    prev_hash: Hash,
-    step: u64,
-    time_unix_s: i64,
-    producer: u32,
-    missed: Vec<u32>,
-    key: &SigningKey,
-    state: &mut State,
-    s: &mut Scratch,
-    pace: &Pace,
-) -> (Header, Hash, [u8; 64]) {
+/// Seals a block from in-memory transactions: canonical encoding and leaf hashes (`ids`: the
+/// household ids the encoding binds), Merkle root, state replay and state root, header hash and
+/// the producer's signature. `header` brings everything else (height, links, roots of history
+/// and election, step, time, producer, missed slots); `state` is the state before the block and
+/// is advanced past it. The hashing steps aside for the simulation's parallel regions (`pace`).
+pub fn seal_block(txs: &[Tx], mut header: Header, ids: &[String], key: &SigningKey, state: &mut State, s: &mut Scratch, pace: &Pace) -> (Header, Hash, [u8; 64]) {
     s.leaves.clear();
     s.leaves.resize(txs.len(), [0; 32]);
     let hash_piece = |enc: &mut Vec<u8>, (txs, leaves): (&[Tx], &mut [Hash])| {
         pace.step_aside();
         for (tx, leaf) in txs.iter().zip(leaves) {
-            *leaf = encoding::tx_leaf_hash(enc, tx);
+            *leaf = encoding::tx_leaf_hash(enc, tx, ids);
         }
     };
     if txs.len() <= PARALLEL_LEAVES || rayon::current_num_threads() <= SERIAL_POOL_THREADS {
@@ -95,17 +83,9 @@ pub fn seal_block(
     for tx in txs {
         state.apply(tx);
     }
-    let header = Header {
-        height,
-        prev_hash,
-        merkle_root: merkle::root_with(s.leaves, s.tree, || pace.step_aside()),
-        state_root: state.root(),
-        step,
-        time_unix_s,
-        producer,
-        tx_count: txs.len() as u32,
-        missed,
-    };
+    header.merkle_root = merkle::root_with(s.leaves, s.tree, || pace.step_aside());
+    header.state_root = state.root();
+    header.tx_count = txs.len() as u32;
     let hash = header.hash();
     let signature = key.sign(&hash).to_bytes();
     (header, hash, signature)
@@ -116,6 +96,8 @@ pub struct SealedBlock {
     pub step: u64,
     pub producer: u32,
     pub missed: Vec<u32>,
+    /// The root of the election that gave the producer its slot.
+    pub election_root: Hash,
     pub txs: Vec<Tx>,
 }
 
@@ -132,6 +114,17 @@ pub struct ChainResult {
     pub error: Option<String>,
 }
 
+/// What the chain records of the run, and who signs.
+pub struct ChainSetup {
+    pub seed: u64,
+    pub frame: TimeFrame,
+    pub ids: Arc<Vec<String>>,
+    pub info: GenesisInfo,
+    /// Each member's fixed stake, in the genesis block.
+    pub stakes: Vec<u64>,
+    pub keys: KeySource,
+}
+
 struct Writer {
     recent: RecentBlocks,
     seed: u64,
@@ -139,7 +132,11 @@ struct Writer {
     ids: Arc<Vec<String>>,
     state: State,
     result: ChainResult,
+    source: KeySource,
     keys: HashMap<u32, SigningKey>,
+    /// Every block hash so far, as the leaves of a growing tree: the next header's history root.
+    history: merkle::Frontier,
+    stakes: Vec<u64>,
     out: Option<BufWriter<File>>,
     line: String,
     enc: Vec<u8>,
@@ -224,7 +221,8 @@ impl Chain {
     /// key, the slow part) is built by the first drain job, on the step's pool, beside the
     /// simulation. Hashing looks at the simulation's `pace` between small pieces of work and
     /// runs the step's pending parallel work when a region is open.
-    pub fn start(seed: u64, frame: TimeFrame, ids: Arc<Vec<String>>, info: GenesisInfo, out: Option<File>, pace: Pace, sealer: Sealer) -> Chain {
+    pub fn start(setup: ChainSetup, out: Option<File>, pace: Pace, sealer: Sealer) -> Chain {
+        let ChainSetup { seed, frame, ids, info, stakes, keys } = setup;
         let out = out.map(|f| BufWriter::with_capacity(1 << 20, f));
         let recent = RecentBlocks::default();
         let n = ids.len();
@@ -235,7 +233,10 @@ impl Chain {
             ids,
             result: ChainResult { height: 0, head: [0; 32], genesis: [0; 32], transactions: 0, missed_slots: 0, state: State::default(), error: None },
             state: State::new(n),
+            source: keys,
             keys: HashMap::new(),
+            history: merkle::Frontier::default(),
+            stakes,
             out,
             line: String::with_capacity(1 << 16),
             enc: Vec::with_capacity(256),
@@ -328,13 +329,15 @@ impl Writer {
             if i as usize % PACE_LEAVES == 0 {
                 self.pace.step_aside();
             }
-            keys.push(signing_key(self.seed, i).verifying_key().to_bytes());
+            keys.push(self.source.signing_key(self.seed, i).verifying_key().to_bytes());
         }
-        let (header, genesis) = super::genesis_header(&info, &self.ids, &keys, &self.state, self.frame.start_utc.timestamp());
+        let leaves = super::genesis_leaves(&info, &self.ids, &keys, &self.stakes);
+        let (header, genesis) = super::genesis_header(merkle::root(&leaves, &mut self.scratch), n, self.frame.start_utc.timestamp());
         (self.result.head, self.result.genesis) = (genesis, genesis);
+        self.history.push(encoding::leaf_hash(&genesis));
         if self.out.is_some() {
             let (l, off) = self.frame.zone.local(self.frame.start_utc);
-            json::write_genesis(&mut self.line, &header, &genesis, &crate::base::time::iso_with_offset(l, off), &info, &self.ids, &keys);
+            json::write_genesis(&mut self.line, &header, &genesis, &crate::base::time::iso_with_offset(l, off), &info, &self.ids, &keys, &self.stakes);
             self.write_line();
         }
     }
@@ -353,12 +356,25 @@ impl Writer {
     }
 
     fn append(&mut self, b: SealedBlock) {
-        let seed = self.seed;
-        let key = self.keys.entry(b.producer).or_insert_with(|| signing_key(seed, b.producer));
+        let (seed, source) = (self.seed, &self.source);
+        let key = self.keys.entry(b.producer).or_insert_with(|| source.signing_key(seed, b.producer));
         let time_unix_s = self.frame.step_start_utc(b.step).timestamp();
-        let (height, prev) = (self.result.height + 1, self.result.head);
-        let (header, hash, signature) =
-            seal_block(&b.txs, height, prev, b.step, time_unix_s, b.producer, b.missed, key, &mut self.state, &mut Scratch { leaves: &mut self.leaves, tree: &mut self.scratch, enc: &mut self.enc }, &self.pace);
+        let height = self.result.height + 1;
+        let template = Header {
+            height,
+            prev_hash: self.result.head,
+            history_root: self.history.root(),
+            merkle_root: [0; 32],
+            state_root: [0; 32],
+            election_root: b.election_root,
+            step: b.step,
+            time_unix_s,
+            producer: b.producer,
+            tx_count: 0,
+            missed: b.missed,
+        };
+        let (header, hash, signature) = seal_block(&b.txs, template, &self.ids, key, &mut self.state, &mut Scratch { leaves: &mut self.leaves, tree: &mut self.scratch, enc: &mut self.enc }, &self.pace);
+        self.history.push(encoding::leaf_hash(&hash));
         if self.keys.len() > 64 {
             self.keys.clear(); // only recent producers are worth keeping
         }

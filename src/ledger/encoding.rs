@@ -10,11 +10,11 @@ use sha2::{Digest, Sha256};
 pub type Hash = [u8; 32];
 
 /// Domain tags.
-pub const HEADER_TAG: &[u8] = b"peergrid-block-v2";
-/// The header tag of encoding version 1 (prices hashed as integer micro-units per kWh), only to
-/// recognise such a ledger and say so.
-pub const HEADER_TAG_V1: &[u8] = b"peergrid-block-v1";
+pub const HEADER_TAG: &[u8] = b"peergrid-block-v3";
 pub const STATE_TAG: &[u8] = b"peergrid-state-v1";
+pub const GENESIS_TAG: &[u8] = b"peergrid-genesis-v2";
+pub const ELECTION_TAG: &[u8] = b"peergrid-election-v1";
+pub const STAKES_TAG: &[u8] = b"peergrid-stakes-v1";
 /// RFC 6962 leaf and node prefixes.
 pub const LEAF_PREFIX: u8 = 0x00;
 pub const NODE_PREFIX: u8 = 0x01;
@@ -132,7 +132,9 @@ pub struct Tx {
     /// Grid transactions: the gross energies behind the net amount.
     pub import_kwh_micro: i64,
     pub export_kwh_micro: i64,
-    /// Peer deliveries: energy lost on the lines on the way (the seller sent `kwh` + this).
+    /// Peer deliveries: energy lost on the lines on the way (the seller sent `kwh` + this). Pool
+    /// sales on an island: energy the seller sent on top of `kwh`, unpaid, to make up the
+    /// pool's buyers' line losses.
     pub loss_kwh_micro: i64,
 }
 
@@ -187,37 +189,47 @@ pub fn from_micro(x: i64) -> f64 {
     x as f64 / MICRO
 }
 
-fn account(buf: &mut Vec<u8>, a: AccountRef) {
+/// An account as hashed: `tag u8 ‖ index u32 ‖ name_len u16 ‖ name` (the household id, or the
+/// system account's name), so every name a record shows is bound by its hash.
+fn account(buf: &mut Vec<u8>, a: AccountRef, name: &str) {
     let (tag, index) = a.code();
     buf.push(tag);
     buf.extend_from_slice(&index.to_be_bytes());
+    buf.extend_from_slice(&(name.len() as u16).to_be_bytes());
+    buf.extend_from_slice(name.as_bytes());
 }
 
 /// The canonical bytes of a transaction:
-/// `kind u8 ‖ step u64 ‖ id_len u16 ‖ id ‖ seller (tag u8, index u32) ‖ buyer (tag u8, index u32) ‖
-/// kwh i64 ‖ price u64 (binary64 bits) ‖ amount i64 ‖ fee i64 ‖ import_kwh i64 ‖ export_kwh i64
-/// [‖ loss_kwh i64]`.
-/// `loss_kwh` is appended only when non-zero, so deliveries without line losses (and every
-/// ledger written before losses existed) keep their bytes and hashes; the id-length prefix and
-/// the fixed layout keep the encoding unambiguous.
-pub fn encode_tx(buf: &mut Vec<u8>, id: &str, tx: &Tx) {
-    buf.clear();
-    append_tx(buf, tx, |buf| buf.extend_from_slice(id.as_bytes()));
+/// `kind u8 ‖ step u64 ‖ id_len u16 ‖ id ‖ seller ‖ buyer ‖ kwh i64 ‖ price u64 (binary64 bits) ‖
+/// amount i64 ‖ fee i64 ‖ import_kwh i64 ‖ export_kwh i64 [‖ loss_kwh i64]`, each account
+/// `tag u8 ‖ index u32 ‖ name_len u16 ‖ name` (`ids`: household ids by index).
+/// `loss_kwh` is appended only when non-zero; the length prefixes and the fixed layout keep the
+/// encoding unambiguous.
+pub fn encode_tx(buf: &mut Vec<u8>, id: &str, tx: &Tx, ids: &[String]) {
+    use super::json::account_name;
+    encode_tx_named(buf, id, tx, [account_name(tx.seller, ids), account_name(tx.buyer, ids)]);
 }
 
-/// The leaf hash of a transaction with its own id, `leaf_hash(encode_tx(id, tx))`, in one pass:
-/// the prefix, the id and the fields go straight into `buf` and are hashed in one call (the
-/// ledger's sealing does this for every transaction).
-pub fn tx_leaf_hash(buf: &mut Vec<u8>, tx: &Tx) -> Hash {
+/// [`encode_tx`] with the seller's and buyer's names given.
+pub fn encode_tx_named(buf: &mut Vec<u8>, id: &str, tx: &Tx, [seller, buyer]: [&str; 2]) {
+    buf.clear();
+    append_tx(buf, tx, [seller, buyer], |buf| buf.extend_from_slice(id.as_bytes()));
+}
+
+/// The leaf hash of a transaction with its own id, `leaf_hash(encode_tx(id, tx, ids))`, in one
+/// pass: the prefix, the id and the fields go straight into `buf` and are hashed in one call
+/// (the ledger's sealing does this for every transaction).
+pub fn tx_leaf_hash(buf: &mut Vec<u8>, tx: &Tx, ids: &[String]) -> Hash {
     buf.clear();
     buf.push(LEAF_PREFIX);
-    append_tx(buf, tx, |buf| tx.write_id_bytes(buf));
+    use super::json::account_name;
+    append_tx(buf, tx, [account_name(tx.seller, ids), account_name(tx.buyer, ids)], |buf| tx.write_id_bytes(buf));
     sha256_short(buf)
 }
 
 /// Appends [`encode_tx`]'s bytes to `buf`, the id written by `write_id` (its length is filled in
 /// after it).
-fn append_tx(buf: &mut Vec<u8>, tx: &Tx, write_id: impl FnOnce(&mut Vec<u8>)) {
+fn append_tx(buf: &mut Vec<u8>, tx: &Tx, [seller, buyer]: [&str; 2], write_id: impl FnOnce(&mut Vec<u8>)) {
     buf.push(tx.kind.code());
     buf.extend_from_slice(&tx.step.to_be_bytes());
     let id_len_at = buf.len();
@@ -225,8 +237,8 @@ fn append_tx(buf: &mut Vec<u8>, tx: &Tx, write_id: impl FnOnce(&mut Vec<u8>)) {
     write_id(buf);
     let id_len = (buf.len() - id_len_at - 2) as u16;
     buf[id_len_at..id_len_at + 2].copy_from_slice(&id_len.to_be_bytes());
-    account(buf, tx.seller);
-    account(buf, tx.buyer);
+    account(buf, tx.seller, seller);
+    account(buf, tx.buyer, buyer);
     buf.extend_from_slice(&tx.kwh_micro.to_be_bytes());
     buf.extend_from_slice(&tx.price_bits.to_be_bytes());
     for v in [tx.amount_micro, tx.fee_micro, tx.import_kwh_micro, tx.export_kwh_micro] {
@@ -286,13 +298,16 @@ pub fn sha256_short(message: &[u8]) -> Hash {
     out
 }
 
-/// The canonical bytes of a genesis member: `index u32 ‖ id_len u16 ‖ id ‖ public key (32)`.
-pub fn encode_member(buf: &mut Vec<u8>, index: u32, id: &str, public_key: &[u8; 32]) {
+/// The canonical bytes of a genesis member: `index u32 ‖ id_len u16 ‖ id ‖ public key (32) ‖
+/// stake u64` (its fixed stake in elections: 1 with `Equal`, micro-kWp with `Kwp`, 0 with
+/// `Balance`, whose stakes are the replayed balances).
+pub fn encode_member(buf: &mut Vec<u8>, index: u32, id: &str, public_key: &[u8; 32], stake: u64) {
     buf.clear();
     buf.extend_from_slice(&index.to_be_bytes());
     buf.extend_from_slice(&(id.len() as u16).to_be_bytes());
     buf.extend_from_slice(id.as_bytes());
     buf.extend_from_slice(public_key);
+    buf.extend_from_slice(&stake.to_be_bytes());
 }
 
 /// A block header: what the block hash commits to.
@@ -300,8 +315,14 @@ pub fn encode_member(buf: &mut Vec<u8>, index: u32, id: &str, public_key: &[u8; 
 pub struct Header {
     pub height: u64,
     pub prev_hash: Hash,
+    /// Merkle root (RFC 6962) over the hashes of every earlier block, genesis first: a block is
+    /// proven to be in the chain that ends at an anchored head by a path to this root.
+    pub history_root: Hash,
     pub merkle_root: Hash,
     pub state_root: Hash,
+    /// [`election_root`] of the election that gave this block's producer its slot (zero in the
+    /// genesis block).
+    pub election_root: Hash,
     /// Step at whose end the block was sealed.
     pub step: u64,
     /// UTC Unix seconds of that step's start.
@@ -314,15 +335,18 @@ pub struct Header {
 }
 
 impl Header {
-    /// `"peergrid-block-v2" ‖ height u64 ‖ prev_hash ‖ merkle_root ‖ state_root ‖ step u64 ‖
-    /// time i64 ‖ producer u32 ‖ tx_count u32 ‖ missed_count u32 ‖ missed u32 × count`.
+    /// `"peergrid-block-v3" ‖ height u64 ‖ prev_hash ‖ history_root ‖ merkle_root ‖ state_root ‖
+    /// election_root ‖ step u64 ‖ time i64 ‖ producer u32 ‖ tx_count u32 ‖ missed_count u32 ‖
+    /// missed u32 × count`.
     pub fn encode(&self) -> Vec<u8> {
-        let mut b = Vec::with_capacity(HEADER_TAG.len() + 140 + 4 * self.missed.len());
+        let mut b = Vec::with_capacity(HEADER_TAG.len() + 204 + 4 * self.missed.len());
         b.extend_from_slice(HEADER_TAG);
         b.extend_from_slice(&self.height.to_be_bytes());
         b.extend_from_slice(&self.prev_hash);
+        b.extend_from_slice(&self.history_root);
         b.extend_from_slice(&self.merkle_root);
         b.extend_from_slice(&self.state_root);
+        b.extend_from_slice(&self.election_root);
         b.extend_from_slice(&self.step.to_be_bytes());
         b.extend_from_slice(&self.time_unix_s.to_be_bytes());
         b.extend_from_slice(&self.producer.to_be_bytes());
@@ -338,12 +362,6 @@ impl Header {
         Sha256::digest(self.encode()).into()
     }
 
-    /// The hash this header would have under encoding version 1.
-    pub fn hash_v1(&self) -> Hash {
-        let mut b = self.encode();
-        b.splice(..HEADER_TAG.len(), HEADER_TAG_V1.iter().copied());
-        Sha256::digest(b).into()
-    }
 }
 
 /// Balances of every account after a block.
@@ -436,15 +454,49 @@ pub fn parse_hex(s: &str) -> Option<Vec<u8>> {
     (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect()
 }
 
-/// The canonical bytes of the genesis facts: `"peergrid-genesis-v1" ‖ seed u64 ‖ witnesses u32 ‖
-/// scenario_len u16 ‖ scenario ‖ stake_len u16 ‖ stake`.
+/// The canonical bytes of the genesis facts: `"peergrid-genesis-v2" ‖ seed u64 ‖ witnesses u32 ‖
+/// votes_per_household u32 ‖ max_transactions_per_block u32 ‖ step_seconds u32 ‖ scenario_len u16
+/// ‖ scenario ‖ stake_len u16 ‖ stake`.
 pub fn encode_genesis_info(buf: &mut Vec<u8>, info: &super::json::GenesisInfo) {
     buf.clear();
-    buf.extend_from_slice(b"peergrid-genesis-v1");
+    buf.extend_from_slice(GENESIS_TAG);
     buf.extend_from_slice(&info.seed.to_be_bytes());
-    buf.extend_from_slice(&info.witnesses.to_be_bytes());
+    for v in [info.witnesses, info.votes_per_household, info.max_transactions_per_block, info.step_seconds] {
+        buf.extend_from_slice(&v.to_be_bytes());
+    }
     for s in [&info.scenario, &info.stake] {
         buf.extend_from_slice(&(s.len() as u16).to_be_bytes());
         buf.extend_from_slice(s.as_bytes());
     }
+}
+
+/// The root of a stake table: SHA-256(`"peergrid-stakes-v1" ‖ n u32 ‖ n × stake u64`), stakes in
+/// household order.
+pub fn stake_root(stakes: &[u64]) -> Hash {
+    let mut h = Sha256::new();
+    h.update(STAKES_TAG);
+    h.update((stakes.len() as u32).to_be_bytes());
+    let mut chunk = [0u8; 8 * 256];
+    for part in stakes.chunks(256) {
+        for (i, v) in part.iter().enumerate() {
+            chunk[i * 8..i * 8 + 8].copy_from_slice(&v.to_be_bytes());
+        }
+        h.update(&chunk[..part.len() * 8]);
+    }
+    h.finalize().into()
+}
+
+/// The root of an election: SHA-256(`"peergrid-election-v1" ‖ round u64 ‖ stake root (32) ‖ k u32 ‖
+/// k × witness u32`), over the root of the stake table it used ([`stake_root`]) and the
+/// witnesses it elected, in slot order.
+pub fn election_root(round: u64, stake_root: &Hash, witnesses: &[u32]) -> Hash {
+    let mut h = Sha256::new();
+    h.update(ELECTION_TAG);
+    h.update(round.to_be_bytes());
+    h.update(stake_root);
+    h.update((witnesses.len() as u32).to_be_bytes());
+    for w in witnesses {
+        h.update(w.to_be_bytes());
+    }
+    h.finalize().into()
 }

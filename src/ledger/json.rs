@@ -9,11 +9,18 @@ use serde::Deserialize;
 use std::fmt::Write;
 
 /// What the genesis block records besides its members.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct GenesisInfo {
     pub scenario: String,
     pub seed: u64,
     pub witnesses: u32,
+    /// Candidates each household votes for in an election.
+    pub votes_per_household: u32,
+    /// A block at the same step as the one before follows only a full one.
+    pub max_transactions_per_block: u32,
+    /// Seconds per step: block `time` is the genesis time plus `step` × this.
+    pub step_seconds: u32,
     pub stake: String,
 }
 
@@ -92,12 +99,14 @@ pub fn write_tx(out: &mut String, tx: &Tx, ids: &[String]) {
 fn write_header(out: &mut String, h: &Header, hash: &Hash, producer: &str, time: &str, signature: &str, ids: &[String]) {
     let _ = write!(
         out,
-        "{{\"height\":{},\"hash\":\"{}\",\"prev_hash\":\"{}\",\"merkle_root\":\"{}\",\"state_root\":\"{}\",\"producer\":\"{}\",\"time\":\"{}\",\"step\":{},\"tx_count\":{},\"missed\":[",
+        "{{\"height\":{},\"hash\":\"{}\",\"prev_hash\":\"{}\",\"history_root\":\"{}\",\"merkle_root\":\"{}\",\"state_root\":\"{}\",\"election_root\":\"{}\",\"producer\":\"{}\",\"time\":\"{}\",\"step\":{},\"tx_count\":{},\"missed\":[",
         h.height,
         hex(hash),
         hex(&h.prev_hash),
+        hex(&h.history_root),
         hex(&h.merkle_root),
         hex(&h.state_root),
+        hex(&h.election_root),
         producer,
         time,
         h.step,
@@ -156,22 +165,26 @@ pub fn write_txs(out: &mut String, txs: &[Tx], ids: &[String]) {
     }
 }
 
-/// Appends the genesis line: members (id and public key) and the run's facts.
-pub fn write_genesis(out: &mut String, h: &Header, hash: &Hash, time: &str, info: &GenesisInfo, ids: &[String], keys: &[[u8; 32]]) {
+/// Appends the genesis line: members (id, public key, fixed stake) and the run's facts.
+#[allow(clippy::too_many_arguments)]
+pub fn write_genesis(out: &mut String, h: &Header, hash: &Hash, time: &str, info: &GenesisInfo, ids: &[String], keys: &[[u8; 32]], stakes: &[u64]) {
     write_header(out, h, hash, GENESIS_NAME, time, "", ids);
     let _ = write!(
         out,
-        ",\"transactions\":[],\"genesis\":{{\"scenario\":{},\"seed\":{},\"witnesses\":{},\"stake\":\"{}\",\"members\":[",
+        ",\"transactions\":[],\"genesis\":{{\"scenario\":{},\"seed\":{},\"witnesses\":{},\"votes_per_household\":{},\"max_transactions_per_block\":{},\"step_seconds\":{},\"stake\":\"{}\",\"members\":[",
         serde_json::Value::String(info.scenario.clone()),
         info.seed,
         info.witnesses,
+        info.votes_per_household,
+        info.max_transactions_per_block,
+        info.step_seconds,
         info.stake
     );
-    for (i, (id, key)) in ids.iter().zip(keys).enumerate() {
+    for (i, ((id, key), stake)) in ids.iter().zip(keys).zip(stakes).enumerate() {
         if i > 0 {
             out.push(',');
         }
-        let _ = write!(out, "{{\"id\":\"{id}\",\"public_key\":\"{}\"}}", hex(key));
+        let _ = write!(out, "{{\"id\":\"{id}\",\"public_key\":\"{}\",\"stake\":{stake}}}", hex(key));
     }
     out.push_str("]}}\n");
 }
@@ -185,8 +198,10 @@ pub struct BlockJson {
     pub height: u64,
     pub hash: String,
     pub prev_hash: String,
+    pub history_root: String,
     pub merkle_root: String,
     pub state_root: String,
+    pub election_root: String,
     pub producer: String,
     pub time: String,
     pub step: u64,
@@ -225,8 +240,26 @@ pub struct GenesisJson {
     pub scenario: String,
     pub seed: u64,
     pub witnesses: u32,
+    pub votes_per_household: u32,
+    pub max_transactions_per_block: u32,
+    pub step_seconds: u32,
     pub stake: String,
     pub members: Vec<MemberJson>,
+}
+
+impl GenesisJson {
+    /// The genesis facts, as hashed.
+    pub fn info(&self) -> GenesisInfo {
+        GenesisInfo {
+            scenario: self.scenario.clone(),
+            seed: self.seed,
+            witnesses: self.witnesses,
+            votes_per_household: self.votes_per_household,
+            max_transactions_per_block: self.max_transactions_per_block,
+            step_seconds: self.step_seconds,
+            stake: self.stake.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -234,6 +267,7 @@ pub struct GenesisJson {
 pub struct MemberJson {
     pub id: String,
     pub public_key: String,
+    pub stake: u64,
 }
 
 #[cfg(test)]

@@ -39,6 +39,48 @@ pub fn root_with(leaves: &[Hash], scratch: &mut Vec<Hash>, mut between: impl FnM
     scratch[0]
 }
 
+/// A Merkle tree that grows one leaf at a time, kept as its peaks (the roots of its perfect
+/// subtrees, largest first: a Merkle mountain range). Its root is the RFC 6962 root of the
+/// same leaves ([`root`]), bagged from the right; a push and a root cost O(log n) hashes.
+#[derive(Debug, Clone, Default)]
+pub struct Frontier {
+    /// (leaves under it, hash), sizes strictly decreasing.
+    peaks: Vec<(u64, Hash)>,
+    len: u64,
+}
+
+impl Frontier {
+    pub fn push(&mut self, leaf: Hash) {
+        self.peaks.push((1, leaf));
+        self.len += 1;
+        while let [.., (a, left), (b, right)] = self.peaks[..] {
+            if a != b {
+                break;
+            }
+            self.peaks.truncate(self.peaks.len() - 2);
+            self.peaks.push((a + b, node_hash(&left, &right)));
+        }
+    }
+
+    /// Leaves pushed so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn root(&self) -> Hash {
+        let mut peaks = self.peaks.iter().rev();
+        let Some(&(_, mut acc)) = peaks.next() else { return Sha256::digest([]).into() };
+        for (_, p) in peaks {
+            acc = node_hash(p, &acc);
+        }
+        acc
+    }
+}
+
 /// The audit path of leaf `index`: sibling hashes from the bottom up (levels where the node has
 /// no sibling contribute nothing).
 pub fn proof(leaves: &[Hash], index: usize) -> Vec<Hash> {
@@ -103,6 +145,17 @@ mod tests {
         let mut s = Vec::new();
         for n in 0..40 {
             assert_eq!(root(&leaves(n), &mut s), mth(&leaves(n)), "n = {n}");
+        }
+    }
+
+    #[test]
+    fn a_growing_frontier_has_the_rfc6962_root_at_every_size() {
+        let mut f = Frontier::default();
+        assert_eq!(f.root(), mth(&[]));
+        let l = leaves(70);
+        for n in 1..=l.len() {
+            f.push(l[n - 1]);
+            assert_eq!(f.root(), mth(&l[..n]), "n = {n}");
         }
     }
 

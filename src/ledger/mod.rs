@@ -10,11 +10,12 @@ pub mod audit;
 pub mod chain;
 pub mod encoding;
 pub mod json;
+pub mod keys;
 pub mod merkle;
+pub mod proof;
 pub mod validators;
 pub mod verify;
 
-use crate::household::Wallet;
 use crate::base::money::Micros;
 use crate::settlement::{BlockRewards, PaymentKind, StepPayments, TreasuryConfig, PPM};
 use crate::base::time::{SimClock, TimeFrame};
@@ -22,7 +23,7 @@ use bevy::prelude::*;
 use encoding::{from_micro, leaf_hash, price_bits, to_micro, AccountRef, Hash, Header, State, Tx, TxKind};
 use json::GenesisInfo;
 use std::sync::Arc;
-use validators::{elect, is_offline, Fault};
+use validators::{is_offline, stake_table, Fault, Schedule};
 use serde::{Deserialize, Serialize};
 
 /// The ledger's settings, resolved from the scenario.
@@ -51,6 +52,8 @@ pub struct LedgerSetup {
     pub ids: Arc<Vec<String>>,
     /// Each household's PV peak power, kWp (0 without PV): the stake of `StakeKind::Kwp`.
     pub kwp: Vec<f64>,
+    /// Who signs: seed-derived keys, or a keystore's.
+    pub keys: keys::KeySource,
 }
 
 /// The ledger's facts for `summary.json`.
@@ -81,12 +84,16 @@ struct GridAccount {
 #[derive(Resource)]
 pub struct Ledger {
     cfg: LedgerConfig,
-    seed: u64,
     ids: Arc<Vec<String>>,
-    kwp_micro: Vec<u64>,
+    /// Each member's fixed stake, as in the genesis block.
+    fixed_stakes: Vec<u64>,
     chain: chain::Chain,
-    slot: u64,
-    witnesses: Vec<u32>,
+    schedule: Schedule,
+    /// Balances as of the sealed blocks (kept with `Balance` stake only: its elections use them).
+    sealed: Option<State>,
+    /// Slots missed while no witness was live and the transactions stayed pending: the next
+    /// block's header lists them first.
+    missed_carry: Vec<u32>,
     pending: Vec<Tx>,
     grid: Vec<GridAccount>,
     grid_touched: Vec<u32>,
@@ -104,17 +111,30 @@ impl Ledger {
     pub fn new(cfg: LedgerConfig, setup: &LedgerSetup, jsonl: Option<std::fs::File>, sealer: crate::base::exec::Sealer) -> Ledger {
         let ids = setup.ids.clone();
         let n = ids.len();
-        let info = GenesisInfo { scenario: setup.scenario.clone(), seed: setup.seed, witnesses: cfg.witnesses, stake: format!("{:?}", cfg.stake) };
-        let pace = crate::base::exec::Pace::default();
-        let chain = chain::Chain::start(setup.seed, setup.frame, ids.clone(), info, jsonl, pace.clone(), sealer);
-        Ledger {
-            kwp_micro: setup.kwp.iter().map(|&kwp| to_micro(kwp).max(0) as u64).collect(),
-            cfg,
+        let info = GenesisInfo {
+            scenario: setup.scenario.clone(),
             seed: setup.seed,
+            witnesses: cfg.witnesses,
+            votes_per_household: cfg.votes_per_household,
+            max_transactions_per_block: cfg.max_transactions_per_block,
+            step_seconds: setup.frame.step_minutes * 60,
+            stake: format!("{:?}", cfg.stake),
+        };
+        let fixed_stakes: Vec<u64> = match cfg.stake {
+            StakeKind::Equal => vec![1; n],
+            StakeKind::Kwp => setup.kwp.iter().map(|&kwp| to_micro(kwp).max(0) as u64).collect(),
+            StakeKind::Balance => vec![0; n],
+        };
+        let pace = crate::base::exec::Pace::default();
+        let chain = chain::Chain::start(chain::ChainSetup { seed: setup.seed, frame: setup.frame, ids: ids.clone(), info, stakes: fixed_stakes.clone(), keys: setup.keys.clone() }, jsonl, pace.clone(), sealer);
+        Ledger {
+            schedule: Schedule::new(cfg.witnesses, cfg.votes_per_household, setup.seed),
+            sealed: (cfg.stake == StakeKind::Balance).then(|| State::new(n)),
+            missed_carry: Vec::new(),
+            fixed_stakes,
+            cfg,
             ids,
             chain,
-            slot: 0,
-            witnesses: Vec::new(),
             pending: Vec::new(),
             grid: vec![GridAccount::default(); n],
             grid_touched: Vec::new(),
@@ -161,7 +181,7 @@ impl Ledger {
     /// The chain's facts for `summary.json` (call after [`Ledger::finish`]).
     pub fn summary(&mut self, fee_rate_ppm: i64) -> Result<LedgerSummary, String> {
         let write_jsonl = self.cfg.write_jsonl;
-        let witnesses = self.witnesses.iter().map(|w| self.ids[*w as usize].clone()).collect();
+        let witnesses = self.schedule.witnesses().iter().map(|w| self.ids[*w as usize].clone()).collect();
         let r = self.finish()?;
         Ok(LedgerSummary {
             blocks: r.height,
@@ -176,34 +196,22 @@ impl Ledger {
         })
     }
 
-    fn stakes(&self, balances: &[i64]) -> Vec<u64> {
-        match self.cfg.stake {
-            StakeKind::Equal => vec![1; self.ids.len()],
-            StakeKind::Kwp => self.kwp_micro.clone(),
-            StakeKind::Balance => balances.iter().map(|b| (*b).max(0) as u64).collect(),
-        }
-    }
-
-    /// Starts a validator round when the slot counter reaches one: re-elects, and tells the
-    /// treasury the fund's sealed balance (its next fee rate follows from it).
-    fn maybe_new_round(&mut self, rewards: &mut BlockRewards, balances: &[i64]) {
-        let k = self.cfg.witnesses.max(1) as u64;
-        if self.slot % k == 0 || self.witnesses.is_empty() {
-            let round = self.slot / k;
-            self.witnesses = elect(&self.stakes(balances), k as usize, self.cfg.votes_per_household as usize, self.seed, round);
-            if self.cfg.treasury.is_some() {
-                rewards.round_started_with_fund = Some(Micros(self.fund_sealed));
-            }
-        }
+    /// Takes the schedule's next slot; an election held for it uses the stakes as of the sealed
+    /// blocks.
+    fn take_slot(&mut self) -> (u32, bool) {
+        let Ledger { schedule, fixed_stakes, sealed, cfg, .. } = self;
+        schedule.take_slot(|| stake_table(cfg.stake, fixed_stakes, sealed.as_ref().map_or(&[][..], |s| &s.households)))
     }
 
     /// The next live witness for a block at `step`, recording missed slots; `None` if all are
-    /// offline.
-    fn next_producer(&mut self, step: u64, rewards: &mut BlockRewards, balances: &[i64], missed: &mut Vec<u32>) -> Option<u32> {
-        for _ in 0..self.cfg.witnesses.max(1) {
-            self.maybe_new_round(rewards, balances);
-            let w = self.witnesses[(self.slot % self.witnesses.len() as u64) as usize];
-            self.slot += 1;
+    /// offline. A new round's election uses the stakes as of the sealed blocks, and tells the
+    /// treasury the fund's sealed balance (its next fee rate follows from it).
+    fn next_producer(&mut self, step: u64, rewards: &mut BlockRewards, missed: &mut Vec<u32>) -> Option<u32> {
+        for _ in 0..self.schedule.round_slots() {
+            let (w, elected) = self.take_slot();
+            if elected && self.cfg.treasury.is_some() {
+                rewards.round_started_with_fund = Some(Micros(self.fund_sealed));
+            }
             if is_offline(&self.cfg.faults, w, step) {
                 missed.push(w);
             } else {
@@ -246,8 +254,8 @@ impl Ledger {
     }
 
     /// Seals everything pending into one or more blocks; each block's reward (producer, amount)
-    /// goes to `rewards` for the treasury to pay. `balances` are the wallets' (for `Balance` stake).
-    fn seal(&mut self, step: u64, last: bool, rewards: &mut BlockRewards, balances: &[i64]) {
+    /// goes to `rewards` for the treasury to pay.
+    fn seal(&mut self, step: u64, last: bool, rewards: &mut BlockRewards) {
         if std::mem::take(&mut self.grid_due) {
             self.net_grid(step);
         }
@@ -261,13 +269,19 @@ impl Ledger {
         let mut txs = std::mem::replace(&mut self.pending, Vec::with_capacity(capacity));
         let mut start = 0;
         while start < txs.len() {
-            let mut missed = Vec::new();
-            let producer = match self.next_producer(step, rewards, balances, &mut missed) {
+            let mut missed = std::mem::take(&mut self.missed_carry);
+            let producer = match self.next_producer(step, rewards, &mut missed) {
                 Some(p) => p,
-                // Final flush with every witness offline: the first live household seals.
-                None if last => (0..self.ids.len() as u32).find(|h| !is_offline(&self.cfg.faults, *h, step)).unwrap_or(0),
+                // Final flush with every witness offline: the first live household seals (in
+                // a slot of its own, so the schedule stays the same for every block).
+                None if last => {
+                    self.take_slot();
+                    (0..self.ids.len() as u32).find(|h| !is_offline(&self.cfg.faults, *h, step)).unwrap_or(0)
+                }
                 None => {
-                    // No live witness: keep the rest pending; no trade is lost.
+                    // No live witness: keep the rest pending; no trade is lost, and the next
+                    // block lists the missed slots.
+                    self.missed_carry = missed;
                     self.pending = txs.split_off(start);
                     return;
                 }
@@ -282,7 +296,7 @@ impl Ledger {
                 block.push(Tx {
                     kind: TxKind::Reward,
                     step,
-                    seq: self.slot,
+                    seq: self.schedule.slots_taken(),
                     seller: AccountRef::Household(producer),
                     buyer: AccountRef::Fund,
                     kwh_micro: 0,
@@ -295,27 +309,40 @@ impl Ledger {
                 });
                 rewards.due.push((producer, Micros(amount)));
             }
-            self.chain.push(chain::SealedBlock { step, producer, missed, txs: block });
+            if let Some(sealed) = &mut self.sealed {
+                for tx in &block {
+                    sealed.apply(tx);
+                }
+            }
+            self.chain.push(chain::SealedBlock { step, producer, missed, election_root: self.schedule.election_root(), txs: block });
             start = end;
         }
     }
 }
 
-/// The genesis header over the members and the run's facts.
-pub fn genesis_header(info: &GenesisInfo, ids: &[String], keys: &[[u8; 32]], state: &State, time_unix_s: i64) -> (Header, Hash) {
+/// The genesis block's leaves: its facts, then one per member (id, public key, fixed stake).
+pub fn genesis_leaves(info: &GenesisInfo, ids: &[String], keys: &[[u8; 32]], stakes: &[u64]) -> Vec<Hash> {
     let mut buf = Vec::new();
     let mut leaves = Vec::with_capacity(ids.len() + 1);
     encoding::encode_genesis_info(&mut buf, info);
     leaves.push(leaf_hash(&buf));
-    for (i, (id, key)) in ids.iter().zip(keys).enumerate() {
-        encoding::encode_member(&mut buf, i as u32, id, key);
+    for (i, ((id, key), stake)) in ids.iter().zip(keys).zip(stakes).enumerate() {
+        encoding::encode_member(&mut buf, i as u32, id, key, *stake);
         leaves.push(leaf_hash(&buf));
     }
+    leaves
+}
+
+/// The genesis header over the root of its leaves ([`genesis_leaves`]), `members` zero
+/// balances and the run's start time.
+pub fn genesis_header(merkle_root: Hash, members: usize, time_unix_s: i64) -> (Header, Hash) {
     let header = Header {
         height: 0,
         prev_hash: [0; 32],
-        merkle_root: merkle::root(&leaves, &mut Vec::new()),
-        state_root: state.root(),
+        history_root: merkle::Frontier::default().root(),
+        merkle_root,
+        state_root: State::new(members).root(),
+        election_root: [0; 32],
         step: 0,
         time_unix_s,
         producer: encoding::GENESIS_PRODUCER,
@@ -327,15 +354,9 @@ pub fn genesis_header(info: &GenesisInfo, ids: &[String], keys: &[[u8; 32]], sta
 }
 
 /// Records the step's payments and seals blocks when due; the treasury pays the blocks' rewards
-/// it reports. Reads `StepPayments`, `SimClock`, `Wallet` (for `Balance` stake); writes `Ledger`
+/// it reports. Reads `StepPayments`, `SimClock`; writes `Ledger`
 /// and `BlockRewards`. Runs in `LedgerSystems`, after `settle`.
-pub fn record_and_seal(
-    clock: Res<SimClock>,
-    payments: Res<StepPayments>,
-    mut ledger: ResMut<Ledger>,
-    mut rewards: ResMut<BlockRewards>,
-    wallets: Query<(&crate::household::Household, &Wallet)>,
-) {
+pub fn record_and_seal(clock: Res<SimClock>, payments: Res<StepPayments>, mut ledger: ResMut<Ledger>, mut rewards: ResMut<BlockRewards>) {
     let step = clock.step;
     let l = &mut *ledger;
     let mut seq = 0u64;
@@ -392,16 +413,7 @@ pub fn record_and_seal(
     let every = l.cfg.block_every_steps as u64;
     let due = last || if every == 0 { traded } else { (step + 1) % every == 0 };
     if due {
-        let balances: Vec<i64> = if l.cfg.stake == StakeKind::Balance {
-            let mut b = vec![0; l.ids.len()];
-            for (h, w) in &wallets {
-                b[h.index as usize] = w.balance.0;
-            }
-            b
-        } else {
-            Vec::new()
-        };
-        l.seal(step, last, &mut rewards, &balances);
+        l.seal(step, last, &mut rewards);
     }
 }
 

@@ -3,6 +3,11 @@
 use super::encoding::*;
 use super::merkle;
 
+/// Household ids of the pinned examples.
+fn ids() -> Vec<String> {
+    ["no1", "h2", "h3", "sun4"].iter().map(|s| s.to_string()).collect()
+}
+
 fn sample_tx() -> Tx {
     Tx {
         kind: TxKind::P2p,
@@ -26,14 +31,14 @@ fn transaction_encoding_is_pinned() {
     let mut id = String::new();
     sample_tx().write_id(&mut id);
     assert_eq!(id, "t27-0");
-    encode_tx(&mut buf, &id, &sample_tx());
+    encode_tx(&mut buf, &id, &sample_tx(), &ids());
     assert_eq!(
         hex(&buf),
-        "01000000000000001b00057432372d300000000003000000000100000000000015a43fbeb851eb851eb800000000000002990000000000000007\
-         00000000000000000000000000000000"
+        "01000000000000001b00057432372d300000000003000473756e3400000000010002683200000000000015a43fbeb851eb851eb8\
+         0000000000000299000000000000000700000000000000000000000000000000"
     );
     assert_eq!(hex(&leaf_hash(&buf)), KAT_LEAF);
-    assert_eq!(hex(&tx_leaf_hash(&mut buf, &sample_tx())), KAT_LEAF);
+    assert_eq!(hex(&tx_leaf_hash(&mut buf, &sample_tx(), &ids())), KAT_LEAF);
 }
 
 /// The sealing path's one-pass leaf hash equals the documented encoding's, for every kind,
@@ -46,16 +51,30 @@ fn one_pass_leaf_hash_matches_the_encoding() {
             let tx = Tx { kind, step, seq, loss_kwh_micro: loss, import_kwh_micro: k as i64, ..sample_tx() };
             id.clear();
             tx.write_id(&mut id);
-            encode_tx(&mut buf, &id, &tx);
-            assert_eq!(tx_leaf_hash(&mut one_pass, &tx), leaf_hash(&buf), "{id}");
+            encode_tx(&mut buf, &id, &tx, &ids());
+            assert_eq!(tx_leaf_hash(&mut one_pass, &tx, &ids()), leaf_hash(&buf), "{id}");
         }
     }
 }
 
-const KAT_LEAF: &str = "b61ddf75dd17fff01da598706859b7db46360798d7789fcc09a1f7a1bb1452dc";
-const KAT_ROOT: &str = "cc04258a4e3815eb94b1b8662946d3b470e7cea228d12350e29d73cfd3149708";
+// Computed from docs/ledger.md by an independent implementation (Python's hashlib and struct),
+// not by this code.
+const KAT_LEAF: &str = "28da949c176d174fa49fcd968ace6ed57bd5e5a7c8a1ef7b5fa32deed84d8ec9";
+const KAT_ROOT: &str = "db6de342916e26bf892ea78d9394fef287e99150dcb19502c12a140ca6cccbdd";
 const KAT_STATE: &str = "80595b9328dbb4b58a6bcb93cfffd2c4424c9b7e8df350df16efad504cead107";
-const KAT_HEADER: &str = "e17d76c626567e037d41d47a21269abb92ccc2b76c4053954cee7e707566f2ab";
+const KAT_ELECTION: &str = "b084023bb5dde232a90bad329d305dee7f6a7bad17688f76910b23cb60934dba";
+const KAT_HEADER: &str = "e8883a7dc42e1fde1424d393b7ffde5d10213b9ce01aca03fe68f35a0aeeb014";
+const KAT_GENESIS: &str = "c10df079be5d065fc8f33bca7799e2665125c50b97c183846e0a6ac22df3554f";
+
+/// The genesis block over its facts and members (public keys here are placeholders `[i + 1; 32]`).
+#[test]
+fn genesis_hash_is_pinned() {
+    let info = super::json::GenesisInfo { scenario: "street".into(), seed: 7, witnesses: 3, votes_per_household: 2, max_transactions_per_block: 12, step_seconds: 900, stake: "Equal".into() };
+    let keys: Vec<[u8; 32]> = (1..=4).map(|i| [i; 32]).collect();
+    let leaves = super::genesis_leaves(&info, &ids(), &keys, &[1; 4]);
+    let (_, hash) = super::genesis_header(merkle::root(&leaves, &mut Vec::new()), 4, 1_705_240_800);
+    assert_eq!(hex(&hash), KAT_GENESIS);
+}
 
 #[test]
 fn small_ledger_hashes_are_pinned() {
@@ -66,7 +85,7 @@ fn small_ledger_hashes_are_pinned() {
     for tx in &txs {
         let mut id = String::new();
         tx.write_id(&mut id);
-        encode_tx(&mut buf, &id, tx);
+        encode_tx(&mut buf, &id, tx, &ids());
         leaves.push(leaf_hash(&buf));
         assert!(state.apply(tx));
     }
@@ -75,7 +94,20 @@ fn small_ledger_hashes_are_pinned() {
     let root = merkle::root(&leaves, &mut Vec::new());
     assert_eq!(hex(&root), KAT_ROOT);
     assert_eq!(hex(&state.root()), KAT_STATE);
-    let header = Header { height: 1, prev_hash: [7; 32], merkle_root: root, state_root: state.root(), step: 27, time_unix_s: 1_705_240_800, producer: 2, tx_count: 2, missed: vec![0] };
+    let header = Header {
+        height: 1,
+        prev_hash: [7; 32],
+        history_root: [5; 32],
+        merkle_root: root,
+        state_root: state.root(),
+        election_root: election_root(0, &stake_root(&[1, 1, 1, 1]), &[2, 0]),
+        step: 27,
+        time_unix_s: 1_705_240_800,
+        producer: 2,
+        tx_count: 2,
+        missed: vec![0],
+    };
+    assert_eq!(hex(&header.election_root), KAT_ELECTION);
     assert_eq!(hex(&header.hash()), KAT_HEADER);
 }
 
@@ -103,7 +135,9 @@ fn a_large_block_seals_the_same_on_one_thread_and_four() {
         pool.install(|| {
             let (mut leaves, mut tree, mut enc) = (Vec::new(), Vec::new(), Vec::new());
             let mut state = State::new(40);
-            let sealed = seal_block(&txs, 1, [9; 32], 40, 0, 3, Vec::new(), &key, &mut state, &mut Scratch { leaves: &mut leaves, tree: &mut tree, enc: &mut enc }, &crate::base::exec::Pace::default());
+            let header = Header { height: 1, prev_hash: [9; 32], history_root: [0; 32], merkle_root: [0; 32], state_root: [0; 32], election_root: [0; 32], step: 40, time_unix_s: 0, producer: 3, tx_count: 0, missed: Vec::new() };
+            let ids: Vec<String> = (0..40).map(|i| format!("h{i}")).collect();
+            let sealed = seal_block(&txs, header, &ids, &key, &mut state, &mut Scratch { leaves: &mut leaves, tree: &mut tree, enc: &mut enc }, &crate::base::exec::Pace::default());
             (sealed.1, sealed.2, state.root())
         })
     };

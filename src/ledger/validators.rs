@@ -7,10 +7,16 @@
 //! candidates with most votes win (ties by household index). With no stake at all, every
 //! household counts as stake 1.
 //!
-//! Keys: household i's Ed25519 secret key is SHA-256(`"peergrid/v1/key"` ‖ seed u64 LE ‖ i u32 LE).
-//! They come from the scenario seed so runs are reproducible; in this simulation anyone who knows
-//! the seed could sign, so signatures show that a re-hashed chain is caught, not real security.
+//! The election of each round is replayable: stakes are the members' fixed stakes in the genesis
+//! block, or (`Balance`) their balances as replayed from the sealed blocks, so `verify` re-runs
+//! every election and checks each block's producer and missed slots ([`Schedule`]).
+//!
+//! Seed-derived keys (the default): household i's Ed25519 secret key is SHA-256(`"peergrid/v1/key"`
+//! ‖ seed u64 LE ‖ i u32 LE). Runs are reproducible with them, but anyone who knows the seed
+//! (printed in the genesis block) can sign: such a chain proves consistency, not authorship. A
+//! keystore ([`super::keys`]) gives keys from the operating system's randomness instead.
 
+use super::encoding::{election_root, stake_root, Hash};
 use crate::base::seed::{rng, Stream};
 use ed25519_dalek::SigningKey;
 use rand::RngExt;
@@ -98,6 +104,77 @@ fn top_k(n: usize, k: usize, rank: impl Fn(&u32, &u32) -> std::cmp::Ordering) ->
     }
     order.sort_by(&rank);
     order
+}
+
+/// The slot schedule: which witness seals each slot. A round is `witnesses` slots; its
+/// witnesses are elected at its first slot. The ledger takes a slot for every attempt to seal
+/// (missed or not), and `verify` replays the same sequence from the headers.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    k: u64,
+    votes: usize,
+    seed: u64,
+    slot: u64,
+    witnesses: Vec<u32>,
+    election_root: Hash,
+    /// The last stake table and its root: fixed stakes are hashed once, not every round.
+    table: Vec<u64>,
+    table_root: Hash,
+}
+
+impl Schedule {
+    pub fn new(witnesses: u32, votes_per_household: u32, seed: u64) -> Schedule {
+        Schedule { k: u64::from(witnesses.max(1)), votes: votes_per_household as usize, seed, slot: 0, witnesses: Vec::new(), election_root: [0; 32], table: Vec::new(), table_root: stake_root(&[]) }
+    }
+
+    /// Slots per round.
+    pub fn round_slots(&self) -> u64 {
+        self.k
+    }
+
+    /// Takes the next slot and returns its witness, electing the round's witnesses first when
+    /// the slot starts a round (`stakes` gives the stake table then; the returned flag says an
+    /// election was held).
+    pub fn take_slot(&mut self, stakes: impl FnOnce() -> Vec<u64>) -> (u32, bool) {
+        let elected = self.slot.is_multiple_of(self.k) || self.witnesses.is_empty();
+        if elected {
+            let round = self.slot / self.k;
+            let table = stakes();
+            if table != self.table {
+                self.table_root = stake_root(&table);
+                self.table = table;
+            }
+            self.witnesses = elect(&self.table, self.k as usize, self.votes, self.seed, round);
+            self.election_root = election_root(round, &self.table_root, &self.witnesses);
+        }
+        let w = self.witnesses.get((self.slot % self.witnesses.len().max(1) as u64) as usize).copied().unwrap_or(0);
+        self.slot += 1;
+        (w, elected)
+    }
+
+    /// Slots taken so far.
+    pub fn slots_taken(&self) -> u64 {
+        self.slot
+    }
+
+    /// The root of the latest election ([`election_root`]).
+    pub fn election_root(&self) -> Hash {
+        self.election_root
+    }
+
+    /// The current round's witnesses, in slot order.
+    pub fn witnesses(&self) -> &[u32] {
+        &self.witnesses
+    }
+}
+
+/// The stake table of an election: the members' fixed stakes, or with `Balance` their positive
+/// balances.
+pub fn stake_table(kind: super::StakeKind, fixed: &[u64], balances: &[i64]) -> Vec<u64> {
+    match kind {
+        super::StakeKind::Balance => balances.iter().map(|b| (*b).max(0) as u64).collect(),
+        _ => fixed.to_vec(),
+    }
 }
 
 /// A witness offline over `[from_step, to_step)`.

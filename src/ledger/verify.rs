@@ -1,13 +1,19 @@
-//! Checking a ledger from its file alone: `peergrid verify`, `audit`, `prove`, `verify --proof`.
+//! Checking a ledger: `peergrid verify`, and the walk that `audit` and `prove` build on.
 //!
-//! Verification replays the chain block by block: recomputes every transaction's leaf and the
-//! Merkle root, every header hash, checks heights, links and Ed25519 signatures against the
-//! genesis members' keys, replays all balances and checks every state root. The first problem
-//! is reported with its line and block height.
+//! Verification replays the chain block by block: recomputes every transaction's leaf (names
+//! included) and the Merkle root, every header hash and history root, checks heights, links,
+//! steps and times, replays every election and checks each block's producer and missed slots,
+//! checks Ed25519 signatures against the genesis members' keys, checks every amount against its
+//! kWh and price, replays all balances and checks every state root. The first problem is
+//! reported with its line and block height. With a run folder it also checks `summary.json`,
+//! `households.csv` and `trades.csv` against the chain; anchors (`--expect-head`,
+//! `--expect-genesis`) tie the chain to hashes published when the run was made.
 
 use super::encoding::{self, hex, leaf_hash, parse_hash, price_bits, to_micro, AccountRef, Hash, Header, State, Tx, TxKind, GENESIS_PRODUCER};
 use super::json::{BlockJson, GenesisInfo, TxJson, GENESIS_NAME};
 use super::merkle;
+use super::validators::{stake_table, Schedule};
+use super::StakeKind;
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -35,10 +41,17 @@ impl std::fmt::Display for Failure {
     }
 }
 
-/// Genesis members: ids, keys and the id → index map.
+/// Genesis members: ids, keys, fixed stakes and the id → index map, with the genesis facts.
 pub struct Members {
     pub ids: Vec<String>,
     pub keys: Vec<VerifyingKey>,
+    /// Fixed stakes in elections, as the genesis block records them.
+    pub stakes: Vec<u64>,
+    pub info: GenesisInfo,
+    /// The genesis block's Merkle leaves: its facts, then one per member.
+    pub leaves: Vec<Hash>,
+    /// Members whose public key is the one derived from the genesis seed.
+    pub seed_derived: usize,
     index: HashMap<String, u32>,
 }
 
@@ -49,6 +62,16 @@ impl Members {
 
     pub fn name(&self, a: AccountRef) -> &str {
         super::json::account_name(a, &self.ids)
+    }
+
+    /// What the keys prove, in a sentence.
+    pub fn key_note(&self) -> String {
+        let n = self.ids.len();
+        match self.seed_derived {
+            0 => "keys from a keystore (none derives from the seed): each signature shows its producer's key signed the block".into(),
+            k if k == n => format!("every key derives from the public seed {}: anyone who knows it can re-sign the chain, so the signatures prove consistency, not authorship (sign with a keystore: `peergrid keygen`, `run --keys`)", self.info.seed),
+            k => format!("{k} of {n} members' keys derive from the public seed {}: their signatures prove consistency, not authorship", self.info.seed),
+        }
     }
 }
 
@@ -79,6 +102,7 @@ pub struct ChainSummary {
     pub members: Members,
     pub totals: Vec<HouseholdTotals>,
     pub missed_slots: u64,
+    pub elections: u64,
 }
 
 /// A verified block, handed to the caller's visitor.
@@ -95,7 +119,7 @@ fn fail(file: &Path, line: usize, height: Option<u64>, message: impl Into<String
     Failure { file: file.to_path_buf(), line, height, message: message.into() }
 }
 
-fn short(h: &Hash) -> String {
+pub(super) fn short(h: &Hash) -> String {
     hex(&h[..6])
 }
 
@@ -107,7 +131,7 @@ pub fn tx_from_json(t: &TxJson, members: &Members) -> Result<Tx, String> {
 }
 
 /// The hashed form of a JSON transaction whose accounts are already resolved.
-fn tx_with_accounts(t: &TxJson, seller: AccountRef, buyer: AccountRef) -> Result<Tx, String> {
+pub(super) fn tx_with_accounts(t: &TxJson, seller: AccountRef, buyer: AccountRef) -> Result<Tx, String> {
     let kind = TxKind::from_label(&t.kind).ok_or_else(|| format!("transaction {}: unknown kind `{}`", t.id, t.kind))?;
     for (name, v) in [("kwh", t.kwh), ("price", t.price), ("amount", t.amount), ("fee", t.fee), ("loss_kwh", t.loss_kwh.unwrap_or(0.0))] {
         if !v.is_finite() || v < 0.0 {
@@ -142,8 +166,9 @@ fn add_totals(totals: &mut [HouseholdTotals], tx: &Tx) {
                 TxKind::P2p | TxKind::PoolSell => {
                     s.p2p_received += tx.amount_micro;
                     s.fees_paid += tx.fee_micro;
-                    // A household's meter counts what it sent.
-                    s.p2p_sold_kwh_micro += tx.kwh_micro + if tx.kind == TxKind::P2p { tx.loss_kwh_micro } else { 0 };
+                    // A household's meter counts what it sent (a pool seller's `loss_kwh`: what
+                    // it sent to make up the buyers' losses on an island).
+                    s.p2p_sold_kwh_micro += tx.kwh_micro + tx.loss_kwh_micro;
                 }
                 TxKind::Grid => {
                     s.grid_net_paid -= tx.amount_micro;
@@ -175,6 +200,119 @@ fn add_totals(totals: &mut [HouseholdTotals], tx: &Tx) {
     }
 }
 
+/// Whether `amount` (micro-units) follows from `kwh_micro` × `price` under the documented
+/// rounding. The amount was rounded once from the exact billed kWh × price; the billed kWh lies
+/// between the kWh delivered and the kWh sent (delivered + `loss_micro`: who bears line losses
+/// is a market setting), and the ledger holds both rounded to micro-kWh (a loss below half a
+/// micro-kWh shows as none). So the amount lies within half a micro-unit of that range at the
+/// price, widened by the two kWh roundings.
+pub fn amount_follows(amount: i64, kwh_micro: i64, loss_micro: i64, price: f64) -> bool {
+    let low = (kwh_micro as f64 - 0.5) * price - 0.5;
+    let high = (kwh_micro as f64 + loss_micro as f64 + 1.0) * price + 0.5;
+    let slack = 1e-9 * high.abs();
+    (low - slack..=high + slack).contains(&(amount as f64))
+}
+
+/// Which parties each kind of transaction has, and whether its amount follows from its fields;
+/// `producer` is the block's. The message names the transaction.
+fn check_tx(t: &TxJson, tx: &Tx, producer: u32, block_step: u64) -> Result<(), String> {
+    use AccountRef::*;
+    let id = &t.id;
+    if tx.step > block_step {
+        return Err(format!("transaction {id} is at step {}, after its block's step {block_step}", tx.step));
+    }
+    let parties_ok = match tx.kind {
+        TxKind::P2p => matches!((tx.seller, tx.buyer), (Household(s), Household(b)) if s != b),
+        TxKind::PoolBuy => matches!((tx.seller, tx.buyer), (Pool, Household(_))),
+        TxKind::PoolSell => matches!((tx.seller, tx.buyer), (Household(_), Pool)),
+        TxKind::NetworkFee => matches!((tx.seller, tx.buyer), (Network, Household(_))),
+        TxKind::Reward => matches!((tx.seller, tx.buyer), (Household(_), Fund)),
+        TxKind::Grid => matches!((tx.seller, tx.buyer), (Grid, Household(_)) | (Household(_), Grid)),
+    };
+    if !parties_ok {
+        return Err(format!("transaction {id}: a {} transaction cannot have seller `{}` and buyer `{}`", t.kind, t.seller, t.buyer));
+    }
+    if tx.fee_micro > 0 && tx.kind != TxKind::P2p {
+        return Err(format!("transaction {id}: only peer deliveries pay a fee to the fund"));
+    }
+    if tx.fee_micro > tx.amount_micro {
+        return Err(format!("transaction {id}: the fee {} is more than the amount {}", t.fee, t.amount));
+    }
+    let price = tx.price();
+    match tx.kind {
+        TxKind::P2p | TxKind::PoolBuy | TxKind::PoolSell | TxKind::NetworkFee => {
+            let loss = if tx.kind == TxKind::P2p { tx.loss_kwh_micro } else { 0 };
+            if !amount_follows(tx.amount_micro, tx.kwh_micro, loss, price) {
+                return Err(format!("transaction {id}: amount {} does not follow from {} kWh × {} per kWh", t.amount, t.kwh, t.price));
+            }
+        }
+        TxKind::Grid => {
+            if tx.kwh_micro != (tx.import_kwh_micro - tx.export_kwh_micro).abs() {
+                return Err(format!("transaction {id}: kwh {} is not |import_kwh − export_kwh|", t.kwh));
+            }
+            let mean = if tx.kwh_micro > 0 { encoding::from_micro(tx.amount_micro) / encoding::from_micro(tx.kwh_micro) } else { 0.0 };
+            if tx.price_bits != price_bits(mean) {
+                return Err(format!("transaction {id}: price {} is not amount / kWh ({mean})", t.price));
+            }
+        }
+        TxKind::Reward => {
+            if tx.seller != Household(producer) {
+                return Err(format!("transaction {id}: a block reward goes to its block's producer, not `{}`", t.seller));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The genesis block's facts and members, checked against its hashes.
+fn read_genesis(b: &BlockJson, at: &dyn Fn(String) -> Failure, time_unix_s: i64, claimed: Hash) -> Result<(Members, State, Header), Failure> {
+    let g = b.genesis.as_ref().ok_or_else(|| at("the first block must be the genesis block (with `genesis`)".into()))?;
+    if b.producer != GENESIS_NAME || !b.transactions.is_empty() || !b.missed.is_empty() || !b.signature.is_empty() || b.tx_count != 0 || b.step != 0 {
+        return Err(at("the genesis block has a producer, transactions, missed slots or a signature".into()));
+    }
+    let n = g.members.len();
+    let (mut ids, mut keys, mut raw_keys, mut stakes) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let mut index = HashMap::new();
+    let mut seed_derived = 0;
+    for (k, m) in g.members.iter().enumerate() {
+        let bytes: [u8; 32] = encoding::parse_hex(&m.public_key).and_then(|v| v.try_into().ok()).ok_or_else(|| at(format!("member {}: public key is not 64 hex digits", m.id)))?;
+        let key = VerifyingKey::from_bytes(&bytes).map_err(|_| at(format!("member {}: not an Ed25519 public key", m.id)))?;
+        if index.insert(m.id.clone(), k as u32).is_some() || AccountRef::from_system_name(&m.id).is_some() || m.id == GENESIS_NAME {
+            return Err(at(format!("member id `{}` is duplicated or reserved", m.id)));
+        }
+        seed_derived += usize::from(super::keys::is_seed_derived(g.seed, k as u32, &bytes));
+        ids.push(m.id.clone());
+        keys.push(key);
+        raw_keys.push(bytes);
+        stakes.push(m.stake);
+    }
+    let info = g.info();
+    let state = State::new(n);
+    let leaves = super::genesis_leaves(&info, &ids, &raw_keys, &stakes);
+    let (header, hash) = super::genesis_header(merkle::root(&leaves, &mut Vec::new()), n, time_unix_s);
+    let field = |name: &str, v: &str, want: &Hash| match parse_hash(v) {
+        Some(h) if h == *want => Ok(()),
+        Some(_) => Err(at(format!("genesis `{name}` does not match its members and facts"))),
+        None => Err(at(format!("`{name}` is not 64 hex digits"))),
+    };
+    field("merkle_root", &b.merkle_root, &header.merkle_root)?;
+    field("state_root", &b.state_root, &header.state_root)?;
+    field("history_root", &b.history_root, &header.history_root)?;
+    field("election_root", &b.election_root, &header.election_root)?;
+    if hash != claimed {
+        return Err(at(format!("hash {} does not match the header ({})", short(&claimed), short(&hash))));
+    }
+    if g.witnesses == 0 || g.step_seconds == 0 || g.max_transactions_per_block == 0 || n == 0 {
+        return Err(at("the genesis block has no members, witnesses, step length or block size".into()));
+    }
+    Ok((Members { ids, keys, stakes, info, leaves, seed_derived, index }, state, header))
+}
+
+/// The stake kind the genesis block names.
+fn stake_kind(name: &str) -> Option<StakeKind> {
+    [StakeKind::Equal, StakeKind::Kwp, StakeKind::Balance].into_iter().find(|k| format!("{k:?}") == name)
+}
+
 /// Reads and verifies a ledger file, calling `visit` for every verified block (genesis too).
 pub fn walk(path: &Path, mut visit: impl FnMut(&Members, &VerifiedBlock)) -> Result<ChainSummary, Failure> {
     let file = std::fs::File::open(path).map_err(|e| fail(path, 0, None, format!("cannot open: {e}")))?;
@@ -183,8 +321,15 @@ pub fn walk(path: &Path, mut visit: impl FnMut(&Members, &VerifiedBlock)) -> Res
     let mut state = State::default();
     let mut totals = Vec::new();
     let (mut prev, mut genesis, mut expected_height) = ([0u8; 32], [0u8; 32], 0u64);
-    let (mut transactions, mut missed_slots) = (0u64, 0u64);
+    let (mut transactions, mut missed_slots, mut elections) = (0u64, 0u64, 0u64);
     let (mut enc, mut leaves, mut scratch, mut txs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut history = merkle::Frontier::default();
+    let mut schedule = Schedule::new(1, 0, 0);
+    let mut kind = StakeKind::Equal;
+    let (mut genesis_time, mut prev_step, mut prev_full) = (0i64, 0u64, false);
+    // The step of a block sealed by a household outside the schedule (every witness offline at
+    // the run's end): only blocks of that same last step may follow it.
+    let mut fallback_step: Option<(u64, usize)> = None;
     let mut lines = 0usize;
     for (i, line) in reader.lines().enumerate() {
         let n = i + 1;
@@ -193,85 +338,99 @@ pub fn walk(path: &Path, mut visit: impl FnMut(&Members, &VerifiedBlock)) -> Res
         if line.trim().is_empty() {
             return Err(fail(path, n, Some(expected_height), "empty line"));
         }
-        let b: BlockJson = serde_json::from_str(&line).map_err(|e| fail(path, n, Some(expected_height), format!("not a valid block: {e}")))?;
+        let b: BlockJson = serde_json::from_str(&line).map_err(|e| {
+            let older = n == 1 && serde_json::from_str::<serde_json::Value>(&line).is_ok_and(|v| v.get("hash").is_some() && v.get("history_root").is_none());
+            let message = if older {
+                "this ledger was written by an older peergrid (ledger encoding version 1 or 2: no history or election roots, names not hashed); this build verifies version 3: rerun the scenario to write one".to_string()
+            } else {
+                format!("not a valid block: {e}")
+            };
+            fail(path, n, Some(expected_height), message)
+        })?;
         let at = |msg: String| fail(path, n, Some(b.height), msg);
         if b.height != expected_height {
             return Err(fail(path, n, Some(expected_height), format!("height is {}, expected {expected_height} (a block is missing, duplicated or out of order)", b.height)));
         }
-        let claimed = parse_hash(&b.hash).ok_or_else(|| at("`hash` is not 64 hex digits".into()))?;
-        let prev_hash = parse_hash(&b.prev_hash).ok_or_else(|| at("`prev_hash` is not 64 hex digits".into()))?;
-        let merkle_claimed = parse_hash(&b.merkle_root).ok_or_else(|| at("`merkle_root` is not 64 hex digits".into()))?;
-        let state_claimed = parse_hash(&b.state_root).ok_or_else(|| at("`state_root` is not 64 hex digits".into()))?;
+        let parse = |v: &str, name: &str| parse_hash(v).ok_or_else(|| at(format!("`{name}` is not 64 hex digits")));
+        let claimed = parse(&b.hash, "hash")?;
+        let prev_hash = parse(&b.prev_hash, "prev_hash")?;
+        let history_claimed = parse(&b.history_root, "history_root")?;
+        let merkle_claimed = parse(&b.merkle_root, "merkle_root")?;
+        let state_claimed = parse(&b.state_root, "state_root")?;
+        let election_claimed = parse(&b.election_root, "election_root")?;
         let time_unix_s = time_unix(&b.time).ok_or_else(|| at(format!("`time` {} is not an ISO 8601 time with offset", b.time)))?;
         if prev_hash != prev {
             return Err(at(format!("prev_hash {} does not link to the previous block {}", short(&prev_hash), short(&prev))));
         }
         txs.clear();
         leaves.clear();
-        let (producer, missed) = if b.height == 0 {
-            let g = b.genesis.as_ref().ok_or_else(|| at("the first block must be the genesis block (with `genesis`)".into()))?;
-            if b.producer != GENESIS_NAME || !b.transactions.is_empty() || !b.missed.is_empty() || !b.signature.is_empty() || b.tx_count != 0 || b.step != 0 {
-                return Err(at("the genesis block has a producer, transactions, missed slots or a signature".into()));
-            }
-            let mut ids = Vec::with_capacity(g.members.len());
-            let mut keys = Vec::with_capacity(g.members.len());
-            let mut raw_keys = Vec::with_capacity(g.members.len());
-            let mut index = HashMap::new();
-            for (k, m) in g.members.iter().enumerate() {
-                let bytes: [u8; 32] = encoding::parse_hex(&m.public_key).and_then(|v| v.try_into().ok()).ok_or_else(|| at(format!("member {}: public key is not 64 hex digits", m.id)))?;
-                let key = VerifyingKey::from_bytes(&bytes).map_err(|_| at(format!("member {}: not an Ed25519 public key", m.id)))?;
-                if index.insert(m.id.clone(), k as u32).is_some() || AccountRef::from_system_name(&m.id).is_some() {
-                    return Err(at(format!("member id `{}` is duplicated or reserved", m.id)));
-                }
-                ids.push(m.id.clone());
-                keys.push(key);
-                raw_keys.push(bytes);
-            }
-            state = State::new(ids.len());
-            totals = vec![HouseholdTotals::default(); ids.len()];
-            let info = GenesisInfo { scenario: g.scenario.clone(), seed: g.seed, witnesses: g.witnesses, stake: g.stake.clone() };
-            let (header, hash) = super::genesis_header(&info, &ids, &raw_keys, &state, time_unix_s);
-            if header.merkle_root != merkle_claimed {
-                return Err(at(format!("genesis merkle root {} does not match its members ({})", short(&merkle_claimed), short(&header.merkle_root))));
-            }
-            if header.state_root != state_claimed {
-                return Err(at("genesis state root is not that of zero balances".into()));
-            }
-            if hash != claimed {
-                if header.hash_v1() == claimed {
-                    return Err(at("this ledger was written with ledger encoding version 1 (an older peergrid, prices hashed as micro-units); this build verifies version 2: rerun the scenario to write one".into()));
-                }
-                return Err(at(format!("hash {} does not match the header ({})", short(&claimed), short(&hash))));
-            }
-            members = Some(Members { ids, keys, index });
-            let m = members.as_ref().expect("just set");
-            genesis = hash;
-            visit(m, &VerifiedBlock { line: n, json: &b, header: &header, hash, txs: &[], leaves: &[] });
-            prev = hash;
+        if b.height == 0 {
+            let (m, s, header) = read_genesis(&b, &at, time_unix_s, claimed)?;
+            kind = stake_kind(&m.info.stake).ok_or_else(|| at(format!("stake `{}` is not Equal, Kwp or Balance", m.info.stake)))?;
+            schedule = Schedule::new(m.info.witnesses, m.info.votes_per_household, m.info.seed);
+            genesis_time = time_unix_s;
+            state = s;
+            totals = vec![HouseholdTotals::default(); m.ids.len()];
+            genesis = claimed;
+            visit(&m, &VerifiedBlock { line: n, json: &b, header: &header, hash: claimed, txs: &[], leaves: &[] });
+            members = Some(m);
+            history.push(leaf_hash(&claimed));
+            prev = claimed;
             expected_height = 1;
             continue;
-        } else {
-            let m = members.as_ref().expect("genesis was read first");
-            if b.genesis.is_some() {
-                return Err(at("only block 0 may carry `genesis`".into()));
-            }
-            let p = match m.account(&b.producer) {
-                Some(AccountRef::Household(p)) => p,
-                _ => return Err(at(format!("producer `{}` is not a member", b.producer))),
-            };
-            let mut missed = Vec::with_capacity(b.missed.len());
-            for w in &b.missed {
-                match m.account(w) {
-                    Some(AccountRef::Household(x)) => missed.push(x),
-                    _ => return Err(at(format!("missed witness `{w}` is not a member"))),
-                }
-            }
-            (p, missed)
-        };
+        }
         let m = members.as_ref().expect("genesis was read first");
+        if b.genesis.is_some() {
+            return Err(at("only block 0 may carry `genesis`".into()));
+        }
+        if history_claimed != history.root() {
+            return Err(at(format!("history root {} does not commit to the {} blocks before it", short(&history_claimed), history.len())));
+        }
+        // Steps move forward; a block at the step of the one before follows only a full one.
+        if let Some((step, at_line)) = fallback_step.filter(|(s, _)| *s != b.step) {
+            return Err(at(format!("follows a block (line {at_line}) that a household outside the schedule sealed at step {step}, which only the run's last step may have")));
+        }
+        if b.height > 1 && (b.step < prev_step || (b.step == prev_step && !prev_full)) {
+            return Err(at(format!("step {} does not move forward from the previous block's step {prev_step} (two blocks share a step only when the first is full)", b.step)));
+        }
+        let expected_time = genesis_time + b.step as i64 * i64::from(m.info.step_seconds);
+        if time_unix_s != expected_time {
+            return Err(at(format!("time {} is not the start of step {} ({} s after the genesis time)", b.time, b.step, expected_time - genesis_time)));
+        }
+        let household = |name: &str, what: &str| match m.account(name) {
+            Some(AccountRef::Household(p)) => Ok(p),
+            _ => Err(at(format!("{what} `{name}` is not a member"))),
+        };
+        let producer = household(&b.producer, "producer")?;
+        let mut missed = Vec::with_capacity(b.missed.len());
+        for w in &b.missed {
+            missed.push(household(w, "missed witness")?);
+        }
+        // Replay the schedule: every missed slot, then the producer's.
+        let stakes = || stake_table(kind, &m.stakes, &state.households);
+        for (k, &w) in missed.iter().enumerate() {
+            let (due, elected) = schedule.take_slot(stakes);
+            elections += u64::from(elected);
+            if due != w {
+                return Err(at(format!("missed witness {} (slot {} of the list) was not due: the replayed election gives slot {} to {}", b.missed[k], k + 1, schedule.slots_taken() - 1, m.ids[due as usize])));
+            }
+        }
+        let (due, elected) = schedule.take_slot(stakes);
+        elections += u64::from(elected);
+        if due != producer {
+            if missed.len() as u64 >= schedule.round_slots() {
+                fallback_step = Some((b.step, n));
+            } else {
+                return Err(at(format!("producer {} is not the witness elected for this slot ({} is, slot {})", b.producer, m.ids[due as usize], schedule.slots_taken() - 1)));
+            }
+        }
+        if election_claimed != schedule.election_root() {
+            return Err(at(format!("election root {} is not that of the replayed election ({})", short(&election_claimed), short(&schedule.election_root()))));
+        }
         for t in &b.transactions {
             let tx = tx_from_json(t, m).map_err(at)?;
-            encoding::encode_tx(&mut enc, &t.id, &tx);
+            check_tx(t, &tx, producer, b.step).map_err(at)?;
+            encoding::encode_tx(&mut enc, &t.id, &tx, &m.ids);
             leaves.push(leaf_hash(&enc));
             txs.push(tx);
         }
@@ -288,11 +447,14 @@ pub fn walk(path: &Path, mut visit: impl FnMut(&Members, &VerifiedBlock)) -> Res
             }
             add_totals(&mut totals, tx);
         }
+        if state.fund < 0 {
+            return Err(at(format!("the community fund's balance goes negative ({})", encoding::from_micro(state.fund))));
+        }
         let state_root = state.root();
         if state_root != state_claimed {
             return Err(at(format!("state root {} does not match the replayed balances ({})", short(&state_claimed), short(&state_root))));
         }
-        let header = Header { height: b.height, prev_hash, merkle_root, state_root, step: b.step, time_unix_s, producer, tx_count: b.tx_count, missed };
+        let header = Header { height: b.height, prev_hash, history_root: history_claimed, merkle_root, state_root, election_root: election_claimed, step: b.step, time_unix_s, producer, tx_count: b.tx_count, missed };
         let hash = header.hash();
         if hash != claimed {
             return Err(at(format!("hash {} does not match the header ({}): a header field was changed", short(&claimed), short(&hash))));
@@ -307,62 +469,243 @@ pub fn walk(path: &Path, mut visit: impl FnMut(&Members, &VerifiedBlock)) -> Res
         visit(m, &VerifiedBlock { line: n, json: &b, header: &header, hash, txs: &txs, leaves: &leaves });
         transactions += txs.len() as u64;
         missed_slots += header.missed.len() as u64;
+        prev_full = u64::from(b.tx_count) + 1 >= u64::from(m.info.max_transactions_per_block);
+        prev_step = b.step;
+        history.push(leaf_hash(&hash));
         prev = hash;
         expected_height += 1;
     }
     let members = members.ok_or_else(|| fail(path, lines, None, "the ledger is empty (no genesis block)"))?;
-    Ok(ChainSummary { blocks: expected_height - 1, transactions, head: prev, genesis, state, members, totals, missed_slots })
+    Ok(ChainSummary { blocks: expected_height - 1, transactions, head: prev, genesis, state, members, totals, missed_slots, elections })
 }
 
+/// Hashes published when the run was made, to check a chain (or a proof) against.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Anchors {
+    pub head: Option<Hash>,
+    pub genesis: Option<Hash>,
+}
+
+impl Anchors {
+    pub fn is_empty(&self) -> bool {
+        self.head.is_none() && self.genesis.is_none()
+    }
+}
+
+/// How `peergrid verify PATH` checks.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct VerifyOptions {
+    pub anchors: Anchors,
+    /// Check the ledger alone, without the run's other files.
+    pub ledger_only: bool,
+}
+
+/// The files of a run folder that `verify` checks against the ledger.
+const SIDE_FILES: [&str; 3] = ["summary.json", "households.csv", "trades.csv"];
+
 /// The verdict of `peergrid verify PATH`.
-pub fn verify_path(path: &Path) -> Result<String, Failure> {
-    let (ledger, dir) = if path.is_dir() { (path.join("ledger.jsonl"), Some(path)) } else { (path.to_path_buf(), None) };
-    let chain = walk(&ledger, |_, _| {})?;
+pub fn verify_path(path: &Path, opts: &VerifyOptions) -> Result<String, Failure> {
+    let (ledger, dir) = if path.is_dir() { (path.join("ledger.jsonl"), path.to_path_buf()) } else { (path.to_path_buf(), path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)) };
+    if !ledger.exists() && path.is_dir() && let Some(verdict) = unwritten_ledger(&dir, &opts.anchors)? {
+        return Err(verdict);
+    }
+    if !opts.ledger_only {
+        if let Some(missing) = SIDE_FILES.iter().find(|f| !dir.join(f).exists()) {
+            return Err(fail(&dir.join(missing), 0, None, format!("is missing: `verify` checks it against the ledger (give --ledger-only to check {} alone)", ledger.display())));
+        }
+    }
+    let mut trades = if opts.ledger_only { None } else { Some(TradesCheck::open(&dir.join("trades.csv"))?) };
+    let mut trade_problem: Option<Failure> = None;
+    let mut head_seen_at: Option<u64> = None;
+    let chain = walk(&ledger, |_, b| {
+        if opts.anchors.head == Some(b.hash) {
+            head_seen_at = Some(b.header.height);
+        }
+        if let (Some(t), None) = (&mut trades, &trade_problem) {
+            trade_problem = t.block(b).err();
+        }
+    })?;
+    if let Some(p) = trade_problem {
+        return Err(p);
+    }
+    let mut also = Vec::new();
+    if let Some(g) = opts.anchors.genesis {
+        if chain.genesis != g {
+            return Err(fail(&ledger, 1, Some(0), format!("the genesis block's hash {} is not the expected genesis {}: this chain does not start from the anchored one", hex(&chain.genesis), hex(&g))));
+        }
+        also.push("genesis matches --expect-genesis".to_string());
+    }
+    if let Some(h) = opts.anchors.head {
+        if chain.head != h {
+            let why = match head_seen_at {
+                Some(at) => format!("the anchored head is block {at}; the {} blocks after it were appended later", chain.blocks - at),
+                None => "no block of this chain has that hash: the history was rewritten, or the file belongs to another run".to_string(),
+            };
+            return Err(fail(&ledger, chain.blocks as usize + 1, Some(chain.blocks), format!("the last block's hash {} is not the expected head {}: {why}", hex(&chain.head), hex(&h))));
+        }
+        also.push("head matches --expect-head".to_string());
+    }
     if chain.state.total() != 0 {
         return Err(fail(&ledger, 0, Some(chain.blocks), format!("balances sum to {} micro-units, not 0", chain.state.total())));
     }
-    let mut also = Vec::new();
-    if let Some(dir) = dir {
-        if let Some(msg) = check_summary(dir, &chain)? {
-            also.push(msg);
-        }
-        if let Some(msg) = check_households(dir, &chain)? {
-            also.push(msg);
-        }
+    if let Some(t) = &mut trades {
+        also.push(t.finish(&ledger)?);
     }
-    let also = if also.is_empty() { String::new() } else { format!("; {}", also.join("; ")) };
+    if !opts.ledger_only {
+        also.push(check_summary(&dir, &chain)?);
+        also.push(check_households(&dir, &chain)?);
+    }
+    let anchored = match opts.anchors {
+        Anchors { head: Some(_), .. } => format!("anchored: head {} is the one expected", hex(&chain.head)),
+        Anchors { head: None, genesis: Some(_) } => format!("anchored at its genesis only, its head is not anchored: compare head {} with the one published for this run, or give --expect-head", hex(&chain.head)),
+        Anchors { head: None, genesis: None } => format!("not anchored: compare head {} with the one published for this run, or give --expect-head", hex(&chain.head)),
+    };
+    also.push(chain.members.key_note());
     Ok(format!(
-        "OK: {}: {} blocks after genesis, {} transactions, {} members, {} missed slots; every hash, link, signature and state root checks; head {}{also}",
+        "OK: {}: {} blocks after genesis, {} transactions, {} members, {} elections replayed, {} missed slots; every hash, link, step, time, election, producer, signature, amount and state root checks; {anchored}; {}",
         ledger.display(),
         chain.blocks,
         chain.transactions,
         chain.members.ids.len(),
+        chain.elections,
         chain.missed_slots,
-        hex(&chain.head)
+        also.join("; ")
     ))
 }
 
-fn check_summary(dir: &Path, chain: &ChainSummary) -> Result<Option<String>, Failure> {
+/// A run folder without `ledger.jsonl`: says why (an aggregate-level or head-only run built the
+/// ledger but did not write it; a run without a ledger has none) and checks what
+/// `summary.json` records. `None` when there is no summary to explain it.
+pub fn unwritten_ledger(dir: &Path, anchors: &Anchors) -> Result<Option<Failure>, Failure> {
     let path = dir.join("summary.json");
     let Ok(bytes) = std::fs::read(&path) else { return Ok(None) };
     let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| fail(&path, 0, None, format!("not JSON: {e}")))?;
-    let head = v.pointer("/ledger/head_hash").and_then(|h| h.as_str()).ok_or_else(|| fail(&path, 0, None, "has no ledger.head_hash"))?;
+    let ledger = dir.join("ledger.jsonl");
+    let Some(l) = v.get("ledger").filter(|l| !l.is_null()) else {
+        return Ok(Some(fail(&ledger, 0, None, "this run has no ledger (it ran with the ledger off): there is nothing to verify")));
+    };
+    let text = |k: &str| l.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
+    let (head, genesis) = (text("head_hash"), text("genesis_hash"));
+    let level = v.pointer("/settings/output_level").or_else(|| v.get("output_level")).and_then(|x| x.as_str()).unwrap_or("aggregate");
+    let mut message = format!(
+        "was not written (output level `{level}` or `--ledger head-only`): the run built, signed and chained the ledger without writing it, so there is nothing to replay. summary.json records {} blocks, {} transactions, head {head}, genesis {genesis}",
+        l.get("blocks").and_then(|x| x.as_u64()).unwrap_or(0),
+        l.get("transactions").and_then(|x| x.as_u64()).unwrap_or(0)
+    );
+    for (name, want, got) in [("head", anchors.head, &head), ("genesis", anchors.genesis, &genesis)] {
+        if let Some(w) = want {
+            message.push_str(&if hex(&w) == *got { format!("; its {name} matches --expect-{name}") } else { format!("; its {name} is NOT the expected {}", hex(&w)) });
+        }
+    }
+    message.push_str(". Rerun with `--output-level full` to write ledger.jsonl: the same seed gives the same chain.");
+    Ok(Some(fail(&ledger, 0, None, message)))
+}
+
+/// `trades.csv` checked row by row against the ledger's deliveries (p2p and pool purchases,
+/// in order), streamed: step, seller, buyer, kWh, price and amount, and every amount exactly
+/// from the row's kWh and price.
+struct TradesCheck {
+    path: PathBuf,
+    rows: csv::StringRecordsIntoIter<std::fs::File>,
+    cols: [usize; 9],
+    line: u64,
+    /// The network fee of the last row, which the next network-fee transaction must pay.
+    last_network_fee: Option<i64>,
+    matched: u64,
+}
+
+impl TradesCheck {
+    const COLUMNS: [&'static str; 9] = ["step", "seller", "buyer", "kwh", "price", "amount", "kwh_sent", "network_fee", "loss_kwh"];
+
+    fn open(path: &Path) -> Result<TradesCheck, Failure> {
+        let mut r = csv::Reader::from_path(path).map_err(|e| fail(path, 0, None, format!("cannot read: {e}")))?;
+        let headers = r.headers().map_err(|e| fail(path, 1, None, format!("cannot read the header: {e}")))?.clone();
+        let mut cols = [0; 9];
+        for (c, name) in cols.iter_mut().zip(Self::COLUMNS) {
+            *c = headers.iter().position(|h| h == name).ok_or_else(|| fail(path, 1, None, format!("has no `{name}` column")))?;
+        }
+        Ok(TradesCheck { path: path.to_path_buf(), rows: r.into_records(), cols, line: 1, last_network_fee: None, matched: 0 })
+    }
+
+    fn block(&mut self, b: &VerifiedBlock) -> Result<(), Failure> {
+        for (tx, t) in b.txs.iter().zip(&b.json.transactions) {
+            match tx.kind {
+                TxKind::P2p | TxKind::PoolBuy => self.trade(tx, t, b.header.height)?,
+                TxKind::NetworkFee => {
+                    if let Some(fee) = self.last_network_fee.take().filter(|f| *f != tx.amount_micro) {
+                        return Err(fail(&self.path, self.line as usize, None, format!("network_fee is {} but the ledger's transaction {} (block {}) charges {}", encoding::from_micro(fee), t.id, b.header.height, t.amount)));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn trade(&mut self, tx: &Tx, t: &TxJson, height: u64) -> Result<(), Failure> {
+        self.line += 1;
+        let line = self.line as usize;
+        let row = match self.rows.next() {
+            Some(Ok(r)) => r,
+            Some(Err(e)) => return Err(fail(&self.path, line, None, format!("not a CSV row: {e}"))),
+            None => return Err(fail(&self.path, line, None, format!("ends before the ledger's transaction {} (block {height}): a trade is missing", t.id))),
+        };
+        let get = |k: usize| row.get(self.cols[k]).unwrap_or("");
+        let num = |k: usize| get(k).parse::<f64>().ok().filter(|v| v.is_finite());
+        let bad = |what: String| fail(&self.path, line, None, format!("{what} (the ledger's transaction {} in block {height})", t.id));
+        if get(0).parse::<u64>().ok() != Some(tx.step) || get(1) != t.seller || get(2) != t.buyer {
+            return Err(bad(format!("trade at step {}, {} → {} is not the ledger's at step {}, {} → {}", get(0), get(1), get(2), tx.step, t.seller, t.buyer)));
+        }
+        let (Some(kwh), Some(price), Some(amount), Some(sent), Some(fee), Some(loss)) = (num(3), num(4), num(5), num(6), num(7), num(8)) else {
+            return Err(bad("`kwh`, `price`, `amount`, `kwh_sent`, `network_fee` or `loss_kwh` is not a number".into()));
+        };
+        if to_micro(kwh) != tx.kwh_micro || price_bits(price) != tx.price_bits || to_micro(amount) != tx.amount_micro {
+            return Err(bad(format!("kwh {kwh}, price {price}, amount {amount} differ from the ledger's {}, {}, {}", t.kwh, t.price, t.amount)));
+        }
+        // Each payment was rounded once from the exact billed kWh × price; the billed kWh is
+        // what was delivered, what was sent, or delivered plus half the loss (who bears line
+        // losses is a market setting).
+        let rounded = |k: f64| crate::base::money::Price(price).amount_for(k).0;
+        if ![kwh, sent, kwh + 0.5 * loss].into_iter().any(|billed| rounded(billed) == tx.amount_micro) {
+            return Err(bad(format!("amount {amount} is not {kwh} kWh delivered (or {sent} kWh sent, or the loss shared) × {price}, rounded to a micro-unit")));
+        }
+        self.last_network_fee = Some(to_micro(fee)).filter(|f| *f > 0);
+        self.matched += 1;
+        Ok(())
+    }
+
+    fn finish(&mut self, ledger: &Path) -> Result<String, Failure> {
+        if self.rows.next().is_some() {
+            return Err(fail(&self.path, self.line as usize + 1, None, format!("has trades after the last one in {}", ledger.display())));
+        }
+        Ok(format!("trades.csv matches the ledger ({} trades, every amount exact from its kWh and price)", self.matched))
+    }
+}
+
+fn check_summary(dir: &Path, chain: &ChainSummary) -> Result<String, Failure> {
+    let path = dir.join("summary.json");
+    let bytes = std::fs::read(&path).map_err(|e| fail(&path, 0, None, format!("cannot read: {e}")))?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| fail(&path, 0, None, format!("not JSON: {e}")))?;
+    let field = |k: &str| v.pointer(&format!("/ledger/{k}")).ok_or_else(|| fail(&path, 0, None, format!("has no ledger.{k}")));
+    let head = field("head_hash")?.as_str().unwrap_or("");
     if head != hex(&chain.head) {
         return Err(fail(
             &dir.join("ledger.jsonl"),
-            0,
+            chain.blocks as usize + 1,
             Some(chain.blocks),
             format!("the last block's hash {} is not the head hash {} in summary.json: blocks were removed from the end, or the file belongs to another run", short(&chain.head), &head[..head.len().min(12)]),
         ));
     }
-    Ok(Some("head matches summary.json".into()))
+    let genesis = field("genesis_hash")?.as_str().unwrap_or("");
+    let counts = (field("blocks")?.as_u64(), field("transactions")?.as_u64());
+    if genesis != hex(&chain.genesis) || counts != (Some(chain.blocks), Some(chain.transactions)) {
+        return Err(fail(&path, 0, None, format!("ledger.genesis_hash, blocks or transactions differ from the ledger's {}, {}, {}", hex(&chain.genesis), chain.blocks, chain.transactions)));
+    }
+    Ok("head, genesis and counts match summary.json".into())
 }
 
-fn check_households(dir: &Path, chain: &ChainSummary) -> Result<Option<String>, Failure> {
+fn check_households(dir: &Path, chain: &ChainSummary) -> Result<String, Failure> {
     let path = dir.join("households.csv");
-    if !path.exists() {
-        return Ok(None);
-    }
     let rows = read_households(&path)?;
     let ledger = dir.join("ledger.jsonl");
     if rows.len() != chain.members.ids.len() {
@@ -377,7 +720,7 @@ fn check_households(dir: &Path, chain: &ChainSummary) -> Result<Option<String>, 
             return Err(fail(&ledger, 0, None, format!("household {id}: {problem} (households.csv line {})", i + 2)));
         }
     }
-    Ok(Some(format!("per-household totals match households.csv ({} households)", rows.len())))
+    Ok(format!("per-household totals match households.csv ({} households)", rows.len()))
 }
 
 /// A `households.csv` row, the columns the ledger can check.
@@ -441,121 +784,3 @@ pub fn compare(row: &HouseholdRow, t: &HouseholdTotals, balance: i64) -> Option<
     None
 }
 
-/// A Merkle inclusion proof of one transaction, checkable against its block header alone.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Proof {
-    pub tx: TxJson,
-    /// Account codes `[tag, index]` of seller and buyer, as hashed.
-    pub seller_code: (u8, u32),
-    pub buyer_code: (u8, u32),
-    pub leaf_index: usize,
-    pub tree_size: usize,
-    pub audit_path: Vec<String>,
-    pub header: ProofHeader,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProofHeader {
-    pub height: u64,
-    pub hash: String,
-    pub prev_hash: String,
-    pub merkle_root: String,
-    pub state_root: String,
-    pub step: u64,
-    pub time_unix_s: i64,
-    pub producer: String,
-    pub producer_index: u32,
-    pub producer_public_key: String,
-    pub tx_count: u32,
-    pub missed_indices: Vec<u32>,
-    pub signature: String,
-}
-
-/// Builds the proof of transaction `tx_id` from a verified ledger.
-pub fn prove(ledger: &Path, tx_id: &str) -> Result<Proof, Failure> {
-    let mut found: Option<Proof> = None;
-    walk(ledger, |m, b| {
-        if found.is_some() {
-            return;
-        }
-        if let Some(i) = b.json.transactions.iter().position(|t| t.id == tx_id) {
-            let h = b.header;
-            found = Some(Proof {
-                tx: b.json.transactions[i].clone(),
-                seller_code: b.txs[i].seller.code(),
-                buyer_code: b.txs[i].buyer.code(),
-                leaf_index: i,
-                tree_size: b.leaves.len(),
-                audit_path: merkle::proof(b.leaves, i).iter().map(|x| hex(x)).collect(),
-                header: ProofHeader {
-                    height: h.height,
-                    hash: hex(&b.hash),
-                    prev_hash: hex(&h.prev_hash),
-                    merkle_root: hex(&h.merkle_root),
-                    state_root: hex(&h.state_root),
-                    step: h.step,
-                    time_unix_s: h.time_unix_s,
-                    producer: b.json.producer.clone(),
-                    producer_index: h.producer,
-                    producer_public_key: hex(m.keys[h.producer as usize].as_bytes()),
-                    tx_count: h.tx_count,
-                    missed_indices: h.missed.clone(),
-                    signature: b.json.signature.clone(),
-                },
-            });
-        }
-    })?;
-    found.ok_or_else(|| fail(ledger, 0, None, format!("no transaction with id `{tx_id}`")))
-}
-
-fn account_from_code((tag, index): (u8, u32)) -> Option<AccountRef> {
-    Some(match tag {
-        0 => AccountRef::Household(index),
-        1 => AccountRef::Grid,
-        2 => AccountRef::Network,
-        3 => AccountRef::Fund,
-        4 => AccountRef::Pool,
-        _ => return None,
-    })
-}
-
-/// Checks a proof against its header alone (a light client's check). Returns the verdict.
-pub fn verify_proof(p: &Proof) -> Result<String, String> {
-    let h = &p.header;
-    let (seller, buyer) = (account_from_code(p.seller_code).ok_or("bad seller code")?, account_from_code(p.buyer_code).ok_or("bad buyer code")?);
-    let tx = tx_with_accounts(&p.tx, seller, buyer)?;
-    let mut enc = Vec::new();
-    encoding::encode_tx(&mut enc, &p.tx.id, &tx);
-    let path: Option<Vec<Hash>> = p.audit_path.iter().map(|x| parse_hash(x)).collect();
-    let path = path.ok_or("audit path entries must be 64 hex digits")?;
-    let root = merkle::root_from_proof(leaf_hash(&enc), p.leaf_index, p.tree_size, &path).ok_or("the audit path has the wrong length for this position")?;
-    let parse = |s: &str, what: &str| parse_hash(s).ok_or(format!("{what} is not 64 hex digits"));
-    if root != parse(&h.merkle_root, "merkle_root")? {
-        return Err(format!("the transaction and audit path give root {}, not the header's merkle root", short(&root)));
-    }
-    if p.tree_size != h.tx_count as usize {
-        return Err("tree size differs from the header's tx_count".into());
-    }
-    let header = Header {
-        height: h.height,
-        prev_hash: parse(&h.prev_hash, "prev_hash")?,
-        merkle_root: root,
-        state_root: parse(&h.state_root, "state_root")?,
-        step: h.step,
-        time_unix_s: h.time_unix_s,
-        producer: h.producer_index,
-        tx_count: h.tx_count,
-        missed: h.missed_indices.clone(),
-    };
-    let hash = header.hash();
-    if hash != parse(&h.hash, "hash")? {
-        return Err("the header does not hash to its block hash".into());
-    }
-    let key: [u8; 32] = encoding::parse_hex(&h.producer_public_key).and_then(|v| v.try_into().ok()).ok_or("producer public key is not 64 hex digits")?;
-    let key = VerifyingKey::from_bytes(&key).map_err(|_| "not an Ed25519 public key")?;
-    let sig: [u8; 64] = encoding::parse_hex(&h.signature).and_then(|v| v.try_into().ok()).ok_or("signature is not 128 hex digits")?;
-    key.verify(&hash, &Signature::from_bytes(&sig)).map_err(|_| "the block signature does not verify with the producer's key")?;
-    Ok(format!("OK: transaction {} is in block {} (hash {}), sealed and signed by {}", p.tx.id, h.height, h.hash, h.producer))
-}

@@ -69,6 +69,15 @@ pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(dir.join(name), bytes)
 }
 
+/// Writes `bytes` to `dir/name`, readable and writable by the owner alone (secret keys).
+pub fn write_secret_file(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(dir.join(name))?, bytes)
+}
+
 /// Writes `bytes` to `path` as the user named it (which may be a special file such as
 /// `/dev/stdout`, or a symlink to write through).
 pub fn write_to(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

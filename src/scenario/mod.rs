@@ -179,6 +179,7 @@ impl Scenario {
             frame: self.frame,
             ids: Arc::new(self.households.iter().map(|h| h.id.clone()).collect()),
             kwp: self.households.iter().map(|h| h.pv.map_or(0.0, |p| p.kwp)).collect(),
+            keys: crate::ledger::keys::KeySource::Seed,
         }
     }
 }
