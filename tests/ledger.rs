@@ -293,6 +293,13 @@ fn cli_verify_audit_prove() {
     let v = peergrid(&["verify", "--proof", proof.to_str().unwrap(), "--expect-head", &head]);
     assert_eq!(v.status.code(), Some(1), "{}", stdout(&v));
     assert_eq!(peergrid(&["verify", dir, "--expect-head", "beef"]).status.code(), Some(2));
+    // A crafted member count is refused before anything is allocated for it.
+    let mut huge: Value = serde_json::from_str(&text).unwrap();
+    huge["genesis"]["members"] = Value::from(u32::MAX);
+    std::fs::write(&proof, huge.to_string()).unwrap();
+    let v = peergrid(&["verify", "--proof", proof.to_str().unwrap(), "--expect-head", &head]);
+    assert_eq!(v.status.code(), Some(1), "{}", stderr(&v));
+    assert!(stderr(&v).contains("out of range"), "{}", stderr(&v));
 
     let (_t, edited) = with_ledger(&base().2.iter().map(|l| l.replacen("\"kwh\":", "\"kwh\":1", 1)).collect::<Vec<_>>());
     let bad = peergrid(&["verify", edited.to_str().unwrap()]);
@@ -398,8 +405,8 @@ fn the_chain_is_the_same_whoever_seals_its_blocks() {
 /// some. `producer` may hand a block to another member (by height).
 fn resign(lines: &[String], producer: Option<(u64, &str)>) -> Vec<String> {
     use ed25519_dalek::Signer;
-    use peergrid::ledger::encoding::{hex, leaf_hash, parse_hash, price_bits, to_micro, AccountRef, Header, State, Tx, TxKind};
-    use peergrid::ledger::{encoding::encode_tx, merkle, validators::signing_key};
+    use peergrid::ledger::encoding::{leaf_hash, parse_hash, price_bits, to_micro, AccountRef, Header, State, Tx, TxKind};
+    use peergrid::ledger::{encoding::encode_tx, json, merkle, validators::signing_key};
     let genesis: Value = serde_json::from_str(&lines[0]).unwrap();
     let seed = genesis["genesis"]["seed"].as_u64().unwrap();
     let ids: Vec<String> = genesis["genesis"]["members"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_string()).collect();
@@ -416,13 +423,14 @@ fn resign(lines: &[String], producer: Option<(u64, &str)>) -> Vec<String> {
         if let Some((_, name)) = producer.filter(|(h, _)| *h == height) {
             b["producer"] = Value::from(name);
         }
-        let (mut leaves, mut buf) = (Vec::new(), Vec::new());
+        let (mut leaves, mut buf, mut txs) = (Vec::new(), Vec::new(), Vec::new());
         for t in b["transactions"].as_array().unwrap() {
             let f = |k: &str| t.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+            let id = t["id"].as_str().unwrap();
             let tx = Tx {
                 kind: TxKind::from_label(t["kind"].as_str().unwrap()).unwrap(),
                 step: t["step"].as_u64().unwrap(),
-                seq: 0,
+                seq: id.rsplit('-').next().unwrap().parse().unwrap(),
                 seller: account(t["seller"].as_str().unwrap()),
                 buyer: account(t["buyer"].as_str().unwrap()),
                 kwh_micro: to_micro(f("kwh")),
@@ -433,11 +441,13 @@ fn resign(lines: &[String], producer: Option<(u64, &str)>) -> Vec<String> {
                 export_kwh_micro: to_micro(f("export_kwh")),
                 loss_kwh_micro: to_micro(f("loss_kwh")),
             };
-            encode_tx(&mut buf, t["id"].as_str().unwrap(), &tx, &ids);
+            encode_tx(&mut buf, id, &tx, &ids);
             leaves.push(leaf_hash(&buf));
             state.apply(&tx);
+            txs.push(tx);
         }
-        let producer = index(b["producer"].as_str().unwrap());
+        let producer_name = b["producer"].as_str().unwrap().to_string();
+        let producer = index(&producer_name);
         let header = Header {
             height,
             prev_hash: prev,
@@ -452,13 +462,13 @@ fn resign(lines: &[String], producer: Option<(u64, &str)>) -> Vec<String> {
             missed: b["missed"].as_array().unwrap().iter().map(|m| index(m.as_str().unwrap())).collect(),
         };
         let hash = header.hash();
-        for (k, v) in [("hash", hex(&hash)), ("prev_hash", hex(&prev)), ("history_root", hex(&header.history_root)), ("merkle_root", hex(&header.merkle_root)), ("state_root", hex(&header.state_root))] {
-            b[k] = Value::from(v);
-        }
-        b["signature"] = Value::from(hex(&signing_key(seed, producer).sign(&hash).to_bytes()));
+        let signature = signing_key(seed, producer).sign(&hash).to_bytes();
+        // Written the way peergrid writes a block (the attacker has the source too).
+        let mut line = String::new();
+        json::write_block(&mut line, &header, &hash, &producer_name, b["time"].as_str().unwrap(), &signature, &txs, &ids);
         history.push(leaf_hash(&hash));
         prev = hash;
-        out.push(serde_json::to_string(&b).unwrap());
+        out.push(line.trim_end().to_string());
     }
     out
 }
@@ -559,7 +569,7 @@ fn a_re_signed_chain_is_caught_by_the_published_head() {
     let original = summary(run_dir())["ledger"]["head_hash"].as_str().unwrap().to_string();
     let anchors = Anchors { head: peergrid::ledger::encoding::parse_hash(&original), genesis: None };
     let err = verify_path(&forged, &VerifyOptions { anchors, ledger_only: false }).unwrap_err();
-    assert!(err.message.contains("not the expected head") && err.message.contains("history was rewritten"), "{err}");
+    assert!(err.message.contains("not the expected head") && err.message.contains("rewritten"), "{err}");
     let cli = peergrid(&["verify", forged.to_str().unwrap(), "--expect-head", &original]);
     assert_eq!(cli.status.code(), Some(1), "{}", stdout(&cli));
     assert!(stderr(&cli).starts_with("FAIL: block "), "{}", stderr(&cli));
@@ -680,6 +690,17 @@ fn verify_checks_the_side_files_or_says_why_not() {
     });
     let err = verify_path(&edited, &VerifyOptions::default()).unwrap_err();
     assert!(err.file.ends_with("trades.csv") && err.line == 2, "{err}");
+    for column in ["kwh_sent", "loss_kwh"] {
+        let (_t, edited) = with_ledger(lines);
+        let mut first = true;
+        patch_csv(&edited.join("trades.csv"), |hd, row| {
+            if std::mem::take(&mut first) {
+                row[col(hd, column)] = "0.5".into();
+            }
+        });
+        let err = verify_path(&edited, &VerifyOptions::default()).unwrap_err();
+        assert!(err.file.ends_with("trades.csv") && err.line == 2, "{column}: {err}");
+    }
 
     let tmp = tempfile::tempdir().unwrap();
     let s = tmp.path().join("s.ron");
@@ -718,5 +739,63 @@ fn every_way_of_sealing_replays_and_verifies() {
             let missed = summary(&out)["ledger"]["missed_slots"].as_u64().unwrap();
             assert!(missed >= 6, "{missed} missed slots");
         }
+    }
+}
+
+/// Bad input to the ledger commands is exit 2 or a clear failure, never a panic: an unknown
+/// transaction id, a head hash in summary.json that is not hex (multibyte text).
+#[test]
+fn ledger_commands_take_bad_input_without_panicking() {
+    let dir = run_dir().to_str().unwrap();
+    let nope = peergrid(&["prove", dir, "--tx", "nope"]);
+    assert_eq!(nope.status.code(), Some(2), "{}", stderr(&nope));
+    assert!(stderr(&nope).contains("no transaction with id `nope`"));
+    let (_, _, lines) = base();
+    let (_t, copy) = with_ledger(lines);
+    let mut s = summary(&copy);
+    s["ledger"]["head_hash"] = Value::from("ééééééééééééééééééé");
+    std::fs::write(copy.join("summary.json"), s.to_string()).unwrap();
+    let v = peergrid(&["verify", copy.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(1), "{}", stderr(&v));
+    assert!(stderr(&v).contains("ééé") && !stderr(&v).contains("panicked"), "{}", stderr(&v));
+}
+
+/// A member cannot claim the backup sealer's place: listing a full round of missed witnesses
+/// does not let any other member seal a block, anywhere in the chain.
+#[test]
+fn a_member_cannot_seal_by_claiming_every_witness_missed() {
+    let (_, _, lines) = base();
+    let h = lines.len() / 2;
+    let mut edited: Vec<String> = lines[..=h].to_vec();
+    let mut b: Value = serde_json::from_str(&edited[h]).unwrap();
+    let producer = b["producer"].as_str().unwrap().to_string();
+    let other = ["a", "b", "g1", "g2", "g3", "g4"].into_iter().find(|m| *m != producer).unwrap();
+    b["missed"] = Value::from(vec![producer.clone(), producer.clone(), producer]);
+    b["producer"] = Value::from(other);
+    edited[h] = b.to_string();
+    let err = verify_lines(&resign(&edited, None)).unwrap_err();
+    assert_eq!(err.height, Some(h as u64), "{err}");
+}
+
+/// What a line shows is what is hashed: the same values spelled differently (a space, upper-case
+/// hex, a trailing zero) are rejected.
+#[test]
+fn a_value_spelled_differently_from_the_hashed_one_is_rejected() {
+    let (_, _, lines) = base();
+    let h = lines.iter().position(|l| l.contains("\"kind\":\"p2p\"")).unwrap();
+    let line = &lines[h];
+    let root = line.find("\"merkle_root\":\"").unwrap() + 15;
+    let mut upper = line.clone();
+    upper.replace_range(root..root + 64, &line[root..root + 64].to_uppercase());
+    let amount = line.find("\"amount\":").unwrap() + 9;
+    let end = amount + line[amount..].find(',').unwrap();
+    let mut zero = line.clone();
+    zero.insert_str(end, if line[amount..end].contains('.') { "0" } else { ".0" });
+    for respelled in [line.replacen("\"tx_count\":", "\"tx_count\": ", 1), upper, zero] {
+        assert_ne!(&respelled, line);
+        let mut edited = lines.clone();
+        edited[h] = respelled;
+        let err = verify_lines(&edited).unwrap_err();
+        assert!(err.height == Some(h as u64) && err.message.contains("not written the way peergrid writes it"), "{err}");
     }
 }

@@ -310,6 +310,13 @@ fn network_fees_and_line_losses_are_itemised_and_settled() {
         // The ledger holds the fees and losses and agrees with households.csv.
         let v = peergrid(&["verify", out.to_str().unwrap()]);
         assert!(v.status.success(), "{}", stderr(&v));
+        // Fees waived in trades.csv (its last column) are caught against the ledger.
+        let text = std::fs::read_to_string(out.join("trades.csv")).unwrap();
+        let waived: String = text.lines().enumerate().map(|(i, l)| if i == 0 { format!("{l}\n") } else { format!("{},0\n", &l[..l.rfind(',').unwrap()]) }).collect();
+        std::fs::write(out.join("trades.csv"), waived).unwrap();
+        let v = peergrid(&["verify", out.to_str().unwrap()]);
+        assert_eq!(v.status.code(), Some(1), "{}", stdout(&v));
+        assert!(stderr(&v).contains("trades.csv") && stderr(&v).contains("network_fee"), "{}", stderr(&v));
     }
 }
 

@@ -93,7 +93,7 @@ pub enum Command {
     /// --expect-head/--expect-genesis (hashes published when the run was made).
     Verify {
         /// A run folder or a ledger.jsonl file.
-        #[arg(required_unless_present = "proof")]
+        #[arg(required_unless_present = "proof", conflicts_with = "proof")]
         path: Option<PathBuf>,
         /// Check a Merkle inclusion proof (from `peergrid prove`) against an anchor: the
         /// transaction's path to its block, the block's path to the head, the producer's key
@@ -136,6 +136,12 @@ pub enum Command {
         /// List every transaction of the household.
         #[arg(long)]
         trades: bool,
+        /// Fail unless the chain ends in the block with this hash (as for `verify`).
+        #[arg(long, value_name = "HASH")]
+        expect_head: Option<String>,
+        /// Fail unless the chain starts from the genesis block with this hash.
+        #[arg(long, value_name = "HASH")]
+        expect_genesis: Option<String>,
     },
     /// Live map of the grid for workshops: houses, lines, power moving, blocks being sealed
     /// (needs a build with `--features viz`).
@@ -312,13 +318,19 @@ pub fn main() -> ExitCode {
         Command::Compare(args) => cmd_compare(args),
         Command::Verify { path, proof, expect_head, expect_genesis, ledger_only } => cmd_verify(path, proof, VerifyFlags { expect_head, expect_genesis, ledger_only }),
         Command::Keygen { scenario, out, sets, force } => cmd_keygen(scenario, out, sets, force),
-        Command::Audit { dir, household, trades } => match crate::ledger::audit::statement(&dir, &household, trades) {
-            Ok(text) => {
-                say_raw!("{text}");
-                ExitCode::SUCCESS
+        Command::Audit { dir, household, trades, expect_head, expect_genesis } => {
+            let anchors = match anchors(&expect_head, &expect_genesis) {
+                Ok(a) => a,
+                Err(code) => return code,
+            };
+            match crate::ledger::audit::statement(&dir, &household, trades, &anchors) {
+                Ok(text) => {
+                    say_raw!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(f) => ledger_failure(&f),
             }
-            Err(f) => ledger_failure(&f),
-        },
+        }
         Command::Prove { dir, tx, out } => cmd_prove(dir, tx, out),
         Command::Demo(args) => cmd_demo(args),
     }
@@ -358,7 +370,33 @@ fn cmd_demo(args: DemoArgs) -> ExitCode {
 /// Missing files are bad input (2); anything wrong inside a ledger is a failed check (1).
 fn ledger_failure(f: &crate::ledger::verify::Failure) -> ExitCode {
     eprintln!("FAIL: {f}");
-    if f.line == 0 && f.height.is_none() && !f.file.exists() { ExitCode::from(EXIT_BAD_INPUT) } else { ExitCode::from(EXIT_FAILURE) }
+    if f.bad_input || (f.line == 0 && f.height.is_none() && !f.file.exists()) { ExitCode::from(EXIT_BAD_INPUT) } else { ExitCode::from(EXIT_FAILURE) }
+}
+
+/// The largest proof file read (a proof is a few kilobytes: paths of O(log n) hashes).
+const MAX_PROOF_BYTES: u64 = 16 << 20;
+
+/// Reads at most `limit` bytes of `path`; more is an error (a file such as /dev/zero is not read
+/// without limit).
+fn read_bounded(path: &std::path::Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(std::fs::File::open(path)?, limit + 1), &mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::other(format!("larger than {} MiB: not a proof", limit >> 20)));
+    }
+    Ok(bytes)
+}
+
+/// The anchors given as `--expect-head` and `--expect-genesis`; a malformed hash is bad input.
+fn anchors(head: &Option<String>, genesis: &Option<String>) -> Result<crate::ledger::verify::Anchors, ExitCode> {
+    let hash = |flag: &str, v: &Option<String>| match v {
+        None => Ok(None),
+        Some(s) => crate::ledger::encoding::parse_hash(&s.trim().to_ascii_lowercase()).map(Some).ok_or_else(|| {
+            eprintln!("error: --{flag} `{s}` is not a block hash (64 hex digits)");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }),
+    };
+    Ok(crate::ledger::verify::Anchors { head: hash("expect-head", head)?, genesis: hash("expect-genesis", genesis)? })
 }
 
 /// `verify`'s anchors and scope, as given on the command line.
@@ -369,20 +407,13 @@ struct VerifyFlags {
 }
 
 fn cmd_verify(path: Option<PathBuf>, proof: Option<PathBuf>, flags: VerifyFlags) -> ExitCode {
-    use crate::ledger::verify::{Anchors, VerifyOptions};
-    let hash = |flag: &str, v: &Option<String>| match v {
-        None => Ok(None),
-        Some(s) => crate::ledger::encoding::parse_hash(s.trim()).map(Some).ok_or_else(|| format!("error: --{flag} `{s}` is not a block hash (64 hex digits)")),
-    };
-    let anchors = match (hash("expect-head", &flags.expect_head), hash("expect-genesis", &flags.expect_genesis)) {
-        (Ok(head), Ok(genesis)) => Anchors { head, genesis },
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("{e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
+    use crate::ledger::verify::VerifyOptions;
+    let anchors = match anchors(&flags.expect_head, &flags.expect_genesis) {
+        Ok(a) => a,
+        Err(code) => return code,
     };
     if let Some(p) = proof {
-        let parsed = std::fs::read(&p)
+        let parsed = read_bounded(&p, MAX_PROOF_BYTES)
             .map_err(|e| (EXIT_BAD_INPUT, format!("{}: cannot read: {e}", p.display())))
             .and_then(|b| serde_json::from_slice::<crate::ledger::proof::Proof>(&b).map_err(|e| (EXIT_FAILURE, format!("{}: not a proof (of this peergrid's format {}): {e}", p.display(), crate::ledger::proof::PROOF_FORMAT))));
         return match parsed.and_then(|proof| crate::ledger::proof::verify_proof(&proof, &anchors).map_err(|e| (EXIT_FAILURE, format!("{}: {e}", p.display())))) {

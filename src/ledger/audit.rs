@@ -1,7 +1,8 @@
 //! `peergrid audit DIR --household ID`: a household's statement from the ledger alone.
 
 use super::encoding::{from_micro, AccountRef, TxKind};
-use super::verify::{compare, read_households, walk, Failure, HouseholdTotals};
+use super::encoding::hex;
+use super::verify::{compare, read_households, walk, Anchors, Failure, HouseholdTotals};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
@@ -16,9 +17,10 @@ struct Counterparty {
 }
 
 /// The statement text; `trades` lists every transaction of the household.
-pub fn statement(dir: &Path, household: &str, trades: bool) -> Result<String, Failure> {
+/// The statement is of a chain checked against `anchors` (when given); it says whether it is.
+pub fn statement(dir: &Path, household: &str, trades: bool, anchors: &Anchors) -> Result<String, Failure> {
     let ledger = if dir.is_dir() { dir.join("ledger.jsonl") } else { dir.to_path_buf() };
-    if dir.is_dir() && !ledger.exists() && let Some(why) = super::verify::unwritten_ledger(dir, &Default::default())? {
+    if dir.is_dir() && !ledger.exists() && let Some(why) = super::verify::unwritten_ledger(dir, anchors)? {
         return Err(why);
     }
     let mut who: Option<u32> = None;
@@ -54,11 +56,14 @@ pub fn statement(dir: &Path, household: &str, trades: bool) -> Result<String, Fa
             }
         }
     })?;
-    let me = who.ok_or_else(|| Failure { file: ledger.clone(), line: 0, height: None, message: format!("no household `{household}` in the ledger") })?;
+    let me = who.ok_or_else(|| Failure::bad_input(&ledger, format!("no household `{household}` in the ledger")))?;
     let t: &HouseholdTotals = &chain.totals[me as usize];
     let balance = chain.state.households[me as usize];
     let mut out = String::new();
+    super::verify::check_anchors(&ledger, &chain, anchors, None)?;
     let _ = writeln!(out, "Statement of household {household}, from {} ({} blocks, verified)", ledger.display(), chain.blocks);
+    let anchored = if anchors.head.is_some() { "anchored".to_string() } else { "NOT anchored: compare it with the head published for the run, or give --expect-head".to_string() };
+    let _ = writeln!(out, "  chain head {} ({anchored}); {}", hex(&chain.head), chain.members.key_note());
     let _ = writeln!(out, "  peer energy bought {:>12.6} kWh, paid     {:>14.6}", from_micro(t.p2p_bought_kwh_micro), from_micro(t.p2p_paid));
     let _ = writeln!(out, "  peer energy sold   {:>12.6} kWh, received {:>14.6} (fees to the fund {:.6})", from_micro(t.p2p_sold_kwh_micro), from_micro(t.p2p_received), from_micro(t.fees_paid));
     let _ = writeln!(
@@ -90,9 +95,9 @@ pub fn statement(dir: &Path, household: &str, trades: bool) -> Result<String, Fa
         match row.map(|r| compare(r, t, balance)) {
             Some(None) => out.push_str("  matches households.csv: yes (money exact, energy to the ledger's micro-kWh rounding)\n"),
             Some(Some(problem)) => {
-                return Err(Failure { file: csv, line: 0, height: None, message: format!("household {household}: {problem}") });
+                return Err(Failure { file: csv, line: 0, height: None, message: format!("household {household}: {problem}"), bad_input: false });
             }
-            None => return Err(Failure { file: csv, line: 0, height: None, message: format!("no household `{household}`") }),
+            None => return Err(Failure { file: csv, line: 0, height: None, message: format!("no household `{household}`"), bad_input: false }),
         }
     }
     Ok(out)

@@ -155,7 +155,8 @@ impl Tx {
         out.extend_from_slice(itoa::Buffer::new().format(self.seq).as_bytes());
     }
 
-    fn id_letter(&self) -> u8 {
+    /// The id's first letter, by kind.
+    pub fn id_letter(&self) -> u8 {
         match self.kind {
             TxKind::P2p => b't',
             TxKind::PoolBuy => b'b',
@@ -390,30 +391,42 @@ impl State {
     }
 
     /// Applies a transaction: the buyer pays `amount` to the seller, the seller pays `fee` to
-    /// the fund. Returns false if an account does not exist.
+    /// the fund. Returns false if an account does not exist or a balance would overflow.
     pub fn apply(&mut self, tx: &Tx) -> bool {
-        let ok = match self.slot(tx.buyer) {
-            Some(b) => {
-                *b -= tx.amount_micro;
-                true
-            }
-            None => false,
-        };
-        let ok = ok
-            && match self.slot(tx.seller) {
-                Some(s) => {
-                    *s += tx.amount_micro - tx.fee_micro;
+        // Checked: a crafted amount must not wrap a balance around.
+        fn add(v: &mut i64, d: Option<i64>) -> bool {
+            match d.and_then(|d| v.checked_add(d)) {
+                Some(x) => {
+                    *v = x;
                     true
                 }
                 None => false,
-            };
-        self.fund += tx.fee_micro;
-        ok
+            }
+        }
+        let (amount, fee) = (tx.amount_micro, tx.fee_micro);
+        self.slot(tx.buyer).is_some_and(|b| add(b, amount.checked_neg()))
+            && self.slot(tx.seller).is_some_and(|s| add(s, amount.checked_sub(fee)))
+            && add(&mut self.fund, Some(fee))
     }
 
     /// Sum of all balances (always zero: every payment has a payer and a payee).
-    pub fn total(&self) -> i64 {
-        self.households.iter().sum::<i64>() + self.grid + self.network + self.fund + self.pool
+    pub fn total(&self) -> i128 {
+        self.households.iter().map(|v| i128::from(*v)).sum::<i128>() + [self.grid, self.network, self.fund, self.pool].iter().map(|v| i128::from(*v)).sum::<i128>()
+    }
+
+    /// The root of `households` zero balances (a genesis state), without allocating them.
+    pub fn zero_root(households: usize) -> Hash {
+        let mut h = Sha256::new();
+        h.update(STATE_TAG);
+        h.update((households as u32).to_be_bytes());
+        let zeros = [0u8; 8 * 256];
+        let mut left = households * 8 + 4 * 8;
+        while left > 0 {
+            let n = left.min(zeros.len());
+            h.update(&zeros[..n]);
+            left -= n;
+        }
+        h.finalize().into()
     }
 
     /// SHA-256(`"peergrid-state-v1" ‖ n u32 ‖ n × household balance i64 ‖ grid ‖ network ‖ fund ‖ pool`).
@@ -455,8 +468,8 @@ pub fn parse_hex(s: &str) -> Option<Vec<u8>> {
 }
 
 /// The canonical bytes of the genesis facts: `"peergrid-genesis-v2" ‖ seed u64 ‖ witnesses u32 ‖
-/// votes_per_household u32 ‖ max_transactions_per_block u32 ‖ step_seconds u32 ‖ scenario_len u16
-/// ‖ scenario ‖ stake_len u16 ‖ stake`.
+/// votes_per_household u32 ‖ max_transactions_per_block u32 ‖ step_seconds u32 ‖ steps u64 ‖
+/// scenario_len u16 ‖ scenario ‖ stake_len u16 ‖ stake`.
 pub fn encode_genesis_info(buf: &mut Vec<u8>, info: &super::json::GenesisInfo) {
     buf.clear();
     buf.extend_from_slice(GENESIS_TAG);
@@ -464,6 +477,7 @@ pub fn encode_genesis_info(buf: &mut Vec<u8>, info: &super::json::GenesisInfo) {
     for v in [info.witnesses, info.votes_per_household, info.max_transactions_per_block, info.step_seconds] {
         buf.extend_from_slice(&v.to_be_bytes());
     }
+    buf.extend_from_slice(&info.steps.to_be_bytes());
     for s in [&info.scenario, &info.stake] {
         buf.extend_from_slice(&(s.len() as u16).to_be_bytes());
         buf.extend_from_slice(s.as_bytes());

@@ -21,6 +21,8 @@ pub struct GenesisInfo {
     pub max_transactions_per_block: u32,
     /// Seconds per step: block `time` is the genesis time plus `step` × this.
     pub step_seconds: u32,
+    /// Steps in the run: every block's step is below it.
+    pub steps: u64,
     pub stake: String,
 }
 
@@ -171,13 +173,14 @@ pub fn write_genesis(out: &mut String, h: &Header, hash: &Hash, time: &str, info
     write_header(out, h, hash, GENESIS_NAME, time, "", ids);
     let _ = write!(
         out,
-        ",\"transactions\":[],\"genesis\":{{\"scenario\":{},\"seed\":{},\"witnesses\":{},\"votes_per_household\":{},\"max_transactions_per_block\":{},\"step_seconds\":{},\"stake\":\"{}\",\"members\":[",
+        ",\"transactions\":[],\"genesis\":{{\"scenario\":{},\"seed\":{},\"witnesses\":{},\"votes_per_household\":{},\"max_transactions_per_block\":{},\"step_seconds\":{},\"steps\":{},\"stake\":\"{}\",\"members\":[",
         serde_json::Value::String(info.scenario.clone()),
         info.seed,
         info.witnesses,
         info.votes_per_household,
         info.max_transactions_per_block,
         info.step_seconds,
+        info.steps,
         info.stake
     );
     for (i, ((id, key), stake)) in ids.iter().zip(keys).zip(stakes).enumerate() {
@@ -243,6 +246,7 @@ pub struct GenesisJson {
     pub votes_per_household: u32,
     pub max_transactions_per_block: u32,
     pub step_seconds: u32,
+    pub steps: u64,
     pub stake: String,
     pub members: Vec<MemberJson>,
 }
@@ -257,6 +261,7 @@ impl GenesisJson {
             votes_per_household: self.votes_per_household,
             max_transactions_per_block: self.max_transactions_per_block,
             step_seconds: self.step_seconds,
+            steps: self.steps,
             stake: self.stake.clone(),
         }
     }

@@ -21,6 +21,10 @@ use std::path::Path;
 /// The proof format's name, in every proof.
 pub const PROOF_FORMAT: &str = "peergrid-proof-v2";
 
+/// Most members a proof's genesis block may have (a scenario has far fewer; the genesis state
+/// root is hashed over this many zero balances).
+pub const MAX_MEMBERS: u32 = 10_000_000;
+
 /// A transaction's proof of inclusion in an anchored chain.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -160,7 +164,7 @@ pub fn prove(ledger: &Path, tx_id: &str) -> Result<Proof, Failure> {
             found = Some((p, b.header.producer));
         }
     })?;
-    let (mut p, producer) = found.ok_or_else(|| Failure { file: ledger.to_path_buf(), line: 0, height: None, message: format!("no transaction with id `{tx_id}`") })?;
+    let (mut p, producer) = found.ok_or_else(|| Failure::bad_input(ledger, format!("no transaction with id `{tx_id}`")))?;
     let head = head.expect("a verified chain has blocks");
     let size = head.height as usize;
     if p.header.height != head.height {
@@ -232,6 +236,9 @@ pub fn verify_proof(p: &Proof, anchors: &Anchors) -> Result<String, String> {
     }
     // The genesis block: its facts and the producer's record, up to its hash.
     let g = &p.genesis;
+    if g.members == 0 || g.members > MAX_MEMBERS {
+        return Err(format!("the genesis block's {} members are out of range 1..={MAX_MEMBERS}", g.members));
+    }
     encoding::encode_genesis_info(&mut enc, &g.facts);
     let leaves = g.members as usize + 1;
     let genesis_root = merkle::root_from_proof(leaf_hash(&enc), 0, leaves, &parse_path(&g.info_path, "genesis info path entries")?).ok_or("the genesis facts' path has the wrong length")?;

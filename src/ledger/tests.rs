@@ -64,12 +64,20 @@ const KAT_ROOT: &str = "db6de342916e26bf892ea78d9394fef287e99150dcb19502c12a140c
 const KAT_STATE: &str = "80595b9328dbb4b58a6bcb93cfffd2c4424c9b7e8df350df16efad504cead107";
 const KAT_ELECTION: &str = "b084023bb5dde232a90bad329d305dee7f6a7bad17688f76910b23cb60934dba";
 const KAT_HEADER: &str = "e8883a7dc42e1fde1424d393b7ffde5d10213b9ce01aca03fe68f35a0aeeb014";
-const KAT_GENESIS: &str = "c10df079be5d065fc8f33bca7799e2665125c50b97c183846e0a6ac22df3554f";
+const KAT_GENESIS: &str = "41c93ffd59ed8d323f35d7f1c339c3c3f0b2f2c8ae7147f9ef09cd1e313729b0";
+
+/// The root of zero balances is hashed without them, and equals theirs.
+#[test]
+fn zero_state_root_equals_the_root_of_zero_balances() {
+    for n in [0, 1, 255, 256, 257, 10_000] {
+        assert_eq!(State::zero_root(n), State::new(n).root(), "{n}");
+    }
+}
 
 /// The genesis block over its facts and members (public keys here are placeholders `[i + 1; 32]`).
 #[test]
 fn genesis_hash_is_pinned() {
-    let info = super::json::GenesisInfo { scenario: "street".into(), seed: 7, witnesses: 3, votes_per_household: 2, max_transactions_per_block: 12, step_seconds: 900, stake: "Equal".into() };
+    let info = super::json::GenesisInfo { scenario: "street".into(), seed: 7, witnesses: 3, votes_per_household: 2, max_transactions_per_block: 12, step_seconds: 900, steps: 96, stake: "Equal".into() };
     let keys: Vec<[u8; 32]> = (1..=4).map(|i| [i; 32]).collect();
     let leaves = super::genesis_leaves(&info, &ids(), &keys, &[1; 4]);
     let (_, hash) = super::genesis_header(merkle::root(&leaves, &mut Vec::new()), 4, 1_705_240_800);

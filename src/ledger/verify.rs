@@ -29,6 +29,16 @@ pub struct Failure {
     /// Height of the bad block, when known.
     pub height: Option<u64>,
     pub message: String,
+    /// The user asked for something the files do not have (an unknown id): bad input, not a
+    /// failed check.
+    pub bad_input: bool,
+}
+
+impl Failure {
+    /// A request the files cannot answer (an unknown transaction or household).
+    pub fn bad_input(file: &Path, message: impl Into<String>) -> Failure {
+        Failure { bad_input: true, ..fail(file, 0, None, message) }
+    }
 }
 
 impl std::fmt::Display for Failure {
@@ -116,7 +126,7 @@ pub struct VerifiedBlock<'a> {
 }
 
 fn fail(file: &Path, line: usize, height: Option<u64>, message: impl Into<String>) -> Failure {
-    Failure { file: file.to_path_buf(), line, height, message: message.into() }
+    Failure { file: file.to_path_buf(), line, height, message: message.into(), bad_input: false }
 }
 
 pub(super) fn short(h: &Hash) -> String {
@@ -133,7 +143,8 @@ pub fn tx_from_json(t: &TxJson, members: &Members) -> Result<Tx, String> {
 /// The hashed form of a JSON transaction whose accounts are already resolved.
 pub(super) fn tx_with_accounts(t: &TxJson, seller: AccountRef, buyer: AccountRef) -> Result<Tx, String> {
     let kind = TxKind::from_label(&t.kind).ok_or_else(|| format!("transaction {}: unknown kind `{}`", t.id, t.kind))?;
-    for (name, v) in [("kwh", t.kwh), ("price", t.price), ("amount", t.amount), ("fee", t.fee), ("loss_kwh", t.loss_kwh.unwrap_or(0.0))] {
+    let gross = [("import_kwh", t.import_kwh.unwrap_or(0.0)), ("export_kwh", t.export_kwh.unwrap_or(0.0))];
+    for (name, v) in [("kwh", t.kwh), ("price", t.price), ("amount", t.amount), ("fee", t.fee), ("loss_kwh", t.loss_kwh.unwrap_or(0.0)), gross[0], gross[1]] {
         if !v.is_finite() || v < 0.0 {
             return Err(format!("transaction {}: `{name}` must be a number ≥ 0, got {v}", t.id));
         }
@@ -141,7 +152,8 @@ pub(super) fn tx_with_accounts(t: &TxJson, seller: AccountRef, buyer: AccountRef
     Ok(Tx {
         kind,
         step: t.step,
-        seq: 0,
+        // The number of its id (`t27-3`: 3), which the id check holds to its form.
+        seq: t.id.rsplit('-').next().and_then(|n| n.parse().ok()).unwrap_or(0),
         seller,
         buyer,
         kwh_micro: to_micro(t.kwh),
@@ -232,6 +244,14 @@ fn check_tx(t: &TxJson, tx: &Tx, producer: u32, block_step: u64) -> Result<(), S
     if !parties_ok {
         return Err(format!("transaction {id}: a {} transaction cannot have seller `{}` and buyer `{}`", t.kind, t.seller, t.buyer));
     }
+    // Ids are the kind's letter, the step and a number (`t27-3`): one per transaction.
+    let prefix = format!("{}{}-", tx.id_letter() as char, tx.step);
+    if !t.id.strip_prefix(&prefix).is_some_and(|n| (1..=20).contains(&n.len()) && n.bytes().all(|c| c.is_ascii_digit())) {
+        return Err(format!("transaction id `{id}` is not `{prefix}N` (its kind's letter, its step, a number)"));
+    }
+    if tx.kind != TxKind::Grid && (tx.import_kwh_micro != 0 || tx.export_kwh_micro != 0) {
+        return Err(format!("transaction {id}: only grid settlements have import_kwh and export_kwh"));
+    }
     if tx.fee_micro > 0 && tx.kind != TxKind::P2p {
         return Err(format!("transaction {id}: only peer deliveries pay a fee to the fund"));
     }
@@ -308,10 +328,29 @@ fn read_genesis(b: &BlockJson, at: &dyn Fn(String) -> Failure, time_unix_s: i64,
     Ok((Members { ids, keys, stakes, info, leaves, seed_derived, index }, state, header))
 }
 
+/// Whether a line is exactly as peergrid writes its block (`canon`, with its newline): every
+/// value shown is the hashed one, in one spelling (no extra decimals, upper-case hex, spaces,
+/// reordered or explicit default fields).
+fn canonical(line: &str, canon: &str) -> Result<(), String> {
+    let canon = canon.strip_suffix('\n').unwrap_or(canon);
+    if line == canon {
+        return Ok(());
+    }
+    let at = line.bytes().zip(canon.bytes()).position(|(a, b)| a != b).unwrap_or(line.len().min(canon.len()));
+    let from = (0..=at.saturating_sub(40)).rev().find(|i| line.is_char_boundary(*i)).unwrap_or(0);
+    let to = (at + 40..=line.len()).find(|i| line.is_char_boundary(*i)).unwrap_or(line.len());
+    Err(format!("the line is not written the way peergrid writes it (byte {at}, in `…{}…`): a value is spelled differently from what is hashed, or a field is out of place", &line[from..to]))
+}
+
 /// The stake kind the genesis block names.
 fn stake_kind(name: &str) -> Option<StakeKind> {
     [StakeKind::Equal, StakeKind::Kwp, StakeKind::Balance].into_iter().find(|k| format!("{k:?}") == name)
 }
+
+/// The longest block line read: a block of the most transactions a scenario allows
+/// (`ledger.max_transactions_per_block`) at about 200 bytes each, or a genesis block of a
+/// million members, fits well within it.
+pub const MAX_LINE_BYTES: usize = 512 << 20;
 
 /// Reads and verifies a ledger file, calling `visit` for every verified block (genesis too).
 pub fn walk(path: &Path, mut visit: impl FnMut(&Members, &VerifiedBlock)) -> Result<ChainSummary, Failure> {
@@ -331,15 +370,28 @@ pub fn walk(path: &Path, mut visit: impl FnMut(&Members, &VerifiedBlock)) -> Res
     // the run's end): only blocks of that same last step may follow it.
     let mut fallback_step: Option<(u64, usize)> = None;
     let mut lines = 0usize;
-    for (i, line) in reader.lines().enumerate() {
-        let n = i + 1;
+    let mut canon = String::new();
+    let mut step_ids: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut reader = reader;
+    let mut bytes = Vec::new();
+    loop {
+        let n = lines + 1;
+        bytes.clear();
+        // One line at most MAX_LINE_BYTES (a file without newlines is not read without limit).
+        let read = std::io::Read::take(&mut reader, MAX_LINE_BYTES as u64 + 1).read_until(b'\n', &mut bytes).map_err(|e| fail(path, n, Some(expected_height), format!("cannot read: {e}")))?;
+        if read == 0 {
+            break;
+        }
         lines = n;
-        let line = line.map_err(|e| fail(path, n, Some(expected_height), format!("cannot read: {e}")))?;
+        if bytes.len() > MAX_LINE_BYTES {
+            return Err(fail(path, n, Some(expected_height), format!("the line is longer than {} MiB: not a peergrid ledger", MAX_LINE_BYTES >> 20)));
+        }
+        let line = std::str::from_utf8(bytes.strip_suffix(b"\n").unwrap_or(&bytes)).map_err(|_| fail(path, n, Some(expected_height), "not UTF-8 text"))?;
         if line.trim().is_empty() {
             return Err(fail(path, n, Some(expected_height), "empty line"));
         }
-        let b: BlockJson = serde_json::from_str(&line).map_err(|e| {
-            let older = n == 1 && serde_json::from_str::<serde_json::Value>(&line).is_ok_and(|v| v.get("hash").is_some() && v.get("history_root").is_none());
+        let b: BlockJson = serde_json::from_str(line).map_err(|e| {
+            let older = n == 1 && serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| v.get("hash").is_some() && v.get("history_root").is_none());
             let message = if older {
                 "this ledger was written by an older peergrid (ledger encoding version 1 or 2: no history or election roots, names not hashed); this build verifies version 3: rerun the scenario to write one".to_string()
             } else {
@@ -372,6 +424,10 @@ pub fn walk(path: &Path, mut visit: impl FnMut(&Members, &VerifiedBlock)) -> Res
             state = s;
             totals = vec![HouseholdTotals::default(); m.ids.len()];
             genesis = claimed;
+            let keys: Vec<[u8; 32]> = m.keys.iter().map(|k| k.to_bytes()).collect();
+            canon.clear();
+            super::json::write_genesis(&mut canon, &header, &claimed, &b.time, &m.info, &m.ids, &keys, &m.stakes);
+            canonical(line, &canon).map_err(at)?;
             visit(&m, &VerifiedBlock { line: n, json: &b, header: &header, hash: claimed, txs: &[], leaves: &[] });
             members = Some(m);
             history.push(leaf_hash(&claimed));
@@ -392,6 +448,9 @@ pub fn walk(path: &Path, mut visit: impl FnMut(&Members, &VerifiedBlock)) -> Res
         }
         if b.height > 1 && (b.step < prev_step || (b.step == prev_step && !prev_full)) {
             return Err(at(format!("step {} does not move forward from the previous block's step {prev_step} (two blocks share a step only when the first is full)", b.step)));
+        }
+        if b.step >= m.info.steps {
+            return Err(at(format!("step {} is past the run's {} steps", b.step, m.info.steps)));
         }
         let expected_time = genesis_time + b.step as i64 * i64::from(m.info.step_seconds);
         if time_unix_s != expected_time {
@@ -418,7 +477,8 @@ pub fn walk(path: &Path, mut visit: impl FnMut(&Members, &VerifiedBlock)) -> Res
         let (due, elected) = schedule.take_slot(stakes);
         elections += u64::from(elected);
         if due != producer {
-            if missed.len() as u64 >= schedule.round_slots() {
+            // Only the backup sealer, only at the run's last step, only after a round of misses.
+            if producer == super::BACKUP_SEALER && b.step + 1 == m.info.steps && missed.len() as u64 >= schedule.round_slots() {
                 fallback_step = Some((b.step, n));
             } else {
                 return Err(at(format!("producer {} is not the witness elected for this slot ({} is, slot {})", b.producer, m.ids[due as usize], schedule.slots_taken() - 1)));
@@ -427,7 +487,14 @@ pub fn walk(path: &Path, mut visit: impl FnMut(&Members, &VerifiedBlock)) -> Res
         if election_claimed != schedule.election_root() {
             return Err(at(format!("election root {} is not that of the replayed election ({})", short(&election_claimed), short(&schedule.election_root()))));
         }
+        // Ids are unique among the blocks of a step (a block split over several shares one).
+        if b.step != prev_step || b.height == 1 {
+            step_ids.clear();
+        }
         for t in &b.transactions {
+            if !step_ids.insert(t.id.clone()) {
+                return Err(at(format!("transaction id {} appears twice", t.id)));
+            }
             let tx = tx_from_json(t, m).map_err(at)?;
             check_tx(t, &tx, producer, b.step).map_err(at)?;
             encoding::encode_tx(&mut enc, &t.id, &tx, &m.ids);
@@ -443,7 +510,7 @@ pub fn walk(path: &Path, mut visit: impl FnMut(&Members, &VerifiedBlock)) -> Res
         }
         for tx in &txs {
             if !state.apply(tx) {
-                return Err(at("a transaction names an account that does not exist".into()));
+                return Err(at("a transaction names an account that does not exist, or moves more money than a balance can hold".into()));
             }
             add_totals(&mut totals, tx);
         }
@@ -466,6 +533,9 @@ pub fn walk(path: &Path, mut visit: impl FnMut(&Members, &VerifiedBlock)) -> Res
         if producer == GENESIS_PRODUCER {
             return Err(at("producer index is reserved".into()));
         }
+        canon.clear();
+        super::json::write_block(&mut canon, &header, &hash, &b.producer, &b.time, &sig_bytes, &txs, &m.ids);
+        canonical(line, &canon).map_err(at)?;
         visit(m, &VerifiedBlock { line: n, json: &b, header: &header, hash, txs: &txs, leaves: &leaves });
         transactions += txs.len() as u64;
         missed_slots += header.missed.len() as u64;
@@ -505,6 +575,9 @@ const SIDE_FILES: [&str; 3] = ["summary.json", "households.csv", "trades.csv"];
 
 /// The verdict of `peergrid verify PATH`.
 pub fn verify_path(path: &Path, opts: &VerifyOptions) -> Result<String, Failure> {
+    if !path.exists() {
+        return Err(fail(path, 0, None, "no such file or folder"));
+    }
     let (ledger, dir) = if path.is_dir() { (path.join("ledger.jsonl"), path.to_path_buf()) } else { (path.to_path_buf(), path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)) };
     if !ledger.exists() && path.is_dir() && let Some(verdict) = unwritten_ledger(&dir, &opts.anchors)? {
         return Err(verdict);
@@ -529,22 +602,7 @@ pub fn verify_path(path: &Path, opts: &VerifyOptions) -> Result<String, Failure>
         return Err(p);
     }
     let mut also = Vec::new();
-    if let Some(g) = opts.anchors.genesis {
-        if chain.genesis != g {
-            return Err(fail(&ledger, 1, Some(0), format!("the genesis block's hash {} is not the expected genesis {}: this chain does not start from the anchored one", hex(&chain.genesis), hex(&g))));
-        }
-        also.push("genesis matches --expect-genesis".to_string());
-    }
-    if let Some(h) = opts.anchors.head {
-        if chain.head != h {
-            let why = match head_seen_at {
-                Some(at) => format!("the anchored head is block {at}; the {} blocks after it were appended later", chain.blocks - at),
-                None => "no block of this chain has that hash: the history was rewritten, or the file belongs to another run".to_string(),
-            };
-            return Err(fail(&ledger, chain.blocks as usize + 1, Some(chain.blocks), format!("the last block's hash {} is not the expected head {}: {why}", hex(&chain.head), hex(&h))));
-        }
-        also.push("head matches --expect-head".to_string());
-    }
+    also.extend(check_anchors(&ledger, &chain, &opts.anchors, head_seen_at)?);
     if chain.state.total() != 0 {
         return Err(fail(&ledger, 0, Some(chain.blocks), format!("balances sum to {} micro-units, not 0", chain.state.total())));
     }
@@ -552,7 +610,7 @@ pub fn verify_path(path: &Path, opts: &VerifyOptions) -> Result<String, Failure>
         also.push(t.finish(&ledger)?);
     }
     if !opts.ledger_only {
-        also.push(check_summary(&dir, &chain)?);
+        also.push(check_summary(&dir, &chain, opts.anchors.head.is_some())?);
         also.push(check_households(&dir, &chain)?);
     }
     let anchored = match opts.anchors {
@@ -571,6 +629,29 @@ pub fn verify_path(path: &Path, opts: &VerifyOptions) -> Result<String, Failure>
         chain.missed_slots,
         also.join("; ")
     ))
+}
+
+/// Checks a verified chain against the anchors; `head_seen_at` is the height of the block whose
+/// hash is the anchored head, if the walk met one. Returns what matched.
+pub fn check_anchors(ledger: &Path, chain: &ChainSummary, anchors: &Anchors, head_seen_at: Option<u64>) -> Result<Vec<String>, Failure> {
+    let mut matched = Vec::new();
+    if let Some(g) = anchors.genesis {
+        if chain.genesis != g {
+            return Err(fail(ledger, 1, Some(0), format!("the genesis block's hash {} is not the expected genesis {}: this chain does not start from the anchored one", hex(&chain.genesis), hex(&g))));
+        }
+        matched.push("genesis matches --expect-genesis".to_string());
+    }
+    if let Some(h) = anchors.head {
+        if chain.head != h {
+            let why = match head_seen_at {
+                Some(at) => format!("the anchored head is block {at}; the {} blocks after it were appended later", chain.blocks - at),
+                None => "no block of this chain has that hash: blocks were dropped from the end or rewritten, or the file belongs to another run".to_string(),
+            };
+            return Err(fail(ledger, chain.blocks as usize + 1, Some(chain.blocks), format!("the last block's hash {} is not the expected head {}: {why}", hex(&chain.head), hex(&h))));
+        }
+        matched.push("head matches --expect-head".to_string());
+    }
+    Ok(matched)
 }
 
 /// A run folder without `ledger.jsonl`: says why (an aggregate-level or head-only run built the
@@ -598,7 +679,9 @@ pub fn unwritten_ledger(dir: &Path, anchors: &Anchors) -> Result<Option<Failure>
         }
     }
     message.push_str(". Rerun with `--output-level full` to write ledger.jsonl: the same seed gives the same chain.");
-    Ok(Some(fail(&ledger, 0, None, message)))
+    // A mismatched anchor is a failed check of summary.json; otherwise there was nothing to check.
+    let mismatch = message.contains("is NOT the expected");
+    Ok(Some(fail(if mismatch { &path } else { &ledger }, 0, None, message)))
 }
 
 /// `trades.csv` checked row by row against the ledger's deliveries (p2p and pool purchases,
@@ -630,16 +713,27 @@ impl TradesCheck {
     fn block(&mut self, b: &VerifiedBlock) -> Result<(), Failure> {
         for (tx, t) in b.txs.iter().zip(&b.json.transactions) {
             match tx.kind {
-                TxKind::P2p | TxKind::PoolBuy => self.trade(tx, t, b.header.height)?,
-                TxKind::NetworkFee => {
-                    if let Some(fee) = self.last_network_fee.take().filter(|f| *f != tx.amount_micro) {
-                        return Err(fail(&self.path, self.line as usize, None, format!("network_fee is {} but the ledger's transaction {} (block {}) charges {}", encoding::from_micro(fee), t.id, b.header.height, t.amount)));
-                    }
+                TxKind::P2p | TxKind::PoolBuy => {
+                    self.no_fee_owed()?;
+                    self.trade(tx, t, b.header.height)?;
                 }
+                TxKind::NetworkFee => match self.last_network_fee.take() {
+                    Some(fee) if fee == tx.amount_micro => {}
+                    Some(fee) => return Err(fail(&self.path, self.line as usize, None, format!("network_fee is {} but the ledger's transaction {} (block {}) charges {}", encoding::from_micro(fee), t.id, b.header.height, t.amount))),
+                    None => return Err(fail(&self.path, self.line as usize, None, format!("the ledger's network fee {} (block {}) follows no delivery of this file", t.id, b.header.height))),
+                },
                 _ => {}
             }
         }
         Ok(())
+    }
+
+    /// The last row's network fee, when it is not 0, was charged by a network-fee transaction.
+    fn no_fee_owed(&mut self) -> Result<(), Failure> {
+        match self.last_network_fee.take() {
+            Some(fee) if fee > 0 => Err(fail(&self.path, self.line as usize, None, format!("network_fee is {} but the ledger charges no network fee for this delivery", encoding::from_micro(fee)))),
+            _ => Ok(()),
+        }
     }
 
     fn trade(&mut self, tx: &Tx, t: &TxJson, height: u64) -> Result<(), Failure> {
@@ -659,8 +753,11 @@ impl TradesCheck {
         let (Some(kwh), Some(price), Some(amount), Some(sent), Some(fee), Some(loss)) = (num(3), num(4), num(5), num(6), num(7), num(8)) else {
             return Err(bad("`kwh`, `price`, `amount`, `kwh_sent`, `network_fee` or `loss_kwh` is not a number".into()));
         };
-        if to_micro(kwh) != tx.kwh_micro || price_bits(price) != tx.price_bits || to_micro(amount) != tx.amount_micro {
-            return Err(bad(format!("kwh {kwh}, price {price}, amount {amount} differ from the ledger's {}, {}, {}", t.kwh, t.price, t.amount)));
+        if to_micro(kwh) != tx.kwh_micro || price_bits(price) != tx.price_bits || to_micro(amount) != tx.amount_micro || to_micro(loss) != tx.loss_kwh_micro {
+            return Err(bad(format!("kwh {kwh}, price {price}, amount {amount}, loss_kwh {loss} differ from the ledger's {}, {}, {}, {}", t.kwh, t.price, t.amount, t.loss_kwh.unwrap_or(0.0))));
+        }
+        if kwh + loss != sent || fee < 0.0 {
+            return Err(bad(format!("kwh_sent {sent} is not kwh + loss_kwh ({}), or network_fee {fee} is negative", kwh + loss)));
         }
         // Each payment was rounded once from the exact billed kWh × price; the billed kWh is
         // what was delivered, what was sent, or delivered plus half the loss (who bears line
@@ -669,12 +766,13 @@ impl TradesCheck {
         if ![kwh, sent, kwh + 0.5 * loss].into_iter().any(|billed| rounded(billed) == tx.amount_micro) {
             return Err(bad(format!("amount {amount} is not {kwh} kWh delivered (or {sent} kWh sent, or the loss shared) × {price}, rounded to a micro-unit")));
         }
-        self.last_network_fee = Some(to_micro(fee)).filter(|f| *f > 0);
+        self.last_network_fee = Some(to_micro(fee));
         self.matched += 1;
         Ok(())
     }
 
     fn finish(&mut self, ledger: &Path) -> Result<String, Failure> {
+        self.no_fee_owed()?;
         if self.rows.next().is_some() {
             return Err(fail(&self.path, self.line as usize + 1, None, format!("has trades after the last one in {}", ledger.display())));
         }
@@ -682,18 +780,23 @@ impl TradesCheck {
     }
 }
 
-fn check_summary(dir: &Path, chain: &ChainSummary) -> Result<String, Failure> {
+/// `anchored`: the chain's head was checked against an anchor, so a different head in
+/// summary.json means summary.json was changed, not the ledger.
+fn check_summary(dir: &Path, chain: &ChainSummary, anchored: bool) -> Result<String, Failure> {
     let path = dir.join("summary.json");
     let bytes = std::fs::read(&path).map_err(|e| fail(&path, 0, None, format!("cannot read: {e}")))?;
     let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| fail(&path, 0, None, format!("not JSON: {e}")))?;
     let field = |k: &str| v.pointer(&format!("/ledger/{k}")).ok_or_else(|| fail(&path, 0, None, format!("has no ledger.{k}")));
     let head = field("head_hash")?.as_str().unwrap_or("");
+    if head != hex(&chain.head) && anchored {
+        return Err(fail(&path, 0, None, format!("ledger.head_hash {} is not the anchored head the ledger ends in: summary.json was changed", head.chars().take(12).collect::<String>())));
+    }
     if head != hex(&chain.head) {
         return Err(fail(
             &dir.join("ledger.jsonl"),
             chain.blocks as usize + 1,
             Some(chain.blocks),
-            format!("the last block's hash {} is not the head hash {} in summary.json: blocks were removed from the end, or the file belongs to another run", short(&chain.head), &head[..head.len().min(12)]),
+            format!("the last block's hash {} is not the head hash {} in summary.json: blocks were removed from the end, or the file belongs to another run", short(&chain.head), head.chars().take(12).collect::<String>()),
         ));
     }
     let genesis = field("genesis_hash")?.as_str().unwrap_or("");

@@ -221,8 +221,8 @@ pub fn check_ledger(v: &mut Validator, l: &LedgerSpec, ids: &[String]) -> Option
     if witnesses == 0 || witnesses as usize > ids.len() {
         v.err("ledger.witnesses", format!("{witnesses} is out of range 1..={} (the number of households)", ids.len()));
     }
-    if l.max_transactions_per_block == 0 {
-        v.err("ledger.max_transactions_per_block", "must be at least 1".to_string());
+    if l.max_transactions_per_block == 0 || l.max_transactions_per_block > MAX_TRANSACTIONS_PER_BLOCK {
+        v.err("ledger.max_transactions_per_block", format!("{} is out of range 1..={MAX_TRANSACTIONS_PER_BLOCK}", l.max_transactions_per_block));
     }
     if l.votes_per_household == 0 {
         v.err("ledger.votes_per_household", "must be at least 1".to_string());
@@ -285,6 +285,10 @@ pub fn check_network_fees(v: &mut Validator, fees: &NetworkFeesSpec) {
         }
     }
 }
+
+/// Most transactions in one block: a block line of `ledger.jsonl` stays within what `verify`
+/// reads ([`crate::ledger::verify::MAX_LINE_BYTES`]).
+pub const MAX_TRANSACTIONS_PER_BLOCK: u32 = 1_000_000;
 
 /// Largest network fee accepted, per kWh (currency units).
 pub const MAX_NETWORK_FEE_PER_KWH: f64 = 10.0;
