@@ -130,26 +130,55 @@ fn default_output_folder_is_out_slash_name() {
     assert!(stdout(&o).contains("out/street"));
 }
 
+/// SIGINT (Ctrl-C), SIGTERM (what cluster schedulers send), SIGHUP and a second Ctrl-C while the
+/// run stops: exit 130 and nothing left behind.
 #[test]
-fn ctrl_c_leaves_no_output_folder() {
+fn signals_leave_no_output_folder() {
     let tmp = tempfile::tempdir().unwrap();
     // A year of the 10k district: far longer than the signal's delay on any machine.
     let text = std::fs::read_to_string(scenario("district-10k.ron")).unwrap().replace("duration_days: 7", "duration_days: 365");
     let scen = tmp.path().join("year.ron");
     std::fs::write(&scen, text).unwrap();
-    let out = tmp.path().join("big");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_peergrid"))
-        .args(["run", scen.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(700));
-    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(killed.success());
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
-    let names: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    assert_eq!(names, vec!["year.ron".to_string()], "an interrupted run leaves nothing behind");
+    for signals in [&["-INT"][..], &["-TERM"], &["-HUP"], &["-INT", "-INT"]] {
+        let out = tmp.path().join("big");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_peergrid"))
+            .args(["run", scen.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        for signal in signals {
+            let killed = std::process::Command::new("kill").args([signal.to_string(), child.id().to_string()]).status().unwrap();
+            assert!(killed.success());
+        }
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "{signals:?}");
+        let names: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        assert_eq!(names, vec!["year.ron".to_string()], "{signals:?}: an interrupted run leaves nothing behind");
+    }
+}
+
+/// `--out` naming a regular file is refused before anything is written, even with `--force`.
+#[test]
+fn out_naming_a_file_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("results.txt");
+    std::fs::write(&file, "mine").unwrap();
+    let street = scenario("street.ron");
+    for force in [false, true] {
+        let mut args = vec!["run", street.to_str().unwrap(), "--steps", "4", "--out", file.to_str().unwrap()];
+        if force {
+            args.push("--force");
+        }
+        let o = peergrid(&args);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("is a file, not a folder"), "{}", stderr(&o));
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1, "nothing else written");
+    }
+    let votes = peergrid(&["check", street.to_str().unwrap(), "--set", "ledger.votes_per_household=4294967295"]);
+    assert_eq!(votes.status.code(), Some(2), "{}", stderr(&votes));
+    assert!(stderr(&votes).contains("ledger.votes_per_household"), "{}", stderr(&votes));
 }
 
 /// `--set households[id=...]`: a House by its id, and a Group's member by its generated id (the

@@ -652,12 +652,9 @@ fn cmd_run(args: RunArgs) -> ExitCode {
         eprintln!("error: --threads must be at least 1");
         return ExitCode::from(EXIT_BAD_INPUT);
     }
-    // A second Ctrl-C while cleaning up kills the process the usual way.
-    let _ = ctrlc::set_handler(|| {
-        if INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            std::process::exit(EXIT_INTERRUPTED as i32);
-        }
-    });
+    // Ctrl-C, SIGTERM or SIGHUP: the run stops at the next step and removes its staging folder;
+    // a second signal changes nothing (exiting then would leave the folder behind).
+    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst));
     let keys = match &args.keys {
         Some(dir) => match crate::ledger::keys::Keystore::read(dir, &scenario.households.iter().map(|h| h.id.clone()).collect::<Vec<_>>()) {
             Ok(k) => Some(Arc::new(k)),

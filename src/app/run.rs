@@ -34,6 +34,10 @@ fn failed(context: &str) -> impl Fn(std::io::Error) -> RunError + '_ {
 
 /// Runs the scenario and its baseline and writes the output folder. Returns the summary.
 pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunError> {
+    if opts.out_dir.exists() && !opts.out_dir.is_dir() {
+        let message = "is a file, not a folder: a run writes a folder of files (choose another --out)";
+        return Err(RunError::Input(InputErrors(vec![crate::base::error::InputError::file(&opts.out_dir, message)])));
+    }
     if opts.out_dir.exists() && !opts.force {
         return Err(RunError::OutputExists(opts.out_dir.clone()));
     }
@@ -105,6 +109,10 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
     let runtime_s = started.elapsed().as_secs_f64();
     let summary = summarise(&scenario, &main_out, runtime_s);
     crate::output::write_run_files(staging.path(), &scenario, &main_out, &summary).map_err(RunError::Failed)?;
+    // A signal during the writing: the staging folder goes, nothing is moved into place.
+    if crate::app::driver::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(RunError::Interrupted);
+    }
     staging.commit().map_err(failed("moving results into place"))?;
     Ok(summary)
 }

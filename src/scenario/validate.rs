@@ -224,8 +224,8 @@ pub fn check_ledger(v: &mut Validator, l: &LedgerSpec, ids: &[String]) -> Option
     if l.max_transactions_per_block == 0 || l.max_transactions_per_block > MAX_TRANSACTIONS_PER_BLOCK {
         v.err("ledger.max_transactions_per_block", format!("{} is out of range 1..={MAX_TRANSACTIONS_PER_BLOCK}", l.max_transactions_per_block));
     }
-    if l.votes_per_household == 0 {
-        v.err("ledger.votes_per_household", "must be at least 1".to_string());
+    if l.votes_per_household == 0 || l.votes_per_household > MAX_VOTES_PER_HOUSEHOLD {
+        v.err("ledger.votes_per_household", format!("{} is out of range 1..={MAX_VOTES_PER_HOUSEHOLD}", l.votes_per_household));
     }
     let mut faults = Vec::new();
     for (i, f) in l.faults.iter().enumerate() {
@@ -285,6 +285,9 @@ pub fn check_network_fees(v: &mut Validator, fees: &NetworkFeesSpec) {
         }
     }
 }
+
+/// Most candidates a household votes for (an election draws this many per household).
+pub const MAX_VOTES_PER_HOUSEHOLD: u32 = 1_000;
 
 /// Most transactions in one block: a block line of `ledger.jsonl` stays within what `verify`
 /// reads ([`crate::ledger::verify::MAX_LINE_BYTES`]).
