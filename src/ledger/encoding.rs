@@ -434,14 +434,7 @@ impl State {
         let mut h = Sha256::new();
         h.update(STATE_TAG);
         h.update((self.households.len() as u32).to_be_bytes());
-        // Hash in chunks to keep the buffer small and the calls few.
-        let mut chunk = [0u8; 8 * 256];
-        for part in self.households.chunks(256) {
-            for (i, v) in part.iter().enumerate() {
-                chunk[i * 8..i * 8 + 8].copy_from_slice(&v.to_be_bytes());
-            }
-            h.update(&chunk[..part.len() * 8]);
-        }
+        update_words(&mut h, &self.households, i64::to_be_bytes);
         for v in [self.grid, self.network, self.fund, self.pool] {
             h.update(v.to_be_bytes());
         }
@@ -484,19 +477,25 @@ pub fn encode_genesis_info(buf: &mut Vec<u8>, info: &super::json::GenesisInfo) {
     }
 }
 
+/// Feeds `values` to `h` as 8-byte big-endian words, in chunks to keep the buffer small and the
+/// calls few.
+fn update_words<T: Copy>(h: &mut Sha256, values: &[T], be_bytes: impl Fn(T) -> [u8; 8]) {
+    let mut chunk = [0u8; 8 * 256];
+    for part in values.chunks(256) {
+        for (i, v) in part.iter().enumerate() {
+            chunk[i * 8..i * 8 + 8].copy_from_slice(&be_bytes(*v));
+        }
+        h.update(&chunk[..part.len() * 8]);
+    }
+}
+
 /// The root of a stake table: SHA-256(`"peergrid-stakes-v1" ‖ n u32 ‖ n × stake u64`), stakes in
 /// household order.
 pub fn stake_root(stakes: &[u64]) -> Hash {
     let mut h = Sha256::new();
     h.update(STAKES_TAG);
     h.update((stakes.len() as u32).to_be_bytes());
-    let mut chunk = [0u8; 8 * 256];
-    for part in stakes.chunks(256) {
-        for (i, v) in part.iter().enumerate() {
-            chunk[i * 8..i * 8 + 8].copy_from_slice(&v.to_be_bytes());
-        }
-        h.update(&chunk[..part.len() * 8]);
-    }
+    update_words(&mut h, stakes, u64::to_be_bytes);
     h.finalize().into()
 }
 
