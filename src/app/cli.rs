@@ -127,6 +127,13 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Remove what runs killed outright (SIGKILL, power loss) left in DIR: staging folders
+    /// `.NAME.partial-PID` and lock files no live run holds. Runs do this by themselves in the
+    /// folder they write into.
+    Clean {
+        /// The folder results are written into (the parent of each `--out`), e.g. `out`.
+        dir: PathBuf,
+    },
     /// A household's statement (trades, counterparties, energy, money) from the ledger alone.
     Audit {
         /// A run folder.
@@ -292,6 +299,10 @@ pub struct RunArgs {
     /// derived from the public seed.
     #[arg(long, value_name = "DIR")]
     pub keys: Option<PathBuf>,
+    /// Run even when the run's estimated memory (printed by `check`) is more than this machine
+    /// or its cgroup allows: for a machine whose memory is not what it reports.
+    #[arg(long)]
+    pub no_memory_check: bool,
     /// No progress bar and no summary on stdout.
     #[arg(long, short)]
     pub quiet: bool,
@@ -318,6 +329,7 @@ pub fn main() -> ExitCode {
         Command::Compare(args) => cmd_compare(args),
         Command::Verify { path, proof, expect_head, expect_genesis, ledger_only } => cmd_verify(path, proof, VerifyFlags { expect_head, expect_genesis, ledger_only }),
         Command::Keygen { scenario, out, sets, force } => cmd_keygen(scenario, out, sets, force),
+        Command::Clean { dir } => cmd_clean(&dir),
         Command::Audit { dir, household, trades, expect_head, expect_genesis } => {
             let anchors = match anchors(&expect_head, &expect_genesis) {
                 Ok(a) => a,
@@ -508,7 +520,31 @@ fn cmd_check(path: PathBuf, rule: Option<String>, sets: Vec<crate::scenario::Fie
         t.graph.edge_count(),
         if t.is_radial() { "radial" } else { "meshed" },
     );
+    let allowed = crate::base::exec::memory_allowed_bytes().map_or(String::new(), |b| format!(" (this machine allows {})", mib(b)));
+    say!("  memory: about {} estimated for a run{allowed}", mib(s.memory_estimate_bytes()));
     ExitCode::SUCCESS
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{} MiB", bytes.div_ceil(1 << 20))
+}
+
+/// The run's memory estimate against what the machine allows: more is bad input (the scenario
+/// is too big for this machine), naming the flag that runs it anyway.
+fn memory_fits(scenario: &crate::scenario::Scenario) -> Result<(), ExitCode> {
+    let (need, Some(allowed)) = (scenario.memory_estimate_bytes(), crate::base::exec::memory_allowed_bytes()) else { return Ok(()) };
+    if need <= allowed {
+        return Ok(());
+    }
+    eprintln!(
+        "error: {}: {} households × {} steps need about {} of memory; this machine (or its cgroup's memory.max) allows {}. Run fewer households or steps (--steps, or output: Aggregate), or pass --no-memory-check on a machine with more memory",
+        scenario.file.display(),
+        scenario.households.len(),
+        scenario.frame.total_steps,
+        mib(need),
+        mib(allowed)
+    );
+    Err(ExitCode::from(EXIT_BAD_INPUT))
 }
 
 fn cmd_export_grid(path: PathBuf, out: PathBuf, sets: Vec<crate::scenario::FieldSet>) -> ExitCode {
@@ -559,6 +595,10 @@ fn cmd_keygen(path: PathBuf, out: PathBuf, sets: Vec<crate::scenario::FieldSet>,
             say!("  sign a run with them: peergrid run {} --keys {}", path.display(), out.display());
             ExitCode::SUCCESS
         }
+        Err(e) if crate::output::staging::busy(&e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
         Err(e) => {
             eprintln!("error: cannot write {}: {e}", out.display());
             ExitCode::from(EXIT_FAILURE)
@@ -566,7 +606,28 @@ fn cmd_keygen(path: PathBuf, out: PathBuf, sets: Vec<crate::scenario::FieldSet>,
     }
 }
 
+fn cmd_clean(dir: &std::path::Path) -> ExitCode {
+    if !dir.is_dir() {
+        eprintln!("error: {}: not a folder", dir.display());
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    match crate::output::staging::remove_stale(dir) {
+        Ok(removed) => {
+            for path in &removed {
+                say!("removed {}", path.display());
+            }
+            say!("{}: {} left by dead runs removed", dir.display(), removed.len());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cleaning {}: {e}", dir.display());
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
 fn cmd_compare(args: CompareArgs) -> ExitCode {
+    stop_on_signals();
     let mut rules = Vec::new();
     for name in &args.rules {
         match crate::market::registry::find(name) {
@@ -604,6 +665,7 @@ fn cmd_compare(args: CompareArgs) -> ExitCode {
 }
 
 fn cmd_sweep(args: SweepArgs) -> ExitCode {
+    stop_on_signals();
     let sweep = match crate::app::sweep::Sweep::load(&args.sweep) {
         Ok(s) => s,
         Err(errors) => {
@@ -624,16 +686,16 @@ fn cmd_sweep(args: SweepArgs) -> ExitCode {
     if out_dir.exists() && !args.force {
         return run_failure(RunError::OutputExists(out_dir));
     }
-    let todo = crate::app::sweep::select(&sweep.runs, args.shard).len() as u64;
+    let todo = sweep.selected(args.shard).count() as u64;
     let bar = indicatif::ProgressBar::with_draw_target(Some(todo), indicatif::ProgressDrawTarget::hidden());
     if !args.quiet && std::io::stderr().is_terminal() {
         bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
         bar.set_style(indicatif::ProgressStyle::with_template("[{bar:40}] {pos}/{len} runs, eta {eta}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
     }
-    match crate::app::sweep::run(&sweep, args.shard, &out_dir, threads, || bar.inc(1)) {
+    match crate::app::sweep::run(&sweep, args.shard, &out_dir, args.force, threads, || bar.inc(1)) {
         Ok(n) => {
             bar.finish_and_clear();
-            say!("{n} of {} runs; wrote {}", sweep.runs.len(), out_dir.join("sweep.csv").display());
+            say!("{n} of {} runs; wrote {}", sweep.run_count, out_dir.join("sweep.csv").display());
             ExitCode::SUCCESS
         }
         Err(e) => run_failure(e),
@@ -652,9 +714,14 @@ fn cmd_run(args: RunArgs) -> ExitCode {
         eprintln!("error: --threads must be at least 1");
         return ExitCode::from(EXIT_BAD_INPUT);
     }
+    if !args.no_memory_check
+        && let Err(code) = memory_fits(&scenario)
+    {
+        return code;
+    }
     // Ctrl-C, SIGTERM or SIGHUP: the run stops at the next step and removes its staging folder;
     // a second signal changes nothing (exiting then would leave the folder behind).
-    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst));
+    stop_on_signals();
     let keys = match &args.keys {
         Some(dir) => match crate::ledger::keys::Keystore::read(dir, &scenario.households.iter().map(|h| h.id.clone()).collect::<Vec<_>>()) {
             Ok(k) => Some(Arc::new(k)),
@@ -733,11 +800,34 @@ fn run_failure(e: RunError) -> ExitCode {
             eprintln!("error: interrupted; no results were written");
             ExitCode::from(EXIT_INTERRUPTED)
         }
+        RunError::Busy(why) => {
+            eprintln!("error: {why}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
         e => {
             eprintln!("error: {e}");
             ExitCode::from(EXIT_FAILURE)
         }
     }
+}
+
+/// How long a command has, after Ctrl-C, SIGTERM or SIGHUP, to stop by itself (at its next
+/// step, or after the file it is writing) before its staging folders are removed and it exits.
+const SIGNAL_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Ctrl-C, SIGTERM and SIGHUP: the command stops at the next step and removes its staging folder
+/// (exit 130). A step or a write that takes longer than [`SIGNAL_GRACE`] is cut short: the
+/// folders are removed here and the process exits. A second signal changes nothing.
+fn stop_on_signals() {
+    let _ = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        std::thread::sleep(SIGNAL_GRACE);
+        crate::output::staging::remove_live();
+        eprintln!("error: interrupted; no results were written");
+        std::process::exit(i32::from(EXIT_INTERRUPTED));
+    });
 }
 
 /// `--threads` when not given: every core.

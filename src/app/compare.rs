@@ -5,7 +5,6 @@
 use crate::market::registry::RuleInfo;
 use super::driver::{run_kpis, RunError};
 use crate::output::compare::{kpi_index, over_seeds, write_compare_files, Table};
-use crate::output::staging::Staging;
 use crate::scenario::{FieldSet, Overrides, Scenario};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -43,6 +42,7 @@ pub fn compare(opts: &CompareOptions) -> Result<Table, RunError> {
         return Err(RunError::OutputExists(opts.out_dir.clone()));
     }
     let base = Scenario::load(&opts.scenario, &Overrides { steps: opts.steps, sets: opts.sets.clone(), ..Default::default() }).map_err(RunError::Input)?;
+    let staging = crate::app::driver::claim_output(&opts.out_dir, opts.force)?;
     let jobs: Vec<(&'static RuleInfo, u64)> = opts.rules.iter().flat_map(|r| (0..opts.seeds as u64).map(move |k| (*r, base.seed + k))).collect();
     let pool = crate::base::exec::pool(opts.threads).map_err(RunError::Failed)?;
     let results: Vec<Result<RunKpis, RunError>> = pool.install(|| jobs.par_iter().map(|(r, seed)| run_one(&opts.scenario, r, *seed, opts.steps, &opts.sets)).collect());
@@ -55,7 +55,6 @@ pub fn compare(opts: &CompareOptions) -> Result<Table, RunError> {
             (r.name, opts.seeds, over_seeds(&mine))
         })
         .collect();
-    let staging = Staging::create(&opts.out_dir).map_err(|e| RunError::Failed(format!("cannot create the output folder: {e}")))?;
     write_compare_files(staging.path(), &base.name, base.currency.as_deref(), &table).map_err(RunError::Failed)?;
     staging.commit().map_err(|e| RunError::Failed(format!("moving results into place: {e}")))?;
     Ok(table)

@@ -24,8 +24,28 @@ pub enum RunError {
     OutputExists(PathBuf),
     #[error("interrupted; no results were written")]
     Interrupted,
+    /// Another live run is writing the same output folder.
+    #[error("{0}")]
+    Busy(String),
     #[error("{0}")]
     Failed(String),
+}
+
+/// Claims `out_dir` and creates its staging folder: another run writing it now is [`RunError::Busy`],
+/// and an existing folder without `force` is [`RunError::OutputExists`] (both checked under the
+/// claim, so of two runs into one folder exactly one writes it).
+pub fn claim_output(out_dir: &std::path::Path, force: bool) -> Result<crate::output::staging::Staging, RunError> {
+    if out_dir.exists() && !out_dir.is_dir() {
+        let message = "is a file, not a folder: a command writes a folder of files (choose another --out)";
+        return Err(RunError::Input(InputErrors(vec![crate::base::error::InputError::file(out_dir, message)])));
+    }
+    let staging = crate::output::staging::Staging::create(out_dir).map_err(|e| {
+        if crate::output::staging::busy(&e) { RunError::Busy(e.to_string()) } else { RunError::Failed(format!("cannot create the output folder: {e}")) }
+    })?;
+    if out_dir.exists() && !force {
+        return Err(RunError::OutputExists(out_dir.to_path_buf()));
+    }
+    Ok(staging)
 }
 
 /// A simulation config without a ledger.

@@ -1,11 +1,10 @@
 //! `peergrid run`: simulates the scenario with its rule (and, in the same pass, the grid-only
 //! baseline of every household), then writes the results atomically.
 
-use super::driver::{config, simulate, RunError};
+use super::driver::{claim_output, config, simulate, RunError};
 use crate::base::error::InputErrors;
 use crate::ledger::Ledger;
 use crate::output::recorder::{self, Recorder};
-use crate::output::staging::Staging;
 use crate::output::summary::{summarise, Summary};
 use crate::scenario::Scenario;
 use crate::sim::{SimConfig, SimOutcome, Simulation};
@@ -34,19 +33,12 @@ fn failed(context: &str) -> impl Fn(std::io::Error) -> RunError + '_ {
 
 /// Runs the scenario and its baseline and writes the output folder. Returns the summary.
 pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunError> {
-    if opts.out_dir.exists() && !opts.out_dir.is_dir() {
-        let message = "is a file, not a folder: a run writes a folder of files (choose another --out)";
-        return Err(RunError::Input(InputErrors(vec![crate::base::error::InputError::file(&opts.out_dir, message)])));
-    }
-    if opts.out_dir.exists() && !opts.force {
-        return Err(RunError::OutputExists(opts.out_dir.clone()));
-    }
     if let Some(step) = opts.trace_step.filter(|&n| n >= scenario.frame.total_steps) {
         let message = format!("--trace-step {step}: the run has {} steps (0 to {})", scenario.frame.total_steps, scenario.frame.total_steps.saturating_sub(1));
         return Err(RunError::Input(InputErrors(vec![crate::base::error::InputError::file(&scenario.file, message)])));
     }
     let started = Instant::now();
-    let staging = Staging::create(&opts.out_dir).map_err(failed("cannot create the output folder"))?;
+    let staging = claim_output(&opts.out_dir, opts.force)?;
     let recorder = Recorder::create(staging.path(), scenario.output == crate::scenario::OutputLevel::Full).map_err(failed("cannot create output files"))?;
     let ledger = match &scenario.ledger {
         Some(cfg) => {

@@ -18,7 +18,6 @@
 use crate::app::driver::run_kpis;
 use crate::output::sweep::{write_sweep_csv, SweepRow};
 use crate::base::error::{InputError, InputErrors, Location};
-use crate::output::staging::Staging;
 use crate::app::driver::RunError;
 use crate::scenario::{FieldSet, Overrides, Scenario};
 use rayon::prelude::*;
@@ -100,7 +99,8 @@ pub struct SweepRun {
     pub sets: Vec<FieldSet>,
 }
 
-/// A sweep, read and checked.
+/// A sweep, read and checked. Its runs are numbered, not listed: run `i` is computed when it is
+/// needed ([`Sweep::run_at`]), so a sweep costs memory for its axes only.
 #[derive(Debug)]
 pub struct Sweep {
     pub file: PathBuf,
@@ -108,8 +108,45 @@ pub struct Sweep {
     pub name: String,
     pub axes: Vec<String>,
     pub steps: Option<u64>,
-    /// Every run of the sweep, in order.
-    pub runs: Vec<SweepRun>,
+    /// Each axis's settings, in order.
+    values: Vec<Vec<FieldSet>>,
+    seeds: u64,
+    base_seed: u64,
+    /// Runs in the whole sweep: every combination times `seeds`.
+    pub run_count: u64,
+}
+
+/// The most runs a sweep may have (every combination times the seeds): a sweep's rows are held
+/// until its CSV is written.
+pub const MAX_SWEEP_RUNS: u64 = 1_000_000;
+/// Sweeps of at most this many combinations have every combination checked before any runs
+/// (larger ones have each value checked alone, and each run when it starts).
+pub const MAX_CHECKED_COMBINATIONS: u64 = 4_096;
+
+impl Sweep {
+    /// Run `i` (0-based) of the whole sweep: the first axis varies slowest, the seed fastest.
+    pub fn run_at(&self, i: u64) -> SweepRun {
+        let mut rest = i / self.seeds;
+        let mut sets: Vec<FieldSet> = self
+            .values
+            .iter()
+            .rev()
+            .map(|v| {
+                let n = v.len() as u64;
+                let s = v[(rest % n) as usize].clone();
+                rest /= n;
+                s
+            })
+            .collect();
+        sets.reverse();
+        SweepRun { run: i, seed: self.base_seed + i % self.seeds, sets }
+    }
+
+    /// The runs a shard does, in order: those with `run % count == index`.
+    pub fn selected(&self, shard: Option<Shard>) -> impl Iterator<Item = u64> + '_ {
+        let (first, step) = shard.map_or((0, 1), |s| (s.index, s.count));
+        (first..self.run_count).step_by(step as usize)
+    }
 }
 
 fn sweep_error(path: &Path, location: Location, message: String) -> InputErrors {
@@ -119,7 +156,7 @@ fn sweep_error(path: &Path, location: Location, message: String) -> InputErrors 
 impl Sweep {
     /// Reads a sweep file and checks every run's scenario (so a typo fails before hours of work).
     pub fn load(path: &Path) -> Result<Sweep, InputErrors> {
-        let text = std::fs::read_to_string(path).map_err(|e| sweep_error(path, Location::File, format!("cannot read sweep file: {e}")))?;
+        let text = crate::base::input::read_text(path, "sweep file", crate::base::input::MAX_SCENARIO_FILE_BYTES).map_err(|e| InputErrors(vec![e]))?;
         let file: SweepFile = crate::scenario::ron_options().from_str(&text).map_err(|e| sweep_error(path, Location::LineColumn { line: e.span.start.line, column: e.span.start.col }, e.code.to_string()))?;
         if file.seeds == 0 {
             return Err(sweep_error(path, Location::Field("seeds".into()), "must be at least 1".into()));
@@ -129,22 +166,37 @@ impl Sweep {
                 return Err(sweep_error(path, Location::Field(format!("axes[{i}].values")), "needs at least one value".into()));
             }
         }
+        let combos = file.axes.iter().try_fold(1u64, |n, a| n.checked_mul(a.values.len() as u64));
+        let run_count = combos.and_then(|c| c.checked_mul(u64::from(file.seeds))).filter(|&n| n <= MAX_SWEEP_RUNS);
+        let Some(run_count) = run_count else {
+            let sizes = file.axes.iter().map(|a| a.values.len().to_string()).collect::<Vec<_>>().join(" × ");
+            return Err(sweep_error(path, Location::Field("axes".into()), format!("{sizes} values × {} seeds is more than {MAX_SWEEP_RUNS} runs; split the sweep into several files", file.seeds)));
+        };
         let scenario = path.parent().unwrap_or(Path::new(".")).join(&file.scenario);
         let base = Scenario::load(&scenario, &Overrides { steps: file.steps, ..Default::default() })?;
-        let combos = combinations(&file.axes);
-        let mut runs = Vec::with_capacity(combos.len() * file.seeds as usize);
-        for sets in combos {
-            for k in 0..file.seeds as u64 {
-                runs.push(SweepRun { run: runs.len() as u64, seed: base.seed + k, sets: sets.clone() });
-            }
+        let name = path.file_stem().map_or("sweep".into(), |s| s.to_string_lossy().into_owned());
+        let values = file.axes.iter().map(|a| a.values.iter().map(|v| FieldSet { path: a.set.clone(), value: v.to_string() }).collect()).collect();
+        let sweep = Sweep { file: path.into(), scenario: scenario.clone(), name, axes: file.axes.iter().map(|a| a.set.clone()).collect(), steps: file.steps, values, seeds: u64::from(file.seeds), base_seed: base.seed, run_count };
+        let combos = run_count / sweep.seeds;
+        if combos > MAX_CHECKED_COMBINATIONS {
+            // Each value alone; a clash between values shows when its run starts.
+            let errors: Vec<InputError> = sweep
+                .values
+                .iter()
+                .enumerate()
+                .flat_map(|(i, vs)| vs.iter().enumerate().map(move |(j, set)| (i, j, set)))
+                .filter_map(|(i, j, set)| Scenario::load(&scenario, &Overrides { sets: vec![set.clone()], steps: Some(1), ..Default::default() }).err().map(|e| (i, j, set, e)))
+                .flat_map(|(i, j, set, e)| e.0.into_iter().map(move |x| InputError { file: path.into(), location: Location::Field(format!("axes[{i}].values[{j}]")), message: format!("`{set}`: {x}") }))
+                .collect();
+            return if errors.is_empty() { Ok(sweep) } else { Err(InputErrors(errors)) };
         }
+        let runs: Vec<SweepRun> = (0..combos).map(|c| sweep.run_at(c * sweep.seeds)).collect();
         // Each combination validated once (seeds change no field), every problem reported at
         // once. A value that fails in every combination it is part of is reported as that axis
         // value (with the scenario's message for it); other failures as the runs that fail
         // (values fine together with some settings may clash with others).
         let failed: Vec<(&SweepRun, InputErrors)> = runs
             .iter()
-            .filter(|r| r.seed == base.seed)
             .filter_map(|r| Scenario::load(&scenario, &Overrides { sets: r.sets.clone(), steps: Some(1), ..Default::default() }).err().map(|e| (r, e)))
             .collect();
         if !failed.is_empty() {
@@ -154,7 +206,7 @@ impl Sweep {
                 for (j, v) in a.values.iter().enumerate() {
                     let set = FieldSet { path: a.set.clone(), value: v.to_string() };
                     let with = |r: &SweepRun| r.sets.get(i) == Some(&set);
-                    let in_all_failing = runs.iter().filter(|r| r.seed == base.seed && with(r)).all(|r| failed.iter().any(|(f, _)| f.run == r.run));
+                    let in_all_failing = runs.iter().filter(|r| with(r)).all(|r| failed.iter().any(|(f, _)| f.run == r.run));
                     if !in_all_failing {
                         continue;
                     }
@@ -171,34 +223,21 @@ impl Sweep {
             }
             return Err(InputErrors(errors));
         }
-        let name = path.file_stem().map_or("sweep".into(), |s| s.to_string_lossy().into_owned());
-        Ok(Sweep { file: path.into(), scenario, name, axes: file.axes.iter().map(|a| a.set.clone()).collect(), steps: file.steps, runs })
+        Ok(sweep)
     }
-}
-
-/// Every combination of the axes' values, first axis slowest.
-fn combinations(axes: &[Axis]) -> Vec<Vec<FieldSet>> {
-    let mut out: Vec<Vec<FieldSet>> = vec![Vec::new()];
-    for a in axes {
-        out = out.into_iter().flat_map(|prefix| a.values.iter().map(move |v| [prefix.clone(), vec![FieldSet { path: a.set.clone(), value: v.to_string() }]].concat())).collect();
-    }
-    out
-}
-
-/// The runs a shard does.
-pub fn select(runs: &[SweepRun], shard: Option<Shard>) -> Vec<&SweepRun> {
-    runs.iter().filter(|r| shard.is_none_or(|s| r.run % s.count == s.index)).collect()
 }
 
 /// Runs the selected runs on `threads` threads and writes `out_dir/sweep.csv` atomically;
 /// `progress` is told of each finished run.
-pub fn run(sweep: &Sweep, shard: Option<Shard>, out_dir: &Path, threads: usize, progress: impl Fn() + Sync) -> Result<usize, RunError> {
-    let selected = select(&sweep.runs, shard);
+pub fn run(sweep: &Sweep, shard: Option<Shard>, out_dir: &Path, force: bool, threads: usize, progress: impl Fn() + Sync) -> Result<usize, RunError> {
+    let staging = crate::app::driver::claim_output(out_dir, force)?;
+    let selected: Vec<u64> = sweep.selected(shard).collect();
     let pool = crate::base::exec::pool(threads).map_err(RunError::Failed)?;
     let results: Vec<Result<Vec<Option<f64>>, RunError>> = pool.install(|| {
         selected
             .par_iter()
-            .map(|r| {
+            .map(|&i| {
+                let r = sweep.run_at(i);
                 let out = run_kpis(&sweep.scenario, Overrides { sets: r.sets.clone(), seed: Some(r.seed), steps: sweep.steps, ..Default::default() });
                 progress();
                 out
@@ -206,8 +245,8 @@ pub fn run(sweep: &Sweep, shard: Option<Shard>, out_dir: &Path, threads: usize, 
             .collect()
     });
     let results: Vec<Vec<Option<f64>>> = results.into_iter().collect::<Result<_, _>>()?;
-    let rows: Vec<SweepRow> = selected.iter().zip(results).map(|(r, kpis)| SweepRow { run: r.run, seed: r.seed, values: r.sets.iter().map(|s| s.value.as_str()).collect(), kpis }).collect();
-    let staging = Staging::create(out_dir).map_err(|e| RunError::Failed(format!("cannot create the output folder: {e}")))?;
+    let runs: Vec<SweepRun> = selected.iter().map(|&i| sweep.run_at(i)).collect();
+    let rows: Vec<SweepRow> = runs.iter().zip(results).map(|(r, kpis)| SweepRow { run: r.run, seed: r.seed, values: r.sets.iter().map(|s| s.value.as_str()).collect(), kpis }).collect();
     write_sweep_csv(&staging.path().join("sweep.csv"), &sweep.axes, &rows).map_err(|e| RunError::Failed(format!("writing sweep.csv: {e}")))?;
     staging.commit().map_err(|e| RunError::Failed(format!("moving results into place: {e}")))?;
     Ok(selected.len())
@@ -217,25 +256,33 @@ pub fn run(sweep: &Sweep, shard: Option<Shard>, out_dir: &Path, threads: usize, 
 mod tests {
     use super::*;
 
-    fn axis(set: &str, values: &[f64]) -> Axis {
-        Axis { set: set.into(), values: values.iter().map(|v| AxisValue::Number(*v)).collect() }
+    fn sweep(values: &[&[f64]], seeds: u64) -> Sweep {
+        let values: Vec<Vec<FieldSet>> = values.iter().enumerate().map(|(i, vs)| vs.iter().map(|v| FieldSet { path: ["a", "b", "c"][i].into(), value: v.to_string() }).collect()).collect();
+        let run_count = values.iter().map(|v| v.len() as u64).product::<u64>() * seeds;
+        Sweep { file: "s.ron".into(), scenario: "x.ron".into(), name: "s".into(), axes: vec![], steps: None, values, seeds, base_seed: 10, run_count }
     }
 
     #[test]
-    fn combinations_vary_the_last_axis_fastest() {
-        let c = combinations(&[axis("a", &[1.0, 2.0]), axis("b", &[0.5, 0.25, 0.0])]);
-        let text: Vec<String> = c.iter().map(|s| s.iter().map(FieldSet::to_string).collect::<Vec<_>>().join(" ")).collect();
+    fn runs_vary_the_last_axis_fastest_and_the_seed_faster() {
+        let s = sweep(&[&[1.0, 2.0], &[0.5, 0.25, 0.0]], 1);
+        let text: Vec<String> = (0..s.run_count).map(|i| s.run_at(i).sets.iter().map(FieldSet::to_string).collect::<Vec<_>>().join(" ")).collect();
         assert_eq!(text, ["a=1 b=0.5", "a=1 b=0.25", "a=1 b=0", "a=2 b=0.5", "a=2 b=0.25", "a=2 b=0"]);
-        assert_eq!(combinations(&[]).len(), 1, "no axes: the scenario itself");
+        assert_eq!(sweep(&[], 1).run_count, 1, "no axes: the scenario itself");
+        let s = sweep(&[&[1.0, 2.0]], 3);
+        let runs: Vec<(u64, String)> = (0..s.run_count).map(|i| s.run_at(i)).map(|r| (r.seed, r.sets[0].to_string())).collect();
+        assert_eq!(runs[4], (11, "a=2".to_string()));
+        // Runs are numbered, not listed: any run is computed alone.
+        let big = sweep(&[&[0.0; 30], &[0.0; 30], &[0.0; 30]], 1);
+        assert_eq!(big.run_at(26_999).sets.len(), 3);
     }
 
     #[test]
     fn shards_partition_the_runs() {
-        let runs: Vec<SweepRun> = (0..10).map(|run| SweepRun { run, seed: 0, sets: vec![] }).collect();
-        let mut seen: Vec<u64> = (0..3).flat_map(|k| select(&runs, Some(Shard { index: k, count: 3 })).into_iter().map(|r| r.run)).collect();
+        let s = sweep(&[&[0.0; 10]], 1);
+        let mut seen: Vec<u64> = (0..3).flat_map(|k| s.selected(Some(Shard { index: k, count: 3 })).collect::<Vec<_>>()).collect();
         seen.sort();
         assert_eq!(seen, (0..10).collect::<Vec<_>>());
-        assert_eq!(select(&runs, Some("1/4".parse().unwrap())).iter().map(|r| r.run).collect::<Vec<_>>(), [1, 5, 9]);
+        assert_eq!(s.selected(Some("1/4".parse().unwrap())).collect::<Vec<_>>(), [1, 5, 9]);
         assert!("4/4".parse::<Shard>().is_err() && "1".parse::<Shard>().is_err() && "a/2".parse::<Shard>().is_err());
     }
 }

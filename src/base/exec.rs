@@ -36,6 +36,23 @@ pub fn pool(threads: usize) -> Result<rayon::ThreadPool, String> {
     rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| format!("cannot start {threads} threads: {e}"))
 }
 
+/// The memory this process may use: the machine's (`MemTotal`), or less where its cgroup sets a
+/// limit (`memory.max` in v2, `memory.limit_in_bytes` in v1). `None` where neither can be read.
+pub fn memory_allowed_bytes() -> Option<u64> {
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+        line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kib| kib * 1024)
+    });
+    let cgroup = ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .find_map(|t| t.trim().parse::<u64>().ok());
+    match (total, cgroup) {
+        (Some(t), Some(c)) => Some(t.min(c)),
+        (t, c) => t.or(c),
+    }
+}
+
 /// Runs `job` beside the step, on the pool the caller runs on (the sealing's drain job).
 pub fn beside(job: impl FnOnce() + Send + 'static) {
     rayon::spawn(job);

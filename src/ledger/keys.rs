@@ -85,11 +85,15 @@ impl Keystore {
     /// household must have exactly one key. Checks `public_keys.csv` against them when present.
     pub fn read(dir: &Path, ids: &[String]) -> Result<Keystore, InputError> {
         let path = dir.join(SECRET_KEYS_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|e| InputError::file(&path, format!("cannot read the keystore's secret keys: {e} (write a keystore with `peergrid keygen --out DIR SCENARIO`)")))?;
+        let text = crate::base::input::read_text(&path, "the keystore's secret keys", crate::base::input::MAX_DATA_FILE_BYTES).map_err(|mut e| {
+            e.message.push_str(" (write a keystore with `peergrid keygen --out DIR SCENARIO`)");
+            e
+        })?;
         let secret = read_keys(&path, &text, "secret_key", ids)?;
         let store = Keystore { secret };
         let public_path = dir.join(PUBLIC_KEYS_FILE);
-        if let Ok(text) = std::fs::read_to_string(&public_path) {
+        if public_path.exists() {
+            let text = crate::base::input::read_text(&public_path, "the keystore's public keys", crate::base::input::MAX_DATA_FILE_BYTES)?;
             let public = read_keys(&public_path, &text, "public_key", ids)?;
             for (i, (p, s)) in public.iter().zip(&store.secret).enumerate() {
                 if SigningKey::from_bytes(s).verifying_key().as_bytes() != p {

@@ -12,6 +12,9 @@ use std::collections::HashSet;
 
 /// Most households one group may generate.
 pub const MAX_GROUP_COUNT: u32 = 1_000_000;
+/// The most households a scenario may have in all (about 22 GiB at run time; `check` prints the
+/// estimate for the scenario at hand).
+pub const MAX_HOUSEHOLDS: u64 = 4_000_000;
 
 pub enum LoadDraft {
     Archetype { kind: Archetype, annual_kwh: f64 },
@@ -152,6 +155,11 @@ fn load_draft(v: &mut Validator, at: &str, load: &LoadSpec) -> LoadDraft {
 
 pub fn expand_households(file: &ScenarioFile, v: &mut Validator) -> Vec<HouseDraft> {
     let mut out = Vec::new();
+    let total: u64 = file.households.iter().map(|h| if let HouseholdSpec::Group(g) = h { u64::from(g.count) } else { 1 }).sum();
+    if total > MAX_HOUSEHOLDS {
+        v.err("households", format!("{total} households in all; at most {MAX_HOUSEHOLDS}"));
+        return out;
+    }
     for (gi, spec) in file.households.iter().enumerate() {
         let at = format!("households[{gi}]");
         match spec {
@@ -233,7 +241,9 @@ fn house_draft(v: &mut Validator, at: String, h: &HouseSpec) -> HouseDraft {
 }
 
 fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64, out: &mut Vec<HouseDraft>) {
-    check_id(v, &format!("{at}.prefix"), &g.prefix);
+    if !check_id(v, &format!("{at}.prefix"), &g.prefix) {
+        return;
+    }
     if g.count == 0 || g.count > MAX_GROUP_COUNT {
         v.err(&format!("{at}.count"), format!("{} is out of range 1..={MAX_GROUP_COUNT}", g.count));
         return;

@@ -10,7 +10,7 @@
 //! An enum's fields are reached through it (`grid.import_price_per_kwh`, `weather.persistence`)
 //! or by naming its variant (`grid.Connected.import_price_per_kwh`). Values are RON: numbers,
 //! `true`/`false`, strings (quotes optional for a single word), unit variants (`ClearSky`),
-//! `Variant(...)`, structs `(a: 1, b: 2)` and lists `[...]`.
+//! `Variant(...)`, structs `(a: 1, b: 2)` and lists `[...]`, nested in any way (see `value`).
 
 use super::schema::ScenarioFile;
 use serde_json::{Map, Value};
@@ -146,26 +146,6 @@ fn locate<'a>(mut at: &'a mut Value, path: &[Segment]) -> Result<&'a mut Value, 
     Ok(at)
 }
 
-/// A RON value as a tree, in the shapes serde gives the file's types.
-fn parse_value(text: &str) -> Result<Value, String> {
-    let t = text.trim();
-    if let Ok(v) = serde_json::from_str::<Value>(t) {
-        return Ok(v);
-    }
-    if !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '/' | '.' | ':' | '+')) {
-        return Ok(Value::String(t.to_string())); // a unit variant or a one-word string
-    }
-    if let Some(open) = t.find('(').filter(|&i| i > 0 && t.ends_with(')')) {
-        let (name, inner) = (&t[..open], &t[open + 1..t.len() - 1]);
-        if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            let content = if inner.contains(':') { parse_value(&format!("({inner})"))? } else { parse_value(inner)? };
-            return Ok(Value::Object(Map::from_iter([(name.to_string(), content)])));
-        }
-    }
-    let ron: ron::Value = ron::from_str(t).map_err(|e| format!("`{t}` is not a value: {}", e.code))?;
-    serde_json::to_value(ron).map_err(|e| format!("`{t}`: {e}"))
-}
-
 /// Puts `value` in `place`; a bare value for a newtype variant (`kwp: Fixed(4)`) keeps the
 /// variant.
 fn assign(place: &mut Value, value: Value) {
@@ -196,7 +176,7 @@ pub fn apply(file: ScenarioFile, sets: &[FieldSet]) -> Result<ScenarioFile, Stri
     let mut member_sets = file.member_sets.clone();
     for set in sets {
         let path = segments(&set.path).map_err(|e| format!("--set {set}: {e}"))?;
-        let value = parse_value(&set.value).map_err(|e| format!("--set {set}: {e}"))?;
+        let value = super::value::parse(&set.value).map_err(|e| format!("--set {set}: {e}"))?;
         if let [Segment::Field(list), Segment::Id(id), rest @ ..] = path.as_slice() {
             let is_house = |t: &Value| t["households"].as_array().is_some_and(|hs| hs.iter().any(|h| h.get("House").and_then(|x| x.get("id")).and_then(Value::as_str) == Some(id)));
             if list == "households" && !is_house(&tree) {
@@ -260,6 +240,18 @@ mod tests {
         assert!(matches!(&f.households[4], super::super::schema::HouseholdSpec::Group(g) if matches!(g.kwp, super::super::schema::Dist::Uniform { max, .. } if max == 2.0)));
         let f = set("households[1].battery=(capacity_kwh: 5, max_charge_kw: 2, max_discharge_kw: 2)").unwrap();
         assert!(matches!(&f.households[1], super::super::schema::HouseholdSpec::House(h) if h.battery.as_ref().unwrap().capacity_kwh == 5.0));
+    }
+
+    #[test]
+    fn sets_enum_variants_inside_values() {
+        use super::super::schema::{FeePolicySpec, HouseholdSpec, LoadSpec};
+        let f = set("ledger.treasury=(fee_policy: Fixed(rate: 0.01), producer_reward_per_block: 0.05)").unwrap();
+        let t = f.ledger.treasury.unwrap();
+        assert!(matches!(t.fee_policy, FeePolicySpec::Fixed { rate } if rate == 0.01));
+        let f = set("households[0].load=Archetype(kind: Retired)").unwrap();
+        assert!(matches!(&f.households[0], HouseholdSpec::House(h) if matches!(h.load, LoadSpec::Archetype { kind: super::super::schema::Archetype::Retired, .. })), "{:?}", f.households[0]);
+        let deep = format!("seed={}1{}", "A(".repeat(20_000), ")".repeat(20_000));
+        assert!(set(&deep).unwrap_err().contains("nested more than"));
     }
 
     #[test]

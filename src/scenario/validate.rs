@@ -178,14 +178,22 @@ pub fn check_battery(v: &mut Validator, at: &str, b: &BatterySpec) {
     }
 }
 
-pub fn check_id(v: &mut Validator, at: &str, id: &str) {
+pub fn check_id(v: &mut Validator, at: &str, id: &str) -> bool {
+    if id.len() > MAX_ID_BYTES {
+        v.err(at, format!("the id is {} characters long; at most {MAX_ID_BYTES}", id.len()));
+        return false;
+    }
     let ok_chars = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
     if !ok_chars {
         v.err(at, format!("`{id}` is not a valid id: use letters, digits, `_`, `-`, `.`"));
     } else if RESERVED_IDS.contains(&id) {
         v.err(at, format!("`{id}` is reserved (it names an account or a node); reserved: {}", RESERVED_IDS.join(", ")));
     }
+    ok_chars
 }
+
+/// The longest id (household, node, community): ids are repeated in every output row.
+pub const MAX_ID_BYTES: usize = 64;
 
 /// Checks a rule's parameters against its declared ranges and fills in defaults.
 pub fn check_rule_params(v: &mut Validator, rule: &RuleInfo, given: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {

@@ -143,7 +143,7 @@ fn same_slot_nearby(s: &[Option<f64>], k: usize) -> Option<f64> {
 /// Reads one customer from an Ausgrid file (either form). `customer` picks rows of the wide
 /// form (required when it holds several customers); the reshaped form holds one customer.
 pub fn read(path: &Path, customer: Option<u32>) -> Result<Measured, InputError> {
-    let text = std::fs::read_to_string(path).map_err(|e| InputError::file(path, format!("cannot read Ausgrid file: {e}")))?;
+    let text = crate::base::input::read_text(path, "Ausgrid file", crate::base::input::MAX_DATA_FILE_BYTES)?;
     let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     let mut m = if first.split(',').nth(1).is_some_and(|f| Category::parse(f).is_some()) { read_reshaped(path, &text)? } else { read_wide(path, &text, customer)? };
     if m.is_empty() {

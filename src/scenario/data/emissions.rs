@@ -12,7 +12,7 @@ pub const MAX_KG_PER_KWH: f64 = 5.0;
 
 /// The factor of every step of `frame` (the row in force at the step's start), from the file.
 pub fn read(path: &Path, frame: &TimeFrame) -> Result<Vec<f64>, InputError> {
-    let text = std::fs::read_to_string(path).map_err(|e| InputError::file(path, format!("cannot read emission factor file: {e}")))?;
+    let text = crate::base::input::read_text(path, "emission factor file", crate::base::input::MAX_DATA_FILE_BYTES)?;
     parse(&text, path, frame)
 }
 

@@ -18,7 +18,7 @@ pub use crate::environment::measured::DailyExposure;
 
 /// Reads one year's file into `out`.
 pub fn read_year(path: &Path, year: i32, out: &mut DailyExposure) -> Result<(), InputError> {
-    let text = std::fs::read_to_string(path).map_err(|e| InputError::file(path, format!("cannot read solar exposure file: {e}")))?;
+    let text = crate::base::input::read_text(path, "solar exposure file", crate::base::input::MAX_DATA_FILE_BYTES)?;
     let mut lines = text.lines().enumerate();
     let header = lines.next().map(|(_, l)| l.trim_start_matches('\u{feff}')).unwrap_or("");
     let months: Vec<&str> = header.split(',').map(str::trim).collect();

@@ -15,7 +15,7 @@ const OPTIONAL: [&str; 4] = ["dni_w_m2", "dhi_w_m2", "temp_air_c", "wind_speed_m
 
 impl IrradianceSeries {
     pub fn read(path: &Path, zone: &Zone) -> Result<IrradianceSeries, InputError> {
-        let text = std::fs::read_to_string(path).map_err(|e| InputError::file(path, format!("cannot read irradiance file: {e}")))?;
+        let text = crate::base::input::read_text(path, "irradiance file", crate::base::input::MAX_DATA_FILE_BYTES)?;
         Self::parse(&text, path, zone)
     }
 

@@ -21,15 +21,18 @@ pub type ProfileFile = BTreeMap<String, ProfileSeries>;
 /// Reads a profile file, checking every row; `steps` is how many steps the run needs, and every
 /// household in the file must cover steps `0..steps` exactly once.
 pub fn read_profile_file(path: &Path, steps: u64) -> Result<ProfileFile, InputError> {
-    let file = std::fs::File::open(path).map_err(|e| InputError::file(path, format!("cannot open profile file: {e}")))?;
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(std::io::BufReader::new(file));
+    let text = crate::base::input::read_text(path, "profile file", crate::base::input::MAX_DATA_FILE_BYTES)?;
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
     let headers = reader.headers().map_err(|e| InputError::file(path, format!("cannot read the header: {e}")))?.clone();
     for needed in ["household", "step", "load_kwh", "pv_kwh"] {
         if !headers.iter().any(|h| h == needed) {
             return Err(InputError::file(path, format!("missing column `{needed}` (need household,step,load_kwh,pv_kwh)")));
         }
     }
-    let mut filled: HashMap<String, (ProfileSeries, Vec<bool>)> = HashMap::new();
+    // Rows are kept as read and laid out per household at the end, so memory follows the
+    // file's size (a file of one row each for many households allocates no full series).
+    let mut index: HashMap<String, u32> = HashMap::new();
+    let mut rows: Vec<(u32, u64, f64, f64, u64)> = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| csv_error(path, &headers, &e))?;
         let line = record.position().map(|p| p.line()).unwrap_or(0);
@@ -51,24 +54,36 @@ pub fn read_profile_file(path: &Path, steps: u64) -> Result<ProfileFile, InputEr
         if row.step >= steps {
             continue; // rows past the run's end are allowed (a shorter run of a longer profile)
         }
-        let n = steps as usize;
-        let (series, seen) = filled
-            .entry(row.household.clone())
-            .or_insert_with(|| (ProfileSeries { load_kwh: vec![0.0; n], pv_kwh: vec![0.0; n], ..Default::default() }, vec![false; n]));
-        let s = row.step as usize;
-        if seen[s] {
-            return Err(bad("step", format!("household `{}` has step {} twice", row.household, row.step)));
-        }
-        seen[s] = true;
-        series.load_kwh[s] = row.load_kwh;
-        series.pv_kwh[s] = row.pv_kwh;
+        let next = index.len() as u32;
+        let h = *index.entry(row.household).or_insert(next);
+        rows.push((h, row.step, row.load_kwh, row.pv_kwh, line));
+    }
+    // By household, then step, then line: a step given twice is two neighbours, the later line
+    // the one reported.
+    rows.sort_unstable_by_key(|&(h, step, _, _, line)| (h, step, line));
+    let mut by_index: Vec<Option<&String>> = vec![None; index.len()];
+    for (id, &i) in &index {
+        by_index[i as usize] = Some(id);
     }
     let mut out = BTreeMap::new();
-    for (id, (series, seen)) in filled {
-        if let Some(missing) = seen.iter().position(|s| !s) {
-            return Err(InputError::file(path, format!("household `{id}` has no row for step {missing} (the run needs steps 0..{steps})")));
+    for household in rows.chunk_by(|a, b| a.0 == b.0) {
+        let id = by_index[household[0].0 as usize].expect("every index has its id");
+        let mut series = ProfileSeries { load_kwh: Vec::with_capacity(household.len()), pv_kwh: Vec::with_capacity(household.len()), ..Default::default() };
+        for &(_, step, load_kwh, pv_kwh, line) in household {
+            let expected = series.load_kwh.len() as u64;
+            if step < expected {
+                return Err(InputError { file: path.into(), location: Location::Row { line, field: "step".into() }, message: format!("household `{id}` has step {step} twice") });
+            }
+            if step > expected {
+                return Err(InputError::file(path, format!("household `{id}` has no row for step {expected} (the run needs steps 0..{steps})")));
+            }
+            series.load_kwh.push(load_kwh);
+            series.pv_kwh.push(pv_kwh);
         }
-        out.insert(id, series);
+        if (series.load_kwh.len() as u64) < steps {
+            return Err(InputError::file(path, format!("household `{id}` has no row for step {} (the run needs steps 0..{steps})", series.load_kwh.len())));
+        }
+        out.insert(id.clone(), series);
     }
     Ok(out)
 }

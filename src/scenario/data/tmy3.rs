@@ -14,7 +14,7 @@ const COLUMNS: [&str; 5] = ["GHI (W/m^2)", "DNI (W/m^2)", "DHI (W/m^2)", "Dry-bu
 impl TypicalYear {
     /// Reads a TMY3 file; errors name the file, line and column.
     pub fn read(path: &Path) -> Result<TypicalYear, InputError> {
-        let text = std::fs::read_to_string(path).map_err(|e| InputError::file(path, format!("cannot read TMY3 file: {e}")))?;
+        let text = crate::base::input::read_text(path, "TMY3 file", crate::base::input::MAX_DATA_FILE_BYTES)?;
         Self::parse(&text, path)
     }
 
