@@ -1,19 +1,26 @@
 //! Where households sit on the grid, as market rules see it: each household's node and its
 //! ancestors on the tree of shortest paths from the grid's root (grid distances).
 
-/// For every household, its grid node and the node's ancestors up to the root, on the tree of
-/// shortest paths (breadth-first from the root, lower node index first on ties).
+/// For every household, its grid node, and for every node its parent on the tree of shortest
+/// paths (breadth-first from the root, lower node index first on ties) and its depth: memory
+/// linear in nodes, however deep the tree (a long street feeder).
 #[derive(Debug, Clone, Default)]
 pub struct Locality {
     pub nodes: usize,
-    chains: Vec<Vec<u32>>,
+    /// Parent of each node; `NONE` for the root and for nodes the root does not reach.
+    parent: Vec<u32>,
+    depth: Vec<u32>,
+    household_node: Vec<u32>,
 }
+
+const NONE: u32 = u32::MAX;
 
 impl Locality {
     pub fn new(topology: &crate::grid::Topology, household_nodes: &[petgraph::graph::NodeIndex]) -> Locality {
         let g = &topology.graph;
         let n = g.node_count();
-        let mut parent = vec![u32::MAX; n];
+        let mut parent = vec![NONE; n];
+        let mut depth = vec![0u32; n];
         let mut seen = vec![false; n];
         let mut queue = std::collections::VecDeque::from([topology.root]);
         if n > 0 {
@@ -26,41 +33,55 @@ impl Locality {
                 if !seen[w.index()] {
                     seen[w.index()] = true;
                     parent[w.index()] = v.index() as u32;
+                    depth[w.index()] = depth[v.index()] + 1;
                     queue.push_back(w);
                 }
             }
         }
-        let chains = household_nodes
-            .iter()
-            .map(|start| {
-                let mut chain = vec![start.index() as u32];
-                let mut v = start.index();
-                while parent[v] != u32::MAX {
-                    v = parent[v] as usize;
-                    chain.push(v as u32);
-                }
-                chain
-            })
-            .collect();
-        Locality { nodes: n, chains }
+        Locality { nodes: n, parent, depth, household_node: household_nodes.iter().map(|v| v.index() as u32).collect() }
     }
 
     /// `households` households all on one node (for tests and benches of the rule alone).
     pub fn flat(households: usize) -> Locality {
-        Locality { nodes: 1, chains: vec![vec![0]; households] }
+        Locality { nodes: 1, parent: vec![NONE], depth: vec![0], household_node: vec![0; households] }
     }
 
     /// How near two households are on the tree: the depth of their lowest common ancestor over
     /// the deeper household's depth (1 on the same node, 0 when the path goes through the root).
     pub fn closeness(&self, a: u32, b: u32) -> f64 {
-        let (ca, cb) = (self.ancestors(a), self.ancestors(b));
-        let shared = ca.iter().rev().zip(cb.iter().rev()).take_while(|(x, y)| x == y).count();
-        let deepest = ca.len().max(cb.len()).saturating_sub(1);
-        if deepest == 0 { 1.0 } else { shared.saturating_sub(1) as f64 / deepest as f64 }
+        let (Some(&x), Some(&y)) = (self.household_node.get(a as usize), self.household_node.get(b as usize)) else { return 1.0 };
+        let (dx, dy) = (self.depth[x as usize], self.depth[y as usize]);
+        let deepest = dx.max(dy);
+        if deepest == 0 {
+            return 1.0;
+        }
+        // Climb the deeper one to the other's depth, then both until they meet (or run out).
+        let (mut x, mut y) = (x, y);
+        for _ in dy..dx {
+            x = self.parent[x as usize];
+        }
+        for _ in dx..dy {
+            y = self.parent[y as usize];
+        }
+        while x != y && self.parent[x as usize] != NONE && self.parent[y as usize] != NONE {
+            (x, y) = (self.parent[x as usize], self.parent[y as usize]);
+        }
+        // Ancestors shared, counting the root: the meeting node's depth + 1; none if they never meet.
+        let shared = if x == y { self.depth[x as usize] + 1 } else { 0 };
+        shared.saturating_sub(1) as f64 / deepest as f64
+    }
+
+    /// The node at tree depth `d` (the root is at 0) on the household's path to the root, if the
+    /// household is that deep.
+    pub fn ancestor_at_depth(&self, household: u32, d: usize) -> Option<u32> {
+        let start = *self.household_node.get(household as usize)?;
+        let below = (self.depth[start as usize] as usize).checked_sub(d)?;
+        self.ancestors(household).nth(below)
     }
 
     /// The household's node first, then its ancestors up to the root.
-    pub fn ancestors(&self, household: u32) -> &[u32] {
-        self.chains.get(household as usize).map(|c| &c[..]).unwrap_or(&[])
+    pub fn ancestors(&self, household: u32) -> impl Iterator<Item = u32> + '_ {
+        let start = self.household_node.get(household as usize).copied().unwrap_or(NONE);
+        std::iter::successors((start != NONE).then_some(start), |&v| Some(self.parent[v as usize]).filter(|&p| p != NONE))
     }
 }

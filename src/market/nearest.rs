@@ -61,7 +61,7 @@ impl TradingRule for Nearest {
             if Price::from(ask.limit) > price {
                 continue;
             }
-            for &node in locality.ancestors(ask.household) {
+            for node in locality.ancestors(ask.household) {
                 let list = &mut self.sellers_at[node as usize];
                 if list.is_empty() {
                     self.touched.push(node);
@@ -75,7 +75,7 @@ impl TradingRule for Nearest {
         self.buyers.shuffle(rng);
         for bid in &self.buyers {
             let mut need = bid.kwh;
-            for &node in locality.ancestors(bid.household) {
+            for node in locality.ancestors(bid.household) {
                 let (list, cursor) = (&self.sellers_at[node as usize], &mut self.cursor[node as usize]);
                 while need > MIN_TRADE_KWH && *cursor < list.len() {
                     let k = list[*cursor];

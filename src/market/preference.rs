@@ -155,10 +155,7 @@ impl Preference {
         }
         let Some(locality) = io.locality else { return self.merit_order(io, &bids, &asks, out) };
         // The child zone an order's household sits in, if below this zone.
-        let child = |household: u32| {
-            let chain = locality.ancestors(household);
-            (chain.len() >= depth + 2).then(|| chain[chain.len() - 2 - depth])
-        };
+        let child = |household: u32| locality.ancestor_at_depth(household, depth + 1);
         let mut zones: BTreeMap<u32, (Vec<usize>, Vec<usize>)> = BTreeMap::new();
         let mut here = 0;
         for &k in &bids {

@@ -155,7 +155,7 @@ fn load_draft(v: &mut Validator, at: &str, load: &LoadSpec) -> LoadDraft {
 
 pub fn expand_households(file: &ScenarioFile, v: &mut Validator) -> Vec<HouseDraft> {
     let mut out = Vec::new();
-    let total: u64 = file.households.iter().map(|h| if let HouseholdSpec::Group(g) = h { u64::from(g.count) } else { 1 }).sum();
+    let total = file.household_count();
     if total > MAX_HOUSEHOLDS {
         v.err("households", format!("{total} households in all; at most {MAX_HOUSEHOLDS}"));
         return out;

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use schema::{Archetype, BatterySpec, OutputLevel, ScenarioFile};
-pub use set::FieldSet;
+pub use set::{apply as apply_sets, FieldSet};
 pub use crate::household::PvDef;
 pub use crate::household::load::LoadDef;
 pub use crate::market::communities::CommunityEvent;

@@ -96,6 +96,13 @@ pub struct ScenarioFile {
     pub events: Vec<EventSpec>,
 }
 
+impl ScenarioFile {
+    /// Households the file describes: one per House, `count` per Group (before validation).
+    pub fn household_count(&self) -> u64 {
+        self.households.iter().map(|h| if let HouseholdSpec::Group(g) = h { u64::from(g.count) } else { 1 }).sum()
+    }
+}
+
 /// Which files `peergrid run` writes. Both keep every aggregate file (`summary.json`,
 /// `households.csv`, `timeseries.csv`, `lines.csv`, `topology.json`, `report.html`) and build,
 /// sign and chain every ledger block (the head is in `summary.json`).

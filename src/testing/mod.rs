@@ -17,6 +17,8 @@ use std::sync::Arc;
 
 pub use crate::scenario::examples::{ISLAND, STREET};
 
+pub mod fuzz;
+
 /// Parses and validates a scenario string (profile paths relative to the current folder).
 /// Panics with the validation errors: for tests only.
 pub fn scenario(ron: &str) -> Scenario {
