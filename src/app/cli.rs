@@ -529,23 +529,6 @@ fn mib(bytes: u64) -> String {
     format!("{} MiB", bytes.div_ceil(1 << 20))
 }
 
-/// The run's memory estimate against what the machine allows: more is bad input (the scenario
-/// is too big for this machine), naming the flag that runs it anyway.
-fn memory_fits(scenario: &crate::scenario::Scenario) -> Result<(), ExitCode> {
-    let (need, Some(allowed)) = (scenario.memory_estimate_bytes(), crate::base::exec::memory_allowed_bytes()) else { return Ok(()) };
-    if need <= allowed {
-        return Ok(());
-    }
-    eprintln!(
-        "error: {}: {} households × {} steps need about {} of memory; this machine (or its cgroup's memory.max) allows {}. Run fewer households or steps (--steps, or output: Aggregate), or pass --no-memory-check on a machine with more memory",
-        scenario.file.display(),
-        scenario.households.len(),
-        scenario.frame.total_steps,
-        mib(need),
-        mib(allowed)
-    );
-    Err(ExitCode::from(EXIT_BAD_INPUT))
-}
 
 fn cmd_export_grid(path: PathBuf, out: PathBuf, sets: Vec<crate::scenario::FieldSet>) -> ExitCode {
     let s = match load(&path, &Overrides { sets, ..Default::default() }) {
@@ -703,7 +686,7 @@ fn cmd_sweep(args: SweepArgs) -> ExitCode {
 }
 
 fn cmd_run(args: RunArgs) -> ExitCode {
-    let overrides = Overrides { rule: args.rule.clone(), seed: args.seed, steps: args.steps, ledger: args.ledger, sets: args.sets.clone(), output: args.output_level };
+    let overrides = Overrides { rule: args.rule.clone(), seed: args.seed, steps: args.steps, ledger: args.ledger, sets: args.sets.clone(), output: args.output_level, no_memory_check: args.no_memory_check };
     let scenario = match load(&args.scenario, &overrides) {
         Ok(s) => Arc::new(s),
         Err(code) => return code,
@@ -713,11 +696,6 @@ fn cmd_run(args: RunArgs) -> ExitCode {
     if threads == 0 {
         eprintln!("error: --threads must be at least 1");
         return ExitCode::from(EXIT_BAD_INPUT);
-    }
-    if !args.no_memory_check
-        && let Err(code) = memory_fits(&scenario)
-    {
-        return code;
     }
     // Ctrl-C, SIGTERM or SIGHUP: the run stops at the next step and removes its staging folder;
     // a second signal changes nothing (exiting then would leave the folder behind).

@@ -59,6 +59,9 @@ pub struct Overrides {
     pub sets: Vec<FieldSet>,
     /// Which files to write (`--output`), instead of the scenario's `output`.
     pub output: Option<OutputLevel>,
+    /// Accept a scenario whose run needs more memory than this machine allows
+    /// (`--no-memory-check`).
+    pub no_memory_check: bool,
 }
 
 impl Overrides {
@@ -232,21 +235,24 @@ impl Scenario {
         resolve(file, path, sha, overrides)
     }
 
-    /// About how many bytes a run of this scenario holds at its peak: measured on release
-    /// builds (city-100k: 5.6 KiB per household; a full-output district week: 6.5 bytes per
-    /// household-step more), rounded up.
+    /// About how many bytes a run of this scenario holds at its peak ([`memory_estimate_bytes`]).
     pub fn memory_estimate_bytes(&self) -> u64 {
-        const BASE_BYTES: u64 = 64 << 20;
-        const PER_HOUSEHOLD_BYTES: u64 = 6 << 10;
-        const PER_HOUSEHOLD_STEP_FULL_OUTPUT_BYTES: u64 = 8;
-        let per_step = if self.output == OutputLevel::Full { PER_HOUSEHOLD_STEP_FULL_OUTPUT_BYTES } else { 0 };
-        BASE_BYTES.saturating_add((self.households.len() as u64).saturating_mul(PER_HOUSEHOLD_BYTES)).saturating_add(self.household_steps().saturating_mul(per_step))
+        memory_estimate_bytes(self.households.len() as u64)
     }
 
     /// Household-steps simulated by this scenario.
     pub fn household_steps(&self) -> u64 {
         self.households.len() as u64 * self.frame.total_steps
     }
+}
+
+/// About how many bytes a run of `households` households holds at its peak, rounded up from
+/// release builds: 6.5 KiB per household for city-100k (a week), 5.6 KiB for the 10k district
+/// (every file; no more for four weeks than for one: memory follows households, not steps).
+pub fn memory_estimate_bytes(households: u64) -> u64 {
+    const BASE_BYTES: u64 = 64 << 20;
+    const PER_HOUSEHOLD_BYTES: u64 = 8 << 10;
+    BASE_BYTES.saturating_add(households.saturating_mul(PER_HOUSEHOLD_BYTES))
 }
 
 /// RON as scenario and sweep files are read: optional fields without `Some(...)`, variants with
@@ -269,6 +275,12 @@ pub fn parse(text: &str, path: &Path) -> Result<ScenarioFile, InputErrors> {
 
 fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Overrides) -> Result<Scenario, InputErrors> {
     let mut v = validate::Validator::new(path);
+    // Before anything is drawn for the households: a scenario too big for this machine stops here.
+    // (Past MAX_HOUSEHOLDS, that bound is the message.)
+    let households = file.household_count();
+    if households <= generate::MAX_HOUSEHOLDS && !overrides.no_memory_check && validate::check_memory(&mut v, households) {
+        v.finish()?;
+    }
     validate::check_file(&mut v, &file);
     let rule = registry::find(&file.market.rule);
     if rule.is_none() {

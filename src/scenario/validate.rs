@@ -192,6 +192,20 @@ pub fn check_id(v: &mut Validator, at: &str, id: &str) -> bool {
     ok_chars
 }
 
+/// Adds an error (and says so) when a run of `households` households needs more memory than
+/// this machine, or its cgroup, allows.
+pub fn check_memory(v: &mut Validator, households: u64) -> bool {
+    let (need, Some(allowed)) = (super::memory_estimate_bytes(households), crate::base::exec::memory_allowed_bytes()) else { return false };
+    if need <= allowed {
+        return false;
+    }
+    v.err(
+        "households",
+        format!("{households} households need about {} MiB of memory; this machine (or its cgroup's memory.max) allows {} MiB. Simulate fewer households, or pass --no-memory-check on a machine with more memory", need >> 20, allowed >> 20),
+    );
+    true
+}
+
 /// The longest id (household, node, community): ids are repeated in every output row.
 pub const MAX_ID_BYTES: usize = 64;
 
