@@ -186,7 +186,7 @@ impl Sweep {
                 .enumerate()
                 .flat_map(|(i, vs)| vs.iter().enumerate().map(move |(j, set)| (i, j, set)))
                 .filter_map(|(i, j, set)| Scenario::load(&scenario, &Overrides { sets: vec![set.clone()], steps: Some(1), ..Default::default() }).err().map(|e| (i, j, set, e)))
-                .flat_map(|(i, j, set, e)| e.0.into_iter().map(move |x| InputError { file: path.into(), location: Location::Field(format!("axes[{i}].values[{j}]")), message: format!("`{set}`: {x}") }))
+                .flat_map(|(i, j, set, e)| e.0.into_iter().map(move |x| InputError { file: path.into(), location: Location::Field(format!("axes[{i}].values[{j}]")), message: format!("`{}`: {x}", set.shown()) }))
                 .collect();
             return if errors.is_empty() { Ok(sweep) } else { Err(InputErrors(errors)) };
         }
@@ -214,11 +214,11 @@ impl Sweep {
                     for (k, (f, _)) in failed.iter().enumerate() {
                         explained[k] |= with(f);
                     }
-                    errors.extend(why.into_iter().flat_map(|e| e.0).map(|x| InputError { file: path.into(), location: Location::Field(format!("axes[{i}].values[{j}]")), message: format!("`{set}`: {x}") }));
+                    errors.extend(why.into_iter().flat_map(|e| e.0).map(|x| InputError { file: path.into(), location: Location::Field(format!("axes[{i}].values[{j}]")), message: format!("`{}`: {x}", set.shown()) }));
                 }
             }
             for ((r, e), _) in failed.iter().zip(&explained).filter(|(_, done)| !**done) {
-                let which = r.sets.iter().map(FieldSet::to_string).collect::<Vec<_>>().join(", ");
+                let which = r.sets.iter().map(FieldSet::shown).collect::<Vec<_>>().join(", ");
                 errors.extend(e.0.iter().map(|x| InputError { file: path.into(), location: Location::Field("axes".into()), message: format!("run {} ({which}): {x}", r.run) }));
             }
             return Err(InputErrors(errors));

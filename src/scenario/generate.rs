@@ -194,7 +194,7 @@ pub fn expand_households(file: &ScenarioFile, v: &mut Validator) -> Vec<HouseDra
     }
     for m in &file.member_sets {
         if !out.iter().any(|h| h.id == m.id) {
-            v.err("households", format!("--set {}: no household has id `{}`", m.set, m.id));
+            v.err("households", format!("--set {}: no household has id `{}`", m.set.shown(), m.id));
         }
     }
     let mut seen = HashSet::new();

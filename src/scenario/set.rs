@@ -39,6 +39,14 @@ impl std::str::FromStr for FieldSet {
     }
 }
 
+impl FieldSet {
+    /// The set as a message shows it: at most 100 characters.
+    pub fn shown(&self) -> String {
+        let text = self.to_string();
+        if text.chars().count() <= 100 { text } else { format!("{}…", text.chars().take(100).collect::<String>()) }
+    }
+}
+
 impl std::fmt::Display for FieldSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}={}", self.path, self.value)
@@ -175,22 +183,22 @@ pub fn apply(file: ScenarioFile, sets: &[FieldSet]) -> Result<ScenarioFile, Stri
     let mut tree = serde_json::to_value(&file).map_err(|e| e.to_string())?;
     let mut member_sets = file.member_sets.clone();
     for set in sets {
-        let path = segments(&set.path).map_err(|e| format!("--set {set}: {e}"))?;
-        let value = super::value::parse(&set.value).map_err(|e| format!("--set {set}: {e}"))?;
+        let path = segments(&set.path).map_err(|e| format!("--set {}: {e}", set.shown()))?;
+        let value = super::value::parse(&set.value).map_err(|e| format!("--set {}: {e}", set.shown()))?;
         if let [Segment::Field(list), Segment::Id(id), rest @ ..] = path.as_slice() {
             let is_house = |t: &Value| t["households"].as_array().is_some_and(|hs| hs.iter().any(|h| h.get("House").and_then(|x| x.get("id")).and_then(Value::as_str) == Some(id)));
             if list == "households" && !is_house(&tree) {
                 if group_of(&tree, id).is_none() {
-                    return Err(format!("--set {set}: no household has id `{id}` (a House's `id`, or a Group's `prefix` and member number, e.g. v007)"));
+                    return Err(format!("--set {}: no household has id `{id}` (a House's `id`, or a Group's `prefix` and member number, e.g. v007)", set.shown()));
                 }
                 member_sets.push(MemberSet { set: set.clone(), id: id.clone(), rest: rest.to_vec(), value });
                 continue;
             }
         }
-        let place = locate(&mut tree, &path).map_err(|e| format!("--set {set}: {e}"))?;
+        let place = locate(&mut tree, &path).map_err(|e| format!("--set {}: {e}", set.shown()))?;
         assign(place, value);
         // Read back now, so the message names this set.
-        serde_json::from_value::<ScenarioFile>(tree.clone()).map_err(|e| format!("--set {set}: {e}"))?;
+        serde_json::from_value::<ScenarioFile>(tree.clone()).map_err(|e| format!("--set {}: {e}", set.shown()))?;
     }
     let mut file: ScenarioFile = serde_json::from_value(tree).map_err(|e| e.to_string())?;
     file.member_sets = member_sets;
@@ -201,9 +209,9 @@ pub fn apply(file: ScenarioFile, sets: &[FieldSet]) -> Result<ScenarioFile, Stri
 pub fn apply_to_member(house: &super::schema::HouseSpec, sets: &[&MemberSet]) -> Result<super::schema::HouseSpec, String> {
     let mut tree = serde_json::to_value(house).map_err(|e| e.to_string())?;
     for m in sets {
-        let place = locate(&mut tree, &m.rest).map_err(|e| format!("--set {}: {e}", m.set))?;
+        let place = locate(&mut tree, &m.rest).map_err(|e| format!("--set {}: {e}", m.set.shown()))?;
         assign(place, m.value.clone());
-        serde_json::from_value::<super::schema::HouseSpec>(tree.clone()).map_err(|e| format!("--set {}: {e}", m.set))?;
+        serde_json::from_value::<super::schema::HouseSpec>(tree.clone()).map_err(|e| format!("--set {}: {e}", m.set.shown()))?;
     }
     serde_json::from_value(tree).map_err(|e| e.to_string())
 }
