@@ -82,6 +82,9 @@ fn a_run_too_big_for_the_machine_says_so_and_names_the_flag() {
     let groups = (0..4).map(|i| format!("Group(prefix: \"g{i}x\", count: 1000000, kwp: Fixed(4))")).collect::<Vec<_>>().join(", ");
     let many = format!("households=[{groups}]");
     refused(tmp.path(), &["run", street.to_str().unwrap(), "--set", &many, "--out", "out"], &["4000000 households need about", "--no-memory-check"]);
+    // `check` validates it all the same and says what a run would do.
+    let o = peergrid(&["check", street.to_str().unwrap(), "--set", "households[4].count=1000000", "--set", "households[4].prefix=p"]);
+    assert!(o.status.success(), "{}", stderr(&o));
 }
 
 #[test]
@@ -137,16 +140,39 @@ fn one_run_owns_an_output_folder_and_dead_runs_are_cleaned_up() {
     let o = peergrid_in(dir, &["run", street.to_str().unwrap(), "--steps", "4", "--out", "other", "--quiet"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(names(dir), ["other", "year.ron"]);
-    // `peergrid clean` does the same on demand, and leaves a live run's folder alone.
+    // `peergrid clean` does the same on demand, and leaves a live run's folder alone, and
+    // folders no peergrid lock file vouches for, whatever their names.
     let mut second = start_long_run(dir);
     std::fs::create_dir(dir.join(".gone.partial-4000000")).unwrap();
-    std::fs::write(dir.join(".gone.peergrid-lock"), "").unwrap();
+    std::fs::write(dir.join(".gone.peergrid-lock"), "4000000 some-host-long-gone\n").unwrap();
+    std::fs::write(dir.join(".dead.peergrid-lock"), "").unwrap();
+    std::fs::create_dir(dir.join(".photos.old-2019")).unwrap();
+    std::fs::create_dir(dir.join(".x.partial-12")).unwrap();
     let o = peergrid_in(dir, &["clean", "."]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("2 left by dead runs removed"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("1 left by dead runs removed"), "only the lock of no host's live process: {}", stdout(&o));
     assert!(names(dir).iter().any(|n| n.starts_with(".out.partial-")), "the live run's staging folder stays");
+    for kept in [".photos.old-2019", ".x.partial-12", ".gone.partial-4000000", ".gone.peergrid-lock"] {
+        assert!(dir.join(kept).exists(), "{kept} is not known to be a dead run's");
+    }
+    for other in [".photos.old-2019", ".x.partial-12", ".gone.partial-4000000", ".gone.peergrid-lock"] {
+        let p = dir.join(other);
+        if p.is_dir() { std::fs::remove_dir(&p).unwrap() } else { std::fs::remove_file(&p).unwrap() }
+    }
     let killed = Command::new("kill").args(["-TERM", &second.id().to_string()]).status().unwrap();
     assert!(killed.success());
     assert_eq!(second.wait().unwrap().code(), Some(130));
     assert_eq!(names(dir), ["other", "year.ron"]);
+    // A run killed between moving the old results aside and the new ones in: the next run puts
+    // the old ones back.
+    std::fs::rename(dir.join("other"), dir.join(".other.old-4000001")).unwrap();
+    std::fs::write(dir.join(".other.peergrid-lock"), "").unwrap();
+    let o = peergrid_in(dir, &["clean", "."]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(names(dir), ["other", "year.ron"]);
+    assert!(dir.join("other/summary.json").exists());
+    // `--out .` names no folder: refused before anything runs.
+    let o = peergrid_in(dir, &["run", street.to_str().unwrap(), "--steps", "4", "--out", ".", "--force"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("names no folder"), "{}", stderr(&o));
 }

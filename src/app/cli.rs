@@ -127,9 +127,9 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Remove what runs killed outright (SIGKILL, power loss) left in DIR: staging folders
-    /// `.NAME.partial-PID` and lock files no live run holds. Runs do this by themselves in the
-    /// folder they write into.
+    /// Remove what runs killed outright (SIGKILL, power loss) on this host left in DIR: their
+    /// staging folders `.NAME.partial-PID` and lock files `.NAME.peergrid-lock`, putting back
+    /// results they had moved aside. Runs do this by themselves in the folder they write into.
     Clean {
         /// The folder results are written into (the parent of each `--out`), e.g. `out`.
         dir: PathBuf,
@@ -490,7 +490,8 @@ fn load(path: &PathBuf, overrides: &Overrides) -> Result<Scenario, ExitCode> {
 }
 
 fn cmd_check(path: PathBuf, rule: Option<String>, sets: Vec<crate::scenario::FieldSet>) -> ExitCode {
-    let s = match load(&path, &Overrides { rule, sets, ..Default::default() }) {
+    // Everything checked, and the memory a run needs printed, however big the scenario.
+    let s = match load(&path, &Overrides { rule, sets, no_memory_check: true, ..Default::default() }) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -520,8 +521,12 @@ fn cmd_check(path: PathBuf, rule: Option<String>, sets: Vec<crate::scenario::Fie
         t.graph.edge_count(),
         if t.is_radial() { "radial" } else { "meshed" },
     );
-    let allowed = crate::base::exec::memory_allowed_bytes().map_or(String::new(), |b| format!(" (this machine allows {})", mib(b)));
-    say!("  memory: about {} estimated for a run{allowed}", mib(s.memory_estimate_bytes()));
+    let allowed = crate::base::exec::memory_allowed_bytes();
+    let shown = allowed.map_or(String::new(), |b| format!(" (this machine allows {})", mib(b)));
+    say!("  memory: about {} estimated for a run{shown}", mib(s.memory_estimate_bytes()));
+    if allowed.is_some_and(|b| s.memory_estimate_bytes() > b) {
+        say!("  warning: more than this machine allows: `run` stops unless given --no-memory-check");
+    }
     ExitCode::SUCCESS
 }
 
@@ -531,7 +536,8 @@ fn mib(bytes: u64) -> String {
 
 
 fn cmd_export_grid(path: PathBuf, out: PathBuf, sets: Vec<crate::scenario::FieldSet>) -> ExitCode {
-    let s = match load(&path, &Overrides { sets, ..Default::default() }) {
+    // No simulation: the scenario's size is no matter here.
+    let s = match load(&path, &Overrides { sets, no_memory_check: true, ..Default::default() }) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -550,14 +556,23 @@ fn cmd_export_grid(path: PathBuf, out: PathBuf, sets: Vec<crate::scenario::Field
 
 fn cmd_keygen(path: PathBuf, out: PathBuf, sets: Vec<crate::scenario::FieldSet>, force: bool) -> ExitCode {
     use crate::ledger::keys::{Keystore, PUBLIC_KEYS_FILE, SECRET_KEYS_FILE};
-    let s = match load(&path, &Overrides { sets, ..Default::default() }) {
+    let s = match load(&path, &Overrides { sets, no_memory_check: true, ..Default::default() }) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    if out.exists() && !force {
+    let exists = || {
         eprintln!("error: {} exists; give --force to replace it (its keys would be lost: a ledger signed with them could no longer be extended)", out.display());
-        return ExitCode::from(EXIT_BAD_INPUT);
+        ExitCode::from(EXIT_BAD_INPUT)
+    };
+    if out.exists() && !force {
+        return exists();
     }
+    // Checked again under the folder's lock: of two keygens into one folder, one writes it.
+    let staging = match crate::app::driver::claim_output(&out, force) {
+        Ok(s) => s,
+        Err(RunError::OutputExists(_)) => return exists(),
+        Err(e) => return run_failure(e),
+    };
     let ids: Vec<String> = s.households.iter().map(|h| h.id.clone()).collect();
     let store = match Keystore::generate(ids.len()) {
         Ok(k) => k,
@@ -567,20 +582,14 @@ fn cmd_keygen(path: PathBuf, out: PathBuf, sets: Vec<crate::scenario::FieldSet>,
         }
     };
     let (public, secret) = store.to_csv(&ids);
-    let written = crate::output::staging::Staging::create(&out).and_then(|staging| {
-        crate::output::staging::write_file(staging.path(), PUBLIC_KEYS_FILE, public.as_bytes())?;
-        crate::output::staging::write_secret_file(staging.path(), SECRET_KEYS_FILE, secret.as_bytes())?;
-        staging.commit()
-    });
+    let written = crate::output::staging::write_file(staging.path(), PUBLIC_KEYS_FILE, public.as_bytes())
+        .and_then(|()| crate::output::staging::write_secret_file(staging.path(), SECRET_KEYS_FILE, secret.as_bytes()))
+        .and_then(|()| staging.commit());
     match written {
         Ok(_) => {
             say!("wrote {}: {} key pairs ({PUBLIC_KEYS_FILE} to publish, {SECRET_KEYS_FILE} to keep: readable by you alone)", out.display(), ids.len());
             say!("  sign a run with them: peergrid run {} --keys {}", path.display(), out.display());
             ExitCode::SUCCESS
-        }
-        Err(e) if crate::output::staging::busy(&e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(EXIT_BAD_INPUT)
         }
         Err(e) => {
             eprintln!("error: cannot write {}: {e}", out.display());
@@ -686,6 +695,9 @@ fn cmd_sweep(args: SweepArgs) -> ExitCode {
 }
 
 fn cmd_run(args: RunArgs) -> ExitCode {
+    // Ctrl-C, SIGTERM or SIGHUP, from the start (loading a big scenario takes a while): the run
+    // stops at the next step and removes its staging folder; a second signal changes nothing.
+    stop_on_signals();
     let overrides = Overrides { rule: args.rule.clone(), seed: args.seed, steps: args.steps, ledger: args.ledger, sets: args.sets.clone(), output: args.output_level, no_memory_check: args.no_memory_check };
     let scenario = match load(&args.scenario, &overrides) {
         Ok(s) => Arc::new(s),
@@ -697,9 +709,6 @@ fn cmd_run(args: RunArgs) -> ExitCode {
         eprintln!("error: --threads must be at least 1");
         return ExitCode::from(EXIT_BAD_INPUT);
     }
-    // Ctrl-C, SIGTERM or SIGHUP: the run stops at the next step and removes its staging folder;
-    // a second signal changes nothing (exiting then would leave the folder behind).
-    stop_on_signals();
     let keys = match &args.keys {
         Some(dir) => match crate::ledger::keys::Keystore::read(dir, &scenario.households.iter().map(|h| h.id.clone()).collect::<Vec<_>>()) {
             Ok(k) => Some(Arc::new(k)),
@@ -802,9 +811,11 @@ fn stop_on_signals() {
             return;
         }
         std::thread::sleep(SIGNAL_GRACE);
-        crate::output::staging::remove_live();
-        eprintln!("error: interrupted; no results were written");
-        std::process::exit(i32::from(EXIT_INTERRUPTED));
+        // Results already in place: the command is finishing; let it.
+        if crate::output::staging::abandon() {
+            eprintln!("error: interrupted; no results were written");
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
     });
 }
 

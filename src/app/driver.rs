@@ -35,6 +35,10 @@ pub enum RunError {
 /// and an existing folder without `force` is [`RunError::OutputExists`] (both checked under the
 /// claim, so of two runs into one folder exactly one writes it).
 pub fn claim_output(out_dir: &std::path::Path, force: bool) -> Result<crate::output::staging::Staging, RunError> {
+    if out_dir.file_name().is_none() {
+        let message = "names no folder to write (`.`, `..` or `/`): choose a folder such as out/results";
+        return Err(RunError::Input(InputErrors(vec![crate::base::error::InputError::file(out_dir, message)])));
+    }
     if out_dir.exists() && !out_dir.is_dir() {
         let message = "is a file, not a folder: a command writes a folder of files (choose another --out)";
         return Err(RunError::Input(InputErrors(vec![crate::base::error::InputError::file(out_dir, message)])));

@@ -233,21 +233,32 @@ pub fn run(sweep: &Sweep, shard: Option<Shard>, out_dir: &Path, force: bool, thr
     let staging = crate::app::driver::claim_output(out_dir, force)?;
     let selected: Vec<u64> = sweep.selected(shard).collect();
     let pool = crate::base::exec::pool(threads).map_err(RunError::Failed)?;
-    let results: Vec<Result<Vec<Option<f64>>, RunError>> = pool.install(|| {
+    // The first failing run stops the sweep (runs not started are not started), named by its
+    // number and settings: a clash between values of a large sweep shows only here.
+    let results: Result<Vec<Vec<Option<f64>>>, RunError> = pool.install(|| {
         selected
             .par_iter()
             .map(|&i| {
                 let r = sweep.run_at(i);
-                let out = run_kpis(&sweep.scenario, Overrides { sets: r.sets.clone(), seed: Some(r.seed), steps: sweep.steps, ..Default::default() });
+                let out = run_kpis(&sweep.scenario, Overrides { sets: r.sets.clone(), seed: Some(r.seed), steps: sweep.steps, ..Default::default() }).map_err(|e| match e {
+                    RunError::Input(errors) => {
+                        let which = r.sets.iter().map(FieldSet::shown).collect::<Vec<_>>().join(", ");
+                        RunError::Input(InputErrors(errors.0.into_iter().map(|x| InputError { file: sweep.file.clone(), location: Location::Field("axes".into()), message: format!("run {} ({which}): {x}", r.run) }).collect()))
+                    }
+                    e => e,
+                });
                 progress();
                 out
             })
             .collect()
     });
-    let results: Vec<Vec<Option<f64>>> = results.into_iter().collect::<Result<_, _>>()?;
+    let results = results?;
     let runs: Vec<SweepRun> = selected.iter().map(|&i| sweep.run_at(i)).collect();
     let rows: Vec<SweepRow> = runs.iter().zip(results).map(|(r, kpis)| SweepRow { run: r.run, seed: r.seed, values: r.sets.iter().map(|s| s.value.as_str()).collect(), kpis }).collect();
     write_sweep_csv(&staging.path().join("sweep.csv"), &sweep.axes, &rows).map_err(|e| RunError::Failed(format!("writing sweep.csv: {e}")))?;
+    if crate::app::driver::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(RunError::Interrupted); // a signal during the writing: nothing is moved into place
+    }
     staging.commit().map_err(|e| RunError::Failed(format!("moving results into place: {e}")))?;
     Ok(selected.len())
 }

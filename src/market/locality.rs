@@ -2,14 +2,17 @@
 //! ancestors on the tree of shortest paths from the grid's root (grid distances).
 
 /// For every household, its grid node, and for every node its parent on the tree of shortest
-/// paths (breadth-first from the root, lower node index first on ties) and its depth: memory
-/// linear in nodes, however deep the tree (a long street feeder).
+/// paths (breadth-first from the root, lower node index first on ties), its depth and its
+/// ancestors 2, 4, 8, … levels up: memory O(nodes × log depth) however deep the tree (a long street
+/// feeder), and any ancestor in O(log depth).
 #[derive(Debug, Clone, Default)]
 pub struct Locality {
     pub nodes: usize,
     /// Parent of each node; `NONE` for the root and for nodes the root does not reach.
     parent: Vec<u32>,
     depth: Vec<u32>,
+    /// `jump[k][v]`: the ancestor 2^(k+1) levels above `v`, or `NONE`.
+    jump: Vec<Vec<u32>>,
     household_node: Vec<u32>,
 }
 
@@ -38,12 +41,33 @@ impl Locality {
                 }
             }
         }
-        Locality { nodes: n, parent, depth, household_node: household_nodes.iter().map(|v| v.index() as u32).collect() }
+        let deepest = depth.iter().copied().max().unwrap_or(0);
+        let mut jump: Vec<Vec<u32>> = Vec::new();
+        while (2u64 << jump.len()) <= u64::from(deepest) {
+            let below = jump.last().unwrap_or(&parent);
+            let next = below.iter().map(|&a| if a == NONE { NONE } else { below[a as usize] }).collect();
+            jump.push(next);
+        }
+        Locality { nodes: n, parent, depth, jump, household_node: household_nodes.iter().map(|v| v.index() as u32).collect() }
+    }
+
+    /// The ancestor `levels` above node `v` (`NONE` past the top).
+    fn up(&self, mut v: u32, levels: u32) -> u32 {
+        let mut k = 0;
+        let mut rest = levels;
+        while rest > 0 && v != NONE {
+            if rest & 1 == 1 {
+                v = if k == 0 { self.parent[v as usize] } else { self.jump.get(k - 1).map_or(NONE, |j| j[v as usize]) };
+            }
+            rest >>= 1;
+            k += 1;
+        }
+        v
     }
 
     /// `households` households all on one node (for tests and benches of the rule alone).
     pub fn flat(households: usize) -> Locality {
-        Locality { nodes: 1, parent: vec![NONE], depth: vec![0], household_node: vec![0; households] }
+        Locality { nodes: 1, parent: vec![NONE], depth: vec![0], jump: Vec::new(), household_node: vec![0; households] }
     }
 
     /// How near two households are on the tree: the depth of their lowest common ancestor over
@@ -55,16 +79,20 @@ impl Locality {
         if deepest == 0 {
             return 1.0;
         }
-        // Climb the deeper one to the other's depth, then both until they meet (or run out).
-        let (mut x, mut y) = (x, y);
-        for _ in dy..dx {
-            x = self.parent[x as usize];
-        }
-        for _ in dx..dy {
-            y = self.parent[y as usize];
-        }
-        while x != y && self.parent[x as usize] != NONE && self.parent[y as usize] != NONE {
-            (x, y) = (self.parent[x as usize], self.parent[y as usize]);
+        // Lift the deeper one to the other's depth, then both, by halving jumps, to just below
+        // where they meet (or to their tops when they never do).
+        let (mut x, mut y) = (self.up(x, dx.saturating_sub(dy)), self.up(y, dy.saturating_sub(dx)));
+        if x != y {
+            for k in (0..=self.jump.len()).rev() {
+                let step = |v: u32| if k == 0 { self.parent[v as usize] } else { self.jump[k - 1][v as usize] };
+                let (a, b) = (step(x), step(y));
+                if a != b && a != NONE && b != NONE {
+                    (x, y) = (a, b);
+                }
+            }
+            if self.parent[x as usize] != NONE && self.parent[y as usize] != NONE {
+                (x, y) = (self.parent[x as usize], self.parent[y as usize]);
+            }
         }
         // Ancestors shared, counting the root: the meeting node's depth + 1; none if they never meet.
         let shared = if x == y { self.depth[x as usize] + 1 } else { 0 };
@@ -76,7 +104,7 @@ impl Locality {
     pub fn ancestor_at_depth(&self, household: u32, d: usize) -> Option<u32> {
         let start = *self.household_node.get(household as usize)?;
         let below = (self.depth[start as usize] as usize).checked_sub(d)?;
-        self.ancestors(household).nth(below)
+        Some(self.up(start, below as u32)).filter(|&v| v != NONE)
     }
 
     /// The household's node first, then its ancestors up to the root.

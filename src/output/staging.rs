@@ -3,23 +3,27 @@
 //! staging folder, and a crash leaves only a folder named `.NAME.partial-PID`, never one that
 //! looks complete.
 //!
-//! A run owns its destination through a lock on `.NAME.peergrid-lock` beside it, held from before it checks
-//! whether the destination exists until its results are in place; a second run into the same
-//! destination finds the lock held and stops ([`busy`]). Each staging folder is itself locked by
-//! the process writing it, so one whose lock is free belongs to a dead run: the next run into the
-//! same parent folder removes it, as does `peergrid clean` ([`remove_stale`]).
+//! A run owns its destination through a lock (`File::try_lock`) on `.NAME.peergrid-lock` beside it,
+//! held from before it checks whether the destination exists until its results are in place; a
+//! second run into the same destination finds the lock held and stops ([`busy`]). The lock file
+//! names its owner (`PID HOST`) and is removed when the run ends, so a lock file left behind with
+//! its lock free, of this host and of a process that no longer exists, marks a run killed
+//! outright: the next run into the same parent folder removes that run's staging folders (and
+//! puts back results it had moved aside), as does `peergrid clean` ([`remove_stale`]). Folders
+//! without such a lock file are never touched, whatever their names.
 
 use std::fs::File;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A staging folder that is removed unless [`Staging::commit`] succeeds.
 pub struct Staging {
     path: PathBuf,
     dest: PathBuf,
     committed: bool,
-    /// Held (locked) while this exists: the destination's claim and the staging folder's own.
+    /// Held while this exists: the destination's claim.
     claim: Claim,
-    _folder: File,
 }
 
 /// The lock on `.NAME.peergrid-lock`; the file is removed when the claim ends.
@@ -38,8 +42,11 @@ impl Drop for Claim {
     }
 }
 
-/// Staging folders and lock files of this process now, for [`remove_live`].
+/// Staging folders and lock files of this process now, for [`abandon`]; held while results are
+/// moved into place, so the two never interleave.
 static LIVE: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+/// Set once a command's results are in place.
+static COMMITTED: AtomicBool = AtomicBool::new(false);
 
 fn live() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
     LIVE.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -49,20 +56,26 @@ fn forget(path: &Path) {
     live().retain(|p| p != path);
 }
 
-/// Removes this process's staging folders and lock files, for a process about to exit without
-/// unwinding (a signal the run did not answer in time). Retries a few times, as a thread may
-/// still be adding files.
-pub fn remove_live() {
-    let paths = live().clone();
-    for path in paths {
+/// For a process about to exit on a signal it did not answer in time: unless its results are
+/// already in place (then `false`: let it finish), removes its staging folders and lock files and
+/// returns `true`, keeping any commit from starting until the process has exited.
+pub fn abandon() -> bool {
+    let guard = live();
+    if COMMITTED.load(Ordering::SeqCst) {
+        return false;
+    }
+    for path in guard.iter() {
         for _ in 0..20 {
-            let gone = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+            // A thread may still be adding files: retry until the folder is gone.
+            let gone = if path.is_dir() { std::fs::remove_dir_all(path) } else { std::fs::remove_file(path) };
             if gone.is_ok() || !path.exists() {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
     }
+    std::mem::forget(guard);
+    true
 }
 
 /// The end of a destination's lock file's name: `.NAME.peergrid-lock`.
@@ -73,85 +86,120 @@ pub fn busy(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::ResourceBusy
 }
 
-/// Takes the lock `path`, or says that another process holds it.
-fn claim(path: &Path, dest: &Path) -> std::io::Result<Claim> {
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
+}
+
+/// Whether a lock file's owner line (`PID HOST`) names a process that may still run: one on
+/// another host (its processes cannot be seen from here), or a live one on this host.
+fn owner_may_live(owner: &str) -> bool {
+    let mut words = owner.split_whitespace();
+    let (Some(pid), host) = (words.next().and_then(|p| p.parse::<u32>().ok()), words.next().unwrap_or("")) else { return false };
+    if host != hostname() {
+        return true;
+    }
+    pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// File systems without locks (some network mounts): the lock file's owner line decides alone.
+fn locks_unsupported(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(37 | 38 | 95)) // ENOLCK, ENOSYS, EOPNOTSUPP
+}
+
+/// Takes the lock `path` for `dest`: `Ok(None)` when another live process holds it.
+fn try_claim(path: &Path) -> std::io::Result<Option<Claim>> {
     use std::os::unix::fs::MetadataExt;
     for _ in 0..8 {
-        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path)?;
+        let mut file = std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(path)?;
+        let mut owner = String::new();
         match file.try_lock() {
             Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::ResourceBusy,
-                    format!("another run is writing {} now (it holds {}); wait for it to finish, or choose another --out", dest.display(), path.display()),
-                ));
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+            Err(std::fs::TryLockError::Error(e)) if locks_unsupported(&e) => {
+                let _ = file.read_to_string(&mut owner);
+                if owner_may_live(&owner) {
+                    return Ok(None);
+                }
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(e),
         }
         // The lock counts only if `path` is still this file (its last owner removes it).
         let same = std::fs::metadata(path).is_ok_and(|m| file.metadata().is_ok_and(|f| (f.dev(), f.ino()) == (m.dev(), m.ino())));
         if same {
+            file.set_len(0)?;
+            file.write_all(format!("{} {}\n", std::process::id(), hostname()).as_bytes())?;
             live().push(path.to_path_buf());
-            return Ok(Claim { path: path.to_path_buf(), file });
+            return Ok(Some(Claim { path: path.to_path_buf(), file }));
         }
     }
     Err(std::io::Error::other(format!("cannot take the lock {}: it keeps being replaced", path.display())))
 }
 
-/// Removes the staging folders (`.NAME.partial-PID`, `.NAME.old-PID`) and lock files in `dir`
-/// that belong to no live run, and returns what it removed.
+/// Takes the lock `path` for `dest`, or says that another run is writing `dest`.
+fn claim(path: &Path, dest: &Path) -> std::io::Result<Claim> {
+    try_claim(path)?.ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::ResourceBusy,
+            format!("another run is writing {} now (it holds {}); wait for it to finish, or choose another --out", dest.display(), path.display()),
+        )
+    })
+}
+
+/// In `dir`, for each lock file left by a run killed outright (see the module's notes): removes
+/// the run's staging folders `.NAME.partial-PID`, puts back `.NAME.old-PID` as `NAME` when `NAME` is
+/// missing (the run was stopped between moving the old results aside and the new ones in), else
+/// removes it, and removes the lock file. Returns what it removed or restored.
 pub fn remove_stale(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut removed = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(rest) = name.strip_prefix('.') else { continue };
-        let path = entry.path();
-        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        // Only names this module makes: `.NAME.partial-PID`, `.NAME.old-PID`, `.NAME.LOCK_SUFFIX`.
-        let staged = [".partial-", ".old-"].iter().find_map(|tag| rest.rsplit_once(tag).filter(|(d, pid)| !d.is_empty() && !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())).map(|(d, _)| (*tag, d)));
-        if let (true, Some((tag, dest))) = (is_dir, staged) {
-            // A live run holds its staging folder's lock; an `.old-` folder is only ever there
-            // while its run holds the destination's lock.
-            let Ok(folder) = File::open(&path) else { continue };
-            if folder.try_lock().is_err() {
-                continue;
-            }
-            if tag == ".old-" && File::open(dir.join(format!(".{dest}{LOCK_SUFFIX}"))).is_ok_and(|f| f.try_lock().is_err()) {
-                continue;
-            }
-            std::fs::remove_dir_all(&path)?;
-            removed.push(path);
-        } else if let (false, Some(dest)) = (is_dir, rest.strip_suffix(LOCK_SUFFIX).filter(|d| !d.is_empty()))
-            && let Ok(claim) = claim(&path, &dir.join(dest))
-        {
-            drop(claim); // removes the file
-            removed.push(path);
+    let mut done = Vec::new();
+    let names: Vec<String> = std::fs::read_dir(dir)?.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    for lock in &names {
+        let Some(dest) = lock.strip_prefix('.').and_then(|r| r.strip_suffix(LOCK_SUFFIX)).filter(|d| !d.is_empty()) else { continue };
+        let lock_path = dir.join(lock);
+        if !lock_path.is_file() {
+            continue;
         }
+        // The owner line first: `try_claim` rewrites it.
+        let owner = std::fs::read_to_string(&lock_path).unwrap_or_default();
+        if owner_may_live(&owner) {
+            continue;
+        }
+        let Ok(Some(claim)) = try_claim(&lock_path) else { continue };
+        for tag in [".partial-", ".old-"] {
+            let prefix = format!(".{dest}{tag}");
+            for name in names.iter().filter(|n| n.strip_prefix(&prefix).is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))) {
+                let path = dir.join(name);
+                if !path.is_dir() {
+                    continue;
+                }
+                let restore = tag == ".old-" && !dir.join(dest).exists();
+                if restore { std::fs::rename(&path, dir.join(dest))? } else { std::fs::remove_dir_all(&path)? }
+                done.push(path);
+            }
+        }
+        drop(claim); // removes the lock file
+        done.push(lock_path);
     }
-    removed.sort();
-    Ok(removed)
+    done.sort();
+    Ok(done)
 }
 
 impl Staging {
     /// Claims `dest` and creates the staging folder beside it (creating `dest`'s parent if
-    /// needed), first removing stale staging folders of dead runs there. Another live run
-    /// writing `dest` is an error for which [`busy`] is true.
+    /// needed), first removing what runs killed outright left there. Another live run writing
+    /// `dest` is an error for which [`busy`] is true.
     pub fn create(dest: &Path) -> std::io::Result<Staging> {
         let parent = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent)?;
-        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
-        let claim = claim(&parent.join(format!(".{name}{LOCK_SUFFIX}")), dest)?;
+        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{} names no folder", dest.display())))?;
         let _ = remove_stale(parent);
+        let claim = claim(&parent.join(format!(".{name}{LOCK_SUFFIX}")), dest)?;
         let path = parent.join(format!(".{name}.partial-{}", std::process::id()));
         if path.exists() {
             std::fs::remove_dir_all(&path)?;
         }
         std::fs::create_dir(&path)?;
         live().push(path.clone());
-        let folder = File::open(&path)?;
-        folder.lock()?;
-        Ok(Staging { path, dest: dest.to_path_buf(), committed: false, claim, _folder: folder })
+        Ok(Staging { path, dest: dest.to_path_buf(), committed: false, claim })
     }
 
     /// The destination this staging folder is for.
@@ -174,17 +222,22 @@ impl Staging {
         ));
         let had_old = self.dest.exists();
         let _ = &self.claim; // held until the old results are gone
-        if had_old {
-            std::fs::rename(&self.dest, &aside)?;
-        }
-        if let Err(e) = std::fs::rename(&self.path, &self.dest) {
+        {
+            // Not while a signal's handler is removing the staging folder (see `abandon`).
+            let mut live = live();
             if had_old {
-                let _ = std::fs::rename(&aside, &self.dest);
+                std::fs::rename(&self.dest, &aside)?;
             }
-            return Err(e);
+            if let Err(e) = std::fs::rename(&self.path, &self.dest) {
+                if had_old {
+                    let _ = std::fs::rename(&aside, &self.dest);
+                }
+                return Err(e);
+            }
+            self.committed = true;
+            COMMITTED.store(true, Ordering::SeqCst);
+            live.retain(|p| *p != self.path);
         }
-        self.committed = true;
-        forget(&self.path);
         if had_old {
             std::fs::remove_dir_all(&aside)?;
         }

@@ -201,7 +201,7 @@ pub fn check_memory(v: &mut Validator, households: u64) -> bool {
     }
     v.err(
         "households",
-        format!("{households} households need about {} MiB of memory; this machine (or its cgroup's memory.max) allows {} MiB. Simulate fewer households, or pass --no-memory-check on a machine with more memory", need >> 20, allowed >> 20),
+        format!("{households} households need about {} MiB of memory; this machine (or its cgroup's memory.max) allows {} MiB. Simulate fewer households, or on a machine with more memory run with --no-memory-check", need >> 20, allowed >> 20),
     );
     true
 }

@@ -26,6 +26,9 @@ pub fn parse(text: &str) -> Result<Value, String> {
         if let Some(v) = number(t).or_else(|| keyword(t)) {
             return Ok(v);
         }
+        if t.parse::<f64>().is_ok_and(|x| !x.is_finite()) {
+            return Err(format!("`{}` is not a finite number", clip(t)));
+        }
         return Ok(Value::String(t.to_string()));
     }
     let mut p = Parser { text: t, at: 0 };
@@ -55,7 +58,7 @@ fn keyword(word: &str) -> Option<Value> {
     match word {
         "true" => Some(Value::Bool(true)),
         "false" => Some(Value::Bool(false)),
-        "None" => Some(Value::Null),
+        "None" | "null" => Some(Value::Null),
         _ => None,
     }
 }
@@ -272,6 +275,8 @@ mod tests {
         assert_eq!(parse("(a: Some(3), b: None, c: [ClearSky, true])").unwrap(), json!({"a": 3, "b": null, "c": ["ClearSky", true]}));
         assert_eq!(parse("{\"x\": 1}").unwrap(), json!({"x": 1}));
         assert_eq!(parse("Pair(1, 2)").unwrap(), json!({"Pair": [1, 2]}));
+        assert_eq!(parse("null").unwrap(), json!(null));
+        assert!(parse("1e400").unwrap_err().contains("not a finite number"));
     }
 
     #[test]
