@@ -145,19 +145,26 @@ fn one_run_owns_an_output_folder_and_dead_runs_are_cleaned_up() {
     let mut second = start_long_run(dir);
     std::fs::create_dir(dir.join(".gone.partial-4000000")).unwrap();
     std::fs::write(dir.join(".gone.peergrid-lock"), "4000000 some-host-long-gone\n").unwrap();
-    std::fs::write(dir.join(".dead.peergrid-lock"), "").unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string();
+    std::fs::write(dir.join(".dead.peergrid-lock"), format!("4000002 {host}\n")).unwrap();
+    std::fs::create_dir(dir.join(".dead.partial-4000002")).unwrap();
+    std::fs::create_dir(dir.join(".dead.partial-4000003")).unwrap(); // not the dead run's
+    let link = dir.join(".linked.peergrid-lock");
+    std::os::unix::fs::symlink(dir.join("year.ron"), &link).unwrap();
     std::fs::create_dir(dir.join(".photos.old-2019")).unwrap();
     std::fs::create_dir(dir.join(".x.partial-12")).unwrap();
     let o = peergrid_in(dir, &["clean", "."]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("1 left by dead runs removed"), "only the lock of no host's live process: {}", stdout(&o));
+    assert!(stdout(&o).contains("2 left by dead runs removed"), "the dead run's lock and staging folder: {}", stdout(&o));
     assert!(names(dir).iter().any(|n| n.starts_with(".out.partial-")), "the live run's staging folder stays");
-    for kept in [".photos.old-2019", ".x.partial-12", ".gone.partial-4000000", ".gone.peergrid-lock"] {
-        assert!(dir.join(kept).exists(), "{kept} is not known to be a dead run's");
+    let kept = [".photos.old-2019", ".x.partial-12", ".gone.partial-4000000", ".gone.peergrid-lock", ".dead.partial-4000003", ".linked.peergrid-lock"];
+    for k in kept {
+        assert!(std::fs::symlink_metadata(dir.join(k)).is_ok(), "{k} is not known to be a dead run's");
     }
-    for other in [".photos.old-2019", ".x.partial-12", ".gone.partial-4000000", ".gone.peergrid-lock"] {
+    assert!(std::fs::read_to_string(dir.join("year.ron")).unwrap().contains("duration_days"), "a linked lock file's target is not written");
+    for other in kept {
         let p = dir.join(other);
-        if p.is_dir() { std::fs::remove_dir(&p).unwrap() } else { std::fs::remove_file(&p).unwrap() }
+        if std::fs::symlink_metadata(&p).unwrap().is_dir() { std::fs::remove_dir(&p).unwrap() } else { std::fs::remove_file(&p).unwrap() }
     }
     let killed = Command::new("kill").args(["-TERM", &second.id().to_string()]).status().unwrap();
     assert!(killed.success());
@@ -166,13 +173,15 @@ fn one_run_owns_an_output_folder_and_dead_runs_are_cleaned_up() {
     // A run killed between moving the old results aside and the new ones in: the next run puts
     // the old ones back.
     std::fs::rename(dir.join("other"), dir.join(".other.old-4000001")).unwrap();
-    std::fs::write(dir.join(".other.peergrid-lock"), "").unwrap();
+    std::fs::write(dir.join(".other.peergrid-lock"), format!("4000001 {host}\n")).unwrap();
     let o = peergrid_in(dir, &["clean", "."]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(names(dir), ["other", "year.ron"]);
     assert!(dir.join("other/summary.json").exists());
     // `--out .` names no folder: refused before anything runs.
-    let o = peergrid_in(dir, &["run", street.to_str().unwrap(), "--steps", "4", "--out", ".", "--force"]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("names no folder"), "{}", stderr(&o));
+    for out in [".", "other/.", "..", "/"] {
+        let o = peergrid_in(dir, &["run", street.to_str().unwrap(), "--steps", "4", "--out", out, "--force"]);
+        assert_eq!(o.status.code(), Some(2), "{out}: {}", stderr(&o));
+        assert!(stderr(&o).contains("names no folder"), "{}", stderr(&o));
+    }
 }

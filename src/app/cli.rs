@@ -604,11 +604,14 @@ fn cmd_clean(dir: &std::path::Path) -> ExitCode {
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     match crate::output::staging::remove_stale(dir) {
-        Ok(removed) => {
-            for path in &removed {
-                say!("removed {}", path.display());
+        Ok(done) => {
+            for (path, what) in &done {
+                match what {
+                    crate::output::staging::Cleaned::Removed => say!("removed {}", path.display()),
+                    crate::output::staging::Cleaned::PutBack => say!("put back {} (results a killed run had moved aside)", path.display()),
+                }
             }
-            say!("{}: {} left by dead runs removed", dir.display(), removed.len());
+            say!("{}: {} left by dead runs removed or put back", dir.display(), done.len());
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -35,7 +35,9 @@ pub enum RunError {
 /// and an existing folder without `force` is [`RunError::OutputExists`] (both checked under the
 /// claim, so of two runs into one folder exactly one writes it).
 pub fn claim_output(out_dir: &std::path::Path, force: bool) -> Result<crate::output::staging::Staging, RunError> {
-    if out_dir.file_name().is_none() {
+    // `x/.` has a file name (`x`) but names the folder `x` itself from inside.
+    let last = out_dir.as_os_str().to_string_lossy().trim_end_matches('/').rsplit('/').next().unwrap_or("").to_string();
+    if out_dir.file_name().is_none() || last == "." || last == ".." {
         let message = "names no folder to write (`.`, `..` or `/`): choose a folder such as out/results";
         return Err(RunError::Input(InputErrors(vec![crate::base::error::InputError::file(out_dir, message)])));
     }

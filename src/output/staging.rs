@@ -26,17 +26,20 @@ pub struct Staging {
     claim: Claim,
 }
 
-/// The lock on `.NAME.peergrid-lock`; the file is removed when the claim ends.
+/// The lock on `.NAME.peergrid-lock`; the file is removed when the claim ends (unless kept).
 struct Claim {
     path: PathBuf,
     file: File,
+    keep_file: bool,
 }
 
 impl Drop for Claim {
     fn drop(&mut self) {
         // Removed while still locked: a run that opened it meanwhile finds, once it holds the
         // lock, that the path is no longer its file, and opens the new one (see `claim`).
-        let _ = std::fs::remove_file(&self.path);
+        if !self.keep_file {
+            let _ = std::fs::remove_file(&self.path);
+        }
         let _ = self.file.unlock();
         forget(&self.path);
     }
@@ -64,7 +67,9 @@ pub fn abandon() -> bool {
     if COMMITTED.load(Ordering::SeqCst) {
         return false;
     }
-    for path in guard.iter() {
+    // Staging folders before lock files (registered after them): a lock file left alone would
+    // still lead a later run to the folder.
+    for path in guard.iter().rev() {
         for _ in 0..20 {
             // A thread may still be adding files: retry until the folder is gone.
             let gone = if path.is_dir() { std::fs::remove_dir_all(path) } else { std::fs::remove_file(path) };
@@ -106,30 +111,48 @@ fn locks_unsupported(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(37 | 38 | 95)) // ENOLCK, ENOSYS, EOPNOTSUPP
 }
 
-/// Takes the lock `path` for `dest`: `Ok(None)` when another live process holds it.
-fn try_claim(path: &Path) -> std::io::Result<Option<Claim>> {
+/// Why a lock file cannot be taken now.
+enum Taken {
+    /// Another process holds its lock, or its owner line names one that may still run.
+    Busy(String),
+}
+
+/// Whether `path` is a lock file this module may open: a regular file, not a link to one
+/// elsewhere (writing the owner line through a link would overwrite its target).
+fn plain_file(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
+}
+
+/// Takes the lock `path`: `Err(Taken)` when another process holds it or its owner may still run.
+fn try_claim(path: &Path) -> std::io::Result<Result<Claim, Taken>> {
     use std::os::unix::fs::MetadataExt;
     for _ in 0..8 {
+        if std::fs::symlink_metadata(path).is_ok() && !plain_file(path) {
+            return Err(std::io::Error::other(format!("{} is not a plain file: remove it", path.display())));
+        }
         let mut file = std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(path)?;
-        let mut owner = String::new();
         match file.try_lock() {
             Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
-            Err(std::fs::TryLockError::Error(e)) if locks_unsupported(&e) => {
-                let _ = file.read_to_string(&mut owner);
-                if owner_may_live(&owner) {
-                    return Ok(None);
-                }
-            }
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(Err(Taken::Busy(String::new()))),
+            Err(std::fs::TryLockError::Error(e)) if locks_unsupported(&e) => {}
             Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+        // Free, but naming a process that may still run: another host's (whose locks this host
+        // may not see) or a live one here. Its own `clean`, or removing the file, settles it.
+        let mut owner = String::new();
+        let _ = file.read_to_string(&mut owner);
+        if owner_may_live(&owner) {
+            let _ = file.unlock();
+            return Ok(Err(Taken::Busy(owner.trim().to_string())));
         }
         // The lock counts only if `path` is still this file (its last owner removes it).
         let same = std::fs::metadata(path).is_ok_and(|m| file.metadata().is_ok_and(|f| (f.dev(), f.ino()) == (m.dev(), m.ino())));
         if same {
             file.set_len(0)?;
+            std::io::Seek::rewind(&mut file)?;
             file.write_all(format!("{} {}\n", std::process::id(), hostname()).as_bytes())?;
             live().push(path.to_path_buf());
-            return Ok(Some(Claim { path: path.to_path_buf(), file }));
+            return Ok(Ok(Claim { path: path.to_path_buf(), file, keep_file: false }));
         }
     }
     Err(std::io::Error::other(format!("cannot take the lock {}: it keeps being replaced", path.display())))
@@ -137,50 +160,72 @@ fn try_claim(path: &Path) -> std::io::Result<Option<Claim>> {
 
 /// Takes the lock `path` for `dest`, or says that another run is writing `dest`.
 fn claim(path: &Path, dest: &Path) -> std::io::Result<Claim> {
-    try_claim(path)?.ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::ResourceBusy,
-            format!("another run is writing {} now (it holds {}); wait for it to finish, or choose another --out", dest.display(), path.display()),
-        )
+    try_claim(path)?.map_err(|Taken::Busy(owner)| {
+        let who = if owner.is_empty() { String::new() } else { format!(" (process {owner}; if it is gone, remove that file)") };
+        std::io::Error::new(std::io::ErrorKind::ResourceBusy, format!("another run is writing {} now: it holds {}{who}; wait for it to finish, or choose another --out", dest.display(), path.display()))
     })
 }
 
+/// What [`remove_stale`] did with a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cleaned {
+    Removed,
+    /// A dead run's moved-aside results, put back under their name.
+    PutBack,
+}
+
+/// How long a lock file without an owner line may be in the making (created, not yet written).
+const NEW_LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// In `dir`, for each lock file left by a run killed outright (see the module's notes): removes
-/// the run's staging folders `.NAME.partial-PID`, puts back `.NAME.old-PID` as `NAME` when `NAME` is
-/// missing (the run was stopped between moving the old results aside and the new ones in), else
-/// removes it, and removes the lock file. Returns what it removed or restored.
-pub fn remove_stale(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+/// that run's staging folders `.NAME.partial-PID`, puts back `.NAME.old-PID` as `NAME` when `NAME`
+/// is missing (the run was stopped between moving the old results aside and the new ones in),
+/// else removes it, then removes the lock file. A lock file whose folders could not all be dealt
+/// with stays, so a later try finds them again. Returns what it did.
+pub fn remove_stale(dir: &Path) -> std::io::Result<Vec<(PathBuf, Cleaned)>> {
     let mut done = Vec::new();
+    let mut first_error = None;
     let names: Vec<String> = std::fs::read_dir(dir)?.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
     for lock in &names {
         let Some(dest) = lock.strip_prefix('.').and_then(|r| r.strip_suffix(LOCK_SUFFIX)).filter(|d| !d.is_empty()) else { continue };
         let lock_path = dir.join(lock);
-        if !lock_path.is_file() {
+        if !plain_file(&lock_path) {
             continue;
         }
-        // The owner line first: `try_claim` rewrites it.
+        // The owner line first (`try_claim` rewrites it): only its own folders are the dead run's.
         let owner = std::fs::read_to_string(&lock_path).unwrap_or_default();
-        if owner_may_live(&owner) {
-            continue;
+        let pid = owner.split_whitespace().next().filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        let young = std::fs::metadata(&lock_path).and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|age| age < NEW_LOCK_GRACE));
+        if owner_may_live(&owner) || (pid.is_none() && young) {
+            continue; // a live run's, or one being taken right now
         }
-        let Ok(Some(claim)) = try_claim(&lock_path) else { continue };
+        let Ok(Ok(mut claim)) = try_claim(&lock_path) else { continue };
         for tag in [".partial-", ".old-"] {
-            let prefix = format!(".{dest}{tag}");
-            for name in names.iter().filter(|n| n.strip_prefix(&prefix).is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))) {
-                let path = dir.join(name);
-                if !path.is_dir() {
-                    continue;
+            let Some(pid) = pid else { break };
+            let path = dir.join(format!(".{dest}{tag}{pid}"));
+            if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                continue;
+            }
+            let put_back = tag == ".old-" && std::fs::symlink_metadata(dir.join(dest)).is_err();
+            let result = if put_back { std::fs::rename(&path, dir.join(dest)) } else { std::fs::remove_dir_all(&path) };
+            match result {
+                Ok(()) => done.push((path, if put_back { Cleaned::PutBack } else { Cleaned::Removed })),
+                Err(e) => {
+                    claim.keep_file = true;
+                    first_error.get_or_insert(std::io::Error::new(e.kind(), format!("{}: {e}", path.display())));
                 }
-                let restore = tag == ".old-" && !dir.join(dest).exists();
-                if restore { std::fs::rename(&path, dir.join(dest))? } else { std::fs::remove_dir_all(&path)? }
-                done.push(path);
             }
         }
-        drop(claim); // removes the lock file
-        done.push(lock_path);
+        if !claim.keep_file {
+            done.push((lock_path, Cleaned::Removed));
+        }
+        drop(claim); // removes the lock file unless kept
     }
-    done.sort();
-    Ok(done)
+    done.sort_by(|a, b| a.0.cmp(&b.0));
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(done),
+    }
 }
 
 impl Staging {
