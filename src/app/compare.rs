@@ -56,10 +56,7 @@ pub fn compare(opts: &CompareOptions) -> Result<Table, RunError> {
         })
         .collect();
     write_compare_files(staging.path(), &base.name, base.currency.as_deref(), &table).map_err(RunError::Failed)?;
-    if crate::app::driver::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
-        return Err(RunError::Interrupted); // a signal during the writing: nothing is moved into place
-    }
-    staging.commit().map_err(|e| RunError::Failed(format!("moving results into place: {e}")))?;
+    crate::app::driver::commit_output(staging)?;
     Ok(table)
 }
 

@@ -54,6 +54,15 @@ pub fn claim_output(out_dir: &std::path::Path, force: bool) -> Result<crate::out
     Ok(staging)
 }
 
+/// Moves a command's finished results into place, unless a signal came while they were written
+/// (then the staging folder goes and nothing is moved).
+pub fn commit_output(staging: crate::output::staging::Staging) -> Result<PathBuf, RunError> {
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        return Err(RunError::Interrupted);
+    }
+    staging.commit().map_err(|e| RunError::Failed(format!("moving results into place: {e}")))
+}
+
 /// A simulation config without a ledger.
 pub fn config(scenario: &Arc<Scenario>, rule: &'static RuleInfo, params: BTreeMap<String, f64>) -> SimConfig {
     SimConfig { scenario: scenario.clone(), rule, rule_params: params, ledger: None }

@@ -1,7 +1,7 @@
 //! `peergrid run`: simulates the scenario with its rule (and, in the same pass, the grid-only
 //! baseline of every household), then writes the results atomically.
 
-use super::driver::{claim_output, config, simulate, RunError};
+use super::driver::{claim_output, commit_output, config, simulate, RunError};
 use crate::base::error::InputErrors;
 use crate::ledger::Ledger;
 use crate::output::recorder::{self, Recorder};
@@ -101,11 +101,7 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
     let runtime_s = started.elapsed().as_secs_f64();
     let summary = summarise(&scenario, &main_out, runtime_s);
     crate::output::write_run_files(staging.path(), &scenario, &main_out, &summary).map_err(RunError::Failed)?;
-    // A signal during the writing: the staging folder goes, nothing is moved into place.
-    if crate::app::driver::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
-        return Err(RunError::Interrupted);
-    }
-    staging.commit().map_err(failed("moving results into place"))?;
+    commit_output(staging)?;
     Ok(summary)
 }
 

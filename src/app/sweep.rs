@@ -256,10 +256,7 @@ pub fn run(sweep: &Sweep, shard: Option<Shard>, out_dir: &Path, force: bool, thr
     let runs: Vec<SweepRun> = selected.iter().map(|&i| sweep.run_at(i)).collect();
     let rows: Vec<SweepRow> = runs.iter().zip(results).map(|(r, kpis)| SweepRow { run: r.run, seed: r.seed, values: r.sets.iter().map(|s| s.value.as_str()).collect(), kpis }).collect();
     write_sweep_csv(&staging.path().join("sweep.csv"), &sweep.axes, &rows).map_err(|e| RunError::Failed(format!("writing sweep.csv: {e}")))?;
-    if crate::app::driver::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
-        return Err(RunError::Interrupted); // a signal during the writing: nothing is moved into place
-    }
-    staging.commit().map_err(|e| RunError::Failed(format!("moving results into place: {e}")))?;
+    crate::app::driver::commit_output(staging)?;
     Ok(selected.len())
 }
 

@@ -321,13 +321,8 @@ impl RadialLimits {
             let u = u as usize;
             self.visited.push(u as u32);
             let part = cut as usize;
-            let give = |s: &Self, c: usize| match cut {
-                Cut::Battery => s.sum[c][0],
-                Cut::Surplus => s.safe_surplus[c],
-                Cut::Deficit => s.safe_shed[c],
-            };
             let own = self.own[u][part];
-            let total: f64 = own + self.kids(u).iter().map(|&c| give(self, c as usize)).sum::<f64>();
+            let total = self.weights(u, cut);
             // The node at the top may have to give beyond what is safe below it; then its own
             // offers and the children share the rest by their plain amounts.
             let (weights_safe, total) = if total >= x - 1e-12 { (true, total) } else { (false, self.sum[u][part]) };
@@ -338,7 +333,7 @@ impl RadialLimits {
             self.own[u][part] -= own * f;
             for i in self.children_start[u]..self.children_start[u + 1] {
                 let c = self.children[i] as usize;
-                let w = if weights_safe { give(self, c) } else { self.sum[c][part] };
+                let w = if weights_safe { self.give(c, cut) } else { self.sum[c][part] };
                 if w * f > 0.0 {
                     self.stack.push((c as u32, w * f));
                 }
