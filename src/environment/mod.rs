@@ -4,6 +4,7 @@
 use bevy::prelude::SystemSet;
 
 pub mod measured;
+pub mod sky;
 pub mod solar;
 pub mod tariff;
 pub mod weather;

@@ -2,10 +2,12 @@
 //!
 //! - Sun position: the NOAA solar calculator equations (after Meeus), accurate to about 0.01°
 //!   for 1800–2100; apparent elevation adds the NOAA refraction correction.
-//! - Clear sky: Simplified Solis (Ineichen 2008) with aerosol optical depth at 700 nm 0.1,
-//!   precipitable water 1 cm and sea-level pressure (the pvlib defaults), giving GHI, DNI, DHI.
+//! - Clear sky: Simplified Solis (Ineichen 2008) with aerosol optical depth at 700 nm 0.1 and
+//!   precipitable water 1 cm (the pvlib defaults), giving GHI, DNI, DHI; Ineichen–Perez and the
+//!   choice between them are in `sky`.
 //! - Cloudy sky: GHI scaled by the clear-sky index, split into beam and diffuse with Erbs (1982).
-//! - Plane of array: isotropic sky (Liu–Jordan) with ground albedo 0.2.
+//! - Plane of array: beam, sky diffuse by an isotropic, Hay–Davies or Perez sky (as pvlib's
+//!   `irradiance` functions), and the ground's reflection with albedo 0.2.
 
 use chrono::{DateTime, Utc};
 use std::f64::consts::PI;
@@ -120,13 +122,14 @@ pub struct Irradiance {
     pub dhi: f64,
 }
 
-/// Simplified Solis clear-sky irradiance at a sun position (zero below the horizon).
-pub fn clear_sky_solis(sun: &SunPosition) -> Irradiance {
+/// Simplified Solis clear-sky irradiance at a sun position and air pressure (zero below the
+/// horizon).
+pub fn clear_sky_solis(sun: &SunPosition, pressure_pa: f64) -> Irradiance {
     let elev = 90.0 - sun.apparent_zenith_deg;
     if elev <= 0.0 {
         return Irradiance::default();
     }
-    let (w, aod, p) = (SOLIS_PRECIPITABLE_WATER_CM.max(0.2), SOLIS_AOD700, SEA_LEVEL_PRESSURE_PA);
+    let (w, aod, p) = (SOLIS_PRECIPITABLE_WATER_CM.max(0.2), SOLIS_AOD700, pressure_pa);
     let lnw = w.ln();
     let lnp = (p / SEA_LEVEL_PRESSURE_PA).ln();
     let i0p = sun.dni_extra_w_m2 * (0.12 * w.powf(0.56) * aod * aod + 0.97 * w.powf(0.032) * aod + 1.08 * w.powf(0.0051) + 0.071 * lnp);
@@ -179,6 +182,87 @@ pub fn sun_vector(sun: &SunPosition) -> [f64; 3] {
     [z.sin() * a.sin(), z.sin() * a.cos(), z.cos()]
 }
 
+/// How the sky's diffuse light reaches a tilted plane.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub enum Transposition {
+    /// Liu and Jordan: the sky equally bright everywhere.
+    Isotropic,
+    /// Hay and Davies (1980): a circumsolar part in proportion to the beam's share of the
+    /// extraterrestrial irradiance, the rest isotropic.
+    HayDavies,
+    /// Perez et al. (1990), coefficients `allsitescomposite1990`: circumsolar and horizon-band
+    /// parts by sky clearness and brightness.
+    #[default]
+    Perez,
+}
+
+/// Hay–Davies and Perez divide by cos(zenith) no smaller than these (pvlib's limits).
+const HAY_DAVIES_MIN_COS_ZENITH: f64 = 0.017_45;
+const PEREZ_MIN_COS_ZENITH_DEG: f64 = 85.0;
+/// Perez's κ for the zenith in radians.
+const PEREZ_KAPPA: f64 = 1.041;
+/// Lower edges of Perez's eight sky-clearness bins.
+const PEREZ_CLEARNESS_BINS: [f64; 8] = [0.0, 1.065, 1.23, 1.5, 1.95, 2.8, 4.5, 6.2];
+/// `allsitescomposite1990`: f11 f12 f13 f21 f22 f23 per clearness bin.
+const PEREZ_ALLSITES_1990: [[f64; 6]; 8] = [
+    [-0.0080, 0.5880, -0.0620, -0.0600, 0.0720, -0.0220],
+    [0.1300, 0.6830, -0.1510, -0.0190, 0.0660, -0.0290],
+    [0.3300, 0.4870, -0.2210, 0.0550, -0.0640, -0.0260],
+    [0.5680, 0.1870, -0.2950, 0.1090, -0.1520, -0.0140],
+    [0.8730, -0.3920, -0.3620, 0.2260, -0.4620, 0.0010],
+    [1.1320, -1.2370, -0.4120, 0.2880, -0.8230, 0.0560],
+    [1.0600, -1.6000, -0.3590, 0.2640, -1.1270, 0.1310],
+    [0.6780, -0.3270, -0.2500, 0.1560, -1.3770, 0.2510],
+];
+
+/// The sky's diffuse irradiance in the three parts every transposition model here shares,
+/// computed once a step: a plane of tilt β and angle of incidence θ receives
+/// `isotropic · (1 + cos β)/2 + circumsolar · max(cos θ, 0) + horizon · sin β` (never below 0).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SkyDiffuse {
+    /// W/m² on the sky-view factor.
+    pub isotropic_w_m2: f64,
+    /// W/m² per unit cos θ.
+    pub circumsolar_w_m2: f64,
+    /// W/m² per unit sin β.
+    pub horizon_w_m2: f64,
+}
+
+impl SkyDiffuse {
+    /// The parts of `irr`'s diffuse light with the sun at `sun` (true zenith; Perez's air mass is
+    /// Kasten–Young's relative air mass on it).
+    pub fn new(model: Transposition, irr: &Irradiance, sun: &SunPosition) -> SkyDiffuse {
+        let dhi = irr.dhi.max(0.0);
+        let isotropic = SkyDiffuse { isotropic_w_m2: dhi, ..SkyDiffuse::default() };
+        let cos_z = (sun.zenith_deg * DEG).cos();
+        match model {
+            Transposition::Isotropic => isotropic,
+            Transposition::HayDavies => {
+                let anisotropy = (irr.dni / sun.dni_extra_w_m2).clamp(0.0, 1.0);
+                SkyDiffuse { isotropic_w_m2: dhi * (1.0 - anisotropy), circumsolar_w_m2: dhi * anisotropy / cos_z.max(HAY_DAVIES_MIN_COS_ZENITH), horizon_w_m2: 0.0 }
+            }
+            Transposition::Perez => {
+                // Below the horizon the model has no air mass (pvlib gives 0); without diffuse
+                // light its clearness is undefined (pvlib gives NaN; there is nothing to spread).
+                let Some(air_mass) = crate::environment::sky::relative_air_mass(sun.zenith_deg) else { return SkyDiffuse::default() };
+                if dhi <= 0.0 {
+                    return SkyDiffuse::default();
+                }
+                let z = sun.zenith_deg * DEG;
+                let kz3 = PEREZ_KAPPA * z.powi(3);
+                let clearness = ((dhi + irr.dni.max(0.0)) / dhi + kz3) / (1.0 + kz3);
+                let bin = PEREZ_CLEARNESS_BINS.iter().rposition(|&edge| clearness >= edge).unwrap_or(0);
+                let [f11, f12, f13, f21, f22, f23] = PEREZ_ALLSITES_1990[bin];
+                let brightness = dhi * air_mass / sun.dni_extra_w_m2;
+                let f1 = (f11 + f12 * brightness + f13 * z).max(0.0);
+                let f2 = f21 + f22 * brightness + f23 * z;
+                let min_cos_z = (PEREZ_MIN_COS_ZENITH_DEG * DEG).cos();
+                SkyDiffuse { isotropic_w_m2: dhi * (1.0 - f1), circumsolar_w_m2: dhi * f1 / cos_z.max(min_cos_z), horizon_w_m2: dhi * f2 }
+            }
+        }
+    }
+}
+
 /// A tilted, oriented surface, with its trigonometry computed once.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Surface {
@@ -186,6 +270,7 @@ pub struct Surface {
     normal: [f64; 3],
     /// Isotropic sky view factor (1 + cos tilt) / 2.
     sky_view: f64,
+    sin_tilt: f64,
     /// Ground view factor times albedo.
     ground_view: f64,
     flat: bool,
@@ -197,27 +282,32 @@ impl Surface {
         Surface {
             normal: [t.sin() * a.sin(), t.sin() * a.cos(), t.cos()],
             sky_view: (1.0 + t.cos()) / 2.0,
+            sin_tilt: t.sin(),
             ground_view: GROUND_ALBEDO * (1.0 - t.cos()) / 2.0,
             flat: tilt_deg == 0.0,
         }
     }
 
-    /// Plane-of-array irradiance, W/m², isotropic sky; `sun` from [`sun_vector`].
-    pub fn poa(&self, irr: &Irradiance, sun: &[f64; 3]) -> f64 {
+    /// Plane-of-array irradiance, W/m²: beam on the plane, the sky's diffuse parts `sky` (see
+    /// [`SkyDiffuse`]) and the ground's reflection; `sun` from [`sun_vector`]. A flat plane
+    /// gets the global horizontal irradiance.
+    pub fn poa(&self, irr: &Irradiance, sky: &SkyDiffuse, sun: &[f64; 3]) -> f64 {
         if irr.ghi <= 0.0 {
             return 0.0;
         }
         if self.flat {
             return irr.ghi;
         }
-        let cos_aoi = self.normal[0] * sun[0] + self.normal[1] * sun[1] + self.normal[2] * sun[2];
-        irr.dni * cos_aoi.max(0.0) + irr.dhi * self.sky_view + irr.ghi * self.ground_view
+        let cos_aoi = (self.normal[0] * sun[0] + self.normal[1] * sun[1] + self.normal[2] * sun[2]).clamp(0.0, 1.0);
+        let diffuse = sky.isotropic_w_m2 * self.sky_view + sky.circumsolar_w_m2 * cos_aoi + sky.horizon_w_m2 * self.sin_tilt;
+        irr.dni * cos_aoi + diffuse.max(0.0) + irr.ghi * self.ground_view
     }
 }
 
-/// Plane-of-array irradiance (W/m²) on a surface with `tilt_deg` and `azimuth_deg`, isotropic sky.
-pub fn plane_of_array(irr: &Irradiance, sun: &SunPosition, tilt_deg: f64, azimuth_deg: f64) -> f64 {
-    Surface::new(tilt_deg, azimuth_deg).poa(irr, &sun_vector(sun))
+/// Plane-of-array irradiance (W/m²) on a surface with `tilt_deg` and `azimuth_deg` by the
+/// transposition `model`.
+pub fn plane_of_array(model: Transposition, irr: &Irradiance, sun: &SunPosition, tilt_deg: f64, azimuth_deg: f64) -> f64 {
+    Surface::new(tilt_deg, azimuth_deg).poa(irr, &SkyDiffuse::new(model, irr, sun), &sun_vector(sun))
 }
 
 #[cfg(test)]
@@ -246,23 +336,47 @@ mod tests {
     fn solis_matches_pvlib_and_is_zero_at_night() {
         // pvlib simplified_solis(apparent_elevation=60) with its default dni_extra = 1364.
         let sun = SunPosition { zenith_deg: 30.0, apparent_zenith_deg: 30.0, azimuth_deg: 180.0, dni_extra_w_m2: 1364.0 };
-        let c = clear_sky_solis(&sun);
+        let c = clear_sky_solis(&sun, SEA_LEVEL_PRESSURE_PA);
         for (got, want) in [(c.ghi, 916.6065597730009), (c.dni, 927.1240340151339), (c.dhi, 121.90236019325411)] {
             assert!((got - want).abs() / want < 1e-6, "{got} vs {want}");
         }
         let night = SunPosition { zenith_deg: 100.0, apparent_zenith_deg: 100.0, ..sun };
-        assert_eq!(clear_sky_solis(&night), Irradiance::default());
+        assert_eq!(clear_sky_solis(&night, SEA_LEVEL_PRESSURE_PA), Irradiance::default());
     }
 
     #[test]
     fn tilting_toward_a_low_sun_gains() {
         let sun = SunPosition { zenith_deg: 60.0, apparent_zenith_deg: 60.0, azimuth_deg: 0.0, dni_extra_w_m2: 1366.1 };
-        let irr = clear_sky_solis(&sun);
-        let flat = plane_of_array(&irr, &sun, 0.0, 0.0);
-        let toward = plane_of_array(&irr, &sun, 30.0, 0.0);
-        let away = plane_of_array(&irr, &sun, 30.0, 180.0);
+        let irr = clear_sky_solis(&sun, SEA_LEVEL_PRESSURE_PA);
+        let flat = plane_of_array(Transposition::Isotropic, &irr, &sun, 0.0, 0.0);
+        let toward = plane_of_array(Transposition::Isotropic, &irr, &sun, 30.0, 0.0);
+        let away = plane_of_array(Transposition::Isotropic, &irr, &sun, 30.0, 180.0);
         assert!(toward > flat && flat > away, "{toward} {flat} {away}");
         let e = erbs(irr.ghi * 0.5, &sun);
         assert!((e.dni * 0.5 + e.dhi - e.ghi).abs() < 1e-9);
+    }
+
+    /// pvlib 0.16.1 `irradiance.perez`, `haydavies` and `get_total_irradiance` (tilt 30°, azimuth
+    /// 180°, sun at zenith 40°, azimuth 170°, DHI 100, DNI 600, extraterrestrial 1400 W/m²).
+    #[test]
+    fn sky_diffuse_matches_pvlib() {
+        let sun = SunPosition { zenith_deg: 40.0, apparent_zenith_deg: 40.0, azimuth_deg: 170.0, dni_extra_w_m2: 1400.0 };
+        let surface = Surface::new(30.0, 180.0);
+        let irr = Irradiance { ghi: 560.0, dni: 600.0, dhi: 100.0 };
+        let sky_part = |model| {
+            let sky = SkyDiffuse::new(model, &irr, &sun);
+            surface.poa(&irr, &sky, &sun_vector(&sun)) - surface.poa(&irr, &SkyDiffuse::default(), &sun_vector(&sun))
+        };
+        // haydavies(30, 180, 100, 600, 1400, 40, 170)
+        assert!((sky_part(Transposition::HayDavies) - 108.1379250345971).abs() < 1e-9);
+        // get_total_irradiance(..., ghi=560, model="perez"): sky 128.68394189 with the air mass
+        // pvlib derives from the zenith; total with ground albedo 0.25 is 726.0171989905864.
+        assert!((sky_part(Transposition::Perez) - 128.68394189).abs() < 1e-6, "{}", sky_part(Transposition::Perez));
+        let direct = 587.9550353692097;
+        let total = direct + 128.68394189 + 560.0 * GROUND_ALBEDO * (1.0 - (30.0 * DEG).cos()) / 2.0;
+        assert!((plane_of_array(Transposition::Perez, &irr, &sun, 30.0, 180.0) - total).abs() < 1e-6);
+        // No diffuse light: nothing to spread (pvlib: 0 with beam, NaN without).
+        let beam_only = Irradiance { dhi: 0.0, ..irr };
+        assert_eq!(SkyDiffuse::new(Transposition::Perez, &beam_only, &sun), SkyDiffuse::default());
     }
 }

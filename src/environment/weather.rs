@@ -12,7 +12,8 @@
 
 use crate::environment::measured::DailyExposure;
 use crate::base::seed::{rng, Stream};
-use crate::environment::solar::{clear_sky_solis, erbs, sun_position, sun_vector, Irradiance, SunPosition};
+use crate::environment::sky::Sky;
+use crate::environment::solar::{SkyDiffuse, erbs, sun_position, sun_vector, Irradiance, SunPosition};
 use crate::base::time::{SimClock, Zone};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use std::sync::Arc;
@@ -39,6 +40,7 @@ const OVERCAST: (f64, f64) = (0.30, 0.08);
 pub struct Site {
     pub latitude_deg: f64,
     pub longitude_deg: f64,
+    pub sky: Sky,
 }
 
 /// This step's sun and sky. Written by [`update_environment`]; read by PV generation.
@@ -51,6 +53,8 @@ pub struct Environment {
     pub clear_sky_index: f64,
     /// Irradiance after clouds.
     pub irradiance: Irradiance,
+    /// Its diffuse part as the site's transposition model spreads it over the sky.
+    pub sky_diffuse: SkyDiffuse,
     /// Measured air temperature (°C) and wind speed (m/s), when the weather has them (TMY3).
     pub temp_air_c: Option<f64>,
     pub wind_speed_m_s: Option<f64>,
@@ -161,7 +165,7 @@ impl Weather {
     }
 }
 
-/// Clear-sky global horizontal exposure of a local day at the site, kWh/m² (Simplified Solis,
+/// Clear-sky global horizontal exposure of a local day at the site, kWh/m² (the site's model,
 /// integrated in [`CLEAR_SKY_INTEGRAL_MINUTES`] steps at their midpoints).
 pub fn clear_sky_day_kwh_m2(date: NaiveDate, zone: &Zone, site: &Site) -> f64 {
     let midnight = |d: NaiveDate| zone.to_utc(d.and_time(NaiveTime::MIN)).unwrap_or_else(|_| d.and_time(NaiveTime::MIN).and_utc());
@@ -171,7 +175,7 @@ pub fn clear_sky_day_kwh_m2(date: NaiveDate, zone: &Zone, site: &Site) -> f64 {
     let mut wh_m2 = 0.0;
     while t < end {
         let sun = sun_position(t + dt / 2, site.latitude_deg, site.longitude_deg);
-        wh_m2 += clear_sky_solis(&sun).ghi * CLEAR_SKY_INTEGRAL_MINUTES as f64 / 60.0;
+        wh_m2 += site.sky.clear_sky(t + dt / 2, &sun).ghi * CLEAR_SKY_INTEGRAL_MINUTES as f64 / 60.0;
         t += dt;
     }
     wh_m2 / 1000.0
@@ -216,17 +220,19 @@ impl Plugin for EnvironmentPlugin {
 /// `Environment`. Runs after the clock advances.
 pub fn update_environment(clock: Res<SimClock>, site: Res<Site>, mut weather: ResMut<Weather>, mut env: ResMut<Environment>) {
     let sun = sun_position(clock.mid_utc, site.latitude_deg, site.longitude_deg);
-    let clear_sky = clear_sky_solis(&sun);
+    let clear_sky = site.sky.clear_sky(clock.mid_utc, &sun);
     if let Some((irradiance, temp_air_c, wind_speed_m_s)) = weather.measured(clock.mid_utc, &sun) {
         // Measured components as they are; the index only describes them (for reports).
         let k = if clear_sky.ghi > 0.0 { irradiance.ghi / clear_sky.ghi } else { 0.0 };
-        *env = Environment { sun, sun_vector: sun_vector(&sun), clear_sky, clear_sky_index: k, irradiance, temp_air_c, wind_speed_m_s };
+        let sky_diffuse = SkyDiffuse::new(site.sky.transposition, &irradiance, &sun);
+        *env = Environment { sun, sun_vector: sun_vector(&sun), clear_sky, clear_sky_index: k, irradiance, sky_diffuse, temp_air_c, wind_speed_m_s };
         return;
     }
     let measured = weather.measured_index(clock.local_start.date(), &clock.frame.zone, &site);
     let k = measured.unwrap_or_else(|| weather.next_index(clock.day_index, clock.frame.step_hours()));
     let irradiance = if matches!(weather.spec, WeatherSpec::ClearSky) { clear_sky } else { erbs(clear_sky.ghi * k, &sun) };
-    *env = Environment { sun, sun_vector: sun_vector(&sun), clear_sky, clear_sky_index: k, irradiance, temp_air_c: None, wind_speed_m_s: None };
+    let sky_diffuse = SkyDiffuse::new(site.sky.transposition, &irradiance, &sun);
+    *env = Environment { sun, sun_vector: sun_vector(&sun), clear_sky, clear_sky_index: k, irradiance, sky_diffuse, temp_air_c: None, wind_speed_m_s: None };
 }
 
 
@@ -289,7 +295,8 @@ mod tests {
 
     #[test]
     fn a_clear_day_in_sydney_gets_what_the_sky_can_give() {
-        let sydney = Site { latitude_deg: -33.86, longitude_deg: 151.2 };
+        let sky = Sky::new(crate::environment::sky::ClearSkyModel::Ineichen, -33.86, 151.2, 0.0, None);
+        let sydney = Site { latitude_deg: -33.86, longitude_deg: 151.2, sky };
         let zone = Zone::parse("Australia/Sydney").unwrap();
         let summer = clear_sky_day_kwh_m2(NaiveDate::from_ymd_opt(2012, 1, 1).unwrap(), &zone, &sydney);
         let winter = clear_sky_day_kwh_m2(NaiveDate::from_ymd_opt(2012, 6, 21).unwrap(), &zone, &sydney);

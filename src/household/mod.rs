@@ -283,7 +283,7 @@ pub fn measure_pv_and_load(
                 let base = archetype_kwh(kind, annual_kwh, shift_hours, hour, weekend, month, site.latitude_deg, dt);
                 meter.load_kwh = base * multipliers[hh.index as usize];
                 if let Some(pv) = pv {
-                    let poa = pv.surface.poa(&env.irradiance, &env.sun_vector);
+                    let poa = pv.surface.poa(&env.irradiance, &env.sky_diffuse, &env.sun_vector);
                     meter.pv_kwh = pv.energy_kwh(poa, env.temp_air_c, env.wind_speed_m_s, dt);
                 }
             }

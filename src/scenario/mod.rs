@@ -143,6 +143,8 @@ pub struct Scenario {
     pub frame: TimeFrame,
     pub latitude_deg: f64,
     pub longitude_deg: f64,
+    /// The site's atmosphere and clear-sky model.
+    pub sky: crate::environment::sky::Sky,
     pub grid: GridConnection,
     pub emission_factor_kg_per_kwh: f64,
     /// The emission factor of every step, from `emission_factor_file` (else the flat factor).
@@ -361,6 +363,11 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
         })
         .collect();
 
+    let sky = {
+        let l = &file.location;
+        let turbidity = l.linke_turbidity.as_deref().and_then(|tl| <[f64; 12]>::try_from(tl).ok());
+        crate::environment::sky::Sky::new(file.clear_sky, l.latitude_deg, l.longitude_deg, l.altitude_m, turbidity).with_transposition(file.transposition)
+    };
     let grid = match &file.grid {
         GridSpec::Connected { import_price_per_kwh, export_price_per_kwh, time_of_use } => GridConnection::Connected {
             import: PricePerKwh::from_units(*import_price_per_kwh),
@@ -391,6 +398,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
         frame,
         latitude_deg: file.location.latitude_deg,
         longitude_deg: file.location.longitude_deg,
+        sky,
         grid,
         emission_factor_kg_per_kwh: file.emission_factor_kg_per_kwh,
         currency: file.currency,

@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 pub use crate::environment::weather::WeatherSpec;
+pub use crate::environment::sky::ClearSkyModel;
+pub use crate::environment::solar::Transposition;
 pub use crate::household::load::Archetype;
 pub use crate::household::battery::BatterySpec;
 pub use crate::grid::generate::Layout;
@@ -74,6 +76,12 @@ pub struct ScenarioFile {
     pub emission_factor_file: Option<String>,
     #[serde(default)]
     pub weather: WeatherSpec,
+    /// The clear-sky model: `Ineichen` (default) or `SimplifiedSolis`.
+    #[serde(default)]
+    pub clear_sky: ClearSkyModel,
+    /// How diffuse light reaches tilted panels: `Perez` (default), `HayDavies` or `Isotropic`.
+    #[serde(default)]
+    pub transposition: Transposition,
     pub households: Vec<HouseholdSpec>,
     #[serde(default)]
     pub topology: TopologySpec,
@@ -207,6 +215,13 @@ fn default_nominal_voltage_v() -> f64 {
 pub struct LocationSpec {
     pub latitude_deg: f64,
     pub longitude_deg: f64,
+    /// Height above sea level, m: lower air pressure and air mass, a brighter clear sky.
+    #[serde(default)]
+    pub altitude_m: f64,
+    /// Monthly Linke turbidity, January first (12 values, 1 to 10); default: the SoDa
+    /// climatology at the location (`Ineichen` clear sky only).
+    #[serde(default)]
+    pub linke_turbidity: Option<Vec<f64>>,
 }
 
 /// Grid connection: tariffs, or an island with reference prices.

@@ -90,6 +90,10 @@ pub fn check_duration(v: &mut Validator, duration_days: f64, step_minutes: u32) 
     steps as u64
 }
 
+/// Altitudes a site may have, m: the shore of the Dead Sea to above the highest towns.
+const MIN_ALTITUDE_M: f64 = -450.0;
+const MAX_ALTITUDE_M: f64 = 6_000.0;
+
 pub fn check_file(v: &mut Validator, f: &ScenarioFile) {
     if let Some(version) = f.schema_version.filter(|&x| x != SCENARIO_SCHEMA_VERSION) {
         v.err("schema_version", format!("{version} is not a version this build reads: it reads scenario files of version {SCENARIO_SCHEMA_VERSION}"));
@@ -99,6 +103,15 @@ pub fn check_file(v: &mut Validator, f: &ScenarioFile) {
     }
     v.range("location.latitude_deg", f.location.latitude_deg, Bound::Incl(-90.0), Bound::Incl(90.0), "°");
     v.range("location.longitude_deg", f.location.longitude_deg, Bound::Incl(-180.0), Bound::Incl(180.0), "°");
+    v.range("location.altitude_m", f.location.altitude_m, Bound::Incl(MIN_ALTITUDE_M), Bound::Incl(MAX_ALTITUDE_M), "m");
+    if let Some(tl) = &f.location.linke_turbidity {
+        if tl.len() != 12 {
+            v.err("location.linke_turbidity", format!("{} values: give 12, one per month from January", tl.len()));
+        }
+        for (i, x) in tl.iter().enumerate() {
+            v.range(&format!("location.linke_turbidity[{i}]"), *x, Bound::Incl(1.0), Bound::Incl(10.0), "");
+        }
+    }
     if let Some(code) = f.currency.as_ref().filter(|c| c.len() != 3 || !c.bytes().all(|b| b.is_ascii_uppercase())) {
         v.err("currency", format!("`{code}` is not an ISO 4217 code: three capital letters, e.g. AUD, EUR, USD"));
     }

@@ -63,7 +63,7 @@ pub fn environment_config(s: &Scenario) -> EnvironmentConfig {
     EnvironmentConfig {
         frame: s.frame,
         grid: s.grid.clone(),
-        site: Site { latitude_deg: s.latitude_deg, longitude_deg: s.longitude_deg },
+        site: Site { latitude_deg: s.latitude_deg, longitude_deg: s.longitude_deg, sky: s.sky },
         weather: s.weather.clone(),
         seed: s.seed,
         daily_exposure: s.daily_exposure.clone(),
