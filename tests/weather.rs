@@ -87,6 +87,64 @@ fn a_tmy3_station_far_from_the_scenario_is_an_error() {
     assert!(stderr(&o).contains("weather.file") && stderr(&o).contains("missing.csv"), "{}", stderr(&o));
 }
 
+/// The `tmy3` year as an EPW file (hour-ending rows in local standard time) and as a PVGIS CSV
+/// (rows labelled with the UTC hour they start).
+fn epw_and_pvgis(dir: &Path, ghi_w_m2: f64, temp_c: f64) -> (std::path::PathBuf, std::path::PathBuf) {
+    let mut epw = String::from("LOCATION,TEST,NC,USA,TMY3,723170,36.10,-79.95,-5.0,273\n");
+    for h in ["DESIGN CONDITIONS,0", "TYPICAL/EXTREME PERIODS,0", "GROUND TEMPERATURES,0", "HOLIDAYS/DAYLIGHT SAVINGS,No,0,0,0", "COMMENTS 1,", "COMMENTS 2,", "DATA PERIODS,1,1,Data,Sunday, 1/ 1,12/31"] {
+        epw += &format!("{h}\n");
+    }
+    let mut pvgis = String::from("Latitude (decimal degrees): 36.100\nLongitude (decimal degrees): -79.950\nElevation (m): 273.0\ntime(UTC),T2m,RH,G(h),Gb(n),Gd(h),IR(h),WS10m,WD10m,SP\n");
+    let days = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let start = chrono::NaiveDate::from_ymd_opt(2021, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
+    let mut k = 0;
+    for (m, &n) in days.iter().enumerate() {
+        for d in 1..=n {
+            for h in 1..=24 {
+                let g = if (10..=15).contains(&h) { ghi_w_m2 } else { 0.0 };
+                epw += &format!("1991,{},{d},{h},60,C9C9,{temp_c},0,50,100000,0,0,0,{g},0,{g},0,0,0,0,0,1.0,0,0,0,0,0,0,0,0,0,0,0,0,0\n", m + 1);
+                // The local hour ending at h starts at h - 1 local = h + 4 UTC.
+                let utc = start + chrono::Duration::hours(k + 5);
+                pvgis += &format!("{},{temp_c},50,{g},0,{g},300,1.0,0,100000\n", utc.format("2021%m%d:%H00"));
+                k += 1;
+            }
+        }
+    }
+    let (e, p) = (dir.join("year.epw"), dir.join("year.csv"));
+    std::fs::write(&e, epw).unwrap();
+    std::fs::write(&p, pvgis).unwrap();
+    (e, p)
+}
+
+#[test]
+fn epw_and_pvgis_years_read_as_the_same_tmy3_year() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tmy = tmy3(tmp.path(), 700.0, 30.0);
+    let (epw, pvgis) = epw_and_pvgis(tmp.path(), 700.0, 30.0);
+    let run = |weather: String, name: &str| {
+        let scenario = scenario_with(tmp.path(), &tmy, -0.004, 36.1);
+        let text = std::fs::read_to_string(&scenario).unwrap().replace(&format!("Tmy3(file: \"{}\")", tmy.file_name().unwrap().to_str().unwrap()), &weather);
+        let path = tmp.path().join(format!("{name}.ron"));
+        std::fs::write(&path, text).unwrap();
+        let out = tmp.path().join(name);
+        run_ok(&path, &out, &["--ledger", "off"]);
+        let ts = Table::read(&out.join("timeseries.csv"));
+        (ts.column("ghi_w_m2"), ts.column("pv_kwh"), ts.column("temp_air_c"))
+    };
+    let want = run(format!("Tmy3(file: \"{}\")", tmy.display()), "tmy3");
+    assert!(want.0.iter().any(|g| *g == 700.0) && want.2.iter().all(|t| *t == 30.0));
+    assert_eq!(run(format!("Epw(file: \"{}\")", epw.display()), "epw"), want);
+    assert_eq!(run(format!("PvgisTmy(file: \"{}\")", pvgis.display()), "pvgis"), want);
+    // A bad value names the file, line and column, and nothing is written.
+    let bad = std::fs::read_to_string(&epw).unwrap().replacen(",1.0,0,0,0", ",x,0,0,0", 1);
+    std::fs::write(&epw, bad).unwrap();
+    let scenario = tmp.path().join("epw.ron");
+    let o = peergrid(&["run", scenario.to_str().unwrap(), "--out", tmp.path().join("bad").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("year.epw") && stderr(&o).contains("line 9") && stderr(&o).contains("wind_speed"), "{}", stderr(&o));
+    assert!(!tmp.path().join("bad").exists());
+}
+
 /// A 10-minute series from 2023-06-01 00:00 (UTC−5) for `days` days: 600 W/m² from 10:00 to
 /// 14:00, with beam and diffuse columns (all diffuse) when `components`.
 fn series(dir: &Path, days: i64, components: bool) -> std::path::PathBuf {

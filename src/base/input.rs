@@ -17,6 +17,15 @@ pub const MAX_LINE_BYTES: usize = 1 << 20;
 /// Reads `path` (described as `what` in messages) as UTF-8 text of at most `max_bytes` bytes and
 /// lines of at most [`MAX_LINE_BYTES`].
 pub fn read_text(path: &Path, what: &str, max_bytes: u64) -> Result<String, InputError> {
+    read(path, what, max_bytes, true)
+}
+
+/// As [`read_text`] for formats written on one line (JSON), whose lines are not bounded.
+pub fn read_text_one_line(path: &Path, what: &str, max_bytes: u64) -> Result<String, InputError> {
+    read(path, what, max_bytes, false)
+}
+
+fn read(path: &Path, what: &str, max_bytes: u64, bounded_lines: bool) -> Result<String, InputError> {
     let file = std::fs::File::open(path).map_err(|e| InputError::file(path, format!("cannot open {what}: {e}")))?;
     let too_big = || InputError::file(path, format!("{what} is larger than {} MiB, the most read", max_bytes >> 20));
     if let Ok(meta) = file.metadata() {
@@ -32,7 +41,9 @@ pub fn read_text(path: &Path, what: &str, max_bytes: u64) -> Result<String, Inpu
     if bytes.len() as u64 > max_bytes {
         return Err(too_big());
     }
-    check_lines(path, &bytes)?;
+    if bounded_lines {
+        check_lines(path, &bytes)?;
+    }
     String::from_utf8(bytes).map_err(|e| {
         let line = e.utf8_error().valid_up_to();
         InputError { file: path.into(), location: Location::LineColumn { line: 1 + e.as_bytes()[..line].iter().filter(|&&b| b == b'\n').count(), column: 1 }, message: format!("{what} is not UTF-8 text") }

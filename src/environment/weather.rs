@@ -261,6 +261,15 @@ pub enum WeatherSpec {
     /// scenario file. Each hour is used by month, day and hour in the file's local standard time,
     /// whatever the run's year; `location` must be the station's (within 1°).
     Tmy3 { file: String },
+    /// An EnergyPlus weather file (EPW: IWEC, TMYx, Meteonorm or PVGIS exports): hourly GHI, DNI,
+    /// DHI, air temperature and wind, each row the hour ending at its `hour` in the file's local
+    /// standard time; used by month, day and hour whatever the run's year. Path relative to the
+    /// scenario file; `location` must be the station's (within 1°).
+    Epw { file: String },
+    /// A typical year from PVGIS (`.csv`, `.json` or `.epw` as downloaded): hourly GHI, DNI, DHI,
+    /// air temperature and wind, rows labelled with the UTC hour they start. Path relative to the
+    /// scenario file; `location` must be the file's (within 1°).
+    PvgisTmy { file: String },
     /// A measured series: a CSV with `time,ghi_w_m2` and optionally `dni_w_m2,dhi_w_m2`,
     /// `temp_air_c`, `wind_speed_m_s`; each row holds until the next; `time` with a UTC offset or
     /// local in `timezone`; path relative to the scenario file. It must cover the whole run.

@@ -27,7 +27,7 @@ pub struct Recorder {
 }
 
 /// Columns of `timeseries.csv` (a contract: add, never rename).
-pub const TIMESERIES_COLUMNS: [&str; 45] = [
+pub const TIMESERIES_COLUMNS: [&str; 46] = [
     "step", "time", "pv_kwh", "load_kwh", "self_consumed_kwh", "p2p_kwh", "grid_import_kwh", "grid_export_kwh", "battery_charge_kwh",
     "battery_discharge_kwh", "curtailed_kwh", "unserved_kwh", "losses_kwh", "clearing_price", "buy_price", "sell_price", "trades",
     "network_losses_kwh", "p2p_losses_kwh", "network_fees", "ghi_w_m2", "clear_sky_index", "battery_soc_kwh",
@@ -40,6 +40,8 @@ pub const TIMESERIES_COLUMNS: [&str; 45] = [
     "grid_import_price", "grid_export_price",
     // What the households paid this step, and would have with the grid only.
     "community_bill", "baseline_bill",
+    // The weather's air temperature (empty when it has none).
+    "temp_air_c",
 ];
 /// `time_utc`: ISO 8601 in UTC, one zone for the whole file (pandas parses it without a
 /// "mixed time zones" error across daylight saving).
@@ -127,6 +129,10 @@ impl Recorder {
             b.clear();
             m.write_decimal(b);
             w.write_field(b.as_bytes())?;
+        }
+        match env.temp_air_c {
+            Some(t) => Self::field(w, b, t)?,
+            None => w.write_field("")?,
         }
         w.write_record(None::<&[u8]>)?;
         let (Some(w), b) = (&mut self.trades, &mut self.buf) else { return Ok(()) };

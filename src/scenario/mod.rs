@@ -163,7 +163,7 @@ pub struct Scenario {
     pub profiles: Arc<ProfileTable>,
     /// Measured daily solar exposure for every local date of the run (`DailyExposure` weather).
     pub daily_exposure: Option<Arc<crate::environment::measured::DailyExposure>>,
-    /// The typical meteorological year of `Tmy3` weather.
+    /// The typical meteorological year of `Tmy3`, `Epw` or `PvgisTmy` weather.
     pub typical_year: Option<Arc<crate::environment::measured::TypicalYear>>,
     /// The series of `Measured` weather.
     pub irradiance: Option<Arc<crate::environment::measured::IrradianceSeries>>,
@@ -494,16 +494,21 @@ fn load_exposure(weather: &WeatherSpec, base_dir: &Path, frame: &TimeFrame, v: &
 const TMY3_LOCATION_TOLERANCE_DEG: f64 = 1.0;
 
 fn load_typical_year(weather: &WeatherSpec, location: &schema::LocationSpec, base_dir: &Path, v: &mut validate::Validator) -> Option<crate::environment::measured::TypicalYear> {
-    let WeatherSpec::Tmy3 { file } = weather else { return None };
-    match crate::environment::measured::TypicalYear::read(&base_dir.join(file)) {
+    let (file, kind, read): (_, _, fn(&Path) -> Result<crate::environment::measured::TypicalYear, crate::base::error::InputError>) = match weather {
+        WeatherSpec::Tmy3 { file } => (file, "TMY3 file", crate::environment::measured::TypicalYear::read),
+        WeatherSpec::Epw { file } => (file, "EPW file", |p| crate::scenario::data::epw::read(p).map(|(year, _)| year)),
+        WeatherSpec::PvgisTmy { file } => (file, "PVGIS file", |p| crate::scenario::data::pvgis::read(p).map(|(year, _)| year)),
+        _ => return None,
+    };
+    match read(&base_dir.join(file)) {
         Ok(y) => {
             if (y.latitude_deg - location.latitude_deg).abs() > TMY3_LOCATION_TOLERANCE_DEG || (y.longitude_deg - location.longitude_deg).abs() > TMY3_LOCATION_TOLERANCE_DEG {
-                v.err("location", format!("the TMY3 station {} is at latitude {}, longitude {}: set the scenario's location to the station's (within {TMY3_LOCATION_TOLERANCE_DEG}°)", y.station, y.latitude_deg, y.longitude_deg));
+                v.err("location", format!("the {} station {} is at latitude {}, longitude {}: set the scenario's location to the station's (within {TMY3_LOCATION_TOLERANCE_DEG}°)", kind.trim_end_matches(" file"), y.station, y.latitude_deg, y.longitude_deg));
             }
             Some(y)
         }
         Err(e) => {
-            report_data_error(v, "weather.file", "TMY3 file", e);
+            report_data_error(v, "weather.file", kind, e);
             None
         }
     }
