@@ -132,7 +132,7 @@ fn epw_and_pvgis_years_read_as_the_same_tmy3_year() {
         (ts.column("ghi_w_m2"), ts.column("pv_kwh"), ts.column("temp_air_c"))
     };
     let want = run(format!("Tmy3(file: \"{}\")", tmy.display()), "tmy3");
-    assert!(want.0.iter().any(|g| *g == 700.0) && want.2.iter().all(|t| *t == 30.0));
+    assert!(want.0.contains(&700.0) && want.2.iter().all(|t| *t == 30.0));
     assert_eq!(run(format!("Epw(file: \"{}\")", epw.display()), "epw"), want);
     assert_eq!(run(format!("PvgisTmy(file: \"{}\")", pvgis.display()), "pvgis"), want);
     // A bad value names the file, line and column, and nothing is written.

@@ -14,8 +14,12 @@ computes, on the same file and the same instants (each hour's middle):
   file's air temperature and wind;
 - DC power with `pvsystem.pvwatts_dc(pdc0=1000 W, gamma_pdc=-0.004)`.
 
+The last cases add PVWatts' whole chain: peergrid's `losses: ()` (PVWatts' default budget,
+14.08%) and `inverter_ac_kw` against `pvwatts_losses()` and `inverter.pvwatts` (DC limit = AC
+rating / 0.96), with clipping at DC/AC 1.5.
+
 Targets: plane-of-array energy over the year within 1% with Hay-Davies and Perez (2% with the
-isotropic sky); PV energy reported beside it.
+isotropic sky); PV energy of the whole chain within 1%; PV energy reported beside the others.
 
 Usage: python validation/tmy3_pvwatts.py [--peergrid target/release/peergrid] [--markdown FILE]
 """
@@ -47,7 +51,12 @@ CASES = [
     ("vertical south façade", 90, 180, "tmy3", "HayDavies"),
     ("vertical south façade", 90, 180, "tmy3", "Perez"),
     ("30° south, the year as a `Measured` CSV series", 30, 180, "csv", "Perez"),
+    # PVWatts' whole chain: its default loss budget (14.08%) and inverter at DC/AC 1.25 and 1.5.
+    ("30° south, losses, inverter 0.8 kW", 30, 180, "tmy3", "Perez", 0.8),
+    ("30° south, losses, inverter 0.667 kW (clipping)", 30, 180, "tmy3", "Perez", 1 / 1.5),
+    ("20° east, losses, inverter 0.8 kW", 20, 90, "tmy3", "HayDavies", 0.8),
 ]
+PV_TOLERANCE = 0.01
 
 SCENARIO = """(
     name: "tmy3-check",
@@ -61,7 +70,7 @@ SCENARIO = """(
     weather: {weather},
     transposition: {transposition},
     households: [
-        House(id: "pv", pv: (kwp: 1.0, tilt_deg: {tilt}, azimuth_deg: {azimuth}, performance_ratio: 1.0,
+        House(id: "pv", pv: (kwp: 1.0, tilt_deg: {tilt}, azimuth_deg: {azimuth}, {chain},
               temperature_coefficient_per_c: {gamma}), load: Archetype(kind: Family)),
     ],
     topology: Generated(layout: Street),
@@ -78,7 +87,9 @@ def weather():
 
 
 def check(binary, case, folder):
-    label, tilt, azimuth, source, transposition = case
+    label, tilt, azimuth, source, transposition = case[:5]
+    inverter_kw = case[5] if len(case) > 5 else None
+    chain = "performance_ratio: 1.0" if inverter_kw is None else f"losses: (), inverter_ac_kw: {inverter_kw}"
     data, meta = weather()
     tz = meta["TZ"]
     if source == "csv":
@@ -95,7 +106,7 @@ def check(binary, case, folder):
     scenario = folder / "tmy3-check.ron"
     scenario.write_text(SCENARIO.format(year=YEAR, tz=f"{'-' if tz < 0 else '+'}{int(abs(tz)):02d}:00", lat=meta["latitude"],
                                         lon=meta["longitude"], weather=weather_spec, tilt=tilt, azimuth=azimuth, gamma=GAMMA_PER_C,
-                                        transposition=transposition))
+                                        transposition=transposition, chain=chain))
     out = folder / "out"
     ours = pd.DataFrame(harness.timeseries(binary, scenario, out))
     ours_pv = ours["pv_kwh"].astype(float).sum()
@@ -107,18 +118,24 @@ def check(binary, case, folder):
                                                 model=PVLIB_MODEL[transposition])
     poa_global = poa["poa_global"].fillna(0.0).clip(lower=0.0)
     t_cell = pvlib.temperature.faiman(poa_global, data["temp_air"], data["wind_speed"])
-    pdc = pvlib.pvsystem.pvwatts_dc(poa_global, t_cell, pdc0=1000.0, gamma_pdc=GAMMA_PER_C)
+    pdc = pvlib.pvsystem.pvwatts_dc(poa_global, t_cell, pdc0=1000.0, gamma_pdc=GAMMA_PER_C).clip(lower=0.0)
+    if inverter_kw is not None:
+        # ModelChain's PVWatts: DC times (1 - losses), then the inverter (pdc0 = its DC limit).
+        pdc = pdc * (1.0 - pvlib.pvsystem.pvwatts_losses() / 100.0)
+        pdc = pvlib.inverter.pvwatts(pdc, inverter_kw * 1000.0 / 0.96)
     theirs_poa = poa_global.sum() / 1000.0
-    theirs_pv = pdc.clip(lower=0.0).sum() / 1000.0
+    theirs_pv = pdc.sum() / 1000.0
 
     # peergrid's plane of array, undoing the temperature factor hour by hour is not possible from
     # the outputs; run the same case without derating for it.
-    scenario.write_text(scenario.read_text().replace(f"temperature_coefficient_per_c: {GAMMA_PER_C}", "temperature_coefficient_per_c: 0.0"))
+    text = scenario.read_text().replace(f"temperature_coefficient_per_c: {GAMMA_PER_C}", "temperature_coefficient_per_c: 0.0")
+    scenario.write_text(text.replace(chain, "performance_ratio: 1.0"))
     ours_poa = sum(float(r["pv_kwh"]) for r in harness.timeseries(binary, scenario, out))
 
     row = {"case": label, "model": transposition, "ghi": ours_ghi, "ghi_pvlib": data["ghi"].sum() / 1000.0, "poa": ours_poa, "poa_pvlib": theirs_poa,
            "poa_dev": ours_poa / theirs_poa - 1.0, "pv": ours_pv, "pv_pvlib": theirs_pv, "pv_dev": ours_pv / theirs_pv - 1.0}
-    return f"{label} ({transposition})", abs(row["poa_dev"]) <= POA_TOLERANCE[transposition], row
+    ok = abs(row["poa_dev"]) <= POA_TOLERANCE[transposition] and (inverter_kw is None or abs(row["pv_dev"]) <= PV_TOLERANCE)
+    return f"{label} ({transposition})", ok, row
 
 
 def markdown(rows):
@@ -134,5 +151,5 @@ def markdown(rows):
 
 if __name__ == "__main__":
     harness.run(__doc__, CASES, check,
-                f"pvlib {pvlib.__version__}, TMY3 {TMY3.name} (Greensboro NC) as {YEAR}, hourly; targets: plane of array within 1% (Hay-Davies, Perez), 2% (isotropic)",
+                f"pvlib {pvlib.__version__}, TMY3 {TMY3.name} (Greensboro NC) as {YEAR}, hourly; targets: plane of array within 1% (Hay-Davies, Perez), 2% (isotropic), PVWatts chain within 1%",
                 markdown)

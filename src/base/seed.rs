@@ -25,6 +25,8 @@ pub enum Stream {
     Bids,
     /// Daily variation of a measured load made synthetic; index = household index.
     MeasuredLoad,
+    /// Panel tilt, azimuth and shade of generated households; index = group index × 3 + 0, 1, 2.
+    PvLayout,
 }
 
 impl Stream {
@@ -37,6 +39,7 @@ impl Stream {
             Stream::Ledger => "ledger",
             Stream::Bids => "bids",
             Stream::MeasuredLoad => "measured-load",
+            Stream::PvLayout => "pv-layout",
         }
     }
 }

@@ -41,8 +41,31 @@ pub struct PvArray {
     pub performance_ratio: f64,
     /// PVWatts' power temperature coefficient, per °C (0: no derating).
     pub temperature_coefficient_per_c: f64,
+    /// DC kept after the loss budget.
+    pub dc_kept: f64,
+    /// Inverter AC rating, kW (PVWatts' inverter model), if modelled.
+    pub inverter_ac_kw: Option<f64>,
+    /// Share of plane-of-array irradiance lost to shade.
+    pub shading: f64,
     /// The panel plane, for plane-of-array irradiance.
     pub surface: Surface,
+}
+
+/// PVWatts' inverter (Dobos 2014, pvlib's `inverter.pvwatts`): nominal and reference
+/// efficiencies.
+pub const INVERTER_NOMINAL_EFFICIENCY: f64 = 0.96;
+pub const INVERTER_REFERENCE_EFFICIENCY: f64 = 0.9637;
+
+/// AC power (kW) of PVWatts' inverter rated `ac_kw` at DC input `dc_kw`: the efficiency curve
+/// of the load fraction, clipped at the rating.
+pub fn pvwatts_inverter_kw(dc_kw: f64, ac_kw: f64) -> f64 {
+    if dc_kw <= 0.0 || ac_kw <= 0.0 {
+        return 0.0;
+    }
+    let dc_rating_kw = ac_kw / INVERTER_NOMINAL_EFFICIENCY;
+    let zeta = dc_kw / dc_rating_kw;
+    let eta = INVERTER_NOMINAL_EFFICIENCY / INVERTER_REFERENCE_EFFICIENCY * (-0.0162 * zeta - 0.0059 / zeta + 0.9858);
+    (eta * dc_kw).min(ac_kw).max(0.0)
 }
 
 impl PvArray {
@@ -53,14 +76,19 @@ impl PvArray {
             azimuth_deg: pv.azimuth_deg,
             performance_ratio: pv.performance_ratio,
             temperature_coefficient_per_c: pv.temperature_coefficient_per_c,
+            dc_kept: pv.dc_kept,
+            inverter_ac_kw: pv.inverter_ac_kw,
+            shading: pv.shading,
             surface: Surface::new(pv.tilt_deg, pv.azimuth_deg),
         }
     }
 
     /// AC energy in a step of `step_hours` with plane-of-array irradiance `poa_w_m2`: PVWatts'
-    /// DC model (linear in irradiance, derated by cell temperature when the weather gives air
-    /// temperature) times the performance ratio.
+    /// DC model (linear in the irradiance left after shade, derated by cell temperature when
+    /// the weather gives air temperature), then either the loss budget and PVWatts' inverter, or
+    /// the performance ratio.
     pub fn energy_kwh(&self, poa_w_m2: f64, temp_air_c: Option<f64>, wind_speed_m_s: Option<f64>, step_hours: f64) -> f64 {
+        let poa_w_m2 = poa_w_m2 * (1.0 - self.shading);
         let derate = match temp_air_c {
             Some(t_air) if self.temperature_coefficient_per_c != 0.0 => {
                 let t_cell = crate::environment::solar::faiman_cell_temperature_c(poa_w_m2, t_air, wind_speed_m_s.unwrap_or(crate::environment::solar::FAIMAN_DEFAULT_WIND_M_S));
@@ -68,7 +96,12 @@ impl PvArray {
             }
             _ => 1.0,
         };
-        self.kwp * poa_w_m2 / STC_IRRADIANCE_W_M2 * derate * self.performance_ratio * step_hours
+        let dc_kw = self.kwp * poa_w_m2 / STC_IRRADIANCE_W_M2 * derate * self.dc_kept;
+        let ac_kw = match self.inverter_ac_kw {
+            Some(ac_kw) => pvwatts_inverter_kw(dc_kw, ac_kw),
+            None => dc_kw * self.performance_ratio,
+        };
+        ac_kw * step_hours
     }
 }
 
@@ -296,6 +329,51 @@ pub fn measure_pv_and_load(
     }
 }
 
+/// PVWatts' DC loss budget (Dobos 2014), percent each, compounded:
+/// `1 − Π(1 − loss/100)`; the defaults make 14.08%.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LossBudget {
+    pub soiling_pct: f64,
+    pub shading_pct: f64,
+    pub snow_pct: f64,
+    pub mismatch_pct: f64,
+    pub wiring_pct: f64,
+    pub connections_pct: f64,
+    /// Light-induced degradation.
+    pub lid_pct: f64,
+    pub nameplate_rating_pct: f64,
+    pub age_pct: f64,
+    pub availability_pct: f64,
+}
+
+impl Default for LossBudget {
+    fn default() -> Self {
+        LossBudget { soiling_pct: 2.0, shading_pct: 3.0, snow_pct: 0.0, mismatch_pct: 2.0, wiring_pct: 2.0, connections_pct: 0.5, lid_pct: 1.5, nameplate_rating_pct: 1.0, age_pct: 0.0, availability_pct: 3.0 }
+    }
+}
+
+impl LossBudget {
+    /// (name, percent) of every loss, in PVWatts' order.
+    pub fn items(&self) -> [(&'static str, f64); 10] {
+        [
+            ("soiling_pct", self.soiling_pct), ("shading_pct", self.shading_pct), ("snow_pct", self.snow_pct), ("mismatch_pct", self.mismatch_pct),
+            ("wiring_pct", self.wiring_pct), ("connections_pct", self.connections_pct), ("lid_pct", self.lid_pct),
+            ("nameplate_rating_pct", self.nameplate_rating_pct), ("age_pct", self.age_pct), ("availability_pct", self.availability_pct),
+        ]
+    }
+
+    /// What reaches the inverter of each unit of DC: Π(1 − loss/100).
+    pub fn kept(&self) -> f64 {
+        self.items().iter().map(|(_, pct)| 1.0 - pct / 100.0).product()
+    }
+}
+
+/// Performance ratio of an array that states no losses.
+pub const DEFAULT_PERFORMANCE_RATIO: f64 = 0.8;
+/// PVWatts' DC/AC ratio, for an inverter the loss budget needs and the house does not state.
+pub const DEFAULT_DC_AC_RATIO: f64 = 1.2;
+
 /// A resolved PV array.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PvDef {
@@ -303,6 +381,30 @@ pub struct PvDef {
     pub tilt_deg: f64,
     /// Degrees clockwise from north.
     pub azimuth_deg: f64,
+    /// Everything after the panels in one factor (1 when the losses are itemised).
     pub performance_ratio: f64,
     pub temperature_coefficient_per_c: f64,
+    /// DC kept after the loss budget (1 without one).
+    pub dc_kept: f64,
+    /// Inverter AC rating, kW, when the inverter is modelled.
+    pub inverter_ac_kw: Option<f64>,
+    /// Share of plane-of-array irradiance lost to shade.
+    pub shading: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// pvlib 0.16.1: `inverter.pvwatts(pdc, pdc0 = 800 / 0.96)` in W and `pvwatts_losses()`.
+    #[test]
+    fn inverter_and_loss_budget_match_pvlib() {
+        let cases = [(10.0, 4.920425194562624), (100.0, 93.11007159904536), (500.0, 481.26844453668156), (800.0, 768.3204980803155), (850.0, 800.0), (1200.0, 800.0)];
+        for (dc_w, ac_w) in cases {
+            let got = pvwatts_inverter_kw(dc_w / 1000.0, 0.8) * 1000.0;
+            assert!((got - ac_w).abs() < 1e-9, "{dc_w} W: {got} vs {ac_w}");
+        }
+        assert_eq!(pvwatts_inverter_kw(0.0, 0.8), 0.0);
+        assert!(((1.0 - LossBudget::default().kept()) * 100.0 - 14.075660688264469).abs() < 1e-12);
+    }
 }

@@ -2,7 +2,7 @@
 //! ownership, archetype, annual consumption), and checks each household's own fields.
 
 use super::schema::*;
-use super::validate::{check_battery, check_id, check_pv, Bound, Validator};
+use super::validate::{check_battery, check_id, check_pv, check_pv_losses, Bound, Validator};
 use crate::household::load::default_annual_kwh;
 use crate::base::seed::{rng, Stream};
 use rand::RngExt;
@@ -90,6 +90,35 @@ fn draw(dist: &Dist, r: &mut ChaCha8Rng) -> f64 {
         Dist::Normal { mean, sd } => {
             let n = Normal::new(mean, sd.max(0.0)).expect("sd checked non-negative");
             n.sample(r).max(0.0)
+        }
+    }
+}
+
+/// An angle in degrees drawn from `dist`, wrapped to 0..360 (a normal spread is not truncated).
+fn draw_angle(dist: &Dist, r: &mut ChaCha8Rng) -> f64 {
+    let a = match *dist {
+        Dist::Normal { mean, sd } => {
+            let z: f64 = rand_distr::StandardNormal.sample(r);
+            mean + sd.max(0.0) * z
+        }
+        _ => draw(dist, r),
+    };
+    a.rem_euclid(360.0)
+}
+
+/// Azimuth distributions may cross north (`Uniform(min: -30, max: 30)`).
+fn check_angle_dist(v: &mut Validator, at: &str, d: &Dist) {
+    match *d {
+        Dist::Fixed(x) => {
+            v.range(at, x, Bound::Incl(-360.0), Bound::Incl(720.0), "°");
+        }
+        Dist::Uniform { min, max } => {
+            v.range(&format!("{at}.min"), min, Bound::Incl(-360.0), Bound::Incl(720.0), "°");
+            v.range(&format!("{at}.max"), max, Bound::Incl(min), Bound::Incl(720.0), "°");
+        }
+        Dist::Normal { mean, sd } => {
+            v.range(&format!("{at}.mean"), mean, Bound::Incl(-360.0), Bound::Incl(720.0), "°");
+            v.range(&format!("{at}.sd"), sd, Bound::Incl(0.0), Bound::Incl(360.0), "°");
         }
     }
 }
@@ -220,6 +249,8 @@ fn house_draft(v: &mut Validator, at: String, h: &HouseSpec) -> HouseDraft {
     check_id(v, &format!("{at}.id"), &h.id);
     if let Some(p) = &h.pv {
         check_pv(v, &format!("{at}.pv"), p.kwp, p.tilt_deg, p.azimuth_deg, p.performance_ratio, p.temperature_coefficient_per_c);
+        check_pv_losses(v, &format!("{at}.pv"), p.performance_ratio, p.losses.as_ref(), p.inverter_ac_kw.map(|x| ("inverter_ac_kw", x)));
+        v.fraction(&format!("{at}.pv.shading"), p.shading);
     }
     if let Some(b) = &h.battery {
         check_battery(v, &format!("{at}.battery"), b);
@@ -250,6 +281,16 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
     }
     check_dist(v, &format!("{at}.kwp"), &g.kwp, "kWp");
     check_pv(v, at, 0.0, g.tilt_deg, g.azimuth_deg, g.performance_ratio, g.temperature_coefficient_per_c);
+    check_pv_losses(v, at, g.performance_ratio, g.losses.as_ref(), g.dc_ac_ratio.map(|x| ("dc_ac_ratio", x)));
+    if let Some(d) = &g.tilt_dist {
+        check_dist(v, &format!("{at}.tilt_dist"), d, "°");
+    }
+    if let Some(d) = &g.azimuth_dist {
+        check_angle_dist(v, &format!("{at}.azimuth_dist"), d);
+    }
+    if let Some(d) = &g.shading {
+        check_dist(v, &format!("{at}.shading"), d, "");
+    }
     v.fraction(&format!("{at}.pv_share"), g.pv_share);
     v.fraction(&format!("{at}.battery_share"), g.battery_share);
     match &g.battery {
@@ -275,6 +316,9 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
     }
     let width = g.count.to_string().len();
     let mut r = rng(seed, Stream::Households, gi as u64);
+    // Each layout field has its own stream, so giving one never changes another's draws.
+    let layout = |field: u64| rng(seed, Stream::PvLayout, gi as u64 * 3 + field);
+    let (mut r_tilt, mut r_azimuth, mut r_shading) = (layout(0), layout(1), layout(2));
     for i in 0..g.count {
         // Fixed draw order per house, so adding a field never shifts other draws.
         let u_pv: f64 = r.random();
@@ -292,6 +336,12 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
             }
         }
         let annual_kwh = annual.filter(|a| *a > 0.0).unwrap_or(default_annual_kwh(kind));
+        let tilt_deg = g.tilt_dist.as_ref().map_or(g.tilt_deg, |d| draw(d, &mut r_tilt).clamp(0.0, 90.0));
+        let azimuth_deg = match &g.azimuth_dist {
+            Some(d) => Some(draw_angle(d, &mut r_azimuth)),
+            None => g.azimuth_deg,
+        };
+        let shading = g.shading.as_ref().map_or(0.0, |d| draw(d, &mut r_shading).clamp(0.0, 1.0));
         let has_pv = u_pv < g.pv_share && kwp > 0.0;
         let gets_battery = match g.batteries_on {
             BatteryPlacement::PvHouses => has_pv && u_bat * g.pv_share < g.battery_share,
@@ -301,7 +351,16 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
             path: format!("{at} (house {})", i + 1),
             id: format!("{}{:0width$}", g.prefix, i + 1),
             node: None,
-            pv: has_pv.then_some(PvSpec { kwp, tilt_deg: g.tilt_deg, azimuth_deg: g.azimuth_deg, performance_ratio: g.performance_ratio, temperature_coefficient_per_c: g.temperature_coefficient_per_c }),
+            pv: has_pv.then_some(PvSpec {
+                kwp,
+                tilt_deg,
+                azimuth_deg,
+                performance_ratio: g.performance_ratio,
+                temperature_coefficient_per_c: g.temperature_coefficient_per_c,
+                losses: g.losses,
+                inverter_ac_kw: g.dc_ac_ratio.map(|ratio| kwp / ratio),
+                shading,
+            }),
             load: LoadDraft::Archetype { kind, annual_kwh },
             battery: if gets_battery { g.battery.clone() } else { None },
             bidding: g.bidding,

@@ -342,13 +342,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
         .zip(loads)
         .zip(nodes)
         .map(|((h, load), node)| HouseholdDef {
-            pv: h.pv.map(|p| PvDef {
-                kwp: p.kwp,
-                tilt_deg: p.tilt_deg,
-                azimuth_deg: p.azimuth_deg.unwrap_or(if file.location.latitude_deg >= 0.0 { 180.0 } else { 0.0 }),
-                performance_ratio: p.performance_ratio,
-                temperature_coefficient_per_c: p.temperature_coefficient_per_c,
-            }),
+            pv: h.pv.map(|p| resolve_pv(&p, file.location.latitude_deg)),
             id: h.id,
             node,
             load,
@@ -493,8 +487,26 @@ fn load_exposure(weather: &WeatherSpec, base_dir: &Path, frame: &TimeFrame, v: &
 /// irradiance disagree).
 const TMY3_LOCATION_TOLERANCE_DEG: f64 = 1.0;
 
+/// The array a house states: with `losses` or `inverter_ac_kw`, PVWatts' chain (the loss
+/// budget, by default PVWatts', then its inverter, by default kWp / 1.2); otherwise one
+/// performance ratio (default 0.8). Facing the equator unless `azimuth_deg` is given.
+fn resolve_pv(p: &schema::PvSpec, latitude_deg: f64) -> PvDef {
+    let itemised = p.losses.is_some() || p.inverter_ac_kw.is_some();
+    PvDef {
+        kwp: p.kwp,
+        tilt_deg: p.tilt_deg,
+        azimuth_deg: p.azimuth_deg.unwrap_or(if latitude_deg >= 0.0 { 180.0 } else { 0.0 }),
+        performance_ratio: if itemised { 1.0 } else { p.performance_ratio.unwrap_or(crate::household::DEFAULT_PERFORMANCE_RATIO) },
+        temperature_coefficient_per_c: p.temperature_coefficient_per_c,
+        dc_kept: if itemised { p.losses.unwrap_or_default().kept() } else { 1.0 },
+        inverter_ac_kw: itemised.then(|| p.inverter_ac_kw.unwrap_or(p.kwp / crate::household::DEFAULT_DC_AC_RATIO)),
+        shading: p.shading,
+    }
+}
+
 fn load_typical_year(weather: &WeatherSpec, location: &schema::LocationSpec, base_dir: &Path, v: &mut validate::Validator) -> Option<crate::environment::measured::TypicalYear> {
-    let (file, kind, read): (_, _, fn(&Path) -> Result<crate::environment::measured::TypicalYear, crate::base::error::InputError>) = match weather {
+    type Reader = fn(&Path) -> Result<crate::environment::measured::TypicalYear, crate::base::error::InputError>;
+    let (file, kind, read): (_, _, Reader) = match weather {
         WeatherSpec::Tmy3 { file } => (file, "TMY3 file", crate::environment::measured::TypicalYear::read),
         WeatherSpec::Epw { file } => (file, "EPW file", |p| crate::scenario::data::epw::read(p).map(|(year, _)| year)),
         WeatherSpec::PvgisTmy { file } => (file, "PVGIS file", |p| crate::scenario::data::pvgis::read(p).map(|(year, _)| year)),

@@ -8,6 +8,7 @@ pub use crate::environment::sky::ClearSkyModel;
 pub use crate::environment::solar::Transposition;
 pub use crate::household::load::Archetype;
 pub use crate::household::battery::BatterySpec;
+pub use crate::household::LossBudget;
 pub use crate::grid::generate::Layout;
 pub use crate::grid::topology::NodeKind;
 pub use crate::ledger::StakeKind;
@@ -19,9 +20,6 @@ fn default_timezone() -> String {
 }
 fn default_step_minutes() -> u32 {
     15
-}
-fn default_performance_ratio() -> f64 {
-    0.8
 }
 fn default_one() -> f64 {
     1.0
@@ -299,14 +297,27 @@ pub struct PvSpec {
     /// Panel azimuth, degrees clockwise from north; default: facing the equator.
     #[serde(default)]
     pub azimuth_deg: Option<f64>,
-    #[serde(default = "default_performance_ratio")]
-    pub performance_ratio: f64,
+    /// All losses in one factor, AC output over DC at the panels' rating (default 0.8); leave it
+    /// out when giving `losses` or `inverter_ac_kw`.
+    #[serde(default)]
+    pub performance_ratio: Option<f64>,
     /// PVWatts' power temperature coefficient, per °C (e.g. -0.0035 for crystalline silicon):
     /// output × (1 + γ·(T_cell − 25 °C)), the cell temperature by Faiman's model from the
-    /// weather's air temperature and wind (TMY3 weather only; other weathers have none).
+    /// weather's air temperature and wind (weathers with air temperature only).
     /// Default 0: no derating.
     #[serde(default)]
     pub temperature_coefficient_per_c: f64,
+    /// DC losses before the inverter, PVWatts' budget (`()` for its defaults, 14.08% in all).
+    #[serde(default)]
+    pub losses: Option<LossBudget>,
+    /// The inverter's AC rating, kW: output clips at it, with PVWatts' inverter efficiency
+    /// (nominal 96%). Default with `losses`: kWp / 1.2 (PVWatts' DC/AC ratio).
+    #[serde(default)]
+    pub inverter_ac_kw: Option<f64>,
+    /// Share of the plane-of-array irradiance this house loses to nearby shade (trees, chimneys,
+    /// the next building), 0..1.
+    #[serde(default)]
+    pub shading: f64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -409,11 +420,29 @@ pub struct GroupSpec {
     pub tilt_deg: f64,
     #[serde(default)]
     pub azimuth_deg: Option<f64>,
-    #[serde(default = "default_performance_ratio")]
-    pub performance_ratio: f64,
+    /// Tilt of each house's panels drawn from this, degrees (clipped to 0..90), instead of
+    /// `tilt_deg`.
+    #[serde(default)]
+    pub tilt_dist: Option<Dist>,
+    /// Azimuth of each house's panels drawn from this, degrees clockwise from north (wrapped to
+    /// 0..360; `Normal` is not truncated here), instead of `azimuth_deg`.
+    #[serde(default)]
+    pub azimuth_dist: Option<Dist>,
+    /// As a house's `pv.shading`, drawn for each house (clipped to 0..1).
+    #[serde(default)]
+    pub shading: Option<Dist>,
+    /// As a house's `pv.performance_ratio`.
+    #[serde(default)]
+    pub performance_ratio: Option<f64>,
     /// As a house's `pv.temperature_coefficient_per_c`.
     #[serde(default)]
     pub temperature_coefficient_per_c: f64,
+    /// As a house's `pv.losses`.
+    #[serde(default)]
+    pub losses: Option<LossBudget>,
+    /// DC/AC ratio of each house's inverter: its AC rating is kWp / ratio.
+    #[serde(default)]
+    pub dc_ac_ratio: Option<f64>,
     /// Fraction of houses with a battery.
     #[serde(default)]
     pub battery_share: f64,

@@ -147,3 +147,29 @@ fn a_file_for_another_schema_version_is_rejected() {
     assert_eq!(e[0].location, Location::Field("schema_version".into()));
     assert!(e[0].message.contains("version 1"), "{}", e[0]);
 }
+
+#[test]
+fn a_group_draws_its_panels_orientation_and_shade() {
+    let text = r#"(
+        name: "x", start: "2024-01-01T00:00", duration_days: 1,
+        location: (latitude_deg: 52.5, longitude_deg: 13.4),
+        grid: Connected(import_price_per_kwh: 0.3, export_price_per_kwh: 0.1),
+        households: [Group(prefix: "h", count: 200, kwp: Fixed(5.0), tilt_dist: Uniform(min: 15, max: 45),
+            azimuth_dist: Normal(mean: 180, sd: 40), shading: Uniform(min: 0, max: 0.2), losses: (soiling_pct: 3), dc_ac_ratio: 1.25)],
+    )"#;
+    let s = parse(text, &Overrides::default());
+    let pvs: Vec<_> = s.households.iter().map(|h| h.pv.unwrap()).collect();
+    assert!(pvs.iter().all(|p| (15.0..45.0).contains(&p.tilt_deg) && (0.0..360.0).contains(&p.azimuth_deg) && (0.0..0.2).contains(&p.shading)));
+    let spread = |f: fn(&PvDef) -> f64| pvs.iter().map(f).fold(f64::INFINITY, f64::min)..pvs.iter().map(f).fold(f64::NEG_INFINITY, f64::max);
+    assert!(spread(|p| p.tilt_deg).end - spread(|p| p.tilt_deg).start > 25.0);
+    assert!(spread(|p| p.azimuth_deg).end - spread(|p| p.azimuth_deg).start > 150.0);
+    // The budget with soiling at 3% and PVWatts' other defaults; the inverter at kWp / 1.25.
+    assert!((pvs[0].dc_kept - 0.8592433931173553 * 0.97 / 0.98).abs() < 1e-12);
+    assert_eq!((pvs[0].inverter_ac_kw, pvs[0].performance_ratio), (Some(4.0), 1.0));
+    // Giving the shade changes no other draw: tilts stay as they were.
+    let plain = parse(&text.replace(", shading: Uniform(min: 0, max: 0.2)", ""), &Overrides::default());
+    assert!(plain.households.iter().zip(&pvs).all(|(h, p)| h.pv.unwrap().tilt_deg == p.tilt_deg && h.pv.unwrap().shading == 0.0));
+    // A lumped performance ratio and an itemised budget together are refused.
+    let e = errors(&text.replace("dc_ac_ratio: 1.25", "dc_ac_ratio: 1.25, performance_ratio: 0.8"));
+    assert_eq!(e[0].location, Location::Field("households[0].performance_ratio".into()));
+}

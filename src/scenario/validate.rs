@@ -171,14 +171,32 @@ fn check_prices(v: &mut Validator, at: &str, import: f64, export: f64) {
     }
 }
 
-pub fn check_pv(v: &mut Validator, at: &str, kwp: f64, tilt: f64, azimuth: Option<f64>, pr: f64, gamma_per_c: f64) {
+pub fn check_pv(v: &mut Validator, at: &str, kwp: f64, tilt: f64, azimuth: Option<f64>, pr: Option<f64>, gamma_per_c: f64) {
     v.range(&format!("{at}.temperature_coefficient_per_c"), gamma_per_c, Bound::Incl(-0.02), Bound::Incl(0.0), "per °C");
     v.range(&format!("{at}.kwp"), kwp, Bound::Incl(0.0), Bound::Incl(10_000.0), "kWp");
     v.range(&format!("{at}.tilt_deg"), tilt, Bound::Incl(0.0), Bound::Incl(90.0), "°");
     if let Some(a) = azimuth {
         v.range(&format!("{at}.azimuth_deg"), a, Bound::Incl(0.0), Bound::Above(360.0), "°");
     }
-    v.range(&format!("{at}.performance_ratio"), pr, Bound::Above(0.0), Bound::Incl(1.0), "");
+    if let Some(pr) = pr {
+        v.range(&format!("{at}.performance_ratio"), pr, Bound::Above(0.0), Bound::Incl(1.0), "");
+    }
+}
+
+/// The loss budget, the inverter and shade of an array; `performance_ratio` lumps them all, so
+/// not both.
+pub fn check_pv_losses(v: &mut Validator, at: &str, pr: Option<f64>, losses: Option<&LossBudget>, inverter: Option<(&str, f64)>) {
+    if let Some(l) = losses {
+        for (name, pct) in l.items() {
+            v.range(&format!("{at}.losses.{name}"), pct, Bound::Incl(0.0), Bound::Above(100.0), "%");
+        }
+    }
+    if let Some((name, x)) = inverter {
+        v.range(&format!("{at}.{name}"), x, Bound::Above(0.0), Bound::Incl(1e5), "");
+    }
+    if pr.is_some() && (losses.is_some() || inverter.is_some()) {
+        v.err(&format!("{at}.performance_ratio"), "lumps every loss after the panels: give it, or `losses` and the inverter, not both".to_string());
+    }
 }
 
 pub fn check_battery(v: &mut Validator, at: &str, b: &BatterySpec) {

@@ -121,8 +121,7 @@ fn parse_csv(text: &str, path: &Path) -> Result<(TypicalYear, PvgisLocation), In
         index[k] = names.iter().position(|h| h == name).ok_or_else(|| at(header_line, name, format!("no `{name}` column in the header")))?;
     }
     let mut hours = Hours { hours: vec![None; HOURS] };
-    let mut rows = 0;
-    for (n, line) in lines {
+    for (rows, (n, line)) in lines.enumerate() {
         // The legend after the rows: `T2m: 2-m air temperature (degree Celsius)` and so on.
         if rows == HOURS || line.trim().is_empty() {
             break;
@@ -134,7 +133,6 @@ fn parse_csv(text: &str, path: &Path) -> Result<(TypicalYear, PvgisLocation), In
             v[k] = raw.parse().ok().filter(|x: &f64| x.is_finite()).ok_or_else(|| at(n, name, format!("`{raw}` is not a number")))?;
         }
         hours.put(f[0], v, |field, m| at(n, field, m))?;
-        rows += 1;
     }
     hours.year(path, PvgisLocation { latitude_deg, longitude_deg, altitude_m: elevation.unwrap_or(0.0) })
 }
