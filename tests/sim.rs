@@ -169,8 +169,8 @@ fn a_price_ceiling_caps_bids_under_every_rule_and_favourites_steer_preference_ma
 fn flows_obey_kirchhoff_at_every_node_every_step_and_stay_within_capacity() {
     use peergrid::grid::network::Network;
     use peergrid::grid::{GridNode, GridTopology};
-    // The test street with a thin first span, so limits bind at midday.
-    let text = STREET.replace("topology: Generated(layout: Street)", "topology: Generated(layout: Street, feeder_capacity_kw: 8)");
+    // The test street under a clear sky with a thin first span, so limits bind at midday.
+    let text = STREET.replace("topology: Generated(layout: Street)", "weather: ClearSky, topology: Generated(layout: Street, feeder_capacity_kw: 8)");
     let mut sim = testing::simulation(&text);
     let mut bound = 0;
     while !sim.is_finished() {

@@ -8,6 +8,17 @@ import tempfile
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
 
+def data_dir():
+    """The folder of pvlib's test data: `--data DIR` (taken out of the command line), else
+    `target/validation-data`, where `.ci/run` extracts them."""
+    if "--data" in sys.argv:
+        i = sys.argv.index("--data")
+        folder = pathlib.Path(sys.argv[i + 1])
+        del sys.argv[i:i + 2]
+        return folder
+    return REPO / "target" / "validation-data"
+
+
 def run(doc, cases, check, heading, table):
     """Parses `--peergrid` and `--markdown`, runs `check(binary, case, folder)` for each case
     (returning its label, whether it met its targets, and its row), prints `heading` and

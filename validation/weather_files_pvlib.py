@@ -16,15 +16,13 @@ step peergrid runs. Target: every value of every hour identical (to the file's d
 Usage: python validation/weather_files_pvlib.py [--peergrid target/release/peergrid] [--data DIR] [--markdown FILE]
 """
 
-import pathlib
-import sys
 
 import pandas as pd
 import pvlib
 
 import harness
 
-DATA = harness.REPO / "target" / "validation-data"
+DATA = harness.REPO / "target" / "validation-data"  # or --data DIR
 YEAR = 2023
 
 # (label, file, scenario weather kind, pvlib reader)
@@ -101,8 +99,5 @@ def markdown(rows):
 
 
 if __name__ == "__main__":
-    if "--data" in sys.argv:
-        i = sys.argv.index("--data")
-        DATA = pathlib.Path(sys.argv[i + 1])
-        del sys.argv[i:i + 2]
+    DATA = harness.data_dir()
     harness.run(__doc__, CASES, check, f"pvlib {pvlib.__version__} iotools; target: every hour's values identical", markdown)

@@ -524,6 +524,12 @@ fn cmd_check(path: PathBuf, rule: Option<String>, sets: Vec<crate::scenario::Fie
     let allowed = crate::base::exec::memory_allowed_bytes();
     let shown = allowed.map_or(String::new(), |b| format!(" (this machine allows {})", mib(b)));
     say!("  sky: {}", s.sky.describe());
+    if let Some(c) = &s.climate {
+        say!("  weather: synthetic; monthly clearness from {}; air temperature from {}", c.clearness_from, c.temperature_from);
+        if let Some(w) = &c.warning {
+            say!("  warning: {w}");
+        }
+    }
     say!("  memory: about {} estimated for a run{shown}", mib(s.memory_estimate_bytes()));
     if allowed.is_some_and(|b| s.memory_estimate_bytes() > b) {
         say!("  warning: more than this machine allows: `run` stops unless given --no-memory-check");

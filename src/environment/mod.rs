@@ -3,6 +3,7 @@
 
 use bevy::prelude::SystemSet;
 
+pub mod climate;
 pub mod measured;
 pub mod sky;
 pub mod solar;

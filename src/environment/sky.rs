@@ -105,26 +105,7 @@ pub fn linke_turbidity_climatology(latitude_deg: f64, longitude_deg: f64) -> [f6
 /// Linke turbidity on a UTC day, interpolated between the middles of the months.
 pub fn linke_turbidity_on(monthly: &[f64; 12], t: DateTime<Utc>) -> f64 {
     let leap = chrono::NaiveDate::from_ymd_opt(t.year(), 2, 29).is_some();
-    let days: [f64; 12] = [31.0, if leap { 29.0 } else { 28.0 }, 31.0, 30.0, 31.0, 30.0, 31.0, 31.0, 30.0, 31.0, 30.0, 31.0];
-    let day = f64::from(t.ordinal());
-    // Middles of December before, the twelve months, and January after.
-    let mut middle = -31.0 / 2.0;
-    let mut previous = (middle, monthly[11]);
-    let mut start = 0.0;
-    for m in 0..13 {
-        let (mid, value) = if m < 12 {
-            middle = start + days[m] / 2.0;
-            start += days[m];
-            (middle, monthly[m])
-        } else {
-            (start + 31.0 / 2.0, monthly[0])
-        };
-        if day <= mid {
-            return previous.1 + (value - previous.1) * (day - previous.0) / (mid - previous.0);
-        }
-        previous = (mid, value);
-    }
-    monthly[0]
+    crate::environment::climate::mid_month_interpolation(monthly, t.ordinal(), leap)
 }
 
 /// The site's atmosphere, fixed for a run.

@@ -1,6 +1,8 @@
 //! Environment: where the sun is and how cloudy it is, once per step for the whole community.
 //!
-//! Cloudiness is a clear-sky index k (GHI / clear-sky GHI). The stochastic model draws a day
+//! Cloudiness is a clear-sky index k (GHI / clear-sky GHI). The synthetic model (the default)
+//! draws each day's clearness index from the site's climate (`climate`) and turns it into the
+//! day's k; the stochastic model draws a day
 //! regime (clear, partly cloudy, overcast) by a Markov chain that repeats yesterday's regime with
 //! probability `persistence` and otherwise draws from the regime shares; inside a day k follows an
 //! AR(1) process around the regime's mean with a one-hour correlation time. All draws come from
@@ -12,10 +14,11 @@
 
 use crate::environment::measured::DailyExposure;
 use crate::base::seed::{rng, Stream};
+use crate::environment::climate::{DailyClearness, MonthlyTemperature};
 use crate::environment::sky::Sky;
 use crate::environment::solar::{SkyDiffuse, erbs, sun_position, sun_vector, Irradiance, SunPosition};
 use crate::base::time::{SimClock, Zone};
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use std::sync::Arc;
 use bevy::prelude::*;
 use rand::RngExt;
@@ -82,11 +85,37 @@ pub struct Weather {
     typical_year: Option<Arc<crate::environment::measured::TypicalYear>>,
     /// A measured series (`Measured`).
     series: Option<Arc<crate::environment::measured::IrradianceSeries>>,
+    /// The climate of `Synthetic` weather, its daily chain, and the current local day with its
+    /// clear-sky index.
+    climate: Option<Arc<SyntheticClimate>>,
+    daily: DailyClearness,
+    synthetic_day: Option<(NaiveDate, f64)>,
+}
+
+/// The climate `Synthetic` weather draws from, resolved from the scenario and the table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyntheticClimate {
+    /// Mean daily clearness index of each month.
+    pub clearness: [f64; 12],
+    pub temperature: Option<MonthlyTemperature>,
+    /// Where each came from, for `check`.
+    pub clearness_from: String,
+    pub temperature_from: String,
+    /// Set when no table place covers the site and the scenario gives no clearness.
+    pub warning: Option<String>,
+}
+
+/// In-day standard deviation of the clear-sky index around the day's: 0.20 at 0.65 (partly
+/// cloudy), falling to 0.03 on clear days (0.97) and 0.08 on overcast ones (0.30), as the day
+/// regimes of `Stochastic`.
+fn in_day_sd(k_day: f64) -> f64 {
+    let width = if k_day < PARTLY.0 { 0.35 } else { 0.22 };
+    PARTLY.1 * (-((k_day - PARTLY.0) / width).powi(2)).exp()
 }
 
 impl Weather {
     pub fn new(spec: WeatherSpec, seed: u64) -> Self {
-        Weather { spec, rng: rng(seed, Stream::Weather, 0), regime: PARTLY, day: None, deviation: 0.0, exposure: None, measured_day: None, typical_year: None, series: None }
+        Weather { spec, rng: rng(seed, Stream::Weather, 0), regime: PARTLY, day: None, deviation: 0.0, exposure: None, measured_day: None, typical_year: None, series: None, climate: None, daily: DailyClearness::default(), synthetic_day: None }
     }
 
     /// Uses measured daily exposure instead of drawing clouds.
@@ -99,6 +128,42 @@ impl Weather {
     pub fn with_typical_year(mut self, year: Option<Arc<crate::environment::measured::TypicalYear>>) -> Self {
         self.typical_year = year;
         self
+    }
+
+    /// Draws `Synthetic` weather from this climate.
+    pub fn with_climate(mut self, climate: Option<Arc<SyntheticClimate>>) -> Self {
+        self.climate = climate;
+        self
+    }
+
+    /// Advances `Synthetic` weather one step on local day `date`: a new day draws its
+    /// clearness index from the chain and turns it into the day's clear-sky index (daily global
+    /// = Kt × extraterrestrial); each step adds the in-day fluctuation. Two draws a step.
+    fn next_synthetic(&mut self, date: NaiveDate, zone: &Zone, site: &Site, step_hours: f64) -> Option<f64> {
+        let climate = self.climate.clone()?;
+        let u: f64 = self.rng.random();
+        let eps: f64 = StandardNormal.sample(&mut self.rng);
+        let k_day = match self.synthetic_day {
+            Some((d, k)) if d == date => k,
+            _ => {
+                let kt = self.daily.next(climate.clearness[date.month0() as usize], u);
+                let (extraterrestrial, clear) = day_totals_kwh_m2(date, zone, site);
+                // A day clearer than the clear-sky model (its turbidity is a monthly mean) keeps
+                // its energy, as a measured day does.
+                let k = if clear > 0.0 { (kt * extraterrestrial / clear).clamp(MIN_CLEAR_SKY_INDEX, MAX_MEASURED_CLEAR_SKY_INDEX) } else { MIN_CLEAR_SKY_INDEX };
+                self.synthetic_day = Some((date, k));
+                k
+            }
+        };
+        let phi = (-step_hours / CLOUD_CORRELATION_HOURS).exp();
+        self.deviation = phi * self.deviation + in_day_sd(k_day) * (1.0 - phi * phi).sqrt() * eps;
+        Some((k_day + self.deviation).clamp(MIN_CLEAR_SKY_INDEX, MAX_CLEAR_SKY_INDEX.max(k_day)))
+    }
+
+    /// Air temperature of `Synthetic` weather at a local time.
+    fn synthetic_temperature(&self, local: chrono::NaiveDateTime, hour: f64) -> Option<f64> {
+        let t = self.climate.as_ref()?.temperature?;
+        Some(t.at(local.ordinal(), chrono::NaiveDate::from_ymd_opt(local.year(), 2, 29).is_some(), hour))
     }
 
     /// Uses a measured irradiance series instead of drawing clouds.
@@ -168,17 +233,25 @@ impl Weather {
 /// Clear-sky global horizontal exposure of a local day at the site, kWh/m² (the site's model,
 /// integrated in [`CLEAR_SKY_INTEGRAL_MINUTES`] steps at their midpoints).
 pub fn clear_sky_day_kwh_m2(date: NaiveDate, zone: &Zone, site: &Site) -> f64 {
+    day_totals_kwh_m2(date, zone, site).1
+}
+
+/// Extraterrestrial and clear-sky global horizontal irradiation of a local day at the site,
+/// kWh/m², integrated as [`clear_sky_day_kwh_m2`].
+pub fn day_totals_kwh_m2(date: NaiveDate, zone: &Zone, site: &Site) -> (f64, f64) {
     let midnight = |d: NaiveDate| zone.to_utc(d.and_time(NaiveTime::MIN)).unwrap_or_else(|_| d.and_time(NaiveTime::MIN).and_utc());
     let (start, end) = (midnight(date), midnight(date + Duration::days(1)));
     let dt = Duration::minutes(CLEAR_SKY_INTEGRAL_MINUTES);
+    let hours = CLEAR_SKY_INTEGRAL_MINUTES as f64 / 60.0;
     let mut t = start;
-    let mut wh_m2 = 0.0;
+    let (mut extraterrestrial, mut clear) = (0.0, 0.0);
     while t < end {
         let sun = sun_position(t + dt / 2, site.latitude_deg, site.longitude_deg);
-        wh_m2 += site.sky.clear_sky(t + dt / 2, &sun).ghi * CLEAR_SKY_INTEGRAL_MINUTES as f64 / 60.0;
+        extraterrestrial += sun.dni_extra_w_m2 * (sun.zenith_deg.to_radians().cos()).max(0.0) * hours;
+        clear += site.sky.clear_sky(t + dt / 2, &sun).ghi * hours;
         t += dt;
     }
-    wh_m2 / 1000.0
+    (extraterrestrial / 1000.0, clear / 1000.0)
 }
 
 /// Clock, prices, sun and weather, in [`EnvironmentSystems`](super::EnvironmentSystems).
@@ -196,12 +269,13 @@ pub struct EnvironmentConfig {
     pub daily_exposure: Option<Arc<DailyExposure>>,
     pub typical_year: Option<Arc<crate::environment::measured::TypicalYear>>,
     pub irradiance: Option<Arc<crate::environment::measured::IrradianceSeries>>,
+    pub climate: Option<Arc<SyntheticClimate>>,
 }
 
 impl Plugin for EnvironmentPlugin {
     fn build(&self, app: &mut App) {
         let c = &self.0;
-        let weather = Weather::new(c.weather.clone(), c.seed).with_exposure(c.daily_exposure.clone()).with_typical_year(c.typical_year.clone()).with_series(c.irradiance.clone());
+        let weather = Weather::new(c.weather.clone(), c.seed).with_exposure(c.daily_exposure.clone()).with_typical_year(c.typical_year.clone()).with_series(c.irradiance.clone()).with_climate(c.climate.clone());
         app.insert_resource(SimClock::new(c.frame))
             .insert_resource(c.grid.clone())
             .insert_resource(crate::environment::tariff::StepPrices::default())
@@ -228,11 +302,14 @@ pub fn update_environment(clock: Res<SimClock>, site: Res<Site>, mut weather: Re
         *env = Environment { sun, sun_vector: sun_vector(&sun), clear_sky, clear_sky_index: k, irradiance, sky_diffuse, temp_air_c, wind_speed_m_s };
         return;
     }
-    let measured = weather.measured_index(clock.local_start.date(), &clock.frame.zone, &site);
-    let k = measured.unwrap_or_else(|| weather.next_index(clock.day_index, clock.frame.step_hours()));
+    let date = clock.local_start.date();
+    let measured = weather.measured_index(date, &clock.frame.zone, &site);
+    let synthetic = if measured.is_none() { weather.next_synthetic(date, &clock.frame.zone, &site, clock.frame.step_hours()) } else { None };
+    let k = measured.or(synthetic).unwrap_or_else(|| weather.next_index(clock.day_index, clock.frame.step_hours()));
     let irradiance = if matches!(weather.spec, WeatherSpec::ClearSky) { clear_sky } else { erbs(clear_sky.ghi * k, &sun) };
     let sky_diffuse = SkyDiffuse::new(site.sky.transposition, &irradiance, &sun);
-    *env = Environment { sun, sun_vector: sun_vector(&sun), clear_sky, clear_sky_index: k, irradiance, sky_diffuse, temp_air_c: None, wind_speed_m_s: None };
+    let temp_air_c = weather.synthetic_temperature(clock.local_start, clock.local_mid_hour);
+    *env = Environment { sun, sun_vector: sun_vector(&sun), clear_sky, clear_sky_index: k, irradiance, sky_diffuse, temp_air_c, wind_speed_m_s: None };
 }
 
 
@@ -241,6 +318,22 @@ pub fn update_environment(clock: Res<SimClock>, site: Res<Site>, mut weather: Re
 pub enum WeatherSpec {
     /// No clouds at all: deterministic.
     ClearSky,
+    /// Seeded weather of the site's climate (the default): each day's clearness index from
+    /// Aguiar et al.'s Markov chains for the month's mean (from `monthly_clearness`, else the
+    /// climate table's nearest place within 500 km), an AR(1) fluctuation inside the day, and
+    /// air temperature from the monthly means and daily ranges (given, or the table's).
+    Synthetic {
+        /// Mean daily clearness index Kt of each month (daily global / extraterrestrial
+        /// horizontal irradiation), January first.
+        #[serde(default)]
+        monthly_clearness: Option<Vec<f64>>,
+        /// Mean air temperature of each month, °C, January first.
+        #[serde(default)]
+        monthly_temp_air_c: Option<Vec<f64>>,
+        /// Mean daily temperature range (maximum − minimum) of each month, °C.
+        #[serde(default)]
+        daily_temp_range_c: Option<Vec<f64>>,
+    },
     /// Seeded cloudiness: a day regime (clear, partly cloudy, overcast) drawn by a Markov chain,
     /// with an AR(1) fluctuation of the clear-sky index inside the day.
     Stochastic {
@@ -290,11 +383,7 @@ impl WeatherSpec {
 
 impl Default for WeatherSpec {
     fn default() -> Self {
-        WeatherSpec::Stochastic {
-            clear_day_share: Self::default_clear_share(),
-            overcast_day_share: Self::default_overcast_share(),
-            persistence: Self::default_persistence(),
-        }
+        WeatherSpec::Synthetic { monthly_clearness: None, monthly_temp_air_c: None, daily_temp_range_c: None }
     }
 }
 
@@ -321,7 +410,7 @@ mod tests {
 
     #[test]
     fn stochastic_index_is_bounded_and_seeded() {
-        let spec = WeatherSpec::default();
+        let spec = WeatherSpec::Stochastic { clear_day_share: 0.5, overcast_day_share: 0.2, persistence: 0.5 };
         let run = |seed| {
             let mut w = Weather::new(spec.clone(), seed);
             (0..960).map(|s| w.next_index(s / 96, 0.25)).collect::<Vec<_>>()
@@ -332,5 +421,38 @@ mod tests {
         assert!(a.iter().all(|k| (MIN_CLEAR_SKY_INDEX..=MAX_CLEAR_SKY_INDEX).contains(k)));
         let mean = a.iter().sum::<f64>() / a.len() as f64;
         assert!(mean > 0.4 && mean < 1.0, "mean {mean}");
+    }
+
+    #[test]
+    fn synthetic_days_keep_the_climate_and_the_seed() {
+        let sky = Sky::new(crate::environment::sky::ClearSkyModel::Ineichen, -33.86, 151.2, 0.0, None);
+        let site = Site { latitude_deg: -33.86, longitude_deg: 151.2, sky };
+        let zone = Zone::parse("Australia/Sydney").unwrap();
+        let place = crate::environment::climate::nearest_place(-33.86, 151.2, |_| true).unwrap().0;
+        let climate = SyntheticClimate { clearness: place.clearness, temperature: place.temperature, clearness_from: String::new(), temperature_from: String::new(), warning: None };
+        let days = |seed| {
+            let mut w = Weather::new(WeatherSpec::default(), seed).with_climate(Some(Arc::new(climate.clone())));
+            let start = NaiveDate::from_ymd_opt(2021, 1, 1).unwrap();
+            (0..730).map(|d| {
+                let date = start + Duration::days(d);
+                let k = w.next_synthetic(date, &zone, &site, 24.0).unwrap();
+                (date, k, w.synthetic_day.unwrap().1)
+            }).collect::<Vec<_>>()
+        };
+        let a = days(4);
+        assert_eq!(a, days(4));
+        assert_ne!(a, days(5));
+        // Two years of January days: their clear-sky indices turn back into about the month's Kt.
+        let (mut got, mut want) = (0.0, 0.0);
+        for (date, _, k_day) in a.iter().filter(|(d, ..)| d.month() == 1) {
+            let (extraterrestrial, clear) = day_totals_kwh_m2(*date, &zone, &site);
+            got += k_day * clear;
+            want += place.clearness[0] * extraterrestrial;
+        }
+        assert!((got / want - 1.0).abs() < 0.1, "{got} vs {want}");
+        let w = Weather::new(WeatherSpec::default(), 1).with_climate(Some(Arc::new(climate)));
+        let noon = NaiveDate::from_ymd_opt(2021, 7, 1).unwrap().and_hms_opt(15, 0, 0).unwrap();
+        let t = w.synthetic_temperature(noon, 15.0).unwrap();
+        assert!((10.0..25.0).contains(&t), "a July afternoon in Sydney: {t} °C");
     }
 }

@@ -165,6 +165,8 @@ pub struct Scenario {
     pub daily_exposure: Option<Arc<crate::environment::measured::DailyExposure>>,
     /// The typical meteorological year of `Tmy3`, `Epw` or `PvgisTmy` weather.
     pub typical_year: Option<Arc<crate::environment::measured::TypicalYear>>,
+    /// The climate of `Synthetic` weather.
+    pub climate: Option<Arc<crate::environment::weather::SyntheticClimate>>,
     /// The series of `Measured` weather.
     pub irradiance: Option<Arc<crate::environment::measured::IrradianceSeries>>,
     /// The ledger's settings; `None` when the ledger is off.
@@ -322,6 +324,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     let daily_exposure = load_exposure(&file.weather, base_dir, &frame, &mut v).map(Arc::new);
     let typical_year = load_typical_year(&file.weather, &file.location, base_dir, &mut v).map(Arc::new);
     let irradiance = load_irradiance(&file.weather, base_dir, &frame, &mut v).map(Arc::new);
+    let climate = resolve_climate(&file.weather, &file.location, &mut v).map(Arc::new);
     let emission_factors = file.emission_factor_file.as_ref().and_then(|f| match data::emissions::read(&base_dir.join(f), &frame) {
         Ok(factors) => Some(Arc::new(factors)),
         Err(e) => {
@@ -425,6 +428,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
         daily_exposure,
         typical_year,
         irradiance,
+        climate,
         ledger,
         output: file.output,
         overrides: overrides.describe(),
@@ -490,6 +494,52 @@ const TMY3_LOCATION_TOLERANCE_DEG: f64 = 1.0;
 /// The array a house states: with `losses` or `inverter_ac_kw`, PVWatts' chain (the loss
 /// budget, by default PVWatts', then its inverter, by default kWp / 1.2); otherwise one
 /// performance ratio (default 0.8). Facing the equator unless `azimuth_deg` is given.
+/// The climate `Synthetic` weather draws from: the scenario's months where given, else the
+/// climate table's nearest place (temperatures from the nearest place that has them).
+fn resolve_climate(weather: &WeatherSpec, location: &schema::LocationSpec, v: &mut validate::Validator) -> Option<crate::environment::weather::SyntheticClimate> {
+    use crate::environment::climate::{nearest_place, MonthlyTemperature, FALLBACK_CLEARNESS};
+    let WeatherSpec::Synthetic { monthly_clearness, monthly_temp_air_c, daily_temp_range_c } = weather else { return None };
+    let months = |v: &mut validate::Validator, name: &str, values: &Option<Vec<f64>>, lo: f64, hi: f64| -> Option<[f64; 12]> {
+        let values = values.as_ref()?;
+        let field = format!("weather.{name}");
+        if values.len() != 12 {
+            v.err(&field, format!("{} values: give 12, one per month from January", values.len()));
+            return None;
+        }
+        let ok = values.iter().enumerate().fold(true, |ok, (i, x)| v.range(&format!("{field}[{i}]"), *x, validate::Bound::Incl(lo), validate::Bound::Incl(hi), "") && ok);
+        ok.then(|| values.clone().try_into().expect("12 values"))
+    };
+    let given_kt = months(v, "monthly_clearness", monthly_clearness, 0.05, 0.85);
+    let given_mean = months(v, "monthly_temp_air_c", monthly_temp_air_c, -60.0, 50.0);
+    let given_range = months(v, "daily_temp_range_c", daily_temp_range_c, 0.0, 40.0);
+    if monthly_temp_air_c.is_some() != daily_temp_range_c.is_some() {
+        v.err("weather.monthly_temp_air_c", "give `monthly_temp_air_c` and `daily_temp_range_c` together".to_string());
+    }
+    let (lat, lon) = (location.latitude_deg, location.longitude_deg);
+    let place = nearest_place(lat, lon, |_| true);
+    let from = |p: &crate::environment::climate::ClimatePlace, d: f64| format!("{} ({:.0} km away; {})", p.place, d, p.source);
+    let mut warning = None;
+    let (clearness, clearness_from) = match (given_kt, place) {
+        (Some(kt), _) => (kt, "the scenario".to_string()),
+        (None, Some((p, d))) => (p.clearness, from(p, d)),
+        (None, None) => {
+            warning = Some(format!(
+                "no place of the climate table is within {:.0} km of latitude {lat}, longitude {lon}: the synthetic weather uses a clearness index of {FALLBACK_CLEARNESS} in every month. Give `weather: Synthetic(monthly_clearness: [...])` (e.g. NASA POWER's ALLSKY_KT or PVGIS's monthly data) or a typical year: `weather: PvgisTmy(file: ...)` or `Epw(file: ...)`",
+                crate::environment::climate::CLIMATE_COVERAGE_KM
+            ));
+            ([FALLBACK_CLEARNESS; 12], "no table place covers the site".to_string())
+        }
+    };
+    let (temperature, temperature_from) = match given_mean.zip(given_range) {
+        Some((mean_c, daily_range_c)) => (Some(MonthlyTemperature { mean_c, daily_range_c }), "the scenario".to_string()),
+        None => match nearest_place(lat, lon, |p| p.temperature.is_some()) {
+            Some((p, d)) => (p.temperature, from(p, d)),
+            None => (None, "none (no table place with temperatures covers the site; PV is not derated)".to_string()),
+        },
+    };
+    Some(crate::environment::weather::SyntheticClimate { clearness, temperature, clearness_from, temperature_from, warning })
+}
+
 fn resolve_pv(p: &schema::PvSpec, latitude_deg: f64) -> PvDef {
     let itemised = p.losses.is_some() || p.inverter_ac_kw.is_some();
     PvDef {

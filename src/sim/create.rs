@@ -69,6 +69,7 @@ pub fn environment_config(s: &Scenario) -> EnvironmentConfig {
         daily_exposure: s.daily_exposure.clone(),
         typical_year: s.typical_year.clone(),
         irradiance: s.irradiance.clone(),
+        climate: s.climate.clone(),
     }
 }
 
