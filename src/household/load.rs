@@ -27,7 +27,76 @@ pub fn default_annual_kwh(kind: Archetype) -> f64 {
         Archetype::Family => 6500.0,
         Archetype::Retired => 3500.0,
         Archetype::HomeOffice => 5500.0,
+        Archetype::BdewH0 => BDEW_H0_DEFAULT_ANNUAL_KWH,
     }
+}
+
+/// Annual consumption of a `BdewH0` household unless stated, kWh (about a German household's).
+pub const BDEW_H0_DEFAULT_ANNUAL_KWH: f64 = 3000.0;
+/// The H0 table gives kW per this annual consumption, kWh.
+const BDEW_REFERENCE_ANNUAL_KWH: f64 = 1000.0;
+const QUARTERS_PER_DAY: usize = 96;
+/// Days a southern-hemisphere site shifts the H0 calendar (its seasons and dynamisation).
+const SOUTHERN_SHIFT_DAYS: i64 = 182;
+
+/// The BDEW H0 standard load profile (BDEW/VDEW 1999, as oemof/demandlib publishes it; see
+/// `assets/README.md`): kW per 1,000 kWh a year by season (winter, transition, summer), day type
+/// (workday, Saturday, Sunday) and quarter hour from 00:00.
+static BDEW_H0: std::sync::LazyLock<[[[f64; QUARTERS_PER_DAY]; 3]; 3]> = std::sync::LazyLock::new(|| {
+    let mut table = [[[f64::NAN; QUARTERS_PER_DAY]; 3]; 3];
+    let mut r = csv::Reader::from_reader(include_str!("../../assets/bdew_h0.csv").as_bytes());
+    for rec in r.records() {
+        let rec = rec.expect("the built-in H0 table is CSV");
+        let season = ["winter", "transition", "summer"].iter().position(|x| *x == &rec[0]).expect("a season");
+        let day = ["workday", "saturday", "sunday"].iter().position(|x| *x == &rec[1]).expect("a day type");
+        let q: usize = rec[2].parse().expect("a quarter");
+        table[season][day][q] = rec[3].parse().expect("a value");
+    }
+    assert!(table.iter().flatten().flatten().all(|x| x.is_finite()), "every H0 value is given");
+    table
+});
+
+/// H0's season of a date: winter 1 November to 20 March, summer 15 May to 14 September, the rest
+/// transition.
+fn bdew_season(date: chrono::NaiveDate) -> usize {
+    use chrono::Datelike;
+    let md = (date.month(), date.day());
+    if md <= (3, 20) || md >= (11, 1) {
+        0
+    } else if (5, 15) <= md && md <= (9, 14) {
+        2
+    } else {
+        1
+    }
+}
+
+/// BDEW's dynamisation factor of H0 on day `t` of the year (1..366): higher in winter.
+pub fn bdew_dynamisation(t: u32) -> f64 {
+    let t = f64::from(t);
+    -3.92e-10 * t.powi(4) + 3.2e-7 * t.powi(3) - 7.02e-5 * t * t + 2.1e-3 * t + 1.24
+}
+
+/// Energy (kWh) of an H0 household of `annual_kwh` in the local hours `from_hour..to_hour` of
+/// `date` (a day of the week 0 = Monday): the quarter-hour powers integrated over the hours
+/// (which may reach into the days either side; they keep this day's type), times the
+/// dynamisation factor. A southern site reads the calendar half a year on.
+pub fn bdew_h0_kwh(annual_kwh: f64, date: chrono::NaiveDate, weekday: u32, from_hour: f64, to_hour: f64, latitude_deg: f64) -> f64 {
+    use chrono::Datelike;
+    let date = if latitude_deg < 0.0 { date + chrono::Duration::days(SOUTHERN_SHIFT_DAYS) } else { date };
+    let day = match weekday {
+        0..=4 => 0,
+        5 => 1,
+        _ => 2,
+    };
+    let values = &BDEW_H0[bdew_season(date)][day];
+    let (mut t, mut kwh) = (from_hour, 0.0);
+    while t < to_hour {
+        let quarter = (t * 4.0).floor();
+        let end = ((quarter + 1.0) / 4.0).min(to_hour);
+        kwh += values[(quarter as i64).rem_euclid(QUARTERS_PER_DAY as i64) as usize] * (end - t);
+        t = end;
+    }
+    annual_kwh / BDEW_REFERENCE_ANNUAL_KWH * kwh * bdew_dynamisation(date.ordinal())
 }
 
 // Hourly shapes (relative; normalised to mean 1 when used), hour 0 = 00:00–01:00 local.
@@ -57,6 +126,9 @@ fn hourly_shape(kind: Archetype, weekend: bool) -> &'static [f64; 24] {
         (Archetype::Retired, _) => &RETIRED,
         (Archetype::HomeOffice, false) => &HOME_OFFICE,
         (Archetype::HomeOffice, true) => &FAMILY_WEEKEND,
+        // H0 has its own quarter-hour table (`bdew_h0_kwh`); `archetype_kwh` never shapes it
+        // here, and a mean-1 stand-in keeps this total.
+        (Archetype::BdewH0, w) => hourly_shape(Archetype::Family, w),
     }
 }
 
@@ -78,6 +150,7 @@ static NORMALISED: std::sync::LazyLock<[[[f64; 24]; 2]; 4]> = std::sync::LazyLoc
 
 /// The shape's value at a local hour (linear between hour centres), normalised to mean 1.
 pub fn shape_at(kind: Archetype, weekend: bool, hour: f64) -> f64 {
+    let kind = if kind == Archetype::BdewH0 { Archetype::Family } else { kind };
     let s = &NORMALISED[kind as usize][weekend as usize];
     let x = wrap_day_hours(hour - 0.5);
     let i = x as usize % 24;
@@ -202,9 +275,26 @@ impl NoiseStep {
     }
 }
 
-/// kWh consumed in a step by an archetype household (before noise).
-pub fn archetype_kwh(kind: Archetype, annual_kwh: f64, shift_hours: f64, hour: f64, weekend: bool, month: u32, latitude_deg: f64, step_hours: f64) -> f64 {
-    annual_kwh / HOURS_PER_YEAR * shape_at(kind, weekend, hour - shift_hours) * season_factor(month, latitude_deg) * step_hours
+/// The local calendar of a step, as the archetypes read it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoadStep {
+    /// Local hour of the step's middle (0..24).
+    pub mid_hour: f64,
+    pub date: chrono::NaiveDate,
+    /// 0 = Monday … 6 = Sunday.
+    pub weekday: u32,
+    pub month: u32,
+    pub step_hours: f64,
+}
+
+/// kWh consumed in a step by an archetype household (before noise), its day shifted by
+/// `shift_hours`.
+pub fn archetype_kwh(kind: Archetype, annual_kwh: f64, shift_hours: f64, step: &LoadStep, latitude_deg: f64) -> f64 {
+    let hour = step.mid_hour - shift_hours;
+    match kind {
+        Archetype::BdewH0 => bdew_h0_kwh(annual_kwh, step.date, step.weekday, hour - step.step_hours / 2.0, hour + step.step_hours / 2.0, latitude_deg),
+        _ => annual_kwh / HOURS_PER_YEAR * shape_at(kind, step.weekday >= 5, hour) * season_factor(step.month, latitude_deg) * step.step_hours,
+    }
 }
 
 
@@ -219,6 +309,9 @@ pub enum Archetype {
     Retired,
     /// Someone works from home: daytime base load.
     HomeOffice,
+    /// The German standard household profile (BDEW H0) with its dynamisation: quarter-hour
+    /// powers by season and day type (workday, Saturday, Sunday), scaled to `annual_kwh`.
+    BdewH0,
 }
 
 
@@ -232,6 +325,42 @@ pub enum LoadDef {
 
 #[cfg(test)]
 mod tests {
+    use chrono::{Datelike, NaiveDate};
+
+    #[test]
+    fn bdew_h0_reads_its_table_by_season_day_and_quarter() {
+        // Monday 2 January 2023, 00:00-00:15: winter workday, 67.6 W per 1,000 kWh a year.
+        let monday = NaiveDate::from_ymd_opt(2023, 1, 2).unwrap();
+        let kwh = bdew_h0_kwh(3000.0, monday, 0, 0.0, 0.25, 52.5);
+        assert!((kwh - 3.0 * 0.0676 * 0.25 * bdew_dynamisation(2)).abs() < 1e-12, "{kwh}");
+        // An hour is its four quarters; a Saturday in July reads the summer Saturday.
+        let quarters: f64 = (0..4).map(|q| bdew_h0_kwh(1000.0, monday, 0, 7.0 + q as f64 / 4.0, 7.25 + q as f64 / 4.0, 52.5)).sum();
+        assert!((bdew_h0_kwh(1000.0, monday, 0, 7.0, 8.0, 52.5) - quarters).abs() < 1e-12);
+        let saturday = NaiveDate::from_ymd_opt(2023, 7, 15).unwrap();
+        assert!((bdew_h0_kwh(1000.0, saturday, 5, 0.0, 0.25, 52.5) - 0.08984 * 0.25 * bdew_dynamisation(196)).abs() < 1e-12);
+        // South of the equator the calendar is half a year on: January is H0's July.
+        let south = bdew_h0_kwh(1000.0, NaiveDate::from_ymd_opt(2023, 1, 16).unwrap(), 0, 12.0, 13.0, -33.9);
+        let north = bdew_h0_kwh(1000.0, NaiveDate::from_ymd_opt(2023, 7, 17).unwrap(), 0, 12.0, 13.0, 52.5);
+        assert!((south - north).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_bdew_h0_year_is_its_annual_consumption() {
+        // BDEW's H0 with dynamisation sums to about 1,000 kWh a year per 1,000 kWh: 997.449 in
+        // 2023 (summed independently from the same table).
+        let mut total = 0.0;
+        let mut date = NaiveDate::from_ymd_opt(2023, 1, 1).unwrap();
+        while date.year() == 2023 {
+            let weekday = date.weekday().num_days_from_monday();
+            let step = LoadStep { mid_hour: 0.0, date, weekday, month: date.month(), step_hours: 0.25 };
+            for q in 0..96 {
+                total += archetype_kwh(Archetype::BdewH0, 1000.0, 0.0, &LoadStep { mid_hour: q as f64 / 4.0 + 0.125, ..step }, 52.5);
+            }
+            date = date.succ_opt().unwrap();
+        }
+        assert!((total - 997.4492992857947).abs() < 1e-6, "{total}");
+    }
+
     use super::*;
 
     #[test]

@@ -300,7 +300,7 @@ pub fn measure_pv_and_load(
 ) {
     let dt = clock.frame.step_hours();
     let step = clock.step as usize;
-    let (hour, weekend, month) = (clock.local_mid_hour, clock.is_weekend(), clock.local_month);
+    let load_step = crate::household::load::LoadStep { mid_hour: clock.local_mid_hour, date: clock.local_start.date(), weekday: clock.local_weekday, month: clock.local_month, step_hours: dt };
     let noise_step = crate::household::load::NoiseStep::new(dt);
     let multipliers = ahead.next_step(entities.0.len(), || {
         use rayon::prelude::*;
@@ -313,7 +313,7 @@ pub fn measure_pv_and_load(
         *meter = Meter::default();
         match *source {
             LoadSource::Archetype { kind, annual_kwh, shift_hours } => {
-                let base = archetype_kwh(kind, annual_kwh, shift_hours, hour, weekend, month, site.latitude_deg, dt);
+                let base = archetype_kwh(kind, annual_kwh, shift_hours, &load_step, site.latitude_deg);
                 meter.load_kwh = base * multipliers[hh.index as usize];
                 if let Some(pv) = pv {
                     let poa = pv.surface.poa(&env.irradiance, &env.sky_diffuse, &env.sun_vector);
