@@ -713,6 +713,10 @@ fn cmd_run(args: RunArgs) -> ExitCode {
         Ok(s) => Arc::new(s),
         Err(code) => return code,
     };
+    // A guessed climate changes every number: said even with --quiet.
+    if let Some(w) = scenario.climate.as_ref().and_then(|c| c.warning.as_ref()) {
+        eprintln!("warning: {w}");
+    }
     let out_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));
     let threads = default_threads(args.threads);
     if threads == 0 {

@@ -117,8 +117,8 @@ pub fn nearest_place(latitude_deg: f64, longitude_deg: f64, keep: impl Fn(&Clima
         .min_by(|a, b| a.1.total_cmp(&b.1))
 }
 
-/// Upper bounds of the month's mean Kt selecting each of Aguiar et al.'s matrices (the last
-/// takes every higher mean).
+/// Lower edges of the month's mean Kt selecting Aguiar et al.'s matrices 1 to 9 (below the
+/// first, matrix 0; a mean on an edge takes the matrix above it).
 const MATRIX_MEAN_KT: [f64; 9] = [0.30, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60, 0.65, 0.70];
 /// Each matrix's range of daily Kt, split into ten equal states.
 const MATRIX_MIN_KT: [f64; 10] = [0.031, 0.058, 0.051, 0.052, 0.028, 0.053, 0.044, 0.085, 0.010, 0.319];
@@ -321,7 +321,8 @@ impl DailyClearness {
             }
         };
         self.chain_kt = Some(chain);
-        chain * mean_kt / c.mean_kt[j]
+        // Scaled to the month's mean, but never past the clearest day the library knows.
+        (chain * mean_kt / c.mean_kt[j]).min(MATRIX_MAX_KT[j])
     }
 }
 

@@ -58,7 +58,8 @@ pub struct Environment {
     pub irradiance: Irradiance,
     /// Its diffuse part as the site's transposition model spreads it over the sky.
     pub sky_diffuse: SkyDiffuse,
-    /// Measured air temperature (°C) and wind speed (m/s), when the weather has them (TMY3).
+    /// Air temperature (°C) and wind speed (m/s), when the weather has them (typical years and
+    /// measured series; `Synthetic` weather has a temperature model and no wind).
     pub temp_air_c: Option<f64>,
     pub wind_speed_m_s: Option<f64>,
 }

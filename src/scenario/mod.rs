@@ -491,9 +491,6 @@ fn load_exposure(weather: &WeatherSpec, base_dir: &Path, frame: &TimeFrame, v: &
 /// irradiance disagree).
 const TMY3_LOCATION_TOLERANCE_DEG: f64 = 1.0;
 
-/// The array a house states: with `losses` or `inverter_ac_kw`, PVWatts' chain (the loss
-/// budget, by default PVWatts', then its inverter, by default kWp / 1.2); otherwise one
-/// performance ratio (default 0.8). Facing the equator unless `azimuth_deg` is given.
 /// The climate `Synthetic` weather draws from: the scenario's months where given, else the
 /// climate table's nearest place (temperatures from the nearest place that has them).
 fn resolve_climate(weather: &WeatherSpec, location: &schema::LocationSpec, v: &mut validate::Validator) -> Option<crate::environment::weather::SyntheticClimate> {
@@ -540,6 +537,9 @@ fn resolve_climate(weather: &WeatherSpec, location: &schema::LocationSpec, v: &m
     Some(crate::environment::weather::SyntheticClimate { clearness, temperature, clearness_from, temperature_from, warning })
 }
 
+/// The array a house states: with `losses` or `inverter_ac_kw`, PVWatts' chain (the loss
+/// budget, by default PVWatts', then its inverter, by default kWp / 1.2); otherwise one
+/// performance ratio (default 0.8). Facing the equator unless `azimuth_deg` is given.
 fn resolve_pv(p: &schema::PvSpec, latitude_deg: f64) -> PvDef {
     let itemised = p.losses.is_some() || p.inverter_ac_kw.is_some();
     PvDef {

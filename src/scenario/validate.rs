@@ -104,6 +104,9 @@ pub fn check_file(v: &mut Validator, f: &ScenarioFile) {
     v.range("location.latitude_deg", f.location.latitude_deg, Bound::Incl(-90.0), Bound::Incl(90.0), "°");
     v.range("location.longitude_deg", f.location.longitude_deg, Bound::Incl(-180.0), Bound::Incl(180.0), "°");
     v.range("location.altitude_m", f.location.altitude_m, Bound::Incl(MIN_ALTITUDE_M), Bound::Incl(MAX_ALTITUDE_M), "m");
+    if f.location.linke_turbidity.is_some() && f.clear_sky != ClearSkyModel::Ineichen {
+        v.err("location.linke_turbidity", "is used by the `Ineichen` clear sky only".to_string());
+    }
     if let Some(tl) = &f.location.linke_turbidity {
         if tl.len() != 12 {
             v.err("location.linke_turbidity", format!("{} values: give 12, one per month from January", tl.len()));

@@ -70,14 +70,14 @@ pub fn sweep_file(data: &[u8]) {
     let _ = file.axes.iter().try_fold(1u64, |n, a| n.checked_mul(a.values.len() as u64));
 }
 
-/// The data readers: the first byte picks profile, irradiance, TMY3, emission factors, Ausgrid
-/// or solar exposure; the rest is the file.
+/// The data readers: the first byte picks profile, irradiance, TMY3, emission factors, Ausgrid,
+/// solar exposure, EPW, PVGIS CSV or PVGIS JSON; the rest is the file.
 pub fn data_files(data: &[u8]) {
     let Some((&which, rest)) = data.split_first() else { return };
     let street = crate::testing::scenario(crate::scenario::examples::STREET);
     let text = std::str::from_utf8(rest).unwrap_or("");
     let path = Path::new("fuzz.csv");
-    match which % 6 {
+    match which % 9 {
         0 => {
             let _ = crate::scenario::data::profile::read_profile_file(&scratch("profile.csv", rest), 96);
         }
@@ -93,9 +93,18 @@ pub fn data_files(data: &[u8]) {
         4 => {
             let _ = crate::scenario::data::ausgrid::read(&scratch("ausgrid.csv", rest), None);
         }
-        _ => {
+        5 => {
             let mut days = crate::scenario::data::exposure::DailyExposure::new();
             let _ = crate::scenario::data::exposure::read_year(&scratch("exposure.csv", rest), 2012, &mut days);
+        }
+        6 => {
+            let _ = crate::scenario::data::epw::parse(text, path);
+        }
+        7 => {
+            let _ = crate::scenario::data::pvgis::parse_csv(text, path);
+        }
+        _ => {
+            let _ = crate::scenario::data::pvgis::parse_json(text, path);
         }
     }
 }

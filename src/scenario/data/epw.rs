@@ -83,6 +83,7 @@ pub fn parse(text: &str, path: &Path) -> Result<(TypicalYear, EpwLocation), Inpu
             }
             v[k] = x;
         }
+        super::pvgis::check_values(&v).map_err(|(k, m)| at(n, COLUMNS[k].1, m))?;
         let slot = &mut hours[doy * 24 + hour as usize - 1];
         if slot.is_some() {
             return Err(at(n, "hour", format!("{month}/{day} hour {hour} appears twice")));
@@ -103,7 +104,7 @@ pub(crate) mod tests {
     use crate::environment::measured::MONTH_DAYS;
     use chrono::{TimeZone, Utc};
 
-    /// An EPW file whose GHI is day-of-year × 10 + hour, air temperature the hour.
+    /// An EPW file whose GHI is day-of-year × 10 + hour (modulo 1400), air temperature the hour.
     pub(crate) fn file() -> String {
         let mut s = String::from("LOCATION,AMSTERDAM,-,NLD,IWEC Data,062400,52.30,4.77,1.0,-2.0\n");
         for h in ["DESIGN CONDITIONS,0", "TYPICAL/EXTREME PERIODS,0", "GROUND TEMPERATURES,0", "HOLIDAYS/DAYLIGHT SAVINGS,No,0,0,0", "COMMENTS 1,x", "COMMENTS 2,y", "DATA PERIODS,1,1,Data,Sunday, 1/ 1,12/31"] {
@@ -122,7 +123,7 @@ pub(crate) mod tests {
                     f[4] = "60".into();
                     f[5] = "C9C9".into();
                     f[6] = h.to_string();
-                    f[13] = (doy * 10 + h as usize).to_string();
+                    f[13] = ((doy * 10 + h as usize) % 1400).to_string();
                     f[14] = "1".into();
                     f[15] = "2".into();
                     f[21] = "3.5".into();

@@ -50,7 +50,7 @@ pub fn read(path: &Path) -> Result<(TypicalYear, PvgisLocation), InputError> {
 /// A UTC timestamp `YYYYMMDD:HHMM` as (day of a typical year, hour); `None` for 29 February.
 fn slot(time: &str) -> Result<Option<usize>, ()> {
     let (date, hm) = time.trim().split_once(':').ok_or(())?;
-    if date.len() != 8 || hm.len() != 4 || !hm.ends_with("00") {
+    if date.len() != 8 || hm.len() != 4 || !hm.ends_with("00") || !date.bytes().chain(hm.bytes()).all(|b| b.is_ascii_digit()) {
         return Err(());
     }
     let (month, day): (u32, u32) = (date[4..6].parse().map_err(|_| ())?, date[6..8].parse().map_err(|_| ())?);
@@ -62,6 +62,18 @@ fn slot(time: &str) -> Result<Option<usize>, ()> {
         return Ok(None);
     }
     Ok(Some(day_of_year(month, day).ok_or(())? * 24 + hour))
+}
+
+/// Irradiance, air temperature and wind within what the Earth has (index of the bad value and
+/// the message otherwise): GHI, DNI, DHI, air temperature, wind.
+pub fn check_values(v: &[f64; 5]) -> Result<(), (usize, String)> {
+    const BOUNDS: [(f64, f64, &str); 5] = [(-10.0, 1_500.0, "W/m²"), (-10.0, 1_500.0, "W/m²"), (-10.0, 1_500.0, "W/m²"), (-90.0, 65.0, "°C"), (0.0, 120.0, "m/s")];
+    for (k, (x, (lo, hi, unit))) in v.iter().zip(BOUNDS).enumerate() {
+        if !(lo..=hi).contains(x) {
+            return Err((k, format!("{x} {unit} is outside {lo}..{hi} {unit}")));
+        }
+    }
+    Ok(())
 }
 
 /// Gathers the hours into a typical year, all 8,760 of them present once.
@@ -89,7 +101,7 @@ impl Hours {
     }
 }
 
-fn parse_csv(text: &str, path: &Path) -> Result<(TypicalYear, PvgisLocation), InputError> {
+pub fn parse_csv(text: &str, path: &Path) -> Result<(TypicalYear, PvgisLocation), InputError> {
     let at = |line: usize, field: &str, message: String| InputError { file: path.into(), location: Location::Row { line: line as u64, field: field.into() }, message };
     let (mut lat, mut lon, mut elevation) = (None, None, None);
     let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l));
@@ -106,7 +118,7 @@ fn parse_csv(text: &str, path: &Path) -> Result<(TypicalYear, PvgisLocation), In
                 k if k.starts_with("Elevation") => &mut elevation,
                 _ => continue,
             };
-            *target = Some(value.trim().parse::<f64>().map_err(|_| at(n, key.trim(), format!("`{}` is not a number", value.trim())))?);
+            *target = Some(value.trim().parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| at(n, key.trim(), format!("`{}` is not a number", value.trim())))?);
         }
     }
     let Some((header_line, header)) = header else {
@@ -121,9 +133,9 @@ fn parse_csv(text: &str, path: &Path) -> Result<(TypicalYear, PvgisLocation), In
         index[k] = names.iter().position(|h| h == name).ok_or_else(|| at(header_line, name, format!("no `{name}` column in the header")))?;
     }
     let mut hours = Hours { hours: vec![None; HOURS] };
-    for (rows, (n, line)) in lines.enumerate() {
-        // The legend after the rows: `T2m: 2-m air temperature (degree Celsius)` and so on.
-        if rows == HOURS || line.trim().is_empty() {
+    for (n, line) in lines {
+        // The rows end at a blank line or the legend (`T2m: 2-m air temperature ...`).
+        if !line.starts_with(|c: char| c.is_ascii_digit()) {
             break;
         }
         let f: Vec<&str> = line.split(',').collect();
@@ -132,12 +144,13 @@ fn parse_csv(text: &str, path: &Path) -> Result<(TypicalYear, PvgisLocation), In
             let raw = f.get(index[k]).map_or("", |x| x.trim());
             v[k] = raw.parse().ok().filter(|x: &f64| x.is_finite()).ok_or_else(|| at(n, name, format!("`{raw}` is not a number")))?;
         }
+        check_values(&v).map_err(|(k, m)| at(n, COLUMNS[k], m))?;
         hours.put(f[0], v, |field, m| at(n, field, m))?;
     }
     hours.year(path, PvgisLocation { latitude_deg, longitude_deg, altitude_m: elevation.unwrap_or(0.0) })
 }
 
-fn parse_json(text: &str, path: &Path) -> Result<(TypicalYear, PvgisLocation), InputError> {
+pub fn parse_json(text: &str, path: &Path) -> Result<(TypicalYear, PvgisLocation), InputError> {
     let json: serde_json::Value = serde_json::from_str(text).map_err(|e| InputError { file: path.into(), location: Location::LineColumn { line: e.line(), column: e.column() }, message: e.to_string() })?;
     let field = |name: &str, message: String| InputError { file: path.into(), location: Location::Field(name.into()), message };
     let place = &json["inputs"]["location"];
@@ -155,6 +168,7 @@ fn parse_json(text: &str, path: &Path) -> Result<(TypicalYear, PvgisLocation), I
         for (k, c) in COLUMNS.iter().enumerate() {
             v[k] = number(&row[c], &name(c))?;
         }
+        check_values(&v).map_err(|(k, m)| field(&name(COLUMNS[k]), m))?;
         let time = row[TIME].as_str().ok_or_else(|| field(&name(TIME), "expected a time `YYYYMMDD:HH00`".into()))?;
         hours.put(time, v, |c, m| field(&name(c), m))?;
     }
@@ -167,7 +181,8 @@ mod tests {
     use crate::environment::measured::MONTH_DAYS;
     use chrono::{TimeZone, Utc};
 
-    /// A PVGIS CSV whose GHI is day-of-year × 100 + hour (UTC), air temperature the hour.
+    /// A PVGIS CSV whose GHI is day-of-year × 100 + hour (UTC; modulo 1400), air temperature the
+    /// hour.
     fn csv() -> String {
         let mut s = String::from("Latitude (decimal degrees): 45.000\nLongitude (decimal degrees): 8.000\nElevation (m): 250.0\nIrradiance Time Offset (h): 0.1761\nmonth,year\n");
         for m in 1..=12 {
@@ -178,7 +193,7 @@ mod tests {
             for d in 1..=days {
                 for h in 0..24 {
                     let doy = day_of_year(m as u32 + 1, d).unwrap();
-                    s += &format!("2018{:02}{d:02}:{h:02}00,{h},80,{},1,2,300,3.5,200,100000\n", m + 1, doy * 100 + h);
+                    s += &format!("2018{:02}{d:02}:{h:02}00,{h},80,{},1,2,300,3.5,200,100000\n", m + 1, (doy * 100 + h) % 1400);
                 }
             }
         }
@@ -201,7 +216,7 @@ mod tests {
             for d in 1..=days {
                 for h in 0..24 {
                     let doy = day_of_year(m as u32 + 1, d).unwrap();
-                    rows.push(serde_json::json!({"time(UTC)": format!("2018{:02}{d:02}:{h:02}00", m + 1), "T2m": h, "G(h)": doy * 100 + h, "Gb(n)": 1, "Gd(h)": 2, "WS10m": 3.5}));
+                    rows.push(serde_json::json!({"time(UTC)": format!("2018{:02}{d:02}:{h:02}00", m + 1), "T2m": h, "G(h)": (doy * 100 + h) % 1400, "Gb(n)": 1, "Gd(h)": 2, "WS10m": 3.5}));
                 }
             }
         }
@@ -216,6 +231,11 @@ mod tests {
         assert_eq!(parse_csv(&bad, Path::new("t.csv")).unwrap_err().location, Location::Row { line: 22, field: "G(h)".into() });
         let bad = csv().replacen("20180101:0300", "2018-01-01 03:00", 1);
         assert_eq!(parse_csv(&bad, Path::new("t.csv")).unwrap_err().location, Location::Row { line: 22, field: TIME.into() });
+        // A character of several bytes where a digit belongs is an error, not a crash.
+        let odd = csv().replacen("20180101:0300", "202é101:0300", 1);
+        assert_eq!(parse_csv(&odd, Path::new("t.csv")).unwrap_err().location, Location::Row { line: 22, field: TIME.into() });
+        let hot = csv().replacen("20180101:0300,3,", "20180101:0300,9999,", 1);
+        assert!(parse_csv(&hot, Path::new("t.csv")).unwrap_err().message.contains("outside"));
         let twice = csv().replacen("20180101:0300", "20180101:0200", 1);
         assert!(parse_csv(&twice, Path::new("t.csv")).unwrap_err().message.contains("appears twice"));
         assert!(parse_csv("hello\n", Path::new("t.csv")).unwrap_err().message.contains("header"));
