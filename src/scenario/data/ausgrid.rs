@@ -30,6 +30,19 @@ const SLOT_HOURS: f64 = SLOT_MINUTES as f64 / 60.0;
 const MAX_INTERPOLATED_SLOTS: usize = 4;
 /// Longer gaps take the same half hour from the nearest day with data, at most this far.
 const MAX_FILL_DAYS: i64 = 7;
+/// The most days a file's dates may span (the series is laid out from the first day to the
+/// last, so a stray far date would otherwise take gigabytes): twenty years.
+const MAX_SPAN_DAYS: i64 = 20 * 366;
+
+/// An error at the line of the latest date when the dates span more than [`MAX_SPAN_DAYS`].
+fn check_span(path: &Path, first: NaiveDate, latest: Option<(usize, NaiveDate)>, field: &str) -> Result<(), InputError> {
+    match latest {
+        Some((line_no, last)) if (last - first).num_days() > MAX_SPAN_DAYS => {
+            Err(row_error(path, line_no, field, format!("{last} is {} days after the first date, {first}: a file spans at most {MAX_SPAN_DAYS} days", (last - first).num_days())))
+        }
+        _ => Ok(()),
+    }
+}
 /// Columns before the 48 values in the wide format.
 const WIDE_LEADING_COLUMNS: usize = 5;
 
@@ -203,6 +216,7 @@ fn read_wide(path: &Path, text: &str, customer: Option<u32>) -> Result<Measured,
     }
     m.first_day = days.iter().map(|d| d.3).min();
     let Some(first) = m.first_day else { return Ok(m) };
+    check_span(path, first, days.iter().map(|d| (d.0, d.3)).max_by_key(|d| d.1), "date")?;
     for (line_no, _, category, date, values) in days {
         let day = (date - first).num_days() as usize;
         for (k, v) in values.iter().enumerate() {
@@ -238,6 +252,7 @@ fn read_reshaped(path: &Path, text: &str) -> Result<Measured, InputError> {
         rows.push((i + 1, ts, fields));
     }
     let Some(first) = rows.iter().map(|r| r.1.date()).min() else { return Ok(m) };
+    check_span(path, first, rows.iter().map(|r| (r.0, r.1.date())).max_by_key(|d| d.1), "timestamp")?;
     m.first_day = Some(first);
     let origin = first.and_hms_opt(0, 0, 0).expect("midnight exists");
     for (line_no, ts, fields) in rows {
