@@ -13,7 +13,8 @@ def data_dir():
     `target/validation-data`, where `.ci/run` extracts them."""
     if "--data" in sys.argv:
         i = sys.argv.index("--data")
-        folder = pathlib.Path(sys.argv[i + 1])
+        # Absolute: scenarios name their weather files relative to themselves.
+        folder = pathlib.Path(sys.argv[i + 1]).resolve()
         del sys.argv[i:i + 2]
         return folder
     return REPO / "target" / "validation-data"
