@@ -81,16 +81,18 @@ fn check_bidding(v: &mut Validator, at: &str, b: &BiddingSpec) {
 
 const ALL_ARCHETYPES: [Archetype; 4] = [Archetype::WorkingCouple, Archetype::Family, Archetype::Retired, Archetype::HomeOffice];
 
+/// A value drawn from `dist`. Total on any parameters: the validator reports out-of-range ones
+/// (an infinite bound, a NaN) while the rest of the file is still drafted, so this must not panic.
 fn draw(dist: &Dist, r: &mut ChaCha8Rng) -> f64 {
     match *dist {
         Dist::Fixed(x) => x,
         Dist::Uniform { min, max } => {
-            if max > min { r.random_range(min..max) } else { min }
+            if max > min && (max - min).is_finite() { r.random_range(min..max) } else { min }
         }
-        Dist::Normal { mean, sd } => {
-            let n = Normal::new(mean, sd.max(0.0)).expect("sd checked non-negative");
-            n.sample(r).max(0.0)
-        }
+        Dist::Normal { mean, sd } => match Normal::new(mean, sd.max(0.0)) {
+            Ok(n) => n.sample(r).max(0.0),
+            Err(_) => mean,
+        },
     }
 }
 
