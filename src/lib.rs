@@ -13,6 +13,8 @@
 //! - [`market`]: bids and asks, the trading rules and their registry.
 //! - [`settlement`]: payments between accounts; the treasury's fees and block rewards.
 //! - [`ledger`]: the hash-chained record of every step's trades.
+//! - [`community`]: communities households join by choice: membership, their treasuries' fees,
+//!   services and default.
 //! - [`metrics`]: community totals per step and over the run.
 //! - [`scenario`]: the scenario file, its validation and the measured data it reads.
 //! - [`sim`]: the app: the world built from a scenario (`create`), the domains' plugins and the
@@ -31,6 +33,7 @@ pub mod grid;
 pub mod market;
 pub mod settlement;
 pub mod ledger;
+pub mod community;
 pub mod metrics;
 pub mod scenario;
 pub mod sim;

@@ -21,6 +21,7 @@ const LAYERS: &[&[&str]] = &[
     &["market"],
     &["settlement"],
     &["ledger"],
+    &["community"],
     &["metrics"],
     &["scenario"],
     &["sim"],

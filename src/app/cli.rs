@@ -739,14 +739,18 @@ fn cmd_run(args: RunArgs) -> ExitCode {
             if !args.quiet {
                 let pct = |x: Option<f64>| x.map(|v| format!("{:.1}%", v * 100.0)).unwrap_or_else(|| "n/a".into());
                 say!("wrote {}", out_dir.display());
-                say!(
-                    "  {} households × {} steps, rule {}, in {:.2} s ({:.2} M household-steps/s)",
-                    s.households,
-                    s.steps,
-                    s.rule,
-                    s.runtime_s,
-                    s.household_steps_per_s / 1e6
-                );
+                let rules = match &s.communities {
+                    Some(cs) => format!("{} communities ({})", cs.len(), cs.iter().map(|c| format!("{} {}", c.id, c.rule)).collect::<Vec<_>>().join(", ")),
+                    None => format!("rule {}", s.rule),
+                };
+                say!("  {} households × {} steps, {rules}, in {:.2} s ({:.2} M household-steps/s)", s.households, s.steps, s.runtime_s, s.household_steps_per_s / 1e6);
+                for c in s.communities.iter().flatten() {
+                    let end = match c.status {
+                        "defaulted" => format!("defaulted {}", c.defaulted_day.as_deref().unwrap_or("")),
+                        other => format!("{other}, {} members", c.members_end),
+                    };
+                    say!("  community {}: {end}; fee {:.2}%, treasury {:.2}, fees {:.2}, paid witnesses {:.2} and services {:.2}", c.id, c.fee_rate * 100.0, c.treasury, c.fees_collected, c.witness_paid, c.services_paid);
+                }
                 say!("  self-sufficiency {}, self-consumption {}, P2P {:.1} kWh", pct(s.self_sufficiency), pct(s.self_consumption), s.p2p_kwh);
                 if let Some(l) = &s.ledger {
                     say!(

@@ -27,6 +27,12 @@ pub enum Stream {
     MeasuredLoad,
     /// Panel tilt, azimuth and shade of generated households; index = group index × 3 + 0, 1, 2.
     PvLayout,
+    /// Market draws of one community in one step; index = community index × 2⁴⁸ + step.
+    CommunityMarket,
+    /// Households' incomes drawn for a group; index = group index.
+    Income,
+    /// A community's witness elections; index = community index × 2³² + period.
+    CommunityElection,
 }
 
 impl Stream {
@@ -40,6 +46,9 @@ impl Stream {
             Stream::Bids => "bids",
             Stream::MeasuredLoad => "measured-load",
             Stream::PvLayout => "pv-layout",
+            Stream::CommunityMarket => "community-market",
+            Stream::Income => "income",
+            Stream::CommunityElection => "community-election",
         }
     }
 }

@@ -243,11 +243,22 @@ pub struct Wallet {
     pub rewards_received: Micros,
     /// Network fees on its peer purchases, paid to the network operator.
     pub network_fees_paid: Micros,
+    /// Paid to it by its community's treasury: witness pay, rebates, solidarity, its share of a
+    /// default.
+    pub community_received: Micros,
+    /// Paid by it into a community's treasury as a founding member.
+    pub community_contributed: Micros,
 }
 
 impl Wallet {
     pub fn bill(&self) -> Micros {
         -self.balance
+    }
+
+    /// What its energy cost it: grid and peer purchases less sales, community and network fees
+    /// (not rewards, community payments or contributions).
+    pub fn energy_spending(&self) -> Micros {
+        self.grid_paid - self.grid_received + self.p2p_paid - self.p2p_received + self.fees_paid + self.network_fees_paid
     }
 }
 

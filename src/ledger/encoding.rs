@@ -83,10 +83,15 @@ pub enum TxKind {
     Reward,
     /// A buyer pays the network operator the fee on a peer delivery (`kwh` sent × `price`).
     NetworkFee,
+    /// A community's treasury (in the fund) pays a member: witness pay, a service, its share of
+    /// a default.
+    Payout,
+    /// A founding member pays its share of a community's initial fund into the fund.
+    Contribution,
 }
 
 impl TxKind {
-    pub const ALL: [TxKind; 6] = [TxKind::P2p, TxKind::PoolBuy, TxKind::PoolSell, TxKind::Grid, TxKind::Reward, TxKind::NetworkFee];
+    pub const ALL: [TxKind; 8] = [TxKind::P2p, TxKind::PoolBuy, TxKind::PoolSell, TxKind::Grid, TxKind::Reward, TxKind::NetworkFee, TxKind::Payout, TxKind::Contribution];
 
     pub fn code(self) -> u8 {
         match self {
@@ -96,6 +101,8 @@ impl TxKind {
             TxKind::Grid => 4,
             TxKind::Reward => 5,
             TxKind::NetworkFee => 6,
+            TxKind::Payout => 7,
+            TxKind::Contribution => 8,
         }
     }
 
@@ -107,6 +114,8 @@ impl TxKind {
             TxKind::Grid => "grid",
             TxKind::Reward => "reward",
             TxKind::NetworkFee => "network_fee",
+            TxKind::Payout => "payout",
+            TxKind::Contribution => "contribution",
         }
     }
 
@@ -164,6 +173,8 @@ impl Tx {
             TxKind::Grid => b'g',
             TxKind::Reward => b'r',
             TxKind::NetworkFee => b'n',
+            TxKind::Payout => b'o',
+            TxKind::Contribution => b'c',
         }
     }
 }

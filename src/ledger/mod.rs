@@ -291,7 +291,14 @@ impl Ledger {
             let end = (start + cap).min(txs.len());
             // A block that takes everything pending takes the vector itself, not a copy.
             let mut block: Vec<Tx> = if start == 0 && end == txs.len() { std::mem::take(&mut txs) } else { txs[start..end].to_vec() };
-            self.fund_sealed += block.iter().map(|t| t.fee_micro).sum::<i64>();
+            self.fund_sealed += block
+                .iter()
+                .map(|t| match t.kind {
+                    TxKind::Payout => -t.amount_micro,
+                    TxKind::Contribution => t.amount_micro,
+                    _ => t.fee_micro,
+                })
+                .sum::<i64>();
             if reward.0 > 0 && self.fund_sealed > 0 {
                 let amount = reward.0.min(self.fund_sealed);
                 self.fund_sealed -= amount;
@@ -393,6 +400,17 @@ pub fn record_and_seal(clock: Res<SimClock>, payments: Res<StepPayments>, mut le
                     export_kwh_micro: 0,
                     loss_kwh_micro: to_micro(p.loss_kwh),
                 });
+                seq += 1;
+                traded = true;
+            }
+            PaymentKind::CommunityPayout | PaymentKind::CommunityContribution => {
+                // A community's treasury is kept in the chain's fund.
+                let (kind, seller, buyer) = if p.kind == PaymentKind::CommunityPayout {
+                    (TxKind::Payout, AccountRef::Household(household(p.payee)), AccountRef::Fund)
+                } else {
+                    (TxKind::Contribution, AccountRef::Fund, AccountRef::Household(household(p.payer)))
+                };
+                l.pending.push(Tx { kind, step, seq, seller, buyer, kwh_micro: 0, price_bits: price_bits(0.0), amount_micro: p.amount.0, fee_micro: 0, import_kwh_micro: 0, export_kwh_micro: 0, loss_kwh_micro: 0 });
                 seq += 1;
                 traded = true;
             }

@@ -34,6 +34,13 @@ pub fn signing_key(seed: u64, index: u32) -> SigningKey {
 
 /// Elects `k` witnesses from `stakes` for round `round`.
 pub fn elect(stakes: &[u64], k: usize, votes_per_household: usize, seed: u64, round: u64) -> Vec<u32> {
+    elect_with(stakes, k, votes_per_household, &mut rng(seed, Stream::Ledger, round))
+}
+
+/// Elects `k` witnesses from `stakes` with the votes drawn from `r`: each voter with stake casts
+/// `votes_per_household` votes, each for a candidate drawn in proportion to stake and weighted
+/// by its own stake; the `k` with most votes win (ties: more stake, then lower index).
+pub fn elect_with(stakes: &[u64], k: usize, votes_per_household: usize, r: &mut rand_chacha::ChaCha8Rng) -> Vec<u32> {
     let n = stakes.len();
     let k = k.min(n);
     let equal;
@@ -53,7 +60,6 @@ pub fn elect(stakes: &[u64], k: usize, votes_per_household: usize, seed: u64, ro
         }
     }
     let mut votes = vec![0u128; n];
-    let mut r = rng(seed, Stream::Ledger, round);
     for s in stakes.iter().filter(|s| **s > 0) {
         for _ in 0..votes_per_household {
             // Equal stakes: a uniform draw is the same distribution, without the search.

@@ -99,6 +99,9 @@ pub struct HouseholdTotals {
     pub grid_export_kwh_micro: i64,
     pub rewards_received: i64,
     pub network_fees_paid: i64,
+    /// Paid to it by its community's treasury, and paid by it into one.
+    pub community_received: i64,
+    pub community_contributed: i64,
     pub transactions: u64,
 }
 
@@ -188,7 +191,8 @@ fn add_totals(totals: &mut [HouseholdTotals], tx: &Tx) {
                     s.grid_export_kwh_micro += tx.export_kwh_micro;
                 }
                 TxKind::Reward => s.rewards_received += tx.amount_micro,
-                TxKind::PoolBuy | TxKind::NetworkFee => {}
+                TxKind::Payout => s.community_received += tx.amount_micro,
+                TxKind::PoolBuy | TxKind::NetworkFee | TxKind::Contribution => {}
             }
         }
     }
@@ -206,7 +210,8 @@ fn add_totals(totals: &mut [HouseholdTotals], tx: &Tx) {
                     b.grid_export_kwh_micro += tx.export_kwh_micro;
                 }
                 TxKind::NetworkFee => b.network_fees_paid += tx.amount_micro,
-                TxKind::PoolSell | TxKind::Reward => {}
+                TxKind::Contribution => b.community_contributed += tx.amount_micro,
+                TxKind::PoolSell | TxKind::Reward | TxKind::Payout => {}
             }
         }
     }
@@ -238,7 +243,8 @@ fn check_tx(t: &TxJson, tx: &Tx, producer: u32, block_step: u64) -> Result<(), S
         TxKind::PoolBuy => matches!((tx.seller, tx.buyer), (Pool, Household(_))),
         TxKind::PoolSell => matches!((tx.seller, tx.buyer), (Household(_), Pool)),
         TxKind::NetworkFee => matches!((tx.seller, tx.buyer), (Network, Household(_))),
-        TxKind::Reward => matches!((tx.seller, tx.buyer), (Household(_), Fund)),
+        TxKind::Reward | TxKind::Payout => matches!((tx.seller, tx.buyer), (Household(_), Fund)),
+        TxKind::Contribution => matches!((tx.seller, tx.buyer), (Fund, Household(_))),
         TxKind::Grid => matches!((tx.seller, tx.buyer), (Grid, Household(_)) | (Household(_), Grid)),
     };
     if !parties_ok {
@@ -252,8 +258,8 @@ fn check_tx(t: &TxJson, tx: &Tx, producer: u32, block_step: u64) -> Result<(), S
     if tx.kind != TxKind::Grid && (tx.import_kwh_micro != 0 || tx.export_kwh_micro != 0) {
         return Err(format!("transaction {id}: only grid settlements have import_kwh and export_kwh"));
     }
-    if tx.fee_micro > 0 && tx.kind != TxKind::P2p {
-        return Err(format!("transaction {id}: only peer deliveries pay a fee to the fund"));
+    if tx.fee_micro > 0 && !matches!(tx.kind, TxKind::P2p | TxKind::PoolSell) {
+        return Err(format!("transaction {id}: only peer deliveries and sales into a pool pay a fee to the fund"));
     }
     if tx.fee_micro > tx.amount_micro {
         return Err(format!("transaction {id}: the fee {} is more than the amount {}", t.fee, t.amount));
@@ -278,6 +284,11 @@ fn check_tx(t: &TxJson, tx: &Tx, producer: u32, block_step: u64) -> Result<(), S
         TxKind::Reward => {
             if tx.seller != Household(producer) {
                 return Err(format!("transaction {id}: a block reward goes to its block's producer, not `{}`", t.seller));
+            }
+        }
+        TxKind::Payout | TxKind::Contribution => {
+            if tx.kwh_micro != 0 || tx.amount_micro <= 0 {
+                return Err(format!("transaction {id}: a community payment moves a positive amount and no energy"));
             }
         }
     }
@@ -838,6 +849,11 @@ pub struct HouseholdRow {
     /// Absent in files written before network fees existed.
     #[serde(default)]
     pub network_fees_paid: Option<String>,
+    /// Absent in files written before communities existed.
+    #[serde(default)]
+    pub community_received: Option<String>,
+    #[serde(default)]
+    pub community_contributed: Option<String>,
 }
 
 pub fn read_households(path: &Path) -> Result<Vec<HouseholdRow>, Failure> {
@@ -859,6 +875,8 @@ pub fn compare(row: &HouseholdRow, t: &HouseholdTotals, balance: i64) -> Option<
         ("fees_paid", money(&row.fees_paid), t.fees_paid),
         ("rewards_received", money(&row.rewards_received), t.rewards_received),
         ("network_fees_paid", row.network_fees_paid.as_deref().map_or(Some(0), money), t.network_fees_paid),
+        ("community_received", row.community_received.as_deref().map_or(Some(0), money), t.community_received),
+        ("community_contributed", row.community_contributed.as_deref().map_or(Some(0), money), t.community_contributed),
         ("grid_paid − grid_received", money(&row.grid_paid).zip(money(&row.grid_received)).map(|(a, b)| a - b), t.grid_net_paid),
     ];
     for (name, csv, ledger) in exact {

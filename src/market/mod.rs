@@ -7,6 +7,7 @@
 pub mod communities;
 pub mod locality;
 pub mod losses;
+pub mod membership;
 pub mod pool;
 pub mod preferences;
 pub mod registry;
@@ -319,6 +320,7 @@ impl Plugin for MarketPlugin {
             .init_resource::<OrderBook>()
             .init_resource::<Clearing>()
             .init_resource::<Deliveries>()
+            .init_resource::<membership::Memberships>()
             .add_systems(SimStep, submit_orders.in_set(MarketSystems::Orders))
             .add_systems(SimStep, clear_market.in_set(MarketSystems::Clearing))
             .add_systems(SimStep, deliver.in_set(MarketSystems::Delivery))
@@ -385,9 +387,11 @@ pub fn submit_orders(
     book.asks.append(&mut battery_asks);
 }
 
-/// Clears the book with the active rule; with network fees, pair-forming rules clear zone by
-/// zone and every trade gets its fee (see [`zones`]). Reads `OrderBook`, `StepPrices`,
-/// `SimClock`, `MarketSeed`, `MarketZones`; writes `Clearing` and `ActiveRule` (its step hook). Runs in
+/// Clears the book with the active rule, or, in runs with communities, each community's members'
+/// orders with its own rule (see [`membership`]); with network fees, pair-forming rules clear
+/// zone by zone and every trade gets its fee (see [`zones`]). Reads `OrderBook`, `StepPrices`,
+/// `SimClock`, `MarketSeed`, `MarketZones`, `Memberships`; writes `Clearing` and `ActiveRule` or
+/// `CommunityMarkets` (their step hooks). Runs in
 /// `MarketSystems::Clearing`, after orders.
 #[allow(clippy::too_many_arguments)]
 pub fn clear_market(
@@ -399,13 +403,19 @@ pub fn clear_market(
     mut rule: ResMut<ActiveRule>,
     mut book: ResMut<OrderBook>,
     mut clearing: ResMut<Clearing>,
+    communities: Option<ResMut<membership::CommunityMarkets>>,
+    members: Res<membership::Memberships>,
 ) {
     clearing.clear();
+    let ctx = MarketContext { step: clock.step, prices: *prices };
+    if let Some(mut markets) = communities {
+        markets.clear(&book, &members, &ctx, seed.0, zones.as_ref().map(|z| &*z.0), &mut scratch, &mut clearing);
+        return;
+    }
     rule.0.begin_step(clock.step);
     if book.bids.is_empty() || book.asks.is_empty() {
         return;
     }
-    let ctx = MarketContext { step: clock.step, prices: *prices };
     let mut rng = rng(seed.0, Stream::Market, clock.step);
     clear_book(&mut *rule.0, &mut book, &ctx, &mut rng, &mut clearing, zones.as_ref().map(|z| &*z.0), &mut scratch);
 }

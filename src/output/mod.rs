@@ -2,6 +2,7 @@
 //! into place when complete, the streamed rows, the tables and summary at the end, the HTML
 //! reports, `compare.csv`, and the grid's JSON exports.
 
+pub mod communities;
 pub mod compare;
 pub mod grid_export;
 pub mod recorder;
@@ -29,10 +30,14 @@ fn failed(file: &'static str) -> impl Fn(std::io::Error) -> String {
 }
 
 /// Writes a run's files at its end into `dir` (`timeseries.csv`, `trades.csv` and
-/// `ledger.jsonl` were streamed there while it ran): `households.csv`, `topology.json`,
+/// `ledger.jsonl` were streamed there while it ran): `households.csv`, `communities.csv` (runs
+/// with communities), `topology.json`,
 /// `lines.csv`, `summary.json`, then `report.html` from them. The error names the file.
 pub fn write_run_files(dir: &Path, s: &Scenario, outcome: &SimOutcome, summary: &summary::Summary) -> Result<(), String> {
-    tables::write_households(dir, s, &outcome.households).map_err(failed("households.csv"))?;
+    tables::write_households(dir, s, &outcome.households, outcome.communities.as_ref().map(|c| &c.0)).map_err(failed("households.csv"))?;
+    if let Some((c, _)) = &outcome.communities {
+        communities::write_csv(dir, c).map_err(failed("communities.csv"))?;
+    }
     tables::write_topology(dir, s).map_err(failed("topology.json"))?;
     tables::write_lines(dir, s, &outcome.lines, &outcome.limits).map_err(failed("lines.csv"))?;
     let json = serde_json::to_vec_pretty(summary).map_err(|e| format!("writing summary.json: {e}"))?;

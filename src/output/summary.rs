@@ -78,6 +78,9 @@ pub struct Summary {
     pub household_steps_per_s: f64,
     /// The ledger's blocks, transactions, missed slots and head hash; `null` when it is off.
     pub ledger: Option<crate::ledger::LedgerSummary>,
+    /// Each community households join by choice: its final state and totals (`null` in runs
+    /// without `communities`).
+    pub communities: Option<Vec<super::communities::CommunitySummary>>,
     /// Peer energy matched at each community level, whole community first (rules that clear
     /// in levels, e.g. `hierarchical`; `null` otherwise), kWh.
     pub p2p_kwh_by_level: Option<Vec<f64>>,
@@ -189,6 +192,7 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         runtime_s,
         household_steps_per_s: s.households.len() as f64 * t.steps as f64 / runtime_s.max(1e-9),
         ledger: main.ledger.clone(),
+        communities: main.communities.as_ref().map(|(c, f)| super::communities::summarise(s, c, f, &main.households)),
         p2p_kwh_by_level: (!main.levels.is_empty()).then(|| main.levels.clone()),
         max_line_loading: main.lines.max_line_loading(&line_capacity),
         congested_steps: main.limits.congested_steps,

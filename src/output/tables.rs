@@ -40,21 +40,27 @@ pub fn write_lines(dir: &Path, s: &Scenario, stats: &crate::grid::network::LineS
 }
 
 /// Columns of `households.csv` (a contract: add, never rename).
-pub const HOUSEHOLD_COLUMNS: [&str; 33] = [
+pub const HOUSEHOLD_COLUMNS: [&str; 38] = [
     "household", "pv_kwh", "load_kwh", "self_consumed_kwh", "p2p_bought_kwh", "p2p_sold_kwh", "grid_import_kwh", "grid_export_kwh",
     "battery_charge_kwh", "battery_discharge_kwh", "curtailed_kwh", "unserved_kwh", "bill", "baseline_bill", "savings", "p2p_paid",
     "p2p_received", "grid_paid", "grid_received", "baseline_unserved_kwh", "kwp", "battery_kwh", "soc_start_kwh", "soc_end_kwh", "load_source",
     "node", "fees_paid", "rewards_received", "loss_of_load_hours", "baseline_loss_of_load_hours", "network_fees_paid",
-    "data_source", "synthetic",
+    "data_source", "synthetic", "member_of", "community_days", "switches", "community_received", "community_contributed",
 ];
 
-pub fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult]) -> std::io::Result<()> {
+/// `communities`: the run's communities, when it has them (else the community columns are empty
+/// or zero).
+pub fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult], communities: Option<&crate::community::Communities>) -> std::io::Result<()> {
     let mut w = csv::Writer::from_path(dir.join("households.csv"))?;
     w.write_record(HOUSEHOLD_COLUMNS)?;
     for (h, r) in s.households.iter().zip(main) {
         let b = &r.baseline;
         let m = &r.totals;
-        let Wallet { p2p_paid, p2p_received, grid_paid, grid_received, fees_paid, rewards_received, network_fees_paid, .. } = r.wallet;
+        let Wallet { p2p_paid, p2p_received, grid_paid, grid_received, fees_paid, rewards_received, network_fees_paid, community_received, community_contributed, .. } = r.wallet;
+        let i = r.index as usize;
+        let member_of = communities.and_then(|c| c.current(i).map(|k| c.config.communities[k as usize].id.clone())).unwrap_or_default();
+        let community_days = communities.map_or(0.0, |c| c.member_steps[i] as f64 * s.frame.step_hours() / 24.0);
+        let switches = communities.map_or(0, |c| c.switches[i]);
         let (soc0, soc1) = r.battery_soc_kwh.map(|(a, b)| (a.to_string(), b.to_string())).unwrap_or_default();
         let source = match h.load {
             LoadDef::Archetype { kind, .. } => format!("{kind:?}"),
@@ -100,6 +106,11 @@ pub fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult]) -> s
             network_fees_paid.to_decimal_string(),
             data_source,
             synthetic.to_string(),
+            member_of,
+            community_days.to_string(),
+            switches.to_string(),
+            community_received.to_decimal_string(),
+            community_contributed.to_decimal_string(),
         ];
         w.write_record(&row)?;
     }

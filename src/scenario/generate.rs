@@ -46,7 +46,13 @@ pub struct HouseDraft {
     pub bidding: BiddingSpec,
     pub preferences: PreferencesSpec,
     pub community: Option<String>,
+    /// The id of the community it joins (checked against `communities` later).
+    pub member_of: Option<String>,
+    pub income_per_year: Option<f64>,
 }
+
+/// Most income per year accepted, currency.
+const MAX_INCOME_PER_YEAR: f64 = 1e9;
 
 pub fn check_community(v: &mut Validator, at: &str, c: &Option<String>) {
     if let Some(c) = c {
@@ -214,6 +220,8 @@ pub fn expand_households(file: &ScenarioFile, v: &mut Validator) -> Vec<HouseDra
                         bidding: draft.bidding,
                         preferences: draft.preferences.clone(),
                         community: draft.community.clone(),
+                        member_of: draft.member_of.clone(),
+                        income_per_year: draft.income_per_year,
                     };
                     match super::set::apply_to_member(&house, &sets) {
                         Ok(changed) => *draft = house_draft(v, draft.path.clone(), &changed),
@@ -260,6 +268,9 @@ fn house_draft(v: &mut Validator, at: String, h: &HouseSpec) -> HouseDraft {
     check_bidding(v, &at, &h.bidding);
     check_preferences(v, &at, &h.preferences);
     check_community(v, &at, &h.community);
+    if let Some(i) = h.income_per_year {
+        v.range(&format!("{at}.income_per_year"), i, Bound::Incl(0.0), Bound::Incl(MAX_INCOME_PER_YEAR), "per year");
+    }
     HouseDraft {
         load: load_draft(v, &at, &h.load),
         path: at,
@@ -270,6 +281,8 @@ fn house_draft(v: &mut Validator, at: String, h: &HouseSpec) -> HouseDraft {
         bidding: h.bidding,
         preferences: h.preferences.clone(),
         community: h.community.clone(),
+        member_of: h.member_of.clone(),
+        income_per_year: h.income_per_year,
     }
 }
 
@@ -306,6 +319,9 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
     check_bidding(v, at, &g.bidding);
     check_preferences(v, at, &g.preferences);
     check_community(v, at, &g.community);
+    if let Some(d) = &g.income_per_year {
+        check_dist(v, &format!("{at}.income_per_year"), d, "per year");
+    }
     let weights: Vec<(Archetype, f64)> =
         if g.archetypes.is_empty() { ALL_ARCHETYPES.iter().map(|a| (*a, 1.0)).collect() } else { g.archetypes.iter().map(|(a, w)| (*a, *w)).collect() };
     for (a, w) in &weights {
@@ -321,6 +337,7 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
     // Each layout field has its own stream, so giving one never changes another's draws.
     let layout = |field: u64| rng(seed, Stream::PvLayout, gi as u64 * 3 + field);
     let (mut r_tilt, mut r_azimuth, mut r_shading) = (layout(0), layout(1), layout(2));
+    let mut r_income = rng(seed, Stream::Income, gi as u64);
     for i in 0..g.count {
         // Fixed draw order per house, so adding a field never shifts other draws.
         let u_pv: f64 = r.random();
@@ -368,6 +385,8 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
             bidding: g.bidding,
             preferences: g.preferences.clone(),
             community: g.community.clone(),
+            member_of: g.member_of.clone(),
+            income_per_year: g.income_per_year.as_ref().map(|d| draw(d, &mut r_income)),
         });
     }
 }

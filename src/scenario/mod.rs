@@ -1,6 +1,7 @@
 //! Scenario files: parse (RON), validate (every problem named with its file and field or
 //! line:column, and the allowed range), and resolve into a [`Scenario`] ready to simulate.
 
+mod communities;
 pub mod data;
 pub mod examples;
 pub mod generate;
@@ -176,6 +177,8 @@ pub struct Scenario {
     pub overrides: Vec<String>,
     /// Community changes by step, sorted by step (then scenario order).
     pub community_events: Vec<CommunityEvent>,
+    /// Communities households join by choice (`None`: everyone trades in the one market).
+    pub communities: Option<Arc<crate::community::CommunitiesConfig>>,
 }
 
 impl Scenario {
@@ -337,6 +340,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     let (topology, nodes) = build_topology(&file, &specs, &ids, &mut v);
     let ledger = validate::check_ledger(&mut v, &file.ledger, &ids);
     let community_events = resolve_events(&mut v, &file.events, &ids, total_steps);
+    let communities = communities::resolve(&mut v, &file, &specs, step_minutes, total_steps, overrides.rule.as_deref()).map(Arc::new);
     v.finish()?;
 
     let parents = topology.bfs_parents();
@@ -433,6 +437,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
         output: file.output,
         overrides: overrides.describe(),
         community_events,
+        communities,
     })
 }
 
@@ -444,6 +449,8 @@ fn resolve_events(v: &mut validate::Validator, events: &[EventSpec], ids: &[Stri
         let at = format!("events[{i}]");
         let (step, household) = match e {
             EventSpec::JoinCommunity { step, household, .. } | EventSpec::LeaveCommunity { step, household } => (*step, household),
+            // Communities households join by choice: see `communities`.
+            EventSpec::SwitchCommunity { .. } | EventSpec::FoundCommunity { .. } => continue,
         };
         if step >= total_steps {
             v.err(&format!("{at}.step"), format!("{step} is after the run's last step ({})", total_steps.saturating_sub(1)));
@@ -458,6 +465,7 @@ fn resolve_events(v: &mut validate::Validator, events: &[EventSpec], ids: &[Stri
                 CommunityChange::Join(community.split('/').map(str::to_string).collect())
             }
             EventSpec::LeaveCommunity { .. } => CommunityChange::Leave,
+            EventSpec::SwitchCommunity { .. } | EventSpec::FoundCommunity { .. } => continue,
         };
         out.push(CommunityEvent { step, household: h, change });
     }

@@ -100,6 +100,89 @@ pub struct ScenarioFile {
     /// Things that happen during the run, in any order.
     #[serde(default)]
     pub events: Vec<EventSpec>,
+    /// Communities households join by choice (`member_of`), each with its own rule, treasury,
+    /// fee and services; none by default (everyone trades in the one market).
+    #[serde(default)]
+    pub communities: Vec<CommunitySpec>,
+}
+
+fn default_period_days() -> f64 {
+    30.0
+}
+fn default_community_witnesses() -> u32 {
+    3
+}
+fn default_default_after_periods() -> u32 {
+    3
+}
+fn default_runway_gain() -> f64 {
+    0.5
+}
+
+/// A community households join by choice. Members trade with members under its rule; its
+/// treasury takes a fee on their peer sales and pays its witnesses and services each period.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommunitySpec {
+    /// Letters, digits, `_`, `-`, `.`; what households' `member_of` names.
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    /// Its trading rule (`peergrid rules`); default `double-auction`.
+    #[serde(default = "default_rule")]
+    pub rule: String,
+    #[serde(default)]
+    pub params: BTreeMap<String, f64>,
+    pub fee_policy: CommunityFeeSpec,
+    /// Length of its period (payments, fee update, default count), days.
+    #[serde(default = "default_period_days")]
+    pub period_days: f64,
+    /// Paid into its treasury at its founding by its founding members, in equal shares.
+    #[serde(default)]
+    pub initial_fund: f64,
+    /// Witnesses its members elect each period.
+    #[serde(default = "default_community_witnesses")]
+    pub witnesses: u32,
+    /// Paid to each witness per period.
+    #[serde(default)]
+    pub witness_pay_per_period: f64,
+    #[serde(default)]
+    pub services: Vec<ServiceSpec>,
+    /// It defaults after this many periods in a row with its obligations not paid in full.
+    #[serde(default = "default_default_after_periods")]
+    pub default_after_periods: u32,
+}
+
+/// How a community sets its fee on members' peer sales (a fraction of the trade amount, paid by
+/// the seller).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum CommunityFeeSpec {
+    Fixed { rate: f64 },
+    /// Each period: clamp(fee × (1 + runway_gain·(R* − R)/R* + churn_gain·churn), min_rate,
+    /// max_rate), moving at most 12.5% per period; R = treasury ÷ mean obligations of the last
+    /// three periods, R* = `target_runway_periods`.
+    Flexible {
+        initial_rate: f64,
+        min_rate: f64,
+        max_rate: f64,
+        target_runway_periods: f64,
+        #[serde(default = "default_runway_gain")]
+        runway_gain: f64,
+        #[serde(default = "default_one")]
+        churn_gain: f64,
+    },
+}
+
+/// What a community's treasury pays for, at the end of each period.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum ServiceSpec {
+    /// Refunds `share` of each member's network fees of the period.
+    NetworkFeeRebate { share: f64, budget_per_period: f64 },
+    /// Pays members in energy hardship (energy spending above 10% of income over the period) the
+    /// excess; members need an `income_per_year`.
+    Solidarity { budget_per_period: f64 },
 }
 
 impl ScenarioFile {
@@ -139,6 +222,12 @@ pub enum EventSpec {
     JoinCommunity { step: u64, household: String, community: String },
     /// The household leaves its smallest community (it stays in the enclosing ones).
     LeaveCommunity { step: u64, household: String },
+    /// The household moves to the community `to` of `communities` (`None`: it leaves, and deals
+    /// with the grid).
+    SwitchCommunity { step: u64, household: String, to: Option<String> },
+    /// The community of `communities` is founded at `step` (not before the run): its members
+    /// (`member_of`) join then and pay its initial fund.
+    FoundCommunity { step: u64, community: String },
 }
 
 /// Electrical settings of the distribution network.
@@ -285,6 +374,12 @@ pub struct HouseSpec {
     /// feeder and, in a district, the lateral street).
     #[serde(default)]
     pub community: Option<String>,
+    /// The id of the community of `communities` it joins (none: it deals with the grid).
+    #[serde(default)]
+    pub member_of: Option<String>,
+    /// Its income per year, currency (a community's solidarity fund's criterion).
+    #[serde(default)]
+    pub income_per_year: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -466,6 +561,12 @@ pub struct GroupSpec {
     /// The group's community path (see `HouseSpec::community`).
     #[serde(default)]
     pub community: Option<String>,
+    /// As a house's `member_of`, for every house of the group.
+    #[serde(default)]
+    pub member_of: Option<String>,
+    /// Each house's income per year, currency, drawn from this.
+    #[serde(default)]
+    pub income_per_year: Option<Dist>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

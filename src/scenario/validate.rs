@@ -245,6 +245,11 @@ pub const MAX_ID_BYTES: usize = 64;
 
 /// Checks a rule's parameters against its declared ranges and fills in defaults.
 pub fn check_rule_params(v: &mut Validator, rule: &RuleInfo, given: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {
+    check_rule_params_at(v, "market.params", rule, given)
+}
+
+/// As [`check_rule_params`], for parameters given at `at` (`communities[1].params`).
+pub fn check_rule_params_at(v: &mut Validator, at: &str, rule: &RuleInfo, given: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
     for p in rule.params {
         out.insert(p.name.to_string(), p.default);
@@ -252,13 +257,13 @@ pub fn check_rule_params(v: &mut Validator, rule: &RuleInfo, given: &BTreeMap<St
     for (name, value) in given {
         match rule.params.iter().find(|p| p.name == name) {
             Some(p) => {
-                v.range(&format!("market.params.{name}"), *value, Bound::Incl(p.min), Bound::Incl(p.max), "");
+                v.range(&format!("{at}.{name}"), *value, Bound::Incl(p.min), Bound::Incl(p.max), "");
                 out.insert(name.clone(), *value);
             }
             None => {
                 let known: Vec<_> = rule.params.iter().map(|p| p.name).collect();
                 let known = if known.is_empty() { "none".to_string() } else { known.join(", ") };
-                v.err(&format!("market.params.{name}"), format!("rule `{}` has no parameter `{name}`; its parameters: {known}", rule.name));
+                v.err(&format!("{at}.{name}"), format!("rule `{}` has no parameter `{name}`; its parameters: {known}", rule.name));
             }
         }
     }

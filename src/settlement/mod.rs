@@ -2,6 +2,7 @@
 //! Households, the grid, the network operator, the community fund and the trading pool are all
 //! accounts, so every payment has a payer and a payee and all balances always sum to zero.
 
+pub mod community_funds;
 pub mod treasury;
 
 use crate::household::side::GridOnly;
@@ -10,6 +11,7 @@ use crate::market::{Clearing, Seller};
 use crate::base::money::Micros;
 use crate::environment::tariff::StepPrices;
 use bevy::prelude::*;
+pub use community_funds::CommunityFunds;
 pub use treasury::{BlockRewards, FeePolicy, Treasury, TreasuryConfig, TreasurySystems, PPM};
 
 /// An account that can pay or be paid.
@@ -24,6 +26,8 @@ pub enum Account {
     CommunityFund,
     /// Pooling rules' clearing account (balances to zero over each step when budget balanced).
     Pool,
+    /// The treasury of the community with this index (scenarios with `communities`).
+    Community(u16),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +39,11 @@ pub enum PaymentKind {
     GridExport,
     /// A buyer pays the network operator the fee on a peer delivery.
     NetworkFee,
+    /// A community's treasury pays a member: witness pay, a service (rebate, solidarity), or
+    /// its share of a defaulted community's assets.
+    CommunityPayout,
+    /// A founding member pays its share of a community's initial fund into the treasury.
+    CommunityContribution,
 }
 
 /// One transfer of money.
@@ -74,7 +83,7 @@ impl Accounts {
             Account::NetworkOperator => Some(&mut self.network_operator),
             Account::CommunityFund => Some(&mut self.community_fund),
             Account::Pool => Some(&mut self.pool),
-            Account::Household(_) => None,
+            Account::Household(_) | Account::Community(_) => None,
         }
     }
 
@@ -119,6 +128,7 @@ impl<B: GridOnly> Plugin for SettlementPlugin<B> {
             .init_resource::<BlockRewards>()
             .init_resource::<StepPayments>()
             .init_resource::<PeerMoney>()
+            .init_resource::<CommunityFunds>()
             .add_systems(SimStep, settle::<B>.in_set(SettlementSystems))
             .add_systems(SimStep, treasury::pay_block_rewards.in_set(TreasurySystems));
     }
@@ -129,7 +139,7 @@ impl<B: GridOnly> Plugin for SettlementPlugin<B> {
 /// energy sent; sellers pass the community fund's fee on; the pool pays its sellers;
 /// households pay the grid for imports and the grid pays them for exports.
 /// Reads `Clearing`, `StepPrices`, `Treasury`, `LossPolicy`, `Meter`; writes `Wallet`,
-/// `Accounts`, `StepPayments`, and the grid-only side's exchange (beside the rest, on the pool,
+/// `Accounts`, `CommunityFunds` (fees of members' trades), `StepPayments`, and the grid-only side's exchange (beside the rest, on the pool,
 /// as a `Pace` region: see [`settle_grid_only`]). Runs in `SettlementSystems`, after delivery,
 /// flows and line losses.
 #[allow(clippy::too_many_arguments)]
@@ -138,6 +148,8 @@ pub fn settle<B: GridOnly>(
     losses: Option<Res<crate::market::LossPolicy>>,
     prices: Res<StepPrices>,
     treasury: Res<Treasury>,
+    mut funds: ResMut<CommunityFunds>,
+    memberships: Res<crate::market::membership::Memberships>,
     ids: Res<HouseholdIds>,
     mut accounts: ResMut<Accounts>,
     mut payments: ResMut<StepPayments>,
@@ -161,10 +173,18 @@ pub fn settle<B: GridOnly>(
             let amount = t.price.amount_for(t.billed_kwh(bearer));
             let (payee, kind, fee) = match t.seller {
                 Seller::Household { index, .. } => {
-                    let fee = treasury.fee_on(amount);
+                    // With communities, the fee goes to the seller's community's treasury (both
+                    // sides of a trade are members of it); otherwise to the one community fund.
+                    let fee = match memberships.of(index) {
+                        Some(c) => funds.collect(c, amount),
+                        None => {
+                            let fee = treasury.fee_on(amount);
+                            accounts.community_fund += fee;
+                            fee
+                        }
+                    };
                     peer.received[index as usize] += amount.0;
                     peer.fees[index as usize] += fee.0;
-                    accounts.community_fund += fee;
                     (Account::Household(index), PaymentKind::PeerTrade, fee)
                 }
                 Seller::Pool => {
@@ -194,7 +214,10 @@ pub fn settle<B: GridOnly>(
             let amount = s.price.amount_for(s.kwh);
             accounts.pool -= amount;
             peer.received[s.seller as usize] += amount.0;
-            payments.0.push(Payment { payer: Account::Pool, payee: Account::Household(s.seller), amount, kind: PaymentKind::PoolSale, kwh: s.kwh, price: s.price, fee: Micros::ZERO, loss_kwh: s.made_up_kwh });
+            // A community's fee is on every sale of its members, to peers or into its pool.
+            let fee = memberships.of(s.seller).map_or(Micros::ZERO, |c| funds.collect(c, amount));
+            peer.fees[s.seller as usize] += fee.0;
+            payments.0.push(Payment { payer: Account::Pool, payee: Account::Household(s.seller), amount, kind: PaymentKind::PoolSale, kwh: s.kwh, price: s.price, fee, loss_kwh: s.made_up_kwh });
         }
         for (h, m, mut w) in &mut households {
             let i = h.index as usize;

@@ -75,12 +75,14 @@ impl Plugin for SimPlugin {
                 HouseholdSystems::GenerationAndLoad,
                 HouseholdSystems::OwnUseAndBattery,
                 GridSystems::Limits,
+                crate::community::CommunitySystems::Membership,
                 MarketSystems::Orders,
                 MarketSystems::Clearing,
                 MarketSystems::Delivery,
                 GridSystems::Flows,
                 MarketSystems::Losses,
                 SettlementSystems,
+                crate::community::CommunitySystems::Books,
                 LedgerSystems,
                 TreasurySystems,
                 MetricsSystems,
@@ -103,6 +105,9 @@ impl Plugin for SimPlugin {
             MetricsPlugin(create::emission_factors(s)),
         ));
         // The step's parallel regions, counted for the ledger's hashing to make way for.
+        if let Some(c) = &s.communities {
+            app.add_plugins(crate::community::CommunityPlugin((**c).clone()));
+        }
         app.insert_resource(config.ledger.as_ref().map(|l| l.pace()).unwrap_or_default());
         if let Some(ledger) = config.ledger {
             app.add_plugins(crate::ledger::LedgerPlugin::new(ledger));
@@ -134,6 +139,8 @@ pub struct SimOutcome {
     pub limits: LimitStats,
     pub baseline_limits: LimitStats,
     pub levels: Vec<f64>,
+    /// The communities' books and treasuries, in runs with communities.
+    pub communities: Option<(crate::community::Communities, crate::settlement::CommunityFunds)>,
 }
 
 /// A headless simulation: an app with [`SimPlugin`], stepped on demand.
@@ -225,6 +232,8 @@ impl Simulation {
         let levels = self.world().resource::<crate::metrics::LevelTotals>().0.clone();
         let limits = self.world().resource::<SideLimits<Run>>().stats.clone();
         let baseline_limits = self.world().resource::<SideLimits<Baseline>>().stats.clone();
-        Ok(SimOutcome { totals: self.run_totals(), accounts_total: Micros(household_money) + self.accounts().total(), households, ledger, lines, limits, baseline_limits, levels })
+        let funds = self.world().resource::<crate::settlement::CommunityFunds>().clone();
+        let communities = self.world().get_resource::<crate::community::Communities>().map(|c| (c.clone(), funds.clone()));
+        Ok(SimOutcome { totals: self.run_totals(), accounts_total: Micros(household_money) + self.accounts().total() + funds.total(), households, ledger, lines, limits, baseline_limits, levels, communities })
     }
 }

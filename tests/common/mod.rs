@@ -87,3 +87,23 @@ pub fn summary_without_runtime(dir: &Path) -> serde_json::Value {
     }
     s
 }
+
+/// Writes `text` as `broken.ron` in a fresh folder and checks `run` rejects it with exit code 2,
+/// a message naming the file and containing each of `expect`, and nothing written.
+pub fn rejects_text(text: &str, expect: &[&str]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("broken.ron");
+    std::fs::write(&path, text).unwrap();
+    let out = tmp.path().join("out");
+    let o = peergrid_in(tmp.path(), &["run", "broken.ron", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("broken.ron"), "names the file: {err}");
+    for e in expect {
+        assert!(err.contains(e), "expected `{e}` in: {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!out.exists(), "no output folder on bad input");
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(leftovers.len(), 1, "nothing else written: {leftovers:?}");
+}

@@ -1,0 +1,701 @@
+//! Communities households join by choice: membership, each community's treasury and its
+//! flexible fee, the services the treasury pays for, and default.
+//!
+//! A community (the scenario's `communities`) has its own trading rule (its members trade with
+//! each other, see `market::membership`), a treasury fed by a fee on its members' peer sales
+//! (`settlement::community_funds`), witnesses its members elect each period, and services it
+//! pays from the treasury. At the end of each of its periods it pays its obligations (witness
+//! pay, then network-fee rebates, then the solidarity fund), sets the next period's fee from its
+//! runway and churn ([`fee`]), and, after `default_after_periods` periods in a row in which it
+//! could not pay them in full (it then pays none of them), defaults: its treasury is split among its members in proportion
+//! to the fees they paid over the last 12 months and they become free households (grid-only).
+//! Every payment is a `Payment` the ledger records. Runs after settlement, before the ledger.
+//!
+//! `docs/communities.md` documents the model and its constants.
+
+pub mod fee;
+
+use crate::base::money::Micros;
+use crate::base::seed::{rng, Stream};
+use crate::base::time::{SimClock, TimeFrame};
+use crate::household::{HouseholdEntities, Wallet};
+use crate::market::membership::{CommunityMarkets, Memberships};
+use crate::market::registry::RuleInfo;
+use crate::market::MarketSetup;
+use crate::settlement::{Account, CommunityFunds, Payment, PaymentKind, StepPayments, PPM};
+use bevy::prelude::*;
+use fee::FeePolicy;
+use std::collections::{BTreeMap, VecDeque};
+
+/// Days over which a defaulted community's members' fees weigh their shares.
+pub const DEFAULT_SHARE_WINDOW_DAYS: u64 = 365;
+
+/// Energy spending above this share of income is energy hardship (Boardman 1991), ppm.
+pub const HARDSHIP_SHARE_PPM: i64 = 100_000;
+
+/// Votes each member casts in a community's witness election.
+pub const VOTES_PER_MEMBER: usize = 3;
+
+/// A rebate of members' network fees, paid from the treasury at each period's end.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rebate {
+    /// Share of each member's network fees of the period refunded, ppm.
+    pub share_ppm: i64,
+    /// Most paid in rebates per period (shares cut pro rata above it).
+    pub budget: Micros,
+}
+
+/// A solidarity fund: members in energy hardship over the period (energy spending above
+/// [`HARDSHIP_SHARE_PPM`] of their income) get the excess back, up to a budget per period.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Solidarity {
+    pub budget: Micros,
+}
+
+/// One community, resolved from the scenario.
+#[derive(Debug, Clone)]
+pub struct CommunityConfig {
+    pub id: String,
+    pub name: String,
+    pub rule: &'static RuleInfo,
+    pub params: BTreeMap<String, f64>,
+    pub fee: FeePolicy,
+    /// Steps in one of its periods (fee updates, payments, the default count).
+    pub period_steps: u64,
+    /// The step it is founded at (0: before the run).
+    pub founded_step: u64,
+    /// Paid into the treasury at its founding by its founding members, in equal shares.
+    pub initial_fund: Micros,
+    /// Witnesses its members elect each period.
+    pub witnesses: u32,
+    /// Paid to each witness per period.
+    pub witness_pay: Micros,
+    pub rebate: Option<Rebate>,
+    pub solidarity: Option<Solidarity>,
+    /// Periods in a row with obligations unpaid after which it defaults.
+    pub default_after_periods: u32,
+}
+
+/// A household moving between communities during the run (`None`: it leaves).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MembershipChange {
+    pub step: u64,
+    pub household: u32,
+    pub to: Option<u16>,
+}
+
+/// The communities of a run, resolved from the scenario.
+#[derive(Debug, Clone)]
+pub struct CommunitiesConfig {
+    pub communities: Vec<CommunityConfig>,
+    /// Each household's community at the start (or, for a community founded later, from its
+    /// founding), by household index.
+    pub member_of: Vec<Option<u16>>,
+    /// Each household's income per year (the solidarity fund's criterion), by household index.
+    pub income_per_year: Vec<Option<Micros>>,
+    /// Moves during the run, by step.
+    pub changes: Vec<MembershipChange>,
+    /// Each household's election stake (its PV, µkWp; all zero: equal stakes).
+    pub stakes: Vec<u64>,
+    pub seed: u64,
+}
+
+/// A day's figures of one community: a row of `communities.csv`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayRow {
+    /// Local date.
+    pub day: chrono::NaiveDate,
+    pub community: u16,
+    pub members: u32,
+    pub joined: u32,
+    pub left: u32,
+    pub fee_rate_ppm: i64,
+    pub treasury: Micros,
+    pub p2p_kwh: f64,
+    /// Mean price members paid for peer energy, per kWh (None: no purchases that day).
+    pub buy_price_mean: Option<f64>,
+    /// Mean price members received for peer energy after the community's fee, per kWh.
+    pub sell_price_mean: Option<f64>,
+    /// Rebates and solidarity payments.
+    pub services_paid: Micros,
+    pub witness_paid: Micros,
+    pub fees_collected: Micros,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct DayStats {
+    joined: u32,
+    left: u32,
+    p2p_kwh: f64,
+    bought_kwh: f64,
+    bought: i64,
+    sold_kwh: f64,
+    sold: i64,
+    services: i64,
+    witness: i64,
+    fees_at_start: i64,
+}
+
+/// What a community has done over the run (`summary.json`'s `communities`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct CommunityTotals {
+    pub joined: u32,
+    pub left: u32,
+    pub p2p_kwh: f64,
+    pub periods: u32,
+    /// Periods whose obligations it could not pay in full.
+    pub shortfall_periods: u32,
+    #[serde(skip)]
+    pub contributions: Micros,
+    #[serde(skip)]
+    pub witness_paid: Micros,
+    #[serde(skip)]
+    pub rebates_paid: Micros,
+    #[serde(skip)]
+    pub solidarity_paid: Micros,
+    #[serde(skip)]
+    pub default_paid: Micros,
+    /// Members helped by the solidarity fund, counted once per period.
+    pub hardship_cases: u32,
+}
+
+/// One community's state during the run.
+#[derive(Debug, Clone)]
+pub struct CommunityState {
+    pub founded: bool,
+    /// The step at whose end it defaulted.
+    pub defaulted_step: Option<u64>,
+    pub members: u32,
+    /// This period's witnesses (household indices).
+    pub witnesses: Vec<u32>,
+    pub period: u64,
+    members_at_period_start: u32,
+    left_this_period: u32,
+    /// Obligations due in the last periods (the runway's denominator).
+    pub recent_obligations: VecDeque<Micros>,
+    /// Periods in a row with obligations unpaid.
+    pub unpaid_streak: u32,
+    /// Fees each member paid in each recent period (the default's weights), newest last:
+    /// (period end step, (household, fees)).
+    fee_history: VecDeque<(u64, Vec<(u32, i64)>)>,
+    day: DayStats,
+    pub totals: CommunityTotals,
+}
+
+impl CommunityState {
+    fn new() -> CommunityState {
+        CommunityState {
+            founded: false,
+            defaulted_step: None,
+            members: 0,
+            witnesses: Vec::new(),
+            period: 0,
+            members_at_period_start: 0,
+            left_this_period: 0,
+            recent_obligations: VecDeque::new(),
+            unpaid_streak: 0,
+            fee_history: VecDeque::new(),
+            day: DayStats::default(),
+            totals: CommunityTotals::default(),
+        }
+    }
+
+    pub fn active(&self) -> bool {
+        self.founded && self.defaulted_step.is_none()
+    }
+}
+
+/// The communities of the run: their settings, state and daily log; each household's time in
+/// communities and its moves.
+#[derive(Resource, Debug, Clone)]
+pub struct Communities {
+    pub config: std::sync::Arc<CommunitiesConfig>,
+    pub state: Vec<CommunityState>,
+    pub log: Vec<DayRow>,
+    /// Steps each household spent in a community.
+    pub member_steps: Vec<u64>,
+    /// Times each household changed community during the run (joining, leaving, switching,
+    /// freed by a default; not its membership at the start).
+    pub switches: Vec<u32>,
+    /// Each household's community now (a copy of `Memberships`, kept for the outputs).
+    current: Vec<Option<u16>>,
+    /// The last community each household belonged to (its KPIs go to that community's).
+    pub last_community: Vec<Option<u16>>,
+    /// The step since which each household is in its current community.
+    joined_at: Vec<u64>,
+    /// Each household's wallet at the start of its community's period (or when it joined).
+    period_start: Vec<Wallet>,
+    /// Moves that could not happen (to a community not founded yet or dissolved).
+    pub refused_moves: u32,
+    next_change: usize,
+}
+
+impl Communities {
+    /// The community household `h` is in at the end of the run (or now, during it).
+    pub fn current(&self, h: usize) -> Option<u16> {
+        self.current.get(h).copied().flatten()
+    }
+
+    pub fn new(config: CommunitiesConfig) -> Communities {
+        let n = config.member_of.len();
+        Communities {
+            state: config.communities.iter().map(|_| CommunityState::new()).collect(),
+            config: std::sync::Arc::new(config),
+            log: Vec::new(),
+            member_steps: vec![0; n],
+            switches: vec![0; n],
+            last_community: vec![None; n],
+            current: vec![None; n],
+            joined_at: vec![0; n],
+            period_start: vec![Wallet::default(); n],
+            refused_moves: 0,
+            next_change: 0,
+        }
+    }
+}
+
+/// The communities' systems, in this order in every step.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CommunitySystems {
+    /// Foundings and moves, before households place their orders.
+    Membership,
+    /// Founding funds, the day's figures, period ends (payments, fee, default), after
+    /// settlement and before the ledger records the step's payments.
+    Books,
+}
+
+/// Communities, for runs that have them: memberships, each community's market, treasuries and
+/// books.
+pub struct CommunityPlugin(pub CommunitiesConfig);
+
+impl Plugin for CommunityPlugin {
+    fn build(&self, app: &mut App) {
+        use crate::base::schedule::SimStep;
+        let c = &self.0;
+        let rates = c.communities.iter().map(|k| k.fee.initial_ppm()).collect();
+        app.insert_resource(Memberships(vec![None; c.member_of.len()]))
+            .insert_resource(CommunityMarkets::new(c.communities.iter().map(|_| None).collect()))
+            .insert_resource(CommunityFunds::new(rates))
+            .insert_resource(Communities::new(c.clone()))
+            .add_systems(SimStep, apply_membership.in_set(CommunitySystems::Membership))
+            .add_systems(SimStep, keep_books.in_set(CommunitySystems::Books));
+    }
+}
+
+/// Founds the communities due this step (their founding members join; their rule starts) and
+/// applies the step's moves. Reads `SimClock`, `MarketSetup`, `Wallet`; writes `Communities`,
+/// `Memberships`, `CommunityMarkets`. Runs in `CommunitySystems::Membership`, before orders.
+pub fn apply_membership(clock: Res<SimClock>, setup: Res<MarketSetup>, entities: Res<HouseholdEntities>, wallets: Query<&Wallet>, mut communities: ResMut<Communities>, mut members: ResMut<Memberships>, mut markets: ResMut<CommunityMarkets>) {
+    let step = clock.step;
+    let k = &mut *communities;
+    let config = k.config.clone();
+    let wallet = |h: usize| entities.0.get(h).and_then(|e| wallets.get(*e).ok()).copied().unwrap_or_default();
+    for (c, cfg) in config.communities.iter().enumerate() {
+        if cfg.founded_step != step || k.state[c].founded {
+            continue;
+        }
+        k.state[c].founded = true;
+        markets.rules[c] = Some(setup.build(cfg.rule, cfg.params.clone()).0);
+        for (h, m) in config.member_of.iter().enumerate() {
+            if *m == Some(c as u16) && members.0[h].is_none() {
+                join(k, &mut members, h, c as u16, step, wallet(h));
+                if step > 0 {
+                    k.switches[h] += 1;
+                }
+            }
+        }
+        let s = &mut k.state[c];
+        s.members_at_period_start = s.members;
+        s.witnesses = elect_witnesses(&config, &members, c, 0);
+    }
+    while let Some(change) = config.changes.get(k.next_change).filter(|ch| ch.step <= step) {
+        k.next_change += 1;
+        let h = change.household as usize;
+        if change.to == members.0[h] {
+            continue;
+        }
+        if change.to.is_some_and(|c| !k.state[c as usize].active()) {
+            k.refused_moves += 1;
+            continue;
+        }
+        if let Some(old) = members.0[h] {
+            leave(k, &mut members, h, old, step);
+        }
+        if let Some(c) = change.to {
+            join(k, &mut members, h, c, step, wallet(h));
+        }
+        k.switches[h] += 1;
+    }
+}
+
+fn join(k: &mut Communities, members: &mut Memberships, h: usize, c: u16, step: u64, wallet: Wallet) {
+    members.0[h] = Some(c);
+    k.current[h] = Some(c);
+    k.last_community[h] = Some(c);
+    k.joined_at[h] = step;
+    k.period_start[h] = wallet;
+    let s = &mut k.state[c as usize];
+    s.members += 1;
+    s.day.joined += 1;
+    s.totals.joined += 1;
+}
+
+/// Household `h` leaves community `c` at the start of `step` (or, freed by a default, at the
+/// end of `step - 1`).
+fn leave(k: &mut Communities, members: &mut Memberships, h: usize, c: u16, step: u64) {
+    members.0[h] = None;
+    k.current[h] = None;
+    k.member_steps[h] += step - k.joined_at[h];
+    let s = &mut k.state[c as usize];
+    s.members -= 1;
+    s.day.left += 1;
+    s.left_this_period += 1;
+    s.totals.left += 1;
+}
+
+/// The witnesses community `c`'s members elect for `period`: stake-weighted approval voting as
+/// the ledger's (`ledger::validators`), among members only, on the community's own stream.
+fn elect_witnesses(config: &CommunitiesConfig, members: &Memberships, c: usize, period: u64) -> Vec<u32> {
+    let k = config.communities[c].witnesses as usize;
+    let ids: Vec<u32> = (0..members.0.len() as u32).filter(|h| members.of(*h) == Some(c as u16)).collect();
+    if k == 0 || ids.is_empty() {
+        return Vec::new();
+    }
+    let stakes: Vec<u64> = ids.iter().map(|h| config.stakes[*h as usize]).collect();
+    let mut r = rng(config.seed, Stream::CommunityElection, ((c as u64) << 32) | period);
+    crate::ledger::validators::elect_with(&stakes, k, VOTES_PER_MEMBER, &mut r).into_iter().map(|i| ids[i as usize]).collect()
+}
+
+/// Splits `total` into parts proportional to `weights` (all zero: equal parts), each rounded
+/// down, the micro-units left over going one each to the largest remainders (ties: the earlier
+/// entry), so the parts sum to `total` exactly.
+pub fn split_proportional(total: i64, weights: &[i64]) -> Vec<i64> {
+    if weights.is_empty() || total <= 0 {
+        return vec![0; weights.len()];
+    }
+    let equal = weights.iter().all(|w| *w <= 0);
+    let w: Vec<i128> = weights.iter().map(|x| if equal { 1 } else { i128::from((*x).max(0)) }).collect();
+    let sum: i128 = w.iter().sum();
+    let mut parts: Vec<i64> = Vec::with_capacity(w.len());
+    let mut rema: Vec<(i128, usize)> = Vec::with_capacity(w.len());
+    for (i, wi) in w.iter().enumerate() {
+        let exact = i128::from(total) * wi;
+        parts.push((exact / sum) as i64);
+        rema.push((exact % sum, i));
+    }
+    let left = total - parts.iter().sum::<i64>();
+    rema.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (_, i) in rema.into_iter().take(left as usize) {
+        parts[i] += 1;
+    }
+    parts
+}
+
+/// Keeps the communities' books: founding funds, the day's figures from the step's payments, and
+/// at each period's end witness pay, services, the next fee and default. Reads `SimClock`,
+/// `StepPayments` (settled), `Memberships`; writes `Communities`, `CommunityFunds`, `Wallet`,
+/// `StepPayments` (the treasuries' payments, for the ledger), `Memberships` and
+/// `CommunityMarkets` (a default). Runs in `CommunitySystems::Books`, after settlement.
+#[allow(clippy::too_many_arguments)]
+pub fn keep_books(
+    clock: Res<SimClock>,
+    entities: Res<HouseholdEntities>,
+    mut communities: ResMut<Communities>,
+    mut funds: ResMut<CommunityFunds>,
+    mut members: ResMut<Memberships>,
+    mut markets: ResMut<CommunityMarkets>,
+    mut payments: ResMut<StepPayments>,
+    mut wallets: Query<&mut Wallet>,
+) {
+    let step = clock.step;
+    let k = &mut *communities;
+    let config = k.config.clone();
+    // The founding fund: founding members pay equal shares (the remainder to the first ones).
+    for (c, cfg) in config.communities.iter().enumerate() {
+        if cfg.founded_step != step || cfg.initial_fund.0 <= 0 {
+            continue;
+        }
+        let founders: Vec<u32> = (0..members.0.len() as u32).filter(|h| members.of(*h) == Some(c as u16)).collect();
+        let shares = split_proportional(cfg.initial_fund.0, &vec![1; founders.len()]);
+        for (h, amount) in founders.iter().zip(shares) {
+            let amount = Micros(amount);
+            if let Some(mut w) = entities.0.get(*h as usize).and_then(|e| wallets.get_mut(*e).ok()) {
+                w.balance -= amount;
+                w.community_contributed += amount;
+            }
+            funds.balance[c] += amount;
+            k.state[c].totals.contributions += amount;
+            payments.0.push(Payment { payer: Account::Household(*h), payee: Account::Community(c as u16), amount, kind: PaymentKind::CommunityContribution, kwh: 0.0, price: crate::base::money::Price(0.0), fee: Micros::ZERO, loss_kwh: 0.0 });
+        }
+    }
+    // The step's peer money, by the buyer's and the seller's community.
+    for p in &payments.0 {
+        let (buyer, seller) = match (p.payer, p.payee) {
+            (Account::Household(b), Account::Household(s)) if p.kind == PaymentKind::PeerTrade => (Some(b), Some(s)),
+            (Account::Household(b), Account::Pool) => (Some(b), None),
+            (Account::Pool, Account::Household(s)) => (None, Some(s)),
+            _ => continue,
+        };
+        if let Some(c) = buyer.and_then(|b| members.of(b)) {
+            let d = &mut k.state[c as usize].day;
+            d.p2p_kwh += p.kwh;
+            d.bought_kwh += p.kwh;
+            d.bought += p.amount.0;
+        }
+        if let Some(c) = seller.and_then(|s| members.of(s)) {
+            let d = &mut k.state[c as usize].day;
+            d.sold_kwh += p.kwh + if p.kind == PaymentKind::PoolSale { 0.0 } else { p.loss_kwh };
+            d.sold += p.amount.0 - p.fee.0;
+        }
+    }
+    let frame = &clock.frame;
+    for (c, cfg) in config.communities.iter().enumerate() {
+        if !k.state[c].active() || step < cfg.founded_step || !(step + 1 - cfg.founded_step).is_multiple_of(cfg.period_steps) {
+            continue;
+        }
+        end_period(k, c, step, frame, &config, &mut funds, &mut members, &mut markets, &entities, &mut wallets, &mut payments.0);
+    }
+    // The day's rows, at the last step of each local day (and of the run): every community
+    // founded by then, including on the day it defaulted.
+    let last = step + 1 >= frame.total_steps;
+    if last || local_date(frame, step + 1) != local_date(frame, step) {
+        let day = local_date(frame, step);
+        let day_start = step + 1 - steps_today(frame, step);
+        for (c, s) in k.state.iter_mut().enumerate() {
+            if !s.founded || s.defaulted_step.is_some_and(|d| d < day_start) {
+                continue;
+            }
+            let d = std::mem::take(&mut s.day);
+            let fees_now = funds.fees_collected[c].0;
+            k.log.push(DayRow {
+                day,
+                community: c as u16,
+                members: s.members,
+                joined: d.joined,
+                left: d.left,
+                fee_rate_ppm: funds.fee_rate_ppm[c],
+                treasury: funds.balance[c],
+                p2p_kwh: d.p2p_kwh,
+                buy_price_mean: (d.bought_kwh > 0.0).then(|| d.bought as f64 / 1e6 / d.bought_kwh),
+                sell_price_mean: (d.sold_kwh > 0.0).then(|| d.sold as f64 / 1e6 / d.sold_kwh),
+                services_paid: Micros(d.services),
+                witness_paid: Micros(d.witness),
+                fees_collected: Micros(fees_now - d.fees_at_start),
+                active: s.active(),
+            });
+            s.totals.p2p_kwh += d.p2p_kwh;
+            s.day.fees_at_start = fees_now;
+        }
+    }
+    if last {
+        for h in 0..members.0.len() {
+            if members.0[h].is_some() {
+                k.member_steps[h] += step + 1 - k.joined_at[h];
+                k.joined_at[h] = step + 1;
+            }
+        }
+    }
+}
+
+fn local_date(frame: &TimeFrame, step: u64) -> chrono::NaiveDate {
+    frame.zone.local(frame.step_start_utc(step)).0.date()
+}
+
+/// Steps of `step`'s local day up to and including it.
+fn steps_today(frame: &TimeFrame, step: u64) -> u64 {
+    let day = local_date(frame, step);
+    let mut n = 1;
+    while n <= step && local_date(frame, step - n) == day {
+        n += 1;
+    }
+    n
+}
+
+/// Ends community `c`'s period at the end of `step`: pays witnesses, rebates and the solidarity
+/// fund when the treasury can pay them all, otherwise none of them and counts a missed period; defaults after too many in a row, otherwise sets the next fee and elects the next
+/// period's witnesses.
+#[allow(clippy::too_many_arguments)]
+fn end_period(
+    k: &mut Communities,
+    c: usize,
+    step: u64,
+    frame: &TimeFrame,
+    config: &CommunitiesConfig,
+    funds: &mut CommunityFunds,
+    members: &mut Memberships,
+    markets: &mut CommunityMarkets,
+    entities: &HouseholdEntities,
+    wallets: &mut Query<&mut Wallet>,
+    payments: &mut Vec<Payment>,
+) {
+    let cfg = &config.communities[c];
+    let ids: Vec<u32> = (0..members.0.len() as u32).filter(|h| members.of(*h) == Some(c as u16)).collect();
+    let wallet_of = |wallets: &Query<&mut Wallet>, h: u32| entities.0.get(h as usize).and_then(|e| wallets.get(*e).ok()).copied().unwrap_or_default();
+    // Each member's period, from its wallet now against its wallet at the period's start.
+    let mut fees_paid = Vec::with_capacity(ids.len());
+    let mut network_fees = Vec::with_capacity(ids.len());
+    let mut spending = Vec::with_capacity(ids.len());
+    for h in &ids {
+        let (now, then) = (wallet_of(wallets, *h), k.period_start[*h as usize]);
+        fees_paid.push((*h, (now.fees_paid - then.fees_paid).0));
+        network_fees.push((*h, (now.network_fees_paid - then.network_fees_paid).0));
+        spending.push((*h, (now.energy_spending() - then.energy_spending()).0));
+    }
+    // Obligations, in order of priority.
+    let witness_due: Vec<(u32, i64)> = k.state[c].witnesses.iter().filter(|w| members.of(**w) == Some(c as u16)).map(|w| (*w, cfg.witness_pay.0)).collect();
+    let rebate_due: Vec<(u32, i64)> = match cfg.rebate {
+        Some(r) => {
+            let wanted: Vec<(u32, i64)> = network_fees.iter().map(|(h, f)| (*h, (i128::from(*f) * i128::from(r.share_ppm) / i128::from(PPM)) as i64)).filter(|x| x.1 > 0).collect();
+            cap_to_budget(wanted, r.budget)
+        }
+        None => Vec::new(),
+    };
+    let solidarity_due: Vec<(u32, i64)> = match cfg.solidarity {
+        Some(sf) => {
+            let period_days = cfg.period_steps as f64 * frame.step_hours() / 24.0;
+            let wanted: Vec<(u32, i64)> = spending
+                .iter()
+                .filter_map(|(h, spent)| {
+                    let income = config.income_per_year[*h as usize]?;
+                    let allowance = (income.0 as f64 * period_days / 365.0 * HARDSHIP_SHARE_PPM as f64 / PPM as f64).round() as i64;
+                    (*spent > allowance).then_some((*h, *spent - allowance))
+                })
+                .collect();
+            cap_to_budget(wanted, sf.budget)
+        }
+        None => Vec::new(),
+    };
+    // All or nothing: a treasury that cannot pay the period's obligations in full pays none of
+    // them (witnesses go unpaid, services are suspended) and counts a missed period.
+    let due: i64 = [&witness_due, &rebate_due, &solidarity_due].iter().map(|v| v.iter().map(|x| x.1).sum::<i64>()).sum();
+    let can_pay = due <= funds.balance[c].0;
+    if can_pay {
+        for (kind, list) in [(0, &witness_due), (1, &rebate_due), (2, &solidarity_due)] {
+            for &(h, amount) in list.iter() {
+                if amount <= 0 {
+                    continue;
+                }
+                payout(funds, c, h, Micros(amount), entities, wallets, payments);
+                let s = &mut k.state[c];
+                match kind {
+                    0 => {
+                        s.totals.witness_paid += Micros(amount);
+                        s.day.witness += amount;
+                    }
+                    1 => {
+                        s.totals.rebates_paid += Micros(amount);
+                        s.day.services += amount;
+                    }
+                    _ => {
+                        s.totals.solidarity_paid += Micros(amount);
+                        s.totals.hardship_cases += 1;
+                        s.day.services += amount;
+                    }
+                }
+            }
+        }
+    }
+    let s = &mut k.state[c];
+    s.totals.periods += 1;
+    s.recent_obligations.push_back(Micros(due));
+    while s.recent_obligations.len() > fee::RUNWAY_PERIODS {
+        s.recent_obligations.pop_front();
+    }
+    // Fees of the last 12 months, for a default's shares.
+    s.fee_history.push_back((step, fees_paid.iter().copied().filter(|x| x.1 > 0).collect()));
+    let window = DEFAULT_SHARE_WINDOW_DAYS * 1440 / u64::from(frame.step_minutes);
+    while s.fee_history.front().is_some_and(|(end, _)| end + window <= step) {
+        s.fee_history.pop_front();
+    }
+    if !can_pay {
+        s.totals.shortfall_periods += 1;
+        s.unpaid_streak += 1;
+    } else {
+        s.unpaid_streak = 0;
+    }
+    if s.unpaid_streak >= cfg.default_after_periods {
+        default(k, c, step, &ids, funds, members, markets, entities, wallets, payments);
+        return;
+    }
+    let churn = if s.members_at_period_start > 0 { f64::from(s.left_this_period) / f64::from(s.members_at_period_start) } else { 0.0 };
+    let runway = fee::runway(funds.balance[c], s.recent_obligations.make_contiguous());
+    funds.fee_rate_ppm[c] = cfg.fee.next_ppm(funds.fee_rate_ppm[c], runway, churn);
+    s.period += 1;
+    s.members_at_period_start = s.members;
+    s.left_this_period = 0;
+    let period = s.period;
+    for h in &ids {
+        k.period_start[*h as usize] = wallet_of(wallets, *h);
+    }
+    k.state[c].witnesses = elect_witnesses(config, members, c, period);
+}
+
+/// Cuts claims to a budget: all of them when they fit, otherwise pro rata to the budget.
+fn cap_to_budget(wanted: Vec<(u32, i64)>, budget: Micros) -> Vec<(u32, i64)> {
+    let total: i64 = wanted.iter().map(|x| x.1).sum();
+    if total <= budget.0 {
+        return wanted;
+    }
+    let parts = split_proportional(budget.0, &wanted.iter().map(|x| x.1).collect::<Vec<_>>());
+    wanted.into_iter().zip(parts).map(|((h, _), p)| (h, p)).collect()
+}
+
+fn payout(funds: &mut CommunityFunds, c: usize, h: u32, amount: Micros, entities: &HouseholdEntities, wallets: &mut Query<&mut Wallet>, payments: &mut Vec<Payment>) {
+    let Some(mut w) = entities.0.get(h as usize).and_then(|e| wallets.get_mut(*e).ok()) else { return };
+    w.balance += amount;
+    w.community_received += amount;
+    funds.balance[c] -= amount;
+    payments.push(Payment { payer: Account::Community(c as u16), payee: Account::Household(h), amount, kind: PaymentKind::CommunityPayout, kwh: 0.0, price: crate::base::money::Price(0.0), fee: Micros::ZERO, loss_kwh: 0.0 });
+}
+
+/// Community `c` defaults at the end of `step`: its treasury (its only asset) goes to its
+/// members in proportion to the fees they paid over the last 12 months (equal shares when none
+/// paid any), every share a payment; its members become free households and its market closes.
+#[allow(clippy::too_many_arguments)]
+fn default(k: &mut Communities, c: usize, step: u64, ids: &[u32], funds: &mut CommunityFunds, members: &mut Memberships, markets: &mut CommunityMarkets, entities: &HouseholdEntities, wallets: &mut Query<&mut Wallet>, payments: &mut Vec<Payment>) {
+    let mut fees: BTreeMap<u32, i64> = ids.iter().map(|h| (*h, 0)).collect();
+    for (_, period) in &k.state[c].fee_history {
+        for (h, f) in period {
+            if let Some(x) = fees.get_mut(h) {
+                *x += f;
+            }
+        }
+    }
+    let weights: Vec<i64> = ids.iter().map(|h| fees[h]).collect();
+    let shares = split_proportional(funds.balance[c].0, &weights);
+    for (h, amount) in ids.iter().zip(shares) {
+        if amount > 0 {
+            payout(funds, c, *h, Micros(amount), entities, wallets, payments);
+            k.state[c].totals.default_paid += Micros(amount);
+        }
+    }
+    for h in ids {
+        leave(k, members, *h as usize, c as u16, step + 1);
+        k.switches[*h as usize] += 1;
+    }
+    k.state[c].defaulted_step = Some(step);
+    markets.rules[c] = None;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_proportional;
+
+    #[test]
+    fn proportional_split_is_exact_to_the_micro_unit() {
+        // 100 in 1 : 2 : 3 → 16.67, 33.33, 50: floors 16, 33, 50, one left to the largest
+        // remainder (the first: 2/3 of a unit).
+        assert_eq!(split_proportional(100, &[1, 2, 3]), vec![17, 33, 50]);
+        // Nobody paid fees: equal shares, the remainder to the first.
+        assert_eq!(split_proportional(10, &[0, 0, 0]), vec![4, 3, 3]);
+        assert_eq!(split_proportional(0, &[5, 5]), vec![0, 0]);
+        assert_eq!(split_proportional(7, &[]), Vec::<i64>::new());
+        for total in [1, 999_999, 123_456_789_012] {
+            let w = [3, 0, 17, 1_000_000_007, 5];
+            let parts = split_proportional(total, &w);
+            assert_eq!(parts.iter().sum::<i64>(), total);
+            assert_eq!(parts[1], 0, "no fees, no share");
+        }
+    }
+}

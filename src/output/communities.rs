@@ -1,0 +1,142 @@
+//! The communities' outputs: `communities.csv` (a row per community per local day) and
+//! `summary.json`'s `communities`.
+
+use crate::base::money::Micros;
+use crate::community::fee::rate_fraction;
+use crate::community::{Communities, CommunityTotals};
+use crate::scenario::Scenario;
+use crate::settlement::CommunityFunds;
+use crate::sim::HouseholdResult;
+use serde::Serialize;
+use std::path::Path;
+
+/// Columns of `communities.csv` (a contract: add, never rename).
+pub const COMMUNITY_COLUMNS: [&str; 17] = [
+    "day", "community", "members", "joined", "left", "fee_rate", "treasury", "p2p_kwh", "buy_price_mean", "sell_price_mean", "services_paid", "proposals", "passed",
+    "witness_paid", "fees_collected", "status", "name",
+];
+
+pub fn write_csv(dir: &Path, communities: &Communities) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_path(dir.join("communities.csv"))?;
+    w.write_record(COMMUNITY_COLUMNS)?;
+    let cfg = &communities.config.communities;
+    for r in &communities.log {
+        let c = &cfg[r.community as usize];
+        w.write_record([
+            r.day.to_string(),
+            c.id.clone(),
+            r.members.to_string(),
+            r.joined.to_string(),
+            r.left.to_string(),
+            rate_fraction(r.fee_rate_ppm).to_string(),
+            r.treasury.to_decimal_string(),
+            r.p2p_kwh.to_string(),
+            r.buy_price_mean.map(|x| x.to_string()).unwrap_or_default(),
+            r.sell_price_mean.map(|x| x.to_string()).unwrap_or_default(),
+            r.services_paid.to_decimal_string(),
+            "0".to_string(),
+            "0".to_string(),
+            r.witness_paid.to_decimal_string(),
+            r.fees_collected.to_decimal_string(),
+            if r.active { "active" } else { "defaulted" }.to_string(),
+            c.name.clone(),
+        ])?;
+    }
+    w.flush()
+}
+
+/// One community at the end of the run.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CommunitySummary {
+    pub id: String,
+    pub name: String,
+    pub rule: &'static str,
+    /// `active`, `defaulted`, or `not founded` (founded after the run's last step).
+    pub status: &'static str,
+    pub founded_step: u64,
+    /// Local date of the day it defaulted.
+    pub defaulted_day: Option<String>,
+    pub members_end: u32,
+    pub fee_rate: f64,
+    pub treasury: f64,
+    pub fees_collected: f64,
+    pub contributions: f64,
+    pub witness_paid: f64,
+    pub rebates_paid: f64,
+    pub solidarity_paid: f64,
+    /// Rebates and solidarity payments.
+    pub services_paid: f64,
+    /// Its treasury split among its members when it defaulted.
+    pub default_paid: f64,
+    pub witnesses: Vec<String>,
+    #[serde(flatten)]
+    pub totals: CommunityTotals,
+    /// Against the grid-only baseline, for the households whose last community it was.
+    pub kpis: CommunityKpis,
+}
+
+/// A community's members' results against the grid-only baseline.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CommunityKpis {
+    pub households: u32,
+    pub bill: f64,
+    pub baseline_bill: f64,
+    /// baseline_bill − bill, currency (> 0: membership saved).
+    pub savings: f64,
+    pub self_sufficiency: Option<f64>,
+    pub baseline_self_sufficiency: Option<f64>,
+}
+
+pub fn summarise(s: &Scenario, communities: &Communities, funds: &CommunityFunds, households: &[HouseholdResult]) -> Vec<CommunitySummary> {
+    let units = |m: Micros| m.0 as f64 / 1e6;
+    communities
+        .config
+        .communities
+        .iter()
+        .enumerate()
+        .map(|(c, cfg)| {
+            let st = &communities.state[c];
+            let t = &st.totals;
+            let mine: Vec<&HouseholdResult> = households.iter().filter(|h| communities.last_community[h.index as usize] == Some(c as u16)).collect();
+            let bill = mine.iter().fold(Micros::ZERO, |a, h| a + h.wallet.bill());
+            let baseline_bill = mine.iter().fold(Micros::ZERO, |a, h| a + h.baseline.wallet.bill());
+            let share = |load: f64, import: f64, unserved: f64| (load > 0.0).then(|| 1.0 - (import + unserved) / load);
+            let (load, import, unserved) = mine.iter().fold((0.0, 0.0, 0.0), |a, h| (a.0 + h.totals.load_kwh, a.1 + h.totals.grid_import_kwh, a.2 + h.totals.unserved_kwh));
+            let (b_load, b_import, b_unserved) = mine.iter().fold((0.0, 0.0, 0.0), |a, h| (a.0 + h.baseline.totals.load_kwh, a.1 + h.baseline.totals.grid_import_kwh, a.2 + h.baseline.totals.unserved_kwh));
+            CommunitySummary {
+                id: cfg.id.clone(),
+                name: cfg.name.clone(),
+                rule: cfg.rule.name,
+                status: if st.defaulted_step.is_some() {
+                    "defaulted"
+                } else if st.founded {
+                    "active"
+                } else {
+                    "not founded"
+                },
+                founded_step: cfg.founded_step,
+                defaulted_day: st.defaulted_step.map(|d| s.frame.zone.local(s.frame.step_start_utc(d)).0.date().to_string()),
+                members_end: st.members,
+                fee_rate: rate_fraction(funds.fee_rate_ppm[c]),
+                treasury: units(funds.balance[c]),
+                fees_collected: units(funds.fees_collected[c]),
+                contributions: units(t.contributions),
+                witness_paid: units(t.witness_paid),
+                rebates_paid: units(t.rebates_paid),
+                solidarity_paid: units(t.solidarity_paid),
+                services_paid: units(t.rebates_paid + t.solidarity_paid),
+                default_paid: units(t.default_paid),
+                witnesses: st.witnesses.iter().map(|w| s.households[*w as usize].id.clone()).collect(),
+                totals: t.clone(),
+                kpis: CommunityKpis {
+                    households: mine.len() as u32,
+                    bill: units(bill),
+                    baseline_bill: units(baseline_bill),
+                    savings: units(baseline_bill - bill),
+                    self_sufficiency: share(load, import, unserved),
+                    baseline_self_sufficiency: share(b_load, b_import, b_unserved),
+                },
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,207 @@
+//! Checks and resolves `communities`, households' `member_of` and incomes, and the
+//! `SwitchCommunity` and `FoundCommunity` events.
+
+use super::generate::HouseDraft;
+use super::schema::{CommunityFeeSpec, EventSpec, ScenarioFile, ServiceSpec};
+use super::validate::{check_id, check_rule_params_at, Bound, Validator};
+use crate::base::money::Micros;
+use crate::community::fee::FeePolicy;
+use crate::community::{CommunitiesConfig, CommunityConfig, MembershipChange, Rebate, Solidarity};
+use crate::market::registry;
+use crate::settlement::PPM;
+use std::collections::HashMap;
+
+/// At most this many communities in one scenario.
+pub const MAX_COMMUNITIES: usize = 1_000;
+/// Longest community period, days (ten years).
+const MAX_PERIOD_DAYS: f64 = 3_660.0;
+/// Most money accepted for a fund, a budget or a pay, currency.
+const MAX_MONEY: f64 = 1e12;
+/// Longest target runway, periods.
+const MAX_TARGET_RUNWAY_PERIODS: f64 = 1_000.0;
+/// Largest controller gain.
+const MAX_GAIN: f64 = 100.0;
+/// Most witnesses a community elects.
+const MAX_COMMUNITY_WITNESSES: u32 = 1_000;
+/// Most periods in a row before a default.
+const MAX_DEFAULT_AFTER_PERIODS: u32 = 10_000;
+
+fn ppm(rate: f64) -> i64 {
+    (rate * PPM as f64).round() as i64
+}
+
+/// The run's communities, or `None` when the scenario has none (then `member_of` and the
+/// community events are errors). `rule_override` is `--rule`: every community then trades under
+/// it, with its default parameters.
+pub fn resolve(v: &mut Validator, file: &ScenarioFile, drafts: &[HouseDraft], step_minutes: u32, total_steps: u64, rule_override: Option<&str>) -> Option<CommunitiesConfig> {
+    let index: HashMap<&str, u16> = file.communities.iter().enumerate().map(|(i, c)| (c.id.as_str(), i as u16)).collect();
+    if file.communities.len() > MAX_COMMUNITIES {
+        v.err("communities", format!("{} communities; at most {MAX_COMMUNITIES}", file.communities.len()));
+        return None;
+    }
+    let member_of: Vec<Option<u16>> = drafts
+        .iter()
+        .map(|h| {
+            let id = h.member_of.as_deref()?;
+            let found = index.get(id).copied();
+            if found.is_none() {
+                let known = if file.communities.is_empty() { "the scenario has no `communities`".to_string() } else { format!("communities: {}", file.communities.iter().map(|c| c.id.as_str()).collect::<Vec<_>>().join(", ")) };
+                v.err(&format!("{}.member_of", h.path), format!("no community has id `{id}`; {known}"));
+            }
+            found
+        })
+        .collect();
+    let mut founded = vec![0u64; file.communities.len()];
+    let ids: HashMap<&str, u32> = drafts.iter().enumerate().map(|(i, h)| (h.id.as_str(), i as u32)).collect();
+    let mut changes = Vec::new();
+    for (i, e) in file.events.iter().enumerate() {
+        let at = format!("events[{i}]");
+        let community = |v: &mut Validator, field: &str, id: &str| {
+            let c = index.get(id).copied();
+            if c.is_none() {
+                v.err(&format!("{at}.{field}"), format!("no community has id `{id}`"));
+            }
+            c
+        };
+        match e {
+            EventSpec::SwitchCommunity { step, household, to } => {
+                let h = ids.get(household.as_str()).copied();
+                if h.is_none() {
+                    v.err(&format!("{at}.household"), format!("no household has id `{household}`"));
+                }
+                let to_c = to.as_deref().map(|id| community(v, "to", id));
+                if *step >= total_steps {
+                    v.err(&format!("{at}.step"), format!("{step} is after the run's last step ({})", total_steps.saturating_sub(1)));
+                }
+                if let (Some(h), Some(to)) = (h, to_c.map_or(Some(None), |c| c.map(Some))) {
+                    changes.push(MembershipChange { step: *step, household: h, to });
+                }
+            }
+            EventSpec::FoundCommunity { step, community: id } => {
+                if *step >= total_steps {
+                    v.err(&format!("{at}.step"), format!("{step} is after the run's last step ({})", total_steps.saturating_sub(1)));
+                }
+                if let Some(c) = community(v, "community", id) {
+                    if founded[c as usize] != 0 {
+                        v.err(&format!("{at}.community"), format!("community `{id}` is founded twice"));
+                    }
+                    founded[c as usize] = *step;
+                }
+            }
+            EventSpec::JoinCommunity { .. } | EventSpec::LeaveCommunity { .. } => {}
+        }
+    }
+    changes.sort_by_key(|c| c.step);
+    if file.communities.is_empty() {
+        return None;
+    }
+    if file.ledger.treasury.is_some() {
+        v.err("ledger.treasury", "with `communities`, each community's `fee_policy` sets its own treasury's fee; remove `ledger.treasury`".to_string());
+    }
+    let mut communities = Vec::new();
+    let mut seen = HashMap::new();
+    for (i, c) in file.communities.iter().enumerate() {
+        let at = format!("communities[{i}]");
+        if check_id(v, &format!("{at}.id"), &c.id) && let Some(first) = seen.insert(c.id.as_str(), i) {
+            v.err(&format!("{at}.id"), format!("`{}` is also the id of communities[{first}]", c.id));
+        }
+        let rule_name = rule_override.unwrap_or(&c.rule);
+        let rule = registry::find(rule_name);
+        if rule.is_none() {
+            v.err(&format!("{at}.rule"), format!("unknown rule `{rule_name}`; allowed: {}", registry::names().join(", ")));
+        }
+        let params = match (rule, rule_override) {
+            (Some(r), None) => check_rule_params_at(v, &format!("{at}.params"), r, &c.params),
+            (Some(r), Some(_)) => check_rule_params_at(v, &format!("{at}.params"), r, &Default::default()),
+            (None, _) => Default::default(),
+        };
+        let fee = match c.fee_policy {
+            CommunityFeeSpec::Fixed { rate } => {
+                v.fraction(&format!("{at}.fee_policy.rate"), rate);
+                FeePolicy::Fixed { rate_ppm: ppm(rate) }
+            }
+            CommunityFeeSpec::Flexible { initial_rate, min_rate, max_rate, target_runway_periods, runway_gain, churn_gain } => {
+                let f = format!("{at}.fee_policy");
+                v.fraction(&format!("{f}.min_rate"), min_rate);
+                if v.fraction(&format!("{f}.max_rate"), max_rate) && max_rate < min_rate {
+                    v.err(&format!("{f}.max_rate"), format!("{max_rate} is below min_rate {min_rate}: the bounds are reversed"));
+                }
+                v.range(&format!("{f}.initial_rate"), initial_rate, Bound::Incl(min_rate.max(0.0)), Bound::Incl(max_rate.min(1.0)), "(between min_rate and max_rate)");
+                v.range(&format!("{f}.target_runway_periods"), target_runway_periods, Bound::Above(0.0), Bound::Incl(MAX_TARGET_RUNWAY_PERIODS), "periods");
+                v.range(&format!("{f}.runway_gain"), runway_gain, Bound::Incl(0.0), Bound::Incl(MAX_GAIN), "");
+                v.range(&format!("{f}.churn_gain"), churn_gain, Bound::Incl(0.0), Bound::Incl(MAX_GAIN), "");
+                FeePolicy::Flexible { initial_ppm: ppm(initial_rate), min_ppm: ppm(min_rate), max_ppm: ppm(max_rate), target_runway_periods, runway_gain, churn_gain }
+            }
+        };
+        let mut period_steps = 1;
+        if v.range(&format!("{at}.period_days"), c.period_days, Bound::Above(0.0), Bound::Incl(MAX_PERIOD_DAYS), "days") {
+            let steps = c.period_days * 1440.0 / f64::from(step_minutes.max(1));
+            if (steps - steps.round()).abs() > 1e-9 || steps.round() < 1.0 {
+                v.err(&format!("{at}.period_days"), format!("{} days is not a whole number of {step_minutes}-minute steps", c.period_days));
+            }
+            period_steps = (steps.round() as u64).max(1);
+        }
+        let money = |v: &mut Validator, field: &str, x: f64| {
+            v.range(&format!("{at}.{field}"), x, Bound::Incl(0.0), Bound::Incl(MAX_MONEY), "");
+            Micros::from_units(x.clamp(0.0, MAX_MONEY))
+        };
+        let initial_fund = money(v, "initial_fund", c.initial_fund);
+        let witness_pay = money(v, "witness_pay_per_period", c.witness_pay_per_period);
+        if c.witnesses > MAX_COMMUNITY_WITNESSES {
+            v.err(&format!("{at}.witnesses"), format!("{} is out of range 0..={MAX_COMMUNITY_WITNESSES}", c.witnesses));
+        }
+        if c.default_after_periods == 0 || c.default_after_periods > MAX_DEFAULT_AFTER_PERIODS {
+            v.err(&format!("{at}.default_after_periods"), format!("{} is out of range 1..={MAX_DEFAULT_AFTER_PERIODS}", c.default_after_periods));
+        }
+        let (mut rebate, mut solidarity) = (None, None);
+        for (j, s) in c.services.iter().enumerate() {
+            let sat = format!("services[{j}]");
+            match *s {
+                ServiceSpec::NetworkFeeRebate { share, budget_per_period } => {
+                    v.fraction(&format!("{at}.{sat}.share"), share);
+                    let budget = money(v, &format!("{sat}.budget_per_period"), budget_per_period);
+                    if rebate.replace(Rebate { share_ppm: ppm(share.clamp(0.0, 1.0)), budget }).is_some() {
+                        v.err(&format!("{at}.{sat}"), "a second NetworkFeeRebate; give one".to_string());
+                    }
+                }
+                ServiceSpec::Solidarity { budget_per_period } => {
+                    let budget = money(v, &format!("{sat}.budget_per_period"), budget_per_period);
+                    if solidarity.replace(Solidarity { budget }).is_some() {
+                        v.err(&format!("{at}.{sat}"), "a second Solidarity fund; give one".to_string());
+                    }
+                }
+            }
+        }
+        let founding: Vec<usize> = member_of.iter().enumerate().filter(|(_, m)| **m == Some(i as u16)).map(|(h, _)| h).collect();
+        if initial_fund.0 > 0 && founding.is_empty() {
+            v.err(&format!("{at}.initial_fund"), format!("community `{}` has no members (`member_of`) to pay its initial fund", c.id));
+        }
+        if solidarity.is_some() && founding.iter().all(|h| drafts[*h].income_per_year.is_none()) && !founding.is_empty() {
+            v.err(&format!("{at}.services"), "a Solidarity fund needs its members' `income_per_year`; none of them has one".to_string());
+        }
+        let Some(rule) = rule else { continue };
+        communities.push(CommunityConfig {
+            id: c.id.clone(),
+            name: if c.name.is_empty() { c.id.clone() } else { c.name.clone() },
+            rule,
+            params,
+            fee,
+            period_steps,
+            founded_step: founded[i],
+            initial_fund,
+            witnesses: c.witnesses,
+            witness_pay,
+            rebate,
+            solidarity,
+            default_after_periods: c.default_after_periods,
+        });
+    }
+    Some(CommunitiesConfig {
+        communities,
+        member_of,
+        income_per_year: drafts.iter().map(|h| h.income_per_year.map(|x| Micros::from_units(x.clamp(0.0, MAX_MONEY)))).collect(),
+        changes,
+        stakes: drafts.iter().map(|h| h.pv.as_ref().map_or(0, |p| (p.kwp.clamp(0.0, 1e9) * 1e6).round() as u64)).collect(),
+        seed: file.seed,
+    })
+}

@@ -1,0 +1,200 @@
+//! Communities households join by choice: memberships, books, fees, services and default.
+
+mod common;
+
+use common::*;
+use peergrid::household::Wallet;
+use peergrid::market::membership::Memberships;
+use peergrid::market::{Clearing, Seller};
+use peergrid::metrics::StepTotals;
+use peergrid::settlement::{Accounts, CommunityFunds, StepPayments, Account, PaymentKind};
+use peergrid::community::Communities;
+use peergrid::testing;
+
+/// Three communities and grid-only neighbours, 21 days at hourly steps: `a` runs well with
+/// services, `b` pools under bill sharing, `c` is founded on day 2 with a fee too low for its
+/// witness pay and defaults.
+const THREE: &str = r#"(
+    name: "three-communities",
+    seed: 3,
+    start: "2024-04-01T00:00",
+    timezone: "Australia/Sydney",
+    step_minutes: 60,
+    duration_days: 21,
+    location: (latitude_deg: -33.9, longitude_deg: 151.2),
+    grid: Connected(import_price_per_kwh: 0.30, export_price_per_kwh: 0.05),
+    households: [
+        Group(prefix: "a", count: 12, kwp: Fixed(6.0), pv_share: 0.5, tilt_deg: 20, battery_share: 0.25,
+              battery: (capacity_kwh: 10.0, max_charge_kw: 5.0, max_discharge_kw: 5.0),
+              member_of: "a", income_per_year: Uniform(min: 2000, max: 12000)),
+        Group(prefix: "b", count: 10, kwp: Fixed(5.0), pv_share: 0.5, tilt_deg: 20, member_of: "b"),
+        Group(prefix: "c", count: 8, kwp: Fixed(4.0), pv_share: 0.5, tilt_deg: 20, member_of: "c"),
+        Group(prefix: "g", count: 5, kwp: Fixed(4.0), pv_share: 0.6, tilt_deg: 20),
+    ],
+    network: (fees: (same_street_per_kwh: 0.02, same_feeder_per_kwh: 0.03)),
+    communities: [
+        (id: "a", rule: "double-auction",
+         fee_policy: Flexible(initial_rate: 0.05, min_rate: 0.01, max_rate: 0.2, target_runway_periods: 3),
+         period_days: 1, initial_fund: 40, witness_pay_per_period: 0.2,
+         services: [NetworkFeeRebate(share: 0.5, budget_per_period: 0.3), Solidarity(budget_per_period: 0.5)]),
+        (id: "b", rule: "bill-sharing", fee_policy: Fixed(rate: 0.02), period_days: 2, initial_fund: 5),
+        (id: "c", rule: "pay-as-bid", fee_policy: Fixed(rate: 0.001), period_days: 1, initial_fund: 6,
+         witnesses: 4, witness_pay_per_period: 1.0, default_after_periods: 2),
+    ],
+    events: [
+        FoundCommunity(step: 48, community: "c"),
+        SwitchCommunity(step: 100, household: "g1", to: Some("a")),
+        SwitchCommunity(step: 150, household: "a01", to: Some("b")),
+        SwitchCommunity(step: 200, household: "b01", to: None),
+    ],
+)"#;
+
+fn money_total(sim: &mut peergrid::sim::Simulation) -> i64 {
+    let w = sim.world_mut();
+    let mut q = w.query::<&Wallet>();
+    let households: i64 = q.iter(w).map(|w| w.balance.0).sum();
+    households + w.resource::<Accounts>().total().0 + w.resource::<CommunityFunds>().total().0
+}
+
+#[test]
+fn money_and_energy_are_conserved_across_communities_every_step() {
+    let mut sim = testing::simulation(THREE);
+    while !sim.is_finished() {
+        sim.step();
+        assert_eq!(money_total(&mut sim), 0, "step {}", sim.steps_done() - 1);
+        let t = *sim.world().resource::<StepTotals>();
+        let e = t.balance;
+        let load = e.load_own_pv_kwh + e.load_own_battery_kwh + e.load_peer_pv_kwh + e.load_peer_battery_kwh + e.load_grid_kwh + e.load_unserved_kwh;
+        assert!((load - t.load_kwh).abs() < 1e-9, "step {}: load {load} vs {}", t.step, t.load_kwh);
+        let pv = e.load_own_pv_kwh + e.pv_own_battery_kwh + e.load_peer_pv_kwh + e.pv_grid_kwh + t.curtailed_kwh + e.pv_line_losses_kwh;
+        assert!((pv - t.pv_kwh).abs() < 1e-9, "step {}: PV {pv} vs {}", t.step, t.pv_kwh);
+    }
+    // Every treasury is what came in less what went out, to the micro-unit.
+    let w = sim.world();
+    let (k, funds) = (w.resource::<Communities>(), w.resource::<CommunityFunds>());
+    for (c, s) in k.state.iter().enumerate() {
+        let t = &s.totals;
+        let out = t.witness_paid + t.rebates_paid + t.solidarity_paid + t.default_paid;
+        assert_eq!(funds.balance[c], t.contributions + funds.fees_collected[c] - out, "community {c}");
+    }
+}
+
+#[test]
+fn members_trade_only_inside_their_community_and_belong_to_one_at_a_time() {
+    let mut sim = testing::simulation(THREE);
+    let mut trades = [0usize; 3];
+    while !sim.is_finished() {
+        sim.step();
+        let w = sim.world();
+        let m = w.resource::<Memberships>();
+        let k = w.resource::<Communities>();
+        for (c, s) in k.state.iter().enumerate() {
+            assert_eq!(s.members as usize, m.0.iter().filter(|x| **x == Some(c as u16)).count(), "community {c}: its count is its members");
+        }
+        for t in &w.resource::<Clearing>().trades {
+            let buyer = m.of(t.buyer).expect("only members buy from peers");
+            if let Seller::Household { index, .. } = t.seller {
+                assert_eq!(m.of(index), Some(buyer), "seller and buyer are in the same community");
+            }
+            trades[buyer as usize] += 1;
+        }
+        for s in &w.resource::<Clearing>().pool_sales {
+            assert!(m.of(s.seller).is_some(), "only members sell into a pool");
+        }
+    }
+    assert!(trades.iter().all(|n| *n > 0), "every community traded: {trades:?}");
+    let k = sim.world().resource::<Communities>();
+    let ids: Vec<&str> = k.config.communities.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["a", "b", "c"]);
+    // g1 joined a; a01 moved to b; b01 left: three moves, each counted once; c's eight founders
+    // joined on day 3 and were freed by its default.
+    assert_eq!(k.switches.iter().sum::<u32>(), 3 + 8 * 2);
+    assert_eq!(k.state[0].defaulted_step, None, "a is run well");
+}
+
+#[test]
+fn a_default_returns_the_treasury_to_members_by_fees_paid_and_frees_them() {
+    let mut sim = testing::simulation(THREE);
+    let mut before = None;
+    let mut defaulted_at = None;
+    while !sim.is_finished() {
+        let treasury = sim.world().resource::<CommunityFunds>().balance.get(2).copied();
+        sim.step();
+        let w = sim.world();
+        let k = w.resource::<Communities>();
+        if defaulted_at.is_none() && k.state[2].defaulted_step.is_some() {
+            defaulted_at = Some(sim.steps_done() - 1);
+            let funds = w.resource::<CommunityFunds>();
+            assert_eq!(funds.balance[2].0, 0, "nothing is left in a defaulted treasury");
+            // What it held before the step, plus the step's fees, went to its members in full.
+            let fees_this_step: i64 = w.resource::<StepPayments>().0.iter().filter(|p| p.fee.0 > 0 && matches!(p.payee, Account::Household(h) if k.last_community[h as usize] == Some(2))).map(|p| p.fee.0).sum();
+            let shares: i64 = w.resource::<StepPayments>().0.iter().filter(|p| p.kind == PaymentKind::CommunityPayout && p.payer == Account::Community(2)).map(|p| p.amount.0).sum();
+            before = Some((treasury.unwrap().0 + fees_this_step, shares));
+            assert_eq!(k.state[2].totals.default_paid.0, shares);
+            let m = w.resource::<Memberships>();
+            assert!(m.0.iter().all(|x| *x != Some(2)), "its members are free");
+        }
+    }
+    let (held, shares) = before.expect("community c defaulted");
+    assert!(held > 0, "it still held money when it defaulted");
+    assert_eq!(held, shares, "every micro-unit of its treasury went to its members");
+    // Founded at step 48 with daily periods: its fund pays its first period's witnesses, then two
+    // periods go unpaid and it defaults at the end of its third.
+    assert_eq!(defaulted_at, Some(48 + 3 * 24 - 1));
+    // Its market is closed: nobody trades as a member of c afterwards.
+    let k = sim.world().resource::<Communities>();
+    assert_eq!(k.state[2].members, 0);
+}
+
+#[test]
+fn outputs_are_byte_identical_at_one_and_two_threads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("three.ron");
+    std::fs::write(&path, THREE).unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    run_ok(&path, &a, &["--threads", "1"]);
+    run_ok(&path, &b, &["--threads", "2"]);
+    for f in ["communities.csv", "households.csv", "timeseries.csv", "trades.csv", "ledger.jsonl"] {
+        assert_eq!(std::fs::read(a.join(f)).unwrap(), std::fs::read(b.join(f)).unwrap(), "{f} differs between 1 and 2 threads");
+    }
+    let s = |d: &std::path::Path| {
+        let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("summary.json")).unwrap()).unwrap();
+        for f in ["runtime_s", "household_steps_per_s"] {
+            v.as_object_mut().unwrap().remove(f);
+        }
+        v
+    };
+    assert_eq!(s(&a), s(&b));
+    // The chain with the treasuries' payments verifies, and matches households.csv.
+    let o = peergrid(&["verify", a.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // communities.csv: a row per community per day from its founding to its default.
+    let csv = std::fs::read_to_string(a.join("communities.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert!(header.starts_with("day,community,members,joined,left,fee_rate,treasury,p2p_kwh,buy_price_mean,sell_price_mean,services_paid,proposals,passed"), "{header}");
+    let rows = |id: &str| csv.lines().skip(1).filter(|l| l.split(',').nth(1) == Some(id)).count();
+    assert_eq!(rows("a"), 21);
+    assert_eq!(rows("c"), 3, "founded on day 3, defaulted at the end of day 5: no rows before or after");
+    let summary = s(&a);
+    let cs = summary["communities"].as_array().unwrap();
+    assert_eq!(cs[2]["status"], "defaulted");
+    assert!(cs[0]["solidarity_paid"].as_f64().unwrap() > 0.0, "the solidarity fund helped someone");
+    assert!(cs[0]["rebates_paid"].as_f64().unwrap() > 0.0, "rebates were paid");
+    let hh = std::fs::read_to_string(a.join("households.csv")).unwrap();
+    assert!(hh.lines().next().unwrap().ends_with("member_of,community_days,switches,community_received,community_contributed"));
+}
+
+/// Checks `run` rejects THREE as `edit`ed (see `rejects_text`).
+fn rejects(edit: impl Fn(&str) -> String, expect: &[&str]) {
+    rejects_text(&edit(THREE), expect);
+}
+
+#[test]
+fn bad_community_input_is_named_and_nothing_is_written() {
+    rejects(|t| t.replacen(r#"member_of: "b")"#, r#"member_of: "z")"#, 1), &["households[1] (house 1).member_of", "no community has id `z`"]);
+    rejects(|t| t.replacen("min_rate: 0.01, max_rate: 0.2", "min_rate: 0.2, max_rate: 0.01", 1), &["communities[0].fee_policy.max_rate", "reversed"]);
+    rejects(|t| t.replacen("target_runway_periods: 3", "target_runway_periods: -1", 1), &["communities[0].fee_policy.target_runway_periods"]);
+    rejects(|t| t.replacen(r#"(id: "b""#, r#"(id: "a""#, 1), &["communities[1].id", "also the id of communities[0]"]);
+    rejects(|t| t.replacen(r#"to: Some("a")"#, r#"to: Some("q")"#, 1), &["events[1].to", "no community has id `q`"]);
+    rejects(|t| t.replacen("period_days: 2", "period_days: 0.01", 1), &["communities[1].period_days", "whole number"]);
+}
