@@ -168,6 +168,25 @@ fn outputs_are_byte_identical_at_one_and_two_threads() {
     // The chain with the treasuries' payments verifies, and matches households.csv.
     let o = peergrid(&["verify", a.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // Each treasury's books from the chain alone match what the run reported.
+    for id in ["a", "b", "c"] {
+        let o = peergrid(&["audit", a.to_str().unwrap(), "--community", id]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = stdout(&o);
+        assert!(text.contains("matches summary.json: yes") && text.contains("matches communities.csv's last day: yes"), "{text}");
+    }
+    let o = peergrid(&["audit", a.to_str().unwrap(), "--community", "nope"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // A treasury changed in summary.json is caught by verify.
+    let text = std::fs::read_to_string(a.join("summary.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let t = v["communities"][0]["treasury"].as_f64().unwrap();
+    v["communities"][0]["treasury"] = serde_json::json!(t + 0.000001);
+    std::fs::write(b.join("summary.json"), serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    let o = peergrid(&["verify", b.to_str().unwrap()]);
+    let said = format!("{}{}", stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(1), "{said}");
+    assert!(said.contains("community a's treasury"), "{said}");
     // communities.csv: a row per community per day from its founding to its default.
     let csv = std::fs::read_to_string(a.join("communities.csv")).unwrap();
     let header = csv.lines().next().unwrap();

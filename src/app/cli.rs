@@ -138,9 +138,13 @@ pub enum Command {
     Audit {
         /// A run folder.
         dir: PathBuf,
+        /// A household's statement.
+        #[arg(long, required_unless_present = "community", conflicts_with = "community")]
+        household: Option<String>,
+        /// A community treasury's books: every inflow and outflow, checked against the outputs.
         #[arg(long)]
-        household: String,
-        /// List every transaction of the household.
+        community: Option<String>,
+        /// List every transaction of the household (with --community: every fee too).
         #[arg(long)]
         trades: bool,
         /// Fail unless the chain ends in the block with this hash (as for `verify`).
@@ -330,12 +334,17 @@ pub fn main() -> ExitCode {
         Command::Verify { path, proof, expect_head, expect_genesis, ledger_only } => cmd_verify(path, proof, VerifyFlags { expect_head, expect_genesis, ledger_only }),
         Command::Keygen { scenario, out, sets, force } => cmd_keygen(scenario, out, sets, force),
         Command::Clean { dir } => cmd_clean(&dir),
-        Command::Audit { dir, household, trades, expect_head, expect_genesis } => {
+        Command::Audit { dir, household, community, trades, expect_head, expect_genesis } => {
             let anchors = match anchors(&expect_head, &expect_genesis) {
                 Ok(a) => a,
                 Err(code) => return code,
             };
-            match crate::ledger::audit::statement(&dir, &household, trades, &anchors) {
+            let statement = match (&household, &community) {
+                (Some(h), _) => crate::ledger::audit::statement(&dir, h, trades, &anchors),
+                (None, Some(c)) => crate::ledger::audit::community_statement(&dir, c, trades, &anchors),
+                (None, None) => unreachable!("clap requires --household or --community"),
+            };
+            match statement {
                 Ok(text) => {
                     say_raw!("{text}");
                     ExitCode::SUCCESS
@@ -509,13 +518,16 @@ fn cmd_check(path: PathBuf, rule: Option<String>, sets: Vec<crate::scenario::Fie
     };
     let t = &s.topology;
     say!(
-        "ok: {}: scenario `{}`, {} households ({pv} with PV, {batteries} with batteries{placement}), {} steps of {} min, rule {}, {}, topology {} nodes / {} lines ({})",
+        "ok: {}: scenario `{}`, {} households ({pv} with PV, {batteries} with batteries{placement}), {} steps of {} min, {}, {}, topology {} nodes / {} lines ({})",
         path.display(),
         s.name,
         s.households.len(),
         s.frame.total_steps,
         s.frame.step_minutes,
-        s.rule.name,
+        match &s.communities {
+            Some(cs) => format!("{} communities with their own rules", cs.communities.len()),
+            None => format!("rule {}", s.rule.name),
+        },
         if s.grid.is_connected() { "grid-connected" } else { "islanded" },
         t.graph.node_count(),
         t.graph.edge_count(),
@@ -529,6 +541,15 @@ fn cmd_check(path: PathBuf, rule: Option<String>, sets: Vec<crate::scenario::Fie
         if let Some(w) = &c.warning {
             say!("  warning: {w}");
         }
+    }
+    if let Some(cs) = &s.communities {
+        for (k, c) in cs.communities.iter().enumerate() {
+            let members = cs.member_of.iter().filter(|m| **m == Some(k as u16)).count();
+            let founded = if c.founded_step == 0 { String::new() } else { format!(", founded at step {}", c.founded_step) };
+            say!("  community {} ({}): {members} members{founded}, rule {}, periods of {} steps, {} witnesses", c.id, c.name, c.rule.name, c.period_steps, c.witnesses);
+        }
+        let free = cs.member_of.iter().filter(|m| m.is_none()).count();
+        say!("  {free} households in no community (they deal with the grid)");
     }
     say!("  memory: about {} estimated for a run{shown}", mib(s.memory_estimate_bytes()));
     if allowed.is_some_and(|b| s.memory_estimate_bytes() > b) {

@@ -228,6 +228,9 @@ pub struct Communities {
     period_start: Vec<Wallet>,
     /// Moves that could not happen (to a community not founded yet or dissolved).
     pub refused_moves: u32,
+    /// This step's joins and leaves (household, community, joined), for its books: recorded
+    /// before the step's trades.
+    moved: Vec<(u32, u16, bool)>,
     next_change: usize,
 }
 
@@ -250,6 +253,7 @@ impl Communities {
             joined_at: vec![0; n],
             period_start: vec![Wallet::default(); n],
             refused_moves: 0,
+            moved: Vec::new(),
             next_change: 0,
         }
     }
@@ -331,6 +335,7 @@ pub fn apply_membership(clock: Res<SimClock>, setup: Res<MarketSetup>, entities:
 
 fn join(k: &mut Communities, members: &mut Memberships, h: usize, c: u16, step: u64, wallet: Wallet) {
     members.0[h] = Some(c);
+    k.moved.push((h as u32, c, true));
     k.current[h] = Some(c);
     k.last_community[h] = Some(c);
     k.joined_at[h] = step;
@@ -345,6 +350,7 @@ fn join(k: &mut Communities, members: &mut Memberships, h: usize, c: u16, step: 
 /// end of `step - 1`).
 fn leave(k: &mut Communities, members: &mut Memberships, h: usize, c: u16, step: u64) {
     members.0[h] = None;
+    k.moved.push((h as u32, c, false));
     k.current[h] = None;
     k.member_steps[h] += step - k.joined_at[h];
     let s = &mut k.state[c as usize];
@@ -411,6 +417,10 @@ pub fn keep_books(
     let step = clock.step;
     let k = &mut *communities;
     let config = k.config.clone();
+    // The step's joins and leaves go on the books before its trades: from them on, a member's
+    // fees are its community's.
+    let records: Vec<Payment> = k.moved.drain(..).map(|(h, c, joined)| membership_record(h, c, joined)).collect();
+    payments.0.splice(0..0, records);
     // The founding fund: founding members pay equal shares (the remainder to the first ones).
     for (c, cfg) in config.communities.iter().enumerate() {
         if cfg.founded_step != step || cfg.initial_fund.0 <= 0 {
@@ -641,6 +651,12 @@ fn cap_to_budget(wanted: Vec<(u32, i64)>, budget: Micros) -> Vec<(u32, i64)> {
     wanted.into_iter().zip(parts).map(|((h, _), p)| (h, p)).collect()
 }
 
+/// A join or leave on the books: not money (amount 0), from the household to its community.
+fn membership_record(h: u32, c: u16, joined: bool) -> Payment {
+    let kind = if joined { PaymentKind::CommunityJoin } else { PaymentKind::CommunityLeave };
+    Payment { payer: Account::Household(h), payee: Account::Community(c), amount: Micros::ZERO, kind, kwh: 0.0, price: crate::base::money::Price(0.0), fee: Micros::ZERO, loss_kwh: 0.0 }
+}
+
 fn payout(funds: &mut CommunityFunds, c: usize, h: u32, amount: Micros, entities: &HouseholdEntities, wallets: &mut Query<&mut Wallet>, payments: &mut Vec<Payment>) {
     let Some(mut w) = entities.0.get(h as usize).and_then(|e| wallets.get_mut(*e).ok()) else { return };
     w.balance += amount;
@@ -674,6 +690,8 @@ fn default(k: &mut Communities, c: usize, step: u64, ids: &[u32], funds: &mut Co
         leave(k, members, *h as usize, c as u16, step + 1);
         k.switches[*h as usize] += 1;
     }
+    // Freed at the end of this step: on the books after the shares.
+    payments.extend(k.moved.drain(..).map(|(h, c, joined)| membership_record(h, c, joined)));
     k.state[c].defaulted_step = Some(step);
     markets.rules[c] = None;
 }

@@ -102,3 +102,109 @@ pub fn statement(dir: &Path, household: &str, trades: bool, anchors: &Anchors) -
     }
     Ok(out)
 }
+
+/// `peergrid audit DIR --community ID`: a community treasury's books from the ledger alone:
+/// its members' joins and leaves, every inflow (fees on its members' sales while they were
+/// members, founding contributions) and outflow (payouts), and its balance, checked against
+/// `summary.json` and `communities.csv` when they are beside the ledger. `list` lists every
+/// fee too (otherwise they are summed per member).
+pub fn community_statement(dir: &Path, community: &str, list: bool, anchors: &Anchors) -> Result<String, Failure> {
+    let ledger = if dir.is_dir() { dir.join("ledger.jsonl") } else { dir.to_path_buf() };
+    if dir.is_dir() && !ledger.exists() && let Some(why) = super::verify::unwritten_ledger(dir, anchors)? {
+        return Err(why);
+    }
+    let mut me: Option<AccountRef> = None;
+    let mut members = std::collections::HashSet::new();
+    let (mut fees, mut contributions, mut payouts, mut joins, mut leaves) = (0i64, 0i64, 0i64, 0u64, 0u64);
+    let mut fee_by_member: BTreeMap<String, (i64, u64)> = BTreeMap::new();
+    let mut listing = String::new();
+    let chain = walk(&ledger, |m, b| {
+        if me.is_none() {
+            me = m.community(community);
+        }
+        let Some(me) = me else { return };
+        for (tx, json) in b.txs.iter().zip(&b.json.transactions) {
+            let line = |listing: &mut String| {
+                let _ = writeln!(listing, "  block {:>6}  {:<14} {:<12} {:<16} {:<16} {:>12.6}", b.header.height, json.id, json.kind, json.seller, json.buyer, json.amount);
+            };
+            match tx.kind {
+                TxKind::Join | TxKind::Leave if tx.seller == me => {
+                    if tx.kind == TxKind::Join {
+                        members.insert(tx.buyer);
+                        joins += 1;
+                    } else {
+                        members.remove(&tx.buyer);
+                        leaves += 1;
+                    }
+                    line(&mut listing);
+                }
+                TxKind::Contribution if tx.seller == me => {
+                    contributions += tx.amount_micro;
+                    line(&mut listing);
+                }
+                TxKind::Payout if tx.buyer == me => {
+                    payouts += tx.amount_micro;
+                    line(&mut listing);
+                }
+                TxKind::P2p | TxKind::PoolSell if tx.fee_micro != 0 && members.contains(&tx.seller) => {
+                    fees += tx.fee_micro;
+                    let e = fee_by_member.entry(json.seller.clone()).or_default();
+                    e.0 += tx.fee_micro;
+                    e.1 += 1;
+                    if list {
+                        let _ = writeln!(listing, "  block {:>6}  {:<14} {:<12} {:<16} {:<16} {:>12.6} (fee of a {} sale)", b.header.height, json.id, "fee", json.seller, community, json.fee, json.kind);
+                    }
+                }
+                _ => {}
+            }
+        }
+    })?;
+    let me = me.ok_or_else(|| Failure::bad_input(&ledger, format!("no community `{community}` in the ledger (its genesis block lists: {})", chain.members.info.communities.join(", "))))?;
+    super::verify::check_anchors(&ledger, &chain, anchors, None)?;
+    let AccountRef::Community(i) = me else { unreachable!("a community's account") };
+    let balance = chain.state.communities[i as usize - chain.members.ids.len()];
+    let mut out = String::new();
+    let _ = writeln!(out, "Books of community {community}, from {} ({} blocks, verified)", ledger.display(), chain.blocks);
+    let anchored = if anchors.head.is_some() { "anchored".to_string() } else { "NOT anchored: compare it with the head published for the run, or give --expect-head".to_string() };
+    let _ = writeln!(out, "  chain head {} ({anchored}); {}", hex(&chain.head), chain.members.key_note());
+    let _ = writeln!(out, "  members: {joins} joined, {leaves} left, {} at the end", members.len());
+    let _ = writeln!(out, "  in:  fees on members' sales {:>14.6}  founding contributions {:>12.6}", from_micro(fees), from_micro(contributions));
+    let _ = writeln!(out, "  out: payouts to members     {:>14.6}", from_micro(payouts));
+    let _ = writeln!(out, "  treasury {:.6} (in − out = {:.6})", from_micro(balance), from_micro(fees + contributions - payouts));
+    if fees + contributions - payouts != balance {
+        return Err(Failure { file: ledger, line: 0, height: None, message: format!("community {community}: its inflows less outflows are not its replayed balance"), bad_input: false });
+    }
+    if !fee_by_member.is_empty() {
+        let _ = writeln!(out, "  fees by member (fees, sales):");
+        for (name, (f, n)) in &fee_by_member {
+            let _ = writeln!(out, "    {name:<14} {:>12.6} {n:>8}", from_micro(*f));
+        }
+    }
+    out.push_str("  records (block, id, kind, seller, buyer, amount):\n");
+    out.push_str(&listing);
+    // What the run reported, beside the ledger.
+    let summary = ledger.with_file_name("summary.json");
+    if let Ok(bytes) = std::fs::read(&summary) {
+        let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Failure { file: summary.clone(), line: 0, height: None, message: format!("not JSON: {e}"), bad_input: false })?;
+        let row = v.get("communities").and_then(|c| c.as_array()).and_then(|cs| cs.iter().find(|c| c.get("id").and_then(|x| x.as_str()) == Some(community)));
+        let num = |k: &str| row.and_then(|r| r.get(k)).and_then(|x| x.as_f64()).map(super::encoding::to_micro);
+        let paid_out = ["witness_paid", "services_paid", "default_paid"].iter().map(|k| num(k)).sum::<Option<i64>>();
+        let checks = [("treasury", num("treasury"), balance), ("fees_collected", num("fees_collected"), fees), ("contributions", num("contributions"), contributions), ("witness_paid + services_paid + default_paid", paid_out, payouts)];
+        for (name, reported, books) in checks {
+            if reported != Some(books) {
+                return Err(Failure { file: summary, line: 0, height: None, message: format!("community {community}: {name} is {} in summary.json but {} on its books", reported.map_or("absent".into(), |r| from_micro(r).to_string()), from_micro(books)), bad_input: false });
+            }
+        }
+        out.push_str("  matches summary.json: yes (treasury, fees, contributions and payouts to the micro-unit)\n");
+    }
+    let csv = ledger.with_file_name("communities.csv");
+    if let Ok(text) = std::fs::read_to_string(&csv) {
+        let last = text.lines().skip(1).filter(|l| l.split(',').nth(1) == Some(community)).last();
+        let treasury = last.and_then(|l| l.split(',').nth(6)).and_then(|t| t.parse::<f64>().ok()).map(super::encoding::to_micro);
+        if treasury != Some(balance) {
+            return Err(Failure { file: csv, line: 0, height: None, message: format!("community {community}: its last row's treasury is not its balance on the books ({})", from_micro(balance)), bad_input: false });
+        }
+        out.push_str("  matches communities.csv's last day: yes\n");
+    }
+    Ok(out)
+}

@@ -119,6 +119,9 @@ pub struct ChainSetup {
     pub seed: u64,
     pub frame: TimeFrame,
     pub ids: Arc<Vec<String>>,
+    /// The run's names as transactions show them: the household ids, then the community
+    /// treasuries' (`community:ID`, for the ids in `info.communities`).
+    pub names: Arc<Vec<String>>,
     pub info: GenesisInfo,
     /// Each member's fixed stake, in the genesis block.
     pub stakes: Vec<u64>,
@@ -130,6 +133,7 @@ struct Writer {
     seed: u64,
     frame: TimeFrame,
     ids: Arc<Vec<String>>,
+    names: Arc<Vec<String>>,
     state: State,
     result: ChainResult,
     source: KeySource,
@@ -222,7 +226,8 @@ impl Chain {
     /// simulation. Hashing looks at the simulation's `pace` between small pieces of work and
     /// runs the step's pending parallel work when a region is open.
     pub fn start(setup: ChainSetup, out: Option<File>, pace: Pace, sealer: Sealer) -> Chain {
-        let ChainSetup { seed, frame, ids, info, stakes, keys } = setup;
+        let ChainSetup { seed, frame, ids, names, info, stakes, keys } = setup;
+        let communities = info.communities.len();
         let out = out.map(|f| BufWriter::with_capacity(1 << 20, f));
         let recent = RecentBlocks::default();
         let n = ids.len();
@@ -231,8 +236,9 @@ impl Chain {
             seed,
             frame,
             ids,
+            names,
             result: ChainResult { height: 0, head: [0; 32], genesis: [0; 32], transactions: 0, missed_slots: 0, state: State::default(), error: None },
-            state: State::new(n),
+            state: State::with_communities(n, communities),
             source: keys,
             keys: HashMap::new(),
             history: merkle::Frontier::default(),
@@ -332,7 +338,7 @@ impl Writer {
             keys.push(self.source.signing_key(self.seed, i).verifying_key().to_bytes());
         }
         let leaves = super::genesis_leaves(&info, &self.ids, &keys, &self.stakes);
-        let (header, genesis) = super::genesis_header(merkle::root(&leaves, &mut self.scratch), n, self.frame.start_utc.timestamp());
+        let (header, genesis) = super::genesis_header(merkle::root(&leaves, &mut self.scratch), n, info.communities.len(), self.frame.start_utc.timestamp());
         (self.result.head, self.result.genesis) = (genesis, genesis);
         self.history.push(encoding::leaf_hash(&genesis));
         if self.out.is_some() {
@@ -373,7 +379,7 @@ impl Writer {
             tx_count: 0,
             missed: b.missed,
         };
-        let (header, hash, signature) = seal_block(&b.txs, template, &self.ids, key, &mut self.state, &mut Scratch { leaves: &mut self.leaves, tree: &mut self.scratch, enc: &mut self.enc }, &self.pace);
+        let (header, hash, signature) = seal_block(&b.txs, template, &self.names, key, &mut self.state, &mut Scratch { leaves: &mut self.leaves, tree: &mut self.scratch, enc: &mut self.enc }, &self.pace);
         self.history.push(encoding::leaf_hash(&hash));
         if self.keys.len() > 64 {
             self.keys.clear(); // only recent producers are worth keeping
@@ -382,7 +388,7 @@ impl Writer {
             let (l, o) = self.frame.zone.local(self.frame.step_start_utc(b.step));
             let time = crate::base::time::iso_with_offset(l, o);
             self.line.clear();
-            json::write_block(&mut self.line, &header, &hash, &self.ids[b.producer as usize], &time, &signature, &b.txs, &self.ids);
+            json::write_block(&mut self.line, &header, &hash, &self.ids[b.producer as usize], &time, &signature, &b.txs, &self.names);
             self.write_line();
         }
         let r = &mut self.result;

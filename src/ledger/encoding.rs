@@ -31,10 +31,20 @@ pub enum AccountRef {
     Network,
     Fund,
     Pool,
+    /// A community's treasury (runs with `communities`), numbered after the households: the
+    /// run's `n` households are 0..n, its communities n, n + 1, ... in scenario order.
+    Community(u32),
+}
+
+/// The JSON name of a community's treasury account: `community:` and its id (household ids
+/// cannot contain `:`).
+pub fn community_account_name(id: &str) -> String {
+    format!("community:{id}")
 }
 
 impl AccountRef {
-    /// (tag, index) as hashed: households 0, grid 1, network operator 2, fund 3, pool 4.
+    /// (tag, index) as hashed: households 0, grid 1, network operator 2, fund 3, pool 4,
+    /// community treasuries 5.
     pub fn code(self) -> (u8, u32) {
         match self {
             AccountRef::Household(i) => (0, i),
@@ -42,13 +52,14 @@ impl AccountRef {
             AccountRef::Network => (2, 0),
             AccountRef::Fund => (3, 0),
             AccountRef::Pool => (4, 0),
+            AccountRef::Community(i) => (5, i),
         }
     }
 
     /// The name used in JSON for non-household accounts.
     pub fn system_name(self) -> Option<&'static str> {
         match self {
-            AccountRef::Household(_) => None,
+            AccountRef::Household(_) | AccountRef::Community(_) => None,
             AccountRef::Grid => Some("grid"),
             AccountRef::Network => Some("network"),
             AccountRef::Fund => Some("fund"),
@@ -83,15 +94,19 @@ pub enum TxKind {
     Reward,
     /// A buyer pays the network operator the fee on a peer delivery (`kwh` sent × `price`).
     NetworkFee,
-    /// A community's treasury (in the fund) pays a member: witness pay, a service, its share of
-    /// a default.
+    /// A community's treasury pays a member: witness pay, a service, its share of a default.
     Payout,
-    /// A founding member pays its share of a community's initial fund into the fund.
+    /// A founding member pays its share of a community's initial fund into its treasury.
     Contribution,
+    /// A household joins a community (amount 0): from this transaction on, the fees on its
+    /// sales go to that community's treasury.
+    Join,
+    /// A household leaves a community (amount 0).
+    Leave,
 }
 
 impl TxKind {
-    pub const ALL: [TxKind; 8] = [TxKind::P2p, TxKind::PoolBuy, TxKind::PoolSell, TxKind::Grid, TxKind::Reward, TxKind::NetworkFee, TxKind::Payout, TxKind::Contribution];
+    pub const ALL: [TxKind; 10] = [TxKind::P2p, TxKind::PoolBuy, TxKind::PoolSell, TxKind::Grid, TxKind::Reward, TxKind::NetworkFee, TxKind::Payout, TxKind::Contribution, TxKind::Join, TxKind::Leave];
 
     pub fn code(self) -> u8 {
         match self {
@@ -103,6 +118,8 @@ impl TxKind {
             TxKind::NetworkFee => 6,
             TxKind::Payout => 7,
             TxKind::Contribution => 8,
+            TxKind::Join => 9,
+            TxKind::Leave => 10,
         }
     }
 
@@ -116,6 +133,8 @@ impl TxKind {
             TxKind::NetworkFee => "network_fee",
             TxKind::Payout => "payout",
             TxKind::Contribution => "contribution",
+            TxKind::Join => "join",
+            TxKind::Leave => "leave",
         }
     }
 
@@ -175,6 +194,8 @@ impl Tx {
             TxKind::NetworkFee => b'n',
             TxKind::Payout => b'o',
             TxKind::Contribution => b'c',
+            TxKind::Join => b'j',
+            TxKind::Leave => b'l',
         }
     }
 }
@@ -376,7 +397,7 @@ impl Header {
 
 }
 
-/// Balances of every account after a block.
+/// Balances of every account after a block, and which community each household is in.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct State {
     pub households: Vec<i64>,
@@ -384,11 +405,29 @@ pub struct State {
     pub network: i64,
     pub fund: i64,
     pub pool: i64,
+    /// Each community's treasury, in scenario order (empty in runs without communities).
+    pub communities: Vec<i64>,
+    /// Each household's community (index into `communities`), [`NO_COMMUNITY`] when none.
+    pub member_of: Vec<u32>,
 }
+
+/// `State::member_of` of a household in no community.
+pub const NO_COMMUNITY: u32 = u32::MAX;
 
 impl State {
     pub fn new(households: usize) -> Self {
-        State { households: vec![0; households], ..Default::default() }
+        State::with_communities(households, 0)
+    }
+
+    /// Zero balances for `households` households and `communities` treasuries, nobody a member.
+    pub fn with_communities(households: usize, communities: usize) -> Self {
+        let member_of = if communities > 0 { vec![NO_COMMUNITY; households] } else { Vec::new() };
+        State { households: vec![0; households], communities: vec![0; communities], member_of, ..Default::default() }
+    }
+
+    /// The index into `communities` of account `Community(i)`, if it exists.
+    pub fn community_slot(&self, i: u32) -> Option<usize> {
+        (i as usize).checked_sub(self.households.len()).filter(|k| *k < self.communities.len())
     }
 
     fn slot(&mut self, a: AccountRef) -> Option<&mut i64> {
@@ -398,11 +437,18 @@ impl State {
             AccountRef::Network => Some(&mut self.network),
             AccountRef::Fund => Some(&mut self.fund),
             AccountRef::Pool => Some(&mut self.pool),
+            AccountRef::Community(i) => {
+                let k = self.community_slot(i)?;
+                self.communities.get_mut(k)
+            }
         }
     }
 
     /// Applies a transaction: the buyer pays `amount` to the seller, the seller pays `fee` to
-    /// the fund. Returns false if an account does not exist or a balance would overflow.
+    /// the fund, or, when the seller is a household in a community, to that community's
+    /// treasury. `join` and `leave` change the household's community. Returns false if an
+    /// account does not exist, a balance would overflow, or a household joins while in a
+    /// community or leaves one it is not in.
     pub fn apply(&mut self, tx: &Tx) -> bool {
         // Checked: a crafted amount must not wrap a balance around.
         fn add(v: &mut i64, d: Option<i64>) -> bool {
@@ -414,15 +460,37 @@ impl State {
                 None => false,
             }
         }
+        if matches!(tx.kind, TxKind::Join | TxKind::Leave) {
+            let (AccountRef::Community(c), AccountRef::Household(h)) = (tx.seller, tx.buyer) else { return false };
+            let (Some(k), Some(m)) = (self.community_slot(c), self.member_of.get_mut(h as usize)) else { return false };
+            return match tx.kind {
+                TxKind::Join if *m == NO_COMMUNITY => {
+                    *m = k as u32;
+                    true
+                }
+                TxKind::Leave if *m == k as u32 => {
+                    *m = NO_COMMUNITY;
+                    true
+                }
+                _ => false,
+            };
+        }
         let (amount, fee) = (tx.amount_micro, tx.fee_micro);
+        let community = match tx.seller {
+            AccountRef::Household(h) => self.member_of.get(h as usize).copied().filter(|k| *k != NO_COMMUNITY),
+            _ => None,
+        };
         self.slot(tx.buyer).is_some_and(|b| add(b, amount.checked_neg()))
             && self.slot(tx.seller).is_some_and(|s| add(s, amount.checked_sub(fee)))
-            && add(&mut self.fund, Some(fee))
+            && match community {
+                Some(k) => add(&mut self.communities[k as usize], Some(fee)),
+                None => add(&mut self.fund, Some(fee)),
+            }
     }
 
     /// Sum of all balances (always zero: every payment has a payer and a payee).
     pub fn total(&self) -> i128 {
-        self.households.iter().map(|v| i128::from(*v)).sum::<i128>() + [self.grid, self.network, self.fund, self.pool].iter().map(|v| i128::from(*v)).sum::<i128>()
+        self.households.iter().chain(&self.communities).map(|v| i128::from(*v)).sum::<i128>() + [self.grid, self.network, self.fund, self.pool].iter().map(|v| i128::from(*v)).sum::<i128>()
     }
 
     /// The root of `households` zero balances (a genesis state), without allocating them.
@@ -440,7 +508,9 @@ impl State {
         h.finalize().into()
     }
 
-    /// SHA-256(`"peergrid-state-v1" ‖ n u32 ‖ n × household balance i64 ‖ grid ‖ network ‖ fund ‖ pool`).
+    /// SHA-256(`"peergrid-state-v1" ‖ n u32 ‖ n × household balance i64 ‖ grid ‖ network ‖ fund ‖ pool`
+    /// [‖ k u32 ‖ k × community treasury i64]`), the part in brackets only in runs with `k` > 0
+    /// communities.
     pub fn root(&self) -> Hash {
         let mut h = Sha256::new();
         h.update(STATE_TAG);
@@ -448,6 +518,10 @@ impl State {
         update_words(&mut h, &self.households, i64::to_be_bytes);
         for v in [self.grid, self.network, self.fund, self.pool] {
             h.update(v.to_be_bytes());
+        }
+        if !self.communities.is_empty() {
+            h.update((self.communities.len() as u32).to_be_bytes());
+            update_words(&mut h, &self.communities, i64::to_be_bytes);
         }
         h.finalize().into()
     }
@@ -485,6 +559,14 @@ pub fn encode_genesis_info(buf: &mut Vec<u8>, info: &super::json::GenesisInfo) {
     for s in [&info.scenario, &info.stake] {
         buf.extend_from_slice(&(s.len() as u16).to_be_bytes());
         buf.extend_from_slice(s.as_bytes());
+    }
+    // Runs with communities: their ids, in order (`k u32 ‖ k × (len u16 ‖ id)`).
+    if !info.communities.is_empty() {
+        buf.extend_from_slice(&(info.communities.len() as u32).to_be_bytes());
+        for s in &info.communities {
+            buf.extend_from_slice(&(s.len() as u16).to_be_bytes());
+            buf.extend_from_slice(s.as_bytes());
+        }
     }
 }
 

@@ -24,11 +24,16 @@ pub struct GenesisInfo {
     /// Steps in the run: every block's step is below it.
     pub steps: u64,
     pub stake: String,
+    /// The ids of the run's communities, in order (empty: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub communities: Vec<String>,
 }
 
+/// An account's name in JSON. `ids`: the run's names, households then community treasuries
+/// (`community:ID`).
 pub fn account_name<'a>(a: AccountRef, ids: &'a [String]) -> &'a str {
     match a {
-        AccountRef::Household(i) => &ids[i as usize],
+        AccountRef::Household(i) | AccountRef::Community(i) => ids.get(i as usize).map_or("?", String::as_str),
         other => other.system_name().unwrap_or("?"),
     }
 }
@@ -183,6 +188,13 @@ pub fn write_genesis(out: &mut String, h: &Header, hash: &Hash, time: &str, info
         info.steps,
         info.stake
     );
+    if !info.communities.is_empty() {
+        // Before the members: `members` stays the last field.
+        out.truncate(out.len() - ",\"members\":[".len());
+        out.push_str(",\"communities\":");
+        out.push_str(&serde_json::to_string(&info.communities).unwrap_or_default());
+        out.push_str(",\"members\":[");
+    }
     for (i, ((id, key), stake)) in ids.iter().zip(keys).zip(stakes).enumerate() {
         if i > 0 {
             out.push(',');
@@ -248,6 +260,9 @@ pub struct GenesisJson {
     pub step_seconds: u32,
     pub steps: u64,
     pub stake: String,
+    /// Runs with communities: their ids.
+    #[serde(default)]
+    pub communities: Vec<String>,
     pub members: Vec<MemberJson>,
 }
 
@@ -263,6 +278,7 @@ impl GenesisJson {
             step_seconds: self.step_seconds,
             steps: self.steps,
             stake: self.stake.clone(),
+            communities: self.communities.clone(),
         }
     }
 }

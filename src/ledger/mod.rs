@@ -54,6 +54,8 @@ pub struct LedgerSetup {
     pub kwp: Vec<f64>,
     /// Who signs: seed-derived keys, or a keystore's.
     pub keys: keys::KeySource,
+    /// The ids of the run's communities (`communities`), in order; empty without.
+    pub communities: Vec<String>,
 }
 
 /// The ledger's facts for `summary.json`.
@@ -101,6 +103,8 @@ pub struct Ledger {
     grid_due: bool,
     /// The fund's balance as of the sealed blocks (what the chain's state shows).
     fund_sealed: i64,
+    /// The run has communities: fees go to their treasuries, not the fund.
+    chain_has_communities: bool,
     result: Option<chain::ChainResult>,
     pace: crate::base::exec::Pace,
 }
@@ -120,17 +124,19 @@ impl Ledger {
             step_seconds: setup.frame.step_minutes * 60,
             steps: setup.frame.total_steps,
             stake: format!("{:?}", cfg.stake),
+            communities: setup.communities.clone(),
         };
+        let names: Arc<Vec<String>> = Arc::new(ids.iter().cloned().chain(setup.communities.iter().map(|c| encoding::community_account_name(c))).collect());
         let fixed_stakes: Vec<u64> = match cfg.stake {
             StakeKind::Equal => vec![1; n],
             StakeKind::Kwp => setup.kwp.iter().map(|&kwp| to_micro(kwp).max(0) as u64).collect(),
             StakeKind::Balance => vec![0; n],
         };
         let pace = crate::base::exec::Pace::default();
-        let chain = chain::Chain::start(chain::ChainSetup { seed: setup.seed, frame: setup.frame, ids: ids.clone(), info, stakes: fixed_stakes.clone(), keys: setup.keys.clone() }, jsonl, pace.clone(), sealer);
+        let chain = chain::Chain::start(chain::ChainSetup { seed: setup.seed, frame: setup.frame, ids: ids.clone(), names, info, stakes: fixed_stakes.clone(), keys: setup.keys.clone() }, jsonl, pace.clone(), sealer);
         Ledger {
             schedule: Schedule::new(cfg.witnesses, cfg.votes_per_household, setup.seed),
-            sealed: (cfg.stake == StakeKind::Balance).then(|| State::new(n)),
+            sealed: (cfg.stake == StakeKind::Balance).then(|| State::with_communities(n, setup.communities.len())),
             missed_carry: Vec::new(),
             fixed_stakes,
             cfg,
@@ -141,6 +147,7 @@ impl Ledger {
             grid_touched: Vec::new(),
             grid_due: false,
             fund_sealed: 0,
+            chain_has_communities: !setup.communities.is_empty(),
             result: None,
             pace,
         }
@@ -291,14 +298,12 @@ impl Ledger {
             let end = (start + cap).min(txs.len());
             // A block that takes everything pending takes the vector itself, not a copy.
             let mut block: Vec<Tx> = if start == 0 && end == txs.len() { std::mem::take(&mut txs) } else { txs[start..end].to_vec() };
-            self.fund_sealed += block
-                .iter()
-                .map(|t| match t.kind {
-                    TxKind::Payout => -t.amount_micro,
-                    TxKind::Contribution => t.amount_micro,
-                    _ => t.fee_micro,
-                })
-                .sum::<i64>();
+            // With communities, every fee is a community's (`ledger.treasury` is refused then).
+            if self.chain_has_communities {
+                self.fund_sealed = 0;
+            } else {
+                self.fund_sealed += block.iter().map(|t| t.fee_micro).sum::<i64>();
+            }
             if reward.0 > 0 && self.fund_sealed > 0 {
                 let amount = reward.0.min(self.fund_sealed);
                 self.fund_sealed -= amount;
@@ -345,15 +350,16 @@ pub fn genesis_leaves(info: &GenesisInfo, ids: &[String], keys: &[[u8; 32]], sta
     leaves
 }
 
-/// The genesis header over the root of its leaves ([`genesis_leaves`]), `members` zero
-/// balances and the run's start time.
-pub fn genesis_header(merkle_root: Hash, members: usize, time_unix_s: i64) -> (Header, Hash) {
+/// The genesis header over the root of its leaves ([`genesis_leaves`]), `members` and
+/// `communities` zero balances and the run's start time.
+pub fn genesis_header(merkle_root: Hash, members: usize, communities: usize, time_unix_s: i64) -> (Header, Hash) {
+    let state_root = if communities == 0 { State::zero_root(members) } else { State::with_communities(members, communities).root() };
     let header = Header {
         height: 0,
         prev_hash: [0; 32],
         history_root: merkle::Frontier::default().root(),
         merkle_root,
-        state_root: State::zero_root(members),
+        state_root,
         election_root: [0; 32],
         step: 0,
         time_unix_s,
@@ -403,12 +409,17 @@ pub fn record_and_seal(clock: Res<SimClock>, payments: Res<StepPayments>, mut le
                 seq += 1;
                 traded = true;
             }
-            PaymentKind::CommunityPayout | PaymentKind::CommunityContribution => {
-                // A community's treasury is kept in the chain's fund.
-                let (kind, seller, buyer) = if p.kind == PaymentKind::CommunityPayout {
-                    (TxKind::Payout, AccountRef::Household(household(p.payee)), AccountRef::Fund)
-                } else {
-                    (TxKind::Contribution, AccountRef::Fund, AccountRef::Household(household(p.payer)))
+            PaymentKind::CommunityPayout | PaymentKind::CommunityContribution | PaymentKind::CommunityJoin | PaymentKind::CommunityLeave => {
+                // A community's treasury is account `Community(n + c)`.
+                let community = |a: crate::settlement::Account| match a {
+                    crate::settlement::Account::Community(c) => AccountRef::Community(l.ids.len() as u32 + u32::from(c)),
+                    _ => AccountRef::Fund,
+                };
+                let (kind, seller, buyer) = match p.kind {
+                    PaymentKind::CommunityPayout => (TxKind::Payout, AccountRef::Household(household(p.payee)), community(p.payer)),
+                    PaymentKind::CommunityContribution => (TxKind::Contribution, community(p.payee), AccountRef::Household(household(p.payer))),
+                    PaymentKind::CommunityJoin => (TxKind::Join, community(p.payee), AccountRef::Household(household(p.payer))),
+                    _ => (TxKind::Leave, community(p.payee), AccountRef::Household(household(p.payer))),
                 };
                 l.pending.push(Tx { kind, step, seq, seller, buyer, kwh_micro: 0, price_bits: price_bits(0.0), amount_micro: p.amount.0, fee_micro: 0, import_kwh_micro: 0, export_kwh_micro: 0, loss_kwh_micro: 0 });
                 seq += 1;

@@ -184,6 +184,7 @@ fn account_from_code((tag, index): (u8, u32)) -> Option<AccountRef> {
         2 => AccountRef::Network,
         3 => AccountRef::Fund,
         4 => AccountRef::Pool,
+        5 => AccountRef::Community(index),
         _ => return None,
     })
 }
@@ -249,7 +250,7 @@ pub fn verify_proof(p: &Proof, anchors: &Anchors) -> Result<String, String> {
     if member_root != genesis_root {
         return Err(format!("member {} (with this public key) is not in the genesis block the proof names", m.id));
     }
-    let (_, genesis_hash) = super::genesis_header(genesis_root, g.members as usize, g.time_unix_s);
+    let (_, genesis_hash) = super::genesis_header(genesis_root, g.members as usize, g.facts.communities.len(), g.time_unix_s);
     if genesis_hash != parse(&g.hash, "genesis hash")? {
         return Err("the genesis facts and members do not hash to the genesis hash".into());
     }

@@ -77,7 +77,7 @@ fn zero_state_root_equals_the_root_of_zero_balances() {
 /// The genesis block over its facts and members (public keys here are placeholders `[i + 1; 32]`).
 #[test]
 fn genesis_hash_is_pinned() {
-    let info = super::json::GenesisInfo { scenario: "street".into(), seed: 7, witnesses: 3, votes_per_household: 2, max_transactions_per_block: 12, step_seconds: 900, steps: 96, stake: "Equal".into() };
+    let info = super::json::GenesisInfo { scenario: "street".into(), seed: 7, witnesses: 3, votes_per_household: 2, max_transactions_per_block: 12, step_seconds: 900, steps: 96, stake: "Equal".into(), communities: Vec::new() };
     let keys: Vec<[u8; 32]> = (1..=4).map(|i| [i; 32]).collect();
     let leaves = super::genesis_leaves(&info, &ids(), &keys, &[1; 4]);
     let (_, hash) = super::genesis_header(merkle::root(&leaves, &mut Vec::new()), 4, 1_705_240_800);

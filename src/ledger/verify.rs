@@ -54,6 +54,8 @@ impl std::fmt::Display for Failure {
 /// Genesis members: ids, keys, fixed stakes and the id → index map, with the genesis facts.
 pub struct Members {
     pub ids: Vec<String>,
+    /// Names as transactions show them: `ids`, then the community treasuries (`community:ID`).
+    pub names: Vec<String>,
     pub keys: Vec<VerifyingKey>,
     /// Fixed stakes in elections, as the genesis block records them.
     pub stakes: Vec<u64>,
@@ -67,11 +69,16 @@ pub struct Members {
 
 impl Members {
     pub fn account(&self, name: &str) -> Option<AccountRef> {
-        AccountRef::from_system_name(name).or_else(|| self.index.get(name).map(|i| AccountRef::Household(*i)))
+        AccountRef::from_system_name(name).or_else(|| self.index.get(name).map(|i| if (*i as usize) < self.ids.len() { AccountRef::Household(*i) } else { AccountRef::Community(*i) }))
     }
 
     pub fn name(&self, a: AccountRef) -> &str {
-        super::json::account_name(a, &self.ids)
+        super::json::account_name(a, &self.names)
+    }
+
+    /// The account of community `id`'s treasury, if the run has that community.
+    pub fn community(&self, id: &str) -> Option<AccountRef> {
+        self.account(&super::encoding::community_account_name(id)).filter(|a| matches!(a, AccountRef::Community(_)))
     }
 
     /// What the keys prove, in a sentence.
@@ -192,7 +199,7 @@ fn add_totals(totals: &mut [HouseholdTotals], tx: &Tx) {
                 }
                 TxKind::Reward => s.rewards_received += tx.amount_micro,
                 TxKind::Payout => s.community_received += tx.amount_micro,
-                TxKind::PoolBuy | TxKind::NetworkFee | TxKind::Contribution => {}
+                TxKind::PoolBuy | TxKind::NetworkFee | TxKind::Contribution | TxKind::Join | TxKind::Leave => {}
             }
         }
     }
@@ -211,7 +218,7 @@ fn add_totals(totals: &mut [HouseholdTotals], tx: &Tx) {
                 }
                 TxKind::NetworkFee => b.network_fees_paid += tx.amount_micro,
                 TxKind::Contribution => b.community_contributed += tx.amount_micro,
-                TxKind::PoolSell | TxKind::Reward | TxKind::Payout => {}
+                TxKind::PoolSell | TxKind::Reward | TxKind::Payout | TxKind::Join | TxKind::Leave => {}
             }
         }
     }
@@ -243,8 +250,9 @@ fn check_tx(t: &TxJson, tx: &Tx, producer: u32, block_step: u64) -> Result<(), S
         TxKind::PoolBuy => matches!((tx.seller, tx.buyer), (Pool, Household(_))),
         TxKind::PoolSell => matches!((tx.seller, tx.buyer), (Household(_), Pool)),
         TxKind::NetworkFee => matches!((tx.seller, tx.buyer), (Network, Household(_))),
-        TxKind::Reward | TxKind::Payout => matches!((tx.seller, tx.buyer), (Household(_), Fund)),
-        TxKind::Contribution => matches!((tx.seller, tx.buyer), (Fund, Household(_))),
+        TxKind::Reward => matches!((tx.seller, tx.buyer), (Household(_), Fund)),
+        TxKind::Payout => matches!((tx.seller, tx.buyer), (Household(_), Community(_))),
+        TxKind::Contribution | TxKind::Join | TxKind::Leave => matches!((tx.seller, tx.buyer), (Community(_), Household(_))),
         TxKind::Grid => matches!((tx.seller, tx.buyer), (Grid, Household(_)) | (Household(_), Grid)),
     };
     if !parties_ok {
@@ -291,6 +299,11 @@ fn check_tx(t: &TxJson, tx: &Tx, producer: u32, block_step: u64) -> Result<(), S
                 return Err(format!("transaction {id}: a community payment moves a positive amount and no energy"));
             }
         }
+        TxKind::Join | TxKind::Leave => {
+            if tx.kwh_micro != 0 || tx.amount_micro != 0 {
+                return Err(format!("transaction {id}: a {} moves no money and no energy", t.kind));
+            }
+        }
     }
     Ok(())
 }
@@ -318,9 +331,17 @@ fn read_genesis(b: &BlockJson, at: &dyn Fn(String) -> Failure, time_unix_s: i64,
         stakes.push(m.stake);
     }
     let info = g.info();
-    let state = State::new(n);
+    let state = State::with_communities(n, info.communities.len());
+    let mut names = ids.clone();
+    for (c, id) in info.communities.iter().enumerate() {
+        let name = super::encoding::community_account_name(id);
+        if index.insert(name.clone(), (n + c) as u32).is_some() || id.is_empty() || id.contains(':') {
+            return Err(at(format!("community id `{id}` is duplicated or not an id")));
+        }
+        names.push(name);
+    }
     let leaves = super::genesis_leaves(&info, &ids, &raw_keys, &stakes);
-    let (header, hash) = super::genesis_header(merkle::root(&leaves, &mut Vec::new()), n, time_unix_s);
+    let (header, hash) = super::genesis_header(merkle::root(&leaves, &mut Vec::new()), n, info.communities.len(), time_unix_s);
     let field = |name: &str, v: &str, want: &Hash| match parse_hash(v) {
         Some(h) if h == *want => Ok(()),
         Some(_) => Err(at(format!("genesis `{name}` does not match its members and facts"))),
@@ -336,7 +357,7 @@ fn read_genesis(b: &BlockJson, at: &dyn Fn(String) -> Failure, time_unix_s: i64,
     if g.witnesses == 0 || g.step_seconds == 0 || g.max_transactions_per_block == 0 || n == 0 {
         return Err(at("the genesis block has no members, witnesses, step length or block size".into()));
     }
-    Ok((Members { ids, keys, stakes, info, leaves, seed_derived, index }, state, header))
+    Ok((Members { ids, names, keys, stakes, info, leaves, seed_derived, index }, state, header))
 }
 
 /// Whether a line is exactly as peergrid writes its block (`canon`, with its newline): every
@@ -502,7 +523,7 @@ pub fn walk(path: &Path, mut visit: impl FnMut(&Members, &VerifiedBlock)) -> Res
             }
             let tx = tx_from_json(t, m).map_err(at)?;
             check_tx(t, &tx, producer, b.step).map_err(at)?;
-            encoding::encode_tx(&mut enc, &t.id, &tx, &m.ids);
+            encoding::encode_tx(&mut enc, &t.id, &tx, &m.names);
             leaves.push(leaf_hash(&enc));
             txs.push(tx);
         }
@@ -539,7 +560,7 @@ pub fn walk(path: &Path, mut visit: impl FnMut(&Members, &VerifiedBlock)) -> Res
             return Err(at("producer index is reserved".into()));
         }
         canon.clear();
-        super::json::write_block(&mut canon, &header, &hash, &b.producer, &b.time, &sig_bytes, &txs, &m.ids);
+        super::json::write_block(&mut canon, &header, &hash, &b.producer, &b.time, &sig_bytes, &txs, &m.names);
         canonical(line, &canon).map_err(at)?;
         visit(m, &VerifiedBlock { line: n, json: &b, header: &header, hash, txs: &txs, leaves: &leaves });
         transactions += txs.len() as u64;
@@ -808,6 +829,19 @@ fn check_summary(dir: &Path, chain: &ChainSummary, anchored: bool) -> Result<Str
     let counts = (field("blocks")?.as_u64(), field("transactions")?.as_u64());
     if genesis != hex(&chain.genesis) || counts != (Some(chain.blocks), Some(chain.transactions)) {
         return Err(fail(&path, 0, None, format!("ledger.genesis_hash, blocks or transactions differ from the ledger's {}, {}, {}", hex(&chain.genesis), chain.blocks, chain.transactions)));
+    }
+    // Each community's treasury, as the chain's replayed balances give it.
+    let ids = &chain.members.info.communities;
+    if !ids.is_empty() {
+        let listed = v.get("communities").and_then(|c| c.as_array()).ok_or_else(|| fail(&path, 0, None, "has no `communities`, but the ledger has communities"))?;
+        for (k, id) in ids.iter().enumerate() {
+            let row = listed.iter().find(|c| c.get("id").and_then(|x| x.as_str()) == Some(id.as_str()));
+            let treasury = row.and_then(|c| c.get("treasury")).and_then(|x| x.as_f64()).map(encoding::to_micro);
+            if treasury != Some(chain.state.communities[k]) {
+                return Err(fail(&path, 0, None, format!("community {id}'s treasury is {} in the ledger, not {}", encoding::from_micro(chain.state.communities[k]), treasury.map_or("absent".into(), |t| encoding::from_micro(t).to_string()))));
+            }
+        }
+        return Ok(format!("head, genesis, counts and {} community treasuries match summary.json", ids.len()));
     }
     Ok("head, genesis and counts match summary.json".into())
 }

@@ -191,6 +191,7 @@ impl Scenario {
             ids: Arc::new(self.households.iter().map(|h| h.id.clone()).collect()),
             kwp: self.households.iter().map(|h| h.pv.map_or(0.0, |p| p.kwp)).collect(),
             keys: crate::ledger::keys::KeySource::Seed,
+            communities: self.communities.as_ref().map(|c| c.communities.iter().map(|k| k.id.clone()).collect()).unwrap_or_default(),
         }
     }
 }

@@ -44,6 +44,10 @@ pub enum PaymentKind {
     CommunityPayout,
     /// A founding member pays its share of a community's initial fund into the treasury.
     CommunityContribution,
+    /// Not money: the payer joins the payee community (amount 0), recorded on its books.
+    CommunityJoin,
+    /// Not money: the payer leaves the payee community (amount 0).
+    CommunityLeave,
 }
 
 /// One transfer of money.

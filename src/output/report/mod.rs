@@ -3,6 +3,7 @@
 //! exactly what they hold; `peergrid compare` writes one for its rules side by side.
 
 pub mod charts;
+mod communities;
 mod map;
 
 use crate::output::format;
@@ -324,7 +325,8 @@ pub fn write_run_report(dir: &Path) -> Result<(), String> {
     let lines = Csv::read(&dir.join("lines.csv"), Some(&["line", "max_loading"]))?;
     let file = std::io::BufReader::new(std::fs::File::open(dir.join("topology.json")).map_err(|e| format!("topology.json: {e}"))?);
     let topology: map::Topology = serde_json::from_reader(file).map_err(|e| format!("topology.json: {e}"))?;
-    let html = run_html(&summary, &ts, &hh, &lines, &topology)?;
+    let communities = communities::section(dir, &summary)?;
+    let html = run_html(&summary, &ts, &hh, &lines, &topology, &communities)?;
     std::fs::write(dir.join("report.html"), html).map_err(|e| format!("writing report.html: {e}"))
 }
 
@@ -341,7 +343,8 @@ const HOUSEHOLD_COLUMNS_USED: [&str; 18] = [
     "loss_of_load_hours", "baseline_loss_of_load_hours", "unserved_kwh", "load_source", "bill", "baseline_bill", "pv_kwh",
 ];
 
-fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::Topology) -> Result<String, String> {
+/// `communities`: the section on the run's communities (empty without).
+fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::Topology, communities: &str) -> Result<String, String> {
     let name = summary["scenario"].as_str().unwrap_or("run");
     let island = !summary["grid_connected"].as_bool().unwrap_or(true);
     let mut h = format!("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>peergrid report: {}</title><style>{STYLE}</style></head><body>\n", escape(name));
@@ -363,7 +366,14 @@ fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::To
     let facts = [
         ("Households", format!("{} ({} with PV, {} kWp; {} with batteries, {} kWh)", format::count(hh.rows as u64), format::count(with_pv as u64), format::number(kwp, 1), format::count(with_battery as u64), format::number(battery_kwh, 1))),
         ("Period", format!("{} from {} ({} steps of {step_minutes} min)", format::duration(steps * step_minutes), format::date_time(start), format::count(steps))),
-        ("Trading rule", if params.is_empty() { summary["rule"].as_str().unwrap_or("?").to_string() } else { format!("{} ({params})", summary["rule"].as_str().unwrap_or("?")) }),
+        (
+            "Trading rule",
+            match summary.get("communities").and_then(Value::as_array) {
+                Some(cs) => format!("each community its own: {}; households in none deal with the grid", cs.iter().map(|c| format!("{} {}", c["id"].as_str().unwrap_or("?"), c["rule"].as_str().unwrap_or("?"))).collect::<Vec<_>>().join(", ")),
+                None if params.is_empty() => summary["rule"].as_str().unwrap_or("?").to_string(),
+                None => format!("{} ({params})", summary["rule"].as_str().unwrap_or("?")),
+            },
+        ),
         ("Grid", if island { "none: an island, with no grid connection".into() } else { "connected".into() }),
         ("Money", currency.map_or("amounts in the scenario's currency units (it names no currency)".into(), |c| format!("{c}; settled in millionths, shown to the currency's minor unit"))),
         ("Seed", summary["seed"].to_string()),
@@ -543,6 +553,8 @@ fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::To
         caption.push_str(" A schematic: the thin feeder is stretched across to fill the frame.");
     }
     h.push_str(&figure("map", "The grid, houses by net energy over the run", &m.svg, &legend, &caption));
+
+    h.push_str(communities);
 
     // Ledger.
     h.push_str("<h2>Ledger</h2>");

@@ -1,0 +1,98 @@
+//! The report's section on the communities households joined by choice: each one's end state
+//! and its members against the grid-only baseline, and its members, fee and treasury over time
+//! (from `communities.csv`).
+
+use super::charts::{self, Series};
+use super::{escape, figure, num, Csv};
+use crate::output::format;
+use plotters::style::RGBColor;
+use serde_json::Value;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// One colour per community on the charts (Okabe and Ito); more communities than colours are in
+/// the table only.
+const COLOURS: [RGBColor; 7] = [RGBColor(0, 114, 178), RGBColor(213, 94, 0), RGBColor(0, 158, 115), RGBColor(204, 121, 167), RGBColor(230, 159, 0), RGBColor(86, 180, 233), RGBColor(0, 0, 0)];
+
+/// Columns of communities.csv the report reads.
+const COLUMNS_USED: [&str; 5] = ["day", "community", "members", "fee_rate", "treasury"];
+
+/// The section, or nothing for a run without communities.
+pub fn section(dir: &Path, summary: &Value) -> Result<String, String> {
+    let Some(list) = summary.get("communities").and_then(Value::as_array) else { return Ok(String::new()) };
+    let currency = summary["currency"].as_str();
+    let money = |v: &Value, key: &str| num(v, key).map_or("–".into(), |x| format::money(x, currency));
+    let mut h = String::from("<h2>Communities</h2>");
+    h.push_str("<p class=\"note\">Households joined these communities by choice; members trade with members under their community's rule, and its treasury pays its witnesses and services from a fee on members' sales. Members' results are those of the households whose last community it was, against the same households with the grid only.</p>");
+    h.push_str("<table class=\"data\" id=\"communities-table\"><tr><th>community</th><th>rule</th><th>status</th><th>members at the end</th><th>fee at the end</th><th>treasury</th><th>fees collected</th><th>paid to witnesses</th><th>services paid</th><th>returned at default</th><th>periods missed</th><th>members' bill</th><th>their grid-only bill</th><th>savings</th><th>self-sufficiency (grid-only)</th></tr>");
+    for c in list {
+        let k = &c["kpis"];
+        let ss = |key: &str| num(k, key).map_or("–".into(), |v| format::percent(v, 1));
+        let status = match (c["status"].as_str(), c["defaulted_day"].as_str()) {
+            (Some("defaulted"), Some(d)) => format!("defaulted {d}"),
+            (s, _) => s.unwrap_or("?").to_string(),
+        };
+        let _ = write!(
+            h,
+            "<tr><td>{} ({})</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} of {}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td></tr>",
+            escape(c["name"].as_str().unwrap_or("")),
+            escape(c["id"].as_str().unwrap_or("")),
+            escape(c["rule"].as_str().unwrap_or("")),
+            escape(&status),
+            c["members_end"],
+            num(c, "fee_rate").map_or("–".into(), |v| format::percent(v, 2)),
+            money(c, "treasury"),
+            money(c, "fees_collected"),
+            money(c, "witness_paid"),
+            money(c, "services_paid"),
+            money(c, "default_paid"),
+            c["shortfall_periods"],
+            c["periods"],
+            money(k, "bill"),
+            money(k, "baseline_bill"),
+            money(k, "savings"),
+            ss("self_sufficiency"),
+            ss("baseline_self_sufficiency"),
+        );
+    }
+    h.push_str("</table>");
+    let rows = Csv::read(&dir.join("communities.csv"), Some(&COLUMNS_USED))?;
+    // Days of the run in order, and each community's value on each (NaN: not founded, or gone).
+    let mut days: Vec<String> = Vec::new();
+    for d in rows.text("day") {
+        if days.last() != Some(d) && !days.contains(d) {
+            days.push(d.clone());
+        }
+    }
+    days.sort();
+    let day_index = |d: &str| days.binary_search_by(|x| x.as_str().cmp(d)).ok();
+    let ids: Vec<&str> = list.iter().filter_map(|c| c["id"].as_str()).take(COLOURS.len()).collect();
+    let series = |col: &str, scale: f64| -> Vec<Series> {
+        let values = rows.num(col);
+        ids.iter()
+            .zip(COLOURS)
+            .map(|(id, color)| {
+                let mut v = vec![f64::NAN; days.len()];
+                for ((d, c), x) in rows.text("day").iter().zip(rows.text("community")).zip(&values) {
+                    if c == id && let Some(i) = day_index(d) {
+                        v[i] = x * scale;
+                    }
+                }
+                Series { name: id.to_string(), color, values: v }
+            })
+            .collect()
+    };
+    let label = |i: usize| days.get(i).cloned().unwrap_or_default();
+    let more = if list.len() > COLOURS.len() { format!(" The first {} communities are drawn; the table lists all.", COLOURS.len()) } else { String::new() };
+    for (id, title, col, scale, unit, caption) in [
+        ("community-members", "Members of each community", "members", 1.0, "members".to_string(), "Members at the end of each day; a line ends when its community defaults."),
+        ("community-fee", "Each community's fee on its members' sales", "fee_rate", 100.0, "% of the sale".to_string(), "The fee at the end of each day: a flexible fee rises when the treasury's runway is short or members leave, and falls when it is long, by at most 12.5% per period."),
+        ("community-treasury", "Each community's treasury", "treasury", 1.0, currency.unwrap_or("currency").to_string(), "The treasury's balance at the end of each day: fees in, witnesses and services out."),
+    ] {
+        let s = series(col, scale);
+        let svg = charts::lines(&s, "day", &unit, &label, &[0.0])?;
+        let legend: Vec<(RGBColor, &str)> = s.iter().map(|x| (x.color, x.name.as_str())).collect();
+        h.push_str(&figure(id, title, &svg, &legend, &format!("{caption}{more}")));
+    }
+    Ok(h)
+}
