@@ -7,7 +7,7 @@ use peergrid::household::Wallet;
 use peergrid::market::membership::Memberships;
 use peergrid::market::{Clearing, Seller};
 use peergrid::metrics::StepTotals;
-use peergrid::settlement::{Accounts, CommunityFunds, StepPayments, Account, PaymentKind};
+use peergrid::settlement::{Account, Accounts, CommunityFunds, PaymentKind, Payout, StepPayments};
 use peergrid::community::Communities;
 use peergrid::testing;
 
@@ -79,6 +79,56 @@ fn money_and_energy_are_conserved_across_communities_every_step() {
     }
 }
 
+/// An island where two communities pool their members' sales (SDR and MMR): each pool's losses
+/// are made up by its own sellers.
+const TWO_POOLS: &str = r#"(
+    name: "two-pools",
+    seed: 5,
+    start: "2024-01-10T00:00",
+    timezone: "Australia/Sydney",
+    step_minutes: 60,
+    duration_days: 4,
+    location: (latitude_deg: -33.9, longitude_deg: 151.2),
+    grid: Islanded(value_of_lost_load_per_kwh: 1.5, surplus_floor_per_kwh: 0.02),
+    households: [
+        Group(prefix: "p", count: 8, kwp: Fixed(5.0), pv_share: 0.5, tilt_deg: 20, battery_share: 0.25,
+              battery: (capacity_kwh: 10.0, max_charge_kw: 5.0, max_discharge_kw: 5.0), member_of: "p"),
+        Group(prefix: "q", count: 8, kwp: Fixed(5.0), pv_share: 0.5, tilt_deg: 20, member_of: "q"),
+    ],
+    topology: Generated(layout: Street, spacing_m: 60),
+    communities: [
+        (id: "p", rule: "sdr", fee_policy: Fixed(rate: 0.01), period_days: 1),
+        (id: "q", rule: "mmr", fee_policy: Fixed(rate: 0.01), period_days: 1),
+    ],
+)"#;
+
+#[test]
+fn two_pooling_communities_on_an_island_keep_their_pools_apart() {
+    let mut sim = testing::simulation(TWO_POOLS);
+    let mut made_up = [0.0f64; 2];
+    while !sim.is_finished() {
+        sim.step();
+        assert_eq!(money_total(&mut sim), 0);
+        let w = sim.world();
+        let t = *w.resource::<StepTotals>();
+        let e = t.balance;
+        let pv = e.load_own_pv_kwh + e.pv_own_battery_kwh + e.load_peer_pv_kwh + e.pv_grid_kwh + t.curtailed_kwh + e.pv_line_losses_kwh;
+        assert!((pv - t.pv_kwh).abs() < 1e-9, "step {}: PV {pv} vs {}", t.step, t.pv_kwh);
+        let m = w.resource::<Memberships>();
+        let c = w.resource::<Clearing>();
+        for s in &c.pool_sales {
+            made_up[m.of(s.seller).unwrap() as usize] += s.made_up_kwh;
+        }
+        // What each community's pool buyers lost, its own sellers made up (or it went short).
+        for k in 0..2u16 {
+            let lost: f64 = c.trades.iter().filter(|t| matches!(t.seller, Seller::Pool) && m.of(t.buyer) == Some(k)).map(|t| t.loss_kwh).sum();
+            let sent: f64 = c.pool_sales.iter().filter(|s| m.of(s.seller) == Some(k)).map(|s| s.made_up_kwh).sum();
+            assert!(sent <= lost + 1e-12, "community {k}: its sellers made up {sent} for {lost} lost");
+        }
+    }
+    assert!(made_up.iter().all(|x| *x > 0.0), "both pools made up losses: {made_up:?}");
+}
+
 #[test]
 fn members_trade_only_inside_their_community_and_belong_to_one_at_a_time() {
     let mut sim = testing::simulation(THREE);
@@ -128,7 +178,7 @@ fn a_default_returns_the_treasury_to_members_by_fees_paid_and_frees_them() {
             assert_eq!(funds.balance[2].0, 0, "nothing is left in a defaulted treasury");
             // What it held before the step, plus the step's fees, went to its members in full.
             let fees_this_step: i64 = w.resource::<StepPayments>().0.iter().filter(|p| p.fee.0 > 0 && matches!(p.payee, Account::Household(h) if k.last_community[h as usize] == Some(2))).map(|p| p.fee.0).sum();
-            let shares: i64 = w.resource::<StepPayments>().0.iter().filter(|p| p.kind == PaymentKind::CommunityPayout && p.payer == Account::Community(2)).map(|p| p.amount.0).sum();
+            let shares: i64 = w.resource::<StepPayments>().0.iter().filter(|p| p.kind == PaymentKind::CommunityPayout(Payout::DefaultShare) && p.payer == Account::Community(2)).map(|p| p.amount.0).sum();
             before = Some((treasury.unwrap().0 + fees_this_step, shares));
             assert_eq!(k.state[2].totals.default_paid.0, shares);
             let m = w.resource::<Memberships>();
@@ -173,7 +223,7 @@ fn outputs_are_byte_identical_at_one_and_two_threads() {
         let o = peergrid(&["audit", a.to_str().unwrap(), "--community", id]);
         assert!(o.status.success(), "{}", stderr(&o));
         let text = stdout(&o);
-        assert!(text.contains("matches summary.json: yes") && text.contains("matches communities.csv's last day: yes"), "{text}");
+        assert!(text.contains("matches summary.json: yes") && text.contains("matches communities.csv: yes"), "{text}");
     }
     let o = peergrid(&["audit", a.to_str().unwrap(), "--community", "nope"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
@@ -216,4 +266,45 @@ fn bad_community_input_is_named_and_nothing_is_written() {
     rejects(|t| t.replacen(r#"(id: "b""#, r#"(id: "a""#, 1), &["communities[1].id", "also the id of communities[0]"]);
     rejects(|t| t.replacen(r#"to: Some("a")"#, r#"to: Some("q")"#, 1), &["events[1].to", "no community has id `q`"]);
     rejects(|t| t.replacen("period_days: 2", "period_days: 0.01", 1), &["communities[1].period_days", "whole number"]);
+}
+
+#[test]
+fn one_rule_for_every_community_from_the_command_line_and_sweeps() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("three.ron");
+    std::fs::write(&path, THREE).unwrap();
+    let out = tmp.path().join("sdr");
+    run_ok(&path, &out, &["--rule", "sdr", "--steps", "72"]);
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(v["rule"], "sdr");
+    assert!(v["communities"].as_array().unwrap().iter().all(|c| c["rule"] == "sdr"), "{}", v["communities"]);
+    // Without --rule: each community's own, and `rule` says so.
+    let own = tmp.path().join("own");
+    run_ok(&path, &own, &["--steps", "72"]);
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(own.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(v["rule"], "by-community");
+    let rules: Vec<&str> = v["communities"].as_array().unwrap().iter().map(|c| c["rule"].as_str().unwrap()).collect();
+    assert_eq!(rules, ["double-auction", "bill-sharing", "pay-as-bid"]);
+    // A sweep checks each combination on one step: events later in the run are fine.
+    let sweep = tmp.path().join("s.sweep.ron");
+    std::fs::write(&sweep, r#"(scenario: "three.ron", axes: [(set: "market.rule", values: ["double-auction", "sdr"]), (set: "communities[0].period_days", values: [1, 2])], steps: 30)"#).unwrap();
+    let o = peergrid(&["sweep", sweep.to_str().unwrap(), "--out", tmp.path().join("sw").to_str().unwrap(), "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = std::fs::read_to_string(tmp.path().join("sw/sweep.csv")).unwrap();
+    assert_eq!(rows.lines().count(), 5, "{rows}");
+    // The file's own market rule would be ignored: refused.
+    rejects_text(&THREE.replacen("    communities: [", "    market: (rule: \"sdr\"),\n    communities: [", 1), &["market.rule", "each community names its own"]);
+}
+
+#[test]
+fn a_move_at_step_0_is_the_starting_membership_and_moves_into_closed_communities_are_counted() {
+    let text = THREE.replacen(r#"SwitchCommunity(step: 100, household: "g1", to: Some("a")),"#, r#"SwitchCommunity(step: 0, household: "a02", to: Some("b")), SwitchCommunity(step: 20, household: "g2", to: Some("c")),"#, 1);
+    let mut sim = testing::simulation(&text);
+    testing::run_to_end(&mut sim);
+    let k = sim.world().resource::<Communities>();
+    let a02 = 1;
+    assert_eq!(k.switches[a02], 0, "a02 started in b");
+    assert_eq!(k.last_community[a02], Some(1));
+    assert_eq!(k.state[0].totals.left, 1, "only a01 left a");
+    assert_eq!(k.state[2].totals.refused_joins, 1, "g2 could not join c before its founding");
 }

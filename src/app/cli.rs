@@ -525,6 +525,7 @@ fn cmd_check(path: PathBuf, rule: Option<String>, sets: Vec<crate::scenario::Fie
         s.frame.total_steps,
         s.frame.step_minutes,
         match &s.communities {
+            Some(cs) if cs.forced_rule => format!("{} communities, all under rule {}", cs.communities.len(), s.rule.name),
             Some(cs) => format!("{} communities with their own rules", cs.communities.len()),
             None => format!("rule {}", s.rule.name),
         },
@@ -547,9 +548,13 @@ fn cmd_check(path: PathBuf, rule: Option<String>, sets: Vec<crate::scenario::Fie
             let members = cs.member_of.iter().filter(|m| **m == Some(k as u16)).count();
             let founded = if c.founded_step == 0 { String::new() } else { format!(", founded at step {}", c.founded_step) };
             say!("  community {} ({}): {members} members{founded}, rule {}, periods of {} steps, {} witnesses", c.id, c.name, c.rule.name, c.period_steps, c.witnesses);
+            if c.founded_step + c.period_steps > s.frame.total_steps {
+                say!("  warning: community {}'s first period ends after the run: it never pays its witnesses or services, never changes its fee and cannot default", c.id);
+            }
         }
         let free = cs.member_of.iter().filter(|m| m.is_none()).count();
-        say!("  {free} households in no community (they deal with the grid)");
+        let without = if s.grid.is_connected() { "they deal with the grid" } else { "they keep what they make: on an island, nobody trades with them" };
+        say!("  {free} households in no community ({without})");
     }
     say!("  memory: about {} estimated for a run{shown}", mib(s.memory_estimate_bytes()));
     if allowed.is_some_and(|b| s.memory_estimate_bytes() > b) {
@@ -766,10 +771,13 @@ fn cmd_run(args: RunArgs) -> ExitCode {
                 };
                 say!("  {} households × {} steps, {rules}, in {:.2} s ({:.2} M household-steps/s)", s.households, s.steps, s.runtime_s, s.household_steps_per_s / 1e6);
                 for c in s.communities.iter().flatten() {
-                    let end = match c.status {
-                        "defaulted" => format!("defaulted {}", c.defaulted_day.as_deref().unwrap_or("")),
+                    let mut end = match c.status {
+                        "defaulted" => format!("defaulted {}, {:.2} returned to its members", c.defaulted_day.as_deref().unwrap_or(""), c.default_paid),
                         other => format!("{other}, {} members", c.members_end),
                     };
+                    if c.totals.refused_joins > 0 {
+                        end.push_str(&format!(" ({} moves into it refused: not founded yet or defaulted)", c.totals.refused_joins));
+                    }
                     say!("  community {}: {end}; fee {:.2}%, treasury {:.2}, fees {:.2}, paid witnesses {:.2} and services {:.2}", c.id, c.fee_rate * 100.0, c.treasury, c.fees_collected, c.witness_paid, c.services_paid);
                 }
                 say!("  self-sufficiency {}, self-consumption {}, P2P {:.1} kWh", pct(s.self_sufficiency), pct(s.self_consumption), s.p2p_kwh);

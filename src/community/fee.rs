@@ -68,7 +68,7 @@ impl FeePolicy {
 /// [`RUNWAY_PERIODS`] at most); None when they are all zero.
 pub fn runway(balance: Micros, recent: &[Micros]) -> Option<f64> {
     let recent = &recent[recent.len().saturating_sub(RUNWAY_PERIODS)..];
-    let total: i64 = recent.iter().map(|m| m.0).sum();
+    let total: i128 = recent.iter().map(|m| i128::from(m.0)).sum();
     (total > 0).then(|| balance.0 as f64 / (total as f64 / recent.len() as f64))
 }
 

@@ -22,7 +22,7 @@ use crate::household::{HouseholdEntities, Wallet};
 use crate::market::membership::{CommunityMarkets, Memberships};
 use crate::market::registry::RuleInfo;
 use crate::market::MarketSetup;
-use crate::settlement::{Account, CommunityFunds, Payment, PaymentKind, StepPayments, PPM};
+use crate::settlement::{Account, CommunityFunds, Payment, PaymentKind, Payout, StepPayments, PPM};
 use bevy::prelude::*;
 use fee::FeePolicy;
 use std::collections::{BTreeMap, VecDeque};
@@ -98,6 +98,8 @@ pub struct CommunitiesConfig {
     /// Each household's election stake (its PV, µkWp; all zero: equal stakes).
     pub stakes: Vec<u64>,
     pub seed: u64,
+    /// Every community runs one rule given on the command line (`--rule`).
+    pub forced_rule: bool,
 }
 
 /// A day's figures of one community: a row of `communities.csv`.
@@ -158,6 +160,8 @@ pub struct CommunityTotals {
     pub default_paid: Micros,
     /// Members helped by the solidarity fund, counted once per period.
     pub hardship_cases: u32,
+    /// Moves into it refused because it was not founded yet or had defaulted.
+    pub refused_joins: u32,
 }
 
 /// One community's state during the run.
@@ -171,6 +175,7 @@ pub struct CommunityState {
     pub witnesses: Vec<u32>,
     pub period: u64,
     members_at_period_start: u32,
+    joined_this_period: u32,
     left_this_period: u32,
     /// Obligations due in the last periods (the runway's denominator).
     pub recent_obligations: VecDeque<Micros>,
@@ -192,6 +197,7 @@ impl CommunityState {
             witnesses: Vec::new(),
             period: 0,
             members_at_period_start: 0,
+            joined_this_period: 0,
             left_this_period: 0,
             recent_obligations: VecDeque::new(),
             unpaid_streak: 0,
@@ -226,8 +232,6 @@ pub struct Communities {
     joined_at: Vec<u64>,
     /// Each household's wallet at the start of its community's period (or when it joined).
     period_start: Vec<Wallet>,
-    /// Moves that could not happen (to a community not founded yet or dissolved).
-    pub refused_moves: u32,
     /// This step's joins and leaves (household, community, joined), for its books: recorded
     /// before the step's trades.
     moved: Vec<(u32, u16, bool)>,
@@ -252,7 +256,6 @@ impl Communities {
             current: vec![None; n],
             joined_at: vec![0; n],
             period_start: vec![Wallet::default(); n],
-            refused_moves: 0,
             moved: Vec::new(),
             next_change: 0,
         }
@@ -311,6 +314,7 @@ pub fn apply_membership(clock: Res<SimClock>, setup: Res<MarketSetup>, entities:
         }
         let s = &mut k.state[c];
         s.members_at_period_start = s.members;
+        s.joined_this_period = 0;
         s.witnesses = elect_witnesses(&config, &members, c, 0);
     }
     while let Some(change) = config.changes.get(k.next_change).filter(|ch| ch.step <= step) {
@@ -319,8 +323,8 @@ pub fn apply_membership(clock: Res<SimClock>, setup: Res<MarketSetup>, entities:
         if change.to == members.0[h] {
             continue;
         }
-        if change.to.is_some_and(|c| !k.state[c as usize].active()) {
-            k.refused_moves += 1;
+        if let Some(c) = change.to.filter(|c| !k.state[*c as usize].active()) {
+            k.state[c as usize].totals.refused_joins += 1;
             continue;
         }
         if let Some(old) = members.0[h] {
@@ -342,6 +346,7 @@ fn join(k: &mut Communities, members: &mut Memberships, h: usize, c: u16, step: 
     k.period_start[h] = wallet;
     let s = &mut k.state[c as usize];
     s.members += 1;
+    s.joined_this_period += 1;
     s.day.joined += 1;
     s.totals.joined += 1;
 }
@@ -563,12 +568,15 @@ fn end_period(
     };
     let solidarity_due: Vec<(u32, i64)> = match cfg.solidarity {
         Some(sf) => {
-            let period_days = cfg.period_steps as f64 * frame.step_hours() / 24.0;
+            // A member's allowance covers its own time in the community this period.
+            let period_first_step = step + 1 - cfg.period_steps;
             let wanted: Vec<(u32, i64)> = spending
                 .iter()
                 .filter_map(|(h, spent)| {
                     let income = config.income_per_year[*h as usize]?;
-                    let allowance = (income.0 as f64 * period_days / 365.0 * HARDSHIP_SHARE_PPM as f64 / PPM as f64).round() as i64;
+                    let steps = step + 1 - k.joined_at[*h as usize].max(period_first_step);
+                    let days = steps as f64 * frame.step_hours() / 24.0;
+                    let allowance = (income.0 as f64 * days / 365.0 * HARDSHIP_SHARE_PPM as f64 / PPM as f64).round() as i64;
                     (*spent > allowance).then_some((*h, *spent - allowance))
                 })
                 .collect();
@@ -578,22 +586,23 @@ fn end_period(
     };
     // All or nothing: a treasury that cannot pay the period's obligations in full pays none of
     // them (witnesses go unpaid, services are suspended) and counts a missed period.
-    let due: i64 = [&witness_due, &rebate_due, &solidarity_due].iter().map(|v| v.iter().map(|x| x.1).sum::<i64>()).sum();
-    let can_pay = due <= funds.balance[c].0;
+    // In i128: a thousand witnesses at the largest pay would overflow i64 micro-units.
+    let due: i128 = [&witness_due, &rebate_due, &solidarity_due].iter().flat_map(|v| v.iter()).map(|x| i128::from(x.1)).sum();
+    let can_pay = due <= i128::from(funds.balance[c].0);
     if can_pay {
-        for (kind, list) in [(0, &witness_due), (1, &rebate_due), (2, &solidarity_due)] {
+        for (why, list) in [(Payout::WitnessPay, &witness_due), (Payout::Rebate, &rebate_due), (Payout::Solidarity, &solidarity_due)] {
             for &(h, amount) in list.iter() {
                 if amount <= 0 {
                     continue;
                 }
-                payout(funds, c, h, Micros(amount), entities, wallets, payments);
+                payout(funds, c, h, Micros(amount), why, entities, wallets, payments);
                 let s = &mut k.state[c];
-                match kind {
-                    0 => {
+                match why {
+                    Payout::WitnessPay => {
                         s.totals.witness_paid += Micros(amount);
                         s.day.witness += amount;
                     }
-                    1 => {
+                    Payout::Rebate => {
                         s.totals.rebates_paid += Micros(amount);
                         s.day.services += amount;
                     }
@@ -608,7 +617,7 @@ fn end_period(
     }
     let s = &mut k.state[c];
     s.totals.periods += 1;
-    s.recent_obligations.push_back(Micros(due));
+    s.recent_obligations.push_back(Micros(due.min(i128::from(i64::MAX)) as i64));
     while s.recent_obligations.len() > fee::RUNWAY_PERIODS {
         s.recent_obligations.pop_front();
     }
@@ -628,11 +637,14 @@ fn end_period(
         default(k, c, step, &ids, funds, members, markets, entities, wallets, payments);
         return;
     }
-    let churn = if s.members_at_period_start > 0 { f64::from(s.left_this_period) / f64::from(s.members_at_period_start) } else { 0.0 };
+    // Of everyone who was a member during the period, the share who left.
+    let were_members = s.members_at_period_start + s.joined_this_period;
+    let churn = if were_members > 0 { f64::from(s.left_this_period) / f64::from(were_members) } else { 0.0 };
     let runway = fee::runway(funds.balance[c], s.recent_obligations.make_contiguous());
     funds.fee_rate_ppm[c] = cfg.fee.next_ppm(funds.fee_rate_ppm[c], runway, churn);
     s.period += 1;
     s.members_at_period_start = s.members;
+    s.joined_this_period = 0;
     s.left_this_period = 0;
     let period = s.period;
     for h in &ids {
@@ -657,12 +669,13 @@ fn membership_record(h: u32, c: u16, joined: bool) -> Payment {
     Payment { payer: Account::Household(h), payee: Account::Community(c), amount: Micros::ZERO, kind, kwh: 0.0, price: crate::base::money::Price(0.0), fee: Micros::ZERO, loss_kwh: 0.0 }
 }
 
-fn payout(funds: &mut CommunityFunds, c: usize, h: u32, amount: Micros, entities: &HouseholdEntities, wallets: &mut Query<&mut Wallet>, payments: &mut Vec<Payment>) {
+#[allow(clippy::too_many_arguments)]
+fn payout(funds: &mut CommunityFunds, c: usize, h: u32, amount: Micros, why: Payout, entities: &HouseholdEntities, wallets: &mut Query<&mut Wallet>, payments: &mut Vec<Payment>) {
     let Some(mut w) = entities.0.get(h as usize).and_then(|e| wallets.get_mut(*e).ok()) else { return };
     w.balance += amount;
     w.community_received += amount;
     funds.balance[c] -= amount;
-    payments.push(Payment { payer: Account::Community(c as u16), payee: Account::Household(h), amount, kind: PaymentKind::CommunityPayout, kwh: 0.0, price: crate::base::money::Price(0.0), fee: Micros::ZERO, loss_kwh: 0.0 });
+    payments.push(Payment { payer: Account::Community(c as u16), payee: Account::Household(h), amount, kind: PaymentKind::CommunityPayout(why), kwh: 0.0, price: crate::base::money::Price(0.0), fee: Micros::ZERO, loss_kwh: 0.0 });
 }
 
 /// Community `c` defaults at the end of `step`: its treasury (its only asset) goes to its
@@ -682,7 +695,7 @@ fn default(k: &mut Communities, c: usize, step: u64, ids: &[u32], funds: &mut Co
     let shares = split_proportional(funds.balance[c].0, &weights);
     for (h, amount) in ids.iter().zip(shares) {
         if amount > 0 {
-            payout(funds, c, *h, Micros(amount), entities, wallets, payments);
+            payout(funds, c, *h, Micros(amount), Payout::DefaultShare, entities, wallets, payments);
             k.state[c].totals.default_paid += Micros(amount);
         }
     }

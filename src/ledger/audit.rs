@@ -115,7 +115,9 @@ pub fn community_statement(dir: &Path, community: &str, list: bool, anchors: &An
     }
     let mut me: Option<AccountRef> = None;
     let mut members = std::collections::HashSet::new();
-    let (mut fees, mut contributions, mut payouts, mut joins, mut leaves) = (0i64, 0i64, 0i64, 0u64, 0u64);
+    let (mut fees, mut contributions, mut joins, mut leaves) = (0i64, 0i64, 0u64, 0u64);
+    // Paid out, by kind: witness pay, rebates, solidarity, default shares.
+    let mut paid: BTreeMap<&'static str, i64> = BTreeMap::new();
     let mut fee_by_member: BTreeMap<String, (i64, u64)> = BTreeMap::new();
     let mut listing = String::new();
     let chain = walk(&ledger, |m, b| {
@@ -142,8 +144,8 @@ pub fn community_statement(dir: &Path, community: &str, list: bool, anchors: &An
                     contributions += tx.amount_micro;
                     line(&mut listing);
                 }
-                TxKind::Payout if tx.buyer == me => {
-                    payouts += tx.amount_micro;
+                k if k.is_payout() && tx.buyer == me => {
+                    *paid.entry(k.label()).or_default() += tx.amount_micro;
                     line(&mut listing);
                 }
                 TxKind::P2p | TxKind::PoolSell if tx.fee_micro != 0 && members.contains(&tx.seller) => {
@@ -169,7 +171,10 @@ pub fn community_statement(dir: &Path, community: &str, list: bool, anchors: &An
     let _ = writeln!(out, "  chain head {} ({anchored}); {}", hex(&chain.head), chain.members.key_note());
     let _ = writeln!(out, "  members: {joins} joined, {leaves} left, {} at the end", members.len());
     let _ = writeln!(out, "  in:  fees on members' sales {:>14.6}  founding contributions {:>12.6}", from_micro(fees), from_micro(contributions));
-    let _ = writeln!(out, "  out: payouts to members     {:>14.6}", from_micro(payouts));
+    let payouts: i64 = paid.values().sum();
+    let by_kind = |k: TxKind| paid.get(k.label()).copied().unwrap_or(0);
+    let (witness, rebates, solidarity, shares) = (by_kind(TxKind::WitnessPay), by_kind(TxKind::Rebate), by_kind(TxKind::Solidarity), by_kind(TxKind::DefaultShare));
+    let _ = writeln!(out, "  out: witness pay {:>14.6}  rebates {:>12.6}  solidarity {:>12.6}  default shares {:>12.6}", from_micro(witness), from_micro(rebates), from_micro(solidarity), from_micro(shares));
     let _ = writeln!(out, "  treasury {:.6} (in − out = {:.6})", from_micro(balance), from_micro(fees + contributions - payouts));
     if fees + contributions - payouts != balance {
         return Err(Failure { file: ledger, line: 0, height: None, message: format!("community {community}: its inflows less outflows are not its replayed balance"), bad_input: false });
@@ -188,23 +193,59 @@ pub fn community_statement(dir: &Path, community: &str, list: bool, anchors: &An
         let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Failure { file: summary.clone(), line: 0, height: None, message: format!("not JSON: {e}"), bad_input: false })?;
         let row = v.get("communities").and_then(|c| c.as_array()).and_then(|cs| cs.iter().find(|c| c.get("id").and_then(|x| x.as_str()) == Some(community)));
         let num = |k: &str| row.and_then(|r| r.get(k)).and_then(|x| x.as_f64()).map(super::encoding::to_micro);
-        let paid_out = ["witness_paid", "services_paid", "default_paid"].iter().map(|k| num(k)).sum::<Option<i64>>();
-        let checks = [("treasury", num("treasury"), balance), ("fees_collected", num("fees_collected"), fees), ("contributions", num("contributions"), contributions), ("witness_paid + services_paid + default_paid", paid_out, payouts)];
+        let checks = [
+            ("treasury", num("treasury"), balance),
+            ("fees_collected", num("fees_collected"), fees),
+            ("contributions", num("contributions"), contributions),
+            ("witness_paid", num("witness_paid"), witness),
+            ("rebates_paid", num("rebates_paid"), rebates),
+            ("solidarity_paid", num("solidarity_paid"), solidarity),
+            ("default_paid", num("default_paid"), shares),
+        ];
         for (name, reported, books) in checks {
             if reported != Some(books) {
                 return Err(Failure { file: summary, line: 0, height: None, message: format!("community {community}: {name} is {} in summary.json but {} on its books", reported.map_or("absent".into(), |r| from_micro(r).to_string()), from_micro(books)), bad_input: false });
             }
         }
-        out.push_str("  matches summary.json: yes (treasury, fees, contributions and payouts to the micro-unit)\n");
+        out.push_str("  matches summary.json: yes (treasury, fees, contributions and each kind of payout to the micro-unit)\n");
     }
     let csv = ledger.with_file_name("communities.csv");
-    if let Ok(text) = std::fs::read_to_string(&csv) {
-        let last = text.lines().skip(1).filter(|l| l.split(',').nth(1) == Some(community)).last();
-        let treasury = last.and_then(|l| l.split(',').nth(6)).and_then(|t| t.parse::<f64>().ok()).map(super::encoding::to_micro);
-        if treasury != Some(balance) {
-            return Err(Failure { file: csv, line: 0, height: None, message: format!("community {community}: its last row's treasury is not its balance on the books ({})", from_micro(balance)), bad_input: false });
-        }
-        out.push_str("  matches communities.csv's last day: yes\n");
+    if csv.exists() {
+        check_daily(&csv, community, balance, [("fees_collected", fees), ("witness_paid", witness), ("services_paid", rebates + solidarity)])?;
+        out.push_str("  matches communities.csv: yes (its last day's treasury; fees, witness pay and services summed over its days)\n");
     }
     Ok(out)
+}
+
+/// Checks a community's rows of `communities.csv` against its books: the last day's treasury,
+/// and each of `sums` (a column, its total on the books) summed over its days.
+fn check_daily(csv: &Path, community: &str, balance: i64, sums: [(&str, i64); 3]) -> Result<(), Failure> {
+    let bad = |m: String| Failure { file: csv.to_path_buf(), line: 0, height: None, message: format!("community {community}: {m}"), bad_input: false };
+    let mut r = csv::Reader::from_path(csv).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let headers = r.headers().map_err(|e| bad(e.to_string()))?.clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).ok_or_else(|| bad(format!("no column `{name}`")));
+    let (id_col, treasury_col) = (col("community")?, col("treasury")?);
+    let cols: Vec<usize> = sums.iter().map(|(name, _)| col(name)).collect::<Result<_, _>>()?;
+    let mut totals = [0i64; 3];
+    let mut last = None;
+    for rec in r.records() {
+        let rec = rec.map_err(|e| bad(e.to_string()))?;
+        if rec.get(id_col) != Some(community) {
+            continue;
+        }
+        let money = |i: usize| rec.get(i).and_then(|v| v.parse::<f64>().ok()).map(super::encoding::to_micro);
+        for (t, c) in totals.iter_mut().zip(&cols) {
+            *t += money(*c).unwrap_or(0);
+        }
+        last = money(treasury_col);
+    }
+    if last != Some(balance) {
+        return Err(bad(format!("its last day's treasury is not its balance on the books ({})", from_micro(balance))));
+    }
+    for ((name, books), total) in sums.iter().zip(totals) {
+        if total != *books {
+            return Err(bad(format!("{name} adds up to {} over its days but {} on its books", from_micro(total), from_micro(*books))));
+        }
+    }
+    Ok(())
 }

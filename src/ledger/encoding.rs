@@ -94,8 +94,8 @@ pub enum TxKind {
     Reward,
     /// A buyer pays the network operator the fee on a peer delivery (`kwh` sent × `price`).
     NetworkFee,
-    /// A community's treasury pays a member: witness pay, a service, its share of a default.
-    Payout,
+    /// A community's treasury pays one of its witnesses its pay for a period.
+    WitnessPay,
     /// A founding member pays its share of a community's initial fund into its treasury.
     Contribution,
     /// A household joins a community (amount 0): from this transaction on, the fees on its
@@ -103,10 +103,21 @@ pub enum TxKind {
     Join,
     /// A household leaves a community (amount 0).
     Leave,
+    /// A community's treasury refunds a member part of its network fees.
+    Rebate,
+    /// A community's solidarity fund pays a member in energy hardship.
+    Solidarity,
+    /// A defaulted community's treasury pays a member its share.
+    DefaultShare,
 }
 
 impl TxKind {
-    pub const ALL: [TxKind; 10] = [TxKind::P2p, TxKind::PoolBuy, TxKind::PoolSell, TxKind::Grid, TxKind::Reward, TxKind::NetworkFee, TxKind::Payout, TxKind::Contribution, TxKind::Join, TxKind::Leave];
+    /// A community's treasury paying a member (seller: the member, buyer: the treasury).
+    pub fn is_payout(self) -> bool {
+        matches!(self, TxKind::WitnessPay | TxKind::Rebate | TxKind::Solidarity | TxKind::DefaultShare)
+    }
+
+    pub const ALL: [TxKind; 13] = [TxKind::P2p, TxKind::PoolBuy, TxKind::PoolSell, TxKind::Grid, TxKind::Reward, TxKind::NetworkFee, TxKind::WitnessPay, TxKind::Contribution, TxKind::Join, TxKind::Leave, TxKind::Rebate, TxKind::Solidarity, TxKind::DefaultShare];
 
     pub fn code(self) -> u8 {
         match self {
@@ -116,10 +127,13 @@ impl TxKind {
             TxKind::Grid => 4,
             TxKind::Reward => 5,
             TxKind::NetworkFee => 6,
-            TxKind::Payout => 7,
+            TxKind::WitnessPay => 7,
             TxKind::Contribution => 8,
             TxKind::Join => 9,
             TxKind::Leave => 10,
+            TxKind::Rebate => 11,
+            TxKind::Solidarity => 12,
+            TxKind::DefaultShare => 13,
         }
     }
 
@@ -131,10 +145,13 @@ impl TxKind {
             TxKind::Grid => "grid",
             TxKind::Reward => "reward",
             TxKind::NetworkFee => "network_fee",
-            TxKind::Payout => "payout",
+            TxKind::WitnessPay => "witness_pay",
             TxKind::Contribution => "contribution",
             TxKind::Join => "join",
             TxKind::Leave => "leave",
+            TxKind::Rebate => "rebate",
+            TxKind::Solidarity => "solidarity",
+            TxKind::DefaultShare => "default_share",
         }
     }
 
@@ -192,10 +209,13 @@ impl Tx {
             TxKind::Grid => b'g',
             TxKind::Reward => b'r',
             TxKind::NetworkFee => b'n',
-            TxKind::Payout => b'o',
+            TxKind::WitnessPay => b'w',
             TxKind::Contribution => b'c',
             TxKind::Join => b'j',
             TxKind::Leave => b'l',
+            TxKind::Rebate => b'e',
+            TxKind::Solidarity => b'h',
+            TxKind::DefaultShare => b'd',
         }
     }
 }

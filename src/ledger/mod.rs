@@ -409,14 +409,22 @@ pub fn record_and_seal(clock: Res<SimClock>, payments: Res<StepPayments>, mut le
                 seq += 1;
                 traded = true;
             }
-            PaymentKind::CommunityPayout | PaymentKind::CommunityContribution | PaymentKind::CommunityJoin | PaymentKind::CommunityLeave => {
+            PaymentKind::CommunityPayout(_) | PaymentKind::CommunityContribution | PaymentKind::CommunityJoin | PaymentKind::CommunityLeave => {
                 // A community's treasury is account `Community(n + c)`.
                 let community = |a: crate::settlement::Account| match a {
                     crate::settlement::Account::Community(c) => AccountRef::Community(l.ids.len() as u32 + u32::from(c)),
                     _ => AccountRef::Fund,
                 };
                 let (kind, seller, buyer) = match p.kind {
-                    PaymentKind::CommunityPayout => (TxKind::Payout, AccountRef::Household(household(p.payee)), community(p.payer)),
+                    PaymentKind::CommunityPayout(why) => {
+                        let kind = match why {
+                            crate::settlement::Payout::WitnessPay => TxKind::WitnessPay,
+                            crate::settlement::Payout::Rebate => TxKind::Rebate,
+                            crate::settlement::Payout::Solidarity => TxKind::Solidarity,
+                            crate::settlement::Payout::DefaultShare => TxKind::DefaultShare,
+                        };
+                        (kind, AccountRef::Household(household(p.payee)), community(p.payer))
+                    }
                     PaymentKind::CommunityContribution => (TxKind::Contribution, community(p.payee), AccountRef::Household(household(p.payer))),
                     PaymentKind::CommunityJoin => (TxKind::Join, community(p.payee), AccountRef::Household(household(p.payer))),
                     _ => (TxKind::Leave, community(p.payee), AccountRef::Household(household(p.payer))),

@@ -198,7 +198,7 @@ fn add_totals(totals: &mut [HouseholdTotals], tx: &Tx) {
                     s.grid_export_kwh_micro += tx.export_kwh_micro;
                 }
                 TxKind::Reward => s.rewards_received += tx.amount_micro,
-                TxKind::Payout => s.community_received += tx.amount_micro,
+                TxKind::WitnessPay | TxKind::Rebate | TxKind::Solidarity | TxKind::DefaultShare => s.community_received += tx.amount_micro,
                 TxKind::PoolBuy | TxKind::NetworkFee | TxKind::Contribution | TxKind::Join | TxKind::Leave => {}
             }
         }
@@ -218,10 +218,34 @@ fn add_totals(totals: &mut [HouseholdTotals], tx: &Tx) {
                 }
                 TxKind::NetworkFee => b.network_fees_paid += tx.amount_micro,
                 TxKind::Contribution => b.community_contributed += tx.amount_micro,
-                TxKind::PoolSell | TxKind::Reward | TxKind::Payout | TxKind::Join | TxKind::Leave => {}
+                TxKind::PoolSell | TxKind::Reward | TxKind::WitnessPay | TxKind::Rebate | TxKind::Solidarity | TxKind::DefaultShare | TxKind::Join | TxKind::Leave => {}
             }
         }
     }
+}
+
+/// In a run with communities, who may be party to what, given the memberships before `tx`:
+/// peers trade only inside one community, only members buy from or sell into a pool, and a
+/// treasury pays and is paid by its own members only.
+fn check_membership(state: &State, tx: &Tx) -> Result<(), String> {
+    use AccountRef::*;
+    let of = |a: AccountRef| match a {
+        Household(h) => state.member_of.get(h as usize).copied().filter(|k| *k != encoding::NO_COMMUNITY),
+        _ => None,
+    };
+    let treasury = |a: AccountRef| match a {
+        Community(i) => state.community_slot(i).map(|k| k as u32),
+        _ => None,
+    };
+    let ok = match tx.kind {
+        TxKind::P2p => of(tx.seller).is_some() && of(tx.seller) == of(tx.buyer),
+        TxKind::PoolBuy => of(tx.buyer).is_some(),
+        TxKind::PoolSell => of(tx.seller).is_some(),
+        k if k.is_payout() => of(tx.seller).is_some() && of(tx.seller) == treasury(tx.buyer),
+        TxKind::Contribution => of(tx.buyer).is_some() && of(tx.buyer) == treasury(tx.seller),
+        _ => true,
+    };
+    if ok { Ok(()) } else { Err(format!("a {} between parties that are not members of one community", tx.kind.label())) }
 }
 
 /// Whether `amount` (micro-units) follows from `kwh_micro` × `price` under the documented
@@ -251,7 +275,7 @@ fn check_tx(t: &TxJson, tx: &Tx, producer: u32, block_step: u64) -> Result<(), S
         TxKind::PoolSell => matches!((tx.seller, tx.buyer), (Household(_), Pool)),
         TxKind::NetworkFee => matches!((tx.seller, tx.buyer), (Network, Household(_))),
         TxKind::Reward => matches!((tx.seller, tx.buyer), (Household(_), Fund)),
-        TxKind::Payout => matches!((tx.seller, tx.buyer), (Household(_), Community(_))),
+        TxKind::WitnessPay | TxKind::Rebate | TxKind::Solidarity | TxKind::DefaultShare => matches!((tx.seller, tx.buyer), (Household(_), Community(_))),
         TxKind::Contribution | TxKind::Join | TxKind::Leave => matches!((tx.seller, tx.buyer), (Community(_), Household(_))),
         TxKind::Grid => matches!((tx.seller, tx.buyer), (Grid, Household(_)) | (Household(_), Grid)),
     };
@@ -294,7 +318,7 @@ fn check_tx(t: &TxJson, tx: &Tx, producer: u32, block_step: u64) -> Result<(), S
                 return Err(format!("transaction {id}: a block reward goes to its block's producer, not `{}`", t.seller));
             }
         }
-        TxKind::Payout | TxKind::Contribution => {
+        TxKind::WitnessPay | TxKind::Rebate | TxKind::Solidarity | TxKind::DefaultShare | TxKind::Contribution => {
             if tx.kwh_micro != 0 || tx.amount_micro <= 0 {
                 return Err(format!("transaction {id}: a community payment moves a positive amount and no energy"));
             }
@@ -534,14 +558,21 @@ pub fn walk(path: &Path, mut visit: impl FnMut(&Members, &VerifiedBlock)) -> Res
         if merkle_root != merkle_claimed {
             return Err(at(format!("merkle root {} does not match the transactions ({}): a transaction was changed, added, removed or reordered", short(&merkle_claimed), short(&merkle_root))));
         }
-        for tx in &txs {
+        for (tx, t) in txs.iter().zip(&b.transactions) {
+            if !state.communities.is_empty() {
+                check_membership(&state, tx).map_err(|m| at(format!("transaction {}: {m}", t.id)))?;
+            }
             if !state.apply(tx) {
-                return Err(at("a transaction names an account that does not exist, or moves more money than a balance can hold".into()));
+                let why = if matches!(tx.kind, TxKind::Join | TxKind::Leave) { "joins a community while in one, or leaves one it is not in" } else { "names an account that does not exist, or moves more money than a balance can hold" };
+                return Err(at(format!("transaction {} {why}", t.id)));
             }
             add_totals(&mut totals, tx);
         }
         if state.fund < 0 {
             return Err(at(format!("the community fund's balance goes negative ({})", encoding::from_micro(state.fund))));
+        }
+        if let Some(k) = state.communities.iter().position(|b| *b < 0) {
+            return Err(at(format!("community {}'s treasury goes negative ({})", m.info.communities[k], encoding::from_micro(state.communities[k]))));
         }
         let state_root = state.root();
         if state_root != state_claimed {

@@ -195,9 +195,11 @@ impl LossScratch {
 
 /// Takes the line losses on the way off every peer delivery (see the module docs): the trade's
 /// `kwh` becomes what arrived and `loss_kwh` what was lost; buyers' shortfalls come from the
-/// grid or, on an island, are made up by sellers or left unserved. Reads `Network` (the step's
-/// flows and losses), `LineStats`, `StepPrices`, `Deliveries`; writes `Clearing` (trades),
+/// grid or, on an island, are made up by sellers or left unserved; each community pools its own
+/// members' sales. Reads `Network` (the step's flows and losses), `LineStats`, `StepPrices`,
+/// `Deliveries`, `Memberships`; writes `Clearing` (trades),
 /// `Meter` and `Battery`. Runs in `MarketSystems::Losses`, after the grid's flows.
+#[allow(clippy::too_many_arguments)]
 pub fn attribute_trade_losses(
     prices: Res<StepPrices>,
     stats: Res<LineStats>,
@@ -205,6 +207,7 @@ pub fn attribute_trade_losses(
     net: Res<Network>,
     mut scratch: Local<LossScratch>,
     mut clearing: ResMut<Clearing>,
+    members: Res<super::membership::Memberships>,
     mut households: Query<(&Household, &mut Meter, Option<&mut Battery>)>,
 ) {
     if clearing.trades.is_empty() || stats.step_losses_kwh <= 0.0 {
@@ -213,17 +216,35 @@ pub fn attribute_trade_losses(
     let (model, node_of, s) = (&net.model, &net.node_of, &mut *scratch);
     let Clearing { trades, pool_sales, .. } = &mut *clearing;
     s.paths.update(model, &net.flows, &net.line_loss_kw);
-    if !pool_sales.is_empty() {
-        s.paths.set_pool(model, pool_sales.iter().map(|p| (node_of[p.seller as usize] as usize, p.kwh)));
+    // Each community pools its own members' sales (without communities: one pool); a pool's
+    // buyers are its community's members.
+    let mut pools: Vec<Option<u16>> = Vec::new();
+    for p in pool_sales.iter() {
+        let g = members.of(p.seller);
+        if !pools.contains(&g) {
+            pools.push(g);
+        }
+    }
+    if pools.len() <= 1 {
+        if !pool_sales.is_empty() {
+            s.paths.set_pool(model, pool_sales.iter().map(|p| (node_of[p.seller as usize] as usize, p.kwh)));
+        }
+        for t in trades.iter_mut().filter(|t| matches!(t.seller, Seller::Pool)) {
+            t.loss_kwh = t.kwh * s.paths.pool(node_of[t.buyer as usize] as usize);
+        }
+    } else {
+        for g in &pools {
+            s.paths.set_pool(model, pool_sales.iter().filter(|p| members.of(p.seller) == *g).map(|p| (node_of[p.seller as usize] as usize, p.kwh)));
+            for t in trades.iter_mut().filter(|t| matches!(t.seller, Seller::Pool) && members.of(t.buyer) == *g) {
+                t.loss_kwh = t.kwh * s.paths.pool(node_of[t.buyer as usize] as usize);
+            }
+        }
     }
     let mut total = 0.0;
     for t in trades.iter_mut() {
-        let to = node_of[t.buyer as usize] as usize;
-        let fraction = match t.seller {
-            Seller::Household { index, .. } => s.paths.pair(node_of[index as usize] as usize, to),
-            Seller::Pool => s.paths.pool(to),
-        };
-        t.loss_kwh = t.kwh * fraction;
+        if let Seller::Household { index, .. } = t.seller {
+            t.loss_kwh = t.kwh * s.paths.pair(node_of[index as usize] as usize, node_of[t.buyer as usize] as usize);
+        }
         total += t.loss_kwh;
     }
     // Counterflows: trades' shares may not add up to more than the network lost.
@@ -237,21 +258,28 @@ pub fn attribute_trade_losses(
             }
         }
     }
-    let mut pool_cursor = 0;
+    // Where each pool's make-up has got to in `pool_sales` (on an island).
+    let mut pool_cursor = vec![0usize; pools.len().max(1)];
     for t in trades.iter_mut() {
         t.loss_kwh *= scale;
         let made_up = match t.seller {
             _ if prices.connected => 0.0,
             Seller::Household { index, .. } => s.make_up(index as usize, t.loss_kwh),
             Seller::Pool => {
+                let g = if pools.len() > 1 { members.of(t.buyer) } else { pools.first().copied().flatten() };
+                let cursor = &mut pool_cursor[pools.iter().position(|p| *p == g).unwrap_or(0)];
                 let mut c = 0.0;
-                while c < t.loss_kwh && pool_cursor < pool_sales.len() {
-                    let sale = &mut pool_sales[pool_cursor];
+                while c < t.loss_kwh && *cursor < pool_sales.len() {
+                    let sale = &mut pool_sales[*cursor];
+                    if pools.len() > 1 && members.of(sale.seller) != g {
+                        *cursor += 1;
+                        continue;
+                    }
                     let sent = s.make_up(sale.seller as usize, t.loss_kwh - c);
                     sale.made_up_kwh += sent;
                     c += sent;
                     if c < t.loss_kwh {
-                        pool_cursor += 1;
+                        *cursor += 1;
                     }
                 }
                 c

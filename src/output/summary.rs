@@ -119,6 +119,9 @@ pub struct Summary {
     pub provenance: Provenance,
 }
 
+/// `rule` of a run whose communities each run their own rule.
+pub const BY_COMMUNITY: &str = "by-community";
+
 /// Fields that change from run to run of the same inputs (excluded from reproducibility checks).
 pub const RUNTIME_FIELDS: [&str; 2] = ["runtime_s", "household_steps_per_s"];
 
@@ -151,8 +154,10 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         schema_version: SUMMARY_SCHEMA_VERSION,
         scenario: s.name.clone(),
         description: s.description.clone(),
-        rule: s.rule.name,
-        rule_params: s.rule_params.clone(),
+        // With communities, each runs its own rule (listed in `communities`) unless `--rule`
+        // gave one for all.
+        rule: if s.communities.as_ref().is_some_and(|c| !c.forced_rule) { BY_COMMUNITY } else { s.rule.name },
+        rule_params: if s.communities.as_ref().is_some_and(|c| !c.forced_rule) { BTreeMap::new() } else { s.rule_params.clone() },
         seed: s.seed,
         steps: t.steps,
         output_level: s.output.label(),

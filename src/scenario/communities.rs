@@ -15,8 +15,9 @@ use std::collections::HashMap;
 pub const MAX_COMMUNITIES: usize = 1_000;
 /// Longest community period, days (ten years).
 const MAX_PERIOD_DAYS: f64 = 3_660.0;
-/// Most money accepted for a fund, a budget or a pay, currency.
-const MAX_MONEY: f64 = 1e12;
+/// Most money accepted for a fund, a budget or a pay, currency: with a thousand witnesses and
+/// every budget at it, a period's obligations stay far inside i64 micro-units.
+const MAX_MONEY: f64 = 1e9;
 /// Longest target runway, periods.
 const MAX_TARGET_RUNWAY_PERIODS: f64 = 1_000.0;
 /// Largest controller gain.
@@ -34,7 +35,11 @@ fn ppm(rate: f64) -> i64 {
 /// community events are errors). `rule_override` is `--rule`: every community then trades under
 /// it, with its default parameters.
 pub fn resolve(v: &mut Validator, file: &ScenarioFile, drafts: &[HouseDraft], step_minutes: u32, total_steps: u64, rule_override: Option<&str>) -> Option<CommunitiesConfig> {
-    let index: HashMap<&str, u16> = file.communities.iter().enumerate().map(|(i, c)| (c.id.as_str(), i as u16)).collect();
+    // The first community of each id (a duplicate is reported below).
+    let mut index: HashMap<&str, u16> = HashMap::new();
+    for (i, c) in file.communities.iter().enumerate() {
+        index.entry(c.id.as_str()).or_insert(i as u16);
+    }
     if file.communities.len() > MAX_COMMUNITIES {
         v.err("communities", format!("{} communities; at most {MAX_COMMUNITIES}", file.communities.len()));
         return None;
@@ -51,7 +56,7 @@ pub fn resolve(v: &mut Validator, file: &ScenarioFile, drafts: &[HouseDraft], st
             found
         })
         .collect();
-    let mut founded = vec![0u64; file.communities.len()];
+    let mut founded: Vec<Option<u64>> = vec![None; file.communities.len()];
     let ids: HashMap<&str, u32> = drafts.iter().enumerate().map(|(i, h)| (h.id.as_str(), i as u32)).collect();
     let mut changes = Vec::new();
     for (i, e) in file.events.iter().enumerate() {
@@ -81,19 +86,28 @@ pub fn resolve(v: &mut Validator, file: &ScenarioFile, drafts: &[HouseDraft], st
                 if *step >= total_steps {
                     v.err(&format!("{at}.step"), format!("{step} is after the run's last step ({})", total_steps.saturating_sub(1)));
                 }
-                if let Some(c) = community(v, "community", id) {
-                    if founded[c as usize] != 0 {
-                        v.err(&format!("{at}.community"), format!("community `{id}` is founded twice"));
-                    }
-                    founded[c as usize] = *step;
+                if let Some(c) = community(v, "community", id) && founded[c as usize].replace(*step).is_some() {
+                    v.err(&format!("{at}.community"), format!("community `{id}` is founded twice"));
                 }
             }
             EventSpec::JoinCommunity { .. } | EventSpec::LeaveCommunity { .. } => {}
         }
     }
     changes.sort_by_key(|c| c.step);
+    // Moves at step 0 into communities there from the start (or out) are the starting membership.
+    let mut member_of = member_of;
+    changes.retain(|ch| {
+        let at_start = ch.step == 0 && ch.to.is_none_or(|c| founded[c as usize].unwrap_or(0) == 0);
+        if at_start {
+            member_of[ch.household as usize] = ch.to;
+        }
+        !at_start
+    });
     if file.communities.is_empty() {
         return None;
+    }
+    if rule_override.is_none() && (file.market.rule != super::schema::MarketSpec::default().rule || !file.market.params.is_empty()) {
+        v.err("market.rule", "with `communities`, each community names its own `rule` and `params`; remove `market.rule` and `market.params` (`--rule NAME` runs every community under one rule)".to_string());
     }
     if file.ledger.treasury.is_some() {
         v.err("ledger.treasury", "with `communities`, each community's `fee_policy` sets its own treasury's fee; remove `ledger.treasury`".to_string());
@@ -104,6 +118,7 @@ pub fn resolve(v: &mut Validator, file: &ScenarioFile, drafts: &[HouseDraft], st
         let at = format!("communities[{i}]");
         if check_id(v, &format!("{at}.id"), &c.id) && let Some(first) = seen.insert(c.id.as_str(), i) {
             v.err(&format!("{at}.id"), format!("`{}` is also the id of communities[{first}]", c.id));
+            continue;
         }
         let rule_name = rule_override.unwrap_or(&c.rule);
         let rule = registry::find(rule_name);
@@ -125,8 +140,9 @@ pub fn resolve(v: &mut Validator, file: &ScenarioFile, drafts: &[HouseDraft], st
                 v.fraction(&format!("{f}.min_rate"), min_rate);
                 if v.fraction(&format!("{f}.max_rate"), max_rate) && max_rate < min_rate {
                     v.err(&format!("{f}.max_rate"), format!("{max_rate} is below min_rate {min_rate}: the bounds are reversed"));
+                } else {
+                    v.range(&format!("{f}.initial_rate"), initial_rate, Bound::Incl(min_rate.max(0.0)), Bound::Incl(max_rate.min(1.0)), "(between min_rate and max_rate)");
                 }
-                v.range(&format!("{f}.initial_rate"), initial_rate, Bound::Incl(min_rate.max(0.0)), Bound::Incl(max_rate.min(1.0)), "(between min_rate and max_rate)");
                 v.range(&format!("{f}.target_runway_periods"), target_runway_periods, Bound::Above(0.0), Bound::Incl(MAX_TARGET_RUNWAY_PERIODS), "periods");
                 v.range(&format!("{f}.runway_gain"), runway_gain, Bound::Incl(0.0), Bound::Incl(MAX_GAIN), "");
                 v.range(&format!("{f}.churn_gain"), churn_gain, Bound::Incl(0.0), Bound::Incl(MAX_GAIN), "");
@@ -187,7 +203,7 @@ pub fn resolve(v: &mut Validator, file: &ScenarioFile, drafts: &[HouseDraft], st
             params,
             fee,
             period_steps,
-            founded_step: founded[i],
+            founded_step: founded[i].unwrap_or(0),
             initial_fund,
             witnesses: c.witnesses,
             witness_pay,
@@ -197,6 +213,7 @@ pub fn resolve(v: &mut Validator, file: &ScenarioFile, drafts: &[HouseDraft], st
         });
     }
     Some(CommunitiesConfig {
+        forced_rule: rule_override.is_some(),
         communities,
         member_of,
         income_per_year: drafts.iter().map(|h| h.income_per_year.map(|x| Micros::from_units(x.clamp(0.0, MAX_MONEY)))).collect(),

@@ -132,17 +132,22 @@ fn check_angle_dist(v: &mut Validator, at: &str, d: &Dist) {
 }
 
 fn check_dist(v: &mut Validator, at: &str, d: &Dist, unit: &str) {
+    check_dist_upto(v, at, d, unit, 1e6);
+}
+
+/// A distribution of values in 0..=`max`.
+fn check_dist_upto(v: &mut Validator, at: &str, d: &Dist, unit: &str, max: f64) {
     match *d {
         Dist::Fixed(x) => {
-            v.range(at, x, Bound::Incl(0.0), Bound::Incl(1e6), unit);
+            v.range(at, x, Bound::Incl(0.0), Bound::Incl(max), unit);
         }
-        Dist::Uniform { min, max } => {
-            v.range(&format!("{at}.min"), min, Bound::Incl(0.0), Bound::Incl(1e6), unit);
-            v.range(&format!("{at}.max"), max, Bound::Incl(min.max(0.0)), Bound::Incl(1e6), unit);
+        Dist::Uniform { min, max: hi } => {
+            v.range(&format!("{at}.min"), min, Bound::Incl(0.0), Bound::Incl(max), unit);
+            v.range(&format!("{at}.max"), hi, Bound::Incl(min.max(0.0)), Bound::Incl(max), unit);
         }
         Dist::Normal { mean, sd } => {
-            v.range(&format!("{at}.mean"), mean, Bound::Incl(0.0), Bound::Incl(1e6), unit);
-            v.range(&format!("{at}.sd"), sd, Bound::Incl(0.0), Bound::Incl(1e6), unit);
+            v.range(&format!("{at}.mean"), mean, Bound::Incl(0.0), Bound::Incl(max), unit);
+            v.range(&format!("{at}.sd"), sd, Bound::Incl(0.0), Bound::Incl(max), unit);
         }
     }
 }
@@ -320,7 +325,7 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
     check_preferences(v, at, &g.preferences);
     check_community(v, at, &g.community);
     if let Some(d) = &g.income_per_year {
-        check_dist(v, &format!("{at}.income_per_year"), d, "per year");
+        check_dist_upto(v, &format!("{at}.income_per_year"), d, "per year", MAX_INCOME_PER_YEAR);
     }
     let weights: Vec<(Archetype, f64)> =
         if g.archetypes.is_empty() { ALL_ARCHETYPES.iter().map(|a| (*a, 1.0)).collect() } else { g.archetypes.iter().map(|(a, w)| (*a, *w)).collect() };

@@ -239,8 +239,12 @@ impl Scenario {
         if file.output == OutputLevel::Aggregate {
             file.ledger.write_jsonl = false;
         }
+        // With communities, a rule given on the command line (`--rule`, or `--set market.rule`)
+        // runs every community; the file's own `market.rule` is not used.
+        let set_rule = file.market.rule != file_rule || overrides.sets.iter().any(|s| s.path == "market.rule");
+        let forced_rule = overrides.rule.clone().or_else(|| set_rule.then(|| file.market.rule.clone()));
         let sha = crate::ledger::encoding::hex(&Sha256::digest(text.as_bytes()));
-        resolve(file, path, sha, overrides)
+        resolve(file, path, sha, overrides, forced_rule)
     }
 
     /// About how many bytes a run of this scenario holds at its peak ([`memory_estimate_bytes`]).
@@ -281,7 +285,7 @@ pub fn parse(text: &str, path: &Path) -> Result<ScenarioFile, InputErrors> {
     })
 }
 
-fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Overrides) -> Result<Scenario, InputErrors> {
+fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Overrides, forced_rule: Option<String>) -> Result<Scenario, InputErrors> {
     let mut v = validate::Validator::new(path);
     // Before anything is drawn for the households: a scenario too big for this machine stops here.
     // (Past MAX_HOUSEHOLDS, that bound is the message.)
@@ -299,6 +303,9 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     let local_start = parse_local(&file.start).map_err(|m| v.err("start", m)).ok();
     let step_minutes = file.step_minutes;
     let mut total_steps = validate::check_duration(&mut v, file.duration_days, step_minutes);
+    // Events are checked against the scenario's own length: `--steps N` (and a sweep's check of
+    // each combination) runs its first N steps, and events after them just do not happen.
+    let scenario_steps = total_steps;
     if let Some(n) = overrides.steps {
         if n == 0 {
             v.err("--steps", "must be at least 1".to_string());
@@ -340,8 +347,8 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     let ids: Vec<String> = specs.iter().map(|h| h.id.clone()).collect();
     let (topology, nodes) = build_topology(&file, &specs, &ids, &mut v);
     let ledger = validate::check_ledger(&mut v, &file.ledger, &ids);
-    let community_events = resolve_events(&mut v, &file.events, &ids, total_steps);
-    let communities = communities::resolve(&mut v, &file, &specs, step_minutes, total_steps, overrides.rule.as_deref()).map(Arc::new);
+    let community_events = resolve_events(&mut v, &file.events, &ids, scenario_steps);
+    let communities = communities::resolve(&mut v, &file, &specs, step_minutes, scenario_steps, forced_rule.as_deref()).map(Arc::new);
     v.finish()?;
 
     let parents = topology.bfs_parents();

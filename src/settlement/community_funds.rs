@@ -29,7 +29,7 @@ impl CommunityFunds {
     /// credited to its treasury.
     pub fn collect(&mut self, c: u16, amount: Micros) -> Micros {
         let c = c as usize;
-        let fee = Micros((amount.0 * self.fee_rate_ppm[c] + PPM / 2).div_euclid(PPM));
+        let fee = Micros(((i128::from(amount.0) * i128::from(self.fee_rate_ppm[c]) + i128::from(PPM / 2)).div_euclid(i128::from(PPM))) as i64);
         self.balance[c] += fee;
         self.fees_collected[c] += fee;
         fee

@@ -39,15 +39,27 @@ pub enum PaymentKind {
     GridExport,
     /// A buyer pays the network operator the fee on a peer delivery.
     NetworkFee,
-    /// A community's treasury pays a member: witness pay, a service (rebate, solidarity), or
-    /// its share of a defaulted community's assets.
-    CommunityPayout,
+    /// A community's treasury pays a member, for what `Payout` says.
+    CommunityPayout(Payout),
     /// A founding member pays its share of a community's initial fund into the treasury.
     CommunityContribution,
     /// Not money: the payer joins the payee community (amount 0), recorded on its books.
     CommunityJoin,
     /// Not money: the payer leaves the payee community (amount 0).
     CommunityLeave,
+}
+
+/// What a community's treasury pays a member for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payout {
+    /// Its pay as one of the community's witnesses for a period.
+    WitnessPay,
+    /// Part of the network fees it paid in a period, back.
+    Rebate,
+    /// The solidarity fund's payment to a member in energy hardship.
+    Solidarity,
+    /// Its share of a defaulted community's assets.
+    DefaultShare,
 }
 
 /// One transfer of money.
