@@ -80,7 +80,7 @@ fn genesis_hash_is_pinned() {
     let info = super::json::GenesisInfo { scenario: "street".into(), seed: 7, witnesses: 3, votes_per_household: 2, max_transactions_per_block: 12, step_seconds: 900, steps: 96, stake: "Equal".into(), communities: Vec::new() };
     let keys: Vec<[u8; 32]> = (1..=4).map(|i| [i; 32]).collect();
     let leaves = super::genesis_leaves(&info, &ids(), &keys, &[1; 4]);
-    let (_, hash) = super::genesis_header(merkle::root(&leaves, &mut Vec::new()), 4, 1_705_240_800);
+    let (_, hash) = super::genesis_header(merkle::root(&leaves, &mut Vec::new()), 4, 0, 1_705_240_800);
     assert_eq!(hex(&hash), KAT_GENESIS);
 }
 
