@@ -94,6 +94,11 @@ impl TimeFrame {
     pub fn step_start_utc(&self, step: u64) -> DateTime<Utc> {
         self.start_utc + chrono::Duration::minutes(self.step_minutes as i64 * step as i64)
     }
+
+    /// The local date of the start of `step`.
+    pub fn local_date(&self, step: u64) -> chrono::NaiveDate {
+        self.zone.local(self.step_start_utc(step)).0.date()
+    }
 }
 
 /// The current step and what the other systems need to know about it. Written by

@@ -129,8 +129,8 @@ pub struct DayRow {
 struct DayStats {
     joined: u32,
     left: u32,
+    /// Peer energy members bought (as it arrived), and what they paid for it.
     p2p_kwh: f64,
-    bought_kwh: f64,
     bought: i64,
     sold_kwh: f64,
     sold: i64,
@@ -224,8 +224,6 @@ pub struct Communities {
     /// Times each household changed community during the run (joining, leaving, switching,
     /// freed by a default; not its membership at the start).
     pub switches: Vec<u32>,
-    /// Each household's community now (a copy of `Memberships`, kept for the outputs).
-    current: Vec<Option<u16>>,
     /// The last community each household belonged to (its KPIs go to that community's).
     pub last_community: Vec<Option<u16>>,
     /// The step since which each household is in its current community.
@@ -239,11 +237,6 @@ pub struct Communities {
 }
 
 impl Communities {
-    /// The community household `h` is in at the end of the run (or now, during it).
-    pub fn current(&self, h: usize) -> Option<u16> {
-        self.current.get(h).copied().flatten()
-    }
-
     pub fn new(config: CommunitiesConfig) -> Communities {
         let n = config.member_of.len();
         Communities {
@@ -253,7 +246,6 @@ impl Communities {
             member_steps: vec![0; n],
             switches: vec![0; n],
             last_community: vec![None; n],
-            current: vec![None; n],
             joined_at: vec![0; n],
             period_start: vec![Wallet::default(); n],
             moved: Vec::new(),
@@ -340,7 +332,6 @@ pub fn apply_membership(clock: Res<SimClock>, setup: Res<MarketSetup>, entities:
 fn join(k: &mut Communities, members: &mut Memberships, h: usize, c: u16, step: u64, wallet: Wallet) {
     members.0[h] = Some(c);
     k.moved.push((h as u32, c, true));
-    k.current[h] = Some(c);
     k.last_community[h] = Some(c);
     k.joined_at[h] = step;
     k.period_start[h] = wallet;
@@ -356,7 +347,6 @@ fn join(k: &mut Communities, members: &mut Memberships, h: usize, c: u16, step: 
 fn leave(k: &mut Communities, members: &mut Memberships, h: usize, c: u16, step: u64) {
     members.0[h] = None;
     k.moved.push((h as u32, c, false));
-    k.current[h] = None;
     k.member_steps[h] += step - k.joined_at[h];
     let s = &mut k.state[c as usize];
     s.members -= 1;
@@ -369,7 +359,7 @@ fn leave(k: &mut Communities, members: &mut Memberships, h: usize, c: u16, step:
 /// the ledger's (`ledger::validators`), among members only, on the community's own stream.
 fn elect_witnesses(config: &CommunitiesConfig, members: &Memberships, c: usize, period: u64) -> Vec<u32> {
     let k = config.communities[c].witnesses as usize;
-    let ids: Vec<u32> = (0..members.0.len() as u32).filter(|h| members.of(*h) == Some(c as u16)).collect();
+    let ids = members.members_of(c as u16);
     if k == 0 || ids.is_empty() {
         return Vec::new();
     }
@@ -431,7 +421,7 @@ pub fn keep_books(
         if cfg.founded_step != step || cfg.initial_fund.0 <= 0 {
             continue;
         }
-        let founders: Vec<u32> = (0..members.0.len() as u32).filter(|h| members.of(*h) == Some(c as u16)).collect();
+        let founders = members.members_of(c as u16);
         let shares = split_proportional(cfg.initial_fund.0, &vec![1; founders.len()]);
         for (h, amount) in founders.iter().zip(shares) {
             let amount = Micros(amount);
@@ -441,7 +431,7 @@ pub fn keep_books(
             }
             funds.balance[c] += amount;
             k.state[c].totals.contributions += amount;
-            payments.0.push(Payment { payer: Account::Household(*h), payee: Account::Community(c as u16), amount, kind: PaymentKind::CommunityContribution, kwh: 0.0, price: crate::base::money::Price(0.0), fee: Micros::ZERO, loss_kwh: 0.0 });
+            payments.0.push(Payment::transfer(Account::Household(*h), Account::Community(c as u16), amount, PaymentKind::CommunityContribution));
         }
     }
     // The step's peer money, by the buyer's and the seller's community.
@@ -455,7 +445,6 @@ pub fn keep_books(
         if let Some(c) = buyer.and_then(|b| members.of(b)) {
             let d = &mut k.state[c as usize].day;
             d.p2p_kwh += p.kwh;
-            d.bought_kwh += p.kwh;
             d.bought += p.amount.0;
         }
         if let Some(c) = seller.and_then(|s| members.of(s)) {
@@ -474,8 +463,8 @@ pub fn keep_books(
     // The day's rows, at the last step of each local day (and of the run): every community
     // founded by then, including on the day it defaulted.
     let last = step + 1 >= frame.total_steps;
-    if last || local_date(frame, step + 1) != local_date(frame, step) {
-        let day = local_date(frame, step);
+    if last || frame.local_date(step + 1) != frame.local_date(step) {
+        let day = frame.local_date(step);
         let day_start = step + 1 - steps_today(frame, step);
         for (c, s) in k.state.iter_mut().enumerate() {
             if !s.founded || s.defaulted_step.is_some_and(|d| d < day_start) {
@@ -492,7 +481,7 @@ pub fn keep_books(
                 fee_rate_ppm: funds.fee_rate_ppm[c],
                 treasury: funds.balance[c],
                 p2p_kwh: d.p2p_kwh,
-                buy_price_mean: (d.bought_kwh > 0.0).then(|| d.bought as f64 / 1e6 / d.bought_kwh),
+                buy_price_mean: (d.p2p_kwh > 0.0).then(|| d.bought as f64 / 1e6 / d.p2p_kwh),
                 sell_price_mean: (d.sold_kwh > 0.0).then(|| d.sold as f64 / 1e6 / d.sold_kwh),
                 services_paid: Micros(d.services),
                 witness_paid: Micros(d.witness),
@@ -513,15 +502,12 @@ pub fn keep_books(
     }
 }
 
-fn local_date(frame: &TimeFrame, step: u64) -> chrono::NaiveDate {
-    frame.zone.local(frame.step_start_utc(step)).0.date()
-}
 
 /// Steps of `step`'s local day up to and including it.
 fn steps_today(frame: &TimeFrame, step: u64) -> u64 {
-    let day = local_date(frame, step);
+    let day = frame.local_date(step);
     let mut n = 1;
-    while n <= step && local_date(frame, step - n) == day {
+    while n <= step && frame.local_date(step - n) == day {
         n += 1;
     }
     n
@@ -545,7 +531,7 @@ fn end_period(
     payments: &mut Vec<Payment>,
 ) {
     let cfg = &config.communities[c];
-    let ids: Vec<u32> = (0..members.0.len() as u32).filter(|h| members.of(*h) == Some(c as u16)).collect();
+    let ids = members.members_of(c as u16);
     let wallet_of = |wallets: &Query<&mut Wallet>, h: u32| entities.0.get(h as usize).and_then(|e| wallets.get(*e).ok()).copied().unwrap_or_default();
     // Each member's period, from its wallet now against its wallet at the period's start.
     let mut fees_paid = Vec::with_capacity(ids.len());
@@ -666,7 +652,7 @@ fn cap_to_budget(wanted: Vec<(u32, i64)>, budget: Micros) -> Vec<(u32, i64)> {
 /// A join or leave on the books: not money (amount 0), from the household to its community.
 fn membership_record(h: u32, c: u16, joined: bool) -> Payment {
     let kind = if joined { PaymentKind::CommunityJoin } else { PaymentKind::CommunityLeave };
-    Payment { payer: Account::Household(h), payee: Account::Community(c), amount: Micros::ZERO, kind, kwh: 0.0, price: crate::base::money::Price(0.0), fee: Micros::ZERO, loss_kwh: 0.0 }
+    Payment::transfer(Account::Household(h), Account::Community(c), Micros::ZERO, kind)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -675,7 +661,7 @@ fn payout(funds: &mut CommunityFunds, c: usize, h: u32, amount: Micros, why: Pay
     w.balance += amount;
     w.community_received += amount;
     funds.balance[c] -= amount;
-    payments.push(Payment { payer: Account::Community(c as u16), payee: Account::Household(h), amount, kind: PaymentKind::CommunityPayout(why), kwh: 0.0, price: crate::base::money::Price(0.0), fee: Micros::ZERO, loss_kwh: 0.0 });
+    payments.push(Payment::transfer(Account::Community(c as u16), Account::Household(h), amount, PaymentKind::CommunityPayout(why)));
 }
 
 /// Community `c` defaults at the end of `step`: its treasury (its only asset) goes to its

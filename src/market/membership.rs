@@ -19,6 +19,11 @@ impl Memberships {
     pub fn of(&self, index: u32) -> Option<u16> {
         self.0.get(index as usize).copied().flatten()
     }
+
+    /// The members of community `c`, by household index, in order.
+    pub fn members_of(&self, c: u16) -> Vec<u32> {
+        (0..self.0.len() as u32).filter(|h| self.of(*h) == Some(c)).collect()
+    }
 }
 
 /// The rule of each community, by community index; `None` before it is founded and after it

@@ -115,7 +115,7 @@ pub fn summarise(s: &Scenario, communities: &Communities, funds: &CommunityFunds
                     "not founded"
                 },
                 founded_step: cfg.founded_step,
-                defaulted_day: st.defaulted_step.map(|d| s.frame.zone.local(s.frame.step_start_utc(d)).0.date().to_string()),
+                defaulted_day: st.defaulted_step.map(|d| s.frame.local_date(d).to_string()),
                 members_end: st.members,
                 fee_rate: rate_fraction(funds.fee_rate_ppm[c]),
                 treasury: units(funds.balance[c]),

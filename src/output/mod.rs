@@ -34,8 +34,8 @@ fn failed(file: &'static str) -> impl Fn(std::io::Error) -> String {
 /// with communities), `topology.json`,
 /// `lines.csv`, `summary.json`, then `report.html` from them. The error names the file.
 pub fn write_run_files(dir: &Path, s: &Scenario, outcome: &SimOutcome, summary: &summary::Summary) -> Result<(), String> {
-    tables::write_households(dir, s, &outcome.households, outcome.communities.as_ref().map(|c| &c.0)).map_err(failed("households.csv"))?;
-    if let Some((c, _)) = &outcome.communities {
+    tables::write_households(dir, s, &outcome.households, outcome.communities.as_ref().map(|(c, _, m)| (c, m))).map_err(failed("households.csv"))?;
+    if let Some((c, _, _)) = &outcome.communities {
         communities::write_csv(dir, c).map_err(failed("communities.csv"))?;
     }
     tables::write_topology(dir, s).map_err(failed("topology.json"))?;

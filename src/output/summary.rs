@@ -197,7 +197,7 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         runtime_s,
         household_steps_per_s: s.households.len() as f64 * t.steps as f64 / runtime_s.max(1e-9),
         ledger: main.ledger.clone(),
-        communities: main.communities.as_ref().map(|(c, f)| super::communities::summarise(s, c, f, &main.households)),
+        communities: main.communities.as_ref().map(|(c, f, _)| super::communities::summarise(s, c, f, &main.households)),
         p2p_kwh_by_level: (!main.levels.is_empty()).then(|| main.levels.clone()),
         max_line_loading: main.lines.max_line_loading(&line_capacity),
         congested_steps: main.limits.congested_steps,

@@ -48,9 +48,9 @@ pub const HOUSEHOLD_COLUMNS: [&str; 38] = [
     "data_source", "synthetic", "member_of", "community_days", "switches", "community_received", "community_contributed",
 ];
 
-/// `communities`: the run's communities, when it has them (else the community columns are empty
-/// or zero).
-pub fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult], communities: Option<&crate::community::Communities>) -> std::io::Result<()> {
+/// `communities`: the run's communities and memberships at the end, when it has them (else the
+/// community columns are empty or zero).
+pub fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult], communities: Option<(&crate::community::Communities, &crate::market::membership::Memberships)>) -> std::io::Result<()> {
     let mut w = csv::Writer::from_path(dir.join("households.csv"))?;
     w.write_record(HOUSEHOLD_COLUMNS)?;
     for (h, r) in s.households.iter().zip(main) {
@@ -58,9 +58,9 @@ pub fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult], comm
         let m = &r.totals;
         let Wallet { p2p_paid, p2p_received, grid_paid, grid_received, fees_paid, rewards_received, network_fees_paid, community_received, community_contributed, .. } = r.wallet;
         let i = r.index as usize;
-        let member_of = communities.and_then(|c| c.current(i).map(|k| c.config.communities[k as usize].id.clone())).unwrap_or_default();
-        let community_days = communities.map_or(0.0, |c| c.member_steps[i] as f64 * s.frame.step_hours() / 24.0);
-        let switches = communities.map_or(0, |c| c.switches[i]);
+        let member_of = communities.and_then(|(c, m)| m.of(r.index).map(|k| c.config.communities[k as usize].id.clone())).unwrap_or_default();
+        let community_days = communities.map_or(0.0, |(c, _)| c.member_steps[i] as f64 * s.frame.step_hours() / 24.0);
+        let switches = communities.map_or(0, |(c, _)| c.switches[i]);
         let (soc0, soc1) = r.battery_soc_kwh.map(|(a, b)| (a.to_string(), b.to_string())).unwrap_or_default();
         let source = match h.load {
             LoadDef::Archetype { kind, .. } => format!("{kind:?}"),

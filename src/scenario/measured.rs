@@ -105,7 +105,7 @@ fn local_days(frame: &TimeFrame, steps: usize) -> Vec<std::ops::Range<usize>> {
     let mut days: Vec<std::ops::Range<usize>> = Vec::new();
     let mut current = None;
     for k in 0..steps {
-        let date = frame.zone.local(frame.step_start_utc(k as u64)).0.date();
+        let date = frame.local_date(k as u64);
         match days.last_mut() {
             Some(day) if current == Some(date) => day.end = k + 1,
             _ => days.push(k..k + 1),

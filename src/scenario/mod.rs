@@ -492,7 +492,7 @@ fn load_exposure(weather: &WeatherSpec, base_dir: &Path, frame: &TimeFrame, v: &
         }
     }
     let first = frame.zone.local(frame.start_utc).0.date();
-    let last = frame.zone.local(frame.step_start_utc(frame.total_steps.saturating_sub(1))).0.date();
+    let last = frame.local_date(frame.total_steps.saturating_sub(1));
     match crate::scenario::data::exposure::cover(&data, first, last) {
         Ok(days) => Some(days),
         Err(missing) if !data.is_empty() || files.is_empty() => {

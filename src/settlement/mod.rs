@@ -79,6 +79,14 @@ pub struct Payment {
     pub loss_kwh: f64,
 }
 
+impl Payment {
+    /// A transfer of money alone, no energy behind it (a community's treasury paying or being
+    /// paid; with amount 0, a membership record).
+    pub fn transfer(payer: Account, payee: Account, amount: Micros, kind: PaymentKind) -> Payment {
+        Payment { payer, payee, amount, kind, kwh: 0.0, price: crate::base::money::Price(0.0), fee: Micros::ZERO, loss_kwh: 0.0 }
+    }
+}
+
 /// This step's payments, in settlement order (read by the ledger).
 #[derive(Resource, Debug, Default)]
 pub struct StepPayments(pub Vec<Payment>);

@@ -139,8 +139,8 @@ pub struct SimOutcome {
     pub limits: LimitStats,
     pub baseline_limits: LimitStats,
     pub levels: Vec<f64>,
-    /// The communities' books and treasuries, in runs with communities.
-    pub communities: Option<(crate::community::Communities, crate::settlement::CommunityFunds)>,
+    /// The communities' books, treasuries and memberships at the end, in runs with communities.
+    pub communities: Option<(crate::community::Communities, crate::settlement::CommunityFunds, crate::market::membership::Memberships)>,
 }
 
 /// A headless simulation: an app with [`SimPlugin`], stepped on demand.
@@ -233,7 +233,8 @@ impl Simulation {
         let limits = self.world().resource::<SideLimits<Run>>().stats.clone();
         let baseline_limits = self.world().resource::<SideLimits<Baseline>>().stats.clone();
         let funds = self.world().resource::<crate::settlement::CommunityFunds>().clone();
-        let communities = self.world().get_resource::<crate::community::Communities>().map(|c| (c.clone(), funds.clone()));
+        let members = self.world().resource::<crate::market::membership::Memberships>();
+        let communities = self.world().get_resource::<crate::community::Communities>().map(|c| (c.clone(), funds.clone(), members.clone()));
         Ok(SimOutcome { totals: self.run_totals(), accounts_total: Micros(household_money) + self.accounts().total() + funds.total(), households, ledger, lines, limits, baseline_limits, levels, communities })
     }
 }
