@@ -52,8 +52,12 @@ pub struct StepTotals {
 ///   load_grid + load_unserved = load_kwh`;
 /// - where the PV went: `load_own_pv + pv_own_battery + load_peer_pv + pv_grid + curtailed_kwh +
 ///   pv_line_losses = pv_kwh`;
-/// - stored energy: `pv_own_battery = load_own_battery + load_peer_battery +
-///   battery_line_losses + battery_conversion_losses + battery_stored_change`.
+/// - stored energy: `pv_own_battery + pv_community_battery = load_own_battery +
+///   load_peer_battery + load_community_battery + battery_line_losses +
+///   battery_conversion_losses + battery_stored_change`;
+///
+/// and the first two sums also count `load_community_battery` and `pv_community_battery`
+/// (communities' batteries, see `market::storage`: zero in runs without them).
 ///
 /// Peer energy is split by the seller's source (`trades.csv`'s `seller_source`; a pool's
 /// deliveries by its sellers' shares). Line losses on peer deliveries are what each source sent
@@ -79,29 +83,37 @@ pub struct EnergyBalance {
     pub battery_line_losses_kwh: f64,
     /// Change of the energy stored in all batteries (negative when they gave more than they took).
     pub battery_stored_change_kwh: f64,
+    /// Load met by community batteries, and PV surplus that charged them.
+    pub load_community_battery_kwh: f64,
+    pub pv_community_battery_kwh: f64,
 }
 
 impl EnergyBalance {
     /// Column names in `timeseries.csv`, in the order of [`EnergyBalance::values`].
-    pub const COLUMNS: [&'static str; 12] = [
+    /// The first [`EnergyBalance::FIRST_COLUMNS`] sit together in `timeseries.csv`; the later
+    /// ones were added at its end.
+    pub const COLUMNS: [&'static str; 14] = [
         "load_own_pv_kwh", "load_own_battery_kwh", "load_peer_pv_kwh", "load_peer_battery_kwh", "load_grid_kwh", "load_unserved_kwh",
         "pv_own_battery_kwh", "pv_grid_kwh", "pv_line_losses_kwh", "battery_conversion_losses_kwh", "battery_line_losses_kwh",
-        "battery_stored_change_kwh",
+        "battery_stored_change_kwh", "load_community_battery_kwh", "pv_community_battery_kwh",
     ];
+    pub const FIRST_COLUMNS: usize = 12;
 
-    pub fn values(&self) -> [f64; 12] {
+    pub fn values(&self) -> [f64; 14] {
         [
             self.load_own_pv_kwh, self.load_own_battery_kwh, self.load_peer_pv_kwh, self.load_peer_battery_kwh, self.load_grid_kwh,
             self.load_unserved_kwh, self.pv_own_battery_kwh, self.pv_grid_kwh, self.pv_line_losses_kwh,
             self.battery_conversion_losses_kwh, self.battery_line_losses_kwh, self.battery_stored_change_kwh,
+            self.load_community_battery_kwh, self.pv_community_battery_kwh,
         ]
     }
 
-    fn from_values(v: [f64; 12]) -> Self {
-        let [load_own_pv_kwh, load_own_battery_kwh, load_peer_pv_kwh, load_peer_battery_kwh, load_grid_kwh, load_unserved_kwh, pv_own_battery_kwh, pv_grid_kwh, pv_line_losses_kwh, battery_conversion_losses_kwh, battery_line_losses_kwh, battery_stored_change_kwh] = v;
+    fn from_values(v: [f64; 14]) -> Self {
+        let [load_own_pv_kwh, load_own_battery_kwh, load_peer_pv_kwh, load_peer_battery_kwh, load_grid_kwh, load_unserved_kwh, pv_own_battery_kwh, pv_grid_kwh, pv_line_losses_kwh, battery_conversion_losses_kwh, battery_line_losses_kwh, battery_stored_change_kwh, load_community_battery_kwh, pv_community_battery_kwh] = v;
         EnergyBalance {
             load_own_pv_kwh, load_own_battery_kwh, load_peer_pv_kwh, load_peer_battery_kwh, load_grid_kwh, load_unserved_kwh,
             pv_own_battery_kwh, pv_grid_kwh, pv_line_losses_kwh, battery_conversion_losses_kwh, battery_line_losses_kwh, battery_stored_change_kwh,
+            load_community_battery_kwh, pv_community_battery_kwh,
         }
     }
 
@@ -195,7 +207,7 @@ pub fn sum_levels(clearing: Res<Clearing>, mut levels: ResMut<LevelTotals>) {
 
 /// Sums the step over households, updates run totals and per-household totals. Reads `Meter`,
 /// `Wallet`, `BaselineExchange`, `Clearing`, `SimClock`, `StepPrices`, `EmissionFactors`,
-/// `LineStats` (network losses); writes `MeterTotals`,
+/// `LineStats` (network losses), `CommunityStorage`; writes `MeterTotals`,
 /// `LossOfLoad`, `StepTotals`, `RunTotals`. Runs in `MetricsSystems`, after the treasury.
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 pub fn record_step(
@@ -207,6 +219,7 @@ pub fn record_step(
     emissions: Res<EmissionFactors>,
     losses: Option<Res<LossPolicy>>,
     lines: Option<Res<crate::grid::network::LineStats>>,
+    storage: Option<Res<crate::market::storage::CommunityStorage>>,
     mut households: Query<(
         &Household,
         &Meter,
@@ -238,6 +251,8 @@ pub fn record_step(
         e.load_unserved_kwh += m.unserved_kwh;
         e.pv_own_battery_kwh += m.battery_charge_kwh;
         e.pv_grid_kwh += m.grid_export_kwh;
+        e.load_community_battery_kwh += m.community_battery_bought_kwh;
+        e.pv_community_battery_kwh += m.community_battery_sold_kwh;
         sent_kwh += m.p2p_sold_kwh;
         sent_battery_kwh += m.p2p_sold_battery_kwh;
         lol.steps += (m.unserved_kwh > crate::household::UNSERVED_EPSILON_KWH) as u64;
@@ -252,6 +267,16 @@ pub fn record_step(
         t.unserved_kwh += m.unserved_kwh;
         t.losses_kwh += m.losses_kwh;
         total.0.accumulate(m);
+    }
+    // Community batteries: charged and discharged on the AC side at the members' meters.
+    if let Some(storage) = storage {
+        let e = &mut t.balance;
+        let conversion: f64 = storage.units.iter().flatten().map(|u| u.conversion_losses_kwh()).sum();
+        t.battery_soc_kwh += storage.soc_kwh();
+        t.battery_charge_kwh += e.pv_community_battery_kwh;
+        t.battery_discharge_kwh += e.load_community_battery_kwh;
+        e.battery_conversion_losses_kwh += conversion;
+        e.battery_stored_change_kwh += e.pv_community_battery_kwh - e.load_community_battery_kwh - conversion;
     }
     let bearer = losses.map(|l| l.0).unwrap_or_default();
     // A pool's deliveries come from its sellers' PV and batteries in proportion to their sales.

@@ -9,10 +9,11 @@ use peergrid::market::{Clearing, Seller};
 use peergrid::metrics::StepTotals;
 use peergrid::settlement::{Account, Accounts, CommunityFunds, PaymentKind, Payout, StepPayments};
 use peergrid::community::Communities;
+use peergrid::market::storage::CommunityStorage;
 use peergrid::testing;
 
 /// Three communities and grid-only neighbours, 21 days at hourly steps: `a` runs well with
-/// services, `b` pools under bill sharing, `c` is founded on day 2 with a fee too low for its
+/// services and a community battery, `b` pools under bill sharing, `c` is founded on day 2 with a fee too low for its
 /// witness pay and defaults.
 const THREE: &str = r#"(
     name: "three-communities",
@@ -35,8 +36,9 @@ const THREE: &str = r#"(
     communities: [
         (id: "a", rule: "double-auction",
          fee_policy: Flexible(initial_rate: 0.05, min_rate: 0.01, max_rate: 0.2, target_runway_periods: 3),
-         period_days: 1, initial_fund: 40, witness_pay_per_period: 0.2,
-         services: [NetworkFeeRebate(share: 0.5, budget_per_period: 0.3), Solidarity(budget_per_period: 0.5)]),
+         period_days: 1, initial_fund: 540, witness_pay_per_period: 0.2,
+         services: [NetworkFeeRebate(share: 0.5, budget_per_period: 0.3), Solidarity(budget_per_period: 0.5),
+                    Battery(battery: (capacity_kwh: 20, max_charge_kw: 8, max_discharge_kw: 6), cost: 500, life_years: 8)]),
         (id: "b", rule: "bill-sharing", fee_policy: Fixed(rate: 0.02), period_days: 2, initial_fund: 5),
         (id: "c", rule: "pay-as-bid", fee_policy: Fixed(rate: 0.001), period_days: 1, initial_fund: 6,
          witnesses: 4, witness_pay_per_period: 1.0, default_after_periods: 2),
@@ -62,21 +64,34 @@ fn money_and_energy_are_conserved_across_communities_every_step() {
     while !sim.is_finished() {
         sim.step();
         assert_eq!(money_total(&mut sim), 0, "step {}", sim.steps_done() - 1);
-        let t = *sim.world().resource::<StepTotals>();
-        let e = t.balance;
-        let load = e.load_own_pv_kwh + e.load_own_battery_kwh + e.load_peer_pv_kwh + e.load_peer_battery_kwh + e.load_grid_kwh + e.load_unserved_kwh;
-        assert!((load - t.load_kwh).abs() < 1e-9, "step {}: load {load} vs {}", t.step, t.load_kwh);
-        let pv = e.load_own_pv_kwh + e.pv_own_battery_kwh + e.load_peer_pv_kwh + e.pv_grid_kwh + t.curtailed_kwh + e.pv_line_losses_kwh;
-        assert!((pv - t.pv_kwh).abs() < 1e-9, "step {}: PV {pv} vs {}", t.step, t.pv_kwh);
+        check_energy_balance(&sim);
     }
     // Every treasury is what came in less what went out, to the micro-unit.
     let w = sim.world();
     let (k, funds) = (w.resource::<Communities>(), w.resource::<CommunityFunds>());
     for (c, s) in k.state.iter().enumerate() {
         let t = &s.totals;
-        let out = t.witness_paid + t.rebates_paid + t.solidarity_paid + t.default_paid;
-        assert_eq!(funds.balance[c], t.contributions + funds.fees_collected[c] - out, "community {c}");
+        let battery_cost = k.config.communities[c].battery.as_ref().filter(|_| s.founded).map_or(peergrid::base::money::Micros::ZERO, |b| b.cost);
+        let out = t.witness_paid + t.rebates_paid + t.solidarity_paid + t.default_paid + t.battery.purchases + battery_cost;
+        let inflow = t.contributions + funds.fees_collected[c] + t.battery.sales + t.battery_bought_back;
+        assert_eq!(funds.balance[c], inflow - out, "community {c}");
     }
+    assert!(k.state[0].totals.battery.delivered_kwh > 0.0 && k.state[0].totals.battery.charged_kwh > 0.0, "a's battery worked");
+}
+
+/// The step's energy balance closes three ways (what met the load, where the PV went, stored
+/// energy), community batteries included.
+fn check_energy_balance(sim: &peergrid::sim::Simulation) {
+    let t = *sim.world().resource::<StepTotals>();
+    let e = t.balance;
+    let load = e.load_own_pv_kwh + e.load_own_battery_kwh + e.load_peer_pv_kwh + e.load_peer_battery_kwh + e.load_community_battery_kwh + e.load_grid_kwh + e.load_unserved_kwh;
+    assert!((load - t.load_kwh).abs() < 1e-9, "step {}: load {load} vs {}", t.step, t.load_kwh);
+    let pv = e.load_own_pv_kwh + e.pv_own_battery_kwh + e.pv_community_battery_kwh + e.load_peer_pv_kwh + e.pv_grid_kwh + t.curtailed_kwh + e.pv_line_losses_kwh;
+    assert!((pv - t.pv_kwh).abs() < 1e-9, "step {}: PV {pv} vs {}", t.step, t.pv_kwh);
+    let stored = e.load_own_battery_kwh + e.load_peer_battery_kwh + e.load_community_battery_kwh + e.battery_line_losses_kwh + e.battery_conversion_losses_kwh + e.battery_stored_change_kwh;
+    let into = e.pv_own_battery_kwh + e.pv_community_battery_kwh;
+    assert!((stored - into).abs() < 1e-9, "step {}: stored {stored} vs {into}", t.step);
+    assert!(t.imbalance_kwh().abs() < 1e-9, "step {}: imbalance {}", t.step, t.imbalance_kwh());
 }
 
 /// An island where two communities pool their members' sales (SDR and MMR): each pool's losses
@@ -114,6 +129,7 @@ fn two_pooling_communities_on_an_island_keep_their_pools_apart() {
         let e = t.balance;
         let pv = e.load_own_pv_kwh + e.pv_own_battery_kwh + e.load_peer_pv_kwh + e.pv_grid_kwh + t.curtailed_kwh + e.pv_line_losses_kwh;
         assert!((pv - t.pv_kwh).abs() < 1e-9, "step {}: PV {pv} vs {}", t.step, t.pv_kwh);
+        let _ = e;
         let m = w.resource::<Memberships>();
         let c = w.resource::<Clearing>();
         for s in &c.pool_sales {
@@ -250,7 +266,10 @@ fn outputs_are_byte_identical_at_one_and_two_threads() {
     assert!(cs[0]["solidarity_paid"].as_f64().unwrap() > 0.0, "the solidarity fund helped someone");
     assert!(cs[0]["rebates_paid"].as_f64().unwrap() > 0.0, "rebates were paid");
     let hh = std::fs::read_to_string(a.join("households.csv")).unwrap();
-    assert!(hh.lines().next().unwrap().ends_with("member_of,community_days,switches,community_received,community_contributed"));
+    assert!(hh.lines().next().unwrap().contains("member_of,community_days,switches,community_received,community_contributed"));
+    let battery = &cs[0]["battery"];
+    assert!(battery["sales"].as_f64().unwrap() > 0.0 && battery["value_end"].as_f64().unwrap() < 500.0, "{battery}");
+    assert!(cs[1]["battery"].is_null());
 }
 
 /// Checks `run` rejects THREE as `edit`ed (see `rejects_text`).
@@ -307,4 +326,110 @@ fn a_move_at_step_0_is_the_starting_membership_and_moves_into_closed_communities
     assert_eq!(k.last_community[a02], Some(1));
     assert_eq!(k.state[0].totals.left, 1, "only a01 left a");
     assert_eq!(k.state[2].totals.refused_joins, 1, "g2 could not join c before its founding");
+}
+
+/// Two communities with batteries on an island, 6 days at hourly steps: `w` runs well; `d`
+/// promises its witnesses more than its fees bring in, defaults, and sells its battery back.
+const BATTERIES: &str = r#"(
+    name: "community-batteries",
+    seed: 11,
+    start: "2024-01-10T00:00",
+    timezone: "Australia/Sydney",
+    step_minutes: 60,
+    duration_days: 6,
+    location: (latitude_deg: -33.9, longitude_deg: 151.2),
+    grid: Islanded(value_of_lost_load_per_kwh: 1.2, surplus_floor_per_kwh: 0.02),
+    households: [
+        Group(prefix: "w", count: 10, kwp: Fixed(6.0), pv_share: 0.6, tilt_deg: 20, member_of: "w"),
+        Group(prefix: "d", count: 6, kwp: Fixed(5.0), pv_share: 0.5, tilt_deg: 20, member_of: "d"),
+        Group(prefix: "g", count: 4, kwp: Fixed(5.0), pv_share: 0.5, tilt_deg: 20),
+    ],
+    topology: Generated(layout: Street, spacing_m: 40),
+    communities: [
+        (id: "w", rule: "double-auction", fee_policy: Fixed(rate: 0.05), period_days: 1, initial_fund: 300,
+         services: [Battery(battery: (capacity_kwh: 30, max_charge_kw: 10, max_discharge_kw: 10, initial_soc: 0.2), cost: 290, life_years: 1)]),
+        (id: "d", rule: "pay-as-bid", fee_policy: Fixed(rate: 0.0), period_days: 1, initial_fund: 250,
+         witnesses: 2, witness_pay_per_period: 100, default_after_periods: 2,
+         services: [Battery(battery: (capacity_kwh: 15, max_charge_kw: 5, max_discharge_kw: 5), cost: 200, life_years: 2, buy_share: 0.1, sell_share: 0.5)]),
+    ],
+)"#;
+
+#[test]
+fn community_batteries_serve_members_only_within_their_limits_and_are_sold_back_at_a_default() {
+    let mut sim = testing::simulation(BATTERIES);
+    let mut served = [0.0f64; 2];
+    let mut defaulted = None;
+    while !sim.is_finished() {
+        let held = sim.world().resource::<CommunityFunds>().balance.get(1).copied();
+        sim.step();
+        let step = sim.steps_done() - 1;
+        assert_eq!(money_total(&mut sim), 0, "step {step}");
+        check_energy_balance(&sim);
+        let non_members: Vec<u32> = {
+            let w = sim.world();
+            let k = w.resource::<Communities>();
+            (0..k.last_community.len() as u32).filter(|h| k.last_community[*h as usize].is_none()).collect()
+        };
+        let mut q = sim.world_mut().query::<(&peergrid::household::Household, &peergrid::household::Meter)>();
+        for (h, meter) in q.iter(sim.world()) {
+            if non_members.contains(&h.index) {
+                assert_eq!((meter.community_battery_bought_kwh, meter.community_battery_sold_kwh), (0.0, 0.0), "step {step}: {} is no member", h.index);
+            }
+        }
+        let w = sim.world();
+        let (storage, funds) = (w.resource::<CommunityStorage>(), w.resource::<CommunityFunds>());
+        assert!(funds.balance.iter().all(|b| b.0 >= 0), "step {step}: a treasury went negative: {:?}", funds.balance);
+        for (c, u) in storage.units.iter().enumerate() {
+            let u = u.as_ref().expect("both have a battery");
+            let b = &u.battery;
+            assert!(b.soc_kwh >= b.min_soc_kwh - 1e-9 && b.soc_kwh <= b.capacity_kwh + 1e-9, "step {step}: community {c} stores {}", b.soc_kwh);
+            assert!(u.charged_kwh <= b.max_charge_kwh_per_step + 1e-9 && u.delivered_kwh <= b.max_discharge_kwh_per_step + 1e-9);
+            served[c] += u.delivered_kwh;
+        }
+        let k = w.resource::<Communities>();
+        if defaulted.is_none() && k.state[1].defaulted_step.is_some() {
+            let cfg = k.config.communities[1].battery.as_ref().unwrap();
+            // Bought at step 0; sold back after step + 1 steps of a two-year life.
+            let value = cfg.cost.0 as i128 * (cfg.life_steps - (step + 1)) as i128 / cfg.life_steps as i128;
+            assert_eq!(k.state[1].totals.battery_bought_back.0 as i128, value, "cost × remaining life share, rounded down");
+            let p = w.resource::<StepPayments>();
+            let buyback: i64 = p.0.iter().filter(|p| p.kind == PaymentKind::CommunityBatteryBuyback).map(|p| p.amount.0).sum();
+            let shares: i64 = p.0.iter().filter(|p| p.kind == PaymentKind::CommunityPayout(Payout::DefaultShare)).map(|p| p.amount.0).sum();
+            let battery_money: i64 = p.0.iter().filter(|p| p.payer == Account::Community(1) || p.payee == Account::Community(1)).map(|p| match p.kind {
+                PaymentKind::CommunityBatterySale => p.amount.0,
+                PaymentKind::CommunityBatteryCharge => -p.amount.0,
+                _ => 0,
+            }).sum();
+            assert_eq!(buyback as i128, value);
+            assert_eq!(shares, held.unwrap().0 + battery_money + buyback, "the treasury and the battery's value went to the members, to the micro-unit");
+            assert_eq!(funds.balance[1].0, 0);
+            assert!(!w.resource::<CommunityStorage>().units[1].as_ref().unwrap().operating, "the sold battery stands idle");
+            defaulted = Some(step);
+        }
+    }
+    assert!(defaulted.is_some(), "d defaulted");
+    assert!(served.iter().all(|x| *x > 0.0), "both batteries served members: {served:?}");
+    // The outputs verify, and each treasury's books match them, battery money included.
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("b.ron");
+    std::fs::write(&path, BATTERIES).unwrap();
+    let out = tmp.path().join("o");
+    run_ok(&path, &out, &[]);
+    let o = peergrid(&["verify", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for id in ["w", "d"] {
+        let o = peergrid(&["audit", out.to_str().unwrap(), "--community", id]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stdout(&o).contains("battery: bought"), "{}", stdout(&o));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert!(v["communities"][1]["battery"]["bought_back"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn bad_community_battery_input_is_named() {
+    rejects_text(&BATTERIES.replacen("cost: 290", "cost: 301", 1), &["communities[0].services[0].cost", "initial_fund"]);
+    rejects_text(&BATTERIES.replacen("life_years: 1)", "life_years: 0)", 1), &["communities[0].services[0].life_years"]);
+    rejects_text(&BATTERIES.replacen("sell_share: 0.5", "sell_share: 1.5", 1), &["communities[1].services[0].sell_share"]);
+    rejects_text(&BATTERIES.replacen("capacity_kwh: 15", "capacity_kwh: -1", 1), &["communities[1].services[0].battery.capacity_kwh"]);
 }

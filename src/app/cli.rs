@@ -547,7 +547,8 @@ fn cmd_check(path: PathBuf, rule: Option<String>, sets: Vec<crate::scenario::Fie
         for (k, c) in cs.communities.iter().enumerate() {
             let members = cs.member_of.iter().filter(|m| **m == Some(k as u16)).count();
             let founded = if c.founded_step == 0 { String::new() } else { format!(", founded at step {}", c.founded_step) };
-            say!("  community {} ({}): {members} members{founded}, rule {}, periods of {} steps, {} witnesses", c.id, c.name, c.rule.name, c.period_steps, c.witnesses);
+            let battery = c.battery.as_ref().map_or(String::new(), |b| format!(", a {} kWh battery bought for {:.2}", b.battery.capacity_kwh, b.cost.as_units()));
+            say!("  community {} ({}): {members} members{founded}, rule {}, periods of {} steps, {} witnesses{battery}", c.id, c.name, c.rule.name, c.period_steps, c.witnesses);
             if c.founded_step + c.period_steps > s.frame.total_steps {
                 say!("  warning: community {}'s first period ends after the run: it never pays its witnesses or services, never changes its fee and cannot default", c.id);
             }
@@ -779,6 +780,9 @@ fn cmd_run(args: RunArgs) -> ExitCode {
                         end.push_str(&format!(" ({} moves into it refused: not founded yet or defaulted)", c.totals.refused_joins));
                     }
                     say!("  community {}: {end}; fee {:.2}%, treasury {:.2}, fees {:.2}, paid witnesses {:.2} and services {:.2}", c.id, c.fee_rate * 100.0, c.treasury, c.fees_collected, c.witness_paid, c.services_paid);
+                    if let Some(b) = &c.battery {
+                        say!("    its battery: {:.1} kWh to members, {:.1} kWh from their surplus; members paid {:.2} for its energy and were paid {:.2} for charging it; worth {:.2} at the end", b.delivered_kwh, b.charged_kwh, b.sales, b.purchases, b.value_end);
+                    }
                 }
                 say!("  self-sufficiency {}, self-consumption {}, P2P {:.1} kWh", pct(s.self_sufficiency), pct(s.self_consumption), s.p2p_kwh);
                 if let Some(l) = &s.ledger {

@@ -91,6 +91,9 @@ pub fn round_to_i64(x: f64) -> i64 {
     (x + JUST_BELOW_HALF.copysign(x)) as i64
 }
 
+/// Parts per million: rates and shares are integers in ppm (fee rates of the trade amount).
+pub const PPM: i64 = 1_000_000;
+
 /// A price in micro-units per kWh.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct PricePerKwh(pub i64);

@@ -20,9 +20,10 @@ use crate::base::seed::{rng, Stream};
 use crate::base::time::{SimClock, TimeFrame};
 use crate::household::{HouseholdEntities, Wallet};
 use crate::market::membership::{CommunityMarkets, Memberships};
+use crate::market::storage::{CommunityStorage, StorageUnit};
 use crate::market::registry::RuleInfo;
 use crate::market::MarketSetup;
-use crate::settlement::{Account, CommunityFunds, Payment, PaymentKind, Payout, StepPayments, PPM};
+use crate::settlement::{Account, Accounts, CommunityFunds, Payment, PaymentKind, Payout, StepPayments, PPM};
 use bevy::prelude::*;
 use fee::FeePolicy;
 use std::collections::{BTreeMap, VecDeque};
@@ -52,6 +53,28 @@ pub struct Solidarity {
     pub budget: Micros,
 }
 
+/// A battery the treasury buys from the supplier at the founding and operates for its members
+/// (see `market::storage`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommunityBattery {
+    /// Its physics at the run's step length; starts at its initial charge.
+    pub battery: crate::household::battery::Battery,
+    pub cost: Micros,
+    /// Its life: straight-line, its value is `cost` × the share of its life left.
+    pub life_steps: u64,
+    /// Where its buy and sell prices sit between the step's export and import price, ppm.
+    pub buy_share_ppm: i64,
+    pub sell_share_ppm: i64,
+}
+
+impl CommunityBattery {
+    /// Its value `age_steps` after it was bought: cost × remaining life share, rounded down.
+    pub fn value_after(&self, age_steps: u64) -> Micros {
+        let left = self.life_steps.saturating_sub(age_steps);
+        Micros((i128::from(self.cost.0) * i128::from(left) / i128::from(self.life_steps.max(1))) as i64)
+    }
+}
+
 /// One community, resolved from the scenario.
 #[derive(Debug, Clone)]
 pub struct CommunityConfig {
@@ -72,6 +95,7 @@ pub struct CommunityConfig {
     pub witness_pay: Micros,
     pub rebate: Option<Rebate>,
     pub solidarity: Option<Solidarity>,
+    pub battery: Option<CommunityBattery>,
     /// Periods in a row with obligations unpaid after which it defaults.
     pub default_after_periods: u32,
 }
@@ -123,6 +147,20 @@ pub struct DayRow {
     pub witness_paid: Micros,
     pub fees_collected: Micros,
     pub active: bool,
+    /// Its battery, if it has one: energy stored and value at the day's end, energy delivered
+    /// to and taken from members, what members paid for it and were paid.
+    pub battery: Option<BatteryDay>,
+}
+
+/// A day of a community battery.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BatteryDay {
+    pub soc_kwh: f64,
+    pub value: Micros,
+    pub delivered_kwh: f64,
+    pub charged_kwh: f64,
+    pub sales: Micros,
+    pub purchases: Micros,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -137,6 +175,7 @@ struct DayStats {
     services: i64,
     witness: i64,
     fees_at_start: i64,
+    battery: BatteryDay,
 }
 
 /// What a community has done over the run (`summary.json`'s `communities`).
@@ -158,6 +197,12 @@ pub struct CommunityTotals {
     pub solidarity_paid: Micros,
     #[serde(skip)]
     pub default_paid: Micros,
+    /// Its battery over the run (none: zero).
+    #[serde(skip)]
+    pub battery: BatteryDay,
+    /// What the supplier paid for its battery at its default.
+    #[serde(skip)]
+    pub battery_bought_back: Micros,
     /// Members helped by the solidarity fund, counted once per period.
     pub hardship_cases: u32,
     /// Moves into it refused because it was not founded yet or had defaulted.
@@ -273,6 +318,10 @@ impl Plugin for CommunityPlugin {
         use crate::base::schedule::SimStep;
         let c = &self.0;
         let rates = c.communities.iter().map(|k| k.fee.initial_ppm()).collect();
+        let units: Vec<_> = c.communities.iter().map(|k| k.battery.as_ref().map(|b| StorageUnit::new(b.battery, b.buy_share_ppm, b.sell_share_ppm))).collect();
+        if units.iter().any(Option::is_some) {
+            app.insert_resource(CommunityStorage::new(units));
+        }
         app.insert_resource(Memberships(vec![None; c.member_of.len()]))
             .insert_resource(CommunityMarkets::new(c.communities.iter().map(|_| None).collect()))
             .insert_resource(CommunityFunds::new(rates))
@@ -284,8 +333,19 @@ impl Plugin for CommunityPlugin {
 
 /// Founds the communities due this step (their founding members join; their rule starts) and
 /// applies the step's moves. Reads `SimClock`, `MarketSetup`, `Wallet`; writes `Communities`,
-/// `Memberships`, `CommunityMarkets`. Runs in `CommunitySystems::Membership`, before orders.
-pub fn apply_membership(clock: Res<SimClock>, setup: Res<MarketSetup>, entities: Res<HouseholdEntities>, wallets: Query<&Wallet>, mut communities: ResMut<Communities>, mut members: ResMut<Memberships>, mut markets: ResMut<CommunityMarkets>) {
+/// `Memberships`, `CommunityMarkets`, `CommunityStorage` (a battery starts operating). Runs in
+/// `CommunitySystems::Membership`, before orders.
+#[allow(clippy::too_many_arguments)]
+pub fn apply_membership(
+    clock: Res<SimClock>,
+    setup: Res<MarketSetup>,
+    entities: Res<HouseholdEntities>,
+    wallets: Query<&Wallet>,
+    mut communities: ResMut<Communities>,
+    mut members: ResMut<Memberships>,
+    mut markets: ResMut<CommunityMarkets>,
+    mut storage: Option<ResMut<CommunityStorage>>,
+) {
     let step = clock.step;
     let k = &mut *communities;
     let config = k.config.clone();
@@ -296,6 +356,9 @@ pub fn apply_membership(clock: Res<SimClock>, setup: Res<MarketSetup>, entities:
         }
         k.state[c].founded = true;
         markets.rules[c] = Some(setup.build(cfg.rule, cfg.params.clone()).0);
+        if let Some(u) = storage.as_deref_mut().and_then(|s| s.units[c].as_mut()) {
+            u.operating = true;
+        }
         for (h, m) in config.member_of.iter().enumerate() {
             if *m == Some(c as u16) && members.0[h].is_none() {
                 join(k, &mut members, h, c as u16, step, wallet(h));
@@ -396,7 +459,8 @@ pub fn split_proportional(total: i64, weights: &[i64]) -> Vec<i64> {
 /// Keeps the communities' books: founding funds, the day's figures from the step's payments, and
 /// at each period's end witness pay, services, the next fee and default. Reads `SimClock`,
 /// `StepPayments` (settled), `Memberships`; writes `Communities`, `CommunityFunds`, `Wallet`,
-/// `StepPayments` (the treasuries' payments, for the ledger), `Memberships` and
+/// `StepPayments` (the treasuries' payments, for the ledger), `Accounts` (the battery supplier),
+/// `CommunityStorage` (the next step's budgets; a default stops a battery), `Memberships` and
 /// `CommunityMarkets` (a default). Runs in `CommunitySystems::Books`, after settlement.
 #[allow(clippy::too_many_arguments)]
 pub fn keep_books(
@@ -404,6 +468,8 @@ pub fn keep_books(
     entities: Res<HouseholdEntities>,
     mut communities: ResMut<Communities>,
     mut funds: ResMut<CommunityFunds>,
+    mut accounts: ResMut<Accounts>,
+    mut storage: Option<ResMut<CommunityStorage>>,
     mut members: ResMut<Memberships>,
     mut markets: ResMut<CommunityMarkets>,
     mut payments: ResMut<StepPayments>,
@@ -434,12 +500,34 @@ pub fn keep_books(
             payments.0.push(Payment::transfer(Account::Household(*h), Account::Community(c as u16), amount, PaymentKind::CommunityContribution));
         }
     }
+    // The battery, bought from the supplier out of the founding fund (the scenario's checks
+    // hold its cost within the fund).
+    for (c, cfg) in config.communities.iter().enumerate() {
+        if let Some(b) = cfg.battery.as_ref().filter(|b| cfg.founded_step == step && b.cost.0 > 0) {
+            funds.balance[c] -= b.cost;
+            accounts.supplier += b.cost;
+            payments.0.push(Payment::transfer(Account::Community(c as u16), Account::Supplier, b.cost, PaymentKind::CommunityBatteryPurchase));
+        }
+    }
     // The step's peer money, by the buyer's and the seller's community.
     for p in &payments.0 {
         let (buyer, seller) = match (p.payer, p.payee) {
             (Account::Household(b), Account::Household(s)) if p.kind == PaymentKind::PeerTrade => (Some(b), Some(s)),
             (Account::Household(b), Account::Pool) => (Some(b), None),
             (Account::Pool, Account::Household(s)) => (None, Some(s)),
+            (Account::Household(_), Account::Community(c)) | (Account::Community(c), Account::Household(_))
+                if matches!(p.kind, PaymentKind::CommunityBatterySale | PaymentKind::CommunityBatteryCharge) =>
+            {
+                let d = &mut k.state[c as usize].day.battery;
+                if p.kind == PaymentKind::CommunityBatterySale {
+                    d.delivered_kwh += p.kwh;
+                    d.sales += p.amount;
+                } else {
+                    d.charged_kwh += p.kwh;
+                    d.purchases += p.amount;
+                }
+                continue;
+            }
             _ => continue,
         };
         if let Some(c) = buyer.and_then(|b| members.of(b)) {
@@ -458,7 +546,12 @@ pub fn keep_books(
         if !k.state[c].active() || step < cfg.founded_step || !(step + 1 - cfg.founded_step).is_multiple_of(cfg.period_steps) {
             continue;
         }
-        end_period(k, c, step, frame, &config, &mut funds, &mut members, &mut markets, &entities, &mut wallets, &mut payments.0);
+        let mut ledgers = Books { funds: &mut funds, accounts: &mut accounts, storage: storage.as_deref_mut(), payments: &mut payments.0 };
+        end_period(k, c, step, frame, &config, &mut ledgers, &mut members, &mut markets, &entities, &mut wallets);
+    }
+    // What each treasury can pay for charging its battery in the next step.
+    for u in storage.iter_mut().flat_map(|s| s.units.iter_mut()).enumerate().filter_map(|(c, u)| Some((c, u.as_mut()?))) {
+        u.1.budget = funds.balance[u.0];
     }
     // The day's rows, at the last step of each local day (and of the run): every community
     // founded by then, including on the day it defaulted.
@@ -472,6 +565,20 @@ pub fn keep_books(
             }
             let d = std::mem::take(&mut s.day);
             let fees_now = funds.fees_collected[c].0;
+            let battery = config.communities[c].battery.as_ref().map(|b| {
+                let unit = storage.as_deref().and_then(|st| st.units[c].as_ref());
+                let age = s.defaulted_step.unwrap_or(step) + 1 - config.communities[c].founded_step;
+                let value = if s.defaulted_step.is_some() { Micros::ZERO } else { b.value_after(age) };
+                BatteryDay { soc_kwh: unit.map_or(0.0, |u| u.battery.soc_kwh), value, ..d.battery }
+            });
+            if let Some(b) = &battery {
+                let t = &mut s.totals.battery;
+                t.delivered_kwh += b.delivered_kwh;
+                t.charged_kwh += b.charged_kwh;
+                t.sales += b.sales;
+                t.purchases += b.purchases;
+                (t.soc_kwh, t.value) = (b.soc_kwh, b.value);
+            }
             k.log.push(DayRow {
                 day,
                 community: c as u16,
@@ -487,6 +594,7 @@ pub fn keep_books(
                 witness_paid: Micros(d.witness),
                 fees_collected: Micros(fees_now - d.fees_at_start),
                 active: s.active(),
+                battery,
             });
             s.totals.p2p_kwh += d.p2p_kwh;
             s.day.fees_at_start = fees_now;
@@ -513,6 +621,14 @@ fn steps_today(frame: &TimeFrame, step: u64) -> u64 {
     n
 }
 
+/// The accounts a period's end moves money between.
+struct Books<'a> {
+    funds: &'a mut CommunityFunds,
+    accounts: &'a mut Accounts,
+    storage: Option<&'a mut CommunityStorage>,
+    payments: &'a mut Vec<Payment>,
+}
+
 /// Ends community `c`'s period at the end of `step`: pays witnesses, rebates and the solidarity
 /// fund when the treasury can pay them all, otherwise none of them and counts a missed period; defaults after too many in a row, otherwise sets the next fee and elects the next
 /// period's witnesses.
@@ -523,12 +639,11 @@ fn end_period(
     step: u64,
     frame: &TimeFrame,
     config: &CommunitiesConfig,
-    funds: &mut CommunityFunds,
+    books: &mut Books,
     members: &mut Memberships,
     markets: &mut CommunityMarkets,
     entities: &HouseholdEntities,
     wallets: &mut Query<&mut Wallet>,
-    payments: &mut Vec<Payment>,
 ) {
     let cfg = &config.communities[c];
     let ids = members.members_of(c as u16);
@@ -574,14 +689,14 @@ fn end_period(
     // them (witnesses go unpaid, services are suspended) and counts a missed period.
     // In i128: a thousand witnesses at the largest pay would overflow i64 micro-units.
     let due: i128 = [&witness_due, &rebate_due, &solidarity_due].iter().flat_map(|v| v.iter()).map(|x| i128::from(x.1)).sum();
-    let can_pay = due <= i128::from(funds.balance[c].0);
+    let can_pay = due <= i128::from(books.funds.balance[c].0);
     if can_pay {
         for (why, list) in [(Payout::WitnessPay, &witness_due), (Payout::Rebate, &rebate_due), (Payout::Solidarity, &solidarity_due)] {
             for &(h, amount) in list.iter() {
                 if amount <= 0 {
                     continue;
                 }
-                payout(funds, c, h, Micros(amount), why, entities, wallets, payments);
+                payout(books.funds, c, h, Micros(amount), why, entities, wallets, books.payments);
                 let s = &mut k.state[c];
                 match why {
                     Payout::WitnessPay => {
@@ -620,14 +735,14 @@ fn end_period(
         s.unpaid_streak = 0;
     }
     if s.unpaid_streak >= cfg.default_after_periods {
-        default(k, c, step, &ids, funds, members, markets, entities, wallets, payments);
+        default(k, c, step, &ids, books, members, markets, entities, wallets);
         return;
     }
     // Of everyone who was a member during the period, the share who left.
     let were_members = s.members_at_period_start + s.joined_this_period;
     let churn = if were_members > 0 { f64::from(s.left_this_period) / f64::from(were_members) } else { 0.0 };
-    let runway = fee::runway(funds.balance[c], s.recent_obligations.make_contiguous());
-    funds.fee_rate_ppm[c] = cfg.fee.next_ppm(funds.fee_rate_ppm[c], runway, churn);
+    let runway = fee::runway(books.funds.balance[c], s.recent_obligations.make_contiguous());
+    books.funds.fee_rate_ppm[c] = cfg.fee.next_ppm(books.funds.fee_rate_ppm[c], runway, churn);
     s.period += 1;
     s.members_at_period_start = s.members;
     s.joined_this_period = 0;
@@ -664,11 +779,26 @@ fn payout(funds: &mut CommunityFunds, c: usize, h: u32, amount: Micros, why: Pay
     payments.push(Payment::transfer(Account::Community(c as u16), Account::Household(h), amount, PaymentKind::CommunityPayout(why)));
 }
 
-/// Community `c` defaults at the end of `step`: its treasury (its only asset) goes to its
-/// members in proportion to the fees they paid over the last 12 months (equal shares when none
-/// paid any), every share a payment; its members become free households and its market closes.
+/// Community `c` defaults at the end of `step`: the supplier buys its battery back at its
+/// remaining value (cost × the share of its life left; it stays where it is, idle), then its
+/// treasury goes to its members in proportion to the fees they paid over the last 12 months
+/// (equal shares when none paid any), every share a payment; its members become free
+/// households and its market closes.
 #[allow(clippy::too_many_arguments)]
-fn default(k: &mut Communities, c: usize, step: u64, ids: &[u32], funds: &mut CommunityFunds, members: &mut Memberships, markets: &mut CommunityMarkets, entities: &HouseholdEntities, wallets: &mut Query<&mut Wallet>, payments: &mut Vec<Payment>) {
+fn default(k: &mut Communities, c: usize, step: u64, ids: &[u32], books: &mut Books, members: &mut Memberships, markets: &mut CommunityMarkets, entities: &HouseholdEntities, wallets: &mut Query<&mut Wallet>) {
+    let cfg = &k.config.communities[c];
+    if let Some(b) = &cfg.battery {
+        let value = b.value_after(step + 1 - cfg.founded_step);
+        if let Some(u) = books.storage.as_deref_mut().and_then(|s| s.units[c].as_mut()) {
+            u.operating = false;
+        }
+        if value.0 > 0 {
+            books.accounts.supplier -= value;
+            books.funds.balance[c] += value;
+            books.payments.push(Payment::transfer(Account::Supplier, Account::Community(c as u16), value, PaymentKind::CommunityBatteryBuyback));
+            k.state[c].totals.battery_bought_back = value;
+        }
+    }
     let mut fees: BTreeMap<u32, i64> = ids.iter().map(|h| (*h, 0)).collect();
     for (_, period) in &k.state[c].fee_history {
         for (h, f) in period {
@@ -678,10 +808,10 @@ fn default(k: &mut Communities, c: usize, step: u64, ids: &[u32], funds: &mut Co
         }
     }
     let weights: Vec<i64> = ids.iter().map(|h| fees[h]).collect();
-    let shares = split_proportional(funds.balance[c].0, &weights);
+    let shares = split_proportional(books.funds.balance[c].0, &weights);
     for (h, amount) in ids.iter().zip(shares) {
         if amount > 0 {
-            payout(funds, c, *h, Micros(amount), Payout::DefaultShare, entities, wallets, payments);
+            payout(books.funds, c, *h, Micros(amount), Payout::DefaultShare, entities, wallets, books.payments);
             k.state[c].totals.default_paid += Micros(amount);
         }
     }
@@ -690,7 +820,7 @@ fn default(k: &mut Communities, c: usize, step: u64, ids: &[u32], funds: &mut Co
         k.switches[*h as usize] += 1;
     }
     // Freed at the end of this step: on the books after the shares.
-    payments.extend(k.moved.drain(..).map(|(h, c, joined)| membership_record(h, c, joined)));
+    books.payments.extend(k.moved.drain(..).map(|(h, c, joined)| membership_record(h, c, joined)));
     k.state[c].defaulted_step = Some(step);
     markets.rules[c] = None;
 }

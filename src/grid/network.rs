@@ -291,8 +291,8 @@ fn gather_offers(offers: &mut Vec<NodeOffer>, nodes: usize, node_of: &[u32], ste
     }
 }
 
-/// Flows of what was delivered: node injections from the households' meters (exports and peer
-/// sales in, imports and peer purchases out), DC or radial flows, the AC sweep's voltages and
+/// Flows of what was delivered: node injections from the households' meters (exports, peer
+/// sales and community-battery charging in, imports, peer and community-battery purchases out), DC or radial flows, the AC sweep's voltages and
 /// losses on radial grids (DC losses on meshed ones). Reads `Meter`; writes `Network` (flows)
 /// and `LineStats`; the sweep over feeders is a `Pace` region. Runs in `GridSystems::Flows`,
 /// after delivery.
@@ -304,7 +304,11 @@ pub fn measure_flows(pace: Res<Pace>, mut net: ResMut<Network>, mut stats: ResMu
     net.injection.resize(net.model.nodes, 0.0);
     for (hh, m) in &households {
         let node = net.node_of[hh.index as usize] as usize;
-        net.injection[node] += (m.grid_export_kwh + m.p2p_sold_kwh - m.grid_import_kwh - m.p2p_bought_kwh) / h;
+        // A community battery stands at the root, which balances the network: only its
+        // members' side of its exchanges enters the flows.
+        let sent = m.grid_export_kwh + m.p2p_sold_kwh + m.community_battery_sold_kwh;
+        let received = m.grid_import_kwh + m.p2p_bought_kwh + m.community_battery_bought_kwh;
+        net.injection[node] += (sent - received) / h;
     }
     net.model.solve(&net.injection, &mut net.flows);
     let swept = net.model.is_radial() && {

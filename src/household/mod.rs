@@ -133,6 +133,11 @@ pub struct Meter {
     pub curtailed_kwh: f64,
     pub unserved_kwh: f64,
     pub losses_kwh: f64,
+    /// Energy its community's battery delivered to it (in place of grid import or, on an
+    /// island, unserved demand), and PV surplus it sent into that battery (in place of export
+    /// or curtailment).
+    pub community_battery_bought_kwh: f64,
+    pub community_battery_sold_kwh: f64,
 }
 
 /// Sums of [`Meter`] over the run. Written by metrics.
@@ -164,6 +169,8 @@ impl Meter {
         }
         self.p2p_sold_battery_kwh = sold_battery;
         self.p2p_bought_kwh = bought_kwh;
+        self.community_battery_bought_kwh = 0.0;
+        self.community_battery_sold_kwh = 0.0;
         self.p2p_sold_kwh = sold_pv_kwh + sold_battery;
         let left_surplus = (self.surplus_kwh - sold_pv_kwh).max(0.0);
         let left_deficit = (self.deficit_kwh - bought_kwh).max(0.0);
@@ -204,8 +211,8 @@ impl Meter {
     /// PV + import + discharge + bought + unserved − (load + export + charge + curtailed + sold +
     /// losses): zero when the household's energy balances.
     pub fn imbalance_kwh(&self) -> f64 {
-        (self.pv_kwh + self.grid_import_kwh + self.battery_discharge_kwh + self.p2p_bought_kwh + self.unserved_kwh)
-            - (self.load_kwh + self.grid_export_kwh + self.battery_charge_kwh + self.curtailed_kwh + self.p2p_sold_kwh + self.losses_kwh)
+        (self.pv_kwh + self.grid_import_kwh + self.battery_discharge_kwh + self.p2p_bought_kwh + self.community_battery_bought_kwh + self.unserved_kwh)
+            - (self.load_kwh + self.grid_export_kwh + self.battery_charge_kwh + self.curtailed_kwh + self.p2p_sold_kwh + self.community_battery_sold_kwh + self.losses_kwh)
     }
 
     pub fn accumulate(&mut self, m: &Meter) {
@@ -225,6 +232,8 @@ impl Meter {
         self.curtailed_kwh += m.curtailed_kwh;
         self.unserved_kwh += m.unserved_kwh;
         self.losses_kwh += m.losses_kwh;
+        self.community_battery_bought_kwh += m.community_battery_bought_kwh;
+        self.community_battery_sold_kwh += m.community_battery_sold_kwh;
     }
 }
 
@@ -248,6 +257,10 @@ pub struct Wallet {
     pub community_received: Micros,
     /// Paid by it into a community's treasury as a founding member.
     pub community_contributed: Micros,
+    /// Paid to its community's treasury for energy from the community battery, and paid by the
+    /// treasury for surplus that charged it.
+    pub community_battery_paid: Micros,
+    pub community_battery_received: Micros,
 }
 
 impl Wallet {
@@ -255,10 +268,11 @@ impl Wallet {
         -self.balance
     }
 
-    /// What its energy cost it: grid and peer purchases less sales, community and network fees
-    /// (not rewards, community payments or contributions).
+    /// What its energy cost it: grid, peer and community-battery purchases less sales, community
+    /// and network fees (not rewards, community payments or contributions).
     pub fn energy_spending(&self) -> Micros {
-        self.grid_paid - self.grid_received + self.p2p_paid - self.p2p_received + self.fees_paid + self.network_fees_paid
+        self.grid_paid - self.grid_received + self.p2p_paid - self.p2p_received + self.fees_paid + self.network_fees_paid + self.community_battery_paid
+            - self.community_battery_received
     }
 }
 

@@ -77,6 +77,19 @@ pub fn statement(dir: &Path, household: &str, trades: bool, anchors: &Anchors) -
     if t.network_fees_paid != 0 {
         let _ = writeln!(out, "  network fees paid {:.6}", from_micro(t.network_fees_paid));
     }
+    if t.community_received != 0 || t.community_contributed != 0 {
+        let _ = writeln!(out, "  paid by its community {:.6}, contributed to one {:.6}", from_micro(t.community_received), from_micro(t.community_contributed));
+    }
+    if t.battery_bought_kwh_micro != 0 || t.battery_sold_kwh_micro != 0 {
+        let _ = writeln!(
+            out,
+            "  community battery: bought {:.6} kWh, paid {:.6}; sold {:.6} kWh, received {:.6}",
+            from_micro(t.battery_bought_kwh_micro),
+            from_micro(t.battery_paid),
+            from_micro(t.battery_sold_kwh_micro),
+            from_micro(t.battery_received)
+        );
+    }
     let _ = writeln!(out, "  balance {:.6}, bill {:.6} ({} transactions)", from_micro(balance), from_micro(-balance), t.transactions);
     if !parties.is_empty() {
         let _ = writeln!(out, "  counterparties (bought kWh, paid, sold kWh, received, trades):");
@@ -105,7 +118,8 @@ pub fn statement(dir: &Path, household: &str, trades: bool, anchors: &Anchors) -
 
 /// `peergrid audit DIR --community ID`: a community treasury's books from the ledger alone:
 /// its members' joins and leaves, every inflow (fees on its members' sales while they were
-/// members, founding contributions) and outflow (payouts), and its balance, checked against
+/// members, founding contributions, its battery's sales and buy-back) and outflow (payouts, its
+/// battery's purchase and charging), and its balance, checked against
 /// `summary.json` and `communities.csv` when they are beside the ledger. `list` lists every
 /// fee too (otherwise they are summed per member).
 pub fn community_statement(dir: &Path, community: &str, list: bool, anchors: &Anchors) -> Result<String, Failure> {
@@ -118,6 +132,8 @@ pub fn community_statement(dir: &Path, community: &str, list: bool, anchors: &An
     let (mut fees, mut contributions, mut joins, mut leaves) = (0i64, 0i64, 0u64, 0u64);
     // Paid out, by kind: witness pay, rebates, solidarity, default shares.
     let mut paid: BTreeMap<&'static str, i64> = BTreeMap::new();
+    // Its battery: sales to members and the buy-back in, charging and the purchase out.
+    let (mut battery_sales, mut battery_buyback, mut battery_charges, mut battery_purchase) = (0i64, 0i64, 0i64, 0i64);
     let mut fee_by_member: BTreeMap<String, (i64, u64)> = BTreeMap::new();
     let mut listing = String::new();
     let chain = walk(&ledger, |m, b| {
@@ -143,6 +159,18 @@ pub fn community_statement(dir: &Path, community: &str, list: bool, anchors: &An
                 TxKind::Contribution if tx.seller == me => {
                     contributions += tx.amount_micro;
                     line(&mut listing);
+                }
+                TxKind::BatterySale | TxKind::BatteryBuyback if tx.seller == me => {
+                    *if tx.kind == TxKind::BatterySale { &mut battery_sales } else { &mut battery_buyback } += tx.amount_micro;
+                    if list || tx.kind == TxKind::BatteryBuyback {
+                        line(&mut listing);
+                    }
+                }
+                TxKind::BatteryCharge | TxKind::BatteryPurchase if tx.buyer == me => {
+                    *if tx.kind == TxKind::BatteryCharge { &mut battery_charges } else { &mut battery_purchase } += tx.amount_micro;
+                    if list || tx.kind == TxKind::BatteryPurchase {
+                        line(&mut listing);
+                    }
                 }
                 k if k.is_payout() && tx.buyer == me => {
                     *paid.entry(k.label()).or_default() += tx.amount_micro;
@@ -175,8 +203,20 @@ pub fn community_statement(dir: &Path, community: &str, list: bool, anchors: &An
     let by_kind = |k: TxKind| paid.get(k.label()).copied().unwrap_or(0);
     let (witness, rebates, solidarity, shares) = (by_kind(TxKind::WitnessPay), by_kind(TxKind::Rebate), by_kind(TxKind::Solidarity), by_kind(TxKind::DefaultShare));
     let _ = writeln!(out, "  out: witness pay {:>14.6}  rebates {:>12.6}  solidarity {:>12.6}  default shares {:>12.6}", from_micro(witness), from_micro(rebates), from_micro(solidarity), from_micro(shares));
-    let _ = writeln!(out, "  treasury {:.6} (in − out = {:.6})", from_micro(balance), from_micro(fees + contributions - payouts));
-    if fees + contributions - payouts != balance {
+    let any_battery = battery_purchase != 0 || battery_sales != 0 || battery_charges != 0;
+    if any_battery {
+        let _ = writeln!(
+            out,
+            "  battery: bought {:>12.6}  sales to members {:>12.6}  charging paid {:>12.6}  bought back {:>12.6}",
+            from_micro(battery_purchase),
+            from_micro(battery_sales),
+            from_micro(battery_charges),
+            from_micro(battery_buyback)
+        );
+    }
+    let net = fees + contributions + battery_sales + battery_buyback - payouts - battery_charges - battery_purchase;
+    let _ = writeln!(out, "  treasury {:.6} (in − out = {:.6})", from_micro(balance), from_micro(net));
+    if net != balance {
         return Err(Failure { file: ledger, line: 0, height: None, message: format!("community {community}: its inflows less outflows are not its replayed balance"), bad_input: false });
     }
     if !fee_by_member.is_empty() {
@@ -193,7 +233,15 @@ pub fn community_statement(dir: &Path, community: &str, list: bool, anchors: &An
         let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Failure { file: summary.clone(), line: 0, height: None, message: format!("not JSON: {e}"), bad_input: false })?;
         let row = v.get("communities").and_then(|c| c.as_array()).and_then(|cs| cs.iter().find(|c| c.get("id").and_then(|x| x.as_str()) == Some(community)));
         let num = |k: &str| row.and_then(|r| r.get(k)).and_then(|x| x.as_f64()).map(super::encoding::to_micro);
+        let battery = |k: &str| match row.and_then(|r| r.get("battery")).filter(|b| !b.is_null()) {
+            Some(b) => b.get(k).and_then(|x| x.as_f64()).map(super::encoding::to_micro),
+            None => Some(0),
+        };
         let checks = [
+            ("battery.cost", battery("cost"), battery_purchase),
+            ("battery.sales", battery("sales"), battery_sales),
+            ("battery.purchases", battery("purchases"), battery_charges),
+            ("battery.bought_back", battery("bought_back"), battery_buyback),
             ("treasury", num("treasury"), balance),
             ("fees_collected", num("fees_collected"), fees),
             ("contributions", num("contributions"), contributions),
@@ -207,26 +255,27 @@ pub fn community_statement(dir: &Path, community: &str, list: bool, anchors: &An
                 return Err(Failure { file: summary, line: 0, height: None, message: format!("community {community}: {name} is {} in summary.json but {} on its books", reported.map_or("absent".into(), |r| from_micro(r).to_string()), from_micro(books)), bad_input: false });
             }
         }
-        out.push_str("  matches summary.json: yes (treasury, fees, contributions and each kind of payout to the micro-unit)\n");
+        out.push_str("  matches summary.json: yes (treasury, fees, contributions, each kind of payout and its battery's money to the micro-unit)\n");
     }
     let csv = ledger.with_file_name("communities.csv");
     if csv.exists() {
-        check_daily(&csv, community, balance, [("fees_collected", fees), ("witness_paid", witness), ("services_paid", rebates + solidarity)])?;
-        out.push_str("  matches communities.csv: yes (its last day's treasury; fees, witness pay and services summed over its days)\n");
+        let sums = [("fees_collected", fees), ("witness_paid", witness), ("services_paid", rebates + solidarity), ("battery_sales", battery_sales), ("battery_purchases", battery_charges)];
+        check_daily(&csv, community, balance, &sums)?;
+        out.push_str("  matches communities.csv: yes (its last day's treasury; fees, witness pay, services and battery money summed over its days)\n");
     }
     Ok(out)
 }
 
 /// Checks a community's rows of `communities.csv` against its books: the last day's treasury,
 /// and each of `sums` (a column, its total on the books) summed over its days.
-fn check_daily(csv: &Path, community: &str, balance: i64, sums: [(&str, i64); 3]) -> Result<(), Failure> {
+fn check_daily(csv: &Path, community: &str, balance: i64, sums: &[(&str, i64)]) -> Result<(), Failure> {
     let bad = |m: String| Failure { file: csv.to_path_buf(), line: 0, height: None, message: format!("community {community}: {m}"), bad_input: false };
     let mut r = csv::Reader::from_path(csv).map_err(|e| bad(format!("cannot read: {e}")))?;
     let headers = r.headers().map_err(|e| bad(e.to_string()))?.clone();
     let col = |name: &str| headers.iter().position(|h| h == name).ok_or_else(|| bad(format!("no column `{name}`")));
     let (id_col, treasury_col) = (col("community")?, col("treasury")?);
     let cols: Vec<usize> = sums.iter().map(|(name, _)| col(name)).collect::<Result<_, _>>()?;
-    let mut totals = [0i64; 3];
+    let mut totals = vec![0i64; sums.len()];
     let mut last = None;
     for rec in r.records() {
         let rec = rec.map_err(|e| bad(e.to_string()))?;

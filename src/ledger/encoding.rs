@@ -34,6 +34,8 @@ pub enum AccountRef {
     /// A community's treasury (runs with `communities`), numbered after the households: the
     /// run's `n` households are 0..n, its communities n, n + 1, ... in scenario order.
     Community(u32),
+    /// Sells communities their batteries and buys them back at a default.
+    Supplier,
 }
 
 /// The JSON name of a community's treasury account: `community:` and its id (household ids
@@ -44,7 +46,7 @@ pub fn community_account_name(id: &str) -> String {
 
 impl AccountRef {
     /// (tag, index) as hashed: households 0, grid 1, network operator 2, fund 3, pool 4,
-    /// community treasuries 5.
+    /// community treasuries 5, the battery supplier 6.
     pub fn code(self) -> (u8, u32) {
         match self {
             AccountRef::Household(i) => (0, i),
@@ -53,6 +55,7 @@ impl AccountRef {
             AccountRef::Fund => (3, 0),
             AccountRef::Pool => (4, 0),
             AccountRef::Community(i) => (5, i),
+            AccountRef::Supplier => (6, 0),
         }
     }
 
@@ -64,6 +67,7 @@ impl AccountRef {
             AccountRef::Network => Some("network"),
             AccountRef::Fund => Some("fund"),
             AccountRef::Pool => Some("pool"),
+            AccountRef::Supplier => Some("supplier"),
         }
     }
 
@@ -73,6 +77,7 @@ impl AccountRef {
             "network" => Some(AccountRef::Network),
             "fund" => Some(AccountRef::Fund),
             "pool" => Some(AccountRef::Pool),
+            "supplier" => Some(AccountRef::Supplier),
             _ => None,
         }
     }
@@ -109,6 +114,16 @@ pub enum TxKind {
     Solidarity,
     /// A defaulted community's treasury pays a member its share.
     DefaultShare,
+    /// A member pays its community's treasury for energy from the community battery (seller:
+    /// the treasury, buyer: the member).
+    BatterySale,
+    /// A community's treasury pays a member for surplus that charged its battery (seller: the
+    /// member, buyer: the treasury).
+    BatteryCharge,
+    /// A community's treasury buys its battery from the supplier.
+    BatteryPurchase,
+    /// The supplier buys a defaulted community's battery back at its remaining value.
+    BatteryBuyback,
 }
 
 impl TxKind {
@@ -117,7 +132,25 @@ impl TxKind {
         matches!(self, TxKind::WitnessPay | TxKind::Rebate | TxKind::Solidarity | TxKind::DefaultShare)
     }
 
-    pub const ALL: [TxKind; 13] = [TxKind::P2p, TxKind::PoolBuy, TxKind::PoolSell, TxKind::Grid, TxKind::Reward, TxKind::NetworkFee, TxKind::WitnessPay, TxKind::Contribution, TxKind::Join, TxKind::Leave, TxKind::Rebate, TxKind::Solidarity, TxKind::DefaultShare];
+    pub const ALL: [TxKind; 17] = [
+        TxKind::P2p,
+        TxKind::PoolBuy,
+        TxKind::PoolSell,
+        TxKind::Grid,
+        TxKind::Reward,
+        TxKind::NetworkFee,
+        TxKind::WitnessPay,
+        TxKind::Contribution,
+        TxKind::Join,
+        TxKind::Leave,
+        TxKind::Rebate,
+        TxKind::Solidarity,
+        TxKind::DefaultShare,
+        TxKind::BatterySale,
+        TxKind::BatteryCharge,
+        TxKind::BatteryPurchase,
+        TxKind::BatteryBuyback,
+    ];
 
     pub fn code(self) -> u8 {
         match self {
@@ -134,6 +167,10 @@ impl TxKind {
             TxKind::Rebate => 11,
             TxKind::Solidarity => 12,
             TxKind::DefaultShare => 13,
+            TxKind::BatterySale => 14,
+            TxKind::BatteryCharge => 15,
+            TxKind::BatteryPurchase => 16,
+            TxKind::BatteryBuyback => 17,
         }
     }
 
@@ -152,6 +189,10 @@ impl TxKind {
             TxKind::Rebate => "rebate",
             TxKind::Solidarity => "solidarity",
             TxKind::DefaultShare => "default_share",
+            TxKind::BatterySale => "battery_sale",
+            TxKind::BatteryCharge => "battery_charge",
+            TxKind::BatteryPurchase => "battery_purchase",
+            TxKind::BatteryBuyback => "battery_buyback",
         }
     }
 
@@ -216,6 +257,10 @@ impl Tx {
             TxKind::Rebate => b'e',
             TxKind::Solidarity => b'h',
             TxKind::DefaultShare => b'd',
+            TxKind::BatterySale => b'k',
+            TxKind::BatteryCharge => b'q',
+            TxKind::BatteryPurchase => b'a',
+            TxKind::BatteryBuyback => b'v',
         }
     }
 }
@@ -425,6 +470,8 @@ pub struct State {
     pub network: i64,
     pub fund: i64,
     pub pool: i64,
+    /// The battery supplier (runs with communities).
+    pub supplier: i64,
     /// Each community's treasury, in scenario order (empty in runs without communities).
     pub communities: Vec<i64>,
     /// Each household's community (index into `communities`), [`NO_COMMUNITY`] when none.
@@ -457,6 +504,7 @@ impl State {
             AccountRef::Network => Some(&mut self.network),
             AccountRef::Fund => Some(&mut self.fund),
             AccountRef::Pool => Some(&mut self.pool),
+            AccountRef::Supplier => (!self.communities.is_empty()).then_some(&mut self.supplier),
             AccountRef::Community(i) => {
                 let k = self.community_slot(i)?;
                 self.communities.get_mut(k)
@@ -510,7 +558,7 @@ impl State {
 
     /// Sum of all balances (always zero: every payment has a payer and a payee).
     pub fn total(&self) -> i128 {
-        self.households.iter().chain(&self.communities).map(|v| i128::from(*v)).sum::<i128>() + [self.grid, self.network, self.fund, self.pool].iter().map(|v| i128::from(*v)).sum::<i128>()
+        self.households.iter().chain(&self.communities).map(|v| i128::from(*v)).sum::<i128>() + [self.grid, self.network, self.fund, self.pool, self.supplier].iter().map(|v| i128::from(*v)).sum::<i128>()
     }
 
     /// The root of `households` zero balances (a genesis state), without allocating them.
@@ -529,8 +577,8 @@ impl State {
     }
 
     /// SHA-256(`"peergrid-state-v1" ‖ n u32 ‖ n × household balance i64 ‖ grid ‖ network ‖ fund ‖ pool`
-    /// [‖ k u32 ‖ k × community treasury i64]`), the part in brackets only in runs with `k` > 0
-    /// communities.
+    /// [‖ k u32 ‖ k × community treasury i64 ‖ supplier i64]`), the part in brackets only in runs
+    /// with `k` > 0 communities.
     pub fn root(&self) -> Hash {
         let mut h = Sha256::new();
         h.update(STATE_TAG);
@@ -542,6 +590,7 @@ impl State {
         if !self.communities.is_empty() {
             h.update((self.communities.len() as u32).to_be_bytes());
             update_words(&mut h, &self.communities, i64::to_be_bytes);
+            h.update(self.supplier.to_be_bytes());
         }
         h.finalize().into()
     }

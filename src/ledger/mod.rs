@@ -433,6 +433,24 @@ pub fn record_and_seal(clock: Res<SimClock>, payments: Res<StepPayments>, mut le
                 seq += 1;
                 traded = true;
             }
+            PaymentKind::CommunityBatterySale | PaymentKind::CommunityBatteryCharge | PaymentKind::CommunityBatteryPurchase | PaymentKind::CommunityBatteryBuyback => {
+                let account = |a: crate::settlement::Account| match a {
+                    crate::settlement::Account::Community(c) => AccountRef::Community(l.ids.len() as u32 + u32::from(c)),
+                    crate::settlement::Account::Household(i) => AccountRef::Household(i),
+                    _ => AccountRef::Supplier,
+                };
+                // The seller is who is paid.
+                let kind = match p.kind {
+                    PaymentKind::CommunityBatterySale => TxKind::BatterySale,
+                    PaymentKind::CommunityBatteryCharge => TxKind::BatteryCharge,
+                    PaymentKind::CommunityBatteryPurchase => TxKind::BatteryPurchase,
+                    _ => TxKind::BatteryBuyback,
+                };
+                let (seller, buyer) = (account(p.payee), account(p.payer));
+                l.pending.push(Tx { kind, step, seq, seller, buyer, kwh_micro: to_micro(p.kwh), price_bits: price_bits(p.price.0), amount_micro: p.amount.0, fee_micro: 0, import_kwh_micro: 0, export_kwh_micro: 0, loss_kwh_micro: 0 });
+                seq += 1;
+                traded = true;
+            }
             PaymentKind::GridImport | PaymentKind::GridExport => {
                 let h = if p.kind == PaymentKind::GridImport { household(p.payer) } else { household(p.payee) };
                 let g = &mut l.grid[h as usize];

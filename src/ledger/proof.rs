@@ -185,6 +185,7 @@ fn account_from_code((tag, index): (u8, u32)) -> Option<AccountRef> {
         3 => AccountRef::Fund,
         4 => AccountRef::Pool,
         5 => AccountRef::Community(index),
+        6 => AccountRef::Supplier,
         _ => return None,
     })
 }

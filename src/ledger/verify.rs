@@ -109,6 +109,11 @@ pub struct HouseholdTotals {
     /// Paid to it by its community's treasury, and paid by it into one.
     pub community_received: i64,
     pub community_contributed: i64,
+    /// Community-battery energy bought from and sold to its community's treasury, and the money.
+    pub battery_bought_kwh_micro: i64,
+    pub battery_sold_kwh_micro: i64,
+    pub battery_paid: i64,
+    pub battery_received: i64,
     pub transactions: u64,
 }
 
@@ -199,7 +204,11 @@ fn add_totals(totals: &mut [HouseholdTotals], tx: &Tx) {
                 }
                 TxKind::Reward => s.rewards_received += tx.amount_micro,
                 TxKind::WitnessPay | TxKind::Rebate | TxKind::Solidarity | TxKind::DefaultShare => s.community_received += tx.amount_micro,
-                TxKind::PoolBuy | TxKind::NetworkFee | TxKind::Contribution | TxKind::Join | TxKind::Leave => {}
+                TxKind::BatteryCharge => {
+                    s.battery_received += tx.amount_micro;
+                    s.battery_sold_kwh_micro += tx.kwh_micro;
+                }
+                TxKind::PoolBuy | TxKind::NetworkFee | TxKind::Contribution | TxKind::Join | TxKind::Leave | TxKind::BatterySale | TxKind::BatteryPurchase | TxKind::BatteryBuyback => {}
             }
         }
     }
@@ -218,7 +227,21 @@ fn add_totals(totals: &mut [HouseholdTotals], tx: &Tx) {
                 }
                 TxKind::NetworkFee => b.network_fees_paid += tx.amount_micro,
                 TxKind::Contribution => b.community_contributed += tx.amount_micro,
-                TxKind::PoolSell | TxKind::Reward | TxKind::WitnessPay | TxKind::Rebate | TxKind::Solidarity | TxKind::DefaultShare | TxKind::Join | TxKind::Leave => {}
+                TxKind::BatterySale => {
+                    b.battery_paid += tx.amount_micro;
+                    b.battery_bought_kwh_micro += tx.kwh_micro;
+                }
+                TxKind::PoolSell
+                | TxKind::Reward
+                | TxKind::WitnessPay
+                | TxKind::Rebate
+                | TxKind::Solidarity
+                | TxKind::DefaultShare
+                | TxKind::Join
+                | TxKind::Leave
+                | TxKind::BatteryCharge
+                | TxKind::BatteryPurchase
+                | TxKind::BatteryBuyback => {}
             }
         }
     }
@@ -242,7 +265,8 @@ fn check_membership(state: &State, tx: &Tx) -> Result<(), String> {
         TxKind::PoolBuy => of(tx.buyer).is_some(),
         TxKind::PoolSell => of(tx.seller).is_some(),
         k if k.is_payout() => of(tx.seller).is_some() && of(tx.seller) == treasury(tx.buyer),
-        TxKind::Contribution => of(tx.buyer).is_some() && of(tx.buyer) == treasury(tx.seller),
+        TxKind::Contribution | TxKind::BatterySale => of(tx.buyer).is_some() && of(tx.buyer) == treasury(tx.seller),
+        TxKind::BatteryCharge => of(tx.seller).is_some() && of(tx.seller) == treasury(tx.buyer),
         _ => true,
     };
     if ok { Ok(()) } else { Err(format!("a {} between parties that are not members of one community", tx.kind.label())) }
@@ -276,7 +300,10 @@ fn check_tx(t: &TxJson, tx: &Tx, producer: u32, block_step: u64) -> Result<(), S
         TxKind::NetworkFee => matches!((tx.seller, tx.buyer), (Network, Household(_))),
         TxKind::Reward => matches!((tx.seller, tx.buyer), (Household(_), Fund)),
         TxKind::WitnessPay | TxKind::Rebate | TxKind::Solidarity | TxKind::DefaultShare => matches!((tx.seller, tx.buyer), (Household(_), Community(_))),
-        TxKind::Contribution | TxKind::Join | TxKind::Leave => matches!((tx.seller, tx.buyer), (Community(_), Household(_))),
+        TxKind::Contribution | TxKind::Join | TxKind::Leave | TxKind::BatterySale => matches!((tx.seller, tx.buyer), (Community(_), Household(_))),
+        TxKind::BatteryCharge => matches!((tx.seller, tx.buyer), (Household(_), Community(_))),
+        TxKind::BatteryPurchase => matches!((tx.seller, tx.buyer), (Supplier, Community(_))),
+        TxKind::BatteryBuyback => matches!((tx.seller, tx.buyer), (Community(_), Supplier)),
         TxKind::Grid => matches!((tx.seller, tx.buyer), (Grid, Household(_)) | (Household(_), Grid)),
     };
     if !parties_ok {
@@ -298,7 +325,7 @@ fn check_tx(t: &TxJson, tx: &Tx, producer: u32, block_step: u64) -> Result<(), S
     }
     let price = tx.price();
     match tx.kind {
-        TxKind::P2p | TxKind::PoolBuy | TxKind::PoolSell | TxKind::NetworkFee => {
+        TxKind::P2p | TxKind::PoolBuy | TxKind::PoolSell | TxKind::NetworkFee | TxKind::BatterySale | TxKind::BatteryCharge => {
             let loss = if tx.kind == TxKind::P2p { tx.loss_kwh_micro } else { 0 };
             if !amount_follows(tx.amount_micro, tx.kwh_micro, loss, price) {
                 return Err(format!("transaction {id}: amount {} does not follow from {} kWh × {} per kWh", t.amount, t.kwh, t.price));
@@ -318,7 +345,7 @@ fn check_tx(t: &TxJson, tx: &Tx, producer: u32, block_step: u64) -> Result<(), S
                 return Err(format!("transaction {id}: a block reward goes to its block's producer, not `{}`", t.seller));
             }
         }
-        TxKind::WitnessPay | TxKind::Rebate | TxKind::Solidarity | TxKind::DefaultShare | TxKind::Contribution => {
+        TxKind::WitnessPay | TxKind::Rebate | TxKind::Solidarity | TxKind::DefaultShare | TxKind::Contribution | TxKind::BatteryPurchase | TxKind::BatteryBuyback => {
             if tx.kwh_micro != 0 || tx.amount_micro <= 0 {
                 return Err(format!("transaction {id}: a community payment moves a positive amount and no energy"));
             }
@@ -919,6 +946,15 @@ pub struct HouseholdRow {
     pub community_received: Option<String>,
     #[serde(default)]
     pub community_contributed: Option<String>,
+    /// Absent in files written before community batteries existed.
+    #[serde(default)]
+    pub community_battery_bought_kwh: Option<f64>,
+    #[serde(default)]
+    pub community_battery_sold_kwh: Option<f64>,
+    #[serde(default)]
+    pub community_battery_paid: Option<String>,
+    #[serde(default)]
+    pub community_battery_received: Option<String>,
 }
 
 pub fn read_households(path: &Path) -> Result<Vec<HouseholdRow>, Failure> {
@@ -942,6 +978,8 @@ pub fn compare(row: &HouseholdRow, t: &HouseholdTotals, balance: i64) -> Option<
         ("network_fees_paid", row.network_fees_paid.as_deref().map_or(Some(0), money), t.network_fees_paid),
         ("community_received", row.community_received.as_deref().map_or(Some(0), money), t.community_received),
         ("community_contributed", row.community_contributed.as_deref().map_or(Some(0), money), t.community_contributed),
+        ("community_battery_paid", row.community_battery_paid.as_deref().map_or(Some(0), money), t.battery_paid),
+        ("community_battery_received", row.community_battery_received.as_deref().map_or(Some(0), money), t.battery_received),
         ("grid_paid − grid_received", money(&row.grid_paid).zip(money(&row.grid_received)).map(|(a, b)| a - b), t.grid_net_paid),
     ];
     for (name, csv, ledger) in exact {
@@ -955,6 +993,8 @@ pub fn compare(row: &HouseholdRow, t: &HouseholdTotals, balance: i64) -> Option<
         ("p2p_sold_kwh", row.p2p_sold_kwh, t.p2p_sold_kwh_micro),
         ("grid_import_kwh", row.grid_import_kwh, t.grid_import_kwh_micro),
         ("grid_export_kwh", row.grid_export_kwh, t.grid_export_kwh_micro),
+        ("community_battery_bought_kwh", row.community_battery_bought_kwh.unwrap_or(0.0), t.battery_bought_kwh_micro),
+        ("community_battery_sold_kwh", row.community_battery_sold_kwh.unwrap_or(0.0), t.battery_sold_kwh_micro),
     ];
     for (name, csv, ledger) in energy {
         if (csv - encoding::from_micro(ledger)).abs() > tolerance {

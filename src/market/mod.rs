@@ -11,6 +11,7 @@ pub mod membership;
 pub mod pool;
 pub mod preferences;
 pub mod registry;
+pub mod storage;
 pub mod transport;
 pub mod zones;
 
@@ -443,14 +444,17 @@ pub fn clear_book(
     }
 }
 
-/// Applies the clearing: peer deliveries, battery discharge for stored energy sold, and the rest
-/// to or from the grid (on an island: curtailed or unserved). Reads `Clearing`, `StepPrices`;
-/// writes `Meter`, `Battery`, `Deliveries`. Runs in `MarketSystems::Delivery`, after clearing.
+/// Applies the clearing: peer deliveries, battery discharge for stored energy sold, community
+/// batteries (see [`storage`]) and the rest to or from the grid (on an island: curtailed or
+/// unserved). Reads `Clearing`, `StepPrices`, `Memberships`; writes `Meter`, `Battery`,
+/// `Deliveries`, `CommunityStorage`. Runs in `MarketSystems::Delivery`, after clearing.
 pub fn deliver(
     prices: Res<StepPrices>,
     clearing: Res<Clearing>,
     ids: Res<HouseholdIds>,
+    members: Res<membership::Memberships>,
     mut scratch: ResMut<Deliveries>,
+    mut storage: Option<ResMut<storage::CommunityStorage>>,
     mut households: Query<(&Household, &mut Meter, Option<&mut Battery>)>,
 ) {
     let n = ids.0.len();
@@ -474,14 +478,28 @@ pub fn deliver(
     for t in &clearing.trades {
         d.bought_kwh[t.buyer as usize] += t.kwh;
     }
+    // Community batteries take what the market left of their members' surplus and deficit.
+    let mut storage = storage.as_deref_mut().and_then(|s| s.begin(n).then_some(s));
     for (h, mut m, battery) in &mut households {
         let i = h.index as usize;
         let (bought, sold_pv, sold_battery) = (d.bought_kwh[i], d.sold_pv_kwh[i], d.sold_battery_kwh[i]);
+        if let Some(s) = storage.as_deref_mut() {
+            s.note_left(h.index, (m.surplus_kwh - sold_pv).max(0.0), (m.deficit_kwh - bought).max(0.0));
+        }
         // Only a battery that discharges is written (its change tick is not touched otherwise).
         let battery = battery.filter(|_| sold_battery > 0.0).map(Mut::into_inner);
         let unsold = m.book_deliveries(battery, bought, sold_pv, sold_battery, prices.connected);
         if !prices.connected {
             d.unsold_kwh[i] = unsold;
+        }
+    }
+    if let Some(s) = storage {
+        s.operate(&members, &prices);
+        for (h, mut m, _) in &mut households {
+            let taken = s.book(h.index, members.of(h.index), &mut m, prices.connected);
+            if !prices.connected {
+                d.unsold_kwh[h.index as usize] -= taken;
+            }
         }
     }
 }

@@ -11,9 +11,11 @@ use serde::Serialize;
 use std::path::Path;
 
 /// Columns of `communities.csv` (a contract: add, never rename).
-pub const COMMUNITY_COLUMNS: [&str; 17] = [
+pub const COMMUNITY_COLUMNS: [&str; 23] = [
     "day", "community", "members", "joined", "left", "fee_rate", "treasury", "p2p_kwh", "buy_price_mean", "sell_price_mean", "services_paid", "proposals", "passed",
     "witness_paid", "fees_collected", "status", "name",
+    // Its battery (empty when it has none).
+    "battery_soc_kwh", "battery_value", "battery_delivered_kwh", "battery_charged_kwh", "battery_sales", "battery_purchases",
 ];
 
 pub fn write_csv(dir: &Path, communities: &Communities) -> std::io::Result<()> {
@@ -40,9 +42,19 @@ pub fn write_csv(dir: &Path, communities: &Communities) -> std::io::Result<()> {
             r.fees_collected.to_decimal_string(),
             if r.active { "active" } else { "defaulted" }.to_string(),
             c.name.clone(),
+            battery(r, |b| b.soc_kwh.to_string()),
+            battery(r, |b| b.value.to_decimal_string()),
+            battery(r, |b| b.delivered_kwh.to_string()),
+            battery(r, |b| b.charged_kwh.to_string()),
+            battery(r, |b| b.sales.to_decimal_string()),
+            battery(r, |b| b.purchases.to_decimal_string()),
         ])?;
     }
     w.flush()
+}
+
+fn battery(r: &crate::community::DayRow, f: impl Fn(&crate::community::BatteryDay) -> String) -> String {
+    r.battery.as_ref().map(f).unwrap_or_default()
 }
 
 /// One community at the end of the run.
@@ -68,11 +80,35 @@ pub struct CommunitySummary {
     pub services_paid: f64,
     /// Its treasury split among its members when it defaulted.
     pub default_paid: f64,
+    /// What it owns at the end, its members' together: its treasury and its battery's value.
+    pub equity_end: f64,
     pub witnesses: Vec<String>,
+    /// Its battery, if it has one.
+    pub battery: Option<BatterySummary>,
     #[serde(flatten)]
     pub totals: CommunityTotals,
     /// Against the grid-only baseline, for the households whose last community it was.
     pub kpis: CommunityKpis,
+}
+
+/// A community's battery over the run.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BatterySummary {
+    pub capacity_kwh: f64,
+    pub cost: f64,
+    pub life_years: f64,
+    /// Energy it delivered to members and took from their surplus, kWh.
+    pub delivered_kwh: f64,
+    pub charged_kwh: f64,
+    /// What members paid the treasury for its energy, and what the treasury paid them for
+    /// charging it.
+    pub sales: f64,
+    pub purchases: f64,
+    pub soc_end_kwh: f64,
+    /// Its value at the end (cost × share of its life left; 0 once bought back).
+    pub value_end: f64,
+    /// What the supplier paid for it at a default.
+    pub bought_back: f64,
 }
 
 /// A community's members' results against the grid-only baseline.
@@ -81,8 +117,11 @@ pub struct CommunityKpis {
     pub households: u32,
     pub bill: f64,
     pub baseline_bill: f64,
-    /// baseline_bill − bill, currency (> 0: membership saved).
+    /// baseline_bill − bill, currency (> 0: membership saved). Founding contributions count as
+    /// paid.
     pub savings: f64,
+    /// `savings` + the community's `equity_end` (what the members own together at the end).
+    pub savings_with_equity: f64,
     pub self_sufficiency: Option<f64>,
     pub baseline_self_sufficiency: Option<f64>,
 }
@@ -126,13 +165,27 @@ pub fn summarise(s: &Scenario, communities: &Communities, funds: &CommunityFunds
                 solidarity_paid: units(t.solidarity_paid),
                 services_paid: units(t.rebates_paid + t.solidarity_paid),
                 default_paid: units(t.default_paid),
+                equity_end: units(funds.balance[c] + t.battery.value),
                 witnesses: st.witnesses.iter().map(|w| s.households[*w as usize].id.clone()).collect(),
+                battery: cfg.battery.as_ref().filter(|_| st.founded).map(|b| BatterySummary {
+                    capacity_kwh: b.battery.capacity_kwh,
+                    cost: units(b.cost),
+                    life_years: b.life_steps as f64 * s.frame.step_hours() / (365.0 * 24.0),
+                    delivered_kwh: t.battery.delivered_kwh,
+                    charged_kwh: t.battery.charged_kwh,
+                    sales: units(t.battery.sales),
+                    purchases: units(t.battery.purchases),
+                    soc_end_kwh: t.battery.soc_kwh,
+                    value_end: units(t.battery.value),
+                    bought_back: units(t.battery_bought_back),
+                }),
                 totals: t.clone(),
                 kpis: CommunityKpis {
                     households: mine.len() as u32,
                     bill: units(bill),
                     baseline_bill: units(baseline_bill),
                     savings: units(baseline_bill - bill),
+                    savings_with_equity: units(baseline_bill - bill + funds.balance[c] + t.battery.value),
                     self_sufficiency: share(load, import, unserved),
                     baseline_self_sufficiency: share(b_load, b_import, b_unserved),
                 },

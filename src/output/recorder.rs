@@ -8,7 +8,7 @@ use crate::environment::tariff::StepPrices;
 use crate::environment::weather::Environment;
 use crate::household::HouseholdIds;
 use crate::market::{Clearing, LossBearer, LossPolicy, Seller};
-use crate::metrics::{MetricsSystems, StepTotals};
+use crate::metrics::{EnergyBalance, MetricsSystems, StepTotals};
 use bevy::prelude::*;
 use std::fmt::Write as _;
 use std::fs::File;
@@ -27,12 +27,12 @@ pub struct Recorder {
 }
 
 /// Columns of `timeseries.csv` (a contract: add, never rename).
-pub const TIMESERIES_COLUMNS: [&str; 46] = [
+pub const TIMESERIES_COLUMNS: [&str; 48] = [
     "step", "time", "pv_kwh", "load_kwh", "self_consumed_kwh", "p2p_kwh", "grid_import_kwh", "grid_export_kwh", "battery_charge_kwh",
     "battery_discharge_kwh", "curtailed_kwh", "unserved_kwh", "losses_kwh", "clearing_price", "buy_price", "sell_price", "trades",
     "network_losses_kwh", "p2p_losses_kwh", "network_fees", "ghi_w_m2", "clear_sky_index", "battery_soc_kwh",
     "max_line_loading", "sun_zenith_deg", "sun_azimuth_deg", "dni_w_m2", "dhi_w_m2", "time_utc",
-    // The energy balance, `metrics::EnergyBalance::COLUMNS`.
+    // The energy balance, `metrics::EnergyBalance::COLUMNS` (its first twelve).
     "load_own_pv_kwh", "load_own_battery_kwh", "load_peer_pv_kwh", "load_peer_battery_kwh", "load_grid_kwh", "load_unserved_kwh",
     "pv_own_battery_kwh", "pv_grid_kwh", "pv_line_losses_kwh", "battery_conversion_losses_kwh", "battery_line_losses_kwh",
     "battery_stored_change_kwh",
@@ -42,6 +42,8 @@ pub const TIMESERIES_COLUMNS: [&str; 46] = [
     "community_bill", "baseline_bill",
     // The weather's air temperature (empty when it has none).
     "temp_air_c",
+    // The rest of the energy balance: communities' batteries.
+    "load_community_battery_kwh", "pv_community_battery_kwh",
 ];
 /// `time_utc`: ISO 8601 in UTC, one zone for the whole file (pandas parses it without a
 /// "mixed time zones" error across daylight saving).
@@ -113,8 +115,9 @@ impl Recorder {
         Self::field(w, b, env.irradiance.dni)?;
         Self::field(w, b, env.irradiance.dhi)?;
         w.write_field(time_utc)?;
-        for v in t.balance.values() {
-            Self::field(w, b, v)?;
+        let balance = t.balance.values();
+        for v in &balance[..EnergyBalance::FIRST_COLUMNS] {
+            Self::field(w, b, *v)?;
         }
         for p in [tariff.import, tariff.export] {
             if tariff.connected {
@@ -133,6 +136,9 @@ impl Recorder {
         match env.temp_air_c {
             Some(t) => Self::field(w, b, t)?,
             None => w.write_field("")?,
+        }
+        for v in &balance[EnergyBalance::FIRST_COLUMNS..] {
+            Self::field(w, b, *v)?;
         }
         w.write_record(None::<&[u8]>)?;
         let (Some(w), b) = (&mut self.trades, &mut self.buf) else { return Ok(()) };

@@ -6,7 +6,7 @@ use super::schema::{CommunityFeeSpec, EventSpec, ScenarioFile, ServiceSpec};
 use super::validate::{check_id, check_rule_params_at, Bound, Validator};
 use crate::base::money::Micros;
 use crate::community::fee::FeePolicy;
-use crate::community::{CommunitiesConfig, CommunityConfig, MembershipChange, Rebate, Solidarity};
+use crate::community::{CommunitiesConfig, CommunityBattery, CommunityConfig, MembershipChange, Rebate, Solidarity};
 use crate::market::registry;
 use crate::settlement::PPM;
 use std::collections::HashMap;
@@ -26,6 +26,9 @@ const MAX_GAIN: f64 = 100.0;
 const MAX_COMMUNITY_WITNESSES: u32 = 1_000;
 /// Most periods in a row before a default.
 const MAX_DEFAULT_AFTER_PERIODS: u32 = 10_000;
+
+/// Longest life of a community battery, years.
+const MAX_BATTERY_LIFE_YEARS: f64 = 100.0;
 
 fn ppm(rate: f64) -> i64 {
     (rate * PPM as f64).round() as i64
@@ -169,7 +172,7 @@ pub fn resolve(v: &mut Validator, file: &ScenarioFile, drafts: &[HouseDraft], st
         if c.default_after_periods == 0 || c.default_after_periods > MAX_DEFAULT_AFTER_PERIODS {
             v.err(&format!("{at}.default_after_periods"), format!("{} is out of range 1..={MAX_DEFAULT_AFTER_PERIODS}", c.default_after_periods));
         }
-        let (mut rebate, mut solidarity) = (None, None);
+        let (mut rebate, mut solidarity, mut battery) = (None, None, None);
         for (j, s) in c.services.iter().enumerate() {
             let sat = format!("services[{j}]");
             match *s {
@@ -184,6 +187,27 @@ pub fn resolve(v: &mut Validator, file: &ScenarioFile, drafts: &[HouseDraft], st
                     let budget = money(v, &format!("{sat}.budget_per_period"), budget_per_period);
                     if solidarity.replace(Solidarity { budget }).is_some() {
                         v.err(&format!("{at}.{sat}"), "a second Solidarity fund; give one".to_string());
+                    }
+                }
+                ServiceSpec::Battery { battery: ref spec, cost, life_years, buy_share, sell_share } => {
+                    super::validate::check_battery(v, &format!("{at}.{sat}.battery"), spec);
+                    let cost_micros = money(v, &format!("{sat}.cost"), cost);
+                    if cost_micros > initial_fund {
+                        v.err(&format!("{at}.{sat}.cost"), format!("{cost} is more than the community's initial_fund {}: the battery is bought from it at the founding", c.initial_fund));
+                    }
+                    v.range(&format!("{at}.{sat}.life_years"), life_years, Bound::Above(0.0), Bound::Incl(MAX_BATTERY_LIFE_YEARS), "years");
+                    v.fraction(&format!("{at}.{sat}.buy_share"), buy_share);
+                    v.fraction(&format!("{at}.{sat}.sell_share"), sell_share);
+                    let life_steps = (life_years.clamp(0.0, MAX_BATTERY_LIFE_YEARS) * 365.0 * 1440.0 / f64::from(step_minutes.max(1))).round().max(1.0) as u64;
+                    let b = CommunityBattery {
+                        battery: crate::household::battery::Battery::from_spec(spec, f64::from(step_minutes) / 60.0),
+                        cost: cost_micros,
+                        life_steps,
+                        buy_share_ppm: ppm(buy_share.clamp(0.0, 1.0)),
+                        sell_share_ppm: ppm(sell_share.clamp(0.0, 1.0)),
+                    };
+                    if battery.replace(b).is_some() {
+                        v.err(&format!("{at}.{sat}"), "a second Battery; give one".to_string());
                     }
                 }
             }
@@ -209,6 +233,7 @@ pub fn resolve(v: &mut Validator, file: &ScenarioFile, drafts: &[HouseDraft], st
             witness_pay,
             rebate,
             solidarity,
+            battery,
             default_after_periods: c.default_after_periods,
         });
     }

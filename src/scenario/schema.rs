@@ -183,6 +183,28 @@ pub enum ServiceSpec {
     /// Pays members in energy hardship (energy spending above 10% of income over the period) the
     /// excess; members need an `income_per_year`.
     Solidarity { budget_per_period: f64 },
+    /// A battery at the grid's connection point, bought from the supplier out of the initial
+    /// fund at the founding and operated for the members: it serves what the market left of
+    /// their deficits before the grid and charges from what it left of their PV surplus.
+    /// Members pay `export + sell_share × (import − export)` per kWh it delivers and are paid
+    /// `export + buy_share × (import − export)` per kWh that charges it. Its value is `cost` ×
+    /// the share of its `life_years` left (what the supplier pays back at a default).
+    Battery {
+        battery: BatterySpec,
+        cost: f64,
+        life_years: f64,
+        #[serde(default = "default_battery_buy_share")]
+        buy_share: f64,
+        #[serde(default = "default_battery_sell_share")]
+        sell_share: f64,
+    },
+}
+
+fn default_battery_buy_share() -> f64 {
+    0.25
+}
+fn default_battery_sell_share() -> f64 {
+    0.75
 }
 
 impl ScenarioFile {

@@ -28,6 +28,8 @@ pub enum Account {
     Pool,
     /// The treasury of the community with this index (scenarios with `communities`).
     Community(u16),
+    /// Sells communities their batteries and buys them back at a default.
+    Supplier,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +49,14 @@ pub enum PaymentKind {
     CommunityJoin,
     /// Not money: the payer leaves the payee community (amount 0).
     CommunityLeave,
+    /// A member pays its community's treasury for energy from the community battery.
+    CommunityBatterySale,
+    /// A community's treasury pays a member for surplus that charged the community battery.
+    CommunityBatteryCharge,
+    /// A community's treasury buys its battery from the supplier, at its founding.
+    CommunityBatteryPurchase,
+    /// The supplier buys a defaulted community's battery back at its remaining value.
+    CommunityBatteryBuyback,
 }
 
 /// What a community's treasury pays a member for.
@@ -98,6 +108,7 @@ pub struct Accounts {
     pub network_operator: Micros,
     pub community_fund: Micros,
     pub pool: Micros,
+    pub supplier: Micros,
 }
 
 impl Accounts {
@@ -107,12 +118,13 @@ impl Accounts {
             Account::NetworkOperator => Some(&mut self.network_operator),
             Account::CommunityFund => Some(&mut self.community_fund),
             Account::Pool => Some(&mut self.pool),
+            Account::Supplier => Some(&mut self.supplier),
             Account::Household(_) | Account::Community(_) => None,
         }
     }
 
     pub fn total(&self) -> Micros {
-        self.grid + self.network_operator + self.community_fund + self.pool
+        self.grid + self.network_operator + self.community_fund + self.pool + self.supplier
     }
 }
 
@@ -123,6 +135,9 @@ pub struct PeerMoney {
     received: Vec<i64>,
     fees: Vec<i64>,
     network_fees: Vec<i64>,
+    /// Paid to and received from a community's treasury for community-battery energy.
+    battery_paid: Vec<i64>,
+    battery_received: Vec<i64>,
 }
 
 /// The settlement's systems: money moves between accounts, after delivery, flows and line losses.
@@ -161,8 +176,9 @@ impl<B: GridOnly> Plugin for SettlementPlugin<B> {
 /// Settles the step: buyers pay sellers (or the pool) for every trade, for the energy the loss
 /// policy bills them (delivered, sent, or between), and the network operator its fee on the
 /// energy sent; sellers pass the community fund's fee on; the pool pays its sellers;
+/// members and their community's treasury pay each other for community-battery energy;
 /// households pay the grid for imports and the grid pays them for exports.
-/// Reads `Clearing`, `StepPrices`, `Treasury`, `LossPolicy`, `Meter`; writes `Wallet`,
+/// Reads `Clearing`, `CommunityStorage`, `StepPrices`, `Treasury`, `LossPolicy`, `Meter`; writes `Wallet`,
 /// `Accounts`, `CommunityFunds` (fees of members' trades), `StepPayments`, and the grid-only side's exchange (beside the rest, on the pool,
 /// as a `Pace` region: see [`settle_grid_only`]). Runs in `SettlementSystems`, after delivery,
 /// flows and line losses.
@@ -174,6 +190,7 @@ pub fn settle<B: GridOnly>(
     treasury: Res<Treasury>,
     mut funds: ResMut<CommunityFunds>,
     memberships: Res<crate::market::membership::Memberships>,
+    storage: Option<Res<crate::market::storage::CommunityStorage>>,
     ids: Res<HouseholdIds>,
     mut accounts: ResMut<Accounts>,
     mut payments: ResMut<StepPayments>,
@@ -189,7 +206,7 @@ pub fn settle<B: GridOnly>(
         let n = ids.0.len();
         let peer = &mut *peer;
         let bearer = losses.map(|l| l.0).unwrap_or_default();
-        for v in [&mut peer.paid, &mut peer.received, &mut peer.fees, &mut peer.network_fees] {
+        for v in [&mut peer.paid, &mut peer.received, &mut peer.fees, &mut peer.network_fees, &mut peer.battery_paid, &mut peer.battery_received] {
             v.clear();
             v.resize(n, 0);
         }
@@ -243,8 +260,28 @@ pub fn settle<B: GridOnly>(
             peer.fees[s.seller as usize] += fee.0;
             payments.0.push(Payment { payer: Account::Pool, payee: Account::Household(s.seller), amount, kind: PaymentKind::PoolSale, kwh: s.kwh, price: s.price, fee, loss_kwh: s.made_up_kwh });
         }
+        for x in storage.iter().flat_map(|s| &s.exchanges) {
+            let (h, c) = (Account::Household(x.household), Account::Community(x.community));
+            let treasury = &mut funds.balance[x.community as usize];
+            if x.bought_kwh > 0.0 {
+                let amount = x.sell_price.amount_for(x.bought_kwh);
+                peer.battery_paid[x.household as usize] += amount.0;
+                *treasury += amount;
+                payments.0.push(Payment { kwh: x.bought_kwh, price: x.sell_price.into(), ..Payment::transfer(h, c, amount, PaymentKind::CommunityBatterySale) });
+            }
+            if x.sold_kwh > 0.0 {
+                let amount = x.buy_price.amount_for(x.sold_kwh);
+                peer.battery_received[x.household as usize] += amount.0;
+                *treasury -= amount;
+                payments.0.push(Payment { kwh: x.sold_kwh, price: x.buy_price.into(), ..Payment::transfer(c, h, amount, PaymentKind::CommunityBatteryCharge) });
+            }
+        }
         for (h, m, mut w) in &mut households {
             let i = h.index as usize;
+            let (battery_paid, battery_received) = (Micros(peer.battery_paid[i]), Micros(peer.battery_received[i]));
+            w.community_battery_paid += battery_paid;
+            w.community_battery_received += battery_received;
+            w.balance += battery_received - battery_paid;
             let (paid, received, fees, network) = (Micros(peer.paid[i]), Micros(peer.received[i]), Micros(peer.fees[i]), Micros(peer.network_fees[i]));
             w.p2p_paid += paid;
             w.p2p_received += received;

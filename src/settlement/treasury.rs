@@ -8,8 +8,7 @@ use crate::base::money::Micros;
 use crate::household::{HouseholdEntities, Wallet};
 use bevy::prelude::*;
 
-/// Parts per million: fee rates are integers in ppm of the trade amount.
-pub const PPM: i64 = 1_000_000;
+pub use crate::base::money::PPM;
 
 /// How the community fund's fee rate is set.
 #[derive(Debug, Clone, Copy, PartialEq)]

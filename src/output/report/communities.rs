@@ -15,7 +15,10 @@ use std::path::Path;
 const COLOURS: [RGBColor; 7] = [RGBColor(0, 114, 178), RGBColor(213, 94, 0), RGBColor(0, 158, 115), RGBColor(204, 121, 167), RGBColor(230, 159, 0), RGBColor(86, 180, 233), RGBColor(0, 0, 0)];
 
 /// Columns of communities.csv the report reads.
-const COLUMNS_USED: [&str; 5] = ["day", "community", "members", "fee_rate", "treasury"];
+const COLUMNS_USED: [&str; 6] = ["day", "community", "members", "fee_rate", "treasury", "battery_value"];
+
+/// Communities that get a section of their own (the table lists all).
+const MAX_SECTIONS: usize = 24;
 
 /// The section, or nothing for a run without communities.
 pub fn section(dir: &Path, summary: &Value) -> Result<String, String> {
@@ -94,5 +97,103 @@ pub fn section(dir: &Path, summary: &Value) -> Result<String, String> {
         let legend: Vec<(RGBColor, &str)> = s.iter().map(|x| (x.color, x.name.as_str())).collect();
         h.push_str(&figure(id, title, &svg, &legend, &format!("{caption}{more}")));
     }
+    for (i, c) in list.iter().take(MAX_SECTIONS).enumerate() {
+        let id = c["id"].as_str().unwrap_or("");
+        let pick = |col: &str| -> Vec<f64> {
+            let values = rows.num(col);
+            let mut v = vec![f64::NAN; days.len()];
+            for ((d, k), x) in rows.text("day").iter().zip(rows.text("community")).zip(&values) {
+                if k == id && let Some(i) = day_index(d) {
+                    v[i] = *x;
+                }
+            }
+            v
+        };
+        let (treasury, battery_value) = (pick("treasury"), pick("battery_value"));
+        h.push_str(&community_section(i, c, currency, &treasury, &battery_value, &label)?);
+    }
+    if list.len() > MAX_SECTIONS {
+        let _ = write!(h, "<p class=\"note\">The first {MAX_SECTIONS} communities have a section of their own; the table above lists all {}.</p>", list.len());
+    }
+    Ok(h)
+}
+
+/// One community's section: its books (every inflow and outflow of its treasury, by kind), its
+/// members against the grid-only baseline, its battery, and its treasury day by day.
+fn community_section(i: usize, c: &Value, currency: Option<&str>, treasury: &[f64], battery_value: &[f64], label: &dyn Fn(usize) -> String) -> Result<String, String> {
+    let money = |v: &Value, key: &str| num(v, key).map_or("–".into(), |x| format::money(x, currency));
+    let id = c["id"].as_str().unwrap_or("");
+    let (k, b) = (&c["kpis"], &c["battery"]);
+    let mut h = String::new();
+    let _ = write!(h, "<section class=\"community\" id=\"community-{}\"><h3>{} ({})</h3>", escape(id), escape(c["name"].as_str().unwrap_or("")), escape(id));
+    let status = match (c["status"].as_str(), c["defaulted_day"].as_str()) {
+        (Some("defaulted"), Some(d)) => format!("defaulted on {d}: its members became free households"),
+        (s, _) => s.unwrap_or("?").to_string(),
+    };
+    let witnesses: Vec<&str> = c["witnesses"].as_array().map(|w| w.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let _ = write!(
+        h,
+        "<p>Rule {}; {}; {} members at the end ({} joined, {} left); {} of {} periods missed; witnesses at the end: {}.</p>",
+        escape(c["rule"].as_str().unwrap_or("")),
+        escape(&status),
+        c["members_end"],
+        c["joined"],
+        c["left"],
+        c["shortfall_periods"],
+        c["periods"],
+        if witnesses.is_empty() { "none".to_string() } else { escape(&witnesses.join(", ")) },
+    );
+    let row = |h: &mut String, name: &str, v: String| {
+        let _ = write!(h, "<tr><td>{}</td><td class=\"n\">{}</td></tr>", escape(name), escape(&v));
+    };
+    let _ = write!(h, "<table class=\"data\" id=\"community-{}-books\"><tr><th>its treasury</th><th>{}</th></tr>", escape(id), escape(currency.unwrap_or("")));
+    row(&mut h, "in: founding contributions", money(c, "contributions"));
+    row(&mut h, "in: fees on members' sales", money(c, "fees_collected"));
+    if !b.is_null() {
+        row(&mut h, "in: members paid for battery energy", money(b, "sales"));
+        row(&mut h, "in: battery bought back at default", money(b, "bought_back"));
+        row(&mut h, "out: battery bought", money(b, "cost"));
+        row(&mut h, "out: members paid for charging the battery", money(b, "purchases"));
+    }
+    row(&mut h, "out: witness pay", money(c, "witness_paid"));
+    row(&mut h, "out: network-fee rebates", money(c, "rebates_paid"));
+    row(&mut h, "out: solidarity fund", money(c, "solidarity_paid"));
+    row(&mut h, "out: returned to members at default", money(c, "default_paid"));
+    row(&mut h, "treasury at the end", money(c, "treasury"));
+    row(&mut h, "equity at the end (treasury and battery value)", money(c, "equity_end"));
+    h.push_str("</table>");
+    let ss = |key: &str| num(k, key).map_or("–".into(), |v| format::percent(v, 1));
+    let _ = write!(h, "<table class=\"data\" id=\"community-{}-kpis\"><tr><th>its members ({} households)</th><th>with the community</th><th>grid only</th></tr>", escape(id), k["households"]);
+    let _ = write!(h, "<tr><td>bill</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>", escape(&money(k, "bill")), escape(&money(k, "baseline_bill")));
+    let _ = write!(h, "<tr><td>self-sufficiency</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>", escape(&ss("self_sufficiency")), escape(&ss("baseline_self_sufficiency")));
+    let _ = write!(
+        h,
+        "<tr><td>savings (founding contributions count as paid)</td><td class=\"n\">{}</td><td></td></tr><tr><td>savings counting what they own together (equity)</td><td class=\"n\">{}</td><td></td></tr></table>",
+        escape(&money(k, "savings")),
+        escape(&money(k, "savings_with_equity"))
+    );
+    if !b.is_null() {
+        let kwh = |key: &str| num(b, key).map_or("–".into(), |x| format!("{} kWh", format::number(x, 1)));
+        let _ = write!(
+            h,
+            "<p>Its battery ({} kWh, bought for {}, {} years' life) delivered {} to members and took {} of their surplus; it holds {} at the end and is worth {}.</p>",
+            num(b, "capacity_kwh").unwrap_or(0.0),
+            escape(&money(b, "cost")),
+            num(b, "life_years").unwrap_or(0.0),
+            escape(&kwh("delivered_kwh")),
+            escape(&kwh("charged_kwh")),
+            escape(&kwh("soc_end_kwh")),
+            escape(&money(b, "value_end")),
+        );
+    }
+    let colour = COLOURS[i % COLOURS.len()];
+    let mut series = vec![Series { name: "treasury".into(), color: colour, values: treasury.to_vec() }];
+    if !b.is_null() {
+        series.push(Series { name: "battery value".into(), color: RGBColor(153, 153, 153), values: battery_value.to_vec() });
+    }
+    let svg = charts::lines(&series, "day", currency.unwrap_or("currency"), label, &[0.0])?;
+    let legend: Vec<(RGBColor, &str)> = series.iter().map(|x| (x.color, x.name.as_str())).collect();
+    h.push_str(&figure(&format!("community-{id}-money"), &format!("{id}: treasury day by day"), &svg, &legend, "At the end of each day, from its founding to its default."));
+    h.push_str("</section>");
     Ok(h)
 }

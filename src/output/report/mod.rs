@@ -27,6 +27,7 @@ const LINE_LOSSES: RGBColor = RGBColor(86, 180, 233);
 const CONVERSION: RGBColor = RGBColor(213, 94, 0);
 const STORED: RGBColor = RGBColor(120, 94, 60);
 const STORED_UP: RGBColor = RGBColor(190, 170, 140);
+const COMMUNITY_BATTERY: RGBColor = RGBColor(0, 80, 60);
 const BATTERY: RGBColor = OWN_BATTERY;
 const PRICE: RGBColor = RGBColor(0, 0, 0);
 /// The grid's other price: a darker shade of the grid's blue.
@@ -42,7 +43,7 @@ h1{margin-bottom:4px}h2{margin-top:32px;border-bottom:1px solid #ddd;padding-bot
 .cards{display:flex;flex-wrap:wrap;gap:10px}.card{border:1px solid #ddd;border-radius:6px;padding:10px 14px;min-width:180px;flex:1}\
 .card .v{font-size:22px;font-weight:bold}.card .b{color:#666;font-size:13px}\
 table{border-collapse:collapse;font-size:14px}td,th{border-bottom:1px solid #eee;padding:4px 10px;text-align:left}\
-figure{margin:16px 0}.legend{font-size:13px;margin:4px 0}.legend span{margin-right:14px;white-space:nowrap}.legend i{display:inline-block;width:11px;height:11px;margin-right:5px;vertical-align:middle}figure svg{max-width:100%;height:auto}figcaption{color:#555;font-size:13px}table.kpis{margin-bottom:18px}table.kpis td{white-space:nowrap}table.data{font-size:12px}.note{color:#666;font-size:13px}";
+figure{margin:16px 0}.legend{font-size:13px;margin:4px 0}.legend span{margin-right:14px;white-space:nowrap}.legend i{display:inline-block;width:11px;height:11px;margin-right:5px;vertical-align:middle}figure svg{max-width:100%;height:auto}figcaption{color:#555;font-size:13px}table.kpis{margin-bottom:18px}table.kpis td{white-space:nowrap}table.data{font-size:12px}section.community table.data{margin-bottom:14px}.note{color:#666;font-size:13px}";
 
 /// HTML-escapes text.
 pub fn escape(s: &str) -> String {
@@ -145,6 +146,7 @@ fn energy_balance(days: &[String], labels: &[String], daily: &dyn Fn(&str) -> Ve
         series("own battery", OWN_BATTERY, "load_own_battery_kwh"),
         series("neighbours' PV", PEER_PV, "load_peer_pv_kwh"),
         series("neighbours' batteries", PEER_BATTERY, "load_peer_battery_kwh"),
+        series("community batteries", COMMUNITY_BATTERY, "load_community_battery_kwh"),
         series("grid", GRID, "load_grid_kwh"),
         series("unserved", UNSERVED, "load_unserved_kwh"),
     ];
@@ -152,6 +154,7 @@ fn energy_balance(days: &[String], labels: &[String], daily: &dyn Fn(&str) -> Ve
         series("PV to own load", OWN_PV, "load_own_pv_kwh"),
         series("PV into own battery", OWN_BATTERY, "pv_own_battery_kwh"),
         series("PV to neighbours", PEER_PV, "load_peer_pv_kwh"),
+        series("PV into community batteries", COMMUNITY_BATTERY, "pv_community_battery_kwh"),
         series("PV to the grid", GRID, "pv_grid_kwh"),
         series("PV curtailed", CURTAILED, "curtailed_kwh"),
         series("PV lost on the lines", LINE_LOSSES, "pv_line_losses_kwh"),
@@ -160,7 +163,7 @@ fn energy_balance(days: &[String], labels: &[String], daily: &dyn Fn(&str) -> Ve
     // The legend lists each colour once: the same colour is the same origin or destination.
     let legend: Vec<(RGBColor, &str)> = {
         let mut seen = Vec::new();
-        let names = [(OWN_PV, "own PV"), (OWN_BATTERY, "own battery"), (PEER_PV, "neighbours' PV"), (PEER_BATTERY, "neighbours' batteries"), (GRID, "grid"), (UNSERVED, "unserved"), (CURTAILED, "curtailed"), (LINE_LOSSES, "lost on the lines")];
+        let names = [(OWN_PV, "own PV"), (OWN_BATTERY, "own battery"), (PEER_PV, "neighbours' PV"), (PEER_BATTERY, "neighbours' batteries"), (COMMUNITY_BATTERY, "community batteries"), (GRID, "grid"), (UNSERVED, "unserved"), (CURTAILED, "curtailed"), (LINE_LOSSES, "lost on the lines")];
         for (c, n) in names {
             if up.iter().chain(&down).any(|s| s.color == c && s.values.iter().any(|v| *v != 0.0)) {
                 seen.push((c, n));
@@ -177,12 +180,17 @@ fn energy_balance(days: &[String], labels: &[String], daily: &dyn Fn(&str) -> Ve
     h.push_str(&figure("daily-energy", "What met the load, and where the PV went, day by day", &svg, &legend, caption));
     let stored = daily("battery_stored_change_kwh");
     let mut battery = Vec::new();
-    if daily("pv_own_battery_kwh").iter().chain(&stored).any(|v| *v != 0.0) {
+    if daily("pv_own_battery_kwh").iter().chain(&daily("pv_community_battery_kwh")).chain(&stored).any(|v| *v != 0.0) {
         let positive = |v: &Vec<f64>, sign: f64| v.iter().map(|x| (sign * x).max(0.0)).collect::<Vec<f64>>();
-        let b_up = [series("charged from own PV", OWN_PV, "pv_own_battery_kwh"), Series { name: "drawn from storage".into(), color: STORED, values: positive(&stored, -1.0) }];
+        let b_up = [
+            series("charged from own PV", OWN_PV, "pv_own_battery_kwh"),
+            series("charged from members' PV (community batteries)", PEER_PV, "pv_community_battery_kwh"),
+            Series { name: "drawn from storage".into(), color: STORED, values: positive(&stored, -1.0) },
+        ];
         let b_down = [
             series("to own load", OWN_BATTERY, "load_own_battery_kwh"),
             series("to neighbours", PEER_BATTERY, "load_peer_battery_kwh"),
+            series("to members (community batteries)", COMMUNITY_BATTERY, "load_community_battery_kwh"),
             series("lost on the lines", LINE_LOSSES, "battery_line_losses_kwh"),
             series("conversion losses", CONVERSION, "battery_conversion_losses_kwh"),
             Series { name: "added to storage".into(), color: STORED_UP, values: positive(&stored, 1.0) },
