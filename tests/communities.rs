@@ -241,6 +241,33 @@ fn outputs_are_byte_identical_at_one_and_two_threads() {
         let text = stdout(&o);
         assert!(text.contains("matches summary.json: yes") && text.contains("matches communities.csv: yes"), "{text}");
     }
+    // Each community's witnesses sealed its records at every period end they were members at.
+    let said = stdout(&peergrid(&["verify", a.to_str().unwrap()]));
+    assert!(said.contains("community seal") && said.contains("community periods sealed by their own witnesses"), "{said}");
+    let summary = s(&a);
+    for c in summary["communities"].as_array().unwrap() {
+        assert!(c["seals"].as_u64().unwrap() > 0 && c["seals"].as_u64() <= c["periods"].as_u64(), "{c}");
+    }
+    // A seal altered, signed by someone outside the community, or missing from the run's count
+    // is caught.
+    let ledger = std::fs::read_to_string(a.join("ledger.jsonl")).unwrap();
+    let sealed = ledger.lines().find(|l| l.contains("\"seals\":[")).expect("a block with seals").to_string();
+    let records: serde_json::Value = serde_json::from_str(&sealed).unwrap();
+    let first = &records["seals"][0];
+    let n = first["records"].as_u64().unwrap();
+    let witness = first["witness"].as_str().unwrap().to_string();
+    let tampered = |from: &str, to: &str, expect: &str| {
+        let dir = tmp.path().join("t");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("ledger.jsonl"), ledger.replacen(&sealed, &sealed.replacen(from, to, 1), 1)).unwrap();
+        let o = peergrid(&["verify", dir.join("ledger.jsonl").to_str().unwrap(), "--ledger-only"]);
+        let said = format!("{}{}", stdout(&o), stderr(&o));
+        assert_eq!(o.status.code(), Some(1), "{said}");
+        assert!(said.contains(expect), "{said}");
+    };
+    tampered(&format!("\"records\":{n}"), &format!("\"records\":{}", n + 1), "records");
+    tampered(&format!("\"witness\":\"{witness}\""), "\"witness\":\"g1\"", "not a member of the community");
     let o = peergrid(&["audit", a.to_str().unwrap(), "--community", "nope"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     // A treasury changed in summary.json is caught by verify.

@@ -460,6 +460,7 @@ fn resign(lines: &[String], producer: Option<(u64, &str)>) -> Vec<String> {
             producer,
             tx_count: leaves.len() as u32,
             missed: b["missed"].as_array().unwrap().iter().map(|m| index(m.as_str().unwrap())).collect(),
+            seals: Vec::new(),
         };
         let hash = header.hash();
         let signature = signing_key(seed, producer).sign(&hash).to_bytes();

@@ -784,6 +784,10 @@ fn cmd_run(args: RunArgs) -> ExitCode {
                         say!("    its battery: {:.1} kWh to members, {:.1} kWh from their surplus; members paid {:.2} for its energy and were paid {:.2} for charging it; worth {:.2} at the end", b.delivered_kwh, b.charged_kwh, b.sales, b.purchases, b.value_end);
                     }
                 }
+                if let Some(cs) = s.communities.as_ref().filter(|cs| cs.iter().any(|c| c.equity_end != 0.0)) {
+                    let (equity, savings) = cs.iter().fold((0.0, 0.0), |a, c| (a.0 + c.equity_end, a.1 + c.kpis.savings_with_equity));
+                    say!("  communities own {equity:.2} at the end (treasuries and batteries); counting it, their members save {savings:.2} against the grid only (the bill below counts founding contributions as paid)");
+                }
                 say!("  self-sufficiency {}, self-consumption {}, P2P {:.1} kWh", pct(s.self_sufficiency), pct(s.self_consumption), s.p2p_kwh);
                 if let Some(l) = &s.ledger {
                     say!(

@@ -100,6 +100,15 @@ pub struct CommunityConfig {
     pub default_after_periods: u32,
 }
 
+impl CommunityConfig {
+    /// The most one period's obligations can be: every witness paid and both services' budgets.
+    pub fn period_reserve(&self) -> Micros {
+        let witnesses = i128::from(self.witness_pay.0) * i128::from(self.witnesses);
+        let services = self.rebate.map_or(0, |r| r.budget.0) + self.solidarity.map_or(0, |s| s.budget.0);
+        Micros((witnesses + i128::from(services)).min(i128::from(i64::MAX)) as i64)
+    }
+}
+
 /// A household moving between communities during the run (`None`: it leaves).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MembershipChange {
@@ -207,6 +216,8 @@ pub struct CommunityTotals {
     pub hardship_cases: u32,
     /// Moves into it refused because it was not founded yet or had defaulted.
     pub refused_joins: u32,
+    /// Periods whose records its witnesses sealed on the chain.
+    pub seals: u32,
 }
 
 /// One community's state during the run.
@@ -226,6 +237,9 @@ pub struct CommunityState {
     pub recent_obligations: VecDeque<Micros>,
     /// Periods in a row with obligations unpaid.
     pub unpaid_streak: u32,
+    /// Its battery was bought at its founding (a community whose founding fund was not paid in
+    /// has none).
+    pub battery_bought: bool,
     /// Fees each member paid in each recent period (the default's weights), newest last:
     /// (period end step, (household, fees)).
     fee_history: VecDeque<(u64, Vec<(u32, i64)>)>,
@@ -246,6 +260,7 @@ impl CommunityState {
             left_this_period: 0,
             recent_obligations: VecDeque::new(),
             unpaid_streak: 0,
+            battery_bought: false,
             fee_history: VecDeque::new(),
             day: DayStats::default(),
             totals: CommunityTotals::default(),
@@ -333,19 +348,8 @@ impl Plugin for CommunityPlugin {
 
 /// Founds the communities due this step (their founding members join; their rule starts) and
 /// applies the step's moves. Reads `SimClock`, `MarketSetup`, `Wallet`; writes `Communities`,
-/// `Memberships`, `CommunityMarkets`, `CommunityStorage` (a battery starts operating). Runs in
-/// `CommunitySystems::Membership`, before orders.
-#[allow(clippy::too_many_arguments)]
-pub fn apply_membership(
-    clock: Res<SimClock>,
-    setup: Res<MarketSetup>,
-    entities: Res<HouseholdEntities>,
-    wallets: Query<&Wallet>,
-    mut communities: ResMut<Communities>,
-    mut members: ResMut<Memberships>,
-    mut markets: ResMut<CommunityMarkets>,
-    mut storage: Option<ResMut<CommunityStorage>>,
-) {
+/// `Memberships`, `CommunityMarkets`. Runs in `CommunitySystems::Membership`, before orders.
+pub fn apply_membership(clock: Res<SimClock>, setup: Res<MarketSetup>, entities: Res<HouseholdEntities>, wallets: Query<&Wallet>, mut communities: ResMut<Communities>, mut members: ResMut<Memberships>, mut markets: ResMut<CommunityMarkets>) {
     let step = clock.step;
     let k = &mut *communities;
     let config = k.config.clone();
@@ -356,9 +360,6 @@ pub fn apply_membership(
         }
         k.state[c].founded = true;
         markets.rules[c] = Some(setup.build(cfg.rule, cfg.params.clone()).0);
-        if let Some(u) = storage.as_deref_mut().and_then(|s| s.units[c].as_mut()) {
-            u.operating = true;
-        }
         for (h, m) in config.member_of.iter().enumerate() {
             if *m == Some(c as u16) && members.0[h].is_none() {
                 join(k, &mut members, h, c as u16, step, wallet(h));
@@ -460,7 +461,8 @@ pub fn split_proportional(total: i64, weights: &[i64]) -> Vec<i64> {
 /// at each period's end witness pay, services, the next fee and default. Reads `SimClock`,
 /// `StepPayments` (settled), `Memberships`; writes `Communities`, `CommunityFunds`, `Wallet`,
 /// `StepPayments` (the treasuries' payments, for the ledger), `Accounts` (the battery supplier),
-/// `CommunityStorage` (the next step's budgets; a default stops a battery), `Memberships` and
+/// `CommunityStorage` (the next step's budgets; a default stops a battery), `Ledger` (its
+/// witnesses' seals at each period's end), `Memberships` and
 /// `CommunityMarkets` (a default). Runs in `CommunitySystems::Books`, after settlement.
 #[allow(clippy::too_many_arguments)]
 pub fn keep_books(
@@ -470,6 +472,7 @@ pub fn keep_books(
     mut funds: ResMut<CommunityFunds>,
     mut accounts: ResMut<Accounts>,
     mut storage: Option<ResMut<CommunityStorage>>,
+    mut ledger: Option<ResMut<crate::ledger::Ledger>>,
     mut members: ResMut<Memberships>,
     mut markets: ResMut<CommunityMarkets>,
     mut payments: ResMut<StepPayments>,
@@ -501,13 +504,22 @@ pub fn keep_books(
         }
     }
     // The battery, bought from the supplier out of the founding fund (the scenario's checks
-    // hold its cost within the fund).
+    // hold its cost within the fund), if the fund was paid in: a community whose founders all
+    // left before its founding has none to buy it with, and goes without. It operates from the
+    // next step.
     for (c, cfg) in config.communities.iter().enumerate() {
-        if let Some(b) = cfg.battery.as_ref().filter(|b| cfg.founded_step == step && b.cost.0 > 0) {
+        let Some(b) = cfg.battery.as_ref().filter(|_| cfg.founded_step == step) else { continue };
+        let Some(unit) = storage.as_deref_mut().and_then(|s| s.units[c].as_mut()) else { continue };
+        if funds.balance[c] < b.cost {
+            continue;
+        }
+        if b.cost.0 > 0 {
             funds.balance[c] -= b.cost;
             accounts.supplier += b.cost;
             payments.0.push(Payment::transfer(Account::Community(c as u16), Account::Supplier, b.cost, PaymentKind::CommunityBatteryPurchase));
         }
+        (unit.bought, unit.operating) = (true, true);
+        k.state[c].battery_bought = true;
     }
     // The step's peer money, by the buyer's and the seller's community.
     for p in &payments.0 {
@@ -546,12 +558,14 @@ pub fn keep_books(
         if !k.state[c].active() || step < cfg.founded_step || !(step + 1 - cfg.founded_step).is_multiple_of(cfg.period_steps) {
             continue;
         }
-        let mut ledgers = Books { funds: &mut funds, accounts: &mut accounts, storage: storage.as_deref_mut(), payments: &mut payments.0 };
+        let mut ledgers = Books { funds: &mut funds, ledger: ledger.as_deref_mut(), accounts: &mut accounts, storage: storage.as_deref_mut(), payments: &mut payments.0 };
         end_period(k, c, step, frame, &config, &mut ledgers, &mut members, &mut markets, &entities, &mut wallets);
     }
-    // What each treasury can pay for charging its battery in the next step.
-    for u in storage.iter_mut().flat_map(|s| s.units.iter_mut()).enumerate().filter_map(|(c, u)| Some((c, u.as_mut()?))) {
-        u.1.budget = funds.balance[u.0];
+    // What each treasury can pay for charging its battery in the next step: its balance above
+    // a reserve of one period's obligations at most (all witnesses paid, both services' budgets),
+    // so that charging never leaves it short of them.
+    for (c, u) in storage.iter_mut().flat_map(|s| s.units.iter_mut()).enumerate().filter_map(|(c, u)| Some((c, u.as_mut()?))) {
+        u.budget = Micros((funds.balance[c] - config.communities[c].period_reserve()).0.max(0));
     }
     // The day's rows, at the last step of each local day (and of the run): every community
     // founded by then, including on the day it defaulted.
@@ -565,7 +579,7 @@ pub fn keep_books(
             }
             let d = std::mem::take(&mut s.day);
             let fees_now = funds.fees_collected[c].0;
-            let battery = config.communities[c].battery.as_ref().map(|b| {
+            let battery = config.communities[c].battery.as_ref().filter(|_| s.battery_bought).map(|b| {
                 let unit = storage.as_deref().and_then(|st| st.units[c].as_ref());
                 let age = s.defaulted_step.unwrap_or(step) + 1 - config.communities[c].founded_step;
                 let value = if s.defaulted_step.is_some() { Micros::ZERO } else { b.value_after(age) };
@@ -624,6 +638,7 @@ fn steps_today(frame: &TimeFrame, step: u64) -> u64 {
 /// The accounts a period's end moves money between.
 struct Books<'a> {
     funds: &'a mut CommunityFunds,
+    ledger: Option<&'a mut crate::ledger::Ledger>,
     accounts: &'a mut Accounts,
     storage: Option<&'a mut CommunityStorage>,
     payments: &'a mut Vec<Payment>,
@@ -716,6 +731,12 @@ fn end_period(
             }
         }
     }
+    // Its witnesses seal its records of the period in the next block: those still members.
+    let signers: Vec<u32> = k.state[c].witnesses.iter().copied().filter(|w| members.of(*w) == Some(c as u16)).collect();
+    if let Some(ledger) = books.ledger.as_deref_mut() && !signers.is_empty() {
+        ledger.request_seal(c as u16, k.state[c].period, signers);
+        k.state[c].totals.seals += 1;
+    }
     let s = &mut k.state[c];
     s.totals.periods += 1;
     s.recent_obligations.push_back(Micros(due.min(i128::from(i64::MAX)) as i64));
@@ -787,7 +808,7 @@ fn payout(funds: &mut CommunityFunds, c: usize, h: u32, amount: Micros, why: Pay
 #[allow(clippy::too_many_arguments)]
 fn default(k: &mut Communities, c: usize, step: u64, ids: &[u32], books: &mut Books, members: &mut Memberships, markets: &mut CommunityMarkets, entities: &HouseholdEntities, wallets: &mut Query<&mut Wallet>) {
     let cfg = &k.config.communities[c];
-    if let Some(b) = &cfg.battery {
+    if let Some(b) = cfg.battery.as_ref().filter(|_| k.state[c].battery_bought) {
         let value = b.value_after(step + 1 - cfg.founded_step);
         if let Some(u) = books.storage.as_deref_mut().and_then(|s| s.units[c].as_mut()) {
             u.operating = false;

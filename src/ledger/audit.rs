@@ -135,12 +135,23 @@ pub fn community_statement(dir: &Path, community: &str, list: bool, anchors: &An
     // Its battery: sales to members and the buy-back in, charging and the purchase out.
     let (mut battery_sales, mut battery_buyback, mut battery_charges, mut battery_purchase) = (0i64, 0i64, 0i64, 0i64);
     let mut fee_by_member: BTreeMap<String, (i64, u64)> = BTreeMap::new();
+    let mut sealed_periods: Vec<u64> = Vec::new();
     let mut listing = String::new();
     let chain = walk(&ledger, |m, b| {
         if me.is_none() {
             me = m.community(community);
         }
         let Some(me) = me else { return };
+        // Its witnesses' seals (checked by the walk), listed after the block's records.
+        let mut sealed_here = String::new();
+        for (seal, json) in b.header.seals.iter().zip(&b.json.seals) {
+            if AccountRef::Community(seal.community) == me {
+                if !sealed_periods.contains(&seal.period) {
+                    sealed_periods.push(seal.period);
+                }
+                let _ = writeln!(sealed_here, "  block {:>6}  seal of period {} by {} ({} records, treasury {})", b.header.height, seal.period, json.witness, seal.records, json.treasury);
+            }
+        }
         for (tx, json) in b.txs.iter().zip(&b.json.transactions) {
             let line = |listing: &mut String| {
                 let _ = writeln!(listing, "  block {:>6}  {:<14} {:<12} {:<16} {:<16} {:>12.6}", b.header.height, json.id, json.kind, json.seller, json.buyer, json.amount);
@@ -188,8 +199,13 @@ pub fn community_statement(dir: &Path, community: &str, list: bool, anchors: &An
                 _ => {}
             }
         }
+        listing.push_str(&sealed_here);
     })?;
-    let me = me.ok_or_else(|| Failure::bad_input(&ledger, format!("no community `{community}` in the ledger (its genesis block lists: {})", chain.members.info.communities.join(", "))))?;
+    let me = me.ok_or_else(|| {
+        let listed = &chain.members.info.communities;
+        let known = if listed.is_empty() { "the run has no communities".to_string() } else { format!("its genesis block lists: {}", listed.join(", ")) };
+        Failure::bad_input(&ledger, format!("no community `{community}` in the ledger ({known})"))
+    })?;
     super::verify::check_anchors(&ledger, &chain, anchors, None)?;
     let AccountRef::Community(i) = me else { unreachable!("a community's account") };
     let balance = chain.state.communities[i as usize - chain.members.ids.len()];
@@ -197,7 +213,7 @@ pub fn community_statement(dir: &Path, community: &str, list: bool, anchors: &An
     let _ = writeln!(out, "Books of community {community}, from {} ({} blocks, verified)", ledger.display(), chain.blocks);
     let anchored = if anchors.head.is_some() { "anchored".to_string() } else { "NOT anchored: compare it with the head published for the run, or give --expect-head".to_string() };
     let _ = writeln!(out, "  chain head {} ({anchored}); {}", hex(&chain.head), chain.members.key_note());
-    let _ = writeln!(out, "  members: {joins} joined, {leaves} left, {} at the end", members.len());
+    let _ = writeln!(out, "  members: {joins} joined, {leaves} left, {} at the end; {} periods sealed by its own witnesses", members.len(), sealed_periods.len());
     let _ = writeln!(out, "  in:  fees on members' sales {:>14.6}  founding contributions {:>12.6}", from_micro(fees), from_micro(contributions));
     let payouts: i64 = paid.values().sum();
     let by_kind = |k: TxKind| paid.get(k.label()).copied().unwrap_or(0);
@@ -225,7 +241,7 @@ pub fn community_statement(dir: &Path, community: &str, list: bool, anchors: &An
             let _ = writeln!(out, "    {name:<14} {:>12.6} {n:>8}", from_micro(*f));
         }
     }
-    out.push_str("  records (block, id, kind, seller, buyer, amount):\n");
+    out.push_str("  records (block, id, kind, seller, buyer, amount) and its witnesses' seals:\n");
     out.push_str(&listing);
     // What the run reported, beside the ledger.
     let summary = ledger.with_file_name("summary.json");
@@ -288,7 +304,8 @@ fn check_daily(csv: &Path, community: &str, balance: i64, sums: &[(&str, i64)]) 
         }
         last = money(treasury_col);
     }
-    if last != Some(balance) {
+    // A community never founded has no rows and an empty treasury.
+    if last.unwrap_or(0) != balance || (last.is_none() && balance != 0) {
         return Err(bad(format!("its last day's treasury is not its balance on the books ({})", from_micro(balance))));
     }
     for ((name, books), total) in sums.iter().zip(totals) {

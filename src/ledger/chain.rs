@@ -65,7 +65,21 @@ pub struct Scratch<'a> {
 /// the producer's signature. `header` brings everything else (height, links, roots of history
 /// and election, step, time, producer, missed slots); `state` is the state before the block and
 /// is advanced past it. The hashing steps aside for the simulation's parallel regions (`pace`).
-pub fn seal_block(txs: &[Tx], mut header: Header, ids: &[String], key: &SigningKey, state: &mut State, s: &mut Scratch, pace: &Pace) -> (Header, Hash, [u8; 64]) {
+/// Signs a block's communities' seals: given its header (roots set, seals not yet), the state
+/// after it and each community's records since its last seal (reset for those it seals).
+pub type SignSeals<'a> = &'a mut dyn FnMut(&Header, &State, &mut [u64]) -> Vec<encoding::Seal>;
+
+#[allow(clippy::too_many_arguments)]
+pub fn seal_block(
+    txs: &[Tx],
+    mut header: Header,
+    ids: &[String],
+    key: &SigningKey,
+    state: &mut State,
+    s: &mut Scratch,
+    pace: &Pace,
+    mut seals: Option<(&mut [u64], SignSeals)>,
+) -> (Header, Hash, [u8; 64]) {
     s.leaves.clear();
     s.leaves.resize(txs.len(), [0; 32]);
     let hash_piece = |enc: &mut Vec<u8>, (txs, leaves): (&[Tx], &mut [Hash])| {
@@ -80,12 +94,26 @@ pub fn seal_block(txs: &[Tx], mut header: Header, ids: &[String], key: &SigningK
         // Large blocks: hash leaves in parallel (the order, so the root, is unchanged).
         txs.par_chunks(PACE_LEAVES).zip(s.leaves.par_chunks_mut(PACE_LEAVES)).for_each_init(|| Vec::with_capacity(256), hash_piece);
     }
-    for tx in txs {
-        state.apply(tx);
+    match seals.as_mut().map(|x| &mut *x.0) {
+        // Runs with communities: each transaction counts among its communities' records.
+        Some(records) if !records.is_empty() => {
+            for tx in txs {
+                state.count_records(tx, records);
+                state.apply(tx);
+            }
+        }
+        _ => {
+            for tx in txs {
+                state.apply(tx);
+            }
+        }
     }
     header.merkle_root = merkle::root_with(s.leaves, s.tree, || pace.step_aside());
     header.state_root = state.root();
     header.tx_count = txs.len() as u32;
+    if let Some((records, sign)) = seals {
+        header.seals = sign(&header, state, records);
+    }
     let hash = header.hash();
     let signature = key.sign(&hash).to_bytes();
     (header, hash, signature)
@@ -99,6 +127,17 @@ pub struct SealedBlock {
     /// The root of the election that gave the producer its slot.
     pub election_root: Hash,
     pub txs: Vec<Tx>,
+    /// Communities whose period ended: their witnesses seal their records in this block.
+    pub seal_requests: Vec<SealRequest>,
+}
+
+/// A community's period ended: its witnesses (household indices, members at its end) seal its
+/// records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealRequest {
+    pub community: u16,
+    pub period: u64,
+    pub witnesses: Vec<u32>,
 }
 
 /// What the writer knows when the run ends.
@@ -135,6 +174,8 @@ struct Writer {
     ids: Arc<Vec<String>>,
     names: Arc<Vec<String>>,
     state: State,
+    /// Each community's records since its last seal.
+    records: Vec<u64>,
     result: ChainResult,
     source: KeySource,
     keys: HashMap<u32, SigningKey>,
@@ -239,6 +280,7 @@ impl Chain {
             names,
             result: ChainResult { height: 0, head: [0; 32], genesis: [0; 32], transactions: 0, missed_slots: 0, state: State::default(), error: None },
             state: State::with_communities(n, communities),
+            records: vec![0; communities],
             source: keys,
             keys: HashMap::new(),
             history: merkle::Frontier::default(),
@@ -378,8 +420,29 @@ impl Writer {
             producer: b.producer,
             tx_count: 0,
             missed: b.missed,
+            seals: Vec::new(),
         };
-        let (header, hash, signature) = seal_block(&b.txs, template, &self.names, key, &mut self.state, &mut Scratch { leaves: &mut self.leaves, tree: &mut self.scratch, enc: &mut self.enc }, &self.pace);
+        let n = self.ids.len() as u32;
+        let requests = b.seal_requests;
+        let mut sign = |h: &Header, state: &State, records: &mut [u64]| {
+            let mut seals = Vec::new();
+            for r in &requests {
+                let k = r.community as usize;
+                let (Some(count), Some(&treasury)) = (records.get(k).copied(), state.communities.get(k)) else { continue };
+                let community = n + u32::from(r.community);
+                let message = encoding::Seal::message(h, community, r.period, count, treasury);
+                for &w in &r.witnesses {
+                    let signature = source.signing_key(seed, w).sign(&message).to_bytes();
+                    seals.push(encoding::Seal { community, period: r.period, witness: w, records: count, treasury, signature });
+                }
+                if !r.witnesses.is_empty() {
+                    records[k] = 0;
+                }
+            }
+            seals
+        };
+        let seals: Option<(&mut [u64], SignSeals)> = Some((&mut self.records, &mut sign));
+        let (header, hash, signature) = seal_block(&b.txs, template, &self.names, key, &mut self.state, &mut Scratch { leaves: &mut self.leaves, tree: &mut self.scratch, enc: &mut self.enc }, &self.pace, seals);
         self.history.push(encoding::leaf_hash(&hash));
         if self.keys.len() > 64 {
             self.keys.clear(); // only recent producers are worth keeping

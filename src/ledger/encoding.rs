@@ -430,12 +430,54 @@ pub struct Header {
     pub tx_count: u32,
     /// Witnesses whose slots were missed before this block.
     pub missed: Vec<u32>,
+    /// Communities' seals on their records, by their own elected witnesses (runs with
+    /// communities; empty in most blocks).
+    pub seals: Vec<Seal>,
+}
+
+/// A community witness's seal on its community's records: the community's transactions since
+/// its previous seal up to the end of this block (`records` of them: those with its treasury,
+/// or one of its members at that point, as a party) and its treasury after the block. The
+/// witness signs [`Seal::message`], which commits to the chain before the block (`prev_hash`)
+/// and to the block's transactions and balances (`merkle_root`, `state_root`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seal {
+    /// The community's account index (`Community(i)`).
+    pub community: u32,
+    /// The community's period this seal ends.
+    pub period: u64,
+    /// The witness's household index.
+    pub witness: u32,
+    pub records: u64,
+    pub treasury: i64,
+    pub signature: [u8; 64],
+}
+
+/// What a community witness signs.
+pub const SEAL_TAG: &[u8] = b"peergrid-seal-v1";
+
+impl Seal {
+    /// `"peergrid-seal-v1" ‖ prev_hash ‖ merkle_root ‖ state_root ‖ community u32 ‖ period u64 ‖
+    /// records u64 ‖ treasury i64` of the block `h` the seal is in.
+    pub fn message(h: &Header, community: u32, period: u64, records: u64, treasury: i64) -> Vec<u8> {
+        let mut b = Vec::with_capacity(SEAL_TAG.len() + 96 + 28);
+        b.extend_from_slice(SEAL_TAG);
+        b.extend_from_slice(&h.prev_hash);
+        b.extend_from_slice(&h.merkle_root);
+        b.extend_from_slice(&h.state_root);
+        b.extend_from_slice(&community.to_be_bytes());
+        b.extend_from_slice(&period.to_be_bytes());
+        b.extend_from_slice(&records.to_be_bytes());
+        b.extend_from_slice(&treasury.to_be_bytes());
+        b
+    }
 }
 
 impl Header {
     /// `"peergrid-block-v3" ‖ height u64 ‖ prev_hash ‖ history_root ‖ merkle_root ‖ state_root ‖
     /// election_root ‖ step u64 ‖ time i64 ‖ producer u32 ‖ tx_count u32 ‖ missed_count u32 ‖
-    /// missed u32 × count`.
+    /// missed u32 × count`, then, only when the block has seals, `‖ seal_count u32 ‖ (community
+    /// u32 ‖ period u64 ‖ witness u32 ‖ records u64 ‖ treasury i64 ‖ signature 64 bytes) × count`.
     pub fn encode(&self) -> Vec<u8> {
         let mut b = Vec::with_capacity(HEADER_TAG.len() + 204 + 4 * self.missed.len());
         b.extend_from_slice(HEADER_TAG);
@@ -452,6 +494,17 @@ impl Header {
         b.extend_from_slice(&(self.missed.len() as u32).to_be_bytes());
         for m in &self.missed {
             b.extend_from_slice(&m.to_be_bytes());
+        }
+        if !self.seals.is_empty() {
+            b.extend_from_slice(&(self.seals.len() as u32).to_be_bytes());
+            for s in &self.seals {
+                b.extend_from_slice(&s.community.to_be_bytes());
+                b.extend_from_slice(&s.period.to_be_bytes());
+                b.extend_from_slice(&s.witness.to_be_bytes());
+                b.extend_from_slice(&s.records.to_be_bytes());
+                b.extend_from_slice(&s.treasury.to_be_bytes());
+                b.extend_from_slice(&s.signature);
+            }
         }
         b
     }
@@ -554,6 +607,22 @@ impl State {
                 Some(k) => add(&mut self.communities[k as usize], Some(fee)),
                 None => add(&mut self.fund, Some(fee)),
             }
+    }
+
+    /// Counts `tx` among the records of the communities it belongs to, by slot: its treasury's,
+    /// and those its household parties are members of before it.
+    pub fn count_records(&self, tx: &Tx, records: &mut [u64]) {
+        let of = |a: AccountRef| match a {
+            AccountRef::Household(h) => self.member_of.get(h as usize).copied().filter(|k| *k != NO_COMMUNITY).map(|k| k as usize),
+            AccountRef::Community(i) => self.community_slot(i),
+            _ => None,
+        };
+        let (s, b) = (of(tx.seller), of(tx.buyer));
+        for k in [s, b.filter(|b| Some(*b) != s)].into_iter().flatten() {
+            if let Some(r) = records.get_mut(k) {
+                *r += 1;
+            }
+        }
     }
 
     /// Sum of all balances (always zero: every payment has a payer and a payee).

@@ -125,7 +125,21 @@ fn write_header(out: &mut String, h: &Header, hash: &Hash, producer: &str, time:
         }
         let _ = write!(out, "\"{}\"", ids[*m as usize]);
     }
-    let _ = write!(out, "],\"signature\":\"{signature}\"");
+    out.push(']');
+    if !h.seals.is_empty() {
+        out.push_str(",\"seals\":[");
+        for (i, seal) in h.seals.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let name = |k: u32| ids.get(k as usize).map_or("?", String::as_str);
+            let _ = write!(out, "{{\"community\":\"{}\",\"period\":{},\"witness\":\"{}\",\"records\":{},\"treasury\":", name(seal.community), seal.period, name(seal.witness), seal.records);
+            num(out, seal.treasury);
+            let _ = write!(out, ",\"signature\":\"{}\"}}", hex(&seal.signature));
+        }
+        out.push(']');
+    }
+    let _ = write!(out, ",\"signature\":\"{signature}\"");
 }
 
 /// Appends a block line (with its newline).
@@ -222,10 +236,25 @@ pub struct BlockJson {
     pub step: u64,
     pub tx_count: u32,
     pub missed: Vec<String>,
+    /// Communities' seals (runs with communities, blocks that end a community's period).
+    #[serde(default)]
+    pub seals: Vec<SealJson>,
     pub signature: String,
     pub transactions: Vec<TxJson>,
     #[serde(default)]
     pub genesis: Option<GenesisJson>,
+}
+
+/// A community witness's seal, as a block line shows it.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealJson {
+    pub community: String,
+    pub period: u64,
+    pub witness: String,
+    pub records: u64,
+    pub treasury: f64,
+    pub signature: String,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]

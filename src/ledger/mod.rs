@@ -105,6 +105,8 @@ pub struct Ledger {
     fund_sealed: i64,
     /// The run has communities: fees go to their treasuries, not the fund.
     chain_has_communities: bool,
+    /// Communities whose period ended since the last block: sealed in the next one.
+    seal_requests: Vec<chain::SealRequest>,
     result: Option<chain::ChainResult>,
     pace: crate::base::exec::Pace,
 }
@@ -148,12 +150,19 @@ impl Ledger {
             grid_due: false,
             fund_sealed: 0,
             chain_has_communities: !setup.communities.is_empty(),
+            seal_requests: Vec::new(),
             result: None,
             pace,
         }
     }
 
     /// The community fund's treasury this ledger's blocks pay rewards from, if any.
+    /// Community `community`'s `period` ended: `witnesses` (its elected witnesses, members at its
+    /// end) seal its records in the next block.
+    pub fn request_seal(&mut self, community: u16, period: u64, witnesses: Vec<u32>) {
+        self.seal_requests.push(chain::SealRequest { community, period, witnesses });
+    }
+
     pub fn treasury(&self) -> Option<TreasuryConfig> {
         self.cfg.treasury
     }
@@ -267,7 +276,9 @@ impl Ledger {
         if std::mem::take(&mut self.grid_due) {
             self.net_grid(step);
         }
-        if self.pending.is_empty() {
+        // A block with communities' seals and no transactions is sealed too (a period can end in
+        // a step without any, e.g. on an island at night).
+        if self.pending.is_empty() && self.seal_requests.is_empty() {
             return;
         }
         let reward = self.cfg.treasury.map(|t| t.producer_reward).unwrap_or(Micros::ZERO);
@@ -276,7 +287,9 @@ impl Ledger {
         let capacity = self.pending.len();
         let mut txs = std::mem::replace(&mut self.pending, Vec::with_capacity(capacity));
         let mut start = 0;
-        while start < txs.len() {
+        let mut first = true;
+        while first || start < txs.len() {
+            first = false;
             let mut missed = std::mem::take(&mut self.missed_carry);
             let producer = match self.next_producer(step, rewards, &mut missed) {
                 Some(p) => p,
@@ -297,6 +310,7 @@ impl Ledger {
             };
             let end = (start + cap).min(txs.len());
             // A block that takes everything pending takes the vector itself, not a copy.
+            let last_batch = end == txs.len();
             let mut block: Vec<Tx> = if start == 0 && end == txs.len() { std::mem::take(&mut txs) } else { txs[start..end].to_vec() };
             // With communities, every fee is a community's (`ledger.treasury` is refused then).
             if self.chain_has_communities {
@@ -328,7 +342,9 @@ impl Ledger {
                     sealed.apply(tx);
                 }
             }
-            self.chain.push(chain::SealedBlock { step, producer, missed, election_root: self.schedule.election_root(), txs: block });
+            // Communities' seals go in the last block of the batch: it ends their period's records.
+            let seal_requests = if last_batch { std::mem::take(&mut self.seal_requests) } else { Vec::new() };
+            self.chain.push(chain::SealedBlock { step, producer, missed, election_root: self.schedule.election_root(), txs: block, seal_requests });
             start = end;
         }
     }
@@ -366,6 +382,7 @@ pub fn genesis_header(merkle_root: Hash, members: usize, communities: usize, tim
         producer: encoding::GENESIS_PRODUCER,
         tx_count: 0,
         missed: Vec::new(),
+        seals: Vec::new(),
     };
     let hash = header.hash();
     (header, hash)

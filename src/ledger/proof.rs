@@ -72,6 +72,21 @@ pub struct ProofHeader {
     pub tx_count: u32,
     pub missed_indices: Vec<u32>,
     pub signature: String,
+    /// Communities' seals in the block (they are in its hash).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seals: Vec<ProofSeal>,
+}
+
+/// A community seal as its block's header hashes it (`docs/ledger.md`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProofSeal {
+    pub community_index: u32,
+    pub period: u64,
+    pub witness_index: u32,
+    pub records: u64,
+    pub treasury_micro: i64,
+    pub signature: String,
 }
 
 /// The genesis facts and what its header needs.
@@ -120,6 +135,11 @@ fn proof_header(h: &Header, hash: &Hash, signature: &str, m: &super::verify::Mem
         tx_count: h.tx_count,
         missed_indices: h.missed.clone(),
         signature: signature.to_string(),
+        seals: h
+            .seals
+            .iter()
+            .map(|s| ProofSeal { community_index: s.community, period: s.period, witness_index: s.witness, records: s.records, treasury_micro: s.treasury, signature: hex(&s.signature) })
+            .collect(),
     }
 }
 
@@ -212,6 +232,14 @@ fn header_of(h: &ProofHeader) -> Result<(Header, Hash), String> {
         producer: h.producer_index,
         tx_count: h.tx_count,
         missed: h.missed_indices.clone(),
+        seals: h
+            .seals
+            .iter()
+            .map(|s| {
+                let signature = super::encoding::parse_hex(&s.signature).and_then(|v| <[u8; 64]>::try_from(v).ok()).ok_or("a seal's signature is not 128 hex digits")?;
+                Ok(super::encoding::Seal { community: s.community_index, period: s.period, witness: s.witness_index, records: s.records, treasury: s.treasury_micro, signature })
+            })
+            .collect::<Result<_, String>>()?,
     };
     let hash = header.hash();
     if hash != parse(&h.hash, "hash")? {

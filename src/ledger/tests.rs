@@ -114,6 +114,7 @@ fn small_ledger_hashes_are_pinned() {
         producer: 2,
         tx_count: 2,
         missed: vec![0],
+        seals: Vec::new(),
     };
     assert_eq!(hex(&header.election_root), KAT_ELECTION);
     assert_eq!(hex(&header.hash()), KAT_HEADER);
@@ -143,9 +144,9 @@ fn a_large_block_seals_the_same_on_one_thread_and_four() {
         pool.install(|| {
             let (mut leaves, mut tree, mut enc) = (Vec::new(), Vec::new(), Vec::new());
             let mut state = State::new(40);
-            let header = Header { height: 1, prev_hash: [9; 32], history_root: [0; 32], merkle_root: [0; 32], state_root: [0; 32], election_root: [0; 32], step: 40, time_unix_s: 0, producer: 3, tx_count: 0, missed: Vec::new() };
+            let header = Header { height: 1, prev_hash: [9; 32], history_root: [0; 32], merkle_root: [0; 32], state_root: [0; 32], election_root: [0; 32], step: 40, time_unix_s: 0, producer: 3, tx_count: 0, missed: Vec::new(), seals: Vec::new() };
             let ids: Vec<String> = (0..40).map(|i| format!("h{i}")).collect();
-            let sealed = seal_block(&txs, header, &ids, &key, &mut state, &mut Scratch { leaves: &mut leaves, tree: &mut tree, enc: &mut enc }, &crate::base::exec::Pace::default());
+            let sealed = seal_block(&txs, header, &ids, &key, &mut state, &mut Scratch { leaves: &mut leaves, tree: &mut tree, enc: &mut enc }, &crate::base::exec::Pace::default(), None);
             (sealed.1, sealed.2, state.root())
         })
     };

@@ -128,6 +128,83 @@ pub struct ChainSummary {
     pub totals: Vec<HouseholdTotals>,
     pub missed_slots: u64,
     pub elections: u64,
+    /// Periods each community's witnesses sealed, in scenario order.
+    pub sealed_periods: Vec<u64>,
+}
+
+/// What `verify` keeps to check communities' seals: each community's records since its last
+/// seal, the households that were its members during them, and its last sealed period.
+#[derive(Default)]
+struct CommunitySeals {
+    records: Vec<u64>,
+    members: Vec<std::collections::BTreeSet<u32>>,
+    last_period: Vec<Option<u64>>,
+    periods: Vec<u64>,
+}
+
+impl CommunitySeals {
+    fn new(communities: usize) -> CommunitySeals {
+        CommunitySeals { records: vec![0; communities], members: vec![Default::default(); communities], last_period: vec![None; communities], periods: vec![0; communities] }
+    }
+
+    /// Counts `tx` among its communities' records, and a joining household among the members.
+    fn before(&mut self, state: &State, tx: &Tx) {
+        state.count_records(tx, &mut self.records);
+        if let (TxKind::Join, AccountRef::Community(c), AccountRef::Household(h)) = (tx.kind, tx.seller, tx.buyer)
+            && let Some(k) = state.community_slot(c)
+        {
+            self.members[k].insert(h);
+        }
+    }
+
+    /// Checks a block's seals against the replay (`header` without its seals, `state` after the
+    /// block) and returns them: each signed by a household that was a member of the community
+    /// during the records it seals, with its key from the genesis block, over the community's
+    /// record count and treasury; periods move forward.
+    fn check(&mut self, list: &[super::json::SealJson], header: &Header, state: &State, m: &Members) -> Result<Vec<encoding::Seal>, String> {
+        let mut out = Vec::with_capacity(list.len());
+        let mut sealed_here: Vec<(usize, u64)> = Vec::new();
+        for j in list {
+            let community = match m.account(&j.community) {
+                Some(AccountRef::Community(i)) => i,
+                _ => return Err(format!("seal of `{}`: not a community's account", j.community)),
+            };
+            let k = state.community_slot(community).ok_or_else(|| format!("seal of `{}`: not a community's account", j.community))?;
+            let Some(AccountRef::Household(witness)) = m.account(&j.witness) else { return Err(format!("seal of {} by `{}`: not a member", j.community, j.witness)) };
+            let this_block = sealed_here.iter().find(|(c, _)| *c == k).map(|x| x.1);
+            match (this_block, self.last_period[k]) {
+                (Some(p), _) if p != j.period => return Err(format!("seals of {} in one block name periods {p} and {}", j.community, j.period)),
+                (None, Some(last)) if j.period <= last => return Err(format!("seal of {} for period {} does not follow its last sealed period {last}", j.community, j.period)),
+                _ => {}
+            }
+            if !self.members[k].contains(&witness) && state.member_of.get(witness as usize) != Some(&(k as u32)) {
+                return Err(format!("seal of {} by {}: it was not a member of the community during the records it seals", j.community, j.witness));
+            }
+            if j.records != self.records[k] {
+                return Err(format!("seal of {} by {} counts {} records; the chain has {} since its last seal", j.community, j.witness, j.records, self.records[k]));
+            }
+            let treasury = encoding::to_micro(j.treasury);
+            if treasury != state.communities[k] {
+                return Err(format!("seal of {} by {} gives its treasury as {}; the replayed balance is {}", j.community, j.witness, j.treasury, encoding::from_micro(state.communities[k])));
+            }
+            let signature: [u8; 64] = encoding::parse_hex(&j.signature).and_then(|v| v.try_into().ok()).ok_or_else(|| format!("seal of {} by {}: `signature` is not 128 hex digits", j.community, j.witness))?;
+            let message = encoding::Seal::message(header, community, j.period, j.records, treasury);
+            if m.keys[witness as usize].verify(&message, &Signature::from_bytes(&signature)).is_err() {
+                return Err(format!("seal of {} by {}: the signature is not {}'s over the seal", j.community, j.witness, j.witness));
+            }
+            if this_block.is_none() {
+                sealed_here.push((k, j.period));
+            }
+            out.push(encoding::Seal { community, period: j.period, witness, records: j.records, treasury, signature });
+        }
+        for (k, period) in sealed_here {
+            self.records[k] = 0;
+            self.last_period[k] = Some(period);
+            self.periods[k] += 1;
+            self.members[k] = (0..state.member_of.len() as u32).filter(|h| state.member_of[*h as usize] == k as u32).collect();
+        }
+        Ok(out)
+    }
 }
 
 /// A verified block, handed to the caller's visitor.
@@ -442,6 +519,7 @@ pub fn walk(path: &Path, mut visit: impl FnMut(&Members, &VerifiedBlock)) -> Res
     let mut members: Option<Members> = None;
     let mut state = State::default();
     let mut totals = Vec::new();
+    let mut seals = CommunitySeals::default();
     let (mut prev, mut genesis, mut expected_height) = ([0u8; 32], [0u8; 32], 0u64);
     let (mut transactions, mut missed_slots, mut elections) = (0u64, 0u64, 0u64);
     let (mut enc, mut leaves, mut scratch, mut txs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -502,6 +580,7 @@ pub fn walk(path: &Path, mut visit: impl FnMut(&Members, &VerifiedBlock)) -> Res
             schedule = Schedule::new(m.info.witnesses, m.info.votes_per_household, m.info.seed);
             genesis_time = time_unix_s;
             state = s;
+            seals = CommunitySeals::new(state.communities.len());
             totals = vec![HouseholdTotals::default(); m.ids.len()];
             genesis = claimed;
             let keys: Vec<[u8; 32]> = m.keys.iter().map(|k| k.to_bytes()).collect();
@@ -589,6 +668,9 @@ pub fn walk(path: &Path, mut visit: impl FnMut(&Members, &VerifiedBlock)) -> Res
             if !state.communities.is_empty() {
                 check_membership(&state, tx).map_err(|m| at(format!("transaction {}: {m}", t.id)))?;
             }
+            if !state.communities.is_empty() {
+                seals.before(&state, tx);
+            }
             if !state.apply(tx) {
                 let why = if matches!(tx.kind, TxKind::Join | TxKind::Leave) { "joins a community while in one, or leaves one it is not in" } else { "names an account that does not exist, or moves more money than a balance can hold" };
                 return Err(at(format!("transaction {} {why}", t.id)));
@@ -605,7 +687,8 @@ pub fn walk(path: &Path, mut visit: impl FnMut(&Members, &VerifiedBlock)) -> Res
         if state_root != state_claimed {
             return Err(at(format!("state root {} does not match the replayed balances ({})", short(&state_claimed), short(&state_root))));
         }
-        let header = Header { height: b.height, prev_hash, history_root: history_claimed, merkle_root, state_root, election_root: election_claimed, step: b.step, time_unix_s, producer, tx_count: b.tx_count, missed };
+        let mut header = Header { height: b.height, prev_hash, history_root: history_claimed, merkle_root, state_root, election_root: election_claimed, step: b.step, time_unix_s, producer, tx_count: b.tx_count, missed, seals: Vec::new() };
+        header.seals = seals.check(&b.seals, &header, &state, m).map_err(at)?;
         let hash = header.hash();
         if hash != claimed {
             return Err(at(format!("hash {} does not match the header ({}): a header field was changed", short(&claimed), short(&hash))));
@@ -630,7 +713,7 @@ pub fn walk(path: &Path, mut visit: impl FnMut(&Members, &VerifiedBlock)) -> Res
         expected_height += 1;
     }
     let members = members.ok_or_else(|| fail(path, lines, None, "the ledger is empty (no genesis block)"))?;
-    Ok(ChainSummary { blocks: expected_height - 1, transactions, head: prev, genesis, state, members, totals, missed_slots, elections })
+    Ok(ChainSummary { blocks: expected_height - 1, transactions, head: prev, genesis, state, members, totals, missed_slots, elections, sealed_periods: seals.periods })
 }
 
 /// Hashes published when the run was made, to check a chain (or a proof) against.
@@ -703,8 +786,9 @@ pub fn verify_path(path: &Path, opts: &VerifyOptions) -> Result<String, Failure>
         Anchors { head: None, genesis: None } => format!("not anchored: compare head {} with the one published for this run, or give --expect-head", hex(&chain.head)),
     };
     also.push(chain.members.key_note());
+    let seals = if chain.sealed_periods.iter().any(|n| *n > 0) { ", community seal" } else { "" };
     Ok(format!(
-        "OK: {}: {} blocks after genesis, {} transactions, {} members, {} elections replayed, {} missed slots; every hash, link, step, time, election, producer, signature, amount and state root checks; {anchored}; {}",
+        "OK: {}: {} blocks after genesis, {} transactions, {} members, {} elections replayed, {} missed slots; every hash, link, step, time, election, producer, signature{seals}, amount and state root checks; {anchored}; {}",
         ledger.display(),
         chain.blocks,
         chain.transactions,
@@ -898,8 +982,14 @@ fn check_summary(dir: &Path, chain: &ChainSummary, anchored: bool) -> Result<Str
             if treasury != Some(chain.state.communities[k]) {
                 return Err(fail(&path, 0, None, format!("community {id}'s treasury is {} in the ledger, not {}", encoding::from_micro(chain.state.communities[k]), treasury.map_or("absent".into(), |t| encoding::from_micro(t).to_string()))));
             }
+            // Every period the run says its witnesses sealed is sealed on the chain.
+            let seals = row.and_then(|c| c.get("seals")).and_then(|x| x.as_u64());
+            if seals != Some(chain.sealed_periods[k]) {
+                return Err(fail(&path, 0, None, format!("community {id}: {} of its periods are sealed by its witnesses in the ledger, not {}", chain.sealed_periods[k], seals.map_or("absent".into(), |s| s.to_string()))));
+            }
         }
-        return Ok(format!("head, genesis, counts and {} community treasuries match summary.json", ids.len()));
+        let sealed: u64 = chain.sealed_periods.iter().sum();
+        return Ok(format!("head, genesis, counts and {} community treasuries match summary.json; {sealed} community periods sealed by their own witnesses", ids.len()));
     }
     Ok("head, genesis and counts match summary.json".into())
 }

@@ -11,7 +11,8 @@
 //! Members pay the treasury for what it delivers at `export + sell_share × (import − export)`
 //! per kWh and the treasury pays them `export + buy_share × (import − export)` per kWh for what
 //! charges it (the step's tariff; on an island the surplus floor and the value of lost load).
-//! It charges only what the treasury can pay for: its balance at the end of the previous step.
+//! It charges only what the treasury can pay for: its balance at the end of the previous step
+//! above a reserve of one period's obligations at most.
 
 use super::membership::Memberships;
 use crate::base::money::{Micros, PricePerKwh};
@@ -28,7 +29,11 @@ pub struct StorageUnit {
     /// kWh delivered, sit between the step's export and import price, ppm.
     pub buy_share_ppm: i64,
     pub sell_share_ppm: i64,
-    /// Operated for the community's members (from its founding until it defaults).
+    /// Bought by the treasury (from then on it stands at the connection point, with what it
+    /// holds, even after a default).
+    pub bought: bool,
+    /// Operated for the community's members (from the step after it was bought until the
+    /// community defaults).
     pub operating: bool,
     /// Most the treasury can pay for charging this step: its balance at the end of the last step.
     pub budget: Micros,
@@ -49,6 +54,7 @@ impl StorageUnit {
             battery,
             buy_share_ppm,
             sell_share_ppm,
+            bought: false,
             operating: false,
             budget: Micros::ZERO,
             buy_price: PricePerKwh(0),
@@ -96,9 +102,9 @@ impl CommunityStorage {
         CommunityStorage { units, ..Default::default() }
     }
 
-    /// Energy stored in all of them, kWh.
+    /// Energy stored in all that were bought, kWh.
     pub fn soc_kwh(&self) -> f64 {
-        self.units.iter().flatten().map(|u| u.battery.soc_kwh).sum()
+        self.units.iter().flatten().filter(|u| u.bought).map(|u| u.battery.soc_kwh).sum()
     }
 
     fn any_operating(&self) -> bool {

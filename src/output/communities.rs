@@ -167,7 +167,7 @@ pub fn summarise(s: &Scenario, communities: &Communities, funds: &CommunityFunds
                 default_paid: units(t.default_paid),
                 equity_end: units(funds.balance[c] + t.battery.value),
                 witnesses: st.witnesses.iter().map(|w| s.households[*w as usize].id.clone()).collect(),
-                battery: cfg.battery.as_ref().filter(|_| st.founded).map(|b| BatterySummary {
+                battery: cfg.battery.as_ref().filter(|_| st.battery_bought).map(|b| BatterySummary {
                     capacity_kwh: b.battery.capacity_kwh,
                     cost: units(b.cost),
                     life_years: b.life_steps as f64 * s.frame.step_hours() / (365.0 * 24.0),

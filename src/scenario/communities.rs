@@ -47,12 +47,15 @@ pub fn resolve(v: &mut Validator, file: &ScenarioFile, drafts: &[HouseDraft], st
         v.err("communities", format!("{} communities; at most {MAX_COMMUNITIES}", file.communities.len()));
         return None;
     }
+    // A group's houses share its `member_of`: an unknown id is reported once, at its first house.
+    let mut reported = std::collections::HashSet::new();
     let member_of: Vec<Option<u16>> = drafts
         .iter()
         .map(|h| {
             let id = h.member_of.as_deref()?;
             let found = index.get(id).copied();
-            if found.is_none() {
+            let entry = h.path.split(' ').next().unwrap_or(&h.path);
+            if found.is_none() && reported.insert(entry.to_string()) {
                 let known = if file.communities.is_empty() { "the scenario has no `communities`".to_string() } else { format!("communities: {}", file.communities.iter().map(|c| c.id.as_str()).collect::<Vec<_>>().join(", ")) };
                 v.err(&format!("{}.member_of", h.path), format!("no community has id `{id}`; {known}"));
             }
@@ -197,7 +200,9 @@ pub fn resolve(v: &mut Validator, file: &ScenarioFile, drafts: &[HouseDraft], st
                     }
                     v.range(&format!("{at}.{sat}.life_years"), life_years, Bound::Above(0.0), Bound::Incl(MAX_BATTERY_LIFE_YEARS), "years");
                     v.fraction(&format!("{at}.{sat}.buy_share"), buy_share);
-                    v.fraction(&format!("{at}.{sat}.sell_share"), sell_share);
+                    if v.fraction(&format!("{at}.{sat}.sell_share"), sell_share) && sell_share < buy_share {
+                        v.err(&format!("{at}.{sat}.sell_share"), format!("{sell_share} is below buy_share {buy_share}: the treasury would sell members the battery's energy for less than it pays them for it"));
+                    }
                     let life_steps = (life_years.clamp(0.0, MAX_BATTERY_LIFE_YEARS) * 365.0 * 1440.0 / f64::from(step_minutes.max(1))).round().max(1.0) as u64;
                     let b = CommunityBattery {
                         battery: crate::household::battery::Battery::from_spec(spec, f64::from(step_minutes) / 60.0),

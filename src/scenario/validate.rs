@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 /// Longest run accepted, in days (ten years).
 pub const MAX_DURATION_DAYS: f64 = 3660.0;
 /// Ids that name accounts or pooled counterparts in outputs.
-pub const RESERVED_IDS: [&str; 6] = ["grid", "pool", "network", "fund", "substation", "hub"];
+pub const RESERVED_IDS: [&str; 7] = ["grid", "pool", "network", "fund", "substation", "hub", "supplier"];
 
 #[derive(Debug, Clone, Copy)]
 pub enum Bound {

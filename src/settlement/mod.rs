@@ -263,6 +263,8 @@ pub fn settle<B: GridOnly>(
         for x in storage.iter().flat_map(|s| &s.exchanges) {
             let (h, c) = (Account::Household(x.household), Account::Community(x.community));
             let treasury = &mut funds.balance[x.community as usize];
+            // Recorded even when the amount rounds to nothing: the energy moved (the ledger checks
+            // members' battery energy against households.csv).
             if x.bought_kwh > 0.0 {
                 let amount = x.sell_price.amount_for(x.bought_kwh);
                 peer.battery_paid[x.household as usize] += amount.0;

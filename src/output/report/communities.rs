@@ -15,7 +15,7 @@ use std::path::Path;
 const COLOURS: [RGBColor; 7] = [RGBColor(0, 114, 178), RGBColor(213, 94, 0), RGBColor(0, 158, 115), RGBColor(204, 121, 167), RGBColor(230, 159, 0), RGBColor(86, 180, 233), RGBColor(0, 0, 0)];
 
 /// Columns of communities.csv the report reads.
-const COLUMNS_USED: [&str; 6] = ["day", "community", "members", "fee_rate", "treasury", "battery_value"];
+const COLUMNS_USED: [&str; 5] = ["day", "community", "members", "fee_rate", "treasury"];
 
 /// Communities that get a section of their own (the table lists all).
 const MAX_SECTIONS: usize = 24;
@@ -90,7 +90,7 @@ pub fn section(dir: &Path, summary: &Value) -> Result<String, String> {
     for (id, title, col, scale, unit, caption) in [
         ("community-members", "Members of each community", "members", 1.0, "members".to_string(), "Members at the end of each day; a line ends when its community defaults."),
         ("community-fee", "Each community's fee on its members' sales", "fee_rate", 100.0, "% of the sale".to_string(), "The fee at the end of each day: a flexible fee rises when the treasury's runway is short or members leave, and falls when it is long, by at most 12.5% per period."),
-        ("community-treasury", "Each community's treasury", "treasury", 1.0, currency.unwrap_or("currency").to_string(), "The treasury's balance at the end of each day: fees in, witnesses and services out."),
+        ("community-treasury", "Each community's treasury", "treasury", 1.0, currency.unwrap_or("currency").to_string(), "The treasury's balance at the end of each day: fees, contributions and battery sales in; witnesses, services and the battery out."),
     ] {
         let s = series(col, scale);
         let svg = charts::lines(&s, "day", &unit, &label, &[0.0])?;
@@ -109,8 +109,7 @@ pub fn section(dir: &Path, summary: &Value) -> Result<String, String> {
             }
             v
         };
-        let (treasury, battery_value) = (pick("treasury"), pick("battery_value"));
-        h.push_str(&community_section(i, c, currency, &treasury, &battery_value, &label)?);
+        h.push_str(&community_section(i, c, currency, &pick("treasury"), &label)?);
     }
     if list.len() > MAX_SECTIONS {
         let _ = write!(h, "<p class=\"note\">The first {MAX_SECTIONS} communities have a section of their own; the table above lists all {}.</p>", list.len());
@@ -120,12 +119,13 @@ pub fn section(dir: &Path, summary: &Value) -> Result<String, String> {
 
 /// One community's section: its books (every inflow and outflow of its treasury, by kind), its
 /// members against the grid-only baseline, its battery, and its treasury day by day.
-fn community_section(i: usize, c: &Value, currency: Option<&str>, treasury: &[f64], battery_value: &[f64], label: &dyn Fn(usize) -> String) -> Result<String, String> {
+fn community_section(i: usize, c: &Value, currency: Option<&str>, treasury: &[f64], label: &dyn Fn(usize) -> String) -> Result<String, String> {
     let money = |v: &Value, key: &str| num(v, key).map_or("–".into(), |x| format::money(x, currency));
     let id = c["id"].as_str().unwrap_or("");
     let (k, b) = (&c["kpis"], &c["battery"]);
     let mut h = String::new();
-    let _ = write!(h, "<section class=\"community\" id=\"community-{}\"><h3>{} ({})</h3>", escape(id), escape(c["name"].as_str().unwrap_or("")), escape(id));
+    // `community-page-`: the fixed chart ids above (`community-fee`, ...) cannot collide.
+    let _ = write!(h, "<section class=\"community\" id=\"community-page-{}\"><h3>{} ({})</h3>", escape(id), escape(c["name"].as_str().unwrap_or("")), escape(id));
     let status = match (c["status"].as_str(), c["defaulted_day"].as_str()) {
         (Some("defaulted"), Some(d)) => format!("defaulted on {d}: its members became free households"),
         (s, _) => s.unwrap_or("?").to_string(),
@@ -146,7 +146,7 @@ fn community_section(i: usize, c: &Value, currency: Option<&str>, treasury: &[f6
     let row = |h: &mut String, name: &str, v: String| {
         let _ = write!(h, "<tr><td>{}</td><td class=\"n\">{}</td></tr>", escape(name), escape(&v));
     };
-    let _ = write!(h, "<table class=\"data\" id=\"community-{}-books\"><tr><th>its treasury</th><th>{}</th></tr>", escape(id), escape(currency.unwrap_or("")));
+    let _ = write!(h, "<table class=\"data\" id=\"community-page-{}-books\"><tr><th>its treasury</th><th>{}</th></tr>", escape(id), escape(currency.unwrap_or("")));
     row(&mut h, "in: founding contributions", money(c, "contributions"));
     row(&mut h, "in: fees on members' sales", money(c, "fees_collected"));
     if !b.is_null() {
@@ -163,7 +163,7 @@ fn community_section(i: usize, c: &Value, currency: Option<&str>, treasury: &[f6
     row(&mut h, "equity at the end (treasury and battery value)", money(c, "equity_end"));
     h.push_str("</table>");
     let ss = |key: &str| num(k, key).map_or("–".into(), |v| format::percent(v, 1));
-    let _ = write!(h, "<table class=\"data\" id=\"community-{}-kpis\"><tr><th>its members ({} households)</th><th>with the community</th><th>grid only</th></tr>", escape(id), k["households"]);
+    let _ = write!(h, "<table class=\"data\" id=\"community-page-{}-kpis\"><tr><th>its members ({} households)</th><th>with the community</th><th>grid only</th></tr>", escape(id), k["households"]);
     let _ = write!(h, "<tr><td>bill</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>", escape(&money(k, "bill")), escape(&money(k, "baseline_bill")));
     let _ = write!(h, "<tr><td>self-sufficiency</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>", escape(&ss("self_sufficiency")), escape(&ss("baseline_self_sufficiency")));
     let _ = write!(
@@ -187,13 +187,10 @@ fn community_section(i: usize, c: &Value, currency: Option<&str>, treasury: &[f6
         );
     }
     let colour = COLOURS[i % COLOURS.len()];
-    let mut series = vec![Series { name: "treasury".into(), color: colour, values: treasury.to_vec() }];
-    if !b.is_null() {
-        series.push(Series { name: "battery value".into(), color: RGBColor(153, 153, 153), values: battery_value.to_vec() });
-    }
+    let series = [Series { name: "treasury".into(), color: colour, values: treasury.to_vec() }];
     let svg = charts::lines(&series, "day", currency.unwrap_or("currency"), label, &[0.0])?;
     let legend: Vec<(RGBColor, &str)> = series.iter().map(|x| (x.color, x.name.as_str())).collect();
-    h.push_str(&figure(&format!("community-{id}-money"), &format!("{id}: treasury day by day"), &svg, &legend, "At the end of each day, from its founding to its default."));
+    h.push_str(&figure(&format!("community-page-{id}-treasury"), &format!("{id}: treasury day by day"), &svg, &legend, "At the end of each day, from its founding to its default: fees, contributions and battery sales in; witness pay, services, the battery and its charging out."));
     h.push_str("</section>");
     Ok(h)
 }
