@@ -243,7 +243,7 @@ fn outputs_are_byte_identical_at_one_and_two_threads() {
     }
     // Each community's witnesses sealed its records at every period end they were members at.
     let said = stdout(&peergrid(&["verify", a.to_str().unwrap()]));
-    assert!(said.contains("community seal") && said.contains("community periods sealed by their own witnesses"), "{said}");
+    assert!(said.contains("community seal") && said.contains("records sealed") && said.contains("times by their own witnesses"), "{said}");
     let summary = s(&a);
     for c in summary["communities"].as_array().unwrap() {
         assert!(c["seals"].as_u64().unwrap() > 0 && c["seals"].as_u64() <= c["periods"].as_u64(), "{c}");
@@ -437,13 +437,7 @@ fn community_batteries_serve_members_only_within_their_limits_and_are_sold_back_
     assert!(defaulted.is_some(), "d defaulted");
     assert!(served.iter().all(|x| *x > 0.0), "both batteries served members: {served:?}");
     // The outputs verify, and each treasury's books match them, battery money included.
-    let tmp = tempfile::tempdir().unwrap();
-    let path = tmp.path().join("b.ron");
-    std::fs::write(&path, BATTERIES).unwrap();
-    let out = tmp.path().join("o");
-    run_ok(&path, &out, &[]);
-    let o = peergrid(&["verify", out.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let (_tmp, out) = run_and_verify(BATTERIES);
     for id in ["w", "d"] {
         let o = peergrid(&["audit", out.to_str().unwrap(), "--community", id]);
         assert!(o.status.success(), "{}", stderr(&o));
@@ -451,6 +445,32 @@ fn community_batteries_serve_members_only_within_their_limits_and_are_sold_back_
     }
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     assert!(v["communities"][1]["battery"]["bought_back"].as_f64().unwrap() > 0.0);
+}
+
+/// Runs a scenario text into a temporary folder and checks `verify` passes on it.
+fn run_and_verify(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("s.ron");
+    std::fs::write(&path, text).unwrap();
+    let out = tmp.path().join("o");
+    run_ok(&path, &out, &[]);
+    let o = peergrid(&["verify", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    (tmp, out)
+}
+
+#[test]
+fn every_period_is_sealed_in_a_block_at_its_end_whatever_the_block_cadence() {
+    // Blocks every two days, daily periods, an island with quiet nights: each period end seals
+    // a block of its own at its step.
+    let (_tmp, out) = run_and_verify(&BATTERIES.replacen("    communities: [", "    ledger: (block_every_steps: 48),\n    communities: [", 1));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    for c in v["communities"].as_array().unwrap() {
+        assert_eq!(c["seals"], c["periods"], "{c}");
+    }
+    let ledger = std::fs::read_to_string(out.join("ledger.jsonl")).unwrap();
+    let steps: Vec<u64> = ledger.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).filter(|b| b.get("seals").is_some()).map(|b| b["step"].as_u64().unwrap()).collect();
+    assert_eq!(&steps[..3], &[23, 47, 71], "sealed at the end of each daily period");
 }
 
 #[test]

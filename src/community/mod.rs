@@ -733,8 +733,7 @@ fn end_period(
     }
     // Its witnesses seal its records of the period in the next block: those still members.
     let signers: Vec<u32> = k.state[c].witnesses.iter().copied().filter(|w| members.of(*w) == Some(c as u16)).collect();
-    if let Some(ledger) = books.ledger.as_deref_mut() && !signers.is_empty() {
-        ledger.request_seal(c as u16, k.state[c].period, signers);
+    if let Some(ledger) = books.ledger.as_deref_mut() && !signers.is_empty() && ledger.request_seal(c as u16, k.state[c].period, signers) {
         k.state[c].totals.seals += 1;
     }
     let s = &mut k.state[c];

@@ -158,9 +158,21 @@ impl Ledger {
 
     /// The community fund's treasury this ledger's blocks pay rewards from, if any.
     /// Community `community`'s `period` ended: `witnesses` (its elected witnesses, members at its
-    /// end) seal its records in the next block.
-    pub fn request_seal(&mut self, community: u16, period: u64, witnesses: Vec<u32>) {
-        self.seal_requests.push(chain::SealRequest { community, period, witnesses });
+    /// end) seal its records in the next block (sealed at this step). Returns false when an
+    /// earlier period of it is still waiting for a block (every ledger witness offline): the
+    /// one seal then covers both, signed by the later period's witnesses.
+    pub fn request_seal(&mut self, community: u16, period: u64, witnesses: Vec<u32>) -> bool {
+        let request = chain::SealRequest { community, period, witnesses };
+        match self.seal_requests.iter_mut().find(|r| r.community == community) {
+            Some(waiting) => {
+                *waiting = request;
+                false
+            }
+            None => {
+                self.seal_requests.push(request);
+                true
+            }
+        }
     }
 
     pub fn treasury(&self) -> Option<TreasuryConfig> {
@@ -488,7 +500,8 @@ pub fn record_and_seal(clock: Res<SimClock>, payments: Res<StepPayments>, mut le
     let grid_every = l.cfg.grid_settlement_every_steps as u64;
     l.grid_due |= last || grid_every == 0 || (step + 1) % grid_every == 0;
     let every = l.cfg.block_every_steps as u64;
-    let due = last || if every == 0 { traded } else { (step + 1) % every == 0 };
+    // A community's period end seals a block at its step: its witnesses' seals go in it.
+    let due = last || !l.seal_requests.is_empty() || if every == 0 { traded } else { (step + 1) % every == 0 };
     if due {
         l.seal(step, last, &mut rewards);
     }

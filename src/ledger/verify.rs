@@ -192,6 +192,9 @@ impl CommunitySeals {
             if m.keys[witness as usize].verify(&message, &Signature::from_bytes(&signature)).is_err() {
                 return Err(format!("seal of {} by {}: the signature is not {}'s over the seal", j.community, j.witness, j.witness));
             }
+            if this_block.is_some() && out.iter().any(|s: &encoding::Seal| s.community == community && s.witness == witness) {
+                return Err(format!("seal of {} by {} appears twice in the block", j.community, j.witness));
+            }
             if this_block.is_none() {
                 sealed_here.push((k, j.period));
             }
@@ -989,7 +992,7 @@ fn check_summary(dir: &Path, chain: &ChainSummary, anchored: bool) -> Result<Str
             }
         }
         let sealed: u64 = chain.sealed_periods.iter().sum();
-        return Ok(format!("head, genesis, counts and {} community treasuries match summary.json; {sealed} community periods sealed by their own witnesses", ids.len()));
+        return Ok(format!("head, genesis, counts and {} community treasuries match summary.json; communities' records sealed {sealed} times by their own witnesses", ids.len()));
     }
     Ok("head, genesis and counts match summary.json".into())
 }
