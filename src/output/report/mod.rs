@@ -411,7 +411,10 @@ fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::To
         h.push_str(&card("Traded between neighbours", kwh("p2p_kwh", 0), trades));
         h.push_str(&card("Community bill", money("community_bill"), format!("grid only: {}", money("baseline_bill"))));
         let of_import = num(summary, "savings_pct_of_baseline_import_cost").map_or("no grid imports to compare with".into(), |v| format!("{}% of the grid-only import cost", format::number(v, 1)));
-        h.push_str(&card("Savings", money("savings"), of_import));
+        // With communities, founding contributions count as paid: say what their members own.
+        let equity: f64 = summary["communities"].as_array().map_or(0.0, |cs| cs.iter().filter_map(|c| num(c, "equity_end")).sum());
+        let below = if equity != 0.0 { format!("{of_import}; communities own {} at the end (see Communities)", format::money(equity, currency)) } else { of_import };
+        h.push_str(&card("Savings", money("savings"), below));
         h.push_str(&card("Unserved energy", kwh("unserved_kwh", 1), format!("grid only: {}", kwh("baseline_unserved_kwh", 1))));
         h.push_str(&card("Curtailed PV", kwh("curtailed_kwh", 1), format!("line losses {}; peak grid import {} kW", kwh("losses_kwh", 1), num(summary, "peak_grid_import_kw").map_or("–".into(), |v| format::number(v, 1)))));
     }
