@@ -784,6 +784,15 @@ fn cmd_run(args: RunArgs) -> ExitCode {
                         say!("    its battery: {:.1} kWh to members, {:.1} kWh from their surplus; members paid {:.2} for its energy and were paid {:.2} for charging it; worth {:.2} at the end", b.delivered_kwh, b.charged_kwh, b.sales, b.purchases, b.value_end);
                     }
                 }
+                if let Some(k) = s.competition.as_ref().filter(|k| k.choice || k.referendums > 0) {
+                    say!(
+                        "  competition: {} moves by households' choice in {} rounds (switches.csv); {} referendums, {} passed (referendums.csv)",
+                        k.moves_by_choice,
+                        k.rounds,
+                        k.referendums,
+                        k.referendums_passed
+                    );
+                }
                 if let Some(cs) = s.communities.as_ref().filter(|cs| cs.iter().any(|c| c.equity_end != 0.0)) {
                     let (equity, savings) = cs.iter().fold((0.0, 0.0), |a, c| (a.0 + c.equity_end, a.1 + c.kpis.savings_with_equity));
                     say!("  communities own {equity:.2} at the end (treasuries and batteries); counting it, their members save {savings:.2} against the grid only (the bill below counts founding contributions as paid)");

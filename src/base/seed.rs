@@ -33,6 +33,10 @@ pub enum Stream {
     Income,
     /// A community's witness elections; index = community index × 2³² + period.
     CommunityElection,
+    /// Households' community choices; index = round × 2³² + household index.
+    CommunityChoice,
+    /// Households' loyalty in choosing (β, switching cost, ε); index = household index.
+    Loyalty,
 }
 
 impl Stream {
@@ -49,6 +53,8 @@ impl Stream {
             Stream::CommunityMarket => "community-market",
             Stream::Income => "income",
             Stream::CommunityElection => "community-election",
+            Stream::CommunityChoice => "community-choice",
+            Stream::Loyalty => "loyalty",
         }
     }
 }

@@ -13,19 +13,24 @@
 //!
 //! `docs/communities.md` documents the model and its constants.
 
+pub mod choice;
 pub mod fee;
+pub mod referendum;
 
 use crate::base::money::Micros;
 use crate::base::seed::{rng, Stream};
 use crate::base::time::{SimClock, TimeFrame};
-use crate::household::{HouseholdEntities, Wallet};
+use crate::environment::tariff::StepPrices;
+use crate::household::{HouseholdEntities, MeterTotals, Wallet};
 use crate::market::membership::{CommunityMarkets, Memberships};
 use crate::market::storage::{CommunityStorage, StorageUnit};
 use crate::market::registry::RuleInfo;
 use crate::market::MarketSetup;
 use crate::settlement::{Account, Accounts, CommunityFunds, Payment, PaymentKind, Payout, StepPayments, PPM};
 use bevy::prelude::*;
+use choice::{ChoiceConfig, Published};
 use fee::FeePolicy;
+use referendum::{ReferendumConfig, Terms, Vote};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Days over which a defaulted community's members' fees weigh their shares.
@@ -98,13 +103,21 @@ pub struct CommunityConfig {
     pub battery: Option<CommunityBattery>,
     /// Periods in a row with obligations unpaid after which it defaults.
     pub default_after_periods: u32,
+    /// Its members' referendums on its terms.
+    pub referendum: Option<ReferendumConfig>,
 }
 
 impl CommunityConfig {
-    /// The most one period's obligations can be: every witness paid and both services' budgets.
-    pub fn period_reserve(&self) -> Micros {
+    /// Its terms at the founding.
+    pub fn terms(&self) -> Terms {
+        Terms { fee: self.fee, rebate: self.rebate, solidarity: self.solidarity }
+    }
+
+    /// The most one period's obligations can be under `terms`: every witness paid and both
+    /// services' budgets.
+    pub fn period_reserve(&self, terms: &Terms) -> Micros {
         let witnesses = i128::from(self.witness_pay.0) * i128::from(self.witnesses);
-        let services = self.rebate.map_or(0, |r| r.budget.0) + self.solidarity.map_or(0, |s| s.budget.0);
+        let services = terms.rebate.map_or(0, |r| r.budget.0) + terms.solidarity.map_or(0, |s| s.budget.0);
         Micros((witnesses + i128::from(services)).min(i128::from(i64::MAX)) as i64)
     }
 }
@@ -133,6 +146,62 @@ pub struct CommunitiesConfig {
     pub seed: u64,
     /// Every community runs one rule given on the command line (`--rule`).
     pub forced_rule: bool,
+    /// Households choose their community at intervals (none: they move only by events).
+    pub choice: Option<ChoiceConfig>,
+    /// Each household's ε in referendums, currency.
+    pub vote_epsilon: Vec<f64>,
+}
+
+/// Why a household moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MoveReason {
+    /// Its community was founded during the run.
+    Founding,
+    /// A `SwitchCommunity` event.
+    Event,
+    /// Its own choice in a round.
+    Choice,
+    /// Its community defaulted.
+    Default,
+}
+
+impl MoveReason {
+    pub fn label(self) -> &'static str {
+        match self {
+            MoveReason::Founding => "founding",
+            MoveReason::Event => "event",
+            MoveReason::Choice => "choice",
+            MoveReason::Default => "default",
+        }
+    }
+}
+
+/// A household's move: a row of `switches.csv`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MoveRow {
+    /// Local date of the step it moved at.
+    pub day: chrono::NaiveDate,
+    pub step: u64,
+    pub household: u32,
+    pub from: Option<u16>,
+    pub to: Option<u16>,
+    /// What it expected to gain over an interval like the last, before the switching cost,
+    /// currency (choices only).
+    pub gain: Option<f64>,
+    pub reason: MoveReason,
+}
+
+/// A referendum: a row of `referendums.csv`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferendumRow {
+    pub day: chrono::NaiveDate,
+    pub step: u64,
+    pub community: u16,
+    pub period: u64,
+    pub proposal: referendum::Proposal,
+    pub tally: referendum::Tally,
+    /// The fee rate set for the next period, ppm.
+    pub fee_rate_ppm: i64,
 }
 
 /// A day's figures of one community: a row of `communities.csv`.
@@ -156,6 +225,9 @@ pub struct DayRow {
     pub witness_paid: Micros,
     pub fees_collected: Micros,
     pub active: bool,
+    /// Referendums held that day, and passed.
+    pub proposals: u32,
+    pub passed: u32,
     /// Its battery, if it has one: energy stored and value at the day's end, energy delivered
     /// to and taken from members, what members paid for it and were paid.
     pub battery: Option<BatteryDay>,
@@ -185,6 +257,8 @@ struct DayStats {
     witness: i64,
     fees_at_start: i64,
     battery: BatteryDay,
+    proposals: u32,
+    passed: u32,
 }
 
 /// What a community has done over the run (`summary.json`'s `communities`).
@@ -218,6 +292,9 @@ pub struct CommunityTotals {
     pub refused_joins: u32,
     /// Periods whose records its witnesses sealed on the chain.
     pub seals: u32,
+    /// Referendums held, and passed.
+    pub proposals: u32,
+    pub passed: u32,
 }
 
 /// One community's state during the run.
@@ -240,6 +317,10 @@ pub struct CommunityState {
     /// Its battery was bought at its founding (a community whose founding fund was not paid in
     /// has none).
     pub battery_bought: bool,
+    /// Its terms now (its referendums change them).
+    pub terms: Terms,
+    /// Its figures since the last choice round.
+    pub published: Published,
     /// Fees each member paid in each recent period (the default's weights), newest last:
     /// (period end step, (household, fees)).
     fee_history: VecDeque<(u64, Vec<(u32, i64)>)>,
@@ -248,8 +329,10 @@ pub struct CommunityState {
 }
 
 impl CommunityState {
-    fn new() -> CommunityState {
+    fn new(terms: Terms) -> CommunityState {
         CommunityState {
+            terms,
+            published: Published::default(),
             founded: false,
             defaulted_step: None,
             members: 0,
@@ -294,13 +377,21 @@ pub struct Communities {
     /// before the step's trades.
     moved: Vec<(u32, u16, bool)>,
     next_change: usize,
+    /// Every move during the run, in order.
+    pub moves: Vec<MoveRow>,
+    /// Every referendum held, in order.
+    pub referendums: Vec<ReferendumRow>,
+    /// Choice rounds held.
+    pub rounds: u64,
+    /// Each household's deficit and surplus totals at the last choice round, kWh.
+    energy_at_round: Vec<(f64, f64)>,
 }
 
 impl Communities {
     pub fn new(config: CommunitiesConfig) -> Communities {
         let n = config.member_of.len();
         Communities {
-            state: config.communities.iter().map(|_| CommunityState::new()).collect(),
+            state: config.communities.iter().map(|c| CommunityState::new(c.terms())).collect(),
             config: std::sync::Arc::new(config),
             log: Vec::new(),
             member_steps: vec![0; n],
@@ -310,6 +401,10 @@ impl Communities {
             period_start: vec![Wallet::default(); n],
             moved: Vec::new(),
             next_change: 0,
+            moves: Vec::new(),
+            referendums: Vec::new(),
+            rounds: 0,
+            energy_at_round: vec![(0.0, 0.0); n],
         }
     }
 }
@@ -346,14 +441,31 @@ impl Plugin for CommunityPlugin {
     }
 }
 
-/// Founds the communities due this step (their founding members join; their rule starts) and
-/// applies the step's moves. Reads `SimClock`, `MarketSetup`, `Wallet`; writes `Communities`,
+/// Founds the communities due this step (their founding members join; their rule starts),
+/// applies the step's moves, and at each choice round lets every household choose its
+/// community ([`choice`]). Reads `SimClock`, `MarketSetup`, `Wallet`, `MeterTotals` (the
+/// interval's energy), `CommunityFunds` (the published fees); writes `Communities`,
 /// `Memberships`, `CommunityMarkets`. Runs in `CommunitySystems::Membership`, before orders.
-pub fn apply_membership(clock: Res<SimClock>, setup: Res<MarketSetup>, entities: Res<HouseholdEntities>, wallets: Query<&Wallet>, mut communities: ResMut<Communities>, mut members: ResMut<Memberships>, mut markets: ResMut<CommunityMarkets>) {
+#[allow(clippy::too_many_arguments)]
+pub fn apply_membership(
+    clock: Res<SimClock>,
+    setup: Res<MarketSetup>,
+    entities: Res<HouseholdEntities>,
+    funds: Res<CommunityFunds>,
+    wallets: Query<&Wallet>,
+    meters: Query<&MeterTotals>,
+    mut communities: ResMut<Communities>,
+    mut members: ResMut<Memberships>,
+    mut markets: ResMut<CommunityMarkets>,
+) {
     let step = clock.step;
+    let day = clock.frame.local_date(step);
     let k = &mut *communities;
     let config = k.config.clone();
     let wallet = |h: usize| entities.0.get(h).and_then(|e| wallets.get(*e).ok()).copied().unwrap_or_default();
+    let record = |k: &mut Communities, household: usize, from: Option<u16>, to: Option<u16>, gain: Option<f64>, reason: MoveReason| {
+        k.moves.push(MoveRow { day, step, household: household as u32, from, to, gain, reason });
+    };
     for (c, cfg) in config.communities.iter().enumerate() {
         if cfg.founded_step != step || k.state[c].founded {
             continue;
@@ -365,6 +477,7 @@ pub fn apply_membership(clock: Res<SimClock>, setup: Res<MarketSetup>, entities:
                 join(k, &mut members, h, c as u16, step, wallet(h));
                 if step > 0 {
                     k.switches[h] += 1;
+                    record(k, h, None, Some(c as u16), None, MoveReason::Founding);
                 }
             }
         }
@@ -383,14 +496,94 @@ pub fn apply_membership(clock: Res<SimClock>, setup: Res<MarketSetup>, entities:
             k.state[c as usize].totals.refused_joins += 1;
             continue;
         }
-        if let Some(old) = members.0[h] {
-            leave(k, &mut members, h, old, step);
-        }
-        if let Some(c) = change.to {
-            join(k, &mut members, h, c, step, wallet(h));
-        }
-        k.switches[h] += 1;
+        let from = members.0[h];
+        move_household(k, &mut members, h, change.to, step, wallet(h));
+        record(k, h, from, change.to, None, MoveReason::Event);
     }
+    if let Some(choice) = config.choice.as_ref()
+        && step > 0
+        && step.is_multiple_of(choice.interval_steps)
+    {
+        let energy = |h: usize| entities.0.get(h).and_then(|e| meters.get(*e).ok()).map_or((0.0, 0.0), |m| (m.0.deficit_kwh, m.0.surplus_kwh));
+        let moves = choose(k, choice, &config, step, &members, &funds.fee_rate_ppm, energy);
+        for (h, to, gain) in moves {
+            let from = members.0[h as usize];
+            move_household(k, &mut members, h as usize, to, step, wallet(h as usize));
+            record(k, h as usize, from, to, Some(gain), MoveReason::Choice);
+        }
+    }
+}
+
+/// Household `h` leaves its community (if any) and joins `to` (if any) at the start of `step`.
+fn move_household(k: &mut Communities, members: &mut Memberships, h: usize, to: Option<u16>, step: u64, wallet: Wallet) {
+    if let Some(old) = members.0[h] {
+        leave(k, members, h, old, step);
+    }
+    if let Some(c) = to {
+        join(k, members, h, c, step, wallet);
+    }
+    k.switches[h] += 1;
+}
+
+/// A choice round at the start of `step`: each household's energy since the last round
+/// (`energy(h)`: its deficit and surplus totals, kWh), every active community's offer from its
+/// figures since then at its current fee, and each household's draw from its own stream.
+/// Returns the moves (household, to, expected gain), in household order, at most
+/// `max_moves_per_round` of them (the largest gains first). Resets the published figures.
+fn choose(k: &mut Communities, choice: &ChoiceConfig, config: &CommunitiesConfig, step: u64, members: &Memberships, fee_ppm: &[i64], energy: impl Fn(usize) -> (f64, f64)) -> Vec<(u32, Option<u16>, f64)> {
+    use rand::RngExt;
+    let n = members.0.len();
+    let kc = config.communities.len();
+    let round = step / choice.interval_steps;
+    k.rounds += 1;
+    // Each household's energy of the interval, and its community's totals.
+    let mut used = Vec::with_capacity(n);
+    let (mut deficit, mut surplus, mut count) = (vec![0.0; kc], vec![0.0; kc], vec![0u32; kc]);
+    for (h, last) in k.energy_at_round.iter_mut().enumerate() {
+        let now = energy(h);
+        let e = ((now.0 - last.0).max(0.0), (now.1 - last.1).max(0.0));
+        *last = now;
+        if let Some(c) = members.0[h] {
+            deficit[c as usize] += e.0;
+            surplus[c as usize] += e.1;
+            count[c as usize] += 1;
+        }
+        used.push(e);
+    }
+    let offers: Vec<Option<choice::Offer>> = (0..kc).map(|c| k.state[c].active().then(|| k.state[c].published.offer(fee_ppm[c], deficit[c], surplus[c], count[c]))).collect();
+    let mut gains: Vec<Option<f64>> = Vec::with_capacity(kc + 1);
+    let mut p = Vec::with_capacity(kc + 1);
+    let mut favourites = vec![0u32; kc];
+    let mut moves = Vec::new();
+    for (h, prefs) in choice.preferences.iter().enumerate().take(n) {
+        favourites.iter_mut().for_each(|x| *x = 0);
+        for f in &prefs.favourites {
+            if let Some(c) = members.of(*f) {
+                favourites[c as usize] += 1;
+            }
+        }
+        let (d, s) = used[h];
+        gains.clear();
+        gains.push(Some(0.0));
+        gains.extend(offers.iter().enumerate().map(|(c, o)| o.map(|o| o.gain(d, s, prefs, f64::from(favourites[c]) / prefs.favourites.len().max(1) as f64))));
+        let current = members.0[h].map_or(0, |c| c as usize + 1);
+        choice::probabilities(&gains, current, choice.beta[h], choice.switching_cost[h], &mut p);
+        let u: f64 = rng(config.seed, Stream::CommunityChoice, (round << 32) | h as u64).random();
+        let j = choice::pick(&p, u);
+        if j != current {
+            let gain = gains[j].unwrap_or(0.0) - gains[current].unwrap_or(0.0);
+            moves.push((h as u32, (j > 0).then(|| (j - 1) as u16), gain));
+        }
+    }
+    if let Some(max) = choice.max_moves_per_round.map(|m| m as usize).filter(|m| moves.len() > *m) {
+        moves.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
+        moves.truncate(max);
+        moves.sort_by_key(|m| m.0);
+    }
+    for s in &mut k.state {
+        s.published = Published::default();
+    }
+    moves
 }
 
 fn join(k: &mut Communities, members: &mut Memberships, h: usize, c: u16, step: u64, wallet: Wallet) {
@@ -467,6 +660,7 @@ pub fn split_proportional(total: i64, weights: &[i64]) -> Vec<i64> {
 #[allow(clippy::too_many_arguments)]
 pub fn keep_books(
     clock: Res<SimClock>,
+    prices: Res<StepPrices>,
     entities: Res<HouseholdEntities>,
     mut communities: ResMut<Communities>,
     mut funds: ResMut<CommunityFunds>,
@@ -521,36 +715,58 @@ pub fn keep_books(
         (unit.bought, unit.operating) = (true, true);
         k.state[c].battery_bought = true;
     }
-    // The step's peer money, by the buyer's and the seller's community.
+    // The step's peer money, by the buyer's and the seller's community; what the grid would
+    // have charged or paid for the same energy goes into the figures households choose by.
+    let (import, export) = (prices.import.0 as f64, prices.export.0 as f64);
     for p in &payments.0 {
         let (buyer, seller) = match (p.payer, p.payee) {
             (Account::Household(b), Account::Household(s)) if p.kind == PaymentKind::PeerTrade => (Some(b), Some(s)),
             (Account::Household(b), Account::Pool) => (Some(b), None),
             (Account::Pool, Account::Household(s)) => (None, Some(s)),
+            (Account::Household(b), _) if p.kind == PaymentKind::NetworkFee => {
+                if let Some(c) = members.of(b) {
+                    k.state[c as usize].published.bought_paid += p.amount.0;
+                }
+                continue;
+            }
             (Account::Household(_), Account::Community(c)) | (Account::Community(c), Account::Household(_))
                 if matches!(p.kind, PaymentKind::CommunityBatterySale | PaymentKind::CommunityBatteryCharge) =>
             {
-                let d = &mut k.state[c as usize].day.battery;
+                let s = &mut k.state[c as usize];
+                let (d, pb) = (&mut s.day.battery, &mut s.published);
                 if p.kind == PaymentKind::CommunityBatterySale {
                     d.delivered_kwh += p.kwh;
                     d.sales += p.amount;
+                    pb.bought_kwh += p.kwh;
+                    pb.bought_paid += p.amount.0;
+                    pb.bought_grid_value += p.kwh * import;
                 } else {
                     d.charged_kwh += p.kwh;
                     d.purchases += p.amount;
+                    pb.sold_kwh += p.kwh;
+                    pb.sold_fee_free += p.amount.0;
+                    pb.sold_grid_value += p.kwh * export;
                 }
                 continue;
             }
             _ => continue,
         };
         if let Some(c) = buyer.and_then(|b| members.of(b)) {
-            let d = &mut k.state[c as usize].day;
-            d.p2p_kwh += p.kwh;
-            d.bought += p.amount.0;
+            let s = &mut k.state[c as usize];
+            s.day.p2p_kwh += p.kwh;
+            s.day.bought += p.amount.0;
+            s.published.bought_kwh += p.kwh;
+            s.published.bought_paid += p.amount.0;
+            s.published.bought_grid_value += p.kwh * import;
         }
         if let Some(c) = seller.and_then(|s| members.of(s)) {
-            let d = &mut k.state[c as usize].day;
-            d.sold_kwh += p.kwh + if p.kind == PaymentKind::PoolSale { 0.0 } else { p.loss_kwh };
-            d.sold += p.amount.0 - p.fee.0;
+            let s = &mut k.state[c as usize];
+            let sent = p.kwh + if p.kind == PaymentKind::PoolSale { 0.0 } else { p.loss_kwh };
+            s.day.sold_kwh += sent;
+            s.day.sold += p.amount.0 - p.fee.0;
+            s.published.sold_kwh += sent;
+            s.published.sold_gross += p.amount.0;
+            s.published.sold_grid_value += sent * export;
         }
     }
     let frame = &clock.frame;
@@ -565,7 +781,7 @@ pub fn keep_books(
     // a reserve of one period's obligations at most (all witnesses paid, both services' budgets),
     // so that charging never leaves it short of them.
     for (c, u) in storage.iter_mut().flat_map(|s| s.units.iter_mut()).enumerate().filter_map(|(c, u)| Some((c, u.as_mut()?))) {
-        u.budget = Micros((funds.balance[c] - config.communities[c].period_reserve()).0.max(0));
+        u.budget = Micros((funds.balance[c] - config.communities[c].period_reserve(&k.state[c].terms)).0.max(0));
     }
     // The day's rows, at the last step of each local day (and of the run): every community
     // founded by then, including on the day it defaulted.
@@ -608,6 +824,8 @@ pub fn keep_books(
                 witness_paid: Micros(d.witness),
                 fees_collected: Micros(fees_now - d.fees_at_start),
                 active: s.active(),
+                proposals: d.proposals,
+                passed: d.passed,
                 battery,
             });
             s.totals.p2p_kwh += d.p2p_kwh;
@@ -664,42 +882,30 @@ fn end_period(
     let ids = members.members_of(c as u16);
     let wallet_of = |wallets: &Query<&mut Wallet>, h: u32| entities.0.get(h as usize).and_then(|e| wallets.get(*e).ok()).copied().unwrap_or_default();
     // Each member's period, from its wallet now against its wallet at the period's start.
+    let terms = k.state[c].terms;
     let mut fees_paid = Vec::with_capacity(ids.len());
-    let mut network_fees = Vec::with_capacity(ids.len());
-    let mut spending = Vec::with_capacity(ids.len());
+    let mut period = Vec::with_capacity(ids.len());
+    // A member's solidarity allowance covers its own time in the community this period.
+    let period_first_step = step + 1 - cfg.period_steps;
     for h in &ids {
         let (now, then) = (wallet_of(wallets, *h), k.period_start[*h as usize]);
         fees_paid.push((*h, (now.fees_paid - then.fees_paid).0));
-        network_fees.push((*h, (now.network_fees_paid - then.network_fees_paid).0));
-        spending.push((*h, (now.energy_spending() - then.energy_spending()).0));
+        let network_fees = (now.network_fees_paid - then.network_fees_paid).0;
+        let spent = (now.energy_spending() - then.energy_spending()).0;
+        let rebate_claim = terms.rebate.map_or(0, |r| (i128::from(network_fees) * i128::from(r.share_ppm) / i128::from(PPM)) as i64).max(0);
+        let solidarity_claim = config.income_per_year[*h as usize].filter(|_| terms.solidarity.is_some()).map_or(0, |income| {
+            let steps = step + 1 - k.joined_at[*h as usize].max(period_first_step);
+            let days = steps as f64 * frame.step_hours() / 24.0;
+            let allowance = (income.0 as f64 * days / 365.0 * HARDSHIP_SHARE_PPM as f64 / PPM as f64).round() as i64;
+            (spent - allowance).max(0)
+        });
+        period.push(referendum::MemberPeriod { household: *h, sales: (now.p2p_received - then.p2p_received).0, rebate_claim, solidarity_claim });
     }
     // Obligations, in order of priority.
     let witness_due: Vec<(u32, i64)> = k.state[c].witnesses.iter().filter(|w| members.of(**w) == Some(c as u16)).map(|w| (*w, cfg.witness_pay.0)).collect();
-    let rebate_due: Vec<(u32, i64)> = match cfg.rebate {
-        Some(r) => {
-            let wanted: Vec<(u32, i64)> = network_fees.iter().map(|(h, f)| (*h, (i128::from(*f) * i128::from(r.share_ppm) / i128::from(PPM)) as i64)).filter(|x| x.1 > 0).collect();
-            cap_to_budget(wanted, r.budget)
-        }
-        None => Vec::new(),
-    };
-    let solidarity_due: Vec<(u32, i64)> = match cfg.solidarity {
-        Some(sf) => {
-            // A member's allowance covers its own time in the community this period.
-            let period_first_step = step + 1 - cfg.period_steps;
-            let wanted: Vec<(u32, i64)> = spending
-                .iter()
-                .filter_map(|(h, spent)| {
-                    let income = config.income_per_year[*h as usize]?;
-                    let steps = step + 1 - k.joined_at[*h as usize].max(period_first_step);
-                    let days = steps as f64 * frame.step_hours() / 24.0;
-                    let allowance = (income.0 as f64 * days / 365.0 * HARDSHIP_SHARE_PPM as f64 / PPM as f64).round() as i64;
-                    (*spent > allowance).then_some((*h, *spent - allowance))
-                })
-                .collect();
-            cap_to_budget(wanted, sf.budget)
-        }
-        None => Vec::new(),
-    };
+    let claims = |f: fn(&referendum::MemberPeriod) -> i64| -> Vec<(u32, i64)> { period.iter().map(|m| (m.household, f(m))).filter(|x| x.1 > 0).collect() };
+    let rebate_due = terms.rebate.map_or_else(Vec::new, |r| cap_to_budget(claims(|m| m.rebate_claim), r.budget));
+    let solidarity_due = terms.solidarity.map_or_else(Vec::new, |sf| cap_to_budget(claims(|m| m.solidarity_claim), sf.budget));
     // All or nothing: a treasury that cannot pay the period's obligations in full pays none of
     // them (witnesses go unpaid, services are suspended) and counts a missed period.
     // In i128: a thousand witnesses at the largest pay would overflow i64 micro-units.
@@ -721,11 +927,13 @@ fn end_period(
                     Payout::Rebate => {
                         s.totals.rebates_paid += Micros(amount);
                         s.day.services += amount;
+                        s.published.services += amount;
                     }
                     _ => {
                         s.totals.solidarity_paid += Micros(amount);
                         s.totals.hardship_cases += 1;
                         s.day.services += amount;
+                        s.published.services += amount;
                     }
                 }
             }
@@ -755,14 +963,22 @@ fn end_period(
         s.unpaid_streak = 0;
     }
     if s.unpaid_streak >= cfg.default_after_periods {
-        default(k, c, step, &ids, books, members, markets, entities, wallets);
+        default(k, c, step, frame, &ids, books, members, markets, entities, wallets);
         return;
     }
     // Of everyone who was a member during the period, the share who left.
     let were_members = s.members_at_period_start + s.joined_this_period;
     let churn = if were_members > 0 { f64::from(s.left_this_period) / f64::from(were_members) } else { 0.0 };
     let runway = fee::runway(books.funds.balance[c], s.recent_obligations.make_contiguous());
-    books.funds.fee_rate_ppm[c] = cfg.fee.next_ppm(books.funds.fee_rate_ppm[c], runway, churn);
+    let fee_state = referendum::FeeState { fee_ppm: books.funds.fee_rate_ppm[c], runway, churn };
+    if let Some(r) = cfg.referendum.as_ref() {
+        hold_referendum(k, c, step, frame, r, config, fee_state, &period, books.payments);
+    }
+    let s = &mut k.state[c];
+    books.funds.fee_rate_ppm[c] = s.terms.fee.next_ppm(fee_state.fee_ppm, runway, churn);
+    if let Some(row) = k.referendums.last_mut().filter(|r| r.step == step && usize::from(r.community) == c) {
+        row.fee_rate_ppm = books.funds.fee_rate_ppm[c];
+    }
     s.period += 1;
     s.members_at_period_start = s.members;
     s.joined_this_period = 0;
@@ -772,6 +988,53 @@ fn end_period(
         k.period_start[*h as usize] = wallet_of(wallets, *h);
     }
     k.state[c].witnesses = elect_witnesses(config, members, c, period);
+}
+
+/// Community `c`'s referendum at the end of `step`: the first of its proposals that changes its
+/// terms and is put forward (by a majority of its witnesses, or by enough members, each as it
+/// would vote) goes to a vote of its `members` (their period in `period`); the votes and the
+/// outcome go on its books, and a proposal that passes becomes its terms for the next period.
+#[allow(clippy::too_many_arguments)]
+fn hold_referendum(k: &mut Communities, c: usize, step: u64, frame: &TimeFrame, r: &ReferendumConfig, config: &CommunitiesConfig, fee: referendum::FeeState, period: &[referendum::MemberPeriod], payments: &mut Vec<Payment>) {
+    if period.is_empty() {
+        return;
+    }
+    let now = k.state[c].terms;
+    let witnesses: Vec<usize> = k.state[c].witnesses.iter().filter_map(|w| period.iter().position(|m| m.household == *w)).collect();
+    for proposal in &r.proposals {
+        let Some(new) = proposal.apply(&now) else { continue };
+        let changes = referendum::bill_changes(&now, &new, fee, period);
+        let votes: Vec<Vote> = period.iter().zip(&changes).map(|(m, d)| referendum::vote(*d, config.vote_epsilon[m.household as usize])).collect();
+        let put_forward = match r.proposer {
+            referendum::Proposer::Witnesses => !witnesses.is_empty() && 2 * witnesses.iter().filter(|i| votes[**i] == Vote::Yes).count() > witnesses.len(),
+            referendum::Proposer::Members { support_ppm } => {
+                let yes = votes.iter().filter(|v| **v == Vote::Yes).count() as i128;
+                yes > 0 && yes * i128::from(PPM) >= period.len() as i128 * i128::from(support_ppm)
+            }
+        };
+        if !put_forward {
+            continue;
+        }
+        let weights: Vec<u64> = period.iter().map(|m| config.stakes[m.household as usize]).collect();
+        let tally = referendum::tally(&votes, &weights, r);
+        // On the books: each vote cast, then the outcome.
+        for (m, v) in period.iter().zip(&votes) {
+            if *v != Vote::Abstain {
+                payments.push(Payment::transfer(Account::Household(m.household), Account::Community(c as u16), Micros::ZERO, PaymentKind::CommunityVote { yes: *v == Vote::Yes }));
+            }
+        }
+        payments.push(Payment::transfer(Account::Community(c as u16), Account::Community(c as u16), Micros::ZERO, PaymentKind::CommunityReferendum { passed: tally.passed }));
+        let s = &mut k.state[c];
+        s.day.proposals += 1;
+        s.totals.proposals += 1;
+        if tally.passed {
+            s.day.passed += 1;
+            s.totals.passed += 1;
+            s.terms = new;
+        }
+        k.referendums.push(ReferendumRow { day: frame.local_date(step), step, community: c as u16, period: k.state[c].period, proposal: *proposal, tally, fee_rate_ppm: fee.fee_ppm });
+        return;
+    }
 }
 
 /// Cuts claims to a budget: all of them when they fit, otherwise pro rata to the budget.
@@ -805,7 +1068,7 @@ fn payout(funds: &mut CommunityFunds, c: usize, h: u32, amount: Micros, why: Pay
 /// (equal shares when none paid any), every share a payment; its members become free
 /// households and its market closes.
 #[allow(clippy::too_many_arguments)]
-fn default(k: &mut Communities, c: usize, step: u64, ids: &[u32], books: &mut Books, members: &mut Memberships, markets: &mut CommunityMarkets, entities: &HouseholdEntities, wallets: &mut Query<&mut Wallet>) {
+fn default(k: &mut Communities, c: usize, step: u64, frame: &TimeFrame, ids: &[u32], books: &mut Books, members: &mut Memberships, markets: &mut CommunityMarkets, entities: &HouseholdEntities, wallets: &mut Query<&mut Wallet>) {
     let cfg = &k.config.communities[c];
     if let Some(b) = cfg.battery.as_ref().filter(|_| k.state[c].battery_bought) {
         let value = b.value_after(step + 1 - cfg.founded_step);
@@ -835,9 +1098,12 @@ fn default(k: &mut Communities, c: usize, step: u64, ids: &[u32], books: &mut Bo
             k.state[c].totals.default_paid += Micros(amount);
         }
     }
+    // Free from the start of the next step.
+    let day = frame.local_date(step + 1);
     for h in ids {
         leave(k, members, *h as usize, c as u16, step + 1);
         k.switches[*h as usize] += 1;
+        k.moves.push(MoveRow { day, step: step + 1, household: *h, from: Some(c as u16), to: None, gain: None, reason: MoveReason::Default });
     }
     // Freed at the end of this step: on the books after the shares.
     books.payments.extend(k.moved.drain(..).map(|(h, c, joined)| membership_record(h, c, joined)));

@@ -124,6 +124,15 @@ pub enum TxKind {
     BatteryPurchase,
     /// The supplier buys a defaulted community's battery back at its remaining value.
     BatteryBuyback,
+    /// A member votes yes in its community's referendum (amount 0; seller: the community,
+    /// buyer: the member).
+    VoteYes,
+    /// A member votes no (amount 0).
+    VoteNo,
+    /// A community's referendum passed (amount 0; seller and buyer: the community).
+    ReferendumPassed,
+    /// A community's referendum failed (amount 0).
+    ReferendumFailed,
 }
 
 impl TxKind {
@@ -132,7 +141,7 @@ impl TxKind {
         matches!(self, TxKind::WitnessPay | TxKind::Rebate | TxKind::Solidarity | TxKind::DefaultShare)
     }
 
-    pub const ALL: [TxKind; 17] = [
+    pub const ALL: [TxKind; 21] = [
         TxKind::P2p,
         TxKind::PoolBuy,
         TxKind::PoolSell,
@@ -150,6 +159,10 @@ impl TxKind {
         TxKind::BatteryCharge,
         TxKind::BatteryPurchase,
         TxKind::BatteryBuyback,
+        TxKind::VoteYes,
+        TxKind::VoteNo,
+        TxKind::ReferendumPassed,
+        TxKind::ReferendumFailed,
     ];
 
     pub fn code(self) -> u8 {
@@ -171,6 +184,10 @@ impl TxKind {
             TxKind::BatteryCharge => 15,
             TxKind::BatteryPurchase => 16,
             TxKind::BatteryBuyback => 17,
+            TxKind::VoteYes => 18,
+            TxKind::VoteNo => 19,
+            TxKind::ReferendumPassed => 20,
+            TxKind::ReferendumFailed => 21,
         }
     }
 
@@ -193,6 +210,10 @@ impl TxKind {
             TxKind::BatteryCharge => "battery_charge",
             TxKind::BatteryPurchase => "battery_purchase",
             TxKind::BatteryBuyback => "battery_buyback",
+            TxKind::VoteYes => "vote_yes",
+            TxKind::VoteNo => "vote_no",
+            TxKind::ReferendumPassed => "referendum_passed",
+            TxKind::ReferendumFailed => "referendum_failed",
         }
     }
 
@@ -261,6 +282,10 @@ impl Tx {
             TxKind::BatteryCharge => b'q',
             TxKind::BatteryPurchase => b'a',
             TxKind::BatteryBuyback => b'v',
+            TxKind::VoteYes => b'y',
+            TxKind::VoteNo => b'x',
+            TxKind::ReferendumPassed => b'p',
+            TxKind::ReferendumFailed => b'f',
         }
     }
 }
@@ -567,9 +592,10 @@ impl State {
 
     /// Applies a transaction: the buyer pays `amount` to the seller, the seller pays `fee` to
     /// the fund, or, when the seller is a household in a community, to that community's
-    /// treasury. `join` and `leave` change the household's community. Returns false if an
-    /// account does not exist, a balance would overflow, or a household joins while in a
-    /// community or leaves one it is not in.
+    /// treasury. `join` and `leave` change the household's community; votes and referendum
+    /// outcomes move nothing. Returns false if an account does not exist, a balance would
+    /// overflow, a household joins while in a community or leaves one it is not in, or votes in
+    /// a community it is not in.
     pub fn apply(&mut self, tx: &Tx) -> bool {
         // Checked: a crafted amount must not wrap a balance around.
         fn add(v: &mut i64, d: Option<i64>) -> bool {
@@ -595,6 +621,14 @@ impl State {
                 }
                 _ => false,
             };
+        }
+        // A vote is a member's, in its own community's referendum; an outcome is its community's.
+        if matches!(tx.kind, TxKind::VoteYes | TxKind::VoteNo) {
+            let (AccountRef::Community(c), AccountRef::Household(h)) = (tx.seller, tx.buyer) else { return false };
+            return self.community_slot(c).is_some_and(|k| self.member_of.get(h as usize) == Some(&(k as u32)));
+        }
+        if matches!(tx.kind, TxKind::ReferendumPassed | TxKind::ReferendumFailed) {
+            return matches!((tx.seller, tx.buyer), (AccountRef::Community(a), AccountRef::Community(b)) if a == b && self.community_slot(a).is_some());
         }
         let (amount, fee) = (tx.amount_micro, tx.fee_micro);
         let community = match tx.seller {

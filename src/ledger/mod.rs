@@ -438,7 +438,12 @@ pub fn record_and_seal(clock: Res<SimClock>, payments: Res<StepPayments>, mut le
                 seq += 1;
                 traded = true;
             }
-            PaymentKind::CommunityPayout(_) | PaymentKind::CommunityContribution | PaymentKind::CommunityJoin | PaymentKind::CommunityLeave => {
+            PaymentKind::CommunityPayout(_)
+            | PaymentKind::CommunityContribution
+            | PaymentKind::CommunityJoin
+            | PaymentKind::CommunityLeave
+            | PaymentKind::CommunityVote { .. }
+            | PaymentKind::CommunityReferendum { .. } => {
                 // A community's treasury is account `Community(n + c)`.
                 let community = |a: crate::settlement::Account| match a {
                     crate::settlement::Account::Community(c) => AccountRef::Community(l.ids.len() as u32 + u32::from(c)),
@@ -456,6 +461,8 @@ pub fn record_and_seal(clock: Res<SimClock>, payments: Res<StepPayments>, mut le
                     }
                     PaymentKind::CommunityContribution => (TxKind::Contribution, community(p.payee), AccountRef::Household(household(p.payer))),
                     PaymentKind::CommunityJoin => (TxKind::Join, community(p.payee), AccountRef::Household(household(p.payer))),
+                    PaymentKind::CommunityVote { yes } => (if yes { TxKind::VoteYes } else { TxKind::VoteNo }, community(p.payee), AccountRef::Household(household(p.payer))),
+                    PaymentKind::CommunityReferendum { passed } => (if passed { TxKind::ReferendumPassed } else { TxKind::ReferendumFailed }, community(p.payee), community(p.payer)),
                     _ => (TxKind::Leave, community(p.payee), AccountRef::Household(household(p.payer))),
                 };
                 l.pending.push(Tx { kind, step, seq, seller, buyer, kwh_micro: 0, price_bits: price_bits(0.0), amount_micro: p.amount.0, fee_micro: 0, import_kwh_micro: 0, export_kwh_micro: 0, loss_kwh_micro: 0 });

@@ -288,7 +288,18 @@ fn add_totals(totals: &mut [HouseholdTotals], tx: &Tx) {
                     s.battery_received += tx.amount_micro;
                     s.battery_sold_kwh_micro += tx.kwh_micro;
                 }
-                TxKind::PoolBuy | TxKind::NetworkFee | TxKind::Contribution | TxKind::Join | TxKind::Leave | TxKind::BatterySale | TxKind::BatteryPurchase | TxKind::BatteryBuyback => {}
+                TxKind::PoolBuy
+                | TxKind::NetworkFee
+                | TxKind::Contribution
+                | TxKind::Join
+                | TxKind::Leave
+                | TxKind::BatterySale
+                | TxKind::BatteryPurchase
+                | TxKind::BatteryBuyback
+                | TxKind::VoteYes
+                | TxKind::VoteNo
+                | TxKind::ReferendumPassed
+                | TxKind::ReferendumFailed => {}
             }
         }
     }
@@ -321,7 +332,11 @@ fn add_totals(totals: &mut [HouseholdTotals], tx: &Tx) {
                 | TxKind::Leave
                 | TxKind::BatteryCharge
                 | TxKind::BatteryPurchase
-                | TxKind::BatteryBuyback => {}
+                | TxKind::BatteryBuyback
+                | TxKind::VoteYes
+                | TxKind::VoteNo
+                | TxKind::ReferendumPassed
+                | TxKind::ReferendumFailed => {}
             }
         }
     }
@@ -345,7 +360,7 @@ fn check_membership(state: &State, tx: &Tx) -> Result<(), String> {
         TxKind::PoolBuy => of(tx.buyer).is_some(),
         TxKind::PoolSell => of(tx.seller).is_some(),
         k if k.is_payout() => of(tx.seller).is_some() && of(tx.seller) == treasury(tx.buyer),
-        TxKind::Contribution | TxKind::BatterySale => of(tx.buyer).is_some() && of(tx.buyer) == treasury(tx.seller),
+        TxKind::Contribution | TxKind::BatterySale | TxKind::VoteYes | TxKind::VoteNo => of(tx.buyer).is_some() && of(tx.buyer) == treasury(tx.seller),
         TxKind::BatteryCharge => of(tx.seller).is_some() && of(tx.seller) == treasury(tx.buyer),
         _ => true,
     };
@@ -380,7 +395,8 @@ fn check_tx(t: &TxJson, tx: &Tx, producer: u32, block_step: u64) -> Result<(), S
         TxKind::NetworkFee => matches!((tx.seller, tx.buyer), (Network, Household(_))),
         TxKind::Reward => matches!((tx.seller, tx.buyer), (Household(_), Fund)),
         TxKind::WitnessPay | TxKind::Rebate | TxKind::Solidarity | TxKind::DefaultShare => matches!((tx.seller, tx.buyer), (Household(_), Community(_))),
-        TxKind::Contribution | TxKind::Join | TxKind::Leave | TxKind::BatterySale => matches!((tx.seller, tx.buyer), (Community(_), Household(_))),
+        TxKind::Contribution | TxKind::Join | TxKind::Leave | TxKind::BatterySale | TxKind::VoteYes | TxKind::VoteNo => matches!((tx.seller, tx.buyer), (Community(_), Household(_))),
+        TxKind::ReferendumPassed | TxKind::ReferendumFailed => matches!((tx.seller, tx.buyer), (Community(a), Community(b)) if a == b),
         TxKind::BatteryCharge => matches!((tx.seller, tx.buyer), (Household(_), Community(_))),
         TxKind::BatteryPurchase => matches!((tx.seller, tx.buyer), (Supplier, Community(_))),
         TxKind::BatteryBuyback => matches!((tx.seller, tx.buyer), (Community(_), Supplier)),
@@ -430,7 +446,7 @@ fn check_tx(t: &TxJson, tx: &Tx, producer: u32, block_step: u64) -> Result<(), S
                 return Err(format!("transaction {id}: a community payment moves a positive amount and no energy"));
             }
         }
-        TxKind::Join | TxKind::Leave => {
+        TxKind::Join | TxKind::Leave | TxKind::VoteYes | TxKind::VoteNo | TxKind::ReferendumPassed | TxKind::ReferendumFailed => {
             if tx.kwh_micro != 0 || tx.amount_micro != 0 {
                 return Err(format!("transaction {id}: a {} moves no money and no energy", t.kind));
             }
@@ -675,7 +691,11 @@ pub fn walk(path: &Path, mut visit: impl FnMut(&Members, &VerifiedBlock)) -> Res
                 seals.before(&state, tx);
             }
             if !state.apply(tx) {
-                let why = if matches!(tx.kind, TxKind::Join | TxKind::Leave) { "joins a community while in one, or leaves one it is not in" } else { "names an account that does not exist, or moves more money than a balance can hold" };
+                let why = if matches!(tx.kind, TxKind::Join | TxKind::Leave) {
+                    "joins a community while in one, or leaves one it is not in"
+                } else if matches!(tx.kind, TxKind::VoteYes | TxKind::VoteNo | TxKind::ReferendumPassed | TxKind::ReferendumFailed) {
+                    "votes in a community it is not a member of, or names a community that does not exist"
+                } else { "names an account that does not exist, or moves more money than a balance can hold" };
                 return Err(at(format!("transaction {} {why}", t.id)));
             }
             add_totals(&mut totals, tx);

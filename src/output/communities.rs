@@ -1,4 +1,5 @@
-//! The communities' outputs: `communities.csv` (a row per community per local day) and
+//! The communities' outputs: `communities.csv` (a row per community per local day),
+//! `switches.csv` (a row per move), `referendums.csv` (a row per referendum) and
 //! `summary.json`'s `communities`.
 
 use crate::base::money::Micros;
@@ -36,8 +37,8 @@ pub fn write_csv(dir: &Path, communities: &Communities) -> std::io::Result<()> {
             r.buy_price_mean.map(|x| x.to_string()).unwrap_or_default(),
             r.sell_price_mean.map(|x| x.to_string()).unwrap_or_default(),
             r.services_paid.to_decimal_string(),
-            "0".to_string(),
-            "0".to_string(),
+            r.proposals.to_string(),
+            r.passed.to_string(),
             r.witness_paid.to_decimal_string(),
             r.fees_collected.to_decimal_string(),
             if r.active { "active" } else { "defaulted" }.to_string(),
@@ -48,6 +49,64 @@ pub fn write_csv(dir: &Path, communities: &Communities) -> std::io::Result<()> {
             battery(r, |b| b.charged_kwh.to_string()),
             battery(r, |b| b.sales.to_decimal_string()),
             battery(r, |b| b.purchases.to_decimal_string()),
+        ])?;
+    }
+    w.flush()
+}
+
+/// Columns of `switches.csv` (a contract: add, never rename).
+pub const SWITCH_COLUMNS: [&str; 7] = ["day", "household", "from", "to", "gain", "step", "reason"];
+
+/// Writes `switches.csv`: every move between communities (an empty `from`/`to`: free, dealing
+/// with the grid), with what the household expected to gain (its choices only).
+pub fn write_switches(dir: &Path, s: &Scenario, communities: &Communities) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_path(dir.join("switches.csv"))?;
+    w.write_record(SWITCH_COLUMNS)?;
+    let cfg = &communities.config.communities;
+    let id = |c: Option<u16>| c.map(|c| cfg[c as usize].id.clone()).unwrap_or_default();
+    for m in &communities.moves {
+        w.write_record([
+            m.day.to_string(),
+            s.households[m.household as usize].id.clone(),
+            id(m.from),
+            id(m.to),
+            m.gain.map(|g| format!("{g:.6}")).unwrap_or_default(),
+            m.step.to_string(),
+            m.reason.label().to_string(),
+        ])?;
+    }
+    w.flush()
+}
+
+/// Columns of `referendums.csv` (a contract: add, never rename).
+pub const REFERENDUM_COLUMNS: [&str; 16] = ["day", "community", "period", "proposal", "yes", "no", "abstain", "yes_weight", "no_weight", "electorate_weight", "turnout", "passed", "fee_rate_next", "step", "quorum", "majority"];
+
+/// Writes `referendums.csv`: every referendum, its tally and the fee set for the next period.
+pub fn write_referendums(dir: &Path, communities: &Communities) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_path(dir.join("referendums.csv"))?;
+    w.write_record(REFERENDUM_COLUMNS)?;
+    let cfg = &communities.config.communities;
+    for r in &communities.referendums {
+        let t = &r.tally;
+        let rules = cfg[r.community as usize].referendum.as_ref();
+        let turnout = if t.electorate_weight > 0 { (t.yes_weight + t.no_weight) as f64 / t.electorate_weight as f64 } else { 0.0 };
+        w.write_record([
+            r.day.to_string(),
+            cfg[r.community as usize].id.clone(),
+            r.period.to_string(),
+            r.proposal.label(),
+            t.yes.to_string(),
+            t.no.to_string(),
+            t.abstain.to_string(),
+            t.yes_weight.to_string(),
+            t.no_weight.to_string(),
+            t.electorate_weight.to_string(),
+            format!("{turnout:.6}"),
+            t.passed.to_string(),
+            rate_fraction(r.fee_rate_ppm).to_string(),
+            r.step.to_string(),
+            rules.map_or(String::new(), |x| rate_fraction(x.quorum_ppm).to_string()),
+            rules.map_or(String::new(), |x| rate_fraction(x.majority_ppm).to_string()),
         ])?;
     }
     w.flush()
@@ -192,4 +251,42 @@ pub fn summarise(s: &Scenario, communities: &Communities, funds: &CommunityFunds
             }
         })
         .collect()
+}
+
+/// Moves between communities and referendums over a run (`summary.json`'s `competition`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CompetitionSummary {
+    /// Households' choices are on (`competition` in the scenario).
+    pub choice: bool,
+    /// Choice rounds held.
+    pub rounds: u64,
+    /// Moves: all of them, and by why (`switches.csv`'s `reason`).
+    pub moves: u64,
+    pub moves_by_choice: u64,
+    pub moves_by_event: u64,
+    pub moves_by_founding: u64,
+    pub freed_by_default: u64,
+    pub referendums: u64,
+    pub referendums_passed: u64,
+    pub communities_defaulted: u64,
+    /// Members of the largest community at the end.
+    pub largest_community_members: u32,
+}
+
+pub fn competition(k: &Communities) -> CompetitionSummary {
+    use crate::community::MoveReason;
+    let count = |r: MoveReason| k.moves.iter().filter(|m| m.reason == r).count() as u64;
+    CompetitionSummary {
+        choice: k.config.choice.is_some(),
+        rounds: k.rounds,
+        moves: k.moves.len() as u64,
+        moves_by_choice: count(MoveReason::Choice),
+        moves_by_event: count(MoveReason::Event),
+        moves_by_founding: count(MoveReason::Founding),
+        freed_by_default: count(MoveReason::Default),
+        referendums: k.referendums.len() as u64,
+        referendums_passed: k.referendums.iter().filter(|r| r.tally.passed).count() as u64,
+        communities_defaulted: k.state.iter().filter(|s| s.defaulted_step.is_some()).count() as u64,
+        largest_community_members: k.state.iter().filter(|s| s.active()).map(|s| s.members).max().unwrap_or(0),
+    }
 }

@@ -19,12 +19,15 @@ const T_975: [f64; 30] = [
 /// The KPIs compared, in `compare.csv` column order (a contract: add, never rename).
 /// `p2p_kwh_level_N`: energy matched at community level N (0 = whole community, then feeder,
 /// street), for rules that clear in levels (`hierarchical`); empty for the others.
-pub const KPIS: [&str; 32] = [
+pub const KPIS: [&str; 36] = [
     "self_sufficiency", "self_consumption", "p2p_kwh", "community_bill", "baseline_bill", "savings_pct", "unserved_kwh", "baseline_unserved_kwh",
     "curtailed_kwh", "losses_kwh", "peak_grid_import_kw", "peak_grid_export_kw", "co2_avoided_kg", "p2p_price_mean", "p2p_price_sd", "trades",
     "gini_savings", "share_worse_off", "max_line_loading", "congested_steps", "grid_limit_curtailed_kwh", "grid_limit_shed_kwh",
     "voltage_limited_steps", "p2p_losses_kwh", "network_fees", "p2p_kwh_level_0", "p2p_kwh_level_1", "p2p_kwh_level_2",
     "savings", "baseline_import_cost", "savings_pct_of_baseline_import_cost", "co2_avoided_vs_baseline_kg",
+    // Runs with communities (empty otherwise): moves by households' choice, referendums passed,
+    // communities that defaulted, members of the largest at the end.
+    "community_moves", "referendums_passed", "communities_defaulted", "largest_community_members",
 ];
 
 /// Gini of savings normalised by the mean absolute saving (see the module docs).
@@ -95,6 +98,10 @@ pub fn kpi_row(s: &Summary, savings: &[f64]) -> Vec<Option<f64>> {
         Some(s.baseline_import_cost),
         s.savings_pct_of_baseline_import_cost,
         Some(s.co2_avoided_vs_baseline_kg),
+        s.competition.as_ref().map(|c| c.moves_by_choice as f64),
+        s.competition.as_ref().map(|c| c.referendums_passed as f64),
+        s.competition.as_ref().map(|c| c.communities_defaulted as f64),
+        s.competition.as_ref().map(|c| f64::from(c.largest_community_members)),
     ]
 }
 

@@ -30,13 +30,15 @@ fn failed(file: &'static str) -> impl Fn(std::io::Error) -> String {
 }
 
 /// Writes a run's files at its end into `dir` (`timeseries.csv`, `trades.csv` and
-/// `ledger.jsonl` were streamed there while it ran): `households.csv`, `communities.csv` (runs
-/// with communities), `topology.json`,
+/// `ledger.jsonl` were streamed there while it ran): `households.csv`, `communities.csv`,
+/// `switches.csv` and `referendums.csv` (runs with communities), `topology.json`,
 /// `lines.csv`, `summary.json`, then `report.html` from them. The error names the file.
 pub fn write_run_files(dir: &Path, s: &Scenario, outcome: &SimOutcome, summary: &summary::Summary) -> Result<(), String> {
     tables::write_households(dir, s, &outcome.households, outcome.communities.as_ref().map(|(c, _, m)| (c, m))).map_err(failed("households.csv"))?;
     if let Some((c, _, _)) = &outcome.communities {
         communities::write_csv(dir, c).map_err(failed("communities.csv"))?;
+        communities::write_switches(dir, s, c).map_err(failed("switches.csv"))?;
+        communities::write_referendums(dir, c).map_err(failed("referendums.csv"))?;
     }
     tables::write_topology(dir, s).map_err(failed("topology.json"))?;
     tables::write_lines(dir, s, &outcome.lines, &outcome.limits).map_err(failed("lines.csv"))?;

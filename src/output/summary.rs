@@ -81,6 +81,8 @@ pub struct Summary {
     /// Each community households join by choice: its final state and totals (`null` in runs
     /// without `communities`).
     pub communities: Option<Vec<super::communities::CommunitySummary>>,
+    /// Moves between communities and referendums over the run (`null` without `communities`).
+    pub competition: Option<super::communities::CompetitionSummary>,
     /// Peer energy matched at each community level, whole community first (rules that clear
     /// in levels, e.g. `hierarchical`; `null` otherwise), kWh.
     pub p2p_kwh_by_level: Option<Vec<f64>>,
@@ -198,6 +200,7 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         household_steps_per_s: s.households.len() as f64 * t.steps as f64 / runtime_s.max(1e-9),
         ledger: main.ledger.clone(),
         communities: main.communities.as_ref().map(|(c, f, _)| super::communities::summarise(s, c, f, &main.households)),
+        competition: main.communities.as_ref().map(|(c, _, _)| super::communities::competition(c)),
         p2p_kwh_by_level: (!main.levels.is_empty()).then(|| main.levels.clone()),
         max_line_loading: main.lines.max_line_loading(&line_capacity),
         congested_steps: main.limits.congested_steps,

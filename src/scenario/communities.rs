@@ -1,11 +1,14 @@
 //! Checks and resolves `communities`, households' `member_of` and incomes, and the
 //! `SwitchCommunity` and `FoundCommunity` events.
 
-use super::generate::HouseDraft;
-use super::schema::{CommunityFeeSpec, EventSpec, ScenarioFile, ServiceSpec};
+use super::generate::{check_dist_upto, draw, HouseDraft};
+use super::schema::{CommunityFeeSpec, CompetitionSpec, EventSpec, ProposalSpec, ProposerSpec, ReferendumSpec, ScenarioFile, ServiceSpec, VotingSpec};
 use super::validate::{check_id, check_rule_params_at, Bound, Validator};
 use crate::base::money::Micros;
 use crate::community::fee::FeePolicy;
+use crate::base::seed::{rng, Stream};
+use crate::community::choice::{ChoiceConfig, ChoicePreferences};
+use crate::community::referendum::{Proposal, Proposer, ReferendumConfig};
 use crate::community::{CommunitiesConfig, CommunityBattery, CommunityConfig, MembershipChange, Rebate, Solidarity};
 use crate::market::registry;
 use crate::settlement::PPM;
@@ -29,6 +32,10 @@ const MAX_DEFAULT_AFTER_PERIODS: u32 = 10_000;
 
 /// Longest life of a community battery, years.
 const MAX_BATTERY_LIFE_YEARS: f64 = 100.0;
+/// Largest β, per currency unit (at 100 a household follows a gain of a hundredth of a unit).
+const MAX_BETA: f64 = 100.0;
+/// Most proposals on a community's list.
+const MAX_PROPOSALS: usize = 100;
 
 fn ppm(rate: f64) -> i64 {
     (rate * PPM as f64).round() as i64
@@ -110,6 +117,9 @@ pub fn resolve(v: &mut Validator, file: &ScenarioFile, drafts: &[HouseDraft], st
         !at_start
     });
     if file.communities.is_empty() {
+        if file.competition.is_some() {
+            v.err("competition", "the scenario has no `communities` to choose between".to_string());
+        }
         return None;
     }
     if rule_override.is_none() && (file.market.rule != super::schema::MarketSpec::default().rule || !file.market.params.is_empty()) {
@@ -224,6 +234,10 @@ pub fn resolve(v: &mut Validator, file: &ScenarioFile, drafts: &[HouseDraft], st
         if solidarity.is_some() && founding.iter().all(|h| drafts[*h].income_per_year.is_none()) && !founding.is_empty() {
             v.err(&format!("{at}.services"), "a Solidarity fund needs its members' `income_per_year`; none of them has one".to_string());
         }
+        let referendum = c.referendum.as_ref().map(|r| check_referendum(v, &format!("{at}.referendum"), r, &fee, rebate.is_some(), solidarity.is_some()));
+        if c.witnesses == 0 && c.referendum.as_ref().is_some_and(|r| r.proposed_by == ProposerSpec::Witnesses) {
+            v.err(&format!("{at}.referendum.proposed_by"), "Witnesses, but the community elects no `witnesses`: nothing would ever be put to the vote (give witnesses, or `Members(support)`)".to_string());
+        }
         let Some(rule) = rule else { continue };
         communities.push(CommunityConfig {
             id: c.id.clone(),
@@ -240,9 +254,27 @@ pub fn resolve(v: &mut Validator, file: &ScenarioFile, drafts: &[HouseDraft], st
             solidarity,
             battery,
             default_after_periods: c.default_after_periods,
+            referendum,
         });
     }
+    let choice = file.competition.as_ref().map(|k| resolve_choice(v, k, drafts, &ids, step_minutes, file.seed));
+    // Drawn after β and the switching cost, on the household's own stream; without
+    // `competition`, the default ε.
+    let vote_epsilon = (0..drafts.len())
+        .map(|h| {
+            let mut r = rng(file.seed, Stream::Loyalty, h as u64);
+            match &file.competition {
+                Some(k) => {
+                    let _ = (draw(&k.beta, &mut r), draw(&k.switching_cost, &mut r));
+                    draw(&k.vote_epsilon, &mut r).clamp(0.0, MAX_MONEY)
+                }
+                None => draw(&super::schema::default_vote_epsilon(), &mut r),
+            }
+        })
+        .collect();
     Some(CommunitiesConfig {
+        choice,
+        vote_epsilon,
         forced_rule: rule_override.is_some(),
         communities,
         member_of,
@@ -251,4 +283,106 @@ pub fn resolve(v: &mut Validator, file: &ScenarioFile, drafts: &[HouseDraft], st
         stakes: drafts.iter().map(|h| h.pv.as_ref().map_or(0, |p| (p.kwp.clamp(0.0, 1e9) * 1e6).round() as u64)).collect(),
         seed: file.seed,
     })
+}
+
+/// Checks `competition` and draws each household's β and switching cost (on its own stream,
+/// so a household's draws do not depend on the others).
+fn resolve_choice(v: &mut Validator, k: &CompetitionSpec, drafts: &[HouseDraft], ids: &HashMap<&str, u32>, step_minutes: u32, seed: u64) -> ChoiceConfig {
+    let mut interval_steps = 1;
+    if v.range("competition.interval_days", k.interval_days, Bound::Above(0.0), Bound::Incl(MAX_PERIOD_DAYS), "days") {
+        let steps = k.interval_days * 1440.0 / f64::from(step_minutes.max(1));
+        if steps.round() < 1.0 {
+            v.err("competition.interval_days", format!("{} days is shorter than one {step_minutes}-minute step", k.interval_days));
+        } else if (steps - steps.round()).abs() > 1e-9 {
+            v.err("competition.interval_days", format!("{} days is not a whole number of {step_minutes}-minute steps", k.interval_days));
+        }
+        interval_steps = (steps.round() as u64).max(1);
+    }
+    check_dist_upto(v, "competition.beta", &k.beta, "per currency unit", MAX_BETA);
+    check_dist_upto(v, "competition.switching_cost", &k.switching_cost, "", MAX_MONEY);
+    check_dist_upto(v, "competition.vote_epsilon", &k.vote_epsilon, "", MAX_MONEY);
+    if k.max_moves_per_round == Some(0) {
+        v.err("competition.max_moves_per_round", "0 would keep everyone where they are; give at least 1, or leave it out for no limit".to_string());
+    }
+    let (mut beta, mut switching_cost) = (Vec::with_capacity(drafts.len()), Vec::with_capacity(drafts.len()));
+    for h in 0..drafts.len() {
+        let mut r = rng(seed, Stream::Loyalty, h as u64);
+        beta.push(draw(&k.beta, &mut r).clamp(0.0, MAX_BETA));
+        switching_cost.push(draw(&k.switching_cost, &mut r).clamp(0.0, MAX_MONEY));
+    }
+    let preferences = drafts
+        .iter()
+        .map(|h| {
+            let p = &h.preferences;
+            let mut favourites: Vec<u32> = p.favourites.iter().filter_map(|f| ids.get(f.as_str()).copied()).collect();
+            favourites.sort_unstable();
+            favourites.dedup();
+            ChoicePreferences { green_per_kwh: p.green_premium_per_kwh, local_per_kwh: p.local_premium_per_kwh, favourite_per_kwh: p.favourite_premium_per_kwh, favourites }
+        })
+        .collect();
+    ChoiceConfig { interval_steps, max_moves_per_round: k.max_moves_per_round, beta, switching_cost, preferences }
+}
+
+/// Checks a community's `referendum` against its fee policy and services.
+fn check_referendum(v: &mut Validator, at: &str, r: &ReferendumSpec, fee: &FeePolicy, rebate: bool, solidarity: bool) -> ReferendumConfig {
+    v.range(&format!("{at}.quorum"), r.quorum, Bound::Incl(0.0), Bound::Incl(1.0), "(the share of the electorate, members or their stake, that must vote; 1 = 100%)");
+    if v.range(&format!("{at}.majority"), r.majority, Bound::Incl(0.5), Bound::Incl(1.0), "(the share of the votes cast yes must exceed)") && r.majority >= 1.0 {
+        v.err(&format!("{at}.majority"), "1 would never pass: yes must exceed this share of the votes cast; give 0.5 to below 1".to_string());
+    }
+    if r.proposals.is_empty() {
+        v.err(&format!("{at}.proposals"), "no proposals; list the changes members can vote on".to_string());
+    }
+    if r.proposals.len() > MAX_PROPOSALS {
+        v.err(&format!("{at}.proposals"), format!("{} proposals; at most {MAX_PROPOSALS}", r.proposals.len()));
+    }
+    let flexible = matches!(fee, FeePolicy::Flexible { .. });
+    let mut proposals = Vec::new();
+    for (i, p) in r.proposals.iter().enumerate().take(MAX_PROPOSALS) {
+        let pat = format!("{at}.proposals[{i}]");
+        let proposal = match *p {
+            ProposalSpec::FeeRate { rate } => {
+                if flexible {
+                    v.err(&pat, "FeeRate changes a Fixed fee policy; this community's is Flexible (propose FeeBounds or FeeGains)".to_string());
+                }
+                v.fraction(&format!("{pat}.rate"), rate);
+                Proposal::FeeRate { rate_ppm: ppm(rate.clamp(0.0, 1.0)) }
+            }
+            ProposalSpec::FeeBounds { min_rate, max_rate } => {
+                if !flexible {
+                    v.err(&pat, "FeeBounds changes a Flexible fee policy; this community's is Fixed (propose FeeRate)".to_string());
+                }
+                v.fraction(&format!("{pat}.min_rate"), min_rate);
+                if v.fraction(&format!("{pat}.max_rate"), max_rate) && max_rate < min_rate {
+                    v.err(&format!("{pat}.max_rate"), format!("{max_rate} is below min_rate {min_rate}: the bounds are reversed"));
+                }
+                Proposal::FeeBounds { min_ppm: ppm(min_rate.clamp(0.0, 1.0)), max_ppm: ppm(max_rate.clamp(0.0, 1.0)) }
+            }
+            ProposalSpec::FeeGains { runway_gain, churn_gain } => {
+                if !flexible {
+                    v.err(&pat, "FeeGains changes a Flexible fee policy; this community's is Fixed (propose FeeRate)".to_string());
+                }
+                v.range(&format!("{pat}.runway_gain"), runway_gain, Bound::Incl(0.0), Bound::Incl(MAX_GAIN), "");
+                v.range(&format!("{pat}.churn_gain"), churn_gain, Bound::Incl(0.0), Bound::Incl(MAX_GAIN), "");
+                Proposal::FeeGains { runway_gain: runway_gain.clamp(0.0, MAX_GAIN), churn_gain: churn_gain.clamp(0.0, MAX_GAIN) }
+            }
+            ProposalSpec::RebateBudget { budget_per_period } | ProposalSpec::SolidarityBudget { budget_per_period } => {
+                let is_rebate = matches!(p, ProposalSpec::RebateBudget { .. });
+                if is_rebate && !rebate || !is_rebate && !solidarity {
+                    v.err(&pat, format!("the community has no {} service to change the budget of", if is_rebate { "NetworkFeeRebate" } else { "Solidarity" }));
+                }
+                v.range(&format!("{pat}.budget_per_period"), budget_per_period, Bound::Incl(0.0), Bound::Incl(MAX_MONEY), "");
+                let b = Micros::from_units(budget_per_period.clamp(0.0, MAX_MONEY));
+                if is_rebate { Proposal::RebateBudget(b) } else { Proposal::SolidarityBudget(b) }
+            }
+        };
+        proposals.push(proposal);
+    }
+    let proposer = match r.proposed_by {
+        ProposerSpec::Witnesses => Proposer::Witnesses,
+        ProposerSpec::Members { support } => {
+            v.range(&format!("{at}.proposed_by.support"), support, Bound::Above(0.0), Bound::Incl(1.0), "(a share of the members)");
+            Proposer::Members { support_ppm: ppm(support.clamp(0.0, 1.0)) }
+        }
+    };
+    ReferendumConfig { proposals, proposer, by_stake: r.votes == VotingSpec::ByStake, quorum_ppm: ppm(r.quorum.clamp(0.0, 1.0)), majority_ppm: ppm(r.majority.clamp(0.5, 1.0)) }
 }

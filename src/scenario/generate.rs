@@ -89,7 +89,7 @@ const ALL_ARCHETYPES: [Archetype; 4] = [Archetype::WorkingCouple, Archetype::Fam
 
 /// A value drawn from `dist`. Total on any parameters: the validator reports out-of-range ones
 /// (an infinite bound, a NaN) while the rest of the file is still drafted, so this must not panic.
-fn draw(dist: &Dist, r: &mut ChaCha8Rng) -> f64 {
+pub(super) fn draw(dist: &Dist, r: &mut ChaCha8Rng) -> f64 {
     match *dist {
         Dist::Fixed(x) => x,
         Dist::Uniform { min, max } => {
@@ -136,7 +136,7 @@ fn check_dist(v: &mut Validator, at: &str, d: &Dist, unit: &str) {
 }
 
 /// A distribution of values in 0..=`max`.
-fn check_dist_upto(v: &mut Validator, at: &str, d: &Dist, unit: &str, max: f64) {
+pub(super) fn check_dist_upto(v: &mut Validator, at: &str, d: &Dist, unit: &str, max: f64) {
     match *d {
         Dist::Fixed(x) => {
             v.range(at, x, Bound::Incl(0.0), Bound::Incl(max), unit);

@@ -104,6 +104,115 @@ pub struct ScenarioFile {
     /// fee and services; none by default (everyone trades in the one market).
     #[serde(default)]
     pub communities: Vec<CommunitySpec>,
+    /// Households choose their community at regular intervals (a logit model with a switching
+    /// cost); none by default (moves only by events).
+    #[serde(default)]
+    pub competition: Option<CompetitionSpec>,
+}
+
+fn default_choice_interval_days() -> f64 {
+    30.0
+}
+fn default_beta() -> Dist {
+    Dist::Fixed(0.05)
+}
+fn default_switching_cost() -> Dist {
+    Dist::Fixed(100.0)
+}
+pub(crate) fn default_vote_epsilon() -> Dist {
+    Dist::Fixed(1.0)
+}
+fn default_quorum() -> f64 {
+    0.25
+}
+fn default_majority() -> f64 {
+    0.5
+}
+
+/// How households choose their community. Every `interval_days` each household prices its own
+/// energy of the interval in every open community from that community's published figures
+/// (what its members saved per kWh bought and earned per kWh sold, after its current fee, and
+/// the services it paid per member), adds its preferences (its green, local and favourite
+/// premiums on the share of members' demand met by members' PV; favourites' communities) and
+/// chooses by a logit: P(j) ∝ exp(β·(gain_j − switching_cost·[j ≠ current])), staying free
+/// (grid only, gain 0) being one of the choices.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompetitionSpec {
+    /// Days between choices (at least one step).
+    #[serde(default = "default_choice_interval_days")]
+    pub interval_days: f64,
+    /// β, per currency unit: how strongly a household follows the gain (0: at random). Drawn
+    /// per household.
+    #[serde(default = "default_beta")]
+    pub beta: Dist,
+    /// What moving costs a household, currency (its loyalty). Drawn per household.
+    #[serde(default = "default_switching_cost")]
+    pub switching_cost: Dist,
+    /// Most households that move in one round (the largest gains first); none: no limit.
+    #[serde(default)]
+    pub max_moves_per_round: Option<u32>,
+    /// ε, currency: a member votes yes when the proposal lowers its bill by more than ε, no when
+    /// it raises it by more than ε, and stays away otherwise. Drawn per household.
+    #[serde(default = "default_vote_epsilon")]
+    pub vote_epsilon: Dist,
+}
+
+/// A community's referendums: at each period's end, the first of its `proposals` that is put
+/// forward (by a majority of its witnesses, or by `support` of its members) goes to a vote of
+/// its members; it passes with turnout of at least `quorum` and more than `majority` of the
+/// votes cast, and applies from the next period.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferendumSpec {
+    /// The changes that can be proposed, in order of precedence.
+    pub proposals: Vec<ProposalSpec>,
+    #[serde(default)]
+    pub proposed_by: ProposerSpec,
+    #[serde(default)]
+    pub votes: VotingSpec,
+    /// Least share of the votes (members or stake) that must be cast, 0..1.
+    #[serde(default = "default_quorum")]
+    pub quorum: f64,
+    /// Share of the votes cast that yes must exceed, 0.5..1.
+    #[serde(default = "default_majority")]
+    pub majority: f64,
+}
+
+/// A change a referendum can make to its community's terms.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum ProposalSpec {
+    /// A `Fixed` fee policy's rate.
+    FeeRate { rate: f64 },
+    /// A `Flexible` fee policy's bounds.
+    FeeBounds { min_rate: f64, max_rate: f64 },
+    /// A `Flexible` fee policy's gains.
+    FeeGains { runway_gain: f64, churn_gain: f64 },
+    /// The network-fee rebate's budget per period.
+    RebateBudget { budget_per_period: f64 },
+    /// The solidarity fund's budget per period.
+    SolidarityBudget { budget_per_period: f64 },
+}
+
+/// Who puts a proposal to the vote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum ProposerSpec {
+    /// A majority of its witnesses, each as it would vote.
+    #[default]
+    Witnesses,
+    /// Members who would vote yes, when they are at least `support` of its members.
+    Members { support: f64 },
+}
+
+/// How members' votes weigh.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum VotingSpec {
+    #[default]
+    OneMemberOneVote,
+    /// By stake: the member's PV, kWp (as in witness elections).
+    ByStake,
 }
 
 fn default_period_days() -> f64 {
@@ -151,6 +260,9 @@ pub struct CommunitySpec {
     /// It defaults after this many periods in a row with its obligations not paid in full.
     #[serde(default = "default_default_after_periods")]
     pub default_after_periods: u32,
+    /// Its members' referendums on its terms; none by default.
+    #[serde(default)]
+    pub referendum: Option<ReferendumSpec>,
 }
 
 /// How a community sets its fee on members' peer sales (a fraction of the trade amount, paid by

@@ -57,6 +57,10 @@ pub enum PaymentKind {
     CommunityBatteryPurchase,
     /// The supplier buys a defaulted community's battery back at its remaining value.
     CommunityBatteryBuyback,
+    /// Not money: the payer member votes in the payee community's referendum (amount 0).
+    CommunityVote { yes: bool },
+    /// Not money: the outcome of a community's referendum (payer and payee: the community).
+    CommunityReferendum { passed: bool },
 }
 
 /// What a community's treasury pays a member for.
