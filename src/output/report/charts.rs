@@ -117,8 +117,22 @@ fn thin(values: &[f64]) -> Vec<(f64, f64)> {
     values.iter().enumerate().step_by(every).filter(|(_, v)| v.is_finite()).map(|(i, v)| (i as f64, *v)).collect()
 }
 
+/// A point marked on a line chart: a filled circle, or a ring when not `filled`.
+#[derive(Debug, Clone, Copy)]
+pub struct Point {
+    pub x: usize,
+    pub y: f64,
+    pub color: RGBColor,
+    pub filled: bool,
+}
+
 /// Lines over x = index (time axis labelled by `x_label`), with grey horizontal lines at `marks`.
 pub fn lines(series: &[Series], x_label: &str, y_label: &str, x_tick: &dyn Fn(usize) -> String, marks: &[f64]) -> Result<String, String> {
+    lines_with_points(series, x_label, y_label, x_tick, marks, &[])
+}
+
+/// [`lines`] with `points` marked over them (events on the time axis).
+pub fn lines_with_points(series: &[Series], x_label: &str, y_label: &str, x_tick: &dyn Fn(usize) -> String, marks: &[f64], points: &[Point]) -> Result<String, String> {
     let n = series.iter().map(|s| s.values.len()).max().unwrap_or(1).max(2);
     let (lo, hi) = range(series.iter().flat_map(|s| s.values.iter().copied()).chain(marks.iter().copied()));
     draw(CHART_WIDTH_PX, CHART_HEIGHT_PX, |root| {
@@ -150,6 +164,10 @@ pub fn lines(series: &[Series], x_label: &str, y_label: &str, x_tick: &dyn Fn(us
             chart
                 .draw_series(LineSeries::new(thin(&s.values), color.stroke_width(2)))
                 .map_err(|e| e.to_string())?;
+        }
+        for p in points.iter().filter(|p| p.y.is_finite()) {
+            let style = if p.filled { p.color.filled() } else { p.color.stroke_width(2) };
+            chart.draw_series([Circle::new((p.x as f64, p.y), 5, style)]).map_err(|e| e.to_string())?;
         }
         Ok(())
     })

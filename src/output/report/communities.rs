@@ -86,6 +86,23 @@ pub fn section(dir: &Path, summary: &Value) -> Result<String, String> {
             .collect()
     };
     let label = |i: usize| days.get(i).cloned().unwrap_or_default();
+    // Referendums, marked on the fee and treasury charts at their day and community.
+    let referendums = read_optional(&dir.join("referendums.csv"), &["day", "community", "proposal", "yes", "no", "abstain", "passed", "turnout", "quorum", "majority", "yes_weight", "no_weight"])?;
+    let marked = |col: &str, scale: f64| -> Vec<charts::Point> {
+        let Some(r) = &referendums else { return Vec::new() };
+        let values = rows.num(col);
+        r.text("day")
+            .iter()
+            .zip(r.text("community"))
+            .zip(r.text("passed"))
+            .filter_map(|((d, c), passed)| {
+                let x = day_index(d)?;
+                let k = ids.iter().position(|id| id == c)?;
+                let y = rows.text("day").iter().zip(rows.text("community")).zip(&values).find(|((rd, rc), _)| *rd == d && *rc == c).map(|(_, v)| v * scale)?;
+                Some(charts::Point { x, y, color: COLOURS[k], filled: passed == "true" })
+            })
+            .collect()
+    };
     let more = if list.len() > COLOURS.len() { format!(" The first {} communities are drawn; the table lists all.", COLOURS.len()) } else { String::new() };
     for (id, title, col, scale, unit, caption) in [
         ("community-members", "Members of each community", "members", 1.0, "members".to_string(), "Members at the end of each day; a line ends when its community defaults."),
@@ -93,10 +110,13 @@ pub fn section(dir: &Path, summary: &Value) -> Result<String, String> {
         ("community-treasury", "Each community's treasury", "treasury", 1.0, currency.unwrap_or("currency").to_string(), "The treasury's balance at the end of each day: fees, contributions and battery sales in; witnesses, services and the battery out."),
     ] {
         let s = series(col, scale);
-        let svg = charts::lines(&s, "day", &unit, &label, &[0.0])?;
+        let points = if col == "members" { Vec::new() } else { marked(col, scale) };
+        let svg = charts::lines_with_points(&s, "day", &unit, &label, &[0.0], &points)?;
         let legend: Vec<(RGBColor, &str)> = s.iter().map(|x| (x.color, x.name.as_str())).collect();
-        h.push_str(&figure(id, title, &svg, &legend, &format!("{caption}{more}")));
+        let marks = if points.is_empty() { "" } else { " Circles mark referendums on the community's terms: filled when passed, a ring when not (they apply from the next period)." };
+        h.push_str(&figure(id, title, &svg, &legend, &format!("{caption}{marks}{more}")));
     }
+    h.push_str(&competition(dir, list, referendums.as_ref())?);
     for (i, c) in list.iter().take(MAX_SECTIONS).enumerate() {
         let id = c["id"].as_str().unwrap_or("");
         let pick = |col: &str| -> Vec<f64> {
@@ -192,5 +212,99 @@ fn community_section(i: usize, c: &Value, currency: Option<&str>, treasury: &[f6
     let legend: Vec<(RGBColor, &str)> = series.iter().map(|x| (x.color, x.name.as_str())).collect();
     h.push_str(&figure(&format!("community-page-{id}-treasury"), &format!("{id}: treasury day by day"), &svg, &legend, "At the end of each day, from its founding to its default: fees, contributions and battery sales in; witness pay, services, the battery and its charging out."));
     h.push_str("</section>");
+    Ok(h)
+}
+
+/// Reads `path` if it exists (a folder written before the file was added has none).
+fn read_optional(path: &Path, columns: &[&str]) -> Result<Option<Csv>, String> {
+    if path.exists() { Csv::read(path, Some(columns)).map(Some) } else { Ok(None) }
+}
+
+/// Most referendums listed one by one (the charts mark them all).
+const MAX_REFERENDUM_ROWS: usize = 40;
+
+/// The competition between communities: where households moved from and to, why, and the
+/// referendums members held (nothing when nobody moved and nobody voted).
+fn competition(dir: &Path, list: &[Value], referendums: Option<&Csv>) -> Result<String, String> {
+    let Some(moves) = read_optional(&dir.join("switches.csv"), &["from", "to", "reason"])? else { return Ok(String::new()) };
+    let held = referendums.map_or(0, |r| r.rows);
+    if moves.rows == 0 && held == 0 {
+        return Ok(String::new());
+    }
+    let ids: Vec<&str> = list.iter().filter_map(|c| c["id"].as_str()).collect();
+    // Options: staying free (""), then each community.
+    let options: Vec<&str> = std::iter::once("").chain(ids.iter().copied()).collect();
+    let name = |o: &str| if o.is_empty() { "free (grid only)".to_string() } else { o.to_string() };
+    let mut flows = vec![vec![0u64; options.len()]; options.len()];
+    let mut by_reason: std::collections::BTreeMap<&str, u64> = Default::default();
+    for ((from, to), reason) in moves.text("from").iter().zip(moves.text("to")).zip(moves.text("reason")) {
+        *by_reason.entry(reason.as_str()).or_default() += 1;
+        if reason != "choice" {
+            continue;
+        }
+        if let (Some(i), Some(j)) = (options.iter().position(|o| o == from), options.iter().position(|o| o == to)) {
+            flows[i][j] += 1;
+        }
+    }
+    let mut h = String::from("<h3 id=\"competition\">Competition for members</h3>");
+    let reasons: Vec<String> = by_reason.iter().map(|(r, n)| format!("{n} by {r}")).collect();
+    let passed = referendums.map_or(0, |r| r.text("passed").iter().filter(|p| *p == "true").count());
+    let _ = write!(
+        h,
+        "<p class=\"note\">{} moves between communities ({}); {held} referendums, {passed} passed. At each choice round a household prices its own energy of the last interval in every open community from that community's published figures and its fee, adds its preferences, and chooses by a logit with its switching cost (<code>switches.csv</code> lists every move with the gain it expected).</p>",
+        moves.rows,
+        if reasons.is_empty() { "none".to_string() } else { reasons.join(", ") },
+    );
+    if by_reason.contains_key("choice") {
+        h.push_str("<p class=\"note\">Where households moved by their own choice: a row per community they left (or staying free), a column per community they joined.</p>");
+        h.push_str("<table class=\"data\" id=\"competition-flows\"><tr><th>moved by choice from \\ to</th>");
+        for o in &options {
+            let _ = write!(h, "<th>{}</th>", escape(&name(o)));
+        }
+        h.push_str("<th>left</th></tr>");
+        for (i, o) in options.iter().enumerate() {
+            let _ = write!(h, "<tr><td>{}</td>", escape(&name(o)));
+            for (j, n) in flows[i].iter().enumerate() {
+                let _ = write!(h, "<td class=\"n\">{}</td>", if i == j { "–".to_string() } else { n.to_string() });
+            }
+            let _ = write!(h, "<td class=\"n\">{}</td></tr>", flows[i].iter().sum::<u64>());
+        }
+        h.push_str("<tr><td>joined</td>");
+        for j in 0..options.len() {
+            let _ = write!(h, "<td class=\"n\">{}</td>", flows.iter().map(|r| r[j]).sum::<u64>());
+        }
+        h.push_str("<td></td></tr></table>");
+    }
+    if let Some(r) = referendums.filter(|r| r.rows > 0) {
+        h.push_str("<p class=\"note\">Referendums: each member re-priced its own bill of the period under the proposal; it voted yes when the bill fell by more than what voting costs it, no when it rose by more, and stayed away otherwise.</p>");
+        h.push_str("<table class=\"data\" id=\"competition-referendums\"><tr><th>day</th><th>community</th><th>proposal</th><th>yes</th><th>no</th><th>abstained</th><th>turnout (quorum)</th><th>yes share of votes (majority)</th><th>outcome</th></tr>");
+        let turnout = r.num("turnout");
+        let (quorum, majority) = (r.num("quorum"), r.num("majority"));
+        let (yes, no) = (r.num("yes_weight"), r.num("no_weight"));
+        let share = |x: f64| format::percent(x, 1);
+        for (i, turnout) in turnout.iter().enumerate().take(MAX_REFERENDUM_ROWS) {
+            // Weighed as the votes were (by stake, each by its member's PV).
+            let yes_share = if yes[i] + no[i] > 0.0 { share(yes[i] / (yes[i] + no[i])) } else { "–".to_string() };
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{} ({})</td><td class=\"n\">{} ({})</td><td>{}</td></tr>",
+                escape(&r.text("day")[i]),
+                escape(&r.text("community")[i]),
+                escape(&r.text("proposal")[i]),
+                escape(&r.text("yes")[i]),
+                escape(&r.text("no")[i]),
+                escape(&r.text("abstain")[i]),
+                share(*turnout),
+                share(quorum[i]),
+                yes_share,
+                share(majority[i]),
+                if r.text("passed")[i] == "true" { "passed" } else { "failed" },
+            );
+        }
+        h.push_str("</table>");
+        if r.rows > MAX_REFERENDUM_ROWS {
+            let _ = write!(h, "<p class=\"note\">The first {MAX_REFERENDUM_ROWS} of {} referendums; <code>referendums.csv</code> lists all with their tallies.</p>", r.rows);
+        }
+    }
     Ok(h)
 }
