@@ -33,16 +33,35 @@ fn close(a: [u8; 3], b: [u8; 3]) -> bool {
 
 #[test]
 fn screenshot_shows_the_houses_on_the_map() {
+    if let Some(info) = screenshot_checked("village.ron", 100) {
+        assert_eq!(info.house_colors.len(), 4, "by what they do: no communities");
+    }
+}
+
+#[test]
+fn houses_are_coloured_by_their_community() {
+    if let Some(info) = screenshot_checked("competing-communities.ron", 250) {
+        // Free grey and the seven community colours.
+        assert_eq!(info.house_colors.len(), 8);
+        let used: std::collections::BTreeSet<[u8; 3]> = info.houses.iter().map(|h| h.rgb).collect();
+        assert!(used.len() >= 4, "three communities and free households: {used:?}");
+    }
+}
+
+/// Renders `name` for 40 frames at full speed under Xvfb and checks the PNG against the positions
+/// and colours written beside it: at least `min_houses` on the map, nine in ten in their colour,
+/// background where there are none. None when Xvfb is missing (outside CI).
+fn screenshot_checked(name: &str, min_houses: usize) -> Option<Info> {
     if Command::new("xvfb-run").arg("--help").output().is_err() {
         assert!(std::env::var_os("CI").is_none(), "CI must install xvfb (see .ci/run)");
         eprintln!("skipped: xvfb-run is not installed");
-        return;
+        return None;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let shot = tmp.path().join("village.png");
+    let shot = tmp.path().join("map.png");
     let out = Command::new("xvfb-run")
         .args(["-a", "-s", "-screen 0 1280x720x24", env!("CARGO_BIN_EXE_peergrid"), "demo"])
-        .arg(scenario("village.ron"))
+        .arg(scenario(name))
         .args(["--frames", "40", "--speed", "max", "--screenshot"])
         .arg(&shot)
         .env("WGPU_BACKEND", "vulkan")
@@ -65,7 +84,7 @@ fn screenshot_shows_the_houses_on_the_map() {
     };
     // Houses inside the map area (left of the panel) carry their colour at their centre.
     let on_map: Vec<&House> = info.houses.iter().filter(|p| p.x >= 2.0 && p.y >= 2.0 && p.x < w as f32 - 345.0 && p.y < h as f32 - 2.0).collect();
-    assert!(on_map.len() >= 100, "the village's houses are on screen: {}", on_map.len());
+    assert!(on_map.len() >= min_houses, "{name}: its houses are on screen: {}", on_map.len());
     let right: Vec<&&House> = on_map.iter().filter(|p| close(pixel(p.x as usize, p.y as usize), p.rgb)).collect();
     assert!(right.len() * 10 >= on_map.len() * 9, "{} of {} houses show their colour; e.g. {} at ({}, {}) is {:?}, expected {:?}", right.len(), on_map.len(), on_map[0].id, on_map[0].x, on_map[0].y, pixel(on_map[0].x as usize, on_map[0].y as usize), on_map[0].rgb);
     // Away from the houses (corners of the map area) is background, not a house colour.
@@ -73,6 +92,7 @@ fn screenshot_shows_the_houses_on_the_map() {
         let p = pixel(x, y);
         assert!(!info.house_colors.iter().any(|c| close(p, *c)), "background at ({x}, {y}) is {p:?}, a house colour");
     }
+    Some(info)
 }
 
 // The demo's logic without a window: it drives the same simulation as `peergrid run`.
@@ -155,4 +175,27 @@ fn selecting_an_unknown_house_is_an_error_before_any_window_opens() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--select nobody: no household with this id"), "{}", stderr(&out));
     assert!(stderr(&out).contains("village.ron"), "names the file: {}", stderr(&out));
+}
+
+#[test]
+fn the_view_follows_memberships_and_marks_moves() {
+    let mut sim = DemoSim::load(&scenario("competing-communities.ron"), None, None).unwrap();
+    let mut view = View::default();
+    // The first choice round is at the start of day 30 (30-minute steps).
+    for _ in 0..30 * 48 + 1 {
+        step(&mut sim, &mut view);
+    }
+    peergrid::viz::sim_view::refresh(&mut sim, &mut view);
+    assert_eq!(view.communities, ["sunny", "commons", "premium"]);
+    assert!(view.by_community, "community runs start coloured by community");
+    let members = sim.sim.world().resource::<peergrid::market::membership::Memberships>();
+    assert!(view.houses.iter().zip(&members.0).all(|(v, m)| v.community == *m));
+    assert!(!view.moved.is_empty() && view.moved.iter().all(|(_, at)| *at == 30 * 48), "the round's moves are marked");
+    assert_eq!(view.recent_moves.len(), 3);
+    assert!(view.recent_moves.iter().all(|m| m.contains(" -> ")), "{:?}", view.recent_moves);
+    // The marks fade after a day.
+    for _ in 0..peergrid::viz::sim_view::MOVE_MARK_STEPS {
+        step(&mut sim, &mut view);
+    }
+    assert!(view.moved.is_empty());
 }

@@ -2,7 +2,7 @@
 //! screen positions and colours beside it (`FILE` with extension `.json`), print the frame rate,
 //! exit. Used by the screenshot test and to measure frames per second.
 
-use super::map::{house_color, MapCamera, MapLayout};
+use super::map::{community_color, drawn_color, house_color, MapCamera, MapLayout};
 use super::sim_view::View;
 use super::DemoSystems;
 use bevy::prelude::*;
@@ -55,7 +55,8 @@ struct ScreenshotInfo {
     height: f32,
     frames: u64,
     fps: Option<f64>,
-    /// Every colour a house can have, sRGB 0..255.
+    /// Every colour a house can have under the map's colouring (by state, or by community),
+    /// sRGB 0..255.
     house_colors: Vec<[u8; 3]>,
     houses: Vec<HousePixel>,
 }
@@ -100,7 +101,7 @@ fn count_and_capture(
                 .iter()
                 .zip(&view.houses)
                 .zip(&sim.scenario.households)
-                .filter_map(|((p, v), h)| cam.world_to_viewport(at, p.extend(0.0)).ok().map(|px| HousePixel { id: h.id.clone(), x: px.x, y: px.y, rgb: rgb(house_color(v.state)) }))
+                .filter_map(|((p, v), h)| cam.world_to_viewport(at, p.extend(0.0)).ok().map(|px| HousePixel { id: h.id.clone(), x: px.x, y: px.y, rgb: rgb(drawn_color(&view, v)) }))
                 .collect()
         })
         .unwrap_or_default();
@@ -109,7 +110,11 @@ fn count_and_capture(
         height: window.height(),
         frames: cap.frame,
         fps,
-        house_colors: super::sim_view::HouseState::ALL.map(|s| rgb(house_color(s))).to_vec(),
+        house_colors: if view.by_community {
+            std::iter::once(None).chain((0..super::map::COMMUNITY_COLORS.len() as u16).map(Some)).map(|c| rgb(community_color(c))).collect()
+        } else {
+            super::sim_view::HouseState::ALL.map(|s| rgb(house_color(s))).to_vec()
+        },
         houses,
     };
     if let Err(e) = serde_json::to_string_pretty(&info).map_err(std::io::Error::other).and_then(|j| crate::output::staging::write_to(&path.with_extension("json"), j.as_bytes())) {

@@ -39,7 +39,7 @@ impl Plugin for ControlsPlugin {
 }
 
 /// Space pause/play; 1–4 speed; Enter or `.` one step; R next rule (Shift+R previous);
-/// N restart with a new seed. Reads the keyboard; writes `Playback`, the simulation's rule,
+/// N restart with a new seed; C houses by community or by state. Reads the keyboard; writes `Playback`, the simulation's rule,
 /// `View` (on restart). Runs in `DemoSystems::Input`.
 fn keys(input: Res<ButtonInput<KeyCode>>, mut playback: ResMut<Playback>, mut sim: NonSendMut<DemoSim>, mut view: ResMut<View>) {
     if input.just_pressed(KeyCode::Space) {
@@ -61,6 +61,15 @@ fn keys(input: Res<ButtonInput<KeyCode>>, mut playback: ResMut<Playback>, mut si
         let next = if back { (at + RULES.len() - 1) % RULES.len() } else { (at + 1) % RULES.len() };
         sim.set_rule(RULES[next]);
         playback.notice = format!("rule: {} (from the next step)", RULES[next].name);
+    }
+    if input.just_pressed(KeyCode::KeyC) {
+        if view.communities.is_empty() {
+            playback.notice = "the scenario has no communities".to_string();
+        } else {
+            view.by_community = !view.by_community;
+            view.version += 1;
+            playback.notice = format!("houses by {}", if view.by_community { "community" } else { "what they do this step" });
+        }
     }
     if input.just_pressed(KeyCode::KeyN) {
         match sim.restart_with_new_seed() {

@@ -46,6 +46,36 @@ pub fn house_color(state: HouseState) -> Color {
     }
 }
 
+/// Community colours on the map (Okabe and Ito, with yellow in place of black on the dark sky),
+/// in community order, repeating past the seventh; free households are grey.
+pub const COMMUNITY_COLORS: [(f32, f32, f32, &str); 7] = [
+    (0.0, 0.45, 0.70, "blue"),
+    (0.84, 0.37, 0.0, "vermillion"),
+    (0.0, 0.62, 0.45, "green"),
+    (0.80, 0.47, 0.65, "pink"),
+    (0.90, 0.62, 0.0, "orange"),
+    (0.34, 0.71, 0.91, "sky blue"),
+    (0.94, 0.89, 0.26, "yellow"),
+];
+const FREE_COLOR: Color = Color::srgb(0.55, 0.55, 0.58);
+const MOVE_MARK_COLOR: Color = Color::WHITE;
+
+/// A house's colour by its community (`None`: free, grey).
+pub fn community_color(c: Option<u16>) -> Color {
+    match c {
+        Some(c) => {
+            let (r, g, b, _) = COMMUNITY_COLORS[c as usize % COMMUNITY_COLORS.len()];
+            Color::srgb(r, g, b)
+        }
+        None => FREE_COLOR,
+    }
+}
+
+/// The colour a house is drawn in under the view's colouring.
+pub fn drawn_color(view: &View, v: &crate::viz::sim_view::HouseView) -> Color {
+    if view.by_community { community_color(v.community) } else { house_color(v.state) }
+}
+
 const NIGHT_SKY: Color = Color::srgb(0.03, 0.04, 0.10);
 const DAY_SKY: Color = Color::srgb(0.16, 0.24, 0.36);
 /// Irradiance at which the sky is fully "day", W/m².
@@ -73,6 +103,8 @@ pub struct MapLayout {
 #[derive(Resource)]
 struct Palette {
     house: [Handle<ColorMaterial>; 4],
+    /// Free, then each of [`COMMUNITY_COLORS`].
+    community: Vec<Handle<ColorMaterial>>,
     line: Vec<Handle<ColorMaterial>>,
 }
 
@@ -106,7 +138,7 @@ impl Plugin for MapPlugin {
         app.init_resource::<Drag>()
             .add_systems(Startup, spawn_map)
             .add_systems(Update, (camera_keys, mouse).in_set(DemoSystems::Input))
-            .add_systems(Update, (color_houses, color_lines, draw_flows, shade_sky, outline_selection, level_of_detail).in_set(DemoSystems::Draw));
+            .add_systems(Update, (color_houses, color_lines, draw_flows, shade_sky, outline_selection, mark_moves, level_of_detail).in_set(DemoSystems::Draw));
     }
 }
 
@@ -165,6 +197,7 @@ fn spawn_map(
     let unit = meshes.add(Rectangle::new(1.0, 1.0));
     let palette = Palette {
         house: HouseState::ALL.map(|s| materials.add(house_color(s))),
+        community: std::iter::once(None).chain((0..COMMUNITY_COLORS.len() as u16).map(Some)).map(|c| materials.add(community_color(c))).collect(),
         line: (0..=LOADING_BUCKETS.len()).map(|b| materials.add(line_color(b))).collect(),
     };
     let mut layout = MapLayout { house_size, fit_center: center, fit_scale: scale, line_width, ..Default::default() };
@@ -215,8 +248,9 @@ fn spawn_map(
     commands.insert_resource(palette);
 }
 
-/// House colours by state and battery gauges by state of charge. Reads `View`; writes house
-/// materials and gauge transforms. Runs in `DemoSystems::Draw`, when `View` changed.
+/// House colours by state (or by community, in runs with communities until C switches) and
+/// battery gauges by state of charge. Reads `View`; writes house materials and gauge
+/// transforms. Runs in `DemoSystems::Draw`, when `View` changed.
 fn color_houses(
     view: Res<View>,
     layout: Res<MapLayout>,
@@ -229,7 +263,7 @@ fn color_houses(
     }
     for (h, mut mat) in &mut houses {
         let Some(v) = view.houses.get(h.0 as usize) else { continue };
-        let want = &palette.house[v.state.index()];
+        let want = if view.by_community { &palette.community[v.community.map_or(0, |c| 1 + c as usize % COMMUNITY_COLORS.len())] } else { &palette.house[v.state.index()] };
         if mat.0 != *want {
             mat.0 = want.clone();
         }
@@ -321,6 +355,18 @@ fn shade_sky(view: Res<View>, mut sky: ResMut<ClearColor>) {
     }
     let t = (view.ghi_w_m2 / FULL_DAY_GHI_W_M2).clamp(0.0, 1.0) as f32;
     sky.0 = NIGHT_SKY.mix(&DAY_SKY, t);
+}
+
+/// A ring around each house that moved between communities in the last
+/// [`MOVE_MARK_STEPS`](crate::viz::sim_view::MOVE_MARK_STEPS) steps, shrinking as the move ages.
+/// Reads `View`; draws gizmos.
+fn mark_moves(view: Res<View>, layout: Res<MapLayout>, mut gizmos: Gizmos) {
+    use crate::viz::sim_view::MOVE_MARK_STEPS;
+    for (h, at) in &view.moved {
+        let Some(p) = layout.house_pos.get(*h as usize) else { continue };
+        let age = view.step.saturating_sub(*at).min(MOVE_MARK_STEPS) as f32 / MOVE_MARK_STEPS as f32;
+        gizmos.circle_2d(*p, layout.house_size * (2.2 - 1.2 * age), MOVE_MARK_COLOR);
+    }
 }
 
 /// A frame around the selected house. Reads `View`; draws gizmos.

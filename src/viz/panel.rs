@@ -24,6 +24,7 @@ const BLOCKS_SHOWN: usize = 4;
 pub const HELP: &str = "Space pause   1-4 speed 1x 10x 100x max\n\
 Enter/. one step   R/Shift+R rule\n\
 N new seed   F fit map   click a house\n\
+C houses by community / by state\n\
 drag/WASD/arrows pan   wheel/+/- zoom";
 
 #[derive(Component, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +32,7 @@ enum Field {
     Title,
     Clock,
     Kpis,
+    Communities,
     Blocks,
     House,
     Status,
@@ -104,6 +106,7 @@ fn spawn_panel(mut commands: Commands) {
                         }
                     }
                 });
+            p.spawn(text(Field::Communities, FONT_PX - 1.0, TEXT_COLOR));
             p.spawn(text(Field::Blocks, FONT_PX - 1.0, TEXT_COLOR));
             p.spawn(text(Field::House, FONT_PX - 1.0, TEXT_COLOR));
             p.spawn(text(Field::Status, FONT_PX - 1.0, DIM_TEXT));
@@ -149,6 +152,28 @@ fn kpis(view: &View) -> String {
         money(view.network_fees),
         s.network_losses_kwh,
     )
+}
+
+/// The colour key of the houses and the latest moves between communities (empty without
+/// communities).
+fn communities(view: &View) -> String {
+    if view.communities.is_empty() {
+        return String::new();
+    }
+    let mut out = if view.by_community {
+        let key: Vec<String> = view.communities.iter().enumerate().take(super::map::COMMUNITY_COLORS.len()).map(|(i, id)| format!("{id} {}", super::map::COMMUNITY_COLORS[i].3)).collect();
+        format!("Houses by community: {}, free grey", key.join(", "))
+    } else {
+        "Houses by state: surplus sky blue, own use yellow,\n  buying orange, unserved pink".to_string()
+    };
+    if view.recent_moves.is_empty() {
+        out.push_str("\nNo moves yet (a white ring marks one)");
+    }
+    for m in &view.recent_moves {
+        out.push('\n');
+        out.push_str(m);
+    }
+    out
 }
 
 fn blocks(view: &View) -> String {
@@ -202,12 +227,17 @@ fn update_texts(view: Res<View>, playback: Res<Playback>, rate: Res<FrameRate>, 
                 format!("{state} at {}, {:.0} fps, step {}/{}\n{notice}{HELP}", playback.speed.label(), rate.fps, view.run.steps, view.total_steps)
             }
             _ if !view.is_changed() => continue,
-            Field::Title => format!("{} ({} households)\nrule {}, seed {}", sim.scenario.name, sim.scenario.households.len(), sim.rule.name, sim.scenario.seed),
+            Field::Title => {
+                let rule = if view.communities.is_empty() { format!("rule {}", sim.rule.name) } else { format!("{} communities, each its rule", view.communities.len()) };
+                format!("{} ({} households)\n{rule}, seed {}", sim.scenario.name, sim.scenario.households.len(), sim.scenario.seed)
+            }
             Field::Clock => match view.sun_elevation_deg > 0.0 {
                 true => format!("{}\nsun {:.0} deg up, {:.0} W/m2", view.time_label, view.sun_elevation_deg, view.ghi_w_m2),
                 false => format!("{}\nsun below the horizon", view.time_label),
             },
-            Field::Kpis => kpis(&view),
+            // The panel's font has no true minus sign.
+            Field::Kpis => kpis(&view).replace('\u{2212}', "-"),
+            Field::Communities => communities(&view),
             Field::Blocks => blocks(&view),
             Field::House => house(&view, &sim),
         };

@@ -22,6 +22,10 @@ pub const CHART_STEPS: usize = 96;
 const SELECTED_TRADES: usize = 3;
 /// Below this a household's energy in a step counts as none, kWh.
 const STATE_EPSILON_KWH: f64 = 1e-6;
+/// Steps a house that moved between communities stays marked on the map.
+pub const MOVE_MARK_STEPS: u64 = 48;
+/// Moves between communities listed in the panel.
+const MOVES_SHOWN: usize = 3;
 
 /// The simulation, as `peergrid run` builds it (no output files; the ledger kept in memory).
 pub struct DemoSim {
@@ -118,6 +122,8 @@ pub struct HouseView {
     pub today: Meter,
     pub bill: f64,
     pub baseline_bill: f64,
+    /// Its community now (none: it deals with the grid alone).
+    pub community: Option<u16>,
 }
 
 /// Everything the screen shows, copied from the simulation after it steps.
@@ -149,14 +155,23 @@ pub struct View {
     pub blocks: Vec<(BlockInfo, String)>,
     pub selected: Option<u32>,
     pub selected_trades: VecDeque<String>,
+    /// The run's communities, by index (empty: none).
+    pub communities: Vec<String>,
+    /// Houses coloured by their community rather than by what they do this step.
+    pub by_community: bool,
+    /// Houses that moved between communities in the last [`MOVE_MARK_STEPS`] steps, and when.
+    pub moved: Vec<(u32, u64)>,
+    /// The latest moves, for the panel, newest last.
+    pub recent_moves: VecDeque<String>,
+    moves_seen: usize,
     day: Option<chrono::NaiveDate>,
 }
 
 impl View {
     /// Forgets the run (after a restart).
     pub fn reset(&mut self) {
-        let (version, selected) = (self.version, self.selected);
-        *self = View { version: version + 1, selected, ..Default::default() };
+        let (version, selected, by_community) = (self.version, self.selected, self.by_community);
+        *self = View { version: version + 1, selected, by_community, ..Default::default() };
     }
 }
 
@@ -183,8 +198,22 @@ pub fn after_step(sim: &mut DemoSim, view: &mut View) {
         }
         v.today.accumulate(m);
     }
+    let step = world.resource::<SimClock>().step;
+    view.moved.retain(|(_, at)| at + MOVE_MARK_STEPS > step);
+    if let Some(k) = world.get_resource::<crate::community::Communities>() {
+        let ids = &sim.scenario.households;
+        let name = |c: Option<u16>| c.map_or("free".to_string(), |c| k.config.communities[c as usize].id.clone());
+        for m in k.moves.get(view.moves_seen..).unwrap_or_default() {
+            view.moved.push((m.household, m.step));
+            if view.recent_moves.len() == MOVES_SHOWN {
+                view.recent_moves.pop_front();
+            }
+            let gain = m.gain.map_or(String::new(), |g| format!(" ({g:+.2})"));
+            view.recent_moves.push_back(format!("{} {} {} -> {}{gain}", m.day.format("%d %b"), ids[m.household as usize].id, name(m.from), name(m.to)));
+        }
+        view.moves_seen = k.moves.len();
+    }
     if let Some(sel) = view.selected {
-        let step = world.resource::<SimClock>().step;
         let ids = &sim.scenario.households;
         for tr in &world.resource::<Clearing>().trades {
             let seller = match tr.seller {
@@ -226,6 +255,15 @@ pub fn refresh(sim: &mut DemoSim, view: &mut View) {
     view.line_kw.clone_from(&world.resource::<crate::grid::network::Network>().flows.line_kw);
     let n = sim.scenario.households.len();
     view.houses.resize(n, HouseView::default());
+    if view.communities.is_empty() && let Some(c) = &sim.scenario.communities {
+        view.communities = c.communities.iter().map(|k| k.id.clone()).collect();
+        view.by_community = true;
+    }
+    if let Some(m) = world.get_resource::<crate::market::membership::Memberships>() {
+        for (v, c) in view.houses.iter_mut().zip(&m.0) {
+            v.community = *c;
+        }
+    }
     let (mut bill, mut baseline, mut fees, mut import_cost) = (0.0, 0.0, 0.0, 0.0);
     let mut q = world.query::<(&Household, &Meter, Option<&Battery>, &Wallet, &BaselineExchange)>();
     for (h, m, b, w, base) in q.iter(world) {
