@@ -449,11 +449,7 @@ fn community_batteries_serve_members_only_within_their_limits_and_are_sold_back_
 
 /// Runs a scenario text into a temporary folder and checks `verify` passes on it.
 fn run_and_verify(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let path = tmp.path().join("s.ron");
-    std::fs::write(&path, text).unwrap();
-    let out = tmp.path().join("o");
-    run_ok(&path, &out, &[]);
+    let (tmp, out) = run_text(text);
     let o = peergrid(&["verify", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     (tmp, out)

@@ -32,16 +32,6 @@ const IDENTICAL: &str = r#"(
     output: Aggregate,
 )"#;
 
-/// Runs a scenario given as text into a fresh folder: (the folder, its output).
-fn run_text(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let path = tmp.path().join("s.ron");
-    std::fs::write(&path, text).unwrap();
-    let out = tmp.path().join("o");
-    run_ok(&path, &out, &[]);
-    (tmp, out)
-}
-
 #[test]
 fn with_identical_terms_moves_stay_within_the_logit_noise_floor() {
     let (_tmp, out) = run_text(IDENTICAL);

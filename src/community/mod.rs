@@ -971,14 +971,12 @@ fn end_period(
     let churn = if were_members > 0 { f64::from(s.left_this_period) / f64::from(were_members) } else { 0.0 };
     let runway = fee::runway(books.funds.balance[c], s.recent_obligations.make_contiguous());
     let fee_state = referendum::FeeState { fee_ppm: books.funds.fee_rate_ppm[c], runway, churn };
-    if let Some(r) = cfg.referendum.as_ref() {
-        hold_referendum(k, c, step, frame, r, config, fee_state, &period, books.payments);
+    let held = cfg.referendum.as_ref().and_then(|r| hold_referendum(k, c, step, frame, r, config, fee_state, &period, books.payments));
+    books.funds.fee_rate_ppm[c] = k.state[c].terms.fee.next_ppm(fee_state.fee_ppm, runway, churn);
+    if let Some(row) = held {
+        k.referendums.push(ReferendumRow { fee_rate_ppm: books.funds.fee_rate_ppm[c], ..row });
     }
     let s = &mut k.state[c];
-    books.funds.fee_rate_ppm[c] = s.terms.fee.next_ppm(fee_state.fee_ppm, runway, churn);
-    if let Some(row) = k.referendums.last_mut().filter(|r| r.step == step && usize::from(r.community) == c) {
-        row.fee_rate_ppm = books.funds.fee_rate_ppm[c];
-    }
     s.period += 1;
     s.members_at_period_start = s.members;
     s.joined_this_period = 0;
@@ -994,10 +992,11 @@ fn end_period(
 /// terms and is put forward (by a majority of its witnesses, or by enough members, each as it
 /// would vote) goes to a vote of its `members` (their period in `period`); the votes and the
 /// outcome go on its books, and a proposal that passes becomes its terms for the next period.
+/// Returns its row (its `fee_rate_ppm` the fee before; the caller sets the next).
 #[allow(clippy::too_many_arguments)]
-fn hold_referendum(k: &mut Communities, c: usize, step: u64, frame: &TimeFrame, r: &ReferendumConfig, config: &CommunitiesConfig, fee: referendum::FeeState, period: &[referendum::MemberPeriod], payments: &mut Vec<Payment>) {
+fn hold_referendum(k: &mut Communities, c: usize, step: u64, frame: &TimeFrame, r: &ReferendumConfig, config: &CommunitiesConfig, fee: referendum::FeeState, period: &[referendum::MemberPeriod], payments: &mut Vec<Payment>) -> Option<ReferendumRow> {
     if period.is_empty() {
-        return;
+        return None;
     }
     let now = k.state[c].terms;
     let witnesses: Vec<usize> = k.state[c].witnesses.iter().filter_map(|w| period.iter().position(|m| m.household == *w)).collect();
@@ -1032,9 +1031,9 @@ fn hold_referendum(k: &mut Communities, c: usize, step: u64, frame: &TimeFrame, 
             s.totals.passed += 1;
             s.terms = new;
         }
-        k.referendums.push(ReferendumRow { day: frame.local_date(step), step, community: c as u16, period: k.state[c].period, proposal: *proposal, tally, fee_rate_ppm: fee.fee_ppm });
-        return;
+        return Some(ReferendumRow { day: frame.local_date(step), step, community: c as u16, period: k.state[c].period, proposal: *proposal, tally, fee_rate_ppm: fee.fee_ppm });
     }
+    None
 }
 
 /// Cuts claims to a budget: all of them when they fit, otherwise pro rata to the budget.

@@ -257,24 +257,25 @@ pub fn resolve(v: &mut Validator, file: &ScenarioFile, drafts: &[HouseDraft], st
             referendum,
         });
     }
-    let choice = file.competition.as_ref().map(|k| resolve_choice(v, k, drafts, &ids, step_minutes, file.seed));
-    // Drawn after β and the switching cost, on the household's own stream; without
-    // `competition`, the default ε.
-    let vote_epsilon = (0..drafts.len())
+    // Each household's β, switching cost and ε, in that order on its own stream, so that its
+    // draws do not depend on the others'; without `competition`, the default ε alone.
+    let loyalty: Vec<(f64, f64, f64)> = (0..drafts.len())
         .map(|h| {
             let mut r = rng(file.seed, Stream::Loyalty, h as u64);
             match &file.competition {
                 Some(k) => {
-                    let _ = (draw(&k.beta, &mut r), draw(&k.switching_cost, &mut r));
-                    draw(&k.vote_epsilon, &mut r).clamp(0.0, MAX_MONEY)
+                    let beta = draw(&k.beta, &mut r).clamp(0.0, MAX_BETA);
+                    let cost = draw(&k.switching_cost, &mut r).clamp(0.0, MAX_MONEY);
+                    (beta, cost, draw(&k.vote_epsilon, &mut r).clamp(0.0, MAX_MONEY))
                 }
-                None => draw(&super::schema::default_vote_epsilon(), &mut r),
+                None => (0.0, 0.0, draw(&super::schema::default_vote_epsilon(), &mut r)),
             }
         })
         .collect();
+    let choice = file.competition.as_ref().map(|k| resolve_choice(v, k, drafts, &ids, step_minutes, &loyalty));
     Some(CommunitiesConfig {
         choice,
-        vote_epsilon,
+        vote_epsilon: loyalty.iter().map(|l| l.2).collect(),
         forced_rule: rule_override.is_some(),
         communities,
         member_of,
@@ -285,9 +286,9 @@ pub fn resolve(v: &mut Validator, file: &ScenarioFile, drafts: &[HouseDraft], st
     })
 }
 
-/// Checks `competition` and draws each household's β and switching cost (on its own stream,
-/// so a household's draws do not depend on the others).
-fn resolve_choice(v: &mut Validator, k: &CompetitionSpec, drafts: &[HouseDraft], ids: &HashMap<&str, u32>, step_minutes: u32, seed: u64) -> ChoiceConfig {
+/// Checks `competition`; each household's β and switching cost are the first two of its
+/// `loyalty` draws.
+fn resolve_choice(v: &mut Validator, k: &CompetitionSpec, drafts: &[HouseDraft], ids: &HashMap<&str, u32>, step_minutes: u32, loyalty: &[(f64, f64, f64)]) -> ChoiceConfig {
     let mut interval_steps = 1;
     if v.range("competition.interval_days", k.interval_days, Bound::Above(0.0), Bound::Incl(MAX_PERIOD_DAYS), "days") {
         let steps = k.interval_days * 1440.0 / f64::from(step_minutes.max(1));
@@ -304,12 +305,7 @@ fn resolve_choice(v: &mut Validator, k: &CompetitionSpec, drafts: &[HouseDraft],
     if k.max_moves_per_round == Some(0) {
         v.err("competition.max_moves_per_round", "0 would keep everyone where they are; give at least 1, or leave it out for no limit".to_string());
     }
-    let (mut beta, mut switching_cost) = (Vec::with_capacity(drafts.len()), Vec::with_capacity(drafts.len()));
-    for h in 0..drafts.len() {
-        let mut r = rng(seed, Stream::Loyalty, h as u64);
-        beta.push(draw(&k.beta, &mut r).clamp(0.0, MAX_BETA));
-        switching_cost.push(draw(&k.switching_cost, &mut r).clamp(0.0, MAX_MONEY));
-    }
+    let (beta, switching_cost) = loyalty.iter().map(|l| (l.0, l.1)).unzip();
     let preferences = drafts
         .iter()
         .map(|h| {

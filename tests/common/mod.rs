@@ -38,6 +38,16 @@ pub fn run_ok(scenario: &Path, out: &Path, extra: &[&str]) {
     assert!(o.status.success(), "run failed: {}", stderr(&o));
 }
 
+/// Writes `text` as a scenario in a fresh folder and runs it: (the folder, its output folder).
+pub fn run_text(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("s.ron");
+    std::fs::write(&path, text).unwrap();
+    let out = tmp.path().join("o");
+    run_ok(&path, &out, &[]);
+    (tmp, out)
+}
+
 /// A CSV file as header + rows of name → value.
 pub struct Table {
     pub headers: Vec<String>,
