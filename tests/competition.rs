@@ -204,3 +204,78 @@ fn bad_competition_input_is_named() {
     let none = none[..none.find("    communities: [").unwrap()].to_string() + &none[none.find("    competition:").unwrap()..];
     rejects_text(&none, &["competition", "no `communities`"]);
 }
+
+/// One double-auction community over two weekly periods, hourly steps, its members voting by
+/// stake (their PV: sellers, mostly) at the first period's end on moving the price from the
+/// middle of each clearing's spread (k 0.5) towards the marginal bid (k 0.9). Every member votes
+/// (ε 0); choices never come within the run.
+const PRICE_VOTE: &str = r#"(
+    name: "price-vote",
+    seed: 3,
+    start: "2024-10-01T00:00",
+    timezone: "Australia/Sydney",
+    step_minutes: 60,
+    duration_days: 14,
+    location: (latitude_deg: -33.9, longitude_deg: 151.2),
+    grid: Connected(import_price_per_kwh: 0.30, export_price_per_kwh: 0.05),
+    households: [
+        Group(prefix: "m", count: 40, kwp: Normal(mean: 5.0, sd: 1.5), pv_share: 0.5, tilt_deg: 20, member_of: "one"),
+    ],
+    communities: [
+        (id: "one", rule: "double-auction", params: {"k": 0.5}, fee_policy: Fixed(rate: 0.04), period_days: 7,
+         referendum: (proposals: [RuleParam(name: "k", value: 0.9)], proposed_by: Members(support: 0.01), votes: ByStake, quorum: 0.0)),
+    ],
+    competition: (interval_days: 28, beta: Fixed(0.1), switching_cost: Fixed(5), vote_epsilon: Fixed(0)),
+)"#;
+
+#[test]
+fn members_vote_on_the_rule_price_as_a_run_at_that_price_bills_them() {
+    let (_tmp, a) = run_text(PRICE_VOTE);
+    let (_tmp_b, b) = run_text(&PRICE_VOTE.replace(r#"{"k": 0.5}"#, r#"{"k": 0.9}"#));
+    let refs = Table::read(&a.join("referendums.csv"));
+    assert_eq!(refs.rows.len(), 1, "one referendum, at the first period's end: {:?}", refs.rows);
+    assert_eq!((refs.rows[0]["proposal"].as_str(), refs.rows[0]["step"].as_str(), refs.rows[0]["passed"].as_str()), ("rule k 0.9", "167", "true"));
+    assert!(Table::read(&b.join("referendums.csv")).rows.is_empty(), "nothing to vote on at k 0.9");
+    // From the second period on the community clears at k 0.9: its trades are those of the run
+    // at k 0.9 throughout.
+    let second = |dir: &std::path::Path| -> Vec<HashMap<String, String>> { Table::read(&dir.join("trades.csv")).rows.into_iter().filter(|r| r["step"].parse::<u64>().unwrap() >= 168).collect() };
+    let (after_vote, at_nine_throughout) = (second(&a), second(&b));
+    assert!(!after_vote.is_empty());
+    assert!(after_vote == at_nine_throughout, "the second period's trades differ from those at k 0.9");
+    // The same orders match at either k, so each member's peer spending in the run at k 0.9 less
+    // that at k 0.5 (the first period's, the second being the same) is what re-pricing the period
+    // predicted: its vote's sign.
+    let spending = |dir: &std::path::Path| -> HashMap<String, f64> {
+        Table::read(&dir.join("households.csv")).rows.iter().map(|r| (r["household"].clone(), Table::f(r, "p2p_paid") - Table::f(r, "p2p_received") + Table::f(r, "fees_paid"))).collect()
+    };
+    let (at_half, at_nine) = (spending(&a), spending(&b));
+    let txs = ledger_txs(&a);
+    let vote_of = |h: &str| txs.iter().find(|t| t["buyer"] == h && t["kind"].as_str().is_some_and(|k| k.starts_with("vote_"))).map(|t| t["kind"].as_str().unwrap().to_string());
+    let (mut yes, mut no) = (0, 0);
+    for (h, s) in &at_half {
+        let change = at_nine[h] - s;
+        let vote = vote_of(h);
+        if change < -1e-3 {
+            assert_eq!(vote.as_deref(), Some("vote_yes"), "{h}: {change:+.6} at k 0.9");
+            yes += 1;
+        } else if change > 1e-3 {
+            assert_eq!(vote.as_deref(), Some("vote_no"), "{h}: {change:+.6} at k 0.9");
+            no += 1;
+        } else if change == 0.0 {
+            assert_eq!(vote, None, "{h} traded nothing and abstains");
+        }
+    }
+    assert!(yes > 0 && no > 0, "sellers gain and buyers lose from a higher k: {yes} yes, {no} no");
+    assert_eq!(summary(&a)["communities"][0]["params_end"]["k"], 0.9);
+    assert_eq!(summary(&b)["communities"][0]["params_end"]["k"], 0.9);
+}
+
+#[test]
+fn only_a_price_position_is_votable() {
+    let at = "communities[0].referendum.proposals[0]";
+    rejects_text(&PRICE_VOTE.replace(r#"name: "k", value: 0.9"#, r#"name: "kk", value: 0.9"#), &[&format!("{at}.name"), "no parameter `kk`", "k"]);
+    rejects_text(&PRICE_VOTE.replace(r#"name: "k", value: 0.9"#, r#"name: "k", value: 1.5"#), &[&format!("{at}.value"), "1.5"]);
+    let nearest = PRICE_VOTE.replace(r#"rule: "double-auction", params: {"k": 0.5}"#, r#"rule: "nearest""#).replace(r#"name: "k""#, r#"name: "alpha""#);
+    rejects_text(&nearest, &[&format!("{at}.name"), "`alpha` of `nearest` changes which orders trade", "k of double-auction"]);
+    rejects_text(&PRICE_VOTE.replace(r#"rule: "double-auction", params: {"k": 0.5}"#, r#"rule: "sdr""#), &[&format!("{at}.name"), "`sdr` has no parameter `k`; its parameters: none"]);
+}

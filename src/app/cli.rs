@@ -485,7 +485,8 @@ pub fn rules_text() -> String {
     for r in RULES {
         out.push_str(&format!("{:<16} {}\n", r.name, r.summary));
         for p in r.params {
-            out.push_str(&format!("{:<16}   param {} (default {}, {}..={}): {}\n", "", p.name, p.default, p.min, p.max, p.doc));
+            let votable = if p.price_position { "; communities may vote on it (RuleParam)" } else { "" };
+            out.push_str(&format!("{:<16}   param {} (default {}, {}..={}): {}{votable}\n", "", p.name, p.default, p.min, p.max, p.doc));
         }
     }
     out

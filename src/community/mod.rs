@@ -25,7 +25,7 @@ use crate::household::{HouseholdEntities, MeterTotals, Wallet};
 use crate::market::membership::{CommunityMarkets, Memberships};
 use crate::market::storage::{CommunityStorage, StorageUnit};
 use crate::market::registry::RuleInfo;
-use crate::market::MarketSetup;
+use crate::market::{Clearing, LossPolicy, MarketSetup, Seller};
 use crate::settlement::{Account, Accounts, CommunityFunds, Payment, PaymentKind, Payout, StepPayments, PPM};
 use bevy::prelude::*;
 use choice::{ChoiceConfig, Published};
@@ -110,7 +110,22 @@ pub struct CommunityConfig {
 impl CommunityConfig {
     /// Its terms at the founding.
     pub fn terms(&self) -> Terms {
-        Terms { fee: self.fee, rebate: self.rebate, solidarity: self.solidarity }
+        let price_position = self.rule.params.iter().find(|p| p.price_position).map(|p| referendum::PricePosition { name: p.name, value: self.params.get(p.name).copied().unwrap_or(p.default) });
+        Terms { fee: self.fee, rebate: self.rebate, solidarity: self.solidarity, price_position }
+    }
+
+    /// Its rule's parameters under `terms` (a referendum may have moved its price position).
+    pub fn params_under(&self, terms: &Terms) -> BTreeMap<String, f64> {
+        let mut params = self.params.clone();
+        if let Some(p) = terms.price_position {
+            params.insert(p.name.to_string(), p.value);
+        }
+        params
+    }
+
+    /// Its referendums may move its rule's price position.
+    fn votes_on_prices(&self) -> bool {
+        self.referendum.as_ref().is_some_and(|r| r.proposals.iter().any(|p| matches!(p, referendum::Proposal::RuleParam { .. })))
     }
 
     /// The most one period's obligations can be under `terms`: every witness paid and both
@@ -319,6 +334,9 @@ pub struct CommunityState {
     pub battery_bought: bool,
     /// Its terms now (its referendums change them).
     pub terms: Terms,
+    /// A referendum moved its rule's price position: the rule is rebuilt before the next
+    /// clearing.
+    rule_changed: bool,
     /// Its figures since the last choice round.
     pub published: Published,
     /// Fees each member paid in each recent period (the default's weights), newest last:
@@ -332,6 +350,7 @@ impl CommunityState {
     fn new(terms: Terms) -> CommunityState {
         CommunityState {
             terms,
+            rule_changed: false,
             published: Published::default(),
             founded: false,
             defaulted_step: None,
@@ -373,6 +392,11 @@ pub struct Communities {
     joined_at: Vec<u64>,
     /// Each household's wallet at the start of its community's period (or when it joined).
     period_start: Vec<Wallet>,
+    /// Each household's purchases and sales since then, weighted by their trades' price spans
+    /// ([`referendum::MemberPeriod::bought_span`]); kept only when a community's referendums
+    /// may move its rule's price position (`tracks_spans`).
+    period_span: Vec<(f64, f64)>,
+    tracks_spans: bool,
     /// This step's joins and leaves (household, community, joined), for its books: recorded
     /// before the step's trades.
     moved: Vec<(u32, u16, bool)>,
@@ -390,6 +414,7 @@ pub struct Communities {
 impl Communities {
     pub fn new(config: CommunitiesConfig) -> Communities {
         let n = config.member_of.len();
+        let tracks_spans = config.communities.iter().any(CommunityConfig::votes_on_prices);
         Communities {
             state: config.communities.iter().map(|c| CommunityState::new(c.terms())).collect(),
             config: std::sync::Arc::new(config),
@@ -399,6 +424,8 @@ impl Communities {
             last_community: vec![None; n],
             joined_at: vec![0; n],
             period_start: vec![Wallet::default(); n],
+            tracks_spans,
+            period_span: vec![(0.0, 0.0); n],
             moved: Vec::new(),
             next_change: 0,
             moves: Vec::new(),
@@ -466,6 +493,13 @@ pub fn apply_membership(
     let record = |k: &mut Communities, household: usize, from: Option<u16>, to: Option<u16>, gain: Option<f64>, reason: MoveReason| {
         k.moves.push(MoveRow { day, step, household: household as u32, from, to, gain, reason });
     };
+    for (c, cfg) in config.communities.iter().enumerate() {
+        let s = &mut k.state[c];
+        if s.rule_changed && s.active() {
+            markets.rules[c] = Some(setup.build(cfg.rule, cfg.params_under(&s.terms)).0);
+        }
+        s.rule_changed = false;
+    }
     for (c, cfg) in config.communities.iter().enumerate() {
         if cfg.founded_step != step || k.state[c].founded {
             continue;
@@ -592,6 +626,7 @@ fn join(k: &mut Communities, members: &mut Memberships, h: usize, c: u16, step: 
     k.last_community[h] = Some(c);
     k.joined_at[h] = step;
     k.period_start[h] = wallet;
+    k.period_span[h] = (0.0, 0.0);
     let s = &mut k.state[c as usize];
     s.members += 1;
     s.joined_this_period += 1;
@@ -652,7 +687,7 @@ pub fn split_proportional(total: i64, weights: &[i64]) -> Vec<i64> {
 
 /// Keeps the communities' books: founding funds, the day's figures from the step's payments, and
 /// at each period's end witness pay, services, the next fee and default. Reads `SimClock`,
-/// `StepPayments` (settled), `Memberships`; writes `Communities`, `CommunityFunds`, `Wallet`,
+/// `StepPayments` (settled), `Clearing` (its trades' price spans), `LossPolicy`, `Memberships`; writes `Communities`, `CommunityFunds`, `Wallet`,
 /// `StepPayments` (the treasuries' payments, for the ledger), `Accounts` (the battery supplier),
 /// `CommunityStorage` (the next step's budgets; a default stops a battery), `Ledger` (its
 /// witnesses' seals at each period's end), `Memberships` and
@@ -661,6 +696,8 @@ pub fn split_proportional(total: i64, weights: &[i64]) -> Vec<i64> {
 pub fn keep_books(
     clock: Res<SimClock>,
     prices: Res<StepPrices>,
+    clearing: Res<Clearing>,
+    losses: Option<Res<LossPolicy>>,
     entities: Res<HouseholdEntities>,
     mut communities: ResMut<Communities>,
     mut funds: ResMut<CommunityFunds>,
@@ -767,6 +804,16 @@ pub fn keep_books(
             s.published.sold_kwh += sent;
             s.published.sold_gross += p.amount.0;
             s.published.sold_grid_value += sent * export;
+        }
+    }
+    // What each member's purchases and sales would move by with the rule's price position.
+    if k.tracks_spans {
+        let bearer = losses.map(|l| l.0).unwrap_or_default();
+        for t in clearing.trades.iter().filter(|t| t.price_span.0 != 0) {
+            let Seller::Household { index: seller, .. } = t.seller else { continue };
+            let weight = t.price_span.0 as f64 * t.billed_kwh(bearer);
+            k.period_span[t.buyer as usize].0 += weight;
+            k.period_span[seller as usize].1 += weight;
         }
     }
     let frame = &clock.frame;
@@ -893,13 +940,15 @@ fn end_period(
         let network_fees = (now.network_fees_paid - then.network_fees_paid).0;
         let spent = (now.energy_spending() - then.energy_spending()).0;
         let rebate_claim = terms.rebate.map_or(0, |r| (i128::from(network_fees) * i128::from(r.share_ppm) / i128::from(PPM)) as i64).max(0);
-        let solidarity_claim = config.income_per_year[*h as usize].filter(|_| terms.solidarity.is_some()).map_or(0, |income| {
+        let solidarity_margin = config.income_per_year[*h as usize].filter(|_| terms.solidarity.is_some()).map(|income| {
             let steps = step + 1 - k.joined_at[*h as usize].max(period_first_step);
             let days = steps as f64 * frame.step_hours() / 24.0;
             let allowance = (income.0 as f64 * days / 365.0 * HARDSHIP_SHARE_PPM as f64 / PPM as f64).round() as i64;
-            (spent - allowance).max(0)
+            spent - allowance
         });
-        period.push(referendum::MemberPeriod { household: *h, sales: (now.p2p_received - then.p2p_received).0, rebate_claim, solidarity_claim });
+        let solidarity_claim = solidarity_margin.map_or(0, |x| x.max(0));
+        let (bought_span, sold_span) = k.period_span[*h as usize];
+        period.push(referendum::MemberPeriod { household: *h, sales: (now.p2p_received - then.p2p_received).0, rebate_claim, solidarity_claim, solidarity_margin, bought_span, sold_span });
     }
     // Obligations, in order of priority.
     let witness_due: Vec<(u32, i64)> = k.state[c].witnesses.iter().filter(|w| members.of(**w) == Some(c as u16)).map(|w| (*w, cfg.witness_pay.0)).collect();
@@ -984,6 +1033,7 @@ fn end_period(
     let period = s.period;
     for h in &ids {
         k.period_start[*h as usize] = wallet_of(wallets, *h);
+        k.period_span[*h as usize] = (0.0, 0.0);
     }
     k.state[c].witnesses = elect_witnesses(config, members, c, period);
 }
@@ -1029,6 +1079,7 @@ fn hold_referendum(k: &mut Communities, c: usize, step: u64, frame: &TimeFrame, 
         if tally.passed {
             s.day.passed += 1;
             s.totals.passed += 1;
+            s.rule_changed = new.price_position != s.terms.price_position;
             s.terms = new;
         }
         return Some(ReferendumRow { day: frame.local_date(step), step, community: c as u16, period: k.state[c].period, proposal: *proposal, tally, fee_rate_ppm: fee.fee_ppm });

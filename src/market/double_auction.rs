@@ -18,7 +18,7 @@ use std::cmp::Ordering;
 pub static RULE: RuleInfo = RuleInfo {
     name: "double-auction",
     summary: "uniform-price (pay-as-clear) call market; clearing price between the marginal ask and bid",
-    params: &[ParamInfo { name: "k", default: 0.5, min: 0.0, max: 1.0, doc: "position of the price between the marginal ask (0) and bid (1)" }],
+    params: &[ParamInfo { name: "k", default: 0.5, min: 0.0, max: 1.0, doc: "position of the price between the marginal ask (0) and bid (1)", price_position: true }],
     build: |setup| Box::new(DoubleAuction { k: setup.params.get("k").copied().unwrap_or(0.5) }),
 };
 
@@ -88,6 +88,7 @@ impl TradingRule for DoubleAuction {
             let price = Price::from_micros(a.0 as f64 + self.k * (b.0 - a.0) as f64);
             for t in &mut out.trades {
                 t.price = price;
+                t.price_span = PricePerKwh(b.0 - a.0);
             }
         }
     }

@@ -10,7 +10,7 @@ use super::double_auction::match_merit_order_at;
 use super::communities::{Communities, CommunityChange, CommunityEvent};
 use super::registry::{ParamInfo, RuleInfo};
 use super::{Clearing, MarketContext, Order, OrderBook, RuleSetup, Trade, TradingRule, MIN_TRADE_KWH};
-use crate::base::money::Price;
+use crate::base::money::{Price, PricePerKwh};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use std::sync::Arc;
 pub static RULE: RuleInfo = RuleInfo {
     name: "hierarchical",
     summary: "communities of communities: each street clears first, leftovers go up to the feeder, then the whole community",
-    params: &[ParamInfo { name: "k", default: 0.5, min: 0.0, max: 1.0, doc: "position of each community's price between its marginal ask (0) and bid (1)" }],
+    params: &[ParamInfo { name: "k", default: 0.5, min: 0.0, max: 1.0, doc: "position of each community's price between its marginal ask (0) and bid (1)", price_position: true }],
     build: |setup| Box::new(Hierarchical::new(setup.params.get("k").copied().unwrap_or(0.5), setup)),
 };
 
@@ -104,6 +104,7 @@ impl TradingRule for Hierarchical {
                 let price = Price::from_micros(a.0 as f64 + self.k * (b.0 - a.0) as f64);
                 for t in &mut out.trades[first..] {
                     t.price = price;
+                    t.price_span = PricePerKwh(b.0 - a.0);
                     out.kwh_by_level[depth as usize] += t.kwh;
                 }
             }

@@ -102,17 +102,21 @@ pub struct Trade {
     pub loss_kwh: f64,
     /// Network fee per kWh sent, by the zones the delivery crosses (see [`zones`]).
     pub fee: PricePerKwh,
+    /// How far `price` moves per unit of the rule's price-position parameter
+    /// ([`registry::ParamInfo::price_position`]): the marginal bid less the marginal ask for a
+    /// k-double auction; zero for rules without one.
+    pub price_span: PricePerKwh,
 }
 
 impl Trade {
     /// A delivery of `kwh` from the household behind `ask` to `buyer`.
     pub fn between(ask: &Order, buyer: u32, kwh: f64, price: Price) -> Trade {
-        Trade { seller: Seller::Household { index: ask.household, source: ask.source }, buyer, kwh, price, loss_kwh: 0.0, fee: PricePerKwh(0) }
+        Trade { seller: Seller::Household { index: ask.household, source: ask.source }, buyer, kwh, price, loss_kwh: 0.0, fee: PricePerKwh(0), price_span: PricePerKwh(0) }
     }
 
     /// A delivery from the pool (pooling rules).
     pub fn from_pool(buyer: u32, kwh: f64, price: Price) -> Trade {
-        Trade { seller: Seller::Pool, buyer, kwh, price, loss_kwh: 0.0, fee: PricePerKwh(0) }
+        Trade { seller: Seller::Pool, buyer, kwh, price, loss_kwh: 0.0, fee: PricePerKwh(0), price_span: PricePerKwh(0) }
     }
 
     /// Energy the seller sent, kWh.

@@ -21,7 +21,8 @@ use std::sync::Arc;
 pub static RULE: RuleInfo = RuleInfo {
     name: "nearest",
     summary: "locality matching: buyers served first by the nearest sellers on the grid, at one price",
-    params: &[ParamInfo { name: "alpha", default: 0.5, min: 0.0, max: 1.0, doc: "price position between export (0) and import (1) price" }],
+    // Not a price position: the price also decides which asks and bids take part.
+    params: &[ParamInfo { name: "alpha", default: 0.5, min: 0.0, max: 1.0, doc: "price position between export (0) and import (1) price", price_position: false }],
     build: |setup| Box::new(Nearest { alpha: setup.params.get("alpha").copied().unwrap_or(0.5), locality: setup.locality.clone(), ..Default::default() }),
 };
 

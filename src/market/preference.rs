@@ -49,6 +49,7 @@ pub static RULE: RuleInfo = RuleInfo {
         min: 1.0,
         max: 1e8,
         doc: "largest zone book (bids × asks) solved exactly; larger books are split by grid zone",
+        price_position: false,
     }],
     build: |setup| {
         Box::new(Preference {

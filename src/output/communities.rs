@@ -122,6 +122,8 @@ pub struct CommunitySummary {
     pub id: String,
     pub name: String,
     pub rule: &'static str,
+    /// Its rule's parameters at the end (a referendum may have changed them).
+    pub params_end: std::collections::BTreeMap<String, f64>,
     /// `active`, `defaulted`, or `not founded` (founded after the run's last step).
     pub status: &'static str,
     pub founded_step: u64,
@@ -205,6 +207,7 @@ pub fn summarise(s: &Scenario, communities: &Communities, funds: &CommunityFunds
                 id: cfg.id.clone(),
                 name: cfg.name.clone(),
                 rule: cfg.rule.name,
+                params_end: cfg.params_under(&st.terms),
                 status: if st.defaulted_step.is_some() {
                     "defaulted"
                 } else if st.founded {

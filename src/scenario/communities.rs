@@ -234,7 +234,7 @@ pub fn resolve(v: &mut Validator, file: &ScenarioFile, drafts: &[HouseDraft], st
         if solidarity.is_some() && founding.iter().all(|h| drafts[*h].income_per_year.is_none()) && !founding.is_empty() {
             v.err(&format!("{at}.services"), "a Solidarity fund needs its members' `income_per_year`; none of them has one".to_string());
         }
-        let referendum = c.referendum.as_ref().map(|r| check_referendum(v, &format!("{at}.referendum"), r, &fee, rebate.is_some(), solidarity.is_some()));
+        let referendum = c.referendum.as_ref().map(|r| check_referendum(v, &format!("{at}.referendum"), r, rule, &fee, rebate.is_some(), solidarity.is_some()));
         if c.witnesses == 0 && c.referendum.as_ref().is_some_and(|r| r.proposed_by == ProposerSpec::Witnesses) {
             v.err(&format!("{at}.referendum.proposed_by"), "Witnesses, but the community elects no `witnesses`: nothing would ever be put to the vote (give witnesses, or `Members(support)`)".to_string());
         }
@@ -319,8 +319,8 @@ fn resolve_choice(v: &mut Validator, k: &CompetitionSpec, drafts: &[HouseDraft],
     ChoiceConfig { interval_steps, max_moves_per_round: k.max_moves_per_round, beta, switching_cost, preferences }
 }
 
-/// Checks a community's `referendum` against its fee policy and services.
-fn check_referendum(v: &mut Validator, at: &str, r: &ReferendumSpec, fee: &FeePolicy, rebate: bool, solidarity: bool) -> ReferendumConfig {
+/// Checks a community's `referendum` against its rule, fee policy and services.
+fn check_referendum(v: &mut Validator, at: &str, r: &ReferendumSpec, rule: Option<&'static registry::RuleInfo>, fee: &FeePolicy, rebate: bool, solidarity: bool) -> ReferendumConfig {
     v.range(&format!("{at}.quorum"), r.quorum, Bound::Incl(0.0), Bound::Incl(1.0), "(the share of the electorate, members or their stake, that must vote; 1 = 100%)");
     if v.range(&format!("{at}.majority"), r.majority, Bound::Incl(0.5), Bound::Incl(1.0), "(the share of the votes cast yes must exceed)") && r.majority >= 1.0 {
         v.err(&format!("{at}.majority"), "1 would never pass: yes must exceed this share of the votes cast; give 0.5 to below 1".to_string());
@@ -336,6 +336,21 @@ fn check_referendum(v: &mut Validator, at: &str, r: &ReferendumSpec, fee: &FeePo
     for (i, p) in r.proposals.iter().enumerate().take(MAX_PROPOSALS) {
         let pat = format!("{at}.proposals[{i}]");
         let proposal = match *p {
+            ProposalSpec::RuleParam { ref name, value } => {
+                let Some(rule) = rule else { continue };
+                let Some(param) = rule.params.iter().find(|x| x.name == name) else {
+                    let known: Vec<&str> = rule.params.iter().map(|x| x.name).collect();
+                    v.err(&format!("{pat}.name"), format!("`{}` has no parameter `{name}`; its parameters: {}", rule.name, if known.is_empty() { "none".to_string() } else { known.join(", ") }));
+                    continue;
+                };
+                if !param.price_position {
+                    let able: Vec<String> = registry::RULES.iter().flat_map(|r| r.params.iter().filter(|x| x.price_position).map(move |x| format!("{} of {}", x.name, r.name))).collect();
+                    v.err(&format!("{pat}.name"), format!("`{name}` of `{}` changes which orders trade, not only their price, so members cannot re-price their last period under another value; referendums can change {}", rule.name, able.join(", ")));
+                    continue;
+                }
+                v.range(&format!("{pat}.value"), value, Bound::Incl(param.min), Bound::Incl(param.max), "");
+                Proposal::RuleParam { name: param.name, value: value.clamp(param.min, param.max) }
+            }
             ProposalSpec::FeeRate { rate } => {
                 if flexible {
                     v.err(&pat, "FeeRate changes a Fixed fee policy; this community's is Flexible (propose FeeBounds or FeeGains)".to_string());

@@ -193,6 +193,9 @@ pub enum ProposalSpec {
     RebateBudget { budget_per_period: f64 },
     /// The solidarity fund's budget per period.
     SolidarityBudget { budget_per_period: f64 },
+    /// The community's rule's price-position parameter (`k` of `double-auction` and
+    /// `hierarchical`), e.g. `RuleParam(name: "k", value: 0.7)`.
+    RuleParam { name: String, value: f64 },
 }
 
 /// Who puts a proposal to the vote.
