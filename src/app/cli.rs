@@ -538,6 +538,9 @@ fn cmd_check(path: PathBuf, rule: Option<String>, sets: Vec<crate::scenario::Fie
     let allowed = crate::base::exec::memory_allowed_bytes();
     let shown = allowed.map_or(String::new(), |b| format!(" (this machine allows {})", mib(b)));
     say!("  sky: {}", s.sky.describe());
+    if let crate::environment::tariff::GridConnection::Connected { series: Some(p), .. } = &s.grid {
+        say!("  tariff: dynamic, from the price file: {}", p.describe());
+    }
     if let Some(c) = &s.climate {
         say!("  weather: synthetic; monthly clearness from {}; air temperature from {}", c.clearness_from, c.temperature_from);
         if let Some(w) = &c.warning {

@@ -1,4 +1,5 @@
-//! Grid prices per step: flat or time-of-use tariffs, or an island's reference prices.
+//! Grid prices per step: flat, time-of-use or dynamic (a price series) tariffs, or an island's
+//! reference prices.
 
 use crate::base::money::PricePerKwh;
 use crate::base::time::SimClock;
@@ -24,10 +25,34 @@ impl TouWindow {
     }
 }
 
+/// A dynamic tariff's price of every step of the run (from a price file).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriceSeries {
+    pub import: Vec<PricePerKwh>,
+    pub export: Vec<PricePerKwh>,
+}
+
+impl PriceSeries {
+    /// Its range and mean over the run, per kWh (for `check`).
+    pub fn describe(&self) -> String {
+        let stats = |v: &[PricePerKwh]| {
+            let (lo, hi) = v.iter().fold((i64::MAX, i64::MIN), |a, p| (a.0.min(p.0), a.1.max(p.0)));
+            let mean = v.iter().map(|p| p.0 as f64).sum::<f64>() / v.len().max(1) as f64;
+            format!("{:.4}–{:.4} (mean {:.4})", lo as f64 / 1e6, hi as f64 / 1e6, mean / 1e6)
+        };
+        if self.import.is_empty() {
+            return "no steps".to_string();
+        }
+        format!("import {}, export {} per kWh", stats(&self.import), stats(&self.export))
+    }
+}
+
 /// How the community is connected, with its prices. A resource, fixed for the run.
 #[derive(Resource, Debug, Clone)]
 pub enum GridConnection {
-    Connected { import: PricePerKwh, export: PricePerKwh, time_of_use: Vec<TouWindow> },
+    /// Flat prices, changed by the time-of-use windows that apply, or by step from a dynamic
+    /// tariff's `series` (which the scenario never combines with windows).
+    Connected { import: PricePerKwh, export: PricePerKwh, time_of_use: Vec<TouWindow>, series: Option<std::sync::Arc<PriceSeries>> },
     /// No grid: `value_of_lost_load` caps bids, `surplus_floor` is the least a seller accepts.
     Islanded { value_of_lost_load: PricePerKwh, surplus_floor: PricePerKwh },
 }
@@ -46,10 +71,15 @@ impl GridConnection {
         matches!(self, GridConnection::Connected { .. })
     }
 
-    pub fn prices_at(&self, local_hour: f64, weekend: bool) -> StepPrices {
+    /// The prices of `step`, which starts `local_hour` into a weekday or weekend day.
+    pub fn prices_at(&self, step: u64, local_hour: f64, weekend: bool) -> StepPrices {
         match self {
-            GridConnection::Connected { import, export, time_of_use } => {
+            GridConnection::Connected { import, export, time_of_use, series } => {
                 let (mut i, mut e) = (*import, *export);
+                if let Some(s) = series {
+                    let k = (step as usize).min(s.import.len().saturating_sub(1));
+                    (i, e) = (s.import.get(k).copied().unwrap_or(i), s.export.get(k).copied().unwrap_or(e));
+                }
                 for w in time_of_use.iter().filter(|w| w.applies(local_hour, weekend)) {
                     i = w.import;
                     if let Some(x) = w.export {
@@ -67,7 +97,7 @@ impl GridConnection {
 
 /// Sets [`StepPrices`] for the step from the local time. Reads `SimClock`, `GridConnection`.
 pub fn update_prices(clock: Res<SimClock>, grid: Res<GridConnection>, mut prices: ResMut<StepPrices>) {
-    *prices = grid.prices_at(clock.local_mid_hour, clock.is_weekend());
+    *prices = grid.prices_at(clock.step, clock.local_mid_hour, clock.is_weekend());
 }
 
 #[cfg(test)]
@@ -83,11 +113,12 @@ mod tests {
                 TouWindow { from_hour: 22, to_hour: 7, import: PricePerKwh(150_000), export: None, weekdays_only: false },
                 TouWindow { from_hour: 16, to_hour: 21, import: PricePerKwh(500_000), export: Some(PricePerKwh(100_000)), weekdays_only: true },
             ],
+            series: None,
         };
-        assert_eq!(g.prices_at(23.5, false).import.0, 150_000);
-        assert_eq!(g.prices_at(3.0, true).import.0, 150_000);
-        assert_eq!(g.prices_at(17.0, false).export.0, 100_000);
-        assert_eq!(g.prices_at(17.0, true).import.0, 300_000);
-        assert_eq!(g.prices_at(12.0, false).import.0, 300_000);
+        assert_eq!(g.prices_at(0, 23.5, false).import.0, 150_000);
+        assert_eq!(g.prices_at(0, 3.0, true).import.0, 150_000);
+        assert_eq!(g.prices_at(0, 17.0, false).export.0, 100_000);
+        assert_eq!(g.prices_at(0, 17.0, true).import.0, 300_000);
+        assert_eq!(g.prices_at(0, 12.0, false).import.0, 300_000);
     }
 }

@@ -343,6 +343,16 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
             None
         }
     });
+    let price_series = match &file.grid {
+        GridSpec::Connected { price_file: Some(f), export_price_per_kwh, .. } => match data::prices::read(&base_dir.join(f), &frame, *export_price_per_kwh) {
+            Ok(series) => Some(Arc::new(series)),
+            Err(e) => {
+                report_data_error(&mut v, "grid.price_file", "price file", e);
+                None
+            }
+        },
+        _ => None,
+    };
     v.finish()?;
     let ids: Vec<String> = specs.iter().map(|h| h.id.clone()).collect();
     let (topology, nodes) = build_topology(&file, &specs, &ids, &mut v);
@@ -378,7 +388,8 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
         crate::environment::sky::Sky::new(file.clear_sky, l.latitude_deg, l.longitude_deg, l.altitude_m, turbidity).with_transposition(file.transposition)
     };
     let grid = match &file.grid {
-        GridSpec::Connected { import_price_per_kwh, export_price_per_kwh, time_of_use } => GridConnection::Connected {
+        GridSpec::Connected { import_price_per_kwh, export_price_per_kwh, time_of_use, .. } => GridConnection::Connected {
+            series: price_series,
             import: PricePerKwh::from_units(*import_price_per_kwh),
             export: PricePerKwh::from_units(*export_price_per_kwh),
             time_of_use: time_of_use

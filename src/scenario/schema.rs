@@ -457,6 +457,11 @@ pub enum GridSpec {
         export_price_per_kwh: f64,
         #[serde(default)]
         time_of_use: Vec<TouWindowSpec>,
+        /// A dynamic tariff: a CSV `time,import_price_per_kwh[,export_price_per_kwh]` (relative
+        /// to the scenario file) whose prices replace the flat ones (the flat export where the
+        /// file has no export column); not with `time_of_use`.
+        #[serde(default)]
+        price_file: Option<String>,
     },
     /// No grid connection: unmet demand is unserved, unsold surplus curtailed.
     Islanded {

@@ -120,8 +120,11 @@ pub fn check_file(v: &mut Validator, f: &ScenarioFile) {
     }
     v.range("emission_factor_kg_per_kwh", f.emission_factor_kg_per_kwh, Bound::Incl(0.0), Bound::Incl(5.0), "kg/kWh");
     match &f.grid {
-        GridSpec::Connected { import_price_per_kwh, export_price_per_kwh, time_of_use } => {
+        GridSpec::Connected { import_price_per_kwh, export_price_per_kwh, time_of_use, price_file } => {
             check_prices(v, "grid", *import_price_per_kwh, *export_price_per_kwh);
+            if price_file.is_some() && !time_of_use.is_empty() {
+                v.err("grid.price_file", "give either time_of_use windows or a price_file: the file's prices already vary by step".to_string());
+            }
             for (i, w) in time_of_use.iter().enumerate() {
                 let at = |x: &str| format!("grid.time_of_use[{i}].{x}");
                 if w.from_hour > 23 {

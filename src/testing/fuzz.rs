@@ -88,7 +88,10 @@ pub fn data_files(data: &[u8]) {
             let _ = crate::environment::measured::TypicalYear::parse(text, path);
         }
         3 => {
+            // Both time series of the grid (the price file's header differs, so one input
+            // reaches either reader's rows).
             let _ = crate::scenario::data::emissions::parse(text, path, &street.frame);
+            let _ = crate::scenario::data::prices::parse(text, path, &street.frame, 0.05);
         }
         4 => {
             let _ = crate::scenario::data::ausgrid::read(&scratch("ausgrid.csv", rest), None);

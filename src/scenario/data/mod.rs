@@ -1,11 +1,13 @@
 //! Readers of measured data a scenario refers to: Ausgrid's solar homes, daily solar exposure,
-//! typical years (TMY3, EPW, PVGIS), irradiance series and per-household profile files.
+//! typical years (TMY3, EPW, PVGIS), irradiance series, grid price series and per-household
+//! profile files.
 
 pub mod ausgrid;
 pub mod emissions;
 pub mod epw;
 pub mod exposure;
 pub mod irradiance_csv;
+pub mod prices;
 pub mod profile;
 pub mod pvgis;
 pub mod tmy3;
