@@ -113,3 +113,67 @@ fn bad_price_files_are_named_with_their_line() {
     let tou = DYNAMIC.replace("RULE", "double-auction").replace(r#"price_file: "prices.csv""#, r#"price_file: "prices.csv", time_of_use: [(from_hour: 17, to_hour: 21, import_price_per_kwh: 0.5)]"#);
     check(Some("time,import_price_per_kwh\n2024-01-15T00:00:00+10:00,0.2\n"), Some(tou), &["grid.price_file", "time_of_use"]);
 }
+
+/// One house without panels over three days across a month's end (30 January to 1 February,
+/// hourly steps), its load read from a profile: 1 kWh an hour, 5 kWh at 20:00 on 30 January,
+/// 2 kWh at noon on 1 February. A supply charge of 1.10 a day and a demand charge of 12 per kW a
+/// month.
+const CHARGES: &str = r#"(
+    name: "charges",
+    seed: 1,
+    start: "2024-01-30T00:00",
+    timezone: "+10:00",
+    step_minutes: 60,
+    duration_days: 3,
+    location: (latitude_deg: -33.9, longitude_deg: 151.2),
+    grid: Connected(import_price_per_kwh: 0.30, export_price_per_kwh: 0.05, supply_charge_per_day: 1.10, demand_charge_per_kw_month: 12.0),
+    households: [House(id: "a", load: Profile(file: "p.csv"))],
+    market: (rule: "RULE"),
+)"#;
+
+#[test]
+fn supply_and_demand_charges_make_a_hand_computed_bill() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut profile = "household,step,load_kwh,pv_kwh\n".to_string();
+    for step in 0..72 {
+        let kwh = match step {
+            20 => 5.0,
+            60 => 2.0,
+            _ => 1.0,
+        };
+        profile.push_str(&format!("a,{step},{kwh},0\n"));
+    }
+    std::fs::write(tmp.path().join("p.csv"), profile).unwrap();
+    for rule in ["double-auction", "grid-only"] {
+        let path = tmp.path().join(format!("{rule}.ron"));
+        std::fs::write(&path, CHARGES.replace("RULE", rule)).unwrap();
+        let out = tmp.path().join(rule);
+        run_ok(&path, &out, &[]);
+        let h = &Table::read(&out.join("households.csv")).rows[0];
+        // January: 2 days, peak 5 kW: supply 2 × 1.10, demand 12 × 5 × 2/31 = 3.870968.
+        // February: 1 day, peak 2 kW: supply 1.10, demand 12 × 2 × 1/29 = 0.827586.
+        assert_eq!(micros(&h["supply_charge"]), 3_300_000);
+        assert_eq!(micros(&h["demand_charge"]), 3_870_968 + 827_586);
+        // 77 kWh imported at 0.30.
+        assert_eq!(micros(&h["grid_paid"]), 23_100_000);
+        assert_eq!(micros(&h["bill"]), 23_100_000 + 3_300_000 + 4_698_554);
+        // The baseline pays the same tariff: nothing to trade, nothing saved.
+        assert_eq!(micros(&h["baseline_bill"]), micros(&h["bill"]));
+        let s = summary(&out);
+        assert_eq!((s["supply_charges"].as_f64(), s["demand_charges"].as_f64()), (Some(3.3), Some(4.698554)));
+        assert_eq!((s["baseline_supply_charges"].as_f64(), s["baseline_demand_charges"].as_f64()), (Some(3.3), Some(4.698554)));
+        // On the books: a supply and a demand charge at each month's end, each recomputable.
+        let o = peergrid(&["verify", out.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let ledger = std::fs::read_to_string(out.join("ledger.jsonl")).unwrap();
+        let charges: Vec<serde_json::Value> = ledger.lines().flat_map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["transactions"].as_array().cloned().unwrap_or_default()).filter(|t| t["kind"].as_str().is_some_and(|k| k.ends_with("_charge"))).collect();
+        let steps: Vec<(String, u64)> = charges.iter().map(|t| (t["kind"].as_str().unwrap().to_string(), t["step"].as_u64().unwrap())).collect();
+        assert_eq!(steps, [("supply_charge".to_string(), 47), ("demand_charge".to_string(), 47), ("supply_charge".to_string(), 71), ("demand_charge".to_string(), 71)]);
+    }
+}
+
+#[test]
+fn bad_charges_are_named() {
+    rejects_text(&CHARGES.replace("supply_charge_per_day: 1.10", "supply_charge_per_day: -1").replace(r#"load: Profile(file: "p.csv")"#, "load: Archetype(kind: Family)").replace("RULE", "grid-only"), &["grid.supply_charge_per_day", "-1"]);
+    rejects_text(&CHARGES.replace("demand_charge_per_kw_month: 12.0", "demand_charge_per_kw_month: NaN").replace(r#"load: Profile(file: "p.csv")"#, "load: Archetype(kind: Family)").replace("RULE", "grid-only"), &["grid.demand_charge_per_kw_month"]);
+}

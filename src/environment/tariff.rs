@@ -1,7 +1,7 @@
 //! Grid prices per step: flat, time-of-use or dynamic (a price series) tariffs, or an island's
 //! reference prices.
 
-use crate::base::money::PricePerKwh;
+use crate::base::money::{Micros, Price, PricePerKwh};
 use crate::base::time::SimClock;
 use bevy::prelude::*;
 
@@ -22,6 +22,42 @@ impl TouWindow {
         }
         let (f, t) = (self.from_hour as f64, self.to_hour as f64);
         if f <= t { hour >= f && hour < t } else { hour >= f || hour < t }
+    }
+}
+
+/// Fixed charges of the tariff, billed at the end of every local calendar month (and of the run):
+/// a supply charge per day connected, and a demand charge per kW of the household's highest
+/// import in the month (its highest step energy over the step's hours).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct GridCharges {
+    pub supply_per_day: Micros,
+    /// Per kW of peak import, for a whole month.
+    pub demand_per_kw_month: Micros,
+}
+
+/// One household's charges for one billing period: `days` of it in the run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PeriodCharges {
+    pub days: f64,
+    pub supply: Micros,
+    pub peak_kw: f64,
+    /// The demand charge per kW for the part of the month billed.
+    pub demand_price_per_kw: Price,
+    pub demand: Micros,
+}
+
+impl GridCharges {
+    pub fn any(&self) -> bool {
+        self.supply_per_day.0 > 0 || self.demand_per_kw_month.0 > 0
+    }
+
+    /// The charges for `days` of a month of `month_days` days with a peak import of `peak_kw`:
+    /// the supply charge for each day, the demand charge on the peak pro rata to the share of
+    /// the month billed (so a week's run carries a week's share). Each rounded once.
+    pub fn period(&self, days: f64, month_days: u32, peak_kw: f64) -> PeriodCharges {
+        let supply = Price(self.supply_per_day.as_units()).amount_for(days);
+        let demand_price_per_kw = Price(self.demand_per_kw_month.as_units() * days / f64::from(month_days.max(1)));
+        PeriodCharges { days, supply, peak_kw, demand_price_per_kw, demand: demand_price_per_kw.amount_for(peak_kw) }
     }
 }
 
@@ -52,7 +88,7 @@ impl PriceSeries {
 pub enum GridConnection {
     /// Flat prices, changed by the time-of-use windows that apply, or by step from a dynamic
     /// tariff's `series` (which the scenario never combines with windows).
-    Connected { import: PricePerKwh, export: PricePerKwh, time_of_use: Vec<TouWindow>, series: Option<std::sync::Arc<PriceSeries>> },
+    Connected { import: PricePerKwh, export: PricePerKwh, time_of_use: Vec<TouWindow>, series: Option<std::sync::Arc<PriceSeries>>, charges: GridCharges },
     /// No grid: `value_of_lost_load` caps bids, `surplus_floor` is the least a seller accepts.
     Islanded { value_of_lost_load: PricePerKwh, surplus_floor: PricePerKwh },
 }
@@ -74,7 +110,7 @@ impl GridConnection {
     /// The prices of `step`, which starts `local_hour` into a weekday or weekend day.
     pub fn prices_at(&self, step: u64, local_hour: f64, weekend: bool) -> StepPrices {
         match self {
-            GridConnection::Connected { import, export, time_of_use, series } => {
+            GridConnection::Connected { import, export, time_of_use, series, .. } => {
                 let (mut i, mut e) = (*import, *export);
                 if let Some(s) = series {
                     let k = (step as usize).min(s.import.len().saturating_sub(1));
@@ -114,11 +150,23 @@ mod tests {
                 TouWindow { from_hour: 16, to_hour: 21, import: PricePerKwh(500_000), export: Some(PricePerKwh(100_000)), weekdays_only: true },
             ],
             series: None,
+            charges: GridCharges::default(),
         };
         assert_eq!(g.prices_at(0, 23.5, false).import.0, 150_000);
         assert_eq!(g.prices_at(0, 3.0, true).import.0, 150_000);
         assert_eq!(g.prices_at(0, 17.0, false).export.0, 100_000);
         assert_eq!(g.prices_at(0, 17.0, true).import.0, 300_000);
         assert_eq!(g.prices_at(0, 12.0, false).import.0, 300_000);
+    }
+
+    #[test]
+    fn charges_are_pro_rata_to_the_days_billed() {
+        let c = GridCharges { supply_per_day: Micros(1_100_000), demand_per_kw_month: Micros(12_000_000) };
+        // Two days of a 31-day month, peak 5 kW: supply 2.20, demand 12 × 5 × 2 / 31 = 3.870968.
+        let p = c.period(2.0, 31, 5.0);
+        assert_eq!((p.supply.0, p.demand.0), (2_200_000, 3_870_968));
+        // A whole month: the full demand charge.
+        assert_eq!(c.period(30.0, 30, 2.5).demand.0, 30_000_000);
+        assert!(!GridCharges::default().any());
     }
 }

@@ -261,6 +261,10 @@ pub struct Wallet {
     /// treasury for surplus that charged it.
     pub community_battery_paid: Micros,
     pub community_battery_received: Micros,
+    /// The tariff's fixed charges paid to the grid: per day connected, and per kW of its monthly
+    /// peak import.
+    pub supply_charges: Micros,
+    pub demand_charges: Micros,
 }
 
 impl Wallet {
@@ -268,11 +272,14 @@ impl Wallet {
         -self.balance
     }
 
-    /// What its energy cost it: grid, peer and community-battery purchases less sales, community
-    /// and network fees (not rewards, community payments or contributions).
+    /// What its energy cost it: grid, peer and community-battery purchases less sales, the
+    /// tariff's fixed charges, community and network fees (not rewards, community payments or
+    /// contributions).
     pub fn energy_spending(&self) -> Micros {
         self.grid_paid - self.grid_received + self.p2p_paid - self.p2p_received + self.fees_paid + self.network_fees_paid + self.community_battery_paid
             - self.community_battery_received
+            + self.supply_charges
+            + self.demand_charges
     }
 }
 

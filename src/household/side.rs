@@ -54,6 +54,10 @@ pub trait GridOnly: Side {
     fn close_step(x: &mut Self::Exchange, connected: bool) -> (f64, f64);
     /// Books the step's grid payments: `paid` for the import, `received` for the export.
     fn pay(x: &mut Self::Exchange, paid: Micros, received: Micros);
+    /// What it imported from the grid in the step just closed, kWh.
+    fn step_import_kwh(x: &Self::Exchange) -> f64;
+    /// Books the tariff's fixed charges of a billing period.
+    fn charge(x: &mut Self::Exchange, amount: Micros);
 }
 
 /// The run: households under the scenario's rule.
@@ -120,5 +124,13 @@ impl GridOnly for Baseline {
         x.balance += received - paid;
         x.grid_paid += paid;
         x.grid_received += received;
+    }
+
+    fn step_import_kwh(x: &BaselineExchange) -> f64 {
+        x.step_deficit_kwh - x.step_unserved_kwh
+    }
+
+    fn charge(x: &mut BaselineExchange, amount: Micros) {
+        x.balance -= amount;
     }
 }

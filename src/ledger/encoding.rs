@@ -133,6 +133,13 @@ pub enum TxKind {
     ReferendumPassed,
     /// A community's referendum failed (amount 0).
     ReferendumFailed,
+    /// A household pays the grid its tariff's supply charge for a billing period (seller: the
+    /// grid; `kwh`: the days billed, `price`: the charge per day).
+    SupplyCharge,
+    /// A household pays the grid its tariff's demand charge for a billing period (seller: the
+    /// grid; `kwh`: its peak import in kW, `price`: the charge per kW for the part of the month
+    /// billed).
+    DemandCharge,
 }
 
 impl TxKind {
@@ -141,7 +148,7 @@ impl TxKind {
         matches!(self, TxKind::WitnessPay | TxKind::Rebate | TxKind::Solidarity | TxKind::DefaultShare)
     }
 
-    pub const ALL: [TxKind; 21] = [
+    pub const ALL: [TxKind; 23] = [
         TxKind::P2p,
         TxKind::PoolBuy,
         TxKind::PoolSell,
@@ -163,6 +170,8 @@ impl TxKind {
         TxKind::VoteNo,
         TxKind::ReferendumPassed,
         TxKind::ReferendumFailed,
+        TxKind::SupplyCharge,
+        TxKind::DemandCharge,
     ];
 
     pub fn code(self) -> u8 {
@@ -188,6 +197,8 @@ impl TxKind {
             TxKind::VoteNo => 19,
             TxKind::ReferendumPassed => 20,
             TxKind::ReferendumFailed => 21,
+            TxKind::SupplyCharge => 22,
+            TxKind::DemandCharge => 23,
         }
     }
 
@@ -214,6 +225,8 @@ impl TxKind {
             TxKind::VoteNo => "vote_no",
             TxKind::ReferendumPassed => "referendum_passed",
             TxKind::ReferendumFailed => "referendum_failed",
+            TxKind::SupplyCharge => "supply_charge",
+            TxKind::DemandCharge => "demand_charge",
         }
     }
 
@@ -286,6 +299,8 @@ impl Tx {
             TxKind::VoteNo => b'x',
             TxKind::ReferendumPassed => b'p',
             TxKind::ReferendumFailed => b'f',
+            TxKind::SupplyCharge => b'u',
+            TxKind::DemandCharge => b'm',
         }
     }
 }

@@ -487,6 +487,13 @@ pub fn record_and_seal(clock: Res<SimClock>, payments: Res<StepPayments>, mut le
                 seq += 1;
                 traded = true;
             }
+            PaymentKind::SupplyCharge | PaymentKind::DemandCharge => {
+                let kind = if p.kind == PaymentKind::SupplyCharge { TxKind::SupplyCharge } else { TxKind::DemandCharge };
+                let buyer = AccountRef::Household(household(p.payer));
+                l.pending.push(Tx { kind, step, seq, seller: AccountRef::Grid, buyer, kwh_micro: to_micro(p.kwh), price_bits: price_bits(p.price.0), amount_micro: p.amount.0, fee_micro: 0, import_kwh_micro: 0, export_kwh_micro: 0, loss_kwh_micro: 0 });
+                seq += 1;
+                traded = true;
+            }
             PaymentKind::GridImport | PaymentKind::GridExport => {
                 let h = if p.kind == PaymentKind::GridImport { household(p.payer) } else { household(p.payee) };
                 let g = &mut l.grid[h as usize];

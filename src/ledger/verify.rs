@@ -114,6 +114,9 @@ pub struct HouseholdTotals {
     pub battery_sold_kwh_micro: i64,
     pub battery_paid: i64,
     pub battery_received: i64,
+    /// The tariff's fixed charges paid to the grid.
+    pub supply_charges: i64,
+    pub demand_charges: i64,
     pub transactions: u64,
 }
 
@@ -299,7 +302,9 @@ fn add_totals(totals: &mut [HouseholdTotals], tx: &Tx) {
                 | TxKind::VoteYes
                 | TxKind::VoteNo
                 | TxKind::ReferendumPassed
-                | TxKind::ReferendumFailed => {}
+                | TxKind::ReferendumFailed
+                | TxKind::SupplyCharge
+                | TxKind::DemandCharge => {}
             }
         }
     }
@@ -317,6 +322,8 @@ fn add_totals(totals: &mut [HouseholdTotals], tx: &Tx) {
                     b.grid_export_kwh_micro += tx.export_kwh_micro;
                 }
                 TxKind::NetworkFee => b.network_fees_paid += tx.amount_micro,
+                TxKind::SupplyCharge => b.supply_charges += tx.amount_micro,
+                TxKind::DemandCharge => b.demand_charges += tx.amount_micro,
                 TxKind::Contribution => b.community_contributed += tx.amount_micro,
                 TxKind::BatterySale => {
                     b.battery_paid += tx.amount_micro;
@@ -401,6 +408,7 @@ fn check_tx(t: &TxJson, tx: &Tx, producer: u32, block_step: u64) -> Result<(), S
         TxKind::BatteryPurchase => matches!((tx.seller, tx.buyer), (Supplier, Community(_))),
         TxKind::BatteryBuyback => matches!((tx.seller, tx.buyer), (Community(_), Supplier)),
         TxKind::Grid => matches!((tx.seller, tx.buyer), (Grid, Household(_)) | (Household(_), Grid)),
+        TxKind::SupplyCharge | TxKind::DemandCharge => matches!((tx.seller, tx.buyer), (Grid, Household(_))),
     };
     if !parties_ok {
         return Err(format!("transaction {id}: a {} transaction cannot have seller `{}` and buyer `{}`", t.kind, t.seller, t.buyer));
@@ -444,6 +452,12 @@ fn check_tx(t: &TxJson, tx: &Tx, producer: u32, block_step: u64) -> Result<(), S
         TxKind::WitnessPay | TxKind::Rebate | TxKind::Solidarity | TxKind::DefaultShare | TxKind::Contribution | TxKind::BatteryPurchase | TxKind::BatteryBuyback => {
             if tx.kwh_micro != 0 || tx.amount_micro <= 0 {
                 return Err(format!("transaction {id}: a community payment moves a positive amount and no energy"));
+            }
+        }
+        TxKind::SupplyCharge | TxKind::DemandCharge => {
+            // The amount was rounded once from days × charge per day, or peak kW × charge per kW.
+            if tx.amount_micro <= 0 || tx.kwh_micro <= 0 || !amount_follows(tx.amount_micro, tx.kwh_micro, 0, price) {
+                return Err(format!("transaction {id}: amount {} does not follow from {} × {} (a charge is positive)", t.amount, t.kwh, t.price));
             }
         }
         TxKind::Join | TxKind::Leave | TxKind::VoteYes | TxKind::VoteNo | TxKind::ReferendumPassed | TxKind::ReferendumFailed => {
@@ -1068,6 +1082,11 @@ pub struct HouseholdRow {
     pub community_battery_paid: Option<String>,
     #[serde(default)]
     pub community_battery_received: Option<String>,
+    /// Absent in files written before fixed tariff charges existed.
+    #[serde(default)]
+    pub supply_charge: Option<String>,
+    #[serde(default)]
+    pub demand_charge: Option<String>,
 }
 
 pub fn read_households(path: &Path) -> Result<Vec<HouseholdRow>, Failure> {
@@ -1093,6 +1112,8 @@ pub fn compare(row: &HouseholdRow, t: &HouseholdTotals, balance: i64) -> Option<
         ("community_contributed", row.community_contributed.as_deref().map_or(Some(0), money), t.community_contributed),
         ("community_battery_paid", row.community_battery_paid.as_deref().map_or(Some(0), money), t.battery_paid),
         ("community_battery_received", row.community_battery_received.as_deref().map_or(Some(0), money), t.battery_received),
+        ("supply_charge", row.supply_charge.as_deref().map_or(Some(0), money), t.supply_charges),
+        ("demand_charge", row.demand_charge.as_deref().map_or(Some(0), money), t.demand_charges),
         ("grid_paid − grid_received", money(&row.grid_paid).zip(money(&row.grid_received)).map(|(a, b)| a - b), t.grid_net_paid),
     ];
     for (name, csv, ledger) in exact {

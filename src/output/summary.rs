@@ -52,6 +52,12 @@ pub struct Summary {
     /// `savings` over `baseline_import_cost`, in percent; `null` when the baseline imported
     /// nothing (an island, or a community that never needs the grid).
     pub savings_pct_of_baseline_import_cost: Option<f64>,
+    /// The tariff's fixed charges paid to the grid, in the run and in the baseline, currency
+    /// (in the bills above).
+    pub supply_charges: f64,
+    pub demand_charges: f64,
+    pub baseline_supply_charges: f64,
+    pub baseline_demand_charges: f64,
     pub unserved_kwh: f64,
     pub baseline_unserved_kwh: f64,
     pub curtailed_kwh: f64,
@@ -138,6 +144,7 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
     let baseline_bill = main.households.iter().fold(Micros::ZERO, |acc, h| acc + h.baseline.wallet.bill());
     let baseline_unserved_kwh: f64 = main.households.iter().map(|h| h.baseline.totals.unserved_kwh).sum();
     let baseline_import_cost = main.households.iter().fold(Micros::ZERO, |acc, h| acc + h.baseline.wallet.grid_paid);
+    let charges = |f: fn(&crate::household::Wallet) -> Micros, baseline: bool| main.households.iter().fold(Micros::ZERO, |acc, h| acc + f(if baseline { &h.baseline.wallet } else { &h.wallet })).as_units();
     // Demand served by local PV and batteries instead of the grid. Against the baseline, both
     // sides from the households' meters: the baseline's line losses are not simulated, so the
     // run's are left out too.
@@ -177,6 +184,10 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         savings: (baseline_bill - bill).as_units(),
         baseline_import_cost: baseline_import_cost.as_units(),
         savings_pct_of_baseline_import_cost: (baseline_import_cost.0 > 0).then(|| (baseline_bill.0 - bill.0) as f64 / baseline_import_cost.0 as f64 * 100.0),
+        supply_charges: charges(|w| w.supply_charges, false),
+        demand_charges: charges(|w| w.demand_charges, false),
+        baseline_supply_charges: charges(|w| w.supply_charges, true),
+        baseline_demand_charges: charges(|w| w.demand_charges, true),
         unserved_kwh: sum.unserved_kwh,
         baseline_unserved_kwh,
         curtailed_kwh: sum.curtailed_kwh,

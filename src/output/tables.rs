@@ -40,13 +40,14 @@ pub fn write_lines(dir: &Path, s: &Scenario, stats: &crate::grid::network::LineS
 }
 
 /// Columns of `households.csv` (a contract: add, never rename).
-pub const HOUSEHOLD_COLUMNS: [&str; 42] = [
+pub const HOUSEHOLD_COLUMNS: [&str; 44] = [
     "household", "pv_kwh", "load_kwh", "self_consumed_kwh", "p2p_bought_kwh", "p2p_sold_kwh", "grid_import_kwh", "grid_export_kwh",
     "battery_charge_kwh", "battery_discharge_kwh", "curtailed_kwh", "unserved_kwh", "bill", "baseline_bill", "savings", "p2p_paid",
     "p2p_received", "grid_paid", "grid_received", "baseline_unserved_kwh", "kwp", "battery_kwh", "soc_start_kwh", "soc_end_kwh", "load_source",
     "node", "fees_paid", "rewards_received", "loss_of_load_hours", "baseline_loss_of_load_hours", "network_fees_paid",
     "data_source", "synthetic", "member_of", "community_days", "switches", "community_received", "community_contributed",
     "community_battery_bought_kwh", "community_battery_sold_kwh", "community_battery_paid", "community_battery_received",
+    "supply_charge", "demand_charge",
 ];
 
 /// `communities`: the run's communities and memberships at the end, when it has them (else the
@@ -57,7 +58,7 @@ pub fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult], comm
     for (h, r) in s.households.iter().zip(main) {
         let b = &r.baseline;
         let m = &r.totals;
-        let Wallet { p2p_paid, p2p_received, grid_paid, grid_received, fees_paid, rewards_received, network_fees_paid, community_received, community_contributed, community_battery_paid, community_battery_received, .. } = r.wallet;
+        let Wallet { p2p_paid, p2p_received, grid_paid, grid_received, fees_paid, rewards_received, network_fees_paid, community_received, community_contributed, community_battery_paid, community_battery_received, supply_charges, demand_charges, .. } = r.wallet;
         let i = r.index as usize;
         let member_of = communities.and_then(|(c, m)| m.of(r.index).map(|k| c.config.communities[k as usize].id.clone())).unwrap_or_default();
         let community_days = communities.map_or(0.0, |(c, _)| c.member_steps[i] as f64 * s.frame.step_hours() / 24.0);
@@ -116,6 +117,8 @@ pub fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult], comm
             m.community_battery_sold_kwh.to_string(),
             community_battery_paid.to_decimal_string(),
             community_battery_received.to_decimal_string(),
+            supply_charges.to_decimal_string(),
+            demand_charges.to_decimal_string(),
         ];
         w.write_record(&row)?;
     }

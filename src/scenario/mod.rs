@@ -15,10 +15,10 @@ use crate::base::error::{InputError, InputErrors, Location};
 use crate::grid::generate::{generate as generate_layout, LayoutParams};
 use crate::grid::topology::{Line, Node, Topology};
 use crate::market::registry::{self, RuleInfo};
-use crate::base::money::PricePerKwh;
+use crate::base::money::{Micros, PricePerKwh};
 use crate::household::profile::ProfileTable;
 use crate::scenario::data::profile::read_profile_file;
-use crate::environment::tariff::{GridConnection, TouWindow};
+use crate::environment::tariff::{GridCharges, GridConnection, TouWindow};
 use crate::base::time::{parse_local, TimeFrame, Zone};
 use petgraph::graph::NodeIndex;
 use schema::*;
@@ -388,8 +388,9 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
         crate::environment::sky::Sky::new(file.clear_sky, l.latitude_deg, l.longitude_deg, l.altitude_m, turbidity).with_transposition(file.transposition)
     };
     let grid = match &file.grid {
-        GridSpec::Connected { import_price_per_kwh, export_price_per_kwh, time_of_use, .. } => GridConnection::Connected {
+        GridSpec::Connected { import_price_per_kwh, export_price_per_kwh, time_of_use, supply_charge_per_day, demand_charge_per_kw_month, .. } => GridConnection::Connected {
             series: price_series,
+            charges: GridCharges { supply_per_day: Micros::from_units(*supply_charge_per_day), demand_per_kw_month: Micros::from_units(*demand_charge_per_kw_month) },
             import: PricePerKwh::from_units(*import_price_per_kwh),
             export: PricePerKwh::from_units(*export_price_per_kwh),
             time_of_use: time_of_use

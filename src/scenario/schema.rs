@@ -462,6 +462,12 @@ pub enum GridSpec {
         /// file has no export column); not with `time_of_use`.
         #[serde(default)]
         price_file: Option<String>,
+        /// A fixed charge per day connected, billed monthly.
+        #[serde(default)]
+        supply_charge_per_day: f64,
+        /// A charge per kW of the household's highest import in each local calendar month.
+        #[serde(default)]
+        demand_charge_per_kw_month: f64,
     },
     /// No grid connection: unmet demand is unserved, unsold surplus curtailed.
     Islanded {

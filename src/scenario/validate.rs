@@ -120,8 +120,10 @@ pub fn check_file(v: &mut Validator, f: &ScenarioFile) {
     }
     v.range("emission_factor_kg_per_kwh", f.emission_factor_kg_per_kwh, Bound::Incl(0.0), Bound::Incl(5.0), "kg/kWh");
     match &f.grid {
-        GridSpec::Connected { import_price_per_kwh, export_price_per_kwh, time_of_use, price_file } => {
+        GridSpec::Connected { import_price_per_kwh, export_price_per_kwh, time_of_use, price_file, supply_charge_per_day, demand_charge_per_kw_month } => {
             check_prices(v, "grid", *import_price_per_kwh, *export_price_per_kwh);
+            v.range("grid.supply_charge_per_day", *supply_charge_per_day, Bound::Incl(0.0), Bound::Incl(1e4), "per day");
+            v.range("grid.demand_charge_per_kw_month", *demand_charge_per_kw_month, Bound::Incl(0.0), Bound::Incl(1e4), "per kW and month");
             if price_file.is_some() && !time_of_use.is_empty() {
                 v.err("grid.price_file", "give either time_of_use windows or a price_file: the file's prices already vary by step".to_string());
             }

@@ -9,7 +9,9 @@ use crate::household::side::GridOnly;
 use crate::household::{Household, HouseholdIds, Meter, Wallet};
 use crate::market::{Clearing, Seller};
 use crate::base::money::Micros;
-use crate::environment::tariff::StepPrices;
+use crate::base::time::SimClock;
+use crate::environment::tariff::{GridCharges, StepPrices};
+use chrono::Datelike;
 use bevy::prelude::*;
 pub use community_funds::CommunityFunds;
 pub use treasury::{BlockRewards, FeePolicy, Treasury, TreasuryConfig, TreasurySystems, PPM};
@@ -61,6 +63,12 @@ pub enum PaymentKind {
     CommunityVote { yes: bool },
     /// Not money: the outcome of a community's referendum (payer and payee: the community).
     CommunityReferendum { passed: bool },
+    /// A household pays the grid the tariff's supply charge for a billing period (`kwh`: the
+    /// days billed, `price`: the charge per day).
+    SupplyCharge,
+    /// A household pays the grid the tariff's demand charge for a billing period (`kwh`: its
+    /// peak import in kW, `price`: the charge per kW for the part of the month billed).
+    DemandCharge,
 }
 
 /// What a community's treasury pays a member for.
@@ -154,25 +162,35 @@ pub struct SettlementSystems;
 pub struct SettlementPlugin<B> {
     /// The community fund's fee and rewards, if the run has them.
     pub treasury: Option<TreasuryConfig>,
+    /// The tariff's fixed charges and the number of households, if it has any.
+    charges: Option<(GridCharges, usize)>,
     beside: std::marker::PhantomData<fn() -> B>,
 }
 
 impl<B: GridOnly> SettlementPlugin<B> {
     pub fn new(treasury: Option<TreasuryConfig>) -> Self {
-        SettlementPlugin { treasury, beside: std::marker::PhantomData }
+        SettlementPlugin { treasury, charges: None, beside: std::marker::PhantomData }
+    }
+
+    /// With the tariff's fixed charges for `households` households (none: nothing billed).
+    pub fn with_charges(self, charges: GridCharges, households: usize) -> Self {
+        SettlementPlugin { charges: charges.any().then_some((charges, households)), ..self }
     }
 }
 
 impl<B: GridOnly> Plugin for SettlementPlugin<B> {
     fn build(&self, app: &mut App) {
         use crate::base::schedule::SimStep;
+        if let Some((charges, n)) = self.charges {
+            app.insert_resource(GridBilling::new(charges, n));
+        }
         app.init_resource::<Accounts>()
             .insert_resource(Treasury::new(self.treasury))
             .init_resource::<BlockRewards>()
             .init_resource::<StepPayments>()
             .init_resource::<PeerMoney>()
             .init_resource::<CommunityFunds>()
-            .add_systems(SimStep, settle::<B>.in_set(SettlementSystems))
+            .add_systems(SimStep, (settle::<B>, bill_grid_charges::<B>).chain().in_set(SettlementSystems))
             .add_systems(SimStep, treasury::pay_block_rewards.in_set(TreasurySystems));
     }
 }
@@ -336,6 +354,74 @@ pub fn settle_grid_only<S: GridOnly>(prices: &StepPrices, households: &mut Query
         let received = if export_kwh > 0.0 { prices.export.amount_for(export_kwh) } else { Micros::ZERO };
         S::pay(&mut x, paid, received);
     }
+}
+
+/// The tariff's fixed charges over the current billing period (a local calendar month, cut at
+/// the run's start and end): when it began, and each household's highest import so far in the
+/// run and in the baseline, kWh in a step. Present only when the tariff has such charges.
+#[derive(Resource, Debug, Clone)]
+pub struct GridBilling {
+    pub charges: GridCharges,
+    first_step: u64,
+    peak_kwh: Vec<f64>,
+    baseline_peak_kwh: Vec<f64>,
+    /// The baseline's supply and demand charges over the run, by household index.
+    pub baseline_charges: Vec<(Micros, Micros)>,
+}
+
+impl GridBilling {
+    pub fn new(charges: GridCharges, households: usize) -> GridBilling {
+        GridBilling { charges, first_step: 0, peak_kwh: vec![0.0; households], baseline_peak_kwh: vec![0.0; households], baseline_charges: vec![(Micros::ZERO, Micros::ZERO); households] }
+    }
+}
+
+/// Bills the tariff's fixed charges at the end of each local calendar month and of the run:
+/// every household pays the grid its supply charge for the days billed and its demand charge
+/// on its highest step import of the period (both pro rata to the share of the month billed),
+/// and its baseline pays the same on the baseline's own peak. Reads `SimClock`, `Meter`;
+/// writes `GridBilling`, `Wallet`, `Accounts`, `StepPayments`, the grid-only side's exchange.
+/// Runs in `SettlementSystems`, after [`settle`]; does nothing without `GridBilling`.
+pub fn bill_grid_charges<B: GridOnly>(
+    clock: Res<SimClock>,
+    billing: Option<ResMut<GridBilling>>,
+    mut accounts: ResMut<Accounts>,
+    mut payments: ResMut<StepPayments>,
+    mut households: Query<(&Household, &Meter, &mut Wallet, &mut B::Exchange)>,
+) {
+    let Some(mut billing) = billing else { return };
+    let b = &mut *billing;
+    for (h, m, _, x) in &households {
+        let i = h.index as usize;
+        b.peak_kwh[i] = b.peak_kwh[i].max(m.grid_import_kwh);
+        b.baseline_peak_kwh[i] = b.baseline_peak_kwh[i].max(B::step_import_kwh(x));
+    }
+    let (frame, step) = (&clock.frame, clock.step);
+    let date = frame.local_date(step);
+    if step + 1 < frame.total_steps && frame.local_date(step + 1).month() == date.month() {
+        return;
+    }
+    let step_hours = frame.step_hours();
+    let days = (step + 1 - b.first_step) as f64 * step_hours / 24.0;
+    let month_days = date.num_days_in_month().into();
+    for (h, _, mut w, mut x) in &mut households {
+        let i = h.index as usize;
+        let run = b.charges.period(days, month_days, b.peak_kwh[i] / step_hours);
+        for (amount, kind, quantity, price) in [(run.supply, PaymentKind::SupplyCharge, days, b.charges.supply_per_day.as_units()), (run.demand, PaymentKind::DemandCharge, run.peak_kw, run.demand_price_per_kw.0)] {
+            if amount.0 <= 0 {
+                continue;
+            }
+            w.balance -= amount;
+            *if kind == PaymentKind::SupplyCharge { &mut w.supply_charges } else { &mut w.demand_charges } += amount;
+            *accounts.balance_mut(Account::Grid).expect("grid is an account") += amount;
+            payments.0.push(Payment { payer: Account::Household(h.index), payee: Account::Grid, amount, kind, kwh: quantity, price: crate::base::money::Price(price), fee: Micros::ZERO, loss_kwh: 0.0 });
+        }
+        let base = b.charges.period(days, month_days, b.baseline_peak_kwh[i] / step_hours);
+        B::charge(&mut x, base.supply + base.demand);
+        let c = &mut b.baseline_charges[i];
+        (c.0, c.1) = (c.0 + base.supply, c.1 + base.demand);
+        (b.peak_kwh[i], b.baseline_peak_kwh[i]) = (0.0, 0.0);
+    }
+    b.first_step = step + 1;
 }
 
 fn transfer(accounts: &mut Accounts, w: &mut Wallet, amount: Micros, household_pays: bool) {

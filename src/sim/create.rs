@@ -73,6 +73,14 @@ pub fn environment_config(s: &Scenario) -> EnvironmentConfig {
     }
 }
 
+/// The tariff's fixed charges (none on an island).
+pub fn grid_charges(s: &Scenario) -> crate::environment::tariff::GridCharges {
+    match &s.grid {
+        crate::environment::tariff::GridConnection::Connected { charges, .. } => *charges,
+        _ => Default::default(),
+    }
+}
+
 /// The grid's emission factor: the scenario's series, else its flat factor.
 pub fn emission_factors(s: &Scenario) -> crate::metrics::EmissionFactors {
     crate::metrics::EmissionFactors { flat_kg_per_kwh: s.emission_factor_kg_per_kwh, per_step: s.emission_factors.clone() }

@@ -91,7 +91,7 @@ impl Plugin for SimPlugin {
         );
         let market = MarketPlugin(create::market_config(s, config.rule, config.rule_params));
         // The fund's fee and rewards follow the ledger's rounds: a run without a ledger has none.
-        let settlement = SettlementPlugin::<Baseline>::new(config.ledger.as_ref().and_then(|l| l.treasury()));
+        let settlement = SettlementPlugin::<Baseline>::new(config.ledger.as_ref().and_then(|l| l.treasury())).with_charges(create::grid_charges(s), s.households.len());
         // The grid limits and the settlement settles the run and its grid-only baseline as two
         // sides, side by side.
         app.add_plugins((
@@ -206,6 +206,12 @@ impl Simulation {
             })
             .collect();
         out.sort_by_key(|r| r.index);
+        // The baseline's fixed charges are kept apart from its exchange (read by the hot loops).
+        if let Some(b) = world.get_resource::<crate::settlement::GridBilling>() {
+            for r in &mut out {
+                (r.baseline.wallet.supply_charges, r.baseline.wallet.demand_charges) = b.baseline_charges[r.index as usize];
+            }
+        }
         out
     }
 

@@ -409,7 +409,14 @@ fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::To
         h.push_str(&card("Self-sufficiency", share("self_sufficiency"), "1 − (grid import + unserved) / load".into()));
         h.push_str(&card("Self-consumption", share("self_consumption"), "of the PV, used in the community".into()));
         h.push_str(&card("Traded between neighbours", kwh("p2p_kwh", 0), trades));
-        h.push_str(&card("Community bill", money("community_bill"), format!("grid only: {}", money("baseline_bill"))));
+        // Fixed tariff charges, when the tariff has them: part of both bills.
+        let fixed = ["supply_charges", "demand_charges"].iter().map(|k| num(summary, k).unwrap_or(0.0)).sum::<f64>();
+        let charges = if fixed > 0.0 {
+            format!("; both include the tariff's supply charges ({}, grid only {}) and demand charges ({}, grid only {})", money("supply_charges"), money("baseline_supply_charges"), money("demand_charges"), money("baseline_demand_charges"))
+        } else {
+            String::new()
+        };
+        h.push_str(&card("Community bill", money("community_bill"), format!("grid only: {}{charges}", money("baseline_bill"))));
         let of_import = num(summary, "savings_pct_of_baseline_import_cost").map_or("no grid imports to compare with".into(), |v| format!("{}% of the grid-only import cost", format::number(v, 1)));
         // With communities, founding contributions count as paid: say what their members own.
         let equity: f64 = summary["communities"].as_array().map_or(0.0, |cs| cs.iter().filter_map(|c| num(c, "equity_end")).sum());
