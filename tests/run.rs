@@ -67,6 +67,13 @@ fn street_writes_every_output_with_contract_columns() {
         assert!(hh.headers.iter().any(|h| h == c), "households.csv lacks {c}");
     }
     assert_eq!(hh.rows.len(), 12);
+    // Equivalent full cycles: delivered energy over capacity, 0 without a battery.
+    for r in &hh.rows {
+        let capacity = Table::f(r, "battery_kwh");
+        let expected = if capacity > 0.0 { Table::f(r, "battery_discharge_kwh") / capacity } else { 0.0 };
+        assert!((Table::f(r, "battery_cycles") - expected).abs() < 1e-9, "{}", r["household"]);
+    }
+    assert!(hh.rows.iter().any(|r| Table::f(r, "battery_cycles") > 0.5), "the street's battery cycles in a sunny week");
     let tr = Table::read(&out.join("trades.csv"));
     assert_eq!(&tr.headers[..5], ["step", "seller", "buyer", "kwh", "price"]);
     assert!(!tr.rows.is_empty(), "a sunny street trades");
