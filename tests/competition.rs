@@ -278,4 +278,11 @@ fn only_a_price_position_is_votable() {
     let nearest = PRICE_VOTE.replace(r#"rule: "double-auction", params: {"k": 0.5}"#, r#"rule: "nearest""#).replace(r#"name: "k""#, r#"name: "alpha""#);
     rejects_text(&nearest, &[&format!("{at}.name"), "`alpha` of `nearest` changes which orders trade", "k of double-auction"]);
     rejects_text(&PRICE_VOTE.replace(r#"rule: "double-auction", params: {"k": 0.5}"#, r#"rule: "sdr""#), &[&format!("{at}.name"), "`sdr` has no parameter `k`; its parameters: none"]);
+    // Under `--rule` (as compare and sweeps run every community), a proposal the forced rule
+    // cannot put to a vote is left out.
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("s.ron"), PRICE_VOTE).unwrap();
+    let o = peergrid_in(tmp.path(), &["run", "s.ron", "--rule", "sdr", "--out", "o", "--steps", "48", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(Table::read(&tmp.path().join("o/referendums.csv")).rows.is_empty());
 }

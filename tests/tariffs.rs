@@ -177,3 +177,23 @@ fn bad_charges_are_named() {
     rejects_text(&CHARGES.replace("supply_charge_per_day: 1.10", "supply_charge_per_day: -1").replace(r#"load: Profile(file: "p.csv")"#, "load: Archetype(kind: Family)").replace("RULE", "grid-only"), &["grid.supply_charge_per_day", "-1"]);
     rejects_text(&CHARGES.replace("demand_charge_per_kw_month: 12.0", "demand_charge_per_kw_month: NaN").replace(r#"load: Profile(file: "p.csv")"#, "load: Archetype(kind: Family)").replace("RULE", "grid-only"), &["grid.demand_charge_per_kw_month"]);
 }
+
+#[test]
+fn a_month_with_a_daylight_saving_change_bills_its_calendar_days() {
+    // Sydney's clocks go back on 7 April 2024: April has 721 hours, still 30 days.
+    let text = CHARGES
+        .replace(r#"start: "2024-01-30T00:00""#, r#"start: "2024-04-01T00:00""#)
+        .replace(r#"timezone: "+10:00""#, r#"timezone: "Australia/Sydney""#)
+        .replace("duration_days: 3", "duration_days: 31")
+        .replace(r#"load: Profile(file: "p.csv")"#, "load: Archetype(kind: Family)")
+        .replace("RULE", "grid-only");
+    let (_tmp, out) = run_text(&text);
+    let ledger = std::fs::read_to_string(out.join("ledger.jsonl")).unwrap();
+    let txs: Vec<serde_json::Value> = ledger.lines().flat_map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["transactions"].as_array().cloned().unwrap_or_default()).collect();
+    let april: Vec<&serde_json::Value> = txs.iter().filter(|t| t["kind"].as_str().is_some_and(|k| k.ends_with("_charge"))).take(2).collect();
+    assert_eq!(april[0]["kind"], "supply_charge");
+    assert_eq!((april[0]["kwh"].as_f64(), april[0]["amount"].as_f64()), (Some(30.0), Some(33.0)), "30 days at 1.10");
+    assert_eq!(april[1]["price"].as_f64(), Some(12.0), "a whole month's demand charge per kW");
+    let o = peergrid(&["verify", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

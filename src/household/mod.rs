@@ -272,14 +272,13 @@ impl Wallet {
         -self.balance
     }
 
-    /// What its energy cost it: grid, peer and community-battery purchases less sales, the
-    /// tariff's fixed charges, community and network fees (not rewards, community payments or
-    /// contributions).
+    /// What its energy cost it: grid, peer and community-battery purchases less sales, community
+    /// and network fees (not rewards, community payments or contributions). The tariff's fixed
+    /// charges are left out: they are billed once a month, and a community's weekly hardship
+    /// test would otherwise weigh a month of them in the week that holds the month's end.
     pub fn energy_spending(&self) -> Micros {
         self.grid_paid - self.grid_received + self.p2p_paid - self.p2p_received + self.fees_paid + self.network_fees_paid + self.community_battery_paid
             - self.community_battery_received
-            + self.supply_charges
-            + self.demand_charges
     }
 }
 

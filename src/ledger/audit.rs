@@ -90,6 +90,9 @@ pub fn statement(dir: &Path, household: &str, trades: bool, anchors: &Anchors) -
             from_micro(t.battery_received)
         );
     }
+    if t.supply_charges != 0 || t.demand_charges != 0 {
+        let _ = writeln!(out, "  tariff charges paid to the grid: supply {:.6}, demand {:.6}", from_micro(t.supply_charges), from_micro(t.demand_charges));
+    }
     let _ = writeln!(out, "  balance {:.6}, bill {:.6} ({} transactions)", from_micro(balance), from_micro(-balance), t.transactions);
     if !parties.is_empty() {
         let _ = writeln!(out, "  counterparties (bought kWh, paid, sold kWh, received, trades):");

@@ -234,7 +234,7 @@ pub fn resolve(v: &mut Validator, file: &ScenarioFile, drafts: &[HouseDraft], st
         if solidarity.is_some() && founding.iter().all(|h| drafts[*h].income_per_year.is_none()) && !founding.is_empty() {
             v.err(&format!("{at}.services"), "a Solidarity fund needs its members' `income_per_year`; none of them has one".to_string());
         }
-        let referendum = c.referendum.as_ref().map(|r| check_referendum(v, &format!("{at}.referendum"), r, rule, &fee, rebate.is_some(), solidarity.is_some()));
+        let referendum = c.referendum.as_ref().map(|r| check_referendum(v, &format!("{at}.referendum"), r, rule, rule_override.is_some(), &fee, rebate.is_some(), solidarity.is_some()));
         if c.witnesses == 0 && c.referendum.as_ref().is_some_and(|r| r.proposed_by == ProposerSpec::Witnesses) {
             v.err(&format!("{at}.referendum.proposed_by"), "Witnesses, but the community elects no `witnesses`: nothing would ever be put to the vote (give witnesses, or `Members(support)`)".to_string());
         }
@@ -319,8 +319,11 @@ fn resolve_choice(v: &mut Validator, k: &CompetitionSpec, drafts: &[HouseDraft],
     ChoiceConfig { interval_steps, max_moves_per_round: k.max_moves_per_round, beta, switching_cost, preferences }
 }
 
-/// Checks a community's `referendum` against its rule, fee policy and services.
-fn check_referendum(v: &mut Validator, at: &str, r: &ReferendumSpec, rule: Option<&'static registry::RuleInfo>, fee: &FeePolicy, rebate: bool, solidarity: bool) -> ReferendumConfig {
+/// Checks a community's `referendum` against its rule, fee policy and services. With the rule
+/// `forced` by `--rule` (every community under one rule, as `compare` and sweeps run them), a
+/// `RuleParam` proposal that rule has no price position for is left out rather than refused.
+#[allow(clippy::too_many_arguments)]
+fn check_referendum(v: &mut Validator, at: &str, r: &ReferendumSpec, rule: Option<&'static registry::RuleInfo>, forced: bool, fee: &FeePolicy, rebate: bool, solidarity: bool) -> ReferendumConfig {
     v.range(&format!("{at}.quorum"), r.quorum, Bound::Incl(0.0), Bound::Incl(1.0), "(the share of the electorate, members or their stake, that must vote; 1 = 100%)");
     if v.range(&format!("{at}.majority"), r.majority, Bound::Incl(0.5), Bound::Incl(1.0), "(the share of the votes cast yes must exceed)") && r.majority >= 1.0 {
         v.err(&format!("{at}.majority"), "1 would never pass: yes must exceed this share of the votes cast; give 0.5 to below 1".to_string());
@@ -338,6 +341,9 @@ fn check_referendum(v: &mut Validator, at: &str, r: &ReferendumSpec, rule: Optio
         let proposal = match *p {
             ProposalSpec::RuleParam { ref name, value } => {
                 let Some(rule) = rule else { continue };
+                if forced && !rule.params.iter().any(|x| x.name == name && x.price_position) {
+                    continue;
+                }
                 let Some(param) = rule.params.iter().find(|x| x.name == name) else {
                     let known: Vec<&str> = rule.params.iter().map(|x| x.name).collect();
                     v.err(&format!("{pat}.name"), format!("`{}` has no parameter `{name}`; its parameters: {}", rule.name, if known.is_empty() { "none".to_string() } else { known.join(", ") }));

@@ -401,7 +401,10 @@ pub fn bill_grid_charges<B: GridOnly>(
         return;
     }
     let step_hours = frame.step_hours();
-    let days = (step + 1 - b.first_step) as f64 * step_hours / 24.0;
+    // Calendar days on the local clock, so a month with a daylight-saving change still bills
+    // its days (its 719 or 745 hours are 30 or 31 days).
+    let wall = |s: u64| frame.zone.local(frame.step_start_utc(s)).0;
+    let days = (wall(step + 1) - wall(b.first_step)).num_seconds() as f64 / 86_400.0;
     let month_days = date.num_days_in_month().into();
     for (h, _, mut w, mut x) in &mut households {
         let i = h.index as usize;

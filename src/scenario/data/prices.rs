@@ -38,7 +38,7 @@ pub fn parse(text: &str, path: &Path, frame: &TimeFrame, flat_export: f64) -> Re
         let v = rec.get(col).unwrap_or("");
         match v.parse::<f64>() {
             Ok(x) if x.is_finite() && x < 0.0 => Err(at(line, field, format!("`{v}` is negative: negative grid prices are not modelled; give 0 or more"))),
-            Ok(x) if x.is_finite() && x <= MAX_PRICE_PER_KWH => Ok(x),
+            Ok(x) if x.is_finite() && x <= MAX_PRICE_PER_KWH => Ok(x + 0.0),
             _ => Err(at(line, field, format!("`{v}` is not a price in 0..={MAX_PRICE_PER_KWH} per kWh"))),
         }
     };
@@ -60,7 +60,15 @@ pub fn parse(text: &str, path: &Path, frame: &TimeFrame, flat_export: f64) -> Re
     }
     let Some(&(first, ..)) = rows.first() else { return Err(InputError::file(path, "a price series needs at least one row")) };
     if first > frame.start_utc {
-        return Err(InputError::file(path, format!("starts at {first} (UTC), after the run's start {}", frame.start_utc)));
+        return Err(InputError::file(path, format!("starts at {first}, after the run's start {}", frame.start_utc)));
+    }
+    // It must cover the run: the run may end at most one row interval (the file's last, or one
+    // step for a single row) after the last row, whose price would otherwise hold on unseen.
+    let last = rows[rows.len() - 1].0;
+    let interval = if rows.len() > 1 { last - rows[rows.len() - 2].0 } else { chrono::Duration::minutes(i64::from(frame.step_minutes)) };
+    let end = frame.step_start_utc(frame.total_steps);
+    if end > last + interval {
+        return Err(InputError::file(path, format!("ends with a row at {last}; the run goes on to {end}: add rows to cover it")));
     }
     let n = frame.total_steps as usize;
     let (mut import, mut export) = (Vec::with_capacity(n), Vec::with_capacity(n));
@@ -126,5 +134,11 @@ mod tests {
         assert!(bad("time,import_price_per_kwh\n2024-01-01T00:10:00Z,0.1\n").message.contains("after the run's start"));
         assert_eq!(bad("time,price\n").location, Location::Row { line: 1, field: "import_price_per_kwh".into() });
         assert!(bad("time,import_price_per_kwh\n").message.contains("at least one row"));
+        // Hourly rows ending at 00:00 cannot price a run that goes on past 01:00.
+        let short = parse("time,import_price_per_kwh\n2024-01-01T00:00:00Z,0.1\n", Path::new("p.csv"), &frame(30, 3), 0.05).unwrap_err();
+        assert!(short.message.contains("add rows to cover it"), "{}", short.message);
+        let hourly = "time,import_price_per_kwh\n2024-01-01T00:00:00Z,0.1\n2024-01-01T01:00:00Z,0.2\n";
+        assert!(parse(hourly, Path::new("p.csv"), &frame(30, 4), 0.05).is_ok(), "the last row's hour covers the run's last two steps");
+        assert!(parse(hourly, Path::new("p.csv"), &frame(30, 5), 0.05).is_err());
     }
 }
