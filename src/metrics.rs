@@ -45,6 +45,10 @@ pub struct StepTotals {
     pub max_line_loading: f64,
     /// What met the load, where the PV went and what happened to stored energy.
     pub balance: EnergyBalance,
+    /// Of `load_kwh`: deferrable appliances' runs, and of those what ran later than its earliest
+    /// start.
+    pub appliance_kwh: f64,
+    pub shifted_kwh: f64,
 }
 
 /// The step's energy by origin and destination, kWh, so that a chart of it closes:
@@ -266,6 +270,8 @@ pub fn record_step(
         t.curtailed_kwh += m.curtailed_kwh;
         t.unserved_kwh += m.unserved_kwh;
         t.losses_kwh += m.losses_kwh;
+        t.appliance_kwh += m.appliance_kwh;
+        t.shifted_kwh += m.shifted_kwh;
         total.0.accumulate(m);
     }
     // Community batteries: charged and discharged on the AC side at the members' meters.
@@ -358,6 +364,8 @@ pub fn record_step(
     s.community_bill += t.community_bill;
     s.baseline_bill += t.baseline_bill;
     s.trades += t.trades;
+    s.appliance_kwh += t.appliance_kwh;
+    s.shifted_kwh += t.shifted_kwh;
     s.balance.add(&t.balance);
     *step = t;
 }

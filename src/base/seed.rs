@@ -37,6 +37,9 @@ pub enum Stream {
     CommunityChoice,
     /// Households' loyalty in choosing (β, switching cost, ε); index = household index.
     Loyalty,
+    /// Whether a household's appliance runs on a day; index = household index × 2³² + day × 2⁸
+    /// + appliance.
+    Appliances,
 }
 
 impl Stream {
@@ -51,6 +54,7 @@ impl Stream {
             Stream::MeasuredLoad => "measured-load",
             Stream::PvLayout => "pv-layout",
             Stream::CommunityMarket => "community-market",
+            Stream::Appliances => "appliances",
             Stream::Income => "income",
             Stream::CommunityElection => "community-election",
             Stream::CommunityChoice => "community-choice",

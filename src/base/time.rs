@@ -143,6 +143,13 @@ impl SimClock {
         c
     }
 
+    /// The clock at `step` of `frame` (for planning ahead).
+    pub fn at(frame: TimeFrame, step: u64) -> Self {
+        let mut c = SimClock::new(frame);
+        c.set_step(step);
+        c
+    }
+
     fn set_step(&mut self, step: u64) {
         let start = self.frame.start_utc;
         let step_start = self.frame.step_start_utc(step);

@@ -1,6 +1,7 @@
 //! Households as entities: PV array, load source, optional battery, meter, wallet. `sim::create`
 //! spawns them; this module measures PV generation and load every step.
 
+pub mod appliance;
 pub mod baseline;
 pub mod battery;
 pub mod load;
@@ -138,6 +139,10 @@ pub struct Meter {
     /// or curtailment).
     pub community_battery_bought_kwh: f64,
     pub community_battery_sold_kwh: f64,
+    /// Of `load_kwh`: its deferrable appliances' runs, and of those what ran later than its
+    /// earliest start.
+    pub appliance_kwh: f64,
+    pub shifted_kwh: f64,
 }
 
 /// Sums of [`Meter`] over the run. Written by metrics.
@@ -234,6 +239,8 @@ impl Meter {
         self.losses_kwh += m.losses_kwh;
         self.community_battery_bought_kwh += m.community_battery_bought_kwh;
         self.community_battery_sold_kwh += m.community_battery_sold_kwh;
+        self.appliance_kwh += m.appliance_kwh;
+        self.shifted_kwh += m.shifted_kwh;
     }
 }
 
@@ -303,12 +310,15 @@ pub struct HouseholdPlugin(pub HouseholdConfig);
 pub struct HouseholdConfig {
     pub ids: Arc<Vec<String>>,
     pub profiles: Arc<ProfileTable>,
+    /// The run's seed (appliances' draws).
+    pub seed: u64,
 }
 
 impl Plugin for HouseholdPlugin {
     fn build(&self, app: &mut App) {
         app.insert_resource(HouseholdIds(self.0.ids.clone())).insert_resource(Profiles(self.0.profiles.clone()));
-        app.add_systems(crate::base::schedule::SimStep, measure_pv_and_load.in_set(HouseholdSystems::GenerationAndLoad));
+        app.insert_resource(appliance::ApplianceSeed(self.0.seed));
+        app.add_systems(crate::base::schedule::SimStep, (measure_pv_and_load, appliance::run_appliances).chain().in_set(HouseholdSystems::GenerationAndLoad));
     }
 }
 

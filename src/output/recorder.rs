@@ -27,7 +27,7 @@ pub struct Recorder {
 }
 
 /// Columns of `timeseries.csv` (a contract: add, never rename).
-pub const TIMESERIES_COLUMNS: [&str; 48] = [
+pub const TIMESERIES_COLUMNS: [&str; 50] = [
     "step", "time", "pv_kwh", "load_kwh", "self_consumed_kwh", "p2p_kwh", "grid_import_kwh", "grid_export_kwh", "battery_charge_kwh",
     "battery_discharge_kwh", "curtailed_kwh", "unserved_kwh", "losses_kwh", "clearing_price", "buy_price", "sell_price", "trades",
     "network_losses_kwh", "p2p_losses_kwh", "network_fees", "ghi_w_m2", "clear_sky_index", "battery_soc_kwh",
@@ -44,6 +44,8 @@ pub const TIMESERIES_COLUMNS: [&str; 48] = [
     "temp_air_c",
     // The rest of the energy balance: communities' batteries.
     "load_community_battery_kwh", "pv_community_battery_kwh",
+    // Of `load_kwh`: deferrable appliances, and what of it their policies moved later.
+    "appliance_kwh", "shifted_kwh",
 ];
 /// `time_utc`: ISO 8601 in UTC, one zone for the whole file (pandas parses it without a
 /// "mixed time zones" error across daylight saving).
@@ -140,6 +142,8 @@ impl Recorder {
         for v in &balance[EnergyBalance::FIRST_COLUMNS..] {
             Self::field(w, b, *v)?;
         }
+        Self::field(w, b, t.appliance_kwh)?;
+        Self::field(w, b, t.shifted_kwh)?;
         w.write_record(None::<&[u8]>)?;
         let (Some(w), b) = (&mut self.trades, &mut self.buf) else { return Ok(()) };
         for tr in &clearing.trades {

@@ -40,14 +40,14 @@ pub fn write_lines(dir: &Path, s: &Scenario, stats: &crate::grid::network::LineS
 }
 
 /// Columns of `households.csv` (a contract: add, never rename).
-pub const HOUSEHOLD_COLUMNS: [&str; 45] = [
+pub const HOUSEHOLD_COLUMNS: [&str; 47] = [
     "household", "pv_kwh", "load_kwh", "self_consumed_kwh", "p2p_bought_kwh", "p2p_sold_kwh", "grid_import_kwh", "grid_export_kwh",
     "battery_charge_kwh", "battery_discharge_kwh", "curtailed_kwh", "unserved_kwh", "bill", "baseline_bill", "savings", "p2p_paid",
     "p2p_received", "grid_paid", "grid_received", "baseline_unserved_kwh", "kwp", "battery_kwh", "soc_start_kwh", "soc_end_kwh", "load_source",
     "node", "fees_paid", "rewards_received", "loss_of_load_hours", "baseline_loss_of_load_hours", "network_fees_paid",
     "data_source", "synthetic", "member_of", "community_days", "switches", "community_received", "community_contributed",
     "community_battery_bought_kwh", "community_battery_sold_kwh", "community_battery_paid", "community_battery_received",
-    "supply_charge", "demand_charge", "battery_cycles",
+    "supply_charge", "demand_charge", "battery_cycles", "appliance_kwh", "shifted_kwh",
 ];
 
 /// `communities`: the run's communities and memberships at the end, when it has them (else the
@@ -121,6 +121,8 @@ pub fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult], comm
             demand_charges.to_decimal_string(),
             // Equivalent full cycles: what it delivered (AC) over its capacity.
             h.battery.as_ref().filter(|b| b.capacity_kwh > 0.0).map_or(0.0, |b| m.battery_discharge_kwh / b.capacity_kwh).to_string(),
+            m.appliance_kwh.to_string(),
+            m.shifted_kwh.to_string(),
         ];
         w.write_record(&row)?;
     }

@@ -43,6 +43,7 @@ pub struct HouseDraft {
     pub pv: Option<PvSpec>,
     pub load: LoadDraft,
     pub battery: Option<BatterySpec>,
+    pub appliances: Vec<super::schema::ApplianceSpec>,
     pub bidding: BiddingSpec,
     pub preferences: PreferencesSpec,
     pub community: Option<String>,
@@ -222,6 +223,7 @@ pub fn expand_households(file: &ScenarioFile, v: &mut Validator) -> Vec<HouseDra
                         pv: draft.pv.clone(),
                         load: LoadSpec::Archetype { kind, annual_kwh: Some(annual_kwh) },
                         battery: draft.battery.clone(),
+                        appliances: draft.appliances.clone(),
                         bidding: draft.bidding,
                         preferences: draft.preferences.clone(),
                         community: draft.community.clone(),
@@ -270,6 +272,7 @@ fn house_draft(v: &mut Validator, at: String, h: &HouseSpec) -> HouseDraft {
     if let Some(b) = &h.battery {
         check_battery(v, &format!("{at}.battery"), b);
     }
+    super::validate::check_appliances(v, &at, &h.appliances);
     check_bidding(v, &at, &h.bidding);
     check_preferences(v, &at, &h.preferences);
     check_community(v, &at, &h.community);
@@ -283,6 +286,7 @@ fn house_draft(v: &mut Validator, at: String, h: &HouseSpec) -> HouseDraft {
         node: h.node.clone(),
         pv: h.pv.clone(),
         battery: h.battery.clone(),
+        appliances: h.appliances.clone(),
         bidding: h.bidding,
         preferences: h.preferences.clone(),
         community: h.community.clone(),
@@ -321,6 +325,7 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
     if let Some(d) = &g.annual_kwh {
         check_dist(v, &format!("{at}.annual_kwh"), d, "kWh");
     }
+    super::validate::check_appliances(v, at, &g.appliances);
     check_bidding(v, at, &g.bidding);
     check_preferences(v, at, &g.preferences);
     check_community(v, at, &g.community);
@@ -387,6 +392,7 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
             }),
             load: LoadDraft::Archetype { kind, annual_kwh },
             battery: if gets_battery { g.battery.clone() } else { None },
+            appliances: g.appliances.clone(),
             bidding: g.bidding,
             preferences: g.preferences.clone(),
             community: g.community.clone(),

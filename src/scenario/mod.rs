@@ -96,6 +96,7 @@ pub struct HouseholdDef {
     pub pv: Option<PvDef>,
     pub load: LoadDef,
     pub battery: Option<BatterySpec>,
+    pub appliances: Vec<crate::household::appliance::ApplianceDef>,
     pub bidding: schema::BiddingSpec,
     pub preferences: schema::PreferencesSpec,
     /// Community path, outermost first (resolved: from the scenario or from the grid).
@@ -372,6 +373,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
             node,
             load,
             battery: h.battery,
+            appliances: h.appliances.iter().map(|a| crate::household::appliance::ApplianceDef::from_spec(a, step_minutes)).collect(),
             bidding: h.bidding,
             grid_path: grid_community(&topology, &parents, node),
             community: match &h.community {

@@ -7,6 +7,7 @@ pub use crate::environment::weather::WeatherSpec;
 pub use crate::environment::sky::ClearSkyModel;
 pub use crate::environment::solar::Transposition;
 pub use crate::household::load::Archetype;
+pub use crate::household::appliance::ApplianceSpec;
 pub use crate::household::battery::BatterySpec;
 pub use crate::household::LossBudget;
 pub use crate::grid::generate::Layout;
@@ -514,6 +515,9 @@ pub struct HouseSpec {
     pub load: LoadSpec,
     #[serde(default)]
     pub battery: Option<BatterySpec>,
+    /// Deferrable appliances (washing machine, dishwasher, dryer).
+    #[serde(default)]
+    pub appliances: Vec<ApplianceSpec>,
     #[serde(default)]
     pub bidding: BiddingSpec,
     #[serde(default)]
@@ -695,6 +699,9 @@ pub struct GroupSpec {
     pub batteries_on: BatteryPlacement,
     #[serde(default)]
     pub battery: Option<BatterySpec>,
+    /// Deferrable appliances every house of the group has.
+    #[serde(default)]
+    pub appliances: Vec<ApplianceSpec>,
     /// Relative weights of archetypes; default: all four equally.
     #[serde(default)]
     pub archetypes: BTreeMap<Archetype, f64>,

@@ -217,6 +217,31 @@ pub fn check_battery(v: &mut Validator, at: &str, b: &BatterySpec) {
     }
 }
 
+/// Most appliances one household lists.
+pub const MAX_APPLIANCES: usize = 16;
+
+pub fn check_appliances(v: &mut Validator, at: &str, list: &[crate::household::appliance::ApplianceSpec]) {
+    if list.len() > MAX_APPLIANCES {
+        v.err(&format!("{at}.appliances"), format!("{} appliances; at most {MAX_APPLIANCES}", list.len()));
+    }
+    for (i, a) in list.iter().enumerate().take(MAX_APPLIANCES) {
+        let f = |x: &str| format!("{at}.appliances[{i}].{x}");
+        let (kwh, hours, runs) = a.kind.defaults();
+        v.range(&f("runs_per_week"), a.runs_per_week.unwrap_or(runs), Bound::Incl(0.0), Bound::Incl(7.0), "(at most one run a day)");
+        v.range(&f("kwh_per_run"), a.kwh_per_run.unwrap_or(kwh), Bound::Above(0.0), Bound::Incl(100.0), "kWh");
+        let hours = a.hours_per_run.unwrap_or(hours);
+        let ok_hours = v.range(&f("hours_per_run"), hours, Bound::Above(0.0), Bound::Incl(24.0), "h");
+        let ok_from = v.range(&f("from_hour"), a.from_hour, Bound::Incl(0.0), Bound::Above(24.0), "(local hour)");
+        if v.range(&f("to_hour"), a.to_hour, Bound::Above(0.0), Bound::Incl(24.0), "(local hour)") && ok_from {
+            if a.to_hour <= a.from_hour {
+                v.err(&f("to_hour"), format!("{} is not after from_hour {}: the window is one stretch of a day", a.to_hour, a.from_hour));
+            } else if ok_hours && a.to_hour - a.from_hour < hours {
+                v.err(&f("to_hour"), format!("the window {}–{} h is shorter than the run's {hours} h", a.from_hour, a.to_hour));
+            }
+        }
+    }
+}
+
 pub fn check_id(v: &mut Validator, at: &str, id: &str) -> bool {
     if id.len() > MAX_ID_BYTES {
         v.err(at, format!("the id is {} characters long; at most {MAX_ID_BYTES}", id.len()));

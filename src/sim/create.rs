@@ -48,6 +48,9 @@ pub fn spawn_households(world: &mut World, scenario: &Scenario) {
         if let Some(pv) = h.pv {
             e.insert(PvArray::new(&pv));
         }
+        if !h.appliances.is_empty() {
+            e.insert(crate::household::appliance::Appliances { defs: h.appliances.clone(), planned: Vec::new() });
+        }
         let battery = h.battery.as_ref().map(|b| Battery::from_spec(b, step_hours));
         if let Some(b) = battery {
             e.insert(b);
@@ -88,7 +91,7 @@ pub fn emission_factors(s: &Scenario) -> crate::metrics::EmissionFactors {
 
 /// The households' ids and the load profiles they read.
 pub fn household_config(s: &Scenario) -> HouseholdConfig {
-    HouseholdConfig { ids: Arc::new(s.households.iter().map(|h| h.id.clone()).collect()), profiles: s.profiles.clone() }
+    HouseholdConfig { ids: Arc::new(s.households.iter().map(|h| h.id.clone()).collect()), profiles: s.profiles.clone(), seed: s.seed }
 }
 
 /// How batteries offer stored energy to the market.
