@@ -113,3 +113,13 @@ fn bad_appliances_are_named() {
     rejects_text(&base.replace("kwh_per_run: 1.0", "kwh_per_run: -1"), &[&format!("{at}.kwh_per_run")]);
     rejects_text(&base.replace("hours_per_run: 2,", "hours_per_run: 2, runs_per_week: 9,"), &[&format!("{at}.runs_per_week"), "9"]);
 }
+
+#[test]
+fn windows_must_lie_on_the_step_grid_and_hold_the_run() {
+    let base = STREET.replace("POLICY", "Earliest").replace("RULE", "double-auction");
+    let at = "households[0].appliances[0]";
+    rejects_text(&base.replace("from_hour: 16, to_hour: 24", "from_hour: 8.25, to_hour: 10.25"), &[&format!("{at}.from_hour"), "not on the 60-minute step grid"]);
+    // A 1.5 h dryer takes two hourly steps: 8–9.5 cannot hold it (nor lie on the grid).
+    rejects_text(&base.replace("kwh_per_run: 1.0, hours_per_run: 2,", "hours_per_run: 1.5,").replace("from_hour: 16, to_hour: 24", "from_hour: 8, to_hour: 9"), &[&format!("{at}.to_hour"), "shorter than the run's 2 h"]);
+    rejects_text(&base.replace(r#"start: "2024-01-08T00:00""#, r#"start: "2024-01-08T13:30""#), &["households[0].appliances", "starts at 13:30"]);
+}

@@ -130,8 +130,8 @@ pub struct Appliances {
 #[derive(Resource, Debug, Clone, Copy)]
 pub struct ApplianceSeed(pub u64);
 
-/// One step of today as planning sees it: its number, local start and end hour (24 for a step
-/// that ends after midnight), import price and sun.
+/// One step of today as planning sees it: its number, local start and end hour (past 24 for a
+/// step that ends after midnight), import price and sun.
 #[derive(Debug, Clone, Copy)]
 struct DayStep {
     step: u64,
@@ -141,7 +141,7 @@ struct DayStep {
     sun: f64,
 }
 
-/// The steps of the local day that starts at `first` (to the run's end).
+/// The steps that start on the local day of step `first`, from it on (to the run's end).
 fn day_steps(clock: &SimClock, first: u64, grid: &GridConnection, site: &Site) -> Vec<DayStep> {
     let frame = clock.frame;
     let hour = |t: chrono::NaiveDateTime| {
@@ -149,10 +149,11 @@ fn day_steps(clock: &SimClock, first: u64, grid: &GridConnection, site: &Site) -
         f64::from(t.hour()) + f64::from(t.minute()) / 60.0
     };
     let mut out = Vec::new();
+    let date = clock.local_start.date();
     let mut at = SimClock::at(frame, first);
-    while at.step < frame.total_steps && at.day_index == clock.day_index {
+    while at.step < frame.total_steps && at.local_start.date() == date {
         let end = frame.zone.local(frame.step_start_utc(at.step + 1)).0;
-        let to_hour = if end.date() == at.local_start.date() { hour(end) } else { 24.0 };
+        let to_hour = hour(end) + 24.0 * (end.date() - date).num_days() as f64;
         let price = grid.prices_at(at.step, at.local_mid_hour, at.is_weekend()).import.0 as f64;
         let sun = crate::environment::solar::sun_position(at.mid_utc, site.latitude_deg, site.longitude_deg).zenith_deg.to_radians().cos().max(0.0);
         out.push(DayStep { step: at.step, from_hour: hour(at.local_start), to_hour, price, sun });
@@ -187,22 +188,26 @@ pub fn run_appliances(
     grid: Res<GridConnection>,
     site: Res<Site>,
     seed: Res<ApplianceSeed>,
-    mut planned_day: Local<Option<u64>>,
+    mut planned_day: Local<Option<chrono::NaiveDate>>,
     mut households: Query<(&Household, &mut Appliances, &mut Meter)>,
 ) {
     if households.is_empty() {
         return;
     }
     let step = clock.step;
-    if *planned_day != Some(clock.day_index) {
-        *planned_day = Some(clock.day_index);
+    // A day's steps are those that start on its date (a step across midnight belongs to the
+    // day it starts in).
+    let date = clock.local_start.date();
+    if *planned_day != Some(date) {
+        *planned_day = Some(date);
         let day = day_steps(&clock, step, &grid, &site);
+        let day_number = (date - clock.frame.zone.local(clock.frame.start_utc).0.date()).num_days().max(0) as u64;
         for (h, mut a, _) in &mut households {
             let a = &mut *a;
             a.planned.clear();
             for (k, def) in a.defs.iter().enumerate() {
                 // A stream per (household, day, appliance): one's draws never shift another's.
-                let mut r = rng(seed.0, Stream::Appliances, (u64::from(h.index) << 32) | (clock.day_index << 8) | k as u64);
+                let mut r = rng(seed.0, Stream::Appliances, (u64::from(h.index) << 32) | (day_number << 8) | k as u64);
                 if r.random::<f64>() >= def.daily_chance {
                     continue;
                 }
@@ -257,6 +262,12 @@ mod tests {
         // A window shorter than the run, or past the day's end, fits nothing.
         assert_eq!(plan(&def(AppliancePolicy::Earliest, 23.0, 24.0), &d), None);
         assert_eq!(plan(&def(AppliancePolicy::Earliest, 8.0, 22.0), &d[..9]), None);
+        // Half-hour steps from 21:30, the last across midnight (it ends at 24.5 h): a window to
+        // 24 h cannot use it.
+        let late: Vec<DayStep> = (0..6u64).map(|k| DayStep { step: k, from_hour: 21.5 + 0.5 * k as f64, to_hour: 22.0 + 0.5 * k as f64, price: 0.0, sun: 0.0 }).collect();
+        let two = ApplianceDef { steps_per_run: 4, ..def(AppliancePolicy::Earliest, 22.0, 24.0) };
+        assert_eq!(plan(&two, &late), Some((1, false)));
+        assert_eq!(plan(&ApplianceDef { steps_per_run: 5, ..two }, &late), None);
     }
 
     #[test]

@@ -56,6 +56,9 @@ pub struct Summary {
     /// (in the bills above).
     pub supply_charges: f64,
     pub demand_charges: f64,
+    /// Of `load_kwh`: deferrable appliances' runs, and what their policies moved later, kWh.
+    pub appliance_kwh: f64,
+    pub shifted_kwh: f64,
     pub baseline_supply_charges: f64,
     pub baseline_demand_charges: f64,
     pub unserved_kwh: f64,
@@ -184,6 +187,8 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         savings: (baseline_bill - bill).as_units(),
         baseline_import_cost: baseline_import_cost.as_units(),
         savings_pct_of_baseline_import_cost: (baseline_import_cost.0 > 0).then(|| (baseline_bill.0 - bill.0) as f64 / baseline_import_cost.0 as f64 * 100.0),
+        appliance_kwh: sum.appliance_kwh,
+        shifted_kwh: sum.shifted_kwh,
         supply_charges: charges(|w| w.supply_charges, false),
         demand_charges: charges(|w| w.demand_charges, false),
         baseline_supply_charges: charges(|w| w.supply_charges, true),

@@ -206,8 +206,12 @@ pub fn expand_households(file: &ScenarioFile, v: &mut Validator) -> Vec<HouseDra
     for (gi, spec) in file.households.iter().enumerate() {
         let at = format!("households[{gi}]");
         match spec {
-            HouseholdSpec::House(h) => out.push(house_draft(v, at, h)),
+            HouseholdSpec::House(h) => {
+                super::validate::check_appliances(v, &at, &h.appliances, file);
+                out.push(house_draft(v, at, h));
+            }
             HouseholdSpec::Group(g) => {
+                super::validate::check_appliances(v, &at, &g.appliances, file);
                 let first = out.len();
                 expand_group(v, &at, gi, g, file.seed, &mut out);
                 // `--set households[id=v007]...`: the member as the House it drew, changed.
@@ -231,7 +235,10 @@ pub fn expand_households(file: &ScenarioFile, v: &mut Validator) -> Vec<HouseDra
                         income_per_year: draft.income_per_year,
                     };
                     match super::set::apply_to_member(&house, &sets) {
-                        Ok(changed) => *draft = house_draft(v, draft.path.clone(), &changed),
+                        Ok(changed) => {
+                            super::validate::check_appliances(v, &draft.path, &changed.appliances, file);
+                            *draft = house_draft(v, draft.path.clone(), &changed);
+                        }
                         Err(m) => v.err(&draft.path, m),
                     }
                 }
@@ -272,7 +279,6 @@ fn house_draft(v: &mut Validator, at: String, h: &HouseSpec) -> HouseDraft {
     if let Some(b) = &h.battery {
         check_battery(v, &format!("{at}.battery"), b);
     }
-    super::validate::check_appliances(v, &at, &h.appliances);
     check_bidding(v, &at, &h.bidding);
     check_preferences(v, &at, &h.preferences);
     check_community(v, &at, &h.community);
@@ -325,7 +331,6 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
     if let Some(d) = &g.annual_kwh {
         check_dist(v, &format!("{at}.annual_kwh"), d, "kWh");
     }
-    super::validate::check_appliances(v, at, &g.appliances);
     check_bidding(v, at, &g.bidding);
     check_preferences(v, at, &g.preferences);
     check_community(v, at, &g.community);

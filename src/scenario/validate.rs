@@ -220,23 +220,46 @@ pub fn check_battery(v: &mut Validator, at: &str, b: &BatterySpec) {
 /// Most appliances one household lists.
 pub const MAX_APPLIANCES: usize = 16;
 
-pub fn check_appliances(v: &mut Validator, at: &str, list: &[crate::household::appliance::ApplianceSpec]) {
+/// Checks a house's or group's `appliances` against the run's steps: runs take whole steps on
+/// the step grid counted from local midnight, so the run must start on it and windows must lie
+/// on it.
+pub fn check_appliances(v: &mut Validator, at: &str, list: &[crate::household::appliance::ApplianceSpec], file: &ScenarioFile) {
+    use chrono::Timelike;
+    let step_minutes = file.step_minutes.max(1);
     if list.len() > MAX_APPLIANCES {
         v.err(&format!("{at}.appliances"), format!("{} appliances; at most {MAX_APPLIANCES}", list.len()));
+    }
+    if let Ok(start) = crate::base::time::parse_local(&file.start).map(|t| t.time())
+        && !list.is_empty()
+        && !(start.hour() * 60 + start.minute()).is_multiple_of(step_minutes)
+    {
+        v.err(&format!("{at}.appliances"), format!("the run starts at {}, off the {step_minutes}-minute step grid from midnight that appliance windows lie on: start it on the grid", start.format("%H:%M")));
     }
     for (i, a) in list.iter().enumerate().take(MAX_APPLIANCES) {
         let f = |x: &str| format!("{at}.appliances[{i}].{x}");
         let (kwh, hours, runs) = a.kind.defaults();
-        v.range(&f("runs_per_week"), a.runs_per_week.unwrap_or(runs), Bound::Incl(0.0), Bound::Incl(7.0), "(at most one run a day)");
+        v.range(&f("runs_per_week"), a.runs_per_week.unwrap_or(runs), Bound::Incl(0.0), Bound::Incl(7.0), "");
         v.range(&f("kwh_per_run"), a.kwh_per_run.unwrap_or(kwh), Bound::Above(0.0), Bound::Incl(100.0), "kWh");
         let hours = a.hours_per_run.unwrap_or(hours);
         let ok_hours = v.range(&f("hours_per_run"), hours, Bound::Above(0.0), Bound::Incl(24.0), "h");
-        let ok_from = v.range(&f("from_hour"), a.from_hour, Bound::Incl(0.0), Bound::Above(24.0), "(local hour)");
-        if v.range(&f("to_hour"), a.to_hour, Bound::Above(0.0), Bound::Incl(24.0), "(local hour)") && ok_from {
-            if a.to_hour <= a.from_hour {
-                v.err(&f("to_hour"), format!("{} is not after from_hour {}: the window is one stretch of a day", a.to_hour, a.from_hour));
-            } else if ok_hours && a.to_hour - a.from_hour < hours {
-                v.err(&f("to_hour"), format!("the window {}–{} h is shorter than the run's {hours} h", a.from_hour, a.to_hour));
+        // Runs take whole steps, which start on the step grid from midnight: a window's ends
+        // must lie on it, and it must hold the run rounded up to whole steps.
+        let step_hours = f64::from(step_minutes) / 60.0;
+        let on_grid = |x: f64| ((x / step_hours) - (x / step_hours).round()).abs() < 1e-9;
+        let mut ok = v.range(&f("from_hour"), a.from_hour, Bound::Incl(0.0), Bound::Above(24.0), "");
+        ok &= v.range(&f("to_hour"), a.to_hour, Bound::Above(0.0), Bound::Incl(24.0), "");
+        for (name, x) in [("from_hour", a.from_hour), ("to_hour", a.to_hour)] {
+            if ok && !on_grid(x) {
+                v.err(&f(name), format!("{x} is not on the {step_minutes}-minute step grid: runs start and end with steps"));
+                ok = false;
+            }
+        }
+        if ok && a.to_hour <= a.from_hour {
+            v.err(&f("to_hour"), format!("{} is not after from_hour {}: the window is one stretch of a day", a.to_hour, a.from_hour));
+        } else if ok && ok_hours {
+            let run_hours = (hours / step_hours).ceil() * step_hours;
+            if a.to_hour - a.from_hour < run_hours - 1e-9 {
+                v.err(&f("to_hour"), format!("the window {}–{} h is shorter than the run's {run_hours} h (its {hours} h in whole {step_minutes}-minute steps)", a.from_hour, a.to_hour));
             }
         }
     }
