@@ -35,10 +35,9 @@ pub struct GridCharges {
     pub demand_per_kw_month: Micros,
 }
 
-/// One household's charges for one billing period: `days` of it in the run.
+/// One household's charges for one billing period.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PeriodCharges {
-    pub days: f64,
     pub supply: Micros,
     pub peak_kw: f64,
     /// The demand charge per kW for the part of the month billed.
@@ -57,7 +56,7 @@ impl GridCharges {
     pub fn period(&self, days: f64, month_days: u32, peak_kw: f64) -> PeriodCharges {
         let supply = Price(self.supply_per_day.as_units()).amount_for(days);
         let demand_price_per_kw = Price(self.demand_per_kw_month.as_units() * days / f64::from(month_days.max(1)));
-        PeriodCharges { days, supply, peak_kw, demand_price_per_kw, demand: demand_price_per_kw.amount_for(peak_kw) }
+        PeriodCharges { supply, peak_kw, demand_price_per_kw, demand: demand_price_per_kw.amount_for(peak_kw) }
     }
 }
 

@@ -257,7 +257,8 @@ pub fn check_appliances(v: &mut Validator, at: &str, list: &[crate::household::a
         if ok && a.to_hour <= a.from_hour {
             v.err(&f("to_hour"), format!("{} is not after from_hour {}: the window is one stretch of a day", a.to_hour, a.from_hour));
         } else if ok && ok_hours {
-            let run_hours = (hours / step_hours).ceil() * step_hours;
+            // The steps the run takes, as the household will plan it.
+            let run_hours = crate::household::appliance::ApplianceDef::from_spec(a, step_minutes).steps_per_run as f64 * step_hours;
             if a.to_hour - a.from_hour < run_hours - 1e-9 {
                 v.err(&f("to_hour"), format!("the window {}–{} h is shorter than the run's {run_hours} h (its {hours} h in whole {step_minutes}-minute steps)", a.from_hour, a.to_hour));
             }

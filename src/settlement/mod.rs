@@ -390,10 +390,13 @@ pub fn bill_grid_charges<B: GridOnly>(
 ) {
     let Some(mut billing) = billing else { return };
     let b = &mut *billing;
-    for (h, m, _, x) in &households {
-        let i = h.index as usize;
-        b.peak_kwh[i] = b.peak_kwh[i].max(m.grid_import_kwh);
-        b.baseline_peak_kwh[i] = b.baseline_peak_kwh[i].max(B::step_import_kwh(x));
+    // Peaks matter only to a demand charge: without one this step-by-step pass is skipped.
+    if b.charges.demand_per_kw_month.0 > 0 {
+        for (h, m, _, x) in &households {
+            let i = h.index as usize;
+            b.peak_kwh[i] = b.peak_kwh[i].max(m.grid_import_kwh);
+            b.baseline_peak_kwh[i] = b.baseline_peak_kwh[i].max(B::step_import_kwh(x));
+        }
     }
     let (frame, step) = (&clock.frame, clock.step);
     let date = frame.local_date(step);
