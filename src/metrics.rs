@@ -49,6 +49,12 @@ pub struct StepTotals {
     /// start.
     pub appliance_kwh: f64,
     pub shifted_kwh: f64,
+    /// Of `load_kwh`: electric vehicles charging at home; and what vehicles delivered to their
+    /// houses (vehicle-to-home, a source).
+    pub ev_kwh: f64,
+    pub ev_discharge_kwh: f64,
+    /// Electric vehicles plugged in at the step (a level, not summed over a run).
+    pub ev_plugged: u64,
 }
 
 /// The step's energy by origin and destination, kWh, so that a chart of it closes:
@@ -90,34 +96,40 @@ pub struct EnergyBalance {
     /// Load met by community batteries, and PV surplus that charged them.
     pub load_community_battery_kwh: f64,
     pub pv_community_battery_kwh: f64,
+    /// Load met by the household's own electric vehicle (vehicle-to-home).
+    pub load_own_vehicle_kwh: f64,
 }
 
 impl EnergyBalance {
     /// Column names in `timeseries.csv`, in the order of [`EnergyBalance::values`].
     /// The first [`EnergyBalance::FIRST_COLUMNS`] sit together in `timeseries.csv`; the later
     /// ones were added at its end.
-    pub const COLUMNS: [&'static str; 14] = [
+    pub const COLUMNS: [&'static str; 15] = [
         "load_own_pv_kwh", "load_own_battery_kwh", "load_peer_pv_kwh", "load_peer_battery_kwh", "load_grid_kwh", "load_unserved_kwh",
         "pv_own_battery_kwh", "pv_grid_kwh", "pv_line_losses_kwh", "battery_conversion_losses_kwh", "battery_line_losses_kwh",
         "battery_stored_change_kwh", "load_community_battery_kwh", "pv_community_battery_kwh",
+        "load_own_vehicle_kwh",
     ];
     pub const FIRST_COLUMNS: usize = 12;
+    /// The columns up to here sit before `appliance_kwh` in `timeseries.csv`; the rest after
+    /// `ev_kwh`.
+    pub const BEFORE_APPLIANCES: usize = 14;
 
-    pub fn values(&self) -> [f64; 14] {
+    pub fn values(&self) -> [f64; 15] {
         [
             self.load_own_pv_kwh, self.load_own_battery_kwh, self.load_peer_pv_kwh, self.load_peer_battery_kwh, self.load_grid_kwh,
             self.load_unserved_kwh, self.pv_own_battery_kwh, self.pv_grid_kwh, self.pv_line_losses_kwh,
             self.battery_conversion_losses_kwh, self.battery_line_losses_kwh, self.battery_stored_change_kwh,
-            self.load_community_battery_kwh, self.pv_community_battery_kwh,
+            self.load_community_battery_kwh, self.pv_community_battery_kwh, self.load_own_vehicle_kwh,
         ]
     }
 
-    fn from_values(v: [f64; 14]) -> Self {
-        let [load_own_pv_kwh, load_own_battery_kwh, load_peer_pv_kwh, load_peer_battery_kwh, load_grid_kwh, load_unserved_kwh, pv_own_battery_kwh, pv_grid_kwh, pv_line_losses_kwh, battery_conversion_losses_kwh, battery_line_losses_kwh, battery_stored_change_kwh, load_community_battery_kwh, pv_community_battery_kwh] = v;
+    fn from_values(v: [f64; 15]) -> Self {
+        let [load_own_pv_kwh, load_own_battery_kwh, load_peer_pv_kwh, load_peer_battery_kwh, load_grid_kwh, load_unserved_kwh, pv_own_battery_kwh, pv_grid_kwh, pv_line_losses_kwh, battery_conversion_losses_kwh, battery_line_losses_kwh, battery_stored_change_kwh, load_community_battery_kwh, pv_community_battery_kwh, load_own_vehicle_kwh] = v;
         EnergyBalance {
             load_own_pv_kwh, load_own_battery_kwh, load_peer_pv_kwh, load_peer_battery_kwh, load_grid_kwh, load_unserved_kwh,
             pv_own_battery_kwh, pv_grid_kwh, pv_line_losses_kwh, battery_conversion_losses_kwh, battery_line_losses_kwh, battery_stored_change_kwh,
-            load_community_battery_kwh, pv_community_battery_kwh,
+            load_community_battery_kwh, pv_community_battery_kwh, load_own_vehicle_kwh,
         }
     }
 
@@ -128,10 +140,10 @@ impl EnergyBalance {
 }
 
 impl StepTotals {
-    /// The energy balance residual: PV + import + discharge + unserved − (load + export + charge
+    /// The energy balance residual: PV + import + discharge + vehicle-to-home + unserved − (load + export + charge
     /// + curtailed + losses). Zero up to rounding.
     pub fn imbalance_kwh(&self) -> f64 {
-        (self.pv_kwh + self.grid_import_kwh + self.battery_discharge_kwh + self.unserved_kwh)
+        (self.pv_kwh + self.grid_import_kwh + self.battery_discharge_kwh + self.ev_discharge_kwh + self.unserved_kwh)
             - (self.load_kwh + self.grid_export_kwh + self.battery_charge_kwh + self.curtailed_kwh + self.losses_kwh)
     }
 
@@ -232,13 +244,15 @@ pub fn record_step(
         Option<&crate::household::battery::Battery>,
         &crate::household::Wallet,
         &crate::household::baseline::BaselineExchange,
+        Option<&crate::household::vehicle::Vehicle>,
     )>,
 ) {
     let mut t = StepTotals { step: clock.step, ..Default::default() };
     let (mut sent_kwh, mut sent_battery_kwh) = (0.0, 0.0);
     let (mut bill_so_far, mut baseline_so_far) = (Micros::ZERO, Micros::ZERO);
     let mut baseline_import_unserved_kwh = 0.0;
-    for (_, m, mut total, mut lol, battery, wallet, baseline) in &mut households {
+    for (_, m, mut total, mut lol, battery, wallet, baseline, vehicle) in &mut households {
+        t.ev_plugged += u64::from(vehicle.is_some_and(|v| v.plugged));
         bill_so_far += wallet.bill();
         baseline_so_far += Micros(-baseline.balance.0);
         baseline_import_unserved_kwh += baseline.grid_import_kwh + baseline.unserved_kwh;
@@ -272,6 +286,9 @@ pub fn record_step(
         t.losses_kwh += m.losses_kwh;
         t.appliance_kwh += m.appliance_kwh;
         t.shifted_kwh += m.shifted_kwh;
+        t.ev_kwh += m.ev_kwh;
+        t.ev_discharge_kwh += m.ev_discharge_kwh;
+        e.load_own_vehicle_kwh += m.ev_discharge_kwh;
         total.0.accumulate(m);
     }
     // Community batteries: charged and discharged on the AC side at the members' meters.
@@ -366,6 +383,9 @@ pub fn record_step(
     s.trades += t.trades;
     s.appliance_kwh += t.appliance_kwh;
     s.shifted_kwh += t.shifted_kwh;
+    s.ev_kwh += t.ev_kwh;
+    s.ev_discharge_kwh += t.ev_discharge_kwh;
+    s.ev_plugged = t.ev_plugged;
     s.balance.add(&t.balance);
     *step = t;
 }

@@ -40,6 +40,8 @@ pub enum Stream {
     /// Whether a household's appliance runs on a day; index = household index × 2³² + day × 2⁸
     /// + appliance.
     Appliances,
+    /// One electric vehicle's trips, day after day; index = household index.
+    Vehicles,
 }
 
 impl Stream {
@@ -55,6 +57,7 @@ impl Stream {
             Stream::PvLayout => "pv-layout",
             Stream::CommunityMarket => "community-market",
             Stream::Appliances => "appliances",
+            Stream::Vehicles => "vehicles",
             Stream::Income => "income",
             Stream::CommunityElection => "community-election",
             Stream::CommunityChoice => "community-choice",

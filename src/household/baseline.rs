@@ -86,10 +86,12 @@ impl BaselineExchange {
 pub fn baseline_own_use(mut households: Query<(&Meter, &mut BaselineOwnUse, &mut BaselineExchange)>) {
     for (m, mut own, mut x) in &mut households {
         let own = &mut *own;
-        let u = own_use(m.pv_kwh, m.load_kwh, own.battery.as_mut());
+        let u = own_use(m.pv_kwh, m.net_load_kwh(), own.battery.as_mut());
         let t = &mut own.totals;
         t.pv_kwh += m.pv_kwh;
         t.load_kwh += m.load_kwh;
+        t.ev_kwh += m.ev_kwh;
+        t.ev_discharge_kwh += m.ev_discharge_kwh;
         t.self_consumed_kwh += u.direct + u.charge;
         t.battery_charge_kwh += u.charge;
         t.battery_discharge_kwh += u.discharge;

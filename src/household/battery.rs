@@ -129,7 +129,7 @@ impl Plugin for BatteryPlugin {
 /// `Battery`. Runs in `HouseholdSystems::OwnUseAndBattery`, after PV and load are measured.
 pub fn own_use_and_battery(policy: Res<BatteryMarketPolicy>, mut households: Query<(&mut Meter, Option<&mut Battery>)>) {
     for (mut m, mut battery) in &mut households {
-        let u = own_use(m.pv_kwh, m.load_kwh, battery.as_deref_mut());
+        let u = own_use(m.pv_kwh, m.net_load_kwh(), battery.as_deref_mut());
         let mut offer = 0.0;
         if let Some(b) = battery {
             if u.charge <= ENERGY_EPSILON_KWH && u.deficit <= ENERGY_EPSILON_KWH {

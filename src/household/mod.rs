@@ -7,6 +7,7 @@ pub mod battery;
 pub mod load;
 pub mod profile;
 pub mod side;
+pub mod vehicle;
 
 /// The households' systems, in this order in every step.
 #[derive(bevy::prelude::SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -143,6 +144,11 @@ pub struct Meter {
     /// earliest start.
     pub appliance_kwh: f64,
     pub shifted_kwh: f64,
+    /// Of `load_kwh`: what its electric vehicle's charger drew at home.
+    pub ev_kwh: f64,
+    /// Its electric vehicle's delivery to the house (vehicle-to-home): a source, like a
+    /// battery's discharge.
+    pub ev_discharge_kwh: f64,
 }
 
 /// Sums of [`Meter`] over the run. Written by metrics.
@@ -213,10 +219,10 @@ impl Meter {
         }
     }
 
-    /// PV + import + discharge + bought + unserved − (load + export + charge + curtailed + sold +
+    /// PV + import + discharge + vehicle-to-home + bought + unserved − (load + export + charge + curtailed + sold +
     /// losses): zero when the household's energy balances.
     pub fn imbalance_kwh(&self) -> f64 {
-        (self.pv_kwh + self.grid_import_kwh + self.battery_discharge_kwh + self.p2p_bought_kwh + self.community_battery_bought_kwh + self.unserved_kwh)
+        (self.pv_kwh + self.grid_import_kwh + self.battery_discharge_kwh + self.ev_discharge_kwh + self.p2p_bought_kwh + self.community_battery_bought_kwh + self.unserved_kwh)
             - (self.load_kwh + self.grid_export_kwh + self.battery_charge_kwh + self.curtailed_kwh + self.p2p_sold_kwh + self.community_battery_sold_kwh + self.losses_kwh)
     }
 
@@ -241,6 +247,14 @@ impl Meter {
         self.community_battery_sold_kwh += m.community_battery_sold_kwh;
         self.appliance_kwh += m.appliance_kwh;
         self.shifted_kwh += m.shifted_kwh;
+        self.ev_kwh += m.ev_kwh;
+        self.ev_discharge_kwh += m.ev_discharge_kwh;
+    }
+
+    /// The load its PV, battery and the market still have to meet: what the car's
+    /// vehicle-to-home delivery did not cover.
+    pub fn net_load_kwh(&self) -> f64 {
+        self.load_kwh - self.ev_discharge_kwh
     }
 }
 
@@ -318,7 +332,7 @@ impl Plugin for HouseholdPlugin {
     fn build(&self, app: &mut App) {
         app.insert_resource(HouseholdIds(self.0.ids.clone())).insert_resource(Profiles(self.0.profiles.clone()));
         app.insert_resource(appliance::ApplianceSeed(self.0.seed));
-        app.add_systems(crate::base::schedule::SimStep, (measure_pv_and_load, appliance::run_appliances).chain().in_set(HouseholdSystems::GenerationAndLoad));
+        app.add_systems(crate::base::schedule::SimStep, (measure_pv_and_load, appliance::run_appliances, vehicle::run_vehicles).chain().in_set(HouseholdSystems::GenerationAndLoad));
     }
 }
 

@@ -59,6 +59,18 @@ pub struct Summary {
     /// Of `load_kwh`: deferrable appliances' runs, and what their policies moved later, kWh.
     pub appliance_kwh: f64,
     pub shifted_kwh: f64,
+    /// Electric vehicles: how many; what their chargers drew at home (in `load_kwh`) and gave
+    /// back to their houses (vehicle-to-home), kWh; the energy they lacked against their
+    /// targets at departures (kWh of battery energy) and in how many of `ev_departures`; trip
+    /// energy charged away from home; distance driven.
+    pub vehicles: usize,
+    pub ev_kwh: f64,
+    pub ev_v2h_kwh: f64,
+    pub ev_shortfall_kwh: f64,
+    pub ev_short_departures: u64,
+    pub ev_departures: u64,
+    pub ev_away_kwh: f64,
+    pub ev_km: f64,
     pub baseline_supply_charges: f64,
     pub baseline_demand_charges: f64,
     pub unserved_kwh: f64,
@@ -153,6 +165,8 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
     // run's are left out too.
     // Step by step, at each step's emission factor (flat, or the scenario's series).
     let co2_avoided_kg = t.co2_locally_met_kg.max(0.0);
+    // In household order, so the sum is the same in every run.
+    let ev = |f: fn(&crate::household::vehicle::VehicleTotals) -> f64| main.households.iter().filter_map(|h| h.vehicle.as_ref()).map(f).sum::<f64>();
     let co2_avoided_vs_baseline_kg = t.co2_avoided_vs_baseline_kg;
     let price_mean = (t.p2p_price_steps > 0).then(|| t.p2p_price_sum / t.p2p_price_steps as f64);
     let price_sd = price_mean.map(|m| (t.p2p_price_sq_sum / t.p2p_price_steps as f64 - m * m).max(0.0).sqrt());
@@ -189,6 +203,14 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         savings_pct_of_baseline_import_cost: (baseline_import_cost.0 > 0).then(|| (baseline_bill.0 - bill.0) as f64 / baseline_import_cost.0 as f64 * 100.0),
         appliance_kwh: sum.appliance_kwh,
         shifted_kwh: sum.shifted_kwh,
+        vehicles: main.households.iter().filter(|h| h.vehicle.is_some()).count(),
+        ev_kwh: ev(|v| v.charged_kwh),
+        ev_v2h_kwh: ev(|v| v.v2h_kwh),
+        ev_shortfall_kwh: ev(|v| v.shortfall_kwh),
+        ev_short_departures: main.households.iter().filter_map(|h| h.vehicle).map(|v| v.short_departures).sum(),
+        ev_departures: main.households.iter().filter_map(|h| h.vehicle).map(|v| v.departures).sum(),
+        ev_away_kwh: ev(|v| v.away_kwh),
+        ev_km: ev(|v| v.km),
         supply_charges: charges(|w| w.supply_charges, false),
         demand_charges: charges(|w| w.demand_charges, false),
         baseline_supply_charges: charges(|w| w.supply_charges, true),

@@ -40,7 +40,7 @@ pub fn write_lines(dir: &Path, s: &Scenario, stats: &crate::grid::network::LineS
 }
 
 /// Columns of `households.csv` (a contract: add, never rename).
-pub const HOUSEHOLD_COLUMNS: [&str; 47] = [
+pub const HOUSEHOLD_COLUMNS: [&str; 53] = [
     "household", "pv_kwh", "load_kwh", "self_consumed_kwh", "p2p_bought_kwh", "p2p_sold_kwh", "grid_import_kwh", "grid_export_kwh",
     "battery_charge_kwh", "battery_discharge_kwh", "curtailed_kwh", "unserved_kwh", "bill", "baseline_bill", "savings", "p2p_paid",
     "p2p_received", "grid_paid", "grid_received", "baseline_unserved_kwh", "kwp", "battery_kwh", "soc_start_kwh", "soc_end_kwh", "load_source",
@@ -48,6 +48,7 @@ pub const HOUSEHOLD_COLUMNS: [&str; 47] = [
     "data_source", "synthetic", "member_of", "community_days", "switches", "community_received", "community_contributed",
     "community_battery_bought_kwh", "community_battery_sold_kwh", "community_battery_paid", "community_battery_received",
     "supply_charge", "demand_charge", "battery_cycles", "appliance_kwh", "shifted_kwh",
+    "ev_kwh", "ev_shortfall_kwh", "ev_v2h_kwh", "ev_away_kwh", "ev_km", "ev_short_departures",
 ];
 
 /// `communities`: the run's communities and memberships at the end, when it has them (else the
@@ -73,6 +74,7 @@ pub fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult], comm
             LoadDef::Profile { series } => s.profiles.series[series].source.clone(),
             LoadDef::Archetype { .. } => String::new(),
         };
+        let ev = r.vehicle.unwrap_or_default();
         let synthetic = matches!(h.load, LoadDef::Profile { series } if s.profiles.series[series].synthetic);
         let row: Vec<String> = vec![
             h.id.clone(),
@@ -123,6 +125,12 @@ pub fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult], comm
             h.battery.as_ref().filter(|b| b.capacity_kwh > 0.0).map_or(0.0, |b| m.battery_discharge_kwh / b.capacity_kwh).to_string(),
             m.appliance_kwh.to_string(),
             m.shifted_kwh.to_string(),
+            ev.charged_kwh.to_string(),
+            ev.shortfall_kwh.to_string(),
+            ev.v2h_kwh.to_string(),
+            ev.away_kwh.to_string(),
+            ev.km.to_string(),
+            ev.short_departures.to_string(),
         ];
         w.write_record(&row)?;
     }

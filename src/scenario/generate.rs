@@ -44,6 +44,7 @@ pub struct HouseDraft {
     pub load: LoadDraft,
     pub battery: Option<BatterySpec>,
     pub appliances: Vec<super::schema::ApplianceSpec>,
+    pub ev: Option<super::schema::EvSpec>,
     pub bidding: BiddingSpec,
     pub preferences: PreferencesSpec,
     pub community: Option<String>,
@@ -228,6 +229,7 @@ pub fn expand_households(file: &ScenarioFile, v: &mut Validator) -> Vec<HouseDra
                         load: LoadSpec::Archetype { kind, annual_kwh: Some(annual_kwh) },
                         battery: draft.battery.clone(),
                         appliances: draft.appliances.clone(),
+                        ev: draft.ev.clone(),
                         bidding: draft.bidding,
                         preferences: draft.preferences.clone(),
                         community: draft.community.clone(),
@@ -279,6 +281,9 @@ fn house_draft(v: &mut Validator, at: String, h: &HouseSpec) -> HouseDraft {
     if let Some(b) = &h.battery {
         check_battery(v, &format!("{at}.battery"), b);
     }
+    if let Some(e) = &h.ev {
+        super::validate::check_ev(v, &format!("{at}.ev"), e);
+    }
     check_bidding(v, &at, &h.bidding);
     check_preferences(v, &at, &h.preferences);
     check_community(v, &at, &h.community);
@@ -293,6 +298,7 @@ fn house_draft(v: &mut Validator, at: String, h: &HouseSpec) -> HouseDraft {
         pv: h.pv.clone(),
         battery: h.battery.clone(),
         appliances: h.appliances.clone(),
+        ev: h.ev.clone(),
         bidding: h.bidding,
         preferences: h.preferences.clone(),
         community: h.community.clone(),
@@ -331,6 +337,16 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
     if let Some(d) = &g.annual_kwh {
         check_dist(v, &format!("{at}.annual_kwh"), d, "kWh");
     }
+    if let Some(e) = &g.ev {
+        super::validate::check_ev(v, &format!("{at}.ev"), e);
+    }
+    match (g.ev_share, &g.ev) {
+        (Some(x), Some(_)) => {
+            v.fraction(&format!("{at}.ev_share"), x);
+        }
+        (Some(x), None) if x > 0.0 => v.err(&format!("{at}.ev"), "ev_share > 0 needs an `ev` spec".to_string()),
+        _ => {}
+    }
     check_bidding(v, at, &g.bidding);
     check_preferences(v, at, &g.preferences);
     check_community(v, at, &g.community);
@@ -353,6 +369,9 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
     let layout = |field: u64| rng(seed, Stream::PvLayout, gi as u64 * 3 + field);
     let (mut r_tilt, mut r_azimuth, mut r_shading) = (layout(0), layout(1), layout(2));
     let mut r_income = rng(seed, Stream::Income, gi as u64);
+    // Which houses own a car: a stream of its own, so cars never shift the other draws.
+    let mut r_ev = rng(seed, Stream::Vehicles, (1 << 63) | gi as u64);
+    let ev_share = g.ev.as_ref().map_or(0.0, |_| g.ev_share.unwrap_or(1.0));
     for i in 0..g.count {
         // Fixed draw order per house, so adding a field never shifts other draws.
         let u_pv: f64 = r.random();
@@ -398,6 +417,7 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
             load: LoadDraft::Archetype { kind, annual_kwh },
             battery: if gets_battery { g.battery.clone() } else { None },
             appliances: g.appliances.clone(),
+            ev: if r_ev.random::<f64>() < ev_share { g.ev.clone() } else { None },
             bidding: g.bidding,
             preferences: g.preferences.clone(),
             community: g.community.clone(),

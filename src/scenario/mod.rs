@@ -97,6 +97,7 @@ pub struct HouseholdDef {
     pub load: LoadDef,
     pub battery: Option<BatterySpec>,
     pub appliances: Vec<crate::household::appliance::ApplianceDef>,
+    pub ev: Option<crate::household::vehicle::EvSpec>,
     pub bidding: schema::BiddingSpec,
     pub preferences: schema::PreferencesSpec,
     /// Community path, outermost first (resolved: from the scenario or from the grid).
@@ -374,6 +375,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
             load,
             battery: h.battery,
             appliances: h.appliances.iter().map(|a| crate::household::appliance::ApplianceDef::from_spec(a, step_minutes)).collect(),
+            ev: h.ev,
             bidding: h.bidding,
             grid_path: grid_community(&topology, &parents, node),
             community: match &h.community {

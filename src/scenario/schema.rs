@@ -8,6 +8,7 @@ pub use crate::environment::sky::ClearSkyModel;
 pub use crate::environment::solar::Transposition;
 pub use crate::household::load::Archetype;
 pub use crate::household::appliance::ApplianceSpec;
+pub use crate::household::vehicle::EvSpec;
 pub use crate::household::battery::BatterySpec;
 pub use crate::household::LossBudget;
 pub use crate::grid::generate::Layout;
@@ -518,6 +519,9 @@ pub struct HouseSpec {
     /// Deferrable appliances (washing machine, dishwasher, dryer).
     #[serde(default)]
     pub appliances: Vec<ApplianceSpec>,
+    /// An electric vehicle charged at home.
+    #[serde(default)]
+    pub ev: Option<EvSpec>,
     #[serde(default)]
     pub bidding: BiddingSpec,
     #[serde(default)]
@@ -702,6 +706,12 @@ pub struct GroupSpec {
     /// Deferrable appliances every house of the group has.
     #[serde(default)]
     pub appliances: Vec<ApplianceSpec>,
+    /// The electric vehicle of the houses that own one.
+    #[serde(default)]
+    pub ev: Option<EvSpec>,
+    /// Fraction of houses with an electric vehicle (default: all of them when `ev` is given).
+    #[serde(default)]
+    pub ev_share: Option<f64>,
     /// Relative weights of archetypes; default: all four equally.
     #[serde(default)]
     pub archetypes: BTreeMap<Archetype, f64>,

@@ -217,6 +217,38 @@ pub fn check_battery(v: &mut Validator, at: &str, b: &BatterySpec) {
     }
 }
 
+/// Largest car battery accepted, kWh, and longest mean daily distance, km.
+const MAX_EV_BATTERY_KWH: f64 = 300.0;
+const MAX_DAILY_KM: f64 = 2000.0;
+
+/// Checks an electric vehicle: sizes, a charger its supply can feed, a trip that leaves before
+/// it comes back.
+pub fn check_ev(v: &mut Validator, at: &str, e: &crate::household::vehicle::EvSpec) {
+    let f = |x: &str| format!("{at}.{x}");
+    v.range(&f("battery_kwh"), e.battery_kwh, Bound::Above(0.0), Bound::Incl(MAX_EV_BATTERY_KWH), "kWh");
+    let max_kw = e.phases.max_kw();
+    if v.range(&f("charger_kw"), e.charger_kw, Bound::Above(0.0), Bound::Incl(1e5), "kW") && e.charger_kw > max_kw {
+        v.err(&f("charger_kw"), format!("{} kW is more than a {:?}-phase home charger draws ({max_kw} kW at 32 A): lower it or set `phases: Three`", e.charger_kw, e.phases));
+    }
+    v.range(&f("kwh_per_km"), e.kwh_per_km, Bound::Above(0.0), Bound::Incl(1.0), "kWh/km");
+    v.range(&f("charging_efficiency"), e.charging_efficiency, Bound::Above(0.0), Bound::Incl(1.0), "");
+    v.range(&f("daily_km"), e.daily_km, Bound::Incl(0.0), Bound::Incl(MAX_DAILY_KM), "km");
+    v.range(&f("daily_km_spread"), e.daily_km_spread, Bound::Incl(0.0), Bound::Incl(2.0), "");
+    let dep = v.range(&f("departure_hour"), e.departure_hour, Bound::Incl(0.0), Bound::Above(24.0), "h");
+    let arr = v.range(&f("arrival_hour"), e.arrival_hour, Bound::Incl(0.0), Bound::Above(24.0), "h");
+    if dep && arr && e.departure_hour >= e.arrival_hour {
+        v.err(
+            &f("departure_hour"),
+            format!("{} is not before arrival_hour {}: the car leaves home at departure_hour and comes back the same day at arrival_hour (local hours)", e.departure_hour, e.arrival_hour),
+        );
+    }
+    v.range(&f("departure_spread_hours"), e.departure_spread_hours, Bound::Incl(0.0), Bound::Incl(12.0), "h");
+    v.range(&f("arrival_spread_hours"), e.arrival_spread_hours, Bound::Incl(0.0), Bound::Incl(12.0), "h");
+    v.range(&f("target_soc"), e.target_soc, Bound::Above(0.0), Bound::Incl(1.0), "");
+    v.fraction(&f("initial_soc"), e.initial_soc);
+    v.fraction(&f("away_share"), e.away_share);
+}
+
 /// Most appliances one household lists.
 pub const MAX_APPLIANCES: usize = 16;
 

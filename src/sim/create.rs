@@ -51,6 +51,9 @@ pub fn spawn_households(world: &mut World, scenario: &Scenario) {
         if !h.appliances.is_empty() {
             e.insert(crate::household::appliance::Appliances { defs: h.appliances.clone(), planned: Vec::new() });
         }
+        if let Some(ev) = &h.ev {
+            e.insert(crate::household::vehicle::Vehicle::new(ev, scenario.seed, i as u32, &scenario.frame));
+        }
         let battery = h.battery.as_ref().map(|b| Battery::from_spec(b, step_hours));
         if let Some(b) = battery {
             e.insert(b);

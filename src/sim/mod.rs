@@ -124,6 +124,8 @@ pub struct HouseholdResult {
     pub loss_of_load_steps: u64,
     pub wallet: Wallet,
     pub battery_soc_kwh: Option<(f64, f64)>,
+    /// What its electric vehicle did, if it has one.
+    pub vehicle: Option<crate::household::vehicle::VehicleTotals>,
     /// The same household under the grid-only baseline.
     pub baseline: crate::household::baseline::BaselineResult,
 }
@@ -193,10 +195,11 @@ impl Simulation {
     /// Every household's totals, in household order.
     pub fn household_results(&mut self) -> Vec<HouseholdResult> {
         let world = self.app.world_mut();
-        let mut q = world.query::<(&Household, &MeterTotals, &crate::household::LossOfLoad, &Wallet, Option<&crate::household::battery::Battery>, &crate::household::baseline::BaselineOwnUse, &crate::household::baseline::BaselineExchange)>();
+        let mut q = world.query::<(&Household, &MeterTotals, &crate::household::LossOfLoad, &Wallet, Option<&crate::household::battery::Battery>, &crate::household::baseline::BaselineOwnUse, &crate::household::baseline::BaselineExchange, Option<&crate::household::vehicle::Vehicle>)>();
         let mut out: Vec<HouseholdResult> = q
             .iter(world)
-            .map(|(h, t, lol, w, b, own, x)| HouseholdResult {
+            .map(|(h, t, lol, w, b, own, x, v)| HouseholdResult {
+                vehicle: v.map(|v| v.totals),
                 index: h.index,
                 totals: t.0,
                 loss_of_load_steps: lol.steps,
