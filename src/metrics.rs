@@ -62,12 +62,13 @@ pub struct StepTotals {
 ///   load_grid + load_unserved = load_kwh`;
 /// - where the PV went: `load_own_pv + pv_own_battery + load_peer_pv + pv_grid + curtailed_kwh +
 ///   pv_line_losses = pv_kwh`;
-/// - stored energy: `pv_own_battery + pv_community_battery = load_own_battery +
+/// - stored energy: `pv_own_battery + grid_own_battery + pv_community_battery = load_own_battery +
 ///   load_peer_battery + load_community_battery + battery_line_losses +
 ///   battery_conversion_losses + battery_stored_change`;
 ///
 /// and the first two sums also count `load_community_battery` and `pv_community_battery`
-/// (communities' batteries, see `market::storage`: zero in runs without them).
+/// (communities' batteries, see `market::storage`: zero in runs without them), and the load's
+/// `load_own_vehicle` (vehicle-to-home).
 ///
 /// Peer energy is split by the seller's source (`trades.csv`'s `seller_source`; a pool's
 /// deliveries by its sellers' shares). Line losses on peer deliveries are what each source sent
@@ -98,38 +99,40 @@ pub struct EnergyBalance {
     pub pv_community_battery_kwh: f64,
     /// Load met by the household's own electric vehicle (vehicle-to-home).
     pub load_own_vehicle_kwh: f64,
+    /// Imported from the grid into the households' own batteries (not load).
+    pub grid_own_battery_kwh: f64,
 }
 
 impl EnergyBalance {
     /// Column names in `timeseries.csv`, in the order of [`EnergyBalance::values`].
     /// The first [`EnergyBalance::FIRST_COLUMNS`] sit together in `timeseries.csv`; the later
     /// ones were added at its end.
-    pub const COLUMNS: [&'static str; 15] = [
+    pub const COLUMNS: [&'static str; 16] = [
         "load_own_pv_kwh", "load_own_battery_kwh", "load_peer_pv_kwh", "load_peer_battery_kwh", "load_grid_kwh", "load_unserved_kwh",
         "pv_own_battery_kwh", "pv_grid_kwh", "pv_line_losses_kwh", "battery_conversion_losses_kwh", "battery_line_losses_kwh",
         "battery_stored_change_kwh", "load_community_battery_kwh", "pv_community_battery_kwh",
-        "load_own_vehicle_kwh",
+        "load_own_vehicle_kwh", "grid_own_battery_kwh",
     ];
     pub const FIRST_COLUMNS: usize = 12;
     /// The columns up to here sit before `appliance_kwh` in `timeseries.csv`; the rest after
     /// `ev_kwh`.
     pub const BEFORE_APPLIANCES: usize = 14;
 
-    pub fn values(&self) -> [f64; 15] {
+    pub fn values(&self) -> [f64; 16] {
         [
             self.load_own_pv_kwh, self.load_own_battery_kwh, self.load_peer_pv_kwh, self.load_peer_battery_kwh, self.load_grid_kwh,
             self.load_unserved_kwh, self.pv_own_battery_kwh, self.pv_grid_kwh, self.pv_line_losses_kwh,
             self.battery_conversion_losses_kwh, self.battery_line_losses_kwh, self.battery_stored_change_kwh,
-            self.load_community_battery_kwh, self.pv_community_battery_kwh, self.load_own_vehicle_kwh,
+            self.load_community_battery_kwh, self.pv_community_battery_kwh, self.load_own_vehicle_kwh, self.grid_own_battery_kwh,
         ]
     }
 
-    fn from_values(v: [f64; 15]) -> Self {
-        let [load_own_pv_kwh, load_own_battery_kwh, load_peer_pv_kwh, load_peer_battery_kwh, load_grid_kwh, load_unserved_kwh, pv_own_battery_kwh, pv_grid_kwh, pv_line_losses_kwh, battery_conversion_losses_kwh, battery_line_losses_kwh, battery_stored_change_kwh, load_community_battery_kwh, pv_community_battery_kwh, load_own_vehicle_kwh] = v;
+    fn from_values(v: [f64; 16]) -> Self {
+        let [load_own_pv_kwh, load_own_battery_kwh, load_peer_pv_kwh, load_peer_battery_kwh, load_grid_kwh, load_unserved_kwh, pv_own_battery_kwh, pv_grid_kwh, pv_line_losses_kwh, battery_conversion_losses_kwh, battery_line_losses_kwh, battery_stored_change_kwh, load_community_battery_kwh, pv_community_battery_kwh, load_own_vehicle_kwh, grid_own_battery_kwh] = v;
         EnergyBalance {
             load_own_pv_kwh, load_own_battery_kwh, load_peer_pv_kwh, load_peer_battery_kwh, load_grid_kwh, load_unserved_kwh,
             pv_own_battery_kwh, pv_grid_kwh, pv_line_losses_kwh, battery_conversion_losses_kwh, battery_line_losses_kwh, battery_stored_change_kwh,
-            load_community_battery_kwh, pv_community_battery_kwh, load_own_vehicle_kwh,
+            load_community_battery_kwh, pv_community_battery_kwh, load_own_vehicle_kwh, grid_own_battery_kwh,
         }
     }
 
@@ -263,11 +266,12 @@ pub fn record_step(
             e.battery_conversion_losses_kwh += conversion;
             e.battery_stored_change_kwh += m.battery_charge_kwh - m.battery_discharge_kwh - conversion;
         }
-        e.load_own_pv_kwh += m.self_consumed_kwh - m.battery_charge_kwh;
+        e.load_own_pv_kwh += m.self_consumed_kwh - (m.battery_charge_kwh - m.battery_grid_charge_kwh);
         e.load_own_battery_kwh += m.battery_discharge_kwh - m.p2p_sold_battery_kwh;
-        e.load_grid_kwh += m.grid_import_kwh;
+        e.load_grid_kwh += m.grid_import_kwh - m.battery_grid_charge_kwh;
+        e.grid_own_battery_kwh += m.battery_grid_charge_kwh;
         e.load_unserved_kwh += m.unserved_kwh;
-        e.pv_own_battery_kwh += m.battery_charge_kwh;
+        e.pv_own_battery_kwh += m.battery_charge_kwh - m.battery_grid_charge_kwh;
         e.pv_grid_kwh += m.grid_export_kwh;
         e.load_community_battery_kwh += m.community_battery_bought_kwh;
         e.pv_community_battery_kwh += m.community_battery_sold_kwh;

@@ -1,11 +1,11 @@
 //! The grid-only baseline, simulated in the same pass as the run: the same PV and loads (read
 //! from each household's [`Meter`]), its own copy of the battery under the same own-use policy
-//! ([`own_use`]), and no peer trading: surplus is exported and deficit imported at the step's
+//! ([`crate::household::battery::own_use`], guided by the same plans), and no peer trading: surplus is exported and deficit imported at the step's
 //! tariff (on an island: curtailed and unserved). This is exactly what a separate run with the
 //! `grid-only` rule computes (a test checks the bills agree to the micro-unit), at a fraction of
 //! the cost, since weather, PV and load noise are not drawn twice.
 
-use crate::household::battery::{own_use, Battery};
+use crate::household::battery::{own_use_guided, Battery, Guide};
 use crate::household::{Meter, Wallet};
 use crate::base::money::Micros;
 use bevy::prelude::*;
@@ -60,6 +60,8 @@ pub struct BaselineOwnUse {
 pub struct BaselineExchange {
     pub step_surplus_kwh: f64,
     pub step_deficit_kwh: f64,
+    /// Imported this step to charge its battery (outside the market and the limits).
+    pub step_grid_charge_kwh: f64,
     pub step_curtailed_kwh: f64,
     pub step_unserved_kwh: f64,
     pub grid_export_kwh: f64,
@@ -83,20 +85,23 @@ impl BaselineExchange {
 /// Advances every household's baseline by the step's own use. Reads `Meter` (PV and load
 /// only); writes `BaselineOwnUse` and this step's surplus and deficit in `BaselineExchange`.
 /// Runs in `HouseholdSystems::OwnUseAndBattery`, after PV and load.
-pub fn baseline_own_use(mut households: Query<(&Meter, &mut BaselineOwnUse, &mut BaselineExchange)>) {
-    for (m, mut own, mut x) in &mut households {
+pub fn baseline_own_use(mut households: Query<(&Meter, &mut BaselineOwnUse, &mut BaselineExchange, Option<&super::planning::BatteryPlanner>)>) {
+    for (m, mut own, mut x, planner) in &mut households {
         let own = &mut *own;
-        let u = own_use(m.pv_kwh, m.net_load_kwh(), own.battery.as_mut());
+        let guide = planner.map_or(Guide::OWN_USE, |p| p.baseline_guide);
+        let u = own_use_guided(m.pv_kwh, m.net_load_kwh(), own.battery.as_mut(), guide);
         let t = &mut own.totals;
         t.pv_kwh += m.pv_kwh;
         t.load_kwh += m.load_kwh;
         t.ev_kwh += m.ev_kwh;
         t.ev_discharge_kwh += m.ev_discharge_kwh;
         t.self_consumed_kwh += u.direct + u.charge;
-        t.battery_charge_kwh += u.charge;
+        t.battery_charge_kwh += u.charge + u.grid_charge;
+        t.battery_grid_charge_kwh += u.grid_charge;
         t.battery_discharge_kwh += u.discharge;
         x.step_surplus_kwh = u.surplus;
         x.step_deficit_kwh = u.deficit;
+        x.step_grid_charge_kwh = u.grid_charge;
         x.step_curtailed_kwh = 0.0;
         x.step_unserved_kwh = 0.0;
     }
@@ -110,6 +115,6 @@ impl Plugin for BaselinePlugin {
     fn build(&self, app: &mut App) {
         use crate::base::schedule::SimStep;
         use super::HouseholdSystems;
-        app.add_systems(SimStep, baseline_own_use.in_set(HouseholdSystems::OwnUseAndBattery));
+        app.add_systems(SimStep, baseline_own_use.in_set(HouseholdSystems::OwnUseAndBattery).after(super::planning::plan_batteries));
     }
 }

@@ -1,6 +1,6 @@
 //! Batteries and the own-use policy.
 //!
-//! Policy, each step: PV first serves the household's own load; PV left over charges the battery
+//! `SelfConsumption`, each step: PV first serves the household's own load; PV left over charges the battery
 //! (up to its power and free capacity); demand left over is covered by discharging (down to
 //! `min_soc`). What is left after that goes to the market. If the battery did not charge this
 //! step, it also offers the energy stored above `market_reserve_soc` (and within its remaining
@@ -8,6 +8,11 @@
 //!
 //! Charge and discharge are counted on the AC side; conversion losses are internal:
 //! ΔSoC = Σcharge·η_c − Σdischarge/η_d with η_c = η_d = √(round-trip efficiency).
+//!
+//! `TariffArbitrage` and `Forecast` follow the same order but may hold stored energy for a
+//! dearer step and charge from the grid ([`Guide`], see `planning`). Degradation, when given:
+//! capacity fades linearly with equivalent full cycles (discharge throughput over the nominal
+//! capacity), `fade_per_cycle` of the nominal capacity per cycle.
 
 use crate::household::Meter;
 use crate::base::money::PricePerKwh;
@@ -29,6 +34,44 @@ pub struct Battery {
     pub min_soc_kwh: f64,
     pub soc_kwh: f64,
     pub initial_soc_kwh: f64,
+    pub mode: BatteryMode,
+    /// Capacity when new, kWh, and the share of it lost per equivalent full cycle.
+    pub nominal_kwh: f64,
+    pub fade_per_cycle: f64,
+    /// AC energy discharged so far, kWh (its cycles: this over `nominal_kwh`).
+    pub discharged_kwh: f64,
+}
+
+/// How a battery is run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum BatteryMode {
+    /// Own PV surplus in, own deficit out, at once.
+    #[default]
+    SelfConsumption,
+    /// As `SelfConsumption`, and from the grid in steps cheap enough that the energy pays
+    /// after round-trip losses at the dearest import price of the next 24 h, holding it for then.
+    TariffArbitrage,
+    /// Hourly plans over the next 24 h on forecasts of PV, load and prices (see `planning`).
+    Forecast,
+}
+
+/// How a step's own use departs from `SelfConsumption`: the share of the PV surplus to store,
+/// the share of the deficit to cover from the battery, and energy to charge from the grid.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Guide {
+    pub store_share: f64,
+    pub discharge_share: f64,
+    pub grid_charge_kwh: f64,
+}
+
+impl Guide {
+    pub const OWN_USE: Guide = Guide { store_share: 1.0, discharge_share: 1.0, grid_charge_kwh: 0.0 };
+}
+
+impl Default for Guide {
+    fn default() -> Self {
+        Guide::OWN_USE
+    }
 }
 
 impl Battery {
@@ -43,6 +86,10 @@ impl Battery {
             min_soc_kwh: b.min_soc * b.capacity_kwh,
             soc_kwh: b.initial_soc * b.capacity_kwh,
             initial_soc_kwh: b.initial_soc * b.capacity_kwh,
+            mode: b.policy,
+            nominal_kwh: b.capacity_kwh,
+            fade_per_cycle: b.fade_per_cycle,
+            discharged_kwh: 0.0,
         }
     }
 
@@ -67,7 +114,18 @@ impl Battery {
     pub fn discharge(&mut self, wanted_kwh: f64, discharged_kwh: f64, floor_kwh: f64) -> f64 {
         let e = wanted_kwh.min(self.discharge_room_kwh(discharged_kwh, floor_kwh)).max(0.0);
         self.soc_kwh = (self.soc_kwh - e / self.eta_discharge).max(0.0);
+        self.discharged_kwh += e;
+        if self.fade_per_cycle > 0.0 {
+            let cycles = self.discharged_kwh / self.nominal_kwh;
+            self.capacity_kwh = (self.nominal_kwh * (1.0 - self.fade_per_cycle * cycles)).max(self.min_soc_kwh);
+            self.soc_kwh = self.soc_kwh.min(self.capacity_kwh);
+        }
         e
+    }
+
+    /// Equivalent full cycles so far.
+    pub fn cycles(&self) -> f64 {
+        if self.nominal_kwh > 0.0 { self.discharged_kwh / self.nominal_kwh } else { 0.0 }
     }
 }
 
@@ -85,7 +143,10 @@ pub struct BatteryMarketPolicy {
 pub struct OwnUse {
     /// PV used directly by the household.
     pub direct: f64,
+    /// Stored from its own PV.
     pub charge: f64,
+    /// Imported from the grid to charge it.
+    pub grid_charge: f64,
     pub discharge: f64,
     /// PV left for the market.
     pub surplus: f64,
@@ -96,49 +157,64 @@ pub struct OwnUse {
 /// Own use first, then the battery (the documented policy). Shared by the run and its grid-only
 /// baseline so both follow exactly the same arithmetic.
 pub fn own_use(pv_kwh: f64, load_kwh: f64, battery: Option<&mut Battery>) -> OwnUse {
+    own_use_guided(pv_kwh, load_kwh, battery, Guide::OWN_USE)
+}
+
+/// Own use first, then the battery as `guide` says: it stores its share of the surplus, covers
+/// its share of the deficit, then takes up to `grid_charge_kwh` from the grid (outside the
+/// market: imported on top of the deficit).
+pub fn own_use_guided(pv_kwh: f64, load_kwh: f64, battery: Option<&mut Battery>, guide: Guide) -> OwnUse {
     let direct = pv_kwh.min(load_kwh);
     let mut surplus = pv_kwh - direct;
     let mut deficit = load_kwh - direct;
-    let (mut charge, mut discharge) = (0.0, 0.0);
+    let (mut charge, mut discharge, mut grid_charge) = (0.0, 0.0, 0.0);
     if let Some(b) = battery {
-        if surplus > 0.0 {
-            charge = b.charge(surplus, 0.0);
+        if surplus > 0.0 && guide.store_share > 0.0 {
+            charge = b.charge(surplus * guide.store_share.min(1.0), 0.0);
             surplus -= charge;
         }
-        if deficit > 0.0 {
+        if deficit > 0.0 && guide.discharge_share > 0.0 {
             let floor = b.min_soc_kwh;
-            discharge = b.discharge(deficit, 0.0, floor);
+            discharge = b.discharge(deficit * guide.discharge_share.min(1.0), 0.0, floor);
             deficit -= discharge;
         }
+        if guide.grid_charge_kwh > 0.0 && discharge <= 0.0 {
+            grid_charge = b.charge(guide.grid_charge_kwh, charge);
+        }
     }
-    OwnUse { direct, charge, discharge, surplus: surplus.max(0.0), deficit: deficit.max(0.0) }
+    OwnUse { direct, charge, grid_charge, discharge, surplus: surplus.max(0.0), deficit: deficit.max(0.0) }
 }
 
-/// Own use and battery, in `HouseholdSystems::OwnUseAndBattery`.
-pub struct BatteryPlugin(pub BatteryMarketPolicy);
+/// Plans, own use and battery, in `HouseholdSystems::OwnUseAndBattery`, with the run's forecast
+/// kind.
+pub struct BatteryPlugin(pub BatteryMarketPolicy, pub super::planning::ForecastKind);
 
 impl Plugin for BatteryPlugin {
     fn build(&self, app: &mut App) {
-        app.insert_resource(self.0);
-        app.add_systems(crate::base::schedule::SimStep, own_use_and_battery.in_set(super::HouseholdSystems::OwnUseAndBattery));
+        app.insert_resource(self.0).insert_resource(super::planning::ForecastSetting(self.1));
+        app.add_systems(crate::base::schedule::SimStep, (super::planning::plan_batteries, own_use_and_battery).chain().in_set(super::HouseholdSystems::OwnUseAndBattery));
     }
 }
 
 /// Own use first, then the battery; fills `self_consumed`, `battery_*`, `surplus`, `deficit` and
 /// `battery_offer` of each [`Meter`]. Reads `BatteryMarketPolicy`; writes `Meter`,
 /// `Battery`. Runs in `HouseholdSystems::OwnUseAndBattery`, after PV and load are measured.
-pub fn own_use_and_battery(policy: Res<BatteryMarketPolicy>, mut households: Query<(&mut Meter, Option<&mut Battery>)>) {
-    for (mut m, mut battery) in &mut households {
-        let u = own_use(m.pv_kwh, m.net_load_kwh(), battery.as_deref_mut());
+pub fn own_use_and_battery(policy: Res<BatteryMarketPolicy>, mut households: Query<(&mut Meter, Option<&mut Battery>, Option<&super::planning::BatteryPlanner>)>) {
+    for (mut m, mut battery, planner) in &mut households {
+        let guide = planner.map_or(Guide::OWN_USE, |p| p.run_guide);
+        let u = own_use_guided(m.pv_kwh, m.net_load_kwh(), battery.as_deref_mut(), guide);
         let mut offer = 0.0;
         if let Some(b) = battery {
-            if u.charge <= ENERGY_EPSILON_KWH && u.deficit <= ENERGY_EPSILON_KWH {
+            // A battery holding its energy for later, or buying, offers none to the market.
+            let holds = guide.discharge_share < 1.0 || u.grid_charge > ENERGY_EPSILON_KWH;
+            if !holds && u.charge <= ENERGY_EPSILON_KWH && u.deficit <= ENERGY_EPSILON_KWH {
                 let reserve = (policy.market_reserve_soc * b.capacity_kwh).max(b.min_soc_kwh);
                 offer = b.discharge_room_kwh(u.discharge, reserve);
             }
         }
         m.self_consumed_kwh = u.direct + u.charge;
-        m.battery_charge_kwh = u.charge;
+        m.battery_charge_kwh = u.charge + u.grid_charge;
+        m.battery_grid_charge_kwh = u.grid_charge;
         m.battery_discharge_kwh = u.discharge;
         m.surplus_kwh = u.surplus;
         m.deficit_kwh = u.deficit;
@@ -161,6 +237,12 @@ pub struct BatterySpec {
     /// Fraction of capacity never discharged below.
     #[serde(default = "default_min_soc")]
     pub min_soc: f64,
+    /// How it is run.
+    #[serde(default)]
+    pub policy: BatteryMode,
+    /// Capacity lost per equivalent full cycle, share of the nominal capacity (0: no fade).
+    #[serde(default)]
+    pub fade_per_cycle: f64,
 }
 
 fn default_round_trip_efficiency() -> f64 {
@@ -178,7 +260,7 @@ mod tests {
     use super::*;
 
     fn spec() -> BatterySpec {
-        BatterySpec { capacity_kwh: 10.0, max_charge_kw: 4.0, max_discharge_kw: 5.0, round_trip_efficiency: 0.81, initial_soc: 0.5, min_soc: 0.1 }
+        BatterySpec { capacity_kwh: 10.0, max_charge_kw: 4.0, max_discharge_kw: 5.0, round_trip_efficiency: 0.81, initial_soc: 0.5, min_soc: 0.1, policy: BatteryMode::SelfConsumption, fade_per_cycle: 0.0 }
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod appliance;
 pub mod baseline;
 pub mod battery;
 pub mod load;
+pub mod planning;
 pub mod profile;
 pub mod side;
 pub mod vehicle;
@@ -118,7 +119,10 @@ pub struct Meter {
     pub load_kwh: f64,
     /// PV used on site: directly, or stored in the household's own battery.
     pub self_consumed_kwh: f64,
+    /// Into its battery, and of that what it imported from the grid for it (outside the market,
+    /// in `grid_import_kwh`).
     pub battery_charge_kwh: f64,
+    pub battery_grid_charge_kwh: f64,
     pub battery_discharge_kwh: f64,
     /// PV left after own use and battery, offered to the market.
     pub surplus_kwh: f64,
@@ -187,7 +191,7 @@ impl Meter {
         let left_deficit = (self.deficit_kwh - bought_kwh).max(0.0);
         if connected {
             self.grid_export_kwh = left_surplus;
-            self.grid_import_kwh = left_deficit;
+            self.grid_import_kwh = left_deficit + self.battery_grid_charge_kwh;
         } else {
             self.curtailed_kwh += left_surplus;
             self.unserved_kwh += left_deficit;
@@ -231,6 +235,7 @@ impl Meter {
         self.load_kwh += m.load_kwh;
         self.self_consumed_kwh += m.self_consumed_kwh;
         self.battery_charge_kwh += m.battery_charge_kwh;
+        self.battery_grid_charge_kwh += m.battery_grid_charge_kwh;
         self.battery_discharge_kwh += m.battery_discharge_kwh;
         self.surplus_kwh += m.surplus_kwh;
         self.deficit_kwh += m.deficit_kwh;

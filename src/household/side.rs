@@ -105,7 +105,7 @@ impl Side for Baseline {
 impl GridOnly for Baseline {
     fn close_step(x: &mut BaselineExchange, connected: bool) -> (f64, f64) {
         if connected {
-            let (export, import) = (x.step_surplus_kwh - x.step_curtailed_kwh, x.step_deficit_kwh - x.step_unserved_kwh);
+            let (export, import) = (x.step_surplus_kwh - x.step_curtailed_kwh, x.step_deficit_kwh - x.step_unserved_kwh + x.step_grid_charge_kwh);
             x.grid_export_kwh += export;
             x.grid_import_kwh += import;
             x.curtailed_kwh += x.step_curtailed_kwh;

@@ -27,7 +27,7 @@ pub struct Recorder {
 }
 
 /// Columns of `timeseries.csv` (a contract: add, never rename).
-pub const TIMESERIES_COLUMNS: [&str; 53] = [
+pub const TIMESERIES_COLUMNS: [&str; 54] = [
     "step", "time", "pv_kwh", "load_kwh", "self_consumed_kwh", "p2p_kwh", "grid_import_kwh", "grid_export_kwh", "battery_charge_kwh",
     "battery_discharge_kwh", "curtailed_kwh", "unserved_kwh", "losses_kwh", "clearing_price", "buy_price", "sell_price", "trades",
     "network_losses_kwh", "p2p_losses_kwh", "network_fees", "ghi_w_m2", "clear_sky_index", "battery_soc_kwh",
@@ -49,6 +49,8 @@ pub const TIMESERIES_COLUMNS: [&str; 53] = [
     // Of `load_kwh`: electric vehicles charging at home; load their vehicle-to-home met (the
     // energy balance's last column); cars plugged in at the step.
     "ev_kwh", "load_own_vehicle_kwh", "ev_plugged",
+    // Imported into the households' own batteries (the energy balance's last column).
+    "grid_own_battery_kwh",
 ];
 /// `time_utc`: ISO 8601 in UTC, one zone for the whole file (pandas parses it without a
 /// "mixed time zones" error across daylight saving).
@@ -148,10 +150,10 @@ impl Recorder {
         Self::field(w, b, t.appliance_kwh)?;
         Self::field(w, b, t.shifted_kwh)?;
         Self::field(w, b, t.ev_kwh)?;
-        for v in &balance[EnergyBalance::BEFORE_APPLIANCES..] {
-            Self::field(w, b, *v)?;
-        }
+        let [vehicle, grid_battery] = [balance[EnergyBalance::BEFORE_APPLIANCES], balance[EnergyBalance::BEFORE_APPLIANCES + 1]];
+        Self::field(w, b, vehicle)?;
         Self::int(w, t.ev_plugged)?;
+        Self::field(w, b, grid_battery)?;
         w.write_record(None::<&[u8]>)?;
         let (Some(w), b) = (&mut self.trades, &mut self.buf) else { return Ok(()) };
         for tr in &clearing.trades {

@@ -21,6 +21,18 @@ pub struct Provenance {
 pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
 
 /// `summary.json`. Field names are a contract: add, never rename.
+/// How far `Forecast` batteries' forecasts of each step's net load (load − PV) were off, over
+/// the steps after the first day: mean absolute error per household and step, kWh; the mean
+/// absolute net load it compares with; their ratio (normalised MAE).
+#[derive(Debug, Clone, Serialize)]
+pub struct ForecastSummary {
+    pub kind: String,
+    pub households: usize,
+    pub mae_kwh: f64,
+    pub mean_abs_net_kwh: f64,
+    pub nmae: Option<f64>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
     /// [`SUMMARY_SCHEMA_VERSION`].
@@ -71,6 +83,10 @@ pub struct Summary {
     pub ev_departures: u64,
     pub ev_away_kwh: f64,
     pub ev_km: f64,
+    /// Imported into household batteries to charge them (`TariffArbitrage`, `Forecast`), kWh.
+    pub battery_grid_charge_kwh: f64,
+    /// `Forecast` batteries' forecasts, when the run has them.
+    pub forecast: Option<ForecastSummary>,
     pub baseline_supply_charges: f64,
     pub baseline_demand_charges: f64,
     pub unserved_kwh: f64,
@@ -211,6 +227,18 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         ev_departures: main.households.iter().filter_map(|h| h.vehicle).map(|v| v.departures).sum(),
         ev_away_kwh: ev(|v| v.away_kwh),
         ev_km: ev(|v| v.km),
+        battery_grid_charge_kwh: main.households.iter().map(|h| h.totals.battery_grid_charge_kwh).sum(),
+        forecast: {
+            let e: Vec<_> = main.households.iter().filter_map(|h| h.forecast_errors).collect();
+            let (err, net, steps) = e.iter().fold((0.0, 0.0, 0u64), |(a, b, n), x| (a + x.abs_error_kwh, b + x.abs_net_kwh, n + x.steps));
+            (steps > 0).then(|| ForecastSummary {
+                kind: format!("{:?}", s.battery_policy.forecast),
+                households: e.len(),
+                mae_kwh: err / steps as f64,
+                mean_abs_net_kwh: net / steps as f64,
+                nmae: (net > 0.0).then(|| err / net),
+            })
+        },
         supply_charges: charges(|w| w.supply_charges, false),
         demand_charges: charges(|w| w.demand_charges, false),
         baseline_supply_charges: charges(|w| w.supply_charges, true),

@@ -111,6 +111,8 @@ pub struct HouseholdDef {
 pub struct BatteryPolicy {
     pub market_reserve_soc: f64,
     pub market_offer_price: Option<PricePerKwh>,
+    /// Where `Forecast` batteries' forecasts come from.
+    pub forecast: crate::household::planning::ForecastKind,
 }
 
 /// A household's default community path from the grid: its pole's id without the last segment
@@ -451,6 +453,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
         battery_policy: BatteryPolicy {
             market_reserve_soc: file.battery_policy.market_reserve_soc,
             market_offer_price: file.battery_policy.market_offer_price_per_kwh.map(PricePerKwh::from_units),
+            forecast: file.battery_policy.forecast,
         },
         profiles: Arc::new(profiles),
         daily_exposure,

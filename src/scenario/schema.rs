@@ -862,11 +862,15 @@ pub struct BatteryPolicySpec {
     /// Ask price for stored energy; default: midway between the step's import and export prices.
     #[serde(default)]
     pub market_offer_price_per_kwh: Option<f64>,
+    /// Where `Forecast` batteries' forecasts of PV and load come from: `Perfect` (default),
+    /// `Persistence` or `Smoothed`.
+    #[serde(default)]
+    pub forecast: crate::household::planning::ForecastKind,
 }
 
 impl Default for BatteryPolicySpec {
     fn default() -> Self {
-        BatteryPolicySpec { market_reserve_soc: default_market_reserve_soc(), market_offer_price_per_kwh: None }
+        BatteryPolicySpec { market_reserve_soc: default_market_reserve_soc(), market_offer_price_per_kwh: None, forecast: Default::default() }
     }
 }
 

@@ -212,6 +212,7 @@ pub fn check_battery(v: &mut Validator, at: &str, b: &BatterySpec) {
     v.range(&format!("{at}.max_charge_kw"), b.max_charge_kw, Bound::Above(0.0), Bound::Incl(1e5), "kW");
     v.range(&format!("{at}.max_discharge_kw"), b.max_discharge_kw, Bound::Above(0.0), Bound::Incl(1e5), "kW");
     v.range(&format!("{at}.round_trip_efficiency"), b.round_trip_efficiency, Bound::Above(0.0), Bound::Incl(1.0), "");
+    v.range(&format!("{at}.fade_per_cycle"), b.fade_per_cycle, Bound::Incl(0.0), Bound::Incl(0.01), "per cycle");
     if v.range(&format!("{at}.min_soc"), b.min_soc, Bound::Incl(0.0), Bound::Above(1.0), "") {
         v.range(&format!("{at}.initial_soc"), b.initial_soc, Bound::Incl(b.min_soc), Bound::Incl(1.0), "");
     }

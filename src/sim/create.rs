@@ -57,6 +57,9 @@ pub fn spawn_households(world: &mut World, scenario: &Scenario) {
         let battery = h.battery.as_ref().map(|b| Battery::from_spec(b, step_hours));
         if let Some(b) = battery {
             e.insert(b);
+            if b.mode != crate::household::battery::BatteryMode::SelfConsumption {
+                e.insert(crate::household::planning::BatteryPlanner::default());
+            }
         }
         e.insert((BaselineOwnUse { battery, ..Default::default() }, BaselineExchange::default()));
         entities.push(e.id());

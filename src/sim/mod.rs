@@ -3,6 +3,7 @@
 //! through [`Simulation`]) and any front end that steps it from its own loop.
 
 pub mod create;
+pub mod lookahead;
 
 use crate::household::battery::BatteryPlugin;
 use crate::household::{Household, HouseholdPlugin, MeterTotals, Wallet};
@@ -73,6 +74,7 @@ impl Plugin for SimPlugin {
             (
                 EnvironmentSystems,
                 HouseholdSystems::GenerationAndLoad,
+                lookahead::LookaheadSystems,
                 HouseholdSystems::OwnUseAndBattery,
                 GridSystems::Limits,
                 crate::community::CommunitySystems::Membership,
@@ -97,13 +99,14 @@ impl Plugin for SimPlugin {
         app.add_plugins((
             EnvironmentPlugin(create::environment_config(s)),
             HouseholdPlugin(create::household_config(s)),
-            BatteryPlugin(create::battery_policy(s)),
+            BatteryPlugin(create::battery_policy(s), s.battery_policy.forecast),
             crate::household::baseline::BaselinePlugin,
             market,
             GridPlugin::<Run, Baseline>::new(create::grid_config(s)),
             settlement,
             MetricsPlugin(create::emission_factors(s)),
         ));
+        lookahead::install(app, s);
         // The step's parallel regions, counted for the ledger's hashing to make way for.
         if let Some(c) = &s.communities {
             app.add_plugins(crate::community::CommunityPlugin((**c).clone()));
@@ -124,6 +127,10 @@ pub struct HouseholdResult {
     pub loss_of_load_steps: u64,
     pub wallet: Wallet,
     pub battery_soc_kwh: Option<(f64, f64)>,
+    /// Its battery's capacity at the end (below the nominal with degradation).
+    pub battery_capacity_end_kwh: Option<f64>,
+    /// How far its battery's forecasts were off (`Forecast` batteries).
+    pub forecast_errors: Option<crate::household::planning::ForecastErrors>,
     /// What its electric vehicle did, if it has one.
     pub vehicle: Option<crate::household::vehicle::VehicleTotals>,
     /// The same household under the grid-only baseline.
@@ -195,10 +202,12 @@ impl Simulation {
     /// Every household's totals, in household order.
     pub fn household_results(&mut self) -> Vec<HouseholdResult> {
         let world = self.app.world_mut();
-        let mut q = world.query::<(&Household, &MeterTotals, &crate::household::LossOfLoad, &Wallet, Option<&crate::household::battery::Battery>, &crate::household::baseline::BaselineOwnUse, &crate::household::baseline::BaselineExchange, Option<&crate::household::vehicle::Vehicle>)>();
+        let mut q = world.query::<(&Household, &MeterTotals, &crate::household::LossOfLoad, &Wallet, Option<&crate::household::battery::Battery>, &crate::household::baseline::BaselineOwnUse, &crate::household::baseline::BaselineExchange, Option<&crate::household::vehicle::Vehicle>, Option<&crate::household::planning::BatteryPlanner>)>();
         let mut out: Vec<HouseholdResult> = q
             .iter(world)
-            .map(|(h, t, lol, w, b, own, x, v)| HouseholdResult {
+            .map(|(h, t, lol, w, b, own, x, v, planner)| HouseholdResult {
+                battery_capacity_end_kwh: b.map(|b| b.capacity_kwh),
+                forecast_errors: planner.map(|p| p.errors).filter(|e| e.steps > 0),
                 vehicle: v.map(|v| v.totals),
                 index: h.index,
                 totals: t.0,
