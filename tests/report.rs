@@ -144,10 +144,12 @@ fn daily_stacks(html: &str) -> Vec<(String, f64, f64)> {
 
 #[test]
 fn the_daily_energy_chart_closes_on_the_load_and_the_pv_of_each_day() {
-    for (name, steps) in [("village.ron", "672"), ("island.ron", "1344")] {
+    for (name, steps) in [("village.ron", "672"), ("island.ron", "1344"), ("electric-street.ron", "336")] {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("out");
-        run_ok(&scenario(name), &out, &["--steps", steps]);
+        // The electric street in winter, its cars giving back: every source of the load.
+        let winter: &[&str] = if name == "electric-street.ron" { &["--set", "start=\"2024-07-15T00:00\"", "--set", "households[0].ev.v2h=true"] } else { &[] };
+        run_ok(&scenario(name), &out, &[&["--steps", steps], winter].concat());
         let html = std::fs::read_to_string(out.join("report.html")).unwrap();
         let ts = Table::read(&out.join("timeseries.csv"));
         let mut by_day: Vec<(String, f64, f64)> = Vec::new();
@@ -166,6 +168,15 @@ fn the_daily_energy_chart_closes_on_the_load_and_the_pv_of_each_day() {
             assert_eq!(day, d);
             assert!((load - l).abs() < 1e-6, "{name} {day}: the bars above zero add up to {load}, the load is {l}");
             assert!((pv - p).abs() < 1e-6, "{name} {day}: the bars below zero add up to {pv}, the PV is {p}");
+        }
+        if name == "electric-street.ron" {
+            assert!(html.contains("<h2>Flexibility</h2>") && html.contains("id=\"flexibility-hours\"") && html.contains("id=\"flexibility-value\""), "a flexibility section");
+            if let Some(browser) = chromium() {
+                let ids = charts_have_marks(&dom(browser, &out.join("report.html"), tmp.path()));
+                assert!(ids.iter().any(|i| i == "flexibility-hours"), "{ids:?}");
+            }
+        } else if name == "village.ron" {
+            assert!(!html.contains("<h2>Flexibility</h2>"), "no flexibility section without flexible devices");
         }
         if name == "island.ron" {
             assert!(html.contains("Results against the same island without trading") && !html.contains("grid-only baseline"), "island wording");

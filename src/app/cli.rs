@@ -511,12 +511,22 @@ fn cmd_check(path: PathBuf, rule: Option<String>, sets: Vec<crate::scenario::Fie
     };
     let batteries = s.households.iter().filter(|h| h.battery.is_some()).count();
     let pv = s.households.iter().filter(|h| has_pv(h)).count();
-    let stranded = s.households.iter().filter(|h| h.battery.is_some() && !has_pv(h)).count();
+    // Only planning batteries charge from the grid.
+    let stranded = s.households.iter().filter(|h| h.battery.as_ref().is_some_and(|b| b.policy == crate::household::battery::BatteryMode::SelfConsumption) && !has_pv(h)).count();
     let placement = match (batteries, stranded) {
         (0, _) => String::new(),
-        (_, 0) => ", all on houses with PV".to_string(),
-        (_, n) => format!(", {n} of them on houses without PV (they never charge: batteries charge from their own PV)"),
+        (_, 0) => ", all on houses with PV or charging from the grid".to_string(),
+        (_, n) => format!(", {n} of them on houses without PV (they never charge: `SelfConsumption` batteries charge from their own PV)"),
     };
+    let vehicles = s.households.iter().filter(|h| h.ev.is_some()).count();
+    let appliances = s.households.iter().filter(|h| !h.appliances.is_empty()).count();
+    let placement = placement
+        + &match (vehicles, appliances) {
+            (0, 0) => String::new(),
+            (v, 0) => format!("; {v} with an electric vehicle"),
+            (0, a) => format!("; {a} with deferrable appliances"),
+            (v, a) => format!("; {v} with an electric vehicle, {a} with deferrable appliances"),
+        };
     let t = &s.topology;
     say!(
         "ok: {}: scenario `{}`, {} households ({pv} with PV, {batteries} with batteries{placement}), {} steps of {} min, {}, {}, topology {} nodes / {} lines ({})",

@@ -238,6 +238,11 @@ fn guides(blocks: &[Block], plans: &[BlockPlan]) -> Vec<Guide> {
     out
 }
 
+/// The guides of `b`'s best plan over `blocks` (none: run as `SelfConsumption`).
+fn plan_guides(b: &Battery, blocks: &[Block], allow_grid: bool) -> Vec<Guide> {
+    best_plan(b, blocks, allow_grid).map_or_else(Vec::new, |p| guides(blocks, &p))
+}
+
 /// `TariffArbitrage`'s guide at `step`: charge and hold in the cheapest steps of the next day
 /// when the dearest pays for the losses.
 fn arbitrage_guide(b: &Battery, step: u64, steps_ahead: u64, import: &[i64], connected: bool) -> Guide {
@@ -352,9 +357,8 @@ pub fn plan_batteries(
                         blocks.push(k);
                         s = block_end;
                     }
-                    let plan = |b: &Battery| best_plan(b, &blocks, connected).map_or_else(Vec::new, |p| guides(&blocks, &p));
-                    p.run_plan = plan(battery);
-                    p.baseline_plan = baseline.battery.as_ref().map_or_else(Vec::new, plan);
+                    p.run_plan = plan_guides(battery, &blocks, connected);
+                    p.baseline_plan = baseline.battery.as_ref().map_or_else(Vec::new, |b| plan_guides(b, &blocks, connected));
                     p.plan_start = step;
                     p.planned = true;
                 }

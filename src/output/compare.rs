@@ -19,7 +19,7 @@ const T_975: [f64; 30] = [
 /// The KPIs compared, in `compare.csv` column order (a contract: add, never rename).
 /// `p2p_kwh_level_N`: energy matched at community level N (0 = whole community, then feeder,
 /// street), for rules that clear in levels (`hierarchical`); empty for the others.
-pub const KPIS: [&str; 36] = [
+pub const KPIS: [&str; 44] = [
     "self_sufficiency", "self_consumption", "p2p_kwh", "community_bill", "baseline_bill", "savings_pct", "unserved_kwh", "baseline_unserved_kwh",
     "curtailed_kwh", "losses_kwh", "peak_grid_import_kw", "peak_grid_export_kw", "co2_avoided_kg", "p2p_price_mean", "p2p_price_sd", "trades",
     "gini_savings", "share_worse_off", "max_line_loading", "congested_steps", "grid_limit_curtailed_kwh", "grid_limit_shed_kwh",
@@ -28,6 +28,10 @@ pub const KPIS: [&str; 36] = [
     // Runs with communities (empty otherwise): moves by households' choice, referendums passed,
     // communities that defaulted, members of the largest at the end.
     "community_moves", "referendums_passed", "communities_defaulted", "largest_community_members",
+    // Flexibility: the households' grid import, electric vehicles' home charging, what they
+    // lacked at departures and gave back to their houses, grid energy bought into batteries,
+    // appliance energy moved later, the tariff's fixed charges.
+    "grid_import_kwh", "ev_kwh", "ev_shortfall_kwh", "ev_v2h_kwh", "battery_grid_charge_kwh", "shifted_kwh", "supply_charges", "demand_charges",
 ];
 
 /// Gini of savings normalised by the mean absolute saving (see the module docs).
@@ -102,6 +106,14 @@ pub fn kpi_row(s: &Summary, savings: &[f64]) -> Vec<Option<f64>> {
         s.competition.as_ref().map(|c| c.referendums_passed as f64),
         s.competition.as_ref().map(|c| c.communities_defaulted as f64),
         s.competition.as_ref().map(|c| f64::from(c.largest_community_members)),
+        Some(s.grid_import_kwh),
+        Some(s.ev_kwh),
+        Some(s.ev_shortfall_kwh),
+        Some(s.ev_v2h_kwh),
+        Some(s.battery_grid_charge_kwh),
+        Some(s.shifted_kwh),
+        Some(s.supply_charges),
+        Some(s.demand_charges),
     ]
 }
 

@@ -83,6 +83,8 @@ pub struct Summary {
     pub ev_departures: u64,
     pub ev_away_kwh: f64,
     pub ev_km: f64,
+    /// Energy in the cars' batteries at the end less at the start, kWh.
+    pub ev_stored_change_kwh: f64,
     /// Imported into household batteries to charge them (`TariffArbitrage`, `Forecast`), kWh.
     pub battery_grid_charge_kwh: f64,
     /// `Forecast` batteries' forecasts, when the run has them.
@@ -227,6 +229,7 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         ev_departures: main.households.iter().filter_map(|h| h.vehicle).map(|v| v.departures).sum(),
         ev_away_kwh: ev(|v| v.away_kwh),
         ev_km: ev(|v| v.km),
+        ev_stored_change_kwh: ev(|v| v.soc_end_kwh - v.soc_start_kwh),
         battery_grid_charge_kwh: main.households.iter().map(|h| h.totals.battery_grid_charge_kwh).sum(),
         forecast: {
             let e: Vec<_> = main.households.iter().filter_map(|h| h.forecast_errors).collect();

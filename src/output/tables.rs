@@ -40,7 +40,7 @@ pub fn write_lines(dir: &Path, s: &Scenario, stats: &crate::grid::network::LineS
 }
 
 /// Columns of `households.csv` (a contract: add, never rename).
-pub const HOUSEHOLD_COLUMNS: [&str; 56] = [
+pub const HOUSEHOLD_COLUMNS: [&str; 58] = [
     "household", "pv_kwh", "load_kwh", "self_consumed_kwh", "p2p_bought_kwh", "p2p_sold_kwh", "grid_import_kwh", "grid_export_kwh",
     "battery_charge_kwh", "battery_discharge_kwh", "curtailed_kwh", "unserved_kwh", "bill", "baseline_bill", "savings", "p2p_paid",
     "p2p_received", "grid_paid", "grid_received", "baseline_unserved_kwh", "kwp", "battery_kwh", "soc_start_kwh", "soc_end_kwh", "load_source",
@@ -49,7 +49,7 @@ pub const HOUSEHOLD_COLUMNS: [&str; 56] = [
     "community_battery_bought_kwh", "community_battery_sold_kwh", "community_battery_paid", "community_battery_received",
     "supply_charge", "demand_charge", "battery_cycles", "appliance_kwh", "shifted_kwh",
     "ev_kwh", "ev_shortfall_kwh", "ev_v2h_kwh", "ev_away_kwh", "ev_km", "ev_short_departures",
-    "battery_grid_charge_kwh", "battery_capacity_end_kwh", "forecast_mae_kwh",
+    "battery_grid_charge_kwh", "battery_capacity_end_kwh", "forecast_mae_kwh", "ev_soc_start_kwh", "ev_soc_end_kwh",
 ];
 
 /// `communities`: the run's communities and memberships at the end, when it has them (else the
@@ -135,6 +135,8 @@ pub fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult], comm
             m.battery_grid_charge_kwh.to_string(),
             r.battery_capacity_end_kwh.map(|c| c.to_string()).unwrap_or_default(),
             r.forecast_errors.map(|e| (e.abs_error_kwh / e.steps as f64).to_string()).unwrap_or_default(),
+            r.vehicle.map(|v| v.soc_start_kwh.to_string()).unwrap_or_default(),
+            r.vehicle.map(|v| v.soc_end_kwh.to_string()).unwrap_or_default(),
         ];
         w.write_record(&row)?;
     }

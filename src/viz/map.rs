@@ -1,7 +1,7 @@
 //! The map: houses, lines and the grid connection point at the topology's coordinates (metres),
 //! coloured by what they do this step, with power flow animated along the lines.
 
-use super::sim_view::{DemoSim, HouseState, View};
+use super::sim_view::{CarState, DemoSim, HouseState, View};
 use super::{DemoSystems, PANEL_WIDTH_PX};
 use crate::grid::topology::NodeKind;
 use bevy::color::Mix;
@@ -87,6 +87,17 @@ const ROOT_COLOR: Color = Color::srgb(0.85, 0.85, 0.92);
 const PARTICLE_COLOR: Color = Color::srgb(1.0, 0.95, 0.55);
 const SELECTION_COLOR: Color = Color::WHITE;
 
+/// A car's mark: dark while away, white when plugged in, cyan charging, magenta supplying its
+/// house.
+pub fn car_color(s: CarState) -> Color {
+    match s {
+        CarState::Away => Color::srgb(0.12, 0.12, 0.15),
+        CarState::Plugged => Color::srgb(0.85, 0.85, 0.88),
+        CarState::Charging => Color::srgb(0.30, 0.85, 0.95),
+        CarState::Supplying => Color::srgb(0.85, 0.40, 0.70),
+    }
+}
+
 /// Map geometry, fixed for the run.
 #[derive(Resource, Debug, Default)]
 pub struct MapLayout {
@@ -103,6 +114,8 @@ pub struct MapLayout {
 #[derive(Resource)]
 struct Palette {
     house: [Handle<ColorMaterial>; 4],
+    /// By [`CarState`].
+    car: [Handle<ColorMaterial>; 4],
     /// Free, then each of [`COMMUNITY_COLORS`].
     community: Vec<Handle<ColorMaterial>>,
     line: Vec<Handle<ColorMaterial>>,
@@ -116,6 +129,9 @@ struct HouseMark(u32);
 struct LineMark(u32);
 #[derive(Component)]
 struct SocFill(u32);
+/// A house's car, in its top-right corner, coloured by [`CarState`].
+#[derive(Component)]
+struct CarMark(u32);
 /// Small things (PV marks, battery gauges, service lines) hidden while they would be too small
 /// to see: on a 10,000-house overview they are most of the entities to draw.
 #[derive(Component)]
@@ -197,6 +213,7 @@ fn spawn_map(
     let unit = meshes.add(Rectangle::new(1.0, 1.0));
     let palette = Palette {
         house: HouseState::ALL.map(|s| materials.add(house_color(s))),
+        car: CarState::ALL.map(|s| materials.add(car_color(s))),
         community: std::iter::once(None).chain((0..COMMUNITY_COLORS.len() as u16).map(Some)).map(|c| materials.add(community_color(c))).collect(),
         line: (0..=LOADING_BUCKETS.len()).map(|b| materials.add(line_color(b))).collect(),
     };
@@ -237,6 +254,11 @@ fn spawn_map(
             let at = p + Vec2::new(-house_size * 0.5 + s * 0.5, house_size * 0.5 - s * 0.5);
             commands.spawn((Detail, Mesh2d(unit.clone()), MeshMaterial2d(pv_mark.clone()), Transform::from_translation(at.extend(2.0)).with_scale(Vec3::new(s, s, 1.0))));
         }
+        if h.ev.is_some() {
+            let s = house_size * 0.3;
+            let at = p + Vec2::new(house_size * 0.5 - s * 0.5, house_size * 0.5 - s * 0.5);
+            commands.spawn((Detail, CarMark(i as u32), Mesh2d(unit.clone()), MeshMaterial2d(palette.car[0].clone()), Transform::from_translation(at.extend(2.0)).with_scale(Vec3::new(s, s, 1.0))));
+        }
         if h.battery.is_some() {
             let (w, hgt) = (house_size, house_size * 0.22);
             let at = p + Vec2::new(0.0, -house_size * 0.5 - hgt);
@@ -257,6 +279,7 @@ fn color_houses(
     palette: Res<Palette>,
     mut houses: Query<(&HouseMark, &mut MeshMaterial2d<ColorMaterial>)>,
     mut gauges: Query<(&SocFill, &mut Transform)>,
+    mut cars: Query<(&CarMark, &mut MeshMaterial2d<ColorMaterial>), Without<HouseMark>>,
 ) {
     if !view.is_changed() || view.houses.is_empty() {
         return;
@@ -264,6 +287,13 @@ fn color_houses(
     for (h, mut mat) in &mut houses {
         let Some(v) = view.houses.get(h.0 as usize) else { continue };
         let want = if view.by_community { &palette.community[v.community.map_or(0, |c| 1 + c as usize % COMMUNITY_COLORS.len())] } else { &palette.house[v.state.index()] };
+        if mat.0 != *want {
+            mat.0 = want.clone();
+        }
+    }
+    for (c, mut mat) in &mut cars {
+        let Some((state, _)) = view.houses.get(c.0 as usize).and_then(|v| v.car) else { continue };
+        let want = &palette.car[state.index()];
         if mat.0 != *want {
             mat.0 = want.clone();
         }

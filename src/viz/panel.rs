@@ -94,7 +94,7 @@ fn spawn_panel(mut commands: Commands) {
                     s.spawn((SunDot, Node { position_type: PositionType::Absolute, width: px(SUN_DOT_PX), height: px(SUN_DOT_PX), ..default() }, BackgroundColor(SUN_COLOR)));
                 });
             p.spawn(text(Field::Kpis, FONT_PX, TEXT_COLOR));
-            p.spawn((Text::new("PV (green) and load (red), last 24 h"), TextFont { font_size: FontSize::Px(FONT_PX - 1.0), ..default() }, TextColor(DIM_TEXT)));
+            p.spawn((Text::new("PV (orange) and load (blue), last 24 h"), TextFont { font_size: FontSize::Px(FONT_PX - 1.0), ..default() }, TextColor(DIM_TEXT)));
             p.spawn((Node { width: px(inner), height: px(CHART_HEIGHT_PX), flex_shrink: 0.0, margin: UiRect::bottom(px(8)), ..default() }, BackgroundColor(Color::srgb(0.06, 0.06, 0.09))))
                 .with_children(|c| {
                     for step in 0..CHART_STEPS {
@@ -196,9 +196,21 @@ fn house(view: &View, sim: &DemoSim) -> String {
         (Some(b), Some(soc)) => format!("{:.1} kWh battery {:.0}%", b.capacity_kwh, soc * 100.0),
         _ => "no battery".into(),
     };
+    let car = match v.car {
+        Some((state, soc)) => {
+            let what = match state {
+                crate::viz::sim_view::CarState::Away => "away",
+                crate::viz::sim_view::CarState::Plugged => "plugged in",
+                crate::viz::sim_view::CarState::Charging => "charging",
+                crate::viz::sim_view::CarState::Supplying => "supplying the house",
+            };
+            format!("\n  car {what}, {:.0}%", soc * 100.0)
+        }
+        None => String::new(),
+    };
     let t = &v.today;
     let mut out = format!(
-        "House {}\n  {pv}, {battery}\nToday PV {:.1}, load {:.1} kWh\n  bought {:.1} peers, {:.1} grid\n  sold {:.1} peers, {:.1} grid\nBill so far {:.2} (grid-only {:.2})",
+        "House {}\n  {pv}, {battery}{car}\nToday PV {:.1}, load {:.1} kWh\n  bought {:.1} peers, {:.1} grid\n  sold {:.1} peers, {:.1} grid\nBill so far {:.2} (grid-only {:.2})",
         h.id,
         t.pv_kwh,
         t.load_kwh,

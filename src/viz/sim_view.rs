@@ -112,12 +112,33 @@ impl HouseState {
     }
 }
 
+/// A house's electric vehicle this step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CarState {
+    Away,
+    /// Home and plugged in, not charging.
+    Plugged,
+    Charging,
+    /// Giving energy to the house (vehicle-to-home).
+    Supplying,
+}
+
+impl CarState {
+    pub const ALL: [CarState; 4] = [CarState::Away, CarState::Plugged, CarState::Charging, CarState::Supplying];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// A house this step, and its day so far.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct HouseView {
     pub state: HouseState,
     /// Battery state of charge, 0..1.
     pub soc: Option<f32>,
+    /// Its car and the car's state of charge, 0..1.
+    pub car: Option<(CarState, f32)>,
     pub meter: Meter,
     pub today: Meter,
     pub bill: f64,
@@ -265,10 +286,22 @@ pub fn refresh(sim: &mut DemoSim, view: &mut View) {
         }
     }
     let (mut bill, mut baseline, mut fees, mut import_cost) = (0.0, 0.0, 0.0, 0.0);
-    let mut q = world.query::<(&Household, &Meter, Option<&Battery>, &Wallet, &BaselineExchange)>();
-    for (h, m, b, w, base) in q.iter(world) {
+    let mut q = world.query::<(&Household, &Meter, Option<&Battery>, &Wallet, &BaselineExchange, Option<&crate::household::vehicle::Vehicle>)>();
+    for (h, m, b, w, base, car) in q.iter(world) {
         let v = &mut view.houses[h.index as usize];
         v.state = HouseState::of(m);
+        v.car = car.map(|c| {
+            let state = if !c.plugged {
+                CarState::Away
+            } else if m.ev_kwh > STATE_EPSILON_KWH {
+                CarState::Charging
+            } else if m.ev_discharge_kwh > STATE_EPSILON_KWH {
+                CarState::Supplying
+            } else {
+                CarState::Plugged
+            };
+            (state, (c.soc_kwh / c.spec.battery_kwh.max(1e-9)) as f32)
+        });
         v.meter = *m;
         v.soc = b.map(|b| (b.soc_kwh / b.capacity_kwh.max(1e-9)) as f32);
         v.bill = w.bill().as_units();

@@ -4,6 +4,7 @@
 
 pub mod charts;
 mod communities;
+mod flexibility;
 mod map;
 
 use crate::output::format;
@@ -28,6 +29,7 @@ const CONVERSION: RGBColor = RGBColor(213, 94, 0);
 const STORED: RGBColor = RGBColor(120, 94, 60);
 const STORED_UP: RGBColor = RGBColor(190, 170, 140);
 const COMMUNITY_BATTERY: RGBColor = RGBColor(0, 80, 60);
+const OWN_CAR: RGBColor = RGBColor(110, 60, 150);
 const BATTERY: RGBColor = OWN_BATTERY;
 const PRICE: RGBColor = RGBColor(0, 0, 0);
 /// The grid's other price: a darker shade of the grid's blue.
@@ -144,6 +146,7 @@ fn energy_balance(days: &[String], labels: &[String], daily: &dyn Fn(&str) -> Ve
     let up = [
         series("own PV, used directly", OWN_PV, "load_own_pv_kwh"),
         series("own battery", OWN_BATTERY, "load_own_battery_kwh"),
+        series("own car", OWN_CAR, "load_own_vehicle_kwh"),
         series("neighbours' PV", PEER_PV, "load_peer_pv_kwh"),
         series("neighbours' batteries", PEER_BATTERY, "load_peer_battery_kwh"),
         series("community batteries", COMMUNITY_BATTERY, "load_community_battery_kwh"),
@@ -163,7 +166,7 @@ fn energy_balance(days: &[String], labels: &[String], daily: &dyn Fn(&str) -> Ve
     // The legend lists each colour once: the same colour is the same origin or destination.
     let legend: Vec<(RGBColor, &str)> = {
         let mut seen = Vec::new();
-        let names = [(OWN_PV, "own PV"), (OWN_BATTERY, "own battery"), (PEER_PV, "neighbours' PV"), (PEER_BATTERY, "neighbours' batteries"), (COMMUNITY_BATTERY, "community batteries"), (GRID, "grid"), (UNSERVED, "unserved"), (CURTAILED, "curtailed"), (LINE_LOSSES, "lost on the lines")];
+        let names = [(OWN_PV, "own PV"), (OWN_BATTERY, "own battery"), (OWN_CAR, "own car"), (PEER_PV, "neighbours' PV"), (PEER_BATTERY, "neighbours' batteries"), (COMMUNITY_BATTERY, "community batteries"), (GRID, "grid"), (UNSERVED, "unserved"), (CURTAILED, "curtailed"), (LINE_LOSSES, "lost on the lines")];
         for (c, n) in names {
             if up.iter().chain(&down).any(|s| s.color == c && s.values.iter().any(|v| *v != 0.0)) {
                 seen.push((c, n));
@@ -180,10 +183,11 @@ fn energy_balance(days: &[String], labels: &[String], daily: &dyn Fn(&str) -> Ve
     h.push_str(&figure("daily-energy", "What met the load, and where the PV went, day by day", &svg, &legend, caption));
     let stored = daily("battery_stored_change_kwh");
     let mut battery = Vec::new();
-    if daily("pv_own_battery_kwh").iter().chain(&daily("pv_community_battery_kwh")).chain(&stored).any(|v| *v != 0.0) {
+    if daily("pv_own_battery_kwh").iter().chain(&daily("pv_community_battery_kwh")).chain(&daily("grid_own_battery_kwh")).chain(&stored).any(|v| *v != 0.0) {
         let positive = |v: &Vec<f64>, sign: f64| v.iter().map(|x| (sign * x).max(0.0)).collect::<Vec<f64>>();
         let b_up = [
             series("charged from own PV", OWN_PV, "pv_own_battery_kwh"),
+            series("charged from the grid", GRID, "grid_own_battery_kwh"),
             series("charged from members' PV (community batteries)", PEER_PV, "pv_community_battery_kwh"),
             Series { name: "drawn from storage".into(), color: STORED, values: positive(&stored, -1.0) },
         ];
@@ -328,6 +332,7 @@ pub fn write_run_report(dir: &Path) -> Result<(), String> {
     let summary: Value = serde_json::from_slice(&std::fs::read(dir.join("summary.json")).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
     let mut ts_columns = TIMESERIES_COLUMNS_USED.to_vec();
     ts_columns.extend(crate::metrics::EnergyBalance::COLUMNS);
+    ts_columns.extend(flexibility::COLUMNS);
     let ts = Csv::read(&dir.join("timeseries.csv"), Some(&ts_columns))?;
     let hh = Csv::read(&dir.join("households.csv"), Some(&HOUSEHOLD_COLUMNS_USED))?;
     let lines = Csv::read(&dir.join("lines.csv"), Some(&["line", "max_loading"]))?;
@@ -455,6 +460,7 @@ fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::To
     let labels: Vec<String> = days.iter().map(|d| format::short_date(d)).collect();
     h.push_str("<h2>Energy</h2>");
     h.push_str(&energy_balance(&days, &labels, &daily, island)?);
+    h.push_str(&flexibility::section(summary, ts, island)?);
 
     // Price.
     let (price, kwh) = (ts.num("clearing_price"), ts.num("p2p_kwh"));
