@@ -111,3 +111,53 @@ fn bad_vehicles_are_named() {
     rejects_text(&base.replace("ev_share: 0.5", "ev_share: 1.5"), &["households[0].ev_share"]);
     rejects_text(&base.replace("battery_kwh: 60,", "battery_kwh: 60, target_soc: 0,"), &[&format!("{at}.target_soc")]);
 }
+
+/// A car at home from 10:00 among six houses with large PV and no batteries, a sunny January
+/// week: its flexible orders buy the neighbours' midday surplus.
+const NEIGHBOURS: &str = r#"(
+    name: "flexible",
+    seed: 3,
+    start: "2024-01-08T00:00",
+    timezone: "Australia/Sydney",
+    step_minutes: 30,
+    duration_days: 7,
+    location: (latitude_deg: -33.9, longitude_deg: 151.2),
+    grid: Connected(import_price_per_kwh: 0.30, export_price_per_kwh: 0.05),
+    households: [
+        House(id: "car", load: Archetype(kind: Retired),
+              ev: (battery_kwh: 60, charger_kw: 7.0, daily_km: 80, departure_hour: 6, arrival_hour: 10,
+                   departure_spread_hours: 0, arrival_spread_hours: 0, policy: POLICY)),
+        Group(prefix: "pv", count: 6, kwp: Fixed(8.0), tilt_deg: 20),
+    ],
+    market: (rule: "RULE"),
+)"#;
+
+#[test]
+fn a_flexible_order_buys_the_neighbours_surplus_and_shifts_what_it_does_not_get() {
+    let run = |policy: &str, rule: &str| run_text(&NEIGHBOURS.replace("POLICY", policy).replace("RULE", rule));
+    let car = |dir: &std::path::Path| Table::read(&dir.join("households.csv")).rows.into_iter().find(|r| r["household"] == "car").unwrap();
+    let (_a, solar) = run("SolarFirst", "double-auction");
+    let (_b, market) = run("Market", "double-auction");
+    let (s, m) = (car(&solar), car(&market));
+    let s_market = balanced(&market);
+    assert_eq!(s_market["ev_short_departures"], 0);
+    assert!(Table::f(&m, "p2p_bought_kwh") > Table::f(&s, "p2p_bought_kwh") + 20.0, "flexible orders buy from neighbours: {} vs {}", Table::f(&m, "p2p_bought_kwh"), Table::f(&s, "p2p_bought_kwh"));
+    assert!(Table::f(&m, "grid_import_kwh") < Table::f(&s, "grid_import_kwh"));
+    assert!(micros(&m["bill"]) < micros(&s["bill"]));
+    // Both end the run with the car at its target, having charged about the same.
+    assert!((Table::f(&m, "ev_kwh") - Table::f(&s, "ev_kwh")).abs() < 1.0);
+    // Without a market nothing fills the flexible orders: the run is its own baseline.
+    let (_c, alone) = run("Market", "grid-only");
+    let a = car(&alone);
+    assert_eq!(micros(&a["bill"]), micros(&a["baseline_bill"]));
+    assert_eq!(Table::f(&a, "p2p_bought_kwh"), 0.0);
+    balanced(&alone);
+}
+
+#[test]
+fn cars_run_on_steps_of_a_day() {
+    // One step a day: the car leaves and comes back at step boundaries, nothing breaks.
+    let text = text("SolarFirst", true, "double-auction").replace("step_minutes: 30,", "step_minutes: 1440,").replace("appliances: [(kind: Dishwasher)],", "");
+    let (_t, out) = run_text(&text);
+    balanced(&out);
+}

@@ -511,12 +511,13 @@ fn cmd_check(path: PathBuf, rule: Option<String>, sets: Vec<crate::scenario::Fie
     };
     let batteries = s.households.iter().filter(|h| h.battery.is_some()).count();
     let pv = s.households.iter().filter(|h| has_pv(h)).count();
-    // Only planning batteries charge from the grid.
-    let stranded = s.households.iter().filter(|h| h.battery.as_ref().is_some_and(|b| b.policy == crate::household::battery::BatteryMode::SelfConsumption) && !has_pv(h)).count();
+    // Only planning batteries charge from the grid, and only where there is one.
+    let connected = s.grid.is_connected();
+    let stranded = s.households.iter().filter(|h| h.battery.as_ref().is_some_and(|b| b.policy == crate::household::battery::BatteryMode::SelfConsumption || !connected) && !has_pv(h)).count();
     let placement = match (batteries, stranded) {
         (0, _) => String::new(),
         (_, 0) => ", all on houses with PV or charging from the grid".to_string(),
-        (_, n) => format!(", {n} of them on houses without PV (they never charge: `SelfConsumption` batteries charge from their own PV)"),
+        (_, n) => format!(", {n} of them on houses without PV (they never charge: batteries charge from their own PV, and only planning ones from a grid)"),
     };
     let vehicles = s.households.iter().filter(|h| h.ev.is_some()).count();
     let appliances = s.households.iter().filter(|h| !h.appliances.is_empty()).count();

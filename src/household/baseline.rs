@@ -46,9 +46,13 @@ impl BaselineResult {
 
 /// A household's baseline own use: its copy of the battery, and the sums of PV, load, own use
 /// and battery energy (the other fields of `totals` stay zero; see [`BaselineExchange`]).
-#[derive(Component, Debug, Clone, Default, PartialEq)]
+#[derive(Component, Debug, Clone, Default)]
 pub struct BaselineOwnUse {
     pub battery: Option<Battery>,
+    /// Its own copy of a car that bids on the market (`EvPolicy::Market`): without a market it
+    /// charges only its PV surplus and what least laxity forces, so it drifts from the run's.
+    /// Other cars charge the same in both and are not copied.
+    pub vehicle: Option<Box<super::vehicle::Vehicle>>,
     pub totals: Meter,
 }
 
@@ -85,16 +89,25 @@ impl BaselineExchange {
 /// Advances every household's baseline by the step's own use. Reads `Meter` (PV and load
 /// only); writes `BaselineOwnUse` and this step's surplus and deficit in `BaselineExchange`.
 /// Runs in `HouseholdSystems::OwnUseAndBattery`, after PV and load.
-pub fn baseline_own_use(mut households: Query<(&Meter, &mut BaselineOwnUse, &mut BaselineExchange, Option<&super::planning::BatteryPlanner>)>) {
+pub fn baseline_own_use(clock: Res<crate::base::time::SimClock>, mut households: Query<(&Meter, &mut BaselineOwnUse, &mut BaselineExchange, Option<&super::planning::BatteryPlanner>)>) {
     for (m, mut own, mut x, planner) in &mut households {
         let own = &mut *own;
+        // Its own car when the run's bids on the market; else the run's charging.
+        let (load, ev, v2h) = match own.vehicle.as_deref_mut() {
+            Some(car) => {
+                let before = m.load_kwh - m.ev_kwh;
+                let (c, d) = car.advance(&clock.frame, clock.step, m.pv_kwh, before, &|_| i64::MAX);
+                (before + c, c, d)
+            }
+            None => (m.load_kwh, m.ev_kwh, m.ev_discharge_kwh),
+        };
         let guide = planner.map_or(Guide::OWN_USE, |p| p.baseline_guide);
-        let u = own_use_guided(m.pv_kwh, m.net_load_kwh(), own.battery.as_mut(), guide);
+        let u = own_use_guided(m.pv_kwh, load - v2h, own.battery.as_mut(), guide);
         let t = &mut own.totals;
         t.pv_kwh += m.pv_kwh;
-        t.load_kwh += m.load_kwh;
-        t.ev_kwh += m.ev_kwh;
-        t.ev_discharge_kwh += m.ev_discharge_kwh;
+        t.load_kwh += load;
+        t.ev_kwh += ev;
+        t.ev_discharge_kwh += v2h;
         t.self_consumed_kwh += u.direct + u.charge;
         t.battery_charge_kwh += u.charge + u.grid_charge;
         t.battery_grid_charge_kwh += u.grid_charge;

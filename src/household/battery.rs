@@ -205,8 +205,9 @@ pub fn own_use_and_battery(policy: Res<BatteryMarketPolicy>, mut households: Que
         let u = own_use_guided(m.pv_kwh, m.net_load_kwh(), battery.as_deref_mut(), guide);
         let mut offer = 0.0;
         if let Some(b) = battery {
-            // A battery holding its energy for later, or buying, offers none to the market.
-            let holds = guide.discharge_share < 1.0 || u.grid_charge > ENERGY_EPSILON_KWH;
+            // A planning battery keeps its energy for the household's own plan (it would sell
+            // energy bought for a dear hour at less than that hour's price).
+            let holds = b.mode != BatteryMode::SelfConsumption;
             if !holds && u.charge <= ENERGY_EPSILON_KWH && u.deficit <= ENERGY_EPSILON_KWH {
                 let reserve = (policy.market_reserve_soc * b.capacity_kwh).max(b.min_soc_kwh);
                 offer = b.discharge_room_kwh(u.discharge, reserve);

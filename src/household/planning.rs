@@ -10,19 +10,22 @@
 //! household's PV and load (net of what its car gives back) and the tariff's prices (known ahead)
 //! give each hour's surplus and deficit. A greedy on sorted prices moves stored energy to where
 //! it is worth most: deficits, dearest first, are served from the cheapest sources before them
-//! (energy already stored, then surplus PV at its export price, then grid energy at its import
-//! price, each over its charging efficiency), while the battery has room between the source and
-//! the deficit and a source is cheaper than the deficit's import price times the discharge
-//! efficiency. Within the hour the plan becomes a [`Guide`]: the share of the surplus to store,
-//! the share of the deficit to cover and the grid charge per step. With linear prices this is
-//! the cost-minimising use of the battery for the hours it sees, up to the greedy's order.
+//! (surplus PV at its export price, grid energy at its import price, each over its charging
+//! efficiency; energy already stored last, since it can serve any deficit), while the battery
+//! has room between the source and the deficit and a source is cheaper than the deficit's
+//! import price times the discharge efficiency. An hour that buys from the grid does not also
+//! discharge. Within the hour the plan becomes a [`Guide`]: the share of the surplus to store,
+//! the share of the deficit to cover and the grid charge per step. It is a heuristic, not an
+//! exact optimiser: a plan is kept only where, run as own use runs it, it costs less than
+//! `SelfConsumption` on the same forecasts.
 //!
 //! Forecasts, a scenario choice (`battery_policy.forecast`): `Perfect` (the run's own PV and
 //! load, computed a day ahead), `Persistence` (the same step yesterday), `Smoothed` (per step of
 //! the day, exponential smoothing over days with weight [`SMOOTHING_WEIGHT`] on the latest day).
 //! The current step is always measured. Each forecast's error is kept: the mean absolute error
-//! of the forecast net load of each step (its forecast the day before, for `Persistence` and
-//! `Smoothed`), against the mean absolute net load.
+//! of the forecast net load of each step (for `Perfect` the look-ahead's value for it, which
+//! checks the look-ahead keeps step; for `Persistence` and `Smoothed` their forecast the day
+//! before, from the second day on), against the mean absolute net load.
 
 use super::battery::{Battery, BatteryMode, Guide, ENERGY_EPSILON_KWH};
 use super::{Household, Meter};
@@ -146,12 +149,17 @@ pub fn plan_blocks(b: &Battery, blocks: &[Block], allow_grid: bool) -> Vec<Block
             sources.push((k.import_price / eta_c, i, true));
         }
     }
-    // Latest first: a later source can serve fewer deficits, so each deficit takes the latest
-    // source cheaper than it and leaves the earlier ones to the deficits only they can reach.
-    sources.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.total_cmp(&b.0)).then(a.2.cmp(&b.2)));
+    // Cheapest first; among equals the latest, which holds the energy for the shortest time
+    // and leaves the earlier ones to the deficits only they can reach.
+    sources.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
     let mut sinks: Vec<usize> = (0..n).filter(|&i| blocks[i].deficit_kwh > ENERGY_EPSILON_KWH).collect();
     sinks.sort_by(|&a, &b| blocks[b].import_price.total_cmp(&blocks[a].import_price).then(a.cmp(&b)));
     for t in sinks {
+        // A block that buys for later imports its own deficit too: a battery does not charge
+        // from the grid and discharge in one step.
+        if out[t].grid_kwh > 0.0 {
+            continue;
+        }
         let value = blocks[t].import_price * eta_d;
         let mut want = blocks[t].deficit_kwh.min(max_d[t]) / eta_d;
         for &(cost, s, grid) in &sources {
@@ -161,8 +169,9 @@ pub fn plan_blocks(b: &Battery, blocks: &[Block], allow_grid: bool) -> Vec<Block
             if cost >= value {
                 continue;
             }
-            // Grid energy must be bought in an earlier hour; the hour's own surplus may serve it.
-            if s > t || (grid && s == t) {
+            // Grid energy must be bought in an earlier hour, and not in one the battery serves;
+            // the hour's own surplus may serve it.
+            if s > t || (grid && (s == t || out[s].discharge_kwh > 0.0)) {
                 continue;
             }
             let charge_room_ac = max_c[s] - charged_ac[s];
@@ -211,9 +220,10 @@ pub fn plan_cost(b: &Battery, blocks: &[Block], plans: Option<&[BlockPlan]>) -> 
             Some(p) => (p.store_kwh.min(k.surplus_kwh), p.discharge_kwh.min(k.deficit_kwh), p.grid_kwh),
             None => (k.surplus_kwh, k.deficit_kwh, 0.0),
         };
+        // As own use runs it: surplus, deficit, then the grid only when it did not discharge.
         let stored = bat.charge(store, 0.0);
         let delivered = bat.discharge(discharge, 0.0, bat.min_soc_kwh);
-        let bought = bat.charge(grid, stored);
+        let bought = if delivered > 0.0 { 0.0 } else { bat.charge(grid, stored) };
         cost += k.import_price * (k.deficit_kwh - delivered + bought) - k.export_price * (k.surplus_kwh - stored);
     }
     let cheapest = blocks.iter().map(|k| k.import_price).fold(f64::INFINITY, f64::min);
@@ -294,13 +304,15 @@ pub fn plan_batteries(
             p.smooth_pv = vec![0.0; per_day as usize];
             p.smooth_load = vec![0.0; per_day as usize];
         }
-        // The error of the forecast this step had, a day ago (none on the first day).
-        if battery.mode == BatteryMode::Forecast && step >= per_day {
-            let predicted = match setting.0 {
-                ForecastKind::Perfect => load - pv,
-                ForecastKind::Persistence => p.last_load[slot] - p.last_pv[slot],
-                ForecastKind::Smoothed => p.smooth_load[slot] - p.smooth_pv[slot],
-            };
+        let row = lookahead.as_ref().and_then(|l| l.rows.get(h.index as usize));
+        // The error of the forecast this step had: the look-ahead's value for it (from the
+        // first step), or a day ago (after the first day).
+        let predicted = match setting.0 {
+            ForecastKind::Perfect => row.and_then(|r| r.front()).map(|(f_pv, f_load)| f_load - f_pv),
+            ForecastKind::Persistence => (step >= per_day).then(|| p.last_load[slot] - p.last_pv[slot]),
+            ForecastKind::Smoothed => (step >= per_day).then(|| p.smooth_load[slot] - p.smooth_pv[slot]),
+        };
+        if let (BatteryMode::Forecast, Some(predicted)) = (battery.mode, predicted) {
             p.errors.abs_error_kwh += (predicted - (load - pv)).abs();
             p.errors.abs_net_kwh += (load - pv).abs();
             p.errors.steps += 1;
@@ -322,7 +334,6 @@ pub fn plan_batteries(
             BatteryMode::Forecast => {
                 if replan || !p.planned {
                     let end = (step + horizon).min(frame.total_steps);
-                    let row = lookahead.as_ref().and_then(|l| l.rows.get(h.index as usize));
                     let forecast = |s: u64| -> (f64, f64) {
                         if s == step {
                             return (pv, load);

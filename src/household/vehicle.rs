@@ -28,6 +28,14 @@
 //!   early), each at most full power; PV surplus charges on top, and what it adds comes off the
 //!   dearest planned steps. Least laxity stays as the safety net.
 //!
+//! - `Market`: as `SolarFirst` (PV surplus, and what least laxity forces, which the household
+//!   bids at its limit price like any load), and the rest of the energy to its target, up to
+//!   full power, bid on the market as a flexible order at a lower limit price
+//!   (`flexible_price_per_kwh`, default midway between the step's export and import price).
+//!   What the market gives it, it charges; what it does not, it shifts to later steps, where
+//!   least laxity still guarantees the target. So the car responds to its neighbours' surplus,
+//!   not only its own.
+//!
 //! Vehicle-to-home (`v2h`): while home and not charging, the car covers the household's demand
 //! left after its PV, from energy above its target only, so it never leaves short for it.
 //!
@@ -50,6 +58,8 @@ pub enum EvPolicy {
     Immediate,
     SolarFirst,
     PriceAware,
+    /// As `SolarFirst`, and the rest of its need bid on the market as a flexible order.
+    Market,
 }
 
 /// The charger's supply.
@@ -100,6 +110,9 @@ pub struct EvSpec {
     pub policy: EvPolicy,
     /// Vehicle-to-home: it may cover the household's demand from energy above its target.
     pub v2h: bool,
+    /// `Market`: the flexible order's limit price per kWh (default: midway between the step's
+    /// export and import price).
+    pub flexible_price_per_kwh: Option<f64>,
 }
 
 impl Default for EvSpec {
@@ -121,6 +134,7 @@ impl Default for EvSpec {
             away_share: 0.0,
             policy: EvPolicy::Immediate,
             v2h: false,
+            flexible_price_per_kwh: None,
         }
     }
 }
@@ -177,6 +191,8 @@ pub struct Vehicle {
     /// The step the run ends at: charging counts it as a departure, so every policy leaves the
     /// car at its target when the run stops and runs compare like for like.
     pub end_step: i64,
+    /// `Market`: this step's flexible order, AC kWh (0 when it bids none).
+    pub flexible_kwh: f64,
     rng: ChaCha8Rng,
 }
 
@@ -197,6 +213,7 @@ impl Vehicle {
             plan: Vec::new(),
             totals: VehicleTotals::default(),
             end_step: frame.total_steps as i64,
+            flexible_kwh: 0.0,
             rng: rng(seed, Stream::Vehicles, u64::from(index)),
         };
         v.totals.soc_start_kwh = v.soc_kwh;
@@ -236,8 +253,10 @@ impl Vehicle {
         let z: [f64; 3] = std::array::from_fn(|_| StandardNormal.sample(&mut self.rng));
         let step_h = frame.step_hours();
         let last_h = 24.0 - step_h;
-        let depart_h = (s.departure_hour + s.departure_spread_hours * z[0]).clamp(0.0, last_h - step_h);
-        let arrive_h = (s.arrival_hour + s.arrival_spread_hours * z[1]).clamp(depart_h + step_h, last_h);
+        // Leave at least a step before the day's last, come back at least a step later (with
+        // steps of half a day or more, that is the next step's start).
+        let depart_h = (s.departure_hour + s.departure_spread_hours * z[0]).clamp(0.0, (last_h - step_h).max(0.0));
+        let arrive_h = (s.arrival_hour + s.arrival_spread_hours * z[1]).clamp(depart_h + step_h, last_h.max(depart_h + step_h));
         let sigma = s.daily_km_spread;
         let km = s.daily_km * (sigma * z[2] - sigma * sigma / 2.0).exp();
         let first_day = frame.zone.local(frame.start_utc).0.date();
@@ -323,7 +342,7 @@ impl Vehicle {
         let forced = ((self.target_kwh() - self.soc_kwh) / eff - (steps_left - 1.0) * max).clamp(0.0, max);
         let policy = match self.spec.policy {
             EvPolicy::Immediate => need,
-            EvPolicy::SolarFirst => surplus,
+            EvPolicy::SolarFirst | EvPolicy::Market => surplus,
             EvPolicy::PriceAware => {
                 let planned = self.plan.iter().find(|p| p.0 == step).map_or(0.0, |p| p.2);
                 let e = planned.max(surplus);
@@ -345,6 +364,11 @@ impl Vehicle {
             }
         };
         let charge = policy.max(forced).min(room.max(forced));
+        if self.spec.policy == EvPolicy::Market {
+            // The rest of the need within the charger's power, offered to the market.
+            let need_total = ((self.target_kwh() - self.soc_kwh) / eff).max(0.0);
+            self.flexible_kwh = (need_total - charge).min(max - charge).max(0.0);
+        }
         if charge > 0.0 {
             self.soc_kwh = (self.soc_kwh + charge * eff).min(self.spec.battery_kwh);
             return (charge, 0.0);
@@ -362,6 +386,21 @@ impl Vehicle {
     }
 }
 
+impl Vehicle {
+    /// `Market`: charges `kwh` (AC) of its flexible order that the market delivered; returns
+    /// what it took (at most the order).
+    pub fn take_flexible(&mut self, kwh: f64) -> f64 {
+        let e = kwh.min(self.flexible_kwh).max(0.0);
+        if e > 0.0 {
+            self.soc_kwh = (self.soc_kwh + e * self.spec.charging_efficiency).min(self.spec.battery_kwh);
+            self.flexible_kwh -= e;
+            self.totals.charged_kwh += e;
+            self.totals.soc_end_kwh = self.soc_kwh;
+        }
+        e
+    }
+}
+
 /// The run's import prices, micro-units per kWh, by step: what `PriceAware` plans on. Built
 /// on the first step, when some car plans on prices.
 #[derive(Default)]
@@ -373,6 +412,7 @@ impl Vehicle {
     /// kWh.
     pub fn advance(&mut self, frame: &TimeFrame, step: u64, pv_kwh: f64, load_kwh: f64, import_price: &dyn Fn(u64) -> i64) -> (f64, f64) {
         let was_plugged = self.plugged;
+        self.flexible_kwh = 0.0;
         self.travel(frame, step);
         if !self.plugged {
             self.totals.soc_end_kwh = self.soc_kwh;
@@ -450,7 +490,11 @@ mod tests {
         let (mut charged, mut delivered) = (0.0, 0.0);
         for s in 0..f.total_steps {
             let (pv, load) = pv_load(s);
-            let (c, d) = v.advance(f, s, pv, load, &price);
+            let (mut c, d) = v.advance(f, s, pv, load, &price);
+            // `Market`: the market gives it half its flexible order, every other step.
+            if s % 2 == 0 {
+                c += v.take_flexible(v.flexible_kwh * 0.5);
+            }
             assert!(c >= 0.0 && d >= 0.0 && !(c > 0.0 && d > 0.0));
             assert!(c <= spec.charger_kw * f.step_hours() + 1e-9 && d <= spec.charger_kw * f.step_hours() + 1e-9);
             assert!(d <= (load - pv).max(0.0) + 1e-12, "vehicle-to-home covers only the demand left after PV");
@@ -462,7 +506,7 @@ mod tests {
     }
 
     fn policy() -> impl Strategy<Value = EvPolicy> {
-        prop_oneof![Just(EvPolicy::Immediate), Just(EvPolicy::SolarFirst), Just(EvPolicy::PriceAware)]
+        prop_oneof![Just(EvPolicy::Immediate), Just(EvPolicy::SolarFirst), Just(EvPolicy::PriceAware), Just(EvPolicy::Market)]
     }
 
     proptest! {

@@ -364,21 +364,27 @@ pub fn submit_orders(
     seed: Res<MarketSeed>,
     mut book: ResMut<OrderBook>,
     mut battery_asks: Local<Vec<Order>>,
-    households: Query<(&Household, &Meter, &Bidding, Option<&PriceCeiling>)>,
+    households: Query<(&Household, &Meter, &Bidding, Option<&PriceCeiling>, Option<&crate::household::vehicle::Vehicle>)>,
 ) {
     book.bids.clear();
     book.asks.clear();
     battery_asks.clear();
     let battery_price = policy.offer_price.unwrap_or(PricePerKwh((prices.import.0 + prices.export.0) / 2));
     let key = rand::Rng::next_u64(&mut rng(seed.0, Stream::Bids, clock.step));
-    for (h, m, bidding, ceiling) in &households {
-        if m.deficit_kwh <= MIN_TRADE_KWH && m.surplus_kwh <= MIN_TRADE_KWH && m.battery_offer_kwh <= MIN_TRADE_KWH {
+    for (h, m, bidding, ceiling, car) in &households {
+        let flexible = car.map_or(0.0, |c| c.flexible_kwh);
+        if m.deficit_kwh <= MIN_TRADE_KWH && m.surplus_kwh <= MIN_TRADE_KWH && m.battery_offer_kwh <= MIN_TRADE_KWH && flexible <= MIN_TRADE_KWH {
             continue;
         }
         let (bid, ask) = bidding.limits(&prices, |side| crate::base::seed::keyed_unit(key, h.index as u64 * 2 + side));
         let bid = ceiling.map_or(bid, |c| bid.min(c.0));
         if m.deficit_kwh > MIN_TRADE_KWH {
             book.bids.push(Order { household: h.index, kwh: m.deficit_kwh, limit: bid, source: OfferSource::Pv });
+        }
+        // A car's flexible order, below the must-run bid: what it does not get, it shifts.
+        if let (Some(c), true) = (car, flexible > MIN_TRADE_KWH) {
+            let limit = c.spec.flexible_price_per_kwh.map_or(PricePerKwh((prices.import.0 + prices.export.0) / 2), PricePerKwh::from_units);
+            book.bids.push(Order { household: h.index, kwh: flexible, limit: limit.min(bid), source: OfferSource::Pv });
         }
         if m.surplus_kwh > MIN_TRADE_KWH {
             book.asks.push(Order { household: h.index, kwh: m.surplus_kwh, limit: ask, source: OfferSource::Pv });
@@ -459,7 +465,7 @@ pub fn deliver(
     members: Res<membership::Memberships>,
     mut scratch: ResMut<Deliveries>,
     mut storage: Option<ResMut<storage::CommunityStorage>>,
-    mut households: Query<(&Household, &mut Meter, Option<&mut Battery>)>,
+    mut households: Query<(&Household, &mut Meter, Option<&mut Battery>, Option<&mut crate::household::vehicle::Vehicle>)>,
 ) {
     let n = ids.0.len();
     let d = &mut *scratch;
@@ -484,9 +490,17 @@ pub fn deliver(
     }
     // Community batteries take what the market left of their members' surplus and deficit.
     let mut storage = storage.as_deref_mut().and_then(|s| s.begin(n).then_some(s));
-    for (h, mut m, battery) in &mut households {
+    for (h, mut m, battery, car) in &mut households {
         let i = h.index as usize;
         let (bought, sold_pv, sold_battery) = (d.bought_kwh[i], d.sold_pv_kwh[i], d.sold_battery_kwh[i]);
+        // What it bought beyond its deficit filled its car's flexible order (the must-run bid
+        // is the dearer, so it fills first): the car charges it, as load.
+        if let Some(mut car) = car.filter(|c| c.flexible_kwh > 0.0 && bought > m.deficit_kwh) {
+            let taken = car.take_flexible(bought - m.deficit_kwh);
+            m.load_kwh += taken;
+            m.ev_kwh += taken;
+            m.deficit_kwh += taken;
+        }
         if let Some(s) = storage.as_deref_mut() {
             s.note_left(h.index, (m.surplus_kwh - sold_pv).max(0.0), (m.deficit_kwh - bought).max(0.0));
         }
@@ -499,7 +513,7 @@ pub fn deliver(
     }
     if let Some(s) = storage {
         s.operate(&members, &prices);
-        for (h, mut m, _) in &mut households {
+        for (h, mut m, _, _) in &mut households {
             let taken = s.book(h.index, members.of(h.index), &mut m, prices.connected);
             if !prices.connected {
                 d.unsold_kwh[h.index as usize] -= taken;

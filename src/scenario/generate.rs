@@ -340,12 +340,12 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
     if let Some(e) = &g.ev {
         super::validate::check_ev(v, &format!("{at}.ev"), e);
     }
-    match (g.ev_share, &g.ev) {
-        (Some(x), Some(_)) => {
-            v.fraction(&format!("{at}.ev_share"), x);
-        }
-        (Some(x), None) if x > 0.0 => v.err(&format!("{at}.ev"), "ev_share > 0 needs an `ev` spec".to_string()),
-        _ => {}
+    if let Some(x) = g.ev_share
+        && v.fraction(&format!("{at}.ev_share"), x)
+        && x > 0.0
+        && g.ev.is_none()
+    {
+        v.err(&format!("{at}.ev"), "ev_share > 0 needs an `ev` spec".to_string());
     }
     check_bidding(v, at, &g.bidding);
     check_preferences(v, at, &g.preferences);

@@ -248,6 +248,9 @@ pub fn check_ev(v: &mut Validator, at: &str, e: &crate::household::vehicle::EvSp
     v.range(&f("target_soc"), e.target_soc, Bound::Above(0.0), Bound::Incl(1.0), "");
     v.fraction(&f("initial_soc"), e.initial_soc);
     v.fraction(&f("away_share"), e.away_share);
+    if let Some(p) = e.flexible_price_per_kwh {
+        v.range(&f("flexible_price_per_kwh"), p, Bound::Incl(0.0), Bound::Incl(1e4), "per kWh");
+    }
 }
 
 /// Most appliances one household lists.

@@ -51,8 +51,10 @@ pub fn spawn_households(world: &mut World, scenario: &Scenario) {
         if !h.appliances.is_empty() {
             e.insert(crate::household::appliance::Appliances { defs: h.appliances.clone(), planned: Vec::new() });
         }
-        if let Some(ev) = &h.ev {
-            e.insert(crate::household::vehicle::Vehicle::new(ev, scenario.seed, i as u32, &scenario.frame));
+        let car = h.ev.as_ref().map(|ev| crate::household::vehicle::Vehicle::new(ev, scenario.seed, i as u32, &scenario.frame));
+        let baseline_car = car.as_ref().filter(|c| c.spec.policy == crate::household::vehicle::EvPolicy::Market).map(|c| Box::new(c.clone()));
+        if let Some(car) = car {
+            e.insert(car);
         }
         let battery = h.battery.as_ref().map(|b| Battery::from_spec(b, step_hours));
         if let Some(b) = battery {
@@ -61,7 +63,7 @@ pub fn spawn_households(world: &mut World, scenario: &Scenario) {
                 e.insert(crate::household::planning::BatteryPlanner::default());
             }
         }
-        e.insert((BaselineOwnUse { battery, ..Default::default() }, BaselineExchange::default()));
+        e.insert((BaselineOwnUse { battery, vehicle: baseline_car, ..Default::default() }, BaselineExchange::default()));
         entities.push(e.id());
     }
     world.insert_resource(HouseholdEntities(entities));
