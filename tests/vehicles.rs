@@ -161,3 +161,19 @@ fn cars_run_on_steps_of_a_day() {
     let (_t, out) = run_text(&text);
     balanced(&out);
 }
+
+#[test]
+fn line_limits_cut_flexible_orders_before_any_load() {
+    // 4 kW service lines: a 7 kW charger's flexible order would overload them.
+    let text = NEIGHBOURS.replace("POLICY", "Market").replace("RULE", "double-auction").replace(
+        "    market: (rule: \"double-auction\"),",
+        "    topology: Generated(layout: Street, spacing_m: 25, feeder_capacity_kw: 200, service_capacity_kw: 4),\n    market: (rule: \"double-auction\"),",
+    );
+    let (_t, out) = run_text(&text);
+    let s = balanced(&out);
+    assert_eq!(s["overloaded_steps"], 0, "max loading {}", s["max_line_loading"]);
+    assert!(s["max_line_loading"].as_f64().unwrap() <= 1.0 + 1e-9);
+    assert!(s["congested_steps"].as_u64().unwrap() > 0, "the limits bind");
+    let car = Table::read(&out.join("households.csv")).rows.into_iter().find(|r| r["household"] == "car").unwrap();
+    assert!(Table::f(&car, "p2p_bought_kwh") > 60.0, "it still buys from its neighbours within the limits");
+}

@@ -89,20 +89,30 @@ impl BaselineExchange {
 /// Advances every household's baseline by the step's own use. Reads `Meter` (PV and load
 /// only); writes `BaselineOwnUse` and this step's surplus and deficit in `BaselineExchange`.
 /// Runs in `HouseholdSystems::OwnUseAndBattery`, after PV and load.
-pub fn baseline_own_use(clock: Res<crate::base::time::SimClock>, mut households: Query<(&Meter, &mut BaselineOwnUse, &mut BaselineExchange, Option<&super::planning::BatteryPlanner>)>) {
-    for (m, mut own, mut x, planner) in &mut households {
+#[allow(clippy::type_complexity)]
+pub fn baseline_own_use(
+    clock: Res<crate::base::time::SimClock>,
+    mut households: Query<(&Meter, &mut BaselineOwnUse, &mut BaselineExchange, Option<&mut super::planning::BatteryPlanner>, Option<&super::vehicle::Vehicle>)>,
+) {
+    for (m, mut own, mut x, planner, run_car) in &mut households {
         let own = &mut *own;
         // Its own car when the run's bids on the market; else the run's charging.
         let (load, ev, v2h) = match own.vehicle.as_deref_mut() {
             Some(car) => {
-                let before = m.load_kwh - m.ev_kwh;
+                let before = run_car.map_or(m.load_kwh - m.ev_kwh, |c| c.load_before_kwh);
                 let (c, d) = car.advance(&clock.frame, clock.step, m.pv_kwh, before, &|_| i64::MAX);
-                (before + c, c, d)
+                // The run's own load when the two cars did the same (bit for bit, so a battery
+                // planned on it decides the same).
+                if c == m.ev_kwh && d == m.ev_discharge_kwh { (m.load_kwh, c, d) } else { (before + c, c, d) }
             }
             None => (m.load_kwh, m.ev_kwh, m.ev_discharge_kwh),
         };
-        let guide = planner.map_or(Guide::OWN_USE, |p| p.baseline_guide);
+        let guide = planner.as_ref().map_or(Guide::OWN_USE, |p| p.baseline_guide);
         let u = own_use_guided(m.pv_kwh, load - v2h, own.battery.as_mut(), guide);
+        if let Some(mut p) = planner {
+            p.baseline_done.0 += u.charge;
+            p.baseline_done.1 += u.discharge;
+        }
         let t = &mut own.totals;
         t.pv_kwh += m.pv_kwh;
         t.load_kwh += load;

@@ -55,17 +55,22 @@ pub enum BatteryMode {
     Forecast,
 }
 
-/// How a step's own use departs from `SelfConsumption`: the share of the PV surplus to store,
-/// the share of the deficit to cover from the battery, and energy to charge from the grid.
+/// How a step's own use departs from `SelfConsumption`: the share of the PV surplus to store
+/// and at most how much, the share of the deficit to cover and at most how much, and energy to
+/// charge from the grid. `block_first`: the step opens a block of a plan (whose totals the
+/// maxima are, less what the block's earlier steps did).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Guide {
     pub store_share: f64,
+    pub store_max_kwh: f64,
     pub discharge_share: f64,
+    pub discharge_max_kwh: f64,
     pub grid_charge_kwh: f64,
+    pub block_first: bool,
 }
 
 impl Guide {
-    pub const OWN_USE: Guide = Guide { store_share: 1.0, discharge_share: 1.0, grid_charge_kwh: 0.0 };
+    pub const OWN_USE: Guide = Guide { store_share: 1.0, store_max_kwh: f64::INFINITY, discharge_share: 1.0, discharge_max_kwh: f64::INFINITY, grid_charge_kwh: 0.0, block_first: false };
 }
 
 impl Default for Guide {
@@ -170,12 +175,12 @@ pub fn own_use_guided(pv_kwh: f64, load_kwh: f64, battery: Option<&mut Battery>,
     let (mut charge, mut discharge, mut grid_charge) = (0.0, 0.0, 0.0);
     if let Some(b) = battery {
         if surplus > 0.0 && guide.store_share > 0.0 {
-            charge = b.charge(surplus * guide.store_share.min(1.0), 0.0);
+            charge = b.charge((surplus * guide.store_share.min(1.0)).min(guide.store_max_kwh), 0.0);
             surplus -= charge;
         }
         if deficit > 0.0 && guide.discharge_share > 0.0 {
             let floor = b.min_soc_kwh;
-            discharge = b.discharge(deficit * guide.discharge_share.min(1.0), 0.0, floor);
+            discharge = b.discharge((deficit * guide.discharge_share.min(1.0)).min(guide.discharge_max_kwh), 0.0, floor);
             deficit -= discharge;
         }
         if guide.grid_charge_kwh > 0.0 && discharge <= 0.0 {
@@ -199,10 +204,14 @@ impl Plugin for BatteryPlugin {
 /// Own use first, then the battery; fills `self_consumed`, `battery_*`, `surplus`, `deficit` and
 /// `battery_offer` of each [`Meter`]. Reads `BatteryMarketPolicy`; writes `Meter`,
 /// `Battery`. Runs in `HouseholdSystems::OwnUseAndBattery`, after PV and load are measured.
-pub fn own_use_and_battery(policy: Res<BatteryMarketPolicy>, mut households: Query<(&mut Meter, Option<&mut Battery>, Option<&super::planning::BatteryPlanner>)>) {
+pub fn own_use_and_battery(policy: Res<BatteryMarketPolicy>, mut households: Query<(&mut Meter, Option<&mut Battery>, Option<&mut super::planning::BatteryPlanner>)>) {
     for (mut m, mut battery, planner) in &mut households {
-        let guide = planner.map_or(Guide::OWN_USE, |p| p.run_guide);
+        let guide = planner.as_ref().map_or(Guide::OWN_USE, |p| p.run_guide);
         let u = own_use_guided(m.pv_kwh, m.net_load_kwh(), battery.as_deref_mut(), guide);
+        if let Some(mut p) = planner {
+            p.run_done.0 += u.charge;
+            p.run_done.1 += u.discharge;
+        }
         let mut offer = 0.0;
         if let Some(b) = battery {
             // A planning battery keeps its energy for the household's own plan (it would sell

@@ -153,6 +153,9 @@ pub struct Meter {
     /// Its electric vehicle's delivery to the house (vehicle-to-home): a source, like a
     /// battery's discharge.
     pub ev_discharge_kwh: f64,
+    /// A `Market` car's flexible order this step, after line limits (not load until delivered;
+    /// not summed over the run).
+    pub flexible_kwh: f64,
 }
 
 /// Sums of [`Meter`] over the run. Written by metrics.

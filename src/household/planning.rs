@@ -88,6 +88,9 @@ pub struct BatteryPlanner {
     pub baseline_guide: Guide,
     run_plan: Vec<Guide>,
     baseline_plan: Vec<Guide>,
+    /// What own use stored and discharged so far in the current block of each plan, kWh.
+    pub run_done: (f64, f64),
+    pub baseline_done: (f64, f64),
     plan_start: u64,
     planned: bool,
     /// Per step of the day: the last day's PV and net load, and their smoothed values.
@@ -241,9 +244,19 @@ pub fn best_plan(b: &Battery, blocks: &[Block], allow_grid: bool) -> Option<Vec<
 fn guides(blocks: &[Block], plans: &[BlockPlan]) -> Vec<Guide> {
     let mut out = Vec::new();
     for (k, p) in blocks.iter().zip(plans) {
-        let share = |x: f64, of: f64| if of > ENERGY_EPSILON_KWH { (x / of).min(1.0) } else { 1.0 };
-        let g = Guide { store_share: share(p.store_kwh, k.surplus_kwh), discharge_share: share(p.discharge_kwh, k.deficit_kwh), grid_charge_kwh: p.grid_kwh / f64::from(k.steps.max(1)) };
-        out.extend(std::iter::repeat_n(g, k.steps as usize));
+        // The block's totals, spent by its steps in turn (a share per step would lose what one
+        // step's charging power cannot take); no cap where the plan takes all it expects.
+        let cap = |x: f64, of: f64| if x + ENERGY_EPSILON_KWH >= of { f64::INFINITY } else { x };
+        let g = Guide {
+            store_share: 1.0,
+            store_max_kwh: cap(p.store_kwh, k.surplus_kwh),
+            discharge_share: 1.0,
+            discharge_max_kwh: cap(p.discharge_kwh, k.deficit_kwh),
+            grid_charge_kwh: p.grid_kwh / f64::from(k.steps.max(1)),
+            block_first: false,
+        };
+        out.push(Guide { block_first: true, ..g });
+        out.extend(std::iter::repeat_n(g, (k.steps as usize).saturating_sub(1)));
     }
     out
 }
@@ -262,7 +275,7 @@ fn arbitrage_guide(b: &Battery, step: u64, steps_ahead: u64, import: &[i64], con
     let dearest = ahead.iter().max().copied().unwrap_or(0) as f64;
     let cheapest = ahead.iter().min().copied().unwrap_or(i64::MAX) as f64;
     if connected && now <= cheapest && now < dearest * b.eta_charge * b.eta_discharge {
-        Guide { store_share: 1.0, discharge_share: 0.0, grid_charge_kwh: b.max_charge_kwh_per_step }
+        Guide { discharge_share: 0.0, grid_charge_kwh: b.max_charge_kwh_per_step, ..Guide::OWN_USE }
     } else {
         Guide::OWN_USE
     }
@@ -374,8 +387,17 @@ pub fn plan_batteries(
                     p.planned = true;
                 }
                 let i = (step - p.plan_start) as usize;
-                p.run_guide = p.run_plan.get(i).copied().unwrap_or_default();
-                p.baseline_guide = p.baseline_plan.get(i).copied().unwrap_or_default();
+                let spend = |g: Option<&Guide>, done: &mut (f64, f64)| {
+                    let mut g = g.copied().unwrap_or_default();
+                    if g.block_first {
+                        *done = (0.0, 0.0);
+                    }
+                    g.store_max_kwh = (g.store_max_kwh - done.0).max(0.0);
+                    g.discharge_max_kwh = (g.discharge_max_kwh - done.1).max(0.0);
+                    g
+                };
+                p.run_guide = spend(p.run_plan.get(i), &mut p.run_done);
+                p.baseline_guide = spend(p.baseline_plan.get(i), &mut p.baseline_done);
             }
         }
     }

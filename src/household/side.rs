@@ -67,12 +67,19 @@ impl Side for Run {
     type Exchange = Meter;
     const FLOWS_ON_ISLAND: bool = true;
 
+    /// A car's flexible order counts as demand the wires must carry.
     fn offer(m: &Meter) -> StepOffer {
-        StepOffer { surplus_kwh: m.surplus_kwh, battery_kwh: m.battery_offer_kwh, deficit_kwh: m.deficit_kwh }
+        StepOffer { surplus_kwh: m.surplus_kwh, battery_kwh: m.battery_offer_kwh, deficit_kwh: m.deficit_kwh + m.flexible_kwh }
     }
 
+    /// What the limits cut of the demand comes off a car's flexible order first (it shifts,
+    /// nothing goes unserved), then off the load.
     fn keep(m: &mut Meter, k: Keep) -> (f64, f64) {
-        let (cut, shed) = (m.surplus_kwh * (1.0 - k.surplus), m.deficit_kwh * (1.0 - k.deficit));
+        let cut = m.surplus_kwh * (1.0 - k.surplus);
+        let cut_demand = (m.deficit_kwh + m.flexible_kwh) * (1.0 - k.deficit);
+        let flexible_cut = cut_demand.min(m.flexible_kwh);
+        let shed = cut_demand - flexible_cut;
+        m.flexible_kwh -= flexible_cut;
         m.curtailed_kwh += cut;
         m.surplus_kwh -= cut;
         m.unserved_kwh += shed;

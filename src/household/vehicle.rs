@@ -193,6 +193,9 @@ pub struct Vehicle {
     pub end_step: i64,
     /// `Market`: this step's flexible order, AC kWh (0 when it bids none).
     pub flexible_kwh: f64,
+    /// The household's load this step before the car's charge (what the baseline's copy of a
+    /// `Market` car decides on, bit for bit).
+    pub load_before_kwh: f64,
     rng: ChaCha8Rng,
 }
 
@@ -214,6 +217,7 @@ impl Vehicle {
             totals: VehicleTotals::default(),
             end_step: frame.total_steps as i64,
             flexible_kwh: 0.0,
+            load_before_kwh: 0.0,
             rng: rng(seed, Stream::Vehicles, u64::from(index)),
         };
         v.totals.soc_start_kwh = v.soc_kwh;
@@ -459,10 +463,12 @@ pub fn run_vehicles(
     let table = prices.0.as_deref().unwrap_or_default();
     let price = |s: u64| table.get(s as usize).copied().unwrap_or(i64::MAX);
     for (_, mut v, mut m) in &mut households {
+        v.load_before_kwh = m.load_kwh;
         let (charge, v2h) = v.advance(&frame, step, m.pv_kwh, m.load_kwh, &price);
         m.load_kwh += charge;
         m.ev_kwh = charge;
         m.ev_discharge_kwh = v2h;
+        m.flexible_kwh = v.flexible_kwh;
     }
 }
 

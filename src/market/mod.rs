@@ -372,7 +372,7 @@ pub fn submit_orders(
     let battery_price = policy.offer_price.unwrap_or(PricePerKwh((prices.import.0 + prices.export.0) / 2));
     let key = rand::Rng::next_u64(&mut rng(seed.0, Stream::Bids, clock.step));
     for (h, m, bidding, ceiling, car) in &households {
-        let flexible = car.map_or(0.0, |c| c.flexible_kwh);
+        let flexible = m.flexible_kwh;
         if m.deficit_kwh <= MIN_TRADE_KWH && m.surplus_kwh <= MIN_TRADE_KWH && m.battery_offer_kwh <= MIN_TRADE_KWH && flexible <= MIN_TRADE_KWH {
             continue;
         }
@@ -495,8 +495,8 @@ pub fn deliver(
         let (bought, sold_pv, sold_battery) = (d.bought_kwh[i], d.sold_pv_kwh[i], d.sold_battery_kwh[i]);
         // What it bought beyond its deficit filled its car's flexible order (the must-run bid
         // is the dearer, so it fills first): the car charges it, as load.
-        if let Some(mut car) = car.filter(|c| c.flexible_kwh > 0.0 && bought > m.deficit_kwh) {
-            let taken = car.take_flexible(bought - m.deficit_kwh);
+        if let Some(mut car) = car.filter(|_| m.flexible_kwh > 0.0 && bought > m.deficit_kwh) {
+            let taken = car.take_flexible((bought - m.deficit_kwh).min(m.flexible_kwh));
             m.load_kwh += taken;
             m.ev_kwh += taken;
             m.deficit_kwh += taken;
