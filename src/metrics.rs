@@ -55,6 +55,13 @@ pub struct StepTotals {
     pub ev_discharge_kwh: f64,
     /// Electric vehicles plugged in at the step (a level, not summed over a run).
     pub ev_plugged: u64,
+    /// Of `load_kwh`: heat pumps heating and cooling houses, and hot-water tanks.
+    pub heat_pump_kwh: f64,
+    pub hot_water_kwh: f64,
+    /// Mean indoor air temperature of the houses with a heat pump, °C (a level; `None` without
+    /// heat pumps), and the number of them running this step.
+    pub mean_indoor_temp_c: Option<f64>,
+    pub heat_pumps_running: u64,
 }
 
 /// The step's energy by origin and destination, kWh, so that a chart of it closes:
@@ -248,14 +255,23 @@ pub fn record_step(
         &crate::household::Wallet,
         &crate::household::baseline::BaselineExchange,
         Option<&crate::household::vehicle::Vehicle>,
+        Option<&crate::household::heating::HeatPump>,
     )>,
 ) {
     let mut t = StepTotals { step: clock.step, ..Default::default() };
     let (mut sent_kwh, mut sent_battery_kwh) = (0.0, 0.0);
     let (mut bill_so_far, mut baseline_so_far) = (Micros::ZERO, Micros::ZERO);
     let mut baseline_import_unserved_kwh = 0.0;
-    for (_, m, mut total, mut lol, battery, wallet, baseline, vehicle) in &mut households {
+    let (mut indoor_sum_c, mut pumps) = (0.0, 0u64);
+    for (_, m, mut total, mut lol, battery, wallet, baseline, vehicle, pump) in &mut households {
         t.ev_plugged += u64::from(vehicle.is_some_and(|v| v.plugged));
+        if let Some(p) = pump {
+            indoor_sum_c += p.indoor_c;
+            pumps += 1;
+            t.heat_pumps_running += u64::from(m.heat_pump_kwh > 0.0);
+        }
+        t.heat_pump_kwh += m.heat_pump_kwh;
+        t.hot_water_kwh += m.hot_water_kwh;
         bill_so_far += wallet.bill();
         baseline_so_far += Micros(-baseline.balance.0);
         baseline_import_unserved_kwh += baseline.grid_import_kwh + baseline.unserved_kwh;
@@ -295,6 +311,7 @@ pub fn record_step(
         e.load_own_vehicle_kwh += m.ev_discharge_kwh;
         total.0.accumulate(m);
     }
+    t.mean_indoor_temp_c = (pumps > 0).then(|| indoor_sum_c / pumps as f64);
     // Community batteries: charged and discharged on the AC side at the members' meters.
     if let Some(storage) = storage {
         let e = &mut t.balance;
@@ -390,6 +407,8 @@ pub fn record_step(
     s.ev_kwh += t.ev_kwh;
     s.ev_discharge_kwh += t.ev_discharge_kwh;
     s.ev_plugged = t.ev_plugged;
+    s.heat_pump_kwh += t.heat_pump_kwh;
+    s.hot_water_kwh += t.hot_water_kwh;
     s.balance.add(&t.balance);
     *step = t;
 }

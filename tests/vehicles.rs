@@ -35,14 +35,7 @@ fn text(policy: &str, v2h: bool, rule: &str) -> String {
 fn balanced(dir: &std::path::Path) -> serde_json::Value {
     for r in &Table::read(&dir.join("timeseries.csv")).rows {
         let f = |c| Table::f(r, c);
-        let lhs = f("pv_kwh") + f("grid_import_kwh") + f("battery_discharge_kwh") + f("load_own_vehicle_kwh") + f("unserved_kwh");
-        let rhs = f("load_kwh") + f("grid_export_kwh") + f("battery_charge_kwh") + f("curtailed_kwh") + f("losses_kwh");
-        assert!((lhs - rhs).abs() < 1e-6, "step {}: {lhs} vs {rhs}", r["step"]);
-        let met = ["load_own_pv_kwh", "load_own_battery_kwh", "load_peer_pv_kwh", "load_peer_battery_kwh", "load_grid_kwh", "load_unserved_kwh", "load_community_battery_kwh", "load_own_vehicle_kwh"]
-            .iter()
-            .map(|c| f(c))
-            .sum::<f64>();
-        assert!((met - f("load_kwh")).abs() < 1e-6, "step {}: load met {met} vs {}", r["step"], f("load_kwh"));
+        assert_step_balanced(r);
         assert!(f("load_kwh") + 1e-12 >= f("ev_kwh") + f("appliance_kwh"));
         assert!(f("ev_plugged") <= 12.0);
     }

@@ -42,6 +42,9 @@ pub enum Stream {
     Appliances,
     /// One electric vehicle's trips, day after day; index = household index.
     Vehicles,
+    /// Which houses of a group heat with a heat pump and have a hot-water tank; index = group
+    /// index × 2 + 0, 1.
+    Heating,
 }
 
 impl Stream {
@@ -58,6 +61,7 @@ impl Stream {
             Stream::CommunityMarket => "community-market",
             Stream::Appliances => "appliances",
             Stream::Vehicles => "vehicles",
+            Stream::Heating => "heating",
             Stream::Income => "income",
             Stream::CommunityElection => "community-election",
             Stream::CommunityChoice => "community-choice",

@@ -53,6 +53,9 @@ pub struct BaselineOwnUse {
     /// charges only its PV surplus and what least laxity forces, so it drifts from the run's.
     /// Other cars charge the same in both and are not copied.
     pub vehicle: Option<Box<super::vehicle::Vehicle>>,
+    /// Its own copy of a heat pump that bids on the market (`HeatControl::SolarAware`), for the
+    /// same reason.
+    pub heat_pump: Option<Box<super::heating::HeatPump>>,
     pub totals: Meter,
 }
 
@@ -92,20 +95,32 @@ impl BaselineExchange {
 #[allow(clippy::type_complexity)]
 pub fn baseline_own_use(
     clock: Res<crate::base::time::SimClock>,
-    mut households: Query<(&Meter, &mut BaselineOwnUse, &mut BaselineExchange, Option<&mut super::planning::BatteryPlanner>, Option<&super::vehicle::Vehicle>)>,
+    mut households: Query<(&Meter, &mut BaselineOwnUse, &mut BaselineExchange, Option<&mut super::planning::BatteryPlanner>, Option<&super::vehicle::Vehicle>, Option<&super::heating::HeatPump>)>,
 ) {
-    for (m, mut own, mut x, planner, run_car) in &mut households {
+    for (m, mut own, mut x, planner, run_car, run_pump) in &mut households {
         let own = &mut *own;
+        // Its own heat pump when the run's bids on the market; else the run's heating.
+        let (mut load, mut heat) = (m.load_kwh, m.heat_pump_kwh);
+        let mut car_before = run_car.map(|c| c.load_before_kwh);
+        if let (Some(pump), Some(run)) = (own.heat_pump.as_deref_mut(), run_pump) {
+            let before = run.load_before_kwh + m.hot_water_kwh;
+            let e = run.step_weather.map_or(0.0, |w| pump.advance(&w, run.step_hot_water_w, (m.pv_kwh - before).max(0.0)));
+            if e != m.heat_pump_kwh {
+                load = m.load_kwh - m.heat_pump_kwh + e;
+                heat = e;
+                car_before = car_before.map(|_| before + e);
+            }
+        }
         // Its own car when the run's bids on the market; else the run's charging.
         let (load, ev, v2h) = match own.vehicle.as_deref_mut() {
             Some(car) => {
-                let before = run_car.map_or(m.load_kwh - m.ev_kwh, |c| c.load_before_kwh);
+                let before = car_before.unwrap_or(load - m.ev_kwh);
                 let (c, d) = car.advance(&clock.frame, clock.step, m.pv_kwh, before, &|_| i64::MAX);
                 // The run's own load when the two cars did the same (bit for bit, so a battery
                 // planned on it decides the same).
-                if c == m.ev_kwh && d == m.ev_discharge_kwh { (m.load_kwh, c, d) } else { (before + c, c, d) }
+                if c == m.ev_kwh && d == m.ev_discharge_kwh && load == m.load_kwh { (m.load_kwh, c, d) } else { (before + c, c, d) }
             }
-            None => (m.load_kwh, m.ev_kwh, m.ev_discharge_kwh),
+            None => (load, m.ev_kwh, m.ev_discharge_kwh),
         };
         let guide = planner.as_ref().map_or(Guide::OWN_USE, |p| p.baseline_guide);
         let u = own_use_guided(m.pv_kwh, load - v2h, own.battery.as_mut(), guide);
@@ -118,6 +133,8 @@ pub fn baseline_own_use(
         t.load_kwh += load;
         t.ev_kwh += ev;
         t.ev_discharge_kwh += v2h;
+        t.heat_pump_kwh += heat;
+        t.hot_water_kwh += m.hot_water_kwh;
         t.self_consumed_kwh += u.direct + u.charge;
         t.battery_charge_kwh += u.charge + u.grid_charge;
         t.battery_grid_charge_kwh += u.grid_charge;

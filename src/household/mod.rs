@@ -4,6 +4,9 @@
 pub mod appliance;
 pub mod baseline;
 pub mod battery;
+pub mod building;
+pub mod heating;
+pub mod hot_water;
 pub mod load;
 pub mod planning;
 pub mod profile;
@@ -17,6 +20,8 @@ pub enum HouseholdSystems {
     GenerationAndLoad,
     /// Own use first, then the battery (and the grid-only baseline's own use).
     OwnUseAndBattery,
+    /// After the market: devices close their step (a heat pump's flexible order is settled).
+    AfterMarket,
 }
 
 use crate::household::load::{archetype_kwh, LoadNoise, LoadSource, NoiseAhead};
@@ -153,9 +158,15 @@ pub struct Meter {
     /// Its electric vehicle's delivery to the house (vehicle-to-home): a source, like a
     /// battery's discharge.
     pub ev_discharge_kwh: f64,
-    /// A `Market` car's flexible order this step, after line limits (not load until delivered;
-    /// not summed over the run).
+    /// The flexible orders this step (a `Market` car's and a `SolarAware` heat pump's), after
+    /// line limits (not load until delivered; not summed over the run), and of them the heat
+    /// pump's.
     pub flexible_kwh: f64,
+    pub heat_flexible_kwh: f64,
+    /// Of `load_kwh`: its heat pump's electricity for space heating and cooling, and its
+    /// hot-water tank's (element, or the heat pump's share).
+    pub heat_pump_kwh: f64,
+    pub hot_water_kwh: f64,
 }
 
 /// Sums of [`Meter`] over the run. Written by metrics.
@@ -257,6 +268,8 @@ impl Meter {
         self.shifted_kwh += m.shifted_kwh;
         self.ev_kwh += m.ev_kwh;
         self.ev_discharge_kwh += m.ev_discharge_kwh;
+        self.heat_pump_kwh += m.heat_pump_kwh;
+        self.hot_water_kwh += m.hot_water_kwh;
     }
 
     /// The load its PV, battery and the market still have to meet: what the car's
@@ -340,7 +353,8 @@ impl Plugin for HouseholdPlugin {
     fn build(&self, app: &mut App) {
         app.insert_resource(HouseholdIds(self.0.ids.clone())).insert_resource(Profiles(self.0.profiles.clone()));
         app.insert_resource(appliance::ApplianceSeed(self.0.seed));
-        app.add_systems(crate::base::schedule::SimStep, (measure_pv_and_load, appliance::run_appliances, vehicle::run_vehicles).chain().in_set(HouseholdSystems::GenerationAndLoad));
+        app.add_systems(crate::base::schedule::SimStep, (measure_pv_and_load, appliance::run_appliances, heating::run_heating, vehicle::run_vehicles).chain().in_set(HouseholdSystems::GenerationAndLoad));
+        app.add_systems(crate::base::schedule::SimStep, heating::close_heating_steps.in_set(HouseholdSystems::AfterMarket));
     }
 }
 
@@ -359,7 +373,7 @@ pub fn measure_pv_and_load(
     pace: Res<crate::base::exec::Pace>,
     mut ahead: Local<NoiseAhead>,
     mut noises: Query<(&Household, &LoadSource, &mut LoadNoise)>,
-    mut households: Query<(&Household, &LoadSource, Option<&PvArray>, &mut Meter)>,
+    mut households: Query<(&Household, &LoadSource, Option<&PvArray>, &mut Meter, Has<heating::HeatPump>)>,
 ) {
     let dt = clock.frame.step_hours();
     let step = clock.step as usize;
@@ -372,11 +386,14 @@ pub fn measure_pv_and_load(
         let mut archetypes: Vec<_> = noises.iter_mut().filter(|(_, source, _)| matches!(source, LoadSource::Archetype { .. })).map(|(hh, _, noise)| (hh.index as usize, noise)).collect();
         pace.region(|| archetypes.par_iter_mut().map(|(index, noise)| (*index, noise.draw_ahead(&noise_step))).collect())
     });
-    for (hh, source, pv, mut meter) in &mut households {
+    for (hh, source, pv, mut meter, heat_pump) in &mut households {
         *meter = Meter::default();
         match *source {
             LoadSource::Archetype { kind, annual_kwh, shift_hours } => {
-                let base = archetype_kwh(kind, annual_kwh, shift_hours, &load_step, site.latitude_deg);
+                let mut base = archetype_kwh(kind, annual_kwh, shift_hours, &load_step, site.latitude_deg);
+                if heat_pump {
+                    base *= crate::household::load::heating_removed(kind, clock.local_month, site.latitude_deg);
+                }
                 meter.load_kwh = base * multipliers[hh.index as usize];
                 if let Some(pv) = pv {
                     let poa = pv.surface.poa(&env.irradiance, &env.sky_diffuse, &env.sun_vector);

@@ -67,12 +67,12 @@ impl Side for Run {
     type Exchange = Meter;
     const FLOWS_ON_ISLAND: bool = true;
 
-    /// A car's flexible order counts as demand the wires must carry.
+    /// Flexible orders (cars', heat pumps') count as demand the wires must carry.
     fn offer(m: &Meter) -> StepOffer {
         StepOffer { surplus_kwh: m.surplus_kwh, battery_kwh: m.battery_offer_kwh, deficit_kwh: m.deficit_kwh + m.flexible_kwh }
     }
 
-    /// What the limits cut of the demand comes off a car's flexible order first (it shifts,
+    /// What the limits cut of the demand comes off the flexible orders first (it shifts,
     /// nothing goes unserved), then off the load.
     fn keep(m: &mut Meter, k: Keep) -> (f64, f64) {
         let cut = m.surplus_kwh * (1.0 - k.surplus);
@@ -80,6 +80,8 @@ impl Side for Run {
         let flexible_cut = cut_demand.min(m.flexible_kwh);
         let shed = cut_demand - flexible_cut;
         m.flexible_kwh -= flexible_cut;
+        // A car's order is cut before a heat pump's.
+        m.heat_flexible_kwh = m.heat_flexible_kwh.min(m.flexible_kwh);
         m.curtailed_kwh += cut;
         m.surplus_kwh -= cut;
         m.unserved_kwh += shed;

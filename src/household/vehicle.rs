@@ -468,7 +468,7 @@ pub fn run_vehicles(
         m.load_kwh += charge;
         m.ev_kwh = charge;
         m.ev_discharge_kwh = v2h;
-        m.flexible_kwh = v.flexible_kwh;
+        m.flexible_kwh += v.flexible_kwh;
     }
 }
 

@@ -364,14 +364,14 @@ pub fn submit_orders(
     seed: Res<MarketSeed>,
     mut book: ResMut<OrderBook>,
     mut battery_asks: Local<Vec<Order>>,
-    households: Query<(&Household, &Meter, &Bidding, Option<&PriceCeiling>, Option<&crate::household::vehicle::Vehicle>)>,
+    households: Query<(&Household, &Meter, &Bidding, Option<&PriceCeiling>, Option<&crate::household::vehicle::Vehicle>, Option<&crate::household::heating::HeatPump>)>,
 ) {
     book.bids.clear();
     book.asks.clear();
     battery_asks.clear();
     let battery_price = policy.offer_price.unwrap_or(PricePerKwh((prices.import.0 + prices.export.0) / 2));
     let key = rand::Rng::next_u64(&mut rng(seed.0, Stream::Bids, clock.step));
-    for (h, m, bidding, ceiling, car) in &households {
+    for (h, m, bidding, ceiling, car, pump) in &households {
         let flexible = m.flexible_kwh;
         if m.deficit_kwh <= MIN_TRADE_KWH && m.surplus_kwh <= MIN_TRADE_KWH && m.battery_offer_kwh <= MIN_TRADE_KWH && flexible <= MIN_TRADE_KWH {
             continue;
@@ -381,10 +381,17 @@ pub fn submit_orders(
         if m.deficit_kwh > MIN_TRADE_KWH {
             book.bids.push(Order { household: h.index, kwh: m.deficit_kwh, limit: bid, source: OfferSource::Pv });
         }
-        // A car's flexible order, below the must-run bid: what it does not get, it shifts.
-        if let (Some(c), true) = (car, flexible > MIN_TRADE_KWH) {
-            let limit = c.spec.flexible_price_per_kwh.map_or(PricePerKwh((prices.import.0 + prices.export.0) / 2), PricePerKwh::from_units);
-            book.bids.push(Order { household: h.index, kwh: flexible, limit: limit.min(bid), source: OfferSource::Pv });
+        // Flexible orders, below the must-run bid: what a car does not get, it shifts; what a
+        // heat pump does not get, it does not pre-heat.
+        let midway = PricePerKwh((prices.import.0 + prices.export.0) / 2);
+        let heat = m.heat_flexible_kwh.min(flexible);
+        if let (Some(p), true) = (pump, heat > MIN_TRADE_KWH) {
+            let limit = p.spec.flexible_price_per_kwh.map_or(midway, PricePerKwh::from_units);
+            book.bids.push(Order { household: h.index, kwh: heat, limit: limit.min(bid), source: OfferSource::Pv });
+        }
+        if let (Some(c), true) = (car, flexible - heat > MIN_TRADE_KWH) {
+            let limit = c.spec.flexible_price_per_kwh.map_or(midway, PricePerKwh::from_units);
+            book.bids.push(Order { household: h.index, kwh: flexible - heat, limit: limit.min(bid), source: OfferSource::Pv });
         }
         if m.surplus_kwh > MIN_TRADE_KWH {
             book.asks.push(Order { household: h.index, kwh: m.surplus_kwh, limit: ask, source: OfferSource::Pv });
@@ -465,7 +472,7 @@ pub fn deliver(
     members: Res<membership::Memberships>,
     mut scratch: ResMut<Deliveries>,
     mut storage: Option<ResMut<storage::CommunityStorage>>,
-    mut households: Query<(&Household, &mut Meter, Option<&mut Battery>, Option<&mut crate::household::vehicle::Vehicle>)>,
+    mut households: Query<(&Household, &mut Meter, Option<&mut Battery>, Option<&mut crate::household::vehicle::Vehicle>, Option<&mut crate::household::heating::HeatPump>)>,
 ) {
     let n = ids.0.len();
     let d = &mut *scratch;
@@ -490,13 +497,20 @@ pub fn deliver(
     }
     // Community batteries take what the market left of their members' surplus and deficit.
     let mut storage = storage.as_deref_mut().and_then(|s| s.begin(n).then_some(s));
-    for (h, mut m, battery, car) in &mut households {
+    for (h, mut m, battery, car, pump) in &mut households {
         let i = h.index as usize;
         let (bought, sold_pv, sold_battery) = (d.bought_kwh[i], d.sold_pv_kwh[i], d.sold_battery_kwh[i]);
         // What it bought beyond its deficit filled its car's flexible order (the must-run bid
         // is the dearer, so it fills first): the car charges it, as load.
-        if let Some(mut car) = car.filter(|_| m.flexible_kwh > 0.0 && bought > m.deficit_kwh) {
-            let taken = car.take_flexible((bought - m.deficit_kwh).min(m.flexible_kwh));
+        // The heat pump's order first (comfort), then the car's.
+        if let Some(mut pump) = pump.filter(|_| m.heat_flexible_kwh > 0.0 && bought > m.deficit_kwh) {
+            let taken = pump.take_flexible((bought - m.deficit_kwh).min(m.heat_flexible_kwh));
+            m.load_kwh += taken;
+            m.heat_pump_kwh += taken;
+            m.deficit_kwh += taken;
+        }
+        if let Some(mut car) = car.filter(|_| m.flexible_kwh - m.heat_flexible_kwh > 0.0 && bought > m.deficit_kwh) {
+            let taken = car.take_flexible((bought - m.deficit_kwh).min(m.flexible_kwh - m.heat_flexible_kwh));
             m.load_kwh += taken;
             m.ev_kwh += taken;
             m.deficit_kwh += taken;
@@ -513,7 +527,7 @@ pub fn deliver(
     }
     if let Some(s) = storage {
         s.operate(&members, &prices);
-        for (h, mut m, _, _) in &mut households {
+        for (h, mut m, _, _, _) in &mut households {
             let taken = s.book(h.index, members.of(h.index), &mut m, prices.connected);
             if !prices.connected {
                 d.unsold_kwh[h.index as usize] -= taken;

@@ -27,7 +27,7 @@ pub struct Recorder {
 }
 
 /// Columns of `timeseries.csv` (a contract: add, never rename).
-pub const TIMESERIES_COLUMNS: [&str; 54] = [
+pub const TIMESERIES_COLUMNS: [&str; 58] = [
     "step", "time", "pv_kwh", "load_kwh", "self_consumed_kwh", "p2p_kwh", "grid_import_kwh", "grid_export_kwh", "battery_charge_kwh",
     "battery_discharge_kwh", "curtailed_kwh", "unserved_kwh", "losses_kwh", "clearing_price", "buy_price", "sell_price", "trades",
     "network_losses_kwh", "p2p_losses_kwh", "network_fees", "ghi_w_m2", "clear_sky_index", "battery_soc_kwh",
@@ -51,6 +51,9 @@ pub const TIMESERIES_COLUMNS: [&str; 54] = [
     "ev_kwh", "load_own_vehicle_kwh", "ev_plugged",
     // Imported into the households' own batteries (the energy balance's last column).
     "grid_own_battery_kwh",
+    // Of `load_kwh`: heat pumps (space heating and cooling) and hot-water tanks; the mean
+    // indoor air temperature of the houses with a heat pump (empty without); heat pumps running.
+    "heat_pump_kwh", "hot_water_kwh", "mean_indoor_temp_c", "heat_pumps_running",
 ];
 /// `time_utc`: ISO 8601 in UTC, one zone for the whole file (pandas parses it without a
 /// "mixed time zones" error across daylight saving).
@@ -154,6 +157,13 @@ impl Recorder {
         Self::field(w, b, vehicle)?;
         Self::int(w, t.ev_plugged)?;
         Self::field(w, b, grid_battery)?;
+        Self::field(w, b, t.heat_pump_kwh)?;
+        Self::field(w, b, t.hot_water_kwh)?;
+        match t.mean_indoor_temp_c {
+            Some(c) => Self::field(w, b, c)?,
+            None => w.write_field("")?,
+        }
+        Self::int(w, t.heat_pumps_running)?;
         w.write_record(None::<&[u8]>)?;
         let (Some(w), b) = (&mut self.trades, &mut self.buf) else { return Ok(()) };
         for tr in &clearing.trades {

@@ -87,6 +87,19 @@ pub struct Summary {
     pub ev_stored_change_kwh: f64,
     /// Imported into household batteries to charge them (`TariffArbitrage`, `Forecast`), kWh.
     pub battery_grid_charge_kwh: f64,
+    /// Heat pumps: how many; their electricity for space heating and cooling and the tanks'
+    /// for hot water (in `load_kwh`), kWh; heat they delivered (space and hot water, pump and
+    /// backup), kWh; the seasonal performance factor over all of them (heat / electricity, for
+    /// heating); hours houses spent outside their comfort band, summed; hot-water tanks, and
+    /// the draws they were too cold for.
+    pub heat_pumps: usize,
+    pub heat_pump_kwh: f64,
+    pub hot_water_kwh: f64,
+    pub heat_delivered_kwh: f64,
+    pub spf: Option<f64>,
+    pub comfort_violation_hours: f64,
+    pub hot_water_tanks: usize,
+    pub hot_water_cold_draws: u64,
     /// `Forecast` batteries' forecasts, when the run has them.
     pub forecast: Option<ForecastSummary>,
     pub baseline_supply_charges: f64,
@@ -184,6 +197,7 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
     // Step by step, at each step's emission factor (flat, or the scenario's series).
     let co2_avoided_kg = t.co2_locally_met_kg.max(0.0);
     // In household order, so the sum is the same in every run.
+    let heat = |f: fn(&crate::household::heating::HeatingTotals) -> f64| main.households.iter().filter_map(|h| h.heating.as_ref()).map(|(t, _)| f(t)).sum::<f64>();
     let ev = |f: fn(&crate::household::vehicle::VehicleTotals) -> f64| main.households.iter().filter_map(|h| h.vehicle.as_ref()).map(f).sum::<f64>();
     let co2_avoided_vs_baseline_kg = t.co2_avoided_vs_baseline_kg;
     let price_mean = (t.p2p_price_steps > 0).then(|| t.p2p_price_sum / t.p2p_price_steps as f64);
@@ -231,6 +245,17 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         ev_km: ev(|v| v.km),
         ev_stored_change_kwh: ev(|v| v.soc_end_kwh - v.soc_start_kwh),
         battery_grid_charge_kwh: main.households.iter().map(|h| h.totals.battery_grid_charge_kwh).sum(),
+        heat_pumps: main.households.iter().filter(|h| h.heating.is_some()).count(),
+        heat_pump_kwh: sum.heat_pump_kwh,
+        hot_water_kwh: sum.hot_water_kwh,
+        heat_delivered_kwh: heat(|t| t.heat_kwh + t.hot_water_heat_kwh),
+        spf: {
+            let elec = heat(|t| t.heating_kwh + t.hot_water_kwh);
+            (elec > 0.0).then(|| heat(|t| t.heat_kwh + t.hot_water_heat_kwh) / elec)
+        },
+        comfort_violation_hours: heat(|t| t.comfort_violation_hours),
+        hot_water_tanks: main.households.iter().filter(|h| h.hot_water.is_some()).count(),
+        hot_water_cold_draws: main.households.iter().filter_map(|h| h.hot_water).map(|t| t.cold_draws).sum(),
         forecast: {
             let e: Vec<_> = main.households.iter().filter_map(|h| h.forecast_errors).collect();
             let (err, net, steps) = e.iter().fold((0.0, 0.0, 0u64), |(a, b, n), x| (a + x.abs_error_kwh, b + x.abs_net_kwh, n + x.steps));

@@ -40,7 +40,7 @@ pub fn write_lines(dir: &Path, s: &Scenario, stats: &crate::grid::network::LineS
 }
 
 /// Columns of `households.csv` (a contract: add, never rename).
-pub const HOUSEHOLD_COLUMNS: [&str; 58] = [
+pub const HOUSEHOLD_COLUMNS: [&str; 70] = [
     "household", "pv_kwh", "load_kwh", "self_consumed_kwh", "p2p_bought_kwh", "p2p_sold_kwh", "grid_import_kwh", "grid_export_kwh",
     "battery_charge_kwh", "battery_discharge_kwh", "curtailed_kwh", "unserved_kwh", "bill", "baseline_bill", "savings", "p2p_paid",
     "p2p_received", "grid_paid", "grid_received", "baseline_unserved_kwh", "kwp", "battery_kwh", "soc_start_kwh", "soc_end_kwh", "load_source",
@@ -50,6 +50,8 @@ pub const HOUSEHOLD_COLUMNS: [&str; 58] = [
     "supply_charge", "demand_charge", "battery_cycles", "appliance_kwh", "shifted_kwh",
     "ev_kwh", "ev_shortfall_kwh", "ev_v2h_kwh", "ev_away_kwh", "ev_km", "ev_short_departures",
     "battery_grid_charge_kwh", "battery_capacity_end_kwh", "forecast_mae_kwh", "ev_soc_start_kwh", "ev_soc_end_kwh",
+    "heat_pump_kwh", "hot_water_kwh", "comfort_violation_hours", "spf", "heat_delivered_kwh", "backup_heat_kwh", "cooling_kwh",
+    "mean_indoor_temp_c", "min_indoor_temp_c", "design_heat_load_kw", "hot_water_cold_draws", "hot_water_short_kwh",
 ];
 
 /// `communities`: the run's communities and memberships at the end, when it has them (else the
@@ -76,6 +78,8 @@ pub fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult], comm
             LoadDef::Archetype { .. } => String::new(),
         };
         let ev = r.vehicle.unwrap_or_default();
+        // Heat pump columns: empty for a house without one.
+        let heat = |f: fn(&crate::household::heating::HeatingTotals, f64) -> f64| r.heating.map(|(t, d)| f(&t, d).to_string()).unwrap_or_default();
         let synthetic = matches!(h.load, LoadDef::Profile { series } if s.profiles.series[series].synthetic);
         let row: Vec<String> = vec![
             h.id.clone(),
@@ -137,6 +141,18 @@ pub fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult], comm
             r.forecast_errors.map(|e| (e.abs_error_kwh / e.steps as f64).to_string()).unwrap_or_default(),
             r.vehicle.map(|v| v.soc_start_kwh.to_string()).unwrap_or_default(),
             r.vehicle.map(|v| v.soc_end_kwh.to_string()).unwrap_or_default(),
+            m.heat_pump_kwh.to_string(),
+            m.hot_water_kwh.to_string(),
+            heat(|t, _| t.comfort_violation_hours),
+            r.heating.and_then(|(t, _)| t.spf()).map(|x| x.to_string()).unwrap_or_default(),
+            heat(|t, _| t.heat_kwh + t.hot_water_heat_kwh),
+            heat(|t, _| t.backup_heat_kwh),
+            heat(|t, _| t.cooling_kwh),
+            heat(|t, _| if t.steps > 0 { t.indoor_sum_c / t.steps as f64 } else { f64::NAN }),
+            heat(|t, _| t.indoor_min_c),
+            heat(|_, design_w| design_w / 1000.0),
+            r.hot_water.map(|t| t.cold_draws.to_string()).unwrap_or_default(),
+            r.hot_water.map(|t| t.short_kwh.to_string()).unwrap_or_default(),
         ];
         w.write_record(&row)?;
     }

@@ -45,6 +45,8 @@ pub struct HouseDraft {
     pub battery: Option<BatterySpec>,
     pub appliances: Vec<super::schema::ApplianceSpec>,
     pub ev: Option<super::schema::EvSpec>,
+    pub heat_pump: Option<super::schema::HeatPumpSpec>,
+    pub hot_water: Option<super::schema::HotWaterSpec>,
     pub bidding: BiddingSpec,
     pub preferences: PreferencesSpec,
     pub community: Option<String>,
@@ -230,6 +232,8 @@ pub fn expand_households(file: &ScenarioFile, v: &mut Validator) -> Vec<HouseDra
                         battery: draft.battery.clone(),
                         appliances: draft.appliances.clone(),
                         ev: draft.ev.clone(),
+                        heat_pump: draft.heat_pump.clone(),
+                        hot_water: draft.hot_water.clone(),
                         bidding: draft.bidding,
                         preferences: draft.preferences.clone(),
                         community: draft.community.clone(),
@@ -284,6 +288,7 @@ fn house_draft(v: &mut Validator, at: String, h: &HouseSpec) -> HouseDraft {
     if let Some(e) = &h.ev {
         super::validate::check_ev(v, &format!("{at}.ev"), e);
     }
+    super::validate::check_heating(v, &at, h.heat_pump.as_ref(), h.hot_water.as_ref(), true);
     check_bidding(v, &at, &h.bidding);
     check_preferences(v, &at, &h.preferences);
     check_community(v, &at, &h.community);
@@ -299,6 +304,8 @@ fn house_draft(v: &mut Validator, at: String, h: &HouseSpec) -> HouseDraft {
         battery: h.battery.clone(),
         appliances: h.appliances.clone(),
         ev: h.ev.clone(),
+        heat_pump: h.heat_pump.clone(),
+        hot_water: h.hot_water.clone(),
         bidding: h.bidding,
         preferences: h.preferences.clone(),
         community: h.community.clone(),
@@ -347,6 +354,16 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
     {
         v.err(&format!("{at}.ev"), "ev_share > 0 needs an `ev` spec".to_string());
     }
+    super::validate::check_heating(v, at, g.heat_pump.as_ref(), g.hot_water.as_ref(), false);
+    for (share, spec, name) in [(g.heat_pump_share, g.heat_pump.is_some(), "heat_pump"), (g.hot_water_share, g.hot_water.is_some(), "hot_water")] {
+        match (share, spec) {
+            (Some(x), true) => {
+                v.fraction(&format!("{at}.{name}_share"), x);
+            }
+            (Some(x), false) if x > 0.0 => v.err(&format!("{at}.{name}"), format!("{name}_share > 0 needs a `{name}` spec")),
+            _ => {}
+        }
+    }
     check_bidding(v, at, &g.bidding);
     check_preferences(v, at, &g.preferences);
     check_community(v, at, &g.community);
@@ -372,6 +389,10 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
     // Which houses own a car: a stream of its own, so cars never shift the other draws.
     let mut r_ev = rng(seed, Stream::Vehicles, (1 << 63) | gi as u64);
     let ev_share = g.ev.as_ref().map_or(0.0, |_| g.ev_share.unwrap_or(1.0));
+    // Heat pumps and tanks: streams of their own too.
+    let (mut r_hp, mut r_hw) = (rng(seed, Stream::Heating, gi as u64 * 2), rng(seed, Stream::Heating, gi as u64 * 2 + 1));
+    let hp_share = g.heat_pump.as_ref().map_or(0.0, |_| g.heat_pump_share.unwrap_or(1.0));
+    let hw_share = g.hot_water.as_ref().map_or(0.0, |_| g.hot_water_share.unwrap_or(1.0));
     for i in 0..g.count {
         // Fixed draw order per house, so adding a field never shifts other draws.
         let u_pv: f64 = r.random();
@@ -400,6 +421,9 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
             BatteryPlacement::PvHouses => has_pv && u_bat * g.pv_share < g.battery_share,
             BatteryPlacement::AnyHouse => u_bat < g.battery_share,
         };
+        let heat_pump = if r_hp.random::<f64>() < hp_share { g.heat_pump.clone() } else { None };
+        let wants_tank = r_hw.random::<f64>() < hw_share;
+        let hot_water = g.hot_water.clone().filter(|w| wants_tank && (w.heater != crate::household::hot_water::WaterHeater::HeatPump || heat_pump.is_some()));
         out.push(HouseDraft {
             path: format!("{at} (house {})", i + 1),
             id: format!("{}{:0width$}", g.prefix, i + 1),
@@ -418,6 +442,8 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
             battery: if gets_battery { g.battery.clone() } else { None },
             appliances: g.appliances.clone(),
             ev: if r_ev.random::<f64>() < ev_share { g.ev.clone() } else { None },
+            heat_pump,
+            hot_water,
             bidding: g.bidding,
             preferences: g.preferences.clone(),
             community: g.community.clone(),

@@ -98,6 +98,8 @@ pub struct HouseholdDef {
     pub battery: Option<BatterySpec>,
     pub appliances: Vec<crate::household::appliance::ApplianceDef>,
     pub ev: Option<crate::household::vehicle::EvSpec>,
+    pub heat_pump: Option<crate::household::heating::HeatPumpSpec>,
+    pub hot_water: Option<crate::household::hot_water::HotWaterSpec>,
     pub bidding: schema::BiddingSpec,
     pub preferences: schema::PreferencesSpec,
     /// Community path, outermost first (resolved: from the scenario or from the grid).
@@ -326,6 +328,9 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     // Households: expand groups (checked here with everything above, so all problems are
     // reported together), then load profiles and attach to the topology.
     let specs = generate::expand_households(&file, &mut v);
+    if specs.iter().any(|h| h.heat_pump.is_some()) && matches!(file.weather, WeatherSpec::Stochastic { .. } | WeatherSpec::ClearSky | WeatherSpec::DailyExposure { .. }) {
+        v.err("weather", "heat pumps need the outdoor air temperature, which this weather does not give: use `Synthetic` (monthly temperatures from the climate table or given), `Epw`, `Tmy3`, `PvgisTmy`, or a `Series` with `temp_air_c`".to_string());
+    }
     v.range("network.nominal_voltage_v", file.network.nominal_voltage_v, validate::Bound::Incl(100.0), validate::Bound::Incl(100_000.0), "V");
     v.range("network.voltage_tolerance", file.network.voltage_tolerance, validate::Bound::Above(0.0), validate::Bound::Incl(0.5), "(per unit)");
     validate::check_network_fees(&mut v, &file.network.fees);
@@ -378,6 +383,8 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
             battery: h.battery,
             appliances: h.appliances.iter().map(|a| crate::household::appliance::ApplianceDef::from_spec(a, step_minutes)).collect(),
             ev: h.ev,
+            heat_pump: h.heat_pump,
+            hot_water: h.hot_water,
             bidding: h.bidding,
             grid_path: grid_community(&topology, &parents, node),
             community: match &h.community {

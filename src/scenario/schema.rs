@@ -9,6 +9,8 @@ pub use crate::environment::solar::Transposition;
 pub use crate::household::load::Archetype;
 pub use crate::household::appliance::ApplianceSpec;
 pub use crate::household::vehicle::EvSpec;
+pub use crate::household::heating::HeatPumpSpec;
+pub use crate::household::hot_water::HotWaterSpec;
 pub use crate::household::battery::BatterySpec;
 pub use crate::household::LossBudget;
 pub use crate::grid::generate::Layout;
@@ -522,6 +524,12 @@ pub struct HouseSpec {
     /// An electric vehicle charged at home.
     #[serde(default)]
     pub ev: Option<EvSpec>,
+    /// A heat pump and the building it heats.
+    #[serde(default)]
+    pub heat_pump: Option<HeatPumpSpec>,
+    /// A hot-water tank.
+    #[serde(default)]
+    pub hot_water: Option<HotWaterSpec>,
     #[serde(default)]
     pub bidding: BiddingSpec,
     #[serde(default)]
@@ -712,6 +720,18 @@ pub struct GroupSpec {
     /// Fraction of houses with an electric vehicle (default: all of them when `ev` is given).
     #[serde(default)]
     pub ev_share: Option<f64>,
+    /// The heat pump (and building) of the houses that heat with one, and their fraction
+    /// (default: all of them when `heat_pump` is given).
+    #[serde(default)]
+    pub heat_pump: Option<HeatPumpSpec>,
+    #[serde(default)]
+    pub heat_pump_share: Option<f64>,
+    /// The hot-water tank of the houses that have one, and their fraction (default: all). A
+    /// tank heated by `HeatPump` goes only to houses with a heat pump.
+    #[serde(default)]
+    pub hot_water: Option<HotWaterSpec>,
+    #[serde(default)]
+    pub hot_water_share: Option<f64>,
     /// Relative weights of archetypes; default: all four equally.
     #[serde(default)]
     pub archetypes: BTreeMap<Archetype, f64>,

@@ -253,6 +253,103 @@ pub fn check_ev(v: &mut Validator, at: &str, e: &crate::household::vehicle::EvSp
     }
 }
 
+/// Checks a heat pump with its building and a hot-water tank: sizes, a COP curve that stays
+/// positive, a comfort band that holds the set-point, a tank that holds its largest draw, a tank
+/// heated by a heat pump the house has (`house`: a house's spec; a group places such tanks only
+/// on its heat-pump houses).
+pub fn check_heating(v: &mut Validator, at: &str, hp: Option<&crate::household::heating::HeatPumpSpec>, hw: Option<&crate::household::hot_water::HotWaterSpec>, house: bool) {
+    use crate::household::heating::CopSpec;
+    if let Some(p) = hp {
+        let f = |x: &str| format!("{at}.heat_pump.{x}");
+        let b = &p.building;
+        let area = v.range(&f("building.floor_area_m2"), b.floor_area_m2, Bound::Above(0.0), Bound::Incl(100_000.0), "m²");
+        if let Some(h) = b.heat_loss_w_per_k
+            && area
+        {
+            // Above this the opaque envelope would conduct more than the mass can pass on.
+            v.range(&f("building.heat_loss_w_per_k"), h, Bound::Above(0.0), Bound::Incl(10.0 * b.floor_area_m2), "W/K");
+        }
+        if let Some(a) = b.window_area_m2 {
+            v.range(&f("building.window_area_m2"), a, Bound::Incl(0.0), Bound::Incl(b.floor_area_m2.max(0.0) * 2.0), "m²");
+        }
+        v.fraction(&f("building.solar_factor"), b.solar_factor);
+        v.range(&f("building.internal_gains_w_per_m2"), b.internal_gains_w_per_m2, Bound::Incl(0.0), Bound::Incl(100.0), "W/m²");
+        let band = [("set_point_c", b.set_point_c), ("comfort_min_c", b.comfort_min_c), ("comfort_max_c", b.comfort_max_c)];
+        if band.iter().fold(true, |ok, (n, x)| v.range(&f(&format!("building.{n}")), *x, Bound::Incl(0.0), Bound::Incl(40.0), "°C") && ok) {
+            if b.comfort_min_c >= b.comfort_max_c {
+                v.err(&f("building.comfort_min_c"), format!("{} is not below comfort_max_c {}: the comfort band is comfort_min_c..comfort_max_c", b.comfort_min_c, b.comfort_max_c));
+            } else if b.set_point_c < b.comfort_min_c || b.set_point_c > b.comfort_max_c {
+                v.err(&f("building.set_point_c"), format!("{} is outside the comfort band {}..{} °C", b.set_point_c, b.comfort_min_c, b.comfort_max_c));
+            }
+        }
+        if v.range(&f("building.design_outdoor_c"), b.design_outdoor_c, Bound::Incl(-60.0), Bound::Incl(40.0), "°C") && b.design_outdoor_c >= b.set_point_c {
+            v.err(&f("building.design_outdoor_c"), format!("{} is not below the set-point {}: the design day is the cold day the heating is sized for", b.design_outdoor_c, b.set_point_c));
+        }
+        if let Some(c) = p.capacity_kw {
+            v.range(&f("capacity_kw"), c, Bound::Above(0.0), Bound::Incl(10_000.0), "kW");
+        }
+        v.range(&f("backup_kw"), p.backup_kw, Bound::Incl(0.0), Bound::Incl(10_000.0), "kW");
+        if v.range(&f("design_supply_c"), p.design_supply_c, Bound::Incl(20.0), Bound::Incl(90.0), "°C") && p.design_supply_c <= b.set_point_c {
+            v.err(&f("design_supply_c"), format!("{} is not above the set-point {}: the heating water must be warmer than the room", p.design_supply_c, b.set_point_c));
+        }
+        v.range(&f("ground_temp_c"), p.ground_temp_c, Bound::Incl(-20.0), Bound::Incl(40.0), "°C");
+        match p.cop {
+            Some(CopSpec::Constant(x)) => {
+                v.range(&f("cop"), x, Bound::Above(0.0), Bound::Incl(20.0), "");
+            }
+            Some(c @ CopSpec::Quadratic { a, b, c: c2 }) => {
+                let lowest = c.lowest_raw();
+                if ![a, b, c2].iter().all(|x| x.is_finite()) || lowest <= 0.0 {
+                    v.err(&f("cop"), format!("the curve falls to COP {lowest:.2} within lifts of 0–80 K: a heat pump's COP must stay above 0"));
+                }
+            }
+            None => {}
+        }
+        for (name, p) in [("flexible_price_per_kwh", p.flexible_price_per_kwh), ("preheat_price_per_kwh", p.preheat_price_per_kwh)] {
+            if let Some(p) = p {
+                v.range(&f(name), p, Bound::Incl(0.0), Bound::Incl(1e4), "per kWh");
+            }
+        }
+    }
+    if let Some(w) = hw {
+        use crate::household::hot_water::WaterHeater;
+        let f = |x: &str| format!("{at}.hot_water.{x}");
+        let ok = [
+            v.range(&f("volume_l"), w.volume_l, Bound::Above(0.0), Bound::Incl(100_000.0), "l"),
+            v.range(&f("set_point_c"), w.set_point_c, Bound::Above(w.cold_water_c), Bound::Incl(95.0), "°C"),
+            v.range(&f("cold_water_c"), w.cold_water_c, Bound::Incl(0.0), Bound::Incl(30.0), "°C"),
+            v.range(&f("daily_scale"), w.daily_scale, Bound::Incl(0.0), Bound::Incl(100.0), ""),
+        ]
+        .iter()
+        .all(|x| *x);
+        v.range(&f("hysteresis_c"), w.hysteresis_c, Bound::Incl(0.0), Bound::Incl(30.0), "K");
+        v.range(&f("ambient_c"), w.ambient_c, Bound::Incl(-20.0), Bound::Incl(50.0), "°C");
+        v.range(&f("standing_loss_w_per_k"), w.standing_loss_w_per_k, Bound::Incl(0.0), Bound::Incl(1000.0), "W/K");
+        v.range(&f("element_kw"), w.element_kw, Bound::Above(0.0), Bound::Incl(1000.0), "kW");
+        if v.range(&f("max_temp_c"), w.max_temp_c, Bound::Incl(0.0), Bound::Incl(95.0), "°C") && w.max_temp_c < w.set_point_c {
+            v.err(&f("max_temp_c"), format!("{} is below the set-point {}", w.max_temp_c, w.set_point_c));
+        }
+        if let Some(t) = w.initial_temp_c {
+            v.range(&f("initial_temp_c"), t, Bound::Incl(w.cold_water_c), Bound::Incl(w.max_temp_c.max(w.set_point_c)), "°C");
+        }
+        if ok {
+            let (d, holds) = w.largest_draw();
+            if holds < d.kwh {
+                v.err(
+                    &f("volume_l"),
+                    format!(
+                        "{} l at {} °C holds {holds:.2} kWh above {} °C, less than the profile's largest draw ({:.3} kWh at {}:{:02}): make the tank larger or hotter",
+                        w.volume_l, w.set_point_c, d.temp_c, d.kwh, d.minute / 60, d.minute % 60
+                    ),
+                );
+            }
+        }
+        if house && w.heater == WaterHeater::HeatPump && hp.is_none() {
+            v.err(&f("heater"), "`HeatPump` needs the house's `heat_pump`; use `Element` or give one".to_string());
+        }
+    }
+}
+
 /// Most appliances one household lists.
 pub const MAX_APPLIANCES: usize = 16;
 

@@ -56,6 +56,15 @@ pub fn spawn_households(world: &mut World, scenario: &Scenario) {
         if let Some(car) = car {
             e.insert(car);
         }
+        let tank_daily_kwh = h.hot_water.as_ref().filter(|w| w.heater == crate::household::hot_water::WaterHeater::HeatPump).map(|w| w.profile.daily_kwh() * w.daily_scale);
+        let pump = h.heat_pump.as_ref().map(|p| crate::household::heating::HeatPump::new(p, tank_daily_kwh));
+        let baseline_pump = pump.as_ref().filter(|p| p.spec.control == crate::household::heating::HeatControl::SolarAware).map(|p| Box::new(p.clone()));
+        if let Some(p) = pump {
+            e.insert(p);
+        }
+        if let Some(w) = &h.hot_water {
+            e.insert(crate::household::hot_water::HotWater::new(w));
+        }
         let battery = h.battery.as_ref().map(|b| Battery::from_spec(b, step_hours));
         if let Some(b) = battery {
             e.insert(b);
@@ -63,7 +72,7 @@ pub fn spawn_households(world: &mut World, scenario: &Scenario) {
                 e.insert(crate::household::planning::BatteryPlanner::default());
             }
         }
-        e.insert((BaselineOwnUse { battery, vehicle: baseline_car, ..Default::default() }, BaselineExchange::default()));
+        e.insert((BaselineOwnUse { battery, vehicle: baseline_car, heat_pump: baseline_pump, ..Default::default() }, BaselineExchange::default()));
         entities.push(e.id());
     }
     world.insert_resource(HouseholdEntities(entities));

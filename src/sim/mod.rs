@@ -83,6 +83,7 @@ impl Plugin for SimPlugin {
                 MarketSystems::Delivery,
                 GridSystems::Flows,
                 MarketSystems::Losses,
+                HouseholdSystems::AfterMarket,
                 SettlementSystems,
                 crate::community::CommunitySystems::Books,
                 LedgerSystems,
@@ -133,6 +134,9 @@ pub struct HouseholdResult {
     pub forecast_errors: Option<crate::household::planning::ForecastErrors>,
     /// What its electric vehicle did, if it has one.
     pub vehicle: Option<crate::household::vehicle::VehicleTotals>,
+    /// What its heat pump did (and its design heat load, W), and its hot-water tank.
+    pub heating: Option<(crate::household::heating::HeatingTotals, f64)>,
+    pub hot_water: Option<crate::household::hot_water::HotWaterTotals>,
     /// The same household under the grid-only baseline.
     pub baseline: crate::household::baseline::BaselineResult,
 }
@@ -202,10 +206,12 @@ impl Simulation {
     /// Every household's totals, in household order.
     pub fn household_results(&mut self) -> Vec<HouseholdResult> {
         let world = self.app.world_mut();
-        let mut q = world.query::<(&Household, &MeterTotals, &crate::household::LossOfLoad, &Wallet, Option<&crate::household::battery::Battery>, &crate::household::baseline::BaselineOwnUse, &crate::household::baseline::BaselineExchange, Option<&crate::household::vehicle::Vehicle>, Option<&crate::household::planning::BatteryPlanner>)>();
+        let mut q = world.query::<(&Household, &MeterTotals, &crate::household::LossOfLoad, &Wallet, Option<&crate::household::battery::Battery>, &crate::household::baseline::BaselineOwnUse, &crate::household::baseline::BaselineExchange, Option<&crate::household::vehicle::Vehicle>, Option<&crate::household::planning::BatteryPlanner>, Option<&crate::household::heating::HeatPump>, Option<&crate::household::hot_water::HotWater>)>();
         let mut out: Vec<HouseholdResult> = q
             .iter(world)
-            .map(|(h, t, lol, w, b, own, x, v, planner)| HouseholdResult {
+            .map(|(h, t, lol, w, b, own, x, v, planner, pump, tank)| HouseholdResult {
+                heating: pump.map(|p| (p.totals, p.design_heat_load_w)),
+                hot_water: tank.map(|t| t.totals),
                 battery_capacity_end_kwh: b.map(|b| b.capacity_kwh),
                 forecast_errors: planner.map(|p| p.errors).filter(|e| e.steps > 0),
                 vehicle: v.map(|v| v.totals),

@@ -117,3 +117,17 @@ pub fn rejects_text(text: &str, expect: &[&str]) {
     let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers.len(), 1, "nothing else written: {leftovers:?}");
 }
+
+/// Checks one `timeseries.csv` row's energy balance: the meters' (sources = uses) and the
+/// load's origins (they add up to the load).
+pub fn assert_step_balanced(r: &std::collections::HashMap<String, String>) {
+    let f = |c| Table::f(r, c);
+    let lhs = f("pv_kwh") + f("grid_import_kwh") + f("battery_discharge_kwh") + f("load_own_vehicle_kwh") + f("unserved_kwh");
+    let rhs = f("load_kwh") + f("grid_export_kwh") + f("battery_charge_kwh") + f("curtailed_kwh") + f("losses_kwh");
+    assert!((lhs - rhs).abs() < 1e-6, "step {}: {lhs} vs {rhs}", r["step"]);
+    let met = ["load_own_pv_kwh", "load_own_battery_kwh", "load_peer_pv_kwh", "load_peer_battery_kwh", "load_grid_kwh", "load_unserved_kwh", "load_community_battery_kwh", "load_own_vehicle_kwh"]
+        .iter()
+        .map(|c| f(c))
+        .sum::<f64>();
+    assert!((met - f("load_kwh")).abs() < 1e-6, "step {}: load met {met} vs {}", r["step"], f("load_kwh"));
+}
