@@ -1,10 +1,13 @@
 //! The flexible devices' own work per step: electric vehicles charging (`SolarFirst`,
-//! `PriceAware`) and a `Forecast` battery's 24-hour plan. `cargo bench --bench flexibility`.
+//! `PriceAware`), a `Forecast` battery's 24-hour plan, and the building step of 10,000 heat-pump
+//! houses (`Thermostat`, `SolarAware`; with a hot-water tank). `cargo bench --bench flexibility`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use peergrid::base::time::{TimeFrame, Zone};
 use peergrid::household::battery::{Battery, BatteryMode, BatterySpec};
 use peergrid::household::planning::{best_plan, Block};
+use peergrid::household::heating::{HeatControl, HeatPump, HeatPumpSpec, HeatWeather};
+use peergrid::household::hot_water::{HotWater, HotWaterSpec, WaterHeater};
 use peergrid::household::vehicle::{EvPolicy, EvSpec, Vehicle};
 use std::hint::black_box;
 
@@ -65,5 +68,38 @@ fn planning(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, vehicles, planning);
+fn buildings(c: &mut Criterion) {
+    let mut g = c.benchmark_group("buildings");
+    let houses = 10_000usize;
+    for control in [HeatControl::Thermostat, HeatControl::SolarAware] {
+        let spec = HeatPumpSpec { control, ..HeatPumpSpec::default() };
+        let tank_spec = HotWaterSpec { heater: WaterHeater::HeatPump, ..HotWaterSpec::default() };
+        let mut pumps: Vec<HeatPump> = (0..houses).map(|_| HeatPump::new(&spec, Some(tank_spec.profile.daily_kwh()))).collect();
+        let mut tanks: Vec<HotWater> = (0..houses).map(|_| HotWater::new(&tank_spec)).collect();
+        let mut s = 0u64;
+        g.throughput(Throughput::Elements(houses as u64));
+        g.bench_function(BenchmarkId::new("step", format!("{control:?}-{houses}houses")), |b| {
+            b.iter(|| {
+                // A winter day's temperature and sun, step by step.
+                let h = (s % STEPS_PER_DAY) as f64 / 4.0;
+                let w = HeatWeather { t_out_c: 2.0 + 4.0 * (std::f64::consts::PI * (h - 9.0) / 12.0).sin(), vertical_w_m2: 150.0 * (1.0 - ((h - 12.5) / 4.0).powi(2)).max(0.0), hours: 0.25, import_price: 300_000 };
+                let start = chrono::NaiveTime::from_num_seconds_from_midnight_opt((s % STEPS_PER_DAY) as u32 * 900, 0).expect("time");
+                let surplus = pv_load(s).0 * 0.5;
+                let mut total = 0.0;
+                for (p, t) in pumps.iter_mut().zip(&mut tanks) {
+                    p.begin_step(&w);
+                    let spare = p.capacity_w - p.space_need_w();
+                    let (hw_kwh, hw_w) = t.advance(&w, start, Some((p, spare)), surplus);
+                    total += hw_kwh + p.advance(&w, hw_w, surplus);
+                    p.close_step();
+                }
+                s += 1;
+                black_box(total)
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, vehicles, planning, buildings);
 criterion_main!(benches);

@@ -58,8 +58,8 @@ pub struct StepTotals {
     /// Of `load_kwh`: heat pumps heating and cooling houses, and hot-water tanks.
     pub heat_pump_kwh: f64,
     pub hot_water_kwh: f64,
-    /// Mean indoor air temperature of the houses with a heat pump, °C (a level; `None` without
-    /// heat pumps), and the number of them running this step.
+    /// Mean indoor (operative) temperature of the houses with a heat pump, °C (a level; `None`
+    /// without heat pumps), and the number of them running this step.
     pub mean_indoor_temp_c: Option<f64>,
     pub heat_pumps_running: u64,
 }

@@ -89,6 +89,23 @@ fn the_original_wide_format_replays_with_its_controlled_load() {
 }
 
 #[test]
+fn a_storage_tank_replaces_the_measured_controlled_load() {
+    let Some(file) = shared(WIDE) else { return };
+    let raw = reference(&file, Some("1"));
+    let dir = tempfile::tempdir().unwrap();
+    let load = format!("Ausgrid(file: {:?}, customer: 1, controlled_load: Storage)", file.to_str().unwrap());
+    let (load_kwh, _) = replay(dir.path(), &load, 3.78, "2012-07-01T00:00", raw.days, 30);
+    let hh = Table::read(&dir.path().join("out/households.csv"));
+    let tank_kwh = Table::f(&hh.rows[0], "hot_water_kwh");
+    // The general consumption as measured, and a tank whose electricity stands for the
+    // controlled load's: its draws are the measured energy less its standing losses, which it
+    // then loses; its temperature at the end differs by at most a tank's heat from the start.
+    close(load_kwh - tank_kwh, raw.gc_kwh, "customer 1 general consumption");
+    assert!((tank_kwh - raw.cl_kwh).abs() <= 0.02 * raw.cl_kwh + 200.0 * 1.163e-3 * 60.0, "tank {tank_kwh:.1} kWh vs controlled load {:.1} kWh", raw.cl_kwh);
+    assert_eq!(hh.rows[0]["hot_water_cold_draws"], "0");
+}
+
+#[test]
 fn sydney_real_runs_with_one_measured_and_eleven_synthetic_households() {
     if shared(WIDE).is_none() {
         return;

@@ -90,8 +90,15 @@ fn the_baseline_heats_the_same_houses() {
     // finds no market): the same bills, to the micro-unit.
     for control in ["Thermostat", "SolarAware"] {
         let (_t, out) = run_text(&text(control, "Modern", "grid-only"));
-        for r in &Table::read(&out.join("households.csv")).rows {
+        let grid_only = Table::read(&out.join("households.csv"));
+        for r in &grid_only.rows {
             assert_eq!(micros(&r["bill"]), micros(&r["baseline_bill"]), "{control} {}", r["household"]);
+        }
+        // With a market, a SolarAware pump buys peers' surplus; the baseline's own copy of it
+        // (and of the tank it heats) still heats exactly as the grid-only run does.
+        let (_t2, traded) = run_text(&text(control, "Modern", "double-auction"));
+        for (a, b) in Table::read(&traded.join("households.csv")).rows.iter().zip(&grid_only.rows) {
+            assert_eq!(micros(&a["baseline_bill"]), micros(&b["bill"]), "{control} {}", a["household"]);
         }
     }
 }
@@ -124,11 +131,14 @@ fn bad_heating_is_named() {
     let base = text("Thermostat", "Modern", "double-auction");
     let at = "households[0].heat_pump";
     rejects_text(&base.replace("control: Thermostat,", "control: Thermostat, cop: Some(Constant(0)),"), &[&format!("{at}.cop"), "out of range"]);
+    rejects_text(&base.replace("control: Thermostat,", "control: Thermostat, cop_correction: 0,"), &[&format!("{at}.cop_correction")]);
+    rejects_text(&base.replace("step_minutes: 15,", "step_minutes: 1440,"), &["step_minutes", "at most 60"]);
     rejects_text(&base.replace("control: Thermostat,", "control: Thermostat, cop: Some(Quadratic(a: 2.0, b: -0.1, c: 0.0)),"), &[&format!("{at}.cop"), "above 0"]);
     rejects_text(&base.replace("insulation: Modern", "insulation: Modern, comfort_min_c: 23, comfort_max_c: 19"), &[&format!("{at}.building.comfort_min_c"), "not below comfort_max_c"]);
     rejects_text(&base.replace("volume_l: 250", "volume_l: 60"), &["households[1].hot_water.volume_l", "largest draw"]);
     rejects_text(&base.replace("hot_water: (heater: HeatPump),", "hot_water: (heater: HeatPump), heat_pump_share: 2,"), &["households[0].heat_pump_share"]);
     rejects_text(&base.replace("currency: \"EUR\",", "currency: \"EUR\", weather: ClearSky,"), &["weather", "outdoor air temperature"]);
+    rejects_text(&base.replace("hot_water: (profile: L, volume_l: 250, control: SolarAware)", "hot_water: (heater: HeatPump)"), &["households[1].hot_water.heater", "group's"]);
     // A single house's tank heated by a heat pump it does not have.
     rejects_text(&base.replace("    ],\n    market", "        House(id: \"x\", load: Archetype(kind: Family), hot_water: (heater: HeatPump)),\n    ],\n    market"), &["households[2].hot_water.heater", "heat_pump"]);
 }

@@ -17,7 +17,7 @@ Weather: the IWEC typical year for Amsterdam (pvlib's test file), hourly steps.
    over the heating season (October–April). Target: within 10%.
 2. Seasonal performance factor of its air-source heat pump (Ruhnau et al. 2019's COP curve,
    corrected by 0.85, radiators at 45 °C on the design day), heating the house and an Ecodesign
-   profile-M hot-water tank (200 l at 60 °C): heat out / electricity in, SEPEMO's SPF_H2 boundary.
+   profile-M hot-water tank (200 l at 60 °C): heat out / electricity in, SEPEMO's SPF_H3 boundary (backup heaters in).
    Target: within 2.8–3.4, the range of air-source heat pumps in the Fraunhofer ISE field tests
    (WP-Effizienz, Miara et al. 2011: new houses, mean 2.9; WPsmart im Bestand, Günther et al.
    2020: existing houses, mean 3.1).

@@ -528,6 +528,13 @@ fn cmd_check(path: PathBuf, rule: Option<String>, sets: Vec<crate::scenario::Fie
             (0, a) => format!("; {a} with deferrable appliances"),
             (v, a) => format!("; {v} with an electric vehicle, {a} with deferrable appliances"),
         };
+    let heat_pumps = s.households.iter().filter(|h| h.heat_pump.is_some()).count();
+    let tanks = s.households.iter().filter(|h| h.hot_water.is_some()).count();
+    let placement = placement
+        + &match (heat_pumps, tanks) {
+            (0, 0) => String::new(),
+            (p, t) => format!("; {p} with a heat pump, {t} with a hot-water tank"),
+        };
     let t = &s.topology;
     say!(
         "ok: {}: scenario `{}`, {} households ({pv} with PV, {batteries} with batteries{placement}), {} steps of {} min, {}, {}, topology {} nodes / {} lines ({})",

@@ -81,6 +81,11 @@ impl IrradianceSeries {
         IrradianceSeries { times, samples }
     }
 
+    /// Whether every row gives the air temperature.
+    pub fn has_temperature(&self) -> bool {
+        self.samples.iter().all(|s| s.temp_air_c.is_some())
+    }
+
     /// The sample holding the instant `t`, or `None` outside the series.
     pub fn at(&self, t: DateTime<Utc>) -> Option<Sample> {
         let k = self.times.partition_point(|&s| s <= t).checked_sub(1)?;

@@ -56,6 +56,8 @@ pub struct BaselineOwnUse {
     /// Its own copy of a heat pump that bids on the market (`HeatControl::SolarAware`), for the
     /// same reason.
     pub heat_pump: Option<Box<super::heating::HeatPump>>,
+    /// And of the hot-water tank such a pump heats (the pump's spare capacity heats it).
+    pub hot_water: Option<Box<super::hot_water::HotWater>>,
     pub totals: Meter,
 }
 
@@ -95,20 +97,59 @@ impl BaselineExchange {
 #[allow(clippy::type_complexity)]
 pub fn baseline_own_use(
     clock: Res<crate::base::time::SimClock>,
-    mut households: Query<(&Meter, &mut BaselineOwnUse, &mut BaselineExchange, Option<&mut super::planning::BatteryPlanner>, Option<&super::vehicle::Vehicle>, Option<&super::heating::HeatPump>)>,
+    mut households: Query<(
+        &Meter,
+        &mut BaselineOwnUse,
+        &mut BaselineExchange,
+        Option<&mut super::planning::BatteryPlanner>,
+        Option<&super::vehicle::Vehicle>,
+        Option<&super::heating::HeatPump>,
+        Option<&super::hot_water::HotWater>,
+    )>,
 ) {
-    for (m, mut own, mut x, planner, run_car, run_pump) in &mut households {
+    for (m, mut own, mut x, planner, run_car, run_pump, run_tank) in &mut households {
         let own = &mut *own;
         // Its own heat pump when the run's bids on the market; else the run's heating.
-        let (mut load, mut heat) = (m.load_kwh, m.heat_pump_kwh);
+        let (mut load, mut heat, mut hot) = (m.load_kwh, m.heat_pump_kwh, m.hot_water_kwh);
         let mut car_before = run_car.map(|c| c.load_before_kwh);
-        if let (Some(pump), Some(run)) = (own.heat_pump.as_deref_mut(), run_pump) {
-            let before = run.load_before_kwh + m.hot_water_kwh;
-            let e = run.step_weather.map_or(0.0, |w| pump.advance(&w, run.step_hot_water_w, (m.pv_kwh - before).max(0.0)));
-            if e != m.heat_pump_kwh {
-                load = m.load_kwh - m.heat_pump_kwh + e;
-                heat = e;
-                car_before = car_before.map(|_| before + e);
+        if let (Some(pump), Some(run), Some(w)) = (own.heat_pump.as_deref_mut(), run_pump, run_pump.and_then(|p| p.step_weather)) {
+            // The run's order: the tank on the pump's spare capacity, then the pump.
+            let before = run.load_before_kwh;
+            // Where the copies start the step as the run's did, they end it as the run's
+            // must-run part did: taken over, not computed again.
+            let tank_follows = match (own.hot_water.as_deref(), run_tank) {
+                (Some(tank), Some(r)) => tank.follows(r),
+                (None, _) => true,
+                (Some(_), None) => false,
+            };
+            let followed = if tank_follows && pump.follows(run) {
+                if let (Some(tank), Some(r)) = (own.hot_water.as_deref_mut(), run_tank) {
+                    tank.follow(r);
+                }
+                pump.follow(run).map(|e| (m.hot_water_kwh, e))
+            } else {
+                None
+            };
+            let (hw_kwh, e) = match followed {
+                Some(f) => f,
+                None => {
+                    let (hw_kwh, hw_w) = match own.hot_water.as_deref_mut() {
+                        Some(tank) => {
+                            pump.begin_step(&w);
+                            let spare_w = pump.capacity_w - pump.space_need_w();
+                            let space_kwh = pump.space_need_kwh(&w);
+                            tank.advance(&w, clock.local_start.time(), Some((&*pump, spare_w)), (m.pv_kwh - before - space_kwh).max(0.0))
+                        }
+                        None => (m.hot_water_kwh, run.step_hot_water_w),
+                    };
+                    (hw_kwh, pump.advance(&w, hw_w, (m.pv_kwh - before - hw_kwh).max(0.0)))
+                }
+            };
+            // The run's own load when the copies did the same (bit for bit).
+            if e != m.heat_pump_kwh || hw_kwh != m.hot_water_kwh {
+                load = before + hw_kwh + e + (m.load_kwh - before - m.hot_water_kwh - m.heat_pump_kwh);
+                (heat, hot) = (e, hw_kwh);
+                car_before = car_before.map(|_| before + hw_kwh + e);
             }
         }
         // Its own car when the run's bids on the market; else the run's charging.
@@ -134,7 +175,7 @@ pub fn baseline_own_use(
         t.ev_kwh += ev;
         t.ev_discharge_kwh += v2h;
         t.heat_pump_kwh += heat;
-        t.hot_water_kwh += m.hot_water_kwh;
+        t.hot_water_kwh += hot;
         t.self_consumed_kwh += u.direct + u.charge;
         t.battery_charge_kwh += u.charge + u.grid_charge;
         t.battery_grid_charge_kwh += u.grid_charge;

@@ -148,11 +148,18 @@ pub struct Rc5 {
     pub h_tr_is: f64,
     pub h_tr_ms: f64,
     pub c_m_j_per_k: f64,
+    /// Derived once: ISO 13790's H_tr,1..3 and the shares of the half gains that reach the
+    /// surfaces and the mass.
+    h_tr_1: f64,
+    h_tr_2: f64,
+    h_tr_3: f64,
+    surface_share: f64,
+    mass_share: f64,
 }
 
 /// The temperatures after a step, °C: the mass at the step's end (the next step's start) and
 /// the step's means of the mass, surfaces, air and the operative temperature.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Temperatures {
     pub t_m_end: f64,
     pub t_m: f64,
@@ -171,7 +178,41 @@ pub struct StepInputs {
     pub hours: f64,
 }
 
+impl Temperatures {
+    /// Every node × `k`.
+    pub fn scaled(&self, k: f64) -> Temperatures {
+        Temperatures::default().plus(self, k)
+    }
+
+    /// `self + k · unit`, node by node: the model is linear in the heating power, so a step's
+    /// temperatures at any power are its free-floating ones plus the power times the response
+    /// to a watt ([`Rc5::response_per_watt`]).
+    pub fn plus(&self, unit: &Temperatures, k: f64) -> Temperatures {
+        Temperatures { t_m_end: self.t_m_end + k * unit.t_m_end, t_m: self.t_m + k * unit.t_m, t_s: self.t_s + k * unit.t_s, t_air: self.t_air + k * unit.t_air, t_op: self.t_op + k * unit.t_op }
+    }
+}
+
 impl Rc5 {
+    /// How much one watt of heating to the air raises each temperature over a step of `hours`
+    /// (the same whatever the weather and the mass's temperature).
+    pub fn response_per_watt(&self, hours: f64) -> Temperatures {
+        self.responses(hours)[4]
+    }
+
+    /// The temperatures over a step of `hours` are linear in the mass's temperature at its
+    /// start, the outdoor air, the internal and the solar gains and the heating (no constant
+    /// term): their responses to one unit of each, in that order.
+    pub fn responses(&self, hours: f64) -> [Temperatures; 5] {
+        let zero = StepInputs { t_out_c: 0.0, internal_w: 0.0, solar_w: 0.0, hours };
+        [
+            self.temperatures(1.0, &zero, 0.0),
+            self.temperatures(0.0, &StepInputs { t_out_c: 1.0, ..zero }, 0.0),
+            self.temperatures(0.0, &StepInputs { internal_w: 1.0, ..zero }, 0.0),
+            self.temperatures(0.0, &StepInputs { solar_w: 1.0, ..zero }, 0.0),
+            self.temperatures(0.0, &zero, 1.0),
+        ]
+    }
+
     /// The network of a house from its spec.
     pub fn from_spec(b: &BuildingSpec) -> Rc5 {
         let a_f = b.floor_area_m2;
@@ -196,7 +237,27 @@ impl Rc5 {
     pub fn new(floor_area_m2: f64, mass_area_m2: f64, internal_area_m2: f64, h_ve: f64, h_tr_w: f64, h_op: f64, c_m_j_per_k: f64) -> Rc5 {
         let h_tr_ms = H_MS_W_PER_M2K * mass_area_m2;
         let h_tr_em = if h_op > 0.0 { 1.0 / (1.0 / h_op - 1.0 / h_tr_ms) } else { 0.0 };
-        Rc5 { floor_area_m2, mass_area_m2, internal_area_m2, h_ve, h_tr_w, h_tr_em, h_tr_is: H_IS_W_PER_M2K * internal_area_m2, h_tr_ms, c_m_j_per_k }
+        let h_tr_is = H_IS_W_PER_M2K * internal_area_m2;
+        let h_tr_1 = 1.0 / (1.0 / h_ve + 1.0 / h_tr_is);
+        let h_tr_2 = h_tr_1 + h_tr_w;
+        let h_tr_3 = 1.0 / (1.0 / h_tr_2 + 1.0 / h_tr_ms);
+        let a_t = internal_area_m2;
+        Rc5 {
+            floor_area_m2,
+            mass_area_m2,
+            internal_area_m2,
+            h_ve,
+            h_tr_w,
+            h_tr_em,
+            h_tr_is,
+            h_tr_ms,
+            c_m_j_per_k,
+            h_tr_1,
+            h_tr_2,
+            h_tr_3,
+            surface_share: 1.0 - mass_area_m2 / a_t - h_tr_w / (H_MS_W_PER_M2K * a_t),
+            mass_share: mass_area_m2 / a_t,
+        }
     }
 
     /// Transmission and ventilation heat loss coefficient, W/K (what EN 12831 multiplies by the
@@ -214,14 +275,11 @@ impl Rc5 {
     /// ISO 13790 §C.3: the step's temperatures from the mass's temperature at its start and
     /// `phi_hc_w` of heating (negative: cooling) to the air.
     pub fn temperatures(&self, t_m_start: f64, x: &StepInputs, phi_hc_w: f64) -> Temperatures {
-        let h_tr_1 = 1.0 / (1.0 / self.h_ve + 1.0 / self.h_tr_is);
-        let h_tr_2 = h_tr_1 + self.h_tr_w;
-        let h_tr_3 = 1.0 / (1.0 / h_tr_2 + 1.0 / self.h_tr_ms);
+        let (h_tr_1, h_tr_2, h_tr_3) = (self.h_tr_1, self.h_tr_2, self.h_tr_3);
         let half_gains = 0.5 * x.internal_w + x.solar_w;
         let phi_ia = 0.5 * x.internal_w + phi_hc_w;
-        let a_t = self.internal_area_m2;
-        let phi_st = (1.0 - self.mass_area_m2 / a_t - self.h_tr_w / (H_MS_W_PER_M2K * a_t)) * half_gains;
-        let phi_m = self.mass_area_m2 / a_t * half_gains;
+        let phi_st = self.surface_share * half_gains;
+        let phi_m = self.mass_share * half_gains;
         let t_sup = x.t_out_c;
         let phi_m_tot = phi_m + self.h_tr_em * x.t_out_c + h_tr_3 * (phi_st + self.h_tr_w * x.t_out_c + h_tr_1 * (phi_ia / self.h_ve + t_sup)) / h_tr_2;
         // The mass's capacity over the step, Wh/K (the standard's C_m / 3600 for an hour).
@@ -298,6 +356,21 @@ mod tests {
             assert!((power - want_w).abs() <= 1e-4 * want_w.abs().max(1.0) + 0.01, "{t_out} °C: {power} W vs {want_w}");
             assert!((t.t_m - want_tm).abs() < 0.006, "{t_out} °C: t_m {} vs {want_tm}", t.t_m);
             assert!((t.t_air - want_air).abs() < 1e-4, "{t_out} °C: t_air {} vs {want_air}", t.t_air);
+        }
+    }
+
+    #[test]
+    fn temperatures_are_linear_in_the_heating_power() {
+        let z = Rc5::from_spec(&BuildingSpec::default());
+        let x = StepInputs { t_out_c: -3.0, internal_w: 480.0, solar_w: 350.0, hours: 0.25 };
+        let r = z.responses(0.25);
+        let free = r[0].scaled(18.5).plus(&r[1], x.t_out_c).plus(&r[2], x.internal_w).plus(&r[3], x.solar_w);
+        let unit = z.response_per_watt(0.25);
+        for phi in [-2500.0, 0.0, 1234.5, 6000.0] {
+            let (a, b) = (z.temperatures(18.5, &x, phi), free.plus(&unit, phi));
+            for (p, q) in [(a.t_m_end, b.t_m_end), (a.t_m, b.t_m), (a.t_s, b.t_s), (a.t_air, b.t_air), (a.t_op, b.t_op)] {
+                assert!((p - q).abs() < 1e-9, "{phi} W: {p} vs {q}");
+            }
         }
     }
 

@@ -13,8 +13,9 @@
 //!   pump's heat output is its capacity (default: EN 12831's design heat load) whatever the
 //!   weather; a backup resistive heater covers what the pump cannot, at COP 1.
 //! - `Thermostat` heats to the set-point (and cools to the top of the comfort band, with
-//!   cooling); `SolarAware` does that as its must-run part and pre-heats towards the top of the
-//!   comfort band (or pre-cools towards the set-point) on the household's own PV surplus, on a
+//!   cooling); `SolarAware` does that as its must-run part and, while the outdoor air is below
+//!   its heating limit (above the comfort band), pre-heats towards the top of the comfort band
+//!   (pre-cools towards the set-point) on the household's own PV surplus, on a
 //!   low import price (`preheat_price_per_kwh`), and with what it buys on the market through a
 //!   flexible order (the rest of the way to the band's edge, at `flexible_price_per_kwh`): the
 //!   building's mass is the store. It never pre-heats on the backup heater.
@@ -25,8 +26,8 @@
 //! Electricity for space heat and cooling is `Meter::heat_pump_kwh`, part of the load; the
 //! grid-only baseline runs its own copy of a `SolarAware` pump (it has no market to buy from).
 
-use super::building::{BuildingSpec, Rc5, StepInputs};
-use super::hot_water::HotWater;
+use super::building::{BuildingSpec, Rc5, Temperatures};
+use super::hot_water::{step_draws, HotWater, TappingProfile};
 use super::{Household, Meter};
 use crate::base::time::SimClock;
 use bevy::prelude::*;
@@ -69,6 +70,9 @@ pub enum CopSpec {
     Constant(f64),
 }
 
+/// Outdoor temperature below which a house is taken to be in its heating season, °C (a heating
+/// curve's usual heating limit for a house of the 2000s: 15; older houses 15–17, passive 10–12).
+pub const HEATING_LIMIT_C: f64 = 15.0;
 /// A heat pump that heats a tank is sized to reheat a day's draws in this many hours, h.
 pub const TANK_REHEAT_HOURS: f64 = 8.0;
 /// Ruhnau et al. (2019)'s correction of manufacturers' COPs to field conditions.
@@ -114,6 +118,10 @@ pub struct HeatPumpSpec {
     pub flexible_price_per_kwh: Option<f64>,
     /// `SolarAware`: pre-heat from the grid when the import price is at or below this, per kWh.
     pub preheat_price_per_kwh: Option<f64>,
+    /// `SolarAware` pre-heats only while the outdoor air is below this, °C (the heating limit
+    /// temperature of heating curves: no storing heat on a summer night), and pre-cools only
+    /// while it is above the comfort band.
+    pub heating_limit_c: f64,
 }
 
 impl Default for HeatPumpSpec {
@@ -131,6 +139,7 @@ impl Default for HeatPumpSpec {
             control: HeatControl::Thermostat,
             flexible_price_per_kwh: None,
             preheat_price_per_kwh: None,
+            heating_limit_c: HEATING_LIMIT_C,
         }
     }
 }
@@ -160,7 +169,7 @@ impl CopSpec {
     /// The lowest COP of the raw curve over the lifts a heat pump sees (for validation).
     pub fn lowest_raw(self) -> f64 {
         match self {
-            CopSpec::Quadratic { a, b, c } => COP_CHECK_LIFT_K.map(|d| f64::from(d)).map(|d| a + b * d + c * d * d).fold(f64::INFINITY, f64::min),
+            CopSpec::Quadratic { a, b, c } => COP_CHECK_LIFT_K.map(f64::from).map(|d| a + b * d + c * d * d).fold(f64::INFINITY, f64::min),
             CopSpec::Constant(x) => x,
         }
     }
@@ -192,22 +201,46 @@ pub struct HeatingTotals {
 
 impl HeatingTotals {
     /// Seasonal performance factor: heat delivered (space heat and hot water, by pump and
-    /// backup) per kWh of electricity for it (SEPEMO's SPF_H2 boundary, that of the Fraunhofer
-    /// ISE field tests); `None` without heating.
+    /// backup) per kWh of electricity for it (SEPEMO's SPF_H3 boundary, backup heaters in, as the
+    /// Fraunhofer ISE field tests count); `None` without heating.
     pub fn spf(&self) -> Option<f64> {
         let elec = self.heating_kwh + self.hot_water_kwh;
         (elec > 0.0).then(|| (self.heat_kwh + self.hot_water_heat_kwh) / elec)
     }
 }
 
-/// The step a heat pump is part way through: its inputs and decision, kept so that energy the
-/// market delivers to its flexible order heats the building the same step.
+/// The two temperatures a heat pump decides on: the mass's at the step's end and the step's
+/// mean operative temperature, °C (or their responses to one unit of an input).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Nodes {
+    m_end: f64,
+    op: f64,
+}
+
+impl Nodes {
+    fn of(t: &Temperatures) -> Nodes {
+        Nodes { m_end: t.t_m_end, op: t.t_op }
+    }
+
+    fn plus(self, unit: Nodes, k: f64) -> Nodes {
+        Nodes { m_end: self.m_end + k * unit.m_end, op: self.op + k * unit.op }
+    }
+}
+
+/// The step a heat pump is part way through: its free-floating temperatures and decision,
+/// kept so that energy the market delivers to its flexible order heats the building the same
+/// step.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct StepState {
-    inputs: Option<StepInputs>,
-    t_m_start: f64,
-    /// Heat to the air from the pump (cooling negative) and the backup, W.
+    /// The step's length, h (0 before the first step).
+    hours: f64,
+    /// The step's temperatures without heating, and whether [`HeatPump::begin_step`] set them
+    /// for a step not yet decided.
+    free: Nodes,
+    begun: bool,
+    /// Heat to the air from the pump (cooling negative) and the backup, W; whether it cools.
     pump_w: f64,
+    cooling: bool,
     backup_w: f64,
     cop: f64,
 }
@@ -238,6 +271,18 @@ pub struct HeatPump {
     pub step_weather: Option<HeatWeather>,
     pub step_hot_water_w: f64,
     step: StepState,
+    /// The building's response over a step to each of its inputs (the mass's temperature at
+    /// the start, outdoor air, internal and solar gains, a watt of heating), and the step's
+    /// length it is for, h: the model is linear, so a step is five multiply-adds a node.
+    unit: Option<(f64, [Nodes; 5])>,
+    /// Internal gains, W, and the windows' solar aperture (solar factor × area), m².
+    internal_w: f64,
+    solar_aperture_m2: f64,
+    /// The mass's temperature at this step's start, and the step's must-run result before any
+    /// flexible delivery (mass at the end, indoor, electricity): what a baseline copy in the same
+    /// state takes over without computing it ([`HeatPump::follow`]).
+    start_t_m_c: f64,
+    must_run: (f64, f64, f64),
 }
 
 /// The step's weather and prices as heat pumps see them.
@@ -275,6 +320,11 @@ impl HeatPump {
             step_weather: None,
             step_hot_water_w: 0.0,
             step: StepState::default(),
+            unit: None,
+            start_t_m_c: t0,
+            must_run: (t0, t0, 0.0),
+            internal_w: spec.building.internal_gains_w_per_m2 * spec.building.floor_area_m2,
+            solar_aperture_m2: spec.building.solar_factor * spec.building.window_area_m2.unwrap_or(spec.building.insulation.envelope().2 * spec.building.floor_area_m2),
         }
     }
 
@@ -305,17 +355,49 @@ impl HeatPump {
         (self.cop_curve.cop(self.source_c(t_out_c) - COOLING_SUPPLY_C) * self.spec.cop_correction).max(MIN_COP)
     }
 
-    /// Heat the house needs this step to hold its set-point, within the pump's capacity, W
-    /// (space heating comes before the hot-water tank).
-    pub fn space_need_w(&self, w: &HeatWeather) -> f64 {
-        let x = self.inputs(w);
-        self.building.power_for_operative(self.t_m_c, &x, self.spec.building.set_point_c).0.clamp(0.0, self.capacity_w)
+    /// Starts a step on its weather: the building's free-floating temperatures, from which
+    /// every decision of the step follows (the model is linear in the heat). [`advance`]
+    /// calls it when it has not been.
+    ///
+    /// [`advance`]: HeatPump::advance
+    pub fn begin_step(&mut self, w: &HeatWeather) {
+        if self.unit.is_none_or(|(h, _)| h != w.hours) {
+            self.unit = Some((w.hours, self.building.responses(w.hours).map(|t| Nodes::of(&t))));
+        }
+        self.start_t_m_c = self.t_m_c;
+        let Some((_, r)) = &self.unit else { return };
+        let free = Nodes::default().plus(r[0], self.t_m_c).plus(r[1], w.t_out_c).plus(r[2], self.internal_w).plus(r[3], self.solar_aperture_m2 * w.vertical_w_m2);
+        self.step = StepState { hours: w.hours, free, begun: true, pump_w: 0.0, cooling: false, backup_w: 0.0, cop: 1.0 };
     }
 
-    fn inputs(&self, w: &HeatWeather) -> StepInputs {
-        let b = &self.spec.building;
-        StepInputs { t_out_c: w.t_out_c, internal_w: b.internal_gains_w_per_m2 * b.floor_area_m2, solar_w: b.solar_factor * self.window_area_m2() * w.vertical_w_m2, hours: w.hours }
+    /// This step's heat to the air, W, that makes the operative temperature `target_c`
+    /// (negative: cooling), after [`HeatPump::begin_step`].
+    fn power_to(&self, target_c: f64) -> f64 {
+        match &self.unit {
+            Some((_, r)) => (target_c - self.step.free.op) / r[4].op,
+            None => 0.0,
+        }
     }
+
+    /// Heat the house needs this step to hold its set-point, within the pump's capacity, W
+    /// (space heating comes before the hot-water tank), after [`HeatPump::begin_step`].
+    pub fn space_need_w(&self) -> f64 {
+        let b = &self.spec.building;
+        if self.spec.cooling && self.step.free.op > b.comfort_max_c - COMFORT_TOLERANCE_K {
+            return (-self.power_to(b.comfort_max_c)).clamp(0.0, self.capacity_w);
+        }
+        self.power_to(b.set_point_c).clamp(0.0, self.capacity_w)
+    }
+
+    /// The electricity the must-run space heat (or cooling) takes this step, kWh, after
+    /// [`HeatPump::begin_step`] (what a tank's solar boost leaves it).
+    pub fn space_need_kwh(&self, w: &HeatWeather) -> f64 {
+        let b = &self.spec.building;
+        let cooling = self.spec.cooling && self.step.free.op > b.comfort_max_c - COMFORT_TOLERANCE_K;
+        let cop = if cooling { self.cooling_cop(w.t_out_c) } else { self.heating_cop(w.t_out_c, self.supply_c(w.t_out_c)) };
+        self.space_need_w() / cop * w.hours / WATTS_PER_KW
+    }
+
 
     /// One step. `hot_water_w` of the pump's output goes to the tank first. Decides the
     /// must-run heat, pre-heats on `surplus_kwh` (the household's PV left after its load) and
@@ -323,74 +405,106 @@ impl HeatPump {
     pub fn advance(&mut self, w: &HeatWeather, hot_water_w: f64, surplus_kwh: f64) -> f64 {
         self.step_weather = Some(*w);
         self.step_hot_water_w = hot_water_w;
-        let b = self.spec.building.clone();
-        let x = self.inputs(w);
-        let t_m0 = self.t_m_c;
+        if !self.step.begun {
+            self.begin_step(w);
+        }
+        self.step.begun = false;
+        let b = &self.spec.building;
         let pump_w = (self.capacity_w - hot_water_w).max(0.0);
-        let (need_w, free_air) = self.building.power_for_operative(t_m0, &x, b.set_point_c);
+        let free_air = self.step.free.op;
+        let need_w = self.power_to(b.set_point_c);
         self.flexible_kwh = 0.0;
         let solar_aware = self.spec.control == HeatControl::SolarAware;
+        let (preheat, precool) = (solar_aware && w.t_out_c < self.spec.heating_limit_c, solar_aware && w.t_out_c > b.comfort_max_c);
         let cheap = self.spec.preheat_price_per_kwh.is_some_and(|p| w.import_price <= crate::base::money::PricePerKwh::from_units(p).0);
-        let (pump, backup, cop);
-        if free_air < b.set_point_c + COMFORT_TOLERANCE_K || (solar_aware && free_air < b.comfort_max_c) {
+        let (pump, backup, cop, cooling);
+        // What pre-heating may take of the household's own PV: what is left after the must-run
+        // heat (the surplus given is after the house's load and tank).
+        let own_kwh = |must_kwh: f64| (surplus_kwh - must_kwh).max(0.0);
+        if free_air < b.set_point_c + COMFORT_TOLERANCE_K || (preheat && free_air < b.comfort_max_c) {
             cop = self.heating_cop(w.t_out_c, self.supply_c(w.t_out_c));
             let must = need_w.max(0.0);
             let must_pump = must.min(pump_w);
             backup = (must - must_pump).min(self.spec.backup_kw * WATTS_PER_KW);
             let mut p = must_pump;
-            if solar_aware {
+            if preheat {
                 // Pre-heat to the top of the band with what the pump has left.
-                let top = self.building.power_for_operative(t_m0, &x, b.comfort_max_c).0.clamp(must_pump, pump_w);
+                let top = self.power_to(b.comfort_max_c).clamp(must_pump, pump_w);
                 let room_kwh = (top - must_pump) / cop * w.hours / WATTS_PER_KW;
-                let own = if cheap { room_kwh } else { surplus_kwh.clamp(0.0, room_kwh) };
+                let must_kwh = (must_pump / cop + backup) * w.hours / WATTS_PER_KW;
+                let own = if cheap { room_kwh } else { own_kwh(must_kwh).min(room_kwh) };
                 p += own * cop / w.hours * WATTS_PER_KW;
                 self.flexible_kwh = (room_kwh - own).max(0.0);
             }
-            pump = p;
+            (pump, cooling) = (p, false);
         } else if self.spec.cooling && free_air > b.comfort_max_c - COMFORT_TOLERANCE_K {
             cop = self.cooling_cop(w.t_out_c);
-            let must = (-self.building.power_for_operative(t_m0, &x, b.comfort_max_c).0).clamp(0.0, self.capacity_w);
+            let must = (-self.power_to(b.comfort_max_c)).clamp(0.0, pump_w);
             let mut p = must;
-            if solar_aware {
-                let bottom = (-self.building.power_for_operative(t_m0, &x, b.set_point_c).0).clamp(must, self.capacity_w);
+            if precool {
+                let bottom = (-self.power_to(b.set_point_c)).clamp(must, pump_w);
                 let room_kwh = (bottom - must) / cop * w.hours / WATTS_PER_KW;
-                let own = if cheap { room_kwh } else { surplus_kwh.clamp(0.0, room_kwh) };
+                let own = if cheap { room_kwh } else { own_kwh(must / cop * w.hours / WATTS_PER_KW).min(room_kwh) };
                 p += own * cop / w.hours * WATTS_PER_KW;
                 self.flexible_kwh = (room_kwh - own).max(0.0);
             }
-            pump = -p;
-            backup = 0.0;
+            (pump, backup, cooling) = (-p, 0.0, true);
         } else {
-            (pump, backup, cop) = (0.0, 0.0, 1.0);
+            (pump, backup, cop, cooling) = (0.0, 0.0, 1.0, false);
         }
-        self.step = StepState { inputs: Some(x), t_m_start: t_m0, pump_w: pump, backup_w: backup, cop };
-        self.settle()
+        self.step.cooling = cooling;
+        (self.step.pump_w, self.step.backup_w, self.step.cop) = (pump, backup, cop);
+        let e = self.settle();
+        self.must_run = (self.t_m_c, self.indoor_c, e);
+        e
     }
 
-    fn window_area_m2(&self) -> f64 {
-        let b = &self.spec.building;
-        b.window_area_m2.unwrap_or(b.insulation.envelope().2 * b.floor_area_m2)
+    /// Whether this copy starts the step in the state the run's pump did, bit for bit.
+    pub fn follows(&self, run: &HeatPump) -> bool {
+        self.t_m_c.to_bits() == run.start_t_m_c.to_bits()
     }
+
+    /// A copy of the run's pump (the baseline's) that starts this step in the state the run's
+    /// did, bit for bit, ends it as the run's must-run part did (the same weather, tank and
+    /// surplus give the same decision): takes that over and returns its electricity, kWh;
+    /// `None` when the states differ.
+    pub fn follow(&mut self, run: &HeatPump) -> Option<f64> {
+        if !self.follows(run) {
+            return None;
+        }
+        (self.t_m_c, self.indoor_c, self.step_kwh) = run.must_run;
+        self.start_t_m_c = run.start_t_m_c;
+        self.step.begun = false;
+        Some(self.step_kwh)
+    }
+
 
     /// The building's temperatures for the step's decision; returns its electricity, kWh.
     fn settle(&mut self) -> f64 {
-        let Some(x) = self.step.inputs else { return 0.0 };
+        let Some((_, r)) = &self.unit else { return 0.0 };
         let s = self.step;
-        let t = self.building.temperatures(s.t_m_start, &x, s.pump_w + s.backup_w);
-        self.t_m_c = t.t_m_end;
-        self.indoor_c = t.t_op;
-        let elec_kwh = (s.pump_w.abs() / s.cop + s.backup_w) * x.hours / WATTS_PER_KW;
+        let t = s.free.plus(r[4], s.pump_w + s.backup_w);
+        self.t_m_c = t.m_end;
+        self.indoor_c = t.op;
+        let elec_kwh = (s.pump_w.abs() / s.cop + s.backup_w) * s.hours / WATTS_PER_KW;
         self.step_kwh = elec_kwh;
         elec_kwh
     }
 
+    /// Whether this step it cools (else it heats or is idle).
+    pub fn cooling_now(&self) -> bool {
+        self.step.cooling
+    }
+
     /// Adds the step to the totals (once, after the market).
     pub fn close_step(&mut self) {
-        let Some(x) = self.step.inputs else { return };
         let s = self.step;
+        if s.hours <= 0.0 {
+            return;
+        }
         let t = &mut self.totals;
-        let h = x.hours;
-        if s.pump_w >= 0.0 {
+        let h = s.hours;
+        if !s.cooling {
             t.heating_kwh += self.step_kwh;
             t.heat_kwh += (s.pump_w + s.backup_w) * h / WATTS_PER_KW;
             t.backup_heat_kwh += s.backup_w * h / WATTS_PER_KW;
@@ -417,12 +531,14 @@ impl HeatPump {
         if e <= 0.0 {
             return 0.0;
         }
-        let Some(x) = self.step.inputs else { return 0.0 };
-        let extra_w = e * self.step.cop / x.hours * WATTS_PER_KW;
-        if self.step.pump_w >= 0.0 {
-            self.step.pump_w += extra_w;
-        } else {
+        if self.step.hours <= 0.0 {
+            return 0.0;
+        }
+        let extra_w = e * self.step.cop / self.step.hours * WATTS_PER_KW;
+        if self.step.cooling {
             self.step.pump_w -= extra_w;
+        } else {
+            self.step.pump_w += extra_w;
         }
         self.flexible_kwh -= e;
         self.settle();
@@ -458,21 +574,33 @@ pub fn run_heating(
         return;
     }
     let w = step_weather(&env, &clock, prices.import.0, &mut state);
+    // The step's draws of each profile, shared by every tank of it.
+    let start = clock.local_start.time();
+    let draws = [TappingProfile::M, TappingProfile::L].map(|p| step_draws(p, start, w.hours));
     for (_, mut pump, tank, mut m) in &mut households {
         let before = m.load_kwh;
         if let Some(p) = pump.as_deref_mut() {
             p.load_before_kwh = before;
         }
+        let (mut tank_by_pump, mut hw_heat_kwh) = (false, 0.0);
         let (hw_kwh, hw_w) = match tank {
             Some(mut t) => {
-                let spare_w = pump.as_deref().map_or(0.0, |p| p.capacity_w - p.space_need_w(&w));
-                t.advance(&w, clock.local_start.time(), pump.as_deref().map(|p| (p, spare_w)), (m.pv_kwh - before).max(0.0))
+                tank_by_pump = t.spec.heater == super::hot_water::WaterHeater::HeatPump;
+                let (spare_w, space_kwh) = pump.as_deref_mut().map_or((0.0, 0.0), |p| {
+                    p.begin_step(&w);
+                    (p.capacity_w - p.space_need_w(), p.space_need_kwh(&w))
+                });
+                let d = &draws[usize::from(t.spec.profile == TappingProfile::L)];
+                let r = t.advance_with(&w, d, pump.as_deref().map(|p| (p, spare_w)), (m.pv_kwh - before - space_kwh).max(0.0));
+                hw_heat_kwh = t.step_heat_kwh;
+                r
             }
             None => (0.0, 0.0),
         };
-        if let Some(p) = pump.as_deref_mut() {
-            p.totals.hot_water_kwh += if hw_w > 0.0 { hw_kwh } else { 0.0 };
-            p.totals.hot_water_heat_kwh += hw_w * w.hours / WATTS_PER_KW;
+        if let (Some(p), true) = (pump.as_deref_mut(), hw_w > 0.0 || tank_by_pump) {
+            // A tank the pump heats counts in its seasonal performance with its backup element.
+            p.totals.hot_water_kwh += hw_kwh;
+            p.totals.hot_water_heat_kwh += hw_heat_kwh;
         }
         let hp_kwh = pump.as_deref_mut().map_or(0.0, |p| p.advance(&w, hw_w, (m.pv_kwh - before - hw_kwh).max(0.0)));
         m.load_kwh += hw_kwh + hp_kwh;
@@ -549,7 +677,8 @@ mod tests {
         let mut s = HeatPump::new(&spec, None);
         let e_t = t.advance(&weather(0.0), 0.0, 0.5);
         let e_s = s.advance(&weather(0.0), 0.0, 0.5);
-        assert!((e_s - e_t - 0.5).abs() < 1e-9, "the surplus runs the pump: {e_s} vs {e_t}");
+        // It pre-heats on what its own PV leaves after its must-run heat, no more.
+        assert!(e_t < 0.5 && (e_s - 0.5).abs() < 1e-9, "the surplus runs the pump: {e_s} vs {e_t}");
         assert!(s.indoor_c > t.indoor_c);
         assert!(s.flexible_kwh > 0.0);
         let f = s.flexible_kwh;

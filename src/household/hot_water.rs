@@ -82,6 +82,11 @@ impl TappingProfile {
         }
     }
 
+    /// The temperature its hottest draws need, °C.
+    pub fn hottest_draw_c(self) -> f64 {
+        self.draws().iter().map(|d| d.temp_c).fold(0.0, f64::max)
+    }
+
     /// Energy of a day's draws, kWh (Qref: 5.845 and 11.655).
     pub fn daily_kwh(self) -> f64 {
         self.draws().iter().map(|d| d.kwh).sum()
@@ -178,53 +183,79 @@ pub struct HotWater {
     /// Heating (the thermostat switched on and the set-point not yet reached).
     pub heating: bool,
     pub totals: HotWaterTotals,
+    /// The temperature and thermostat at this step's start (what a copy follows on).
+    start: (f64, bool),
+    /// Heat put into it this step, kWh (heat pump or element).
+    pub step_heat_kwh: f64,
 }
 
 impl HotWater {
     pub fn new(spec: &HotWaterSpec) -> HotWater {
         let t = spec.initial_temp_c.unwrap_or(spec.set_point_c);
-        HotWater { spec: spec.clone(), temp_c: t, heating: false, totals: HotWaterTotals { min_temp_c: t, ..Default::default() } }
+        HotWater { spec: spec.clone(), temp_c: t, heating: false, totals: HotWaterTotals { min_temp_c: t, ..Default::default() }, start: (t, false), step_heat_kwh: 0.0 }
     }
 
-    /// The draws in the step that starts at local time `start` and lasts `hours`.
-    fn draws_in(&self, start: chrono::NaiveTime, hours: f64) -> impl Iterator<Item = Draw> + '_ {
-        use chrono::Timelike;
-        let from = start.num_seconds_from_midnight() / 60;
-        let len = (hours * 60.0).round() as u32;
-        let scale = self.spec.daily_scale;
-        self.spec.profile.draws().iter().filter(move |d| {
-            // Steps that run past midnight take the next day's first draws too.
-            let m = if d.minute < from { d.minute + 24 * 60 } else { d.minute };
-            m < from + len
-        }).map(move |d| Draw { kwh: d.kwh * scale, ..*d })
+    /// Whether this copy starts the step as the run's tank did, bit for bit.
+    pub fn follows(&self, run: &HotWater) -> bool {
+        self.temp_c.to_bits() == run.start.0.to_bits() && self.heating == run.start.1
+    }
+
+    /// A copy of the run's tank (the baseline's) that starts this step as the run's did, bit
+    /// for bit, ends it as the run's did when its heat pump copy did too (a tank never depends
+    /// on the market): takes that over. Returns whether it could.
+    pub fn follow(&mut self, run: &HotWater) -> bool {
+        if !self.follows(run) {
+            return false;
+        }
+        (self.temp_c, self.heating, self.start) = (run.temp_c, run.heating, run.start);
+        true
     }
 
     /// One step: the thermostat (and `SolarAware`'s surplus boost on `surplus_kwh`) decides the
     /// heat, the draws take theirs, the tank loses some. Returns the electricity (kWh) and, when
     /// the house's heat pump heats it, the pump's heat output to it (W).
     pub fn advance(&mut self, w: &HeatWeather, start: chrono::NaiveTime, pump: Option<(&HeatPump, f64)>, surplus_kwh: f64) -> (f64, f64) {
+        let draws = step_draws(self.spec.profile, start, w.hours);
+        self.advance_with(w, &draws, pump, surplus_kwh)
+    }
+
+    /// [`HotWater::advance`] with the step's draws of its profile already found (unscaled:
+    /// [`step_draws`]; every tank of a profile shares them).
+    pub fn advance_with(&mut self, w: &HeatWeather, draws: &[Draw], pump: Option<(&HeatPump, f64)>, surplus_kwh: f64) -> (f64, f64) {
+        self.start = (self.temp_c, self.heating);
         let s = &self.spec;
         let h = w.hours;
         let c = s.capacity_kwh_per_k();
-        let draws: Vec<Draw> = self.draws_in(start, h).collect();
-        let drawn: f64 = draws.iter().map(|d| d.kwh).sum();
+        let scale = s.daily_scale;
+        let draws = draws.iter().map(|d| Draw { kwh: d.kwh * scale, ..*d });
+        let drawn: f64 = draws.clone().map(|d| d.kwh).sum();
         let loss = s.standing_loss_w_per_k * (self.temp_c - s.ambient_c).max(0.0) * h / WATTS_PER_KW;
-        let (max_heat_kwh, cop) = match (s.heater, pump) {
-            (WaterHeater::HeatPump, Some((p, spare_w))) => (spare_w.max(0.0) * h / WATTS_PER_KW, p.heating_cop(w.t_out_c, s.set_point_c + SINK_ABOVE_SET_POINT_K)),
-            _ => (s.element_kw * h, 1.0),
+        // What heats it: the element, or the heat pump's spare capacity with the element as
+        // its backup for the thermostat's need (an immersion heater in the tank).
+        let (max_heat_kwh, cop, backup_kwh) = match (s.heater, pump) {
+            (WaterHeater::HeatPump, Some((p, spare_w))) => (spare_w.max(0.0) * h / WATTS_PER_KW, p.heating_cop(w.t_out_c, s.set_point_c + SINK_ABOVE_SET_POINT_K), s.element_kw * h),
+            _ => (s.element_kw * h, 1.0, 0.0),
         };
         if self.temp_c < s.set_point_c - s.hysteresis_c {
             self.heating = true;
         }
-        let mut heat = 0.0;
+        let (mut heat, mut backup) = (0.0, 0.0);
         if self.heating {
-            heat = (c * (s.set_point_c - self.temp_c) + drawn + loss).clamp(0.0, max_heat_kwh);
+            let need = (c * (s.set_point_c - self.temp_c) + drawn + loss).max(0.0);
+            heat = need.min(max_heat_kwh);
+            // The element steps in only when the tank is too cold for the profile's hottest
+            // draws: the pump has the time to reheat it otherwise.
+            if self.temp_c < s.profile.hottest_draw_c() {
+                backup = (need - heat).min(backup_kwh);
+            }
         }
         if s.control == HeatControl::SolarAware && surplus_kwh > 0.0 {
             let to_max = (c * (s.max_temp_c - self.temp_c) + drawn + loss).max(0.0);
-            let extra = (surplus_kwh * cop).min(to_max - heat).min(max_heat_kwh - heat).max(0.0);
+            let extra = (surplus_kwh * cop).min(to_max - heat - backup).min(max_heat_kwh - heat).max(0.0);
             heat += extra;
         }
+        let pump_heat = heat;
+        let heat = heat + backup;
         let end = self.temp_c + (heat - drawn - loss) / c;
         let end = end.max(s.cold_water_c);
         if end >= s.set_point_c - 1e-9 {
@@ -233,7 +264,7 @@ impl HotWater {
         // Each draw gets the mixed tank's water as it cools through the draw: short when that
         // averages below the draw's temperature (the step's heating counted after its draws).
         let mut t_before = self.temp_c;
-        for d in &draws {
+        for d in draws {
             let mean_c = t_before - d.kwh / (2.0 * c);
             if mean_c < d.temp_c - 1e-9 {
                 self.totals.cold_draws += 1;
@@ -242,16 +273,35 @@ impl HotWater {
             t_before -= d.kwh / c;
         }
         self.temp_c = end;
-        let elec = heat / cop;
+        let elec = pump_heat / cop + backup;
+        self.step_heat_kwh = heat;
         let t = &mut self.totals;
         t.electricity_kwh += elec;
         t.heat_kwh += heat;
         t.drawn_kwh += drawn;
         t.standing_loss_kwh += loss;
         t.min_temp_c = t.min_temp_c.min(end);
-        let pump_w = if s.heater == WaterHeater::HeatPump && pump.is_some() { heat / h * WATTS_PER_KW } else { 0.0 };
+        let pump_w = if s.heater == WaterHeater::HeatPump && pump.is_some() { pump_heat / h * WATTS_PER_KW } else { 0.0 };
         (elec, pump_w)
     }
+}
+
+/// The draws in the step that starts at local time `start` and lasts `hours`.
+/// A profile's draws in the step that starts at local time `start` and lasts `hours`
+/// (unscaled; a step that runs past midnight takes the next day's first draws too).
+pub fn step_draws(profile: TappingProfile, start: chrono::NaiveTime, hours: f64) -> Vec<Draw> {
+    use chrono::Timelike;
+    let from = start.num_seconds_from_midnight() / 60;
+    let len = (hours * 60.0).round() as u32;
+    profile
+        .draws()
+        .iter()
+        .filter(|d| {
+            let m = if d.minute < from { d.minute + 24 * 60 } else { d.minute };
+            m < from + len
+        })
+        .copied()
+        .collect()
 }
 
 #[cfg(test)]

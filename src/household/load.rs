@@ -184,7 +184,7 @@ pub fn season_factor(month: u32, latitude_deg: f64) -> f64 {
 const NON_HEATING_MONTHS_NORTH: [usize; 5] = [4, 5, 6, 7, 8];
 
 /// The share of an archetype's load left when the house heats with a heat pump: the seasonal
-/// factor above its mean over the non-heating months (May–September in the north) is taken as
+/// factor above its highest in the non-heating months (May–September in the north) is taken as
 /// electric heating and removed, so the heat pump's electricity does not count it twice. (BDEW
 /// H0 leaves electric heating out already: BDEW profiles it separately.)
 pub fn heating_removed(kind: Archetype, month: u32, latitude_deg: f64) -> f64 {
@@ -193,7 +193,7 @@ pub fn heating_removed(kind: Archetype, month: u32, latitude_deg: f64) -> f64 {
     }
     let m = (month.clamp(1, 12) - 1) as usize;
     let idx = if latitude_deg >= 0.0 { m } else { (m + 6) % 12 };
-    let summer = NON_HEATING_MONTHS_NORTH.iter().map(|&i| SEASON_NORTH[i]).sum::<f64>() / NON_HEATING_MONTHS_NORTH.len() as f64;
+    let summer = NON_HEATING_MONTHS_NORTH.iter().map(|&i| SEASON_NORTH[i]).fold(0.0, f64::max);
     SEASON_NORTH[idx].min(summer) / SEASON_NORTH[idx]
 }
 

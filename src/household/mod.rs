@@ -364,6 +364,7 @@ impl Plugin for HouseholdPlugin {
 /// [`crate::household::load::NoiseAhead`]).
 /// Runs in `HouseholdSystems::GenerationAndLoad`, after the environment.
 #[allow(clippy::too_many_arguments)]
+#[allow(clippy::type_complexity)]
 pub fn measure_pv_and_load(
     env: Res<Environment>,
     clock: Res<SimClock>,

@@ -10,6 +10,9 @@ pub struct ProfileSeries {
     pub source: String,
     /// Made from measured data but not measured as such (shifted days, random variation).
     pub synthetic: bool,
+    /// A measured controlled load (off-peak hot water) left out of `load_kwh` for a storage
+    /// model to replace: its mean energy a day, kWh, and its largest power, kW.
+    pub controlled_load: Option<(f64, f64)>,
 }
 
 /// All profiles a scenario uses; households refer to a series by index.

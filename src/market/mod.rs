@@ -357,6 +357,7 @@ impl Bidding {
 /// A stated price ceiling lowers the bid.
 /// Reads `Meter`, `Bidding`, `PriceCeiling`, `StepPrices`, `BatteryMarketPolicy`, `SimClock`, `MarketSeed`;
 /// writes `OrderBook`. Runs in `MarketSystems::Orders`, after own use and battery.
+#[allow(clippy::type_complexity)]
 pub fn submit_orders(
     prices: Res<StepPrices>,
     policy: Res<BatteryMarketPolicy>,
@@ -465,6 +466,7 @@ pub fn clear_book(
 /// batteries (see [`storage`]) and the rest to or from the grid (on an island: curtailed or
 /// unserved). Reads `Clearing`, `StepPrices`, `Memberships`; writes `Meter`, `Battery`,
 /// `Deliveries`, `CommunityStorage`. Runs in `MarketSystems::Delivery`, after clearing.
+#[allow(clippy::type_complexity)]
 pub fn deliver(
     prices: Res<StepPrices>,
     clearing: Res<Clearing>,
@@ -502,18 +504,26 @@ pub fn deliver(
         let (bought, sold_pv, sold_battery) = (d.bought_kwh[i], d.sold_pv_kwh[i], d.sold_battery_kwh[i]);
         // What it bought beyond its deficit filled its car's flexible order (the must-run bid
         // is the dearer, so it fills first): the car charges it, as load.
-        // The heat pump's order first (comfort), then the car's.
-        if let Some(mut pump) = pump.filter(|_| m.heat_flexible_kwh > 0.0 && bought > m.deficit_kwh) {
-            let taken = pump.take_flexible((bought - m.deficit_kwh).min(m.heat_flexible_kwh));
-            m.load_kwh += taken;
-            m.heat_pump_kwh += taken;
-            m.deficit_kwh += taken;
-        }
-        if let Some(mut car) = car.filter(|_| m.flexible_kwh - m.heat_flexible_kwh > 0.0 && bought > m.deficit_kwh) {
-            let taken = car.take_flexible((bought - m.deficit_kwh).min(m.flexible_kwh - m.heat_flexible_kwh));
-            m.load_kwh += taken;
-            m.ev_kwh += taken;
-            m.deficit_kwh += taken;
+        // The flexible orders in the order a rule fills them: the dearer limit first (the
+        // heat pump's on a tie).
+        let midway = PricePerKwh((prices.import.0 + prices.export.0) / 2);
+        let pump_limit = pump.as_ref().map_or(midway, |p| p.spec.flexible_price_per_kwh.map_or(midway, PricePerKwh::from_units));
+        let car_limit = car.as_ref().map_or(midway, |c| c.spec.flexible_price_per_kwh.map_or(midway, PricePerKwh::from_units));
+        let (mut pump, mut car) = (pump, car);
+        for heat_first in [pump_limit >= car_limit, pump_limit < car_limit] {
+            if heat_first {
+                if let Some(p) = pump.as_mut().filter(|_| m.heat_flexible_kwh > 0.0 && bought > m.deficit_kwh) {
+                    let taken = p.take_flexible((bought - m.deficit_kwh).min(m.heat_flexible_kwh));
+                    m.load_kwh += taken;
+                    m.heat_pump_kwh += taken;
+                    m.deficit_kwh += taken;
+                }
+            } else if let Some(c) = car.as_mut().filter(|_| m.flexible_kwh - m.heat_flexible_kwh > 0.0 && bought > m.deficit_kwh) {
+                let taken = c.take_flexible((bought - m.deficit_kwh).min(m.flexible_kwh - m.heat_flexible_kwh));
+                m.load_kwh += taken;
+                m.ev_kwh += taken;
+                m.deficit_kwh += taken;
+            }
         }
         if let Some(s) = storage.as_deref_mut() {
             s.note_left(h.index, (m.surplus_kwh - sold_pv).max(0.0), (m.deficit_kwh - bought).max(0.0));

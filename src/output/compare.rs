@@ -19,7 +19,7 @@ const T_975: [f64; 30] = [
 /// The KPIs compared, in `compare.csv` column order (a contract: add, never rename).
 /// `p2p_kwh_level_N`: energy matched at community level N (0 = whole community, then feeder,
 /// street), for rules that clear in levels (`hierarchical`); empty for the others.
-pub const KPIS: [&str; 44] = [
+pub const KPIS: [&str; 49] = [
     "self_sufficiency", "self_consumption", "p2p_kwh", "community_bill", "baseline_bill", "savings_pct", "unserved_kwh", "baseline_unserved_kwh",
     "curtailed_kwh", "losses_kwh", "peak_grid_import_kw", "peak_grid_export_kw", "co2_avoided_kg", "p2p_price_mean", "p2p_price_sd", "trades",
     "gini_savings", "share_worse_off", "max_line_loading", "congested_steps", "grid_limit_curtailed_kwh", "grid_limit_shed_kwh",
@@ -32,6 +32,9 @@ pub const KPIS: [&str; 44] = [
     // lacked at departures and gave back to their houses, grid energy bought into batteries,
     // appliance energy moved later, the tariff's fixed charges.
     "grid_import_kwh", "ev_kwh", "ev_shortfall_kwh", "ev_v2h_kwh", "battery_grid_charge_kwh", "shifted_kwh", "supply_charges", "demand_charges",
+    // Heat: heat pumps' and hot-water tanks' electricity, the seasonal performance factor,
+    // hours outside the comfort band, the heat-pump houses' mean indoor temperature.
+    "heat_pump_kwh", "hot_water_kwh", "spf", "comfort_violation_hours", "mean_indoor_temp_c",
 ];
 
 /// Gini of savings normalised by the mean absolute saving (see the module docs).
@@ -114,6 +117,11 @@ pub fn kpi_row(s: &Summary, savings: &[f64]) -> Vec<Option<f64>> {
         Some(s.shifted_kwh),
         Some(s.supply_charges),
         Some(s.demand_charges),
+        Some(s.heat_pump_kwh),
+        Some(s.hot_water_kwh),
+        s.spf,
+        Some(s.comfort_violation_hours),
+        s.mean_indoor_temp_c,
     ]
 }
 

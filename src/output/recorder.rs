@@ -52,7 +52,8 @@ pub const TIMESERIES_COLUMNS: [&str; 58] = [
     // Imported into the households' own batteries (the energy balance's last column).
     "grid_own_battery_kwh",
     // Of `load_kwh`: heat pumps (space heating and cooling) and hot-water tanks; the mean
-    // indoor air temperature of the houses with a heat pump (empty without); heat pumps running.
+    // indoor (operative) temperature of the houses with a heat pump (empty without); heat pumps
+    // running.
     "heat_pump_kwh", "hot_water_kwh", "mean_indoor_temp_c", "heat_pumps_running",
 ];
 /// `time_utc`: ISO 8601 in UTC, one zone for the whole file (pandas parses it without a

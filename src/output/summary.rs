@@ -98,6 +98,8 @@ pub struct Summary {
     pub heat_delivered_kwh: f64,
     pub spf: Option<f64>,
     pub comfort_violation_hours: f64,
+    /// Mean indoor (operative) temperature of the heat-pump houses over the run, °C.
+    pub mean_indoor_temp_c: Option<f64>,
     pub hot_water_tanks: usize,
     pub hot_water_cold_draws: u64,
     /// `Forecast` batteries' forecasts, when the run has them.
@@ -254,6 +256,10 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
             (elec > 0.0).then(|| heat(|t| t.heat_kwh + t.hot_water_heat_kwh) / elec)
         },
         comfort_violation_hours: heat(|t| t.comfort_violation_hours),
+        mean_indoor_temp_c: {
+            let (sum, steps) = main.households.iter().filter_map(|h| h.heating.as_ref()).fold((0.0, 0u64), |(a, n), (t, _)| (a + t.indoor_sum_c, n + t.steps));
+            (steps > 0).then(|| sum / steps as f64)
+        },
         hot_water_tanks: main.households.iter().filter(|h| h.hot_water.is_some()).count(),
         hot_water_cold_draws: main.households.iter().filter_map(|h| h.hot_water).map(|t| t.cold_draws).sum(),
         forecast: {

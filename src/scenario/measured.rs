@@ -34,7 +34,16 @@ pub fn series(d: &AusgridDraft, data: &Measured, pv_kwp: Option<f64>, frame: &Ti
         _ => vec![0.0; steps],
     };
     let mut load_kwh = ausgrid::resample(data, gc, frame, shifted)?;
-    let cl = data.series.get(&Category::Cl).filter(|_| d.controlled_load != ControlledLoad::Omit);
+    let cl = data.series.get(&Category::Cl).filter(|_| !matches!(d.controlled_load, ControlledLoad::Omit | ControlledLoad::Storage));
+    // A storage model replaces the controlled load: what it measured a day, and its power.
+    let mut controlled_load = match data.series.get(&Category::Cl).filter(|_| d.controlled_load == ControlledLoad::Storage) {
+        Some(c) => {
+            let kwh = ausgrid::resample(data, c, frame, shifted)?;
+            let days = (frame.total_steps as f64 * frame.step_hours() / 24.0).max(f64::MIN_POSITIVE);
+            Some((kwh.iter().sum::<f64>() / days, kwh.iter().fold(0.0f64, |a, x| a.max(*x)) / frame.step_hours()))
+        }
+        None => None,
+    };
     if let Some(cl) = cl {
         let mut cl_kwh = ausgrid::resample(data, cl, frame, shifted)?;
         if d.controlled_load == ControlledLoad::Flexible {
@@ -45,12 +54,19 @@ pub fn series(d: &AusgridDraft, data: &Measured, pv_kwp: Option<f64>, frame: &Ti
     }
     if let Some(annual) = d.annual_kwh {
         let days = data.len() as f64 / SLOTS_PER_DAY as f64;
-        let measured: f64 = gc.iter().chain(cl.into_iter().flatten()).flatten().sum();
+        // The controlled load counts in the measured consumption whether it is replayed or a
+        // storage model replaces it (whose energy then scales alike).
+        let with_cl = data.series.get(&Category::Cl).filter(|_| d.controlled_load != ControlledLoad::Omit);
+        let measured: f64 = gc.iter().chain(with_cl.into_iter().flatten()).flatten().sum();
         let measured_per_year = measured / days * DAYS_PER_YEAR;
         if measured_per_year <= 0.0 {
             return Err("cannot scale to annual_kwh: the measured load is zero".into());
         }
         load_kwh.iter_mut().for_each(|x| *x *= annual / measured_per_year);
+        if let Some((per_day, max_kw)) = &mut controlled_load {
+            *per_day *= annual / measured_per_year;
+            *max_kw *= annual / measured_per_year;
+        }
     }
     if d.load_variation > 0.0 {
         vary_by_day(&mut load_kwh, frame, d.load_variation, seed, index);
@@ -61,7 +77,7 @@ pub fn series(d: &AusgridDraft, data: &Measured, pv_kwp: Option<f64>, frame: &Ti
     if synthetic {
         source.push_str(&format!(" (synthetic: load {:+} days; daily variation {})", d.load_day_shift, d.load_variation));
     }
-    Ok(ProfileSeries { load_kwh, pv_kwh, source, synthetic })
+    Ok(ProfileSeries { load_kwh, pv_kwh, source, synthetic, controlled_load })
 }
 
 /// Moves each local day's controlled load into that day's sunny steps, in proportion to

@@ -328,8 +328,14 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     // Households: expand groups (checked here with everything above, so all problems are
     // reported together), then load profiles and attach to the topology.
     let specs = generate::expand_households(&file, &mut v);
-    if specs.iter().any(|h| h.heat_pump.is_some()) && matches!(file.weather, WeatherSpec::Stochastic { .. } | WeatherSpec::ClearSky | WeatherSpec::DailyExposure { .. }) {
-        v.err("weather", "heat pumps need the outdoor air temperature, which this weather does not give: use `Synthetic` (monthly temperatures from the climate table or given), `Epw`, `Tmy3`, `PvgisTmy`, or a `Series` with `temp_air_c`".to_string());
+    let heated = specs.iter().any(|h| h.heat_pump.is_some());
+    let heat_devices = heated || specs.iter().any(|h| h.hot_water.is_some());
+    if heated && matches!(file.weather, WeatherSpec::Stochastic { .. } | WeatherSpec::ClearSky | WeatherSpec::DailyExposure { .. }) {
+        v.err("weather", format!("heat pumps need the outdoor air temperature, which this weather does not give: {NEEDS_TEMPERATURE}"));
+    }
+    // The building and tank models are hourly: a longer step would sample a day's weather once.
+    if heat_devices && step_minutes > MAX_HEATING_STEP_MINUTES {
+        v.err("step_minutes", format!("{step_minutes} minutes is too long for heat pumps and hot-water tanks (hourly models): use at most {MAX_HEATING_STEP_MINUTES}"));
     }
     v.range("network.nominal_voltage_v", file.network.nominal_voltage_v, validate::Bound::Incl(100.0), validate::Bound::Incl(100_000.0), "V");
     v.range("network.voltage_tolerance", file.network.voltage_tolerance, validate::Bound::Above(0.0), validate::Bound::Incl(0.5), "(per unit)");
@@ -345,6 +351,9 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     let typical_year = load_typical_year(&file.weather, &file.location, base_dir, &mut v).map(Arc::new);
     let irradiance = load_irradiance(&file.weather, base_dir, &frame, &mut v).map(Arc::new);
     let climate = resolve_climate(&file.weather, &file.location, &mut v).map(Arc::new);
+    if heated && (irradiance.as_ref().is_some_and(|s| !s.has_temperature()) || climate.as_ref().is_some_and(|c| c.temperature.is_none())) {
+        v.err("weather", format!("heat pumps need the outdoor air temperature in every step, which this weather does not give: {NEEDS_TEMPERATURE}"));
+    }
     let emission_factors = file.emission_factor_file.as_ref().and_then(|f| match data::emissions::read(&base_dir.join(f), &frame) {
         Ok(factors) => Some(Arc::new(factors)),
         Err(e) => {
@@ -376,6 +385,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
         .zip(loads)
         .zip(nodes)
         .map(|((h, load), node)| HouseholdDef {
+            hot_water: h.hot_water.clone().or_else(|| storage_tank(&load, &profiles)),
             pv: h.pv.map(|p| resolve_pv(&p, file.location.latitude_deg)),
             id: h.id,
             node,
@@ -384,7 +394,6 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
             appliances: h.appliances.iter().map(|a| crate::household::appliance::ApplianceDef::from_spec(a, step_minutes)).collect(),
             ev: h.ev,
             heat_pump: h.heat_pump,
-            hot_water: h.hot_water,
             bidding: h.bidding,
             grid_path: grid_community(&topology, &parents, node),
             community: match &h.community {
@@ -528,6 +537,30 @@ fn load_exposure(weather: &WeatherSpec, base_dir: &Path, frame: &TimeFrame, v: &
         Err(_) => None, // the files' own errors are reported above
     }
 }
+
+/// The tank that replaces a measured controlled load (`controlled_load: Storage`): profile M's
+/// draws scaled to the measured energy a day less the tank's standing losses at its set-point,
+/// the element as strong as the largest measured step, heating on PV surplus first.
+fn storage_tank(load: &LoadDef, profiles: &ProfileTable) -> Option<crate::household::hot_water::HotWaterSpec> {
+    use crate::household::hot_water::HotWaterSpec;
+    let LoadDef::Profile { series } = load else { return None };
+    let (kwh_per_day, max_kw) = profiles.series.get(*series)?.controlled_load?;
+    let base = HotWaterSpec { control: crate::household::heating::HeatControl::SolarAware, ..HotWaterSpec::default() };
+    let losses_per_day = base.standing_loss_w_per_k * (base.set_point_c - base.ambient_c) * 24.0 / 1000.0;
+    let daily_scale = ((kwh_per_day - losses_per_day).max(0.0) / base.profile.daily_kwh()).min(MAX_STORAGE_DAILY_SCALE);
+    Some(HotWaterSpec { daily_scale, element_kw: max_kw.max(MIN_STORAGE_ELEMENT_KW), ..base })
+}
+
+/// Bounds of the storage model of a measured controlled load: the element at least this
+/// strong, kW, and the draws at most this many times profile M's (a larger tank would be
+/// needed beyond).
+const MIN_STORAGE_ELEMENT_KW: f64 = 1.0;
+const MAX_STORAGE_DAILY_SCALE: f64 = 2.5;
+
+/// The weathers that give the air temperature heat pumps need.
+const NEEDS_TEMPERATURE: &str = "use `Synthetic` (monthly temperatures from the climate table or `monthly_temp_air_c` and `daily_temp_range_c`), `Epw`, `Tmy3`, `PvgisTmy`, or `Measured` with a `temp_air_c` column in every row";
+/// Longest step heat pumps and tanks accept, minutes.
+const MAX_HEATING_STEP_MINUTES: u32 = 60;
 
 /// Station within this many degrees of the scenario's location (else the sun and the measured
 /// irradiance disagree).

@@ -637,6 +637,11 @@ pub enum ControlledLoad {
     /// Moved, day by day, into the sunny hours (a hot-water timer set to solar hours): each
     /// day's energy kept, no step above the largest measured one.
     Flexible,
+    /// Replaced by a hot-water tank (the `hot_water` storage model) that heats on the house's
+    /// PV surplus first and its thermostat otherwise: the measured mean energy a day, less the
+    /// tank's standing losses, scales profile M's draws; the element's power is the largest
+    /// measured controlled-load step. A house's own `hot_water` is kept instead where given.
+    Storage,
 }
 
 fn default_meter_utc_offset() -> String {

@@ -293,9 +293,12 @@ pub fn check_heating(v: &mut Validator, at: &str, hp: Option<&crate::household::
             v.err(&f("design_supply_c"), format!("{} is not above the set-point {}: the heating water must be warmer than the room", p.design_supply_c, b.set_point_c));
         }
         v.range(&f("ground_temp_c"), p.ground_temp_c, Bound::Incl(-20.0), Bound::Incl(40.0), "°C");
+        v.range(&f("heating_limit_c"), p.heating_limit_c, Bound::Incl(-30.0), Bound::Incl(40.0), "°C");
+        v.range(&f("cop_correction"), p.cop_correction, Bound::Above(0.0), Bound::Incl(1.5), "");
         match p.cop {
             Some(CopSpec::Constant(x)) => {
-                v.range(&f("cop"), x, Bound::Above(0.0), Bound::Incl(20.0), "");
+                // Below 1 it would be worse than a resistive heater; the model keeps COPs in 1..10.
+                v.range(&f("cop"), x, Bound::Incl(1.0), Bound::Incl(10.0), "");
             }
             Some(c @ CopSpec::Quadratic { a, b, c: c2 }) => {
                 let lowest = c.lowest_raw();
@@ -344,8 +347,9 @@ pub fn check_heating(v: &mut Validator, at: &str, hp: Option<&crate::household::
                 );
             }
         }
-        if house && w.heater == WaterHeater::HeatPump && hp.is_none() {
-            v.err(&f("heater"), "`HeatPump` needs the house's `heat_pump`; use `Element` or give one".to_string());
+        if w.heater == WaterHeater::HeatPump && hp.is_none() {
+            let whose = if house { "the house's" } else { "the group's" };
+            v.err(&f("heater"), format!("`HeatPump` needs {whose} `heat_pump`; use `Element` or give one"));
         }
     }
 }

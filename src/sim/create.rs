@@ -62,8 +62,10 @@ pub fn spawn_households(world: &mut World, scenario: &Scenario) {
         if let Some(p) = pump {
             e.insert(p);
         }
-        if let Some(w) = &h.hot_water {
-            e.insert(crate::household::hot_water::HotWater::new(w));
+        let tank = h.hot_water.as_ref().map(crate::household::hot_water::HotWater::new);
+        let baseline_tank = tank.as_ref().filter(|t| baseline_pump.is_some() && t.spec.heater == crate::household::hot_water::WaterHeater::HeatPump).map(|t| Box::new(t.clone()));
+        if let Some(t) = tank {
+            e.insert(t);
         }
         let battery = h.battery.as_ref().map(|b| Battery::from_spec(b, step_hours));
         if let Some(b) = battery {
@@ -72,7 +74,7 @@ pub fn spawn_households(world: &mut World, scenario: &Scenario) {
                 e.insert(crate::household::planning::BatteryPlanner::default());
             }
         }
-        e.insert((BaselineOwnUse { battery, vehicle: baseline_car, heat_pump: baseline_pump, ..Default::default() }, BaselineExchange::default()));
+        e.insert((BaselineOwnUse { battery, vehicle: baseline_car, heat_pump: baseline_pump, hot_water: baseline_tank, ..Default::default() }, BaselineExchange::default()));
         entities.push(e.id());
     }
     world.insert_resource(HouseholdEntities(entities));

@@ -1,7 +1,7 @@
 //! The map: houses, lines and the grid connection point at the topology's coordinates (metres),
 //! coloured by what they do this step, with power flow animated along the lines.
 
-use super::sim_view::{CarState, DemoSim, HouseState, View};
+use super::sim_view::{CarState, DemoSim, HeatState, HouseState, View};
 use super::{DemoSystems, PANEL_WIDTH_PX};
 use crate::grid::topology::NodeKind;
 use bevy::color::Mix;
@@ -98,6 +98,15 @@ pub fn car_color(s: CarState) -> Color {
     }
 }
 
+/// A heat pump's mark: dim while idle, deep red heating, blue cooling.
+pub fn heat_color(s: HeatState) -> Color {
+    match s {
+        HeatState::Idle => Color::srgb(0.25, 0.22, 0.22),
+        HeatState::Heating => Color::srgb(0.78, 0.05, 0.12),
+        HeatState::Cooling => Color::srgb(0.30, 0.55, 0.95),
+    }
+}
+
 /// Map geometry, fixed for the run.
 #[derive(Resource, Debug, Default)]
 pub struct MapLayout {
@@ -116,6 +125,8 @@ struct Palette {
     house: [Handle<ColorMaterial>; 4],
     /// By [`CarState`].
     car: [Handle<ColorMaterial>; 4],
+    /// By [`HeatState`].
+    heat: [Handle<ColorMaterial>; 3],
     /// Free, then each of [`COMMUNITY_COLORS`].
     community: Vec<Handle<ColorMaterial>>,
     line: Vec<Handle<ColorMaterial>>,
@@ -132,6 +143,9 @@ struct SocFill(u32);
 /// A house's car, in its top-right corner, coloured by [`CarState`].
 #[derive(Component)]
 struct CarMark(u32);
+/// A house's heat pump, in its bottom-left corner, coloured by [`HeatState`].
+#[derive(Component)]
+struct HeatMark(u32);
 /// Small things (PV marks, battery gauges, service lines) hidden while they would be too small
 /// to see: on a 10,000-house overview they are most of the entities to draw.
 #[derive(Component)]
@@ -214,6 +228,7 @@ fn spawn_map(
     let palette = Palette {
         house: HouseState::ALL.map(|s| materials.add(house_color(s))),
         car: CarState::ALL.map(|s| materials.add(car_color(s))),
+        heat: HeatState::ALL.map(|s| materials.add(heat_color(s))),
         community: std::iter::once(None).chain((0..COMMUNITY_COLORS.len() as u16).map(Some)).map(|c| materials.add(community_color(c))).collect(),
         line: (0..=LOADING_BUCKETS.len()).map(|b| materials.add(line_color(b))).collect(),
     };
@@ -259,6 +274,11 @@ fn spawn_map(
             let at = p + Vec2::new(house_size * 0.5 - s * 0.5, house_size * 0.5 - s * 0.5);
             commands.spawn((Detail, CarMark(i as u32), Mesh2d(unit.clone()), MeshMaterial2d(palette.car[0].clone()), Transform::from_translation(at.extend(2.0)).with_scale(Vec3::new(s, s, 1.0))));
         }
+        if h.heat_pump.is_some() {
+            let s = house_size * 0.3;
+            let at = p + Vec2::new(-house_size * 0.5 + s * 0.5, -house_size * 0.5 + s * 0.5);
+            commands.spawn((Detail, HeatMark(i as u32), Mesh2d(unit.clone()), MeshMaterial2d(palette.heat[0].clone()), Transform::from_translation(at.extend(2.0)).with_scale(Vec3::new(s, s, 1.0))));
+        }
         if h.battery.is_some() {
             let (w, hgt) = (house_size, house_size * 0.22);
             let at = p + Vec2::new(0.0, -house_size * 0.5 - hgt);
@@ -280,6 +300,7 @@ fn color_houses(
     mut houses: Query<(&HouseMark, &mut MeshMaterial2d<ColorMaterial>)>,
     mut gauges: Query<(&SocFill, &mut Transform)>,
     mut cars: Query<(&CarMark, &mut MeshMaterial2d<ColorMaterial>), Without<HouseMark>>,
+    mut heat: Query<(&HeatMark, &mut MeshMaterial2d<ColorMaterial>), (Without<HouseMark>, Without<CarMark>)>,
 ) {
     if !view.is_changed() || view.houses.is_empty() {
         return;
@@ -294,6 +315,13 @@ fn color_houses(
     for (c, mut mat) in &mut cars {
         let Some((state, _)) = view.houses.get(c.0 as usize).and_then(|v| v.car) else { continue };
         let want = &palette.car[state.index()];
+        if mat.0 != *want {
+            mat.0 = want.clone();
+        }
+    }
+    for (c, mut mat) in &mut heat {
+        let Some((state, _)) = view.houses.get(c.0 as usize).and_then(|v| v.heat) else { continue };
+        let want = &palette.heat[state.index()];
         if mat.0 != *want {
             mat.0 = want.clone();
         }

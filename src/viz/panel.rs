@@ -208,9 +208,20 @@ fn house(view: &View, sim: &DemoSim) -> String {
         }
         None => String::new(),
     };
+    let heat = match v.heat {
+        Some((state, indoor_c)) => {
+            let what = match state {
+                crate::viz::sim_view::HeatState::Idle => "idle",
+                crate::viz::sim_view::HeatState::Heating => "heating",
+                crate::viz::sim_view::HeatState::Cooling => "cooling",
+            };
+            format!("\n  heat pump {what}, indoor {indoor_c:.1} °C")
+        }
+        None => String::new(),
+    };
     let t = &v.today;
     let mut out = format!(
-        "House {}\n  {pv}, {battery}{car}\nToday PV {:.1}, load {:.1} kWh\n  bought {:.1} peers, {:.1} grid\n  sold {:.1} peers, {:.1} grid\nBill so far {:.2} (grid-only {:.2})",
+        "House {}\n  {pv}, {battery}{car}{heat}\nToday PV {:.1}, load {:.1} kWh\n  bought {:.1} peers, {:.1} grid\n  sold {:.1} peers, {:.1} grid\nBill so far {:.2} (grid-only {:.2})",
         h.id,
         t.pv_kwh,
         t.load_kwh,

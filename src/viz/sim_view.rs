@@ -131,6 +131,22 @@ impl CarState {
     }
 }
 
+/// A house's heat pump this step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeatState {
+    Idle,
+    Heating,
+    Cooling,
+}
+
+impl HeatState {
+    pub const ALL: [HeatState; 3] = [HeatState::Idle, HeatState::Heating, HeatState::Cooling];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// A house this step, and its day so far.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct HouseView {
@@ -139,6 +155,8 @@ pub struct HouseView {
     pub soc: Option<f32>,
     /// Its car and the car's state of charge, 0..1.
     pub car: Option<(CarState, f32)>,
+    /// Its heat pump and the indoor (operative) temperature, °C.
+    pub heat: Option<(HeatState, f32)>,
     pub meter: Meter,
     pub today: Meter,
     pub bill: f64,
@@ -286,8 +304,8 @@ pub fn refresh(sim: &mut DemoSim, view: &mut View) {
         }
     }
     let (mut bill, mut baseline, mut fees, mut import_cost) = (0.0, 0.0, 0.0, 0.0);
-    let mut q = world.query::<(&Household, &Meter, Option<&Battery>, &Wallet, &BaselineExchange, Option<&crate::household::vehicle::Vehicle>)>();
-    for (h, m, b, w, base, car) in q.iter(world) {
+    let mut q = world.query::<(&Household, &Meter, Option<&Battery>, &Wallet, &BaselineExchange, Option<&crate::household::vehicle::Vehicle>, Option<&crate::household::heating::HeatPump>)>();
+    for (h, m, b, w, base, car, pump) in q.iter(world) {
         let v = &mut view.houses[h.index as usize];
         v.state = HouseState::of(m);
         v.car = car.map(|c| {
@@ -301,6 +319,16 @@ pub fn refresh(sim: &mut DemoSim, view: &mut View) {
                 CarState::Plugged
             };
             (state, (c.soc_kwh / c.spec.battery_kwh.max(1e-9)) as f32)
+        });
+        v.heat = pump.map(|p| {
+            let state = if m.heat_pump_kwh <= STATE_EPSILON_KWH {
+                HeatState::Idle
+            } else if p.cooling_now() {
+                HeatState::Cooling
+            } else {
+                HeatState::Heating
+            };
+            (state, p.indoor_c as f32)
         });
         v.meter = *m;
         v.soc = b.map(|b| (b.soc_kwh / b.capacity_kwh.max(1e-9)) as f32);

@@ -1,6 +1,7 @@
 //! The run report's flexibility section: what the households' flexible devices did (cars,
-//! appliances, batteries buying from the grid), to which hours of the day they moved energy,
-//! and what that was worth at the tariff.
+//! appliances, batteries buying from the grid, heat pumps and hot-water tanks), to which hours
+//! of the day they moved energy, how warm the heated houses stayed, and what that was worth at
+//! the tariff.
 
 use super::charts::{self, Series};
 use super::{card, drawn, figure, num, Csv};
@@ -10,12 +11,15 @@ use serde_json::Value;
 use std::fmt::Write as _;
 
 /// Columns of timeseries.csv the section reads.
-pub const COLUMNS: [&str; 5] = ["ev_kwh", "appliance_kwh", "grid_own_battery_kwh", "load_own_vehicle_kwh", "ev_plugged"];
+pub const COLUMNS: [&str; 9] = ["ev_kwh", "appliance_kwh", "grid_own_battery_kwh", "load_own_vehicle_kwh", "ev_plugged", "heat_pump_kwh", "hot_water_kwh", "mean_indoor_temp_c", "temp_air_c"];
 
 const EV: RGBColor = RGBColor(0, 114, 178);
 const APPLIANCES: RGBColor = RGBColor(230, 159, 0);
 const GRID_CHARGE: RGBColor = RGBColor(0, 158, 115);
 const V2H: RGBColor = RGBColor(204, 121, 167);
+const HEAT_PUMP: RGBColor = RGBColor(213, 94, 0);
+const HOT_WATER: RGBColor = RGBColor(86, 180, 233);
+const OUTDOOR: RGBColor = RGBColor(120, 120, 120);
 
 /// The section, or nothing when the run has no flexible devices.
 pub fn section(summary: &Value, ts: &Csv, island: bool) -> Result<String, String> {
@@ -23,7 +27,9 @@ pub fn section(summary: &Value, ts: &Csv, island: bool) -> Result<String, String
     let appliance_kwh = num(summary, "appliance_kwh").unwrap_or(0.0);
     let grid_charge_kwh = num(summary, "battery_grid_charge_kwh").unwrap_or(0.0);
     let forecast = summary.get("forecast").filter(|f| !f.is_null());
-    if vehicles == 0 && appliance_kwh <= 0.0 && grid_charge_kwh <= 0.0 && forecast.is_none() {
+    let heat_pumps = summary["heat_pumps"].as_u64().unwrap_or(0);
+    let tanks = summary["hot_water_tanks"].as_u64().unwrap_or(0);
+    if vehicles == 0 && appliance_kwh <= 0.0 && grid_charge_kwh <= 0.0 && forecast.is_none() && heat_pumps == 0 && tanks == 0 {
         return Ok(String::new());
     }
     let currency = summary["currency"].as_str();
@@ -42,6 +48,24 @@ pub fn section(summary: &Value, ts: &Csv, island: bool) -> Result<String, String
             kwh("ev_shortfall_kwh"),
             format!("{short} of {departures} departures below target; {} charged away from home", kwh("ev_away_kwh")),
         ));
+    }
+    if heat_pumps > 0 {
+        let spf = num(summary, "spf").map_or("–".into(), |v| format::number(v, 2));
+        h.push_str(&card(
+            "Heat pumps",
+            format!("{} of heat", kwh("heat_delivered_kwh")),
+            format!("{heat_pumps} houses, their tanks included; seasonal performance factor {spf}; space heating and cooling took {} of electricity", kwh("heat_pump_kwh")),
+        ));
+        let indoor = num(summary, "mean_indoor_temp_c").map_or("–".into(), |v| format!("{} °C", format::number(v, 1)));
+        h.push_str(&card(
+            "Comfort",
+            format!("{} h outside the band", format::number(num(summary, "comfort_violation_hours").unwrap_or(0.0), 1)),
+            format!("summed over the heated houses; mean indoor (operative) temperature {indoor}"),
+        ));
+    }
+    if tanks > 0 {
+        let cold = summary["hot_water_cold_draws"].as_u64().unwrap_or(0);
+        h.push_str(&card("Hot water", kwh("hot_water_kwh"), format!("{tanks} tanks (element or heat pump); {cold} draws found the tank too cold")));
     }
     if appliance_kwh > 0.0 {
         h.push_str(&card("Appliances", kwh("appliance_kwh"), format!("{} of it run later than asked, by their policies", kwh("shifted_kwh"))));
@@ -75,7 +99,7 @@ pub fn section(summary: &Value, ts: &Csv, island: bool) -> Result<String, String
         }
         out
     };
-    let series: Vec<Series> = [("cars charging at home", EV, "ev_kwh"), ("appliances", APPLIANCES, "appliance_kwh"), ("batteries charging from the grid", GRID_CHARGE, "grid_own_battery_kwh"), ("cars supplying their houses", V2H, "load_own_vehicle_kwh")]
+    let series: Vec<Series> = [("cars charging at home", EV, "ev_kwh"), ("appliances", APPLIANCES, "appliance_kwh"), ("batteries charging from the grid", GRID_CHARGE, "grid_own_battery_kwh"), ("cars supplying their houses", V2H, "load_own_vehicle_kwh"), ("heat pumps", HEAT_PUMP, "heat_pump_kwh"), ("hot-water tanks", HOT_WATER, "hot_water_kwh")]
         .into_iter()
         .map(|(name, color, col)| Series { name: name.into(), color, values: by_hour(col) })
         .filter(|s| s.values.iter().any(|v| *v > 0.0))
@@ -83,6 +107,21 @@ pub fn section(summary: &Value, ts: &Csv, island: bool) -> Result<String, String
     if !series.is_empty() {
         let svg = charts::lines(&series, "hour of the day (local)", "kWh per day in that hour", &|i| format!("{i:02}"), &[0.0])?;
         h.push_str(&figure("flexibility-hours", "When the flexible loads ran", &svg, &drawn(&series), "Energy of each flexible load by hour of the day, averaged over the run's days, summed over households."));
+    }
+    if heat_pumps > 0 {
+        // Indoor against outdoor, hour by hour (every step's mean over the hour's steps).
+        let per_hour = |col: &str| -> Vec<f64> {
+            let v = ts.num(col);
+            let steps = (v.len() / (days as usize * 24).max(1)).max(1);
+            v.chunks(steps).map(|c| c.iter().sum::<f64>() / c.len() as f64).collect()
+        };
+        let temps: Vec<Series> = [("mean indoor (heat-pump houses)", HEAT_PUMP, "mean_indoor_temp_c"), ("outdoor air", OUTDOOR, "temp_air_c")]
+            .into_iter()
+            .map(|(name, color, col)| Series { name: name.into(), color, values: per_hour(col) })
+            .filter(|s| s.values.iter().any(|v| v.is_finite()))
+            .collect();
+        let svg = charts::lines(&temps, "hour of the run", "°C", &|i| format!("{i}"), &[0.0])?;
+        h.push_str(&figure("flexibility-indoor", "How warm the heated houses stayed", &svg, &drawn(&temps), "Mean indoor (operative) temperature of the houses with a heat pump, and the outdoor air, hour by hour."));
     }
 
     // What it was worth: the import price each load paid on average against the tariff's
@@ -94,7 +133,7 @@ pub fn section(summary: &Value, ts: &Csv, island: bool) -> Result<String, String
             p.iter().sum::<f64>() / p.len().max(1) as f64
         };
         let mut rows = String::new();
-        for (name, col) in [("cars charging at home", "ev_kwh"), ("appliances", "appliance_kwh"), ("batteries charging from the grid", "grid_own_battery_kwh")] {
+        for (name, col) in [("cars charging at home", "ev_kwh"), ("appliances", "appliance_kwh"), ("batteries charging from the grid", "grid_own_battery_kwh"), ("heat pumps", "heat_pump_kwh"), ("hot-water tanks", "hot_water_kwh")] {
             let e = ts.num(col);
             let (energy, cost) = e.iter().zip(&price).filter(|(e, p)| e.is_finite() && p.is_finite()).fold((0.0, 0.0), |(k, c), (e, p)| (k + e, c + e * p));
             if energy <= 0.0 {
