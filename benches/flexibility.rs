@@ -7,7 +7,7 @@ use peergrid::base::time::{TimeFrame, Zone};
 use peergrid::household::battery::{Battery, BatteryMode, BatterySpec};
 use peergrid::household::planning::{best_plan, Block};
 use peergrid::household::heating::{HeatControl, HeatPump, HeatPumpSpec, HeatWeather};
-use peergrid::household::hot_water::{HotWater, HotWaterSpec, WaterHeater};
+use peergrid::household::hot_water::{step_draws, HotWater, HotWaterSpec, WaterHeater};
 use peergrid::household::vehicle::{EvPolicy, EvSpec, Vehicle};
 use std::hint::black_box;
 
@@ -85,11 +85,13 @@ fn buildings(c: &mut Criterion) {
                 let w = HeatWeather { t_out_c: 2.0 + 4.0 * (std::f64::consts::PI * (h - 9.0) / 12.0).sin(), vertical_w_m2: 150.0 * (1.0 - ((h - 12.5) / 4.0).powi(2)).max(0.0), hours: 0.25, import_price: 300_000 };
                 let start = chrono::NaiveTime::from_num_seconds_from_midnight_opt((s % STEPS_PER_DAY) as u32 * 900, 0).expect("time");
                 let surplus = pv_load(s).0 * 0.5;
+                // The step's draws, found once for every tank of the profile (as the run does).
+                let draws = step_draws(tank_spec.profile, start, w.hours);
                 let mut total = 0.0;
                 for (p, t) in pumps.iter_mut().zip(&mut tanks) {
                     p.begin_step(&w);
                     let spare = p.capacity_w - p.space_need_w();
-                    let (hw_kwh, hw_w) = t.advance(&w, start, Some((p, spare)), surplus);
+                    let (hw_kwh, hw_w) = t.advance_with(&w, &draws, Some((p, spare)), surplus);
                     total += hw_kwh + p.advance(&w, hw_w, surplus);
                     p.close_step();
                 }

@@ -6,6 +6,7 @@
 //! the cost, since weather, PV and load noise are not drawn twice.
 
 use crate::household::battery::{own_use_guided, Battery, Guide};
+use crate::household::hot_water::{step_draws, Draw, TappingProfile};
 use crate::household::{Meter, Wallet};
 use crate::base::money::Micros;
 use bevy::prelude::*;
@@ -53,12 +54,21 @@ pub struct BaselineOwnUse {
     /// charges only its PV surplus and what least laxity forces, so it drifts from the run's.
     /// Other cars charge the same in both and are not copied.
     pub vehicle: Option<Box<super::vehicle::Vehicle>>,
-    /// Its own copy of a heat pump that bids on the market (`HeatControl::SolarAware`), for the
-    /// same reason.
-    pub heat_pump: Option<Box<super::heating::HeatPump>>,
-    /// And of the hot-water tank such a pump heats (the pump's spare capacity heats it).
-    pub hot_water: Option<Box<super::hot_water::HotWater>>,
     pub totals: Meter,
+}
+
+/// A household's baseline copy of its heat pump when the run's bids on the market
+/// (`HeatControl::SolarAware`): without a market it heats only on its PV and the price, so it
+/// drifts from the run's. Other pumps heat the same in both and are not copied. A component of
+/// its own (not inside [`BaselineOwnUse`]) so the copies lie together and a pass over them reads
+/// them in order.
+#[derive(Component, Debug, Clone)]
+pub struct BaselineHeat {
+    pub pump: super::heating::HeatPump,
+    /// And of the hot-water tank such a pump heats (the pump's spare capacity heats it).
+    pub tank: Option<super::hot_water::HotWater>,
+    /// This step's load with them ([`baseline_heating`]).
+    pub step: Option<BaselineHeatStep>,
 }
 
 /// A household's baseline exchange with the grid: this step's surplus and deficit and what line
@@ -91,67 +101,115 @@ impl BaselineExchange {
     }
 }
 
+/// What a household's baseline loads this step where its heat pump is its own copy (see
+/// [`baseline_heating`]): the load, the pump's and the tank's electricity, kWh, and the load before
+/// the car's charging when it has a car.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BaselineHeatStep {
+    pub load_kwh: f64,
+    pub heat_pump_kwh: f64,
+    pub hot_water_kwh: f64,
+    pub car_before_kwh: Option<f64>,
+}
+
+/// Advances the baseline's own copies of `SolarAware` heat pumps and their tanks by the step,
+/// in the run's order (the tank on the pump's spare capacity, then the pump), and sets
+/// `BaselineHeat::step` for [`baseline_own_use`]. Reads `Meter`, the run's `HeatPump`,
+/// `HotWater` and `Vehicle`; writes `BaselineHeat`. Runs in
+/// `HouseholdSystems::OwnUseAndBattery`, before [`baseline_own_use`]. Houses are split over the
+/// `--threads` pool as a `Pace` region (each reads and writes only its own).
+#[allow(clippy::type_complexity)]
+pub fn baseline_heating(
+    clock: Res<crate::base::time::SimClock>,
+    pace: Res<crate::base::exec::Pace>,
+    mut households: Query<(&Meter, &mut BaselineHeat, &super::heating::HeatPump, Option<&super::hot_water::HotWater>, Option<&super::vehicle::Vehicle>)>,
+) {
+    use rayon::prelude::*;
+    if households.is_empty() {
+        return;
+    }
+    // The step's draws of each profile, shared by every tank of it (as in the run).
+    let start = clock.local_start.time();
+    let hours = clock.frame.step_hours();
+    let draws = [TappingProfile::M, TappingProfile::L].map(|p| step_draws(p, start, hours));
+    let mut houses: Vec<_> = households.iter_mut().collect();
+    pace.region(|| {
+        houses.par_iter_mut().for_each(|(m, copy, run, run_tank, run_car)| {
+            let copy = &mut **copy;
+            copy.step = heat_copy_step(&draws, m, &mut copy.pump, copy.tank.as_mut(), run, *run_tank, run_car.map(|c| c.load_before_kwh));
+        })
+    });
+}
+
+/// One house's step of [`baseline_heating`]; `None` before the run's pump has had a step.
+#[allow(clippy::too_many_arguments)]
+fn heat_copy_step(
+    draws: &[Vec<Draw>; 2],
+    m: &Meter,
+    pump: &mut super::heating::HeatPump,
+    mut tank: Option<&mut super::hot_water::HotWater>,
+    run: &super::heating::HeatPump,
+    run_tank: Option<&super::hot_water::HotWater>,
+    car_before: Option<f64>,
+) -> Option<BaselineHeatStep> {
+    let w = run.step_weather?;
+    // The run's order: the tank on the pump's spare capacity, then the pump.
+    let before = run.load_before_kwh;
+    // Where the copies start the step as the run's did, they end it as the run's must-run part
+    // did: taken over, not computed again.
+    let tank_follows = match (tank.as_deref(), run_tank) {
+        (Some(tank), Some(r)) => tank.follows(r),
+        (None, _) => true,
+        (Some(_), None) => false,
+    };
+    let followed = if tank_follows && pump.follows(run) {
+        if let (Some(tank), Some(r)) = (tank.as_deref_mut(), run_tank) {
+            tank.follow(r);
+        }
+        pump.follow(run).map(|e| (m.hot_water_kwh, e))
+    } else {
+        None
+    };
+    let (hw_kwh, e) = match followed {
+        Some(f) => f,
+        None => {
+            let (hw_kwh, hw_w) = match tank {
+                Some(tank) => {
+                    pump.begin_step(&w);
+                    let spare_w = pump.capacity_w - pump.space_need_w();
+                    let space_kwh = pump.space_need_kwh(&w);
+                    let d = &draws[usize::from(tank.spec.profile == TappingProfile::L)];
+                    tank.advance_with(&w, d, Some((&*pump, spare_w)), (m.pv_kwh - before - space_kwh).max(0.0))
+                }
+                None => (m.hot_water_kwh, run.step_hot_water_w),
+            };
+            (hw_kwh, pump.advance(&w, hw_w, (m.pv_kwh - before - hw_kwh).max(0.0)))
+        }
+    };
+    // The run's own load when the copies did the same (bit for bit).
+    if e == m.heat_pump_kwh && hw_kwh == m.hot_water_kwh {
+        return Some(BaselineHeatStep { load_kwh: m.load_kwh, heat_pump_kwh: m.heat_pump_kwh, hot_water_kwh: m.hot_water_kwh, car_before_kwh: car_before });
+    }
+    let load_kwh = before + hw_kwh + e + (m.load_kwh - before - m.hot_water_kwh - m.heat_pump_kwh);
+    Some(BaselineHeatStep { load_kwh, heat_pump_kwh: e, hot_water_kwh: hw_kwh, car_before_kwh: car_before.map(|_| before + hw_kwh + e) })
+}
+
 /// Advances every household's baseline by the step's own use. Reads `Meter` (PV and load
-/// only); writes `BaselineOwnUse` and this step's surplus and deficit in `BaselineExchange`.
-/// Runs in `HouseholdSystems::OwnUseAndBattery`, after PV and load.
+/// only) and `BaselineHeat::step`; writes `BaselineOwnUse` and this step's surplus and
+/// deficit in `BaselineExchange`. Runs in `HouseholdSystems::OwnUseAndBattery`, after PV and
+/// load and [`baseline_heating`].
 #[allow(clippy::type_complexity)]
 pub fn baseline_own_use(
     clock: Res<crate::base::time::SimClock>,
-    mut households: Query<(
-        &Meter,
-        &mut BaselineOwnUse,
-        &mut BaselineExchange,
-        Option<&mut super::planning::BatteryPlanner>,
-        Option<&super::vehicle::Vehicle>,
-        Option<&super::heating::HeatPump>,
-        Option<&super::hot_water::HotWater>,
-    )>,
+    mut households: Query<(&Meter, &mut BaselineOwnUse, &mut BaselineExchange, Option<&mut super::planning::BatteryPlanner>, Option<&super::vehicle::Vehicle>, Option<&BaselineHeat>)>,
 ) {
-    for (m, mut own, mut x, planner, run_car, run_pump, run_tank) in &mut households {
+    for (m, mut own, mut x, planner, run_car, heat_copy) in &mut households {
         let own = &mut *own;
-        // Its own heat pump when the run's bids on the market; else the run's heating.
-        let (mut load, mut heat, mut hot) = (m.load_kwh, m.heat_pump_kwh, m.hot_water_kwh);
-        let mut car_before = run_car.map(|c| c.load_before_kwh);
-        if let (Some(pump), Some(run), Some(w)) = (own.heat_pump.as_deref_mut(), run_pump, run_pump.and_then(|p| p.step_weather)) {
-            // The run's order: the tank on the pump's spare capacity, then the pump.
-            let before = run.load_before_kwh;
-            // Where the copies start the step as the run's did, they end it as the run's
-            // must-run part did: taken over, not computed again.
-            let tank_follows = match (own.hot_water.as_deref(), run_tank) {
-                (Some(tank), Some(r)) => tank.follows(r),
-                (None, _) => true,
-                (Some(_), None) => false,
-            };
-            let followed = if tank_follows && pump.follows(run) {
-                if let (Some(tank), Some(r)) = (own.hot_water.as_deref_mut(), run_tank) {
-                    tank.follow(r);
-                }
-                pump.follow(run).map(|e| (m.hot_water_kwh, e))
-            } else {
-                None
-            };
-            let (hw_kwh, e) = match followed {
-                Some(f) => f,
-                None => {
-                    let (hw_kwh, hw_w) = match own.hot_water.as_deref_mut() {
-                        Some(tank) => {
-                            pump.begin_step(&w);
-                            let spare_w = pump.capacity_w - pump.space_need_w();
-                            let space_kwh = pump.space_need_kwh(&w);
-                            tank.advance(&w, clock.local_start.time(), Some((&*pump, spare_w)), (m.pv_kwh - before - space_kwh).max(0.0))
-                        }
-                        None => (m.hot_water_kwh, run.step_hot_water_w),
-                    };
-                    (hw_kwh, pump.advance(&w, hw_w, (m.pv_kwh - before - hw_kwh).max(0.0)))
-                }
-            };
-            // The run's own load when the copies did the same (bit for bit).
-            if e != m.heat_pump_kwh || hw_kwh != m.hot_water_kwh {
-                load = before + hw_kwh + e + (m.load_kwh - before - m.hot_water_kwh - m.heat_pump_kwh);
-                (heat, hot) = (e, hw_kwh);
-                car_before = car_before.map(|_| before + hw_kwh + e);
-            }
-        }
+        // Its own heat pump's load when the run's bids on the market; else the run's heating.
+        let (load, heat, hot, car_before) = match heat_copy.and_then(|c| c.step) {
+            Some(h) => (h.load_kwh, h.heat_pump_kwh, h.hot_water_kwh, h.car_before_kwh),
+            None => (m.load_kwh, m.heat_pump_kwh, m.hot_water_kwh, run_car.map(|c| c.load_before_kwh)),
+        };
         // Its own car when the run's bids on the market; else the run's charging.
         let (load, ev, v2h) = match own.vehicle.as_deref_mut() {
             Some(car) => {
@@ -196,6 +254,6 @@ impl Plugin for BaselinePlugin {
     fn build(&self, app: &mut App) {
         use crate::base::schedule::SimStep;
         use super::HouseholdSystems;
-        app.add_systems(SimStep, baseline_own_use.in_set(HouseholdSystems::OwnUseAndBattery).after(super::planning::plan_batteries));
+        app.add_systems(SimStep, (baseline_heating, baseline_own_use).chain().in_set(HouseholdSystems::OwnUseAndBattery).after(super::planning::plan_batteries));
     }
 }

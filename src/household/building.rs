@@ -132,6 +132,13 @@ impl Default for BuildingSpec {
     }
 }
 
+impl BuildingSpec {
+    /// Window area, m²: as given, else the insulation class's share of the floor area.
+    pub fn window_m2(&self) -> f64 {
+        self.window_area_m2.unwrap_or(self.insulation.envelope().2 * self.floor_area_m2)
+    }
+}
+
 /// The 5R1C network: conductances W/K, the mass's capacity J/K and the areas the gains split
 /// by, m².
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -216,8 +223,8 @@ impl Rc5 {
     /// The network of a house from its spec.
     pub fn from_spec(b: &BuildingSpec) -> Rc5 {
         let a_f = b.floor_area_m2;
-        let (op_per_m2, u_window, window_share, ach) = b.insulation.envelope();
-        let window_m2 = b.window_area_m2.unwrap_or(window_share * a_f);
+        let (op_per_m2, u_window, _, ach) = b.insulation.envelope();
+        let window_m2 = b.window_m2();
         let mut h_tr_em_total = op_per_m2 * a_f;
         let mut h_tr_w = u_window * window_m2;
         let mut h_ve = AIR_HEAT_CAPACITY_J_PER_M3K * ach * a_f * ROOM_HEIGHT_M / SECONDS_PER_HOUR;

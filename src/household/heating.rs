@@ -28,7 +28,7 @@
 
 use super::building::{BuildingSpec, Rc5, Temperatures};
 use super::hot_water::{step_draws, HotWater, TappingProfile};
-use super::{Household, Meter};
+use super::Meter;
 use crate::base::time::SimClock;
 use bevy::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -243,14 +243,63 @@ struct StepState {
     cooling: bool,
     backup_w: f64,
     cop: f64,
+    /// The step's COPs of heating (to the heating curve's supply) and of cooling.
+    heat_cop: f64,
+    cool_cop: f64,
+}
+
+/// What a step reads of a heat pump's spec, kept together: the pumps of a district and their
+/// baseline copies are gone over several times a step, and each pass then reads a few cache
+/// lines of a pump rather than the whole spec.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Controls {
+    set_point_c: f64,
+    comfort_min_c: f64,
+    comfort_max_c: f64,
+    /// The heating curve: the design day's outdoor and supply temperatures, °C.
+    design_outdoor_c: f64,
+    design_supply_c: f64,
+    /// The heat source's temperature when fixed (ground source), else the outdoor air's.
+    fixed_source_c: Option<f64>,
+    cop_curve: CopSpec,
+    cop_correction: f64,
+    backup_w: f64,
+    heating_limit_c: f64,
+    /// Pre-heats from the grid at or below this import price, micro-units per kWh.
+    preheat_price: Option<i64>,
+    cooling: bool,
+    solar_aware: bool,
+}
+
+impl Controls {
+    fn of(spec: &HeatPumpSpec) -> Controls {
+        let b = &spec.building;
+        Controls {
+            set_point_c: b.set_point_c,
+            comfort_min_c: b.comfort_min_c,
+            comfort_max_c: b.comfort_max_c,
+            design_outdoor_c: b.design_outdoor_c,
+            design_supply_c: spec.design_supply_c,
+            fixed_source_c: (spec.source == HeatSource::GroundSource).then_some(spec.ground_temp_c),
+            cop_curve: spec.cop_curve(),
+            cop_correction: spec.cop_correction,
+            backup_w: spec.backup_kw * WATTS_PER_KW,
+            heating_limit_c: spec.heating_limit_c,
+            preheat_price: spec.preheat_price_per_kwh.map(|p| crate::base::money::PricePerKwh::from_units(p).0),
+            cooling: spec.cooling,
+            solar_aware: spec.control == HeatControl::SolarAware,
+        }
+    }
 }
 
 /// A household's heat pump and building. Read and written by [`run_heating`].
 #[derive(Component, Debug, Clone)]
 pub struct HeatPump {
-    pub spec: HeatPumpSpec,
-    pub building: Rc5,
-    pub cop_curve: CopSpec,
+    /// As the scenario gave it, and the building's model (both read only at the start and where
+    /// the step's length changes: a step reads `ctl`).
+    pub spec: Box<HeatPumpSpec>,
+    pub building: Box<Rc5>,
+    ctl: Controls,
     /// Heat output, W.
     pub capacity_w: f64,
     pub design_heat_load_w: f64,
@@ -306,9 +355,9 @@ impl HeatPump {
         let sized = design + tank_daily_kwh.unwrap_or(0.0) / TANK_REHEAT_HOURS * WATTS_PER_KW;
         let t0 = spec.building.set_point_c;
         HeatPump {
-            spec: spec.clone(),
-            building,
-            cop_curve: spec.cop_curve(),
+            spec: Box::new(spec.clone()),
+            building: Box::new(building),
+            ctl: Controls::of(spec),
             capacity_w: spec.capacity_kw.map_or(sized, |kw| kw * WATTS_PER_KW),
             design_heat_load_w: design,
             t_m_c: t0,
@@ -324,35 +373,32 @@ impl HeatPump {
             start_t_m_c: t0,
             must_run: (t0, t0, 0.0),
             internal_w: spec.building.internal_gains_w_per_m2 * spec.building.floor_area_m2,
-            solar_aperture_m2: spec.building.solar_factor * spec.building.window_area_m2.unwrap_or(spec.building.insulation.envelope().2 * spec.building.floor_area_m2),
+            solar_aperture_m2: spec.building.solar_factor * spec.building.window_m2(),
         }
     }
 
     /// Supply temperature of the heating curve at outdoor `t_out_c`, °C.
     pub fn supply_c(&self, t_out_c: f64) -> f64 {
-        let b = &self.spec.building;
-        let span = (b.set_point_c - b.design_outdoor_c).max(1.0);
-        let f = ((b.set_point_c - t_out_c) / span).clamp(0.0, 1.0);
-        (b.set_point_c + (self.spec.design_supply_c - b.set_point_c) * f).max(b.set_point_c + MIN_SUPPLY_ABOVE_SET_POINT_K)
+        let c = &self.ctl;
+        let span = (c.set_point_c - c.design_outdoor_c).max(1.0);
+        let f = ((c.set_point_c - t_out_c) / span).clamp(0.0, 1.0);
+        (c.set_point_c + (c.design_supply_c - c.set_point_c) * f).max(c.set_point_c + MIN_SUPPLY_ABOVE_SET_POINT_K)
     }
 
     /// Temperature of the heat source, °C.
     fn source_c(&self, t_out_c: f64) -> f64 {
-        match self.spec.source {
-            HeatSource::AirSource => t_out_c,
-            HeatSource::GroundSource => self.spec.ground_temp_c,
-        }
+        self.ctl.fixed_source_c.unwrap_or(t_out_c)
     }
 
     /// COP of heating to `supply_c` from outdoor `t_out_c` (at least 1: never worse than a
     /// resistive heater).
     pub fn heating_cop(&self, t_out_c: f64, supply_c: f64) -> f64 {
-        (self.cop_curve.cop(supply_c - self.source_c(t_out_c)) * self.spec.cop_correction).max(MIN_COP)
+        (self.ctl.cop_curve.cop(supply_c - self.source_c(t_out_c)) * self.ctl.cop_correction).max(MIN_COP)
     }
 
     /// COP (energy efficiency ratio) of cooling at outdoor `t_out_c`.
     pub fn cooling_cop(&self, t_out_c: f64) -> f64 {
-        (self.cop_curve.cop(self.source_c(t_out_c) - COOLING_SUPPLY_C) * self.spec.cop_correction).max(MIN_COP)
+        (self.ctl.cop_curve.cop(self.source_c(t_out_c) - COOLING_SUPPLY_C) * self.ctl.cop_correction).max(MIN_COP)
     }
 
     /// Starts a step on its weather: the building's free-floating temperatures, from which
@@ -367,7 +413,9 @@ impl HeatPump {
         self.start_t_m_c = self.t_m_c;
         let Some((_, r)) = &self.unit else { return };
         let free = Nodes::default().plus(r[0], self.t_m_c).plus(r[1], w.t_out_c).plus(r[2], self.internal_w).plus(r[3], self.solar_aperture_m2 * w.vertical_w_m2);
-        self.step = StepState { hours: w.hours, free, begun: true, pump_w: 0.0, cooling: false, backup_w: 0.0, cop: 1.0 };
+        let heat_cop = self.heating_cop(w.t_out_c, self.supply_c(w.t_out_c));
+        let cool_cop = if self.ctl.cooling { self.cooling_cop(w.t_out_c) } else { MIN_COP };
+        self.step = StepState { hours: w.hours, free, begun: true, pump_w: 0.0, cooling: false, backup_w: 0.0, cop: 1.0, heat_cop, cool_cop };
     }
 
     /// This step's heat to the air, W, that makes the operative temperature `target_c`
@@ -382,8 +430,8 @@ impl HeatPump {
     /// Heat the house needs this step to hold its set-point, within the pump's capacity, W
     /// (space heating comes before the hot-water tank), after [`HeatPump::begin_step`].
     pub fn space_need_w(&self) -> f64 {
-        let b = &self.spec.building;
-        if self.spec.cooling && self.step.free.op > b.comfort_max_c - COMFORT_TOLERANCE_K {
+        let b = &self.ctl;
+        if b.cooling && self.step.free.op > b.comfort_max_c - COMFORT_TOLERANCE_K {
             return (-self.power_to(b.comfort_max_c)).clamp(0.0, self.capacity_w);
         }
         self.power_to(b.set_point_c).clamp(0.0, self.capacity_w)
@@ -392,9 +440,9 @@ impl HeatPump {
     /// The electricity the must-run space heat (or cooling) takes this step, kWh, after
     /// [`HeatPump::begin_step`] (what a tank's solar boost leaves it).
     pub fn space_need_kwh(&self, w: &HeatWeather) -> f64 {
-        let b = &self.spec.building;
-        let cooling = self.spec.cooling && self.step.free.op > b.comfort_max_c - COMFORT_TOLERANCE_K;
-        let cop = if cooling { self.cooling_cop(w.t_out_c) } else { self.heating_cop(w.t_out_c, self.supply_c(w.t_out_c)) };
+        let b = &self.ctl;
+        let cooling = b.cooling && self.step.free.op > b.comfort_max_c - COMFORT_TOLERANCE_K;
+        let cop = if cooling { self.step.cool_cop } else { self.step.heat_cop };
         self.space_need_w() / cop * w.hours / WATTS_PER_KW
     }
 
@@ -409,23 +457,22 @@ impl HeatPump {
             self.begin_step(w);
         }
         self.step.begun = false;
-        let b = &self.spec.building;
+        let b = self.ctl;
         let pump_w = (self.capacity_w - hot_water_w).max(0.0);
         let free_air = self.step.free.op;
         let need_w = self.power_to(b.set_point_c);
         self.flexible_kwh = 0.0;
-        let solar_aware = self.spec.control == HeatControl::SolarAware;
-        let (preheat, precool) = (solar_aware && w.t_out_c < self.spec.heating_limit_c, solar_aware && w.t_out_c > b.comfort_max_c);
-        let cheap = self.spec.preheat_price_per_kwh.is_some_and(|p| w.import_price <= crate::base::money::PricePerKwh::from_units(p).0);
+        let (preheat, precool) = (b.solar_aware && w.t_out_c < b.heating_limit_c, b.solar_aware && w.t_out_c > b.comfort_max_c);
+        let cheap = b.preheat_price.is_some_and(|p| w.import_price <= p);
         let (pump, backup, cop, cooling);
         // What pre-heating may take of the household's own PV: what is left after the must-run
         // heat (the surplus given is after the house's load and tank).
         let own_kwh = |must_kwh: f64| (surplus_kwh - must_kwh).max(0.0);
         if free_air < b.set_point_c + COMFORT_TOLERANCE_K || (preheat && free_air < b.comfort_max_c) {
-            cop = self.heating_cop(w.t_out_c, self.supply_c(w.t_out_c));
+            cop = self.step.heat_cop;
             let must = need_w.max(0.0);
             let must_pump = must.min(pump_w);
-            backup = (must - must_pump).min(self.spec.backup_kw * WATTS_PER_KW);
+            backup = (must - must_pump).min(b.backup_w);
             let mut p = must_pump;
             if preheat {
                 // Pre-heat to the top of the band with what the pump has left.
@@ -437,8 +484,8 @@ impl HeatPump {
                 self.flexible_kwh = (room_kwh - own).max(0.0);
             }
             (pump, cooling) = (p, false);
-        } else if self.spec.cooling && free_air > b.comfort_max_c - COMFORT_TOLERANCE_K {
-            cop = self.cooling_cop(w.t_out_c);
+        } else if b.cooling && free_air > b.comfort_max_c - COMFORT_TOLERANCE_K {
+            cop = self.step.cool_cop;
             let must = (-self.power_to(b.comfort_max_c)).clamp(0.0, pump_w);
             let mut p = must;
             if precool {
@@ -512,9 +559,9 @@ impl HeatPump {
             t.cooling_kwh += self.step_kwh;
             t.cool_kwh += -s.pump_w * h / WATTS_PER_KW;
         }
-        let b = &self.spec.building;
+        let b = &self.ctl;
         let low = self.indoor_c < b.comfort_min_c - COMFORT_TOLERANCE_K;
-        let high = self.spec.cooling && self.indoor_c > b.comfort_max_c + COMFORT_TOLERANCE_K;
+        let high = b.cooling && self.indoor_c > b.comfort_max_c + COMFORT_TOLERANCE_K;
         if low || high {
             t.comfort_violation_hours += h;
         }
@@ -561,15 +608,19 @@ const UNKNOWN_OUTDOOR_C: f64 = 10.0;
 /// (`Meter::load_kwh`, `heat_pump_kwh`, `hot_water_kwh`) and a `SolarAware` pump's flexible
 /// order to `Meter::flexible_kwh`. Reads `Environment`, `SimClock`, `StepPrices`; writes
 /// `HeatPump`, `HotWater`, `Meter`. Runs in `HouseholdSystems::GenerationAndLoad`, after the
-/// appliances and before the vehicles.
+/// appliances and before the vehicles. Houses are split over the `--threads` pool as a `Pace`
+/// region: each reads only its own components and the step's shared weather and draws, so the
+/// split does not change a number.
 #[allow(clippy::type_complexity)]
 pub fn run_heating(
     env: Res<crate::environment::weather::Environment>,
     clock: Res<SimClock>,
     prices: Res<crate::environment::tariff::StepPrices>,
+    pace: Res<crate::base::exec::Pace>,
     mut state: Local<HeatingWeather>,
-    mut households: Query<(&Household, Option<&mut HeatPump>, Option<&mut HotWater>, &mut Meter), Or<(With<HeatPump>, With<HotWater>)>>,
+    mut households: Query<(Option<&mut HeatPump>, Option<&mut HotWater>, &mut Meter), Or<(With<HeatPump>, With<HotWater>)>>,
 ) {
+    use rayon::prelude::*;
     if households.is_empty() {
         return;
     }
@@ -577,38 +628,42 @@ pub fn run_heating(
     // The step's draws of each profile, shared by every tank of it.
     let start = clock.local_start.time();
     let draws = [TappingProfile::M, TappingProfile::L].map(|p| step_draws(p, start, w.hours));
-    for (_, mut pump, tank, mut m) in &mut households {
-        let before = m.load_kwh;
-        if let Some(p) = pump.as_deref_mut() {
-            p.load_before_kwh = before;
-        }
-        let (mut tank_by_pump, mut hw_heat_kwh) = (false, 0.0);
-        let (hw_kwh, hw_w) = match tank {
-            Some(mut t) => {
-                tank_by_pump = t.spec.heater == super::hot_water::WaterHeater::HeatPump;
-                let (spare_w, space_kwh) = pump.as_deref_mut().map_or((0.0, 0.0), |p| {
-                    p.begin_step(&w);
-                    (p.capacity_w - p.space_need_w(), p.space_need_kwh(&w))
-                });
-                let d = &draws[usize::from(t.spec.profile == TappingProfile::L)];
-                let r = t.advance_with(&w, d, pump.as_deref().map(|p| (p, spare_w)), (m.pv_kwh - before - space_kwh).max(0.0));
-                hw_heat_kwh = t.step_heat_kwh;
-                r
-            }
-            None => (0.0, 0.0),
-        };
-        if let (Some(p), true) = (pump.as_deref_mut(), hw_w > 0.0 || tank_by_pump) {
-            // A tank the pump heats counts in its seasonal performance with its backup element.
-            p.totals.hot_water_kwh += hw_kwh;
-            p.totals.hot_water_heat_kwh += hw_heat_kwh;
-        }
-        let hp_kwh = pump.as_deref_mut().map_or(0.0, |p| p.advance(&w, hw_w, (m.pv_kwh - before - hw_kwh).max(0.0)));
-        m.load_kwh += hw_kwh + hp_kwh;
-        m.hot_water_kwh = hw_kwh;
-        m.heat_pump_kwh = hp_kwh;
-        m.heat_flexible_kwh = pump.as_deref().map_or(0.0, |p| p.flexible_kwh);
-        m.flexible_kwh += m.heat_flexible_kwh;
+    let mut houses: Vec<_> = households.iter_mut().collect();
+    pace.region(|| houses.par_iter_mut().for_each(|(pump, tank, m)| heat_house(&w, &draws, pump.as_deref_mut(), tank.as_deref_mut(), m)));
+}
+
+/// One house's step of [`run_heating`]: its tank on the pump's spare capacity, then its pump.
+fn heat_house(w: &HeatWeather, draws: &[Vec<super::hot_water::Draw>; 2], mut pump: Option<&mut HeatPump>, tank: Option<&mut HotWater>, m: &mut Meter) {
+    let before = m.load_kwh;
+    if let Some(p) = pump.as_deref_mut() {
+        p.load_before_kwh = before;
     }
+    let (mut tank_by_pump, mut hw_heat_kwh) = (false, 0.0);
+    let (hw_kwh, hw_w) = match tank {
+        Some(t) => {
+            tank_by_pump = t.spec.heater == super::hot_water::WaterHeater::HeatPump;
+            let (spare_w, space_kwh) = pump.as_deref_mut().map_or((0.0, 0.0), |p| {
+                p.begin_step(w);
+                (p.capacity_w - p.space_need_w(), p.space_need_kwh(w))
+            });
+            let d = &draws[usize::from(t.spec.profile == TappingProfile::L)];
+            let r = t.advance_with(w, d, pump.as_deref().map(|p| (p, spare_w)), (m.pv_kwh - before - space_kwh).max(0.0));
+            hw_heat_kwh = t.step_heat_kwh;
+            r
+        }
+        None => (0.0, 0.0),
+    };
+    if let (Some(p), true) = (pump.as_deref_mut(), hw_w > 0.0 || tank_by_pump) {
+        // A tank the pump heats counts in its seasonal performance with its backup element.
+        p.totals.hot_water_kwh += hw_kwh;
+        p.totals.hot_water_heat_kwh += hw_heat_kwh;
+    }
+    let hp_kwh = pump.as_deref_mut().map_or(0.0, |p| p.advance(w, hw_w, (m.pv_kwh - before - hw_kwh).max(0.0)));
+    m.load_kwh += hw_kwh + hp_kwh;
+    m.hot_water_kwh = hw_kwh;
+    m.heat_pump_kwh = hp_kwh;
+    m.heat_flexible_kwh = pump.as_deref().map_or(0.0, |p| p.flexible_kwh);
+    m.flexible_kwh += m.heat_flexible_kwh;
 }
 
 /// The step's weather for heat pumps and tanks.
@@ -619,12 +674,16 @@ pub fn step_weather(env: &crate::environment::weather::Environment, clock: &SimC
     HeatWeather { t_out_c, vertical_w_m2, hours: clock.frame.step_hours(), import_price }
 }
 
-/// Closes every heat pump's step after the market (its flexible order settled). Writes
-/// `HeatPump`; runs in the market's delivery set, after deliveries.
-pub fn close_heating_steps(mut pumps: Query<&mut HeatPump>) {
-    for mut p in &mut pumps {
-        p.close_step();
+/// Closes every heat pump's step after the market (its flexible order settled), split over the
+/// `--threads` pool as a `Pace` region (each pump only its own). Writes `HeatPump`; runs in
+/// `HouseholdSystems::AfterMarket`.
+pub fn close_heating_steps(pace: Res<crate::base::exec::Pace>, mut pumps: Query<&mut HeatPump>) {
+    use rayon::prelude::*;
+    if pumps.is_empty() {
+        return;
     }
+    let mut pumps: Vec<_> = pumps.iter_mut().collect();
+    pace.region(|| pumps.par_iter_mut().for_each(|p| p.close_step()));
 }
 
 #[cfg(test)]

@@ -58,12 +58,12 @@ pub fn spawn_households(world: &mut World, scenario: &Scenario) {
         }
         let tank_daily_kwh = h.hot_water.as_ref().filter(|w| w.heater == crate::household::hot_water::WaterHeater::HeatPump).map(|w| w.profile.daily_kwh() * w.daily_scale);
         let pump = h.heat_pump.as_ref().map(|p| crate::household::heating::HeatPump::new(p, tank_daily_kwh));
-        let baseline_pump = pump.as_ref().filter(|p| p.spec.control == crate::household::heating::HeatControl::SolarAware).map(|p| Box::new(p.clone()));
+        let baseline_pump = pump.as_ref().filter(|p| p.spec.control == crate::household::heating::HeatControl::SolarAware).cloned();
         if let Some(p) = pump {
             e.insert(p);
         }
         let tank = h.hot_water.as_ref().map(crate::household::hot_water::HotWater::new);
-        let baseline_tank = tank.as_ref().filter(|t| baseline_pump.is_some() && t.spec.heater == crate::household::hot_water::WaterHeater::HeatPump).map(|t| Box::new(t.clone()));
+        let baseline_tank = tank.as_ref().filter(|t| baseline_pump.is_some() && t.spec.heater == crate::household::hot_water::WaterHeater::HeatPump).cloned();
         if let Some(t) = tank {
             e.insert(t);
         }
@@ -74,7 +74,10 @@ pub fn spawn_households(world: &mut World, scenario: &Scenario) {
                 e.insert(crate::household::planning::BatteryPlanner::default());
             }
         }
-        e.insert((BaselineOwnUse { battery, vehicle: baseline_car, heat_pump: baseline_pump, hot_water: baseline_tank, ..Default::default() }, BaselineExchange::default()));
+        if let Some(pump) = baseline_pump {
+            e.insert(crate::household::baseline::BaselineHeat { pump, tank: baseline_tank, step: None });
+        }
+        e.insert((BaselineOwnUse { battery, vehicle: baseline_car, ..Default::default() }, BaselineExchange::default()));
         entities.push(e.id());
     }
     world.insert_resource(HouseholdEntities(entities));
