@@ -265,8 +265,10 @@ struct Controls {
     cop_correction: f64,
     backup_w: f64,
     heating_limit_c: f64,
-    /// Pre-heats from the grid at or below this import price, micro-units per kWh.
+    /// Pre-heats from the grid at or below this import price, and bids its flexible order at
+    /// this limit, micro-units per kWh.
     preheat_price: Option<i64>,
+    flexible_price: Option<i64>,
     cooling: bool,
     solar_aware: bool,
 }
@@ -286,6 +288,7 @@ impl Controls {
             backup_w: spec.backup_kw * WATTS_PER_KW,
             heating_limit_c: spec.heating_limit_c,
             preheat_price: spec.preheat_price_per_kwh.map(|p| crate::base::money::PricePerKwh::from_units(p).0),
+            flexible_price: spec.flexible_price_per_kwh.map(|p| crate::base::money::PricePerKwh::from_units(p).0),
             cooling: spec.cooling,
             solar_aware: spec.control == HeatControl::SolarAware,
         }
@@ -375,6 +378,11 @@ impl HeatPump {
             internal_w: spec.building.internal_gains_w_per_m2 * spec.building.floor_area_m2,
             solar_aperture_m2: spec.building.solar_factor * spec.building.window_m2(),
         }
+    }
+
+    /// `SolarAware`: its flexible order's limit price (`flexible_price_per_kwh`, else `midway`).
+    pub fn flexible_limit(&self, midway: crate::base::money::PricePerKwh) -> crate::base::money::PricePerKwh {
+        self.ctl.flexible_price.map_or(midway, crate::base::money::PricePerKwh)
     }
 
     /// Supply temperature of the heating curve at outdoor `t_out_c`, °C.

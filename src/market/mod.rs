@@ -387,8 +387,7 @@ pub fn submit_orders(
         let midway = PricePerKwh((prices.import.0 + prices.export.0) / 2);
         let heat = m.heat_flexible_kwh.min(flexible);
         if let (Some(p), true) = (pump, heat > MIN_TRADE_KWH) {
-            let limit = p.spec.flexible_price_per_kwh.map_or(midway, PricePerKwh::from_units);
-            book.bids.push(Order { household: h.index, kwh: heat, limit: limit.min(bid), source: OfferSource::Pv });
+            book.bids.push(Order { household: h.index, kwh: heat, limit: p.flexible_limit(midway).min(bid), source: OfferSource::Pv });
         }
         if let (Some(c), true) = (car, flexible - heat > MIN_TRADE_KWH) {
             let limit = c.spec.flexible_price_per_kwh.map_or(midway, PricePerKwh::from_units);
@@ -506,11 +505,14 @@ pub fn deliver(
         // is the dearer, so it fills first): the car charges it, as load.
         // The flexible orders in the order a rule fills them: the dearer limit first (the
         // heat pump's on a tie).
+        // (Only when it bought beyond its deficit: else there is nothing to deliver, and most
+        // households' devices are not read at all.)
         let midway = PricePerKwh((prices.import.0 + prices.export.0) / 2);
-        let pump_limit = pump.as_ref().map_or(midway, |p| p.spec.flexible_price_per_kwh.map_or(midway, PricePerKwh::from_units));
-        let car_limit = car.as_ref().map_or(midway, |c| c.spec.flexible_price_per_kwh.map_or(midway, PricePerKwh::from_units));
+        let beyond = bought > m.deficit_kwh;
+        let pump_limit = pump.as_ref().filter(|_| beyond).map_or(midway, |p| p.flexible_limit(midway));
+        let car_limit = car.as_ref().filter(|_| beyond).map_or(midway, |c| c.spec.flexible_price_per_kwh.map_or(midway, PricePerKwh::from_units));
         let (mut pump, mut car) = (pump, car);
-        for heat_first in [pump_limit >= car_limit, pump_limit < car_limit] {
+        for heat_first in [pump_limit >= car_limit, pump_limit < car_limit].into_iter().filter(|_| beyond) {
             if heat_first {
                 if let Some(p) = pump.as_mut().filter(|_| m.heat_flexible_kwh > 0.0 && bought > m.deficit_kwh) {
                     let taken = p.take_flexible((bought - m.deficit_kwh).min(m.heat_flexible_kwh));
