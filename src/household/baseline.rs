@@ -114,8 +114,8 @@ pub struct BaselineHeatStep {
 
 /// Advances the baseline's own copies of `SolarAware` heat pumps and their tanks by the step,
 /// in the run's order (the tank on the pump's spare capacity, then the pump), and sets
-/// `BaselineHeat::step` for [`baseline_own_use`]. Reads `Meter`, the run's `HeatPump`,
-/// `HotWater` and `Vehicle`; writes `BaselineHeat`. Runs in
+/// `BaselineHeat::step` for [`baseline_own_use`]. Reads `SimClock`, `Meter`, the run's
+/// `HeatPump`, `HotWater` and `Vehicle`; writes `BaselineHeat`. Runs in
 /// `HouseholdSystems::OwnUseAndBattery`, before [`baseline_own_use`]. Houses are split over the
 /// `--threads` pool as a `Pace` region (each reads and writes only its own).
 #[allow(clippy::type_complexity)]
@@ -194,9 +194,10 @@ fn heat_copy_step(
     Some(BaselineHeatStep { load_kwh, heat_pump_kwh: e, hot_water_kwh: hw_kwh, car_before_kwh: car_before.map(|_| before + hw_kwh + e) })
 }
 
-/// Advances every household's baseline by the step's own use. Reads `Meter` (PV and load
-/// only) and `BaselineHeat::step`; writes `BaselineOwnUse` and this step's surplus and
-/// deficit in `BaselineExchange`. Runs in `HouseholdSystems::OwnUseAndBattery`, after PV and
+/// Advances every household's baseline by the step's own use. Reads `SimClock`, `Meter` (PV,
+/// load and the devices' parts of it), the run's `Vehicle` and `BaselineHeat::step`; writes
+/// `BaselineOwnUse`, its car's copy, `BatteryPlanner`'s baseline counts and this step's surplus
+/// and deficit in `BaselineExchange`. Runs in `HouseholdSystems::OwnUseAndBattery`, after PV and
 /// load and [`baseline_heating`].
 #[allow(clippy::type_complexity)]
 pub fn baseline_own_use(

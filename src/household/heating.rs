@@ -265,9 +265,10 @@ struct Controls {
     cop_correction: f64,
     backup_w: f64,
     heating_limit_c: f64,
-    /// Pre-heats from the grid at or below this import price, and bids its flexible order at
-    /// this limit, micro-units per kWh.
+    /// Pre-heats from the grid at or below this import price, micro-units per kWh.
     preheat_price: Option<i64>,
+    /// Its flexible order's limit price, micro-units per kWh (`None`: midway between the step's
+    /// export and import price).
     flexible_price: Option<i64>,
     cooling: bool,
     solar_aware: bool,
