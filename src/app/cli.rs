@@ -55,7 +55,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a scenario and write its results (summary.json, timeseries.csv, households.csv,
-    /// trades.csv, topology.json) into a folder.
+    /// trades.csv, topology.json; with --format parquet the tables as .parquet) into a folder.
     Run(RunArgs),
     /// Validate a scenario file without running it.
     Check {
@@ -89,7 +89,7 @@ pub enum Command {
     /// parallel; writes DIR/sweep.csv, a row per run with its settings and KPIs.
     Sweep(SweepArgs),
     /// Check a ledger: every hash, link, signature, state root, election, step and amount; with
-    /// a run folder also summary.json, households.csv and trades.csv against it. Anchor it with
+    /// a run folder also summary.json, households.csv and trades.csv (or trades.parquet) against it. Anchor it with
     /// --expect-head/--expect-genesis (hashes published when the run was made).
     Verify {
         /// A run folder or a ledger.jsonl file.
@@ -106,7 +106,7 @@ pub enum Command {
         /// Fail unless the chain starts from the genesis block with this hash (64 hex digits).
         #[arg(long, value_name = "HASH")]
         expect_genesis: Option<String>,
-        /// Check the ledger alone: do not require summary.json, households.csv and trades.csv
+        /// Check the ledger alone: do not require summary.json, households.csv and trades.csv (or .parquet)
         /// beside it.
         #[arg(long)]
         ledger_only: bool,
@@ -230,6 +230,9 @@ pub struct CompareArgs {
     /// Output folder [default: out/<scenario name>-compare].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also write the table as Parquet (`parquet` or `both`) [default: the scenario's `format`].
+    #[arg(long, value_enum)]
+    pub format: Option<crate::scenario::TableFormat>,
     /// Replace the output folder if it exists.
     #[arg(long)]
     pub force: bool,
@@ -245,6 +248,9 @@ pub struct SweepArgs {
     /// Output folder [default: out/<sweep file name>, with -K-of-N for a shard].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also write the table as Parquet (`parquet` or `both`) [default: the scenario's `format`].
+    #[arg(long, value_enum)]
+    pub format: Option<crate::scenario::TableFormat>,
     /// Run only runs K, K+N, K+2N, ... (0 ≤ K < N), e.g. one job of a cluster array.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<crate::app::sweep::Shard>,
@@ -294,6 +300,14 @@ pub struct RunArgs {
     /// `output`, else full].
     #[arg(long, value_enum)]
     pub output_level: Option<crate::scenario::OutputLevel>,
+    /// Which files the tables go to: `csv`, `parquet` (timeseries, households, trades and lines
+    /// as `.parquet`; no trades.csv) or `both` [default: the scenario's `format`, else csv].
+    #[arg(long, value_enum)]
+    pub format: Option<crate::scenario::TableFormat>,
+    /// Also write household_timeseries (.parquet or .csv by --format): a row per household and
+    /// step with pv_kwh, load_kwh, net_kwh, battery_soc_kwh and the bill so far.
+    #[arg(long)]
+    pub household_series: bool,
     /// Also write DIR/trace-step-N.json: step N's node injections, DC line flows, AC voltages
     /// and line losses (N from 0, as the `step` column of timeseries.csv), to compare with
     /// other power-flow tools (see `export-grid`).
@@ -702,7 +716,7 @@ fn cmd_compare(args: CompareArgs) -> ExitCode {
     };
     let threads = default_threads(args.threads).max(1);
     let out_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("out").join(format!("{}-compare", scenario.name)));
-    let opts = crate::app::compare::CompareOptions { scenario: args.scenario, rules, seeds: args.seeds, steps: args.steps, sets: args.sets, out_dir: out_dir.clone(), force: args.force, threads };
+    let opts = crate::app::compare::CompareOptions { scenario: args.scenario, rules, seeds: args.seeds, steps: args.steps, sets: args.sets, out_dir: out_dir.clone(), force: args.force, threads, format: args.format };
     match crate::app::compare::compare(&opts) {
         Ok(table) => {
             if !args.quiet {
@@ -718,7 +732,10 @@ fn cmd_compare(args: CompareArgs) -> ExitCode {
 fn cmd_sweep(args: SweepArgs) -> ExitCode {
     stop_on_signals();
     let sweep = match crate::app::sweep::Sweep::load(&args.sweep) {
-        Ok(s) => s,
+        Ok(mut s) => {
+            s.format = args.format.unwrap_or(s.format);
+            s
+        }
         Err(errors) => {
             eprintln!("{errors}");
             return ExitCode::from(EXIT_BAD_INPUT);
@@ -757,7 +774,7 @@ fn cmd_run(args: RunArgs) -> ExitCode {
     // Ctrl-C, SIGTERM or SIGHUP, from the start (loading a big scenario takes a while): the run
     // stops at the next step and removes its staging folder; a second signal changes nothing.
     stop_on_signals();
-    let overrides = Overrides { rule: args.rule.clone(), seed: args.seed, steps: args.steps, ledger: args.ledger, sets: args.sets.clone(), output: args.output_level, no_memory_check: args.no_memory_check };
+    let overrides = Overrides { rule: args.rule.clone(), seed: args.seed, steps: args.steps, ledger: args.ledger, sets: args.sets.clone(), output: args.output_level, format: args.format, household_series: args.household_series, no_memory_check: args.no_memory_check };
     let scenario = match load(&args.scenario, &overrides) {
         Ok(s) => Arc::new(s),
         Err(code) => return code,

@@ -34,6 +34,8 @@ pub struct CompareOptions {
     pub out_dir: PathBuf,
     pub force: bool,
     pub threads: usize,
+    /// `--format`, instead of the scenario's: `compare.parquet` too unless `Csv`.
+    pub format: Option<crate::scenario::TableFormat>,
 }
 
 /// Runs the comparison and writes `DIR/compare.csv` atomically. Returns the table.
@@ -55,7 +57,8 @@ pub fn compare(opts: &CompareOptions) -> Result<Table, RunError> {
             (r.name, opts.seeds, over_seeds(&mine))
         })
         .collect();
-    write_compare_files(staging.path(), &base.name, base.currency.as_deref(), &table).map_err(RunError::Failed)?;
+    let parquet = opts.format.unwrap_or(base.format).parquet();
+    write_compare_files(staging.path(), &base.name, base.currency.as_deref(), &table, parquet).map_err(RunError::Failed)?;
     crate::app::driver::commit_output(staging)?;
     Ok(table)
 }

@@ -39,7 +39,9 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
     }
     let started = Instant::now();
     let staging = claim_output(&opts.out_dir, opts.force)?;
-    let recorder = Recorder::create(staging.path(), scenario.output == crate::scenario::OutputLevel::Full).map_err(failed("cannot create output files"))?;
+    let record = recorder::RecordOptions { trades: scenario.output == crate::scenario::OutputLevel::Full, household_series: scenario.household_series, format: scenario.format };
+    let ids: Vec<String> = scenario.households.iter().map(|h| h.id.clone()).collect();
+    let recorder = Recorder::create(staging.path(), record, &ids, scenario.currency.as_deref()).map_err(failed("cannot create output files"))?;
     let ledger = match &scenario.ledger {
         Some(cfg) => {
             let jsonl = crate::output::ledger_file(staging.path(), cfg).map_err(failed("cannot create ledger.jsonl"))?;
@@ -80,7 +82,7 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
             sim.app.add_plugins(crate::output::grid_export::TracePlugin);
         }
         let out = simulate(&mut sim, on_step)?;
-        if let Some(mut rec) = recorder::detach(sim.world_mut()) {
+        if let Some(rec) = recorder::detach(sim.world_mut()) {
             rec.finish().map_err(|e| RunError::Failed(format!("writing results: {e}")))?;
         }
         if let Some(trace) = sim.world_mut().remove_resource::<crate::output::grid_export::TraceRequest>() {

@@ -16,7 +16,7 @@
 //! ```
 
 use crate::app::driver::run_kpis;
-use crate::output::sweep::{write_sweep_csv, SweepRow};
+use crate::output::sweep::{write_sweep_table, SweepRow};
 use crate::base::error::{InputError, InputErrors, Location};
 use crate::app::driver::RunError;
 use crate::scenario::{FieldSet, Overrides, Scenario};
@@ -114,6 +114,8 @@ pub struct Sweep {
     base_seed: u64,
     /// Runs in the whole sweep: every combination times `seeds`.
     pub run_count: u64,
+    /// The scenario's `format`: `sweep.parquet` too unless it is `Csv`.
+    pub format: crate::scenario::TableFormat,
 }
 
 /// The most runs a sweep may have (every combination times the seeds): a sweep's rows are held
@@ -176,7 +178,7 @@ impl Sweep {
         let base = Scenario::load(&scenario, &Overrides { steps: file.steps, ..Default::default() })?;
         let name = path.file_stem().map_or("sweep".into(), |s| s.to_string_lossy().into_owned());
         let values = file.axes.iter().map(|a| a.values.iter().map(|v| FieldSet { path: a.set.clone(), value: v.to_string() }).collect()).collect();
-        let sweep = Sweep { file: path.into(), scenario: scenario.clone(), name, axes: file.axes.iter().map(|a| a.set.clone()).collect(), steps: file.steps, values, seeds: u64::from(file.seeds), base_seed: base.seed, run_count };
+        let sweep = Sweep { file: path.into(), scenario: scenario.clone(), name, axes: file.axes.iter().map(|a| a.set.clone()).collect(), steps: file.steps, values, seeds: u64::from(file.seeds), base_seed: base.seed, run_count, format: base.format };
         let combos = run_count / sweep.seeds;
         if combos > MAX_CHECKED_COMBINATIONS {
             // Each value alone; a clash between values shows when its run starts.
@@ -227,9 +229,11 @@ impl Sweep {
     }
 }
 
-/// Runs the selected runs on `threads` threads and writes `out_dir/sweep.csv` atomically;
+/// Runs the selected runs on `threads` threads and writes `out_dir/sweep.csv` (and
+/// `sweep.parquet` by the sweep's `format`) atomically;
 /// `progress` is told of each finished run.
 pub fn run(sweep: &Sweep, shard: Option<Shard>, out_dir: &Path, force: bool, threads: usize, progress: impl Fn() + Sync) -> Result<usize, RunError> {
+    let parquet = sweep.format.parquet();
     let staging = crate::app::driver::claim_output(out_dir, force)?;
     let selected: Vec<u64> = sweep.selected(shard).collect();
     let pool = crate::base::exec::pool(threads).map_err(RunError::Failed)?;
@@ -255,7 +259,7 @@ pub fn run(sweep: &Sweep, shard: Option<Shard>, out_dir: &Path, force: bool, thr
     let results = results?;
     let runs: Vec<SweepRun> = selected.iter().map(|&i| sweep.run_at(i)).collect();
     let rows: Vec<SweepRow> = runs.iter().zip(results).map(|(r, kpis)| SweepRow { run: r.run, seed: r.seed, values: r.sets.iter().map(|s| s.value.as_str()).collect(), kpis }).collect();
-    write_sweep_csv(&staging.path().join("sweep.csv"), &sweep.axes, &rows).map_err(|e| RunError::Failed(format!("writing sweep.csv: {e}")))?;
+    write_sweep_table(staging.path(), &sweep.axes, &rows, parquet).map_err(RunError::Failed)?;
     crate::app::driver::commit_output(staging)?;
     Ok(selected.len())
 }
@@ -267,7 +271,7 @@ mod tests {
     fn sweep(values: &[&[f64]], seeds: u64) -> Sweep {
         let values: Vec<Vec<FieldSet>> = values.iter().enumerate().map(|(i, vs)| vs.iter().map(|v| FieldSet { path: ["a", "b", "c"][i].into(), value: v.to_string() }).collect()).collect();
         let run_count = values.iter().map(|v| v.len() as u64).product::<u64>() * seeds;
-        Sweep { file: "s.ron".into(), scenario: "x.ron".into(), name: "s".into(), axes: vec![], steps: None, values, seeds, base_seed: 10, run_count }
+        Sweep { file: "s.ron".into(), scenario: "x.ron".into(), name: "s".into(), axes: vec![], steps: None, values, seeds, base_seed: 10, run_count, format: Default::default() }
     }
 
     #[test]

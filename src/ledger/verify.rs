@@ -774,8 +774,16 @@ pub struct VerifyOptions {
     pub ledger_only: bool,
 }
 
-/// The files of a run folder that `verify` checks against the ledger.
+/// The files of a run folder that `verify` checks against the ledger (the trades as CSV, or as
+/// Parquet when the run wrote no CSV of them).
 const SIDE_FILES: [&str; 3] = ["summary.json", "households.csv", "trades.csv"];
+
+/// The run's trades tables: `trades.csv` and `trades.parquet`, those written (`trades.csv`
+/// when neither was, to be reported missing).
+fn trades_files(dir: &Path) -> Vec<PathBuf> {
+    let files: Vec<PathBuf> = ["trades.csv", "trades.parquet"].iter().map(|f| dir.join(f)).filter(|f| f.exists()).collect();
+    if files.is_empty() { vec![dir.join("trades.csv")] } else { files }
+}
 
 /// The verdict of `peergrid verify PATH`.
 pub fn verify_path(path: &Path, opts: &VerifyOptions) -> Result<String, Failure> {
@@ -787,19 +795,21 @@ pub fn verify_path(path: &Path, opts: &VerifyOptions) -> Result<String, Failure>
         return Err(verdict);
     }
     if !opts.ledger_only {
-        if let Some(missing) = SIDE_FILES.iter().find(|f| !dir.join(f).exists()) {
-            return Err(fail(&dir.join(missing), 0, None, format!("is missing: `verify` checks it against the ledger (give --ledger-only to check {} alone)", ledger.display())));
+        if let Some(missing) = SIDE_FILES.iter().map(|f| if *f == "trades.csv" { trades_files(&dir).swap_remove(0) } else { dir.join(f) }).find(|f| !f.exists()) {
+            return Err(fail(&missing, 0, None, format!("is missing: `verify` checks it against the ledger (give --ledger-only to check {} alone)", ledger.display())));
         }
     }
-    let mut trades = if opts.ledger_only { None } else { Some(TradesCheck::open(&dir.join("trades.csv"))?) };
+    let mut trades: Vec<TradesCheck> = if opts.ledger_only { Vec::new() } else { trades_files(&dir).iter().map(|f| TradesCheck::open(f)).collect::<Result<_, _>>()? };
     let mut trade_problem: Option<Failure> = None;
     let mut head_seen_at: Option<u64> = None;
     let chain = walk(&ledger, |_, b| {
         if opts.anchors.head == Some(b.hash) {
             head_seen_at = Some(b.header.height);
         }
-        if let (Some(t), None) = (&mut trades, &trade_problem) {
-            trade_problem = t.block(b).err();
+        for t in &mut trades {
+            if trade_problem.is_none() {
+                trade_problem = t.block(b).err();
+            }
         }
     })?;
     if let Some(p) = trade_problem {
@@ -810,7 +820,7 @@ pub fn verify_path(path: &Path, opts: &VerifyOptions) -> Result<String, Failure>
     if chain.state.total() != 0 {
         return Err(fail(&ledger, 0, Some(chain.blocks), format!("balances sum to {} micro-units, not 0", chain.state.total())));
     }
-    if let Some(t) = &mut trades {
+    for t in &mut trades {
         also.push(t.finish(&ledger)?);
     }
     if !opts.ledger_only {
@@ -894,7 +904,7 @@ pub fn unwritten_ledger(dir: &Path, anchors: &Anchors) -> Result<Option<Failure>
 /// from the row's kWh and price.
 struct TradesCheck {
     path: PathBuf,
-    rows: csv::StringRecordsIntoIter<std::fs::File>,
+    rows: crate::base::table_rows::TableRows,
     cols: [usize; 9],
     line: u64,
     /// The network fee of the last row, which the next network-fee transaction must pay.
@@ -906,13 +916,14 @@ impl TradesCheck {
     const COLUMNS: [&'static str; 9] = ["step", "seller", "buyer", "kwh", "price", "amount", "kwh_sent", "network_fee", "loss_kwh"];
 
     fn open(path: &Path) -> Result<TradesCheck, Failure> {
-        let mut r = csv::Reader::from_path(path).map_err(|e| fail(path, 0, None, format!("cannot read: {e}")))?;
-        let headers = r.headers().map_err(|e| fail(path, 1, None, format!("cannot read the header: {e}")))?.clone();
+        let rows = crate::base::table_rows::TableRows::open(path).map_err(|e| fail(path, 0, None, format!("cannot read: {e}")))?;
         let mut cols = [0; 9];
         for (c, name) in cols.iter_mut().zip(Self::COLUMNS) {
-            *c = headers.iter().position(|h| h == name).ok_or_else(|| fail(path, 1, None, format!("has no `{name}` column")))?;
+            *c = rows.header.iter().position(|h| h == name).ok_or_else(|| fail(path, 1, None, format!("has no `{name}` column")))?;
         }
-        Ok(TradesCheck { path: path.to_path_buf(), rows: r.into_records(), cols, line: 1, last_network_fee: None, matched: 0 })
+        // Positions are CSV lines (the header is line 1), or Parquet rows from 1.
+        let line = u64::from(path.extension().is_none_or(|e| e != "parquet"));
+        Ok(TradesCheck { path: path.to_path_buf(), rows, cols, line, last_network_fee: None, matched: 0 })
     }
 
     fn block(&mut self, b: &VerifiedBlock) -> Result<(), Failure> {
@@ -946,7 +957,7 @@ impl TradesCheck {
         let line = self.line as usize;
         let row = match self.rows.next() {
             Some(Ok(r)) => r,
-            Some(Err(e)) => return Err(fail(&self.path, line, None, format!("not a CSV row: {e}"))),
+            Some(Err(e)) => return Err(fail(&self.path, line, None, format!("not a row of the table: {e}"))),
             None => return Err(fail(&self.path, line, None, format!("ends before the ledger's transaction {} (block {height}): a trade is missing", t.id))),
         };
         let get = |k: usize| row.get(self.cols[k]).unwrap_or("");
@@ -978,10 +989,13 @@ impl TradesCheck {
 
     fn finish(&mut self, ledger: &Path) -> Result<String, Failure> {
         self.no_fee_owed()?;
-        if self.rows.next().is_some() {
-            return Err(fail(&self.path, self.line as usize + 1, None, format!("has trades after the last one in {}", ledger.display())));
+        match self.rows.next() {
+            Some(Ok(_)) => return Err(fail(&self.path, self.line as usize + 1, None, format!("has trades after the last one in {}", ledger.display()))),
+            Some(Err(e)) => return Err(fail(&self.path, self.line as usize + 1, None, format!("not a row of the table: {e}"))),
+            None => {}
         }
-        Ok(format!("trades.csv matches the ledger ({} trades, every amount exact from its kWh and price)", self.matched))
+        let name = self.path.file_name().map_or_else(|| "trades.csv".into(), |n| n.to_string_lossy());
+        Ok(format!("{name} matches the ledger ({} trades, every amount exact from its kWh and price)", self.matched))
     }
 }
 

@@ -6,6 +6,7 @@
 //! defined (finite, ≥ 0, may exceed 1) when some households save and others lose, and 0 when
 //! every household saves the same. It is undefined (empty) only when every saving is 0.
 
+use super::columnar::{currency_label, Cell, ColumnType, TableSchema, TableSink};
 use super::summary::Summary;
 use std::path::Path;
 
@@ -153,26 +154,31 @@ pub fn over_seeds(runs: &[&[Option<f64>]]) -> Vec<(Option<f64>, Option<f64>)> {
 /// Per rule: (rule, seeds, [(mean, ci95)] per KPI).
 pub type Table = Vec<(&'static str, u32, Vec<(Option<f64>, Option<f64>)>)>;
 
-/// Writes the table as `compare.csv`: `rule,seeds`, the KPIs, then each KPI's `_ci95`.
-pub fn write_compare_csv(path: &Path, table: &Table) -> std::io::Result<()> {
-    let mut w = csv::Writer::from_path(path)?;
+/// Writes the table as `compare.csv` (and `compare.parquet` with `parquet`): `rule,seeds`, the
+/// KPIs, then each KPI's `_ci95`.
+pub fn write_compare_table(dir: &Path, table: &Table, parquet: bool) -> std::io::Result<()> {
     let mut header = vec!["rule".to_string(), "seeds".to_string()];
     header.extend(KPIS.iter().map(|k| k.to_string()));
     header.extend(KPIS.iter().map(|k| format!("{k}_ci95")));
-    w.write_record(&header)?;
-    let fmt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+    let kind = |name: &str| match name {
+        "rule" => ColumnType::Text,
+        "seeds" => ColumnType::Int,
+        _ => ColumnType::Float,
+    };
+    let mut sink = TableSink::create(dir, "compare", &TableSchema::new(&header, kind), true, parquet, currency_label(None), &[])?;
     for (rule, seeds, cols) in table {
-        let mut row = vec![rule.to_string(), seeds.to_string()];
-        row.extend(cols.iter().map(|(m, _)| fmt(*m)));
-        row.extend(cols.iter().map(|(_, ci)| fmt(*ci)));
-        w.write_record(&row)?;
+        let mut row = vec![Cell::Text(rule), Cell::Int(i64::from(*seeds))];
+        row.extend(cols.iter().map(|(m, _)| Cell::opt(*m)));
+        row.extend(cols.iter().map(|(_, ci)| Cell::opt(*ci)));
+        sink.push(&row)?;
     }
-    w.flush()
+    sink.finish()
 }
 
-/// Writes `compare.csv` and the comparison's `report.html` into `dir`. The error names the file.
-pub fn write_compare_files(dir: &Path, scenario: &str, currency: Option<&str>, table: &Table) -> Result<(), String> {
-    write_compare_csv(&dir.join("compare.csv"), table).map_err(|e| format!("writing compare.csv: {e}"))?;
+/// Writes `compare.csv` (and `compare.parquet` with `parquet`) and the comparison's
+/// `report.html` into `dir`. The error names the file.
+pub fn write_compare_files(dir: &Path, scenario: &str, currency: Option<&str>, table: &Table, parquet: bool) -> Result<(), String> {
+    write_compare_table(dir, table, parquet).map_err(|e| e.to_string())?;
     let html = super::report::compare_html(scenario, currency, table).map_err(|e| format!("writing report.html: {e}"))?;
     std::fs::write(dir.join("report.html"), html).map_err(|e| format!("writing report.html: {e}"))
 }

@@ -2,6 +2,7 @@
 //! into place when complete, the streamed rows, the tables and summary at the end, the HTML
 //! reports, `compare.csv`, and the grid's JSON exports.
 
+pub mod columnar;
 pub mod communities;
 pub mod compare;
 pub mod grid_export;
@@ -34,14 +35,15 @@ fn failed(file: &'static str) -> impl Fn(std::io::Error) -> String {
 /// `switches.csv` and `referendums.csv` (runs with communities), `topology.json`,
 /// `lines.csv`, `summary.json`, then `report.html` from them. The error names the file.
 pub fn write_run_files(dir: &Path, s: &Scenario, outcome: &SimOutcome, summary: &summary::Summary) -> Result<(), String> {
-    tables::write_households(dir, s, &outcome.households, outcome.communities.as_ref().map(|(c, _, m)| (c, m))).map_err(failed("households.csv"))?;
+    let parquet = s.format.parquet();
+    tables::write_households(dir, s, &outcome.households, outcome.communities.as_ref().map(|(c, _, m)| (c, m)), parquet).map_err(|e| e.to_string())?;
     if let Some((c, _, _)) = &outcome.communities {
         communities::write_csv(dir, c).map_err(failed("communities.csv"))?;
         communities::write_switches(dir, s, c).map_err(failed("switches.csv"))?;
         communities::write_referendums(dir, c).map_err(failed("referendums.csv"))?;
     }
     tables::write_topology(dir, s).map_err(failed("topology.json"))?;
-    tables::write_lines(dir, s, &outcome.lines, &outcome.limits).map_err(failed("lines.csv"))?;
+    tables::write_lines(dir, s, &outcome.lines, &outcome.limits, parquet).map_err(|e| e.to_string())?;
     let json = serde_json::to_vec_pretty(summary).map_err(|e| format!("writing summary.json: {e}"))?;
     staging::write_file(dir, "summary.json", &json).map_err(failed("summary.json"))?;
     report::write_run_report(dir).map_err(|e| format!("writing report.html: {e}"))

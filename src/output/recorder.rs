@@ -1,5 +1,6 @@
-//! `timeseries.csv` and `trades.csv`, streamed while the run goes: one row per step from the
-//! metrics' totals, one per trade from the market's clearing.
+//! `timeseries`, `trades` and `household_timeseries`, streamed while the run goes: one row per
+//! step from the metrics' totals, one per trade from the market's clearing, one per household and
+//! step from its meter.
 
 use crate::base::money::Micros;
 use crate::base::schedule::SimStep;
@@ -7,23 +8,35 @@ use crate::base::time::SimClock;
 use crate::environment::tariff::StepPrices;
 use crate::environment::weather::Environment;
 use crate::household::HouseholdIds;
-use crate::market::{Clearing, LossBearer, LossPolicy, Seller};
+use crate::market::{Clearing, LossBearer, LossPolicy, OfferSource, Seller};
 use crate::metrics::{EnergyBalance, MetricsSystems, StepTotals};
 use bevy::prelude::*;
-use std::fmt::Write as _;
-use std::fs::File;
-use std::io::BufWriter;
+use crate::household::battery::Battery;
+use crate::household::{Household, Meter, Wallet};
+use crate::output::columnar::{currency_label, Cell, ColumnType, TableFormat, TableSchema, TableSink};
 use std::path::Path;
 
-/// Streams `timeseries.csv` and `trades.csv` while the run goes. Present only when recording.
+/// Streams `timeseries` and `trades` (CSV, Parquet or both) while the run goes, and the
+/// per-household series when asked. Present only when recording.
 #[derive(Resource)]
 pub struct Recorder {
-    timeseries: csv::Writer<BufWriter<File>>,
+    timeseries: TableSink,
     /// `None` at the `Aggregate` output level.
-    trades: Option<csv::Writer<BufWriter<File>>>,
-    buf: String,
+    trades: Option<TableSink>,
+    /// `household_timeseries`: one row per household and step (`--household-series`).
+    households: Option<TableSink>,
     /// First write error, reported when the run ends (systems cannot return errors).
     pub error: Option<String>,
+}
+
+/// What a [`Recorder`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordOptions {
+    /// A row per trade (the `Full` output level).
+    pub trades: bool,
+    /// A row per household and step.
+    pub household_series: bool,
+    pub format: TableFormat,
 }
 
 /// Columns of `timeseries.csv` (a contract: add, never rename).
@@ -58,152 +71,150 @@ pub const TIMESERIES_COLUMNS: [&str; 58] = [
 ];
 /// `time_utc`: ISO 8601 in UTC, one zone for the whole file (pandas parses it without a
 /// "mixed time zones" error across daylight saving).
-pub const TIME_UTC_FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";
+pub use crate::base::table_rows::TIME_UTC_FORMAT;
 
 /// Columns of `trades.csv` (a contract: add, never rename). `kwh` is the energy delivered;
 /// `kwh_sent` = `kwh` + `loss_kwh`; `amount` is the energy payment (for the kWh the loss policy
 /// bills); `network_fee` the fee paid to the network operator on top.
 pub const TRADES_COLUMNS: [&str; 10] = ["step", "seller", "buyer", "kwh", "price", "amount", "seller_source", "kwh_sent", "loss_kwh", "network_fee"];
 
+/// Columns of `household_timeseries` (a contract: add, never rename). `net_kwh` is what the
+/// house drew from the network at its meter (grid and peers, its community's battery) less what
+/// it fed in; `bill` its bill so far (what it paid less what it received, from the run's start).
+pub const HOUSEHOLD_SERIES_COLUMNS: [&str; 8] = ["household", "step", "time_utc", "pv_kwh", "load_kwh", "net_kwh", "battery_soc_kwh", "bill"];
+
+/// Parquet types of the step tables' columns (see `columnar`).
+fn column_type(name: &str) -> ColumnType {
+    match name {
+        "step" | "trades" | "ev_plugged" | "heat_pumps_running" => ColumnType::Int,
+        "time" => ColumnType::Text,
+        "time_utc" => ColumnType::Utc,
+        "seller" | "buyer" | "seller_source" | "household" => ColumnType::Id,
+        "buy_price" | "sell_price" | "grid_import_price" | "grid_export_price" => ColumnType::MoneyPerKwh,
+        "network_fees" | "community_bill" | "baseline_bill" | "amount" | "network_fee" | "bill" => ColumnType::Money,
+        _ => ColumnType::Float,
+    }
+}
+
+/// `seller_source`'s values, by [`seller_key`].
+const SELLER_SOURCES: [&str; 3] = ["pv", "battery", "pool"];
+
+/// A trade's seller (a household's index, or the pool after them) and its source, as keys into
+/// `trades`' `seller` and `seller_source` values.
+fn seller_key(seller: Seller, households: u32) -> (u32, u32) {
+    match seller {
+        Seller::Household { index, source: OfferSource::Pv } => (index, 0),
+        Seller::Household { index, source: OfferSource::Battery } => (index, 1),
+        Seller::Pool => (households, 2),
+    }
+}
+
 impl Recorder {
-    /// Opens `timeseries.csv`, and `trades.csv` when `trades` is set.
-    pub fn create(dir: &Path, trades: bool) -> std::io::Result<Recorder> {
-        let open = |name: &str| -> std::io::Result<csv::Writer<BufWriter<File>>> {
-            Ok(csv::WriterBuilder::new().from_writer(BufWriter::with_capacity(1 << 16, File::create(dir.join(name))?)))
+    /// Opens `timeseries`, `trades` and `household_timeseries` in `dir` as `opts` asks, for the
+    /// households `ids` (in household order); money in `currency` (Parquet's metadata).
+    pub fn create(dir: &Path, opts: RecordOptions, ids: &[String], currency: Option<&str>) -> std::io::Result<Recorder> {
+        let currency = currency_label(currency);
+        let f = opts.format;
+        let timeseries = TableSink::create(dir, "timeseries", &TableSchema::new(&TIMESERIES_COLUMNS, column_type), true, f.parquet(), currency, &[])?;
+        let trades = match opts.trades {
+            true => {
+                let sellers: Vec<&str> = ids.iter().map(String::as_str).chain(["pool"]).collect();
+                let schema = TableSchema::new(&TRADES_COLUMNS, column_type).with_values("seller", &sellers).with_values("buyer", ids).with_values("seller_source", &SELLER_SOURCES).required_except(&[]);
+                Some(TableSink::create(dir, "trades", &schema, f.bulk_csv(), f.parquet(), currency, &["step"])?)
+            }
+            false => None,
         };
-        let trades = if trades { Some(open("trades.csv")?) } else { None };
-        let mut r = Recorder { timeseries: open("timeseries.csv")?, trades, buf: String::new(), error: None };
-        r.timeseries.write_record(TIMESERIES_COLUMNS).map_err(std::io::Error::other)?;
-        if let Some(w) = &mut r.trades {
-            w.write_record(TRADES_COLUMNS).map_err(std::io::Error::other)?;
-        }
-        Ok(r)
-    }
-
-    fn int(w: &mut csv::Writer<BufWriter<File>>, value: u64) -> csv::Result<()> {
-        w.write_field(itoa::Buffer::new().format(value))
-    }
-
-    fn field(w: &mut csv::Writer<BufWriter<File>>, buf: &mut String, value: impl std::fmt::Display) -> csv::Result<()> {
-        buf.clear();
-        let _ = write!(buf, "{value}");
-        w.write_field(buf.as_bytes())
+        let households = match opts.household_series {
+            true => {
+                let kind = |name: &str| match name {
+                    "pv_kwh" | "load_kwh" | "net_kwh" | "battery_soc_kwh" => ColumnType::Float32,
+                    other => column_type(other),
+                };
+                let schema = TableSchema::new(&HOUSEHOLD_SERIES_COLUMNS, kind).with_values("household", ids).required_except(&["battery_soc_kwh"]);
+                Some(TableSink::create(dir, "household_timeseries", &schema, f.bulk_csv(), f.parquet(), currency, &["step", "time_utc"])?)
+            }
+            false => None,
+        };
+        Ok(Recorder { timeseries, trades, households, error: None })
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub fn write_step(&mut self, t: &StepTotals, time: &str, time_utc: &str, env: &crate::environment::weather::Environment, tariff: &StepPrices, clearing: &Clearing, bearer: LossBearer, ids: &[String]) -> csv::Result<()> {
-        let (w, b) = (&mut self.timeseries, &mut self.buf);
-        Self::field(w, b, t.step)?;
-        w.write_field(time)?;
-        for v in [
-            t.pv_kwh, t.load_kwh, t.self_consumed_kwh, t.p2p_kwh, t.grid_import_kwh, t.grid_export_kwh, t.battery_charge_kwh, t.battery_discharge_kwh,
-            t.curtailed_kwh, t.unserved_kwh, t.losses_kwh,
-        ] {
-            Self::field(w, b, v)?;
-        }
-        match t.clearing_price() {
-            Some(p) => Self::field(w, b, format_args!("{p:.6}"))?,
-            None => w.write_field("")?,
-        }
-        for p in [clearing.buy_price, clearing.sell_price] {
-            match p {
-                Some(p) => Self::field(w, b, p.to_decimal_string())?,
-                None => w.write_field("")?,
-            }
-        }
-        Self::field(w, b, t.trades)?;
-        Self::field(w, b, t.network_losses_kwh)?;
-        Self::field(w, b, t.p2p_losses_kwh)?;
-        b.clear();
-        t.network_fees.write_decimal(b);
-        w.write_field(b.as_bytes())?;
-        Self::field(w, b, env.irradiance.ghi)?;
-        Self::field(w, b, env.clear_sky_index)?;
-        Self::field(w, b, t.battery_soc_kwh)?;
-        Self::field(w, b, t.max_line_loading)?;
-        Self::field(w, b, env.sun.zenith_deg)?;
-        Self::field(w, b, env.sun.azimuth_deg)?;
-        Self::field(w, b, env.irradiance.dni)?;
-        Self::field(w, b, env.irradiance.dhi)?;
-        w.write_field(time_utc)?;
+    pub fn write_step(&mut self, t: &StepTotals, time: &str, utc: (i64, &str), env: &crate::environment::weather::Environment, tariff: &StepPrices, clearing: &Clearing, bearer: LossBearer, ids: &[String]) -> std::io::Result<()> {
+        use Cell::{Float, Int, Money, Null};
+        let price = |p: Option<crate::base::money::PricePerKwh>| p.map_or(Null, |p| Money(Micros(p.0)));
+        let tariff_price = |p: crate::base::money::PricePerKwh| if tariff.connected { Money(Micros(p.0)) } else { Null };
         let balance = t.balance.values();
-        for v in &balance[..EnergyBalance::FIRST_COLUMNS] {
-            Self::field(w, b, *v)?;
-        }
-        for p in [tariff.import, tariff.export] {
-            if tariff.connected {
-                b.clear();
-                Micros(p.0).write_decimal(b);
-                w.write_field(b.as_bytes())?;
-            } else {
-                w.write_field("")?;
-            }
-        }
-        for m in [t.community_bill, t.baseline_bill] {
-            b.clear();
-            m.write_decimal(b);
-            w.write_field(b.as_bytes())?;
-        }
-        match env.temp_air_c {
-            Some(t) => Self::field(w, b, t)?,
-            None => w.write_field("")?,
-        }
-        for v in &balance[EnergyBalance::FIRST_COLUMNS..EnergyBalance::BEFORE_APPLIANCES] {
-            Self::field(w, b, *v)?;
-        }
-        Self::field(w, b, t.appliance_kwh)?;
-        Self::field(w, b, t.shifted_kwh)?;
-        Self::field(w, b, t.ev_kwh)?;
+        let mut row: Vec<Cell> = Vec::with_capacity(TIMESERIES_COLUMNS.len());
+        row.extend([Int(t.step as i64), Cell::Text(time)]);
+        row.extend(
+            [t.pv_kwh, t.load_kwh, t.self_consumed_kwh, t.p2p_kwh, t.grid_import_kwh, t.grid_export_kwh, t.battery_charge_kwh, t.battery_discharge_kwh, t.curtailed_kwh, t.unserved_kwh, t.losses_kwh]
+                .map(Float),
+        );
+        row.extend([
+            t.clearing_price().map_or(Null, |p| Cell::Fixed(p, 6)),
+            price(clearing.buy_price),
+            price(clearing.sell_price),
+            Int(t.trades as i64),
+            Float(t.network_losses_kwh),
+            Float(t.p2p_losses_kwh),
+            Money(t.network_fees),
+            Float(env.irradiance.ghi),
+            Float(env.clear_sky_index),
+            Float(t.battery_soc_kwh),
+            Float(t.max_line_loading),
+            Float(env.sun.zenith_deg),
+            Float(env.sun.azimuth_deg),
+            Float(env.irradiance.dni),
+            Float(env.irradiance.dhi),
+            Cell::Utc(utc.0, utc.1),
+        ]);
+        row.extend(balance[..EnergyBalance::FIRST_COLUMNS].iter().map(|&v| Float(v)));
+        row.extend([tariff_price(tariff.import), tariff_price(tariff.export), Money(t.community_bill), Money(t.baseline_bill), Cell::opt(env.temp_air_c)]);
+        row.extend(balance[EnergyBalance::FIRST_COLUMNS..EnergyBalance::BEFORE_APPLIANCES].iter().map(|&v| Float(v)));
         let [vehicle, grid_battery] = [balance[EnergyBalance::BEFORE_APPLIANCES], balance[EnergyBalance::BEFORE_APPLIANCES + 1]];
-        Self::field(w, b, vehicle)?;
-        Self::int(w, t.ev_plugged)?;
-        Self::field(w, b, grid_battery)?;
-        Self::field(w, b, t.heat_pump_kwh)?;
-        Self::field(w, b, t.hot_water_kwh)?;
-        match t.mean_indoor_temp_c {
-            Some(c) => Self::field(w, b, c)?,
-            None => w.write_field("")?,
-        }
-        Self::int(w, t.heat_pumps_running)?;
-        w.write_record(None::<&[u8]>)?;
-        let (Some(w), b) = (&mut self.trades, &mut self.buf) else { return Ok(()) };
+        row.extend([
+            Float(t.appliance_kwh),
+            Float(t.shifted_kwh),
+            Float(t.ev_kwh),
+            Float(vehicle),
+            Int(t.ev_plugged as i64),
+            Float(grid_battery),
+            Float(t.heat_pump_kwh),
+            Float(t.hot_water_kwh),
+            Cell::opt(t.mean_indoor_temp_c),
+            Int(t.heat_pumps_running as i64),
+        ]);
+        debug_assert_eq!(row.len(), TIMESERIES_COLUMNS.len());
+        self.timeseries.push(&row)?;
+        let Some(w) = &mut self.trades else { return Ok(()) };
         for tr in &clearing.trades {
-            Self::int(w, t.step)?;
-            match tr.seller {
-                Seller::Household { index, .. } => w.write_field(&ids[index as usize])?,
-                Seller::Pool => w.write_field("pool")?,
-            }
-            w.write_field(&ids[tr.buyer as usize])?;
-            Self::field(w, b, tr.kwh)?;
-            // The exact price, shortest round-trip decimal: `amount` is recomputable from it.
-            Self::field(w, b, tr.price.0)?;
-            b.clear();
-            tr.price.amount_for(tr.billed_kwh(bearer)).write_decimal(b);
-            w.write_field(b.as_bytes())?;
-            w.write_field(match tr.seller {
-                Seller::Household { source, .. } => source.label(),
-                Seller::Pool => "pool",
-            })?;
-            Self::field(w, b, tr.kwh_sent())?;
-            Self::field(w, b, tr.loss_kwh)?;
-            b.clear();
-            tr.fee.amount_for(tr.kwh_sent()).write_decimal(b);
-            w.write_field(b.as_bytes())?;
-            w.write_record(None::<&[u8]>)?;
+            let (seller, source) = seller_key(tr.seller, ids.len() as u32);
+            w.push(&[
+                Int(t.step as i64),
+                Cell::Key(seller),
+                Cell::Key(tr.buyer),
+                Float(tr.kwh),
+                // The exact price, shortest round-trip decimal: `amount` is recomputable from it.
+                Float(tr.price.0),
+                Money(tr.price.amount_for(tr.billed_kwh(bearer))),
+                Cell::Key(source),
+                Float(tr.kwh_sent()),
+                Float(tr.loss_kwh),
+                Money(tr.fee.amount_for(tr.kwh_sent())),
+            ])?;
         }
         Ok(())
     }
 
-    /// Flushes the files; returns the first error seen during the run.
-    pub fn finish(&mut self) -> Result<(), String> {
-        if let Some(e) = self.error.take() {
+    /// Completes the files (Parquet's footers); returns the first error seen during the run.
+    pub fn finish(self) -> Result<(), String> {
+        if let Some(e) = self.error {
             return Err(e);
         }
-        self.timeseries.flush().map_err(|e| e.to_string())?;
-        match &mut self.trades {
-            Some(w) => w.flush().map_err(|e| e.to_string()),
-            None => Ok(()),
+        for sink in [Some(self.timeseries), self.trades, self.households].into_iter().flatten() {
+            sink.finish().map_err(|e| e.to_string())?;
         }
+        Ok(())
     }
 }
 
@@ -213,7 +224,11 @@ pub struct RecordSystems;
 
 /// Records the simulation in `app` into `recorder`'s files from its next step on.
 pub fn attach(app: &mut App, recorder: Recorder) {
+    let series = recorder.households.is_some();
     app.insert_resource(recorder).configure_sets(SimStep, RecordSystems.after(MetricsSystems)).add_systems(SimStep, record_rows.in_set(RecordSystems));
+    if series {
+        app.init_resource::<SeriesRows>().add_systems(SimStep, record_household_rows.in_set(RecordSystems).after(record_rows));
+    }
 }
 
 /// Takes the recorder out of `world` (to flush it and check for write errors).
@@ -236,9 +251,69 @@ pub fn record_rows(
 ) {
     if rec.error.is_none() {
         let bearer = losses.map(|l| l.0).unwrap_or_default();
-        let time_utc = clock.frame.step_start_utc(clock.step).format(TIME_UTC_FORMAT).to_string();
-        if let Err(e) = rec.write_step(&totals, &clock.time_label(), &time_utc, &env, &tariff, &clearing, bearer, &ids.0) {
+        let utc = clock.frame.step_start_utc(clock.step);
+        let time_utc = utc.format(TIME_UTC_FORMAT).to_string();
+        if let Err(e) = rec.write_step(&totals, &clock.time_label(), (utc.timestamp_micros(), &time_utc), &env, &tariff, &clearing, bearer, &ids.0) {
             rec.error = Some(e.to_string());
         }
+    }
+}
+
+/// One household's row of the step, gathered in household order.
+#[derive(Debug, Clone, Copy, Default)]
+struct SeriesRow {
+    pv_kwh: f64,
+    load_kwh: f64,
+    net_kwh: f64,
+    battery_soc_kwh: Option<f64>,
+    bill: Micros,
+}
+
+/// The step's household rows, by household index (kept between steps: no allocation per step).
+#[derive(Resource, Default)]
+pub struct SeriesRows(Vec<SeriesRow>);
+
+/// Writes a row per household for the step, in household order. Reads `Household`, `Meter`,
+/// `Battery`, `Wallet`, `SimClock`, `HouseholdIds`; writes `SeriesRows`, `Recorder`. Runs in
+/// `RecordSystems`, after `record_rows`.
+pub fn record_household_rows(
+    clock: Res<SimClock>,
+    ids: Res<HouseholdIds>,
+    houses: Query<(&Household, &Meter, Option<&Battery>, &Wallet)>,
+    mut rows: ResMut<SeriesRows>,
+    mut rec: ResMut<Recorder>,
+) {
+    if rec.error.is_some() {
+        return;
+    }
+    let rows = &mut rows.0;
+    rows.resize(ids.0.len(), SeriesRow::default());
+    for (h, m, battery, wallet) in &houses {
+        let drawn_kwh = m.grid_import_kwh + m.p2p_bought_kwh + m.community_battery_bought_kwh;
+        let fed_kwh = m.grid_export_kwh + m.p2p_sold_kwh + m.community_battery_sold_kwh;
+        rows[h.index as usize] = SeriesRow { pv_kwh: m.pv_kwh, load_kwh: m.load_kwh, net_kwh: drawn_kwh - fed_kwh, battery_soc_kwh: battery.map(|b| b.soc_kwh), bill: wallet.bill() };
+    }
+    let utc = clock.frame.step_start_utc(clock.step);
+    let time_utc = utc.format(TIME_UTC_FORMAT).to_string();
+    let Some(sink) = &mut rec.households else { return };
+    let mut written = Ok(());
+    for (i, r) in rows.iter().enumerate() {
+        written = sink.push(&[
+            Cell::Key(i as u32),
+            Cell::Int(clock.step as i64),
+            Cell::Utc(utc.timestamp_micros(), &time_utc),
+            // Single precision (7 significant digits) in both files: the series is the bulk.
+            Cell::F32(r.pv_kwh as f32),
+            Cell::F32(r.load_kwh as f32),
+            Cell::F32(r.net_kwh as f32),
+            r.battery_soc_kwh.map_or(Cell::Null, |v| Cell::F32(v as f32)),
+            Cell::Money(r.bill),
+        ]);
+        if written.is_err() {
+            break;
+        }
+    }
+    if let Err(e) = written {
+        rec.error = Some(e.to_string());
     }
 }

@@ -45,6 +45,10 @@ pub struct Summary {
     pub steps: u64,
     /// Which files the run wrote: `full`, or `aggregate` (no `trades.csv` nor `ledger.jsonl`).
     pub output_level: &'static str,
+    /// Which files the tables went to: `csv`, `parquet` or `both`.
+    pub format: &'static str,
+    /// Whether `household_timeseries` was written.
+    pub household_series: bool,
     pub step_minutes: u32,
     pub households: usize,
     pub start: String,
@@ -221,6 +225,8 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         seed: s.seed,
         steps: t.steps,
         output_level: s.output.label(),
+        format: s.format.label(),
+        household_series: s.household_series,
         step_minutes: s.frame.step_minutes,
         households: s.households.len(),
         start,

@@ -1,5 +1,7 @@
-//! The run's tables at its end: `households.csv`, `lines.csv` and `topology.json`.
+//! The run's tables at its end: `households` and `lines` (CSV, and Parquet by the format), and
+//! `topology.json`.
 
+use super::columnar::{currency_label, Cell, ColumnType, TableSchema, TableSink};
 use crate::household::Wallet;
 use crate::scenario::{LoadDef, Scenario};
 use crate::sim::HouseholdResult;
@@ -14,29 +16,34 @@ pub fn write_topology(dir: &Path, s: &Scenario) -> std::io::Result<()> {
 /// Columns of `lines.csv` (a contract: add, never rename). Flows are absolute kW.
 pub const LINE_COLUMNS: [&str; 10] = ["line", "from", "to", "capacity_kw", "max_flow_kw", "mean_flow_kw", "congested_steps", "losses_kwh", "length_m", "max_loading"];
 
-pub fn write_lines(dir: &Path, s: &Scenario, stats: &crate::grid::network::LineStats, limits: &crate::grid::network::LimitStats) -> std::io::Result<()> {
-    let mut w = csv::Writer::from_path(dir.join("lines.csv"))?;
-    w.write_record(LINE_COLUMNS)?;
+/// Writes `lines.csv` (and `lines.parquet` with `parquet`).
+pub fn write_lines(dir: &Path, s: &Scenario, stats: &crate::grid::network::LineStats, limits: &crate::grid::network::LimitStats, parquet: bool) -> std::io::Result<()> {
+    let kind = |name: &str| match name {
+        "line" | "from" | "to" => ColumnType::Id,
+        "congested_steps" => ColumnType::Int,
+        _ => ColumnType::Float,
+    };
+    let mut sink = TableSink::create(dir, "lines", &TableSchema::new(&LINE_COLUMNS, kind), true, parquet, currency_label(s.currency.as_deref()), &[])?;
     let g = &s.topology.graph;
     let steps = stats.steps.max(1) as f64;
     for e in g.edge_indices() {
         let (a, b) = g.edge_endpoints(e).expect("edge of this graph");
         let (l, k) = (&g[e], e.index());
         let max = stats.max_flow_kw.get(k).copied().unwrap_or(0.0);
-        w.write_record([
-            l.id.clone(),
-            g[a].id.clone(),
-            g[b].id.clone(),
-            l.capacity_kw.to_string(),
-            format!("{max:.6}"),
-            format!("{:.6}", stats.sum_abs_flow_kw.get(k).copied().unwrap_or(0.0) / steps),
-            limits.congested_steps_by_line.get(k).copied().unwrap_or(0).to_string(),
-            format!("{:.6}", stats.losses_kwh.get(k).copied().unwrap_or(0.0)),
-            format!("{:.3}", l.length_m),
-            format!("{:.6}", max / l.capacity_kw),
+        sink.push(&[
+            Cell::Text(&l.id),
+            Cell::Text(&g[a].id),
+            Cell::Text(&g[b].id),
+            Cell::Float(l.capacity_kw),
+            Cell::Fixed(max, 6),
+            Cell::Fixed(stats.sum_abs_flow_kw.get(k).copied().unwrap_or(0.0) / steps, 6),
+            Cell::Int(limits.congested_steps_by_line.get(k).copied().unwrap_or(0) as i64),
+            Cell::Fixed(stats.losses_kwh.get(k).copied().unwrap_or(0.0), 6),
+            Cell::Fixed(l.length_m, 3),
+            Cell::Fixed(max / l.capacity_kw, 6),
         ])?;
     }
-    w.flush()
+    sink.finish()
 }
 
 /// Columns of `households.csv` (a contract: add, never rename).
@@ -54,107 +61,119 @@ pub const HOUSEHOLD_COLUMNS: [&str; 70] = [
     "mean_indoor_temp_c", "min_indoor_temp_c", "design_heat_load_kw", "hot_water_cold_draws", "hot_water_short_kwh",
 ];
 
+/// Parquet types of `households.csv`'s columns (see `columnar`).
+fn household_column_type(name: &str) -> ColumnType {
+    match name {
+        "household" | "load_source" | "node" | "data_source" | "member_of" => ColumnType::Id,
+        "synthetic" => ColumnType::Bool,
+        "switches" | "ev_short_departures" | "hot_water_cold_draws" => ColumnType::Int,
+        "bill" | "baseline_bill" | "savings" | "p2p_paid" | "p2p_received" | "grid_paid" | "grid_received" | "fees_paid" | "rewards_received" | "network_fees_paid"
+        | "community_received" | "community_contributed" | "community_battery_paid" | "community_battery_received" | "supply_charge" | "demand_charge" => ColumnType::Money,
+        _ => ColumnType::Float,
+    }
+}
+
 /// `communities`: the run's communities and memberships at the end, when it has them (else the
-/// community columns are empty or zero).
-pub fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult], communities: Option<(&crate::community::Communities, &crate::market::membership::Memberships)>) -> std::io::Result<()> {
-    let mut w = csv::Writer::from_path(dir.join("households.csv"))?;
-    w.write_record(HOUSEHOLD_COLUMNS)?;
+/// community columns are empty or zero). Writes `households.csv` (and `households.parquet`
+/// with `parquet`).
+pub fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult], communities: Option<(&crate::community::Communities, &crate::market::membership::Memberships)>, parquet: bool) -> std::io::Result<()> {
+    use Cell::{Float, Money};
+    let mut sink = TableSink::create(dir, "households", &TableSchema::new(&HOUSEHOLD_COLUMNS, household_column_type), true, parquet, currency_label(s.currency.as_deref()), &[])?;
     for (h, r) in s.households.iter().zip(main) {
         let b = &r.baseline;
         let m = &r.totals;
         let Wallet { p2p_paid, p2p_received, grid_paid, grid_received, fees_paid, rewards_received, network_fees_paid, community_received, community_contributed, community_battery_paid, community_battery_received, supply_charges, demand_charges, .. } = r.wallet;
         let i = r.index as usize;
-        let member_of = communities.and_then(|(c, m)| m.of(r.index).map(|k| c.config.communities[k as usize].id.clone())).unwrap_or_default();
+        let member_of = communities.and_then(|(c, m)| m.of(r.index).map(|k| c.config.communities[k as usize].id.as_str()));
         let community_days = communities.map_or(0.0, |(c, _)| c.member_steps[i] as f64 * s.frame.step_hours() / 24.0);
         let switches = communities.map_or(0, |(c, _)| c.switches[i]);
-        let (soc0, soc1) = r.battery_soc_kwh.map(|(a, b)| (a.to_string(), b.to_string())).unwrap_or_default();
         let source = match h.load {
             LoadDef::Archetype { kind, .. } => format!("{kind:?}"),
             LoadDef::Profile { series } if s.profiles.series[series].source.starts_with("ausgrid") => "ausgrid".to_string(),
             LoadDef::Profile { .. } => "profile".to_string(),
         };
         let data_source = match h.load {
-            LoadDef::Profile { series } => s.profiles.series[series].source.clone(),
-            LoadDef::Archetype { .. } => String::new(),
+            LoadDef::Profile { series } => s.profiles.series[series].source.as_str(),
+            LoadDef::Archetype { .. } => "",
         };
         let ev = r.vehicle.unwrap_or_default();
         // Heat pump columns: empty for a house without one.
-        let heat = |f: fn(&crate::household::heating::HeatingTotals, f64) -> f64| r.heating.map(|(t, d)| f(&t, d).to_string()).unwrap_or_default();
+        let heat = |f: fn(&crate::household::heating::HeatingTotals, f64) -> f64| Cell::opt(r.heating.map(|(t, d)| f(&t, d)));
         let synthetic = matches!(h.load, LoadDef::Profile { series } if s.profiles.series[series].synthetic);
-        let row: Vec<String> = vec![
-            h.id.clone(),
-            m.pv_kwh.to_string(),
-            m.load_kwh.to_string(),
-            m.self_consumed_kwh.to_string(),
-            m.p2p_bought_kwh.to_string(),
-            m.p2p_sold_kwh.to_string(),
-            m.grid_import_kwh.to_string(),
-            m.grid_export_kwh.to_string(),
-            m.battery_charge_kwh.to_string(),
-            m.battery_discharge_kwh.to_string(),
-            m.curtailed_kwh.to_string(),
-            m.unserved_kwh.to_string(),
-            r.wallet.bill().to_decimal_string(),
-            b.wallet.bill().to_decimal_string(),
-            (b.wallet.bill() - r.wallet.bill()).to_decimal_string(),
-            p2p_paid.to_decimal_string(),
-            p2p_received.to_decimal_string(),
-            grid_paid.to_decimal_string(),
-            grid_received.to_decimal_string(),
-            b.totals.unserved_kwh.to_string(),
-            h.pv.map(|p| p.kwp).unwrap_or(0.0).to_string(),
-            h.battery.as_ref().map(|b| b.capacity_kwh).unwrap_or(0.0).to_string(),
-            soc0,
-            soc1,
-            source,
-            s.topology.graph[h.node].id.clone(),
-            fees_paid.to_decimal_string(),
-            rewards_received.to_decimal_string(),
-            (r.loss_of_load_steps as f64 * s.frame.step_hours()).to_string(),
-            (b.loss_of_load_steps as f64 * s.frame.step_hours()).to_string(),
-            network_fees_paid.to_decimal_string(),
-            data_source,
-            synthetic.to_string(),
-            member_of,
-            community_days.to_string(),
-            switches.to_string(),
-            community_received.to_decimal_string(),
-            community_contributed.to_decimal_string(),
-            m.community_battery_bought_kwh.to_string(),
-            m.community_battery_sold_kwh.to_string(),
-            community_battery_paid.to_decimal_string(),
-            community_battery_received.to_decimal_string(),
-            supply_charges.to_decimal_string(),
-            demand_charges.to_decimal_string(),
+        let row = [
+            Cell::Text(&h.id),
+            Float(m.pv_kwh),
+            Float(m.load_kwh),
+            Float(m.self_consumed_kwh),
+            Float(m.p2p_bought_kwh),
+            Float(m.p2p_sold_kwh),
+            Float(m.grid_import_kwh),
+            Float(m.grid_export_kwh),
+            Float(m.battery_charge_kwh),
+            Float(m.battery_discharge_kwh),
+            Float(m.curtailed_kwh),
+            Float(m.unserved_kwh),
+            Money(r.wallet.bill()),
+            Money(b.wallet.bill()),
+            Money(b.wallet.bill() - r.wallet.bill()),
+            Money(p2p_paid),
+            Money(p2p_received),
+            Money(grid_paid),
+            Money(grid_received),
+            Float(b.totals.unserved_kwh),
+            Float(h.pv.map(|p| p.kwp).unwrap_or(0.0)),
+            Float(h.battery.as_ref().map(|b| b.capacity_kwh).unwrap_or(0.0)),
+            Cell::opt(r.battery_soc_kwh.map(|(a, _)| a)),
+            Cell::opt(r.battery_soc_kwh.map(|(_, b)| b)),
+            Cell::Text(&source),
+            Cell::Text(&s.topology.graph[h.node].id),
+            Money(fees_paid),
+            Money(rewards_received),
+            Float(r.loss_of_load_steps as f64 * s.frame.step_hours()),
+            Float(b.loss_of_load_steps as f64 * s.frame.step_hours()),
+            Money(network_fees_paid),
+            if data_source.is_empty() { Cell::Null } else { Cell::Text(data_source) },
+            Cell::Bool(synthetic),
+            member_of.map_or(Cell::Null, Cell::Text),
+            Float(community_days),
+            Cell::Int(switches as i64),
+            Money(community_received),
+            Money(community_contributed),
+            Float(m.community_battery_bought_kwh),
+            Float(m.community_battery_sold_kwh),
+            Money(community_battery_paid),
+            Money(community_battery_received),
+            Money(supply_charges),
+            Money(demand_charges),
             // Equivalent full cycles: what it delivered (AC) over its capacity.
-            h.battery.as_ref().filter(|b| b.capacity_kwh > 0.0).map_or(0.0, |b| m.battery_discharge_kwh / b.capacity_kwh).to_string(),
-            m.appliance_kwh.to_string(),
-            m.shifted_kwh.to_string(),
-            ev.charged_kwh.to_string(),
-            ev.shortfall_kwh.to_string(),
-            ev.v2h_kwh.to_string(),
-            ev.away_kwh.to_string(),
-            ev.km.to_string(),
-            ev.short_departures.to_string(),
-            m.battery_grid_charge_kwh.to_string(),
-            r.battery_capacity_end_kwh.map(|c| c.to_string()).unwrap_or_default(),
-            r.forecast_errors.map(|e| (e.abs_error_kwh / e.steps as f64).to_string()).unwrap_or_default(),
-            r.vehicle.map(|v| v.soc_start_kwh.to_string()).unwrap_or_default(),
-            r.vehicle.map(|v| v.soc_end_kwh.to_string()).unwrap_or_default(),
-            m.heat_pump_kwh.to_string(),
-            m.hot_water_kwh.to_string(),
+            Float(h.battery.as_ref().filter(|b| b.capacity_kwh > 0.0).map_or(0.0, |b| m.battery_discharge_kwh / b.capacity_kwh)),
+            Float(m.appliance_kwh),
+            Float(m.shifted_kwh),
+            Float(ev.charged_kwh),
+            Float(ev.shortfall_kwh),
+            Float(ev.v2h_kwh),
+            Float(ev.away_kwh),
+            Float(ev.km),
+            Cell::Int(ev.short_departures as i64),
+            Float(m.battery_grid_charge_kwh),
+            Cell::opt(r.battery_capacity_end_kwh),
+            Cell::opt(r.forecast_errors.map(|e| e.abs_error_kwh / e.steps as f64)),
+            Cell::opt(r.vehicle.map(|v| v.soc_start_kwh)),
+            Cell::opt(r.vehicle.map(|v| v.soc_end_kwh)),
+            Float(m.heat_pump_kwh),
+            Float(m.hot_water_kwh),
             heat(|t, _| t.comfort_violation_hours),
-            r.heating.and_then(|(t, _)| t.spf()).map(|x| x.to_string()).unwrap_or_default(),
+            Cell::opt(r.heating.and_then(|(t, _)| t.spf())),
             heat(|t, _| t.heat_kwh + t.hot_water_heat_kwh),
             heat(|t, _| t.backup_heat_kwh),
             heat(|t, _| t.cooling_kwh),
             heat(|t, _| if t.steps > 0 { t.indoor_sum_c / t.steps as f64 } else { f64::NAN }),
             heat(|t, _| t.indoor_min_c),
             heat(|_, design_w| design_w / 1000.0),
-            r.hot_water.map(|t| t.cold_draws.to_string()).unwrap_or_default(),
-            r.hot_water.map(|t| t.short_kwh.to_string()).unwrap_or_default(),
+            r.hot_water.map_or(Cell::Null, |t| Cell::Int(t.cold_draws as i64)),
+            Cell::opt(r.hot_water.map(|t| t.short_kwh)),
         ];
-        w.write_record(&row)?;
+        sink.push(&row)?;
     }
-    w.flush()
+    sink.finish()
 }

@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use schema::{Archetype, BatterySpec, OutputLevel, ScenarioFile};
+pub use schema::{Archetype, BatterySpec, OutputLevel, ScenarioFile, TableFormat};
 pub use set::{apply as apply_sets, FieldSet};
 pub use crate::household::PvDef;
 pub use crate::household::load::LoadDef;
@@ -60,6 +60,10 @@ pub struct Overrides {
     pub sets: Vec<FieldSet>,
     /// Which files to write (`--output`), instead of the scenario's `output`.
     pub output: Option<OutputLevel>,
+    /// Which files the tables go to (`--format`), instead of the scenario's `format`.
+    pub format: Option<TableFormat>,
+    /// Also the per-household series (`--household-series`).
+    pub household_series: bool,
     /// Accept a scenario whose run needs more memory than this machine allows
     /// (`--no-memory-check`).
     pub no_memory_check: bool,
@@ -83,6 +87,12 @@ impl Overrides {
         }
         if let Some(o) = self.output {
             v.push(format!("output={}", o.label()));
+        }
+        if let Some(f) = self.format {
+            v.push(format!("format={}", f.label()));
+        }
+        if self.household_series {
+            v.push("household-series".to_string());
         }
         v
     }
@@ -180,6 +190,10 @@ pub struct Scenario {
     pub ledger: Option<crate::ledger::LedgerConfig>,
     /// Which files a run writes.
     pub output: OutputLevel,
+    /// Which files the tables go to.
+    pub format: TableFormat,
+    /// Also a row per household and step.
+    pub household_series: bool,
     pub overrides: Vec<String>,
     /// Community changes by step, sorted by step (then scenario order).
     pub community_events: Vec<CommunityEvent>,
@@ -242,6 +256,10 @@ impl Scenario {
         if let Some(o) = overrides.output {
             file.output = o;
         }
+        if let Some(f) = overrides.format {
+            file.format = f;
+        }
+        file.household_series |= overrides.household_series;
         if file.output == OutputLevel::Aggregate {
             file.ledger.write_jsonl = false;
         }
@@ -478,6 +496,8 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
         climate,
         ledger,
         output: file.output,
+        format: file.format,
+        household_series: file.household_series,
         overrides: overrides.describe(),
         community_events,
         communities,

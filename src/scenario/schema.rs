@@ -98,6 +98,12 @@ pub struct ScenarioFile {
     /// Which files a run writes: `Full` (default) or `Aggregate` (no per-trade files).
     #[serde(default)]
     pub output: OutputLevel,
+    /// Which files the tables go to: `Csv` (default), `Parquet` or `Both`.
+    #[serde(default)]
+    pub format: TableFormat,
+    /// Also a row per household and step (`household_timeseries`).
+    #[serde(default)]
+    pub household_series: bool,
     /// `--set`s on Group members (`households[id=v007]...`), applied when the group is drawn.
     #[serde(skip)]
     pub member_sets: Vec<super::set::MemberSet>,
@@ -352,6 +358,40 @@ impl OutputLevel {
             OutputLevel::Full => "full",
             OutputLevel::Aggregate => "aggregate",
         }
+    }
+}
+
+/// Which files a run's tables are written to (`--format`, the scenario's `format`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+pub enum TableFormat {
+    /// CSV files (the default).
+    #[default]
+    Csv,
+    /// Parquet files; `trades.csv` is not written, the small CSVs `report.html` is built from
+    /// (timeseries, households, lines) still are.
+    Parquet,
+    /// Both, every table twice.
+    Both,
+}
+
+impl TableFormat {
+    pub fn label(self) -> &'static str {
+        match self {
+            TableFormat::Csv => "csv",
+            TableFormat::Parquet => "parquet",
+            TableFormat::Both => "both",
+        }
+    }
+
+    /// Whether tables that only researchers read in bulk (trades, the per-household series) are
+    /// written as CSV.
+    pub fn bulk_csv(self) -> bool {
+        self != TableFormat::Parquet
+    }
+
+    /// Whether the tables are written as Parquet.
+    pub fn parquet(self) -> bool {
+        self != TableFormat::Csv
     }
 }
 
