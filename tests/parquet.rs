@@ -1,6 +1,7 @@
 //! Parquet outputs (`--format parquet|both`, `--household-series`): every file read back equals
 //! its CSV to the last digit, types are those docs/outputs.md gives, and a run cut short leaves
 //! no Parquet file that reads as complete.
+#![cfg(feature = "parquet")]
 
 mod common;
 use arrow_array::cast::AsArray;
