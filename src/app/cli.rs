@@ -799,7 +799,7 @@ fn cmd_run(args: RunArgs) -> ExitCode {
         },
         None => None,
     };
-    let opts = RunOptions { out_dir: out_dir.clone(), force: args.force, threads, progress: !args.quiet, trace_step: args.trace_step, keys };
+    let opts = RunOptions { out_dir: out_dir.clone(), force: args.force, threads, progress: !args.quiet, trace_step: args.trace_step, keys, bidding: None };
     match run(scenario.clone(), &opts) {
         Ok(s) => {
             if !args.quiet {

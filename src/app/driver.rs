@@ -76,6 +76,9 @@ pub fn simulate(sim: &mut Simulation, mut on_step: impl FnMut(u64)) -> Result<Si
             return Err(RunError::Interrupted);
         }
         sim.step();
+        if let Some(e) = sim.failure() {
+            return Err(RunError::Failed(e));
+        }
         on_step(sim.steps_done());
     }
     sim.outcome().map_err(RunError::Failed)

@@ -25,6 +25,8 @@ pub struct RunOptions {
     pub trace_step: Option<u64>,
     /// Sign the ledger with a keystore's keys instead of seed-derived ones.
     pub keys: Option<Arc<crate::ledger::keys::Keystore>>,
+    /// Bidding strategies supplied from outside (the Python package's), built for the run.
+    pub bidding: Option<crate::market::external::StrategyFactory>,
 }
 
 fn failed(context: &str) -> impl Fn(std::io::Error) -> RunError + '_ {
@@ -77,6 +79,9 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
     let main_job = || -> Result<SimOutcome, RunError> {
         let mut sim = Simulation::new(SimConfig { ledger, ..config(&scenario, scenario.rule, scenario.rule_params.clone()) });
         recorder::attach(&mut sim.app, recorder);
+        if let Some(factory) = &opts.bidding {
+            sim.world_mut().insert_resource(crate::market::external::BidOverrides::with((factory.0)()));
+        }
         if let Some(step) = opts.trace_step {
             sim.world_mut().insert_resource(crate::output::grid_export::TraceRequest { step, dir: trace_dir.clone(), written: false, error: None });
             sim.app.add_plugins(crate::output::grid_export::TracePlugin);

@@ -5,6 +5,7 @@
 //! from a [`RuleSetup`], plus its name in the `rules!` list below. See `src/market/README.md`.
 
 pub mod communities;
+pub mod external;
 pub mod locality;
 pub mod losses;
 pub mod membership;
@@ -250,6 +251,11 @@ pub trait TradingRule: std::any::Any + Send + Sync {
     }
     /// Clears one step. `rng` is this step's market stream; `out` is empty on entry.
     fn clear(&mut self, book: &mut OrderBook, ctx: &MarketContext, rng: &mut ChaCha8Rng, out: &mut Clearing);
+    /// Why the rule stopped clearing, naming the step (a registered rule whose result failed
+    /// the core's checks, see [`external`]); the run ends with it as an error.
+    fn failure(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The rule in force; replace it to switch rules between steps.
@@ -267,8 +273,8 @@ pub struct MarketSetup(pub RuleSetup);
 
 impl MarketSetup {
     /// `rule` with `params`, built for this run.
-    pub fn build(&self, rule: &registry::RuleInfo, params: BTreeMap<String, f64>) -> ActiveRule {
-        ActiveRule((rule.build)(&RuleSetup { params, ..self.0.clone() }))
+    pub fn build(&self, rule: &'static registry::RuleInfo, params: BTreeMap<String, f64>) -> ActiveRule {
+        ActiveRule(rule.create(&RuleSetup { params, ..self.0.clone() }))
     }
 }
 
@@ -354,10 +360,12 @@ impl Bidding {
 /// (truthful: the import and export price; on an island the value of lost load and the surplus
 /// floor); batteries ask the policy's offer price. Zero-intelligence draws are keyed by (step,
 /// household, side), so they do not depend on iteration order.
-/// A stated price ceiling lowers the bid.
+/// A stated price ceiling lowers the bid. Limits set from outside ([`external::BidOverrides`]:
+/// a learning environment's actions, strategies written in Python) replace the household's own.
 /// Reads `Meter`, `Bidding`, `PriceCeiling`, `StepPrices`, `BatteryMarketPolicy`, `SimClock`, `MarketSeed`;
-/// writes `OrderBook`. Runs in `MarketSystems::Orders`, after own use and battery.
-#[allow(clippy::type_complexity)]
+/// writes `OrderBook` and `BidOverrides` (its strategies' limits). Runs in `MarketSystems::Orders`,
+/// after own use and battery.
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
 pub fn submit_orders(
     prices: Res<StepPrices>,
     policy: Res<BatteryMarketPolicy>,
@@ -365,19 +373,30 @@ pub fn submit_orders(
     seed: Res<MarketSeed>,
     mut book: ResMut<OrderBook>,
     mut battery_asks: Local<Vec<Order>>,
+    mut needs: Local<Vec<external::BidNeed>>,
+    mut overrides: Option<ResMut<external::BidOverrides>>,
     households: Query<(&Household, &Meter, &Bidding, Option<&PriceCeiling>, Option<&crate::household::vehicle::Vehicle>, Option<&crate::household::heating::HeatPump>)>,
 ) {
     book.bids.clear();
     book.asks.clear();
     battery_asks.clear();
+    let trades = |m: &Meter| m.deficit_kwh > MIN_TRADE_KWH || m.surplus_kwh > MIN_TRADE_KWH || m.battery_offer_kwh > MIN_TRADE_KWH || m.flexible_kwh > MIN_TRADE_KWH;
+    if let Some(o) = overrides.as_deref_mut().filter(|o| !o.strategies.is_empty()) {
+        needs.clear();
+        needs.extend(households.iter().filter(|(_, m, ..)| trades(m)).map(|(h, m, ..)| external::BidNeed { household: h.index, deficit_kwh: m.deficit_kwh, surplus_kwh: m.surplus_kwh, battery_offer_kwh: m.battery_offer_kwh, flexible_kwh: m.flexible_kwh }));
+        needs.sort_by_key(|n| n.household);
+        o.run_strategies(clock.step, &prices, &needs, households.iter().count());
+    }
+    let overrides = overrides.as_deref();
     let battery_price = policy.offer_price.unwrap_or(PricePerKwh((prices.import.0 + prices.export.0) / 2));
     let key = rand::Rng::next_u64(&mut rng(seed.0, Stream::Bids, clock.step));
     for (h, m, bidding, ceiling, car, pump) in &households {
         let flexible = m.flexible_kwh;
-        if m.deficit_kwh <= MIN_TRADE_KWH && m.surplus_kwh <= MIN_TRADE_KWH && m.battery_offer_kwh <= MIN_TRADE_KWH && flexible <= MIN_TRADE_KWH {
+        if !trades(m) {
             continue;
         }
-        let (bid, ask) = bidding.limits(&prices, |side| crate::base::seed::keyed_unit(key, h.index as u64 * 2 + side));
+        let own = || bidding.limits(&prices, |side| crate::base::seed::keyed_unit(key, h.index as u64 * 2 + side));
+        let (bid, ask) = overrides.and_then(|o| o.get(h.index)).unwrap_or_else(own);
         let bid = ceiling.map_or(bid, |c| bid.min(c.0));
         if m.deficit_kwh > MIN_TRADE_KWH {
             book.bids.push(Order { household: h.index, kwh: m.deficit_kwh, limit: bid, source: OfferSource::Pv });

@@ -43,6 +43,15 @@ pub struct RuleInfo {
     pub build: fn(&RuleSetup) -> Box<dyn TradingRule>,
 }
 
+impl RuleInfo {
+    /// Builds the rule from the run's setup: a built-in rule from `build`, a rule registered
+    /// while the program runs from its factory, wrapped in the core's checks (see
+    /// [`external`](super::external)).
+    pub fn create(&'static self, setup: &RuleSetup) -> Box<dyn TradingRule> {
+        super::external::build(self, setup).unwrap_or_else(|| (self.build)(setup))
+    }
+}
+
 impl std::fmt::Debug for RuleInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name)
@@ -55,12 +64,14 @@ impl PartialEq for RuleInfo {
     }
 }
 
+/// A rule by name: a built-in one, or one registered while the program runs.
 pub fn find(name: &str) -> Option<&'static RuleInfo> {
-    RULES.iter().copied().find(|r| r.name == name)
+    RULES.iter().copied().find(|r| r.name == name).or_else(|| super::external::find(name))
 }
 
+/// Every rule's name: the built-in ones, then those registered while the program runs.
 pub fn names() -> Vec<&'static str> {
-    RULES.iter().map(|r| r.name).collect()
+    RULES.iter().map(|r| r.name).chain(super::external::names()).collect()
 }
 
 /// The rule's parameters with defaults for those not given.

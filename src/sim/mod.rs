@@ -233,6 +233,16 @@ impl Simulation {
         out
     }
 
+    /// Why the run cannot go on: a registered trading rule's result failed the core's checks,
+    /// or a rule or bidding strategy supplied from outside failed (see `market::external`).
+    pub fn failure(&self) -> Option<String> {
+        let world = self.app.world();
+        let active = world.get_resource::<crate::market::ActiveRule>().and_then(|r| r.0.failure());
+        let communities = || world.get_resource::<crate::market::membership::CommunityMarkets>().and_then(|m| m.rules.iter().flatten().find_map(|r| r.failure()));
+        let bidding = || world.get_resource::<crate::market::external::BidOverrides>().and_then(|o| o.failure.clone());
+        active.or_else(communities).or_else(bidding)
+    }
+
     /// Takes the ledger out at the end of a run (to flush it and read its summary).
     pub fn take_ledger(&mut self) -> Option<crate::ledger::Ledger> {
         self.app.world_mut().remove_resource::<crate::ledger::Ledger>()
