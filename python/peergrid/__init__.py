@@ -31,6 +31,10 @@ __all__ = [
 
 #: The tables a run writes, as ``Results`` attributes (file name without extension).
 TABLES = ("timeseries", "households", "trades", "lines", "household_timeseries")
+#: Columns read as text from CSV tables (ids and local times).
+CSV_TEXT_COLUMNS = ("time", "time_utc", "household", "seller", "buyer", "node", "community", "line", "from", "to", "id")
+#: The files' formats ``run`` writes with ``out``.
+FORMATS = ("parquet", "csv", "both")
 
 
 class Results:
@@ -69,7 +73,9 @@ class Results:
             if parquet.exists():
                 self._tables[name] = pyarrow.parquet.read_table(parquet)
             elif csv.exists():
-                self._tables[name] = pyarrow.csv.read_csv(csv)
+                # Ids and local times stay text (as written), not numbers or UTC timestamps.
+                text = {c: pyarrow.string() for c in CSV_TEXT_COLUMNS}
+                self._tables[name] = pyarrow.csv.read_csv(csv, convert_options=pyarrow.csv.ConvertOptions(column_types=text))
             elif self._temporary is not None and not self._folder.exists():
                 raise RuntimeError("the results were closed: read tables before close()")
             else:
@@ -104,20 +110,26 @@ def _scenario(scenario: "Scenario | str | Path") -> Scenario:
     return scenario if isinstance(scenario, Scenario) else Scenario.load(str(scenario))
 
 
-def _rule_name(rule: Any) -> str | None:
-    """A rule given by name, or a Python rule (class or object with ``clear``) registered under
-    its ``name`` attribute (else its class's name), replacing a rule registered under that name
-    before."""
+def _name_of(rule: Any) -> str | None:
+    """A rule's name: itself for a name, else a Python rule's ``name`` attribute (else its
+    class's name)."""
     if rule is None or isinstance(rule, str):
         return rule
-    name = getattr(rule, "name", None) or (rule.__name__ if isinstance(rule, type) else type(rule).__name__)
-    register_rule(name, rule)
+    return getattr(rule, "name", None) or (rule.__name__ if isinstance(rule, type) else type(rule).__name__)
+
+
+def _rule_name(rule: Any) -> str | None:
+    """A rule given by name, or a Python rule (class or object with ``clear``) registered under
+    its name (``_name_of``), replacing a rule registered under that name before."""
+    name = _name_of(rule)
+    if rule is not None and not isinstance(rule, str):
+        register_rule(name, rule)
     return name
 
 
 def _strategies(scenario: Scenario, bidding: Mapping[Any, Any] | None) -> list[tuple[list[int], Any]]:
     """``{households: strategy}`` as (indices, strategy) pairs. A key is a household id, a
-    pattern of ids (``"v0*"``, fnmatch) or a list or tuple of ids; no household may be in two."""
+    pattern of ids (``"v0*"``, fnmatch) or a tuple of ids; no household may be in two."""
     if not bidding:
         return []
     ids = scenario.households
@@ -129,6 +141,8 @@ def _strategies(scenario: Scenario, bidding: Mapping[Any, Any] | None) -> list[t
             chosen = [index[key]]
         elif isinstance(key, str):
             chosen = [index[h] for h in fnmatch.filter(ids, key)]
+        elif not isinstance(key, (tuple, frozenset)):
+            raise ScenarioError(f"bidding: key {key!r}: use a household id, a pattern of ids or a tuple of ids")
         else:
             missing = [h for h in key if h not in index]
             if missing:
@@ -167,9 +181,11 @@ def run(
     temporary folder that lives as long as the results. ``threads``: worker threads (results are the same for any).
     Raises ``ScenarioError`` for bad input and ``RunError`` when a Python rule or strategy fails.
     """
+    if format not in FORMATS:
+        raise ScenarioError(f"format {format!r}: allowed: {', '.join(FORMATS)}")
     scenario = _scenario(scenario)
-    name = _rule_name(rule)
     strategies = _strategies(scenario, bidding)
+    name = _rule_name(rule)
     kwargs = dict(rule=name, seed=seed, steps=steps, threads=threads, household_series=household_series, strategies=strategies)
     if out is not None:
         _peergrid.run(scenario, str(out), format=format, force=force, **kwargs)
@@ -198,10 +214,11 @@ def compare(
     import pyarrow.parquet
 
     scenario = _scenario(scenario)
-    names = [_rule_name(r) for r in rules]
+    names = [_name_of(r) for r in rules]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise ScenarioError(f"compare: rule {repeated[0]!r} is given twice (give Python rules distinct `name` attributes)")
+    names = [_rule_name(r) for r in rules]
     kwargs = dict(seeds=seeds, steps=steps, threads=threads, format="both" if out is not None else "parquet")
     if out is not None:
         _peergrid.compare(scenario, str(out), names, force=force, **kwargs)

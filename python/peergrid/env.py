@@ -34,7 +34,7 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from . import _peergrid
+from . import _peergrid, _rule_name
 from ._peergrid import Scenario
 
 #: The observation's fields, in order.
@@ -52,21 +52,27 @@ def _scenario(scenario: "Scenario | str | Path") -> Scenario:
 class MarketEnv(ParallelEnv):
     """Households of a scenario bidding in its market (see the module's documentation).
 
-    ``agents``: household ids (default: all). ``rule``: the trading rule (default the
-    scenario's). ``steps``: episode length (default the scenario's).
+    ``agents``: household ids (default: all). ``rule``: the trading rule, a name or a Python
+    rule (default the scenario's). ``steps``: episode length (default the scenario's).
+    ``episode_steps`` is the number of steps in an episode. In ``step``, an agent missing from
+    the actions bids truthfully; a key that is not an agent is an error.
     """
 
     metadata = {"name": "peergrid_market_v0", "render_modes": [], "is_parallelizable": True}
 
-    def __init__(self, scenario: "Scenario | str | Path", agents: Sequence[str] | None = None, *, rule: str | None = None, steps: int | None = None, render_mode: str | None = None):
+    def __init__(self, scenario: "Scenario | str | Path", agents: Sequence[str] | None = None, *, rule: Any = None, steps: int | None = None, render_mode: str | None = None):
         self.scenario = _scenario(scenario)
+        if isinstance(agents, str):
+            agents = [agents]
         self.possible_agents = list(agents) if agents is not None else self.scenario.households
+        rule = _rule_name(rule)
         self.agents: list[str] = []
         self.render_mode = render_mode
         self._session = _peergrid.Session(self.scenario, self.possible_agents, rule=rule, steps=steps)
         self._observation_space = spaces.Box(-OBSERVATION_BOUND, OBSERVATION_BOUND, shape=(len(OBSERVATION),), dtype=np.float32)
         self._action_space = spaces.Box(0.0, 1.0, shape=(2,), dtype=np.float32)
         self.episode_steps = self._session.episode_steps
+        self._agent_set = set(self.possible_agents)
 
     def observation_space(self, agent: str) -> spaces.Box:
         return self._observation_space
@@ -86,6 +92,9 @@ class MarketEnv(ParallelEnv):
     def step(self, actions: dict[str, Any]):
         if not self.agents:
             raise RuntimeError("the episode is over: call reset()")
+        unknown = set(actions) - self._agent_set
+        if unknown:
+            raise KeyError(f"actions for {sorted(unknown)[0]!r}, which is not an agent")
         chosen = []
         for a in self.possible_agents:
             act = actions.get(a, TRUTHFUL)
@@ -114,7 +123,7 @@ class HouseholdEnv(gymnasium.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, scenario: "Scenario | str | Path", household: str, *, rule: str | None = None, steps: int | None = None):
+    def __init__(self, scenario: "Scenario | str | Path", household: str, *, rule: Any = None, steps: int | None = None):
         self.household = household
         self._env = MarketEnv(scenario, [household], rule=rule, steps=steps)
         self.observation_space = self._env.observation_space(household)

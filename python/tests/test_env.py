@@ -80,3 +80,16 @@ def test_episodes_without_a_seed_follow_on_from_the_last(village):
     second, _ = episode(env, seed=None, policy_seed=1)
     following, _ = episode(env, seed=peergrid.Scenario.load(village).seed + 1, policy_seed=1)
     assert np.array_equal(second, following) and not np.array_equal(first, second)
+
+
+def test_one_agent_by_name_a_python_rule_and_unknown_actions(village):
+    from peergrid.reference import KDoubleAuction
+
+    env = MarketEnv(village, "v001", rule=KDoubleAuction, steps=4)
+    assert env.possible_agents == ["v001"]
+    env.reset(seed=1)
+    with pytest.raises(KeyError, match="v01"):
+        env.step({"v01": TRUTHFUL})
+    # Missing from the actions: the agent bids truthfully, and still gets its reward.
+    _, rewards, *_ = env.step({})
+    assert set(rewards) == {"v001"}

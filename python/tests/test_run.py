@@ -253,3 +253,18 @@ def test_a_rule_object_is_copied_for_each_run(village):
     rule = Counting()
     table = peergrid.compare(village, [rule], seeds=2, steps=192, threads=2)
     assert rule.calls == 0 and table.num_rows == 1
+
+
+def test_bad_keys_formats_and_csv_folders(village, tmp_path):
+    class Silent:
+        def limits(self, step, prices, needs):
+            return [None] * len(needs)
+
+    with pytest.raises(peergrid.ScenarioError, match="use a household id"):
+        peergrid.run(village, steps=8, bidding={3: Silent()})
+    with pytest.raises(peergrid.ScenarioError, match="format 'xlsx'"):
+        peergrid.run(village, steps=8, format="xlsx")
+    res = peergrid.run(village, steps=96, out=tmp_path / "csv", format="csv")
+    assert res.timeseries.schema.field("time").type == pa.string()
+    assert res.households.schema.field("household").type == pa.string()
+    assert res.households.column("bill").type == pa.float64()
