@@ -579,6 +579,18 @@ fn cmd_check(path: PathBuf, rule: Option<String>, sets: Vec<crate::scenario::Fie
             say!("  warning: {w}");
         }
     }
+    if let Some(p) = &s.phases {
+        let t = &s.topology;
+        let count = |ph| p.phase.iter().filter(|x| **x == ph).count();
+        use crate::grid::topology::Phase;
+        say!("  phases: unbalanced three-phase flow; households on a {}, b {}, c {}, three-phase {}", count(Phase::A), count(Phase::B), count(Phase::C), count(Phase::Three));
+        if let Some(tr) = &t.transformer {
+            say!("  transformer: {} ({:.0} kVA, {:?}, {:.4}+j{:.4} Ω on the low-voltage side); supply at {} pu", tr.id, tr.rated_kva, tr.vector_group, tr.r_ohm, tr.x_ohm, t.source_voltage_pu);
+        }
+    }
+    for w in &s.import_warnings {
+        say!("  warning: {w}");
+    }
     if let Some(cs) = &s.communities {
         for (k, c) in cs.communities.iter().enumerate() {
             let members = cs.member_of.iter().filter(|m| **m == Some(k as u16)).count();
@@ -781,6 +793,10 @@ fn cmd_run(args: RunArgs) -> ExitCode {
     };
     // A guessed climate changes every number: said even with --quiet.
     if let Some(w) = scenario.climate.as_ref().and_then(|c| c.warning.as_ref()) {
+        eprintln!("warning: {w}");
+    }
+    // Parts of an imported network the model leaves out change what the flow sees.
+    for w in &scenario.import_warnings {
         eprintln!("warning: {w}");
     }
     let out_dir = args.out.clone().unwrap_or_else(|| PathBuf::from("out").join(&scenario.name));

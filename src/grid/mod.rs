@@ -3,6 +3,7 @@
 //! losses on the way.
 
 pub mod flow;
+pub mod flow3;
 pub mod generate;
 pub mod limits;
 pub mod network;
@@ -50,7 +51,7 @@ pub(crate) fn test_net(nodes: usize, lines: &[(usize, usize, f64, f64, f64)]) ->
         .map(|i| t.add_node(Node { id: format!("n{i}"), kind: if i == 0 { NodeKind::Substation } else { NodeKind::Junction }, x_m: 0.0, y_m: 0.0 }).expect("unique ids"))
         .collect();
     for (k, &(a, b, r_ohm, x_ohm, capacity_kw)) in lines.iter().enumerate() {
-        t.add_line(ix[a], ix[b], Line { id: format!("L{k}"), length_m: 100.0, capacity_kw, r_ohm, x_ohm });
+        t.add_line(ix[a], ix[b], Line { id: format!("L{k}"), length_m: 100.0, capacity_kw, r_ohm, x_ohm, r0_ohm: None, x0_ohm: None, max_i_a: None });
     }
     t
 }

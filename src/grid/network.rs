@@ -3,8 +3,9 @@
 //! per-line statistics for `lines.csv` and `summary.json`.
 
 use super::flow::{AcState, FlowModel, Flows};
+use super::flow3::{Flow3Model, Flow3State};
 use super::limits::{Keep, Limiter, NodeOffer};
-use super::topology::Topology;
+use super::topology::{Phase, Topology};
 use crate::base::exec::Pace;
 use crate::environment::tariff::StepPrices;
 use crate::household::side::{Side, StepOffer};
@@ -59,6 +60,32 @@ pub struct Network {
     pub ac: AcState,
     /// Losses of each line in the step, kW.
     pub(crate) line_loss_kw: Vec<f64>,
+    /// The unbalanced model (phases, reactive power, a transformer); `None`: balanced.
+    pub three_phase: Option<ThreePhase>,
+}
+
+/// Each household's connection as the three-phase flow sees it, by household index.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HouseholdPhases {
+    pub phase: Vec<Phase>,
+    /// tan φ of the load (reactive power drawn per kW of load) and of PV output (reactive
+    /// power absorbed per kW generated).
+    pub load_tan_phi: Vec<f64>,
+    pub pv_tan_phi: Vec<f64>,
+}
+
+/// The unbalanced flow's model, inputs and last results.
+#[derive(Debug, Clone)]
+pub struct ThreePhase {
+    pub model: Flow3Model,
+    pub households: HouseholdPhases,
+    /// Per node and phase: P kW and Q kvar into the grid in the step.
+    pub injection: Vec<[(f64, f64); 3]>,
+    pub state: Flow3State,
+    /// Current rating of each line per phase, A.
+    pub rating_a: Vec<f64>,
+    /// The transformer's rated current per phase on its low-voltage side, A.
+    pub transformer_rating_a: Option<f64>,
 }
 
 impl Network {
@@ -67,9 +94,22 @@ impl Network {
         &self.injection
     }
 
-    pub fn new(topology: &Topology, household_nodes: &[petgraph::graph::NodeIndex], config: NetworkConfig, step_hours: f64) -> Network {
+    pub fn new(topology: &Topology, household_nodes: &[petgraph::graph::NodeIndex], config: NetworkConfig, step_hours: f64, phases: Option<&HouseholdPhases>) -> Network {
+        let model = FlowModel::new(topology);
+        let three_phase = phases.map(|h| {
+            let flow = Flow3Model::new(topology, &model, config.nominal_voltage_v);
+            let v_phase = flow.v_phase;
+            ThreePhase {
+                model: flow,
+                households: h.clone(),
+                injection: Vec::new(),
+                state: Flow3State::default(),
+                rating_a: topology.graph.edge_weights().map(|l| l.max_i_a.unwrap_or(l.capacity_kw * 1000.0 / (3.0 * v_phase))).collect(),
+                transformer_rating_a: topology.transformer.as_ref().map(|t| t.rated_kva * 1000.0 / (3.0 * v_phase)),
+            }
+        });
         Network {
-            model: FlowModel::new(topology),
+            model,
             capacity_kw: topology.graph.edge_weights().map(|l| l.capacity_kw).collect(),
             config,
             step_hours,
@@ -78,6 +118,7 @@ impl Network {
             flows: Flows::default(),
             ac: AcState::default(),
             line_loss_kw: Vec::new(),
+            three_phase,
         }
     }
 
@@ -112,6 +153,47 @@ impl LineStats {
 
     pub fn total_losses_kwh(&self) -> f64 {
         self.losses_kwh.iter().sum()
+    }
+}
+
+/// What the unbalanced flow saw over the run, per node and line by phase.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct PhaseStats {
+    /// Lowest and highest phase-to-neutral voltage of each node by phase, per unit.
+    pub min_voltage_pu: Vec<[f64; 3]>,
+    pub max_voltage_pu: Vec<[f64; 3]>,
+    /// Highest voltage unbalance factor of each node, %.
+    pub max_unbalance_pct: Vec<f64>,
+    /// Steps in which any phase of the node was outside the voltage band.
+    pub steps_outside_band: Vec<u64>,
+    /// Highest current of each line by phase over its rating.
+    pub max_loading: Vec<[f64; 3]>,
+    /// Losses of each line by phase, kWh.
+    pub losses_kwh: Vec<[f64; 3]>,
+    /// Highest transformer loading (highest phase current over rated), if there is one.
+    pub transformer_max_loading: Option<f64>,
+    /// Highest unbalance factor anywhere, %, and steps in which some node was above
+    /// [`UNBALANCE_LIMIT_PCT`].
+    pub max_unbalance_pct_any: f64,
+    pub unbalance_steps: u64,
+    /// Steps whose sweep did not converge.
+    pub failed_steps: u64,
+}
+
+/// Voltage unbalance factor EN 50160 allows (95% of 10-minute means), %.
+pub const UNBALANCE_LIMIT_PCT: f64 = 2.0;
+
+impl PhaseStats {
+    fn new(nodes: usize, lines: usize) -> Self {
+        PhaseStats {
+            min_voltage_pu: vec![[f64::INFINITY; 3]; nodes],
+            max_voltage_pu: vec![[0.0; 3]; nodes],
+            max_unbalance_pct: vec![0.0; nodes],
+            steps_outside_band: vec![0; nodes],
+            max_loading: vec![[0.0; 3]; lines],
+            losses_kwh: vec![[0.0; 3]; lines],
+            ..Default::default()
+        }
     }
 }
 
@@ -153,6 +235,9 @@ pub struct GridConfig {
     pub household_nodes: Vec<petgraph::graph::NodeIndex>,
     pub network: NetworkConfig,
     pub step_hours: f64,
+    /// Phases and power factors: the unbalanced three-phase flow (radial networks); `None`:
+    /// every household three-phase at unity power factor, the balanced flow.
+    pub phases: Option<HouseholdPhases>,
 }
 
 /// Adds the network to the simulation, limiting the offers of two sides side by side (`sim`
@@ -172,8 +257,11 @@ impl<A: Side, B: Side> Plugin for GridPlugin<A, B> {
     fn build(&self, app: &mut App) {
         use crate::base::schedule::SimStep;
         let c = &self.config;
-        let network = Network::new(&c.topology, &c.household_nodes, c.network, c.step_hours);
+        let network = Network::new(&c.topology, &c.household_nodes, c.network, c.step_hours, c.phases.as_ref());
         let lines = network.capacity_kw.len();
+        if c.phases.is_some() {
+            app.insert_resource(PhaseStats::new(network.model.nodes, lines));
+        }
         app.insert_resource(super::GridTopology(c.topology.clone())).insert_resource(network);
         app.insert_resource(LineStats {
             max_flow_kw: vec![0.0; lines],
@@ -296,7 +384,7 @@ fn gather_offers(offers: &mut Vec<NodeOffer>, nodes: usize, node_of: &[u32], ste
 /// losses on radial grids (DC losses on meshed ones). Reads `Meter`; writes `Network` (flows)
 /// and `LineStats`; the sweep over feeders is a `Pace` region. Runs in `GridSystems::Flows`,
 /// after delivery.
-pub fn measure_flows(pace: Res<Pace>, mut net: ResMut<Network>, mut stats: ResMut<LineStats>, households: Query<(&Household, &Meter)>) {
+pub fn measure_flows(pace: Res<Pace>, mut net: ResMut<Network>, mut stats: ResMut<LineStats>, phase_stats: Option<ResMut<PhaseStats>>, households: Query<(&Household, &Meter)>) {
     // Plain references: `ResMut`'s change tick would be stored on every access in the loops.
     let (net, stats) = (&mut *net, &mut *stats);
     let h = net.step_hours;
@@ -311,6 +399,25 @@ pub fn measure_flows(pace: Res<Pace>, mut net: ResMut<Network>, mut stats: ResMu
         net.injection[node] += (sent - received) / h;
     }
     net.model.solve(&net.injection, &mut net.flows);
+    if let (Some(three), Some(mut ps)) = (net.three_phase.as_mut(), phase_stats) {
+        measure_three_phase(three, &mut ps, &net.node_of, h, net.config.voltage_tolerance, &households);
+        let st = &three.state;
+        net.line_loss_kw.clear();
+        net.line_loss_kw.extend(st.loss_kw.iter().map(|l| l[0] + l[1] + l[2]));
+        if st.converged {
+            let v_phase = three.model.v_phase;
+            let (mut low, mut high) = (stats.min_voltage_pu, stats.max_voltage_pu);
+            for node in net.model.order() {
+                for v in st.voltage_pu(node, v_phase) {
+                    super::lower_min(&mut low, v);
+                    super::raise_max(&mut high, v);
+                }
+            }
+            (stats.min_voltage_pu, stats.max_voltage_pu) = (low, high);
+        } else {
+            stats.sweep_failed_steps += 1;
+        }
+    } else {
     let swept = net.model.is_radial() && {
         pace.region(|| net.model.sweep(&net.injection, net.config.nominal_voltage_v, &mut net.ac));
         net.ac.converged
@@ -326,6 +433,7 @@ pub fn measure_flows(pace: Res<Pace>, mut net: ResMut<Network>, mut stats: ResMu
     } else {
         stats.sweep_failed_steps += net.model.is_radial() as u64;
         net.model.dc_losses_kw(&net.flows, net.config.nominal_voltage_v, &mut net.line_loss_kw);
+    }
     }
     stats.steps += 1;
     let mut overloaded = false;
@@ -345,4 +453,65 @@ pub fn measure_flows(pace: Res<Pace>, mut net: ResMut<Network>, mut stats: ResMu
     stats.overloaded_steps += overloaded as u64;
     stats.step_losses_kwh = step_losses;
     stats.step_max_loading = step_loading;
+}
+
+/// The step's unbalanced flow: each household's P (what it sent less what it received, as the
+/// balanced flow) and Q (its load's and its PV's reactive power) on its phase, the sweep, and
+/// the per-phase statistics.
+fn measure_three_phase(three: &mut ThreePhase, ps: &mut PhaseStats, node_of: &[u32], step_hours: f64, tolerance: f64, households: &Query<(&Household, &Meter)>) {
+    let nodes = ps.min_voltage_pu.len();
+    three.injection.clear();
+    three.injection.resize(nodes, [(0.0, 0.0); 3]);
+    let hp = &three.households;
+    for (hh, m) in households {
+        let i = hh.index as usize;
+        let sent = m.grid_export_kwh + m.p2p_sold_kwh + m.community_battery_sold_kwh;
+        let received = m.grid_import_kwh + m.p2p_bought_kwh + m.community_battery_bought_kwh;
+        let p_kw = (sent - received) / step_hours;
+        let load_kw = (m.load_kwh - m.unserved_kwh).max(0.0) / step_hours;
+        let pv_kw = (m.pv_kwh - m.curtailed_kwh).max(0.0) / step_hours;
+        let q_kvar = -load_kw * hp.load_tan_phi[i] - pv_kw * hp.pv_tan_phi[i];
+        let slot = &mut three.injection[node_of[i] as usize];
+        for (k, share) in hp.phase[i].shares().into_iter().enumerate() {
+            slot[k].0 += share * p_kw;
+            slot[k].1 += share * q_kvar;
+        }
+    }
+    three.model.solve(&three.injection, &mut three.state);
+    let st = &three.state;
+    if !st.converged {
+        ps.failed_steps += 1;
+        return;
+    }
+    let v_phase = three.model.v_phase;
+    let mut unbalanced = false;
+    for node in 0..nodes {
+        if st.voltage[node][0] == Default::default() {
+            continue; // not reached from the root
+        }
+        let v = st.voltage_pu(node, v_phase);
+        let (low, high) = (&mut ps.min_voltage_pu[node], &mut ps.max_voltage_pu[node]);
+        for k in 0..3 {
+            super::lower_min(&mut low[k], v[k]);
+            super::raise_max(&mut high[k], v[k]);
+        }
+        ps.steps_outside_band[node] += v.iter().any(|&x| (x - 1.0).abs() > tolerance + 1e-12) as u64;
+        let u = super::flow3::unbalance_pct(st.voltage[node]);
+        super::raise_max(&mut ps.max_unbalance_pct[node], u);
+        super::raise_max(&mut ps.max_unbalance_pct_any, u);
+        unbalanced |= u > UNBALANCE_LIMIT_PCT;
+    }
+    ps.unbalance_steps += unbalanced as u64;
+    for (l, (current, loss)) in st.current.iter().zip(&st.loss_kw).enumerate() {
+        let rating = three.rating_a[l];
+        for k in 0..3 {
+            super::raise_max(&mut ps.max_loading[l][k], current[k].abs() / rating);
+            ps.losses_kwh[l][k] += loss[k] * step_hours;
+        }
+    }
+    if let Some(rated) = three.transformer_rating_a {
+        let loading = st.source_current.iter().map(|i| i.abs() / rated).fold(0.0, f64::max);
+        let max = ps.transformer_max_loading.get_or_insert(0.0);
+        super::raise_max(max, loading);
+    }
 }

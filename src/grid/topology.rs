@@ -21,6 +21,15 @@ pub struct Line {
     /// Series resistance and reactance of the whole line (per phase), Ω.
     pub r_ohm: f64,
     pub x_ohm: f64,
+    /// Zero-sequence resistance and reactance of the whole line (earth return folded in), Ω;
+    /// `None`: as the positive sequence. Only the unbalanced flow reads them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub r0_ohm: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x0_ohm: Option<f64>,
+    /// Thermal current rating per phase, A (`None`: from `capacity_kw` at nominal voltage).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_i_a: Option<f64>,
 }
 
 /// Typical low-voltage cables (per phase, Ω/km): a 95 mm² aluminium feeder and a 25 mm² copper
@@ -44,8 +53,45 @@ impl Line {
     /// A line of `length_m` with per-km impedances.
     pub fn new(id: String, length_m: f64, capacity_kw: f64, r_ohm_per_km: f64, x_ohm_per_km: f64) -> Line {
         let km = length_m / 1000.0;
-        Line { id, length_m, capacity_kw, r_ohm: r_ohm_per_km * km, x_ohm: (x_ohm_per_km * km).max(cable::MIN_X_OHM) }
+        Line { id, length_m, capacity_kw, r_ohm: r_ohm_per_km * km, x_ohm: (x_ohm_per_km * km).max(cable::MIN_X_OHM), r0_ohm: None, x0_ohm: None, max_i_a: None }
     }
+
+    /// Zero-sequence impedance of the whole line, Ω (the positive sequence where not given).
+    pub fn z0_ohm(&self) -> (f64, f64) {
+        (self.r0_ohm.unwrap_or(self.r_ohm), self.x0_ohm.unwrap_or(self.x_ohm))
+    }
+}
+
+/// Winding connection of a distribution transformer as the three-phase flow models it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum VectorGroup {
+    /// Delta on the high-voltage side, earthed star on the low-voltage side: the delta
+    /// circulates zero-sequence current, so the low-voltage side sees a zero-sequence path to
+    /// earth and the high-voltage grid sees none.
+    Dyn,
+    /// Earthed star on both sides: zero sequence passes through to an earthed source.
+    YNyn,
+}
+
+/// The distribution transformer at the root, seen from its low-voltage side: the network's
+/// source is the upstream grid's voltage through this impedance.
+#[derive(Debug, Clone, Serialize)]
+pub struct Transformer {
+    pub id: String,
+    pub rated_kva: f64,
+    pub vector_group: VectorGroup,
+    /// Phase shift of the low-voltage side against the high-voltage side, degrees (lagging).
+    pub shift_deg: f64,
+    /// Off-load ratio of the low-voltage side's no-load voltage to its nominal (taps applied).
+    pub ratio_pu: f64,
+    /// Short-circuit impedance referred to the low-voltage side, per phase, Ω.
+    pub r_ohm: f64,
+    pub x_ohm: f64,
+    /// Zero-sequence impedance from the low-voltage terminals to earth, per phase, Ω (Dyn: the
+    /// low-voltage leg plus the high-voltage leg in parallel with the zero-sequence magnetising
+    /// branch, pandapower's T model).
+    pub r0_ohm: f64,
+    pub x0_ohm: f64,
 }
 
 /// The grid graph and its root (the grid connection point or, on an island, the main feeder head).
@@ -54,11 +100,15 @@ pub struct Topology {
     pub graph: UnGraph<Node, Line>,
     pub root: NodeIndex,
     by_id: HashMap<String, NodeIndex>,
+    /// The transformer feeding the root (imported feeders); `None`: the root is an ideal source.
+    pub transformer: Option<Transformer>,
+    /// Voltage of the upstream grid behind the root (or its transformer), per unit.
+    pub source_voltage_pu: f64,
 }
 
 impl Topology {
     pub fn new() -> Self {
-        Topology { graph: UnGraph::default(), root: NodeIndex::new(0), by_id: HashMap::new() }
+        Topology { graph: UnGraph::default(), root: NodeIndex::new(0), by_id: HashMap::new(), transformer: None, source_voltage_pu: 1.0 }
     }
 
     /// Adds a node; returns `Err` with the id if it is taken.
@@ -160,6 +210,38 @@ impl<I: Iterator<Item = T>, T: Serialize> Serialize for Seq<I> {
 impl Default for Topology {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// The phase a household is connected to: one of three (a single-phase connection, as most
+/// houses on low-voltage feeders) or all three evenly.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+pub enum Phase {
+    A,
+    B,
+    C,
+    #[default]
+    Three,
+}
+
+impl Phase {
+    /// The share of the household's power on each of phases a, b and c.
+    pub fn shares(self) -> [f64; 3] {
+        match self {
+            Phase::A => [1.0, 0.0, 0.0],
+            Phase::B => [0.0, 1.0, 0.0],
+            Phase::C => [0.0, 0.0, 1.0],
+            Phase::Three => [1.0 / 3.0; 3],
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::A => "a",
+            Phase::B => "b",
+            Phase::C => "c",
+            Phase::Three => "abc",
+        }
     }
 }
 

@@ -115,6 +115,43 @@ struct TraceFile<'a> {
     ac_converged: bool,
     nodes: Vec<TraceNode<'a>>,
     lines: Vec<TraceLine<'a>>,
+    /// The unbalanced three-phase flow (phases, reactive power, a transformer); absent when the
+    /// network is modelled balanced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    three_phase: Option<TraceThreePhase<'a>>,
+}
+
+/// The step's unbalanced flow: per node and phase (a, b, c), per line and phase.
+#[derive(Serialize)]
+struct TraceThreePhase<'a> {
+    converged: bool,
+    iterations: u32,
+    /// Current the network draws through its supply (the transformer's low-voltage side), A.
+    source_current_a: [f64; 3],
+    nodes: Vec<TraceNode3<'a>>,
+    lines: Vec<TraceLine3<'a>>,
+}
+
+#[derive(Serialize)]
+struct TraceNode3<'a> {
+    id: &'a str,
+    /// Active and reactive power into the grid, kW and kvar, by phase.
+    p_kw: [f64; 3],
+    q_kvar: [f64; 3],
+    /// Phase-to-neutral voltage magnitude (per unit of nominal / √3) and angle (degrees).
+    voltage_pu: [f64; 3],
+    angle_deg: [f64; 3],
+    /// Voltage unbalance factor |V2|/|V1|, %.
+    unbalance_pct: f64,
+}
+
+#[derive(Serialize)]
+struct TraceLine3<'a> {
+    id: &'a str,
+    /// Current magnitude by phase, A.
+    current_a: [f64; 3],
+    /// Losses by phase, kW (Re((V_from − V_to)·conj(I)); mutual coupling can make one negative).
+    loss_kw: [f64; 3],
 }
 
 #[derive(Serialize)]
@@ -175,6 +212,30 @@ pub fn write_trace(clock: Res<SimClock>, net: Res<Network>, topology: Res<GridTo
             .enumerate()
             .map(|(e, (from, to, l))| TraceLine { id: &l.id, from, to, flow_kw: net.flows.line_kw[e], ac_loss_kw: ac.then(|| net.ac.line_loss_kw[e]) })
             .collect(),
+        three_phase: net.three_phase.as_ref().map(|three| {
+            let st = &three.state;
+            let v_phase = three.model.v_phase;
+            TraceThreePhase {
+                converged: st.converged,
+                iterations: st.iterations,
+                source_current_a: st.source_current.map(|i| i.abs()),
+                nodes: g
+                    .node_indices()
+                    .map(|n| {
+                        let (i, v) = (n.index(), st.voltage[n.index()]);
+                        TraceNode3 {
+                            id: &g[n].id,
+                            p_kw: three.injection[i].map(|x| x.0),
+                            q_kvar: three.injection[i].map(|x| x.1),
+                            voltage_pu: v.map(|x| x.abs() / v_phase),
+                            angle_deg: v.map(|x| x.1.atan2(x.0).to_degrees()),
+                            unbalance_pct: crate::grid::flow3::unbalance_pct(v),
+                        }
+                    })
+                    .collect(),
+                lines: lines(t).enumerate().map(|(e, (_, _, l))| TraceLine3 { id: &l.id, current_a: st.current[e].map(|x| x.abs()), loss_kw: st.loss_kw[e] }).collect(),
+            }
+        }),
     };
     let path = request.dir.join(trace_file_name(request.step));
     request.written = true;

@@ -40,6 +40,11 @@ pub struct HouseDraft {
     pub path: String,
     pub id: String,
     pub node: Option<String>,
+    pub phase: Option<Phase>,
+    /// Reactive power of the load per kW (an imported load's own); `None`: the network's.
+    pub load_tan_phi: Option<f64>,
+    /// Drawn by a `Group` (with an imported topology, it takes the next load of the file).
+    pub from_group: bool,
     pub pv: Option<PvSpec>,
     pub load: LoadDraft,
     pub battery: Option<BatterySpec>,
@@ -227,6 +232,7 @@ pub fn expand_households(file: &ScenarioFile, v: &mut Validator) -> Vec<HouseDra
                     let house = HouseSpec {
                         id: draft.id.clone(),
                         node: draft.node.clone(),
+                        phase: draft.phase,
                         pv: draft.pv.clone(),
                         load: LoadSpec::Archetype { kind, annual_kwh: Some(annual_kwh) },
                         battery: draft.battery.clone(),
@@ -243,7 +249,7 @@ pub fn expand_households(file: &ScenarioFile, v: &mut Validator) -> Vec<HouseDra
                     match super::set::apply_to_member(&house, &sets) {
                         Ok(changed) => {
                             super::validate::check_appliances(v, &draft.path, &changed.appliances, file);
-                            *draft = house_draft(v, draft.path.clone(), &changed);
+                            *draft = HouseDraft { from_group: true, ..house_draft(v, draft.path.clone(), &changed) };
                         }
                         Err(m) => v.err(&draft.path, m),
                     }
@@ -300,6 +306,9 @@ fn house_draft(v: &mut Validator, at: String, h: &HouseSpec) -> HouseDraft {
         path: at,
         id: h.id.clone(),
         node: h.node.clone(),
+        phase: h.phase,
+        load_tan_phi: None,
+        from_group: false,
         pv: h.pv.clone(),
         battery: h.battery.clone(),
         appliances: h.appliances.clone(),
@@ -428,6 +437,9 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
             path: format!("{at} (house {})", i + 1),
             id: format!("{}{:0width$}", g.prefix, i + 1),
             node: None,
+            phase: g.phase,
+            load_tan_phi: None,
+            from_group: true,
             pv: has_pv.then_some(PvSpec {
                 kwp,
                 tilt_deg,

@@ -5,6 +5,7 @@ mod communities;
 pub mod data;
 pub mod examples;
 pub mod generate;
+pub mod imported;
 mod measured;
 pub mod schema;
 mod set;
@@ -116,6 +117,10 @@ pub struct HouseholdDef {
     pub community: Vec<String>,
     /// Place on the grid, outermost first (feeder, then street): the zones of network fees.
     pub grid_path: Vec<String>,
+    /// The phase it is connected to.
+    pub phase: crate::grid::topology::Phase,
+    /// Reactive power drawn per kW of load (tan φ).
+    pub load_tan_phi: f64,
 }
 
 /// Battery market policy, resolved.
@@ -171,6 +176,11 @@ pub struct Scenario {
     pub weather: WeatherSpec,
     pub households: Vec<HouseholdDef>,
     pub topology: Arc<Topology>,
+    /// Each household's phase and power factors when the network is modelled unbalanced (an
+    /// imported feeder, a household on one phase, or a power factor below 1); `None`: balanced.
+    pub phases: Option<crate::grid::network::HouseholdPhases>,
+    /// What an imported network file holds that the model leaves out, by element.
+    pub import_warnings: Vec<String>,
     pub rule: &'static RuleInfo,
     pub rule_params: BTreeMap<String, f64>,
     pub battery_policy: BatteryPolicy,
@@ -318,6 +328,10 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
         v.finish()?;
     }
     validate::check_file(&mut v, &file);
+    let imported = match &file.topology {
+        TopologySpec::Import { file: f, format: ImportFormat::PandapowerJson } => imported::read(f, path.parent().unwrap_or(Path::new(".")), &mut v),
+        _ => None,
+    };
     let rule = registry::find(&file.market.rule);
     if rule.is_none() {
         v.err("market.rule", format!("unknown rule `{}`; allowed: {}", file.market.rule, registry::names().join(", ")));
@@ -345,7 +359,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     };
     // Households: expand groups (checked here with everything above, so all problems are
     // reported together), then load profiles and attach to the topology.
-    let specs = generate::expand_households(&file, &mut v);
+    let mut specs = generate::expand_households(&file, &mut v);
     let heated = specs.iter().any(|h| h.heat_pump.is_some());
     let heat_devices = heated || specs.iter().any(|h| h.hot_water.is_some());
     if heated && matches!(file.weather, WeatherSpec::Stochastic { .. } | WeatherSpec::ClearSky | WeatherSpec::DailyExposure { .. }) {
@@ -357,8 +371,17 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     }
     v.range("network.nominal_voltage_v", file.network.nominal_voltage_v, validate::Bound::Incl(100.0), validate::Bound::Incl(100_000.0), "V");
     v.range("network.voltage_tolerance", file.network.voltage_tolerance, validate::Bound::Above(0.0), validate::Bound::Incl(0.5), "(per unit)");
+    if let Some(pf) = file.network.load_power_factor {
+        v.range("network.load_power_factor", pf, validate::Bound::Incl(0.5), validate::Bound::Incl(1.0), "");
+    }
+    v.range("network.pv_power_factor", file.network.pv_power_factor, validate::Bound::Incl(0.5), validate::Bound::Incl(1.0), "");
     validate::check_network_fees(&mut v, &file.network.fees);
     v.finish()?;
+    let mut import_warnings = imported.as_ref().map(|i| i.net.warnings.clone()).unwrap_or_default();
+    if let Some(imp) = &imported {
+        import_warnings.extend(imported::attach_loads(imp, &mut specs, &mut v));
+        v.finish()?;
+    }
     let (Some(zone), Some(start_utc), Some(rule)) = (zone, start_utc, rule) else {
         unreachable!("errors above were reported by finish()")
     };
@@ -391,7 +414,11 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     };
     v.finish()?;
     let ids: Vec<String> = specs.iter().map(|h| h.id.clone()).collect();
-    let (topology, nodes) = build_topology(&file, &specs, &ids, &mut v);
+    let (topology, nodes, nominal_voltage_v) = build_topology(&file, &specs, &ids, imported.as_ref(), &mut v);
+    let phases = household_phases(&file.network, &mut specs, imported.is_some());
+    if phases.is_some() && !topology.is_radial() {
+        v.err("network", "phases or power factors need the unbalanced three-phase flow, which needs a radial network (this one has loops)".to_string());
+    }
     let ledger = validate::check_ledger(&mut v, &file.ledger, &ids);
     let community_events = resolve_events(&mut v, &file.events, &ids, scenario_steps);
     let communities = communities::resolve(&mut v, &file, &specs, step_minutes, scenario_steps, forced_rule.as_deref()).map(Arc::new);
@@ -414,6 +441,8 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
             heat_pump: h.heat_pump,
             bidding: h.bidding,
             grid_path: grid_community(&topology, &parents, node),
+            phase: h.phase.unwrap_or_default(),
+            load_tan_phi: h.load_tan_phi.unwrap_or(0.0),
             community: match &h.community {
                 Some(c) => c.split('/').map(str::to_string).collect(),
                 None => grid_community(&topology, &parents, node),
@@ -467,10 +496,12 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
         weather: file.weather,
         households,
         topology: Arc::new(topology),
+        phases,
+        import_warnings,
         rule,
         rule_params,
         network: crate::grid::network::NetworkConfig {
-            nominal_voltage_v: file.network.nominal_voltage_v,
+            nominal_voltage_v,
             enforce_line_limits: file.network.enforce_line_limits,
             voltage_tolerance: file.network.voltage_tolerance,
             enforce_voltage_limits: file.network.enforce_voltage_limits,
@@ -741,8 +772,34 @@ fn load_profiles(specs: &[generate::HouseDraft], base_dir: &Path, frame: &TimeFr
     (table, loads)
 }
 
-fn build_topology(file: &ScenarioFile, specs: &[generate::HouseDraft], ids: &[String], v: &mut validate::Validator) -> (Topology, Vec<NodeIndex>) {
+/// Each household's phase and tan φ, resolved in `specs` (the phase given, an imported
+/// load's, or `network.phases`; the load's power factor from `network`, an imported load's, or
+/// 1), and the unbalanced model's inputs when anything is unbalanced or the feeder imported.
+fn household_phases(net: &NetworkSpec, specs: &mut [generate::HouseDraft], imported: bool) -> Option<crate::grid::network::HouseholdPhases> {
+    use crate::grid::topology::Phase;
+    let tan = |pf: f64| (1.0 - pf * pf).max(0.0).sqrt() / pf;
+    for (i, h) in specs.iter_mut().enumerate() {
+        h.phase = Some(h.phase.unwrap_or(match net.phases {
+            PhaseAssignment::ThreePhase => Phase::Three,
+            PhaseAssignment::RoundRobin => [Phase::A, Phase::B, Phase::C][i % 3],
+        }));
+        h.load_tan_phi = Some(match net.load_power_factor {
+            Some(pf) => tan(pf),
+            None => h.load_tan_phi.unwrap_or(0.0),
+        });
+    }
+    let phases = crate::grid::network::HouseholdPhases {
+        phase: specs.iter().map(|h| h.phase.unwrap_or_default()).collect(),
+        load_tan_phi: specs.iter().map(|h| h.load_tan_phi.unwrap_or(0.0)).collect(),
+        pv_tan_phi: vec![tan(net.pv_power_factor); specs.len()],
+    };
+    let unbalanced = imported || phases.phase.iter().any(|p| *p != Phase::Three) || phases.load_tan_phi.iter().chain(&phases.pv_tan_phi).any(|t| *t != 0.0);
+    unbalanced.then_some(phases)
+}
+
+fn build_topology(file: &ScenarioFile, specs: &[generate::HouseDraft], ids: &[String], imported: Option<&imported::Imported>, v: &mut validate::Validator) -> (Topology, Vec<NodeIndex>, f64) {
     let connected = matches!(file.grid, GridSpec::Connected { .. });
+    let nominal_voltage_v = file.network.nominal_voltage_v;
     match &file.topology {
         TopologySpec::Generated { layout, feeders, houses_per_feeder, houses_per_lateral, ties, spacing_m, service_length_m, feeder_capacity_kw, service_capacity_kw } => {
             for h in specs.iter().filter(|h| h.node.is_some()) {
@@ -760,7 +817,15 @@ fn build_topology(file: &ScenarioFile, specs: &[generate::HouseDraft], ids: &[St
                 service_capacity_kw: *service_capacity_kw,
                 root_kind: if connected { NodeKind::Substation } else { NodeKind::FeederHead },
             };
-            generate_layout(&params, ids)
+            let (topo, nodes) = generate_layout(&params, ids);
+            (topo, nodes, nominal_voltage_v)
+        }
+        TopologySpec::Import { .. } => {
+            let Some(imp) = imported else { return (Topology::new(), vec![NodeIndex::new(0); specs.len()], nominal_voltage_v) };
+            let load_buses = imp.net.loads.iter().map(|l| l.bus).collect();
+            let Some((topo, kv)) = imported::build(imp, connected, &load_buses, v) else { return (Topology::new(), vec![NodeIndex::new(0); specs.len()], nominal_voltage_v) };
+            let nodes = place_households(&topo, true, specs, v, "an imported topology: a House that is not a load of the file");
+            (topo, nodes, kv)
         }
         TopologySpec::Explicit { nodes, lines } => {
             let mut topo = Topology::new();
@@ -800,18 +865,33 @@ fn build_topology(file: &ScenarioFile, specs: &[generate::HouseDraft], ids: &[St
                 }
                 if let (Some(a), Some(b)) = (from, to) {
                     let id = l.id.clone().unwrap_or_else(|| format!("L{}", i + 1));
-                    topo.add_line(a, b, Line::new(id, l.length_m, l.capacity_kw, r, x));
+                    let mut line = Line::new(id, l.length_m, l.capacity_kw, r, x);
+                    for (field, z, slot) in [("r0_ohm_per_km", l.r0_ohm_per_km, &mut line.r0_ohm), ("x0_ohm_per_km", l.x0_ohm_per_km, &mut line.x0_ohm)] {
+                        if let Some(z) = z {
+                            v.range(&at(field), z, validate::Bound::Incl(0.0), validate::Bound::Incl(100.0), "Ω/km");
+                            *slot = Some(z * l.length_m / 1000.0);
+                        }
+                    }
+                    topo.add_line(a, b, line);
                 }
             }
+            let out = place_households(&topo, root.is_some(), specs, v, "an Explicit topology: every household");
+            (topo, out, nominal_voltage_v)
+        }
+    }
+}
+
+/// Each household's node by its `node` (a node id of `topo`), which must reach the root.
+fn place_households(topo: &Topology, has_root: bool, specs: &[generate::HouseDraft], v: &mut validate::Validator, needs_node: &str) -> Vec<NodeIndex> {
             let mut out = Vec::with_capacity(specs.len());
             let reach = topo.reachable_from_root();
             for h in specs {
                 match h.node.as_deref() {
-                    None => v.err(&format!("{}.node", h.path), "with an Explicit topology every household needs `node`".to_string()),
+                    None => v.err(&format!("{}.node", h.path), format!("with {needs_node} needs `node`")),
                     Some(n) => match topo.node(n) {
                         None => v.err(&format!("{}.node", h.path), format!("household `{}` is on node `{n}`, which does not exist in topology.nodes", h.id)),
                         Some(ix) => {
-                            if root.is_some() && !reach[ix.index()] {
+                            if has_root && !reach[ix.index()] {
                                 v.err(&format!("{}.node", h.path), format!("household `{}` on node `{n}` is not connected to the root `{}`", h.id, topo.graph[topo.root].id));
                             }
                             out.push(ix);
@@ -821,9 +901,7 @@ fn build_topology(file: &ScenarioFile, specs: &[generate::HouseDraft], ids: &[St
                 }
                 out.push(NodeIndex::new(0));
             }
-            (topo, out)
-        }
-    }
+            out
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+pub use crate::grid::topology::Phase;
 pub use crate::environment::weather::WeatherSpec;
 pub use crate::environment::sky::ClearSkyModel;
 pub use crate::environment::solar::Transposition;
@@ -433,6 +434,17 @@ pub struct NetworkSpec {
     /// network operator (default: none).
     #[serde(default)]
     pub fees: NetworkFeesSpec,
+    /// The phase of households that give none (`phase`) and are not imported loads.
+    #[serde(default)]
+    pub phases: PhaseAssignment,
+    /// Power factor of every household's load (lagging: it draws reactive power); default: an
+    /// imported load's own (from its P and Q), 1 otherwise.
+    #[serde(default)]
+    pub load_power_factor: Option<f64>,
+    /// Power factor of PV output (its inverter absorbs reactive power as it exports, as grid
+    /// codes' fixed power factor mode); default 1.
+    #[serde(default = "default_one")]
+    pub pv_power_factor: f64,
 }
 
 impl Default for NetworkSpec {
@@ -443,6 +455,9 @@ impl Default for NetworkSpec {
             voltage_tolerance: default_voltage_tolerance(),
             enforce_voltage_limits: true,
             fees: NetworkFeesSpec::default(),
+            phases: PhaseAssignment::default(),
+            load_power_factor: None,
+            pv_power_factor: 1.0,
         }
     }
 }
@@ -553,6 +568,9 @@ pub struct HouseSpec {
     /// Grid node the household connects to; required with an explicit topology.
     #[serde(default)]
     pub node: Option<String>,
+    /// The phase it is connected to (default: an imported load's, else `network.phases`).
+    #[serde(default)]
+    pub phase: Option<Phase>,
     #[serde(default)]
     pub pv: Option<PvSpec>,
     pub load: LoadSpec,
@@ -712,9 +730,14 @@ pub enum BatteryPlacement {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupSpec {
-    /// Ids are `prefix` followed by a zero-padded number: `v001`, `v002`, ...
+    /// Ids are `prefix` followed by a zero-padded number: `v001`, `v002`, ... (with an imported
+    /// topology, the loads' names).
     pub prefix: String,
     pub count: u32,
+    /// The phase of every household of the group (default: an imported load's, else
+    /// `network.phases`).
+    #[serde(default)]
+    pub phase: Option<Phase>,
     /// Installed PV of the houses that have PV, kWp.
     pub kwp: Dist,
     /// Fraction of houses with PV.
@@ -830,6 +853,28 @@ pub enum TopologySpec {
         nodes: Vec<NodeSpec>,
         lines: Vec<LineSpec>,
     },
+    /// A network a planner already has, read from `file` (relative to the scenario file): its
+    /// buses, lines, transformer and supply voltage. Each load in the file becomes a household
+    /// (its name the id, its bus the node, its phase): a `House` whose id is the load's name
+    /// describes that one, and `Group`s take the remaining loads in file order, `count` each.
+    Import { file: String, format: ImportFormat },
+}
+
+/// Formats of network files `Import` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum ImportFormat {
+    /// `pandapower.to_json` (pandapower 3.0 or later).
+    PandapowerJson,
+}
+
+/// How households without a phase of their own are connected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum PhaseAssignment {
+    /// Three-phase, balanced (the flow is the balanced one unless something else is unbalanced).
+    #[default]
+    ThreePhase,
+    /// Single-phase, on a, b, c, a, … in household order.
+    RoundRobin,
 }
 
 impl TopologySpec {
@@ -895,6 +940,12 @@ pub struct LineSpec {
     /// Per-phase reactance, Ω/km (default 0.075).
     #[serde(default)]
     pub x_ohm_per_km: Option<f64>,
+    /// Zero-sequence resistance and reactance (earth return folded in), Ω/km; read by the
+    /// unbalanced flow (default: as the positive sequence).
+    #[serde(default)]
+    pub r0_ohm_per_km: Option<f64>,
+    #[serde(default)]
+    pub x0_ohm_per_km: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
