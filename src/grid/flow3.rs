@@ -82,6 +82,22 @@ pub fn unbalance_pct(v: [C; 3]) -> f64 {
     if p.abs() > 0.0 { 100.0 * n.abs() / p.abs() } else { 0.0 }
 }
 
+/// A transformer's loading: its highest winding current over rated, of the low-voltage phase
+/// currents `lv` and the high-voltage line currents they cause (positive and negative sequence
+/// through the turns ratio; the zero sequence too where a YNyn passes it, a Dyn's delta keeps
+/// it).
+pub fn transformer_loading(t: &Transformer, lv: [C; 3]) -> f64 {
+    let [i0, i1, i2] = sequences(lv);
+    let k = t.hv_current_per_lv_a;
+    let through = if t.vector_group == super::topology::VectorGroup::YNyn { i0.scale(k) } else { C::default() };
+    let hv = phases([through, i1.scale(k), i2.scale(k)]);
+    let rated_lv = t.rated_kva * 1000.0 / (3f64.sqrt() * t.rated_lv_v);
+    let rated_hv = t.rated_kva * 1000.0 / (3f64.sqrt() * t.rated_hv_v);
+    let lv_max = lv.iter().map(|i| i.abs()).fold(0.0, f64::max);
+    let hv_max = hv.iter().map(|i| i.abs()).fold(0.0, f64::max);
+    (lv_max / rated_lv).max(hv_max / rated_hv)
+}
+
 /// The radial network prepared for the three-phase sweep.
 #[derive(Debug, Clone)]
 pub struct Flow3Model {

@@ -84,8 +84,9 @@ pub struct ThreePhase {
     pub state: Flow3State,
     /// Current rating of each line per phase, A.
     pub rating_a: Vec<f64>,
-    /// The transformer's rated current per phase on its low-voltage side, A.
-    pub transformer_rating_a: Option<f64>,
+    /// The transformer, if any: its loading is the highest winding current over its rating,
+    /// on either side (pandapower's loading by current).
+    pub transformer: Option<super::topology::Transformer>,
 }
 
 impl Network {
@@ -105,7 +106,7 @@ impl Network {
                 injection: Vec::new(),
                 state: Flow3State::default(),
                 rating_a: topology.graph.edge_weights().map(|l| l.max_i_a.unwrap_or(l.capacity_kw * 1000.0 / (3.0 * v_phase))).collect(),
-                transformer_rating_a: topology.transformer.as_ref().map(|t| t.rated_kva * 1000.0 / (3.0 * v_phase)),
+                transformer: topology.transformer.clone(),
             }
         });
         Network {
@@ -509,8 +510,8 @@ fn measure_three_phase(three: &mut ThreePhase, ps: &mut PhaseStats, node_of: &[u
             ps.losses_kwh[l][k] += loss[k] * step_hours;
         }
     }
-    if let Some(rated) = three.transformer_rating_a {
-        let loading = st.source_current.iter().map(|i| i.abs() / rated).fold(0.0, f64::max);
+    if let Some(t) = &three.transformer {
+        let loading = super::flow3::transformer_loading(t, st.source_current);
         let max = ps.transformer_max_loading.get_or_insert(0.0);
         super::raise_max(max, loading);
     }

@@ -79,6 +79,13 @@ pub enum VectorGroup {
 pub struct Transformer {
     pub id: String,
     pub rated_kva: f64,
+    /// Rated line-to-line voltage of the low-voltage winding, V (its rated current is
+    /// `rated_kva` / (√3 · this)).
+    pub rated_lv_v: f64,
+    /// Rated line-to-line voltage of the high-voltage winding, V, and the high-voltage side's
+    /// current per ampere on the low-voltage side (the turns ratio with taps applied).
+    pub rated_hv_v: f64,
+    pub hv_current_per_lv_a: f64,
     pub vector_group: VectorGroup,
     /// Phase shift of the low-voltage side against the high-voltage side, degrees (lagging).
     pub shift_deg: f64,

@@ -128,6 +128,9 @@ struct TraceThreePhase<'a> {
     iterations: u32,
     /// Current the network draws through its supply (the transformer's low-voltage side), A.
     source_current_a: [f64; 3],
+    /// The transformer's highest winding current over rated (absent without a transformer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transformer_loading: Option<f64>,
     nodes: Vec<TraceNode3<'a>>,
     lines: Vec<TraceLine3<'a>>,
 }
@@ -219,6 +222,7 @@ pub fn write_trace(clock: Res<SimClock>, net: Res<Network>, topology: Res<GridTo
                 converged: st.converged,
                 iterations: st.iterations,
                 source_current_a: st.source_current.map(|i| i.abs()),
+                transformer_loading: three.transformer.as_ref().map(|t| crate::grid::flow3::transformer_loading(t, st.source_current)),
                 nodes: g
                     .node_indices()
                     .map(|n| {

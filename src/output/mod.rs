@@ -43,7 +43,10 @@ pub fn write_run_files(dir: &Path, s: &Scenario, outcome: &SimOutcome, summary: 
         communities::write_referendums(dir, c).map_err(failed("referendums.csv"))?;
     }
     tables::write_topology(dir, s).map_err(failed("topology.json"))?;
-    tables::write_lines(dir, s, &outcome.lines, &outcome.limits, parquet).map_err(|e| e.to_string())?;
+    tables::write_lines(dir, s, &outcome.lines, &outcome.limits, outcome.phases.as_ref(), parquet).map_err(|e| e.to_string())?;
+    if let Some(p) = &outcome.phases {
+        tables::write_buses(dir, s, p, parquet).map_err(|e| e.to_string())?;
+    }
     let json = serde_json::to_vec_pretty(summary).map_err(|e| format!("writing summary.json: {e}"))?;
     staging::write_file(dir, "summary.json", &json).map_err(failed("summary.json"))?;
     report::write_run_report(dir).map_err(|e| format!("writing report.html: {e}"))

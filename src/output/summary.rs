@@ -166,6 +166,20 @@ pub struct Summary {
     /// Steps whose AC voltage sweep did not settle (radial grids loaded beyond what their
     /// cables carry at any voltage); their losses come from DC flows.
     pub ac_sweep_failed_steps: u64,
+    /// `unbalanced` when the network is modelled per phase (phases, power factors, an imported
+    /// feeder); absent for the balanced model, as the three fields after it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phase_model: Option<&'static str>,
+    /// Highest voltage unbalance factor |V2|/|V1| of any bus in any step, %.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_voltage_unbalance_pct: Option<f64>,
+    /// Steps in which some bus's unbalance factor was above 2% (EN 50160's limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voltage_unbalance_steps: Option<u64>,
+    /// Highest phase current of the transformer over its rated current (imported feeders with
+    /// a transformer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transformer_max_loading: Option<f64>,
     /// Line losses of all flows, and of them those on peer deliveries (sent − delivered), kWh.
     pub network_losses_kwh: f64,
     pub p2p_losses_kwh: f64,
@@ -321,6 +335,10 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         line_limits_enforced: s.network.enforce_line_limits,
         voltage_limits_enforced: s.network.enforce_voltage_limits,
         ac_sweep_failed_steps: main.lines.sweep_failed_steps,
+        phase_model: main.phases.as_ref().map(|_| "unbalanced"),
+        max_voltage_unbalance_pct: main.phases.as_ref().map(|p| p.max_unbalance_pct_any),
+        voltage_unbalance_steps: main.phases.as_ref().map(|p| p.unbalance_steps),
+        transformer_max_loading: main.phases.as_ref().and_then(|p| p.transformer_max_loading),
         network_losses_kwh: sum.network_losses_kwh,
         p2p_losses_kwh: sum.p2p_losses_kwh,
         loss_bearer: s.loss_bearer.label(),

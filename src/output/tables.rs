@@ -16,21 +16,28 @@ pub fn write_topology(dir: &Path, s: &Scenario) -> std::io::Result<()> {
 /// Columns of `lines.csv` (a contract: add, never rename). Flows are absolute kW.
 pub const LINE_COLUMNS: [&str; 10] = ["line", "from", "to", "capacity_kw", "max_flow_kw", "mean_flow_kw", "congested_steps", "losses_kwh", "length_m", "max_loading"];
 
-/// Writes `lines.csv` (and `lines.parquet` with `parquet`).
-pub fn write_lines(dir: &Path, s: &Scenario, stats: &crate::grid::network::LineStats, limits: &crate::grid::network::LimitStats, parquet: bool) -> std::io::Result<()> {
+/// Columns `lines.csv` adds when the network is modelled per phase: each phase's highest
+/// current over the line's rating, its losses, and the rating.
+pub const LINE_PHASE_COLUMNS: [&str; 7] = ["max_loading_a", "max_loading_b", "max_loading_c", "losses_a_kwh", "losses_b_kwh", "losses_c_kwh", "rating_a"];
+
+/// Writes `lines.csv` (and `lines.parquet` with `parquet`), with the per-phase columns when
+/// `phases` is given.
+pub fn write_lines(dir: &Path, s: &Scenario, stats: &crate::grid::network::LineStats, limits: &crate::grid::network::LimitStats, phases: Option<&crate::grid::network::PhaseStats>, parquet: bool) -> std::io::Result<()> {
     let kind = |name: &str| match name {
         "line" | "from" | "to" => ColumnType::Id,
         "congested_steps" => ColumnType::Int,
         _ => ColumnType::Float,
     };
-    let mut sink = TableSink::create(dir, "lines", &TableSchema::new(&LINE_COLUMNS, kind), true, parquet, currency_label(s.currency.as_deref()), &[])?;
+    let columns: Vec<&str> = LINE_COLUMNS.iter().chain(phases.map_or(&[][..], |_| &LINE_PHASE_COLUMNS[..])).copied().collect();
+    let mut sink = TableSink::create(dir, "lines", &TableSchema::new(&columns, kind), true, parquet, currency_label(s.currency.as_deref()), &[])?;
+    let v_phase = s.network.nominal_voltage_v / 3f64.sqrt();
     let g = &s.topology.graph;
     let steps = stats.steps.max(1) as f64;
     for e in g.edge_indices() {
         let (a, b) = g.edge_endpoints(e).expect("edge of this graph");
         let (l, k) = (&g[e], e.index());
         let max = stats.max_flow_kw.get(k).copied().unwrap_or(0.0);
-        sink.push(&[
+        let mut row = vec![
             Cell::Text(&l.id),
             Cell::Text(&g[a].id),
             Cell::Text(&g[b].id),
@@ -41,6 +48,66 @@ pub fn write_lines(dir: &Path, s: &Scenario, stats: &crate::grid::network::LineS
             Cell::Fixed(stats.losses_kwh.get(k).copied().unwrap_or(0.0), 6),
             Cell::Fixed(l.length_m, 3),
             Cell::Fixed(max / l.capacity_kw, 6),
+        ];
+        if let Some(p) = phases {
+            let (loading, losses) = (p.max_loading[k], p.losses_kwh[k]);
+            row.extend(loading.iter().map(|x| Cell::Fixed(*x, 6)));
+            row.extend(losses.iter().map(|x| Cell::Fixed(*x, 6)));
+            row.push(Cell::Fixed(l.max_i_a.unwrap_or(l.capacity_kw * 1000.0 / (3.0 * v_phase)), 3));
+        }
+        sink.push(&row)?;
+    }
+    sink.finish()
+}
+
+/// Columns of `buses.csv`, written when the network is modelled per phase (a contract: add,
+/// never rename): each bus's lowest and highest phase voltage, its highest voltage unbalance
+/// factor, and the steps in which any phase was outside the voltage band.
+pub const BUS_COLUMNS: [&str; 13] = [
+    "bus", "kind", "x_m", "y_m", "min_voltage_a_pu", "max_voltage_a_pu", "min_voltage_b_pu", "max_voltage_b_pu", "min_voltage_c_pu", "max_voltage_c_pu", "max_unbalance_pct",
+    "steps_outside_band", "households",
+];
+
+/// Writes `buses.csv` (and `buses.parquet` with `parquet`).
+pub fn write_buses(dir: &Path, s: &Scenario, p: &crate::grid::network::PhaseStats, parquet: bool) -> std::io::Result<()> {
+    let kind = |name: &str| match name {
+        "bus" | "kind" => ColumnType::Id,
+        "steps_outside_band" | "households" => ColumnType::Int,
+        _ => ColumnType::Float,
+    };
+    let mut sink = TableSink::create(dir, "buses", &TableSchema::new(&BUS_COLUMNS, kind), true, parquet, currency_label(s.currency.as_deref()), &[])?;
+    let g = &s.topology.graph;
+    let mut households = vec![0i64; g.node_count()];
+    for h in &s.households {
+        households[h.node.index()] += 1;
+    }
+    let reach = s.topology.reachable_from_root();
+    for n in g.node_indices() {
+        let (node, i) = (&g[n], n.index());
+        if !reach[i] || p.max_voltage_pu[i][0] == 0.0 {
+            continue; // never solved (every step's sweep failed)
+        }
+        let (low, high) = (p.min_voltage_pu[i], p.max_voltage_pu[i]);
+        let kind = match node.kind {
+            crate::grid::topology::NodeKind::Substation => "substation",
+            crate::grid::topology::NodeKind::FeederHead => "feeder_head",
+            crate::grid::topology::NodeKind::Junction => "junction",
+            crate::grid::topology::NodeKind::House => "house",
+        };
+        sink.push(&[
+            Cell::Text(&node.id),
+            Cell::Text(kind),
+            Cell::Fixed(node.x_m, 3),
+            Cell::Fixed(node.y_m, 3),
+            Cell::Fixed(low[0], 6),
+            Cell::Fixed(high[0], 6),
+            Cell::Fixed(low[1], 6),
+            Cell::Fixed(high[1], 6),
+            Cell::Fixed(low[2], 6),
+            Cell::Fixed(high[2], 6),
+            Cell::Fixed(p.max_unbalance_pct[i], 4),
+            Cell::Int(p.steps_outside_band[i] as i64),
+            Cell::Int(households[i]),
         ])?;
     }
     sink.finish()

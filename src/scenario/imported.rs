@@ -178,6 +178,9 @@ fn transformer(t: &PpTrafo, hv_bus_kv: f64, lv_bus_kv: f64) -> Transformer {
     Transformer {
         id: t.name.clone(),
         rated_kva: t.sn_mva * 1000.0 * t.parallel,
+        rated_lv_v: t.vn_lv_kv * 1000.0,
+        rated_hv_v: t.vn_hv_kv * 1000.0,
+        hv_current_per_lv_a: vn_lv / vn_hv,
         vector_group: if t.vector_group == "YNyn" { VectorGroup::YNyn } else { VectorGroup::Dyn },
         shift_deg: t.shift_degree,
         ratio_pu: (hv_bus_kv / vn_hv) * (vn_lv / lv_bus_kv),

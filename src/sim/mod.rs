@@ -154,6 +154,8 @@ pub struct SimOutcome {
     pub levels: Vec<f64>,
     /// The communities' books, treasuries and memberships at the end, in runs with communities.
     pub communities: Option<(crate::community::Communities, crate::settlement::CommunityFunds, crate::market::membership::Memberships)>,
+    /// Per-phase statistics of an unbalanced network.
+    pub phases: Option<crate::grid::network::PhaseStats>,
 }
 
 /// A headless simulation: an app with [`SimPlugin`], stepped on demand.
@@ -269,6 +271,7 @@ impl Simulation {
         let funds = self.world().resource::<crate::settlement::CommunityFunds>().clone();
         let members = self.world().resource::<crate::market::membership::Memberships>();
         let communities = self.world().get_resource::<crate::community::Communities>().map(|c| (c.clone(), funds.clone(), members.clone()));
-        Ok(SimOutcome { totals: self.run_totals(), accounts_total: Micros(household_money) + self.accounts().total() + funds.total(), households, ledger, lines, limits, baseline_limits, levels, communities })
+        let phases = self.world().get_resource::<crate::grid::network::PhaseStats>().cloned();
+        Ok(SimOutcome { totals: self.run_totals(), accounts_total: Micros(household_money) + self.accounts().total() + funds.total(), households, ledger, lines, limits, baseline_limits, levels, communities, phases })
     }
 }

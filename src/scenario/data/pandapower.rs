@@ -307,9 +307,15 @@ pub fn read_pandapower(path: &Path) -> Result<PpNet, InputError> {
             let tap_pos = t.number_or(r, "tap_pos", 0.0)?;
             let tap_neutral = t.number_or(r, "tap_neutral", 0.0)?;
             let tap_step = t.number_or(r, "tap_step_percent", 0.0)?;
-            if t.number_or(r, "tap_step_degree", 0.0)? != 0.0 && tap_pos != tap_neutral {
-                return Err(t.err(r, "tap_step_degree", "phase-shifting taps are not modelled"));
-            }
+            // pandapower 3 applies a tap only with a tap changer type; "Ratio" changes the
+            // voltage ratio, the others shift the phase.
+            let changer = t.text(r, "tap_changer_type");
+            let tap_pos = match changer.as_deref() {
+                None => tap_neutral,
+                Some("Ratio") => tap_pos,
+                Some(other) if tap_pos != tap_neutral => return Err(t.err(r, "tap_changer_type", format!("`{other}`: only ratio taps are modelled (set the tap to its neutral position)"))),
+                Some(_) => tap_neutral,
+            };
             if t.number_or(r, "pfe_kw", 0.0)? != 0.0 || t.number_or(r, "i0_percent", 0.0)? != 0.0 {
                 net.warnings.push(format!("{}: no-load losses (pfe_kw, i0_percent) are not modelled", t.element(r)));
             }

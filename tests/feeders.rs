@@ -1,0 +1,167 @@
+//! Imported feeders and the unbalanced flow, through the real binary: a small pandapower file
+//! (tests/data/small-feeder.json: an 11/0.4 kV Dyn transformer, four lines, two single-phase
+//! loads and a three-phase one, and a switch the model leaves out).
+
+mod common;
+use common::*;
+use std::path::Path;
+
+fn scenario_text(households: &str, extra: &str) -> String {
+    format!(
+        r#"(
+    name: "feeder", seed: 3, start: "2024-01-15T00:00", timezone: "Europe/London", step_minutes: 30, duration_days: 1,
+    location: (latitude_deg: 51.5, longitude_deg: -0.1),
+    grid: Connected(import_price_per_kwh: 0.30, export_price_per_kwh: 0.06),
+    households: [{households}],
+    topology: Import(file: "small-feeder.json", format: PandapowerJson),
+    market: (rule: "double-auction"),
+    {extra}
+)"#
+    )
+}
+
+/// A folder with the small feeder and a scenario `s.ron` importing it.
+fn folder(households: &str, extra: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(repo().join("tests/data/small-feeder.json"), tmp.path().join("small-feeder.json")).unwrap();
+    std::fs::write(tmp.path().join("s.ron"), scenario_text(households, extra)).unwrap();
+    tmp
+}
+
+const GROUP: &str = r#"Group(prefix: "h", count: 3, kwp: Fixed(5.0), pv_share: 1.0)"#;
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn loads_become_households_on_their_buses_and_phases() {
+    let tmp = folder(GROUP, "");
+    let o = peergrid_in(tmp.path(), &["check", "s.ron"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("phases: unbalanced three-phase flow; households on a 1, b 1, c 0, three-phase 1"), "{text}");
+    assert!(text.contains("transformer: T1 (100 kVA, Dyn"), "{text}");
+    assert!(text.contains("warning: 1 `switch` element(s) not modelled, left out: switch[0] (`S1`)"), "{text}");
+
+    let o = peergrid_in(tmp.path(), &["run", "s.ron", "--out", "o", "--quiet", "--trace-step", "24"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("`switch`"), "the run says what was left out: {}", stderr(&o));
+    let out = tmp.path().join("o");
+    let hh = Table::read(&out.join("households.csv"));
+    let ids: Vec<&str> = hh.rows.iter().map(|r| r["household"].as_str()).collect();
+    assert_eq!(ids, ["house1", "house2", "shop"]);
+    let nodes: Vec<&str> = hh.rows.iter().map(|r| r["node"].as_str()).collect();
+    assert_eq!(nodes, ["p1", "p3", "p4"]);
+
+    let summary = json(&out.join("summary.json"));
+    assert_eq!(summary["phase_model"], "unbalanced");
+    let vuf = summary["max_voltage_unbalance_pct"].as_f64().unwrap();
+    assert!(vuf > 0.0 && vuf < 20.0, "{vuf}");
+    assert!(summary["transformer_max_loading"].as_f64().unwrap() > 0.0);
+    assert!(summary["max_energy_imbalance_kwh"].as_f64().unwrap() < 1e-9);
+
+    let buses = Table::read(&out.join("buses.csv"));
+    assert_eq!(buses.rows.len(), 5, "the five low-voltage buses (the 11 kV bus is the supply)");
+    assert_eq!(buses.rows[0]["bus"], "lv");
+    assert_eq!(buses.rows[0]["kind"], "substation");
+    let lines = Table::read(&out.join("lines.csv"));
+    for c in ["max_loading_a", "losses_c_kwh", "rating_a"] {
+        assert!(lines.headers.iter().any(|h| h == c), "lines.csv has {c}");
+    }
+    assert_eq!(lines.rows[0]["rating_a"], "200.000");
+
+    // At midday the two single-phase houses export on a and b, the shop draws on all three.
+    let trace = json(&out.join("trace-step-24.json"));
+    let three = &trace["three_phase"];
+    assert_eq!(three["converged"], true);
+    let p1 = three["nodes"].as_array().unwrap().iter().find(|n| n["id"] == "p1").unwrap();
+    assert_eq!(p1["p_kw"][1], 0.0);
+    assert_eq!(p1["p_kw"][2], 0.0);
+}
+
+#[test]
+fn a_house_named_after_a_load_takes_it_and_groups_take_the_rest() {
+    let houses = r#"House(id: "shop", load: Archetype(kind: HomeOffice), phase: A), Group(prefix: "h", count: 2, kwp: Fixed(4.0))"#;
+    let tmp = folder(houses, "");
+    let o = peergrid_in(tmp.path(), &["run", "s.ron", "--out", "o", "--quiet", "--steps", "4"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let hh = Table::read(&tmp.path().join("o/households.csv"));
+    let pairs: Vec<(&str, &str)> = hh.rows.iter().map(|r| (r["household"].as_str(), r["node"].as_str())).collect();
+    assert_eq!(pairs, [("shop", "p4"), ("house1", "p1"), ("house2", "p3")]);
+}
+
+#[test]
+fn too_many_households_and_loads_left_over_are_named() {
+    let tmp = folder(r#"Group(prefix: "h", count: 4, kwp: Fixed(4.0))"#, "");
+    let o = peergrid_in(tmp.path(), &["check", "s.ron"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("households[0]") && stderr(&o).contains("lower the groups' `count`"), "{}", stderr(&o));
+
+    let tmp = folder(r#"Group(prefix: "h", count: 2, kwp: Fixed(4.0))"#, "");
+    let o = peergrid_in(tmp.path(), &["check", "s.ron"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("1 load(s) of") && stdout(&o).contains("asymmetric_load[2] `shop`"), "{}", stdout(&o));
+}
+
+/// Rewrites one table of the pandapower file with `edit` applied to its DataFrame.
+fn edit_table(tmp: &Path, table: &str, edit: impl FnOnce(&mut serde_json::Value)) {
+    let path = tmp.join("small-feeder.json");
+    let mut doc = json(&path);
+    let inner = doc["_object"][table]["_object"].as_str().unwrap().to_string();
+    let mut frame: serde_json::Value = serde_json::from_str(&inner).unwrap();
+    edit(&mut frame);
+    doc["_object"][table]["_object"] = serde_json::Value::String(frame.to_string());
+    std::fs::write(&path, doc.to_string()).unwrap();
+}
+
+fn column(frame: &serde_json::Value, name: &str) -> usize {
+    frame["columns"].as_array().unwrap().iter().position(|c| c == name).unwrap()
+}
+
+#[test]
+fn bad_elements_are_named_with_file_element_and_field() {
+    let cases: Vec<(&str, Box<dyn FnOnce(&mut serde_json::Value)>, &str)> = vec![
+        ("line", Box::new(|f| { let c = column(f, "max_i_ka"); f["data"][0][c] = "x".into(); }), "line[0] (`L1`).max_i_ka`: `\"x\"` is not a finite number"),
+        ("line", Box::new(|f| { let c = column(f, "to_bus"); f["data"][1][c] = 42.into(); }), "line[1] (`L2`).to_bus`: bus 42 is not in the bus table"),
+        ("line", Box::new(|f| { let c = column(f, "length_km"); f["data"][2][c] = (-1.0).into(); }), "line[2] (`L3`).length_km`: -1: must be > 0"),
+        ("trafo", Box::new(|f| { let c = column(f, "vector_group"); f["data"][0][c] = "Yy".into(); }), "trafo[0] (`T1`).vector_group`: `Yy`"),
+        ("asymmetric_load", Box::new(|f| { let c = column(f, "p_c_mw"); f["data"][0][c] = 0.001.into(); }), "asymmetric_load[0] (`house1`).p_a_mw`: a load on two phases"),
+    ];
+    for (table, edit, expected) in cases {
+        let tmp = folder(GROUP, "");
+        edit_table(tmp.path(), table, edit);
+        let o = peergrid_in(tmp.path(), &["check", "s.ron"]);
+        assert_eq!(o.status.code(), Some(2), "{table}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(e.contains("small-feeder.json") && e.contains(expected), "{table}: expected `{expected}` in {e}");
+        assert!(!e.contains("panicked"), "{e}");
+    }
+    // Not a pandapower file at all, and not JSON.
+    for (text, expected) in [("{\"a\": 1}", "not a pandapower network"), ("{oops", "not JSON"), ("", "not JSON")] {
+        let tmp = folder(GROUP, "");
+        std::fs::write(tmp.path().join("small-feeder.json"), text).unwrap();
+        let o = peergrid_in(tmp.path(), &["check", "s.ron"]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(stderr(&o).contains(expected), "{}", stderr(&o));
+    }
+}
+
+/// A generated street with households on one phase each runs the unbalanced flow; with every
+/// household three-phase at unity power factor it stays on the balanced flow (no new fields).
+#[test]
+fn phases_on_a_generated_street_choose_the_unbalanced_flow() {
+    let base = std::fs::read_to_string(scenario("street.ron")).unwrap();
+    let unbalanced = base.replace("topology: Generated(", "network: (phases: RoundRobin, load_power_factor: 0.95),\n    topology: Generated(");
+    let (_tmp, out) = run_text(&unbalanced.replace("duration_days: 7", "duration_days: 1"));
+    let summary = json(&out.join("summary.json"));
+    assert_eq!(summary["phase_model"], "unbalanced");
+    assert!(summary["max_voltage_unbalance_pct"].as_f64().unwrap() > 0.0);
+    assert!(summary.get("transformer_max_loading").is_none(), "no transformer in a generated street");
+    assert!(out.join("buses.csv").exists());
+
+    let (_tmp, out) = run_text(&base.replace("duration_days: 7", "duration_days: 1"));
+    let summary = json(&out.join("summary.json"));
+    assert!(summary.get("phase_model").is_none());
+    assert!(!out.join("buses.csv").exists());
+}
