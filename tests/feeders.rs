@@ -121,7 +121,8 @@ fn column(frame: &serde_json::Value, name: &str) -> usize {
 
 #[test]
 fn bad_elements_are_named_with_file_element_and_field() {
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut serde_json::Value)>, &str)> = vec![
+    type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
         ("line", Box::new(|f| { let c = column(f, "max_i_ka"); f["data"][0][c] = "x".into(); }), "line[0] (`L1`).max_i_ka`: `\"x\"` is not a finite number"),
         ("line", Box::new(|f| { let c = column(f, "to_bus"); f["data"][1][c] = 42.into(); }), "line[1] (`L2`).to_bus`: bus 42 is not in the bus table"),
         ("line", Box::new(|f| { let c = column(f, "length_km"); f["data"][2][c] = (-1.0).into(); }), "line[2] (`L3`).length_km`: -1: must be > 0"),

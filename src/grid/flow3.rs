@@ -186,6 +186,11 @@ impl Flow3Model {
         }
     }
 
+    /// The root's voltage with nothing drawn, per unit (supply and transformer ratio).
+    pub fn no_load_pu(&self) -> f64 {
+        self.source.abs() / self.v_phase
+    }
+
     /// Solves the flow for `injection` (per node and phase: P kW and Q kvar into the grid),
     /// warm-started from `state`'s last voltages when it holds a settled step.
     pub fn solve(&self, injection: &[[(f64, f64); 3]], state: &mut Flow3State) {

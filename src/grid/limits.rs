@@ -27,6 +27,10 @@ pub const CAPACITY_TOLERANCE_KW: f64 = 1e-6;
 pub const VOLTAGE_TOLERANCE_PU: f64 = 1e-6;
 /// The sweep runs only where the linear estimate exceeds this share of the tolerance.
 const VOLTAGE_SCREEN: f64 = 0.8;
+/// How much further than the balanced linear estimate an unbalanced network's voltages may
+/// move: three times for power all on one phase, and up to 5/3 for the earth return of a cable
+/// with R0 = 3·R1 (Zs = (Z0 + 2·Z1)/3).
+pub const UNBALANCED_SCREEN_FACTOR: f64 = 5.0;
 /// Voltage cuts ask for this much more than the linearised excess.
 const VOLTAGE_CUT_MARGIN: f64 = 1.02;
 
@@ -215,6 +219,80 @@ impl Limiter {
                 // ask for a bit more than the excess.
                 let sensitivity = std::mem::take(&mut self.sensitivity);
                 self.reduce(offers, connected, high, direction, excess * VOLTAGE_CUT_MARGIN, || nodes.clone().map(|n| n as usize).zip(sensitivity.iter().copied()));
+                self.sensitivity = sensitivity;
+            }
+        }
+        avoided
+    }
+
+    /// [`Self::limit_voltage`] on the unbalanced flow: each node's offers go on its phases by
+    /// `shares` (its households' offers on a, b, c over its total), the exact three-phase flow
+    /// finds the worst phase voltage of each feeder at each end of the range, and the offers
+    /// pushing it are cut in proportion to their push: the shared path resistance to that node
+    /// times the node's share on that phase (three times the balanced push, as a single-phase
+    /// kW moves its phase about three times as far). A step whose linear estimate — scaled by
+    /// [`UNBALANCED_SCREEN_FACTOR`] and added to the supply's offset from nominal — stays well
+    /// inside the band skips the flow.
+    #[allow(clippy::too_many_arguments)]
+    pub fn limit_voltage_3ph(&mut self, model: &FlowModel, three: &super::network::ThreePhase, state: &mut super::flow3::Flow3State, offers: &[NodeOffer], shares: &[[f64; 3]], connected: bool, nominal_voltage_v: f64, tolerance: f64) -> u64 {
+        let mut avoided = 0;
+        let branches = model.branches().len();
+        let mut branch_of = vec![usize::MAX; offers.len()];
+        for b in 0..branches {
+            for node in model.branch_nodes(b) {
+                branch_of[node] = b;
+            }
+        }
+        let v_phase = three.model.v_phase;
+        let offset = (three.model.no_load_pu() - 1.0).abs();
+        // Per feeder: (node, phase, direction, high end, excess).
+        type Worst = Option<(usize, usize, f64, bool, f64)>;
+        let mut worst: Vec<Worst> = vec![None; branches];
+        let mut injection3: Vec<[(f64, f64); 3]> = Vec::with_capacity(offers.len());
+        for pass in 0..MAX_PASSES {
+            worst.iter_mut().for_each(|w| *w = None);
+            let ends = self.ends(offers, connected);
+            for &high in ends {
+                self.fill_injection(offers, connected, high);
+                let flows = &mut self.end_flows[high as usize];
+                if !(pass == 0 && self.end_flows_current) {
+                    model.solve(&self.injection, flows);
+                }
+                if offset + UNBALANCED_SCREEN_FACTOR * model.linear_max_deviation_pu(flows, nominal_voltage_v) < tolerance * VOLTAGE_SCREEN {
+                    continue;
+                }
+                injection3.clear();
+                injection3.extend(self.injection.iter().zip(shares).map(|(&p, s)| s.map(|x| (x * p, 0.0))));
+                three.model.solve(&injection3, state);
+                if !state.converged {
+                    return avoided; // no voltage solution at all: the line limits must do
+                }
+                for node in model.order() {
+                    let b = branch_of[node];
+                    if b == usize::MAX {
+                        continue;
+                    }
+                    for (k, v) in state.voltage_pu(node, v_phase).into_iter().enumerate() {
+                        let excess = (v - 1.0).abs() - tolerance;
+                        if excess > VOLTAGE_TOLERANCE_PU {
+                            if pass == 0 && (high == (v > 1.0) || ends.len() == 1) {
+                                avoided += 1;
+                            }
+                            if worst[b].is_none_or(|w| excess > w.4) {
+                                worst[b] = Some((node, k, (v - 1.0).signum(), high, excess));
+                            }
+                        }
+                    }
+                }
+            }
+            if worst.iter().all(Option::is_none) {
+                break;
+            }
+            self.voltage_binding = true;
+            for &(node, phase, direction, high, excess) in worst.iter().flatten() {
+                let nodes = model.voltage_sensitivity(node, nominal_voltage_v, &mut self.sensitivity);
+                let sensitivity = std::mem::take(&mut self.sensitivity);
+                self.reduce(offers, connected, high, direction, excess * VOLTAGE_CUT_MARGIN, || nodes.clone().map(|n| n as usize).zip(sensitivity.iter().copied()).map(|(n, s)| (n, 3.0 * s * shares[n][phase])));
                 self.sensitivity = sensitivity;
             }
         }

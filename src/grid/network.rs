@@ -202,6 +202,10 @@ impl PhaseStats {
 #[derive(Resource)]
 pub struct SideLimits<S> {
     offers: Vec<NodeOffer>,
+    /// Unbalanced networks: each node's offers on phases a, b, c as shares, and the voltage
+    /// limit's three-phase flow.
+    shares: Vec<[f64; 3]>,
+    flow3: super::flow3::Flow3State,
     limiter: Limiter,
     pub stats: LimitStats,
     side: PhantomData<fn() -> S>,
@@ -209,7 +213,7 @@ pub struct SideLimits<S> {
 
 impl<S> SideLimits<S> {
     fn new(lines: usize) -> Self {
-        SideLimits { offers: Vec::new(), limiter: Limiter::default(), stats: LimitStats { congested_steps_by_line: vec![0; lines], ..Default::default() }, side: PhantomData }
+        SideLimits { offers: Vec::new(), shares: Vec::new(), flow3: Default::default(), limiter: Limiter::default(), stats: LimitStats { congested_steps_by_line: vec![0; lines], ..Default::default() }, side: PhantomData }
     }
 }
 
@@ -342,12 +346,18 @@ fn limit_side<S: Side>(net: &Network, prices: &StepPrices, side: &mut SideLimits
     if !active {
         return (false, None);
     }
-    gather_offers(&mut side.offers, nodes, &net.node_of, net.step_hours, households);
+    match &net.three_phase {
+        None => gather_offers(&mut side.offers, nodes, &net.node_of, net.step_hours, households),
+        Some(three) => gather_offers_3ph(&mut side.offers, &mut side.shares, nodes, &net.node_of, &three.households.phase, net.step_hours, households),
+    }
     if cfg.enforce_line_limits {
         let ok = side.limiter.apply(&net.model, &net.capacity_kw, &side.offers, prices.connected);
         debug_assert!(ok || !net.model.is_radial(), "radial limits always settle");
     }
-    let avoided = cfg.enforce_voltage_limits.then(|| side.limiter.limit_voltage(&net.model, &side.offers, prices.connected, cfg.nominal_voltage_v, cfg.voltage_tolerance));
+    let avoided = cfg.enforce_voltage_limits.then(|| match &net.three_phase {
+        None => side.limiter.limit_voltage(&net.model, &side.offers, prices.connected, cfg.nominal_voltage_v, cfg.voltage_tolerance),
+        Some(three) => side.limiter.limit_voltage_3ph(&net.model, three, &mut side.flow3, &side.offers, &side.shares, prices.connected, cfg.nominal_voltage_v, cfg.voltage_tolerance),
+    });
     (true, avoided)
 }
 
@@ -377,6 +387,35 @@ fn gather_offers(offers: &mut Vec<NodeOffer>, nodes: usize, node_of: &[u32], ste
         o.surplus_kw += add.surplus_kwh / step_hours;
         o.battery_kw += add.battery_kwh / step_hours;
         o.deficit_kw += add.deficit_kwh / step_hours;
+    }
+}
+
+/// [`gather_offers`], and each node's share of its offers on each phase (by the size of its
+/// households' offers; a node without any takes its households' phases evenly).
+#[allow(clippy::too_many_arguments)]
+fn gather_offers_3ph(offers: &mut Vec<NodeOffer>, shares: &mut Vec<[f64; 3]>, nodes: usize, node_of: &[u32], phase_of: &[super::topology::Phase], step_hours: f64, households: impl Iterator<Item = (u32, StepOffer)>) {
+    offers.clear();
+    offers.resize(nodes, NodeOffer::default());
+    shares.clear();
+    shares.resize(nodes, [0.0; 3]);
+    let mut present = vec![[0.0f64; 3]; nodes];
+    for (index, add) in households {
+        let node = node_of[index as usize] as usize;
+        let o = &mut offers[node];
+        o.surplus_kw += add.surplus_kwh / step_hours;
+        o.battery_kw += add.battery_kwh / step_hours;
+        o.deficit_kw += add.deficit_kwh / step_hours;
+        let size = (add.surplus_kwh + add.battery_kwh.abs() + add.deficit_kwh) / step_hours;
+        for (k, share) in phase_of[index as usize].shares().into_iter().enumerate() {
+            shares[node][k] += share * size;
+            present[node][k] += share;
+        }
+    }
+    for (s, p) in shares.iter_mut().zip(&present) {
+        let total: f64 = s.iter().sum();
+        let base = if total > 0.0 { *s } else { *p };
+        let sum: f64 = base.iter().sum();
+        *s = if sum > 0.0 { base.map(|x| x / sum) } else { [1.0 / 3.0; 3] };
     }
 }
 

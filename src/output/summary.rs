@@ -330,8 +330,16 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         voltage_limited_steps: main.limits.voltage_limited_steps,
         voltage_violations_avoided: main.limits.voltage_violations_avoided,
         overloaded_steps: main.lines.overloaded_steps,
-        min_voltage_pu: radial.then_some(main.lines.min_voltage_pu),
-        max_voltage_pu: radial.then_some(main.lines.max_voltage_pu),
+        // Unbalanced: every phase of every bus solved (the balanced root sits at 1 pu; a
+        // transformer's supply need not).
+        min_voltage_pu: match &main.phases {
+            Some(p) => p.min_voltage_pu.iter().flatten().copied().filter(|v| v.is_finite()).reduce(f64::min),
+            None => radial.then_some(main.lines.min_voltage_pu),
+        },
+        max_voltage_pu: match &main.phases {
+            Some(p) => p.max_voltage_pu.iter().flatten().copied().filter(|v| *v > 0.0).reduce(f64::max),
+            None => radial.then_some(main.lines.max_voltage_pu),
+        },
         line_limits_enforced: s.network.enforce_line_limits,
         voltage_limits_enforced: s.network.enforce_voltage_limits,
         ac_sweep_failed_steps: main.lines.sweep_failed_steps,
