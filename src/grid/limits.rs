@@ -226,7 +226,8 @@ impl Limiter {
     }
 
     /// [`Self::limit_voltage`] on the unbalanced flow: each node's offers go on its phases by
-    /// `shares` (its households' offers on a, b, c over its total), the exact three-phase flow
+    /// `shares` (its households' offers on a, b, c over its total) with the step's reactive
+    /// power `q_kvar` (by node and phase), the exact three-phase flow
     /// finds the worst phase voltage of each feeder at each end of the range, and the offers
     /// pushing it are cut in proportion to their push: the shared path resistance to that node
     /// times the node's share on that phase (three times the balanced push, as a single-phase
@@ -234,7 +235,7 @@ impl Limiter {
     /// [`UNBALANCED_SCREEN_FACTOR`] and added to the supply's offset from nominal — stays well
     /// inside the band skips the flow.
     #[allow(clippy::too_many_arguments)]
-    pub fn limit_voltage_3ph(&mut self, model: &FlowModel, three: &super::network::ThreePhase, state: &mut super::flow3::Flow3State, offers: &[NodeOffer], shares: &[[f64; 3]], connected: bool, nominal_voltage_v: f64, tolerance: f64) -> u64 {
+    pub fn limit_voltage_3ph(&mut self, model: &FlowModel, three: &super::network::ThreePhase, state: &mut super::flow3::Flow3State, offers: &[NodeOffer], shares: &[[f64; 3]], q_kvar: &[[f64; 3]], connected: bool, nominal_voltage_v: f64, tolerance: f64) -> u64 {
         let mut avoided = 0;
         let branches = model.branches().len();
         let mut branch_of = vec![usize::MAX; offers.len()];
@@ -262,7 +263,7 @@ impl Limiter {
                     continue;
                 }
                 injection3.clear();
-                injection3.extend(self.injection.iter().zip(shares).map(|(&p, s)| s.map(|x| (x * p, 0.0))));
+                injection3.extend(self.injection.iter().zip(shares).zip(q_kvar).map(|((&p, s), q)| [0, 1, 2].map(|k| (s[k] * p, q[k]))));
                 three.model.solve(&injection3, state);
                 if !state.converged {
                     return avoided; // no voltage solution at all: the line limits must do

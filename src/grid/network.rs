@@ -265,7 +265,8 @@ impl<A: Side, B: Side> Plugin for GridPlugin<A, B> {
         let network = Network::new(&c.topology, &c.household_nodes, c.network, c.step_hours, c.phases.as_ref());
         let lines = network.capacity_kw.len();
         if c.phases.is_some() {
-            app.insert_resource(PhaseStats::new(network.model.nodes, lines));
+            app.insert_resource(PhaseStats::new(network.model.nodes, lines)).init_resource::<StepReactive>();
+            app.add_systems(SimStep, reactive_power.in_set(GridSystems::Limits).before(limit_lines::<A, B>));
         }
         app.insert_resource(super::GridTopology(c.topology.clone())).insert_resource(network);
         app.insert_resource(LineStats {
@@ -296,11 +297,13 @@ pub fn limit_lines<A: Side, B: Side>(
     mut a: ResMut<SideLimits<A>>,
     mut b: ResMut<SideLimits<B>>,
     mut households: Query<(&Household, &mut A::Exchange, &mut B::Exchange)>,
+    reactive: Option<Res<StepReactive>>,
 ) {
     let cfg = net.config;
     if !cfg.enforce_line_limits && !cfg.enforce_voltage_limits {
         return;
     }
+    let q_kvar = reactive.as_ref().map_or(&[][..], |r| &r.0[..]);
     // Plain references: `ResMut`'s change tick would be stored on every access in the loops.
     let (a, b) = (&mut *a, &mut *b);
     let households_ro = households.as_readonly();
@@ -308,7 +311,7 @@ pub fn limit_lines<A: Side, B: Side>(
     let offers_b = |(h, _, x): (&Household, &A::Exchange, &B::Exchange)| (h.index, B::offer(x));
     // The sides are independent: each gathers its offers and applies its limits side by side
     // on the `--threads` pool.
-    let ((active_a, avoided_a), (active_b, avoided_b)) = pace.join(|| limit_side::<A>(&net, &prices, a, households_ro.iter().map(offers_a)), || limit_side::<B>(&net, &prices, b, households_ro.iter().map(offers_b)));
+    let ((active_a, avoided_a), (active_b, avoided_b)) = pace.join(|| limit_side::<A>(&net, &prices, a, q_kvar, households_ro.iter().map(offers_a)), || limit_side::<B>(&net, &prices, b, q_kvar, households_ro.iter().map(offers_b)));
     if active_a && cut_offers(a, avoided_a) {
         for (hh, x, _) in &mut households {
             a.stats.keep_offer::<A>(a.limiter.keep[net.node(hh.index)], x);
@@ -336,7 +339,7 @@ impl LimitStats {
 /// Gathers one side's offers and applies its limits. Returns whether the side's power flows
 /// this step (a grid-only side on an island has nothing to limit), and the node-steps the
 /// voltage band avoided (when enforced).
-fn limit_side<S: Side>(net: &Network, prices: &StepPrices, side: &mut SideLimits<S>, households: impl Iterator<Item = (u32, StepOffer)>) -> (bool, Option<u64>) {
+fn limit_side<S: Side>(net: &Network, prices: &StepPrices, side: &mut SideLimits<S>, q_kvar: &[[f64; 3]], households: impl Iterator<Item = (u32, StepOffer)>) -> (bool, Option<u64>) {
     let (nodes, lines, cfg) = (net.model.nodes, net.capacity_kw.len(), net.config);
     let active = prices.connected || S::FLOWS_ON_ISLAND;
     // `Limiter::apply` starts by resetting its limiter; a limiter it does not run is reset here.
@@ -356,7 +359,7 @@ fn limit_side<S: Side>(net: &Network, prices: &StepPrices, side: &mut SideLimits
     }
     let avoided = cfg.enforce_voltage_limits.then(|| match &net.three_phase {
         None => side.limiter.limit_voltage(&net.model, &side.offers, prices.connected, cfg.nominal_voltage_v, cfg.voltage_tolerance),
-        Some(three) => side.limiter.limit_voltage_3ph(&net.model, three, &mut side.flow3, &side.offers, &side.shares, prices.connected, cfg.nominal_voltage_v, cfg.voltage_tolerance),
+        Some(three) => side.limiter.limit_voltage_3ph(&net.model, three, &mut side.flow3, &side.offers, &side.shares, q_kvar, prices.connected, cfg.nominal_voltage_v, cfg.voltage_tolerance),
     });
     (true, avoided)
 }
@@ -387,6 +390,36 @@ fn gather_offers(offers: &mut Vec<NodeOffer>, nodes: usize, node_of: &[u32], ste
         o.surplus_kw += add.surplus_kwh / step_hours;
         o.battery_kw += add.battery_kwh / step_hours;
         o.deficit_kw += add.deficit_kwh / step_hours;
+    }
+}
+
+/// A household's reactive power into the grid, kvar: its load draws `load_tan_phi` per kW, its
+/// PV absorbs `pv_tan_phi` per kW generated.
+fn household_q_kvar(hp: &HouseholdPhases, index: usize, load_kw: f64, pv_kw: f64) -> f64 {
+    -load_kw * hp.load_tan_phi[index] - pv_kw * hp.pv_tan_phi[index]
+}
+
+/// Unbalanced networks: each node's reactive power by phase in the step (kvar into the grid),
+/// for the voltage limits.
+#[derive(Resource, Debug, Default)]
+pub struct StepReactive(pub Vec<[f64; 3]>);
+
+/// Sums the step's reactive power per node and phase from the households' load and PV before
+/// the market (both sides' loads and PV draw the same): through the lines' coupling it moves
+/// the other phases' voltages. Reads `Meter`, `Network`; writes `StepReactive`. Runs in
+/// `GridSystems::Limits`, before [`limit_lines`].
+pub fn reactive_power(net: Res<Network>, mut out: ResMut<StepReactive>, meters: Query<(&Household, &Meter)>) {
+    let Some(three) = &net.three_phase else { return };
+    let q = &mut out.0;
+    q.clear();
+    q.resize(net.model.nodes, [0.0; 3]);
+    let hp = &three.households;
+    for (hh, m) in &meters {
+        let i = hh.index as usize;
+        let kvar = household_q_kvar(hp, i, m.load_kwh / net.step_hours, m.pv_kwh / net.step_hours);
+        for (slot, share) in q[net.node_of[i] as usize].iter_mut().zip(hp.phase[i].shares()) {
+            *slot += share * kvar;
+        }
     }
 }
 
@@ -510,7 +543,7 @@ fn measure_three_phase(three: &mut ThreePhase, ps: &mut PhaseStats, node_of: &[u
         let p_kw = (sent - received) / step_hours;
         let load_kw = (m.load_kwh - m.unserved_kwh).max(0.0) / step_hours;
         let pv_kw = (m.pv_kwh - m.curtailed_kwh).max(0.0) / step_hours;
-        let q_kvar = -load_kw * hp.load_tan_phi[i] - pv_kw * hp.pv_tan_phi[i];
+        let q_kvar = household_q_kvar(hp, i, load_kw, pv_kw);
         let slot = &mut three.injection[node_of[i] as usize];
         for (k, share) in hp.phase[i].shares().into_iter().enumerate() {
             slot[k].0 += share * p_kw;
