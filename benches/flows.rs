@@ -3,6 +3,8 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use peergrid::grid::flow::{AcState, FlowModel, Flows};
+use peergrid::grid::flow3::{Flow3Model, Flow3State};
+use peergrid::grid::topology::Phase;
 use peergrid::grid::generate::{generate, LayoutParams};
 use peergrid::grid::limits::{Limiter, NodeOffer};
 use peergrid::scenario::schema::{Layout, NodeKind};
@@ -57,7 +59,45 @@ fn flows(c: &mut Criterion) {
     let mut f = Flows::default();
     g.throughput(Throughput::Elements(m.nodes as u64));
     g.bench_function(BenchmarkId::new("meshed_dc_solve", format!("{}loops", m.loop_count())), |b| b.iter(|| m.solve(black_box(&inj), &mut f)));
+
+    // The three-phase unbalanced sweep, cold (from the no-load voltages) as a step after a
+    // large change: the 10,000-house district with houses on a, b, c in turn, and the IEEE
+    // European LV feeder (its transformer at the root) with its houses on the file's phases.
+    let (topo, houses) = layout(Layout::District, 10_000, 25, 0);
+    let m = FlowModel::new(&topo);
+    let three = Flow3Model::new(&topo, &m, 400.0);
+    let inj = phase_injections(m.nodes, houses.iter().enumerate().map(|(i, n)| (*n, [Phase::A, Phase::B, Phase::C][i % 3])));
+    g.throughput(Throughput::Elements(m.nodes as u64));
+    g.bench_function(BenchmarkId::new("three_phase_sweep", "district-10k"), |b| b.iter(|| cold_sweep(&three, black_box(&inj))));
+    let ieee = peergrid::scenario::Scenario::load(std::path::Path::new("scenarios/ieee-european-lv.ron"), &Default::default()).expect("the shipped IEEE scenario loads");
+    let m = FlowModel::new(&ieee.topology);
+    let three = Flow3Model::new(&ieee.topology, &m, ieee.network.nominal_voltage_v);
+    let inj = phase_injections(m.nodes, ieee.households.iter().map(|h| (h.node, h.phase)));
+    g.throughput(Throughput::Elements(m.nodes as u64));
+    g.bench_function(BenchmarkId::new("three_phase_sweep", "ieee-european-lv"), |b| b.iter(|| cold_sweep(&three, black_box(&inj))));
     g.finish();
+}
+
+/// Per node and phase (P kW, Q kvar): as [`injections`], on each house's phase, loads at power
+/// factor 0.95.
+fn phase_injections(nodes: usize, houses: impl Iterator<Item = (petgraph::graph::NodeIndex, Phase)>) -> Vec<[(f64, f64); 3]> {
+    let mut inj = vec![[(0.0, 0.0); 3]; nodes];
+    for (i, (n, phase)) in houses.enumerate() {
+        let p = if i % 3 == 0 { 4.0 } else { -1.0 };
+        let q = if p < 0.0 { p * 0.33 } else { 0.0 };
+        for (slot, share) in inj[n.index()].iter_mut().zip(phase.shares()) {
+            slot.0 += share * p;
+            slot.1 += share * q;
+        }
+    }
+    inj
+}
+
+fn cold_sweep(three: &Flow3Model, inj: &[[(f64, f64); 3]]) -> u32 {
+    let mut state = Flow3State::default();
+    three.solve(inj, &mut state);
+    assert!(state.converged);
+    state.iterations
 }
 
 criterion_group!(benches, flows);

@@ -238,12 +238,8 @@ impl Limiter {
     pub fn limit_voltage_3ph(&mut self, model: &FlowModel, three: &super::network::ThreePhase, state: &mut super::flow3::Flow3State, offers: &[NodeOffer], shares: &[[f64; 3]], q_kvar: &[[f64; 3]], connected: bool, nominal_voltage_v: f64, tolerance: f64) -> u64 {
         let mut avoided = 0;
         let branches = model.branches().len();
-        let mut branch_of = vec![usize::MAX; offers.len()];
-        for b in 0..branches {
-            for node in model.branch_nodes(b) {
-                branch_of[node] = b;
-            }
-        }
+        // Each node's feeder, worked out when a step first needs the flow.
+        let mut branch_of: Vec<usize> = Vec::new();
         let v_phase = three.model.v_phase;
         let offset = (three.model.no_load_pu() - 1.0).abs();
         // Per feeder: (node, phase, direction, high end, excess).
@@ -267,6 +263,14 @@ impl Limiter {
                 three.model.solve(&injection3, state);
                 if !state.converged {
                     return avoided; // no voltage solution at all: the line limits must do
+                }
+                if branch_of.is_empty() {
+                    branch_of.resize(offers.len(), usize::MAX);
+                    for b in 0..branches {
+                        for node in model.branch_nodes(b) {
+                            branch_of[node] = b;
+                        }
+                    }
                 }
                 for node in model.order() {
                     let b = branch_of[node];

@@ -473,7 +473,8 @@ pub fn measure_flows(pace: Res<Pace>, mut net: ResMut<Network>, mut stats: ResMu
     }
     net.model.solve(&net.injection, &mut net.flows);
     if let (Some(three), Some(mut ps)) = (net.three_phase.as_mut(), phase_stats) {
-        measure_three_phase(three, &mut ps, &net.node_of, h, net.config.voltage_tolerance, &households);
+        // The feeders settle in parallel: a `Pace` region, as the balanced sweep.
+        pace.region(|| measure_three_phase(three, &mut ps, &net.node_of, h, net.config.voltage_tolerance, &households));
         let st = &three.state;
         net.line_loss_kw.clear();
         net.line_loss_kw.extend(st.loss_kw.iter().map(|l| l[0] + l[1] + l[2]));
