@@ -128,6 +128,8 @@ fn bad_elements_are_named_with_file_element_and_field() {
         ("line", Box::new(|f| { let c = column(f, "length_km"); f["data"][2][c] = (-1.0).into(); }), "line[2] (`L3`).length_km`: -1: must be > 0"),
         ("trafo", Box::new(|f| { let c = column(f, "vector_group"); f["data"][0][c] = "Yy".into(); }), "trafo[0] (`T1`).vector_group`: `Yy`"),
         ("asymmetric_load", Box::new(|f| { let c = column(f, "p_c_mw"); f["data"][0][c] = 0.001.into(); }), "asymmetric_load[0] (`house1`).p_a_mw`: a load on two phases"),
+        ("trafo", Box::new(|f| { let (h, l) = (column(f, "hv_bus"), column(f, "lv_bus")); f["data"][0][l] = f["data"][0][h].clone(); }), "trafo[0] (`T1`).lv_bus`: bus 0 is also its high-voltage bus"),
+        ("line", Box::new(|f| { f["index"][1] = 1.5.into(); }), "line.index[1]`: `1.5` is not an integer"),
     ];
     for (table, edit, expected) in cases {
         let tmp = folder(GROUP, "");

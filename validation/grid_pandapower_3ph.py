@@ -13,10 +13,8 @@ losses, compared with `runpp_3ph` on the same network:
   losses can be negative through the lines' mutual coupling; pandapower's definition,
   Re((V_from − V_to)·conj(I)) per phase, is used on both sides);
 - the voltage unbalance factor within 0.01 percentage points, and the transformer's loading
-  (its highest winding current over rated, either side) within 2% of pandapower's: peergrid
-  maps the low-voltage currents through the turns ratio, pandapower takes the high-voltage
-  current from the power and voltage at its terminals (1.2% apart on the generated feeder's
-  tapped transformer, where the high-voltage side is the more loaded).
+  (its highest winding current over rated, either side: the high-voltage line currents from the
+  low-voltage sequences through the turns ratio and the vector group's shift) within 2%.
 
 pandapower's three-phase flow folds the neutral into the lines' zero-sequence impedance (earth
 return, no explicit neutral conductor); peergrid's model is the same.

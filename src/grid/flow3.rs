@@ -90,13 +90,14 @@ pub fn unbalance_pct(v: [C; 3]) -> f64 {
 
 /// A transformer's loading: its highest winding current over rated, of the low-voltage phase
 /// currents `lv` and the high-voltage line currents they cause (positive and negative sequence
-/// through the turns ratio; the zero sequence too where a YNyn passes it, a Dyn's delta keeps
-/// it).
+/// through the turns ratio, shifted by the vector group's angle in opposite directions; the
+/// zero sequence too where a YNyn passes it, a Dyn's delta keeps it).
 pub fn transformer_loading(t: &Transformer, lv: [C; 3]) -> f64 {
     let [i0, i1, i2] = sequences(lv);
     let k = t.hv_current_per_lv_a;
     let through = if t.vector_group == super::topology::VectorGroup::YNyn { i0.scale(k) } else { C::default() };
-    let hv = phases([through, i1.scale(k), i2.scale(k)]);
+    // The vector group's shift turns the positive sequence one way and the negative the other.
+    let hv = phases([through, i1.mul(C::polar(k, t.shift_deg)), i2.mul(C::polar(k, -t.shift_deg))]);
     let rated_lv = t.rated_kva * 1000.0 / (3f64.sqrt() * t.rated_lv_v);
     let rated_hv = t.rated_kva * 1000.0 / (3f64.sqrt() * t.rated_hv_v);
     let lv_max = lv.iter().map(|i| i.abs()).fold(0.0, f64::max);
@@ -260,8 +261,8 @@ impl Flow3Model {
         let s0 = state.s[0];
         let mut j0 = [0, 1, 2].map(|k| if s0[k] == C::default() { C::default() } else { s0[k].div(root[k]).conj() });
         for r in &self.branches {
-            for k in 0..3 {
-                j0[k] = j0[k].add(state.j[r.start][k]);
+            for (sum, add) in j0.iter_mut().zip(state.j[r.start]) {
+                *sum = sum.add(add);
             }
         }
         state.j[0] = j0;

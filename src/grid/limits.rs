@@ -277,11 +277,14 @@ impl Limiter {
                     if b == usize::MAX {
                         continue;
                     }
+                    let mut counted = false;
                     for (k, v) in state.voltage_pu(node, v_phase).into_iter().enumerate() {
                         let excess = (v - 1.0).abs() - tolerance;
                         if excess > VOLTAGE_TOLERANCE_PU {
-                            if pass == 0 && (high == (v > 1.0) || ends.len() == 1) {
+                            // Node-steps, as the balanced limit: a node counts once.
+                            if pass == 0 && !counted && (high == (v > 1.0) || ends.len() == 1) {
                                 avoided += 1;
+                                counted = true;
                             }
                             if worst[b].is_none_or(|w| excess > w.4) {
                                 worst[b] = Some((node, k, (v - 1.0).signum(), high, excess));

@@ -476,9 +476,9 @@ pub fn measure_flows(pace: Res<Pace>, mut net: ResMut<Network>, mut stats: ResMu
         // The feeders settle in parallel: a `Pace` region, as the balanced sweep.
         pace.region(|| measure_three_phase(three, &mut ps, &net.node_of, h, net.config.voltage_tolerance, &households));
         let st = &three.state;
-        net.line_loss_kw.clear();
-        net.line_loss_kw.extend(st.loss_kw.iter().map(|l| l[0] + l[1] + l[2]));
         if st.converged {
+            net.line_loss_kw.clear();
+            net.line_loss_kw.extend(st.loss_kw.iter().map(|l| l[0] + l[1] + l[2]));
             let v_phase = three.model.v_phase;
             let (mut low, mut high) = (stats.min_voltage_pu, stats.max_voltage_pu);
             for node in net.model.order() {
@@ -489,7 +489,9 @@ pub fn measure_flows(pace: Res<Pace>, mut net: ResMut<Network>, mut stats: ResMu
             }
             (stats.min_voltage_pu, stats.max_voltage_pu) = (low, high);
         } else {
+            // As the balanced flow: no voltage solution, losses from the DC flows.
             stats.sweep_failed_steps += 1;
+            net.model.dc_losses_kw(&net.flows, net.config.nominal_voltage_v, &mut net.line_loss_kw);
         }
     } else {
     let swept = net.model.is_radial() && {

@@ -54,7 +54,7 @@ pub fn attach_loads(imp: &Imported, specs: &mut [HouseDraft], v: &mut Validator)
             attach(h, i);
         }
     }
-    let ids: HashSet<String> = specs.iter().filter(|h| !h.from_group).map(|h| h.id.clone()).collect();
+    let mut ids: HashSet<String> = specs.iter().filter(|h| !h.from_group).map(|h| h.id.clone()).collect();
     let mut next = 0;
     for h in specs.iter_mut().filter(|h| h.from_group) {
         while next < loads.len() && taken[next] {
@@ -70,6 +70,9 @@ pub fn attach_loads(imp: &Imported, specs: &mut [HouseDraft], v: &mut Validator)
         // The load's name is the household's id where it makes one.
         let name_ok = !l.name.is_empty() && l.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) && !ids.contains(&l.name);
         h.id = if name_ok { l.name.clone() } else { format!("{}{}", l.table, l.index) };
+        if !ids.insert(h.id.clone()) {
+            v.err(&h.path, format!("household id `{}` (from {}[{}]) is used twice: give the loads distinct names", h.id, l.table, l.index));
+        }
         h.path = format!("{} ({})", h.path, h.id);
         attach(h, next);
     }

@@ -415,6 +415,9 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     v.finish()?;
     let ids: Vec<String> = specs.iter().map(|h| h.id.clone()).collect();
     let (topology, nodes, nominal_voltage_v) = build_topology(&file, &specs, &ids, imported.as_ref(), &mut v);
+    if imported.is_some() && nominal_voltage_v != file.network.nominal_voltage_v {
+        import_warnings.push(format!("network.nominal_voltage_v: the imported network's {nominal_voltage_v:.1} V replaces {} V", file.network.nominal_voltage_v));
+    }
     let phases = household_phases(&file.network, &mut specs, imported.is_some());
     if phases.is_some() && !topology.is_radial() {
         v.err("network", "phases or power factors need the unbalanced three-phase flow, which needs a radial network (this one has loops)".to_string());

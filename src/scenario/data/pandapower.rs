@@ -116,6 +116,8 @@ impl<'a> Table<'a> {
         self.data.len()
     }
 
+    /// The row's index value (the element's id); [`read_pandapower`] checks first that every
+    /// index is an integer.
     fn id(&self, row: usize) -> i64 {
         self.index.get(row).and_then(Value::as_i64).unwrap_or(row as i64)
     }
@@ -211,6 +213,9 @@ pub fn read_pandapower(path: &Path) -> Result<PpNet, InputError> {
         if index.len() != data.len() {
             return Err(InputError::field(path, name, format!("{} index values for {} rows", index.len(), data.len())));
         }
+        if let Some((row, bad)) = index.iter().enumerate().find(|(_, i)| i.as_i64().is_none()) {
+            return Err(InputError::field(path, format!("{name}.index[{row}]"), format!("`{bad}` is not an integer: elements are referred to by integer ids")));
+        }
         Ok(Some(Table { name, columns, index, data, path }))
     };
     let mut net = PpNet { ext_grid_vm_pu: 1.0, ..Default::default() };
@@ -220,7 +225,8 @@ pub fn read_pandapower(path: &Path) -> Result<PpNet, InputError> {
         {
             let names: Vec<String> = (0..t.len().min(5)).map(|r| t.element(r)).collect();
             let more = if t.len() > 5 { format!(" and {} more", t.len() - 5) } else { String::new() };
-            net.warnings.push(format!("{} `{name}` element(s) not modelled, left out: {}{more}", t.len(), names.join(", ")));
+            let why = if name == "switch" { " (an open line switch's line stays in the network, buses joined by a bus-bus switch stay apart: open or merge them in pandapower first)" } else { "" };
+            net.warnings.push(format!("{} `{name}` element(s) not modelled, left out: {}{more}{why}", t.len(), names.join(", ")));
         }
     }
     debug_assert!(READ_TABLES.iter().all(|t| !UNSUPPORTED_TABLES.contains(t)));
@@ -295,14 +301,29 @@ pub fn read_pandapower(path: &Path) -> Result<PpNet, InputError> {
         }
     }
 
+    let no_zero: Vec<&str> = net.lines.iter().filter(|l| l.r0_ohm_per_km.is_none() || l.x0_ohm_per_km.is_none()).map(|l| l.name.as_str()).collect();
+    if !no_zero.is_empty() {
+        net.warnings.push(format!(
+            "{} line(s) without r0_ohm_per_km / x0_ohm_per_km take their positive-sequence values (unbalanced voltages depend on them): {}{}",
+            no_zero.len(),
+            no_zero.iter().take(5).copied().collect::<Vec<_>>().join(", "),
+            if no_zero.len() > 5 { ", …" } else { "" }
+        ));
+    }
     if let Some(t) = table("trafo")? {
         let rows: Vec<usize> = (0..t.len()).filter(|&r| t.in_service(r)).collect();
+        for r in (0..t.len()).filter(|&r| !t.in_service(r)) {
+            net.warnings.push(format!("{} is out of service: left out", t.element(r)));
+        }
         if rows.len() > 1 {
             return Err(InputError::field(path, "trafo", format!("{} transformers in service: peergrid models one distribution transformer feeding the network", rows.len())));
         }
         if let Some(&r) = rows.first() {
             let hv_bus = t.bus(r, "hv_bus", &bus_row)?;
             let lv_bus = t.bus(r, "lv_bus", &bus_row)?;
+            if hv_bus == lv_bus {
+                return Err(t.err(r, "lv_bus", format!("bus {lv_bus} is also its high-voltage bus")));
+            }
             let vector_group = t.text(r, "vector_group").unwrap_or_default();
             let tap_pos = t.number_or(r, "tap_pos", 0.0)?;
             let tap_neutral = t.number_or(r, "tap_neutral", 0.0)?;
@@ -330,8 +351,9 @@ pub fn read_pandapower(path: &Path) -> Result<PpNet, InputError> {
                 vn_lv_kv: t.number(r, "vn_lv_kv")?,
                 vk_percent: t.number(r, "vk_percent")?,
                 vkr_percent: t.number(r, "vkr_percent")?,
-                vk0_percent: t.number(r, "vk0_percent")?,
-                vkr0_percent: t.number(r, "vkr0_percent")?,
+                // pandapower takes the positive sequence's where the zero sequence's is 0.
+                vk0_percent: Some(t.number(r, "vk0_percent")?).filter(|x| *x != 0.0).map_or_else(|| t.number(r, "vk_percent"), Ok)?,
+                vkr0_percent: if t.number(r, "vk0_percent")? == 0.0 { t.number(r, "vkr_percent")? } else { t.number(r, "vkr0_percent")? },
                 mag0_percent: t.number(r, "mag0_percent")?,
                 mag0_rx: t.number_or(r, "mag0_rx", 0.0)?,
                 si0_hv_partial: t.number(r, "si0_hv_partial")?,
@@ -366,6 +388,9 @@ pub fn read_pandapower(path: &Path) -> Result<PpNet, InputError> {
 
     let Some(ext) = table("ext_grid")? else { return Err(bad("no `ext_grid` table: the network needs its supply point".into())) };
     let rows: Vec<usize> = (0..ext.len()).filter(|&r| ext.in_service(r)).collect();
+    for r in (0..ext.len()).filter(|&r| !ext.in_service(r)) {
+        net.warnings.push(format!("{} is out of service: left out", ext.element(r)));
+    }
     match rows.as_slice() {
         [r] => {
             net.ext_grid_bus = ext.bus(*r, "bus", &bus_row)?;
