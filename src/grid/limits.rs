@@ -33,6 +33,8 @@ const VOLTAGE_SCREEN: f64 = 0.8;
 pub const UNBALANCED_SCREEN_FACTOR: f64 = 5.0;
 /// Voltage cuts ask for this much more than the linearised excess.
 const VOLTAGE_CUT_MARGIN: f64 = 1.02;
+/// Phases of a line: each carries a third of its capacity.
+const PHASES: f64 = 3.0;
 
 /// What the households at one node bring to the step, kW.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -62,13 +64,14 @@ pub struct Limiter {
     /// Flows at the low and high end of the range, and whether they match the current cuts.
     end_flows: [Flows; 2],
     end_flows_current: bool,
+    /// Unbalanced networks: one phase's injections, flows, offers and kept fractions.
+    phase_injection: Vec<f64>,
+    phase_flows: Flows,
+    phase_offers: Vec<NodeOffer>,
+    phase_keep: Vec<Keep>,
 }
 
 impl Limiter {
-    /// Reduces `offers` (per node) until no line exceeds `capacity_kw`; the result is in
-    /// [`Self::keep`], and [`Self::binding`] marks the lines that forced a reduction.
-    /// Returns false if proportional cuts had not settled after [`MAX_PASSES`] and every offer
-    /// was scaled down instead (lines are then within their limits too).
     /// Node injections at one end of the range, after the current cuts.
     fn fill_injection(&mut self, offers: &[NodeOffer], connected: bool, high: bool) {
         self.injection.clear();
@@ -98,56 +101,122 @@ impl Limiter {
         self.binding.resize(lines, false);
     }
 
+    /// Reduces `offers` (per node) until no line exceeds `capacity_kw`; the result is in
+    /// [`Self::keep`], and [`Self::binding`] marks the lines that forced a reduction.
+    /// Returns false if proportional cuts had not settled after [`MAX_PASSES`] and every offer
+    /// was scaled down instead (lines are then within their limits too).
     pub fn apply(&mut self, model: &FlowModel, capacity_kw: &[f64], offers: &[NodeOffer], connected: bool) -> bool {
+        self.apply_phased(model, capacity_kw, offers, None, connected)
+    }
+
+    /// [`Self::apply`] on an unbalanced network, each node's offers on phases a, b, c by
+    /// `shares`: a line's capacity is shared equally by its phases, so the flow on each phase
+    /// (what the line carries of the nodes' injections on it) is held to a third of it, and the
+    /// offers pushing an overloaded phase are cut in proportion to their push on that phase.
+    pub fn apply_3ph(&mut self, model: &FlowModel, capacity_kw: &[f64], offers: &[NodeOffer], shares: &[[f64; 3]], connected: bool) -> bool {
+        self.apply_phased(model, capacity_kw, offers, Some(shares), connected)
+    }
+
+    fn apply_phased(&mut self, model: &FlowModel, capacity_kw: &[f64], offers: &[NodeOffer], shares: Option<&[[f64; 3]]>, connected: bool) -> bool {
         self.reset(offers.len(), capacity_kw.len());
         // The first pass only looks; most steps end there. A radial grid that is over a limit is
         // then fixed in one pass (the next pass only confirms it); meshed grids iterate.
         for pass in 0..MAX_PASSES {
-            // The worst violation over both ends of the range: (line, direction, high end?, excess).
-            let mut worst: Option<(usize, f64, bool, f64)> = None;
+            // The worst violation over both ends of the range and all phases: (line, phase,
+            // direction, high end?, excess).
+            let mut worst: Option<(usize, usize, f64, bool, f64)> = None;
             for &high in self.ends(offers, connected) {
-                self.fill_injection(offers, connected, high);
-                let flows = &mut self.end_flows[high as usize];
-                model.solve(&self.injection, flows);
-                for (e, (&f, &cap)) in flows.line_kw.iter().zip(capacity_kw).enumerate() {
-                    let excess = f.abs() - cap;
-                    if excess > CAPACITY_TOLERANCE_KW && worst.is_none_or(|w| excess > w.3) {
-                        worst = Some((e, f.signum(), high, excess));
+                self.line_flows(model, offers, shares, connected, high, |phase, line_kw| {
+                    for (e, (&f, &cap)) in line_kw.iter().zip(capacity_kw).enumerate() {
+                        let excess = f.abs() - cap;
+                        if excess > CAPACITY_TOLERANCE_KW && worst.is_none_or(|w| excess > w.4) {
+                            worst = Some((e, phase, f.signum(), high, excess));
+                        }
                     }
-                }
+                });
             }
-            let Some((line, direction, high, excess)) = worst else {
+            let Some((line, phase, direction, high, excess)) = worst else {
                 self.end_flows_current = true;
                 return true;
             };
             if pass == 0 && model.is_radial() {
-                self.radial.apply(model, capacity_kw, offers, connected, &mut self.keep, &mut self.binding);
+                self.apply_radial(model, capacity_kw, offers, shares, connected);
                 continue;
             }
             self.binding[line] = true;
             model.sensitivity(line, &mut self.unit, &mut self.unit_flows, &mut self.sensitivity);
             let sensitivity = std::mem::take(&mut self.sensitivity);
-            self.reduce(offers, connected, high, direction, excess, || sensitivity.iter().copied().enumerate());
+            match shares {
+                None => self.reduce(offers, connected, high, direction, excess, || sensitivity.iter().copied().enumerate()),
+                Some(shares) => self.reduce(offers, connected, high, direction, excess, || sensitivity.iter().zip(shares).map(|(s, sh)| PHASES * s * sh[phase]).enumerate()),
+            }
             self.sensitivity = sensitivity;
         }
-        self.scale_down(model, capacity_kw, offers, connected);
+        self.scale_down(model, capacity_kw, offers, shares, connected);
         false
+    }
+
+    /// Line flows at one end of the range after the current cuts, given to `visit` as (phase,
+    /// flow of each line): the whole flow as phase 0 on a balanced network; with `shares`, each
+    /// phase's flow times three (so it compares with the line's capacity). The end's total
+    /// flows stay in `end_flows` for the voltage limits.
+    fn line_flows(&mut self, model: &FlowModel, offers: &[NodeOffer], shares: Option<&[[f64; 3]]>, connected: bool, high: bool, mut visit: impl FnMut(usize, &[f64])) {
+        self.fill_injection(offers, connected, high);
+        let flows = &mut self.end_flows[high as usize];
+        model.solve(&self.injection, flows);
+        let Some(shares) = shares else {
+            visit(0, &flows.line_kw);
+            return;
+        };
+        for phase in 0..3 {
+            self.phase_injection.clear();
+            self.phase_injection.extend(self.injection.iter().zip(shares).map(|(p, s)| PHASES * s[phase] * p));
+            model.solve(&self.phase_injection, &mut self.phase_flows);
+            visit(phase, &self.phase_flows.line_kw);
+        }
+    }
+
+    /// The radial one-pass fix; per phase, one phase after another on what the earlier ones
+    /// kept (the confirming passes catch a phase pushed back over by a cut for another).
+    fn apply_radial(&mut self, model: &FlowModel, capacity_kw: &[f64], offers: &[NodeOffer], shares: Option<&[[f64; 3]]>, connected: bool) {
+        let Some(shares) = shares else {
+            self.radial.apply(model, capacity_kw, offers, connected, &mut self.keep, &mut self.binding);
+            return;
+        };
+        let mut phase_offers = std::mem::take(&mut self.phase_offers);
+        let mut phase_keep = std::mem::take(&mut self.phase_keep);
+        for phase in 0..3 {
+            phase_offers.clear();
+            phase_offers.extend(offers.iter().zip(&self.keep).zip(shares).map(|((o, k), s)| {
+                let w = PHASES * s[phase];
+                NodeOffer { surplus_kw: w * o.surplus_kw * k.surplus, battery_kw: w * o.battery_kw * k.battery, deficit_kw: w * o.deficit_kw * k.deficit }
+            }));
+            phase_keep.clear();
+            phase_keep.resize(offers.len(), Keep::default());
+            self.radial.apply(model, capacity_kw, &phase_offers, connected, &mut phase_keep, &mut self.binding);
+            for (k, p) in self.keep.iter_mut().zip(&phase_keep) {
+                k.battery *= p.battery;
+                k.surplus *= p.surplus;
+                k.deficit *= p.deficit;
+            }
+        }
+        self.phase_offers = phase_offers;
+        self.phase_keep = phase_keep;
     }
 
     /// Last resort when proportional cuts keep trading one line's overload for another's (rare,
     /// meshed grids): scaling every offer by λ scales every flow by λ, so the largest λ that
     /// fits the most loaded line fits them all.
-    fn scale_down(&mut self, model: &FlowModel, capacity_kw: &[f64], offers: &[NodeOffer], connected: bool) {
+    fn scale_down(&mut self, model: &FlowModel, capacity_kw: &[f64], offers: &[NodeOffer], shares: Option<&[[f64; 3]]>, connected: bool) {
         let mut lambda: f64 = 1.0;
         for high in [true, false] {
-            self.fill_injection(offers, connected, high);
-            let flows = &mut self.end_flows[high as usize];
-            model.solve(&self.injection, flows);
-            for (f, cap) in flows.line_kw.iter().zip(capacity_kw) {
-                if f.abs() > *cap {
-                    lambda = lambda.min(cap / f.abs());
+            self.line_flows(model, offers, shares, connected, high, |_, line_kw| {
+                for (f, cap) in line_kw.iter().zip(capacity_kw) {
+                    if f.abs() > *cap {
+                        lambda = lambda.min(cap / f.abs());
+                    }
                 }
-            }
+            });
         }
         for k in &mut self.keep {
             k.battery *= lambda;
@@ -447,6 +516,54 @@ mod tests {
         let mut l = Limiter::default();
         assert!(l.apply(&m, &cap, &offers, false));
         assert!(l.keep.iter().all(|k| *k == Keep::default()) && l.binding.iter().all(|b| !b));
+    }
+
+    #[test]
+    fn unbalanced_lines_are_held_per_phase() {
+        // 30 kW exported on phase a through a 45 kW line: within the line's total but three
+        // times a phase's 15 kW. Node 2 is all on phase a, node 3 half on a and half on b.
+        let (m, cap) = feeder(45.0);
+        let offers = [offer(0.0, 0.0, 0.0), offer(0.0, 0.0, 0.0), offer(20.0, 0.0, 0.0), offer(20.0, 0.0, 0.0)];
+        let shares = [[1.0 / 3.0; 3], [1.0 / 3.0; 3], [1.0, 0.0, 0.0], [0.5, 0.5, 0.0]];
+        let mut l = Limiter::default();
+        assert!(l.apply(&m, &cap, &offers, true) && l.binding.iter().all(|b| !b), "balanced: 40 kW fit");
+        assert!(l.apply_3ph(&m, &cap, &offers, &shares, true));
+        assert_eq!(l.binding, vec![true, false, false]);
+        // Phase a carries 20·k2 + 10·k3 ≤ 15 with the cut in proportion to the push (20 : 10).
+        let phase_a = 20.0 * l.keep[2].surplus + 10.0 * l.keep[3].surplus;
+        assert!((phase_a - 15.0).abs() < 1e-9, "{phase_a} {:?}", l.keep);
+        assert!((l.keep[2].surplus - l.keep[3].surplus).abs() < 1e-9);
+        // Balanced shares give the balanced result.
+        let even = [[1.0 / 3.0; 3]; 4];
+        let mut b = Limiter::default();
+        let (m2, cap2) = feeder(25.0);
+        b.apply_3ph(&m2, &cap2, &offers, &even, true);
+        l.apply(&m2, &cap2, &offers, true);
+        for (x, y) in b.keep.iter().zip(&l.keep) {
+            assert!((x.surplus - y.surplus).abs() < 1e-9, "{:?} {:?}", b.keep, l.keep);
+        }
+    }
+
+    #[test]
+    fn opposite_phases_do_not_cancel() {
+        // Node 2 exports 10 kW on phase a, node 3 draws 10 kW on phase b: nothing flows in
+        // total, but each phase carries 10 kW through a line whose phases take 5 kW each.
+        for meshed in [false, true] {
+            let mut lines = vec![(0, 1, 0.01, 0.01, 15.0), (1, 2, 0.01, 0.01, 100.0), (1, 3, 0.01, 0.01, 100.0)];
+            if meshed {
+                lines.push((2, 3, 0.01, 0.05, 100.0));
+            }
+            let t = test_net(4, &lines);
+            let m = FlowModel::new(&t);
+            let cap: Vec<f64> = t.graph.edge_weights().map(|l| l.capacity_kw).collect();
+            let offers = [offer(0.0, 0.0, 0.0), offer(0.0, 0.0, 0.0), offer(10.0, 0.0, 0.0), offer(0.0, 0.0, 10.0)];
+            let shares = [[1.0 / 3.0; 3], [1.0 / 3.0; 3], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]];
+            let mut l = Limiter::default();
+            l.apply_3ph(&m, &cap, &offers, &shares, true);
+            assert!(l.binding[0], "meshed {meshed}");
+            assert!(l.keep[2].surplus <= 0.5 + 1e-9 && l.keep[3].deficit <= 0.5 + 1e-9, "meshed {meshed}: {:?}", l.keep);
+            assert!(l.keep[2].surplus > 0.45 && l.keep[3].deficit > 0.45, "meshed {meshed}: {:?}", l.keep);
+        }
     }
 
     #[test]

@@ -354,7 +354,10 @@ fn limit_side<S: Side>(net: &Network, prices: &StepPrices, side: &mut SideLimits
         Some(three) => gather_offers_3ph(&mut side.offers, &mut side.shares, nodes, &net.node_of, &three.households.phase, net.step_hours, households),
     }
     if cfg.enforce_line_limits {
-        let ok = side.limiter.apply(&net.model, &net.capacity_kw, &side.offers, prices.connected);
+        let ok = match &net.three_phase {
+            None => side.limiter.apply(&net.model, &net.capacity_kw, &side.offers, prices.connected),
+            Some(_) => side.limiter.apply_3ph(&net.model, &net.capacity_kw, &side.offers, &side.shares, prices.connected),
+        };
         debug_assert!(ok || !net.model.is_radial(), "radial limits always settle");
     }
     let avoided = cfg.enforce_voltage_limits.then(|| match &net.three_phase {
@@ -427,23 +430,18 @@ pub fn reactive_power(net: Res<Network>, mut out: ResMut<StepReactive>, meters: 
 /// households' offers; a node without any takes its households' phases evenly).
 #[allow(clippy::too_many_arguments)]
 fn gather_offers_3ph(offers: &mut Vec<NodeOffer>, shares: &mut Vec<[f64; 3]>, nodes: usize, node_of: &[u32], phase_of: &[super::topology::Phase], step_hours: f64, households: impl Iterator<Item = (u32, StepOffer)>) {
-    offers.clear();
-    offers.resize(nodes, NodeOffer::default());
     shares.clear();
     shares.resize(nodes, [0.0; 3]);
     let mut present = vec![[0.0f64; 3]; nodes];
-    for (index, add) in households {
-        let node = node_of[index as usize] as usize;
-        let o = &mut offers[node];
-        o.surplus_kw += add.surplus_kwh / step_hours;
-        o.battery_kw += add.battery_kwh / step_hours;
-        o.deficit_kw += add.deficit_kwh / step_hours;
+    let households = households.inspect(|(index, add)| {
+        let node = node_of[*index as usize] as usize;
         let size = (add.surplus_kwh + add.battery_kwh.abs() + add.deficit_kwh) / step_hours;
-        for (k, share) in phase_of[index as usize].shares().into_iter().enumerate() {
+        for (k, share) in phase_of[*index as usize].shares().into_iter().enumerate() {
             shares[node][k] += share * size;
             present[node][k] += share;
         }
-    }
+    });
+    gather_offers(offers, nodes, node_of, step_hours, households);
     for (s, p) in shares.iter_mut().zip(&present) {
         let total: f64 = s.iter().sum();
         let base = if total > 0.0 { *s } else { *p };
@@ -464,12 +462,7 @@ pub fn measure_flows(pace: Res<Pace>, mut net: ResMut<Network>, mut stats: ResMu
     net.injection.clear();
     net.injection.resize(net.model.nodes, 0.0);
     for (hh, m) in &households {
-        let node = net.node_of[hh.index as usize] as usize;
-        // A community battery stands at the root, which balances the network: only its
-        // members' side of its exchanges enters the flows.
-        let sent = m.grid_export_kwh + m.p2p_sold_kwh + m.community_battery_sold_kwh;
-        let received = m.grid_import_kwh + m.p2p_bought_kwh + m.community_battery_bought_kwh;
-        net.injection[node] += (sent - received) / h;
+        net.injection[net.node_of[hh.index as usize] as usize] += delivered_kw(m, h);
     }
     net.model.solve(&net.injection, &mut net.flows);
     if let (Some(three), Some(mut ps)) = (net.three_phase.as_mut(), phase_stats) {
@@ -494,22 +487,7 @@ pub fn measure_flows(pace: Res<Pace>, mut net: ResMut<Network>, mut stats: ResMu
             net.model.dc_losses_kw(&net.flows, net.config.nominal_voltage_v, &mut net.line_loss_kw);
         }
     } else {
-    let swept = net.model.is_radial() && {
-        pace.region(|| net.model.sweep(&net.injection, net.config.nominal_voltage_v, &mut net.ac));
-        net.ac.converged
-    };
-    if swept {
-        net.line_loss_kw.clone_from(&net.ac.line_loss_kw);
-        let (mut low, mut high) = (stats.min_voltage_pu, stats.max_voltage_pu);
-        for &v in &net.ac.voltage_pu {
-            super::lower_min(&mut low, v);
-            super::raise_max(&mut high, v);
-        }
-        (stats.min_voltage_pu, stats.max_voltage_pu) = (low, high);
-    } else {
-        stats.sweep_failed_steps += net.model.is_radial() as u64;
-        net.model.dc_losses_kw(&net.flows, net.config.nominal_voltage_v, &mut net.line_loss_kw);
-    }
+        measure_balanced(&pace, net, stats);
     }
     stats.steps += 1;
     let mut overloaded = false;
@@ -531,6 +509,36 @@ pub fn measure_flows(pace: Res<Pace>, mut net: ResMut<Network>, mut stats: ResMu
     stats.step_max_loading = step_loading;
 }
 
+/// What a household delivered into the grid in the step (sent less received), kW. A community
+/// battery stands at the root, which balances the network: only its members' side of its
+/// exchanges enters the flows.
+fn delivered_kw(m: &Meter, step_hours: f64) -> f64 {
+    let sent = m.grid_export_kwh + m.p2p_sold_kwh + m.community_battery_sold_kwh;
+    let received = m.grid_import_kwh + m.p2p_bought_kwh + m.community_battery_bought_kwh;
+    (sent - received) / step_hours
+}
+
+/// The balanced flow's voltages and losses: the AC sweep on radial grids, DC losses on meshed
+/// ones or when the sweep fails.
+fn measure_balanced(pace: &Pace, net: &mut Network, stats: &mut LineStats) {
+    let swept = net.model.is_radial() && {
+        pace.region(|| net.model.sweep(&net.injection, net.config.nominal_voltage_v, &mut net.ac));
+        net.ac.converged
+    };
+    if swept {
+        net.line_loss_kw.clone_from(&net.ac.line_loss_kw);
+        let (mut low, mut high) = (stats.min_voltage_pu, stats.max_voltage_pu);
+        for &v in &net.ac.voltage_pu {
+            super::lower_min(&mut low, v);
+            super::raise_max(&mut high, v);
+        }
+        (stats.min_voltage_pu, stats.max_voltage_pu) = (low, high);
+    } else {
+        stats.sweep_failed_steps += net.model.is_radial() as u64;
+        net.model.dc_losses_kw(&net.flows, net.config.nominal_voltage_v, &mut net.line_loss_kw);
+    }
+}
+
 /// The step's unbalanced flow: each household's P (what it sent less what it received, as the
 /// balanced flow) and Q (its load's and its PV's reactive power) on its phase, the sweep, and
 /// the per-phase statistics.
@@ -541,9 +549,7 @@ fn measure_three_phase(three: &mut ThreePhase, ps: &mut PhaseStats, node_of: &[u
     let hp = &three.households;
     for (hh, m) in households {
         let i = hh.index as usize;
-        let sent = m.grid_export_kwh + m.p2p_sold_kwh + m.community_battery_sold_kwh;
-        let received = m.grid_import_kwh + m.p2p_bought_kwh + m.community_battery_bought_kwh;
-        let p_kw = (sent - received) / step_hours;
+        let p_kw = delivered_kw(m, step_hours);
         let load_kw = (m.load_kwh - m.unserved_kwh).max(0.0) / step_hours;
         let pv_kw = (m.pv_kwh - m.curtailed_kwh).max(0.0) / step_hours;
         let q_kvar = household_q_kvar(hp, i, load_kw, pv_kw);
