@@ -29,6 +29,14 @@ struct GridFile<'a> {
     /// The grid connection (slack): held at nominal voltage, supplies or takes the balance.
     root: &'a str,
     radial: bool,
+    /// Voltage of the upstream grid behind the root (or its transformer), per unit.
+    source_voltage_pu: f64,
+    /// Whether the run models the network per phase (phases, power factors, zero sequence).
+    unbalanced: bool,
+    /// The transformer feeding the root (imported feeders), its impedances referred to the
+    /// low-voltage side.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transformer: Option<&'a crate::grid::topology::Transformer>,
     nodes: Vec<GridNode<'a>>,
     lines: Vec<GridLine<'a>>,
     households: Vec<HouseholdAt<'a>>,
@@ -52,12 +60,29 @@ struct GridLine<'a> {
     x_ohm: f64,
     capacity_kw: f64,
     length_m: f64,
+    /// Zero-sequence resistance and reactance of the whole line, Ω (when the line has them;
+    /// the unbalanced flow takes the positive sequence's otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    r0_ohm: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    x0_ohm: Option<f64>,
+    /// Current rating per phase, A (imported lines).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_i_a: Option<f64>,
 }
 
 #[derive(Serialize)]
 struct HouseholdAt<'a> {
     household: &'a str,
     node: &'a str,
+    /// Unbalanced networks: the phase (`a`, `b`, `c` or `abc`) and the reactive power drawn by
+    /// the load and absorbed by the PV per kW (tan φ).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phase: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    load_tan_phi: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pv_tan_phi: Option<f64>,
 }
 
 fn lines(t: &Topology) -> impl Iterator<Item = (&str, &str, &Line)> {
@@ -78,9 +103,20 @@ pub fn grid_json(s: &Scenario) -> serde_json::Result<Vec<u8>> {
         nominal_voltage_v: s.network.nominal_voltage_v,
         root: &g[t.root].id,
         radial: t.is_radial(),
+        source_voltage_pu: t.source_voltage_pu,
+        unbalanced: s.phases.is_some(),
+        transformer: t.transformer.as_ref(),
         nodes: g.node_weights().map(|n| GridNode { id: &n.id, kind: n.kind, x_m: n.x_m, y_m: n.y_m }).collect(),
-        lines: lines(t).map(|(from, to, l)| GridLine { id: &l.id, from, to, r_ohm: l.r_ohm, x_ohm: l.x_ohm, capacity_kw: l.capacity_kw, length_m: l.length_m }).collect(),
-        households: s.households.iter().map(|h| HouseholdAt { household: &h.id, node: &g[h.node].id }).collect(),
+        lines: lines(t).map(|(from, to, l)| GridLine { id: &l.id, from, to, r_ohm: l.r_ohm, x_ohm: l.x_ohm, capacity_kw: l.capacity_kw, length_m: l.length_m, r0_ohm: l.r0_ohm, x0_ohm: l.x0_ohm, max_i_a: l.max_i_a }).collect(),
+        households: s
+            .households
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let p = s.phases.as_ref();
+                HouseholdAt { household: &h.id, node: &g[h.node].id, phase: p.map(|p| p.phase[i].label()), load_tan_phi: p.map(|p| p.load_tan_phi[i]), pv_tan_phi: p.map(|p| p.pv_tan_phi[i]) }
+            })
+            .collect(),
     };
     serde_json::to_vec_pretty(&file)
 }
