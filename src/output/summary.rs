@@ -180,6 +180,10 @@ pub struct Summary {
     /// a transformer).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transformer_max_loading: Option<f64>,
+    /// The voltage band's half-width around nominal, per unit, that `buses.csv`'s
+    /// `steps_outside_band` counts against (unbalanced runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voltage_tolerance_pu: Option<f64>,
     /// Line losses of all flows, and of them those on peer deliveries (sent − delivered), kWh.
     pub network_losses_kwh: f64,
     pub p2p_losses_kwh: f64,
@@ -347,6 +351,7 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         max_voltage_unbalance_pct: main.phases.as_ref().map(|p| p.max_unbalance_pct_any),
         voltage_unbalance_steps: main.phases.as_ref().map(|p| p.unbalance_steps),
         transformer_max_loading: main.phases.as_ref().and_then(|p| p.transformer_max_loading),
+        voltage_tolerance_pu: main.phases.as_ref().map(|_| s.network.voltage_tolerance),
         network_losses_kwh: sum.network_losses_kwh,
         p2p_losses_kwh: sum.p2p_losses_kwh,
         loss_bearer: s.loss_bearer.label(),

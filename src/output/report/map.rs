@@ -100,71 +100,107 @@ fn class(net_kwh: f64, limit: f64) -> usize {
     CLASS_EDGES[1..7].iter().take_while(|e| x >= **e).count()
 }
 
+/// Where the map puts the grid: its pixel scale, fitted to the frame.
+struct Frame<'a> {
+    at: HashMap<&'a str, (f64, f64)>,
+    x0: f64,
+    y1: f64,
+    left: f64,
+    sx: f64,
+    sy: f64,
+    /// Height of the grid's part of the picture (the legend goes below), px.
+    height: f64,
+    stretched: bool,
+}
+
+impl<'a> Frame<'a> {
+    /// Fits the width; a tall grid fits the height instead; a thin one is stretched across.
+    fn fit(topology: &'a Topology) -> Frame<'a> {
+        let nodes = &topology.nodes;
+        let at: HashMap<&str, (f64, f64)> = nodes.iter().map(|n| (n.id.as_str(), (n.x_m, n.y_m))).collect();
+        let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+        for n in nodes {
+            (x0, x1, y0, y1) = (x0.min(n.x_m), x1.max(n.x_m), y0.min(n.y_m), y1.max(n.y_m));
+        }
+        if !x0.is_finite() {
+            (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+        }
+        let (dx, dy) = ((x1 - x0).max(1e-9), (y1 - y0).max(1e-9));
+        let inner_w = MAP_WIDTH_PX - 2.0 * MARGIN_PX;
+        let mut sx = inner_w / dx;
+        let mut sy = sx;
+        if dy * sy > MAP_HEIGHT_MAX_PX - 2.0 * MARGIN_PX {
+            sy = (MAP_HEIGHT_MAX_PX - 2.0 * MARGIN_PX) / dy;
+            sx = sy;
+        } else if dy * sy < MAP_HEIGHT_MIN_PX - 2.0 * MARGIN_PX {
+            sy = ((MAP_HEIGHT_MIN_PX - 2.0 * MARGIN_PX) / dy).min(sx * MAX_STRETCH);
+        }
+        let height = dy * sy + 2.0 * MARGIN_PX;
+        let stretched = sy > sx * (1.0 + 1e-9);
+        let left = (MAP_WIDTH_PX - dx * sx) / 2.0;
+        Frame { at, x0, y1, left, sx, sy, height, stretched }
+    }
+
+    /// A node's place on the picture, px (`None` for an id not in the topology).
+    fn px(&self, id: &str) -> Option<(f64, f64)> {
+        self.at.get(id).map(|&(x, y)| (self.left + (x - self.x0) * self.sx, MARGIN_PX + (self.y1 - y) * self.sy))
+    }
+
+    /// The SVG's opening with the white background, `legend_px` below the grid.
+    fn open(&self, legend_px: f64) -> String {
+        let total_h = self.height + legend_px;
+        format!(r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {MAP_WIDTH_PX} {total_h:.0}" width="{MAP_WIDTH_PX}" height="{total_h:.0}"><rect width="100%" height="100%" fill="white"/>"#)
+    }
+
+    /// Draws the lines by their loading class (lightest first so the loaded ones stay on top)
+    /// and the root; returns the legend entries of the classes drawn (none without loadings).
+    fn draw_lines(&self, out: &mut String, topology: &Topology, loading: &HashMap<&str, f64>) -> Vec<(RGBColor, String)> {
+        // Segments as drawn (to half a pixel): a city's service lines shrink to nothing and
+        // its laterals overlap.
+        let halves = |v: f64| (v * 2.0).round() as i64;
+        // Per drawn segment (its ends in half pixels): its loading class and its ends in pixels.
+        type Ends = ((i64, i64), (i64, i64));
+        type Drawn = (usize, (f64, f64), (f64, f64));
+        let mut segments: HashMap<Ends, Drawn> = HashMap::new();
+        for l in &topology.lines {
+            if let (Some((ax, ay)), Some((bx, by))) = (self.px(&l.from), self.px(&l.to)) {
+                let (a, b) = ((halves(ax), halves(ay)), (halves(bx), halves(by)));
+                if a == b {
+                    continue;
+                }
+                let load = loading.get(l.id.as_str()).copied().unwrap_or(0.0);
+                let c = LINE_CLASSES.iter().position(|(upper, ..)| load < *upper).unwrap_or(LINE_CLASSES.len() - 1);
+                let e = segments.entry(if a < b { (a, b) } else { (b, a) }).or_insert((c, (ax, ay), (bx, by)));
+                e.0 = e.0.max(c);
+            }
+        }
+        let mut segments: Vec<_> = segments.into_values().collect();
+        segments.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.0.total_cmp(&b.1.0)).then(a.1.1.total_cmp(&b.1.1)).then(a.2.0.total_cmp(&b.2.0)).then(a.2.1.total_cmp(&b.2.1)));
+        for (c, (ax, ay), (bx, by)) in &segments {
+            let (_, color, width, _) = LINE_CLASSES[*c];
+            let _ = write!(out, r#"<line x1="{ax:.1}" y1="{ay:.1}" x2="{bx:.1}" y2="{by:.1}" stroke="{}" stroke-width="{width}"/>"#, hex(color));
+        }
+        let mut legend = Vec::new();
+        for (c, (_, color, _, name)) in LINE_CLASSES.iter().enumerate() {
+            if segments.iter().any(|s| s.0 == c) && !loading.is_empty() {
+                legend.push((*color, name.to_string()));
+            }
+        }
+        let root = topology.root.as_str();
+        if let Some((x, y)) = self.px(root) {
+            let _ = write!(out, r#"<rect x="{:.1}" y="{:.1}" width="10" height="10" fill="{ROOT_COLOR}"><title>{}</title></rect>"#, x - 5.0, y - 5.0, super::escape(root));
+        }
+        legend
+    }
+}
+
 /// Draws the map from the topology, the houses and each line's peak loading (by line id).
 pub fn draw(topology: &Topology, houses: &[House], loading: &HashMap<&str, f64>) -> Map {
-    let (nodes, root) = (&topology.nodes, topology.root.as_str());
-    let at: HashMap<&str, (f64, f64)> = nodes.iter().map(|n| (n.id.as_str(), (n.x_m, n.y_m))).collect();
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
-    for n in nodes {
-        (x0, x1, y0, y1) = (x0.min(n.x_m), x1.max(n.x_m), y0.min(n.y_m), y1.max(n.y_m));
-    }
-    if !x0.is_finite() {
-        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
-    }
-    let (dx, dy) = ((x1 - x0).max(1e-9), (y1 - y0).max(1e-9));
-    // Fit the width; a tall grid fits the height instead; a thin one is stretched across.
-    let inner_w = MAP_WIDTH_PX - 2.0 * MARGIN_PX;
-    let mut sx = inner_w / dx;
-    let mut sy = sx;
-    if dy * sy > MAP_HEIGHT_MAX_PX - 2.0 * MARGIN_PX {
-        sy = (MAP_HEIGHT_MAX_PX - 2.0 * MARGIN_PX) / dy;
-        sx = sy;
-    } else if dy * sy < MAP_HEIGHT_MIN_PX - 2.0 * MARGIN_PX {
-        sy = ((MAP_HEIGHT_MIN_PX - 2.0 * MARGIN_PX) / dy).min(sx * MAX_STRETCH);
-    }
-    let height = dy * sy + 2.0 * MARGIN_PX;
-    let stretched = sy > sx * (1.0 + 1e-9);
-    let left = (MAP_WIDTH_PX - dx * sx) / 2.0;
-    let px = |(x, y): (f64, f64)| (left + (x - x0) * sx, MARGIN_PX + (y1 - y) * sy);
-    let total_h = height + LEGEND_PX;
-    let mut out = format!(r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {MAP_WIDTH_PX} {total_h:.0}" width="{MAP_WIDTH_PX}" height="{total_h:.0}"><rect width="100%" height="100%" fill="white"/>"#);
-    let mut legend: Vec<(RGBColor, String)> = Vec::new();
-
-    // Lines, lightest first so the loaded ones stay on top. Segments as drawn (to half a
-    // pixel): a city's service lines shrink to nothing and its laterals overlap.
-    let halves = |v: f64| (v * 2.0).round() as i64;
-    // Per drawn segment (its ends in half pixels): its loading class and its ends in pixels.
-    type Ends = ((i64, i64), (i64, i64));
-    type Drawn = (usize, (f64, f64), (f64, f64));
-    let mut segments: HashMap<Ends, Drawn> = HashMap::new();
-    for l in &topology.lines {
-        if let (Some(&pa), Some(&pb)) = (at.get(l.from.as_str()), at.get(l.to.as_str())) {
-            let ((ax, ay), (bx, by)) = (px(pa), px(pb));
-            let (a, b) = ((halves(ax), halves(ay)), (halves(bx), halves(by)));
-            if a == b {
-                continue;
-            }
-            let load = loading.get(l.id.as_str()).copied().unwrap_or(0.0);
-            let c = LINE_CLASSES.iter().position(|(upper, ..)| load < *upper).unwrap_or(LINE_CLASSES.len() - 1);
-            let e = segments.entry(if a < b { (a, b) } else { (b, a) }).or_insert((c, (ax, ay), (bx, by)));
-            e.0 = e.0.max(c);
-        }
-    }
-    let mut segments: Vec<_> = segments.into_values().collect();
-    segments.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.0.total_cmp(&b.1.0)).then(a.1.1.total_cmp(&b.1.1)).then(a.2.0.total_cmp(&b.2.0)).then(a.2.1.total_cmp(&b.2.1)));
-    for (c, (ax, ay), (bx, by)) in &segments {
-        let (_, color, width, _) = LINE_CLASSES[*c];
-        let _ = write!(out, r#"<line x1="{ax:.1}" y1="{ay:.1}" x2="{bx:.1}" y2="{by:.1}" stroke="{}" stroke-width="{width}"/>"#, hex(color));
-    }
-    for (c, (_, color, _, name)) in LINE_CLASSES.iter().enumerate() {
-        if segments.iter().any(|s| s.0 == c) && !loading.is_empty() {
-            legend.push((*color, name.to_string()));
-        }
-    }
-    if let Some(&p) = at.get(root) {
-        let (x, y) = px(p);
-        let _ = write!(out, r#"<rect x="{:.1}" y="{:.1}" width="10" height="10" fill="{ROOT_COLOR}"><title>{}</title></rect>"#, x - 5.0, y - 5.0, super::escape(root));
-    }
+    let frame = Frame::fit(topology);
+    let (height, stretched) = (frame.height, frame.stretched);
+    let mut out = frame.open(LEGEND_PX);
+    let legend = frame.draw_lines(&mut out, topology, loading);
+    let px = |id: &str| frame.px(id);
 
     // Houses on a scale of ± the 95th percentile of |net| (a few extremes do not wash it out).
     let mut magnitudes: Vec<f64> = houses.iter().map(|h| h.net_kwh.abs()).filter(|v| v.is_finite()).collect();
@@ -176,8 +212,7 @@ pub fn draw(topology: &Topology, houses: &[House], loading: &HashMap<&str, f64>)
     let mut short = 0;
     if houses.len() <= MAP_HOUSE_MARKS_MAX {
         for h in houses {
-            let Some(&p) = at.get(h.node.as_str()) else { continue };
-            let (x, y) = px(p);
+            let Some((x, y)) = px(&h.node) else { continue };
             let c = class(h.net_kwh, limit);
             used[c] = true;
             let ring = if h.unserved_kwh > SHORT_KWH {
@@ -203,8 +238,7 @@ pub fn draw(topology: &Topology, houses: &[House], loading: &HashMap<&str, f64>)
         }
         let mut cells: std::collections::BTreeMap<(i64, i64), Cell> = std::collections::BTreeMap::new();
         for h in houses {
-            let Some(&p) = at.get(h.node.as_str()) else { continue };
-            let (x, y) = px(p);
+            let Some((x, y)) = px(&h.node) else { continue };
             let cell = cells.entry(((x / MAP_CELL_PX) as i64, (y / MAP_CELL_PX) as i64)).or_default();
             cell.houses += 1;
             cell.exporters += (h.net_kwh >= 0.0) as usize;
@@ -230,6 +264,127 @@ pub fn draw(topology: &Topology, houses: &[House], loading: &HashMap<&str, f64>)
         return Map { stretched, ..finish(out, height, cell_limit, &used, short, legend, Some(cells.len()), "mean net energy per house of each cell, kWh") };
     }
     Map { stretched, ..finish(out, height, limit, &used, short, legend, None, "net energy over the run, kWh (sent out − taken in)") }
+}
+
+/// A bus of `buses.csv` as the phase map reads it.
+pub struct BusVoltage {
+    pub id: String,
+    /// Lowest and highest voltage of phases a, b, c over the run, per unit.
+    pub min_pu: [f64; 3],
+    pub max_pu: [f64; 3],
+    pub max_unbalance_pct: f64,
+}
+
+/// What a phase's voltage did at a bus over the run, against the band (bit 0 above, bit 1
+/// below; both bits: it left the band both ways).
+const ABOVE: u8 = 1;
+const BELOW: u8 = 2;
+/// Phase marks by those bits: within the band, above, below, both (Okabe–Ito, colour-blind
+/// safe), and the legend's words for them.
+const PHASE_MARKS: [(RGBColor, &str); 4] = [
+    (RGBColor(215, 215, 215), "phase within the band"),
+    (RGBColor(213, 94, 0), "phase above the band"),
+    (RGBColor(0, 114, 178), "phase below the band"),
+    (RGBColor(204, 121, 167), "phase above and below"),
+];
+const UNBALANCE_RING: RGBColor = RGBColor(0, 0, 0);
+/// Beyond this many buses with a problem, marks that fall in the same cell of `MAP_CELL_PX`
+/// are merged (their phases' marks combined), so the page stays small.
+const PHASE_MARKS_MAX: usize = 2_000;
+
+/// The phase map and what it shows.
+pub struct PhaseMap {
+    pub svg: String,
+    pub legend: Vec<(RGBColor, String)>,
+    /// Buses where a phase left the band, per phase a, b, c, and where any did.
+    pub outside_by_phase: [usize; 3],
+    pub outside: usize,
+    /// Buses whose voltage unbalance factor went above the limit.
+    pub unbalanced: usize,
+    /// Marks merged by cell (more than `PHASE_MARKS_MAX` buses with a problem).
+    pub merged: bool,
+    pub stretched: bool,
+}
+
+/// One mark: the phases' bits, the highest unbalance, and the buses it stands for.
+struct PhaseMark<'a> {
+    bits: [u8; 3],
+    unbalance_pct: f64,
+    buses: Vec<&'a BusVoltage>,
+}
+
+/// Draws the grid's lines and, at each bus where a phase's voltage left the band
+/// `1 ± tolerance_pu` or the voltage unbalance went above `unbalance_limit_pct`, three bars for
+/// phases a, b, c (left to right) coloured by what each phase did, ringed when unbalanced.
+pub fn draw_phase_voltages(topology: &Topology, buses: &[BusVoltage], tolerance_pu: f64, unbalance_limit_pct: f64) -> PhaseMap {
+    let frame = Frame::fit(topology);
+    let mut out = frame.open(0.0);
+    frame.draw_lines(&mut out, topology, &HashMap::new());
+    let bits_of = |b: &BusVoltage| [0, 1, 2].map(|k| ((b.max_pu[k] > 1.0 + tolerance_pu) as u8 * ABOVE) | ((b.min_pu[k] < 1.0 - tolerance_pu) as u8 * BELOW));
+    let mut outside_by_phase = [0; 3];
+    let (mut outside, mut unbalanced) = (0, 0);
+    let problems: Vec<(&BusVoltage, [u8; 3])> = buses
+        .iter()
+        .map(|b| (b, bits_of(b)))
+        .filter(|(b, bits)| {
+            for (count, bit) in outside_by_phase.iter_mut().zip(bits) {
+                *count += (*bit != 0) as usize;
+            }
+            outside += bits.iter().any(|x| *x != 0) as usize;
+            unbalanced += (b.max_unbalance_pct > unbalance_limit_pct) as usize;
+            bits.iter().any(|x| *x != 0) || b.max_unbalance_pct > unbalance_limit_pct
+        })
+        .collect();
+    let merged = problems.len() > PHASE_MARKS_MAX;
+    // Marks keyed by their place: the bus's pixel (to a tenth) or, merged, its cell.
+    let mut marks: std::collections::BTreeMap<(i64, i64), ((f64, f64), PhaseMark)> = std::collections::BTreeMap::new();
+    for (b, bits) in &problems {
+        let Some((x, y)) = frame.px(&b.id) else { continue };
+        let (key, at) = if merged {
+            let (cx, cy) = ((x / MAP_CELL_PX).floor(), (y / MAP_CELL_PX).floor());
+            ((cx as i64, cy as i64), ((cx + 0.5) * MAP_CELL_PX, (cy + 0.5) * MAP_CELL_PX))
+        } else {
+            (((x * 10.0).round() as i64, (y * 10.0).round() as i64), (x, y))
+        };
+        let (_, m) = marks.entry(key).or_insert((at, PhaseMark { bits: [0; 3], unbalance_pct: 0.0, buses: Vec::new() }));
+        for (a, b) in m.bits.iter_mut().zip(bits) {
+            *a |= b;
+        }
+        m.unbalance_pct = m.unbalance_pct.max(b.max_unbalance_pct);
+        m.buses.push(b);
+    }
+    let mut used = [false; 4];
+    let mut ringed = false;
+    let tooltips = problems.len() <= MAP_TOOLTIPS_MAX;
+    for ((x, y), m) in marks.values() {
+        out.push_str("<g>");
+        if m.unbalance_pct > unbalance_limit_pct {
+            ringed = true;
+            let _ = write!(out, r#"<circle cx="{x:.1}" cy="{y:.1}" r="8" fill="none" stroke="{}" stroke-width="1.2" stroke-dasharray="2 1.5"/>"#, hex(UNBALANCE_RING));
+        }
+        for (k, bit) in m.bits.iter().enumerate() {
+            used[*bit as usize] = true;
+            let _ = write!(out, r##"<rect x="{:.1}" y="{:.1}" width="3.2" height="9" fill="{}" stroke="#555555" stroke-width="0.3"/>"##, x - 4.8 + 3.2 * k as f64, y - 4.5, hex(PHASE_MARKS[*bit as usize].0));
+        }
+        if tooltips {
+            let text: Vec<String> = m
+                .buses
+                .iter()
+                .map(|b| {
+                    let phases: Vec<String> = ["a", "b", "c"].iter().enumerate().map(|(k, p)| format!("{p} {}–{} pu", format::number(b.min_pu[k], 3), format::number(b.max_pu[k], 3))).collect();
+                    format!("{}: {}; unbalance up to {}%", b.id, phases.join(", "), format::number(b.max_unbalance_pct, 2))
+                })
+                .collect();
+            let _ = write!(out, "<title>{}</title>", super::escape(&text.join("\n")));
+        }
+        out.push_str("</g>");
+    }
+    out.push_str("</svg>");
+    let mut legend: Vec<(RGBColor, String)> = PHASE_MARKS.iter().zip(used).filter(|(_, u)| *u).map(|((c, n), _)| (*c, n.to_string())).collect();
+    if ringed {
+        legend.push((UNBALANCE_RING, format!("dashed ring: unbalance above {}%", format::number(unbalance_limit_pct, 0))));
+    }
+    PhaseMap { svg: out, legend, outside_by_phase, outside, unbalanced, merged, stretched: frame.stretched }
 }
 
 /// The colour scale's legend at the foot of the map, and the legend entries.
@@ -282,5 +437,29 @@ mod tests {
         assert_eq!(class(10.0, 100.0), 4);
         assert_eq!(class(-10.1, 100.0), 2);
         assert_eq!(nice_up(613.0), 700.0);
+    }
+
+    #[test]
+    fn phase_map_marks_each_phase_that_left_the_band() {
+        let topology = Topology {
+            root: "r".into(),
+            nodes: ["r", "a", "b", "c"].iter().enumerate().map(|(i, id)| Node { id: id.to_string(), x_m: i as f64 * 10.0, y_m: 0.0 }).collect(),
+            lines: vec![Line { id: "l1".into(), from: "r".into(), to: "a".into() }, Line { id: "l2".into(), from: "a".into(), to: "b".into() }, Line { id: "l3".into(), from: "b".into(), to: "c".into() }],
+        };
+        let bus = |id: &str, min_pu: [f64; 3], max_pu: [f64; 3], max_unbalance_pct: f64| BusVoltage { id: id.into(), min_pu, max_pu, max_unbalance_pct };
+        let buses = [
+            bus("a", [0.99; 3], [1.01; 3], 0.5),
+            bus("b", [0.99, 0.93, 0.99], [1.07, 1.01, 1.01], 1.0),
+            bus("c", [0.99, 0.93, 0.99], [1.07, 1.06, 1.01], 2.5),
+        ];
+        let m = draw_phase_voltages(&topology, &buses, 0.05, 2.0);
+        assert_eq!(m.outside_by_phase, [2, 2, 0]);
+        assert_eq!((m.outside, m.unbalanced), (2, 1));
+        assert_eq!(m.svg.matches("<g>").count(), 2, "bus a is fine and not marked");
+        assert_eq!(m.svg.matches("stroke-dasharray").count(), 1);
+        for c in [PHASE_MARKS[1].0, PHASE_MARKS[2].0, PHASE_MARKS[3].0, PHASE_MARKS[0].0] {
+            assert!(m.svg.contains(&hex(c)), "{}", hex(c));
+        }
+        assert_eq!(m.legend.len(), 5);
     }
 }

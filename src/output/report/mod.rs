@@ -339,8 +339,51 @@ pub fn write_run_report(dir: &Path) -> Result<(), String> {
     let file = std::io::BufReader::new(std::fs::File::open(dir.join("topology.json")).map_err(|e| format!("topology.json: {e}"))?);
     let topology: map::Topology = serde_json::from_reader(file).map_err(|e| format!("topology.json: {e}"))?;
     let communities = communities::section(dir, &summary)?;
-    let html = run_html(&summary, &ts, &hh, &lines, &topology, &communities)?;
+    let phase_map = phase_map_section(dir, &summary, &topology)?;
+    let html = run_html(&summary, &ts, &hh, &lines, &topology, &(phase_map + &communities))?;
     std::fs::write(dir.join("report.html"), html).map_err(|e| format!("writing report.html: {e}"))
+}
+
+/// Unbalanced runs: the map of per-phase voltage problems from `buses.csv` (empty without it).
+fn phase_map_section(dir: &Path, summary: &Value, topology: &map::Topology) -> Result<String, String> {
+    let path = dir.join("buses.csv");
+    if !path.exists() {
+        return Ok(String::new());
+    }
+    let columns = ["bus", "min_voltage_a_pu", "max_voltage_a_pu", "min_voltage_b_pu", "max_voltage_b_pu", "min_voltage_c_pu", "max_voltage_c_pu", "max_unbalance_pct"];
+    let csv = Csv::read(&path, Some(&columns))?;
+    let col = |name: &str| csv.num(name);
+    let (lo, hi) = ([col("min_voltage_a_pu"), col("min_voltage_b_pu"), col("min_voltage_c_pu")], [col("max_voltage_a_pu"), col("max_voltage_b_pu"), col("max_voltage_c_pu")]);
+    let unbalance = col("max_unbalance_pct");
+    let buses: Vec<map::BusVoltage> = csv.text("bus").iter().enumerate().map(|(i, id)| map::BusVoltage { id: id.clone(), min_pu: [0, 1, 2].map(|k| lo[k][i]), max_pu: [0, 1, 2].map(|k| hi[k][i]), max_unbalance_pct: unbalance[i] }).collect();
+    let tolerance = num(summary, "voltage_tolerance_pu").unwrap_or(crate::grid::network::DEFAULT_VOLTAGE_TOLERANCE);
+    let limit = crate::grid::network::UNBALANCE_LIMIT_PCT;
+    let m = map::draw_phase_voltages(topology, &buses, tolerance, limit);
+    let band = format!("{}–{} pu", format::number(1.0 - tolerance, 3), format::number(1.0 + tolerance, 3));
+    let highest = buses.iter().map(|b| b.max_unbalance_pct).fold(0.0, f64::max);
+    let mut caption = if m.outside == 0 && m.unbalanced == 0 {
+        format!("No bus left the band {band} on any phase, and no bus's voltage unbalance went above {}% (EN 50160); the highest was {}%.", format::number(limit, 0), format::number(highest, 2))
+    } else {
+        format!(
+            "Buses where a phase's voltage left the band {band} at some step: three bars for phases a, b, c (left to right), orange above the band, blue below, purple both ways, grey within. {} of {} buses left it (phase a {}, b {}, c {}); {} went above {}% voltage unbalance (EN 50160; dashed ring), the highest {}%. Hover a mark for its buses' voltages.",
+            format::count(m.outside as u64),
+            format::count(buses.len() as u64),
+            format::count(m.outside_by_phase[0] as u64),
+            format::count(m.outside_by_phase[1] as u64),
+            format::count(m.outside_by_phase[2] as u64),
+            format::count(m.unbalanced as u64),
+            format::number(limit, 0),
+            format::number(highest, 2),
+        )
+    };
+    if m.merged {
+        caption.push_str(" Many buses: marks in the same small cell are merged (their phases' marks combined).");
+    }
+    if m.stretched {
+        caption.push_str(" A schematic: the thin feeder is stretched across to fill the frame.");
+    }
+    let legend: Vec<(RGBColor, &str)> = m.legend.iter().map(|(c, n)| (*c, n.as_str())).collect();
+    Ok(figure("phase-voltages", "Voltage by phase", &m.svg, &legend, &caption))
 }
 
 /// Columns of timeseries.csv the run report reads (with the energy balance's): a year at 15 min
