@@ -78,6 +78,20 @@ fn loads_become_households_on_their_buses_and_phases() {
     let p1 = three["nodes"].as_array().unwrap().iter().find(|n| n["id"] == "p1").unwrap();
     assert_eq!(p1["p_kw"][1], 0.0);
     assert_eq!(p1["p_kw"][2], 0.0);
+
+    // export-grid carries the phases, power factors, zero sequence and the transformer.
+    let o = peergrid_in(tmp.path(), &["export-grid", "s.ron", "--out", "grid.json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let grid = json(&tmp.path().join("grid.json"));
+    assert_eq!(grid["unbalanced"], true);
+    assert_eq!(grid["transformer"]["vector_group"], "Dyn");
+    assert_eq!(grid["transformer"]["rated_kva"], 100.0);
+    let line = &grid["lines"][0];
+    assert!(line["r0_ohm"].as_f64().unwrap() > line["r_ohm"].as_f64().unwrap(), "{line}");
+    assert_eq!(line["max_i_a"], 200.0);
+    let phases: Vec<&str> = grid["households"].as_array().unwrap().iter().map(|h| h["phase"].as_str().unwrap()).collect();
+    assert_eq!(phases, ["a", "b", "abc"]);
+    assert!(grid["households"][0]["load_tan_phi"].as_f64().is_some());
 }
 
 #[test]
@@ -167,4 +181,42 @@ fn phases_on_a_generated_street_choose_the_unbalanced_flow() {
     let summary = json(&out.join("summary.json"));
     assert!(summary.get("phase_model").is_none());
     assert!(!out.join("buses.csv").exists());
+}
+
+/// The file's static generators become the PV of the households on their buses, unless the
+/// scenario gives those households PV; one on a bus without a household is named.
+#[test]
+fn static_generators_become_rooftop_pv() {
+    let tmp = folder(r#"Group(prefix: "h", count: 2, kwp: Fixed(5.0), pv_share: 0.0), House(id: "shop", load: Archetype(kind: HomeOffice), pv: (kwp: 9.0))"#, "");
+    edit_table(tmp.path(), "sgen", |f| {
+        let row = |name: &str, bus: i64, p_mw: f64, sn_mva: Option<f64>| {
+            let cols: Vec<String> = f["columns"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
+            let cell = |c: &str| -> serde_json::Value {
+                match c {
+                    "name" => name.into(),
+                    "bus" => bus.into(),
+                    "p_mw" => p_mw.into(),
+                    "q_mvar" => 0.0.into(),
+                    "sn_mva" => sn_mva.map_or(serde_json::Value::Null, Into::into),
+                    "scaling" => 1.0.into(),
+                    "in_service" => true.into(),
+                    "type" => "PV".into(),
+                    _ => serde_json::Value::Null,
+                }
+            };
+            serde_json::Value::Array(cols.iter().map(|c| cell(c)).collect())
+        };
+        f["data"] = serde_json::json!([row("pv1", 2, 0.003, Some(0.0045)), row("pv2", 4, 0.002, None), row("pv3", 3, 0.004, None), row("pv4", 5, 0.004, None)]);
+        f["index"] = serde_json::json!([0, 1, 2, 3]);
+    });
+    let o = peergrid_in(tmp.path(), &["check", "s.ron"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("sgen[2] `pv3` (4.000 kW on bus `p2`) is not modelled: no household is on that bus"), "{text}");
+    assert!(text.contains("sgen[3] `pv4` on bus `p4` is left out: its households have PV from the scenario"), "{text}");
+    let o = peergrid_in(tmp.path(), &["run", "s.ron", "--out", "o", "--quiet", "--steps", "4"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let hh = Table::read(&tmp.path().join("o/households.csv"));
+    let kwp: Vec<(&str, &str)> = hh.rows.iter().map(|r| (r["household"].as_str(), r["kwp"].as_str())).collect();
+    assert_eq!(kwp, [("house1", "4.5"), ("house2", "2"), ("shop", "9")], "sn_mva where given, else p_mw");
 }

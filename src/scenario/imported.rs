@@ -4,6 +4,7 @@
 
 use super::data::pandapower::{read_pandapower, PpNet, PpTrafo};
 use super::generate::HouseDraft;
+use super::schema::PvSpec;
 use super::validate::Validator;
 use crate::grid::topology::{Line, Node, NodeKind, Topology, Transformer, VectorGroup};
 use std::collections::{HashMap, HashSet};
@@ -82,8 +83,37 @@ pub fn attach_loads(imp: &Imported, specs: &mut [HouseDraft], v: &mut Validator)
         let shown: Vec<&str> = unused.iter().take(5).map(String::as_str).collect();
         left.push(format!("{} load(s) of {} are no household (no House with that id, the groups' counts used up): {}{}", unused.len(), imp.path.display(), shown.join(", "), if unused.len() > 5 { ", …" } else { "" }));
     }
+    left.extend(attach_generators(imp, specs, &bus_name));
+    left
+}
+
+/// Gives the file's static generators to the households on their buses as rooftop PV: each
+/// goes to the first household there that the scenario gives no PV, rated at the generator's
+/// `sn_mva` (its `p_mw` where that is missing: a snapshot, so a lower bound). The scenario's own
+/// PV is kept. Returns the generators left out and why.
+fn attach_generators(imp: &Imported, specs: &mut [HouseDraft], bus_name: &HashMap<i64, &str>) -> Vec<String> {
+    let mut left = Vec::new();
     for g in &imp.net.generators {
-        left.push(format!("{}[{}] `{}` ({:.3} kW on bus {}) is not modelled: give the household on that bus PV in the scenario", g.table, g.index, g.name, -g.p_kw, g.bus));
+        let what = format!("{}[{}] `{}`", g.table, g.index, g.name);
+        let bus = bus_name[&g.bus];
+        let kwp = g.sn_kva.unwrap_or(-g.p_kw);
+        let mut on_bus = specs.iter_mut().filter(|h| h.node.as_deref() == Some(bus)).peekable();
+        if on_bus.peek().is_none() {
+            left.push(format!("{what} ({kwp:.3} kW on bus `{bus}`) is not modelled: no household is on that bus"));
+            continue;
+        }
+        let Some(h) = on_bus.find(|h| h.pv.as_ref().is_none_or(|p| p.kwp == 0.0)) else {
+            left.push(format!("{what} on bus `{bus}` is left out: its households have PV from the scenario"));
+            continue;
+        };
+        if kwp <= 0.0 {
+            left.push(format!("{what} on bus `{bus}` generates nothing (no `sn_mva`, `p_mw` {:.3}): left out", -g.p_kw / 1000.0));
+            continue;
+        }
+        if g.phase != crate::grid::topology::Phase::Three && h.phase.is_some_and(|p| p != g.phase) {
+            left.push(format!("{what} is on phase {}, its household `{}` on {}: modelled on the household's", g.phase.label(), h.id, h.phase.map_or("", |p| p.label())));
+        }
+        h.pv = Some(PvSpec { kwp, tilt_deg: 0.0, azimuth_deg: None, performance_ratio: None, temperature_coefficient_per_c: 0.0, losses: None, inverter_ac_kw: None, shading: Default::default() });
     }
     left
 }

@@ -15,10 +15,10 @@ use std::path::Path;
 
 /// Tables this reader turns into the model (the `res_*` result tables and `std_types` are
 /// ignored: rows carry their types' values).
-const READ_TABLES: [&str; 7] = ["bus", "line", "trafo", "ext_grid", "load", "asymmetric_load", "sgen"];
+const READ_TABLES: [&str; 8] = ["bus", "line", "trafo", "ext_grid", "load", "asymmetric_load", "sgen", "asymmetric_sgen"];
 /// Element tables the model has no counterpart for; a non-empty one is listed in the warnings.
-const UNSUPPORTED_TABLES: [&str; 19] = [
-    "asymmetric_sgen", "switch", "trafo3w", "gen", "shunt", "storage", "impedance", "ward", "xward", "dcline", "motor", "svc", "tcsc", "ssc", "vsc", "line_dc", "bus_dc", "source_dc", "load_dc",
+const UNSUPPORTED_TABLES: [&str; 18] = [
+    "switch", "trafo3w", "gen", "shunt", "storage", "impedance", "ward", "xward", "dcline", "motor", "svc", "tcsc", "ssc", "vsc", "line_dc", "bus_dc", "source_dc", "load_dc",
 ];
 
 /// A bus: its id (the table's index), name, nominal voltage and position (metres as stored).
@@ -85,6 +85,8 @@ pub struct PpLoad {
     pub phase: Phase,
     pub p_kw: f64,
     pub q_kvar: f64,
+    /// Rated apparent power, kVA (`sn_mva`, where given and positive).
+    pub sn_kva: Option<f64>,
 }
 
 /// What a pandapower file describes, as far as peergrid models it.
@@ -415,18 +417,20 @@ pub fn read_pandapower(path: &Path) -> Result<PpNet, InputError> {
             }
             let scaling = t.number_or(r, "scaling", 1.0)?;
             let sign = if generator { -1.0 } else { 1.0 };
-            let e = PpLoad { table: name, index: t.id(r), name: t.text(r, "name").unwrap_or_default(), bus: t.bus(r, "bus", &bus_row)?, phase: Phase::Three, p_kw: sign * scaling * 1000.0 * t.number(r, "p_mw")?, q_kvar: sign * scaling * 1000.0 * t.number_or(r, "q_mvar", 0.0)? };
+            let sn_kva = Some(1000.0 * t.number_or(r, "sn_mva", 0.0)?).filter(|x| *x > 0.0);
+            let e = PpLoad { table: name, index: t.id(r), name: t.text(r, "name").unwrap_or_default(), bus: t.bus(r, "bus", &bus_row)?, phase: Phase::Three, p_kw: sign * scaling * 1000.0 * t.number(r, "p_mw")?, q_kvar: sign * scaling * 1000.0 * t.number_or(r, "q_mvar", 0.0)?, sn_kva };
             if generator { net.generators.push(e) } else { net.loads.push(e) }
         }
     }
-    if let Some(t) = table("asymmetric_load")? {
+    for (name, generator) in [("asymmetric_load", false), ("asymmetric_sgen", true)] {
+        let Some(t) = table(name)? else { continue };
         for r in 0..t.len() {
             if !t.in_service(r) {
                 net.warnings.push(format!("{} is out of service: left out", t.element(r)));
                 continue;
             }
             if t.text(r, "type").is_some_and(|ty| ty != "wye") {
-                return Err(t.err(r, "type", "only phase-to-neutral (`wye`) loads are modelled"));
+                return Err(t.err(r, "type", "only phase-to-neutral (`wye`) elements are modelled"));
             }
             let scaling = t.number_or(r, "scaling", 1.0)?;
             let mut phases = Vec::new();
@@ -441,10 +445,13 @@ pub fn read_pandapower(path: &Path) -> Result<PpNet, InputError> {
                 [] => (Phase::A, 0.0, 0.0),
                 [one] => *one,
                 [(_, pa, qa), (_, pb, qb), (_, pc, qc)] if pa == pb && pb == pc && qa == qb && qb == qc => (Phase::Three, 3.0 * pa, 3.0 * qa),
-                _ => return Err(t.err(r, "p_a_mw", "a load on two phases, or unequal on three: a household is on one phase or on all three evenly")),
+                _ => return Err(t.err(r, "p_a_mw", format!("{} on two phases, or unequal on three: a household is on one phase or on all three evenly", if generator { "a generator" } else { "a load" }))),
             };
-            let name = t.text(r, "name").unwrap_or_default();
-            net.loads.push(PpLoad { table: "asymmetric_load", index: t.id(r), name, bus: t.bus(r, "bus", &bus_row)?, phase, p_kw: scaling * 1000.0 * p_mw, q_kvar: scaling * 1000.0 * q_mvar });
+            let name_text = t.text(r, "name").unwrap_or_default();
+            let sign = if generator { -1.0 } else { 1.0 };
+            let sn_kva = Some(1000.0 * t.number_or(r, "sn_mva", 0.0)?).filter(|x| *x > 0.0);
+            let e = PpLoad { table: name, index: t.id(r), name: name_text, bus: t.bus(r, "bus", &bus_row)?, phase, p_kw: sign * scaling * 1000.0 * p_mw, q_kvar: sign * scaling * 1000.0 * q_mvar, sn_kva };
+            if generator { net.generators.push(e) } else { net.loads.push(e) }
         }
     }
     Ok(net)
