@@ -324,6 +324,32 @@ impl FlowModel {
         }
     }
 
+    /// Radial grids: each line's flows on phases a, b, c (kW, from → to) for the node
+    /// injections split by `shares` (per node) and multiplied by `scale`, as three
+    /// [`Self::solve`]s give them but in one pass over the tree.
+    pub fn radial_phase_flows(&self, injection_kw: &[f64], shares: &[[f64; 3]], scale: f64, scratch: &mut Vec<[f64; 3]>, line_kw: &mut Vec<[f64; 3]>) {
+        debug_assert!(self.is_radial());
+        let sub = scratch;
+        sub.clear();
+        sub.extend(self.order.iter().map(|&v| {
+            let v = v as usize;
+            let p = injection_kw.get(v).copied().unwrap_or(0.0);
+            shares[v].map(|s| scale * s * p)
+        }));
+        // Subtree sums, children into parents in the order `sum_to_parents` adds them.
+        for k in (1..sub.len()).rev() {
+            let (p, child) = (self.pos_parent[k] as usize, sub[k]);
+            for (sum, add) in sub[p].iter_mut().zip(child) {
+                *sum += add;
+            }
+        }
+        line_kw.clear();
+        line_kw.resize(self.lines, [0.0; 3]);
+        for ((&e, &sign), flow) in self.pos_line.iter().zip(&self.pos_sign).zip(sub.iter()).skip(1) {
+            line_kw[e as usize] = flow.map(|f| sign * f);
+        }
+    }
+
     /// How the flow on `line` (in its from → to direction) changes per kW injected at each node
     /// (withdrawn at the root): the line's row of the power transfer distribution factors. By
     /// reciprocity it is the node angles of a unit transfer from the line's `from` to its `to`
@@ -645,6 +671,22 @@ mod tests {
             net[b.index()] += f.line_kw[e.index()];
         }
         assert!(net.iter().all(|x| x.abs() < 1e-9), "KCL: {net:?}");
+    }
+
+    #[test]
+    fn phase_flows_in_one_pass_match_three_solves() {
+        let t = net(6, &[(0, 1, 0.1, 0.1), (1, 2, 0.1, 0.1), (1, 3, 0.1, 0.1), (0, 4, 0.1, 0.1), (4, 5, 0.1, 0.1)]);
+        let m = FlowModel::new(&t);
+        let inj = [0.0, 2.0, -5.0, 7.5, 1.0, -3.0];
+        let shares = [[1.0 / 3.0; 3], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.5, 0.0, 0.5], [0.0, 0.0, 1.0], [1.0 / 3.0; 3]];
+        let (mut scratch, mut lines) = (Vec::new(), Vec::new());
+        m.radial_phase_flows(&inj, &shares, 3.0, &mut scratch, &mut lines);
+        for k in 0..3 {
+            let phase: Vec<f64> = inj.iter().zip(&shares).map(|(p, s)| 3.0 * s[k] * p).collect();
+            let mut f = Flows::default();
+            m.solve(&phase, &mut f);
+            assert_eq!(f.line_kw, lines.iter().map(|l| l[k]).collect::<Vec<_>>(), "phase {k}");
+        }
     }
 
     #[test]

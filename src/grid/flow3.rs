@@ -16,7 +16,7 @@ use super::topology::{Topology, Transformer};
 use super::flow::FlowModel;
 
 /// Largest change of any phase voltage between two sweeps that ends them, per unit.
-pub const SWEEP3_TOLERANCE_PU: f64 = 1e-8;
+pub const SWEEP3_TOLERANCE_PU: f64 = 1e-7;
 /// Most sweeps of one step before it counts as not converged.
 pub const SWEEP3_MAX_ITERATIONS: u32 = 100;
 
@@ -84,8 +84,11 @@ fn phases(s: [C; 3]) -> [C; 3] {
 
 /// Voltage unbalance factor, % (|V2| / |V1|, IEC 61000-4-30 and EN 50160).
 pub fn unbalance_pct(v: [C; 3]) -> f64 {
-    let [_, p, n] = sequences(v);
-    if p.abs() > 0.0 { 100.0 * n.abs() / p.abs() } else { 0.0 }
+    // The sequences' common factor 1/3 cancels in the ratio, and one square root does.
+    let [a, b, c] = v;
+    let positive = a.add(A.mul(b)).add(A2.mul(c)).norm2();
+    let negative = a.add(A2.mul(b)).add(A.mul(c)).norm2();
+    if positive > 0.0 { 100.0 * (negative / positive).sqrt() } else { 0.0 }
 }
 
 /// A transformer's loading: its highest winding current over rated, of the low-voltage phase
@@ -242,18 +245,20 @@ impl Flow3Model {
 
     /// Behind an ideal source: every feeder on its own, in parallel on the current rayon pool;
     /// then the root's own current and the feeders' into it.
-    fn solve_feeders(&self, state: &mut Flow3State) {
+    fn solve_feeders(&self, state: &mut Flow3State, sweep: &(dyn Fn(usize) -> bool + Sync)) {
         use rayon::prelude::*;
         let root = [self.source, A2.mul(self.source), A.mul(self.source)];
         state.v[0] = root;
         let (mut v, mut j, mut s) = (&mut state.v[1..], &mut state.j[1..], &state.s[1..]);
         let mut work = Vec::with_capacity(self.branches.len());
-        for r in &self.branches {
+        for (b, r) in self.branches.iter().enumerate() {
             let (vb, vrest) = std::mem::take(&mut v).split_at_mut(r.len());
             let (jb, jrest) = std::mem::take(&mut j).split_at_mut(r.len());
             let (sb, srest) = s.split_at(r.len());
             (v, j, s) = (vrest, jrest, srest);
-            work.push((r.clone(), vb, jb, sb));
+            if sweep(b) {
+                work.push((r.clone(), vb, jb, sb));
+            }
         }
         let results: Vec<(u32, bool)> = work.into_par_iter().map(|(r, vb, jb, sb)| self.sweep_feeder(r, root, sb, vb, jb)).collect();
         state.iterations = results.iter().map(|r| r.0).max().unwrap_or(1);
@@ -276,6 +281,13 @@ impl Flow3Model {
     /// Solves the flow for `injection` (per node and phase: P kW and Q kvar into the grid),
     /// warm-started from `state`'s last voltages when it holds a settled step.
     pub fn solve(&self, injection: &[[(f64, f64); 3]], state: &mut Flow3State) {
+        self.solve_where(injection, state, &|_| true);
+    }
+
+    /// [`Self::solve`] sweeping only the feeders (by index in the model's branches) that
+    /// `sweep` picks, when no transformer couples them (behind one, all are swept); the other
+    /// feeders' voltages and currents in `state` are left from an earlier solve.
+    pub fn solve_where(&self, injection: &[[(f64, f64); 3]], state: &mut Flow3State, sweep: &(dyn Fn(usize) -> bool + Sync)) {
         let n = self.order.len();
         let warm = state.converged && state.v.len() == n;
         state.s.clear();
@@ -291,7 +303,7 @@ impl Flow3Model {
         state.converged = false;
         state.iterations = 0;
         if self.transformer.is_none() {
-            self.solve_feeders(state);
+            self.solve_feeders(state, sweep);
         }
         while self.transformer.is_some() && state.iterations < SWEEP3_MAX_ITERATIONS {
             state.iterations += 1;

@@ -67,6 +67,8 @@ pub struct Limiter {
     /// Unbalanced networks: one phase's injections, flows, offers and kept fractions.
     phase_injection: Vec<f64>,
     phase_flows: Flows,
+    phase_scratch: Vec<[f64; 3]>,
+    phase_line_kw: Vec<[f64; 3]>,
     phase_offers: Vec<NodeOffer>,
     phase_keep: Vec<Keep>,
 }
@@ -126,12 +128,10 @@ impl Limiter {
             // direction, high end?, excess).
             let mut worst: Option<(usize, usize, f64, bool, f64)> = None;
             for &high in self.ends(offers, connected) {
-                self.line_flows(model, offers, shares, connected, high, |phase, line_kw| {
-                    for (e, (&f, &cap)) in line_kw.iter().zip(capacity_kw).enumerate() {
-                        let excess = f.abs() - cap;
-                        if excess > CAPACITY_TOLERANCE_KW && worst.is_none_or(|w| excess > w.4) {
-                            worst = Some((e, phase, f.signum(), high, excess));
-                        }
+                self.line_flows(model, offers, shares, connected, high, |phase, e, f| {
+                    let excess = f.abs() - capacity_kw[e];
+                    if excess > CAPACITY_TOLERANCE_KW && worst.is_none_or(|w| excess > w.4) {
+                        worst = Some((e, phase, f.signum(), high, excess));
                     }
                 });
             }
@@ -157,22 +157,35 @@ impl Limiter {
     }
 
     /// Line flows at one end of the range after the current cuts, given to `visit` as (phase,
-    /// flow of each line): the whole flow as phase 0 on a balanced network; with `shares`, each
+    /// line, flow): the whole flow as phase 0 on a balanced network; with `shares`, each
     /// phase's flow times three (so it compares with the line's capacity). The end's total
     /// flows stay in `end_flows` for the voltage limits.
-    fn line_flows(&mut self, model: &FlowModel, offers: &[NodeOffer], shares: Option<&[[f64; 3]]>, connected: bool, high: bool, mut visit: impl FnMut(usize, &[f64])) {
+    fn line_flows(&mut self, model: &FlowModel, offers: &[NodeOffer], shares: Option<&[[f64; 3]]>, connected: bool, high: bool, mut visit: impl FnMut(usize, usize, f64)) {
         self.fill_injection(offers, connected, high);
         let flows = &mut self.end_flows[high as usize];
         model.solve(&self.injection, flows);
         let Some(shares) = shares else {
-            visit(0, &flows.line_kw);
+            for (e, &f) in flows.line_kw.iter().enumerate() {
+                visit(0, e, f);
+            }
             return;
         };
+        if model.is_radial() {
+            model.radial_phase_flows(&self.injection, shares, PHASES, &mut self.phase_scratch, &mut self.phase_line_kw);
+            for (e, f) in self.phase_line_kw.iter().enumerate() {
+                for (phase, &f) in f.iter().enumerate() {
+                    visit(phase, e, f);
+                }
+            }
+            return;
+        }
         for phase in 0..3 {
             self.phase_injection.clear();
             self.phase_injection.extend(self.injection.iter().zip(shares).map(|(p, s)| PHASES * s[phase] * p));
             model.solve(&self.phase_injection, &mut self.phase_flows);
-            visit(phase, &self.phase_flows.line_kw);
+            for (e, &f) in self.phase_flows.line_kw.iter().enumerate() {
+                visit(phase, e, f);
+            }
         }
     }
 
@@ -210,11 +223,9 @@ impl Limiter {
     fn scale_down(&mut self, model: &FlowModel, capacity_kw: &[f64], offers: &[NodeOffer], shares: Option<&[[f64; 3]]>, connected: bool) {
         let mut lambda: f64 = 1.0;
         for high in [true, false] {
-            self.line_flows(model, offers, shares, connected, high, |_, line_kw| {
-                for (f, cap) in line_kw.iter().zip(capacity_kw) {
-                    if f.abs() > *cap {
-                        lambda = lambda.min(cap / f.abs());
-                    }
+            self.line_flows(model, offers, shares, connected, high, |_, e, f| {
+                if f.abs() > capacity_kw[e] {
+                    lambda = lambda.min(capacity_kw[e] / f.abs());
                 }
             });
         }
@@ -235,63 +246,7 @@ impl Limiter {
         if !model.is_radial() {
             return 0;
         }
-        let mut avoided = 0;
-        // Feeders behind the root's fixed voltage do not affect each other's voltages: each pass
-        // fixes the worst node of every feeder that has one, so the passes do not grow with the
-        // number of feeders.
-        let branches = model.branches().len();
-        let mut worst: Vec<Option<(usize, f64, bool, f64)>> = vec![None; branches];
-        for pass in 0..MAX_PASSES {
-            worst.iter_mut().for_each(|w| *w = None);
-            let ends = self.ends(offers, connected);
-            for &high in ends {
-                self.fill_injection(offers, connected, high);
-                // Most steps are far inside the band: a linear estimate settles them without
-                // the sweep (on the line check's flows while nothing has been cut since).
-                let flows = &mut self.end_flows[high as usize];
-                if !(pass == 0 && self.end_flows_current) {
-                    model.solve(&self.injection, flows);
-                }
-                let screen = tolerance * VOLTAGE_SCREEN;
-                if model.linear_max_deviation_pu(flows, nominal_voltage_v) < screen {
-                    continue;
-                }
-                // Only the feeders near the band need the sweep.
-                let near = &flows.branch_deviation_pu;
-                model.sweep_branches(&self.injection, nominal_voltage_v, &mut self.ac, |b| near[b] >= screen);
-                if !self.ac.converged {
-                    return avoided; // no voltage solution at all: the line limits must do
-                }
-                for b in (0..branches).filter(|&b| near[b] >= screen) {
-                    for node in model.branch_nodes(b) {
-                        let v = self.ac.voltage_pu[node];
-                        let excess = (v - 1.0).abs() - tolerance;
-                        if excess > VOLTAGE_TOLERANCE_PU {
-                            // With one end, it stands for both: count both sides.
-                            if pass == 0 && (high == (v > 1.0) || ends.len() == 1) {
-                                avoided += 1;
-                            }
-                            if worst[b].is_none_or(|w| excess > w.3) {
-                                worst[b] = Some((node, (v - 1.0).signum(), high, excess));
-                            }
-                        }
-                    }
-                }
-            }
-            if worst.iter().all(Option::is_none) {
-                break;
-            }
-            self.voltage_binding = true;
-            for &(node, direction, high, excess) in worst.iter().flatten() {
-                let nodes = model.voltage_sensitivity(node, nominal_voltage_v, &mut self.sensitivity);
-                // The linearised push undershoots a little (voltage rise is slightly convex), so
-                // ask for a bit more than the excess.
-                let sensitivity = std::mem::take(&mut self.sensitivity);
-                self.reduce(offers, connected, high, direction, excess * VOLTAGE_CUT_MARGIN, || nodes.clone().map(|n| n as usize).zip(sensitivity.iter().copied()));
-                self.sensitivity = sensitivity;
-            }
-        }
-        avoided
+        self.limit_voltage_with(model, None, offers, connected, nominal_voltage_v, tolerance)
     }
 
     /// [`Self::limit_voltage`] on the unbalanced flow: each node's offers go on its phases by
@@ -300,63 +255,82 @@ impl Limiter {
     /// finds the worst phase voltage of each feeder at each end of the range, and the offers
     /// pushing it are cut in proportion to their push: the shared path resistance to that node
     /// times the node's share on that phase (three times the balanced push, as a single-phase
-    /// kW moves its phase about three times as far). A step whose linear estimate — scaled by
+    /// kW moves its phase about three times as far). A feeder whose linear estimate — scaled by
     /// [`UNBALANCED_SCREEN_FACTOR`] and added to the supply's offset from nominal — stays well
-    /// inside the band skips the flow.
+    /// inside the band is not swept (behind a transformer, which couples the feeders, all are
+    /// swept once any is near).
     #[allow(clippy::too_many_arguments)]
     pub fn limit_voltage_3ph(&mut self, model: &FlowModel, three: &super::network::ThreePhase, state: &mut super::flow3::Flow3State, offers: &[NodeOffer], shares: &[[f64; 3]], q_kvar: &[[f64; 3]], connected: bool, nominal_voltage_v: f64, tolerance: f64) -> u64 {
+        let phases = PhaseFlow { three, state, shares, q_kvar, injection: Vec::with_capacity(offers.len()) };
+        self.limit_voltage_with(model, Some(phases), offers, connected, nominal_voltage_v, tolerance)
+    }
+
+    /// The voltage limits' loop on the balanced sweep (`phases` `None`) or the unbalanced flow.
+    fn limit_voltage_with(&mut self, model: &FlowModel, mut phases: Option<PhaseFlow>, offers: &[NodeOffer], connected: bool, nominal_voltage_v: f64, tolerance: f64) -> u64 {
         let mut avoided = 0;
+        // How far the linear estimate may be from the flow's voltages: exact enough on the
+        // balanced flow; scaled and offset by the supply on the unbalanced one.
+        let (factor, offset) = match &phases {
+            None => (1.0, 0.0),
+            Some(p) => (UNBALANCED_SCREEN_FACTOR, (p.three.model.no_load_pu() - 1.0).abs()),
+        };
+        let coupled = phases.as_ref().is_some_and(|p| p.three.transformer.is_some());
+        let screen = tolerance * VOLTAGE_SCREEN;
+        // Feeders behind the root's fixed voltage do not affect each other's voltages: each pass
+        // fixes the worst node of every feeder that has one, so the passes do not grow with the
+        // number of feeders.
         let branches = model.branches().len();
-        // Each node's feeder, worked out when a step first needs the flow.
-        let mut branch_of: Vec<usize> = Vec::new();
-        let v_phase = three.model.v_phase;
-        let offset = (three.model.no_load_pu() - 1.0).abs();
         // Per feeder: (node, phase, direction, high end, excess).
         type Worst = Option<(usize, usize, f64, bool, f64)>;
         let mut worst: Vec<Worst> = vec![None; branches];
-        let mut injection3: Vec<[(f64, f64); 3]> = Vec::with_capacity(offers.len());
+        let mut near = vec![false; branches];
         for pass in 0..MAX_PASSES {
             worst.iter_mut().for_each(|w| *w = None);
             let ends = self.ends(offers, connected);
             for &high in ends {
                 self.fill_injection(offers, connected, high);
+                // Most steps are far inside the band: a linear estimate settles them without
+                // the flow (on the line check's flows while nothing has been cut since).
                 let flows = &mut self.end_flows[high as usize];
                 if !(pass == 0 && self.end_flows_current) {
                     model.solve(&self.injection, flows);
                 }
-                if offset + UNBALANCED_SCREEN_FACTOR * model.linear_max_deviation_pu(flows, nominal_voltage_v) < tolerance * VOLTAGE_SCREEN {
+                if offset + factor * model.linear_max_deviation_pu(flows, nominal_voltage_v) < screen {
                     continue;
                 }
-                injection3.clear();
-                injection3.extend(self.injection.iter().zip(shares).zip(q_kvar).map(|((&p, s), q)| [0, 1, 2].map(|k| (s[k] * p, q[k]))));
-                three.model.solve(&injection3, state);
-                if !state.converged {
+                // Only the feeders near the band need the flow.
+                for (n, d) in near.iter_mut().zip(&flows.branch_deviation_pu) {
+                    *n = coupled || offset + factor * d >= screen;
+                }
+                let solved = match &mut phases {
+                    None => {
+                        model.sweep_branches(&self.injection, nominal_voltage_v, &mut self.ac, |b| near[b]);
+                        self.ac.converged
+                    }
+                    Some(p) => p.solve(&self.injection, &near),
+                };
+                if !solved {
                     return avoided; // no voltage solution at all: the line limits must do
                 }
-                if branch_of.is_empty() {
-                    branch_of.resize(offers.len(), usize::MAX);
-                    for b in 0..branches {
-                        for node in model.branch_nodes(b) {
-                            branch_of[node] = b;
-                        }
-                    }
-                }
-                for node in model.order() {
-                    let b = branch_of[node];
-                    if b == usize::MAX {
-                        continue;
-                    }
-                    let mut counted = false;
-                    for (k, v) in state.voltage_pu(node, v_phase).into_iter().enumerate() {
-                        let excess = (v - 1.0).abs() - tolerance;
-                        if excess > VOLTAGE_TOLERANCE_PU {
-                            // Node-steps, as the balanced limit: a node counts once.
-                            if pass == 0 && !counted && (high == (v > 1.0) || ends.len() == 1) {
-                                avoided += 1;
-                                counted = true;
-                            }
-                            if worst[b].is_none_or(|w| excess > w.4) {
-                                worst[b] = Some((node, k, (v - 1.0).signum(), high, excess));
+                for b in (0..branches).filter(|&b| near[b]) {
+                    for node in model.branch_nodes(b) {
+                        let voltages = match &phases {
+                            None => [self.ac.voltage_pu[node], f64::NAN, f64::NAN],
+                            Some(p) => p.state.voltage_pu(node, p.three.model.v_phase),
+                        };
+                        let mut counted = false;
+                        for (k, v) in voltages.into_iter().enumerate().filter(|(_, v)| !v.is_nan()) {
+                            let excess = (v - 1.0).abs() - tolerance;
+                            if excess > VOLTAGE_TOLERANCE_PU {
+                                // Node-steps: a node counts once; with one end, it stands for
+                                // both, so count both sides.
+                                if pass == 0 && !counted && (high == (v > 1.0) || ends.len() == 1) {
+                                    avoided += 1;
+                                    counted = true;
+                                }
+                                if worst[b].is_none_or(|w| excess > w.4) {
+                                    worst[b] = Some((node, k, (v - 1.0).signum(), high, excess));
+                                }
                             }
                         }
                     }
@@ -368,8 +342,14 @@ impl Limiter {
             self.voltage_binding = true;
             for &(node, phase, direction, high, excess) in worst.iter().flatten() {
                 let nodes = model.voltage_sensitivity(node, nominal_voltage_v, &mut self.sensitivity);
+                // The linearised push undershoots a little (voltage rise is slightly convex), so
+                // ask for a bit more than the excess.
                 let sensitivity = std::mem::take(&mut self.sensitivity);
-                self.reduce(offers, connected, high, direction, excess * VOLTAGE_CUT_MARGIN, || nodes.clone().map(|n| n as usize).zip(sensitivity.iter().copied()).map(|(n, s)| (n, 3.0 * s * shares[n][phase])));
+                let pushes = nodes.clone().map(|n| n as usize).zip(sensitivity.iter().copied());
+                match &phases {
+                    None => self.reduce(offers, connected, high, direction, excess * VOLTAGE_CUT_MARGIN, || pushes.clone()),
+                    Some(p) => self.reduce(offers, connected, high, direction, excess * VOLTAGE_CUT_MARGIN, || pushes.clone().map(|(n, s)| (n, PHASES * s * p.shares[n][phase]))),
+                }
                 self.sensitivity = sensitivity;
             }
         }
@@ -402,6 +382,27 @@ impl Limiter {
             }
             excess -= total * cut;
         }
+    }
+}
+
+/// The unbalanced flow as the voltage limits use it: each node's injection goes on its phases
+/// by its shares, with the step's reactive power.
+struct PhaseFlow<'a> {
+    three: &'a super::network::ThreePhase,
+    state: &'a mut super::flow3::Flow3State,
+    shares: &'a [[f64; 3]],
+    q_kvar: &'a [[f64; 3]],
+    injection: Vec<[(f64, f64); 3]>,
+}
+
+impl PhaseFlow<'_> {
+    /// Solves the feeders marked `near` for the node injections `injection_kw`; returns whether
+    /// the flow settled.
+    fn solve(&mut self, injection_kw: &[f64], near: &[bool]) -> bool {
+        self.injection.clear();
+        self.injection.extend(injection_kw.iter().zip(self.shares).zip(self.q_kvar).map(|((&p, s), q)| [0, 1, 2].map(|k| (s[k] * p, q[k]))));
+        self.three.model.solve_where(&self.injection, self.state, &|b| near[b]);
+        self.state.converged
     }
 }
 

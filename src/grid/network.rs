@@ -137,6 +137,8 @@ pub struct LineStats {
     pub losses_kwh: Vec<f64>,
     /// Steps with a delivered flow above a capacity (0 when limits are enforced on a radial grid).
     pub overloaded_steps: u64,
+    /// Lowest and highest node voltage of the balanced AC sweep, per unit (an unbalanced
+    /// network's are in [`PhaseStats`]).
     pub min_voltage_pu: f64,
     pub max_voltage_pu: f64,
     /// Steps of a radial grid whose AC sweep did not settle (losses then from DC flows).
@@ -471,16 +473,8 @@ pub fn measure_flows(pace: Res<Pace>, mut net: ResMut<Network>, mut stats: ResMu
         let st = &three.state;
         if st.converged {
             net.line_loss_kw.clear();
+            // The run's lowest and highest voltages come from `PhaseStats`, per bus and phase.
             net.line_loss_kw.extend(st.loss_kw.iter().map(|l| l[0] + l[1] + l[2]));
-            let v_phase = three.model.v_phase;
-            let (mut low, mut high) = (stats.min_voltage_pu, stats.max_voltage_pu);
-            for node in net.model.order() {
-                for v in st.voltage_pu(node, v_phase) {
-                    super::lower_min(&mut low, v);
-                    super::raise_max(&mut high, v);
-                }
-            }
-            (stats.min_voltage_pu, stats.max_voltage_pu) = (low, high);
         } else {
             // As the balanced flow: no voltage solution, losses from the DC flows.
             stats.sweep_failed_steps += 1;
