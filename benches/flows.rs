@@ -72,7 +72,8 @@ fn flows(c: &mut Criterion) {
     let ieee = peergrid::scenario::Scenario::load(std::path::Path::new("scenarios/ieee-european-lv.ron"), &Default::default()).expect("the shipped IEEE scenario loads");
     let m = FlowModel::new(&ieee.topology);
     let three = Flow3Model::new(&ieee.topology, &m, ieee.network.nominal_voltage_v);
-    let inj = phase_injections(m.nodes, ieee.households.iter().map(|h| (h.node, h.phase)));
+    let phases = &ieee.phases.as_ref().expect("an imported feeder is unbalanced").phase;
+    let inj = phase_injections(m.nodes, ieee.households.iter().zip(phases).map(|(h, p)| (h.node, *p)));
     g.throughput(Throughput::Elements(m.nodes as u64));
     g.bench_function(BenchmarkId::new("three_phase_sweep", "ieee-european-lv"), |b| b.iter(|| cold_sweep(&three, black_box(&inj))));
     g.finish();

@@ -78,6 +78,9 @@ fn loads_become_households_on_their_buses_and_phases() {
     let p1 = three["nodes"].as_array().unwrap().iter().find(|n| n["id"] == "p1").unwrap();
     assert_eq!(p1["p_kw"][1], 0.0);
     assert_eq!(p1["p_kw"][2], 0.0);
+    assert_eq!(p1["households"], serde_json::json!([1, 0, 0]), "house1 on phase a");
+    let l1 = three["lines"].as_array().unwrap().iter().find(|l| l["id"] == "L1").unwrap();
+    assert!(l1["r0_ohm"].as_f64().unwrap() > 0.0, "{l1}");
 
     // export-grid carries the phases, power factors, zero sequence and the transformer.
     let o = peergrid_in(tmp.path(), &["export-grid", "s.ron", "--out", "grid.json"]);
@@ -214,6 +217,7 @@ fn static_generators_become_rooftop_pv() {
     let text = stdout(&o);
     assert!(text.contains("sgen[2] `pv3` (4.000 kW on bus `p2`) is not modelled: no household is on that bus"), "{text}");
     assert!(text.contains("sgen[3] `pv4` on bus `p4` is left out: its households have PV from the scenario"), "{text}");
+    assert!(text.contains("sgen[0] `pv1` is on all three phases, its household `house1` on phase a: modelled on the household's"), "{text}");
     let o = peergrid_in(tmp.path(), &["run", "s.ron", "--out", "o", "--quiet", "--steps", "4"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let hh = Table::read(&tmp.path().join("o/households.csv"));

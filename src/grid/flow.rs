@@ -83,6 +83,14 @@ pub struct Flows {
     pub branch_deviation_pu: Vec<f64>,
 }
 
+/// Scratch of [`FlowModel::linear_phase_deviation_pu`]: per position, the flow up on each
+/// phase and each phase's deviation from nominal.
+#[derive(Debug, Clone, Default)]
+pub struct PhaseScratch {
+    subtree: Vec<[f64; 3]>,
+    deviation: Vec<[f64; 3]>,
+}
+
 /// Voltages and losses from the AC sweep.
 #[derive(Debug, Clone, Default)]
 pub struct AcState {
@@ -328,26 +336,57 @@ impl FlowModel {
     /// injections split by `shares` (per node) and multiplied by `scale`, as three
     /// [`Self::solve`]s give them but in one pass over the tree.
     pub fn radial_phase_flows(&self, injection_kw: &[f64], shares: &[[f64; 3]], scale: f64, scratch: &mut Vec<[f64; 3]>, line_kw: &mut Vec<[f64; 3]>) {
+        self.phase_subtree_sums(injection_kw, shares, scale, scratch);
+        line_kw.clear();
+        line_kw.resize(self.lines, [0.0; 3]);
+        for ((&e, &sign), flow) in self.pos_line.iter().zip(&self.pos_sign).zip(scratch.iter()).skip(1) {
+            line_kw[e as usize] = flow.map(|f| sign * f);
+        }
+    }
+
+    /// Each position's subtree sum of the injections split by `shares` and multiplied by
+    /// `scale`, per phase: the flow up from that position on each phase.
+    fn phase_subtree_sums(&self, injection_kw: &[f64], shares: &[[f64; 3]], scale: f64, sub: &mut Vec<[f64; 3]>) {
         debug_assert!(self.is_radial());
-        let sub = scratch;
         sub.clear();
         sub.extend(self.order.iter().map(|&v| {
             let v = v as usize;
             let p = injection_kw.get(v).copied().unwrap_or(0.0);
             shares[v].map(|s| scale * s * p)
         }));
-        // Subtree sums, children into parents in the order `sum_to_parents` adds them.
+        // Children into parents in the order `sum_to_parents` adds them.
         for k in (1..sub.len()).rev() {
             let (p, child) = (self.pos_parent[k] as usize, sub[k]);
             for (sum, add) in sub[p].iter_mut().zip(child) {
                 *sum += add;
             }
         }
-        line_kw.clear();
-        line_kw.resize(self.lines, [0.0; 3]);
-        for ((&e, &sign), flow) in self.pos_line.iter().zip(&self.pos_sign).zip(sub.iter()).skip(1) {
-            line_kw[e as usize] = flow.map(|f| sign * f);
+    }
+
+    /// [`Self::linear_max_deviation_pu`] phase by phase, for node injections split by `shares`:
+    /// each phase's flow counts three times (a kW on one phase moves that phase's voltage about
+    /// three times as far as a kW spread over three), so phases that cancel in the total do
+    /// not hide their deviations. `branch_out` gets each branch's largest deviation of any
+    /// phase; returns the largest of all.
+    pub fn linear_phase_deviation_pu(&self, injection_kw: &[f64], shares: &[[f64; 3]], nominal_voltage_v: f64, scratch: &mut PhaseScratch, branch_out: &mut Vec<f64>) -> f64 {
+        let scale = WATTS_PER_KW / nominal_voltage_v.powi(2);
+        self.phase_subtree_sums(injection_kw, shares, 3.0, &mut scratch.subtree);
+        let (up_kw, dev) = (&scratch.subtree, &mut scratch.deviation);
+        dev.clear();
+        dev.resize(up_kw.len(), [0.0; 3]);
+        branch_out.clear();
+        for range in &self.branches {
+            let mut worst: f64 = 0.0;
+            for k in range.clone() {
+                let above = dev[self.pos_parent[k] as usize];
+                for (i, d) in dev[k].iter_mut().enumerate() {
+                    *d = above[i] + self.pos_r[k] * up_kw[k][i] * scale;
+                    super::raise_max(&mut worst, d.abs());
+                }
+            }
+            branch_out.push(worst);
         }
+        branch_out.iter().fold(0.0, |a, &b| a.max(b))
     }
 
     /// How the flow on `line` (in its from → to direction) changes per kW injected at each node
@@ -687,6 +726,26 @@ mod tests {
             m.solve(&phase, &mut f);
             assert_eq!(f.line_kw, lines.iter().map(|l| l[k]).collect::<Vec<_>>(), "phase {k}");
         }
+    }
+
+    #[test]
+    fn phases_that_cancel_in_total_keep_their_deviations() {
+        // Root – 1 – 2 and 1 – 3: node 2 exports 10 kW on phase a, node 3 draws 10 kW on b.
+        // The line 0–1 carries nothing in total, but 30 kW-equivalents on each of a and b.
+        let t = net(4, &[(0, 1, 0.1, 0.01), (1, 2, 0.1, 0.01), (1, 3, 0.1, 0.01)]);
+        let m = FlowModel::new(&t);
+        let inj = [0.0, 0.0, 10.0, -10.0];
+        let shares = [[1.0 / 3.0; 3], [1.0 / 3.0; 3], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]];
+        let mut f = Flows::default();
+        m.solve(&inj, &mut f);
+        let net_estimate = m.linear_max_deviation_pu(&mut f, 400.0);
+        let (mut scratch, mut branches) = (PhaseScratch::default(), Vec::new());
+        let phase_estimate = m.linear_phase_deviation_pu(&inj, &shares, 400.0, &mut scratch, &mut branches);
+        // Net: only the 0.1 Ω of each lateral sees 10 kW: 0.1·10 kW·1000/400² = 0.625%.
+        assert!((net_estimate - 0.00625).abs() < 1e-12, "{net_estimate}");
+        // Per phase: node 2's phase a rises over both lines by 0.2·30·1000/400² = 3.75%.
+        assert!((phase_estimate - 0.0375).abs() < 1e-12, "{phase_estimate}");
+        assert_eq!(branches.len(), 1);
     }
 
     #[test]

@@ -120,6 +120,10 @@ pub struct Flow3Model {
     z_mutual: Vec<C>,
     /// Phase-to-neutral nominal voltage, V.
     pub v_phase: f64,
+    /// How much further than its own current alone can move it a line's phase voltage may move
+    /// through the mutual coupling of its phases: the largest `1 + |Z0 − Z1| / |Z1|` of any line
+    /// (from Z1·I_k + Zm·ΣI with |I_j| ≤ max |I|), at least 1. The voltage limits' screen.
+    pub coupling_factor: f64,
     /// No-load source voltage (positive sequence, phase a) at the root, V.
     source: C,
     /// Transformer short-circuit impedance (positive = negative sequence) and zero-sequence
@@ -171,6 +175,7 @@ impl Flow3Model {
         }
         let n = order.len();
         let (mut parent, mut line, mut z_self, mut z_mutual) = (vec![0u32; n], vec![0u32; n], vec![C::default(); n], vec![C::default(); n]);
+        let mut coupling_factor: f64 = 1.0;
         for (p, &v) in order.iter().enumerate().skip(1) {
             let (l, _) = model.parent_line(v as usize).expect("every node after the root has a parent line");
             parent[p] = position[model.parent(v as usize).expect("a parent")];
@@ -182,6 +187,9 @@ impl Flow3Model {
             let zm = z0.sub(z1).scale(1.0 / 3.0);
             z_self[p] = zs.sub(zm);
             z_mutual[p] = zm;
+            if z1.abs() > 0.0 {
+                coupling_factor = coupling_factor.max(1.0 + z0.sub(z1).abs() / z1.abs());
+            }
         }
         let v_phase = nominal_voltage_v / 3f64.sqrt();
         let (ratio, shift) = topology.transformer.as_ref().map_or((1.0, 0.0), |t| (t.ratio_pu, t.shift_deg));
@@ -192,6 +200,7 @@ impl Flow3Model {
             z_self,
             z_mutual,
             v_phase,
+            coupling_factor,
             source: C::polar(topology.source_voltage_pu * ratio * v_phase, -shift),
             transformer: topology.transformer.as_ref().map(|t: &Transformer| (C(t.r_ohm, t.x_ohm), C(t.r0_ohm, t.x0_ohm))),
             nodes: g.node_count(),
@@ -285,8 +294,9 @@ impl Flow3Model {
     }
 
     /// [`Self::solve`] sweeping only the feeders (by index in the model's branches) that
-    /// `sweep` picks, when no transformer couples them (behind one, all are swept); the other
-    /// feeders' voltages and currents in `state` are left from an earlier solve.
+    /// `sweep` picks, when no transformer couples them (behind one, all are swept). Only the
+    /// swept feeders' results are valid: the others' currents and losses are zero, their
+    /// voltages left from an earlier solve (or at no load), and `converged` is theirs alone.
     pub fn solve_where(&self, injection: &[[(f64, f64); 3]], state: &mut Flow3State, sweep: &(dyn Fn(usize) -> bool + Sync)) {
         let n = self.order.len();
         let warm = state.converged && state.v.len() == n;

@@ -260,3 +260,15 @@ pub enum NodeKind {
     Junction,
     House,
 }
+
+impl NodeKind {
+    /// The kind as tables write it (`buses.csv`'s `kind`).
+    pub fn label(self) -> &'static str {
+        match self {
+            NodeKind::Substation => "substation",
+            NodeKind::FeederHead => "feeder_head",
+            NodeKind::Junction => "junction",
+            NodeKind::House => "house",
+        }
+    }
+}

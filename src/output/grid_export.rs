@@ -182,11 +182,17 @@ struct TraceNode3<'a> {
     angle_deg: [f64; 3],
     /// Voltage unbalance factor |V2|/|V1|, %.
     unbalance_pct: f64,
+    /// Households connected on phases a, b, c (a three-phase one counts on each).
+    households: [u32; 3],
 }
 
 #[derive(Serialize)]
 struct TraceLine3<'a> {
     id: &'a str,
+    /// Zero-sequence resistance and reactance the flow used (the positive sequence's where the
+    /// line gives none), Ω.
+    r0_ohm: f64,
+    x0_ohm: f64,
     /// Current magnitude by phase, A.
     current_a: [f64; 3],
     /// Losses by phase, kW (Re((V_from − V_to)·conj(I)); mutual coupling can make one negative).
@@ -254,6 +260,12 @@ pub fn write_trace(clock: Res<SimClock>, net: Res<Network>, topology: Res<GridTo
         three_phase: net.three_phase.as_ref().map(|three| {
             let st = &three.state;
             let v_phase = three.model.v_phase;
+            let mut households = vec![[0u32; 3]; g.node_count()];
+            for (phase, &node) in three.households.phase.iter().zip(&net.node_of) {
+                for (count, share) in households[node as usize].iter_mut().zip(phase.shares()) {
+                    *count += (share > 0.0) as u32;
+                }
+            }
             TraceThreePhase {
                 converged: st.converged,
                 iterations: st.iterations,
@@ -270,10 +282,17 @@ pub fn write_trace(clock: Res<SimClock>, net: Res<Network>, topology: Res<GridTo
                             voltage_pu: v.map(|x| x.abs() / v_phase),
                             angle_deg: v.map(|x| x.1.atan2(x.0).to_degrees()),
                             unbalance_pct: crate::grid::flow3::unbalance_pct(v),
+                            households: households[i],
                         }
                     })
                     .collect(),
-                lines: lines(t).enumerate().map(|(e, (_, _, l))| TraceLine3 { id: &l.id, current_a: st.current[e].map(|x| x.abs()), loss_kw: st.loss_kw[e] }).collect(),
+                lines: lines(t)
+                    .enumerate()
+                    .map(|(e, (_, _, l))| {
+                        let (r0_ohm, x0_ohm) = l.z0_ohm();
+                        TraceLine3 { id: &l.id, r0_ohm, x0_ohm, current_a: st.current[e].map(|x| x.abs()), loss_kw: st.loss_kw[e] }
+                    })
+                    .collect(),
             }
         }),
     };

@@ -88,15 +88,9 @@ pub fn write_buses(dir: &Path, s: &Scenario, p: &crate::grid::network::PhaseStat
             continue; // never solved (every step's sweep failed)
         }
         let (low, high) = (p.min_voltage_pu[i], p.max_voltage_pu[i]);
-        let kind = match node.kind {
-            crate::grid::topology::NodeKind::Substation => "substation",
-            crate::grid::topology::NodeKind::FeederHead => "feeder_head",
-            crate::grid::topology::NodeKind::Junction => "junction",
-            crate::grid::topology::NodeKind::House => "house",
-        };
         sink.push(&[
             Cell::Text(&node.id),
-            Cell::Text(kind),
+            Cell::Text(node.kind.label()),
             Cell::Fixed(node.x_m, 3),
             Cell::Fixed(node.y_m, 3),
             Cell::Fixed(low[0], 6),

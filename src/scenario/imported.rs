@@ -3,10 +3,10 @@
 //! transformer and supply voltage.
 
 use super::data::pandapower::{read_pandapower, PpNet, PpTrafo};
-use super::generate::HouseDraft;
+use super::generate::{HouseDraft, LoadDraft};
 use super::schema::PvSpec;
 use super::validate::Validator;
-use crate::grid::topology::{Line, Node, NodeKind, Topology, Transformer, VectorGroup};
+use crate::grid::topology::{Line, Node, NodeKind, Phase, Topology, Transformer, VectorGroup};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -89,31 +89,50 @@ pub fn attach_loads(imp: &Imported, specs: &mut [HouseDraft], v: &mut Validator)
 
 /// Gives the file's static generators to the households on their buses as rooftop PV: each
 /// goes to the first household there that the scenario gives no PV, rated at the generator's
-/// `sn_mva` (its `p_mw` where that is missing: a snapshot, so a lower bound). The scenario's own
-/// PV is kept. Returns the generators left out and why.
+/// `sn_mva` (its `p_mw` where that is missing: a snapshot, so a lower bound), both times its
+/// `scaling`. The scenario's own PV is kept; a household whose load and PV are measured
+/// (`Profile`, `Ausgrid`) takes none. Returns the generators left out, and those modelled on
+/// another phase than the file gives, with why.
 fn attach_generators(imp: &Imported, specs: &mut [HouseDraft], bus_name: &HashMap<i64, &str>) -> Vec<String> {
     let mut left = Vec::new();
+    let mut given = vec![false; specs.len()];
     for g in &imp.net.generators {
         let what = format!("{}[{}] `{}`", g.table, g.index, g.name);
         let bus = bus_name[&g.bus];
         let kwp = g.sn_kva.unwrap_or(-g.p_kw);
-        let mut on_bus = specs.iter_mut().filter(|h| h.node.as_deref() == Some(bus)).peekable();
-        if on_bus.peek().is_none() {
+        if kwp <= 0.0 {
+            left.push(format!("{what} on bus `{bus}` generates nothing (no `sn_mva`, `p_mw` {:.3}, or `scaling` 0): left out", -g.p_kw / 1000.0));
+            continue;
+        }
+        let on_bus: Vec<usize> = (0..specs.len()).filter(|&i| specs[i].node.as_deref() == Some(bus)).collect();
+        if on_bus.is_empty() {
             left.push(format!("{what} ({kwp:.3} kW on bus `{bus}`) is not modelled: no household is on that bus"));
             continue;
         }
-        let Some(h) = on_bus.find(|h| h.pv.as_ref().is_none_or(|p| p.kwp == 0.0)) else {
-            left.push(format!("{what} on bus `{bus}` is left out: its households have PV from the scenario"));
+        let measured = |h: &HouseDraft| !matches!(h.load, LoadDraft::Archetype { .. });
+        let free = on_bus.iter().copied().find(|&i| !given[i] && !measured(&specs[i]) && specs[i].pv.as_ref().is_none_or(|p| p.kwp == 0.0));
+        let Some(i) = free else {
+            let why = if on_bus.iter().all(|&i| measured(&specs[i])) {
+                "its households' load and PV are measured (`Profile`, `Ausgrid`)"
+            } else if on_bus.iter().any(|&i| given[i]) {
+                "its households have PV already (from the scenario or another generator)"
+            } else {
+                "its households have PV from the scenario"
+            };
+            left.push(format!("{what} on bus `{bus}` is left out: {why}"));
             continue;
         };
-        if kwp <= 0.0 {
-            left.push(format!("{what} on bus `{bus}` generates nothing (no `sn_mva`, `p_mw` {:.3}): left out", -g.p_kw / 1000.0));
-            continue;
-        }
-        if g.phase != crate::grid::topology::Phase::Three && h.phase.is_some_and(|p| p != g.phase) {
-            left.push(format!("{what} is on phase {}, its household `{}` on {}: modelled on the household's", g.phase.label(), h.id, h.phase.map_or("", |p| p.label())));
+        let h = &mut specs[i];
+        // A generator without any power on a phase (`[]` in the reader) takes the household's.
+        let gen_phase = if g.p_kw == 0.0 && g.q_kvar == 0.0 { None } else { Some(g.phase) };
+        if let (Some(gp), Some(hp)) = (gen_phase, h.phase)
+            && gp != hp
+        {
+            let words = |p: Phase| if p == Phase::Three { "all three phases".to_string() } else { format!("phase {}", p.label()) };
+            left.push(format!("{what} is on {}, its household `{}` on {}: modelled on the household's", words(gp), h.id, words(hp)));
         }
         h.pv = Some(PvSpec { kwp, tilt_deg: 0.0, azimuth_deg: None, performance_ratio: None, temperature_coefficient_per_c: 0.0, losses: None, inverter_ac_kw: None, shading: Default::default() });
+        given[i] = true;
     }
     left
 }

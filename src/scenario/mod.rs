@@ -117,10 +117,6 @@ pub struct HouseholdDef {
     pub community: Vec<String>,
     /// Place on the grid, outermost first (feeder, then street): the zones of network fees.
     pub grid_path: Vec<String>,
-    /// The phase it is connected to.
-    pub phase: crate::grid::topology::Phase,
-    /// Reactive power drawn per kW of load (tan φ).
-    pub load_tan_phi: f64,
 }
 
 /// Battery market policy, resolved.
@@ -444,8 +440,6 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
             heat_pump: h.heat_pump,
             bidding: h.bidding,
             grid_path: grid_community(&topology, &parents, node),
-            phase: h.phase.unwrap_or_default(),
-            load_tan_phi: h.load_tan_phi.unwrap_or(0.0),
             community: match &h.community {
                 Some(c) => c.split('/').map(str::to_string).collect(),
                 None => grid_community(&topology, &parents, node),

@@ -320,7 +320,9 @@ pub fn draw_phase_voltages(topology: &Topology, buses: &[BusVoltage], tolerance_
     let frame = Frame::fit(topology);
     let mut out = frame.open(0.0);
     frame.draw_lines(&mut out, topology, &HashMap::new());
-    let bits_of = |b: &BusVoltage| [0, 1, 2].map(|k| ((b.max_pu[k] > 1.0 + tolerance_pu) as u8 * ABOVE) | ((b.min_pu[k] < 1.0 - tolerance_pu) as u8 * BELOW));
+    // Outside as `buses.csv`'s `steps_outside_band` counts it: by more than the limits' tolerance.
+    let band = tolerance_pu + crate::grid::limits::VOLTAGE_TOLERANCE_PU;
+    let bits_of = |b: &BusVoltage| [0, 1, 2].map(|k| ((b.max_pu[k] > 1.0 + band) as u8 * ABOVE) | ((b.min_pu[k] < 1.0 - band) as u8 * BELOW));
     let mut outside_by_phase = [0; 3];
     let (mut outside, mut unbalanced) = (0, 0);
     let problems: Vec<(&BusVoltage, [u8; 3])> = buses

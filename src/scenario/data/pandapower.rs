@@ -417,7 +417,7 @@ pub fn read_pandapower(path: &Path) -> Result<PpNet, InputError> {
             }
             let scaling = t.number_or(r, "scaling", 1.0)?;
             let sign = if generator { -1.0 } else { 1.0 };
-            let sn_kva = Some(1000.0 * t.number_or(r, "sn_mva", 0.0)?).filter(|x| *x > 0.0);
+            let sn_kva = Some(scaling * 1000.0 * t.number_or(r, "sn_mva", 0.0)?).filter(|x| *x > 0.0);
             let e = PpLoad { table: name, index: t.id(r), name: t.text(r, "name").unwrap_or_default(), bus: t.bus(r, "bus", &bus_row)?, phase: Phase::Three, p_kw: sign * scaling * 1000.0 * t.number(r, "p_mw")?, q_kvar: sign * scaling * 1000.0 * t.number_or(r, "q_mvar", 0.0)?, sn_kva };
             if generator { net.generators.push(e) } else { net.loads.push(e) }
         }
@@ -449,7 +449,7 @@ pub fn read_pandapower(path: &Path) -> Result<PpNet, InputError> {
             };
             let name_text = t.text(r, "name").unwrap_or_default();
             let sign = if generator { -1.0 } else { 1.0 };
-            let sn_kva = Some(1000.0 * t.number_or(r, "sn_mva", 0.0)?).filter(|x| *x > 0.0);
+            let sn_kva = Some(scaling * 1000.0 * t.number_or(r, "sn_mva", 0.0)?).filter(|x| *x > 0.0);
             let e = PpLoad { table: name, index: t.id(r), name: name_text, bus: t.bus(r, "bus", &bus_row)?, phase, p_kw: sign * scaling * 1000.0 * p_mw, q_kvar: sign * scaling * 1000.0 * q_mvar, sn_kva };
             if generator { net.generators.push(e) } else { net.loads.push(e) }
         }
