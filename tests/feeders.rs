@@ -61,6 +61,8 @@ fn loads_become_households_on_their_buses_and_phases() {
     assert!(summary["transformer_max_loading"].as_f64().unwrap() > 0.0);
     assert!(summary["max_energy_imbalance_kwh"].as_f64().unwrap() < 1e-9);
 
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains("id=\"phase-voltages\"") && report.contains("Voltage by phase"), "the report's phase section");
     let buses = Table::read(&out.join("buses.csv"));
     assert_eq!(buses.rows.len(), 5, "the five low-voltage buses (the 11 kV bus is the supply)");
     assert_eq!(buses.rows[0]["bus"], "lv");

@@ -585,7 +585,7 @@ fn cmd_check(path: PathBuf, rule: Option<String>, sets: Vec<crate::scenario::Fie
         use crate::grid::topology::Phase;
         say!("  phases: unbalanced three-phase flow; households on a {}, b {}, c {}, three-phase {}", count(Phase::A), count(Phase::B), count(Phase::C), count(Phase::Three));
         if let Some(tr) = &t.transformer {
-            say!("  transformer: {} ({:.0} kVA, {:?}, {:.4}+j{:.4} Ω on the low-voltage side); supply at {} pu", tr.id, tr.rated_kva, tr.vector_group, tr.r_ohm, tr.x_ohm, t.source_voltage_pu);
+            say!("  transformer: {} ({:.0} kVA, {:?}, {:.4}+j{:.4} Ω on the low-voltage side); supply at {:.4} pu", tr.id, tr.rated_kva, tr.vector_group, tr.r_ohm, tr.x_ohm, t.source_voltage_pu);
         }
     }
     for w in &s.import_warnings {

@@ -382,6 +382,10 @@ fn phase_map_section(dir: &Path, summary: &Value, topology: &map::Topology) -> R
     if m.stretched {
         caption.push_str(" A schematic: the thin feeder is stretched across to fill the frame.");
     }
+    if m.outside == 0 && m.unbalanced == 0 {
+        // Nothing to mark: the sentence says it without an empty map.
+        return Ok(format!("<h3 id=\"phase-voltages\">Voltage by phase</h3><p class=\"note\">{}</p>\n", escape(&caption)));
+    }
     let legend: Vec<(RGBColor, &str)> = m.legend.iter().map(|(c, n)| (*c, n.as_str())).collect();
     Ok(figure("phase-voltages", "Voltage by phase", &m.svg, &legend, &caption))
 }
