@@ -339,8 +339,8 @@ pub fn write_run_report(dir: &Path) -> Result<(), String> {
     let file = std::io::BufReader::new(std::fs::File::open(dir.join("topology.json")).map_err(|e| format!("topology.json: {e}"))?);
     let topology: map::Topology = serde_json::from_reader(file).map_err(|e| format!("topology.json: {e}"))?;
     let communities = communities::section(dir, &summary)?;
-    let phase_map = phase_map_section(dir, &summary, &topology)?;
-    let html = run_html(&summary, &ts, &hh, &lines, &topology, &(phase_map + &communities))?;
+    let after_map = phase_map_section(dir, &summary, &topology)? + &communities;
+    let html = run_html(&summary, &ts, &hh, &lines, &topology, &after_map)?;
     std::fs::write(dir.join("report.html"), html).map_err(|e| format!("writing report.html: {e}"))
 }
 
@@ -403,8 +403,9 @@ const HOUSEHOLD_COLUMNS_USED: [&str; 18] = [
     "loss_of_load_hours", "baseline_loss_of_load_hours", "unserved_kwh", "load_source", "bill", "baseline_bill", "pv_kwh",
 ];
 
-/// `communities`: the section on the run's communities (empty without).
-fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::Topology, communities: &str) -> Result<String, String> {
+/// `after_map`: the sections that follow the grid's map, in order (voltage by phase on
+/// unbalanced runs, the run's communities; empty without).
+fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::Topology, after_map: &str) -> Result<String, String> {
     let name = summary["scenario"].as_str().unwrap_or("run");
     let island = !summary["grid_connected"].as_bool().unwrap_or(true);
     let mut h = format!("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>peergrid report: {}</title><style>{STYLE}</style></head><body>\n", escape(name));
@@ -625,7 +626,7 @@ fn run_html(summary: &Value, ts: &Csv, hh: &Csv, lines: &Csv, topology: &map::To
     }
     h.push_str(&figure("map", "The grid, houses by net energy over the run", &m.svg, &legend, &caption));
 
-    h.push_str(communities);
+    h.push_str(after_map);
 
     // Ledger.
     h.push_str("<h2>Ledger</h2>");
