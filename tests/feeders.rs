@@ -226,3 +226,57 @@ fn static_generators_become_rooftop_pv() {
     let kwp: Vec<(&str, &str)> = hh.rows.iter().map(|r| (r["household"].as_str(), r["kwp"].as_str())).collect();
     assert_eq!(kwp, [("house1", "4.5"), ("house2", "2"), ("shop", "9")], "sn_mva where given, else p_mw");
 }
+
+/// The band as planners state it, in phase-to-neutral volts: buses.csv counts the steps below
+/// and above it per bus, and the limits hold it.
+#[test]
+fn a_voltage_band_in_volts_is_counted_per_bus_and_held() {
+    let june = |enforce: bool| {
+        let text = scenario_text(GROUP, &format!("network: (voltage_band_v: (min: 225.0, max: 236.0), enforce_voltage_limits: {enforce}),")).replace("2024-01-15", "2024-06-15");
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::copy(repo().join("tests/data/small-feeder.json"), tmp.path().join("small-feeder.json")).unwrap();
+        std::fs::write(tmp.path().join("s.ron"), text).unwrap();
+        let o = peergrid_in(tmp.path(), &["run", "s.ron", "--out", "o", "--quiet"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        tmp
+    };
+    let v_phase = 400.0 / 3f64.sqrt();
+    let (low, high) = (225.0 / v_phase, 236.0 / v_phase);
+    let free = june(false);
+    let s = json(&free.path().join("o/summary.json"));
+    assert_eq!(s["voltage_band_min_v"], 225.0);
+    assert!((s["voltage_band_max_pu"].as_f64().unwrap() - high).abs() < 1e-12);
+    assert!(s["voltage_tolerance_pu"].is_null(), "an asymmetric band has no half-width");
+    let buses = Table::read(&free.path().join("o/buses.csv"));
+    let mut above = 0.0;
+    for r in &buses.rows {
+        let (outside, below_steps, above_steps) = (Table::f(r, "steps_outside_band"), Table::f(r, "steps_below_band"), Table::f(r, "steps_above_band"));
+        let max_v = ["a", "b", "c"].map(|k| Table::f(r, &format!("max_voltage_{k}_pu"))).into_iter().fold(0.0, f64::max);
+        let min_v = ["a", "b", "c"].map(|k| Table::f(r, &format!("min_voltage_{k}_pu"))).into_iter().fold(2.0, f64::min);
+        assert_eq!(above_steps > 0.0, max_v > high + 1e-6, "{r:?}");
+        assert_eq!(below_steps > 0.0, min_v < low - 1e-6, "{r:?}");
+        assert!(outside <= below_steps + above_steps && outside >= below_steps.max(above_steps), "{r:?}");
+        above += above_steps;
+    }
+    assert!(above > 0.0, "the June exports lift the far buses above 236 V");
+    // Enforced: exports are curtailed until every phase is back under 236 V.
+    let held = june(true);
+    let s = json(&held.path().join("o/summary.json"));
+    assert!(s["voltage_limited_steps"].as_u64().unwrap() > 0);
+    assert!(s["max_voltage_pu"].as_f64().unwrap() <= high + 1e-6 + 1e-7, "{}", s["max_voltage_pu"]);
+    assert!(s["max_energy_imbalance_kwh"].as_f64().unwrap() < 1e-9);
+    let buses = Table::read(&held.path().join("o/buses.csv"));
+    assert!(buses.rows.iter().all(|r| Table::f(r, "steps_above_band") == 0.0));
+}
+
+#[test]
+fn a_band_in_volts_and_a_tolerance_together_are_refused() {
+    let tmp = folder(GROUP, "network: (voltage_band_v: (min: 216.2, max: 253.0), voltage_tolerance: 0.05),");
+    let o = peergrid_in(tmp.path(), &["check", "s.ron"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("network.voltage_band_v") && stderr(&o).contains("not both"), "{}", stderr(&o));
+    let tmp = folder(GROUP, "network: (voltage_band_v: (min: 240.0, max: 253.0)),");
+    let o = peergrid_in(tmp.path(), &["check", "s.ron"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("network.voltage_band_v.min"), "{}", stderr(&o));
+}

@@ -26,6 +26,7 @@
 //! factor, so within one node an export on one phase and an import on another net out.
 
 use super::flow::{FlowModel, Flows};
+use super::network::VoltageBand;
 
 /// Most reduction passes per step.
 pub const MAX_PASSES: usize = 128;
@@ -242,16 +243,16 @@ impl Limiter {
         self.end_flows_current = false;
     }
 
-    /// After the line limits, keeps every node's voltage within `1 ± tolerance` per unit on a
+    /// After the line limits, keeps every node's voltage within `band` on a
     /// radial grid: while the AC sweep at the high end of the range puts a node above the band,
     /// the exports raising it are cut (battery offers, then PV) in proportion to their push
     /// (shared path resistance × injection); while the low end puts one below it, load is shed.
     /// Returns how many node-steps were outside the band before any cut (violations avoided).
-    pub fn limit_voltage(&mut self, model: &FlowModel, offers: &[NodeOffer], connected: bool, nominal_voltage_v: f64, tolerance: f64) -> u64 {
+    pub fn limit_voltage(&mut self, model: &FlowModel, offers: &[NodeOffer], connected: bool, nominal_voltage_v: f64, band: VoltageBand) -> u64 {
         if !model.is_radial() {
             return 0;
         }
-        self.limit_voltage_with(model, None, offers, connected, nominal_voltage_v, tolerance)
+        self.limit_voltage_with(model, None, offers, connected, nominal_voltage_v, band)
     }
 
     /// [`Self::limit_voltage`] on the unbalanced flow: each node's offers go on its phases by
@@ -265,13 +266,13 @@ impl Limiter {
     /// and added to the supply's offset from nominal — stays well inside the band is not swept
     /// (behind a transformer, which couples the feeders, all are swept once any is near).
     #[allow(clippy::too_many_arguments)]
-    pub fn limit_voltage_3ph(&mut self, model: &FlowModel, three: &super::network::ThreePhase, state: &mut super::flow3::Flow3State, offers: &[NodeOffer], shares: &[[f64; 3]], q_kvar: &[[f64; 3]], connected: bool, nominal_voltage_v: f64, tolerance: f64) -> u64 {
+    pub fn limit_voltage_3ph(&mut self, model: &FlowModel, three: &super::network::ThreePhase, state: &mut super::flow3::Flow3State, offers: &[NodeOffer], shares: &[[f64; 3]], q_kvar: &[[f64; 3]], connected: bool, nominal_voltage_v: f64, band: VoltageBand) -> u64 {
         let phases = PhaseFlow { three, state, shares, q_kvar, injection: Vec::with_capacity(offers.len()), branch_deviation_pu: Vec::new() };
-        self.limit_voltage_with(model, Some(phases), offers, connected, nominal_voltage_v, tolerance)
+        self.limit_voltage_with(model, Some(phases), offers, connected, nominal_voltage_v, band)
     }
 
     /// The voltage limits' loop on the balanced sweep (`phases` `None`) or the unbalanced flow.
-    fn limit_voltage_with(&mut self, model: &FlowModel, mut phases: Option<PhaseFlow>, offers: &[NodeOffer], connected: bool, nominal_voltage_v: f64, tolerance: f64) -> u64 {
+    fn limit_voltage_with(&mut self, model: &FlowModel, mut phases: Option<PhaseFlow>, offers: &[NodeOffer], connected: bool, nominal_voltage_v: f64, band: VoltageBand) -> u64 {
         let mut avoided = 0;
         // How far the linear estimate may be from the flow's voltages: exact enough on the
         // balanced flow; on the unbalanced one, the per-phase estimate times the lines' mutual
@@ -281,7 +282,7 @@ impl Limiter {
             Some(p) => (p.three.model.coupling_factor, (p.three.model.no_load_pu() - 1.0).abs()),
         };
         let coupled = phases.as_ref().is_some_and(|p| p.three.transformer.is_some());
-        let screen = tolerance * VOLTAGE_SCREEN;
+        let screen = band.narrower_pu() * VOLTAGE_SCREEN;
         // Feeders behind the root's fixed voltage do not affect each other's voltages: each pass
         // fixes the worst node of every feeder that has one, so the passes do not grow with the
         // number of feeders.
@@ -334,7 +335,7 @@ impl Limiter {
                         };
                         let mut counted = false;
                         for (k, v) in voltages.into_iter().enumerate().filter(|(_, v)| !v.is_nan()) {
-                            let excess = (v - 1.0).abs() - tolerance;
+                            let excess = band.excess_pu(v);
                             if excess > VOLTAGE_TOLERANCE_PU {
                                 // Node-steps: a node counts once; with one end, it stands for
                                 // both, so count both sides.
@@ -699,7 +700,7 @@ mod tests {
             let offers = [offer(0.0, 0.0, 0.0), offer(20.0, battery_kw, 0.0), offer(0.0, 0.0, 20.0)];
             let mut l = Limiter::default();
             assert!(l.apply(&m, &[100.0, 100.0], &offers, true));
-            let avoided = l.limit_voltage(&m, &offers, true, 400.0, 0.01);
+            let avoided = l.limit_voltage(&m, &offers, true, 400.0, VoltageBand::symmetric(0.01));
             (avoided, l.keep[1].surplus, l.keep[2].deficit)
         };
         let (avoided, surplus, deficit) = run(0.0);
@@ -716,7 +717,7 @@ mod tests {
         let offers = [offer(0.0, 0.0, 0.0), offer(0.0, 0.0, 0.0), offer(20.0, 0.0, 0.0)];
         let mut l = Limiter::default();
         assert!(l.apply(&m, &[100.0, 100.0], &offers, true));
-        let avoided = l.limit_voltage(&m, &offers, true, 400.0, 0.01);
+        let avoided = l.limit_voltage(&m, &offers, true, 400.0, VoltageBand::symmetric(0.01));
         assert!(avoided >= 1 && l.voltage_binding);
         let kept = 20.0 * l.keep[2].surplus;
         let mut ac = super::super::flow::AcState::default();
@@ -725,7 +726,7 @@ mod tests {
         // A load far down the feeder is shed to keep the voltage above 0.99.
         let offers = [offer(0.0, 0.0, 0.0), offer(0.0, 0.0, 0.0), offer(0.0, 0.0, 20.0)];
         l.apply(&m, &[100.0, 100.0], &offers, true);
-        l.limit_voltage(&m, &offers, true, 400.0, 0.01);
+        l.limit_voltage(&m, &offers, true, 400.0, VoltageBand::symmetric(0.01));
         assert!(l.keep[2].deficit < 0.5 && l.keep[2].deficit > 0.3, "{:?}", l.keep[2]);
     }
 }

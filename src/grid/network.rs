@@ -31,8 +31,8 @@ pub struct NetworkConfig {
     pub nominal_voltage_v: f64,
     /// Curtail and shed so that no line exceeds its capacity (off: flows are only reported).
     pub enforce_line_limits: bool,
-    /// Allowed deviation from nominal voltage, per unit (0.1 = ±10%).
-    pub voltage_tolerance: f64,
+    /// The voltage band every node should stay within.
+    pub voltage_band: VoltageBand,
     /// Curtail and shed so that every node stays within the band (radial grids).
     pub enforce_voltage_limits: bool,
 }
@@ -42,7 +42,46 @@ pub const DEFAULT_VOLTAGE_TOLERANCE: f64 = 0.10;
 
 impl Default for NetworkConfig {
     fn default() -> Self {
-        NetworkConfig { nominal_voltage_v: DEFAULT_NOMINAL_VOLTAGE_V, enforce_line_limits: true, voltage_tolerance: DEFAULT_VOLTAGE_TOLERANCE, enforce_voltage_limits: true }
+        NetworkConfig { nominal_voltage_v: DEFAULT_NOMINAL_VOLTAGE_V, enforce_line_limits: true, voltage_band: VoltageBand::symmetric(DEFAULT_VOLTAGE_TOLERANCE), enforce_voltage_limits: true }
+    }
+}
+
+/// The allowed voltage range as deviations below and above nominal, per unit: a symmetric
+/// tolerance (EN 50160's ±10%) or a band stated in volts (AS 61000.3.100's 216.2–253 V around
+/// 230 V is 6% below and 10% above). Kept as deviations so a node's excess is `|v − 1|` less
+/// the deviation on its side, as for a symmetric band.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VoltageBand {
+    pub below_pu: f64,
+    pub above_pu: f64,
+}
+
+impl VoltageBand {
+    pub fn symmetric(tolerance_pu: f64) -> Self {
+        VoltageBand { below_pu: tolerance_pu, above_pu: tolerance_pu }
+    }
+
+    /// The band from phase-to-neutral volts around `v_phase_nominal_v`.
+    pub fn from_volts(min_v: f64, max_v: f64, v_phase_nominal_v: f64) -> Self {
+        VoltageBand { below_pu: 1.0 - min_v / v_phase_nominal_v, above_pu: max_v / v_phase_nominal_v - 1.0 }
+    }
+
+    /// How far `v_pu` is outside the band (≤ 0 inside).
+    pub fn excess_pu(&self, v_pu: f64) -> f64 {
+        (v_pu - 1.0).abs() - if v_pu > 1.0 { self.above_pu } else { self.below_pu }
+    }
+
+    /// The narrower side's deviation: a node closer to nominal than this is inside.
+    pub fn narrower_pu(&self) -> f64 {
+        self.below_pu.min(self.above_pu)
+    }
+
+    pub fn min_pu(&self) -> f64 {
+        1.0 - self.below_pu
+    }
+
+    pub fn max_pu(&self) -> f64 {
+        1.0 + self.above_pu
     }
 }
 
@@ -167,8 +206,11 @@ pub struct PhaseStats {
     pub max_voltage_pu: Vec<[f64; 3]>,
     /// Highest voltage unbalance factor of each node, %.
     pub max_unbalance_pct: Vec<f64>,
-    /// Steps in which any phase of the node was outside the voltage band.
+    /// Steps in which any phase of the node was outside the voltage band, and of them those
+    /// with a phase below it and with a phase above it.
     pub steps_outside_band: Vec<u64>,
+    pub steps_below_band: Vec<u64>,
+    pub steps_above_band: Vec<u64>,
     /// Highest current of each line by phase over its rating.
     pub max_loading: Vec<[f64; 3]>,
     /// Losses of each line by phase, kWh.
@@ -193,6 +235,8 @@ impl PhaseStats {
             max_voltage_pu: vec![[0.0; 3]; nodes],
             max_unbalance_pct: vec![0.0; nodes],
             steps_outside_band: vec![0; nodes],
+            steps_below_band: vec![0; nodes],
+            steps_above_band: vec![0; nodes],
             max_loading: vec![[0.0; 3]; lines],
             losses_kwh: vec![[0.0; 3]; lines],
             ..Default::default()
@@ -365,8 +409,8 @@ fn limit_side<S: Side>(net: &Network, prices: &StepPrices, side: &mut SideLimits
         debug_assert!(ok || !net.model.is_radial() || net.three_phase.is_some(), "radial limits always settle");
     }
     let avoided = cfg.enforce_voltage_limits.then(|| match &net.three_phase {
-        None => side.limiter.limit_voltage(&net.model, &side.offers, prices.connected, cfg.nominal_voltage_v, cfg.voltage_tolerance),
-        Some(three) => side.limiter.limit_voltage_3ph(&net.model, three, &mut side.flow3, &side.offers, &side.shares, q_kvar, prices.connected, cfg.nominal_voltage_v, cfg.voltage_tolerance),
+        None => side.limiter.limit_voltage(&net.model, &side.offers, prices.connected, cfg.nominal_voltage_v, cfg.voltage_band),
+        Some(three) => side.limiter.limit_voltage_3ph(&net.model, three, &mut side.flow3, &side.offers, &side.shares, q_kvar, prices.connected, cfg.nominal_voltage_v, cfg.voltage_band),
     });
     (true, avoided)
 }
@@ -471,7 +515,7 @@ pub fn measure_flows(pace: Res<Pace>, mut net: ResMut<Network>, mut stats: ResMu
     net.model.solve(&net.injection, &mut net.flows);
     if let (Some(three), Some(mut ps)) = (net.three_phase.as_mut(), phase_stats) {
         // The feeders settle in parallel: a `Pace` region, as the balanced sweep.
-        pace.region(|| measure_three_phase(three, &mut ps, &net.node_of, h, net.config.voltage_tolerance, &households));
+        pace.region(|| measure_three_phase(three, &mut ps, &net.node_of, h, net.config.voltage_band, &households));
         let st = &three.state;
         if st.converged {
             net.line_loss_kw.clear();
@@ -538,7 +582,7 @@ fn measure_balanced(pace: &Pace, net: &mut Network, stats: &mut LineStats) {
 /// The step's unbalanced flow: each household's P (what it sent less what it received, as the
 /// balanced flow) and Q (its load's and its PV's reactive power) on its phase, the sweep, and
 /// the per-phase statistics.
-fn measure_three_phase(three: &mut ThreePhase, ps: &mut PhaseStats, node_of: &[u32], step_hours: f64, tolerance: f64, households: &Query<(&Household, &Meter)>) {
+fn measure_three_phase(three: &mut ThreePhase, ps: &mut PhaseStats, node_of: &[u32], step_hours: f64, band: VoltageBand, households: &Query<(&Household, &Meter)>) {
     let nodes = ps.min_voltage_pu.len();
     three.injection.clear();
     three.injection.resize(nodes, [(0.0, 0.0); 3]);
@@ -574,7 +618,12 @@ fn measure_three_phase(three: &mut ThreePhase, ps: &mut PhaseStats, node_of: &[u
             super::raise_max(&mut high[k], v[k]);
         }
         // Outside as the voltage limits see it: beyond the band by more than their tolerance.
-        ps.steps_outside_band[node] += v.iter().any(|&x| (x - 1.0).abs() > tolerance + super::limits::VOLTAGE_TOLERANCE_PU) as u64;
+        let outside = v.map(|x| band.excess_pu(x) > super::limits::VOLTAGE_TOLERANCE_PU);
+        let below = outside.iter().zip(v).any(|(&o, x)| o && x < 1.0);
+        let above = outside.iter().zip(v).any(|(&o, x)| o && x > 1.0);
+        ps.steps_outside_band[node] += (below || above) as u64;
+        ps.steps_below_band[node] += below as u64;
+        ps.steps_above_band[node] += above as u64;
         let u = super::flow3::unbalance_pct(st.voltage[node]);
         super::raise_max(&mut ps.max_unbalance_pct[node], u);
         super::raise_max(&mut ps.max_unbalance_pct_any, u);

@@ -184,6 +184,12 @@ pub struct Summary {
     /// `steps_outside_band` counts against (unbalanced runs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub voltage_tolerance_pu: Option<f64>,
+    /// The voltage band the limits hold and `buses.csv` counts against, per unit and in
+    /// phase-to-neutral volts.
+    pub voltage_band_min_pu: f64,
+    pub voltage_band_max_pu: f64,
+    pub voltage_band_min_v: f64,
+    pub voltage_band_max_v: f64,
     /// Line losses of all flows, and of them those on peer deliveries (sent − delivered), kWh.
     pub network_losses_kwh: f64,
     pub p2p_losses_kwh: f64,
@@ -232,6 +238,8 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
     };
     let line_capacity: Vec<f64> = s.topology.graph.edge_weights().map(|l| l.capacity_kw).collect();
     let radial = s.topology.is_radial();
+    let band = s.network.voltage_band;
+    let v_phase = s.network.nominal_voltage_v / 3f64.sqrt();
     Summary {
         schema_version: SUMMARY_SCHEMA_VERSION,
         scenario: s.name.clone(),
@@ -351,7 +359,12 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         max_voltage_unbalance_pct: main.phases.as_ref().map(|p| p.max_unbalance_pct_any),
         voltage_unbalance_steps: main.phases.as_ref().map(|p| p.unbalance_steps),
         transformer_max_loading: main.phases.as_ref().and_then(|p| p.transformer_max_loading),
-        voltage_tolerance_pu: main.phases.as_ref().map(|_| s.network.voltage_tolerance),
+        // A half-width only where the band is symmetric.
+        voltage_tolerance_pu: main.phases.as_ref().filter(|_| band.below_pu == band.above_pu).map(|_| band.above_pu),
+        voltage_band_min_pu: band.min_pu(),
+        voltage_band_max_pu: band.max_pu(),
+        voltage_band_min_v: band.min_pu() * v_phase,
+        voltage_band_max_v: band.max_pu() * v_phase,
         network_losses_kwh: sum.network_losses_kwh,
         p2p_losses_kwh: sum.p2p_losses_kwh,
         loss_bearer: s.loss_bearer.label(),

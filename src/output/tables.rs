@@ -62,17 +62,17 @@ pub fn write_lines(dir: &Path, s: &Scenario, stats: &crate::grid::network::LineS
 
 /// Columns of `buses.csv`, written when the network is modelled per phase (a contract: add,
 /// never rename): each bus's lowest and highest phase voltage, its highest voltage unbalance
-/// factor, and the steps in which any phase was outside the voltage band.
-pub const BUS_COLUMNS: [&str; 13] = [
+/// factor, and the steps in which any phase was outside the voltage band (below it, above it).
+pub const BUS_COLUMNS: [&str; 15] = [
     "bus", "kind", "x_m", "y_m", "min_voltage_a_pu", "max_voltage_a_pu", "min_voltage_b_pu", "max_voltage_b_pu", "min_voltage_c_pu", "max_voltage_c_pu", "max_unbalance_pct",
-    "steps_outside_band", "households",
+    "steps_outside_band", "households", "steps_below_band", "steps_above_band",
 ];
 
 /// Writes `buses.csv` (and `buses.parquet` with `parquet`).
 pub fn write_buses(dir: &Path, s: &Scenario, p: &crate::grid::network::PhaseStats, parquet: bool) -> std::io::Result<()> {
     let kind = |name: &str| match name {
         "bus" | "kind" => ColumnType::Id,
-        "steps_outside_band" | "households" => ColumnType::Int,
+        "steps_outside_band" | "households" | "steps_below_band" | "steps_above_band" => ColumnType::Int,
         _ => ColumnType::Float,
     };
     let mut sink = TableSink::create(dir, "buses", &TableSchema::new(&BUS_COLUMNS, kind), true, parquet, currency_label(s.currency.as_deref()), &[])?;
@@ -102,6 +102,8 @@ pub fn write_buses(dir: &Path, s: &Scenario, p: &crate::grid::network::PhaseStat
             Cell::Fixed(p.max_unbalance_pct[i], 4),
             Cell::Int(p.steps_outside_band[i] as i64),
             Cell::Int(households[i]),
+            Cell::Int(p.steps_below_band[i] as i64),
+            Cell::Int(p.steps_above_band[i] as i64),
         ])?;
     }
     sink.finish()

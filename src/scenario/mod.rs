@@ -414,6 +414,20 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     if imported.is_some() && nominal_voltage_v != file.network.nominal_voltage_v {
         import_warnings.push(format!("network.nominal_voltage_v: the imported network's {nominal_voltage_v:.1} V replaces {} V", file.network.nominal_voltage_v));
     }
+    // In volts around the network's nominal voltage (an imported network's own).
+    let voltage_band = match file.network.voltage_band_v {
+        None => crate::grid::network::VoltageBand::symmetric(file.network.voltage_tolerance),
+        Some(b) => {
+            let v_phase = nominal_voltage_v / 3f64.sqrt();
+            if file.network.voltage_tolerance != schema::NetworkSpec::default().voltage_tolerance {
+                v.err("network.voltage_band_v", "give the band either in volts (voltage_band_v) or per unit (voltage_tolerance), not both".to_string());
+            }
+            let nominal = format!("V (phase to neutral; nominal {v_phase:.1} V)");
+            v.range("network.voltage_band_v.min", b.min, validate::Bound::Incl(0.5 * v_phase), validate::Bound::Above(v_phase), &nominal);
+            v.range("network.voltage_band_v.max", b.max, validate::Bound::Above(v_phase), validate::Bound::Incl(1.5 * v_phase), &nominal);
+            crate::grid::network::VoltageBand::from_volts(b.min, b.max, v_phase)
+        }
+    };
     let phases = household_phases(&file.network, &mut specs, imported.is_some());
     if phases.is_some() && !topology.is_radial() {
         v.err("network", "phases or power factors need the unbalanced three-phase flow, which needs a radial network (this one has loops)".to_string());
@@ -500,7 +514,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
         network: crate::grid::network::NetworkConfig {
             nominal_voltage_v,
             enforce_line_limits: file.network.enforce_line_limits,
-            voltage_tolerance: file.network.voltage_tolerance,
+            voltage_band,
             enforce_voltage_limits: file.network.enforce_voltage_limits,
         },
         network_fees: {

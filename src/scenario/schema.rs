@@ -426,6 +426,11 @@ pub struct NetworkSpec {
     /// Allowed deviation of node voltages from nominal, per unit (0.1 = ±10%, EN 50160).
     #[serde(default = "default_voltage_tolerance")]
     pub voltage_tolerance: f64,
+    /// The voltage band in phase-to-neutral volts, as planners and grid codes state it (e.g.
+    /// `(min: 216.2, max: 253)`, AS 61000.3.100 around 230 V): instead of `voltage_tolerance`,
+    /// relative to `nominal_voltage_v / √3`.
+    #[serde(default)]
+    pub voltage_band_v: Option<VoltageBandSpec>,
     /// Curtail exports (or shed load) so that no node leaves the voltage band (radial grids;
     /// meshed grids have no voltages in the DC model).
     #[serde(default = "default_true")]
@@ -453,6 +458,7 @@ impl Default for NetworkSpec {
             nominal_voltage_v: default_nominal_voltage_v(),
             enforce_line_limits: true,
             voltage_tolerance: default_voltage_tolerance(),
+            voltage_band_v: None,
             enforce_voltage_limits: true,
             fees: NetworkFeesSpec::default(),
             phases: PhaseAssignment::default(),
@@ -460,6 +466,14 @@ impl Default for NetworkSpec {
             pv_power_factor: 1.0,
         }
     }
+}
+
+/// A voltage band in phase-to-neutral volts.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoltageBandSpec {
+    pub min: f64,
+    pub max: f64,
 }
 
 /// Network fees by zone, per kWh (currency units). Zones come from the grid: same street, same

@@ -314,15 +314,15 @@ struct PhaseMark<'a> {
 }
 
 /// Draws the grid's lines and, at each bus where a phase's voltage left the band
-/// `1 ± tolerance_pu` or the voltage unbalance went above `unbalance_limit_pct`, three bars for
+/// `band_pu` (lowest, highest) or the voltage unbalance went above `unbalance_limit_pct`, three bars for
 /// phases a, b, c (left to right) coloured by what each phase did, ringed when unbalanced.
-pub fn draw_phase_voltages(topology: &Topology, buses: &[BusVoltage], tolerance_pu: f64, unbalance_limit_pct: f64) -> PhaseMap {
+pub fn draw_phase_voltages(topology: &Topology, buses: &[BusVoltage], band_pu: (f64, f64), unbalance_limit_pct: f64) -> PhaseMap {
     let frame = Frame::fit(topology);
     let mut out = frame.open(0.0);
     frame.draw_lines(&mut out, topology, &HashMap::new());
     // Outside as `buses.csv`'s `steps_outside_band` counts it: by more than the limits' tolerance.
-    let band = tolerance_pu + crate::grid::limits::VOLTAGE_TOLERANCE_PU;
-    let bits_of = |b: &BusVoltage| [0, 1, 2].map(|k| ((b.max_pu[k] > 1.0 + band) as u8 * ABOVE) | ((b.min_pu[k] < 1.0 - band) as u8 * BELOW));
+    let slack = crate::grid::limits::VOLTAGE_TOLERANCE_PU;
+    let bits_of = |b: &BusVoltage| [0, 1, 2].map(|k| ((b.max_pu[k] > band_pu.1 + slack) as u8 * ABOVE) | ((b.min_pu[k] < band_pu.0 - slack) as u8 * BELOW));
     let mut outside_by_phase = [0; 3];
     let (mut outside, mut unbalanced) = (0, 0);
     let problems: Vec<(&BusVoltage, [u8; 3])> = buses
@@ -454,7 +454,7 @@ mod tests {
             bus("b", [0.99, 0.93, 0.99], [1.07, 1.01, 1.01], 1.0),
             bus("c", [0.99, 0.93, 0.99], [1.07, 1.06, 1.01], 2.5),
         ];
-        let m = draw_phase_voltages(&topology, &buses, 0.05, 2.0);
+        let m = draw_phase_voltages(&topology, &buses, (0.95, 1.05), 2.0);
         assert_eq!(m.outside_by_phase, [2, 2, 0]);
         assert_eq!((m.outside, m.unbalanced), (2, 1));
         assert_eq!(m.svg.matches("<g>").count(), 2, "bus a is fine and not marked");

@@ -357,9 +357,13 @@ fn phase_map_section(dir: &Path, summary: &Value, topology: &map::Topology) -> R
     let unbalance = col("max_unbalance_pct");
     let buses: Vec<map::BusVoltage> = csv.text("bus").iter().enumerate().map(|(i, id)| map::BusVoltage { id: id.clone(), min_pu: [0, 1, 2].map(|k| lo[k][i]), max_pu: [0, 1, 2].map(|k| hi[k][i]), max_unbalance_pct: unbalance[i] }).collect();
     let tolerance = num(summary, "voltage_tolerance_pu").unwrap_or(crate::grid::network::DEFAULT_VOLTAGE_TOLERANCE);
+    let (low, high) = (num(summary, "voltage_band_min_pu").unwrap_or(1.0 - tolerance), num(summary, "voltage_band_max_pu").unwrap_or(1.0 + tolerance));
     let limit = crate::grid::network::UNBALANCE_LIMIT_PCT;
-    let m = map::draw_phase_voltages(topology, &buses, tolerance, limit);
-    let band = format!("{}–{} pu", format::number(1.0 - tolerance, 3), format::number(1.0 + tolerance, 3));
+    let m = map::draw_phase_voltages(topology, &buses, (low, high), limit);
+    let band = match (num(summary, "voltage_band_min_v"), num(summary, "voltage_band_max_v")) {
+        (Some(lo_v), Some(hi_v)) => format!("{}–{} V ({}–{} pu)", format::number(lo_v, 1), format::number(hi_v, 1), format::number(low, 3), format::number(high, 3)),
+        _ => format!("{}–{} pu", format::number(low, 3), format::number(high, 3)),
+    };
     let highest = buses.iter().map(|b| b.max_unbalance_pct).fold(0.0, f64::max);
     let mut caption = if m.outside == 0 && m.unbalanced == 0 {
         format!("No bus left the band {band} on any phase, and no bus's voltage unbalance went above {}% (EN 50160); the highest was {}%.", format::number(limit, 0), format::number(highest, 2))
