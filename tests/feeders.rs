@@ -280,3 +280,83 @@ fn a_band_in_volts_and_a_tolerance_together_are_refused() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("network.voltage_band_v.min"), "{}", stderr(&o));
 }
+
+/// One house at the end of a long, resistive service line: its midday export lifts its
+/// voltage past 253 V, the knee of AS/NZS 4777.2's Australia A volt-watt curve.
+fn one_house(inverter: &str) -> String {
+    format!(
+        r#"(
+    name: "one-house", seed: 1, start: "2024-01-10T00:00", timezone: "Australia/Sydney", step_minutes: 30, duration_days: 1,
+    location: (latitude_deg: -33.9, longitude_deg: 151.2),
+    grid: Connected(import_price_per_kwh: 0.30, export_price_per_kwh: 0.06),
+    households: [House(id: "h1", node: "house", phase: A, pv: (kwp: 10.0, tilt_deg: 20.0), load: Archetype(kind: Retired){inverter})],
+    topology: Explicit(nodes: [(id: "sub", kind: Substation), (id: "house", kind: House, x_m: 800.0)],
+        lines: [(from: "sub", to: "house", length_m: 800.0, capacity_kw: 100.0, r_ohm_per_km: 1.2, x_ohm_per_km: 0.1)]),
+    network: (enforce_voltage_limits: false),
+)"#
+    )
+}
+
+fn run_in(text: &str, args: &[&str]) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("s.ron"), text).unwrap();
+    let mut all = vec!["run", "s.ron", "--out", "o", "--quiet"];
+    all.extend_from_slice(args);
+    let o = peergrid_in(tmp.path(), &all);
+    assert!(o.status.success(), "{}", stderr(&o));
+    tmp
+}
+
+#[test]
+fn volt_watt_curtails_by_the_curves_amount_past_its_knee() {
+    let free = run_in(&one_house(""), &["--trace-step", "24"]);
+    let vw = run_in(&one_house(", inverter: (volt_watt: AustraliaA)"), &["--trace-step", "24"]);
+    let node = |dir: &Path| json(&dir.join("o/trace-step-24.json"))["three_phase"]["nodes"][1].clone();
+    let (before, after) = (node(free.path()), node(vw.path()));
+    let v_phase = 400.0 / 3f64.sqrt();
+    assert!(before["voltage_pu"][0].as_f64().unwrap() * v_phase > 253.0, "the export lifts the house past the knee: {before}");
+    let v = after["voltage_pu"][0].as_f64().unwrap() * v_phase;
+    let series = Table::read(&vw.path().join("o/timeseries.csv"));
+    let pv_kw = Table::f(&series.rows[24], "pv_kwh") / 0.5;
+    // Australia A: 100% of the 10 kW rating at 253 V falling to 20% at 260 V.
+    let ceiling_kw = 10.0 * (1.0 - 0.8 * ((v - 253.0) / 7.0).clamp(0.0, 1.0));
+    let expected = pv_kw - ceiling_kw;
+    let curtailed = before["p_kw"][0].as_f64().unwrap() - after["p_kw"][0].as_f64().unwrap();
+    assert!(expected > 0.3, "the ceiling bites: {pv_kw} kW of PV under {ceiling_kw} kW at {v} V");
+    // Settled to within 0.5% of the rating.
+    assert!((curtailed - expected).abs() <= 0.05 + 1e-9, "curtailed {curtailed} kW, the curve asks {expected} kW at {v} V");
+    assert!(Table::f(&series.rows[24], "curtailed_kwh") > 0.0);
+    let s = json(&vw.path().join("o/summary.json"));
+    assert_eq!(s["inverter_unsettled_steps"], 0);
+    assert!(s["max_energy_imbalance_kwh"].as_f64().unwrap() < 1e-9);
+    let total = s["inverter_curtailed_kwh"].as_f64().unwrap();
+    assert!(total > 0.0 && (total - s["curtailed_kwh"].as_f64().unwrap()).abs() < 1e-9, "all the curtailment is the inverter's: {s}");
+    let hh = Table::read(&vw.path().join("o/households.csv"));
+    assert!((Table::f(&hh.rows[0], "inverter_curtailed_kwh") - total).abs() < 1e-6);
+    // Volt-var absorbs reactive power at the same voltages and lowers them.
+    let vv = run_in(&one_house(", inverter: (volt_var: AustraliaA)"), &["--trace-step", "24"]);
+    let with_q = node(vv.path());
+    assert!(with_q["q_kvar"][0].as_f64().unwrap() < -1.0, "{with_q}");
+    assert!(with_q["voltage_pu"][0].as_f64().unwrap() < before["voltage_pu"][0].as_f64().unwrap());
+    assert!(json(&vv.path().join("o/summary.json"))["inverter_absorbed_kvarh"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn export_caps_are_never_exceeded_and_the_energy_balances() {
+    // A battery offers its stored energy to the market too: with the cap, only the room the
+    // PV export leaves below it.
+    let text = one_house(", battery: (capacity_kwh: 10.0, max_charge_kw: 5.0, max_discharge_kw: 5.0), export_limit_kw: 3.0").replace("r_ohm_per_km: 1.2", "r_ohm_per_km: 0.1");
+    let capped = run_in(&text, &[]);
+    let series = Table::read(&capped.path().join("o/timeseries.csv"));
+    for r in &series.rows {
+        let sent = Table::f(r, "grid_export_kwh") + Table::f(r, "p2p_kwh");
+        assert!(sent <= 3.0 * 0.5 + 1e-9, "step {}: {sent} kWh", r["step"]);
+    }
+    let s = json(&capped.path().join("o/summary.json"));
+    let limited = s["export_limited_kwh"].as_f64().unwrap();
+    assert!(limited > 1.0, "{s}");
+    assert!(s["max_energy_imbalance_kwh"].as_f64().unwrap() < 1e-9);
+    assert!(s["baseline_export_limited_kwh"].as_f64().unwrap() > 0.0);
+    let hh = Table::read(&capped.path().join("o/households.csv"));
+    assert!((Table::f(&hh.rows[0], "export_limited_kwh") - limited).abs() < 1e-6);
+}

@@ -462,20 +462,20 @@ impl Part {
 /// The parts that make up the injection at the high or low end of the range, worked out once
 /// for all nodes, so the per-node loops do not test each part again.
 #[derive(Debug, Clone, Copy)]
-struct EndOfRange {
+pub(crate) struct EndOfRange {
     battery: bool,
     surplus: bool,
     deficit: bool,
 }
 
 impl EndOfRange {
-    fn new(connected: bool, high: bool) -> EndOfRange {
+    pub(crate) fn new(connected: bool, high: bool) -> EndOfRange {
         EndOfRange { battery: Part::Battery.counts(connected, high), surplus: Part::Surplus.counts(connected, high), deficit: Part::Deficit.counts(connected, high) }
     }
 
     /// A node's injection at this end, kW: its parts summed in `Part` order from −0.0, as
     /// `Iterator::sum` adds them.
-    fn injection(self, o: &NodeOffer, k: &Keep) -> f64 {
+    pub(crate) fn injection(self, o: &NodeOffer, k: &Keep) -> f64 {
         let mut kw = -0.0;
         for (part, counts) in [(Part::Battery, self.battery), (Part::Surplus, self.surplus), (Part::Deficit, self.deficit)] {
             if counts {

@@ -5,6 +5,7 @@
 pub mod flow;
 pub mod flow3;
 pub mod generate;
+pub mod inverter;
 pub mod limits;
 pub mod network;
 pub mod radial_limits;

@@ -8,7 +8,7 @@ use super::limits::{Keep, Limiter, NodeOffer};
 use super::topology::{Phase, Topology};
 use crate::base::exec::Pace;
 use crate::environment::tariff::StepPrices;
-use crate::household::side::{Side, StepOffer};
+use crate::household::side::{ConnectionCut, Side, StepOffer};
 use crate::household::{Household, Meter};
 use bevy::prelude::*;
 use std::marker::PhantomData;
@@ -101,6 +101,19 @@ pub struct Network {
     pub(crate) line_loss_kw: Vec<f64>,
     /// The unbalanced model (phases, reactive power, a transformer); `None`: balanced.
     pub three_phase: Option<ThreePhase>,
+    /// Each household's export cap, kW (infinite: none), by household index.
+    export_cap_kw: Vec<f64>,
+    /// The inverters with grid-code curves (unbalanced networks).
+    inverters: Vec<super::inverter::Inverter>,
+    /// Whether any household's connection cuts its offer (an export cap or inverter curves).
+    connections_limited: bool,
+}
+
+/// A household's connection agreement: its export cap and its inverter's curves.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HouseholdConnection {
+    pub export_limit_kw: Option<f64>,
+    pub inverter: Option<super::inverter::InverterDef>,
 }
 
 /// Each household's connection as the three-phase flow sees it, by household index.
@@ -134,7 +147,7 @@ impl Network {
         &self.injection
     }
 
-    pub fn new(topology: &Topology, household_nodes: &[petgraph::graph::NodeIndex], config: NetworkConfig, step_hours: f64, phases: Option<&HouseholdPhases>) -> Network {
+    pub fn new(topology: &Topology, household_nodes: &[petgraph::graph::NodeIndex], config: NetworkConfig, step_hours: f64, phases: Option<&HouseholdPhases>, connections: &[HouseholdConnection]) -> Network {
         let model = FlowModel::new(topology);
         let three_phase = phases.map(|h| {
             let flow = Flow3Model::new(topology, &model, config.nominal_voltage_v);
@@ -148,7 +161,7 @@ impl Network {
                 transformer: topology.transformer.clone(),
             }
         });
-        Network {
+        let mut net = Network {
             model,
             capacity_kw: topology.graph.edge_weights().map(|l| l.capacity_kw).collect(),
             config,
@@ -158,8 +171,28 @@ impl Network {
             flows: Flows::default(),
             ac: AcState::default(),
             line_loss_kw: Vec::new(),
+            export_cap_kw: (0..household_nodes.len()).map(|i| connections.get(i).and_then(|c| c.export_limit_kw).unwrap_or(f64::INFINITY)).collect(),
+            inverters: match phases {
+                // Curves need voltages per phase: scenarios with inverters choose the unbalanced flow.
+                None => Vec::new(),
+                Some(h) => connections
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, c)| {
+                        let def = c.inverter.as_ref()?;
+                        Some(super::inverter::Inverter { household: i as u32, node: household_nodes[i].index() as u32, shares: h.phase[i].shares(), rated_kva: def.rated_kva, volt_var: def.volt_var.clone(), volt_watt: def.volt_watt.clone() })
+                    })
+                    .collect(),
+            },
             three_phase,
-        }
+            connections_limited: false,
+        };
+        net.connections_limited = !net.inverters.is_empty() || net.export_cap_kw.iter().any(|c| c.is_finite());
+        net
+    }
+
+    fn limits_connections(&self) -> bool {
+        self.connections_limited
     }
 
     fn node(&self, household: u32) -> usize {
@@ -254,12 +287,39 @@ pub struct SideLimits<S> {
     flow3: super::flow3::Flow3State,
     limiter: Limiter,
     pub stats: LimitStats,
+    /// Households' offers by household index, and their connections' cuts (export caps,
+    /// inverters), when any connection limits its offer.
+    households: Vec<StepOffer>,
+    cuts: Vec<ConnectionCut>,
+    inverters: InverterScratch,
     side: PhantomData<fn() -> S>,
+}
+
+/// The inverters' solve for one side: the flow's state, its inputs and the response.
+#[derive(Default)]
+struct InverterScratch {
+    state: super::flow3::Flow3State,
+    base: Vec<[(f64, f64); 3]>,
+    export_kw: Vec<f64>,
+    pv_kw: Vec<f64>,
+    response: super::inverter::Response,
+    /// The step's reactive power by node and phase with the inverters'.
+    q_kvar: Vec<[f64; 3]>,
 }
 
 impl<S> SideLimits<S> {
     fn new(lines: usize) -> Self {
-        SideLimits { offers: Vec::new(), shares: Vec::new(), flow3: Default::default(), limiter: Limiter::default(), stats: LimitStats { congested_steps_by_line: vec![0; lines], ..Default::default() }, side: PhantomData }
+        SideLimits {
+            offers: Vec::new(),
+            shares: Vec::new(),
+            flow3: Default::default(),
+            limiter: Limiter::default(),
+            stats: LimitStats { congested_steps_by_line: vec![0; lines], ..Default::default() },
+            households: Vec::new(),
+            cuts: Vec::new(),
+            inverters: InverterScratch::default(),
+            side: PhantomData,
+        }
     }
 }
 
@@ -276,6 +336,11 @@ pub struct LimitStats {
     /// Steps in which the voltage band cut offers, and node-steps that would have been outside it.
     pub voltage_limited_steps: u64,
     pub voltage_violations_avoided: u64,
+    /// PV curtailed for export caps and by inverters' volt-watt ceilings, kWh.
+    pub export_limited_kwh: f64,
+    pub inverter_curtailed_kwh: f64,
+    /// Steps whose inverter responses had not settled (see `grid::inverter`).
+    pub inverter_unsettled_steps: u64,
 }
 
 /// What the grid is built from: its topology, each household's node (by household index), the
@@ -289,6 +354,8 @@ pub struct GridConfig {
     /// Phases and power factors: the unbalanced three-phase flow (radial networks); `None`:
     /// every household three-phase at unity power factor, the balanced flow.
     pub phases: Option<HouseholdPhases>,
+    /// Each household's export cap and inverter curves, by household index.
+    pub connections: Vec<HouseholdConnection>,
 }
 
 /// Adds the network to the simulation, limiting the offers of two sides side by side (`sim`
@@ -308,10 +375,10 @@ impl<A: Side, B: Side> Plugin for GridPlugin<A, B> {
     fn build(&self, app: &mut App) {
         use crate::base::schedule::SimStep;
         let c = &self.config;
-        let network = Network::new(&c.topology, &c.household_nodes, c.network, c.step_hours, c.phases.as_ref());
+        let network = Network::new(&c.topology, &c.household_nodes, c.network, c.step_hours, c.phases.as_ref(), &c.connections);
         let lines = network.capacity_kw.len();
         if c.phases.is_some() {
-            app.insert_resource(PhaseStats::new(network.model.nodes, lines)).init_resource::<StepReactive>();
+            app.insert_resource(PhaseStats::new(network.model.nodes, lines)).init_resource::<StepReactive>().init_resource::<InverterReactive>();
             app.add_systems(SimStep, reactive_power.in_set(GridSystems::Limits).before(limit_lines::<A, B>));
         }
         app.insert_resource(super::GridTopology(c.topology.clone())).insert_resource(network);
@@ -335,7 +402,7 @@ impl<A: Side, B: Side> Plugin for GridPlugin<A, B> {
 /// `grid::limits`). Reads `StepPrices`, `Network`; writes each side's exchange component
 /// (through [`Side::keep`]) and its `SideLimits`; the two limiters side by side are a `Pace`
 /// region. Runs in `GridSystems::Limits`, after own use and battery, before orders.
-#[allow(clippy::type_complexity)]
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
 pub fn limit_lines<A: Side, B: Side>(
     prices: Res<StepPrices>,
     pace: Res<Pace>,
@@ -344,12 +411,14 @@ pub fn limit_lines<A: Side, B: Side>(
     mut b: ResMut<SideLimits<B>>,
     mut households: Query<(&Household, &mut A::Exchange, &mut B::Exchange)>,
     reactive: Option<Res<StepReactive>>,
+    inverter_q: Option<ResMut<InverterReactive>>,
 ) {
     let cfg = net.config;
-    if !cfg.enforce_line_limits && !cfg.enforce_voltage_limits {
+    let connections = net.limits_connections();
+    if !cfg.enforce_line_limits && !cfg.enforce_voltage_limits && !connections {
         return;
     }
-    let q_kvar = reactive.as_ref().map_or(&[][..], |r| &r.0[..]);
+    let step = reactive.as_deref();
     // Plain references: `ResMut`'s change tick would be stored on every access in the loops.
     let (a, b) = (&mut *a, &mut *b);
     let households_ro = households.as_readonly();
@@ -357,7 +426,30 @@ pub fn limit_lines<A: Side, B: Side>(
     let offers_b = |(h, _, x): (&Household, &A::Exchange, &B::Exchange)| (h.index, B::offer(x));
     // The sides are independent: each gathers its offers and applies its limits side by side
     // on the `--threads` pool.
-    let ((active_a, avoided_a), (active_b, avoided_b)) = pace.join(|| limit_side::<A>(&net, &prices, a, q_kvar, households_ro.iter().map(offers_a)), || limit_side::<B>(&net, &prices, b, q_kvar, households_ro.iter().map(offers_b)));
+    let ((active_a, avoided_a), (active_b, avoided_b)) = pace.join(|| limit_side::<A>(&net, &prices, a, step, households_ro.iter().map(offers_a)), || limit_side::<B>(&net, &prices, b, step, households_ro.iter().map(offers_b)));
+    if connections {
+        // The connections' cuts come first: the limits worked on what they left.
+        let h = net.step_hours;
+        for (hh, mut xa, mut xb) in &mut households {
+            let i = hh.index as usize;
+            if active_a && a.cuts[i] != ConnectionCut::default() {
+                A::limit_connection(&mut xa, &a.cuts[i]);
+            }
+            if active_b && b.cuts[i] != ConnectionCut::default() {
+                B::limit_connection(&mut xb, &b.cuts[i]);
+            }
+        }
+        // The run's inverters' reactive power flows in the delivered flow too.
+        if let Some(mut q) = inverter_q {
+            q.0.clear();
+            q.0.resize(net.node_of.len(), 0.0);
+            if active_a {
+                for (slot, c) in q.0.iter_mut().zip(&a.cuts) {
+                    *slot = c.q_kvarh / h;
+                }
+            }
+        }
+    }
     if active_a && cut_offers(a, avoided_a) {
         for (hh, x, _) in &mut households {
             a.stats.keep_offer::<A>(a.limiter.keep[net.node(hh.index)], x);
@@ -382,10 +474,10 @@ impl LimitStats {
     }
 }
 
-/// Gathers one side's offers and applies its limits. Returns whether the side's power flows
-/// this step (a grid-only side on an island has nothing to limit), and the node-steps the
-/// voltage band avoided (when enforced).
-fn limit_side<S: Side>(net: &Network, prices: &StepPrices, side: &mut SideLimits<S>, q_kvar: &[[f64; 3]], households: impl Iterator<Item = (u32, StepOffer)>) -> (bool, Option<u64>) {
+/// Gathers one side's offers, takes its connections' cuts (export caps, then inverters), and
+/// applies its limits. Returns whether the side's power flows this step (a grid-only side on an
+/// island has nothing to limit), and the node-steps the voltage band avoided (when enforced).
+fn limit_side<S: Side>(net: &Network, prices: &StepPrices, side: &mut SideLimits<S>, step: Option<&StepReactive>, households: impl Iterator<Item = (u32, StepOffer)>) -> (bool, Option<u64>) {
     let (nodes, lines, cfg) = (net.model.nodes, net.capacity_kw.len(), net.config);
     let active = prices.connected || S::FLOWS_ON_ISLAND;
     // `Limiter::apply` starts by resetting its limiter; a limiter it does not run is reset here.
@@ -395,9 +487,21 @@ fn limit_side<S: Side>(net: &Network, prices: &StepPrices, side: &mut SideLimits
     if !active {
         return (false, None);
     }
-    match &net.three_phase {
-        None => gather_offers(&mut side.offers, nodes, &net.node_of, net.step_hours, households),
-        Some(three) => gather_offers_3ph(&mut side.offers, &mut side.shares, nodes, &net.node_of, &three.households.phase, net.step_hours, households),
+    let q_kvar = step.map_or(&[][..], |r| &r.q_kvar[..]);
+    let q_kvar = if net.limits_connections() {
+        side.households.clear();
+        side.households.resize(net.node_of.len(), StepOffer::default());
+        for (index, o) in households {
+            side.households[index as usize] = o;
+        }
+        limit_connections(net, side, prices.connected, step);
+        if net.inverters.is_empty() { q_kvar } else { &side.inverters.q_kvar[..] }
+    } else {
+        gather(net, side, households);
+        q_kvar
+    };
+    if !(cfg.enforce_line_limits || cfg.enforce_voltage_limits) {
+        return (true, None);
     }
     if cfg.enforce_line_limits {
         let ok = match &net.three_phase {
@@ -413,6 +517,78 @@ fn limit_side<S: Side>(net: &Network, prices: &StepPrices, side: &mut SideLimits
         Some(three) => side.limiter.limit_voltage_3ph(&net.model, three, &mut side.flow3, &side.offers, &side.shares, q_kvar, prices.connected, cfg.nominal_voltage_v, cfg.voltage_band),
     });
     (true, avoided)
+}
+
+/// Sums the households' offers per node (and their shares on each phase) into the side's.
+fn gather<S>(net: &Network, side: &mut SideLimits<S>, households: impl Iterator<Item = (u32, StepOffer)>) {
+    let nodes = net.model.nodes;
+    match &net.three_phase {
+        None => gather_offers(&mut side.offers, nodes, &net.node_of, net.step_hours, households),
+        Some(three) => gather_offers_3ph(&mut side.offers, &mut side.shares, nodes, &net.node_of, &three.households.phase, net.step_hours, households),
+    }
+}
+
+/// Each household's connection cuts, into `side.cuts` and off `side.households`' offers: the
+/// export cap curtails surplus above it and leaves the battery offer only the room below it;
+/// then the inverters respond to the voltage at the high end of the range (see
+/// `grid::inverter`). Gathers the node offers from what is left.
+fn limit_connections<S>(net: &Network, side: &mut SideLimits<S>, connected: bool, step: Option<&StepReactive>) {
+    let h = net.step_hours;
+    side.cuts.clear();
+    side.cuts.resize(net.node_of.len(), ConnectionCut::default());
+    for ((o, c), &cap_kw) in side.households.iter_mut().zip(&mut side.cuts).zip(&net.export_cap_kw) {
+        if cap_kw.is_finite() {
+            let cap_kwh = cap_kw * h;
+            c.export_kwh = (o.surplus_kwh - cap_kwh).max(0.0);
+            o.surplus_kwh -= c.export_kwh;
+            c.battery_max_kwh = (cap_kwh - o.surplus_kwh).max(0.0);
+            o.battery_kwh = o.battery_kwh.min(c.battery_max_kwh);
+            side.stats.export_limited_kwh += c.export_kwh;
+        }
+    }
+    gather_households(net, side);
+    let (Some(three), Some(step)) = (&net.three_phase, step) else { return };
+    if net.inverters.is_empty() {
+        return;
+    }
+    // The flow without the inverters' response at the high end: every node's offers on its
+    // phases, the loads' (and fixed power factors') reactive power.
+    let inv = &mut side.inverters;
+    let end = super::limits::EndOfRange::new(connected, true);
+    inv.base.clear();
+    inv.base.extend(side.offers.iter().zip(&side.shares).zip(&step.q_kvar).map(|((o, s), q)| {
+        let p = end.injection(o, &super::limits::Keep::default());
+        [0, 1, 2].map(|k| (s[k] * p, q[k]))
+    }));
+    inv.export_kw.clear();
+    inv.pv_kw.clear();
+    for i in &net.inverters {
+        inv.export_kw.push(side.households[i.household as usize].surplus_kwh / h);
+        inv.pv_kw.push(step.pv_kw[i.household as usize]);
+    }
+    super::inverter::solve(&three.model, &mut inv.state, &inv.base, &net.inverters, &inv.export_kw, &inv.pv_kw, &mut inv.response);
+    side.stats.inverter_unsettled_steps += !inv.response.settled as u64;
+    inv.q_kvar.clone_from(&step.q_kvar);
+    let r = &inv.response;
+    for (k, i) in net.inverters.iter().enumerate() {
+        let c = &mut side.cuts[i.household as usize];
+        c.inverter_kwh = r.curtailed_kw[k] * h;
+        c.q_kvarh = r.q_kvar[k] * h;
+        side.stats.inverter_curtailed_kwh += c.inverter_kwh;
+        let o = &mut side.households[i.household as usize];
+        o.surplus_kwh = (o.surplus_kwh - c.inverter_kwh).max(0.0);
+        for (slot, share) in inv.q_kvar[i.node as usize].iter_mut().zip(i.shares) {
+            *slot += share * r.q_kvar[k];
+        }
+    }
+    gather_households(net, side);
+}
+
+/// [`gather`] from the side's per-household offers.
+fn gather_households<S>(net: &Network, side: &mut SideLimits<S>) {
+    let hh = std::mem::take(&mut side.households);
+    gather(net, side, hh.iter().enumerate().map(|(i, o)| (i as u32, *o)));
+    side.households = hh;
 }
 
 /// Counts the step's binding limits of one side; returns whether any offer must be cut.
@@ -451,9 +627,18 @@ fn household_q_kvar(hp: &HouseholdPhases, index: usize, load_kw: f64, pv_kw: f64
 }
 
 /// Unbalanced networks: each node's reactive power by phase in the step (kvar into the grid),
-/// for the voltage limits.
+/// for the voltage limits, and each household's PV output (kW, by household index), for its
+/// inverter's curves.
 #[derive(Resource, Debug, Default)]
-pub struct StepReactive(pub Vec<[f64; 3]>);
+pub struct StepReactive {
+    pub q_kvar: Vec<[f64; 3]>,
+    pub pv_kw: Vec<f64>,
+}
+
+/// The run's inverters' reactive power in the step, kvar into the grid, by household index:
+/// solved before the market, it flows in the delivered flow.
+#[derive(Resource, Debug, Default)]
+pub struct InverterReactive(pub Vec<f64>);
 
 /// Sums the step's reactive power per node and phase from the households' load and PV before
 /// the market (both sides' loads and PV draw the same): through the lines' coupling it moves
@@ -461,12 +646,16 @@ pub struct StepReactive(pub Vec<[f64; 3]>);
 /// `GridSystems::Limits`, before [`limit_lines`].
 pub fn reactive_power(net: Res<Network>, mut out: ResMut<StepReactive>, meters: Query<(&Household, &Meter)>) {
     let Some(three) = &net.three_phase else { return };
-    let q = &mut out.0;
+    let out = &mut *out;
+    let (q, pv) = (&mut out.q_kvar, &mut out.pv_kw);
     q.clear();
     q.resize(net.model.nodes, [0.0; 3]);
+    pv.clear();
+    pv.resize(net.node_of.len(), 0.0);
     let hp = &three.households;
     for (hh, m) in &meters {
         let i = hh.index as usize;
+        pv[i] = m.pv_kwh / net.step_hours;
         let kvar = household_q_kvar(hp, i, m.load_kwh / net.step_hours, m.pv_kwh / net.step_hours);
         for (slot, share) in q[net.node_of[i] as usize].iter_mut().zip(hp.phase[i].shares()) {
             *slot += share * kvar;
@@ -503,7 +692,7 @@ fn gather_offers_3ph(offers: &mut Vec<NodeOffer>, shares: &mut Vec<[f64; 3]>, no
 /// losses on radial grids (DC losses on meshed ones). Reads `Meter`; writes `Network` (flows)
 /// and `LineStats`; the sweep over feeders is a `Pace` region. Runs in `GridSystems::Flows`,
 /// after delivery.
-pub fn measure_flows(pace: Res<Pace>, mut net: ResMut<Network>, mut stats: ResMut<LineStats>, phase_stats: Option<ResMut<PhaseStats>>, households: Query<(&Household, &Meter)>) {
+pub fn measure_flows(pace: Res<Pace>, mut net: ResMut<Network>, mut stats: ResMut<LineStats>, phase_stats: Option<ResMut<PhaseStats>>, inverter_q: Option<Res<InverterReactive>>, households: Query<(&Household, &Meter)>) {
     // Plain references: `ResMut`'s change tick would be stored on every access in the loops.
     let (net, stats) = (&mut *net, &mut *stats);
     let h = net.step_hours;
@@ -515,7 +704,8 @@ pub fn measure_flows(pace: Res<Pace>, mut net: ResMut<Network>, mut stats: ResMu
     net.model.solve(&net.injection, &mut net.flows);
     if let (Some(three), Some(mut ps)) = (net.three_phase.as_mut(), phase_stats) {
         // The feeders settle in parallel: a `Pace` region, as the balanced sweep.
-        pace.region(|| measure_three_phase(three, &mut ps, &net.node_of, h, net.config.voltage_band, &households));
+        let inverter_q = inverter_q.as_ref().map_or(&[][..], |q| &q.0[..]);
+        pace.region(|| measure_three_phase(three, &mut ps, &net.node_of, h, net.config.voltage_band, inverter_q, &households));
         let st = &three.state;
         if st.converged {
             net.line_loss_kw.clear();
@@ -582,7 +772,8 @@ fn measure_balanced(pace: &Pace, net: &mut Network, stats: &mut LineStats) {
 /// The step's unbalanced flow: each household's P (what it sent less what it received, as the
 /// balanced flow) and Q (its load's and its PV's reactive power) on its phase, the sweep, and
 /// the per-phase statistics.
-fn measure_three_phase(three: &mut ThreePhase, ps: &mut PhaseStats, node_of: &[u32], step_hours: f64, band: VoltageBand, households: &Query<(&Household, &Meter)>) {
+#[allow(clippy::too_many_arguments)]
+fn measure_three_phase(three: &mut ThreePhase, ps: &mut PhaseStats, node_of: &[u32], step_hours: f64, band: VoltageBand, inverter_q_kvar: &[f64], households: &Query<(&Household, &Meter)>) {
     let nodes = ps.min_voltage_pu.len();
     three.injection.clear();
     three.injection.resize(nodes, [(0.0, 0.0); 3]);
@@ -592,7 +783,7 @@ fn measure_three_phase(three: &mut ThreePhase, ps: &mut PhaseStats, node_of: &[u
         let p_kw = delivered_kw(m, step_hours);
         let load_kw = (m.load_kwh - m.unserved_kwh).max(0.0) / step_hours;
         let pv_kw = (m.pv_kwh - m.curtailed_kwh).max(0.0) / step_hours;
-        let q_kvar = household_q_kvar(hp, i, load_kw, pv_kw);
+        let q_kvar = household_q_kvar(hp, i, load_kw, pv_kw) + inverter_q_kvar.get(i).copied().unwrap_or(0.0);
         let slot = &mut three.injection[node_of[i] as usize];
         for (k, share) in hp.phase[i].shares().into_iter().enumerate() {
             slot[k].0 += share * p_kw;

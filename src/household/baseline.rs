@@ -32,6 +32,7 @@ impl BaselineResult {
     pub fn from_parts(own: &BaselineOwnUse, x: &BaselineExchange) -> BaselineResult {
         let mut totals = own.totals;
         (totals.grid_export_kwh, totals.grid_import_kwh, totals.curtailed_kwh, totals.unserved_kwh) = (x.grid_export_kwh, x.grid_import_kwh, x.curtailed_kwh, x.unserved_kwh);
+        (totals.export_limited_kwh, totals.inverter_curtailed_kwh) = (x.export_limited_kwh, x.inverter_curtailed_kwh);
         BaselineResult {
             battery: own.battery,
             totals,
@@ -86,6 +87,9 @@ pub struct BaselineExchange {
     pub grid_export_kwh: f64,
     pub grid_import_kwh: f64,
     pub curtailed_kwh: f64,
+    /// Of `curtailed_kwh`: for its export cap and by its inverter's volt-watt ceiling.
+    pub export_limited_kwh: f64,
+    pub inverter_curtailed_kwh: f64,
     pub unserved_kwh: f64,
     pub balance: Micros,
     pub grid_paid: Micros,

@@ -167,6 +167,13 @@ pub struct Meter {
     /// hot-water tank's (element, or the heat pump's share).
     pub heat_pump_kwh: f64,
     pub hot_water_kwh: f64,
+    /// Of `curtailed_kwh`: for its export cap, and by its inverter's volt-watt ceiling.
+    pub export_limited_kwh: f64,
+    pub inverter_curtailed_kwh: f64,
+    /// Its inverter's reactive energy into the grid (+ supplied, − absorbed), and what it
+    /// absorbed, kvarh.
+    pub inverter_q_kvarh: f64,
+    pub inverter_absorbed_kvarh: f64,
 }
 
 /// Sums of [`Meter`] over the run. Written by metrics.
@@ -270,6 +277,10 @@ impl Meter {
         self.ev_discharge_kwh += m.ev_discharge_kwh;
         self.heat_pump_kwh += m.heat_pump_kwh;
         self.hot_water_kwh += m.hot_water_kwh;
+        self.export_limited_kwh += m.export_limited_kwh;
+        self.inverter_curtailed_kwh += m.inverter_curtailed_kwh;
+        self.inverter_q_kvarh += m.inverter_q_kvarh;
+        self.inverter_absorbed_kvarh += m.inverter_absorbed_kvarh;
     }
 
     /// The load its PV, battery and the market still have to meet: what the car's

@@ -33,6 +33,23 @@ impl Default for Keep {
     }
 }
 
+/// What a house's connection takes off its offer before the line limits, kWh: its export cap
+/// and its inverter's volt-watt ceiling (both curtail PV surplus), the most of its battery offer
+/// the cap leaves room for, and its inverter's reactive energy (+ supplied, − absorbed), kvarh.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConnectionCut {
+    pub export_kwh: f64,
+    pub inverter_kwh: f64,
+    pub battery_max_kwh: f64,
+    pub q_kvarh: f64,
+}
+
+impl Default for ConnectionCut {
+    fn default() -> Self {
+        ConnectionCut { export_kwh: 0.0, inverter_kwh: 0.0, battery_max_kwh: f64::INFINITY, q_kvarh: 0.0 }
+    }
+}
+
 /// One side of the simulation: where its households' step offers live and how a limit cuts them.
 pub trait Side: Send + Sync + 'static {
     /// The component with the side's step offer.
@@ -45,6 +62,9 @@ pub trait Side: Send + Sync + 'static {
     /// Keeps `keep` of the offer: the rest of the surplus is curtailed, of the deficit shed, of
     /// the battery offer withdrawn. Returns (curtailed, shed), kWh.
     fn keep(x: &mut Self::Exchange, keep: Keep) -> (f64, f64);
+    /// Takes the connection's cuts off the offer (curtailed, attributed to the cap and the
+    /// inverter), before [`Self::keep`].
+    fn limit_connection(x: &mut Self::Exchange, cut: &ConnectionCut);
 }
 
 /// A side with no market: everything it offers goes to or comes from the grid, at the tariff.
@@ -89,6 +109,17 @@ impl Side for Run {
         m.battery_offer_kwh *= k.battery;
         (cut, shed)
     }
+
+    fn limit_connection(m: &mut Meter, c: &ConnectionCut) {
+        let cut = c.export_kwh + c.inverter_kwh;
+        m.surplus_kwh -= cut;
+        m.curtailed_kwh += cut;
+        m.export_limited_kwh += c.export_kwh;
+        m.inverter_curtailed_kwh += c.inverter_kwh;
+        m.battery_offer_kwh = m.battery_offer_kwh.min(c.battery_max_kwh);
+        m.inverter_q_kvarh += c.q_kvarh;
+        m.inverter_absorbed_kvarh += (-c.q_kvarh).max(0.0);
+    }
 }
 
 /// The grid-only baseline: the same households, no market (see [`super::baseline`]).
@@ -108,6 +139,15 @@ impl Side for Baseline {
         x.step_curtailed_kwh = cut;
         x.step_unserved_kwh = shed;
         (cut, shed)
+    }
+
+    /// A grid-only house has no battery offer; its cuts are curtailment, as the limits'.
+    fn limit_connection(x: &mut BaselineExchange, c: &ConnectionCut) {
+        let cut = c.export_kwh + c.inverter_kwh;
+        x.step_surplus_kwh -= cut;
+        x.curtailed_kwh += cut;
+        x.export_limited_kwh += c.export_kwh;
+        x.inverter_curtailed_kwh += c.inverter_kwh;
     }
 }
 

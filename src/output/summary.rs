@@ -152,6 +152,15 @@ pub struct Summary {
     pub baseline_congested_steps: u64,
     /// What the line and voltage limits cost: PV surplus curtailed and load shed for them, kWh.
     pub grid_limit_curtailed_kwh: f64,
+    /// PV curtailed for households' export caps, and by their inverters' volt-watt ceilings
+    /// (in `curtailed_kwh`), in the run and the grid-only baseline, kWh; the inverters'
+    /// reactive energy absorbed, kvarh; and steps whose inverter responses had not settled.
+    pub export_limited_kwh: f64,
+    pub baseline_export_limited_kwh: f64,
+    pub inverter_curtailed_kwh: f64,
+    pub baseline_inverter_curtailed_kwh: f64,
+    pub inverter_absorbed_kvarh: f64,
+    pub inverter_unsettled_steps: u64,
     pub grid_limit_shed_kwh: f64,
     /// Steps in which the voltage band cut offers, and node-steps that would have left it.
     pub voltage_limited_steps: u64,
@@ -338,6 +347,12 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         congested_steps: main.limits.congested_steps,
         baseline_congested_steps: main.baseline_limits.congested_steps,
         grid_limit_curtailed_kwh: main.limits.curtailed_kwh,
+        export_limited_kwh: main.limits.export_limited_kwh,
+        baseline_export_limited_kwh: main.baseline_limits.export_limited_kwh,
+        inverter_curtailed_kwh: main.limits.inverter_curtailed_kwh,
+        baseline_inverter_curtailed_kwh: main.baseline_limits.inverter_curtailed_kwh,
+        inverter_absorbed_kvarh: main.households.iter().map(|h| h.totals.inverter_absorbed_kvarh).sum(),
+        inverter_unsettled_steps: main.limits.inverter_unsettled_steps,
         grid_limit_shed_kwh: main.limits.shed_kwh,
         voltage_limited_steps: main.limits.voltage_limited_steps,
         voltage_violations_avoided: main.limits.voltage_violations_avoided,

@@ -110,7 +110,7 @@ pub fn write_buses(dir: &Path, s: &Scenario, p: &crate::grid::network::PhaseStat
 }
 
 /// Columns of `households.csv` (a contract: add, never rename).
-pub const HOUSEHOLD_COLUMNS: [&str; 70] = [
+pub const HOUSEHOLD_COLUMNS: [&str; 76] = [
     "household", "pv_kwh", "load_kwh", "self_consumed_kwh", "p2p_bought_kwh", "p2p_sold_kwh", "grid_import_kwh", "grid_export_kwh",
     "battery_charge_kwh", "battery_discharge_kwh", "curtailed_kwh", "unserved_kwh", "bill", "baseline_bill", "savings", "p2p_paid",
     "p2p_received", "grid_paid", "grid_received", "baseline_unserved_kwh", "kwp", "battery_kwh", "soc_start_kwh", "soc_end_kwh", "load_source",
@@ -122,6 +122,7 @@ pub const HOUSEHOLD_COLUMNS: [&str; 70] = [
     "battery_grid_charge_kwh", "battery_capacity_end_kwh", "forecast_mae_kwh", "ev_soc_start_kwh", "ev_soc_end_kwh",
     "heat_pump_kwh", "hot_water_kwh", "comfort_violation_hours", "spf", "heat_delivered_kwh", "backup_heat_kwh", "cooling_kwh",
     "mean_indoor_temp_c", "min_indoor_temp_c", "design_heat_load_kw", "hot_water_cold_draws", "hot_water_short_kwh",
+    "export_limited_kwh", "inverter_curtailed_kwh", "inverter_q_kvarh", "inverter_absorbed_kvarh", "baseline_export_limited_kwh", "baseline_inverter_curtailed_kwh",
 ];
 
 /// Parquet types of `households.csv`'s columns (see `columnar`).
@@ -235,6 +236,12 @@ pub fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult], comm
             heat(|_, design_w| design_w / 1000.0),
             r.hot_water.map_or(Cell::Null, |t| Cell::Int(t.cold_draws as i64)),
             Cell::opt(r.hot_water.map(|t| t.short_kwh)),
+            Float(m.export_limited_kwh),
+            Float(m.inverter_curtailed_kwh),
+            Float(m.inverter_q_kvarh),
+            Float(m.inverter_absorbed_kvarh),
+            Float(b.totals.export_limited_kwh),
+            Float(b.totals.inverter_curtailed_kwh),
         ];
         sink.push(&row)?;
     }

@@ -52,6 +52,8 @@ pub struct HouseDraft {
     pub ev: Option<super::schema::EvSpec>,
     pub heat_pump: Option<super::schema::HeatPumpSpec>,
     pub hot_water: Option<super::schema::HotWaterSpec>,
+    pub export_limit_kw: Option<f64>,
+    pub inverter: Option<super::schema::InverterSpec>,
     pub bidding: BiddingSpec,
     pub preferences: PreferencesSpec,
     pub community: Option<String>,
@@ -240,6 +242,8 @@ pub fn expand_households(file: &ScenarioFile, v: &mut Validator) -> Vec<HouseDra
                         ev: draft.ev.clone(),
                         heat_pump: draft.heat_pump.clone(),
                         hot_water: draft.hot_water.clone(),
+                        export_limit_kw: draft.export_limit_kw,
+                        inverter: draft.inverter.clone(),
                         bidding: draft.bidding,
                         preferences: draft.preferences.clone(),
                         community: draft.community.clone(),
@@ -295,6 +299,7 @@ fn house_draft(v: &mut Validator, at: String, h: &HouseSpec) -> HouseDraft {
         super::validate::check_ev(v, &format!("{at}.ev"), e);
     }
     super::validate::check_heating(v, &at, h.heat_pump.as_ref(), h.hot_water.as_ref(), true);
+    super::validate::check_connection(v, &at, h.export_limit_kw, h.inverter.as_ref());
     check_bidding(v, &at, &h.bidding);
     check_preferences(v, &at, &h.preferences);
     check_community(v, &at, &h.community);
@@ -315,6 +320,8 @@ fn house_draft(v: &mut Validator, at: String, h: &HouseSpec) -> HouseDraft {
         ev: h.ev.clone(),
         heat_pump: h.heat_pump.clone(),
         hot_water: h.hot_water.clone(),
+        export_limit_kw: h.export_limit_kw,
+        inverter: h.inverter.clone(),
         bidding: h.bidding,
         preferences: h.preferences.clone(),
         community: h.community.clone(),
@@ -364,6 +371,7 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
         v.err(&format!("{at}.ev"), "ev_share > 0 needs an `ev` spec".to_string());
     }
     super::validate::check_heating(v, at, g.heat_pump.as_ref(), g.hot_water.as_ref(), false);
+    super::validate::check_connection(v, at, g.export_limit_kw, g.inverter.as_ref());
     for (share, spec, name) in [(g.heat_pump_share, g.heat_pump.is_some(), "heat_pump"), (g.hot_water_share, g.hot_water.is_some(), "hot_water")] {
         match (share, spec) {
             (Some(x), true) => {
@@ -456,6 +464,8 @@ fn expand_group(v: &mut Validator, at: &str, gi: usize, g: &GroupSpec, seed: u64
             ev: if r_ev.random::<f64>() < ev_share { g.ev.clone() } else { None },
             heat_pump,
             hot_water,
+            export_limit_kw: g.export_limit_kw,
+            inverter: g.inverter.clone(),
             bidding: g.bidding,
             preferences: g.preferences.clone(),
             community: g.community.clone(),

@@ -117,6 +117,10 @@ pub struct HouseholdDef {
     pub community: Vec<String>,
     /// Place on the grid, outermost first (feeder, then street): the zones of network fees.
     pub grid_path: Vec<String>,
+    /// Cap on what it sends into the grid, kW.
+    pub export_limit_kw: Option<f64>,
+    /// Its PV inverter's grid-code curves (houses with PV).
+    pub inverter: Option<crate::grid::inverter::InverterDef>,
 }
 
 /// Battery market policy, resolved.
@@ -372,6 +376,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     }
     v.range("network.pv_power_factor", file.network.pv_power_factor, validate::Bound::Incl(0.5), validate::Bound::Incl(1.0), "");
     validate::check_network_fees(&mut v, &file.network.fees);
+    validate::check_connection(&mut v, "network", file.network.export_limit_kw, file.network.inverter.as_ref());
     v.finish()?;
     let mut import_warnings = imported.as_ref().map(|i| i.net.warnings.clone()).unwrap_or_default();
     if let Some(imp) = &imported {
@@ -444,6 +449,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
         .zip(nodes)
         .map(|((h, load), node)| HouseholdDef {
             hot_water: h.hot_water.clone().or_else(|| storage_tank(&load, &profiles)),
+            inverter: h.pv.as_ref().and_then(|pv| resolve_inverter(h.inverter.as_ref().or(file.network.inverter.as_ref())?, pv)),
             pv: h.pv.map(|p| resolve_pv(&p, file.location.latitude_deg)),
             id: h.id,
             node,
@@ -458,6 +464,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
                 Some(c) => c.split('/').map(str::to_string).collect(),
                 None => grid_community(&topology, &parents, node),
             },
+            export_limit_kw: h.export_limit_kw.or(file.network.export_limit_kw),
             preferences: h.preferences,
         })
         .collect();
@@ -786,6 +793,25 @@ fn load_profiles(specs: &[generate::HouseDraft], base_dir: &Path, frame: &TimeFr
 /// Each household's phase and tan φ, resolved in `specs` (the phase given, an imported
 /// load's, or `network.phases`; the load's power factor from `network`, an imported load's, or
 /// 1), and the unbalanced model's inputs when anything is unbalanced or the feeder imported.
+/// A house's inverter curves; none when it gives neither curve.
+fn resolve_inverter(spec: &schema::InverterSpec, pv: &schema::PvSpec) -> Option<crate::grid::inverter::InverterDef> {
+    use crate::grid::inverter::{CurveSet, Curve};
+    let curve = |c: &schema::CurveSpec, volt_var: bool| {
+        let set = match c {
+            schema::CurveSpec::AustraliaA => CurveSet::AustraliaA,
+            schema::CurveSpec::AustraliaB => CurveSet::AustraliaB,
+            schema::CurveSpec::En50549Example => CurveSet::En50549Example,
+            schema::CurveSpec::Points(p) => return Curve(p.iter().map(|&(v, pct)| (v, pct / 100.0)).collect()),
+        };
+        if volt_var { set.volt_var() } else { set.volt_watt() }
+    };
+    (spec.volt_var.is_some() || spec.volt_watt.is_some()).then(|| crate::grid::inverter::InverterDef {
+        rated_kva: spec.rated_kva.or(pv.inverter_ac_kw).unwrap_or(pv.kwp),
+        volt_var: spec.volt_var.as_ref().map(|c| curve(c, true)),
+        volt_watt: spec.volt_watt.as_ref().map(|c| curve(c, false)),
+    })
+}
+
 fn household_phases(net: &NetworkSpec, specs: &mut [generate::HouseDraft], imported: bool) -> Option<crate::grid::network::HouseholdPhases> {
     use crate::grid::topology::Phase;
     let tan = |pf: f64| (1.0 - pf * pf).max(0.0).sqrt() / pf;
@@ -799,12 +825,17 @@ fn household_phases(net: &NetworkSpec, specs: &mut [generate::HouseDraft], impor
             None => h.load_tan_phi.unwrap_or(0.0),
         });
     }
+    // Inverter curves read the voltage at their phase: they need the flow per phase. Volt-var
+    // sets the reactive power in place of the fixed power factor.
+    fn inverter<'a>(h: &'a generate::HouseDraft, net: &'a NetworkSpec) -> Option<&'a schema::InverterSpec> {
+        h.pv.as_ref().and(h.inverter.as_ref().or(net.inverter.as_ref())).filter(|i| i.volt_var.is_some() || i.volt_watt.is_some())
+    }
     let phases = crate::grid::network::HouseholdPhases {
         phase: specs.iter().map(|h| h.phase.unwrap_or_default()).collect(),
         load_tan_phi: specs.iter().map(|h| h.load_tan_phi.unwrap_or(0.0)).collect(),
-        pv_tan_phi: vec![tan(net.pv_power_factor); specs.len()],
+        pv_tan_phi: specs.iter().map(|h| if inverter(h, net).is_some_and(|i| i.volt_var.is_some()) { 0.0 } else { tan(net.pv_power_factor) }).collect(),
     };
-    let unbalanced = imported || phases.phase.iter().any(|p| *p != Phase::Three) || phases.load_tan_phi.iter().chain(&phases.pv_tan_phi).any(|t| *t != 0.0);
+    let unbalanced = imported || specs.iter().any(|h| inverter(h, net).is_some()) || phases.phase.iter().any(|p| *p != Phase::Three) || phases.load_tan_phi.iter().chain(&phases.pv_tan_phi).any(|t| *t != 0.0);
     unbalanced.then_some(phases)
 }
 

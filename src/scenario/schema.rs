@@ -450,6 +450,44 @@ pub struct NetworkSpec {
     /// codes' fixed power factor mode); default 1.
     #[serde(default = "default_one")]
     pub pv_power_factor: f64,
+    /// Every house's export cap, kW, unless it gives its own (e.g. 5 kW, a common static limit
+    /// in Australia); default: none.
+    #[serde(default)]
+    pub export_limit_kw: Option<f64>,
+    /// Every PV inverter's grid-code responses, unless a house gives its own; default: none
+    /// (fixed power factor, `pv_power_factor`).
+    #[serde(default)]
+    pub inverter: Option<InverterSpec>,
+}
+
+/// A PV inverter's responses to the voltage at its terminals (AS/NZS 4777.2:2020, EN 50549-1).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InverterSpec {
+    /// Reactive power by voltage, in place of the fixed power factor.
+    #[serde(default)]
+    pub volt_var: Option<CurveSpec>,
+    /// A ceiling on active power as the voltage rises.
+    #[serde(default)]
+    pub volt_watt: Option<CurveSpec>,
+    /// Rated power, kVA (default: the PV's `inverter_ac_kw`, else its kWp).
+    #[serde(default)]
+    pub rated_kva: Option<f64>,
+}
+
+/// A grid code's curve, or one given point by point.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub enum CurveSpec {
+    /// AS/NZS 4777.2:2020 Australia A (most networks of the NEM).
+    AustraliaA,
+    /// AS/NZS 4777.2:2020 Australia B (Western Power).
+    AustraliaB,
+    /// An example of EN 50549-1's Q(U) and P(U) (the standard leaves the points to the network
+    /// operator).
+    En50549Example,
+    /// (phase-to-neutral V, % of rated) points in ascending voltage: volt-var + supplies and −
+    /// absorbs reactive power; volt-watt is the ceiling on active power.
+    Points(Vec<(f64, f64)>),
 }
 
 impl Default for NetworkSpec {
@@ -464,6 +502,8 @@ impl Default for NetworkSpec {
             phases: PhaseAssignment::default(),
             load_power_factor: None,
             pv_power_factor: 1.0,
+            export_limit_kw: None,
+            inverter: None,
         }
     }
 }
@@ -602,6 +642,13 @@ pub struct HouseSpec {
     /// A hot-water tank.
     #[serde(default)]
     pub hot_water: Option<HotWaterSpec>,
+    /// A cap on what the house sends into the grid, kW (its connection agreement); default:
+    /// `network.export_limit_kw`.
+    #[serde(default)]
+    pub export_limit_kw: Option<f64>,
+    /// Its PV inverter's grid-code responses (volt-var, volt-watt); default: `network.inverter`.
+    #[serde(default)]
+    pub inverter: Option<InverterSpec>,
     #[serde(default)]
     pub bidding: BiddingSpec,
     #[serde(default)]
@@ -814,6 +861,13 @@ pub struct GroupSpec {
     pub hot_water: Option<HotWaterSpec>,
     #[serde(default)]
     pub hot_water_share: Option<f64>,
+    /// A cap on what each house sends into the grid, kW (its connection agreement); default:
+    /// `network.export_limit_kw`.
+    #[serde(default)]
+    pub export_limit_kw: Option<f64>,
+    /// Its houses' PV inverters' grid-code responses (volt-var, volt-watt); default: `network.inverter`.
+    #[serde(default)]
+    pub inverter: Option<InverterSpec>,
     /// Relative weights of archetypes; default: all four equally.
     #[serde(default)]
     pub archetypes: BTreeMap<Archetype, f64>,

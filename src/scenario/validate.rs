@@ -257,6 +257,37 @@ pub fn check_ev(v: &mut Validator, at: &str, e: &crate::household::vehicle::EvSp
 /// positive, a comfort band that holds the set-point, a tank that holds its largest draw, a tank
 /// heated by a heat pump the house has (`house`: a house's spec; a group places such tanks only
 /// on its heat-pump houses).
+/// Largest export cap and inverter rating, kW (a street's transformer, not a house).
+const MAX_CONNECTION_KW: f64 = 1_000.0;
+
+/// A house's (or group's, or the network's default) export cap and inverter curves: the cap
+/// and rating positive, each curve at least two points in ascending voltage between 100 and
+/// 400 V, volt-var between −100% and +100% of rated, volt-watt between 0 and 100%.
+pub fn check_connection(v: &mut Validator, at: &str, export_limit_kw: Option<f64>, inverter: Option<&InverterSpec>) {
+    if let Some(cap) = export_limit_kw {
+        v.range(&format!("{at}.export_limit_kw"), cap, Bound::Incl(0.0), Bound::Incl(MAX_CONNECTION_KW), "kW");
+    }
+    let Some(inv) = inverter else { return };
+    if let Some(kva) = inv.rated_kva {
+        v.range(&format!("{at}.inverter.rated_kva"), kva, Bound::Above(0.0), Bound::Incl(MAX_CONNECTION_KW), "kVA");
+    }
+    for (name, curve, lo) in [("volt_var", &inv.volt_var, -100.0), ("volt_watt", &inv.volt_watt, 0.0)] {
+        let Some(CurveSpec::Points(points)) = curve else { continue };
+        let field = format!("{at}.inverter.{name}");
+        if points.len() < 2 {
+            v.err(&field, format!("give at least two (volts, percent) points, not {}", points.len()));
+            continue;
+        }
+        for (i, &(volts, pct)) in points.iter().enumerate() {
+            v.range(&format!("{field}[{i}].0"), volts, Bound::Incl(100.0), Bound::Incl(400.0), "V (phase to neutral)");
+            v.range(&format!("{field}[{i}].1"), pct, Bound::Incl(lo), Bound::Incl(100.0), "% of rated");
+        }
+        if points.windows(2).any(|w| w[1].0 <= w[0].0) {
+            v.err(&field, "the points' voltages must rise from one point to the next".to_string());
+        }
+    }
+}
+
 pub fn check_heating(v: &mut Validator, at: &str, hp: Option<&crate::household::heating::HeatPumpSpec>, hw: Option<&crate::household::hot_water::HotWaterSpec>, house: bool) {
     use crate::household::heating::CopSpec;
     if let Some(p) = hp {

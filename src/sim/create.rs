@@ -123,7 +123,10 @@ pub fn battery_policy(s: &Scenario) -> BatteryMarketPolicy {
 
 /// The grid's topology, the households' nodes and the network's settings.
 pub fn grid_config(s: &Scenario) -> GridConfig {
-    GridConfig { topology: s.topology.clone(), household_nodes: s.households.iter().map(|h| h.node).collect(), network: s.network, step_hours: s.frame.step_hours(), phases: s.phases.clone() }
+    GridConfig { topology: s.topology.clone(), household_nodes: s.households.iter().map(|h| h.node).collect(), network: s.network, step_hours: s.frame.step_hours(),
+        phases: s.phases.clone(),
+        connections: s.households.iter().map(|h| crate::grid::network::HouseholdConnection { export_limit_kw: h.export_limit_kw, inverter: h.inverter.clone() }).collect(),
+    }
 }
 
 /// The market's settings for `rule` with `params`: what the rule is built from (grid distances,
