@@ -360,3 +360,64 @@ fn export_caps_are_never_exceeded_and_the_energy_balances() {
     let hh = Table::read(&capped.path().join("o/households.csv"));
     assert!((Table::f(&hh.rows[0], "export_limited_kwh") - limited).abs() < 1e-6);
 }
+
+/// A folder with validation/opendss/lv-transformer (an OpenDSS feeder over four files) and a
+/// scenario importing it.
+fn dss_folder(edit: impl Fn(&Path)) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = repo().join("validation/opendss/lv-transformer");
+    let dst = tmp.path().join("feeder");
+    std::fs::create_dir_all(dst.join("network")).unwrap();
+    for f in ["Master.dss", "network/codes.dss", "network/lines.dss", "network/loads.dss", "network/coords.txt"] {
+        std::fs::copy(src.join(f), dst.join(f)).unwrap();
+    }
+    edit(&dst);
+    let text = scenario_text(r#"Group(prefix: "h", count: 8, kwp: Fixed(4.0), pv_share: 0.5)"#, "").replace(r#"Import(file: "small-feeder.json", format: PandapowerJson)"#, r#"Import(file: "feeder/Master.dss", format: OpenDss)"#);
+    std::fs::write(tmp.path().join("s.ron"), text).unwrap();
+    tmp
+}
+
+#[test]
+fn an_opendss_feeder_imports_with_its_redirects_transformer_and_loads() {
+    let tmp = dss_folder(|_| {});
+    let o = peergrid_in(tmp.path(), &["check", "s.ron"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("8 households") && text.contains("topology 8 nodes / 7 lines (radial)"), "{text}");
+    assert!(text.contains("households on a 3, b 2, c 2, three-phase 1"), "{text}");
+    // 250 kVA, 0.6% + 0.6% and 4.5% on 0.416 kV, plus the 60 MVA source referred through it.
+    assert!(text.contains("transformer: TR1 (250 kVA, Dyn"), "{text}");
+    let o = peergrid_in(tmp.path(), &["run", "s.ron", "--out", "o", "--quiet", "--steps", "4"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let hh = Table::read(&tmp.path().join("o/households.csv"));
+    let ids: Vec<&str> = hh.rows.iter().map(|r| r["household"].as_str()).collect();
+    assert_eq!(ids, ["L1", "L2", "L3", "L4", "L5", "L6", "L7", "L8"]);
+    let buses = Table::read(&tmp.path().join("o/buses.csv"));
+    let a3 = buses.rows.iter().find(|r| r["bus"] == "a3").unwrap();
+    assert_eq!((Table::f(a3, "x_m"), Table::f(a3, "y_m")), (380.0, 90.0), "tab-separated coordinates");
+    let s = json(&tmp.path().join("o/summary.json"));
+    assert_eq!(s["voltage_band_max_pu"], 1.1);
+}
+
+#[test]
+fn opendss_errors_name_the_file_and_line() {
+    let cases: [(&str, &str, &str, &[&str]); 4] = [
+        ("network/lines.dss", "Linecode=4c_70 Length=90", "Linecode=4c_7 Length=90", &["lines.dss:5:1", "line code `4c_7` was not defined before"]),
+        ("network/codes.dss", "R1=0.446", "R1=abc", &["codes.dss:3:1", "`r1`: `abc` is not a number"]),
+        ("network/loads.dss", "Bus1=A1.3 kV=0.24", "Bus1=A1.3 kVolts=0.24", &["loads.dss:3:1", "Load has no property `kvolts`"]),
+        ("network/loads.dss", "New Load.L1", "Redirect ../Master.dss\nNew Load.L1", &["loads.dss:1:1", "redirects to itself"]),
+    ];
+    for (file, from, to, expect) in cases {
+        let tmp = dss_folder(|dir| {
+            let p = dir.join(file);
+            let text = std::fs::read_to_string(&p).unwrap();
+            assert!(text.contains(from), "{file}: {from}");
+            std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
+        });
+        let o = peergrid_in(tmp.path(), &["check", "s.ron"]);
+        assert_eq!(o.status.code(), Some(2), "{file}: {}", stderr(&o));
+        for e in expect {
+            assert!(stderr(&o).contains(e), "{file}: expected `{e}` in {}", stderr(&o));
+        }
+    }
+}

@@ -138,8 +138,10 @@ pub fn solve(model: &Flow3Model, state: &mut Flow3State, base: &[[(f64, f64); 3]
     out.q_kvar.resize(n, 0.0);
     out.curtailed_kw.clear();
     out.curtailed_kw.resize(n, 0.0);
+    // No ceiling until the curve takes the output below its rating: a volt-var inverter, or one
+    // at 100%, curtails nothing (clipping at the rating is the PV model's).
     out.ceiling_kw.clear();
-    out.ceiling_kw.extend(inverters.iter().map(|i| i.rated_kva));
+    out.ceiling_kw.resize(n, f64::INFINITY);
     out.voltage_v.clear();
     out.voltage_v.resize(n, f64::NAN);
     out.damping.clear();
@@ -161,7 +163,12 @@ pub fn solve(model: &Flow3Model, state: &mut Flow3State, base: &[[(f64, f64); 3]
         }
         model.solve(&out.injection, state);
         if !state.converged {
-            return; // no voltages: the last responses stand
+            // No voltages: on the first iteration nothing to respond to, later the last
+            // responses stand.
+            if it == 0 {
+                out.q_kvar.iter_mut().for_each(|q| *q = 0.0);
+            }
+            return;
         }
         let mut moved: f64 = 0.0;
         let mut off: f64 = 0.0;
@@ -184,7 +191,8 @@ pub fn solve(model: &Flow3Model, state: &mut Flow3State, base: &[[(f64, f64); 3]
             }
             if let Some(c) = &inv.volt_watt {
                 // Only a ceiling that bites moves the flow: above the PV output it rests there.
-                let target = (c.at(v) * inv.rated_kva).min(pv_kw[k]);
+                let share = c.at(v);
+                let target = if share >= 1.0 { f64::INFINITY } else { share * inv.rated_kva }.min(pv_kw[k]);
                 let gap = target - out.ceiling_kw[k].min(pv_kw[k]);
                 off = off.max(gap.abs() / inv.rated_kva);
                 out.ceiling_kw[k] = out.ceiling_kw[k].min(pv_kw[k]) + step(1, gap);
@@ -193,8 +201,13 @@ pub fn solve(model: &Flow3Model, state: &mut Flow3State, base: &[[(f64, f64); 3]
         // `moved` is NaN-free from the second iteration on.
         if it > 0 && moved < SETTLED_VOLTAGE_PU * model.v_phase && off < SETTLED_SHARE {
             out.settled = true;
-            return;
+            break;
         }
+    }
+    // The curtailment of the ceilings as they end (the flow above had the previous ones:
+    // within the settle tolerance).
+    for (k, c) in out.curtailed_kw.iter_mut().enumerate() {
+        *c = (pv_kw[k] - out.ceiling_kw[k]).clamp(0.0, export_kw[k]);
     }
 }
 

@@ -54,16 +54,18 @@ impl Default for NetworkConfig {
 pub struct VoltageBand {
     pub below_pu: f64,
     pub above_pu: f64,
+    /// The band in phase-to-neutral volts as given, if it was.
+    pub given_v: Option<(f64, f64)>,
 }
 
 impl VoltageBand {
     pub fn symmetric(tolerance_pu: f64) -> Self {
-        VoltageBand { below_pu: tolerance_pu, above_pu: tolerance_pu }
+        VoltageBand { below_pu: tolerance_pu, above_pu: tolerance_pu, given_v: None }
     }
 
     /// The band from phase-to-neutral volts around `v_phase_nominal_v`.
     pub fn from_volts(min_v: f64, max_v: f64, v_phase_nominal_v: f64) -> Self {
-        VoltageBand { below_pu: 1.0 - min_v / v_phase_nominal_v, above_pu: max_v / v_phase_nominal_v - 1.0 }
+        VoltageBand { below_pu: 1.0 - min_v / v_phase_nominal_v, above_pu: max_v / v_phase_nominal_v - 1.0, given_v: Some((min_v, max_v)) }
     }
 
     /// How far `v_pu` is outside the band (≤ 0 inside).
@@ -397,10 +399,12 @@ impl<A: Side, B: Side> Plugin for GridPlugin<A, B> {
     }
 }
 
-/// Applies line limits to this step's offers of two independent sides (the run and its
-/// grid-only baseline): battery offers withdrawn, PV surplus curtailed, load shed (see
-/// `grid::limits`). Reads `StepPrices`, `Network`; writes each side's exchange component
-/// (through [`Side::keep`]) and its `SideLimits`; the two limiters side by side are a `Pace`
+/// Applies the households' connection cuts (export caps, inverter curves) and the line and
+/// voltage limits to this step's offers of two independent sides (the run and its grid-only
+/// baseline): battery offers withdrawn, PV surplus curtailed, load shed (see `grid::limits`).
+/// Reads `StepPrices`, `Network`, `StepReactive`; writes each side's exchange component
+/// (through [`Side::limit_connection`] and [`Side::keep`]), its `SideLimits`, and the run's
+/// inverters' reactive power (`InverterReactive`); the two sides side by side are a `Pace`
 /// region. Runs in `GridSystems::Limits`, after own use and battery, before orders.
 #[allow(clippy::type_complexity, clippy::too_many_arguments)]
 pub fn limit_lines<A: Side, B: Side>(
@@ -554,6 +558,7 @@ fn limit_connections<S>(net: &Network, side: &mut SideLimits<S>, connected: bool
     // The flow without the inverters' response at the high end: every node's offers on its
     // phases, the loads' (and fixed power factors') reactive power.
     let inv = &mut side.inverters;
+    inv.q_kvar.clone_from(&step.q_kvar);
     let end = super::limits::EndOfRange::new(connected, true);
     inv.base.clear();
     inv.base.extend(side.offers.iter().zip(&side.shares).zip(&step.q_kvar).map(|((o, s), q)| {
@@ -563,12 +568,17 @@ fn limit_connections<S>(net: &Network, side: &mut SideLimits<S>, connected: bool
     inv.export_kw.clear();
     inv.pv_kw.clear();
     for i in &net.inverters {
-        inv.export_kw.push(side.households[i.household as usize].surplus_kwh / h);
-        inv.pv_kw.push(step.pv_kw[i.household as usize]);
+        let k = i.household as usize;
+        inv.export_kw.push(side.households[k].surplus_kwh / h);
+        // What the export cap already took is not generated.
+        inv.pv_kw.push(step.pv_kw[k] - side.cuts[k].export_kwh / h);
+    }
+    // Inverters respond while they generate: at night they are off.
+    if inv.pv_kw.iter().all(|p| *p <= 0.0) {
+        return;
     }
     super::inverter::solve(&three.model, &mut inv.state, &inv.base, &net.inverters, &inv.export_kw, &inv.pv_kw, &mut inv.response);
     side.stats.inverter_unsettled_steps += !inv.response.settled as u64;
-    inv.q_kvar.clone_from(&step.q_kvar);
     let r = &inv.response;
     for (k, i) in net.inverters.iter().enumerate() {
         let c = &mut side.cuts[i.household as usize];

@@ -300,6 +300,9 @@ fn house_draft(v: &mut Validator, at: String, h: &HouseSpec) -> HouseDraft {
     }
     super::validate::check_heating(v, &at, h.heat_pump.as_ref(), h.hot_water.as_ref(), true);
     super::validate::check_connection(v, &at, h.export_limit_kw, h.inverter.as_ref());
+    if h.inverter.is_some() && h.pv.is_none() {
+        v.err(&format!("{at}.inverter"), "a house without `pv` has no inverter to set curves on".to_string());
+    }
     check_bidding(v, &at, &h.bidding);
     check_preferences(v, &at, &h.preferences);
     check_community(v, &at, &h.community);

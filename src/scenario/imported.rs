@@ -17,9 +17,13 @@ pub struct Imported {
 }
 
 /// Reads the file of an `Import` topology (`file` relative to the scenario's folder).
-pub fn read(file: &str, base_dir: &Path, v: &mut Validator) -> Option<Imported> {
+pub fn read(file: &str, format: super::schema::ImportFormat, base_dir: &Path, v: &mut Validator) -> Option<Imported> {
     let path = base_dir.join(file);
-    match read_pandapower(&path) {
+    let read = match format {
+        super::schema::ImportFormat::PandapowerJson => read_pandapower(&path),
+        super::schema::ImportFormat::OpenDss => super::data::opendss::read_opendss(&path),
+    };
+    match read {
         Ok(net) => Some(Imported { path, net }),
         Err(e) => {
             v.push(e);

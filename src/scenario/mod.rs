@@ -329,7 +329,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     }
     validate::check_file(&mut v, &file);
     let imported = match &file.topology {
-        TopologySpec::Import { file: f, format: ImportFormat::PandapowerJson } => imported::read(f, path.parent().unwrap_or(Path::new(".")), &mut v),
+        TopologySpec::Import { file: f, format } => imported::read(f, *format, path.parent().unwrap_or(Path::new(".")), &mut v),
         _ => None,
     };
     let rule = registry::find(&file.market.rule);
@@ -370,7 +370,9 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
         v.err("step_minutes", format!("{step_minutes} minutes is too long for heat pumps and hot-water tanks (hourly models): use at most {MAX_HEATING_STEP_MINUTES}"));
     }
     v.range("network.nominal_voltage_v", file.network.nominal_voltage_v, validate::Bound::Incl(100.0), validate::Bound::Incl(100_000.0), "V");
-    v.range("network.voltage_tolerance", file.network.voltage_tolerance, validate::Bound::Above(0.0), validate::Bound::Incl(0.5), "(per unit)");
+    if let Some(t) = file.network.voltage_tolerance {
+        v.range("network.voltage_tolerance", t, validate::Bound::Above(0.0), validate::Bound::Incl(0.5), "(per unit)");
+    }
     if let Some(pf) = file.network.load_power_factor {
         v.range("network.load_power_factor", pf, validate::Bound::Incl(0.5), validate::Bound::Incl(1.0), "");
     }
@@ -421,10 +423,10 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     }
     // In volts around the network's nominal voltage (an imported network's own).
     let voltage_band = match file.network.voltage_band_v {
-        None => crate::grid::network::VoltageBand::symmetric(file.network.voltage_tolerance),
+        None => crate::grid::network::VoltageBand::symmetric(file.network.voltage_tolerance.unwrap_or(crate::grid::network::DEFAULT_VOLTAGE_TOLERANCE)),
         Some(b) => {
             let v_phase = nominal_voltage_v / 3f64.sqrt();
-            if file.network.voltage_tolerance != schema::NetworkSpec::default().voltage_tolerance {
+            if file.network.voltage_tolerance.is_some() {
                 v.err("network.voltage_band_v", "give the band either in volts (voltage_band_v) or per unit (voltage_tolerance), not both".to_string());
             }
             let nominal = format!("V (phase to neutral; nominal {v_phase:.1} V)");
@@ -435,7 +437,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     };
     let phases = household_phases(&file.network, &mut specs, imported.is_some());
     if phases.is_some() && !topology.is_radial() {
-        v.err("network", "phases or power factors need the unbalanced three-phase flow, which needs a radial network (this one has loops)".to_string());
+        v.err("network", "phases, power factors or inverter curves need the unbalanced three-phase flow, which needs a radial network (this one has loops)".to_string());
     }
     let ledger = validate::check_ledger(&mut v, &file.ledger, &ids);
     let community_events = resolve_events(&mut v, &file.events, &ids, scenario_steps);
@@ -790,9 +792,6 @@ fn load_profiles(specs: &[generate::HouseDraft], base_dir: &Path, frame: &TimeFr
     (table, loads)
 }
 
-/// Each household's phase and tan φ, resolved in `specs` (the phase given, an imported
-/// load's, or `network.phases`; the load's power factor from `network`, an imported load's, or
-/// 1), and the unbalanced model's inputs when anything is unbalanced or the feeder imported.
 /// A house's inverter curves; none when it gives neither curve.
 fn resolve_inverter(spec: &schema::InverterSpec, pv: &schema::PvSpec) -> Option<crate::grid::inverter::InverterDef> {
     use crate::grid::inverter::{CurveSet, Curve};
@@ -806,12 +805,16 @@ fn resolve_inverter(spec: &schema::InverterSpec, pv: &schema::PvSpec) -> Option<
         if volt_var { set.volt_var() } else { set.volt_watt() }
     };
     (spec.volt_var.is_some() || spec.volt_watt.is_some()).then(|| crate::grid::inverter::InverterDef {
-        rated_kva: spec.rated_kva.or(pv.inverter_ac_kw).unwrap_or(pv.kwp),
+        // As the PV model clips: its inverter's rating, PVWatts' kWp / 1.2 with itemised losses.
+        rated_kva: spec.rated_kva.or(pv.inverter_ac_kw).unwrap_or(if pv.losses.is_some() { pv.kwp / crate::household::DEFAULT_DC_AC_RATIO } else { pv.kwp }),
         volt_var: spec.volt_var.as_ref().map(|c| curve(c, true)),
         volt_watt: spec.volt_watt.as_ref().map(|c| curve(c, false)),
     })
 }
 
+/// Each household's phase and tan φ, resolved in `specs` (the phase given, an imported
+/// load's, or `network.phases`; the load's power factor from `network`, an imported load's, or
+/// 1), and the unbalanced model's inputs when anything is unbalanced or the feeder imported.
 fn household_phases(net: &NetworkSpec, specs: &mut [generate::HouseDraft], imported: bool) -> Option<crate::grid::network::HouseholdPhases> {
     use crate::grid::topology::Phase;
     let tan = |pf: f64| (1.0 - pf * pf).max(0.0).sqrt() / pf;

@@ -424,8 +424,8 @@ pub struct NetworkSpec {
     #[serde(default = "default_true")]
     pub enforce_line_limits: bool,
     /// Allowed deviation of node voltages from nominal, per unit (0.1 = ±10%, EN 50160).
-    #[serde(default = "default_voltage_tolerance")]
-    pub voltage_tolerance: f64,
+    #[serde(default)]
+    pub voltage_tolerance: Option<f64>,
     /// The voltage band in phase-to-neutral volts, as planners and grid codes state it (e.g.
     /// `(min: 216.2, max: 253)`, AS 61000.3.100 around 230 V): instead of `voltage_tolerance`,
     /// relative to `nominal_voltage_v / √3`.
@@ -495,7 +495,7 @@ impl Default for NetworkSpec {
         NetworkSpec {
             nominal_voltage_v: default_nominal_voltage_v(),
             enforce_line_limits: true,
-            voltage_tolerance: default_voltage_tolerance(),
+            voltage_tolerance: None,
             voltage_band_v: None,
             enforce_voltage_limits: true,
             fees: NetworkFeesSpec::default(),
@@ -537,10 +537,6 @@ impl NetworkFeesSpec {
         let feeder = self.same_feeder_per_kwh.unwrap_or(street);
         [street, feeder, self.across_feeders_per_kwh.unwrap_or(feeder)]
     }
-}
-
-fn default_voltage_tolerance() -> f64 {
-    crate::grid::network::DEFAULT_VOLTAGE_TOLERANCE
 }
 
 fn default_nominal_voltage_v() -> f64 {
@@ -933,6 +929,8 @@ pub enum TopologySpec {
 pub enum ImportFormat {
     /// `pandapower.to_json` (pandapower 3.0 or later).
     PandapowerJson,
+    /// OpenDSS's text format: the top file (`Master.dss`) and the files it redirects to.
+    OpenDss,
 }
 
 /// How households without a phase of their own are connected.

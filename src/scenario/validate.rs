@@ -253,10 +253,6 @@ pub fn check_ev(v: &mut Validator, at: &str, e: &crate::household::vehicle::EvSp
     }
 }
 
-/// Checks a heat pump with its building and a hot-water tank: sizes, a COP curve that stays
-/// positive, a comfort band that holds the set-point, a tank that holds its largest draw, a tank
-/// heated by a heat pump the house has (`house`: a house's spec; a group places such tanks only
-/// on its heat-pump houses).
 /// Largest export cap and inverter rating, kW (a street's transformer, not a house).
 const MAX_CONNECTION_KW: f64 = 1_000.0;
 
@@ -288,6 +284,10 @@ pub fn check_connection(v: &mut Validator, at: &str, export_limit_kw: Option<f64
     }
 }
 
+/// Checks a heat pump with its building and a hot-water tank: sizes, a COP curve that stays
+/// positive, a comfort band that holds the set-point, a tank that holds its largest draw, a tank
+/// heated by a heat pump the house has (`house`: a house's spec; a group places such tanks only
+/// on its heat-pump houses).
 pub fn check_heating(v: &mut Validator, at: &str, hp: Option<&crate::household::heating::HeatPumpSpec>, hw: Option<&crate::household::hot_water::HotWaterSpec>, house: bool) {
     use crate::household::heating::CopSpec;
     if let Some(p) = hp {

@@ -7,6 +7,7 @@ pub mod emissions;
 pub mod epw;
 pub mod exposure;
 pub mod irradiance_csv;
+pub mod opendss;
 pub mod pandapower;
 pub mod prices;
 pub mod profile;
