@@ -421,3 +421,25 @@ fn opendss_errors_name_the_file_and_line() {
         }
     }
 }
+
+#[test]
+fn a_dynamic_export_limit_holds_the_voltage_from_its_floor_up() {
+    // The house's midday export lifts it to 1.114 pu; the band's top is 1.1.
+    let text = one_house("").replace("network: (enforce_voltage_limits: false)", "network: (enforce_voltage_limits: false, dynamic_export_limit: ())");
+    let dynamic = run_in(&text, &[]);
+    let s = json(&dynamic.path().join("o/summary.json"));
+    assert!(s["max_voltage_pu"].as_f64().unwrap() <= 1.1 + 1e-6 + 1e-7, "{s}");
+    let (mean, low) = (s["dynamic_export_limit_mean_kw"].as_f64().unwrap(), s["dynamic_export_limit_min_kw"].as_f64().unwrap());
+    assert!((1.5..10.0).contains(&low) && mean > low && mean <= 10.0, "{mean} {low}");
+    assert!(s["dynamic_export_limited_steps"].as_u64().unwrap() > 0);
+    assert!(s["export_limited_kwh"].as_f64().unwrap() > 0.0);
+    assert!(s["max_energy_imbalance_kwh"].as_f64().unwrap() < 1e-9);
+    // A floor above what the feeder takes holds anyway: the limit never goes below it.
+    let floor = run_in(&text.replace("dynamic_export_limit: ()", "dynamic_export_limit: (min_kw: 7.0)"), &[]);
+    let f = json(&floor.path().join("o/summary.json"));
+    assert_eq!(f["dynamic_export_limit_min_kw"], 7.0);
+    assert!(f["max_voltage_pu"].as_f64().unwrap() > 1.1, "{f}");
+    // Without one the summary has no such fields.
+    let none = run_in(&one_house(""), &[]);
+    assert!(json(&none.path().join("o/summary.json"))["dynamic_export_limit_mean_kw"].is_null());
+}

@@ -9,10 +9,10 @@
 //! voltage), so the market, the settlement and the energy balance see it as curtailment; the
 //! reactive power enters the voltage limits' flow and the delivered flow. Each iteration solves
 //! the flow with the current responses, reads each inverter's voltage (a three-phase inverter
-//! the mean of its phases'), and moves each response a fraction [`DAMPING`] of the way to what
-//! its curves ask at that voltage, as OpenDSS's InvControl does; settled when the voltages
-//! moved less than [`SETTLED_VOLTAGE_PU`] and every response is within [`SETTLED_SHARE`] of its
-//! rating of what the curves ask. A step that has not settled after [`MAX_ITERATIONS`] keeps its
+//! the mean of its phases'), and moves each response a fraction of the way to what its curves
+//! ask at that voltage (adapted per inverter, see [`DAMPING`]), as OpenDSS's InvControl does;
+//! settled when the voltages moved less than [`SETTLED_VOLTAGE_PU`] and every response is within
+//! [`SETTLED_SHARE`] of its rating of what the curves ask. A step that has not settled after [`MAX_ITERATIONS`] keeps its
 //! last responses and is counted (`inverter_unsettled_steps`).
 
 use super::flow3::{Flow3Model, Flow3State};
@@ -24,6 +24,11 @@ use super::flow3::{Flow3Model, Flow3State};
 /// and `deltaP_factor` likewise).
 pub const DAMPING: f64 = 0.5;
 pub const MIN_DAMPING: f64 = 1.0 / 64.0;
+/// An inverter whose gap keeps its sign lengthens its step by this, up to [`MAX_DAMPING`]:
+/// through the lines' coupling across phases, inverters on different phases can partly undo
+/// each other's response, a slow mode that a fixed step follows only slowly.
+pub const GROWTH: f64 = 1.25;
+pub const MAX_DAMPING: f64 = 4.0;
 /// Settled when no inverter's voltage moved more than this between iterations, per unit.
 pub const SETTLED_VOLTAGE_PU: f64 = 1e-4;
 /// …and every response is within this share of its rating of what the curves ask.
@@ -124,6 +129,7 @@ pub struct Response {
     /// Each inverter's damping and last gap to its curves, reactive and active.
     damping: Vec<[f64; 2]>,
     gap: Vec<[f64; 2]>,
+    next_gap: Vec<[f64; 2]>,
     voltage_v: Vec<f64>,
     injection: Vec<[(f64, f64); 3]>,
     pub iterations: usize,
@@ -148,6 +154,8 @@ pub fn solve(model: &Flow3Model, state: &mut Flow3State, base: &[[(f64, f64); 3]
     out.damping.resize(n, [DAMPING; 2]);
     out.gap.clear();
     out.gap.resize(n, [0.0; 2]);
+    out.next_gap.clear();
+    out.next_gap.resize(n, [0.0; 2]);
     out.settled = false;
     for it in 0..MAX_ITERATIONS {
         out.iterations = it + 1;
@@ -170,38 +178,41 @@ pub fn solve(model: &Flow3Model, state: &mut Flow3State, base: &[[(f64, f64); 3]
             }
             return;
         }
+        // What each curve asks at its inverter's voltage: the gaps, reactive and active.
         let mut moved: f64 = 0.0;
         let mut off: f64 = 0.0;
         for (k, inv) in inverters.iter().enumerate() {
             let v = terminal_voltage_v(state, inv);
             moved = moved.max((v - out.voltage_v[k]).abs());
             out.voltage_v[k] = v;
-            let (damping, last) = (&mut out.damping[k], &mut out.gap[k]);
-            let mut step = |which: usize, gap: f64| {
-                if gap * last[which] < 0.0 {
-                    damping[which] = (damping[which] * 0.5).max(MIN_DAMPING);
-                }
-                last[which] = gap;
-                damping[which] * gap
-            };
-            if let Some(c) = &inv.volt_var {
-                let gap = c.at(v) * inv.rated_kva - out.q_kvar[k];
-                off = off.max(gap.abs() / inv.rated_kva);
-                out.q_kvar[k] += step(0, gap);
-            }
-            if let Some(c) = &inv.volt_watt {
-                // Only a ceiling that bites moves the flow: above the PV output it rests there.
+            let q_gap = inv.volt_var.as_ref().map_or(0.0, |c| c.at(v) * inv.rated_kva - out.q_kvar[k]);
+            // Only a ceiling that bites moves the flow: above the PV output it rests there.
+            let p_gap = inv.volt_watt.as_ref().map_or(0.0, |c| {
                 let share = c.at(v);
                 let target = if share >= 1.0 { f64::INFINITY } else { share * inv.rated_kva }.min(pv_kw[k]);
-                let gap = target - out.ceiling_kw[k].min(pv_kw[k]);
-                off = off.max(gap.abs() / inv.rated_kva);
-                out.ceiling_kw[k] = out.ceiling_kw[k].min(pv_kw[k]) + step(1, gap);
-            }
+                target - out.ceiling_kw[k].min(pv_kw[k])
+            });
+            off = off.max(q_gap.abs().max(p_gap.abs()) / inv.rated_kva);
+            out.next_gap[k] = [q_gap, p_gap];
         }
         // `moved` is NaN-free from the second iteration on.
         if it > 0 && moved < SETTLED_VOLTAGE_PU * model.v_phase && off < SETTLED_SHARE {
             out.settled = true;
             break;
+        }
+        for (k, inv) in inverters.iter().enumerate() {
+            let (damping, last, gap) = (&mut out.damping[k], &mut out.gap[k], out.next_gap[k]);
+            for which in 0..2 {
+                let flipped = gap[which] * last[which] < 0.0;
+                damping[which] = if flipped { (damping[which] * 0.5).max(MIN_DAMPING) } else { (damping[which] * GROWTH).min(MAX_DAMPING) };
+                last[which] = gap[which];
+            }
+            if inv.volt_var.is_some() {
+                out.q_kvar[k] += damping[0] * gap[0];
+            }
+            if inv.volt_watt.is_some() {
+                out.ceiling_kw[k] = out.ceiling_kw[k].min(pv_kw[k]) + damping[1] * gap[1];
+            }
         }
     }
     // The curtailment of the ceilings as they end (the flow above had the previous ones:

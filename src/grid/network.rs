@@ -35,14 +35,32 @@ pub struct NetworkConfig {
     pub voltage_band: VoltageBand,
     /// Curtail and shed so that every node stays within the band (radial grids).
     pub enforce_voltage_limits: bool,
+    /// The network operator's export limit set each step from the feeder's headroom.
+    pub dynamic_export: Option<DynamicExport>,
 }
+
+/// A dynamic export limit (a flexible export, or dynamic operating envelope, as SA Power
+/// Networks offers from 1.5 kW up to 10 kW): each step the network operator sets one cap for
+/// every house, the largest between `min_kw` and `max_kw` under which no bus's phase voltage
+/// rises above the band's top when every house sends all it offers up to the cap (the high end
+/// of the range, before any inverter's response), found by bisection to
+/// [`ENVELOPE_RESOLUTION_KW`]; below `min_kw` the line and voltage limits cut the rest as
+/// always. A house's own static cap still holds when lower.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DynamicExport {
+    pub min_kw: f64,
+    pub max_kw: f64,
+}
+
+/// How finely the dynamic export limit is found, kW.
+pub const ENVELOPE_RESOLUTION_KW: f64 = 0.05;
 
 /// Default allowed voltage deviation, per unit (EN 50160: ±10%).
 pub const DEFAULT_VOLTAGE_TOLERANCE: f64 = 0.10;
 
 impl Default for NetworkConfig {
     fn default() -> Self {
-        NetworkConfig { nominal_voltage_v: DEFAULT_NOMINAL_VOLTAGE_V, enforce_line_limits: true, voltage_band: VoltageBand::symmetric(DEFAULT_VOLTAGE_TOLERANCE), enforce_voltage_limits: true }
+        NetworkConfig { nominal_voltage_v: DEFAULT_NOMINAL_VOLTAGE_V, enforce_line_limits: true, voltage_band: VoltageBand::symmetric(DEFAULT_VOLTAGE_TOLERANCE), enforce_voltage_limits: true, dynamic_export: None }
     }
 }
 
@@ -189,7 +207,7 @@ impl Network {
             three_phase,
             connections_limited: false,
         };
-        net.connections_limited = !net.inverters.is_empty() || net.export_cap_kw.iter().any(|c| c.is_finite());
+        net.connections_limited = !net.inverters.is_empty() || net.export_cap_kw.iter().any(|c| c.is_finite()) || config.dynamic_export.is_some();
         net
     }
 
@@ -297,9 +315,14 @@ pub struct SideLimits<S> {
     side: PhantomData<fn() -> S>,
 }
 
-/// The inverters' solve for one side: the flow's state, its inputs and the response.
+/// The connections' solves for one side: the dynamic export limit's flows, and the inverters'
+/// flow state, inputs and response.
 #[derive(Default)]
 struct InverterScratch {
+    envelope: Vec<[(f64, f64); 3]>,
+    envelope_state: super::flow3::Flow3State,
+    envelope_kw: Vec<f64>,
+    envelope_ac: AcState,
     state: super::flow3::Flow3State,
     base: Vec<[(f64, f64); 3]>,
     export_kw: Vec<f64>,
@@ -343,6 +366,12 @@ pub struct LimitStats {
     pub inverter_curtailed_kwh: f64,
     /// Steps whose inverter responses had not settled (see `grid::inverter`).
     pub inverter_unsettled_steps: u64,
+    /// The dynamic export limit: steps it was set (some house offered more than its floor),
+    /// their sum and lowest, kW, and steps it was below its ceiling.
+    pub envelope_steps: u64,
+    pub envelope_sum_kw: f64,
+    pub envelope_min_kw: Option<f64>,
+    pub envelope_limited_steps: u64,
 }
 
 /// What the grid is built from: its topology, each household's node (by household index), the
@@ -542,12 +571,19 @@ fn limit_connections<S>(net: &Network, side: &mut SideLimits<S>, connected: bool
     side.cuts.resize(net.node_of.len(), ConnectionCut::default());
     for ((o, c), &cap_kw) in side.households.iter_mut().zip(&mut side.cuts).zip(&net.export_cap_kw) {
         if cap_kw.is_finite() {
-            let cap_kwh = cap_kw * h;
-            c.export_kwh = (o.surplus_kwh - cap_kwh).max(0.0);
-            o.surplus_kwh -= c.export_kwh;
-            c.battery_max_kwh = (cap_kwh - o.surplus_kwh).max(0.0);
-            o.battery_kwh = o.battery_kwh.min(c.battery_max_kwh);
-            side.stats.export_limited_kwh += c.export_kwh;
+            side.stats.export_limited_kwh += cap_export(o, c, cap_kw * h);
+        }
+    }
+    if let Some(d) = net.config.dynamic_export
+        && let Some(cap_kw) = envelope(net, side, connected, step, d)
+    {
+        let s = &mut side.stats;
+        s.envelope_steps += 1;
+        s.envelope_sum_kw += cap_kw;
+        s.envelope_min_kw = Some(s.envelope_min_kw.map_or(cap_kw, |m| m.min(cap_kw)));
+        s.envelope_limited_steps += (cap_kw < d.max_kw) as u64;
+        for (o, c) in side.households.iter_mut().zip(&mut side.cuts) {
+            s.export_limited_kwh += cap_export(o, c, cap_kw * h);
         }
     }
     gather_households(net, side);
@@ -592,6 +628,84 @@ fn limit_connections<S>(net: &Network, side: &mut SideLimits<S>, connected: bool
         }
     }
     gather_households(net, side);
+}
+
+/// Caps what a house sends at `cap_kwh`: its surplus above it is cut (added to the cut's
+/// `export_kwh`, and returned), its battery offer keeps only the room left.
+fn cap_export(o: &mut StepOffer, c: &mut ConnectionCut, cap_kwh: f64) -> f64 {
+    let cut = (o.surplus_kwh - cap_kwh).max(0.0);
+    o.surplus_kwh -= cut;
+    c.export_kwh += cut;
+    c.battery_max_kwh = c.battery_max_kwh.min((cap_kwh - o.surplus_kwh).max(0.0));
+    o.battery_kwh = o.battery_kwh.min(c.battery_max_kwh);
+    cut
+}
+
+/// The step's dynamic export limit, kW (see [`DynamicExport`]); `None` when no house offers
+/// more than the floor (nothing to limit).
+fn envelope<S>(net: &Network, side: &mut SideLimits<S>, connected: bool, step: Option<&StepReactive>, d: DynamicExport) -> Option<f64> {
+    let floor_kwh = d.min_kw * net.step_hours;
+    if side.households.iter().all(|o| o.surplus_kwh + o.battery_kwh <= floor_kwh) {
+        return None;
+    }
+    let mut over = |cap_kw: f64| rises_above_band(net, side, connected, step, cap_kw);
+    if !over(d.max_kw) {
+        return Some(d.max_kw);
+    }
+    if over(d.min_kw) {
+        return Some(d.min_kw);
+    }
+    let (mut lo, mut hi) = (d.min_kw, d.max_kw);
+    while hi - lo > ENVELOPE_RESOLUTION_KW {
+        let mid = 0.5 * (lo + hi);
+        if over(mid) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Some(lo)
+}
+
+/// Whether some bus's phase voltage rises above the band's top when every house sends all it
+/// offers up to `cap_kw` (and, grid-connected, draws its deficit): the unbalanced flow with
+/// the step's reactive power, or the balanced sweep; a meshed network has no voltages (never).
+fn rises_above_band<S>(net: &Network, side: &mut SideLimits<S>, connected: bool, step: Option<&StepReactive>, cap_kw: f64) -> bool {
+    let h = net.step_hours;
+    let cap = cap_kw * h;
+    let top = net.config.voltage_band.max_pu() + super::limits::VOLTAGE_TOLERANCE_PU;
+    let sent_kw = |o: &StepOffer| {
+        let surplus = o.surplus_kwh.min(cap);
+        let sent = surplus + o.battery_kwh.min(cap - surplus);
+        (sent - if connected { o.deficit_kwh } else { 0.0 }) / h
+    };
+    let scratch = &mut side.inverters;
+    match (&net.three_phase, step) {
+        (Some(three), Some(step)) => {
+            scratch.envelope.clear();
+            scratch.envelope.extend(step.q_kvar.iter().map(|q| q.map(|q| (0.0, q))));
+            for (i, o) in side.households.iter().enumerate() {
+                let p = sent_kw(o);
+                for (slot, share) in scratch.envelope[net.node_of[i] as usize].iter_mut().zip(three.households.phase[i].shares()) {
+                    slot.0 += share * p;
+                }
+            }
+            let st = &mut scratch.envelope_state;
+            three.model.solve(&scratch.envelope, st);
+            // No voltage solution: far too much.
+            !st.converged || (0..net.model.nodes).any(|n| st.voltage_pu(n, three.model.v_phase).iter().any(|v| *v > top))
+        }
+        _ if net.model.is_radial() => {
+            scratch.envelope_kw.clear();
+            scratch.envelope_kw.resize(net.model.nodes, 0.0);
+            for (i, o) in side.households.iter().enumerate() {
+                scratch.envelope_kw[net.node_of[i] as usize] += sent_kw(o);
+            }
+            net.model.sweep(&scratch.envelope_kw, net.config.nominal_voltage_v, &mut scratch.envelope_ac);
+            !scratch.envelope_ac.converged || scratch.envelope_ac.voltage_pu.iter().any(|v| *v > top)
+        }
+        _ => false,
+    }
 }
 
 /// [`gather`] from the side's per-household offers.

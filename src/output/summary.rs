@@ -161,6 +161,14 @@ pub struct Summary {
     pub baseline_inverter_curtailed_kwh: f64,
     pub inverter_absorbed_kvarh: f64,
     pub inverter_unsettled_steps: u64,
+    /// The dynamic export limit (when set): its mean and lowest over the steps it was set,
+    /// kW, and the steps it was below its ceiling.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dynamic_export_limit_mean_kw: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dynamic_export_limit_min_kw: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dynamic_export_limited_steps: Option<u64>,
     pub grid_limit_shed_kwh: f64,
     /// Steps in which the voltage band cut offers, and node-steps that would have left it.
     pub voltage_limited_steps: u64,
@@ -353,6 +361,9 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         baseline_inverter_curtailed_kwh: main.baseline_limits.inverter_curtailed_kwh,
         inverter_absorbed_kvarh: main.households.iter().map(|h| h.totals.inverter_absorbed_kvarh).sum(),
         inverter_unsettled_steps: main.limits.inverter_unsettled_steps,
+        dynamic_export_limit_mean_kw: s.network.dynamic_export.map(|d| if main.limits.envelope_steps > 0 { main.limits.envelope_sum_kw / main.limits.envelope_steps as f64 } else { d.max_kw }),
+        dynamic_export_limit_min_kw: s.network.dynamic_export.map(|d| main.limits.envelope_min_kw.unwrap_or(d.max_kw)),
+        dynamic_export_limited_steps: s.network.dynamic_export.map(|_| main.limits.envelope_limited_steps),
         grid_limit_shed_kwh: main.limits.shed_kwh,
         voltage_limited_steps: main.limits.voltage_limited_steps,
         voltage_violations_avoided: main.limits.voltage_violations_avoided,

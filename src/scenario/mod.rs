@@ -379,6 +379,11 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     v.range("network.pv_power_factor", file.network.pv_power_factor, validate::Bound::Incl(0.5), validate::Bound::Incl(1.0), "");
     validate::check_network_fees(&mut v, &file.network.fees);
     validate::check_connection(&mut v, "network", file.network.export_limit_kw, file.network.inverter.as_ref());
+    if let Some(d) = file.network.dynamic_export_limit
+        && v.range("network.dynamic_export_limit.min_kw", d.min_kw, validate::Bound::Incl(0.0), validate::Bound::Incl(1_000.0), "kW")
+    {
+        v.range("network.dynamic_export_limit.max_kw", d.max_kw, validate::Bound::Above(d.min_kw), validate::Bound::Incl(1_000.0), "kW (above min_kw)");
+    }
     v.finish()?;
     let mut import_warnings = imported.as_ref().map(|i| i.net.warnings.clone()).unwrap_or_default();
     if let Some(imp) = &imported {
@@ -436,6 +441,9 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
         }
     };
     let phases = household_phases(&file.network, &mut specs, imported.is_some());
+    if file.network.dynamic_export_limit.is_some() && !topology.is_radial() {
+        v.err("network.dynamic_export_limit", "a dynamic export limit is set from the feeder's voltages, which need a radial network (this one has loops)".to_string());
+    }
     if phases.is_some() && !topology.is_radial() {
         v.err("network", "phases, power factors or inverter curves need the unbalanced three-phase flow, which needs a radial network (this one has loops)".to_string());
     }
@@ -524,6 +532,7 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
             nominal_voltage_v,
             enforce_line_limits: file.network.enforce_line_limits,
             voltage_band,
+            dynamic_export: file.network.dynamic_export_limit.map(|d| crate::grid::network::DynamicExport { min_kw: d.min_kw, max_kw: d.max_kw }),
             enforce_voltage_limits: file.network.enforce_voltage_limits,
         },
         network_fees: {

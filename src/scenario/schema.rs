@@ -454,10 +454,33 @@ pub struct NetworkSpec {
     /// in Australia); default: none.
     #[serde(default)]
     pub export_limit_kw: Option<f64>,
+    /// A dynamic export limit the network operator sets each step from the feeder's voltage
+    /// headroom, one for every house (`()` for 1.5 to 10 kW); default: none.
+    #[serde(default)]
+    pub dynamic_export_limit: Option<DynamicExportSpec>,
     /// Every PV inverter's grid-code responses, unless a house gives its own; default: none
     /// (fixed power factor, `pv_power_factor`).
     #[serde(default)]
     pub inverter: Option<InverterSpec>,
+}
+
+/// The bounds of a dynamic export limit, kW per house (SA Power Networks' flexible exports: no
+/// less than 1.5 kW, up to 10 kW).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DynamicExportSpec {
+    #[serde(default = "default_envelope_min_kw")]
+    pub min_kw: f64,
+    #[serde(default = "default_envelope_max_kw")]
+    pub max_kw: f64,
+}
+
+fn default_envelope_min_kw() -> f64 {
+    1.5
+}
+
+fn default_envelope_max_kw() -> f64 {
+    10.0
 }
 
 /// A PV inverter's responses to the voltage at its terminals (AS/NZS 4777.2:2020, EN 50549-1).
@@ -503,6 +526,7 @@ impl Default for NetworkSpec {
             load_power_factor: None,
             pv_power_factor: 1.0,
             export_limit_kw: None,
+            dynamic_export_limit: None,
             inverter: None,
         }
     }

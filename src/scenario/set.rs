@@ -263,6 +263,13 @@ mod tests {
     }
 
     #[test]
+    fn a_bare_unit_is_a_struct_with_its_defaults() {
+        let f = set("network.dynamic_export_limit=()").unwrap();
+        let d = f.network.dynamic_export_limit.expect("set, not None");
+        assert_eq!((d.min_kw, d.max_kw), (1.5, 10.0));
+    }
+
+    #[test]
     fn names_what_is_wrong() {
         let e = set("market.rul=sdr").unwrap_err();
         assert!(e.contains("--set market.rul=sdr") && e.contains("`market` has no field `rul`") && e.contains("rule"), "{e}");

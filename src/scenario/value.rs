@@ -116,7 +116,11 @@ impl Parser<'_> {
             }
             Some('(') => {
                 self.at += 1;
-                self.parenthesised(depth)
+                // A bare `()` is a struct with all its defaults (`losses: ()`), not `None`.
+                Ok(match self.parenthesised(depth)? {
+                    Value::Null => Value::Object(Map::new()),
+                    v => v,
+                })
             }
             Some('{') => {
                 self.at += 1;
