@@ -401,11 +401,17 @@ fn an_opendss_feeder_imports_with_its_redirects_transformer_and_loads() {
 
 #[test]
 fn opendss_errors_name_the_file_and_line() {
-    let cases: [(&str, &str, &str, &[&str]); 4] = [
+    let cases: [(&str, &str, &str, &[&str]); 10] = [
         ("network/lines.dss", "Linecode=4c_70 Length=90", "Linecode=4c_7 Length=90", &["lines.dss:5:1", "line code `4c_7` was not defined before"]),
         ("network/codes.dss", "R1=0.446", "R1=abc", &["codes.dss:3:1", "`r1`: `abc` is not a number"]),
+        ("network/codes.dss", "normamps=80", "normamps=-80", &["codes.dss:4:1", "`normamps`: -80 is outside above 0"]),
         ("network/loads.dss", "Bus1=A1.3 kV=0.24", "Bus1=A1.3 kVolts=0.24", &["loads.dss:3:1", "Load has no property `kvolts`"]),
-        ("network/loads.dss", "New Load.L1", "Redirect ../Master.dss\nNew Load.L1", &["loads.dss:1:1", "redirects to itself"]),
+        ("network/loads.dss", "kW=6 PF=0.95", "kW=6 PF=0", &["loads.dss:1:1", "`pf=0`"]),
+        ("network/loads.dss", "New Load.L1", "Redirect ../Master.dss\nNew Load.L1", &["loads.dss:1:1", "already being read (a loop)"]),
+        ("network/lines.dss", "// The main cable", "/* The main cable", &["lines.dss:1:1", "never closed"]),
+        ("network/lines.dss", "Linecode=2c_16 Length=25", "Linecode=2c_16 R1=9 Length=25", &["lines.dss:9:1", "either a LineCode or the line's own"]),
+        ("Master.dss", "Redirect network/loads.dss", "Redirect network/loads.dss\nOpen Line.SvcA 1", &["Master.dss:16:1", "switching elements in or out is not read"]),
+        ("network/lines.dss", "Bus1=C1 Bus2=C2", "Bus1=Z1 Bus2=Z2", &["bus `z1` is not connected to the supply"]),
     ];
     for (file, from, to, expect) in cases {
         let tmp = dss_folder(|dir| {

@@ -197,13 +197,14 @@ pub fn build(imp: &Imported, connected: bool, load_buses: &HashSet<i64>, v: &mut
         line.max_i_a = Some(l.max_i_ka * 1000.0);
         topo.add_line(a, b, line);
     }
-    if !topo.is_radial() {
-        err(v, "line".into(), "the network has loops (or parallel lines between two buses): the three-phase flow needs a radial network".into());
-        return None;
-    }
+    // Unconnected buses first: a piece cut off from the supply also breaks the tree's count.
     let reach = topo.reachable_from_root();
     if let Some(b) = net.buses.iter().find(|b| ix.get(&b.index).is_some_and(|n| !reach[n.index()])) {
         err(v, format!("bus[{}]", b.index), format!("bus `{}` is not connected to the supply", b.name));
+        return None;
+    }
+    if !topo.is_radial() {
+        err(v, "line".into(), "the network has loops (or parallel lines between two buses): the three-phase flow needs a radial network".into());
         return None;
     }
     topo.source_voltage_pu = net.ext_grid_vm_pu;

@@ -220,8 +220,10 @@ const VSOURCE_PROPS: &[&str] = &[
     "basefreq", "enabled", "like",
 ];
 
-/// Element classes that carry power peergrid does not model: listed in the warnings.
-const UNMODELLED: &[&str] = &["generator", "pvsystem", "storage", "capacitor", "reactor", "regcontrol", "capcontrol", "invcontrol", "fault", "isource", "fuse", "recloser", "relay", "swtcontrol", "vccs", "upfc", "gictransformer", "autotrans", "indmach012", "windgen", "storagecontroller", "expcontrol", "gencontrol"];
+/// Classes that only observe or shape inputs peergrid takes elsewhere (meters, monitors, load
+/// shapes, spectra): left out silently. Any other class peergrid does not read (generators, PV
+/// systems, capacitors, regulators, switches, …) is listed in the warnings.
+const IGNORED: &[&str] = &["energymeter", "monitor", "loadshape", "tshape", "priceshape", "growthshape", "spectrum", "xycurve", "tcc_curve", "wiredata", "cndata", "tsdata", "linegeometry", "linespacing", "sensor", "xfmrcode"];
 
 /// The reader's state over all files.
 #[derive(Default)]
@@ -323,9 +325,9 @@ fn bus_ref(value: &str, at: &At) -> Result<(String, Vec<u32>), InputError> {
     let mut parts = value.split('.');
     let name = parts.next().unwrap_or("").trim().to_ascii_lowercase();
     if name.is_empty() {
-        return Err(at.err(format!("`{value}` is not a bus name")));
+        return Err(at.err(format!("`{}` is not a bus name", short(value))));
     }
-    let nodes = parts.map(|n| n.trim().parse::<u32>().map_err(|_| at.err(format!("bus `{value}`: node `{n}` is not a number")))).collect::<Result<Vec<u32>, _>>()?;
+    let nodes = parts.map(|n| n.trim().parse::<u32>().ok().filter(|n| *n <= 3).ok_or_else(|| at.err(format!("bus `{}`: node `{}` is not 0 (ground), 1, 2 or 3", short(value), short(n))))).collect::<Result<Vec<u32>, _>>()?;
     Ok((name, nodes))
 }
 
@@ -341,8 +343,39 @@ fn property(props: &[&'static str], token: &Token, last: &mut Option<usize>, at:
 }
 
 fn number(value: &str, prop: &str, at: &At) -> Result<f64, InputError> {
-    value.trim().parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| at.err(format!("`{prop}`: `{value}` is not a number (expressions are not read)")))
+    value.trim().parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| at.err(format!("`{prop}`: `{}` is not a number (expressions are not read)", short(value))))
 }
+
+/// A number within `lo..=hi` (`lo` exclusive when `open`).
+fn bounded(value: &str, prop: &str, at: &At, lo: f64, open: bool, hi: f64) -> Result<f64, InputError> {
+    let x = number(value, prop, at)?;
+    if (if open { x > lo } else { x >= lo }) && x <= hi {
+        return Ok(x);
+    }
+    Err(at.err(format!("`{prop}`: {} is outside {}{lo}..{hi}", short(value), if open { "above " } else { "" })))
+}
+
+/// A count that must be one of `allowed` (phases, windings).
+fn count(value: &str, prop: &str, at: &At, allowed: &[u32]) -> Result<u32, InputError> {
+    let x = number(value, prop, at)?;
+    allowed.iter().copied().find(|a| f64::from(*a) == x).ok_or_else(|| at.err(format!("`{prop}={}`: peergrid reads {}", short(value), allowed.iter().map(u32::to_string).collect::<Vec<_>>().join(" or "))))
+}
+
+/// A value as messages show it: at most 40 characters.
+fn short(value: &str) -> String {
+    match value.char_indices().nth(40) {
+        Some((i, _)) => format!("{}…", &value[..i]),
+        None => value.to_string(),
+    }
+}
+
+/// Largest impedance per unit length, Ω; largest length, km; largest rating, A; largest
+/// voltage, kV; largest power, kVA or kW.
+const MAX_OHM: f64 = 1e4;
+const MAX_LENGTH_KM: f64 = 1_000.0;
+const MAX_AMPS: f64 = 1e5;
+const MAX_KV: f64 = 1_000.0;
+const MAX_KVA: f64 = 1e7;
 
 fn yes(value: &str) -> bool {
     matches!(value.trim().chars().next().map(|c| c.to_ascii_lowercase()), Some('y' | 't'))
@@ -366,20 +399,24 @@ impl Reader {
         }
         let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
         if self.open.contains(&canonical) {
-            return Err(from.err(format!("{} redirects to itself", path.display())));
+            return Err(from.err(format!("Redirect {}: that file is already being read (a loop)", path.display())));
         }
-        let text = crate::base::input::read_text(&path, "OpenDSS file", crate::base::input::MAX_DATA_FILE_BYTES)?;
+        let text = crate::base::input::read_text(&path, "OpenDSS file", crate::base::input::MAX_DATA_FILE_BYTES).map_err(|e| if from.line > 0 && matches!(e.location, Location::File) { from.err(format!("Redirect: {}: {}", path.display(), e.message)) } else { e })?;
+        // Old Mac line ends: carriage returns alone.
+        let text = if text.contains('\n') { text } else { text.replace('\r', "\n") };
         self.open.push(canonical);
-        let mut in_block = false;
+        let mut in_block: Option<usize> = None;
         for (n, raw) in text.lines().enumerate() {
             let at = At { file: path.clone(), line: n + 1 };
             let trimmed = raw.trim_start();
-            if in_block {
-                in_block = !raw.contains("*/");
+            if in_block.is_some() {
+                if raw.contains("*/") {
+                    in_block = None;
+                }
                 continue;
             }
             if let Some(rest) = trimmed.strip_prefix("/*") {
-                in_block = !rest.contains("*/");
+                in_block = (!rest.contains("*/")).then_some(n + 1);
                 continue;
             }
             let mut line = raw;
@@ -397,6 +434,9 @@ impl Reader {
             }
             self.command(line, &at)?;
         }
+        if let Some(start) = in_block {
+            return Err(At { file: path.clone(), line: start }.err("a `/*` comment that is never closed with `*/`"));
+        }
         self.open.pop();
         Ok(())
     }
@@ -407,6 +447,9 @@ impl Reader {
             return Ok(());
         }
         let first = toks.remove(0);
+        if let Some(name) = &first.name {
+            return Err(at.err(format!("`{}=…`: write `Edit Class.Name property=value` to change an object", short(name))));
+        }
         let verb = first.value.to_ascii_lowercase();
         let dir = at.file.parent().unwrap_or(Path::new("."));
         match verb.as_str() {
@@ -437,7 +480,8 @@ impl Reader {
                 *self = Reader { open, warnings, commands: self.commands, ..Default::default() };
                 Ok(())
             }
-            "set" | "solve" | "calcvoltagebases" | "calcv" | "batchedit" | "show" | "export" | "plot" | "sample" | "reset" | "closedi" | "makebuslist" | "disable" | "enable" | "open" | "close" | "cd" | "get" | "help" | "var" | "interpolate" | "totals" | "summary" => Ok(()),
+            "set" | "solve" | "calcvoltagebases" | "calcv" | "batchedit" | "show" | "export" | "plot" | "sample" | "reset" | "closedi" | "makebuslist" | "cd" | "get" | "help" | "var" | "interpolate" | "totals" | "summary" => Ok(()),
+            "open" | "close" | "disable" | "enable" => Err(at.err(format!("`{}`: switching elements in or out is not read: leave the element out of the files (or in)", first.value))),
             _ if verb.contains('.') => {
                 // `Line.x.bus1=…`: property assignment outside Edit.
                 Err(at.err(format!("`{}`: write `Edit {}` to change an object", first.value, verb.rsplit_once('.').map_or(verb.as_str(), |(o, _)| o))))
@@ -453,6 +497,9 @@ impl Reader {
         let key = name.to_ascii_lowercase();
         let active = match class {
             "circuit" => {
+                if let Some(first) = &self.source.at {
+                    return Err(at.err(format!("a second `New Circuit` (the first at {}:{}): one feeder per import", first.file.display(), first.line)));
+                }
                 self.source = Source { at: Some(at.clone()), ..Default::default() };
                 Active::Source
             }
@@ -463,7 +510,7 @@ impl Reader {
             "transformer" => Active::Transformer(self.index_of(class, &key, name, new, at)?),
             "load" => Active::Load(self.index_of(class, &key, name, new, at)?),
             _ => {
-                if UNMODELLED.contains(&class) && new {
+                if !IGNORED.contains(&class) && new {
                     match self.unmodelled.iter_mut().find(|(c, _)| c == class) {
                         Some((_, n)) => *n += 1,
                         None => self.unmodelled.push((class.to_string(), 1)),
@@ -490,6 +537,9 @@ impl Reader {
             _ => self.load_ix.get(key),
         };
         if let Some(&i) = existing {
+            if new {
+                self.warnings.push(format!("{class} `{name}` is created twice ({}:{}): the second `New` changes the first, as in OpenDSS", at.file.display(), at.line));
+            }
             return Ok(i);
         }
         if !new {
@@ -537,26 +587,36 @@ impl Reader {
         let mut last = None;
         for t in toks {
             let v = t.value.as_str();
+            if !matches!(active, Active::Other) {
+                match t.name.as_deref() {
+                    Some("like") => return Err(at.err("`Like=` is not read: give the element's own values")),
+                    Some("enabled") if !yes(v) => return Err(at.err("`enabled=no`: disabled elements are not read: leave the element out of the files")),
+                    _ => {}
+                }
+            }
             match active {
                 Active::Other => {}
                 Active::Source => {
                     let s = &mut self.source;
                     match property(VSOURCE_PROPS, t, &mut last, at, "Vsource")? {
                         "bus1" => s.bus = bus_ref(v, at)?.0,
-                        "basekv" => s.base_kv = number(v, "basekv", at)?,
-                        "pu" => s.pu = number(v, "pu", at)?,
-                        "mvasc3" => (s.mvasc3, s.isc3_a, s.z1) = (number(v, "mvasc3", at)?, None, None),
-                        "isc3" => (s.isc3_a, s.z1) = (Some(number(v, "isc3", at)?), None),
-                        "x1r1" => s.x1r1 = number(v, "x1r1", at)?,
-                        "r1" => s.z1 = Some((number(v, "r1", at)?, s.z1.map_or(0.0, |z| z.1))),
-                        "x1" => s.z1 = Some((s.z1.map_or(0.0, |z| z.0), number(v, "x1", at)?)),
+                        "basekv" => s.base_kv = bounded(v, "basekv", at, 0.0, true, MAX_KV)?,
+                        "pu" => s.pu = bounded(v, "pu", at, 0.5, false, 2.0)?,
+                        "mvasc3" => (s.mvasc3, s.isc3_a, s.z1) = (bounded(v, "mvasc3", at, 0.0, true, f64::MAX)?, None, None),
+                        "isc3" => (s.isc3_a, s.z1) = (Some(bounded(v, "isc3", at, 0.0, true, f64::MAX)?), None),
+                        "x1r1" => s.x1r1 = bounded(v, "x1r1", at, 0.0, false, 1e6)?,
+                        "r1" => s.z1 = Some((bounded(v, "r1", at, 0.0, false, MAX_OHM)?, s.z1.map_or(0.0, |z| z.1))),
+                        "x1" => s.z1 = Some((s.z1.map_or(0.0, |z| z.0), bounded(v, "x1", at, 0.0, false, MAX_OHM)?)),
                         "z1" => match numbers(v).as_deref() {
-                            Some([r, x, ..]) => s.z1 = Some((*r, *x)),
-                            _ => return Err(at.err(format!("`z1`: `{v}` is not [R X]"))),
+                            Some([r, x, ..]) if (0.0..=MAX_OHM).contains(r) && (0.0..=MAX_OHM).contains(x) => s.z1 = Some((*r, *x)),
+                            _ => return Err(at.err(format!("`z1`: `{}` is not [R X] with 0 ≤ R, X ≤ {MAX_OHM}", short(v)))),
                         },
+                        "phases" => {
+                            count(v, "phases", at, &[3])?;
+                        }
                         "puz1" | "basemva" => return Err(at.err("the source's impedance per unit (puZ1, baseMVA) is not read: give MVAsc3, Isc3 or Z1")),
                         "model" => s.ideal = v.to_ascii_lowercase().starts_with('i'),
-                        "angle" | "frequency" | "phases" | "mvasc1" | "x0r0" | "isc1" | "r0" | "x0" | "z0" | "z2" | "puz0" | "puz2" | "scantype" | "sequence" | "bus2" | "yearly" | "daily" | "duty" | "puzideal" | "spectrum" | "basefreq" | "enabled" | "like" => {}
+                        "angle" | "frequency" | "mvasc1" | "x0r0" | "isc1" | "r0" | "x0" | "z0" | "z2" | "puz0" | "puz2" | "scantype" | "sequence" | "bus2" | "yearly" | "daily" | "duty" | "puzideal" | "spectrum" | "basefreq" | "enabled" | "like" => {}
                         _ => {}
                     }
                 }
@@ -564,15 +624,12 @@ impl Reader {
                     let c = &mut self.linecodes[i].1;
                     match property(LINECODE_PROPS, t, &mut last, at, "LineCode")? {
                         "nphases" if number(v, "nphases", at)? != 3.0 => {
-                            return Err(at.err(format!("LineCode `nphases={v}`: only three-phase line codes are read (the flow is three-phase; single-phase laterals are not modelled)")));
+                            return Err(at.err(format!("LineCode `nphases={}`: only three-phase line codes are read (the flow is three-phase; single-phase laterals are not modelled)", short(v))));
                         }
-                        "r1" => c.r1 = number(v, "r1", at)?,
-                        "x1" => c.x1 = number(v, "x1", at)?,
-                        "r0" => c.r0 = number(v, "r0", at)?,
-                        "x0" => c.x0 = number(v, "x0", at)?,
+                        p @ ("r1" | "x1" | "r0" | "x0") => *impedance(c, p) = bounded(v, p, at, 0.0, false, MAX_OHM)?,
                         "c1" | "c0" | "b1" | "b0" => c.c_given_nonzero |= number(v, "c", at)? != 0.0,
                         "units" => c.units = Units::parse(v).ok_or_else(|| at.err(format!("`units`: `{v}` is not one of none, mi, kft, km, m, ft, in, cm")))?,
-                        "normamps" => c.normamps = number(v, "normamps", at)?,
+                        "normamps" => c.normamps = bounded(v, "normamps", at, 0.0, true, MAX_AMPS)?,
                         "rmatrix" | "xmatrix" | "cmatrix" | "kron" | "neutral" => c.matrix = true,
                         _ => {}
                     }
@@ -580,18 +637,18 @@ impl Reader {
                 Active::Line(i) => {
                     let l = &mut self.lines[i];
                     match property(LINE_PROPS, t, &mut last, at, "Line")? {
-                        "bus1" => l.bus1 = bus_ref(v, at)?.0,
-                        "bus2" => l.bus2 = bus_ref(v, at)?.0,
+                        "bus1" => l.bus1 = three_phase_bus(v, at)?,
+                        "bus2" => l.bus2 = three_phase_bus(v, at)?,
                         "linecode" => l.linecode = Some(v.to_ascii_lowercase()),
-                        "length" => l.length = number(v, "length", at)?,
-                        "phases" => l.phases = number(v, "phases", at)? as u32,
-                        "r1" => (l.own.r1, l.own_given) = (number(v, "r1", at)?, true),
-                        "x1" => (l.own.x1, l.own_given) = (number(v, "x1", at)?, true),
-                        "r0" => (l.own.r0, l.own_given) = (number(v, "r0", at)?, true),
-                        "x0" => (l.own.x0, l.own_given) = (number(v, "x0", at)?, true),
+                        "length" => l.length = bounded(v, "length", at, 0.0, true, f64::MAX)?,
+                        "phases" => l.phases = count(v, "phases", at, &[3])?,
+                        p @ ("r1" | "x1" | "r0" | "x0") => {
+                            *impedance(&mut l.own, p) = bounded(v, p, at, 0.0, false, MAX_OHM)?;
+                            l.own_given = true;
+                        }
                         "c1" | "c0" | "b1" | "b0" => l.own.c_given_nonzero |= number(v, "c", at)? != 0.0,
                         "units" => l.units = Units::parse(v).ok_or_else(|| at.err(format!("`units`: `{v}` is not one of none, mi, kft, km, m, ft, in, cm")))?,
-                        "normamps" => l.normamps = Some(number(v, "normamps", at)?),
+                        "normamps" => l.normamps = Some(bounded(v, "normamps", at, 0.0, true, MAX_AMPS)?),
                         "switch" => l.switch = yes(v),
                         "rmatrix" | "xmatrix" | "cmatrix" | "geometry" | "spacing" | "wires" | "cncables" | "tscables" => return Err(at.err(format!("Line `{}`: impedance matrices and geometries are not read: give R1 X1 R0 X0 or a LineCode with them", t.name.as_deref().unwrap_or(v)))),
                         _ => {}
@@ -600,15 +657,16 @@ impl Reader {
                 Active::Transformer(i) => {
                     let x = &mut self.transformers[i];
                     let w = x.winding;
-                    let pair = |v: &str, prop: &str| -> Result<[f64; 2], InputError> {
+                    let pair = |v: &str, prop: &str, lo: f64, open: bool, hi: f64| -> Result<[f64; 2], InputError> {
+                        let ok = |x: f64| (if open { x > lo } else { x >= lo }) && x <= hi;
                         match numbers(v).as_deref() {
-                            Some([a, b]) => Ok([*a, *b]),
-                            _ => Err(at.err(format!("`{prop}`: `{v}` is not two numbers (two windings)"))),
+                            Some([a, b]) if ok(*a) && ok(*b) => Ok([*a, *b]),
+                            _ => Err(at.err(format!("`{prop}`: `{}` is not two numbers (two windings) within {lo}..{hi}", short(v)))),
                         }
                     };
                     match property(TRANSFORMER_PROPS, t, &mut last, at, "Transformer")? {
-                        "phases" => x.phases = number(v, "phases", at)? as u32,
-                        "windings" => x.windings = number(v, "windings", at)? as u32,
+                        "phases" => x.phases = count(v, "phases", at, &[3])?,
+                        "windings" => x.windings = count(v, "windings", at, &[2])?,
                         "wdg" => {
                             let k = number(v, "wdg", at)?;
                             if k != 1.0 && k != 2.0 {
@@ -618,9 +676,9 @@ impl Reader {
                         }
                         "bus" => x.buses[w] = bus_ref(v, at)?.0,
                         "conn" => x.delta[w] = conn_delta(v, at)?,
-                        "kv" => x.kv[w] = number(v, "kv", at)?,
-                        "kva" => x.kva[w] = number(v, "kva", at)?,
-                        "%r" => x.pct_r[w] = number(v, "%r", at)?,
+                        "kv" => x.kv[w] = bounded(v, "kv", at, 0.0, true, MAX_KV)?,
+                        "kva" => x.kva[w] = bounded(v, "kva", at, 0.0, true, MAX_KVA)?,
+                        "%r" => x.pct_r[w] = bounded(v, "%r", at, 0.0, false, 100.0)?,
                         "buses" => {
                             let b = words(v);
                             if b.len() != 2 {
@@ -635,11 +693,11 @@ impl Reader {
                             }
                             x.delta = [conn_delta(&c[0], at)?, conn_delta(&c[1], at)?];
                         }
-                        "kvs" => x.kv = pair(v, "kvs")?,
-                        "kvas" => x.kva = pair(v, "kvas")?,
-                        "%rs" => x.pct_r = pair(v, "%rs")?,
-                        "%loadloss" => x.pct_r = [number(v, "%loadloss", at)? / 2.0; 2],
-                        "xhl" | "x12" => x.xhl_pct = number(v, "xhl", at)?,
+                        "kvs" => x.kv = pair(v, "kvs", 0.0, true, MAX_KV)?,
+                        "kvas" => x.kva = pair(v, "kvas", 0.0, true, MAX_KVA)?,
+                        "%rs" => x.pct_r = pair(v, "%rs", 0.0, false, 100.0)?,
+                        "%loadloss" => x.pct_r = [bounded(v, "%loadloss", at, 0.0, false, 100.0)? / 2.0; 2],
+                        "xhl" | "x12" => x.xhl_pct = bounded(v, "xhl", at, 0.0, true, 100.0)?,
                         "leadlag" => x.lead = matches!(v.to_ascii_lowercase().as_str(), "lead" | "euro"),
                         "tap" | "taps" if numbers(v).is_none_or(|t| t.iter().any(|t| *t != 1.0)) => {
                             return Err(at.err(format!("`{}`: off-nominal taps are not read", t.name.as_deref().unwrap_or("tap"))));
@@ -651,11 +709,17 @@ impl Reader {
                 Active::Load(i) => {
                     let l = &mut self.loads[i];
                     match property(LOAD_PROPS, t, &mut last, at, "Load")? {
-                        "phases" => l.phases = number(v, "phases", at)? as u32,
+                        "phases" => l.phases = count(v, "phases", at, &[1, 3])?,
                         "bus1" => l.bus1 = v.to_string(),
-                        "kw" => l.kw = number(v, "kw", at)?,
-                        "pf" => (l.pf, l.kvar) = (number(v, "pf", at)?, None),
-                        "kvar" => l.kvar = Some(number(v, "kvar", at)?),
+                        "kw" => l.kw = bounded(v, "kw", at, -MAX_KVA, false, MAX_KVA)?,
+                        "pf" => {
+                            let pf = bounded(v, "pf", at, -1.0, false, 1.0)?;
+                            if pf == 0.0 {
+                                return Err(at.err("`pf=0`: a load of only reactive power: give `kvar` and a `kW`"));
+                            }
+                            (l.pf, l.kvar) = (pf, None);
+                        }
+                        "kvar" => l.kvar = Some(bounded(v, "kvar", at, -MAX_KVA, false, MAX_KVA)?),
                         "conn" => l.delta = conn_delta(v, at)?,
                         "kva" | "xfkva" => return Err(at.err("loads given by kVA are not read: give kW and PF (or kvar)")),
                         _ => {}
@@ -769,8 +833,11 @@ impl Reader {
             if l.phases != 3 {
                 return Err(l.at.err(format!("Line `{}`: phases={}: only three-phase lines are read", l.name, l.phases)));
             }
+            if l.linecode.is_some() && l.own_given {
+                return Err(l.at.err(format!("Line `{}`: give either a LineCode or the line's own R1 X1 R0 X0, not both", l.name)));
+            }
             let code = match &l.linecode {
-                Some(c) if !l.own_given => match self.linecode_ix.get(c) {
+                Some(c) => match self.linecode_ix.get(c) {
                     Some(&k) => self.linecodes[k].1.clone(),
                     None => return Err(l.at.err(format!("Line `{}`: line code `{c}` was not defined before", l.name))),
                 },
@@ -793,8 +860,14 @@ impl Reader {
                 (Some(c), Some(k)) => l.length * k / c,
                 _ => l.length,
             };
-            if length_km <= 0.0 {
-                return Err(l.at.err(format!("Line `{}`: length {} must be > 0", l.name, l.length)));
+            if !(length_km > 0.0 && length_km <= MAX_LENGTH_KM) {
+                return Err(l.at.err(format!("Line `{}`: {} km long: a line of a low-voltage feeder is between 0 and {MAX_LENGTH_KM} km", l.name, short(&length_km.to_string()))));
+            }
+            if code.r1 + code.x1 <= 0.0 {
+                return Err(l.at.err(format!("Line `{}`: no impedance (R1 and X1 are 0): join its buses into one instead", l.name)));
+            }
+            if l.bus1 == l.bus2 {
+                return Err(l.at.err(format!("Line `{}`: both ends on bus `{}`", l.name, l.bus1)));
             }
             if l.switch {
                 net.warnings.push(format!("Line `{}` is a switch: modelled as a short line", l.name));
@@ -824,11 +897,13 @@ impl Reader {
                 return Err(l.at.err(format!("Load `{}`: delta-connected loads are not read (households are wye, phase to neutral)", l.name)));
             }
             let (bus, nodes) = bus_ref(&l.bus1, &l.at)?;
-            let phase = match (l.phases, nodes.iter().filter(|n| **n != 0).copied().collect::<Vec<_>>().as_slice()) {
-                (3, _) => Phase::Three,
-                (1, [] | [1]) => Phase::A,
-                (1, [2]) => Phase::B,
-                (1, [3]) => Phase::C,
+            let phase = match (l.phases, nodes.as_slice()) {
+                (3, [] | [1, 2, 3] | [1, 2, 3, 0]) => Phase::Three,
+                (3, _) => return Err(l.at.err(format!("Load `{}`: bus1 `{}`: a three-phase load is read on nodes 1.2.3", l.name, short(&l.bus1)))),
+                (1, [0, ..]) => return Err(l.at.err(format!("Load `{}`: bus1 `{}`: node 0 is ground", l.name, short(&l.bus1)))),
+                (1, [] | [1] | [1, 0]) => Phase::A,
+                (1, [2] | [2, 0]) => Phase::B,
+                (1, [3] | [3, 0]) => Phase::C,
                 (1, _) => return Err(l.at.err(format!("Load `{}`: bus1 `{}`: a single-phase load between two phases is not read", l.name, l.bus1))),
                 (p, _) => return Err(l.at.err(format!("Load `{}`: phases={p}: one or three phases", l.name))),
             };
@@ -865,11 +940,30 @@ impl Reader {
     }
 }
 
+/// The impedance field of a line code by property name.
+fn impedance<'a>(c: &'a mut LineCode, prop: &str) -> &'a mut f64 {
+    match prop {
+        "r1" => &mut c.r1,
+        "x1" => &mut c.x1,
+        "r0" => &mut c.r0,
+        _ => &mut c.x0,
+    }
+}
+
+/// A three-phase element's bus: its name, on nodes 1.2.3 (or none given).
+fn three_phase_bus(value: &str, at: &At) -> Result<String, InputError> {
+    let (name, nodes) = bus_ref(value, at)?;
+    match nodes.as_slice() {
+        [] | [1, 2, 3] | [1, 2, 3, 0] => Ok(name),
+        _ => Err(at.err(format!("bus `{}`: three-phase lines are read on nodes 1.2.3 (phases swapped or left out are not modelled)", short(value)))),
+    }
+}
+
 fn conn_delta(v: &str, at: &At) -> Result<bool, InputError> {
     match v.to_ascii_lowercase().as_str() {
         "delta" | "d" | "ll" => Ok(true),
         "wye" | "y" | "ln" | "star" => Ok(false),
-        _ => Err(at.err(format!("`conn`: `{v}` is not Delta or Wye"))),
+        _ => Err(at.err(format!("`conn`: `{}` is not Delta or Wye", short(v)))),
     }
 }
 
