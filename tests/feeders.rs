@@ -359,6 +359,9 @@ fn export_caps_are_never_exceeded_and_the_energy_balances() {
     assert!(s["baseline_export_limited_kwh"].as_f64().unwrap() > 0.0);
     let hh = Table::read(&capped.path().join("o/households.csv"));
     assert!((Table::f(&hh.rows[0], "export_limited_kwh") - limited).abs() < 1e-6);
+    // Valued at the export tariff (0.06 a kWh), rounded once a step.
+    let value = Table::f(&hh.rows[0], "export_limited_value");
+    assert!((value - 0.06 * limited).abs() < 1e-4, "{value} for {limited} kWh");
 }
 
 /// A folder with validation/opendss/lv-transformer (an OpenDSS feeder over four files) and a
@@ -401,10 +404,13 @@ fn an_opendss_feeder_imports_with_its_redirects_transformer_and_loads() {
 
 #[test]
 fn opendss_errors_name_the_file_and_line() {
-    let cases: [(&str, &str, &str, &[&str]); 10] = [
+    let cases: [(&str, &str, &str, &[&str]); 13] = [
+        ("network/loads.dss", "kW=5 PF=0.95", "kVA=0 PF=0.95", &["loads.dss:4:1", "loads given by kVA are not read"]),
+        ("Master.dss", "bus=LV conn=wye", "bus=LV.1 conn=wye", &["Master.dss:13:1", "three-phase elements are read on nodes 1.2.3"]),
+        ("Master.dss", "basekv=11 pu=1.02", "basekv=1e-300 pu=1.02", &["Master.dss:6:1", "`basekv`: 1e-300 must be between 0.1 and 1000"]),
         ("network/lines.dss", "Linecode=4c_70 Length=90", "Linecode=4c_7 Length=90", &["lines.dss:5:1", "line code `4c_7` was not defined before"]),
         ("network/codes.dss", "R1=0.446", "R1=abc", &["codes.dss:3:1", "`r1`: `abc` is not a number"]),
-        ("network/codes.dss", "normamps=80", "normamps=-80", &["codes.dss:4:1", "`normamps`: -80 is outside above 0"]),
+        ("network/codes.dss", "normamps=80", "normamps=-80", &["codes.dss:4:1", "`normamps`: -80 must be above 0"]),
         ("network/loads.dss", "Bus1=A1.3 kV=0.24", "Bus1=A1.3 kVolts=0.24", &["loads.dss:3:1", "Load has no property `kvolts`"]),
         ("network/loads.dss", "kW=6 PF=0.95", "kW=6 PF=0", &["loads.dss:1:1", "`pf=0`"]),
         ("network/loads.dss", "New Load.L1", "Redirect ../Master.dss\nNew Load.L1", &["loads.dss:1:1", "already being read (a loop)"]),

@@ -466,10 +466,10 @@ pub fn limit_lines<A: Side, B: Side>(
         for (hh, mut xa, mut xb) in &mut households {
             let i = hh.index as usize;
             if active_a && a.cuts[i] != ConnectionCut::default() {
-                A::limit_connection(&mut xa, &a.cuts[i]);
+                A::limit_connection(&mut xa, &ConnectionCut { export_price: prices.export, ..a.cuts[i] });
             }
             if active_b && b.cuts[i] != ConnectionCut::default() {
-                B::limit_connection(&mut xb, &b.cuts[i]);
+                B::limit_connection(&mut xb, &ConnectionCut { export_price: prices.export, ..b.cuts[i] });
             }
         }
         // The run's inverters' reactive power flows in the delivered flow too.

@@ -174,6 +174,10 @@ pub struct Meter {
     /// absorbed, kvarh.
     pub inverter_q_kvarh: f64,
     pub inverter_absorbed_kvarh: f64,
+    /// What its export cap's and its inverter's curtailment would have earned at the step's
+    /// export tariff (not a payment: a lower bound of what they cost it, as peers may pay more).
+    pub export_limited_value: crate::base::money::Micros,
+    pub inverter_curtailed_value: crate::base::money::Micros,
 }
 
 /// Sums of [`Meter`] over the run. Written by metrics.
@@ -281,6 +285,8 @@ impl Meter {
         self.inverter_curtailed_kwh += m.inverter_curtailed_kwh;
         self.inverter_q_kvarh += m.inverter_q_kvarh;
         self.inverter_absorbed_kvarh += m.inverter_absorbed_kvarh;
+        self.export_limited_value += m.export_limited_value;
+        self.inverter_curtailed_value += m.inverter_curtailed_value;
     }
 
     /// The load its PV, battery and the market still have to meet: what the car's

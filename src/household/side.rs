@@ -35,18 +35,20 @@ impl Default for Keep {
 
 /// What a house's connection takes off its offer before the line limits, kWh: its export cap
 /// and its inverter's volt-watt ceiling (both curtail PV surplus), the most of its battery offer
-/// the cap leaves room for, and its inverter's reactive energy (+ supplied, − absorbed), kvarh.
+/// the cap leaves room for, its inverter's reactive energy (+ supplied, − absorbed), kvarh, and
+/// the step's export tariff, which values what was curtailed.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ConnectionCut {
     pub export_kwh: f64,
     pub inverter_kwh: f64,
     pub battery_max_kwh: f64,
     pub q_kvarh: f64,
+    pub export_price: crate::base::money::PricePerKwh,
 }
 
 impl Default for ConnectionCut {
     fn default() -> Self {
-        ConnectionCut { export_kwh: 0.0, inverter_kwh: 0.0, battery_max_kwh: f64::INFINITY, q_kvarh: 0.0 }
+        ConnectionCut { export_kwh: 0.0, inverter_kwh: 0.0, battery_max_kwh: f64::INFINITY, q_kvarh: 0.0, export_price: crate::base::money::PricePerKwh::from_units(0.0) }
     }
 }
 
@@ -116,6 +118,8 @@ impl Side for Run {
         m.curtailed_kwh += cut;
         m.export_limited_kwh += c.export_kwh;
         m.inverter_curtailed_kwh += c.inverter_kwh;
+        m.export_limited_value += c.export_price.amount_for(c.export_kwh);
+        m.inverter_curtailed_value += c.export_price.amount_for(c.inverter_kwh);
         m.battery_offer_kwh = m.battery_offer_kwh.min(c.battery_max_kwh);
         m.inverter_q_kvarh += c.q_kvarh;
         m.inverter_absorbed_kvarh += (-c.q_kvarh).max(0.0);

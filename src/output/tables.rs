@@ -110,7 +110,7 @@ pub fn write_buses(dir: &Path, s: &Scenario, p: &crate::grid::network::PhaseStat
 }
 
 /// Columns of `households.csv` (a contract: add, never rename).
-pub const HOUSEHOLD_COLUMNS: [&str; 76] = [
+pub const HOUSEHOLD_COLUMNS: [&str; 78] = [
     "household", "pv_kwh", "load_kwh", "self_consumed_kwh", "p2p_bought_kwh", "p2p_sold_kwh", "grid_import_kwh", "grid_export_kwh",
     "battery_charge_kwh", "battery_discharge_kwh", "curtailed_kwh", "unserved_kwh", "bill", "baseline_bill", "savings", "p2p_paid",
     "p2p_received", "grid_paid", "grid_received", "baseline_unserved_kwh", "kwp", "battery_kwh", "soc_start_kwh", "soc_end_kwh", "load_source",
@@ -123,6 +123,7 @@ pub const HOUSEHOLD_COLUMNS: [&str; 76] = [
     "heat_pump_kwh", "hot_water_kwh", "comfort_violation_hours", "spf", "heat_delivered_kwh", "backup_heat_kwh", "cooling_kwh",
     "mean_indoor_temp_c", "min_indoor_temp_c", "design_heat_load_kw", "hot_water_cold_draws", "hot_water_short_kwh",
     "export_limited_kwh", "inverter_curtailed_kwh", "inverter_q_kvarh", "inverter_absorbed_kvarh", "baseline_export_limited_kwh", "baseline_inverter_curtailed_kwh",
+    "export_limited_value", "inverter_curtailed_value",
 ];
 
 /// Parquet types of `households.csv`'s columns (see `columnar`).
@@ -132,7 +133,8 @@ fn household_column_type(name: &str) -> ColumnType {
         "synthetic" => ColumnType::Bool,
         "switches" | "ev_short_departures" | "hot_water_cold_draws" => ColumnType::Int,
         "bill" | "baseline_bill" | "savings" | "p2p_paid" | "p2p_received" | "grid_paid" | "grid_received" | "fees_paid" | "rewards_received" | "network_fees_paid"
-        | "community_received" | "community_contributed" | "community_battery_paid" | "community_battery_received" | "supply_charge" | "demand_charge" => ColumnType::Money,
+        | "community_received" | "community_contributed" | "community_battery_paid" | "community_battery_received" | "supply_charge" | "demand_charge" | "export_limited_value"
+        | "inverter_curtailed_value" => ColumnType::Money,
         _ => ColumnType::Float,
     }
 }
@@ -242,6 +244,8 @@ pub fn write_households(dir: &Path, s: &Scenario, main: &[HouseholdResult], comm
             Float(m.inverter_absorbed_kvarh),
             Float(b.totals.export_limited_kwh),
             Float(b.totals.inverter_curtailed_kwh),
+            Money(m.export_limited_value),
+            Money(m.inverter_curtailed_value),
         ];
         sink.push(&row)?;
     }

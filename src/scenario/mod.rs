@@ -441,10 +441,12 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
         }
     };
     let phases = household_phases(&file.network, &mut specs, imported.is_some());
-    if file.network.dynamic_export_limit.is_some() && !topology.is_radial() {
+    // A topology that could not be built (its errors are already given) is empty.
+    let built = topology.graph.node_count() > 0;
+    if built && file.network.dynamic_export_limit.is_some() && !topology.is_radial() {
         v.err("network.dynamic_export_limit", "a dynamic export limit is set from the feeder's voltages, which need a radial network (this one has loops)".to_string());
     }
-    if phases.is_some() && !topology.is_radial() {
+    if built && phases.is_some() && !topology.is_radial() {
         v.err("network", "phases, power factors or inverter curves need the unbalanced three-phase flow, which needs a radial network (this one has loops)".to_string());
     }
     let ledger = validate::check_ledger(&mut v, &file.ledger, &ids);

@@ -42,8 +42,14 @@ struct At {
 }
 
 impl At {
+    /// An error at this line; a message that quotes long input is cut at 300 characters.
     fn err(&self, message: impl Into<String>) -> InputError {
-        InputError { file: self.file.clone(), location: Location::LineColumn { line: self.line, column: 1 }, message: message.into() }
+        let mut message = message.into();
+        if let Some((i, _)) = message.char_indices().nth(300) {
+            message.truncate(i);
+            message.push('…');
+        }
+        InputError { file: self.file.clone(), location: Location::LineColumn { line: self.line, column: 1 }, message }
     }
 }
 
@@ -335,11 +341,12 @@ fn bus_ref(value: &str, at: &At) -> Result<(String, Vec<u32>), InputError> {
 /// after the last set.
 fn property(props: &[&'static str], token: &Token, last: &mut Option<usize>, at: &At, class: &str) -> Result<&'static str, InputError> {
     let k = match &token.name {
-        Some(n) => props.iter().position(|p| p.starts_with(n.as_str())).ok_or_else(|| at.err(format!("{class} has no property `{n}`")))?,
+        // The exact name, else the first that starts with it (`kva` is not `kvar`).
+        Some(n) => props.iter().position(|p| p == n).or_else(|| props.iter().position(|p| p.starts_with(n.as_str()))).ok_or_else(|| at.err(format!("{class} has no property `{}`", short(n))))?,
         None => last.map_or(0, |k| k + 1),
     };
     *last = Some(k);
-    props.get(k).copied().ok_or_else(|| at.err(format!("{class}: too many values without a property name (`{}`)", token.value)))
+    props.get(k).copied().ok_or_else(|| at.err(format!("{class}: too many values without a property name (`{}`)", short(&token.value))))
 }
 
 fn number(value: &str, prop: &str, at: &At) -> Result<f64, InputError> {
@@ -352,7 +359,13 @@ fn bounded(value: &str, prop: &str, at: &At, lo: f64, open: bool, hi: f64) -> Re
     if (if open { x > lo } else { x >= lo }) && x <= hi {
         return Ok(x);
     }
-    Err(at.err(format!("`{prop}`: {} is outside {}{lo}..{hi}", short(value), if open { "above " } else { "" })))
+    let range = match (open, hi == f64::MAX) {
+        (true, true) => format!("above {lo}"),
+        (false, true) => format!("at least {lo}"),
+        (true, false) => format!("above {lo} and at most {hi}"),
+        (false, false) => format!("between {lo} and {hi}"),
+    };
+    Err(at.err(format!("`{prop}`: {} must be {range}", short(value))))
 }
 
 /// A count that must be one of `allowed` (phases, windings).
@@ -371,11 +384,19 @@ fn short(value: &str) -> String {
 
 /// Largest impedance per unit length, Ω; largest length, km; largest rating, A; largest
 /// voltage, kV; largest power, kVA or kW.
-const MAX_OHM: f64 = 1e4;
-const MAX_LENGTH_KM: f64 = 1_000.0;
+const MAX_OHM: f64 = 100.0;
+const MAX_LENGTH_KM: f64 = 100.0;
 const MAX_AMPS: f64 = 1e5;
 const MAX_KV: f64 = 1_000.0;
-const MAX_KVA: f64 = 1e7;
+const MAX_KVA: f64 = 1e6;
+/// Smallest voltage (kV), rating (kVA) and |power factor| read: below them the flow has no
+/// meaning (a 1e-300 kV winding, a load of pure reactive power).
+const MIN_KV: f64 = 0.1;
+const MIN_KVA: f64 = 1.0;
+const MIN_POWER_FACTOR: f64 = 0.1;
+/// Largest coordinate, m, and largest load, kW or kvar.
+const MAX_COORDINATE: f64 = 1e8;
+const MAX_LOAD_KW: f64 = 1e4;
 
 fn yes(value: &str) -> bool {
     matches!(value.trim().chars().next().map(|c| c.to_ascii_lowercase()), Some('y' | 't'))
@@ -402,8 +423,8 @@ impl Reader {
             return Err(from.err(format!("Redirect {}: that file is already being read (a loop)", path.display())));
         }
         let text = crate::base::input::read_text(&path, "OpenDSS file", crate::base::input::MAX_DATA_FILE_BYTES).map_err(|e| if from.line > 0 && matches!(e.location, Location::File) { from.err(format!("Redirect: {}: {}", path.display(), e.message)) } else { e })?;
-        // Old Mac line ends: carriage returns alone.
-        let text = if text.contains('\n') { text } else { text.replace('\r', "\n") };
+        // Any carriage return ends a line, as in OpenDSS (CRLF, or a CR alone).
+        let text = text.replace("\r\n", "\n").replace('\r', "\n");
         self.open.push(canonical);
         let mut in_block: Option<usize> = None;
         for (n, raw) in text.lines().enumerate() {
@@ -481,7 +502,7 @@ impl Reader {
                 Ok(())
             }
             "set" | "solve" | "calcvoltagebases" | "calcv" | "batchedit" | "show" | "export" | "plot" | "sample" | "reset" | "closedi" | "makebuslist" | "cd" | "get" | "help" | "var" | "interpolate" | "totals" | "summary" => Ok(()),
-            "open" | "close" | "disable" | "enable" => Err(at.err(format!("`{}`: switching elements in or out is not read: leave the element out of the files (or in)", first.value))),
+            "open" | "close" | "disable" | "enable" | "remove" => Err(at.err(format!("`{}`: switching elements in or out is not read: leave the element out of the files (or in)", first.value))),
             _ if verb.contains('.') => {
                 // `Line.x.bus1=…`: property assignment outside Edit.
                 Err(at.err(format!("`{}`: write `Edit {}` to change an object", first.value, verb.rsplit_once('.').map_or(verb.as_str(), |(o, _)| o))))
@@ -590,7 +611,7 @@ impl Reader {
             if !matches!(active, Active::Other) {
                 match t.name.as_deref() {
                     Some("like") => return Err(at.err("`Like=` is not read: give the element's own values")),
-                    Some("enabled") if !yes(v) => return Err(at.err("`enabled=no`: disabled elements are not read: leave the element out of the files")),
+                    Some("enabled") if !yes(v) => return Err(at.err(format!("`enabled={}`: disabled elements are not read: leave the element out of the files", short(v)))),
                     _ => {}
                 }
             }
@@ -599,11 +620,16 @@ impl Reader {
                 Active::Source => {
                     let s = &mut self.source;
                     match property(VSOURCE_PROPS, t, &mut last, at, "Vsource")? {
-                        "bus1" => s.bus = bus_ref(v, at)?.0,
-                        "basekv" => s.base_kv = bounded(v, "basekv", at, 0.0, true, MAX_KV)?,
+                        "bus1" => s.bus = three_phase_bus(v, at)?,
+                        "basekv" => s.base_kv = bounded(v, "basekv", at, MIN_KV, false, MAX_KV)?,
                         "pu" => s.pu = bounded(v, "pu", at, 0.5, false, 2.0)?,
-                        "mvasc3" => (s.mvasc3, s.isc3_a, s.z1) = (bounded(v, "mvasc3", at, 0.0, true, f64::MAX)?, None, None),
-                        "isc3" => (s.isc3_a, s.z1) = (Some(bounded(v, "isc3", at, 0.0, true, f64::MAX)?), None),
+                        "mvasc3" => (s.mvasc3, s.isc3_a, s.z1) = (bounded(v, "mvasc3", at, 0.001, false, f64::MAX)?, None, None),
+                        "isc3" => (s.isc3_a, s.z1) = (Some(bounded(v, "isc3", at, 0.001, false, f64::MAX)?), None),
+                        // The zero sequence of the source: behind a transformer's delta it is not
+                        // seen, and without a transformer the supply is stiff.
+                        p @ ("mvasc1" | "isc1" | "x0r0" | "r0" | "x0") => {
+                            bounded(v, p, at, 0.0, false, f64::MAX)?;
+                        }
                         "x1r1" => s.x1r1 = bounded(v, "x1r1", at, 0.0, false, 1e6)?,
                         "r1" => s.z1 = Some((bounded(v, "r1", at, 0.0, false, MAX_OHM)?, s.z1.map_or(0.0, |z| z.1))),
                         "x1" => s.z1 = Some((s.z1.map_or(0.0, |z| z.0), bounded(v, "x1", at, 0.0, false, MAX_OHM)?)),
@@ -616,7 +642,7 @@ impl Reader {
                         }
                         "puz1" | "basemva" => return Err(at.err("the source's impedance per unit (puZ1, baseMVA) is not read: give MVAsc3, Isc3 or Z1")),
                         "model" => s.ideal = v.to_ascii_lowercase().starts_with('i'),
-                        "angle" | "frequency" | "mvasc1" | "x0r0" | "isc1" | "r0" | "x0" | "z0" | "z2" | "puz0" | "puz2" | "scantype" | "sequence" | "bus2" | "yearly" | "daily" | "duty" | "puzideal" | "spectrum" | "basefreq" | "enabled" | "like" => {}
+                        "angle" | "frequency" | "z0" | "z2" | "puz0" | "puz2" | "scantype" | "sequence" | "bus2" | "yearly" | "daily" | "duty" | "puzideal" | "spectrum" | "basefreq" | "enabled" | "like" => {}
                         _ => {}
                     }
                 }
@@ -627,7 +653,7 @@ impl Reader {
                             return Err(at.err(format!("LineCode `nphases={}`: only three-phase line codes are read (the flow is three-phase; single-phase laterals are not modelled)", short(v))));
                         }
                         p @ ("r1" | "x1" | "r0" | "x0") => *impedance(c, p) = bounded(v, p, at, 0.0, false, MAX_OHM)?,
-                        "c1" | "c0" | "b1" | "b0" => c.c_given_nonzero |= number(v, "c", at)? != 0.0,
+                        p @ ("c1" | "c0" | "b1" | "b0") => c.c_given_nonzero |= bounded(v, p, at, 0.0, false, 1e6)? != 0.0,
                         "units" => c.units = Units::parse(v).ok_or_else(|| at.err(format!("`units`: `{v}` is not one of none, mi, kft, km, m, ft, in, cm")))?,
                         "normamps" => c.normamps = bounded(v, "normamps", at, 0.0, true, MAX_AMPS)?,
                         "rmatrix" | "xmatrix" | "cmatrix" | "kron" | "neutral" => c.matrix = true,
@@ -640,13 +666,13 @@ impl Reader {
                         "bus1" => l.bus1 = three_phase_bus(v, at)?,
                         "bus2" => l.bus2 = three_phase_bus(v, at)?,
                         "linecode" => l.linecode = Some(v.to_ascii_lowercase()),
-                        "length" => l.length = bounded(v, "length", at, 0.0, true, f64::MAX)?,
+                        "length" => l.length = bounded(v, "length", at, 0.0, true, 1e6)?,
                         "phases" => l.phases = count(v, "phases", at, &[3])?,
                         p @ ("r1" | "x1" | "r0" | "x0") => {
                             *impedance(&mut l.own, p) = bounded(v, p, at, 0.0, false, MAX_OHM)?;
                             l.own_given = true;
                         }
-                        "c1" | "c0" | "b1" | "b0" => l.own.c_given_nonzero |= number(v, "c", at)? != 0.0,
+                        p @ ("c1" | "c0" | "b1" | "b0") => l.own.c_given_nonzero |= bounded(v, p, at, 0.0, false, 1e6)? != 0.0,
                         "units" => l.units = Units::parse(v).ok_or_else(|| at.err(format!("`units`: `{v}` is not one of none, mi, kft, km, m, ft, in, cm")))?,
                         "normamps" => l.normamps = Some(bounded(v, "normamps", at, 0.0, true, MAX_AMPS)?),
                         "switch" => l.switch = yes(v),
@@ -674,17 +700,17 @@ impl Reader {
                             }
                             x.winding = k as usize - 1;
                         }
-                        "bus" => x.buses[w] = bus_ref(v, at)?.0,
+                        "bus" => x.buses[w] = three_phase_bus(v, at)?,
                         "conn" => x.delta[w] = conn_delta(v, at)?,
-                        "kv" => x.kv[w] = bounded(v, "kv", at, 0.0, true, MAX_KV)?,
-                        "kva" => x.kva[w] = bounded(v, "kva", at, 0.0, true, MAX_KVA)?,
+                        "kv" => x.kv[w] = bounded(v, "kv", at, MIN_KV, false, MAX_KV)?,
+                        "kva" => x.kva[w] = bounded(v, "kva", at, MIN_KVA, false, MAX_KVA)?,
                         "%r" => x.pct_r[w] = bounded(v, "%r", at, 0.0, false, 100.0)?,
                         "buses" => {
                             let b = words(v);
                             if b.len() != 2 {
                                 return Err(at.err(format!("`buses`: `{v}` is not two buses")));
                             }
-                            x.buses = [bus_ref(&b[0], at)?.0, bus_ref(&b[1], at)?.0];
+                            x.buses = [three_phase_bus(&b[0], at)?, three_phase_bus(&b[1], at)?];
                         }
                         "conns" => {
                             let c = words(v);
@@ -693,8 +719,8 @@ impl Reader {
                             }
                             x.delta = [conn_delta(&c[0], at)?, conn_delta(&c[1], at)?];
                         }
-                        "kvs" => x.kv = pair(v, "kvs", 0.0, true, MAX_KV)?,
-                        "kvas" => x.kva = pair(v, "kvas", 0.0, true, MAX_KVA)?,
+                        "kvs" => x.kv = pair(v, "kvs", MIN_KV, false, MAX_KV)?,
+                        "kvas" => x.kva = pair(v, "kvas", MIN_KVA, false, MAX_KVA)?,
                         "%rs" => x.pct_r = pair(v, "%rs", 0.0, false, 100.0)?,
                         "%loadloss" => x.pct_r = [bounded(v, "%loadloss", at, 0.0, false, 100.0)? / 2.0; 2],
                         "xhl" | "x12" => x.xhl_pct = bounded(v, "xhl", at, 0.0, true, 100.0)?,
@@ -711,15 +737,18 @@ impl Reader {
                     match property(LOAD_PROPS, t, &mut last, at, "Load")? {
                         "phases" => l.phases = count(v, "phases", at, &[1, 3])?,
                         "bus1" => l.bus1 = v.to_string(),
-                        "kw" => l.kw = bounded(v, "kw", at, -MAX_KVA, false, MAX_KVA)?,
+                        "kw" => l.kw = bounded(v, "kw", at, -MAX_LOAD_KW, false, MAX_LOAD_KW)?,
                         "pf" => {
                             let pf = bounded(v, "pf", at, -1.0, false, 1.0)?;
-                            if pf == 0.0 {
-                                return Err(at.err("`pf=0`: a load of only reactive power: give `kvar` and a `kW`"));
+                            if pf.abs() < MIN_POWER_FACTOR {
+                                return Err(at.err(format!("`pf={}`: a load of (almost) only reactive power: its |pf| must be at least {MIN_POWER_FACTOR}", short(v))));
                             }
                             (l.pf, l.kvar) = (pf, None);
                         }
-                        "kvar" => l.kvar = Some(bounded(v, "kvar", at, -MAX_KVA, false, MAX_KVA)?),
+                        "kvar" => l.kvar = Some(bounded(v, "kvar", at, -MAX_LOAD_KW, false, MAX_LOAD_KW)?),
+                        "kv" => {
+                            bounded(v, "kv", at, MIN_KV, false, MAX_KV)?;
+                        }
                         "conn" => l.delta = conn_delta(v, at)?,
                         "kva" | "xfkva" => return Err(at.err("loads given by kVA are not read: give kW and PF (or kvar)")),
                         _ => {}
@@ -738,8 +767,8 @@ impl Reader {
             // OpenDSS skips lines whose bus it does not know (a header among them).
             if let [bus, x, y, ..] = w[..]
                 && let (Ok(x), Ok(y)) = (x.parse::<f64>(), y.parse::<f64>())
-                && x.is_finite()
-                && y.is_finite()
+                && x.abs() <= MAX_COORDINATE
+                && y.abs() <= MAX_COORDINATE
             {
                 self.coords.insert(bus.to_ascii_lowercase(), (x, y));
             }
@@ -955,7 +984,7 @@ fn three_phase_bus(value: &str, at: &At) -> Result<String, InputError> {
     let (name, nodes) = bus_ref(value, at)?;
     match nodes.as_slice() {
         [] | [1, 2, 3] | [1, 2, 3, 0] => Ok(name),
-        _ => Err(at.err(format!("bus `{}`: three-phase lines are read on nodes 1.2.3 (phases swapped or left out are not modelled)", short(value)))),
+        _ => Err(at.err(format!("bus `{}`: three-phase elements are read on nodes 1.2.3 (phases swapped or left out are not modelled)", short(value)))),
     }
 }
 
