@@ -3,33 +3,9 @@
 //! its series' colours, not just axes.
 
 mod common;
+use common::browser::*;
 use common::*;
 use std::path::Path;
-use std::process::Command;
-
-fn chromium() -> Option<&'static str> {
-    let found = ["chromium", "chromium-browser"].into_iter().find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()));
-    if found.is_none() {
-        assert!(std::env::var_os("CI").is_none(), "CI must install chromium (see .ci/run)");
-        eprintln!("skipped: chromium is not installed");
-    }
-    found
-}
-
-/// Chromium's flags for a closed, headless machine.
-fn headless(browser: &str, profile: &Path) -> Command {
-    let mut c = Command::new(browser);
-    c.args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"]);
-    c.arg(format!("--user-data-dir={}", profile.display()));
-    c
-}
-
-/// The DOM Chromium built from the page.
-fn dom(browser: &str, page: &Path, profile: &Path) -> String {
-    let out = headless(browser, profile).arg("--dump-dom").arg(format!("file://{}", page.display())).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    stdout(&out)
-}
 
 /// Checks every chart figure in the DOM; returns their ids.
 fn charts_have_marks(dom: &str) -> Vec<String> {
@@ -56,12 +32,8 @@ fn not_blank(browser: &str, page: &Path, profile: &Path) {
     let shot = profile.join("page.png");
     let out = headless(browser, profile).arg(format!("--screenshot={}", shot.display())).arg("--window-size=1000,2400").arg(format!("file://{}", page.display())).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
-    let mut reader = decoder.read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
-    let frame = reader.next_frame(&mut buf).unwrap();
-    let channels = frame.line_size / frame.width as usize;
-    let colors: std::collections::HashSet<[u8; 3]> = buf[..frame.buffer_size()].chunks(channels).map(|p| [p[0], p[1], p[2]]).collect();
+    let image = Rgb::read(&shot);
+    let colors: std::collections::HashSet<[u8; 3]> = (0..image.height).flat_map(|y| (0..image.width).map(move |x| (x, y))).map(|(x, y)| image.at(x, y)).collect();
     assert!(colors.len() > 50, "the page looks blank: {} colours", colors.len());
 }
 

@@ -238,7 +238,7 @@ fn run(py: Python<'_>, scenario: &Scenario, out: PathBuf, rule: Option<String>, 
     let bidding = (!groups.is_empty()).then(|| {
         StrategyFactory(Arc::new(move || groups.iter().map(|(covers, source)| Box::new(PyStrategy { covers: covers.clone(), source: source.clone(), instance: None, ids: ids.clone() }) as Box<dyn ExternalBidding>).collect()))
     });
-    let opts = peergrid::app::run::RunOptions { out_dir: out, force, threads: thread_count(threads)?, progress: false, trace_step: None, keys: None, bidding };
+    let opts = peergrid::app::run::RunOptions { out_dir: out, force, threads: thread_count(threads)?, progress: false, trace_step: None, keys: None, bidding, replay: false };
     interruptible(py, || peergrid::app::run::run(s, &opts)).map(|_| ())
 }
 

@@ -9,7 +9,7 @@ use crate::scenario::{Overrides, Scenario};
 use crate::viz::options::{DemoSpeed, DEMO_DEFAULT_THREADS};
 use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -157,6 +157,13 @@ pub enum Command {
     /// Live map of the grid for workshops: houses, lines, power moving, blocks being sealed
     /// (needs a build with `--features viz`).
     Demo(DemoArgs),
+    /// Write DIR/replay.html from a run's output folder: the run animated in any browser (a
+    /// self-contained page; the folder needs household_timeseries, from `run --replay` or
+    /// `--household-series`).
+    Replay {
+        /// A `peergrid run` output folder.
+        dir: PathBuf,
+    },
     /// Write a Merkle inclusion proof of one transaction (JSON) for `verify --proof`.
     Prove {
         /// A run folder or a ledger.jsonl file.
@@ -308,6 +315,18 @@ pub struct RunArgs {
     /// step with pv_kwh, load_kwh, net_kwh, battery_soc_kwh and the bill so far.
     #[arg(long)]
     pub household_series: bool,
+    /// Also write line_timeseries (.parquet or .csv by --format): a row per line and step with
+    /// the flow on it, kW (positive from `from` to `to`, as topology.json lists the line).
+    #[arg(long)]
+    pub line_series: bool,
+    /// Also write replay.html: the run animated in any browser, self-contained (turns on
+    /// --household-series and --line-series, which it is built from).
+    #[arg(long)]
+    pub replay: bool,
+    /// Play a scene's events (`scenes/*.ron`: clouds, witnesses offline, moves, rule switches)
+    /// on the scenario, over the scene's steps unless --steps is given.
+    #[arg(long, value_name = "FILE")]
+    pub scene: Option<PathBuf>,
     /// Also write DIR/trace-step-N.json: step N's node injections, DC line flows, AC voltages
     /// and line losses (N from 0, as the `step` column of timeseries.csv), to compare with
     /// other power-flow tools (see `export-grid`).
@@ -368,6 +387,20 @@ pub fn main() -> ExitCode {
         }
         Command::Prove { dir, tx, out } => cmd_prove(dir, tx, out),
         Command::Demo(args) => cmd_demo(args),
+        Command::Replay { dir } => cmd_replay(&dir),
+    }
+}
+
+fn cmd_replay(dir: &Path) -> ExitCode {
+    match crate::output::replay::write_replay(dir) {
+        Ok(path) => {
+            say!("wrote {} ({})", path.display(), crate::output::format::bytes(std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
     }
 }
 
@@ -786,7 +819,15 @@ fn cmd_run(args: RunArgs) -> ExitCode {
     // Ctrl-C, SIGTERM or SIGHUP, from the start (loading a big scenario takes a while): the run
     // stops at the next step and removes its staging folder; a second signal changes nothing.
     stop_on_signals();
-    let overrides = Overrides { rule: args.rule.clone(), seed: args.seed, steps: args.steps, ledger: args.ledger, sets: args.sets.clone(), output: args.output_level, format: args.format, household_series: args.household_series, no_memory_check: args.no_memory_check };
+    let scene = match args.scene.as_deref().map(crate::scenario::scene::Scene::load).transpose() {
+        Ok(s) => s.map(Arc::new),
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let steps = args.steps.or(scene.as_ref().and_then(|s| s.steps));
+    let overrides = Overrides { rule: args.rule.clone(), seed: args.seed, steps, ledger: args.ledger, sets: args.sets.clone(), output: args.output_level, format: args.format, household_series: args.household_series || args.replay, line_series: args.line_series || args.replay, no_memory_check: args.no_memory_check, scene };
     let scenario = match load(&args.scenario, &overrides) {
         Ok(s) => Arc::new(s),
         Err(code) => return code,
@@ -815,7 +856,7 @@ fn cmd_run(args: RunArgs) -> ExitCode {
         },
         None => None,
     };
-    let opts = RunOptions { out_dir: out_dir.clone(), force: args.force, threads, progress: !args.quiet, trace_step: args.trace_step, keys, bidding: None };
+    let opts = RunOptions { out_dir: out_dir.clone(), force: args.force, threads, progress: !args.quiet, trace_step: args.trace_step, keys, bidding: None, replay: args.replay };
     match run(scenario.clone(), &opts) {
         Ok(s) => {
             if !args.quiet {

@@ -27,6 +27,8 @@ pub struct RunOptions {
     pub keys: Option<Arc<crate::ledger::keys::Keystore>>,
     /// Bidding strategies supplied from outside (the Python package's), built for the run.
     pub bidding: Option<crate::market::external::StrategyFactory>,
+    /// Also write `replay.html` (the scenario must have its household series on).
+    pub replay: bool,
 }
 
 fn failed(context: &str) -> impl Fn(std::io::Error) -> RunError + '_ {
@@ -41,9 +43,10 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
     }
     let started = Instant::now();
     let staging = claim_output(&opts.out_dir, opts.force)?;
-    let record = recorder::RecordOptions { trades: scenario.output == crate::scenario::OutputLevel::Full, household_series: scenario.household_series, format: scenario.format };
+    let record = recorder::RecordOptions { trades: scenario.output == crate::scenario::OutputLevel::Full, household_series: scenario.household_series, line_series: scenario.line_series, format: scenario.format };
     let ids: Vec<String> = scenario.households.iter().map(|h| h.id.clone()).collect();
-    let recorder = Recorder::create(staging.path(), record, &ids, scenario.currency.as_deref()).map_err(failed("cannot create output files"))?;
+    let line_ids: Vec<String> = scenario.topology.graph.edge_weights().map(|l| l.id.clone()).collect();
+    let recorder = Recorder::create(staging.path(), record, &ids, &line_ids, scenario.currency.as_deref()).map_err(failed("cannot create output files"))?;
     let ledger = match &scenario.ledger {
         Some(cfg) => {
             let jsonl = crate::output::ledger_file(staging.path(), cfg).map_err(failed("cannot create ledger.jsonl"))?;
@@ -108,6 +111,9 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
     let runtime_s = started.elapsed().as_secs_f64();
     let summary = summarise(&scenario, &main_out, runtime_s);
     crate::output::write_run_files(staging.path(), &scenario, &main_out, &summary).map_err(RunError::Failed)?;
+    if opts.replay {
+        crate::output::replay::write_replay(staging.path()).map_err(|e| RunError::Failed(format!("writing replay.html: {e}")))?;
+    }
     commit_output(staging)?;
     Ok(summary)
 }

@@ -4,6 +4,7 @@
 use bevy::prelude::SystemSet;
 
 pub mod climate;
+pub mod clouds;
 pub mod measured;
 pub mod sky;
 pub mod solar;

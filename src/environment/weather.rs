@@ -271,6 +271,8 @@ pub struct EnvironmentConfig {
     pub typical_year: Option<Arc<crate::environment::measured::TypicalYear>>,
     pub irradiance: Option<Arc<crate::environment::measured::IrradianceSeries>>,
     pub climate: Option<Arc<SyntheticClimate>>,
+    /// Clouds over parts of the grid (scenario events).
+    pub clouds: crate::environment::clouds::Clouds,
 }
 
 impl Plugin for EnvironmentPlugin {
@@ -282,6 +284,7 @@ impl Plugin for EnvironmentPlugin {
             .insert_resource(crate::environment::tariff::StepPrices::default())
             .insert_resource(c.site)
             .insert_resource(weather)
+            .insert_resource(c.clouds.clone())
             .insert_resource(Environment::default());
         app.add_systems(
             crate::base::schedule::SimStep,

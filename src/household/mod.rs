@@ -375,8 +375,10 @@ impl Plugin for HouseholdPlugin {
     }
 }
 
-/// Resets each meter and fills in this step's PV and load.
-/// Reads `Environment`, `SimClock`, `Site`, `Profiles`; writes `Meter`, `LoadNoise` (a batch of
+/// Resets each meter and fills in this step's PV and load (under a cloud, from the share of the
+/// irradiance it lets through, split again into beam and diffuse; a measured PV series scaled
+/// by that share).
+/// Reads `Environment`, `Clouds`, `SimClock`, `Site`, `Profiles`; writes `Meter`, `LoadNoise` (a batch of
 /// steps at a time, drawn on the `--threads` pool as a `Pace` region, see
 /// [`crate::household::load::NoiseAhead`]).
 /// Runs in `HouseholdSystems::GenerationAndLoad`, after the environment.
@@ -384,6 +386,7 @@ impl Plugin for HouseholdPlugin {
 #[allow(clippy::type_complexity)]
 pub fn measure_pv_and_load(
     env: Res<Environment>,
+    clouds: Res<crate::environment::clouds::Clouds>,
     clock: Res<SimClock>,
     site: Res<Site>,
     profiles: Res<Profiles>,
@@ -406,6 +409,7 @@ pub fn measure_pv_and_load(
     });
     for (hh, source, pv, mut meter, heat_pump) in &mut households {
         *meter = Meter::default();
+        let shade = clouds.transmittance(clock.step, hh.index);
         match *source {
             LoadSource::Archetype { kind, annual_kwh, shift_hours } => {
                 let mut base = archetype_kwh(kind, annual_kwh, shift_hours, &load_step, site.latitude_deg);
@@ -414,14 +418,21 @@ pub fn measure_pv_and_load(
                 }
                 meter.load_kwh = base * multipliers[hh.index as usize];
                 if let Some(pv) = pv {
-                    let poa = pv.surface.poa(&env.irradiance, &env.sky_diffuse, &env.sun_vector);
+                    let poa = match shade {
+                        None => pv.surface.poa(&env.irradiance, &env.sky_diffuse, &env.sun_vector),
+                        Some(share) => {
+                            let shaded = crate::environment::solar::erbs(env.irradiance.ghi * share, &env.sun);
+                            let diffuse = crate::environment::solar::SkyDiffuse::new(site.sky.transposition, &shaded, &env.sun);
+                            pv.surface.poa(&shaded, &diffuse, &env.sun_vector)
+                        }
+                    };
                     meter.pv_kwh = pv.energy_kwh(poa, env.temp_air_c, env.wind_speed_m_s, dt);
                 }
             }
             LoadSource::Profile { series } => {
                 let s = &profiles.0.series[series];
                 meter.load_kwh = s.load_kwh[step];
-                meter.pv_kwh = s.pv_kwh[step];
+                meter.pv_kwh = s.pv_kwh[step] * shade.unwrap_or(1.0);
             }
         }
     }

@@ -289,6 +289,26 @@ pub struct MarketConfig {
     /// The households' zones and the network fee schedule.
     pub zones: Arc<zones::ZoneFees>,
     pub loss_bearer: LossBearer,
+    /// Rules the market switches to during the run, by step (ascending).
+    pub rule_switches: Vec<(u64, &'static registry::RuleInfo)>,
+}
+
+/// The rules the market switches to, by step (ascending), and the rule and parameters it started
+/// with (a switch back to it takes them again).
+#[derive(Resource, Debug, Clone)]
+pub struct RuleSwitches {
+    pub switches: Vec<(u64, &'static registry::RuleInfo)>,
+    pub initial: (&'static registry::RuleInfo, BTreeMap<String, f64>),
+}
+
+/// Switches the trading rule at the steps the scenario's `SwitchRule` events give; it clears
+/// from that step on. Reads `SimClock`, `RuleSwitches`, `MarketSetup`; writes `ActiveRule`.
+/// Runs in `MarketSystems::Orders`, before the orders.
+pub fn switch_rule(clock: Res<SimClock>, switches: Res<RuleSwitches>, setup: Res<MarketSetup>, mut active: ResMut<ActiveRule>) {
+    for (_, rule) in switches.switches.iter().filter(|(step, _)| *step == clock.step) {
+        let params = if *rule == switches.initial.0 { switches.initial.1.clone() } else { registry::default_params(rule) };
+        *active = setup.build(rule, params);
+    }
 }
 
 /// Per-household deliveries of the step, by household index (scratch reused every step).
@@ -332,7 +352,8 @@ impl Plugin for MarketPlugin {
             .init_resource::<Clearing>()
             .init_resource::<Deliveries>()
             .init_resource::<membership::Memberships>()
-            .add_systems(SimStep, submit_orders.in_set(MarketSystems::Orders))
+            .insert_resource(RuleSwitches { switches: c.rule_switches.clone(), initial: (c.rule, c.setup.params.clone()) })
+            .add_systems(SimStep, (switch_rule, submit_orders).chain().in_set(MarketSystems::Orders))
             .add_systems(SimStep, clear_market.in_set(MarketSystems::Clearing))
             .add_systems(SimStep, deliver.in_set(MarketSystems::Delivery))
             .add_systems(SimStep, losses::attribute_trade_losses.in_set(MarketSystems::Losses));

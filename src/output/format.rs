@@ -33,6 +33,15 @@ pub fn count(n: u64) -> String {
     number(n as f64, 0)
 }
 
+/// A file size: `2.3 MB` (decimal units, as file managers show them).
+pub fn bytes(n: u64) -> String {
+    match n {
+        0..1_000 => format!("{n} B"),
+        1_000..1_000_000 => format!("{:.1} kB", n as f64 / 1e3),
+        _ => format!("{:.1} MB", n as f64 / 1e6),
+    }
+}
+
 /// A share (0.53) as a percentage ("53.0%").
 pub fn percent(share: f64, digits: usize) -> String {
     if share.is_finite() { format!("{}%", number(share * 100.0, digits)) } else { "–".into() }

@@ -8,6 +8,7 @@ pub mod compare;
 pub mod grid_export;
 pub mod recorder;
 pub mod format;
+pub mod replay;
 pub mod report;
 pub mod staging;
 pub mod summary;

@@ -25,6 +25,8 @@ pub struct Recorder {
     trades: Option<TableSink>,
     /// `household_timeseries`: one row per household and step (`--household-series`).
     households: Option<TableSink>,
+    /// `line_timeseries`: one row per line and step (`--line-series`).
+    lines: Option<TableSink>,
     /// First write error, reported when the run ends (systems cannot return errors).
     pub error: Option<String>,
 }
@@ -36,6 +38,8 @@ pub struct RecordOptions {
     pub trades: bool,
     /// A row per household and step.
     pub household_series: bool,
+    /// A row per line and step.
+    pub line_series: bool,
     pub format: TableFormat,
 }
 
@@ -83,13 +87,18 @@ pub const TRADES_COLUMNS: [&str; 10] = ["step", "seller", "buyer", "kwh", "price
 /// it fed in; `bill` its bill so far (what it paid less what it received, from the run's start).
 pub const HOUSEHOLD_SERIES_COLUMNS: [&str; 8] = ["household", "step", "time_utc", "pv_kwh", "load_kwh", "net_kwh", "battery_soc_kwh", "bill"];
 
+/// Columns of `line_timeseries` (a contract: add, never rename). `flow_kw` is the active power
+/// on the line in the step, positive from its `from` node to its `to` node (as `topology.json`
+/// and `lines.csv` list them).
+pub const LINE_SERIES_COLUMNS: [&str; 4] = ["line", "step", "time_utc", "flow_kw"];
+
 /// Parquet types of the step tables' columns (see `columnar`).
 fn column_type(name: &str) -> ColumnType {
     match name {
         "step" | "trades" | "ev_plugged" | "heat_pumps_running" => ColumnType::Int,
         "time" => ColumnType::Text,
         "time_utc" => ColumnType::Utc,
-        "seller" | "buyer" | "seller_source" | "household" => ColumnType::Id,
+        "seller" | "buyer" | "seller_source" | "household" | "line" => ColumnType::Id,
         "buy_price" | "sell_price" | "grid_import_price" | "grid_export_price" => ColumnType::MoneyPerKwh,
         "network_fees" | "community_bill" | "baseline_bill" | "amount" | "network_fee" | "bill" => ColumnType::Money,
         _ => ColumnType::Float,
@@ -110,9 +119,10 @@ fn seller_key(seller: Seller, households: u32) -> (u32, u32) {
 }
 
 impl Recorder {
-    /// Opens `timeseries`, `trades` and `household_timeseries` in `dir` as `opts` asks, for the
-    /// households `ids` (in household order); money in `currency` (Parquet's metadata).
-    pub fn create(dir: &Path, opts: RecordOptions, ids: &[String], currency: Option<&str>) -> std::io::Result<Recorder> {
+    /// Opens `timeseries`, `trades`, `household_timeseries` and `line_timeseries` in `dir` as
+    /// `opts` asks, for the households `ids` (in household order) and the lines `line_ids` (in
+    /// the topology's order); money in `currency` (Parquet's metadata).
+    pub fn create(dir: &Path, opts: RecordOptions, ids: &[String], line_ids: &[String], currency: Option<&str>) -> std::io::Result<Recorder> {
         let currency = currency_label(currency);
         let f = opts.format;
         let timeseries = TableSink::create(dir, "timeseries", &TableSchema::new(&TIMESERIES_COLUMNS, column_type), true, f.parquet(), currency, &[])?;
@@ -135,7 +145,15 @@ impl Recorder {
             }
             false => None,
         };
-        Ok(Recorder { timeseries, trades, households, error: None })
+        let lines = match opts.line_series {
+            true => {
+                let kind = |name: &str| if name == "flow_kw" { ColumnType::Float32 } else { column_type(name) };
+                let schema = TableSchema::new(&LINE_SERIES_COLUMNS, kind).with_values("line", line_ids).required_except(&[]);
+                Some(TableSink::create(dir, "line_timeseries", &schema, f.bulk_csv(), f.parquet(), currency, &["step", "time_utc"])?)
+            }
+            false => None,
+        };
+        Ok(Recorder { timeseries, trades, households, lines, error: None })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -211,7 +229,7 @@ impl Recorder {
         if let Some(e) = self.error {
             return Err(e);
         }
-        for sink in [Some(self.timeseries), self.trades, self.households].into_iter().flatten() {
+        for sink in [Some(self.timeseries), self.trades, self.households, self.lines].into_iter().flatten() {
             sink.finish().map_err(|e| e.to_string())?;
         }
         Ok(())
@@ -225,9 +243,13 @@ pub struct RecordSystems;
 /// Records the simulation in `app` into `recorder`'s files from its next step on.
 pub fn attach(app: &mut App, recorder: Recorder) {
     let series = recorder.households.is_some();
+    let line_series = recorder.lines.is_some();
     app.insert_resource(recorder).configure_sets(SimStep, RecordSystems.after(MetricsSystems)).add_systems(SimStep, record_rows.in_set(RecordSystems));
     if series {
         app.init_resource::<SeriesRows>().add_systems(SimStep, record_household_rows.in_set(RecordSystems).after(record_rows));
+    }
+    if line_series {
+        app.add_systems(SimStep, record_line_rows.in_set(RecordSystems).after(record_rows));
     }
 }
 
@@ -309,6 +331,27 @@ pub fn record_household_rows(
             r.battery_soc_kwh.map_or(Cell::Null, |v| Cell::F32(v as f32)),
             Cell::Money(r.bill),
         ]);
+        if written.is_err() {
+            break;
+        }
+    }
+    if let Err(e) = written {
+        rec.error = Some(e.to_string());
+    }
+}
+
+/// Writes a row per line for the step, in the topology's order. Reads `Network` (the step's
+/// delivered flows), `SimClock`; writes `Recorder`. Runs in `RecordSystems`, after `record_rows`.
+pub fn record_line_rows(clock: Res<SimClock>, network: Res<crate::grid::network::Network>, mut rec: ResMut<Recorder>) {
+    if rec.error.is_some() {
+        return;
+    }
+    let utc = clock.frame.step_start_utc(clock.step);
+    let time_utc = utc.format(TIME_UTC_FORMAT).to_string();
+    let Some(sink) = &mut rec.lines else { return };
+    let mut written = Ok(());
+    for (i, kw) in network.flows.line_kw.iter().enumerate() {
+        written = sink.push(&[Cell::Key(i as u32), Cell::Int(clock.step as i64), Cell::Utc(utc.timestamp_micros(), &time_utc), Cell::F32(*kw as f32)]);
         if written.is_err() {
             break;
         }

@@ -103,7 +103,7 @@ pub fn resolve(v: &mut Validator, file: &ScenarioFile, drafts: &[HouseDraft], st
                     v.err(&format!("{at}.community"), format!("community `{id}` is founded twice"));
                 }
             }
-            EventSpec::JoinCommunity { .. } | EventSpec::LeaveCommunity { .. } => {}
+            EventSpec::JoinCommunity { .. } | EventSpec::LeaveCommunity { .. } | EventSpec::Cloud { .. } | EventSpec::SwitchRule { .. } => {}
         }
     }
     changes.sort_by_key(|c| c.step);

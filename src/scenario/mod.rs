@@ -7,6 +7,7 @@ pub mod examples;
 pub mod generate;
 pub mod imported;
 mod measured;
+pub mod scene;
 pub mod schema;
 mod set;
 mod validate;
@@ -65,9 +66,14 @@ pub struct Overrides {
     pub format: Option<TableFormat>,
     /// Also the per-household series (`--household-series`).
     pub household_series: bool,
+    /// Also the per-line series (`--line-series`).
+    pub line_series: bool,
     /// Accept a scenario whose run needs more memory than this machine allows
     /// (`--no-memory-check`).
     pub no_memory_check: bool,
+    /// A scene's events and faults (`--scene`), added to the scenario's; its length is the
+    /// run's unless `steps` is given.
+    pub scene: Option<Arc<scene::Scene>>,
 }
 
 impl Overrides {
@@ -94,6 +100,12 @@ impl Overrides {
         }
         if self.household_series {
             v.push("household-series".to_string());
+        }
+        if self.line_series {
+            v.push("line-series".to_string());
+        }
+        if let Some(s) = &self.scene {
+            v.push(format!("scene={}", s.file.display()));
         }
         v
     }
@@ -204,11 +216,17 @@ pub struct Scenario {
     pub format: TableFormat,
     /// Also a row per household and step.
     pub household_series: bool,
+    /// Also a row per line and step.
+    pub line_series: bool,
     pub overrides: Vec<String>,
     /// Community changes by step, sorted by step (then scenario order).
     pub community_events: Vec<CommunityEvent>,
     /// Communities households join by choice (`None`: everyone trades in the one market).
     pub communities: Option<Arc<crate::community::CommunitiesConfig>>,
+    /// Clouds over parts of the grid (`Cloud` events).
+    pub clouds: Arc<Vec<crate::environment::clouds::CloudShade>>,
+    /// Changes of the trading rule (`SwitchRule` events), by step.
+    pub rule_switches: Vec<(u64, &'static RuleInfo)>,
 }
 
 impl Scenario {
@@ -270,15 +288,20 @@ impl Scenario {
             file.format = f;
         }
         file.household_series |= overrides.household_series;
+        file.line_series |= overrides.line_series;
         if file.output == OutputLevel::Aggregate {
             file.ledger.write_jsonl = false;
         }
+        let origins = overrides.scene.as_ref().map(|s| s.apply(&mut file));
         // With communities, a rule given on the command line (`--rule`, or `--set market.rule`)
         // runs every community; the file's own `market.rule` is not used.
         let set_rule = file.market.rule != file_rule || overrides.sets.iter().any(|s| s.path == "market.rule");
         let forced_rule = overrides.rule.clone().or_else(|| set_rule.then(|| file.market.rule.clone()));
         let sha = crate::ledger::encoding::hex(&Sha256::digest(text.as_bytes()));
-        resolve(file, path, sha, overrides, forced_rule)
+        resolve(file, path, sha, overrides, forced_rule).map_err(|e| match &origins {
+            Some(o) => o.remap(e),
+            None => e,
+        })
     }
 
     /// About how many bytes a run of this scenario holds at its peak ([`memory_estimate_bytes`]).
@@ -451,6 +474,8 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
     }
     let ledger = validate::check_ledger(&mut v, &file.ledger, &ids);
     let community_events = resolve_events(&mut v, &file.events, &ids, scenario_steps);
+    let clouds = Arc::new(resolve_clouds(&mut v, &file.events, &ids, &topology, &nodes, scenario_steps));
+    let rule_switches = resolve_rule_switches(&mut v, &file, scenario_steps);
     let communities = communities::resolve(&mut v, &file, &specs, step_minutes, scenario_steps, forced_rule.as_deref()).map(Arc::new);
     v.finish()?;
 
@@ -560,10 +585,84 @@ fn resolve(file: ScenarioFile, path: &Path, file_sha256: String, overrides: &Ove
         output: file.output,
         format: file.format,
         household_series: file.household_series,
+        line_series: file.line_series,
         overrides: overrides.describe(),
         community_events,
         communities,
+        clouds,
+        rule_switches,
     })
+}
+
+/// Checks and resolves the `Cloud` events: the houses under each.
+fn resolve_clouds(v: &mut validate::Validator, events: &[EventSpec], ids: &[String], topology: &Topology, nodes: &[petgraph::graph::NodeIndex], total_steps: u64) -> Vec<crate::environment::clouds::CloudShade> {
+    let index: HashMap<&str, u32> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), i as u32)).collect();
+    let mut out = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let EventSpec::Cloud { step, steps, over, transmittance } = e else { continue };
+        let at = format!("events[{i}]");
+        if *step >= total_steps {
+            v.err(&format!("{at}.step"), format!("{step} is after the run's last step ({})", total_steps.saturating_sub(1)));
+        }
+        if *steps == 0 {
+            v.err(&format!("{at}.steps"), "a cloud lasts at least one step".to_string());
+        }
+        v.range(&format!("{at}.transmittance"), *transmittance, validate::Bound::Incl(0.0), validate::Bound::Incl(1.0), "(share of the irradiance let through)");
+        let mut households: Vec<u32> = match over {
+            CloudArea::Households(list) => {
+                if list.is_empty() {
+                    v.err(&format!("{at}.over"), "names no household".to_string());
+                }
+                list.iter()
+                    .filter_map(|id| {
+                        let h = index.get(id.as_str()).copied();
+                        if h.is_none() {
+                            v.err(&format!("{at}.over"), format!("no household has id `{id}`"));
+                        }
+                        h
+                    })
+                    .collect()
+            }
+            CloudArea::Near { node, radius_m } => {
+                v.range(&format!("{at}.over.radius_m"), *radius_m, validate::Bound::Above(0.0), validate::Bound::Incl(1e6), "m");
+                let Some(centre) = topology.node(node) else {
+                    v.err(&format!("{at}.over.node"), format!("no grid node has id `{node}` (see topology.json)"));
+                    continue;
+                };
+                let c = &topology.graph[centre];
+                let under: Vec<u32> = nodes.iter().enumerate().filter(|(_, n)| topology.graph.node_weight(**n).is_some_and(|p| (p.x_m - c.x_m).hypot(p.y_m - c.y_m) <= *radius_m)).map(|(h, _)| h as u32).collect();
+                if under.is_empty() && radius_m.is_finite() && *radius_m > 0.0 {
+                    v.err(&format!("{at}.over.radius_m"), format!("no household lies within {radius_m} m of `{node}`"));
+                }
+                under
+            }
+        };
+        households.sort_unstable();
+        households.dedup();
+        out.push(crate::environment::clouds::CloudShade { from_step: *step, to_step: step.saturating_add(*steps), transmittance: *transmittance, households });
+    }
+    out
+}
+
+/// Checks and resolves the `SwitchRule` events, in step order.
+fn resolve_rule_switches(v: &mut validate::Validator, file: &ScenarioFile, total_steps: u64) -> Vec<(u64, &'static RuleInfo)> {
+    let mut out = Vec::new();
+    for (i, e) in file.events.iter().enumerate() {
+        let EventSpec::SwitchRule { step, rule } = e else { continue };
+        let at = format!("events[{i}]");
+        if *step >= total_steps {
+            v.err(&format!("{at}.step"), format!("{step} is after the run's last step ({})", total_steps.saturating_sub(1)));
+        }
+        if !file.communities.is_empty() {
+            v.err(&at, "each community trades by its own rule: switch one with a referendum (`communities`), not the market's".to_string());
+        }
+        match crate::market::registry::find(rule) {
+            Some(info) => out.push((*step, info)),
+            None => v.err(&format!("{at}.rule"), format!("no trading rule `{rule}` (see `peergrid rules`)")),
+        }
+    }
+    out.sort_by_key(|(step, _)| *step);
+    out
 }
 
 /// Checks and resolves the scenario's events (household ids and community paths).
@@ -575,7 +674,7 @@ fn resolve_events(v: &mut validate::Validator, events: &[EventSpec], ids: &[Stri
         let (step, household) = match e {
             EventSpec::JoinCommunity { step, household, .. } | EventSpec::LeaveCommunity { step, household } => (*step, household),
             // Communities households join by choice: see `communities`.
-            EventSpec::SwitchCommunity { .. } | EventSpec::FoundCommunity { .. } => continue,
+            EventSpec::SwitchCommunity { .. } | EventSpec::FoundCommunity { .. } | EventSpec::Cloud { .. } | EventSpec::SwitchRule { .. } => continue,
         };
         if step >= total_steps {
             v.err(&format!("{at}.step"), format!("{step} is after the run's last step ({})", total_steps.saturating_sub(1)));
@@ -590,7 +689,7 @@ fn resolve_events(v: &mut validate::Validator, events: &[EventSpec], ids: &[Stri
                 CommunityChange::Join(community.split('/').map(str::to_string).collect())
             }
             EventSpec::LeaveCommunity { .. } => CommunityChange::Leave,
-            EventSpec::SwitchCommunity { .. } | EventSpec::FoundCommunity { .. } => continue,
+            EventSpec::SwitchCommunity { .. } | EventSpec::FoundCommunity { .. } | EventSpec::Cloud { .. } | EventSpec::SwitchRule { .. } => continue,
         };
         out.push(CommunityEvent { step, household: h, change });
     }

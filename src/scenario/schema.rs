@@ -105,6 +105,9 @@ pub struct ScenarioFile {
     /// Also a row per household and step (`household_timeseries`).
     #[serde(default)]
     pub household_series: bool,
+    /// Also a row per line and step (`line_timeseries`: the flow on it).
+    #[serde(default)]
+    pub line_series: bool,
     /// `--set`s on Group members (`households[id=v007]...`), applied when the group is drawn.
     #[serde(skip)]
     pub member_sets: Vec<super::set::MemberSet>,
@@ -410,6 +413,34 @@ pub enum EventSpec {
     /// The community of `communities` is founded at `step` (not before the run): its members
     /// (`member_of`) join then and pay its initial fund.
     FoundCommunity { step: u64, community: String },
+    /// A cloud over part of the grid for `steps` steps: the houses under it get `transmittance`
+    /// of the global horizontal irradiance (0.3 by default: a thick cumulus), split again into
+    /// beam and diffuse (Erbs), so their PV drops while the rest of the grid's does not.
+    Cloud {
+        step: u64,
+        steps: u64,
+        over: CloudArea,
+        #[serde(default = "default_cloud_transmittance")]
+        transmittance: f64,
+    },
+    /// The market switches to the trading rule `rule` (see `peergrid rules`) with its default
+    /// parameters (the scenario's own when it is the scenario's rule). Not with `communities`,
+    /// each of which has its rule.
+    SwitchRule { step: u64, rule: String },
+}
+
+fn default_cloud_transmittance() -> f64 {
+    0.3
+}
+
+/// Where a cloud is.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub enum CloudArea {
+    /// These households.
+    Households(Vec<String>),
+    /// The households whose grid node lies within `radius_m` of the node `node` (as placed in
+    /// `topology.json`).
+    Near { node: String, radius_m: f64 },
 }
 
 /// Electrical settings of the distribution network.

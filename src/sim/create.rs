@@ -95,6 +95,7 @@ pub fn environment_config(s: &Scenario) -> EnvironmentConfig {
         typical_year: s.typical_year.clone(),
         irradiance: s.irradiance.clone(),
         climate: s.climate.clone(),
+        clouds: crate::environment::clouds::Clouds(s.clouds.clone()),
     }
 }
 
@@ -143,5 +144,5 @@ pub fn market_config(s: &Scenario, rule: &'static RuleInfo, params: BTreeMap<Str
         community_events: Arc::new(s.community_events.clone()),
     };
     let zones = Arc::new(ZoneFees { zones: Zones::new(&s.households.iter().map(|h| h.grid_path.clone()).collect::<Vec<_>>()), fees: s.network_fees });
-    MarketConfig { rule, setup, seed: s.seed, zones, loss_bearer: s.loss_bearer }
+    MarketConfig { rule, setup, seed: s.seed, zones, loss_bearer: s.loss_bearer, rule_switches: s.rule_switches.clone() }
 }

@@ -61,7 +61,7 @@ pub fn simulation_with_ledger_sealed(ron: &str, dir: Option<&Path>, sealer: Seal
 /// Runs a scenario string through `peergrid run` into `dir` (which must not exist).
 pub fn run_into(ron: &str, dir: &Path) -> crate::output::summary::Summary {
     let s = Arc::new(scenario(ron));
-    let opts = crate::app::run::RunOptions { out_dir: dir.to_path_buf(), force: false, threads: 2, progress: false, trace_step: None, keys: None, bidding: None };
+    let opts = crate::app::run::RunOptions { out_dir: dir.to_path_buf(), force: false, threads: 2, progress: false, trace_step: None, keys: None, bidding: None, replay: false };
     crate::app::run::run(s, &opts).unwrap_or_else(|e| panic!("run failed: {e}"))
 }
 

@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: run the real binary, read its outputs.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,87 @@
+//! `replay.html`: written by `run --replay` and `peergrid replay DIR`, self-contained, and driven
+//! in headless Chromium (`.ci/run` installs it): two frames differ where the flows changed, the
+//! slider moves the clock, a click on a house shows it, power flows as particles.
+
+mod common;
+use common::browser::*;
+use common::*;
+use std::path::Path;
+
+/// The page's JSON self-test (`#selftest`): what its handlers showed.
+fn selftest(browser: &str, page: &Path, profile: &Path) -> serde_json::Value {
+    let out = headless(browser, profile).arg("--virtual-time-budget=5000").arg("--dump-dom").arg(format!("file://{}#selftest", page.display())).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dom = stdout(&out);
+    let json = dom.split("<pre id=\"selftest\">").nth(1).and_then(|s| s.split("</pre>").next()).unwrap_or_else(|| panic!("no self-test result: the script failed?\n{}", &dom[dom.len().saturating_sub(2000)..]));
+    serde_json::from_str(&json.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"")).unwrap()
+}
+
+/// A screenshot of the page at a frame, paused and with the particles still.
+fn shot(browser: &str, page: &Path, profile: &Path, frame: u64, name: &str) -> Rgb {
+    let png = profile.join(name);
+    let url = format!("file://{}#frame={frame}&still", page.display());
+    let out = headless(browser, profile).args(["--window-size=1280,720", "--virtual-time-budget=3000"]).arg(format!("--screenshot={}", png.display())).arg(url).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    Rgb::read(&png)
+}
+
+#[test]
+fn run_replay_writes_a_self_contained_page_that_plays_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("village");
+    let o = peergrid(&["run", scenario("village.ron").to_str().unwrap(), "--out", out.to_str().unwrap(), "--steps", "192", "--replay"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let page = out.join("replay.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.len() < 10_000_000, "at most 10 MB: {}", html.len());
+    for fetched in ["src=\"http", "href=\"http", "<link", "fetch(", "XMLHttpRequest", "import("] {
+        assert!(!html.contains(fetched), "self-contained: nothing fetched ({fetched})");
+    }
+    assert!(out.join("household_timeseries.csv").is_file() && out.join("line_timeseries.csv").is_file(), "--replay writes the series it is built from");
+
+    let Some(browser) = chromium() else { return };
+    let t = selftest(browser, &page, tmp.path());
+    assert_eq!(t["frames"], 192, "a frame per step: {t}");
+    assert_eq!(t["line_flows"], true, "the run's own line flows: {t}");
+    assert_ne!(t["clock_first"], t["clock_after_slider"], "the slider moves the clock: {t}");
+    assert_eq!(t["clock_after_slider"], t["expected_clock"], "to the slider's frame: {t}");
+    let clicked = t["clicked"].as_str().unwrap();
+    assert!(t["house_box"].as_str().unwrap().contains(&format!("House {clicked}")), "a click shows the house: {t}");
+    assert!(t["particles"].as_u64().unwrap() > 20, "power flows as particles: {t}");
+
+    // Noon against midnight of the second day: the flows (and the houses' states) changed on
+    // the map, not only the clock and the panel beside it.
+    let (noon, night) = (shot(browser, &page, tmp.path(), 96 + 48, "noon.png"), shot(browser, &page, tmp.path(), 96 + 4, "night.png"));
+    assert_eq!((noon.width, noon.height), (1280, 720));
+    let map_width = 900; // the panel is the right 330 px
+    let changed = (0..noon.height).flat_map(|y| (0..map_width).map(move |x| (x, y))).filter(|&(x, y)| noon.at(x, y) != night.at(x, y)).count();
+    assert!(changed > 20_000, "the map changed between the frames: {changed} pixels");
+}
+
+#[test]
+fn replay_builds_the_page_from_a_folder_and_says_what_it_needs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("street");
+    run_ok(&scenario("street.ron"), &out, &["--steps", "96"]);
+    let o = peergrid(&["replay", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "no household series: bad input");
+    assert!(stderr(&o).contains("household_timeseries") && stderr(&o).contains("--replay"), "{}", stderr(&o));
+    assert!(!out.join("replay.html").exists(), "nothing half-written");
+
+    // With the household series alone (no line series): the radial street's flows come from the
+    // houses' net power.
+    let out2 = tmp.path().join("street2");
+    run_ok(&scenario("street.ron"), &out2, &["--steps", "96", "--household-series", "--format", "parquet"]);
+    let o = peergrid(&["replay", out2.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("replay.html"), "{}", stdout(&o));
+    if let Some(browser) = chromium() {
+        let t = selftest(browser, &out2.join("replay.html"), tmp.path());
+        assert_eq!(t["radial"], true, "{t}");
+        assert_eq!(t["line_flows"], false, "{t}");
+    }
+
+    let o = peergrid(&["replay", tmp.path().join("nowhere").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("nowhere"), "{}", stderr(&o));
+}
