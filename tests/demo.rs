@@ -1,5 +1,7 @@
 //! The live map (`--features viz`): `peergrid demo --screenshot` renders the grid under Xvfb with
-//! Mesa's software Vulkan, and the PNG shows the houses in their colours on the background.
+//! Mesa's software Vulkan, and the PNG shows the houses in their colours on the background, with
+//! their roofs and PV panels, and power moving as particles; a scene plays to its end; frames
+//! are recorded.
 //! Run with `cargo test --features viz --test demo` (`.ci/run` does, after installing Xvfb and
 //! Mesa).
 #![cfg(feature = "viz")]
@@ -17,6 +19,14 @@ struct Info {
     height: f32,
     house_colors: Vec<[u8; 3]>,
     houses: Vec<House>,
+    roof_rgb: [u8; 3],
+    panel_rgb: Vec<[u8; 3]>,
+    peer_particle_rgb: [u8; 3],
+    grid_particle_rgb: [u8; 3],
+    line_flow_kw: f64,
+    step: u64,
+    total_steps: u64,
+    scene_finished: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -25,6 +35,8 @@ struct House {
     x: f32,
     y: f32,
     rgb: [u8; 3],
+    roof: [f32; 2],
+    panel: Option<[f32; 2]>,
 }
 
 fn close(a: [u8; 3], b: [u8; 3]) -> bool {
@@ -33,14 +45,26 @@ fn close(a: [u8; 3], b: [u8; 3]) -> bool {
 
 #[test]
 fn screenshot_shows_the_houses_on_the_map() {
-    if let Some(info) = screenshot_checked("village.ron", 100) {
+    if let Some(info) = screenshot_checked("village.ron", 100, &[]) {
         assert_eq!(info.house_colors.len(), 4, "by what they do: no communities");
     }
 }
 
 #[test]
+fn a_scene_plays_to_its_end_and_frames_are_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let frames = tmp.path().join("frames");
+    let scene = repo().join("scenes").join("switch-rule.ron");
+    let Some(info) = screenshot_checked("street.ron", 12, &["--scene", scene.to_str().unwrap(), "--record", frames.to_str().unwrap()]) else { return };
+    assert!(info.scene_finished, "the scene ended");
+    assert_eq!((info.step, info.total_steps), (288, 288), "over the scene's steps");
+    let recorded = std::fs::read_dir(&frames).unwrap().filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().ends_with(".png")).count();
+    assert!(recorded >= 10, "a PNG per frame: {recorded}");
+}
+
+#[test]
 fn houses_are_coloured_by_their_community() {
-    if let Some(info) = screenshot_checked("competing-communities.ron", 250) {
+    if let Some(info) = screenshot_checked("competing-communities.ron", 250, &[]) {
         // Free grey and the seven community colours.
         assert_eq!(info.house_colors.len(), 8);
         let used: std::collections::BTreeSet<[u8; 3]> = info.houses.iter().map(|h| h.rgb).collect();
@@ -48,10 +72,12 @@ fn houses_are_coloured_by_their_community() {
     }
 }
 
-/// Renders `name` for 40 frames at full speed under Xvfb and checks the PNG against the positions
-/// and colours written beside it: at least `min_houses` on the map, nine in ten in their colour,
-/// background where there are none. None when Xvfb is missing (outside CI).
-fn screenshot_checked(name: &str, min_houses: usize) -> Option<Info> {
+/// Renders `name` for 40 frames at full speed under Xvfb (or, with a scene in `extra`, to its
+/// end) and checks the PNG against the positions and colours written beside it: at least
+/// `min_houses` on the map, nine in ten in their colour with their roof, eight in ten PV houses
+/// with their panel, background where there are none, particles where power flows. None when
+/// Xvfb is missing (outside CI).
+fn screenshot_checked(name: &str, min_houses: usize, extra: &[&str]) -> Option<Info> {
     if Command::new("xvfb-run").arg("--help").output().is_err() {
         assert!(std::env::var_os("CI").is_none(), "CI must install xvfb (see .ci/run)");
         eprintln!("skipped: xvfb-run is not installed");
@@ -62,8 +88,9 @@ fn screenshot_checked(name: &str, min_houses: usize) -> Option<Info> {
     let out = Command::new("xvfb-run")
         .args(["-a", "-s", "-screen 0 1280x720x24", env!("CARGO_BIN_EXE_peergrid"), "demo"])
         .arg(scenario(name))
-        .args(["--frames", "40", "--speed", "max", "--screenshot"])
+        .args(if extra.contains(&"--scene") { &["--speed", "max", "--screenshot"][..] } else { &["--frames", "40", "--speed", "max", "--screenshot"][..] })
         .arg(&shot)
+        .args(extra)
         .env("WGPU_BACKEND", "vulkan")
         .output()
         .unwrap();
@@ -87,6 +114,18 @@ fn screenshot_checked(name: &str, min_houses: usize) -> Option<Info> {
     assert!(on_map.len() >= min_houses, "{name}: its houses are on screen: {}", on_map.len());
     let right: Vec<&&House> = on_map.iter().filter(|p| close(pixel(p.x as usize, p.y as usize), p.rgb)).collect();
     assert!(right.len() * 10 >= on_map.len() * 9, "{} of {} houses show their colour; e.g. {} at ({}, {}) is {:?}, expected {:?}", right.len(), on_map.len(), on_map[0].id, on_map[0].x, on_map[0].y, pixel(on_map[0].x as usize, on_map[0].y as usize), on_map[0].rgb);
+    // The roof above each house, the panel on a PV house's roof (dark or lit).
+    let pt = |p: [f32; 2]| pixel(p[0] as usize, p[1] as usize);
+    let roofs = on_map.iter().filter(|p| close(pt(p.roof), info.roof_rgb)).count();
+    assert!(roofs * 10 >= on_map.len() * 9, "{name}: {roofs} of {} roofs drawn; e.g. {:?} at {:?}, expected {:?}", on_map.len(), pt(on_map[0].roof), on_map[0].roof, info.roof_rgb);
+    let with_pv: Vec<&&House> = on_map.iter().filter(|p| p.panel.is_some()).collect();
+    let panels = with_pv.iter().filter(|p| info.panel_rgb.iter().any(|c| close(pt(p.panel.unwrap()), *c))).count();
+    assert!(!with_pv.is_empty() && panels * 10 >= with_pv.len() * 8, "{name}: {panels} of {} PV panels drawn", with_pv.len());
+    // Power on the lines shows as particles in the map area.
+    if info.line_flow_kw > 1.0 {
+        let particles = (0..h).flat_map(|y| (0..w - 345).map(move |x| (x, y))).filter(|&(x, y)| close(pixel(x, y), info.peer_particle_rgb) || close(pixel(x, y), info.grid_particle_rgb)).count();
+        assert!(particles > 40, "{name}: {} kW on the lines, {particles} particle pixels", info.line_flow_kw);
+    }
     // Away from the houses (corners of the map area) is background, not a house colour.
     for (x, y) in [(4, 4), (4, h - 5), (w / 2 - 200, 4)] {
         let p = pixel(x, y);
@@ -118,8 +157,8 @@ fn prices(sim: &DemoSim) -> Vec<i64> {
 
 #[test]
 fn a_rule_switched_while_running_clears_from_the_next_step_with_the_same_weather() {
-    let mut kept = DemoSim::load(&scenario("village.ron"), Some("double-auction"), None).unwrap();
-    let mut switched = DemoSim::load(&scenario("village.ron"), Some("double-auction"), None).unwrap();
+    let mut kept = DemoSim::load(&scenario("village.ron"), Some("double-auction"), None, None).unwrap();
+    let mut switched = DemoSim::load(&scenario("village.ron"), Some("double-auction"), None, None).unwrap();
     let (mut v1, mut v2) = (View::default(), View::default());
     for _ in 0..VILLAGE_MIDDAY_STEP {
         step(&mut kept, &mut v1);
@@ -139,7 +178,7 @@ fn a_rule_switched_while_running_clears_from_the_next_step_with_the_same_weather
 
 #[test]
 fn restart_takes_the_next_seed_and_keeps_the_rule() {
-    let mut sim = DemoSim::load(&scenario("street.ron"), Some("sdr"), Some(7)).unwrap();
+    let mut sim = DemoSim::load(&scenario("street.ron"), Some("sdr"), Some(7), None).unwrap();
     let mut view = View::default();
     for _ in 0..10 {
         step(&mut sim, &mut view);
@@ -152,7 +191,7 @@ fn restart_takes_the_next_seed_and_keeps_the_rule() {
 
 #[test]
 fn a_house_day_starts_again_at_midnight_and_misses_no_step() {
-    let mut sim = DemoSim::load(&scenario("street.ron"), None, None).unwrap();
+    let mut sim = DemoSim::load(&scenario("street.ron"), None, None, None).unwrap();
     let mut view = View::default();
     let steps_per_day = 24 * 60 / sim.scenario.frame.step_minutes; // the street starts at local midnight
     let mut load_today = 0.0;
@@ -179,7 +218,7 @@ fn selecting_an_unknown_house_is_an_error_before_any_window_opens() {
 
 #[test]
 fn the_view_follows_memberships_and_marks_moves() {
-    let mut sim = DemoSim::load(&scenario("competing-communities.ron"), None, None).unwrap();
+    let mut sim = DemoSim::load(&scenario("competing-communities.ron"), None, None, None).unwrap();
     let mut view = View::default();
     // The first choice round is at the start of day 30 (30-minute steps).
     for _ in 0..30 * 48 + 1 {

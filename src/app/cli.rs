@@ -187,9 +187,16 @@ pub struct DemoArgs {
     /// Random seed, instead of the scenario's (N restarts with the next one).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Steps per second to start with (keys 1-4 change it).
-    #[arg(long, value_enum, default_value = "10")]
-    pub speed: DemoSpeed,
+    /// Steps per second to start with (keys 1-4 change it) [default: the scene's, else 10].
+    #[arg(long, value_enum)]
+    pub speed: Option<DemoSpeed>,
+    /// Play a scene (`scenes/*.ron`): its events, captions and pauses, over its steps; with
+    /// --screenshot and no --frames, the screenshot is taken at its end.
+    #[arg(long, value_name = "FILE")]
+    pub scene: Option<PathBuf>,
+    /// Save every frame as DIR/frame-NNNNN.png, and DIR/demo.mp4 when ffmpeg is installed.
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
     /// Window size, px.
     #[arg(long, default_value_t = 1280)]
     pub width: u32,
@@ -413,6 +420,8 @@ fn cmd_demo(args: DemoArgs) -> ExitCode {
         width: args.width,
         height: args.height,
         speed: args.speed,
+        scene: args.scene,
+        record: args.record,
         start_step: args.start_step,
         select: args.select,
         threads: args.threads,

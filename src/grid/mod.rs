@@ -10,6 +10,7 @@ pub mod limits;
 pub mod network;
 pub mod radial_limits;
 pub mod topology;
+pub mod trace;
 
 use bevy::prelude::*;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! screen positions and colours beside it (`FILE` with extension `.json`), print the frame rate,
 //! exit. Used by the screenshot test and to measure frames per second.
 
-use super::map::{community_color, drawn_color, house_color, MapCamera, MapLayout};
+use super::map::{community_color, drawn_color, house_color, MapCamera, MapLayout, GRID_PARTICLE, PANEL_COLORS, PEER_PARTICLE, ROOF_COLOR};
 use super::sim_view::View;
 use super::DemoSystems;
 use bevy::prelude::*;
@@ -18,15 +18,42 @@ const WARM_UP_FRAMES: u64 = 10;
 pub struct Capture {
     frames: Option<u64>,
     screenshot: Option<PathBuf>,
+    /// Capture at the scene's end (a scene without `--frames`).
+    at_scene_end: bool,
+    /// `--record DIR`: every frame saved there.
+    record: Option<PathBuf>,
     frame: u64,
     warm: Option<Instant>,
     requested: bool,
 }
 
 impl Capture {
-    pub fn new(frames: Option<u64>, screenshot: Option<PathBuf>) -> Capture {
-        let frames = frames.or(screenshot.as_ref().map(|_| super::DEFAULT_SCREENSHOT_FRAMES));
-        Capture { frames, screenshot, frame: 0, warm: None, requested: false }
+    pub fn new(frames: Option<u64>, screenshot: Option<PathBuf>, scene: bool, record: Option<PathBuf>) -> Capture {
+        // A scene recorded or captured unattended ends with the scene.
+        let at_scene_end = scene && frames.is_none() && (screenshot.is_some() || record.is_some());
+        let frames = frames.or(screenshot.as_ref().filter(|_| !at_scene_end).map(|_| super::DEFAULT_SCREENSHOT_FRAMES));
+        Capture { frames, screenshot, at_scene_end, record, frame: 0, warm: None, requested: false }
+    }
+}
+
+/// Frames per second of the video `--record` encodes.
+const VIDEO_FPS: u32 = 30;
+
+/// Encodes `DIR/frame-*.png` into `DIR/demo.mp4` with ffmpeg, if it is installed (H.264, for
+/// any player); says what it did.
+pub fn encode_video(dir: &std::path::Path) {
+    let frames = std::fs::read_dir(dir).map(|d| d.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().starts_with("frame-")).count()).unwrap_or(0);
+    let mp4 = dir.join("demo.mp4");
+    let ran = std::process::Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-framerate", &VIDEO_FPS.to_string(), "-i"])
+        .arg(dir.join("frame-%05d.png"))
+        .args(["-c:v", "libx264", "-pix_fmt", "yuv420p", "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2"])
+        .arg(&mp4)
+        .status();
+    match ran {
+        Ok(s) if s.success() => println!("recorded {frames} frames in {}, and {}", dir.display(), mp4.display()),
+        Ok(_) => eprintln!("warning: ffmpeg could not encode {}: the {frames} frames are in {}", mp4.display(), dir.display()),
+        Err(_) => println!("recorded {frames} frames in {} (install ffmpeg for an MP4)", dir.display()),
     }
 }
 
@@ -34,7 +61,7 @@ pub struct CapturePlugin;
 
 impl Plugin for CapturePlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Update, count_and_capture.after(DemoSystems::Draw));
+        app.add_systems(Update, (count_and_capture, record_frame).chain().after(DemoSystems::Draw));
     }
 }
 
@@ -47,6 +74,9 @@ struct HousePixel {
     y: f32,
     /// The colour it is drawn in, sRGB 0..255.
     rgb: [u8; 3],
+    /// Window pixel inside its roof (below the apex), and inside its PV panel (none without).
+    roof: [f32; 2],
+    panel: Option<[f32; 2]>,
 }
 
 #[derive(serde::Serialize)]
@@ -59,6 +89,18 @@ struct ScreenshotInfo {
     /// sRGB 0..255.
     house_colors: Vec<[u8; 3]>,
     houses: Vec<HousePixel>,
+    roof_rgb: [u8; 3],
+    /// The panel's colours, from dark (not producing) to bright.
+    panel_rgb: Vec<[u8; 3]>,
+    /// Particles' colours: between neighbours, to or from the grid.
+    peer_particle_rgb: [u8; 3],
+    grid_particle_rgb: [u8; 3],
+    /// Power on the lines at the capture, kW (summed magnitude): particles are drawn when above 0.
+    line_flow_kw: f64,
+    /// Steps simulated, of the run's.
+    step: u64,
+    total_steps: u64,
+    scene_finished: bool,
 }
 
 fn rgb(c: Color) -> [u8; 3] {
@@ -77,14 +119,18 @@ fn count_and_capture(
     sim: NonSend<super::DemoSim>,
     camera: Single<(&Camera, &GlobalTransform), With<MapCamera>>,
     window: Single<&Window>,
+    player: Res<super::scene_play::ScenePlayer>,
     mut exit: MessageWriter<AppExit>,
 ) {
-    let Some(frames) = cap.frames else { return };
     cap.frame += 1;
     if cap.frame == WARM_UP_FRAMES {
         cap.warm = Some(Instant::now());
     }
-    if cap.frame < frames || cap.requested {
+    let due = match cap.frames {
+        Some(frames) => cap.frame >= frames,
+        None => cap.at_scene_end && player.finished,
+    };
+    if !due || cap.requested {
         return;
     }
     let fps = cap.warm.map(|w| (cap.frame - WARM_UP_FRAMES) as f64 / w.elapsed().as_secs_f64().max(1e-9));
@@ -101,7 +147,13 @@ fn count_and_capture(
                 .iter()
                 .zip(&view.houses)
                 .zip(&sim.scenario.households)
-                .filter_map(|((p, v), h)| cam.world_to_viewport(at, p.extend(0.0)).ok().map(|px| HousePixel { id: h.id.clone(), x: px.x, y: px.y, rgb: rgb(drawn_color(&view, v)) }))
+                .filter_map(|((p, v), h)| {
+                    let px = cam.world_to_viewport(at, p.extend(0.0)).ok()?;
+                    let (roof, panel) = super::map::roof_and_panel_points(*p, l.house_size);
+                    let roof = cam.world_to_viewport(at, roof.extend(0.0)).ok()?;
+                    let panel = h.pv.as_ref().and_then(|_| cam.world_to_viewport(at, panel.extend(0.0)).ok()).map(|q| [q.x, q.y]);
+                    Some(HousePixel { id: h.id.clone(), x: px.x, y: px.y, rgb: rgb(drawn_color(&view, v)), roof: [roof.x, roof.y], panel })
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -116,6 +168,14 @@ fn count_and_capture(
             super::sim_view::HouseState::ALL.map(|s| rgb(house_color(s))).to_vec()
         },
         houses,
+        roof_rgb: rgb(ROOF_COLOR),
+        panel_rgb: PANEL_COLORS.iter().map(|c| rgb(*c)).collect(),
+        peer_particle_rgb: rgb(PEER_PARTICLE),
+        grid_particle_rgb: rgb(GRID_PARTICLE),
+        line_flow_kw: view.line_kw.iter().map(|f| f.abs()).sum(),
+        step: view.run.steps,
+        total_steps: view.total_steps,
+        scene_finished: player.finished,
     };
     if let Err(e) = serde_json::to_string_pretty(&info).map_err(std::io::Error::other).and_then(|j| crate::output::staging::write_to(&path.with_extension("json"), j.as_bytes())) {
         eprintln!("error: cannot write {}: {e}", path.with_extension("json").display());
@@ -123,4 +183,12 @@ fn count_and_capture(
     commands.spawn(Screenshot::primary_window()).observe(save_to_disk(path)).observe(|_: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {
         exit.write(AppExit::Success);
     });
+}
+
+/// `--record DIR`: saves this frame as `DIR/frame-NNNNN.png`. Reads `Capture`; spawns a
+/// screenshot. Runs after `DemoSystems::Draw`.
+fn record_frame(mut commands: Commands, cap: Res<Capture>) {
+    let Some(dir) = &cap.record else { return };
+    let path = dir.join(format!("frame-{:05}.png", cap.frame));
+    commands.spawn(Screenshot::primary_window()).observe(save_to_disk(path));
 }

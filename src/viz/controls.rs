@@ -21,11 +21,23 @@ pub struct Playback {
     step_once: bool,
     /// A message for the panel (rule switched, restart failed, ...).
     pub notice: String,
+    /// Steps per second instead of `speed`'s (a scene's), until a speed key is pressed.
+    pub rate: Option<f64>,
+    /// The simulation holds here (a scene's next action) until the scene lets it go on.
+    pub stop_at: Option<u64>,
 }
 
 impl Playback {
-    pub fn new(speed: Speed) -> Playback {
-        Playback { paused: false, speed, owed: 0.0, step_once: false, notice: String::new() }
+    pub fn new(speed: Speed, rate: Option<f64>) -> Playback {
+        Playback { paused: false, speed, owed: 0.0, step_once: false, notice: String::new(), rate, stop_at: None }
+    }
+
+    /// The speed's label for the panel.
+    pub fn label(&self) -> String {
+        match self.rate {
+            Some(r) => format!("{r} steps/s"),
+            None => self.speed.label().to_string(),
+        }
     }
 }
 
@@ -48,6 +60,7 @@ fn keys(input: Res<ButtonInput<KeyCode>>, mut playback: ResMut<Playback>, mut si
     for (key, speed) in [KeyCode::Digit1, KeyCode::Digit2, KeyCode::Digit3, KeyCode::Digit4].into_iter().zip(Speed::ALL) {
         if input.just_pressed(key) {
             playback.speed = speed;
+            playback.rate = None;
             playback.owed = 0.0;
         }
     }
@@ -94,7 +107,7 @@ fn advance(time: Res<Time>, mut playback: ResMut<Playback>, mut sim: NonSendMut<
         playback.step_once = false;
         steps = 1;
     } else if !playback.paused {
-        match playback.speed.steps_per_second() {
+        match playback.rate.or(playback.speed.steps_per_second()) {
             Some(rate) => {
                 playback.owed = (playback.owed + rate * time.delta_secs_f64()).min(MAX_STEPS_PER_FRAME as f64);
                 steps = playback.owed.floor() as u32;
@@ -104,7 +117,7 @@ fn advance(time: Res<Time>, mut playback: ResMut<Playback>, mut sim: NonSendMut<
         }
     }
     let mut done = 0;
-    while done < steps && !sim.sim.is_finished() {
+    while done < steps && !sim.sim.is_finished() && playback.stop_at.is_none_or(|s| sim.sim.steps_done() < s) {
         sim.sim.step();
         sim_view::after_step(sim, &mut view);
         done += 1;
@@ -114,7 +127,9 @@ fn advance(time: Res<Time>, mut playback: ResMut<Playback>, mut sim: NonSendMut<
     }
     if sim.sim.is_finished() && !playback.paused {
         playback.paused = true;
-        playback.notice = "end of the scenario: N restarts with a new seed".to_string();
+        if !playback.notice.starts_with("end of the scene") {
+            playback.notice = "end of the scenario: N restarts with a new seed".to_string();
+        }
     }
     if done > 0 || first_frame || view.houses.len() != sim.scenario.households.len() {
         sim_view::refresh(sim, &mut view);

@@ -25,7 +25,7 @@ const MAX_PARTICLES: usize = 3000;
 const KW_PER_PARTICLE: f64 = 1.0;
 const MAX_PARTICLES_PER_LINE: usize = 8;
 const PARTICLE_SPEED_PX_S: f32 = 40.0;
-const PARTICLE_LENGTH_PX: f32 = 4.0;
+const PARTICLE_LENGTH_PX: f32 = 6.0;
 /// Lines carrying less than this show no particles, kW.
 const MIN_FLOW_KW: f64 = 0.02;
 /// Camera: pan speed with keys, px/s; zoom per wheel notch and per second with keys.
@@ -80,11 +80,28 @@ const NIGHT_SKY: Color = Color::srgb(0.03, 0.04, 0.10);
 const DAY_SKY: Color = Color::srgb(0.16, 0.24, 0.36);
 /// Irradiance at which the sky is fully "day", W/m².
 const FULL_DAY_GHI_W_M2: f64 = 600.0;
-const PV_MARK: Color = Color::srgb(0.10, 0.20, 0.55);
+/// A house's roof, and the PV panel on it: dark, then brighter as it produces (by output per kWp).
+pub const ROOF_COLOR: Color = Color::srgb(0.55, 0.29, 0.21);
+pub const PANEL_COLORS: [Color; 3] = [Color::srgb(0.10, 0.20, 0.55), Color::srgb(0.25, 0.45, 0.85), Color::srgb(0.55, 0.75, 1.0)];
+/// Output per kWp above which the panel shows as producing, then as bright, kW/kWp.
+const PANEL_LIT_KW_PER_KWP: [f64; 2] = [0.05, 0.45];
+/// Roof and panel proportions, of the house's side: the roof's height and overhang; the panel's
+/// size and place (centre, from the house's centre) on the roof's right slope.
+const ROOF_HEIGHT: f32 = 0.55;
+const ROOF_WIDTH: f32 = 1.2;
+const PANEL_SIZE: Vec2 = Vec2::new(0.34, 0.16);
+const PANEL_AT: Vec2 = Vec2::new(0.2, 0.66);
 const GAUGE_BACK: Color = Color::srgb(0.15, 0.15, 0.18);
 const GAUGE_FILL: Color = Color::srgb(0.0, 0.62, 0.45);
 const ROOT_COLOR: Color = Color::srgb(0.85, 0.85, 0.92);
-const PARTICLE_COLOR: Color = Color::srgb(1.0, 0.95, 0.55);
+/// Particles of power between neighbours and to or from the grid (the share of each line's
+/// flow by proportional sharing, `grid::trace`).
+pub const PEER_PARTICLE: Color = Color::srgb(0.18, 0.90, 0.62);
+pub const GRID_PARTICLE: Color = Color::srgb(0.96, 0.96, 1.0);
+/// Particles' width, px: visible from the back of a room.
+const PARTICLE_WIDTH_PX: f32 = 4.0;
+/// Particles keep this far from a line's ends, of a house's side (off the houses and roofs).
+const PARTICLE_END_GAP: f32 = 1.1;
 const SELECTION_COLOR: Color = Color::WHITE;
 
 /// A car's mark: dark while away, white when plugged in, cyan charging, magenta supplying its
@@ -107,12 +124,20 @@ pub fn heat_color(s: HeatState) -> Color {
     }
 }
 
+/// A point inside a house's roof (between its eaves and apex) and inside its PV panel, world
+/// coordinates, for the house at `p` of side `size` (the screenshot test samples them).
+pub fn roof_and_panel_points(p: Vec2, size: f32) -> (Vec2, Vec2) {
+    (p + Vec2::new(-size * 0.2, size * (0.5 + ROOF_HEIGHT * 0.3)), p + PANEL_AT * size)
+}
+
 /// Map geometry, fixed for the run.
 #[derive(Resource, Debug, Default)]
 pub struct MapLayout {
     pub house_pos: Vec<Vec2>,
     pub house_size: f32,
     line_ends: Vec<(Vec2, Vec2)>,
+    /// Whether each end of a line is a house (particles stop short of it).
+    line_house_ends: Vec<(bool, bool)>,
     capacity_kw: Vec<f64>,
     /// Centre and world units per pixel of the first view.
     fit_center: Vec2,
@@ -130,6 +155,8 @@ struct Palette {
     /// Free, then each of [`COMMUNITY_COLORS`].
     community: Vec<Handle<ColorMaterial>>,
     line: Vec<Handle<ColorMaterial>>,
+    /// By [`PANEL_COLORS`].
+    panel: [Handle<ColorMaterial>; 3],
 }
 
 #[derive(Component)]
@@ -146,6 +173,9 @@ struct CarMark(u32);
 /// A house's heat pump, in its bottom-left corner, coloured by [`HeatState`].
 #[derive(Component)]
 struct HeatMark(u32);
+/// A house's PV panel on its roof, brighter as it produces.
+#[derive(Component)]
+struct PanelMark(u32);
 /// Small things (PV marks, battery gauges, service lines) hidden while they would be too small
 /// to see: on a 10,000-house overview they are most of the entities to draw.
 #[derive(Component)]
@@ -166,10 +196,15 @@ pub struct MapPlugin;
 impl Plugin for MapPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<Drag>()
-            .add_systems(Startup, spawn_map)
+            .add_systems(Startup, (spawn_map, widen_particles))
             .add_systems(Update, (camera_keys, mouse).in_set(DemoSystems::Input))
             .add_systems(Update, (color_houses, color_lines, draw_flows, shade_sky, outline_selection, mark_moves, level_of_detail).in_set(DemoSystems::Draw));
     }
+}
+
+/// Particles (gizmo lines) [`PARTICLE_WIDTH_PX`] wide. Writes the gizmo config at start-up.
+fn widen_particles(mut store: ResMut<GizmoConfigStore>) {
+    store.config_mut::<DefaultGizmoConfigGroup>().0.line.width = PARTICLE_WIDTH_PX;
 }
 
 fn loading_bucket(loading: f64) -> usize {
@@ -231,12 +266,16 @@ fn spawn_map(
         heat: HeatState::ALL.map(|s| materials.add(heat_color(s))),
         community: std::iter::once(None).chain((0..COMMUNITY_COLORS.len() as u16).map(Some)).map(|c| materials.add(community_color(c))).collect(),
         line: (0..=LOADING_BUCKETS.len()).map(|b| materials.add(line_color(b))).collect(),
+        panel: PANEL_COLORS.map(|c| materials.add(c)),
     };
+    let roof_mesh = meshes.add(Triangle2d::new(Vec2::new(-0.5, 0.0), Vec2::new(0.5, 0.0), Vec2::new(0.0, 1.0)));
+    let roof_material = materials.add(ROOF_COLOR);
     let mut layout = MapLayout { house_size, fit_center: center, fit_scale: scale, line_width, ..Default::default() };
     for e in g.edge_indices() {
         let (a, b) = g.edge_endpoints(e).expect("edge has ends");
         let (pa, pb) = (pos(a), pos(b));
         layout.line_ends.push((pa, pb));
+        layout.line_house_ends.push((g[a].kind == NodeKind::House, g[b].kind == NodeKind::House));
         layout.capacity_kw.push(g[e].capacity_kw);
         let d = pb - pa;
         let service = g[a].kind == NodeKind::House || g[b].kind == NodeKind::House;
@@ -258,16 +297,18 @@ fn spawn_map(
         MeshMaterial2d(materials.add(ROOT_COLOR)),
         Transform { translation: root.extend(0.5), rotation: Quat::from_rotation_z(std::f32::consts::FRAC_PI_4), scale: Vec3::new(root_size, root_size, 1.0) },
     ));
-    let (pv_mark, gauge_back, gauge_fill) = (materials.add(PV_MARK), materials.add(GAUGE_BACK), materials.add(GAUGE_FILL));
+    let (gauge_back, gauge_fill) = (materials.add(GAUGE_BACK), materials.add(GAUGE_FILL));
     for (i, h) in sim.scenario.households.iter().enumerate() {
         let p = pos(h.node);
         layout.house_pos.push(p);
         commands.spawn((HouseMark(i as u32), Mesh2d(unit.clone()), MeshMaterial2d(palette.house[1].clone()), Transform::from_translation(p.extend(1.0)).with_scale(Vec3::new(house_size, house_size, 1.0))));
+        // The roof on the house's top edge; a PV panel on its right slope. Both under the houses'
+        // bodies, so that where houses crowd a roof never hides a neighbour's colour.
+        let roof_at = p + Vec2::new(0.0, house_size * 0.5);
+        commands.spawn((Mesh2d(roof_mesh.clone()), MeshMaterial2d(roof_material.clone()), Transform::from_translation(roof_at.extend(0.8)).with_scale(Vec3::new(house_size * ROOF_WIDTH, house_size * ROOF_HEIGHT, 1.0))));
         if h.pv.is_some() {
-            // A panel in the house's top-left corner (the centre keeps the state colour).
-            let s = house_size * 0.3;
-            let at = p + Vec2::new(-house_size * 0.5 + s * 0.5, house_size * 0.5 - s * 0.5);
-            commands.spawn((Detail, Mesh2d(unit.clone()), MeshMaterial2d(pv_mark.clone()), Transform::from_translation(at.extend(2.0)).with_scale(Vec3::new(s, s, 1.0))));
+            let at = p + PANEL_AT * house_size;
+            commands.spawn((PanelMark(i as u32), Mesh2d(unit.clone()), MeshMaterial2d(palette.panel[0].clone()), Transform::from_translation(at.extend(0.9)).with_scale((PANEL_SIZE * house_size).extend(1.0))));
         }
         if h.ev.is_some() {
             let s = house_size * 0.3;
@@ -290,9 +331,10 @@ fn spawn_map(
     commands.insert_resource(palette);
 }
 
-/// House colours by state (or by community, in runs with communities until C switches) and
-/// battery gauges by state of charge. Reads `View`; writes house materials and gauge
-/// transforms. Runs in `DemoSystems::Draw`, when `View` changed.
+/// House colours by state (or by community, in runs with communities until C switches), PV panels by
+/// output per kWp and battery gauges by state of charge. Reads `View` and the scenario; writes house,
+/// panel and mark materials and gauge transforms. Runs in `DemoSystems::Draw`, when `View` changed.
+#[allow(clippy::too_many_arguments)]
 fn color_houses(
     view: Res<View>,
     layout: Res<MapLayout>,
@@ -301,6 +343,8 @@ fn color_houses(
     mut gauges: Query<(&SocFill, &mut Transform)>,
     mut cars: Query<(&CarMark, &mut MeshMaterial2d<ColorMaterial>), Without<HouseMark>>,
     mut heat: Query<(&HeatMark, &mut MeshMaterial2d<ColorMaterial>), (Without<HouseMark>, Without<CarMark>)>,
+    mut panels: Query<(&PanelMark, &mut MeshMaterial2d<ColorMaterial>), (Without<HouseMark>, Without<CarMark>, Without<HeatMark>)>,
+    sim: NonSend<DemoSim>,
 ) {
     if !view.is_changed() || view.houses.is_empty() {
         return;
@@ -322,6 +366,15 @@ fn color_houses(
     for (c, mut mat) in &mut heat {
         let Some((state, _)) = view.houses.get(c.0 as usize).and_then(|v| v.heat) else { continue };
         let want = &palette.heat[state.index()];
+        if mat.0 != *want {
+            mat.0 = want.clone();
+        }
+    }
+    let hours = sim.scenario.frame.step_hours();
+    for (m, mut mat) in &mut panels {
+        let (Some(v), Some(pv)) = (view.houses.get(m.0 as usize), sim.scenario.households.get(m.0 as usize).and_then(|h| h.pv.as_ref())) else { continue };
+        let per_kwp = v.meter.pv_kwh / hours / pv.kwp.max(1e-9);
+        let want = &palette.panel[PANEL_LIT_KW_PER_KWP.iter().filter(|t| per_kwp >= **t).count()];
         if mat.0 != *want {
             mat.0 = want.clone();
         }
@@ -354,7 +407,7 @@ fn color_lines(view: Res<View>, layout: Res<MapLayout>, palette: Res<Palette>, m
 
 /// Power moving along the lines: dashes from the sending end towards the receiving one, one
 /// per [`KW_PER_PARTICLE`] (more kW per dash when the grid carries a lot), only on lines in
-/// view. Reads `View`, `Time`, the camera; draws gizmos. Runs in `DemoSystems::Draw`.
+/// view; green between neighbours, white to or from the grid. Reads `View`, `Time`, the camera; draws gizmos. Runs in `DemoSystems::Draw`.
 fn draw_flows(
     view: Res<View>,
     layout: Res<MapLayout>,
@@ -370,6 +423,7 @@ fn draw_flows(
     let total_kw: f64 = view.line_kw.iter().map(|f| f.abs()).filter(|f| *f >= MIN_FLOW_KW).sum();
     let kw_per = KW_PER_PARTICLE.max(total_kw / MAX_PARTICLES as f64);
     let (speed, dash) = (PARTICLE_SPEED_PX_S * o.scale, PARTICLE_LENGTH_PX * o.scale);
+    let end_gap = layout.house_size * PARTICLE_END_GAP + PARTICLE_WIDTH_PX * o.scale;
     let t = time.elapsed_secs();
     for (e, &kw) in view.line_kw.iter().enumerate() {
         if kw.abs() < MIN_FLOW_KW {
@@ -381,17 +435,29 @@ fn draw_flows(
         }
         // Positive flow runs from the line's first node to its second.
         let (from, to) = if kw > 0.0 { (a, b) } else { (b, a) };
+        let (house_a, house_b) = layout.line_house_ends.get(e).copied().unwrap_or_default();
+        let (from_house, to_house) = if kw > 0.0 { (house_a, house_b) } else { (house_b, house_a) };
         let len = from.distance(to);
         if len <= dash {
             continue;
         }
         let dir = (to - from) / len;
+        // Particles stop short of the ends, off the houses (drawn over everything, they would
+        // hide a house's colour): the house's colour tells what it sends or takes.
+        let (gap_from, gap_to) = (if from_house { end_gap } else { 0.0 }, if to_house { end_gap } else { 0.0 });
+        let (from, len) = (from + dir * gap_from, len - gap_from - gap_to);
+        if len <= dash {
+            continue;
+        }
         let n = ((kw.abs() / kw_per).ceil() as usize).clamp(1, MAX_PARTICLES_PER_LINE);
         // Offset each line's phase so parallel lines do not pulse together.
         let phase = (t * speed / len + e as f32 * 0.618).fract();
+        let grid_share = view.line_grid_share.get(e).copied().unwrap_or(0.0) as f32;
         for k in 0..n {
             let s = ((phase + k as f32 / n as f32).fract()) * (len - dash);
-            gizmos.line_2d(from + dir * s, from + dir * (s + dash), PARTICLE_COLOR);
+            // The line's particles in the proportion of its grid share, each keeping its colour.
+            let color = if (k as f32 * 0.618_034 + e as f32 * 0.37).fract() < grid_share { GRID_PARTICLE } else { PEER_PARTICLE };
+            gizmos.line_2d(from + dir * s, from + dir * (s + dash), color);
         }
     }
 }

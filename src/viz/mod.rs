@@ -12,7 +12,9 @@
 //! - `panel`: clock and sun, KPIs, the production/consumption chart, the block feed, the
 //!   selected house's details, help.
 //! - `controls`: keys (pause, speed, step, rule, restart) and the stepping driver.
-//! - `capture`: `--frames N` and `--screenshot FILE` (PNG plus the houses' screen positions).
+//! - `capture`: `--frames N` and `--screenshot FILE` (PNG plus the houses' screen positions),
+//!   `--record DIR` (every frame, then an MP4).
+//! - `scene_play`: `--scene FILE`'s captions, pauses and selections; the block banner.
 
 pub mod options;
 pub use options::{DemoOptions, DemoSpeed as Speed};
@@ -25,6 +27,8 @@ mod controls;
 mod map;
 #[cfg(feature = "viz")]
 mod panel;
+#[cfg(feature = "viz")]
+mod scene_play;
 #[cfg(feature = "viz")]
 pub mod sim_view;
 #[cfg(feature = "viz")]

@@ -11,7 +11,12 @@ pub struct DemoOptions {
     pub seed: Option<u64>,
     pub width: u32,
     pub height: u32,
-    pub speed: DemoSpeed,
+    /// `None`: the scene's speed, else 10 steps per second.
+    pub speed: Option<DemoSpeed>,
+    /// A scene to play (`scenes/*.ron`).
+    pub scene: Option<PathBuf>,
+    /// Save every frame as `DIR/frame-NNNNN.png` (and `DIR/demo.mp4` with ffmpeg).
+    pub record: Option<PathBuf>,
     /// Steps simulated before the first frame.
     pub start_step: u64,
     /// The house whose details are shown from the start (scenario id).
@@ -20,9 +25,13 @@ pub struct DemoOptions {
     pub threads: usize,
     /// Run this many frames, then exit (after the screenshot, if any).
     pub frames: Option<u64>,
-    /// Save a PNG of the window after `frames` frames, and the houses' screen positions beside it.
+    /// Save a PNG of the window after `frames` frames (with a scene and no `frames`: at the
+    /// scene's end), and the houses' screen positions beside it.
     pub screenshot: Option<PathBuf>,
 }
+
+/// Steps per second of a scene that gives none.
+pub const SCENE_DEFAULT_STEPS_PER_S: f64 = 4.0;
 
 /// Task-pool threads of `peergrid demo` unless `--threads` says otherwise: on 2 cores with
 /// llvmpipe, one pool thread gave a median 33.6 fps against 28.0 with Bevy's default pools.

@@ -27,6 +27,9 @@ N new seed   F fit map   click a house\n\
 C houses by community / by state\n\
 drag/WASD/arrows pan   wheel/+/- zoom";
 
+/// What the map's colours mean (the houses' are in the KPIs' heading).
+pub const LEGEND: &str = "Power: green between neighbours, white grid\nLines: grey to amber to red as they load up\nRoof panel brighter as it produces";
+
 #[derive(Component, Clone, Copy, PartialEq, Eq)]
 enum Field {
     Title,
@@ -247,7 +250,7 @@ fn update_texts(view: Res<View>, playback: Res<Playback>, rate: Res<FrameRate>, 
             Field::Status => {
                 let state = if playback.paused { "paused" } else { "playing" };
                 let notice = if playback.notice.is_empty() { String::new() } else { format!("{}\n", playback.notice) };
-                format!("{state} at {}, {:.0} fps, step {}/{}\n{notice}{HELP}", playback.speed.label(), rate.fps, view.run.steps, view.total_steps)
+                format!("{state} at {}, {:.0} fps, step {}/{}\n{notice}{LEGEND}\n{HELP}", playback.label(), rate.fps, view.run.steps, view.total_steps)
             }
             _ if !view.is_changed() => continue,
             Field::Title => {

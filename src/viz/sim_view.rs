@@ -35,16 +35,19 @@ pub struct DemoSim {
     path: PathBuf,
     /// Completed runs since start (a restart gets a new seed).
     pub restarts: u32,
+    /// The scene whose events the simulation plays (`--scene`).
+    scene: Option<Arc<crate::scenario::scene::Scene>>,
 }
 
 impl DemoSim {
-    /// Loads and validates the scenario (with an optional rule and seed instead of its own).
-    pub fn load(path: &Path, rule: Option<&str>, seed: Option<u64>) -> anyhow::Result<DemoSim> {
-        let overrides = Overrides { rule: rule.map(str::to_string), seed, ..Default::default() };
+    /// Loads and validates the scenario (with an optional rule and seed instead of its own, and
+    /// a scene's events over the scene's steps).
+    pub fn load(path: &Path, rule: Option<&str>, seed: Option<u64>, scene: Option<Arc<crate::scenario::scene::Scene>>) -> anyhow::Result<DemoSim> {
+        let overrides = Overrides { rule: rule.map(str::to_string), seed, steps: scene.as_ref().and_then(|s| s.steps), scene: scene.clone(), ..Default::default() };
         let scenario = Arc::new(Scenario::load(path, &overrides).map_err(|e| anyhow::anyhow!("{e}"))?);
         let rule = scenario.rule;
         let sim = Self::build(&scenario, rule)?;
-        Ok(DemoSim { sim, scenario, rule, path: path.to_path_buf(), restarts: 0 })
+        Ok(DemoSim { sim, scenario, rule, path: path.to_path_buf(), restarts: 0, scene })
     }
 
     fn build(scenario: &Arc<Scenario>, rule: &'static RuleInfo) -> anyhow::Result<Simulation> {
@@ -59,7 +62,7 @@ impl DemoSim {
     /// Starts over with the next seed, keeping the current rule.
     pub fn restart_with_new_seed(&mut self) -> anyhow::Result<()> {
         let seed = self.scenario.seed.wrapping_add(1);
-        let overrides = Overrides { rule: Some(self.rule.name.to_string()), seed: Some(seed), ..Default::default() };
+        let overrides = Overrides { rule: Some(self.rule.name.to_string()), seed: Some(seed), steps: self.scene.as_ref().and_then(|s| s.steps), scene: self.scene.clone(), ..Default::default() };
         let scenario = Arc::new(Scenario::load(&self.path, &overrides).map_err(|e| anyhow::anyhow!("{e}"))?);
         self.sim = Self::build(&scenario, self.rule)?;
         self.scenario = scenario;
@@ -180,6 +183,8 @@ pub struct View {
     pub sun_azimuth_deg: f64,
     pub houses: Vec<HouseView>,
     pub line_kw: Vec<f64>,
+    /// Share of each line's flow from or to the grid (the rest is between neighbours).
+    pub line_grid_share: Vec<f64>,
     pub step_totals: StepTotals,
     pub run: RunTotals,
     pub community_bill: f64,
@@ -291,7 +296,11 @@ pub fn refresh(sim: &mut DemoSim, view: &mut View) {
     view.sun_azimuth_deg = env.sun.azimuth_deg;
     view.step_totals = *world.resource::<StepTotals>();
     view.run = *world.resource::<RunTotals>();
-    view.line_kw.clone_from(&world.resource::<crate::grid::network::Network>().flows.line_kw);
+    let network = world.resource::<crate::grid::network::Network>();
+    view.line_kw.clone_from(&network.flows.line_kw);
+    let topo = &sim.scenario.topology;
+    let ends: Vec<(usize, usize)> = topo.graph.edge_indices().filter_map(|e| topo.graph.edge_endpoints(e)).map(|(a, b)| (a.index(), b.index())).collect();
+    view.line_grid_share = crate::grid::trace::grid_shares(&ends, &view.line_kw, network.injection_kw(), topo.root.index());
     let n = sim.scenario.households.len();
     view.houses.resize(n, HouseView::default());
     if view.communities.is_empty() && let Some(c) = &sim.scenario.communities {

@@ -3,7 +3,7 @@
 
 use super::options::DemoOptions;
 use super::sim_view::{self, DemoSim, View};
-use super::{capture, controls, map, panel};
+use super::{capture, controls, map, panel, scene_play};
 use bevy::prelude::*;
 use bevy::window::{PresentMode, WindowResolution};
 
@@ -15,7 +15,14 @@ pub const DEFAULT_SCREENSHOT_FRAMES: u64 = 60;
 
 /// Opens the window and runs the demo until it is closed (or `frames` have been shown).
 pub fn run_demo(opts: DemoOptions) -> anyhow::Result<()> {
-    let mut sim = DemoSim::load(&opts.scenario, opts.rule.as_deref(), opts.seed)?;
+    let scene = match &opts.scene {
+        Some(path) => Some(std::sync::Arc::new(crate::scenario::scene::Scene::load(path).map_err(|e| anyhow::anyhow!("{e}"))?)),
+        None => None,
+    };
+    if let Some(dir) = &opts.record {
+        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("{}: cannot create the folder: {e}", dir.display()))?;
+    }
+    let mut sim = DemoSim::load(&opts.scenario, opts.rule.as_deref(), opts.seed, scene.clone())?;
     let mut view = View::default();
     if let Some(id) = &opts.select {
         let Some(i) = sim.scenario.households.iter().position(|h| &h.id == id) else {
@@ -41,12 +48,20 @@ pub fn run_demo(opts: DemoOptions) -> anyhow::Result<()> {
         ..default()
     }))
     .insert_non_send(sim)
-    .insert_resource(controls::Playback::new(opts.speed))
-    .insert_resource(capture::Capture::new(opts.frames, opts.screenshot.clone()))
+    .insert_resource(controls::Playback::new(opts.speed.unwrap_or(super::Speed::Ten), match (&scene, opts.speed) {
+        (Some(s), None) => Some(s.speed.unwrap_or(super::options::SCENE_DEFAULT_STEPS_PER_S)),
+        _ => None,
+    }))
+    .insert_resource(capture::Capture::new(opts.frames, opts.screenshot.clone(), scene.is_some(), opts.record.clone()))
+    .insert_resource(scene_play::ScenePlayer::new(scene))
     .insert_resource(view)
     .configure_sets(Update, (DemoSystems::Input, DemoSystems::Step, DemoSystems::Draw).chain())
-    .add_plugins((controls::ControlsPlugin, map::MapPlugin, panel::PanelPlugin, capture::CapturePlugin));
-    match app.run() {
+    .add_plugins((controls::ControlsPlugin, map::MapPlugin, panel::PanelPlugin, capture::CapturePlugin, scene_play::ScenePlugin));
+    let exit = app.run();
+    if let Some(dir) = &opts.record {
+        capture::encode_video(dir);
+    }
+    match exit {
         AppExit::Success => Ok(()),
         AppExit::Error(code) => anyhow::bail!("the demo stopped with error code {code}"),
     }
