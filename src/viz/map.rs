@@ -93,7 +93,6 @@ const PANEL_SIZE: Vec2 = Vec2::new(0.34, 0.16);
 const PANEL_AT: Vec2 = Vec2::new(0.2, 0.66);
 const GAUGE_BACK: Color = Color::srgb(0.15, 0.15, 0.18);
 const GAUGE_FILL: Color = Color::srgb(0.0, 0.62, 0.45);
-const ROOT_COLOR: Color = Color::srgb(0.85, 0.85, 0.92);
 /// Particles of power between neighbours and to or from the grid (the share of each line's
 /// flow by proportional sharing, `grid::trace`).
 pub const PEER_PARTICLE: Color = Color::srgb(0.18, 0.90, 0.62);
@@ -130,6 +129,19 @@ pub fn roof_and_panel_points(p: Vec2, size: f32) -> (Vec2, Vec2) {
     (p + Vec2::new(-size * 0.2, size * (0.5 + ROOF_HEIGHT * 0.3)), p + PANEL_AT * size)
 }
 
+/// The map's art (`assets/map/`, drawn as SVG and rasterised to PNG: see `assets/README.md`),
+/// in the binary so the demo runs from any folder.
+const TRANSFORMER_PNG: &[u8] = include_bytes!("../../assets/map/transformer.png");
+const CAR_PNG: &[u8] = include_bytes!("../../assets/map/car.png");
+const HEAT_PUMP_PNG: &[u8] = include_bytes!("../../assets/map/heat-pump.png");
+
+/// An embedded PNG as an image asset (a broken one, which the tests would catch, as a blank).
+fn embedded_image(images: &mut Assets<Image>, png: &[u8]) -> Handle<Image> {
+    use bevy::image::{CompressedImageFormats, ImageSampler, ImageType};
+    let image = Image::from_buffer(png, ImageType::Extension("png"), CompressedImageFormats::NONE, true, ImageSampler::linear(), bevy::asset::RenderAssetUsages::RENDER_WORLD).unwrap_or_default();
+    images.add(image)
+}
+
 /// Map geometry, fixed for the run.
 #[derive(Resource, Debug, Default)]
 pub struct MapLayout {
@@ -148,10 +160,6 @@ pub struct MapLayout {
 #[derive(Resource)]
 struct Palette {
     house: [Handle<ColorMaterial>; 4],
-    /// By [`CarState`].
-    car: [Handle<ColorMaterial>; 4],
-    /// By [`HeatState`].
-    heat: [Handle<ColorMaterial>; 3],
     /// Free, then each of [`COMMUNITY_COLORS`].
     community: Vec<Handle<ColorMaterial>>,
     line: Vec<Handle<ColorMaterial>>,
@@ -237,7 +245,9 @@ fn spawn_map(
     window: Single<&Window>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<ColorMaterial>>,
+    mut images: ResMut<Assets<Image>>,
 ) {
+    let (transformer, car, heat_pump) = (embedded_image(&mut images, TRANSFORMER_PNG), embedded_image(&mut images, CAR_PNG), embedded_image(&mut images, HEAT_PUMP_PNG));
     let topo = &sim.scenario.topology;
     let g = &topo.graph;
     let pos = |n: petgraph::graph::NodeIndex| Vec2::new(g[n].x_m as f32, g[n].y_m as f32);
@@ -262,8 +272,6 @@ fn spawn_map(
     let unit = meshes.add(Rectangle::new(1.0, 1.0));
     let palette = Palette {
         house: HouseState::ALL.map(|s| materials.add(house_color(s))),
-        car: CarState::ALL.map(|s| materials.add(car_color(s))),
-        heat: HeatState::ALL.map(|s| materials.add(heat_color(s))),
         community: std::iter::once(None).chain((0..COMMUNITY_COLORS.len() as u16).map(Some)).map(|c| materials.add(community_color(c))).collect(),
         line: (0..=LOADING_BUCKETS.len()).map(|b| materials.add(line_color(b))).collect(),
         panel: PANEL_COLORS.map(|c| materials.add(c)),
@@ -292,11 +300,7 @@ fn spawn_map(
     let root = pos(topo.root);
     let root_kind = g[topo.root].kind;
     let root_size = house_size * if root_kind == NodeKind::Substation { 2.2 } else { 1.6 };
-    commands.spawn((
-        Mesh2d(unit.clone()),
-        MeshMaterial2d(materials.add(ROOT_COLOR)),
-        Transform { translation: root.extend(0.5), rotation: Quat::from_rotation_z(std::f32::consts::FRAC_PI_4), scale: Vec3::new(root_size, root_size, 1.0) },
-    ));
+    commands.spawn((Sprite { image: transformer, custom_size: Some(Vec2::splat(root_size)), ..default() }, Transform::from_translation(root.extend(0.5))));
     let (gauge_back, gauge_fill) = (materials.add(GAUGE_BACK), materials.add(GAUGE_FILL));
     for (i, h) in sim.scenario.households.iter().enumerate() {
         let p = pos(h.node);
@@ -311,14 +315,16 @@ fn spawn_map(
             commands.spawn((PanelMark(i as u32), Mesh2d(unit.clone()), MeshMaterial2d(palette.panel[0].clone()), Transform::from_translation(at.extend(0.9)).with_scale((PANEL_SIZE * house_size).extend(1.0))));
         }
         if h.ev.is_some() {
-            let s = house_size * 0.3;
-            let at = p + Vec2::new(house_size * 0.5 - s * 0.5, house_size * 0.5 - s * 0.5);
-            commands.spawn((Detail, CarMark(i as u32), Mesh2d(unit.clone()), MeshMaterial2d(palette.car[0].clone()), Transform::from_translation(at.extend(2.0)).with_scale(Vec3::new(s, s, 1.0))));
+            // The car beside the house, right of it, tinted by its state.
+            let size = Vec2::new(house_size * 0.6, house_size * 0.375);
+            let at = p + Vec2::new(house_size * 0.5 + size.x * 0.5 + house_size * 0.05, -house_size * 0.5 + size.y * 0.5);
+            commands.spawn((Detail, CarMark(i as u32), Sprite { image: car.clone(), custom_size: Some(size), color: car_color(CarState::Away), ..default() }, Transform::from_translation(at.extend(2.0))));
         }
         if h.heat_pump.is_some() {
-            let s = house_size * 0.3;
-            let at = p + Vec2::new(-house_size * 0.5 + s * 0.5, -house_size * 0.5 + s * 0.5);
-            commands.spawn((Detail, HeatMark(i as u32), Mesh2d(unit.clone()), MeshMaterial2d(palette.heat[0].clone()), Transform::from_translation(at.extend(2.0)).with_scale(Vec3::new(s, s, 1.0))));
+            // The heat pump's outdoor unit left of the house, tinted by its state.
+            let s = house_size * 0.4;
+            let at = p + Vec2::new(-house_size * 0.5 - s * 0.5 - house_size * 0.05, -house_size * 0.5 + s * 0.5);
+            commands.spawn((Detail, HeatMark(i as u32), Sprite { image: heat_pump.clone(), custom_size: Some(Vec2::splat(s)), color: heat_color(HeatState::Idle), ..default() }, Transform::from_translation(at.extend(2.0))));
         }
         if h.battery.is_some() {
             let (w, hgt) = (house_size, house_size * 0.22);
@@ -341,9 +347,9 @@ fn color_houses(
     palette: Res<Palette>,
     mut houses: Query<(&HouseMark, &mut MeshMaterial2d<ColorMaterial>)>,
     mut gauges: Query<(&SocFill, &mut Transform)>,
-    mut cars: Query<(&CarMark, &mut MeshMaterial2d<ColorMaterial>), Without<HouseMark>>,
-    mut heat: Query<(&HeatMark, &mut MeshMaterial2d<ColorMaterial>), (Without<HouseMark>, Without<CarMark>)>,
-    mut panels: Query<(&PanelMark, &mut MeshMaterial2d<ColorMaterial>), (Without<HouseMark>, Without<CarMark>, Without<HeatMark>)>,
+    mut cars: Query<(&CarMark, &mut Sprite), Without<HeatMark>>,
+    mut heat: Query<(&HeatMark, &mut Sprite), Without<CarMark>>,
+    mut panels: Query<(&PanelMark, &mut MeshMaterial2d<ColorMaterial>), Without<HouseMark>>,
     sim: NonSend<DemoSim>,
 ) {
     if !view.is_changed() || view.houses.is_empty() {
@@ -356,18 +362,18 @@ fn color_houses(
             mat.0 = want.clone();
         }
     }
-    for (c, mut mat) in &mut cars {
+    for (c, mut sprite) in &mut cars {
         let Some((state, _)) = view.houses.get(c.0 as usize).and_then(|v| v.car) else { continue };
-        let want = &palette.car[state.index()];
-        if mat.0 != *want {
-            mat.0 = want.clone();
+        let want = car_color(state);
+        if sprite.color != want {
+            sprite.color = want;
         }
     }
-    for (c, mut mat) in &mut heat {
+    for (c, mut sprite) in &mut heat {
         let Some((state, _)) = view.houses.get(c.0 as usize).and_then(|v| v.heat) else { continue };
-        let want = &palette.heat[state.index()];
-        if mat.0 != *want {
-            mat.0 = want.clone();
+        let want = heat_color(state);
+        if sprite.color != want {
+            sprite.color = want;
         }
     }
     let hours = sim.scenario.frame.step_hours();

@@ -68,8 +68,13 @@ impl Plugin for ScenePlugin {
     }
 }
 
+/// A readable bold face for captions and banners (DejaVu Sans Bold, `assets/fonts/`), in the
+/// binary.
+const CAPTION_FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
+
 /// The caption (top of the map) and the block banner (bottom). Runs at start-up.
-fn spawn_overlays(mut commands: Commands) {
+fn spawn_overlays(mut commands: Commands, mut fonts: ResMut<Assets<Font>>) {
+    let font: FontSource = fonts.add(Font::from_bytes(CAPTION_FONT.to_vec())).into();
     let overlay = |top: bool| Node {
         position_type: PositionType::Absolute,
         left: px(16),
@@ -80,10 +85,10 @@ fn spawn_overlays(mut commands: Commands) {
         ..default()
     };
     commands.spawn(overlay(true)).with_children(|p| {
-        p.spawn((CaptionText, Text::new(""), TextFont { font_size: FontSize::Px(CAPTION_FONT_PX), ..default() }, TextColor(CAPTION_TEXT), TextLayout::justify(Justify::Center), Node { padding: UiRect::axes(px(14), px(8)), max_width: px(900), ..default() }, BackgroundColor(CAPTION_BACKGROUND), Visibility::Hidden));
+        p.spawn((CaptionText, Text::new(""), TextFont { font: font.clone(), font_size: FontSize::Px(CAPTION_FONT_PX), ..default() }, TextColor(CAPTION_TEXT), TextLayout::justify(Justify::Center), Node { padding: UiRect::axes(px(14), px(8)), max_width: px(900), ..default() }, BackgroundColor(CAPTION_BACKGROUND), Visibility::Hidden));
     });
     commands.spawn(overlay(false)).with_children(|p| {
-        p.spawn((BlockBanner, Text::new(""), TextFont { font_size: FontSize::Px(BANNER_FONT_PX), ..default() }, TextColor(BANNER_TEXT), Node { padding: UiRect::axes(px(12), px(6)), ..default() }, BackgroundColor(CAPTION_BACKGROUND), Visibility::Hidden));
+        p.spawn((BlockBanner, Text::new(""), TextFont { font, font_size: FontSize::Px(BANNER_FONT_PX), ..default() }, TextColor(BANNER_TEXT), Node { padding: UiRect::axes(px(12), px(6)), ..default() }, BackgroundColor(CAPTION_BACKGROUND), Visibility::Hidden));
     });
 }
 
