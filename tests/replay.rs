@@ -84,4 +84,32 @@ fn replay_builds_the_page_from_a_folder_and_says_what_it_needs() {
     let o = peergrid(&["replay", tmp.path().join("nowhere").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("nowhere"), "{}", stderr(&o));
+
+    // A truncated series is an error naming it, not frames of idle houses.
+    let out3 = tmp.path().join("street3");
+    run_ok(&scenario("street.ron"), &out3, &["--steps", "96", "--household-series"]);
+    let series = out3.join("household_timeseries.csv");
+    let text = std::fs::read_to_string(&series).unwrap();
+    let kept: Vec<&str> = text.lines().take(500).collect();
+    std::fs::write(&series, kept.join("\n") + "\n").unwrap();
+    let o = peergrid(&["replay", out3.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("household_timeseries.csv") && stderr(&o).contains("incomplete"), "{}", stderr(&o));
+    assert!(!out3.join("replay.html").exists());
+}
+
+#[test]
+fn a_name_with_markup_cannot_break_the_page() {
+    let street = std::fs::read_to_string(scenario("street.ron")).unwrap().replacen("name: \"street\"", "name: \"a<!--<script>b\"", 1);
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("s.ron");
+    std::fs::write(&path, street).unwrap();
+    let out = tmp.path().join("o");
+    run_ok(&path, &out, &["--steps", "96", "--replay"]);
+    let html = std::fs::read_to_string(out.join("replay.html")).unwrap();
+    assert_eq!(html.matches("<script").count(), 2, "only the page's own scripts");
+    if let Some(browser) = chromium() {
+        let t = selftest(browser, &out.join("replay.html"), tmp.path());
+        assert_eq!(t["frames"], 96, "the script ran: {t}");
+    }
 }

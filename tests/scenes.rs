@@ -83,6 +83,11 @@ fn a_rule_switch_changes_the_prices_from_its_step_on() {
     assert!(!after.is_empty());
     assert!((96..192).any(|s| price(&ta, s) != price(&tb, s)), "the rule changed the prices");
     // (The step's price is its trades' mean: rounding of each payment leaves a few millionths.)
+    assert_eq!(summary(&b)["rule_switches"], serde_json::json!([{"step": 96, "rule": "mmr"}]));
+    // compare runs each rule over the whole run: a switch would make every row the same.
+    let o = peergrid(&["compare", switched.to_str().unwrap(), "--rules", "grid-only,sdr", "--steps", "96", "--out", tmp.path().join("cmp").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("SwitchRule"), "{}", stderr(&o));
     let mid: std::collections::BTreeSet<i64> = after.iter().map(|p| (p.parse::<f64>().unwrap() * 1000.0).round() as i64).collect();
     assert!(mid.iter().all(|m| [120, 180, 255].contains(m)), "the mid-market rate of each tariff period (0.18, 0.30 or 0.45 and 0.06): {mid:?}");
 }
@@ -137,6 +142,17 @@ fn a_scene_mistake_names_the_scene_file_and_action() {
     let o = peergrid(&["run", scenario("street.ron").to_str().unwrap(), "--scene", scene.to_str().unwrap(), "--out", tmp.path().join("o").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("actions[0].seconds"), "{}", stderr(&o));
+
+    for (actions, field) in [("Select(step: 1, household: \"nobody\")", "actions[0].household"), ("WitnessOffline(step: 5, witness: \"no1\", steps: 0)", "actions[0].steps")] {
+        std::fs::write(&scene, format!("Scene(title: \"t\", actions: [{actions}])")).unwrap();
+        let o = peergrid(&["run", scenario("street.ron").to_str().unwrap(), "--scene", scene.to_str().unwrap(), "--out", tmp.path().join("o").to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{actions}");
+        assert!(stderr(&o).contains("bad.ron") && stderr(&o).contains(field), "{actions}: {}", stderr(&o));
+    }
+    std::fs::write(&scene, "Scene(title: \"t\", steps: 100000, actions: [])").unwrap();
+    let o = peergrid(&["run", scenario("street.ron").to_str().unwrap(), "--scene", scene.to_str().unwrap(), "--out", tmp.path().join("o").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("bad.ron: field `steps`"), "the scene's length: {}", stderr(&o));
 
     std::fs::write(&scene, "Scene(title: \"t\", actions: [Wobble(step: 0)])").unwrap();
     let o = peergrid(&["run", scenario("street.ron").to_str().unwrap(), "--scene", scene.to_str().unwrap(), "--out", tmp.path().join("o").to_str().unwrap()]);

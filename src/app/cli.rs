@@ -402,6 +402,9 @@ fn cmd_replay(dir: &Path) -> ExitCode {
     match crate::output::replay::write_replay(dir) {
         Ok(path) => {
             say!("wrote {} ({})", path.display(), crate::output::format::bytes(std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)));
+            if let Some(w) = crate::output::replay::size_warning(&path) {
+                eprintln!("warning: {w}");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -868,6 +871,9 @@ fn cmd_run(args: RunArgs) -> ExitCode {
     let opts = RunOptions { out_dir: out_dir.clone(), force: args.force, threads, progress: !args.quiet, trace_step: args.trace_step, keys, bidding: None, replay: args.replay };
     match run(scenario.clone(), &opts) {
         Ok(s) => {
+            if let Some(w) = args.replay.then(|| crate::output::replay::size_warning(&out_dir.join(crate::output::replay::REPLAY_FILE))).flatten() {
+                eprintln!("warning: {w}");
+            }
             if !args.quiet {
                 let pct = |x: Option<f64>| x.map(|v| format!("{:.1}%", v * 100.0)).unwrap_or_else(|| "n/a".into());
                 say!("wrote {}", out_dir.display());

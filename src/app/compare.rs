@@ -44,6 +44,10 @@ pub fn compare(opts: &CompareOptions) -> Result<Table, RunError> {
         return Err(RunError::OutputExists(opts.out_dir.clone()));
     }
     let base = Scenario::load(&opts.scenario, &Overrides { steps: opts.steps, sets: opts.sets.clone(), ..Default::default() }).map_err(RunError::Input)?;
+    if !base.rule_switches.is_empty() {
+        let message = "has SwitchRule events: compare runs each rule over the whole run (remove them to compare)";
+        return Err(RunError::Input(crate::base::error::InputErrors(vec![crate::base::error::InputError::field(&opts.scenario, "events", message)])));
+    }
     let staging = crate::app::driver::claim_output(&opts.out_dir, opts.force)?;
     let jobs: Vec<(&'static RuleInfo, u64)> = opts.rules.iter().flat_map(|r| (0..opts.seeds as u64).map(move |k| (*r, base.seed + k))).collect();
     let pool = crate::base::exec::pool(opts.threads).map_err(RunError::Failed)?;

@@ -41,6 +41,8 @@ pub struct Summary {
     pub description: String,
     pub rule: &'static str,
     pub rule_params: BTreeMap<String, f64>,
+    /// The rules the market switched to during the run (`SwitchRule` events), by step.
+    pub rule_switches: Vec<RuleSwitch>,
     pub seed: u64,
     pub steps: u64,
     /// Which files the run wrote: `full`, or `aggregate` (no `trades.csv` nor `ledger.jsonl`).
@@ -265,6 +267,7 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         // gave one for all.
         rule: if s.communities.as_ref().is_some_and(|c| !c.forced_rule) { BY_COMMUNITY } else { s.rule.name },
         rule_params: if s.communities.as_ref().is_some_and(|c| !c.forced_rule) { BTreeMap::new() } else { s.rule_params.clone() },
+        rule_switches: s.rule_switches.iter().map(|(step, rule)| RuleSwitch { step: *step, rule: rule.name }).collect(),
         seed: s.seed,
         steps: t.steps,
         output_level: s.output.label(),
@@ -406,3 +409,10 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
     }
 }
 
+
+/// A change of the market's rule during the run (`summary.json`'s `rule_switches`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RuleSwitch {
+    pub step: u64,
+    pub rule: &'static str,
+}

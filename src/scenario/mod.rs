@@ -298,10 +298,14 @@ impl Scenario {
         let set_rule = file.market.rule != file_rule || overrides.sets.iter().any(|s| s.path == "market.rule");
         let forced_rule = overrides.rule.clone().or_else(|| set_rule.then(|| file.market.rule.clone()));
         let sha = crate::ledger::encoding::hex(&Sha256::digest(text.as_bytes()));
-        resolve(file, path, sha, overrides, forced_rule).map_err(|e| match &origins {
+        let scenario = resolve(file, path, sha, overrides, forced_rule).map_err(|e| match &origins {
             Some(o) => o.remap(e),
             None => e,
-        })
+        })?;
+        if let Some(scene) = &overrides.scene {
+            scene.check_selections(&scenario.households.iter().map(|h| h.id.clone()).collect::<Vec<_>>())?;
+        }
+        Ok(scenario)
     }
 
     /// About how many bytes a run of this scenario holds at its peak ([`memory_estimate_bytes`]).

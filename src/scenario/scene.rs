@@ -150,7 +150,7 @@ impl Scene {
     /// Adds the actions that change the simulation to the scenario: events and ledger faults.
     /// Returns where each came from, to name the scene's action in an error.
     pub fn apply(&self, file: &mut ScenarioFile) -> SceneOrigins {
-        let mut origins = SceneOrigins { file: self.file.clone(), event_base: file.events.len(), events: Vec::new(), fault_base: file.ledger.faults.len(), faults: Vec::new() };
+        let mut origins = SceneOrigins { file: self.file.clone(), steps: self.steps, event_base: file.events.len(), events: Vec::new(), fault_base: file.ledger.faults.len(), faults: Vec::new() };
         for (i, a) in self.actions.iter().enumerate() {
             let event = match a.clone() {
                 Action::Caption { .. } | Action::Pause { .. } | Action::Select { .. } => continue,
@@ -172,10 +172,28 @@ impl Scene {
     }
 }
 
+impl Scene {
+    /// Checks the houses the scene shows (`Select`) against the scenario's.
+    pub fn check_selections(&self, ids: &[String]) -> Result<(), InputErrors> {
+        let errors: Vec<InputError> = self
+            .actions
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| match a {
+                Action::Select { household, .. } if !ids.iter().any(|id| id == household) => Some(InputError::field(&self.file, format!("actions[{i}].household"), format!("no household has id `{household}`"))),
+                _ => None,
+            })
+            .collect();
+        if errors.is_empty() { Ok(()) } else { Err(InputErrors(errors)) }
+    }
+}
+
 /// Which scene action each added event and fault came from.
 #[derive(Debug, Clone)]
 pub struct SceneOrigins {
     file: PathBuf,
+    /// The scene's length, if it gives one.
+    steps: Option<u64>,
     event_base: usize,
     events: Vec<usize>,
     fault_base: usize,
@@ -191,10 +209,20 @@ impl SceneOrigins {
                 .into_iter()
                 .map(|e| {
                     let Location::Field(field) = &e.location else { return e };
+                    // The run's length came from the scene's `steps` (or equals it).
+                    if field == "--steps" && self.steps.is_some() {
+                        return InputError::field(&self.file, "steps", e.message.clone());
+                    }
                     for (prefix, base, origins) in [("events[", self.event_base, &self.events), ("ledger.faults[", self.fault_base, &self.faults)] {
                         let Some(rest) = field.strip_prefix(prefix) else { continue };
                         let Some((index, tail)) = rest.split_once(']') else { continue };
                         let Some(action) = index.parse::<usize>().ok().and_then(|k| k.checked_sub(base)).and_then(|k| origins.get(k)) else { continue };
+                        // A fault's fields by the action's names.
+                        let tail = match tail {
+                            ".to_step" => ".steps",
+                            ".from_step" => ".step",
+                            other => other,
+                        };
                         return InputError::field(&self.file, format!("actions[{action}]{tail}"), e.message.clone());
                     }
                     e

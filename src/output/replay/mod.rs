@@ -19,8 +19,17 @@ use std::path::{Path, PathBuf};
 
 /// The page's file name in the output folder (a contract).
 pub const REPLAY_FILE: &str = "replay.html";
-/// The page's size the thinning aims below, bytes (the bound is 10 MB).
+/// The page's size the thinning aims below, bytes.
 pub const MAX_PAGE_BYTES: u64 = 9_600_000;
+/// The size a page should stay under, bytes: past it (runs of some 40,000 houses and more,
+/// whose houses and lines alone take that much) the commands warn.
+pub const PAGE_SIZE_GOAL_BYTES: u64 = 10_000_000;
+
+/// A warning when the page at `path` is over [`PAGE_SIZE_GOAL_BYTES`].
+pub fn size_warning(path: &Path) -> Option<String> {
+    let size = std::fs::metadata(path).ok()?.len();
+    (size > PAGE_SIZE_GOAL_BYTES).then(|| format!("{} is {:.1} MB: the run's houses and lines alone take more than 10 MB, so a browser may be slow to open it", path.display(), size as f64 / 1e6))
+}
 /// About what a frame's step totals take in the page's JSON, bytes.
 const SERIES_BYTES_PER_FRAME: u64 = 240;
 const PAGE_HTML: &str = include_str!("page.html");
@@ -103,6 +112,8 @@ struct FrameBlocks {
 struct Data {
     scenario: String,
     rule: String,
+    /// The rules the market switched to (`SwitchRule` events), from summary.json.
+    rule_switches: serde_json::Value,
     seed: u64,
     currency: String,
     grid_connected: bool,
@@ -165,6 +176,16 @@ struct BlockHeader {
     producer: String,
     step: u64,
     tx_count: u64,
+}
+
+/// A table with a row per step and `per_step` item holds every row: a truncated file (or a
+/// `steps` in summary.json that is not the run's) is an error naming it.
+fn complete(path: &Path, rows: u64, steps: u64, per_step: u64, items: &str) -> Result<(), String> {
+    let want = steps as u128 * per_step as u128;
+    if rows as u128 != want {
+        return Err(format!("{}: {rows} rows, where summary.json's {steps} steps × {per_step} {items} make {want}: the file is incomplete, or not of this run", path.display()));
+    }
+    Ok(())
 }
 
 /// Rows as columns: `{"field": [value of row 0, …], …}`.
@@ -271,7 +292,8 @@ pub fn build(dir: &Path) -> Result<String, String> {
     // The maxima are not known yet: a margin for their digits.
     let fixed_bytes = [columns(&houses).to_string().len() + 32 * n, columns(&lines).to_string().len() + 8 * lines.len(), topology.nodes.len() * 16, PAGE_HTML.len() + PAGE_JS.len() + PAGE_CSS.len()].iter().sum::<usize>() as u64;
     let room = MAX_PAGE_BYTES.saturating_sub(fixed_bytes).max(MAX_PAGE_BYTES / 10);
-    let frame_steps = (bytes_per_frame * steps).div_ceil(room).max(1);
+    // In u128: a corrupt `steps` must not wrap into a small number of frames.
+    let frame_steps = ((bytes_per_frame as u128 * steps as u128).div_ceil(room as u128)).clamp(1, steps.max(1) as u128) as u64;
     let frames = steps.div_ceil(frame_steps).max(1) as usize;
     let house_index: HashMap<String, usize> = houses.iter().enumerate().map(|(i, h)| (h.id.clone(), i)).collect();
 
@@ -284,7 +306,9 @@ pub fn build(dir: &Path) -> Result<String, String> {
         let c = |name| column(&cols, &series_path, name);
         let (c_house, c_step, c_pv, c_load, c_net, c_soc) = (c("household")?, c("step")?, c("pv_kwh")?, c("load_kwh")?, c("net_kwh")?, c("battery_soc_kwh")?);
         let mut last_step = None;
+        let mut count = 0u64;
         for (row, rec) in rows.enumerate() {
+            count += 1;
             let rec = rec.map_err(|e| format!("{}: row {}: {e}", series_path.display(), row + 2))?;
             let bad = |what: &str| format!("{}: row {}: {what}", series_path.display(), row + 2);
             let h = *house_index.get(rec.get(c_house).unwrap_or("")).ok_or_else(|| bad("a household households.csv does not list"))?;
@@ -303,6 +327,7 @@ pub fn build(dir: &Path) -> Result<String, String> {
                 soc[i] = s as f32;
             }
         }
+        complete(&series_path, count, steps, n as u64, "households")?;
     }
     for (f, k) in steps_in.iter().enumerate() {
         let k = (*k).max(1) as f32;
@@ -371,6 +396,7 @@ pub fn build(dir: &Path) -> Result<String, String> {
     let data = Data {
         scenario: text("scenario"),
         rule: text("rule"),
+        rule_switches: summary.get("rule_switches").cloned().unwrap_or(serde_json::Value::Array(Vec::new())),
         seed: summary.get("seed").and_then(|v| v.as_u64()).unwrap_or(0),
         currency: text("currency"),
         grid_connected: summary.get("grid_connected").and_then(|v| v.as_bool()).unwrap_or(true),
@@ -395,8 +421,9 @@ pub fn build(dir: &Path) -> Result<String, String> {
         blocks,
     };
     let json = serde_json::to_string(&data).map_err(|e| e.to_string())?;
-    // Inside <script>: no `</` may close it early (ids are the user's text).
-    let json = json.replace("</", "<\\/");
+    // Inside <script>: no `<` at all, so neither `</script>` nor `<!--` can end or change it
+    // (names are the user's text); JSON reads `\u003c` back as `<`.
+    let json = json.replace('<', "\\u003c");
     let title = crate::output::report::escape(&format!("{} — peergrid replay", data.scenario));
     Ok(PAGE_HTML.replacen("{{title}}", &title, 1).replacen("{{css}}", PAGE_CSS, 1).replacen("{{data}}", &json, 1).replacen("{{js}}", PAGE_JS, 1))
 }
@@ -410,7 +437,9 @@ fn read_line_flows(path: &Path, lines: &[LineOut], steps: u64, frame_steps: u64,
     let (c_line, c_step, c_flow) = (c("line")?, c("step")?, c("flow_kw")?);
     let mut sums = vec![0f32; frames * n];
     let mut counts = vec![0u32; frames * n];
+    let mut count = 0u64;
     for (row, rec) in rows.enumerate() {
+        count += 1;
         let rec = rec.map_err(|e| format!("{}: row {}: {e}", path.display(), row + 2))?;
         let bad = |what: &str| format!("{}: row {}: {what}", path.display(), row + 2);
         let l = *index.get(rec.get(c_line).unwrap_or("")).ok_or_else(|| bad("a line topology.json does not list"))?;
@@ -419,6 +448,7 @@ fn read_line_flows(path: &Path, lines: &[LineOut], steps: u64, frame_steps: u64,
         sums[i] += rec.get(c_flow).and_then(parse_f64).unwrap_or(0.0) as f32;
         counts[i] += 1;
     }
+    complete(path, count, steps, n as u64, "lines")?;
     Ok(sums.iter().zip(&counts).map(|(s, k)| s / (*k).max(1) as f32).collect())
 }
 
@@ -445,9 +475,9 @@ fn read_households(dir: &Path, node_index: &HashMap<&str, usize>) -> Result<(Vec
         houses.push(House {
             id: get(&rec, "household"),
             node: node_index.get(get(&rec, "node").as_str()).copied(),
-            kwp: num(&rec, "kwp").unwrap_or(0.0),
+            kwp: (num(&rec, "kwp").unwrap_or(0.0) * 100.0).round() / 100.0,
+            battery_kwh: (num(&rec, "battery_kwh").unwrap_or(0.0) * 100.0).round() / 100.0,
             may_have_pv: num(&rec, "kwp").is_some_and(|k| k > 0.0) || matches!(get(&rec, "load_source").as_str(), "ausgrid" | "profile"),
-            battery_kwh: num(&rec, "battery_kwh").unwrap_or(0.0),
             ev: num(&rec, "ev_soc_start_kwh").is_some(),
             heat_pump: num(&rec, "heat_pump_kwh").is_some_and(|k| k > 0.0),
             community,
@@ -498,6 +528,7 @@ fn read_series(dir: &Path, steps: u64, frame_steps: u64, frames: usize, step_h: 
         }
         trades[f] += at("trades").and_then(|i| rec.get(i)).and_then(|s| s.parse::<u32>().ok()).unwrap_or(0);
     }
+    complete(&path, counted.iter().map(|&c| c as u64).sum(), steps, 1, "step")?;
     for f in 0..frames {
         let hours = counted[f].max(1) as f64 * step_h;
         let kw = |k: usize| (sums[f][k] / hours) as f32;

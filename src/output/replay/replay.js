@@ -540,7 +540,7 @@
   const blockAt = new Map(D.blocks.map((b) => [b.frame, b]));
 
   function setFrame(f, fromPlay) {
-    frame = Math.max(0, Math.min(F - 1, f));
+    frame = Math.max(0, Math.min(F - 1, Math.round(f) || 0));
     computeFlows(frame);
     updatePanel(frame);
     const b = blockAt.get(frame);
@@ -596,7 +596,8 @@
   // Wiring.
   $("title").textContent = D.scenario;
   const thinned = D.frame_steps > 1 ? `, ${D.frame_steps} steps a frame` : "";
-  $("subtitle").textContent = `rule ${D.rule}, seed ${D.seed} · ${H.toLocaleString("en")} households · ${D.steps.toLocaleString("en")} steps of ${D.step_minutes} min${thinned}`;
+  const switches = (D.rule_switches || []).map((s) => `, ${s.rule} from step ${s.step}`).join("");
+  $("subtitle").textContent = `rule ${D.rule}${switches}, seed ${D.seed} · ${H.toLocaleString("en")} households · ${D.steps.toLocaleString("en")} steps of ${D.step_minutes} min${thinned}`;
   for (const s of SPEEDS) {
     const o = document.createElement("option");
     o.value = s; o.textContent = `${s} frame${s > 1 ? "s" : ""}/s`;
@@ -613,7 +614,8 @@
     showHouse(frame);
   });
   document.addEventListener("keydown", (e) => {
-    if (e.target.tagName === "SELECT") return;
+    // The slider and the speed list handle their own keys (arrows would step twice).
+    if (e.target.tagName === "SELECT" || (e.target.tagName === "INPUT" && e.key !== " ")) return;
     if (e.key === " ") { setPlaying(!playing); e.preventDefault(); }
     else if (e.key === "ArrowRight") setFrame(frame + 1, false);
     else if (e.key === "ArrowLeft") setFrame(frame - 1, false);
