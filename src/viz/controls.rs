@@ -25,11 +25,13 @@ pub struct Playback {
     pub rate: Option<f64>,
     /// The simulation holds here (a scene's next action) until the scene lets it go on.
     pub stop_at: Option<u64>,
+    /// The panel lists the keys (H toggles).
+    pub show_keys: bool,
 }
 
 impl Playback {
     pub fn new(speed: Speed, rate: Option<f64>) -> Playback {
-        Playback { paused: false, speed, owed: 0.0, step_once: false, notice: String::new(), rate, stop_at: None }
+        Playback { paused: false, speed, owed: 0.0, step_once: false, notice: String::new(), rate, stop_at: None, show_keys: false }
     }
 
     /// The speed's label for the panel.
@@ -51,7 +53,7 @@ impl Plugin for ControlsPlugin {
 }
 
 /// Space pause/play; 1–4 speed; Enter or `.` one step; R next rule (Shift+R previous);
-/// N restart with a new seed; C houses by community or by state. Reads the keyboard; writes `Playback`, the simulation's rule,
+/// N restart with a new seed; C houses by community or by state; H the keys on the panel. Reads the keyboard; writes `Playback`, the simulation's rule,
 /// `View` (on restart). Runs in `DemoSystems::Input`.
 fn keys(input: Res<ButtonInput<KeyCode>>, mut playback: ResMut<Playback>, mut sim: NonSendMut<DemoSim>, mut view: ResMut<View>) {
     if input.just_pressed(KeyCode::Space) {
@@ -83,6 +85,9 @@ fn keys(input: Res<ButtonInput<KeyCode>>, mut playback: ResMut<Playback>, mut si
             view.version += 1;
             playback.notice = format!("houses by {}", if view.by_community { "community" } else { "what they do this step" });
         }
+    }
+    if input.just_pressed(KeyCode::KeyH) {
+        playback.show_keys = !playback.show_keys;
     }
     if input.just_pressed(KeyCode::KeyN) {
         match sim.restart_with_new_seed() {

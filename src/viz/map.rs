@@ -9,8 +9,13 @@ use bevy::core_pipeline::tonemapping::DebandDither;
 use bevy::input::mouse::AccumulatedMouseScroll;
 use bevy::prelude::*;
 
-/// A house's side on the map, m (at least [`MIN_HOUSE_PX`] on the first view).
+/// A house's side on the map, m. On an overview where that is small the houses grow towards
+/// [`READABLE_HOUSE_PX`] on the first view, as far as [`HOUSE_SPACING_SHARE`] of the distance
+/// between the two closest houses allows (so they do not run into each other), and are never
+/// under [`MIN_HOUSE_PX`].
 const HOUSE_SIZE_M: f32 = 10.0;
+const READABLE_HOUSE_PX: f32 = 10.0;
+const HOUSE_SPACING_SHARE: f32 = 0.5;
 const MIN_HOUSE_PX: f32 = 5.0;
 /// A line's width at no load, px on the first view; it grows to 3× at full load.
 const LINE_WIDTH_PX: f32 = 1.5;
@@ -215,17 +220,41 @@ fn widen_particles(mut store: ResMut<GizmoConfigStore>) {
     store.config_mut::<DefaultGizmoConfigGroup>().0.line.width = PARTICLE_WIDTH_PX;
 }
 
+/// How many loading buckets there are below the congested one ([`line_color`] takes 0..=this).
+pub const LOADING_BUCKET_COUNT: usize = LOADING_BUCKETS.len();
+
 fn loading_bucket(loading: f64) -> usize {
     LOADING_BUCKETS.iter().position(|b| loading < *b).unwrap_or(LOADING_BUCKETS.len())
 }
 
-fn line_color(bucket: usize) -> Color {
+/// A line's colour by its loading bucket: grey-blue, to amber, red when congested.
+pub fn line_color(bucket: usize) -> Color {
     if bucket >= LOADING_BUCKETS.len() {
         return Color::srgb(1.0, 0.12, 0.10);
     }
     // Grey-blue at no load to amber near the limit.
     let t = bucket as f32 / (LOADING_BUCKETS.len() - 1) as f32;
     Color::srgb(0.45 + 0.5 * t, 0.50 + 0.25 * t, 0.60 - 0.45 * t)
+}
+
+/// The smallest distance between two distinct house positions, m (infinite with fewer than two):
+/// a sweep over the houses sorted by x, which stops looking right once the gap in x alone is
+/// larger than the best so far, or after [`SPACING_LOOKAHEAD`] houses (a street along y has every
+/// house at one x; its closest pair is among the next few in that order).
+const SPACING_LOOKAHEAD: usize = 64;
+fn closest_spacing(mut points: Vec<Vec2>) -> f32 {
+    points.sort_by(|a, b| a.x.total_cmp(&b.x).then(a.y.total_cmp(&b.y)));
+    points.dedup();
+    let mut best = f32::INFINITY;
+    for (i, a) in points.iter().enumerate() {
+        for b in points[i + 1..].iter().take(SPACING_LOOKAHEAD) {
+            if b.x - a.x >= best {
+                break;
+            }
+            best = best.min(a.distance(*b));
+        }
+    }
+    best
 }
 
 /// Camera scale (world units per px) and centre that fit the map beside the panel.
@@ -256,7 +285,8 @@ fn spawn_map(
         bounds = bounds.union_point(pos(n));
     }
     let (center, scale) = fit(bounds, Vec2::new(window.width(), window.height()));
-    let house_size = HOUSE_SIZE_M.max(MIN_HOUSE_PX * scale);
+    let spacing = closest_spacing(sim.scenario.households.iter().map(|h| pos(h.node)).collect());
+    let house_size = HOUSE_SIZE_M.max((READABLE_HOUSE_PX * scale).min(HOUSE_SPACING_SHARE * spacing)).max(MIN_HOUSE_PX * scale);
     let line_width = LINE_WIDTH_PX * scale;
     commands.spawn((
         Camera2d,

@@ -9,8 +9,8 @@
 //!
 //! - `map`: houses, lines and the grid connection point from the topology's coordinates, their
 //!   colours, animated power flow, camera pan and zoom, clicking a house.
-//! - `panel`: clock and sun, KPIs, the production/consumption chart, the block feed, the
-//!   selected house's details, help.
+//! - `panel`: a large clock and the sun, six headline figures, the last day's chart, the latest
+//!   blocks, the selected house, the legend, the playback line (and the keys with H).
 //! - `controls`: keys (pause, speed, step, rule, restart) and the stepping driver.
 //! - `capture`: `--frames N` and `--screenshot FILE` (PNG plus the houses' screen positions),
 //!   `--record DIR` (every frame, then an MP4).

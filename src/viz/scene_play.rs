@@ -64,17 +64,13 @@ pub struct ScenePlugin;
 
 impl Plugin for ScenePlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<BannerState>().add_systems(Startup, spawn_overlays).add_systems(Update, play.in_set(DemoSystems::Input)).add_systems(Update, (show_caption, announce_blocks).in_set(DemoSystems::Draw));
+        app.init_resource::<BannerState>().init_resource::<super::window::UiFonts>().add_systems(Startup, spawn_overlays).add_systems(Update, play.in_set(DemoSystems::Input)).add_systems(Update, (show_caption, announce_blocks).in_set(DemoSystems::Draw));
     }
 }
 
-/// A readable bold face for captions and banners (DejaVu Sans Bold, `assets/fonts/`), in the
-/// binary.
-const CAPTION_FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
-
 /// The caption (top of the map) and the block banner (bottom). Runs at start-up.
-fn spawn_overlays(mut commands: Commands, mut fonts: ResMut<Assets<Font>>) {
-    let font: FontSource = fonts.add(Font::from_bytes(CAPTION_FONT.to_vec())).into();
+fn spawn_overlays(mut commands: Commands, fonts: Res<super::window::UiFonts>) {
+    let font: FontSource = fonts.bold.clone().into();
     let overlay = |top: bool| Node {
         position_type: PositionType::Absolute,
         left: px(16),

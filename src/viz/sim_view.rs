@@ -19,13 +19,13 @@ use std::sync::Arc;
 /// Steps of production and consumption the panel's chart shows.
 pub const CHART_STEPS: usize = 96;
 /// Trades of the selected house kept for its details.
-const SELECTED_TRADES: usize = 3;
+const SELECTED_TRADES: usize = 2;
 /// Below this a household's energy in a step counts as none, kWh.
 const STATE_EPSILON_KWH: f64 = 1e-6;
 /// Steps a house that moved between communities stays marked on the map.
 pub const MOVE_MARK_STEPS: u64 = 48;
 /// Moves between communities listed in the panel.
-const MOVES_SHOWN: usize = 3;
+const MOVES_SHOWN: usize = 2;
 
 /// The simulation, as `peergrid run` builds it (no output files; the ledger kept in memory).
 pub struct DemoSim {
@@ -176,7 +176,9 @@ pub struct View {
     pub step: u64,
     pub total_steps: u64,
     pub finished: bool,
-    pub time_label: String,
+    /// The local time ("11:30") and date ("Tue 16 Jan 2024") apart, for the panel's clock.
+    pub local_time: String,
+    pub date_label: String,
     pub local_hour: f64,
     pub ghi_w_m2: f64,
     pub sun_elevation_deg: f64,
@@ -265,9 +267,9 @@ pub fn after_step(sim: &mut DemoSim, view: &mut View) {
                 Seller::Pool => None,
             };
             let line = if tr.buyer == sel {
-                format!("{step} buy  {:.3} kWh {} @{:.3}", tr.kwh, seller.map_or("pool", |s| ids[s as usize].id.as_str()), tr.price.as_units())
+                format!("step {step}: bought {:.3} kWh from {} at {:.3}", tr.kwh, seller.map_or("the pool", |s| ids[s as usize].id.as_str()), tr.price.as_units())
             } else if seller == Some(sel) {
-                format!("{step} sell {:.3} kWh {} @{:.3}", tr.kwh_sent(), ids[tr.buyer as usize].id, tr.price.as_units())
+                format!("step {step}: sold {:.3} kWh to {} at {:.3}", tr.kwh_sent(), ids[tr.buyer as usize].id, tr.price.as_units())
             } else {
                 continue;
             };
@@ -288,7 +290,8 @@ pub fn refresh(sim: &mut DemoSim, view: &mut View) {
     view.step = clock.step;
     view.total_steps = total_steps;
     view.finished = finished;
-    view.time_label = format!("{}", clock.local_start.format("%a %d %b %Y %H:%M"));
+    view.local_time = format!("{}", clock.local_start.format("%H:%M"));
+    view.date_label = format!("{}", clock.local_start.format("%a %-d %b %Y"));
     view.local_hour = clock.local_start.and_utc().timestamp().rem_euclid(86_400) as f64 / 3600.0;
     let env = world.resource::<Environment>();
     view.ghi_w_m2 = env.irradiance.ghi;

@@ -67,6 +67,24 @@ pub fn run_demo(opts: DemoOptions) -> anyhow::Result<()> {
     }
 }
 
+/// The panel's and overlays' faces, DejaVu Sans and DejaVu Sans Bold (`assets/fonts/`), in the
+/// binary so the demo runs from any folder. Bevy's own default face is monospaced.
+#[derive(Resource)]
+pub struct UiFonts {
+    pub regular: Handle<Font>,
+    pub bold: Handle<Font>,
+}
+
+const REGULAR_FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+const BOLD_FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
+
+impl FromWorld for UiFonts {
+    fn from_world(world: &mut World) -> UiFonts {
+        let mut fonts = world.resource_mut::<Assets<Font>>();
+        UiFonts { regular: fonts.add(Font::from_bytes(REGULAR_FONT.to_vec())), bold: fonts.add(Font::from_bytes(BOLD_FONT.to_vec())) }
+    }
+}
+
 /// Ordering of the demo's frame: input, then stepping the simulation, then drawing.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DemoSystems {
