@@ -1,9 +1,9 @@
 //! The live map (`--features viz`): `peergrid demo --screenshot` renders the grid under Xvfb with
 //! Mesa's software Vulkan, and the PNG shows the houses in their colours on the background, with
 //! their roofs and PV panels, and power moving as particles; a scene plays to its end; frames
-//! are recorded.
-//! Run with `cargo test --features viz --test demo` (`.ci/run` does, after installing Xvfb and
-//! Mesa).
+//! are recorded, and encoded into an MP4 where ffmpeg is installed.
+//! Run with `cargo test --features viz --test demo` (`.ci/run` does, after installing Xvfb,
+//! Mesa and ffmpeg).
 #![cfg(feature = "viz")]
 
 mod common;
@@ -17,6 +17,7 @@ const COLOR_TOLERANCE: i32 = 24;
 struct Info {
     width: f32,
     height: f32,
+    frames: u64,
     house_colors: Vec<[u8; 3]>,
     houses: Vec<House>,
     roof_rgb: [u8; 3],
@@ -59,8 +60,16 @@ fn a_scene_plays_to_its_end_and_frames_are_recorded() {
     assert!(info.scene_finished, "the scene ended");
     assert_eq!((info.step, info.total_steps), (288, 288), "over the scene's steps");
     let recorded = std::fs::read_dir(&frames).unwrap().filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().ends_with(".png")).count();
-    // At full speed the scene takes a handful of frames: a PNG for each.
-    assert!(recorded >= 3, "a PNG per frame: {recorded}");
+    // At full speed the scene takes a handful of frames: a PNG for each, the last included.
+    assert!(recorded >= 3 && recorded as u64 == info.frames, "a PNG per frame: {recorded} of {}", info.frames);
+    // With ffmpeg (CI installs it), the frames become an MP4 of as many frames.
+    if Command::new("ffprobe").arg("-version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "CI must install ffmpeg (see .ci/run)");
+        return;
+    }
+    let probe = Command::new("ffprobe").args(["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=codec_name,width,height,nb_read_frames", "-of", "csv=p=0"]).arg(frames.join("demo.mp4")).output().unwrap();
+    let text = String::from_utf8_lossy(&probe.stdout);
+    assert_eq!(text.trim(), format!("h264,1280,720,{recorded}"), "demo.mp4: {}", String::from_utf8_lossy(&probe.stderr));
 }
 
 #[test]

@@ -24,20 +24,33 @@ pub struct Capture {
     record: Option<PathBuf>,
     frame: u64,
     warm: Option<Instant>,
+    /// The last frame has come: nothing more is captured, and the app leaves once the
+    /// screenshot (if any) and every recorded frame are on disk.
     requested: bool,
+    shot_saved: bool,
+    /// Frames `--record` asked for, and frames written.
+    recorded: u64,
+    saved: u64,
+    /// The frame last recorded (the last frame is recorded once, however long the app waits).
+    frame_recorded: u64,
+    /// Frames waited for the last images since `requested`.
+    waited: u32,
 }
+
+/// Frames to wait for the last images to be written before leaving without them.
+const WAIT_LIMIT_FRAMES: u32 = 120;
 
 impl Capture {
     pub fn new(frames: Option<u64>, screenshot: Option<PathBuf>, scene: bool, record: Option<PathBuf>) -> Capture {
         // A scene recorded or captured unattended ends with the scene.
         let at_scene_end = scene && frames.is_none() && (screenshot.is_some() || record.is_some());
         let frames = frames.or(screenshot.as_ref().filter(|_| !at_scene_end).map(|_| super::DEFAULT_SCREENSHOT_FRAMES));
-        Capture { frames, screenshot, at_scene_end, record, frame: 0, warm: None, requested: false }
+        Capture { frames, screenshot, at_scene_end, record, frame: 0, warm: None, requested: false, shot_saved: false, recorded: 0, saved: 0, frame_recorded: 0, waited: 0 }
     }
 }
 
 /// Frames per second of the video `--record` encodes.
-const VIDEO_FPS: u32 = 30;
+pub const VIDEO_FPS: u32 = 30;
 
 /// Encodes `DIR/frame-*.png` into `DIR/demo.mp4` with ffmpeg, if it is installed (H.264, for
 /// any player); says what it did.
@@ -108,8 +121,8 @@ fn rgb(c: Color) -> [u8; 3] {
     [s.red, s.green, s.blue].map(|v| (v * 255.0).round() as u8)
 }
 
-/// Counts frames; at the last one saves the screenshot and positions (then exits when the
-/// image is written) or exits at once. Reads `View`, `MapLayout`, the camera and window.
+/// Counts frames; at the last one saves the screenshot and positions, then exits once it and
+/// every recorded frame are written. Reads `View`, `MapLayout`, the camera and window.
 #[allow(clippy::too_many_arguments)]
 fn count_and_capture(
     mut commands: Commands,
@@ -122,6 +135,17 @@ fn count_and_capture(
     player: Res<super::scene_play::ScenePlayer>,
     mut exit: MessageWriter<AppExit>,
 ) {
+    if cap.requested {
+        // Screenshots are written a frame or more after they are asked for.
+        cap.waited += 1;
+        if cap.shot_saved && cap.saved >= cap.recorded {
+            exit.write(AppExit::Success);
+        } else if cap.waited > WAIT_LIMIT_FRAMES {
+            eprintln!("warning: {} of {} frames were not written", cap.recorded - cap.saved.min(cap.recorded), cap.recorded);
+            exit.write(AppExit::Success);
+        }
+        return;
+    }
     cap.frame += 1;
     if cap.frame == WARM_UP_FRAMES {
         cap.warm = Some(Instant::now());
@@ -130,16 +154,16 @@ fn count_and_capture(
         Some(frames) => cap.frame >= frames,
         None => cap.at_scene_end && player.finished,
     };
-    if !due || cap.requested {
+    if !due {
         return;
     }
     let fps = cap.warm.map(|w| (cap.frame - WARM_UP_FRAMES) as f64 / w.elapsed().as_secs_f64().max(1e-9));
     println!("{} frames, {} fps after warm-up, {} steps simulated", cap.frame, fps.map_or("?".into(), |f| format!("{f:.1}")), view.run.steps);
+    cap.requested = true;
     let Some(path) = cap.screenshot.clone() else {
-        exit.write(AppExit::Success);
+        cap.shot_saved = true;
         return;
     };
-    cap.requested = true;
     let (cam, at) = *camera;
     let houses = layout
         .map(|l| {
@@ -180,15 +204,29 @@ fn count_and_capture(
     if let Err(e) = serde_json::to_string_pretty(&info).map_err(std::io::Error::other).and_then(|j| crate::output::staging::write_to(&path.with_extension("json"), j.as_bytes())) {
         eprintln!("error: cannot write {}: {e}", path.with_extension("json").display());
     }
-    commands.spawn(Screenshot::primary_window()).observe(save_to_disk(path)).observe(|_: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {
-        exit.write(AppExit::Success);
-    });
+    let mut shot = commands.spawn(Screenshot::primary_window());
+    shot.observe(save_to_disk(path)).observe(|_: On<ScreenshotCaptured>, mut cap: ResMut<Capture>| cap.shot_saved = true);
+    // One capture per frame and window: a recorded last frame is this screenshot, saved twice.
+    if let Some(dir) = &cap.record {
+        shot.observe(save_to_disk(frame_path(dir, cap.frame))).observe(|_: On<ScreenshotCaptured>, mut cap: ResMut<Capture>| cap.saved += 1);
+        cap.recorded += 1;
+        cap.frame_recorded = cap.frame;
+    }
 }
 
-/// `--record DIR`: saves this frame as `DIR/frame-NNNNN.png`. Reads `Capture`; spawns a
-/// screenshot. Runs after `DemoSystems::Draw`.
-fn record_frame(mut commands: Commands, cap: Res<Capture>) {
+fn frame_path(dir: &std::path::Path, frame: u64) -> PathBuf {
+    dir.join(format!("frame-{frame:05}.png"))
+}
+
+/// `--record DIR`: saves this frame as `DIR/frame-NNNNN.png` (none after the last frame).
+/// Writes `Capture`'s count; spawns a screenshot. Runs after `DemoSystems::Draw`.
+fn record_frame(mut commands: Commands, mut cap: ResMut<Capture>) {
+    if cap.requested && cap.frame_recorded == cap.frame {
+        return;
+    }
     let Some(dir) = &cap.record else { return };
-    let path = dir.join(format!("frame-{:05}.png", cap.frame));
-    commands.spawn(Screenshot::primary_window()).observe(save_to_disk(path));
+    let path = frame_path(dir, cap.frame);
+    cap.recorded += 1;
+    cap.frame_recorded = cap.frame;
+    commands.spawn(Screenshot::primary_window()).observe(save_to_disk(path)).observe(|_: On<ScreenshotCaptured>, mut cap: ResMut<Capture>| cap.saved += 1);
 }

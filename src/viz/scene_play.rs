@@ -9,7 +9,7 @@ use super::DemoSystems;
 use crate::scenario::scene::{Action, Scene};
 use bevy::prelude::*;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long a block's banner stays, s.
 const BLOCK_BANNER_S: f32 = 2.0;
@@ -28,8 +28,10 @@ pub struct ScenePlayer {
     /// Actions by step (stable: the file's order within a step).
     actions: Vec<Action>,
     next: usize,
-    caption: Option<(String, Instant)>,
-    resume_at: Option<Instant>,
+    /// Times are the app's `Time` since start: the wall clock, or exactly one video frame per
+    /// frame while `--record` writes frames.
+    caption: Option<(String, Duration)>,
+    resume_at: Option<Duration>,
     /// Every action done and the run at its end.
     pub finished: bool,
 }
@@ -38,7 +40,7 @@ impl ScenePlayer {
     pub fn new(scene: Option<Arc<Scene>>) -> ScenePlayer {
         let mut actions: Vec<Action> = scene.as_ref().map(|s| s.actions.clone()).unwrap_or_default();
         actions.sort_by_key(Action::step);
-        let caption = scene.as_ref().map(|s| (s.title.clone(), Instant::now() + Duration::from_secs_f64(TITLE_S)));
+        let caption = scene.as_ref().map(|s| (s.title.clone(), Duration::from_secs_f64(TITLE_S)));
         ScenePlayer { scene, actions, next: 0, caption, resume_at: None, finished: false }
     }
 
@@ -89,11 +91,11 @@ fn spawn_overlays(mut commands: Commands, fonts: Res<super::window::UiFonts>) {
 }
 
 /// Does the scene's actions whose step has come: captions, pauses (resumed after their time),
-/// the house shown; holds the simulation at the next action's step. Reads the simulation's step;
+/// the house shown; holds the simulation at the next action's step. Reads the simulation's step and `Time`;
 /// writes `ScenePlayer`, `Playback`, `View`. Runs in `DemoSystems::Input`.
-fn play(mut player: ResMut<ScenePlayer>, mut playback: ResMut<Playback>, sim: NonSend<DemoSim>, mut view: ResMut<View>) {
+fn play(mut player: ResMut<ScenePlayer>, mut playback: ResMut<Playback>, sim: NonSend<DemoSim>, mut view: ResMut<View>, time: Res<Time>) {
     let Some(scene) = player.scene.clone() else { return };
-    let now = Instant::now();
+    let now = time.elapsed();
     if player.resume_at.is_some_and(|t| now >= t) {
         player.resume_at = None;
         playback.paused = false;
@@ -136,9 +138,9 @@ fn play(mut player: ResMut<ScenePlayer>, mut playback: ResMut<Playback>, sim: No
     }
 }
 
-/// The caption while it lasts. Reads `ScenePlayer`; writes the caption's text and visibility.
-fn show_caption(player: Res<ScenePlayer>, mut caption: Single<(&mut Text, &mut Visibility), With<CaptionText>>) {
-    let now = Instant::now();
+/// The caption while it lasts. Reads `ScenePlayer` and `Time`; writes the caption's text and visibility.
+fn show_caption(player: Res<ScenePlayer>, time: Res<Time>, mut caption: Single<(&mut Text, &mut Visibility), With<CaptionText>>) {
+    let now = time.elapsed();
     let (text, visibility) = &mut *caption;
     match player.caption.as_ref().filter(|(_, until)| now < *until) {
         Some((t, _)) => {

@@ -51,8 +51,13 @@ pub fn run_demo(opts: DemoOptions) -> anyhow::Result<()> {
     .insert_resource(controls::Playback::new(opts.speed.unwrap_or(super::Speed::Ten), match (&scene, opts.speed) {
         (Some(s), None) => Some(s.speed.unwrap_or(super::options::SCENE_DEFAULT_STEPS_PER_S)),
         _ => None,
-    }))
-    .insert_resource(capture::Capture::new(opts.frames, opts.screenshot.clone(), scene.is_some(), opts.record.clone()))
+    }));
+    // Recording: every frame is one frame of the video, so the simulation and the scene's
+    // captions and pauses advance by exactly that much per frame, however long a frame takes.
+    if opts.record.is_some() {
+        app.insert_resource(bevy::time::TimeUpdateStrategy::ManualDuration(std::time::Duration::from_secs_f64(1.0 / f64::from(capture::VIDEO_FPS))));
+    }
+    app.insert_resource(capture::Capture::new(opts.frames, opts.screenshot.clone(), scene.is_some(), opts.record.clone()))
     .insert_resource(scene_play::ScenePlayer::new(scene))
     .insert_resource(view)
     .configure_sets(Update, (DemoSystems::Input, DemoSystems::Step, DemoSystems::Draw).chain())
