@@ -21,6 +21,7 @@ struct Info {
     house_colors: Vec<[u8; 3]>,
     houses: Vec<House>,
     roof_rgb: [u8; 3],
+    door_rgb: [u8; 3],
     panel_rgb: Vec<[u8; 3]>,
     peer_particle_rgb: [u8; 3],
     grid_particle_rgb: [u8; 3],
@@ -38,6 +39,7 @@ struct House {
     rgb: [u8; 3],
     roof: [f32; 2],
     panel: Option<[f32; 2]>,
+    door: Option<[f32; 2]>,
 }
 
 fn close(a: [u8; 3], b: [u8; 3]) -> bool {
@@ -131,6 +133,13 @@ fn screenshot_checked(name: &str, min_houses: usize, extra: &[&str]) -> Option<I
     let with_pv: Vec<&&House> = on_map.iter().filter(|p| p.panel.is_some()).collect();
     let panels = with_pv.iter().filter(|p| info.panel_rgb.iter().any(|c| close(pt(p.panel.unwrap()), *c))).count();
     assert!(!with_pv.is_empty() && panels * 10 >= with_pv.len() * 8, "{name}: {panels} of {} PV panels drawn", with_pv.len());
+    // Where houses are large enough for their art (assets/map/house-front.png), the door shows.
+    let with_door: Vec<&&House> = on_map.iter().filter(|p| p.door.is_some()).collect();
+    let doors = with_door.iter().filter(|p| close(pt(p.door.unwrap()), info.door_rgb)).count();
+    assert!(doors * 10 >= with_door.len() * 9, "{name}: {doors} of {} doors drawn", with_door.len());
+    if name == "street.ron" {
+        assert!(with_door.len() >= 12, "the street's houses are large enough for their art: {}", with_door.len());
+    }
     // Power on the lines shows as particles in the map area.
     if info.line_flow_kw > 1.0 {
         let particles = (0..h).flat_map(|y| (0..w - 345).map(move |x| (x, y))).filter(|&(x, y)| close(pixel(x, y), info.peer_particle_rgb) || close(pixel(x, y), info.grid_particle_rgb)).count();

@@ -90,6 +90,8 @@ struct HousePixel {
     /// Window pixel inside its roof (below the apex), and inside its PV panel (none without).
     roof: [f32; 2],
     panel: Option<[f32; 2]>,
+    /// Window pixel inside its door, where the house's art is shown (none on an overview).
+    door: Option<[f32; 2]>,
 }
 
 #[derive(serde::Serialize)]
@@ -103,6 +105,7 @@ struct ScreenshotInfo {
     house_colors: Vec<[u8; 3]>,
     houses: Vec<HousePixel>,
     roof_rgb: [u8; 3],
+    door_rgb: [u8; 3],
     /// The panel's colours, from dark (not producing) to bright.
     panel_rgb: Vec<[u8; 3]>,
     /// Particles' colours: between neighbours, to or from the grid.
@@ -176,7 +179,9 @@ fn count_and_capture(
                     let (roof, panel) = super::map::roof_and_panel_points(*p, l.house_size);
                     let roof = cam.world_to_viewport(at, roof.extend(0.0)).ok()?;
                     let panel = h.pv.as_ref().and_then(|_| cam.world_to_viewport(at, panel.extend(0.0)).ok()).map(|q| [q.x, q.y]);
-                    Some(HousePixel { id: h.id.clone(), x: px.x, y: px.y, rgb: rgb(drawn_color(&view, v)), roof: [roof.x, roof.y], panel })
+                    let side_px = cam.world_to_viewport(at, (*p + Vec2::new(l.house_size, 0.0)).extend(0.0)).ok()?.x - px.x;
+                    let door = super::map::door_point(*p, l.house_size, side_px).and_then(|d| cam.world_to_viewport(at, d.extend(0.0)).ok()).map(|q| [q.x, q.y]);
+                    Some(HousePixel { id: h.id.clone(), x: px.x, y: px.y, rgb: rgb(drawn_color(&view, v)), roof: [roof.x, roof.y], panel, door })
                 })
                 .collect()
         })
@@ -193,6 +198,7 @@ fn count_and_capture(
         },
         houses,
         roof_rgb: rgb(ROOF_COLOR),
+        door_rgb: rgb(super::map::DOOR_COLOR),
         panel_rgb: PANEL_COLORS.iter().map(|c| rgb(*c)).collect(),
         peer_particle_rgb: rgb(PEER_PARTICLE),
         grid_particle_rgb: rgb(GRID_PARTICLE),

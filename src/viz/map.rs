@@ -128,6 +128,17 @@ pub fn heat_color(s: HeatState) -> Color {
     }
 }
 
+/// The colour of a house's door (`assets/map/house-front.svg`), and a point inside it, from the
+/// house's centre, in house sides (the screenshot test samples it where the art is shown).
+pub const DOOR_COLOR: Color = Color::srgb_u8(0x4a, 0x34, 0x26);
+const DOOR_AT: Vec2 = Vec2::new(16.5 / 64.0 - 0.5, 0.5 - 49.0 / 64.0);
+
+/// A point inside a house's door, world coordinates, when its art shows at `px_per_house`
+/// pixels a house.
+pub fn door_point(p: Vec2, size: f32, px_per_house: f32) -> Option<Vec2> {
+    (px_per_house >= ORNAMENT_MIN_PX).then(|| p + DOOR_AT * size)
+}
+
 /// A point inside a house's roof (between its eaves and apex) and inside its PV panel, world
 /// coordinates, for the house at `p` of side `size` (the screenshot test samples them).
 pub fn roof_and_panel_points(p: Vec2, size: f32) -> (Vec2, Vec2) {
@@ -139,9 +150,19 @@ pub fn roof_and_panel_points(p: Vec2, size: f32) -> (Vec2, Vec2) {
 const TRANSFORMER_PNG: &[u8] = include_bytes!("../../assets/map/transformer.png");
 const CAR_PNG: &[u8] = include_bytes!("../../assets/map/car.png");
 const HEAT_PUMP_PNG: &[u8] = include_bytes!("../../assets/map/heat-pump.png");
+/// Drawn over a house's body, roof, panel and charge gauge (transparent where their colour shows).
+const HOUSE_FRONT_PNG: &[u8] = include_bytes!("../../assets/map/house-front.png");
+const ROOF_PNG: &[u8] = include_bytes!("../../assets/map/roof.png");
+const PV_PANEL_PNG: &[u8] = include_bytes!("../../assets/map/pv-panel.png");
+const BATTERY_PNG: &[u8] = include_bytes!("../../assets/map/battery.png");
+/// The battery case around the gauge: its size and the gauge's centre within it, in the
+/// drawing's units (`assets/map/battery.svg`: 72 × 16, the gauge 64 × 14 from (1, 1)).
+const BATTERY_ART: Vec2 = Vec2::new(72.0, 16.0);
+const BATTERY_GAUGE: Vec2 = Vec2::new(64.0, 14.0);
+const BATTERY_GAUGE_CENTRE: Vec2 = Vec2::new(33.0, 8.0);
 
 /// An embedded PNG as an image asset (a broken one, which the tests would catch, as a blank).
-fn embedded_image(images: &mut Assets<Image>, png: &[u8]) -> Handle<Image> {
+pub fn embedded_image(images: &mut Assets<Image>, png: &[u8]) -> Handle<Image> {
     use bevy::image::{CompressedImageFormats, ImageSampler, ImageType};
     let image = Image::from_buffer(png, ImageType::Extension("png"), CompressedImageFormats::NONE, true, ImageSampler::linear(), bevy::asset::RenderAssetUsages::RENDER_WORLD).unwrap_or_default();
     images.add(image)
@@ -195,6 +216,11 @@ struct PanelMark(u32);
 struct Detail;
 /// Size in px below which [`Detail`] is hidden.
 const DETAIL_MIN_PX: f32 = 7.0;
+/// The art drawn over houses, roofs, panels and gauges (doors, windows, tiles, cells, battery
+/// cases): shown from [`ORNAMENT_MIN_PX`] across, where it reads rather than blurs.
+#[derive(Component)]
+struct Ornament;
+const ORNAMENT_MIN_PX: f32 = 18.0;
 
 /// Mouse drag in progress.
 #[derive(Resource, Default)]
@@ -277,6 +303,8 @@ fn spawn_map(
     mut images: ResMut<Assets<Image>>,
 ) {
     let (transformer, car, heat_pump) = (embedded_image(&mut images, TRANSFORMER_PNG), embedded_image(&mut images, CAR_PNG), embedded_image(&mut images, HEAT_PUMP_PNG));
+    let [front, roof_art, panel_art, battery_art] = [HOUSE_FRONT_PNG, ROOF_PNG, PV_PANEL_PNG, BATTERY_PNG].map(|png| embedded_image(&mut images, png));
+    let ornament = |image: &Handle<Image>, size: Vec2, at: Vec2, z: f32| (Ornament, Sprite { image: image.clone(), custom_size: Some(size), ..default() }, Transform::from_translation(at.extend(z)), Visibility::Hidden);
     let topo = &sim.scenario.topology;
     let g = &topo.graph;
     let pos = |n: petgraph::graph::NodeIndex| Vec2::new(g[n].x_m as f32, g[n].y_m as f32);
@@ -336,13 +364,17 @@ fn spawn_map(
         let p = pos(h.node);
         layout.house_pos.push(p);
         commands.spawn((HouseMark(i as u32), Mesh2d(unit.clone()), MeshMaterial2d(palette.house[1].clone()), Transform::from_translation(p.extend(1.0)).with_scale(Vec3::new(house_size, house_size, 1.0))));
+        commands.spawn(ornament(&front, Vec2::splat(house_size), p, 1.05));
         // The roof on the house's top edge; a PV panel on its right slope. Both under the houses'
         // bodies, so that where houses crowd a roof never hides a neighbour's colour.
         let roof_at = p + Vec2::new(0.0, house_size * 0.5);
         commands.spawn((Mesh2d(roof_mesh.clone()), MeshMaterial2d(roof_material.clone()), Transform::from_translation(roof_at.extend(0.8)).with_scale(Vec3::new(house_size * ROOF_WIDTH, house_size * ROOF_HEIGHT, 1.0))));
+        let roof_size = Vec2::new(ROOF_WIDTH, ROOF_HEIGHT) * house_size;
+        commands.spawn(ornament(&roof_art, roof_size, roof_at + Vec2::new(0.0, roof_size.y * 0.5), 0.85));
         if h.pv.is_some() {
             let at = p + PANEL_AT * house_size;
             commands.spawn((PanelMark(i as u32), Mesh2d(unit.clone()), MeshMaterial2d(palette.panel[0].clone()), Transform::from_translation(at.extend(0.9)).with_scale((PANEL_SIZE * house_size).extend(1.0))));
+            commands.spawn(ornament(&panel_art, PANEL_SIZE * house_size, at, 0.95));
         }
         if h.ev.is_some() {
             // The car beside the house, right of it, tinted by its state.
@@ -361,6 +393,8 @@ fn spawn_map(
             let at = p + Vec2::new(0.0, -house_size * 0.5 - hgt);
             commands.spawn((Detail, Mesh2d(unit.clone()), MeshMaterial2d(gauge_back.clone()), Transform::from_translation(at.extend(1.5)).with_scale(Vec3::new(w, hgt, 1.0))));
             commands.spawn((Detail, SocFill(i as u32), Mesh2d(unit.clone()), MeshMaterial2d(gauge_fill.clone()), Transform::from_translation(at.extend(1.6)).with_scale(Vec3::new(w, hgt, 1.0))));
+            let per_unit = Vec2::new(w, hgt) / BATTERY_GAUGE;
+            commands.spawn(ornament(&battery_art, BATTERY_ART * per_unit, at + (BATTERY_ART * 0.5 - BATTERY_GAUGE_CENTRE) * per_unit, 1.7));
         }
     }
     commands.insert_resource(layout);
@@ -498,13 +532,22 @@ fn draw_flows(
     }
 }
 
-/// Shows [`Detail`] only when a house is at least [`DETAIL_MIN_PX`] across. Reads the camera;
-/// writes `Visibility`. Runs in `DemoSystems::Draw`.
-fn level_of_detail(layout: Res<MapLayout>, camera: Single<&Projection, (With<MapCamera>, Changed<Projection>)>, mut details: Query<&mut Visibility, With<Detail>>) {
+/// Shows [`Detail`] only when a house is at least [`DETAIL_MIN_PX`] across, [`Ornament`] from
+/// [`ORNAMENT_MIN_PX`]. Reads the camera; writes `Visibility`. Runs in `DemoSystems::Draw`.
+fn level_of_detail(
+    layout: Res<MapLayout>,
+    camera: Single<&Projection, (With<MapCamera>, Changed<Projection>)>,
+    mut details: Query<&mut Visibility, (With<Detail>, Without<Ornament>)>,
+    mut ornaments: Query<&mut Visibility, With<Ornament>>,
+) {
     let Projection::Orthographic(o) = *camera else { return };
-    let want = if layout.house_size / o.scale >= DETAIL_MIN_PX { Visibility::Inherited } else { Visibility::Hidden };
+    let px = layout.house_size / o.scale;
+    let shown = |yes: bool| if yes { Visibility::Inherited } else { Visibility::Hidden };
     for mut v in &mut details {
-        v.set_if_neq(want);
+        v.set_if_neq(shown(px >= DETAIL_MIN_PX));
+    }
+    for mut v in &mut ornaments {
+        v.set_if_neq(shown(px >= ORNAMENT_MIN_PX));
     }
 }
 

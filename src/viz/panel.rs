@@ -4,7 +4,7 @@
 
 use super::controls::Playback;
 use super::map;
-use super::sim_view::{DemoSim, HouseState, View, CHART_STEPS};
+use super::sim_view::{CarState, DemoSim, HeatState, HouseState, View, CHART_STEPS};
 use super::window::UiFonts;
 use super::{DemoSystems, PANEL_WIDTH_PX};
 use bevy::prelude::*;
@@ -35,6 +35,17 @@ const SUN_COLOR: Color = Color::srgb(1.0, 0.85, 0.25);
 const BLOCKS_SHOWN: usize = 2;
 /// Headline figures, two to a row.
 const CARDS: usize = 6;
+const ICON_PX: f32 = 14.0;
+/// The cards' icons (`assets/icons/`, white, tinted like the labels), in card order: PV, peers,
+/// from and to the grid, the price, self-sufficiency.
+const CARD_ICONS: [&[u8]; CARDS] = [
+    include_bytes!("../../assets/icons/sun.png"),
+    include_bytes!("../../assets/icons/peers.png"),
+    include_bytes!("../../assets/icons/grid.png"),
+    include_bytes!("../../assets/icons/grid.png"),
+    include_bytes!("../../assets/icons/price.png"),
+    include_bytes!("../../assets/icons/home.png"),
+];
 
 pub const HELP: &str = "Space pause   1-4 speed 1x 10x 100x max\n\
 Enter/. one step   R/Shift+R rule\n\
@@ -114,7 +125,8 @@ fn swatch(p: &mut ChildSpawnerCommands, colors: &[Color], label: &str, fonts: &U
 }
 
 /// Spawns the panel's nodes. Runs at start-up.
-fn spawn_panel(mut commands: Commands, fonts: Res<UiFonts>, sim: NonSend<DemoSim>) {
+fn spawn_panel(mut commands: Commands, fonts: Res<UiFonts>, sim: NonSend<DemoSim>, mut images: ResMut<Assets<Image>>) {
+    let icons = CARD_ICONS.map(|png| map::embedded_image(&mut images, png));
     let inner = PANEL_WIDTH_PX - 2.0 * PADDING_PX;
     let bar_w = inner / CHART_STEPS as f32;
     let card_w = (inner - GAP_PX) / 2.0;
@@ -155,7 +167,10 @@ fn spawn_panel(mut commands: Commands, fonts: Res<UiFonts>, sim: NonSend<DemoSim
             p.spawn(Node { flex_direction: FlexDirection::Row, flex_wrap: FlexWrap::Wrap, column_gap: px(GAP_PX), row_gap: px(GAP_PX), margin: UiRect::vertical(px(4)), flex_shrink: 0.0, ..default() }).with_children(|grid| {
                 for index in 0..CARDS {
                     grid.spawn((Node { width: px(card_w), height: px(CARD_HEIGHT_PX), flex_direction: FlexDirection::Column, padding: UiRect::axes(px(8), px(4)), ..default() }, BackgroundColor(CARD_BACKGROUND))).with_children(|card| {
-                        card.spawn((Card { index, value: false }, Text::new(""), font(&fonts.regular, SMALL_FONT_PX), TextColor(DIM_TEXT)));
+                        card.spawn(Node { flex_direction: FlexDirection::Row, align_items: AlignItems::Center, ..default() }).with_children(|row| {
+                            row.spawn((ImageNode::new(icons[index].clone()).with_color(DIM_TEXT), Node { width: px(ICON_PX), height: px(ICON_PX), margin: UiRect::right(px(5)), ..default() }));
+                            row.spawn((Card { index, value: false }, Text::new(""), font(&fonts.regular, SMALL_FONT_PX), TextColor(DIM_TEXT)));
+                        });
                         card.spawn((Card { index, value: true }, Text::new(""), font(&fonts.bold, FIGURE_FONT_PX), TextColor(TEXT_COLOR)));
                     });
                 }
@@ -188,6 +203,12 @@ fn spawn_panel(mut commands: Commands, fonts: Res<UiFonts>, sim: NonSend<DemoSim
             swatch(p, &houses, "houses: surplus, own use, buying, unserved", fonts, StateLegend);
             if s.households.iter().any(|h| h.pv.is_some()) {
                 swatch(p, &map::PANEL_COLORS, "roof panel, brighter as it produces", fonts, ());
+            }
+            if s.households.iter().any(|h| h.ev.is_some()) {
+                swatch(p, &CarState::ALL.map(map::car_color), "car: away, plugged in, charging, supplying", fonts, ());
+            }
+            if s.households.iter().any(|h| h.heat_pump.is_some()) {
+                swatch(p, &HeatState::ALL.map(map::heat_color), "heat pump: idle, heating, cooling", fonts, ());
             }
             p.spawn(text(Field::Status, font(&fonts.regular, SMALL_FONT_PX), DIM_TEXT, 0.0));
         });
@@ -237,8 +258,8 @@ fn cards(view: &View, sim: &DemoSim) -> [(String, String, Color); CARDS] {
         ("between neighbours".into(), per_hour(t.p2p_kwh), map::PEER_PARTICLE),
         from,
         to,
-        (format!("peer price, {unit}"), price, TEXT_COLOR),
-        ("self-sufficiency so far".into(), pct(self_sufficiency), TEXT_COLOR),
+        (format!("price, {unit}"), price, TEXT_COLOR),
+        ("self-sufficiency".into(), pct(self_sufficiency), TEXT_COLOR),
     ]
 }
 
@@ -303,10 +324,10 @@ fn house(view: &View, sim: &DemoSim) -> String {
     let car = match v.car {
         Some((state, soc)) => {
             let what = match state {
-                crate::viz::sim_view::CarState::Away => "away",
-                crate::viz::sim_view::CarState::Plugged => "plugged in",
-                crate::viz::sim_view::CarState::Charging => "charging",
-                crate::viz::sim_view::CarState::Supplying => "supplying the house",
+                CarState::Away => "away",
+                CarState::Plugged => "plugged in",
+                CarState::Charging => "charging",
+                CarState::Supplying => "supplying the house",
             };
             format!("\ncar {what}, {:.0}%", soc * 100.0)
         }
@@ -315,9 +336,9 @@ fn house(view: &View, sim: &DemoSim) -> String {
     let heat = match v.heat {
         Some((state, indoor_c)) => {
             let what = match state {
-                crate::viz::sim_view::HeatState::Idle => "idle",
-                crate::viz::sim_view::HeatState::Heating => "heating",
-                crate::viz::sim_view::HeatState::Cooling => "cooling",
+                HeatState::Idle => "idle",
+                HeatState::Heating => "heating",
+                HeatState::Cooling => "cooling",
             };
             format!("\nheat pump {what}, indoor {indoor_c:.1} °C")
         }
