@@ -190,3 +190,58 @@ fn a_killed_run_leaves_no_parquet_file_that_looks_complete() {
     assert!(seen >= 2, "the streamed tables were open");
     assert!(std::fs::metadata(staging.join("household_timeseries.parquet")).unwrap().len() > 0, "the kill came after the first row group");
 }
+
+/// Runs with cars or heat pumps add their columns to the household series (empty for houses
+/// without one), Parquet equal to the CSV, and the households' rows sum to `timeseries`.
+#[test]
+fn the_household_series_carries_cars_and_heat_pumps() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, extra) in [("electric-street.ron", &["ev_soc_kwh", "ev_plugged", "ev_charge_kwh", "ev_discharge_kwh"][..]), ("heated-street.ron", &["heat_pump_kwh", "heat_pump_cooling", "indoor_c"][..])] {
+        let out = tmp.path().join(name);
+        run_ok(&scenario(name), &out, &["--steps", "96", "--format", "both", "--household-series"]);
+        assert_eq!(assert_parquet_equals_csv(&out, "household_timeseries"), 12 * 96);
+        let mut series = csv::Reader::from_path(out.join("household_timeseries.csv")).unwrap();
+        let header: Vec<String> = series.headers().unwrap().iter().map(String::from).collect();
+        assert_eq!(&header[8..], extra, "{name}: the devices' columns follow the eight of every run");
+        let col = |c: &str| header.iter().position(|h| h == c).unwrap();
+        // Per step: (what the devices drew, how many cars plugged in or pumps running).
+        let mut per_step = vec![(0.0f64, 0u64); 96];
+        let (mut with, mut without) = (0, 0);
+        for rec in series.records() {
+            let rec = rec.unwrap();
+            let step: usize = rec[col("step")].parse().unwrap();
+            if rec[col(extra[0])].is_empty() {
+                assert!(extra.iter().all(|c| rec[col(c)].is_empty()), "{name}: a house without the device has none of its columns");
+                without += 1;
+                continue;
+            }
+            with += 1;
+            let (kwh, flag) = if extra[0] == "ev_soc_kwh" { (rec[col("ev_charge_kwh")].parse::<f64>().unwrap(), rec[col("ev_plugged")].parse::<u64>().unwrap()) } else {
+                let kwh: f64 = rec[col("heat_pump_kwh")].parse().unwrap();
+                assert!(["0", "1"].contains(&&rec[col("heat_pump_cooling")]));
+                let indoor: f64 = rec[col("indoor_c")].parse().unwrap();
+                assert!((5.0..40.0).contains(&indoor), "{name}: indoor {indoor} °C");
+                (kwh, u64::from(kwh > 0.0))
+            };
+            assert!(flag <= 1 && kwh >= 0.0);
+            per_step[step].0 += kwh;
+            per_step[step].1 += flag;
+        }
+        assert!(with > 0 && without > 0, "{name}: houses with and without the device");
+        let mut ts = csv::Reader::from_path(out.join("timeseries.csv")).unwrap();
+        let ts_header: Vec<String> = ts.headers().unwrap().iter().map(String::from).collect();
+        let (kwh_col, count_col) = if extra[0] == "ev_soc_kwh" { ("ev_kwh", "ev_plugged") } else { ("heat_pump_kwh", "heat_pumps_running") };
+        let tc = |c: &str| ts_header.iter().position(|h| h == c).unwrap();
+        for (step, rec) in ts.records().enumerate() {
+            let rec = rec.unwrap();
+            let total: f64 = rec[tc(kwh_col)].parse().unwrap();
+            assert!((total - per_step[step].0).abs() <= 1e-5 * total.max(1.0), "{name} step {step}: {kwh_col} {total} against the houses' {}", per_step[step].0);
+            assert_eq!(rec[tc(count_col)].parse::<u64>().unwrap(), per_step[step].1, "{name} step {step}: {count_col}");
+        }
+    }
+    // Without either device, the series keeps its eight columns.
+    let village = tmp.path().join("village");
+    run_ok(&scenario("village.ron"), &village, &["--steps", "4", "--household-series"]);
+    let mut series = csv::Reader::from_path(village.join("household_timeseries.csv")).unwrap();
+    assert_eq!(series.headers().unwrap().len(), 8);
+}

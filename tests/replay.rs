@@ -113,3 +113,28 @@ fn a_name_with_markup_cannot_break_the_page() {
         assert_eq!(t["frames"], 96, "the script ran: {t}");
     }
 }
+
+/// Cars and heat pumps are drawn in their state at each frame (from the household series'
+/// device columns): cars away, plugged in and charging over two days of the electric street,
+/// heat pumps idle and heating over two winter days of the heated street.
+#[test]
+fn cars_and_heat_pumps_change_state_in_the_replay() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut pages = Vec::new();
+    for name in ["electric-street.ron", "heated-street.ron"] {
+        let out = tmp.path().join(name);
+        let o = peergrid(&["run", scenario(name).to_str().unwrap(), "--out", out.to_str().unwrap(), "--steps", "192", "--replay", "--quiet"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        pages.push(out.join("replay.html"));
+    }
+    let Some(browser) = chromium() else { return };
+    let cars = selftest(browser, &pages[0], tmp.path());
+    let [away, plugged, charging, _supplying] = serde_json::from_value::<[u64; 4]>(cars["car_states"].clone()).unwrap_or_else(|e| panic!("{e}: {cars}"));
+    assert!(away > 0 && plugged > 0 && charging > 0, "{cars}");
+    assert!(cars["pump_states"].is_null(), "no heat pumps on the electric street: {cars}");
+    let card = cars["car_house_box"].as_str().unwrap();
+    assert!(["away", "plugged in", "charging", "supplying the house"].iter().any(|s| card.contains(&format!("electric vehicle{s}"))), "the car's state in its house's card: {card}");
+    let pumps = selftest(browser, &pages[1], tmp.path());
+    let [idle, heating, _cooling] = serde_json::from_value::<[u64; 3]>(pumps["pump_states"].clone()).unwrap_or_else(|e| panic!("{e}: {pumps}"));
+    assert!(idle > 0 && heating > 0, "{pumps}");
+}

@@ -43,7 +43,14 @@ pub fn run(scenario: Arc<Scenario>, opts: &RunOptions) -> Result<Summary, RunErr
     }
     let started = Instant::now();
     let staging = claim_output(&opts.out_dir, opts.force)?;
-    let record = recorder::RecordOptions { trades: scenario.output == crate::scenario::OutputLevel::Full, household_series: scenario.household_series, line_series: scenario.line_series, format: scenario.format };
+    let record = recorder::RecordOptions {
+        trades: scenario.output == crate::scenario::OutputLevel::Full,
+        household_series: scenario.household_series,
+        line_series: scenario.line_series,
+        format: scenario.format,
+        vehicle_columns: scenario.households.iter().any(|h| h.ev.is_some()),
+        heat_pump_columns: scenario.households.iter().any(|h| h.heat_pump.is_some()),
+    };
     let ids: Vec<String> = scenario.households.iter().map(|h| h.id.clone()).collect();
     let line_ids: Vec<String> = scenario.topology.graph.edge_weights().map(|l| l.id.clone()).collect();
     let recorder = Recorder::create(staging.path(), record, &ids, &line_ids, scenario.currency.as_deref()).map_err(failed("cannot create output files"))?;

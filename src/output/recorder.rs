@@ -12,6 +12,8 @@ use crate::market::{Clearing, LossBearer, LossPolicy, OfferSource, Seller};
 use crate::metrics::{EnergyBalance, MetricsSystems, StepTotals};
 use bevy::prelude::*;
 use crate::household::battery::Battery;
+use crate::household::heating::HeatPump;
+use crate::household::vehicle::Vehicle;
 use crate::household::{Household, Meter, Wallet};
 use crate::output::columnar::{currency_label, Cell, ColumnType, TableFormat, TableSchema, TableSink};
 use std::path::Path;
@@ -29,6 +31,9 @@ pub struct Recorder {
     lines: Option<TableSink>,
     /// First write error, reported when the run ends (systems cannot return errors).
     pub error: Option<String>,
+    /// The household series' device columns ([`RecordOptions`]).
+    vehicle_columns: bool,
+    heat_pump_columns: bool,
 }
 
 /// What a [`Recorder`] writes.
@@ -41,6 +46,9 @@ pub struct RecordOptions {
     /// A row per line and step.
     pub line_series: bool,
     pub format: TableFormat,
+    /// The household series has the electric vehicles' and heat pumps' columns (runs with any).
+    pub vehicle_columns: bool,
+    pub heat_pump_columns: bool,
 }
 
 /// Columns of `timeseries.csv` (a contract: add, never rename).
@@ -87,6 +95,15 @@ pub const TRADES_COLUMNS: [&str; 10] = ["step", "seller", "buyer", "kwh", "price
 /// it fed in; `bill` its bill so far (what it paid less what it received, from the run's start).
 pub const HOUSEHOLD_SERIES_COLUMNS: [&str; 8] = ["household", "step", "time_utc", "pv_kwh", "load_kwh", "net_kwh", "battery_soc_kwh", "bill"];
 
+/// Added to `household_timeseries` in runs with electric vehicles (empty for houses without
+/// one): the car's charge at the step's end, whether it is plugged in at home (0 or 1, as
+/// `timeseries`' count), what its charger drew and what it gave the house (vehicle-to-home).
+pub const VEHICLE_SERIES_COLUMNS: [&str; 4] = ["ev_soc_kwh", "ev_plugged", "ev_charge_kwh", "ev_discharge_kwh"];
+
+/// Added to `household_timeseries` in runs with heat pumps (empty for houses without one): its
+/// electricity in the step, whether it was cooling (0 or 1), the indoor temperature at the end.
+pub const HEAT_PUMP_SERIES_COLUMNS: [&str; 3] = ["heat_pump_kwh", "heat_pump_cooling", "indoor_c"];
+
 /// Columns of `line_timeseries` (a contract: add, never rename). `flow_kw` is the active power
 /// on the line in the step, positive from its `from` node to its `to` node (as `topology.json`
 /// and `lines.csv` list them).
@@ -95,7 +112,7 @@ pub const LINE_SERIES_COLUMNS: [&str; 4] = ["line", "step", "time_utc", "flow_kw
 /// Parquet types of the step tables' columns (see `columnar`).
 fn column_type(name: &str) -> ColumnType {
     match name {
-        "step" | "trades" | "ev_plugged" | "heat_pumps_running" => ColumnType::Int,
+        "step" | "trades" | "ev_plugged" | "heat_pumps_running" | "heat_pump_cooling" => ColumnType::Int,
         "time" => ColumnType::Text,
         "time_utc" => ColumnType::Utc,
         "seller" | "buyer" | "seller_source" | "household" | "line" => ColumnType::Id,
@@ -137,10 +154,18 @@ impl Recorder {
         let households = match opts.household_series {
             true => {
                 let kind = |name: &str| match name {
-                    "pv_kwh" | "load_kwh" | "net_kwh" | "battery_soc_kwh" => ColumnType::Float32,
-                    other => column_type(other),
+                    "household" | "step" | "time_utc" | "bill" | "ev_plugged" | "heat_pump_cooling" => column_type(name),
+                    _ => ColumnType::Float32,
                 };
-                let schema = TableSchema::new(&HOUSEHOLD_SERIES_COLUMNS, kind).with_values("household", ids).required_except(&["battery_soc_kwh"]);
+                let mut columns: Vec<&str> = HOUSEHOLD_SERIES_COLUMNS.to_vec();
+                let mut optional = vec!["battery_soc_kwh"];
+                for (on, extra) in [(opts.vehicle_columns, &VEHICLE_SERIES_COLUMNS[..]), (opts.heat_pump_columns, &HEAT_PUMP_SERIES_COLUMNS[..])] {
+                    if on {
+                        columns.extend_from_slice(extra);
+                        optional.extend_from_slice(extra);
+                    }
+                }
+                let schema = TableSchema::new(&columns, kind).with_values("household", ids).required_except(&optional);
                 Some(TableSink::create(dir, "household_timeseries", &schema, f.bulk_csv(), f.parquet(), currency, &["step", "time_utc"])?)
             }
             false => None,
@@ -153,7 +178,7 @@ impl Recorder {
             }
             false => None,
         };
-        Ok(Recorder { timeseries, trades, households, lines, error: None })
+        Ok(Recorder { timeseries, trades, households, lines, error: None, vehicle_columns: opts.vehicle_columns, heat_pump_columns: opts.heat_pump_columns })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -289,6 +314,10 @@ struct SeriesRow {
     net_kwh: f64,
     battery_soc_kwh: Option<f64>,
     bill: Micros,
+    /// The car's charge and whether it is plugged in, what it charged and gave this step.
+    vehicle: Option<(f64, bool, f64, f64)>,
+    /// The heat pump's electricity, whether it cooled, the indoor temperature.
+    heat_pump: Option<(f64, bool, f64)>,
 }
 
 /// The step's household rows, by household index (kept between steps: no allocation per step).
@@ -301,7 +330,7 @@ pub struct SeriesRows(Vec<SeriesRow>);
 pub fn record_household_rows(
     clock: Res<SimClock>,
     ids: Res<HouseholdIds>,
-    houses: Query<(&Household, &Meter, Option<&Battery>, &Wallet)>,
+    houses: Query<(&Household, &Meter, Option<&Battery>, &Wallet, Option<&Vehicle>, Option<&HeatPump>)>,
     mut rows: ResMut<SeriesRows>,
     mut rec: ResMut<Recorder>,
 ) {
@@ -310,27 +339,51 @@ pub fn record_household_rows(
     }
     let rows = &mut rows.0;
     rows.resize(ids.0.len(), SeriesRow::default());
-    for (h, m, battery, wallet) in &houses {
+    for (h, m, battery, wallet, car, pump) in &houses {
         let drawn_kwh = m.grid_import_kwh + m.p2p_bought_kwh + m.community_battery_bought_kwh;
         let fed_kwh = m.grid_export_kwh + m.p2p_sold_kwh + m.community_battery_sold_kwh;
-        rows[h.index as usize] = SeriesRow { pv_kwh: m.pv_kwh, load_kwh: m.load_kwh, net_kwh: drawn_kwh - fed_kwh, battery_soc_kwh: battery.map(|b| b.soc_kwh), bill: wallet.bill() };
+        rows[h.index as usize] = SeriesRow {
+            pv_kwh: m.pv_kwh,
+            load_kwh: m.load_kwh,
+            net_kwh: drawn_kwh - fed_kwh,
+            battery_soc_kwh: battery.map(|b| b.soc_kwh),
+            bill: wallet.bill(),
+            vehicle: car.map(|c| (c.soc_kwh, c.plugged, m.ev_kwh, m.ev_discharge_kwh)),
+            heat_pump: pump.map(|p| (m.heat_pump_kwh, p.cooling_now(), p.indoor_c)),
+        };
     }
     let utc = clock.frame.step_start_utc(clock.step);
     let time_utc = utc.format(TIME_UTC_FORMAT).to_string();
+    let (vehicle_columns, heat_pump_columns) = (rec.vehicle_columns, rec.heat_pump_columns);
     let Some(sink) = &mut rec.households else { return };
     let mut written = Ok(());
+    let f32_or_null = |v: Option<f64>| v.map_or(Cell::Null, |v| Cell::F32(v as f32));
+    let flag_or_null = |v: Option<bool>| v.map_or(Cell::Null, |v| Cell::Int(i64::from(v)));
     for (i, r) in rows.iter().enumerate() {
-        written = sink.push(&[
+        // Single precision (7 significant digits) in both files: the series is the bulk.
+        let mut cells = [Cell::Null; HOUSEHOLD_SERIES_COLUMNS.len() + VEHICLE_SERIES_COLUMNS.len() + HEAT_PUMP_SERIES_COLUMNS.len()];
+        cells[..HOUSEHOLD_SERIES_COLUMNS.len()].copy_from_slice(&[
             Cell::Key(i as u32),
             Cell::Int(clock.step as i64),
             Cell::Utc(utc.timestamp_micros(), &time_utc),
-            // Single precision (7 significant digits) in both files: the series is the bulk.
             Cell::F32(r.pv_kwh as f32),
             Cell::F32(r.load_kwh as f32),
             Cell::F32(r.net_kwh as f32),
-            r.battery_soc_kwh.map_or(Cell::Null, |v| Cell::F32(v as f32)),
+            f32_or_null(r.battery_soc_kwh),
             Cell::Money(r.bill),
         ]);
+        let mut used = HOUSEHOLD_SERIES_COLUMNS.len();
+        if vehicle_columns {
+            let v = r.vehicle;
+            cells[used..used + VEHICLE_SERIES_COLUMNS.len()].copy_from_slice(&[f32_or_null(v.map(|v| v.0)), flag_or_null(v.map(|v| v.1)), f32_or_null(v.map(|v| v.2)), f32_or_null(v.map(|v| v.3))]);
+            used += VEHICLE_SERIES_COLUMNS.len();
+        }
+        if heat_pump_columns {
+            let p = r.heat_pump;
+            cells[used..used + HEAT_PUMP_SERIES_COLUMNS.len()].copy_from_slice(&[f32_or_null(p.map(|p| p.0)), flag_or_null(p.map(|p| p.1)), f32_or_null(p.map(|p| p.2))]);
+            used += HEAT_PUMP_SERIES_COLUMNS.len();
+        }
+        written = sink.push(&cells[..used]);
         if written.is_err() {
             break;
         }

@@ -144,7 +144,36 @@ struct Data {
     /// Base64 of frame-major bytes (frame × lines + line): each line's flow as −127–127 of its
     /// largest magnitude, positive from `from` to `to` (`line_timeseries`); none without it.
     flow: Option<String>,
+    /// The houses with a car and with a heat pump, and base64 of frame-major bytes (frame ×
+    /// their count + position): each one's [`VehicleState`] or [`HeatState`] at the frame's last
+    /// step; none when the series has no such columns (a run without the devices).
+    ev_houses: Vec<u32>,
+    ev_state: Option<String>,
+    heat_houses: Vec<u32>,
+    heat_state: Option<String>,
 }
+
+/// A car at a frame, as the page draws it (the live map's colours).
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum VehicleState {
+    Away = 0,
+    Plugged = 1,
+    Charging = 2,
+    Supplying = 3,
+}
+
+/// A heat pump at a frame.
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum HeatState {
+    Idle = 0,
+    Heating = 1,
+    Cooling = 2,
+}
+
+/// Below this a device's energy in a step counts as none, kWh (the series' single precision).
+const DEVICE_IDLE_KWH: f64 = 1e-6;
 
 #[derive(Deserialize)]
 struct Topology {
@@ -288,7 +317,10 @@ pub fn build(dir: &Path) -> Result<String, String> {
     let line_series = table(dir, "line_timeseries");
     let pv_houses: Vec<u32> = (0..n as u32).filter(|&h| houses[h as usize].may_have_pv).collect();
     let battery_houses: Vec<u32> = (0..n as u32).filter(|&h| houses[h as usize].battery_kwh > 0.0).collect();
-    let bytes_per_frame = (2 * n as u64 + pv_houses.len() as u64 + battery_houses.len() as u64 + if line_series.is_some() { lines.len() as u64 } else { 0 }) * 4 / 3 + SERIES_BYTES_PER_FRAME;
+    let ev_houses: Vec<u32> = (0..n as u32).filter(|&h| houses[h as usize].ev).collect();
+    let heat_houses: Vec<u32> = (0..n as u32).filter(|&h| houses[h as usize].heat_pump).collect();
+    let per_frame = 2 * n + pv_houses.len() + battery_houses.len() + ev_houses.len() + heat_houses.len() + if line_series.is_some() { lines.len() } else { 0 };
+    let bytes_per_frame = per_frame as u64 * 4 / 3 + SERIES_BYTES_PER_FRAME;
     // The maxima are not known yet: a margin for their digits.
     let fixed_bytes = [columns(&houses).to_string().len() + 32 * n, columns(&lines).to_string().len() + 8 * lines.len(), topology.nodes.len() * 16, PAGE_HTML.len() + PAGE_JS.len() + PAGE_CSS.len()].iter().sum::<usize>() as u64;
     let room = MAX_PAGE_BYTES.saturating_sub(fixed_bytes).max(MAX_PAGE_BYTES / 10);
@@ -300,11 +332,17 @@ pub fn build(dir: &Path) -> Result<String, String> {
     // Sums over each frame's steps, frame-major.
     let cells = frames * n;
     let (mut pv, mut load, mut net, mut soc) = (vec![0f32; cells], vec![0f32; cells], vec![0f32; cells], vec![f32::NAN; cells]);
+    let (mut ev_state, mut heat_state) = (vec![VehicleState::Away as u8; cells], vec![HeatState::Idle as u8; cells]);
     let mut steps_in = vec![0u32; frames];
+    let (has_ev_columns, has_heat_columns);
     {
         let (rows, cols) = open(&series_path)?;
         let c = |name| column(&cols, &series_path, name);
         let (c_house, c_step, c_pv, c_load, c_net, c_soc) = (c("household")?, c("step")?, c("pv_kwh")?, c("load_kwh")?, c("net_kwh")?, c("battery_soc_kwh")?);
+        // Added in runs with the devices (`recorder::VEHICLE_SERIES_COLUMNS`, `HEAT_PUMP_…`).
+        let ev_columns = (|| Some((cols.get("ev_plugged").copied()?, cols.get("ev_charge_kwh").copied()?, cols.get("ev_discharge_kwh").copied()?)))();
+        let heat_columns = (|| Some((cols.get("heat_pump_kwh").copied()?, cols.get("heat_pump_cooling").copied()?)))();
+        (has_ev_columns, has_heat_columns) = (ev_columns.is_some(), heat_columns.is_some());
         let mut last_step = None;
         let mut count = 0u64;
         for (row, rec) in rows.enumerate() {
@@ -325,6 +363,31 @@ pub fn build(dir: &Path) -> Result<String, String> {
             net[i] += (num(c_net).unwrap_or(0.0) / step_h) as f32;
             if let Some(s) = num(c_soc) {
                 soc[i] = s as f32;
+            }
+            // The frame shows its last step's state.
+            if let Some((plugged, charge, discharge)) = ev_columns
+                && let Some(plugged) = num(plugged)
+            {
+                ev_state[i] = (if plugged < 0.5 {
+                    VehicleState::Away
+                } else if num(charge).unwrap_or(0.0) > DEVICE_IDLE_KWH {
+                    VehicleState::Charging
+                } else if num(discharge).unwrap_or(0.0) > DEVICE_IDLE_KWH {
+                    VehicleState::Supplying
+                } else {
+                    VehicleState::Plugged
+                }) as u8;
+            }
+            if let Some((kwh, cooling)) = heat_columns
+                && let Some(kwh) = num(kwh)
+            {
+                heat_state[i] = (if kwh <= DEVICE_IDLE_KWH {
+                    HeatState::Idle
+                } else if num(cooling).unwrap_or(0.0) > 0.5 {
+                    HeatState::Cooling
+                } else {
+                    HeatState::Heating
+                }) as u8;
             }
         }
         complete(&series_path, count, steps, n as u64, "households")?;
@@ -368,6 +431,10 @@ pub fn build(dir: &Path) -> Result<String, String> {
     }
     let soc_scale: Vec<f32> = houses.iter().map(|h| h.soc_max_kwh).collect();
     // The PV and battery channels carry their houses only.
+    let states = |all: &[u8], keep: &[u32]| -> String {
+        let kept: Vec<u8> = (0..frames).flat_map(|f| keep.iter().map(move |&h| all[f * n + h as usize])).collect();
+        base64::engine::general_purpose::STANDARD.encode(kept)
+    };
     let subset = |values: &[f32], scale: &[f32], keep: &[u32]| -> (Vec<f32>, Vec<f32>) {
         let kept: Vec<f32> = (0..frames).flat_map(|f| keep.iter().map(move |&h| values[f * n + h as usize])).collect();
         (kept, keep.iter().map(|&h| scale[h as usize]).collect())
@@ -416,6 +483,10 @@ pub fn build(dir: &Path) -> Result<String, String> {
         net: quantise(&net, &net_max, true),
         soc: quantise(&soc_kept, &soc_scale, false),
         flow,
+        ev_state: has_ev_columns.then(|| states(&ev_state, &ev_houses)),
+        ev_houses,
+        heat_state: has_heat_columns.then(|| states(&heat_state, &heat_houses)),
+        heat_houses,
         houses: columns(&houses),
         series,
         blocks,

@@ -68,6 +68,16 @@
   const loadKw = (f, h) => (LOAD[f * H + h] / 255) * D.houses[h].load_max_kw;
   const netKw = (f, h) => (NET[f * H + h] / 127) * D.houses[h].net_max_kw;
   const socKwh = (f, h) => (socAt[h] < 0 ? 0 : (SOC[f * NBAT + socAt[h]] / 255) * D.houses[h].soc_max_kwh);
+  // Cars and heat pumps at each frame (runs written before these columns have none: drawn as
+  // plugged in and idle). Colours and names as on the live map.
+  const EV_STATE = D.ev_state ? bytes(D.ev_state) : null, HEAT_STATE = D.heat_state ? bytes(D.heat_state) : null;
+  const evAt = new Int32Array(H).fill(-1), heatAt = new Int32Array(H).fill(-1);
+  D.ev_houses.forEach((h, i) => { evAt[h] = i; });
+  D.heat_houses.forEach((h, i) => { heatAt[h] = i; });
+  const CAR = [["away", "#2a2e3a"], ["plugged in", "#d9dbe6"], ["charging", "#2ee5e5"], ["supplying the house", "#e052d0"]];
+  const PUMP = [["idle", "#4a4040"], ["heating", "#c8102e"], ["cooling", "#4d8cf2"]];
+  const carState = (f, h) => (EV_STATE && evAt[h] >= 0 ? EV_STATE[f * D.ev_houses.length + evAt[h]] : 1);
+  const pumpState = (f, h) => (HEAT_STATE && heatAt[h] >= 0 ? HEAT_STATE[f * D.heat_houses.length + heatAt[h]] : 0);
 
   // The tree the flows run on: breadth-first from the root; a meshed grid gets no line flows.
   const N = D.nodes.length;
@@ -423,14 +433,17 @@
           ctx.fillRect(houseX[h] + bw / 2 + 2, houseY[h] + s * 0.1 + bh / 2 - tall * fill, 3, tall * fill);
         }
       });
-      fillPath("#d9dbe6", () => { for (let h = 0; h < H; h++) if (D.houses[h].ev) ctx.fillRect(houseX[h] - bw / 2, houseY[h] + bh / 2 + s * 0.2, bw * 0.7, s * 0.25); });
-      fillPath("#c8102e", () => {
-        for (let h = 0; h < H; h++) {
-          if (!D.houses[h].heat_pump) continue;
+      // One fill per state colour, each over the devices in that state.
+      CAR.forEach(([, color], state) => fillPath(color, () => {
+        for (const h of D.ev_houses) if (carState(f, h) === state) ctx.fillRect(houseX[h] - bw / 2, houseY[h] + bh / 2 + s * 0.2, bw * 0.7, s * 0.25);
+      }));
+      PUMP.forEach(([, color], state) => fillPath(color, () => {
+        for (const h of D.heat_houses) {
+          if (pumpState(f, h) !== state) continue;
           const x = houseX[h] - bw / 2 - 3, y = houseY[h] + bh / 2;
           ctx.beginPath(); ctx.arc(x, y, 2.2, 0, 2 * Math.PI); ctx.fill();
         }
-      });
+      }));
     }
     if (selected >= 0) {
       const x = houseX[selected], y = houseY[selected];
@@ -508,8 +521,8 @@
       [n >= 0 ? "draws" : "sends out", kw(Math.abs(n))],
     ];
     if (h.battery_kwh > 0) rows.push(["battery", `${fmt(socKwh(f, selected), 1)} of ${fmt(h.battery_kwh, 1)} kWh`]);
-    if (h.ev) rows.push(["electric vehicle", "yes"]);
-    if (h.heat_pump) rows.push(["heat pump", "yes"]);
+    if (h.ev) rows.push(["electric vehicle", EV_STATE ? CAR[carState(f, selected)][0] : "yes"]);
+    if (h.heat_pump) rows.push(["heat pump", HEAT_STATE ? PUMP[pumpState(f, selected)][0] : "yes"]);
     if (h.bill !== null) rows.push(["bill over the run", `${fmt(h.bill, 2)} ${D.currency}`]);
     if (h.savings !== null) rows.push(["saved against the grid alone", `${fmt(h.savings, 2)} ${D.currency}`]);
     box.innerHTML = `<h2>House ${esc(h.id)}</h2><table>${rows.map(([k, v]) => `<tr><td>${k}</td><td>${esc(String(v))}</td></tr>`).join("")}</table>`;
@@ -524,8 +537,8 @@
     const extras = [];
     if (D.houses.some((h) => h.kwp > 0)) extras.push(`<div><i style="background:${PANEL_LIT}"></i>PV panel, brighter as it produces</div>`);
     if (D.houses.some((h) => h.battery_kwh > 0)) extras.push(`<div><i style="background:${BATTERY}"></i>battery, filled to its charge</div>`);
-    if (D.houses.some((h) => h.ev)) extras.push(`<div><i style="background:#d9dbe6"></i>electric vehicle</div>`);
-    if (D.houses.some((h) => h.heat_pump)) extras.push(`<div><i class="dot" style="background:#c8102e"></i>heat pump</div>`);
+    if (D.ev_houses.length) extras.push(`<div>${CAR.map(([, c]) => `<i style="background:${c}"></i>`).join("")}car: ${CAR.map(([n]) => n).join(", ")}</div>`);
+    if (D.heat_houses.length) extras.push(`<div>${PUMP.map(([, c]) => `<i class="dot" style="background:${c}"></i>`).join("")}heat pump: ${PUMP.map(([n]) => n).join(", ")}</div>`);
     items.push(extras.join(""));
     if (hasFlows) {
       items.push(`<h3>Power flowing</h3><div><i class="dot" style="background:${PEER}"></i>between neighbours</div><div><i class="dot" style="background:${GRID}"></i>to or from the grid</div><div>denser and larger as the power grows</div>`);
@@ -663,6 +676,11 @@
     render(0);
     out.busiest_frame = busiest;
     out.particles = particleCount;
+    // How often each car and heat-pump state is shown over the run, and a car's house card.
+    const count = (S, k) => { if (!S) return null; const c = new Array(k).fill(0); for (const v of S) c[v]++; return c; };
+    out.car_states = count(EV_STATE, CAR.length);
+    out.pump_states = count(HEAT_STATE, PUMP.length);
+    if (D.ev_houses.length) { selected = D.ev_houses[0]; showHouse(frame); out.car_house_box = $("house").textContent; }
     $("selftest").textContent = JSON.stringify(out);
     $("selftest").hidden = false;
   }
