@@ -114,6 +114,26 @@ fn a_name_with_markup_cannot_break_the_page() {
     }
 }
 
+/// A scene's cloud is in summary.json and drawn over the houses under it while it passes.
+#[test]
+fn a_scenes_cloud_is_drawn_over_its_houses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("village");
+    let scene = repo().join("scenes").join("cloud-over-feeder.ron");
+    let o = peergrid(&["run", scenario("village.ron").to_str().unwrap(), "--scene", scene.to_str().unwrap(), "--out", out.to_str().unwrap(), "--steps", "96", "--replay", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let cloud = &summary["clouds"][0];
+    assert_eq!((cloud["step"].as_u64(), cloud["steps"].as_u64(), cloud["transmittance"].as_f64()), (Some(45), Some(8), Some(0.2)), "{summary}");
+    let under = cloud["households"].as_array().unwrap().len();
+    assert!(under >= 10, "the houses within 150 m of f2/p5: {under}");
+    let Some(browser) = chromium() else { return };
+    let page = out.join("replay.html");
+    let t = selftest(browser, &page, tmp.path());
+    assert_eq!(t["clouds"], serde_json::json!([[45, 52, under]]), "a frame per step, the cloud over its houses: {t}");
+    assert!(t["cloud_pixels"].as_u64().unwrap() > 5_000, "the cloud is drawn over the map: {t}");
+}
+
 /// Cars and heat pumps are drawn in their state at each frame (from the household series'
 /// device columns): cars away, plugged in and charging over two days of the electric street,
 /// heat pumps idle and heating over two winter days of the heated street.

@@ -43,6 +43,8 @@ pub struct Summary {
     pub rule_params: BTreeMap<String, f64>,
     /// The rules the market switched to during the run (`SwitchRule` events), by step.
     pub rule_switches: Vec<RuleSwitch>,
+    /// The clouds the scenario's `Cloud` events passed over houses (the replay draws them).
+    pub clouds: Vec<CloudPassage>,
     pub seed: u64,
     pub steps: u64,
     /// Which files the run wrote: `full`, or `aggregate` (no `trades.csv` nor `ledger.jsonl`).
@@ -268,6 +270,11 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
         rule: if s.communities.as_ref().is_some_and(|c| !c.forced_rule) { BY_COMMUNITY } else { s.rule.name },
         rule_params: if s.communities.as_ref().is_some_and(|c| !c.forced_rule) { BTreeMap::new() } else { s.rule_params.clone() },
         rule_switches: s.rule_switches.iter().map(|(step, rule)| RuleSwitch { step: *step, rule: rule.name }).collect(),
+        clouds: s
+            .clouds
+            .iter()
+            .map(|c| CloudPassage { step: c.from_step, steps: c.to_step - c.from_step, transmittance: c.transmittance, households: c.households.iter().map(|&h| s.households[h as usize].id.clone()).collect() })
+            .collect(),
         seed: s.seed,
         steps: t.steps,
         output_level: s.output.label(),
@@ -409,6 +416,16 @@ pub fn summarise(s: &Scenario, main: &SimOutcome, runtime_s: f64) -> Summary {
     }
 }
 
+
+/// A cloud over houses during the run (`summary.json`'s `clouds`): from `step` for `steps`
+/// steps, `transmittance` of the irradiance reaching the `households` under it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CloudPassage {
+    pub step: u64,
+    pub steps: u64,
+    pub transmittance: f64,
+    pub households: Vec<String>,
+}
 
 /// A change of the market's rule during the run (`summary.json`'s `rule_switches`).
 #[derive(Debug, Clone, serde::Serialize)]

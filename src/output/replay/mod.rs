@@ -114,6 +114,8 @@ struct Data {
     rule: String,
     /// The rules the market switched to (`SwitchRule` events), from summary.json.
     rule_switches: serde_json::Value,
+    /// The clouds over houses (summary.json's `clouds`), in frames.
+    clouds: Vec<CloudOut>,
     seed: u64,
     currency: String,
     grid_connected: bool,
@@ -151,6 +153,16 @@ struct Data {
     ev_state: Option<String>,
     heat_houses: Vec<u32>,
     heat_state: Option<String>,
+}
+
+/// A cloud as the page draws it: over the houses `houses` (indices) from frame `from` to `to`
+/// (inclusive), letting `transmittance` of the sun through.
+#[derive(Serialize)]
+struct CloudOut {
+    from: u64,
+    to: u64,
+    transmittance: f64,
+    houses: Vec<u32>,
 }
 
 /// A car at a frame, as the page draws it (the live map's colours).
@@ -252,6 +264,20 @@ fn open(path: &Path) -> Result<(TableRows, HashMap<String, usize>), String> {
     let rows = TableRows::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let columns = rows.header.iter().enumerate().map(|(i, h)| (h.clone(), i)).collect();
     Ok((rows, columns))
+}
+
+/// summary.json's clouds in frames, over the houses the run lists (folders written before the
+/// field have none; a cloud of no known house is left out).
+fn clouds(summary: &serde_json::Value, house_index: &HashMap<String, usize>, frame_steps: u64) -> Vec<CloudOut> {
+    let Some(list) = summary.get("clouds").and_then(|c| c.as_array()) else { return Vec::new() };
+    list.iter()
+        .filter_map(|c| {
+            let (step, steps) = (c.get("step")?.as_u64()?, c.get("steps")?.as_u64()?.max(1));
+            let houses: Vec<u32> = c.get("households")?.as_array()?.iter().filter_map(|h| house_index.get(h.as_str()?).map(|&i| i as u32)).collect();
+            let last = step.saturating_add(steps - 1);
+            (!houses.is_empty()).then(|| CloudOut { from: step / frame_steps, to: last / frame_steps, transmittance: c.get("transmittance").and_then(|t| t.as_f64()).unwrap_or(0.0), houses })
+        })
+        .collect()
 }
 
 fn column(columns: &HashMap<String, usize>, path: &Path, name: &str) -> Result<usize, String> {
@@ -464,6 +490,7 @@ pub fn build(dir: &Path) -> Result<String, String> {
         scenario: text("scenario"),
         rule: text("rule"),
         rule_switches: summary.get("rule_switches").cloned().unwrap_or(serde_json::Value::Array(Vec::new())),
+        clouds: clouds(&summary, &house_index, frame_steps),
         seed: summary.get("seed").and_then(|v| v.as_u64()).unwrap_or(0),
         currency: text("currency"),
         grid_connected: summary.get("grid_connected").and_then(|v| v.as_bool()).unwrap_or(true),

@@ -566,6 +566,41 @@
     }
   }
 
+  // A scenario's clouds (summary.json's `clouds`) over the houses under them while they pass:
+  // puffs over the houses' bounding box, thicker (greyer) the less sun they let through.
+  function drawClouds(f, seconds) {
+    for (const c of D.clouds) {
+      if (f < c.from || f > c.to) continue;
+      let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+      for (const h of c.houses) {
+        if (D.houses[h].node === null) continue;
+        x0 = Math.min(x0, houseX[h]); x1 = Math.max(x1, houseX[h]); y0 = Math.min(y0, houseY[h]); y1 = Math.max(y1, houseY[h]);
+      }
+      if (!(x1 >= x0)) continue;
+      const pad = 14 + houseSize, w = x1 - x0 + 2 * pad, h = y1 - y0 + 2 * pad, cx = (x0 + x1) / 2 + Math.sin(seconds * 0.4) * 4, cy = (y0 + y1) / 2;
+      // Overlapping puffs along the box's long side, alternating either side of its middle, so
+      // it reads as a cloud rather than a zone.
+      const wide = w >= h, major = wide ? w : h, minor = Math.max(wide ? h : w, 40);
+      const puffs = Math.max(3, Math.ceil((2 * major) / minor) + 1);
+      ctx.save();
+      ctx.globalAlpha = 0.42;
+      ctx.fillStyle = mix("#eef1f6", "#7d8699", 1 - c.transmittance);
+      ctx.beginPath();
+      for (let i = 0; i < puffs; i++) {
+        const along = -major / 2 + ((i + 0.5) / puffs) * major, side = (i % 2 ? 1 : -1) * minor * 0.18;
+        const r = minor * (0.42 + 0.1 * (i % 3));
+        const px = cx + (wide ? along : side), py = cy + (wide ? side : along);
+        ctx.moveTo(px + r, py);
+        ctx.arc(px, py, r, 0, 2 * Math.PI);
+      }
+      ctx.fill();
+      ctx.globalAlpha = 1;
+      ctx.fillStyle = "#ffffff"; ctx.font = "bold 13px sans-serif"; ctx.textAlign = "center"; ctx.textBaseline = "bottom";
+      ctx.fillText(`cloud: ${Math.round(c.transmittance * 100)}% of the sun gets through`, cx, cy - (wide ? minor * 0.7 : major / 2 + minor * 0.5) - 4);
+      ctx.restore();
+    }
+  }
+
   function render(now) {
     const seconds = opts.still ? 0 : now / 1000;
     ctx.setTransform(DPR, 0, 0, DPR, 0, 0);
@@ -573,6 +608,7 @@
     drawLines();
     drawParticles(seconds);
     drawHouses(frame);
+    drawClouds(frame, seconds);
     if (toastUntil && now > toastUntil) { $("toast").classList.remove("on"); toastUntil = 0; }
   }
 
@@ -678,6 +714,19 @@
     out.particles = particleCount;
     // How often each car and heat-pump state is shown over the run, and a car's house card.
     const count = (S, k) => { if (!S) return null; const c = new Array(k).fill(0); for (const v of S) c[v]++; return c; };
+    out.clouds = D.clouds.map((c) => [c.from, c.to, c.houses.length]);
+    if (D.clouds.length) {
+      // The first cloud's first frame drawn with and without the clouds: the pixels it covers.
+      setFrame(D.clouds[0].from, false);
+      const pixels = () => { render(0); return ctx.getImageData(0, 0, canvas.width, canvas.height).data; };
+      const withClouds = pixels(), clouds = D.clouds;
+      D.clouds = [];
+      const without = pixels();
+      D.clouds = clouds;
+      let covered = 0;
+      for (let i = 0; i < without.length; i += 4) if (withClouds[i] !== without[i] || withClouds[i + 1] !== without[i + 1] || withClouds[i + 2] !== without[i + 2]) covered++;
+      out.cloud_pixels = covered;
+    }
     out.car_states = count(EV_STATE, CAR.length);
     out.pump_states = count(HEAT_STATE, PUMP.length);
     if (D.ev_houses.length) { selected = D.ev_houses[0]; showHouse(frame); out.car_house_box = $("house").textContent; }
