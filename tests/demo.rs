@@ -26,6 +26,7 @@ struct Info {
     peer_particle_rgb: [u8; 3],
     grid_particle_rgb: [u8; 3],
     line_flow_kw: f64,
+    cloud_puffs_shown: usize,
     step: u64,
     total_steps: u64,
     scene_finished: bool,
@@ -256,4 +257,32 @@ fn the_view_follows_memberships_and_marks_moves() {
         step(&mut sim, &mut view);
     }
     assert!(view.moved.is_empty());
+}
+
+/// A scene's cloud shows over its houses on the live map while it passes (steps 45–52 of the
+/// cloud-over-feeder scene), and not after.
+#[test]
+fn a_scenes_cloud_shows_while_it_passes() {
+    if Command::new("xvfb-run").arg("--help").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "CI must install xvfb (see .ci/run)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let scene = repo().join("scenes").join("cloud-over-feeder.ron");
+    for (start, passing) in [("47", true), ("60", false)] {
+        let shot = tmp.path().join(format!("cloud-{start}.png"));
+        let out = Command::new("xvfb-run")
+            .args(["-a", "-s", "-screen 0 1280x720x24", env!("CARGO_BIN_EXE_peergrid"), "demo"])
+            .arg(scenario("village.ron"))
+            .args(["--scene", scene.to_str().unwrap(), "--start-step", start, "--speed", "1", "--frames", "5", "--screenshot"])
+            .arg(&shot)
+            .env("WGPU_BACKEND", "vulkan")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "demo failed:\n{}\n{}", stdout(&out), stderr(&out));
+        let info: Info = serde_json::from_slice(&std::fs::read(shot.with_extension("json")).unwrap()).unwrap();
+        // The panel shows the run from the first frame, though the scene holds it at a pause.
+        assert!(info.step >= start.parse::<u64>().unwrap(), "from step {start}: the view shows step {}", info.step);
+        assert_eq!(info.cloud_puffs_shown > 0, passing, "from step {start}: {} puffs shown at step {}", info.cloud_puffs_shown, info.step);
+    }
 }

@@ -113,6 +113,8 @@ struct ScreenshotInfo {
     grid_particle_rgb: [u8; 3],
     /// Power on the lines at the capture, kW (summed magnitude): particles are drawn when above 0.
     line_flow_kw: f64,
+    /// Cloud puffs on screen (a scenario's `Cloud` passing).
+    cloud_puffs_shown: usize,
     /// Steps simulated, of the run's.
     step: u64,
     total_steps: u64,
@@ -136,6 +138,7 @@ fn count_and_capture(
     camera: Single<(&Camera, &GlobalTransform), With<MapCamera>>,
     window: Single<&Window>,
     player: Res<super::scene_play::ScenePlayer>,
+    puffs: Query<&Visibility, With<super::map::CloudMark>>,
     mut exit: MessageWriter<AppExit>,
 ) {
     if cap.requested {
@@ -203,6 +206,7 @@ fn count_and_capture(
         peer_particle_rgb: rgb(PEER_PARTICLE),
         grid_particle_rgb: rgb(GRID_PARTICLE),
         line_flow_kw: view.line_kw.iter().map(|f| f.abs()).sum(),
+        cloud_puffs_shown: puffs.iter().filter(|v| **v != Visibility::Hidden).count(),
         step: view.run.steps,
         total_steps: view.total_steps,
         scene_finished: player.finished,

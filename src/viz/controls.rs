@@ -103,9 +103,11 @@ fn keys(input: Res<ButtonInput<KeyCode>>, mut playback: ResMut<Playback>, mut si
 /// Advances the simulation by the steps this frame owes (none when paused), recording each
 /// step, then refreshes `View` once. At the end of the run it pauses. Reads `Time`,
 /// `Playback`; writes the simulation and `View`. Runs in `DemoSystems::Step`.
-fn advance(time: Res<Time>, mut playback: ResMut<Playback>, mut sim: NonSendMut<DemoSim>, mut view: ResMut<View>) {
+fn advance(time: Res<Time>, mut playback: ResMut<Playback>, mut sim: NonSendMut<DemoSim>, mut view: ResMut<View>, mut shown: Local<bool>) {
     let sim = &mut *sim;
-    let first_frame = view.version == 0;
+    // The first frame shows the state, whatever else changed `View` before it (a scene selects a
+    // house in its first frame, while it holds at a pause).
+    let first_frame = !std::mem::replace(&mut *shown, true);
     let mut steps = 0u32;
     let budget_start = Instant::now();
     if playback.step_once {

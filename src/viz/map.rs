@@ -237,7 +237,7 @@ impl Plugin for MapPlugin {
         app.init_resource::<Drag>()
             .add_systems(Startup, (spawn_map, widen_particles))
             .add_systems(Update, (camera_keys, mouse).in_set(DemoSystems::Input))
-            .add_systems(Update, (color_houses, color_lines, draw_flows, shade_sky, outline_selection, mark_moves, level_of_detail).in_set(DemoSystems::Draw));
+            .add_systems(Update, (color_houses, color_lines, draw_flows, shade_sky, outline_selection, mark_moves, level_of_detail, show_clouds).in_set(DemoSystems::Draw));
     }
 }
 
@@ -397,6 +397,7 @@ fn spawn_map(
             commands.spawn(ornament(&battery_art, BATTERY_ART * per_unit, at + (BATTERY_ART * 0.5 - BATTERY_GAUGE_CENTRE) * per_unit, 1.7));
         }
     }
+    spawn_clouds(&mut commands, &sim.scenario.clouds, &layout, &mut meshes, &mut materials);
     commands.insert_resource(layout);
     commands.insert_resource(palette);
 }
@@ -548,6 +549,52 @@ fn level_of_detail(
     }
     for mut v in &mut ornaments {
         v.set_if_neq(shown(px >= ORNAMENT_MIN_PX));
+    }
+}
+
+/// A scenario's cloud (its index in `Scenario::clouds`): one of its puffs, shown while it passes.
+#[derive(Component)]
+pub struct CloudMark(usize);
+/// Clouds' colour under a thin cloud and a thick one (little sun getting through), and opacity.
+const THIN_CLOUD: Vec3 = Vec3::new(0.93, 0.95, 0.97);
+const THICK_CLOUD: Vec3 = Vec3::new(0.49, 0.53, 0.60);
+const CLOUD_ALPHA: f32 = 0.42;
+
+/// Each cloud as overlapping puffs along the long side of its houses' bounding box,
+/// alternating either side of its middle (as the replay draws it), hidden until it passes.
+fn spawn_clouds(commands: &mut Commands, clouds: &[crate::environment::clouds::CloudShade], layout: &MapLayout, meshes: &mut Assets<Mesh>, materials: &mut Assets<ColorMaterial>) {
+    let circle = meshes.add(Circle::new(1.0));
+    for (k, c) in clouds.iter().enumerate() {
+        let points: Vec<Vec2> = c.households.iter().filter_map(|&h| layout.house_pos.get(h as usize).copied()).collect();
+        let Some(first) = points.first() else { continue };
+        let bounds = points.iter().fold(Rect::from_center_size(*first, Vec2::ZERO), |r, p| r.union_point(*p)).inflate(1.5 * layout.house_size);
+        let (size, centre) = (bounds.size(), bounds.center());
+        let wide = size.x >= size.y;
+        let (major, minor) = if wide { (size.x, size.y) } else { (size.y, size.x) };
+        let minor = minor.max(7.0 * layout.house_size);
+        let puffs = ((2.0 * major / minor).ceil() as usize + 1).max(3);
+        let shade = THIN_CLOUD.lerp(THICK_CLOUD, (1.0 - c.transmittance as f32).clamp(0.0, 1.0));
+        let material = materials.add(Color::srgba(shade.x, shade.y, shade.z, CLOUD_ALPHA));
+        for i in 0..puffs {
+            let along = -major / 2.0 + (i as f32 + 0.5) / puffs as f32 * major;
+            let side = if i % 2 == 1 { 1.0 } else { -1.0 } * minor * 0.18;
+            let r = minor * (0.42 + 0.1 * (i % 3) as f32);
+            let at = centre + if wide { Vec2::new(along, side) } else { Vec2::new(side, along) };
+            commands.spawn((CloudMark(k), Mesh2d(circle.clone()), MeshMaterial2d(material.clone()), Transform::from_translation(at.extend(3.0)).with_scale(Vec3::new(r, r, 1.0)), Visibility::Hidden));
+        }
+    }
+}
+
+/// Shows each cloud while the last step simulated is one it shades. Reads `View` and the
+/// scenario's clouds; writes the puffs' `Visibility`. Runs in `DemoSystems::Draw`.
+fn show_clouds(view: Res<View>, sim: NonSend<DemoSim>, mut puffs: Query<(&CloudMark, &mut Visibility)>) {
+    if !view.is_changed() {
+        return;
+    }
+    let last = view.run.steps.checked_sub(1);
+    for (mark, mut v) in &mut puffs {
+        let passing = sim.scenario.clouds.get(mark.0).zip(last).is_some_and(|(c, s)| (c.from_step..c.to_step).contains(&s));
+        v.set_if_neq(if passing { Visibility::Inherited } else { Visibility::Hidden });
     }
 }
 
