@@ -211,6 +211,9 @@ pub struct View {
     pub recent_moves: VecDeque<String>,
     moves_seen: usize,
     day: Option<chrono::NaiveDate>,
+    /// Each line's end nodes (node indices), from the topology once: `grid::trace` needs them
+    /// at every refresh.
+    line_ends: Vec<(usize, usize)>,
 }
 
 impl View {
@@ -302,8 +305,10 @@ pub fn refresh(sim: &mut DemoSim, view: &mut View) {
     let network = world.resource::<crate::grid::network::Network>();
     view.line_kw.clone_from(&network.flows.line_kw);
     let topo = &sim.scenario.topology;
-    let ends: Vec<(usize, usize)> = topo.graph.edge_indices().filter_map(|e| topo.graph.edge_endpoints(e)).map(|(a, b)| (a.index(), b.index())).collect();
-    view.line_grid_share = crate::grid::trace::grid_shares(&ends, &view.line_kw, network.injection_kw(), topo.root.index());
+    if view.line_ends.len() != topo.graph.edge_count() {
+        view.line_ends = topo.graph.edge_indices().filter_map(|e| topo.graph.edge_endpoints(e)).map(|(a, b)| (a.index(), b.index())).collect();
+    }
+    view.line_grid_share = crate::grid::trace::grid_shares(&view.line_ends, &view.line_kw, network.injection_kw(), topo.root.index());
     let n = sim.scenario.households.len();
     view.houses.resize(n, HouseView::default());
     if view.communities.is_empty() && let Some(c) = &sim.scenario.communities {

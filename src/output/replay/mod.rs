@@ -268,7 +268,7 @@ fn open(path: &Path) -> Result<(TableRows, HashMap<String, usize>), String> {
 
 /// summary.json's clouds in frames, over the houses the run lists (folders written before the
 /// field have none; a cloud of no known house is left out).
-fn clouds(summary: &serde_json::Value, house_index: &HashMap<String, usize>, frame_steps: u64) -> Vec<CloudOut> {
+fn clouds(summary: &serde_json::Value, house_index: &HashMap<&str, usize>, frame_steps: u64) -> Vec<CloudOut> {
     let Some(list) = summary.get("clouds").and_then(|c| c.as_array()) else { return Vec::new() };
     list.iter()
         .filter_map(|c| {
@@ -353,13 +353,12 @@ pub fn build(dir: &Path) -> Result<String, String> {
     // In u128: a corrupt `steps` must not wrap into a small number of frames.
     let frame_steps = ((bytes_per_frame as u128 * steps as u128).div_ceil(room as u128)).clamp(1, steps.max(1) as u128) as u64;
     let frames = steps.div_ceil(frame_steps).max(1) as usize;
-    let house_index: HashMap<String, usize> = houses.iter().enumerate().map(|(i, h)| (h.id.clone(), i)).collect();
+    let house_index: HashMap<&str, usize> = houses.iter().enumerate().map(|(i, h)| (h.id.as_str(), i)).collect();
 
     // Sums over each frame's steps, frame-major.
     let cells = frames * n;
     let (mut pv, mut load, mut net, mut soc) = (vec![0f32; cells], vec![0f32; cells], vec![0f32; cells], vec![f32::NAN; cells]);
     let (mut ev_state, mut heat_state) = (vec![VehicleState::Away as u8; cells], vec![HeatState::Idle as u8; cells]);
-    let mut steps_in = vec![0u32; frames];
     let (has_ev_columns, has_heat_columns);
     {
         let (rows, cols) = open(&series_path)?;
@@ -369,20 +368,9 @@ pub fn build(dir: &Path) -> Result<String, String> {
         let ev_columns = (|| Some((cols.get("ev_plugged").copied()?, cols.get("ev_charge_kwh").copied()?, cols.get("ev_discharge_kwh").copied()?)))();
         let heat_columns = (|| Some((cols.get("heat_pump_kwh").copied()?, cols.get("heat_pump_cooling").copied()?)))();
         (has_ev_columns, has_heat_columns) = (ev_columns.is_some(), heat_columns.is_some());
-        let mut last_step = None;
-        let mut count = 0u64;
-        for (row, rec) in rows.enumerate() {
-            count += 1;
-            let rec = rec.map_err(|e| format!("{}: row {}: {e}", series_path.display(), row + 2))?;
-            let bad = |what: &str| format!("{}: row {}: {what}", series_path.display(), row + 2);
-            let h = *house_index.get(rec.get(c_house).unwrap_or("")).ok_or_else(|| bad("a household households.csv does not list"))?;
-            let step: u64 = rec.get(c_step).and_then(|s| s.parse().ok()).filter(|s| *s < steps).ok_or_else(|| bad("`step` is not a step of the run"))?;
-            let f = (step / frame_steps) as usize;
-            if last_step != Some(step) {
-                steps_in[f] += 1;
-                last_step = Some(step);
-            }
-            let i = f * n + h;
+        let keys = Keys { column: c_house, index: &house_index, items: "households", unknown: "a household households.csv does not list" };
+        each_keyed_row(&series_path, rows, &keys, c_step, steps, |h, step, rec| {
+            let i = (step / frame_steps) as usize * n + h;
             let num = |col: usize| rec.get(col).and_then(parse_f64);
             pv[i] += (num(c_pv).unwrap_or(0.0) / step_h) as f32;
             load[i] += (num(c_load).unwrap_or(0.0) / step_h) as f32;
@@ -415,11 +403,13 @@ pub fn build(dir: &Path) -> Result<String, String> {
                     HeatState::Heating
                 }) as u8;
             }
-        }
-        complete(&series_path, count, steps, n as u64, "households")?;
+        })?;
     }
-    for (f, k) in steps_in.iter().enumerate() {
-        let k = (*k).max(1) as f32;
+    let cloud_frames = clouds(&summary, &house_index, frame_steps);
+    // Every step has its rows (`each_keyed_row` counted them): a frame holds `frame_steps`
+    // steps, the last what is left.
+    for f in 0..frames {
+        let k = frame_steps.min(steps - f as u64 * frame_steps).max(1) as f32;
         for series in [&mut pv, &mut load, &mut net] {
             series[f * n..(f + 1) * n].iter_mut().for_each(|v| *v /= k);
         }
@@ -490,7 +480,7 @@ pub fn build(dir: &Path) -> Result<String, String> {
         scenario: text("scenario"),
         rule: text("rule"),
         rule_switches: summary.get("rule_switches").cloned().unwrap_or(serde_json::Value::Array(Vec::new())),
-        clouds: clouds(&summary, &house_index, frame_steps),
+        clouds: cloud_frames,
         seed: summary.get("seed").and_then(|v| v.as_u64()).unwrap_or(0),
         currency: text("currency"),
         grid_connected: summary.get("grid_connected").and_then(|v| v.as_bool()).unwrap_or(true),
@@ -535,19 +525,38 @@ fn read_line_flows(path: &Path, lines: &[LineOut], steps: u64, frame_steps: u64,
     let (c_line, c_step, c_flow) = (c("line")?, c("step")?, c("flow_kw")?);
     let mut sums = vec![0f32; frames * n];
     let mut counts = vec![0u32; frames * n];
-    let mut count = 0u64;
-    for (row, rec) in rows.enumerate() {
-        count += 1;
-        let rec = rec.map_err(|e| format!("{}: row {}: {e}", path.display(), row + 2))?;
-        let bad = |what: &str| format!("{}: row {}: {what}", path.display(), row + 2);
-        let l = *index.get(rec.get(c_line).unwrap_or("")).ok_or_else(|| bad("a line topology.json does not list"))?;
-        let step: u64 = rec.get(c_step).and_then(|s| s.parse().ok()).filter(|s| *s < steps).ok_or_else(|| bad("`step` is not a step of the run"))?;
+    let keys = Keys { column: c_line, index: &index, items: "lines", unknown: "a line topology.json does not list" };
+    each_keyed_row(path, rows, &keys, c_step, steps, |l, step, rec| {
         let i = (step / frame_steps) as usize * n + l;
         sums[i] += rec.get(c_flow).and_then(parse_f64).unwrap_or(0.0) as f32;
         counts[i] += 1;
-    }
-    complete(path, count, steps, n as u64, "lines")?;
+    })?;
     Ok(sums.iter().zip(&counts).map(|(s, k)| s / (*k).max(1) as f32).collect())
+}
+
+/// The key column of a series with a row per item and step: its items by id.
+struct Keys<'a> {
+    column: usize,
+    index: &'a HashMap<&'a str, usize>,
+    /// What the items are ("households"), and the error for an id not among them.
+    items: &'static str,
+    unknown: &'static str,
+}
+
+/// Calls `row(item, step, record)` for each row of a series, after checking its key and its
+/// step (one of the run's `steps`), then checks the file has a row per item and step. Errors
+/// name the file and the row.
+fn each_keyed_row(path: &Path, rows: TableRows, keys: &Keys, c_step: usize, steps: u64, mut row: impl FnMut(usize, u64, &csv::StringRecord)) -> Result<(), String> {
+    let mut count = 0u64;
+    for (i, rec) in rows.enumerate() {
+        count += 1;
+        let rec = rec.map_err(|e| format!("{}: row {}: {e}", path.display(), i + 2))?;
+        let bad = |what: &str| format!("{}: row {}: {what}", path.display(), i + 2);
+        let item = *keys.index.get(rec.get(keys.column).unwrap_or("")).ok_or_else(|| bad(keys.unknown))?;
+        let step: u64 = rec.get(c_step).and_then(|s| s.parse().ok()).filter(|s| *s < steps).ok_or_else(|| bad("`step` is not a step of the run"))?;
+        row(item, step, &rec);
+    }
+    complete(path, count, steps, keys.index.len() as u64, keys.items)
 }
 
 /// `households.csv` (or `.parquet`): the houses in the run's order, and the communities they end
