@@ -320,6 +320,9 @@ struct SeriesRow {
     heat_pump: Option<(f64, bool, f64)>,
 }
 
+/// What a household's series row reads: its meter, battery, wallet, car and heat pump.
+type SeriesHouse = (&'static Household, &'static Meter, Option<&'static Battery>, &'static Wallet, Option<&'static Vehicle>, Option<&'static HeatPump>);
+
 /// The step's household rows, by household index (kept between steps: no allocation per step).
 #[derive(Resource, Default)]
 pub struct SeriesRows(Vec<SeriesRow>);
@@ -330,7 +333,7 @@ pub struct SeriesRows(Vec<SeriesRow>);
 pub fn record_household_rows(
     clock: Res<SimClock>,
     ids: Res<HouseholdIds>,
-    houses: Query<(&Household, &Meter, Option<&Battery>, &Wallet, Option<&Vehicle>, Option<&HeatPump>)>,
+    houses: Query<SeriesHouse>,
     mut rows: ResMut<SeriesRows>,
     mut rec: ResMut<Recorder>,
 ) {
