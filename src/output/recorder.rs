@@ -101,7 +101,8 @@ pub const HOUSEHOLD_SERIES_COLUMNS: [&str; 8] = ["household", "step", "time_utc"
 pub const VEHICLE_SERIES_COLUMNS: [&str; 4] = ["ev_soc_kwh", "ev_plugged", "ev_charge_kwh", "ev_discharge_kwh"];
 
 /// Added to `household_timeseries` in runs with heat pumps (empty for houses without one): its
-/// electricity in the step, whether it was cooling (0 or 1), the indoor temperature at the end.
+/// electricity for space heating and cooling in the step, whether it was cooling (0 or 1), the
+/// step's mean indoor (operative) temperature.
 pub const HEAT_PUMP_SERIES_COLUMNS: [&str; 3] = ["heat_pump_kwh", "heat_pump_cooling", "indoor_c"];
 
 /// Columns of `line_timeseries` (a contract: add, never rename). `flow_kw` is the active power

@@ -23,6 +23,7 @@ const CHART_HEIGHT_PX: f32 = 62.0;
 /// The chart's caption sits in its top strip, above the highest bar.
 const CHART_CAPTION_PX: f32 = 14.0;
 const SWATCH_PX: f32 = 10.0;
+const SWATCH_BACKING: Color = Color::srgb(0.45, 0.47, 0.52);
 const PANEL_BACKGROUND: Color = Color::srgba(0.02, 0.02, 0.04, 0.86);
 const CARD_BACKGROUND: Color = Color::srgb(0.08, 0.09, 0.13);
 const TEXT_COLOR: Color = Color::srgb(0.92, 0.92, 0.95);
@@ -75,6 +76,9 @@ struct Card {
     value: bool,
 }
 
+/// A row of the legend (hidden while the keys are listed in its place, H).
+#[derive(Component)]
+struct Legend;
 /// The legend's row of house states (hidden while houses show their community instead).
 #[derive(Component)]
 struct StateLegend;
@@ -116,17 +120,25 @@ fn text(field: Field, font: TextFont, color: Color, bottom_px: f32) -> impl Bund
 
 /// A small coloured square and its meaning, for the legend.
 fn swatch(p: &mut ChildSpawnerCommands, colors: &[Color], label: &str, fonts: &UiFonts, marker: impl Bundle) {
-    p.spawn((marker, Node { flex_direction: FlexDirection::Row, align_items: AlignItems::Center, margin: UiRect::bottom(px(2)), ..default() })).with_children(|row| {
-        for c in colors {
-            row.spawn((Node { width: px(SWATCH_PX), height: px(SWATCH_PX), margin: UiRect::right(px(2)), ..default() }, BackgroundColor(*c)));
-        }
+    p.spawn((Legend, marker, Node { flex_direction: FlexDirection::Row, align_items: AlignItems::Center, margin: UiRect::bottom(px(2)), ..default() })).with_children(|row| {
+        // On a light backing, so that dark colours (a car away) show against the panel.
+        row.spawn((Node { flex_direction: FlexDirection::Row, padding: UiRect::all(px(1)), column_gap: px(1), ..default() }, BackgroundColor(SWATCH_BACKING))).with_children(|b| {
+            for c in colors {
+                b.spawn((Node { width: px(SWATCH_PX), height: px(SWATCH_PX), ..default() }, BackgroundColor(*c)));
+            }
+        });
         row.spawn((Text::new(label), font(&fonts.regular, SMALL_FONT_PX), TextColor(DIM_TEXT), Node { margin: UiRect::left(px(4)), ..default() }));
     });
 }
 
 /// Spawns the panel's nodes. Runs at start-up.
 fn spawn_panel(mut commands: Commands, fonts: Res<UiFonts>, sim: NonSend<DemoSim>, mut images: ResMut<Assets<Image>>) {
-    let icons = CARD_ICONS.map(|png| map::embedded_image(&mut images, png));
+    let mut icons = CARD_ICONS.map(|png| map::embedded_image(&mut images, png));
+    if !sim.scenario.grid.is_connected() {
+        // An island's third and fourth cards are its unserved energy and its load.
+        icons[2] = icons[5].clone();
+        icons[3] = icons[5].clone();
+    }
     let inner = PANEL_WIDTH_PX - 2.0 * PADDING_PX;
     let bar_w = inner / CHART_STEPS as f32;
     let card_w = (inner - GAP_PX) / 2.0;
@@ -197,7 +209,9 @@ fn spawn_panel(mut commands: Commands, fonts: Res<UiFonts>, sim: NonSend<DemoSim
             p.spawn(Node { flex_grow: 1.0, ..default() });
             let loading: Vec<Color> = (0..=map::LOADING_BUCKET_COUNT).map(map::line_color).collect();
             swatch(p, &[map::PEER_PARTICLE], "power between neighbours", fonts, ());
-            swatch(p, &[map::GRID_PARTICLE], "power from or to the grid", fonts, ());
+            if s.grid.is_connected() {
+                swatch(p, &[map::GRID_PARTICLE], "power from or to the grid", fonts, ());
+            }
             swatch(p, &loading, "line loading, red at its limit", fonts, ());
             let houses: Vec<Color> = HouseState::ALL.iter().map(|h| map::house_color(*h)).collect();
             swatch(p, &houses, "houses: surplus, own use, buying, unserved", fonts, StateLegend);
@@ -214,7 +228,9 @@ fn spawn_panel(mut commands: Commands, fonts: Res<UiFonts>, sim: NonSend<DemoSim
         });
 }
 
-fn count_frames(time: Res<Time>, mut rate: ResMut<FrameRate>) {
+/// Frames per second in wall-clock time (`Time<Real>`: while `--record` steps the app's `Time`
+/// by one video frame per frame, the rate is still the renderer's). Writes `FrameRate`.
+fn count_frames(time: Res<Time<Real>>, mut rate: ResMut<FrameRate>) {
     rate.frames += 1;
     rate.seconds += time.delta_secs_f64();
     if rate.seconds >= 1.0 {
@@ -263,12 +279,22 @@ fn cards(view: &View, sim: &DemoSim) -> [(String, String, Color); CARDS] {
     ]
 }
 
-/// What the run has saved against the grid alone, in money; unserved and curtailed energy only
+/// What the run has saved against the grid alone (on an island: without trading), in money; unserved and curtailed energy only
 /// when there is some.
-fn outcome(view: &View) -> String {
+fn outcome(view: &View, grid_connected: bool) -> String {
     let money = |v: f64| crate::output::format::money(v, view.currency.as_deref());
     let savings = view.baseline_bill - view.community_bill;
-    let mut out = if savings >= 0.0 { format!("Saved {} against the grid alone", money(savings)) } else { format!("Cost {} more than the grid alone", money(-savings)) };
+    // The baseline: the grid alone, or on an island the same houses without trading.
+    let against = if grid_connected { "the grid alone" } else { "no trading" };
+    // Less than half the currency's smallest unit is no difference (rounding of the sums).
+    let unit = 0.5 * 10f64.powi(-(view.currency.as_deref().map_or(2, crate::output::format::minor_unit_digits) as i32));
+    let mut out = if savings.abs() < unit {
+        format!("The same bills as with {against}")
+    } else if savings > 0.0 {
+        format!("Saved {} against {against}", money(savings))
+    } else {
+        format!("Cost {} more than {against}", money(-savings))
+    };
     let s = &view.run.sum;
     if s.unserved_kwh > 0.0 {
         out.push_str(&format!("\n{:.1} kWh unserved so far", s.unserved_kwh));
@@ -347,7 +373,7 @@ fn house(view: &View, sim: &DemoSim) -> String {
     let t = &v.today;
     let money = |x: f64| crate::output::format::money(x, view.currency.as_deref());
     let mut out = format!(
-        "House {}\n{pv}, {battery}{car}{heat}\nToday: PV {:.1} kWh, load {:.1} kWh\nbought {:.1} from neighbours, {:.1} from the grid\nsold {:.1} to neighbours, {:.1} to the grid\nbill so far {} (grid alone {})",
+        "House {}\n{pv}, {battery}{car}{heat}\nToday: PV {:.1} kWh, load {:.1} kWh\nbought {:.1} from neighbours, {:.1} from the grid\nsold {:.1} to neighbours, {:.1} to the grid\nbill so far {} ({} {})",
         h.id,
         t.pv_kwh,
         t.load_kwh,
@@ -356,6 +382,7 @@ fn house(view: &View, sim: &DemoSim) -> String {
         t.p2p_sold_kwh,
         t.grid_export_kwh,
         money(v.bill),
+        if sim.scenario.grid.is_connected() { "grid alone" } else { "without trading" },
         money(v.baseline_bill),
     );
     for line in view.selected_trades.iter().rev() {
@@ -368,7 +395,7 @@ fn house(view: &View, sim: &DemoSim) -> String {
 /// Writes the panel's texts and shows the house card while a house is selected. Reads `View`,
 /// `Playback`, `FrameRate` and the scenario; writes `Text` and the card's and legend's `Node`. Runs in
 /// `DemoSystems::Draw`.
-fn update_texts(view: Res<View>, playback: Res<Playback>, rate: Res<FrameRate>, sim: NonSend<DemoSim>, mut texts: Query<(&Field, &mut Text)>, mut house_box: Query<&mut Node, (With<HouseBox>, Without<StateLegend>)>, mut state_legend: Query<&mut Node, With<StateLegend>>) {
+fn update_texts(view: Res<View>, playback: Res<Playback>, rate: Res<FrameRate>, sim: NonSend<DemoSim>, mut texts: Query<(&Field, &mut Text)>, mut house_box: Query<&mut Node, (With<HouseBox>, Without<Legend>)>, mut legend: Query<(&mut Node, Has<StateLegend>), With<Legend>>) {
     for (field, mut t) in &mut texts {
         let s = match field {
             Field::Status => {
@@ -389,8 +416,10 @@ fn update_texts(view: Res<View>, playback: Res<Playback>, rate: Res<FrameRate>, 
                 true => format!("sun {:.0}° up, {:.0} W/m²", view.sun_elevation_deg, view.ghi_w_m2),
                 false => "sun below the horizon".to_string(),
             },
-            Field::Outcome => outcome(&view),
+            Field::Outcome => outcome(&view, sim.scenario.grid.is_connected()),
             Field::Communities => communities(&view),
+            // The house card takes the blocks' room (the banner still announces each block).
+            Field::Blocks if view.selected.is_some() => String::new(),
             Field::Blocks => blocks(&view),
             Field::House => house(&view, &sim),
         };
@@ -406,8 +435,8 @@ fn update_texts(view: Res<View>, playback: Res<Playback>, rate: Res<FrameRate>, 
             n.display = want;
         }
     }
-    for mut n in &mut state_legend {
-        let want = shown(!view.by_community);
+    for (mut n, states) in &mut legend {
+        let want = shown(!playback.show_keys && !(states && view.by_community));
         if n.display != want {
             n.display = want;
         }

@@ -264,15 +264,16 @@ pub fn after_step(sim: &mut DemoSim, view: &mut View) {
     }
     if let Some(sel) = view.selected {
         let ids = &sim.scenario.households;
+        let price = |p: f64| crate::output::format::price(p, sim.scenario.currency.as_deref());
         for tr in &world.resource::<Clearing>().trades {
             let seller = match tr.seller {
                 Seller::Household { index, .. } => Some(index),
                 Seller::Pool => None,
             };
             let line = if tr.buyer == sel {
-                format!("step {step}: bought {:.3} kWh from {} at {:.3}", tr.kwh, seller.map_or("the pool", |s| ids[s as usize].id.as_str()), tr.price.as_units())
+                format!("bought {:.3} kWh from {} at {}", tr.kwh, seller.map_or("the pool", |s| ids[s as usize].id.as_str()), price(tr.price.as_units()))
             } else if seller == Some(sel) {
-                format!("step {step}: sold {:.3} kWh to {} at {:.3}", tr.kwh_sent(), ids[tr.buyer as usize].id, tr.price.as_units())
+                format!("sold {:.3} kWh to {} at {}", tr.kwh_sent(), ids[tr.buyer as usize].id, price(tr.price.as_units()))
             } else {
                 continue;
             };

@@ -68,8 +68,8 @@
   const loadKw = (f, h) => (LOAD[f * H + h] / 255) * D.houses[h].load_max_kw;
   const netKw = (f, h) => (NET[f * H + h] / 127) * D.houses[h].net_max_kw;
   const socKwh = (f, h) => (socAt[h] < 0 ? 0 : (SOC[f * NBAT + socAt[h]] / 255) * D.houses[h].soc_max_kwh);
-  // Cars and heat pumps at each frame (runs written before these columns have none: drawn as
-  // plugged in and idle). Colours and names as on the live map.
+  // Cars and heat pumps at each frame (runs written before these columns have none: drawn in
+  // one colour each, white and red, as the legend then says). Colours and names as on the live map.
   const EV_STATE = D.ev_state ? bytes(D.ev_state) : null, HEAT_STATE = D.heat_state ? bytes(D.heat_state) : null;
   const evAt = new Int32Array(H).fill(-1), heatAt = new Int32Array(H).fill(-1);
   D.ev_houses.forEach((h, i) => { evAt[h] = i; });
@@ -77,7 +77,7 @@
   const CAR = [["away", "#2a2e3a"], ["plugged in", "#d9dbe6"], ["charging", "#2ee5e5"], ["supplying the house", "#e052d0"]];
   const PUMP = [["idle", "#4a4040"], ["heating", "#c8102e"], ["cooling", "#4d8cf2"]];
   const carState = (f, h) => (EV_STATE && evAt[h] >= 0 ? EV_STATE[f * D.ev_houses.length + evAt[h]] : 1);
-  const pumpState = (f, h) => (HEAT_STATE && heatAt[h] >= 0 ? HEAT_STATE[f * D.heat_houses.length + heatAt[h]] : 0);
+  const pumpState = (f, h) => (HEAT_STATE && heatAt[h] >= 0 ? HEAT_STATE[f * D.heat_houses.length + heatAt[h]] : 1);
 
   // The tree the flows run on: breadth-first from the root; a meshed grid gets no line flows.
   const N = D.nodes.length;
@@ -537,8 +537,13 @@
     const extras = [];
     if (D.houses.some((h) => h.kwp > 0)) extras.push(`<div><i style="background:${PANEL_LIT}"></i>PV panel, brighter as it produces</div>`);
     if (D.houses.some((h) => h.battery_kwh > 0)) extras.push(`<div><i style="background:${BATTERY}"></i>battery, filled to its charge</div>`);
-    if (D.ev_houses.length) extras.push(`<div>${CAR.map(([, c]) => `<i style="background:${c}"></i>`).join("")}car: ${CAR.map(([n]) => n).join(", ")}</div>`);
-    if (D.heat_houses.length) extras.push(`<div>${PUMP.map(([, c]) => `<i class="dot" style="background:${c}"></i>`).join("")}heat pump: ${PUMP.map(([n]) => n).join(", ")}</div>`);
+    // Each state where the series has them; else the one colour every car or pump is drawn in.
+    const key = (states, known, fallback, cls, what) => {
+      const shown = known ? states : [states[fallback]];
+      return `<div>${shown.map(([, c]) => `<i${cls} style="background:${c}"></i>`).join("")}${what}${known ? ": " + states.map(([n]) => n).join(", ") : ""}</div>`;
+    };
+    if (D.ev_houses.length) extras.push(key(CAR, EV_STATE !== null, 1, "", "car"));
+    if (D.heat_houses.length) extras.push(key(PUMP, HEAT_STATE !== null, 1, ' class="dot"', "heat pump"));
     items.push(extras.join(""));
     if (hasFlows) {
       items.push(`<h3>Power flowing</h3><div><i class="dot" style="background:${PEER}"></i>between neighbours</div><div><i class="dot" style="background:${GRID}"></i>to or from the grid</div><div>denser and larger as the power grows</div>`);
